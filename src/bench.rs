@@ -1,0 +1,310 @@
+//! `formwork bench`: the shared benchmark protocol (`peer-bench/README.md`).
+//!
+//! Cases come in as JSON lines `{"id", "kind", "grammar", "valid", "invalid"}`;
+//! results go out as one JSON line per case with the same fields as the peer
+//! harness (`id`, `status`, `compile_us`, `tokens`, `mask_us{mean,p50,p99,max}`,
+//! `first_mask_us`, `valid`, `invalid`, `error`), and a `SUMMARY` line goes to
+//! stderr in the peer's exact format, so that both can be compared side by side.
+//!
+//! Timing follows the protocol: `compile_us` covers everything from the
+//! case's grammar to a matcher ready for its first mask; each instance then
+//! runs on a fresh copy of that matcher (cold lexer caches) and every
+//! `compute_mask` is timed on its own.
+
+use crate::{json_schema_grammar, regex_grammar, CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
+use serde_json::{json, Value};
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Shared state for a benchmark run.
+pub struct Bench {
+    pub vocab: Arc<Vocabulary>,
+    pub trie: Arc<TokenTrie>,
+    pub eos: u32,
+}
+
+#[derive(Default)]
+struct Totals {
+    cases: usize,
+    by_status: std::collections::BTreeMap<String, usize>,
+    compile_us: Vec<f64>,
+    mask_us: Vec<f64>,
+    valid_ok: usize,
+    valid_total: usize,
+    invalid_blocked: usize,
+    invalid_total: usize,
+}
+
+enum Drive {
+    Accepted,
+    Blocked { pos: usize, why: String },
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn r1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn stats_json(times: &[f64]) -> Value {
+    if times.is_empty() {
+        return Value::Null;
+    }
+    let mut s = times.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let mean = s.iter().sum::<f64>() / s.len() as f64;
+    json!({"mean": r1(mean), "p50": r1(pct(&s, 50.0)), "p99": r1(pct(&s, 99.0)), "max": r1(*s.last().unwrap())})
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+impl Bench {
+    /// Compiles a case's grammar into a matcher ready for its first mask.
+    pub fn compile(&self, kind: &str, grammar: &Value) -> Result<Matcher, String> {
+        let g = match kind {
+            "regex" => {
+                let r = grammar.as_str().ok_or("regex grammar must be a string")?;
+                regex_grammar(r).map_err(|e| e.to_string())?
+            }
+            "json_schema" => {
+                let schema = match grammar {
+                    Value::String(s) => serde_json::from_str(s).map_err(|e| format!("schema string is not JSON: {e}"))?,
+                    v => v.clone(),
+                };
+                json_schema_grammar(&schema).map_err(|e| e.to_string())?
+            }
+            k => return Err(format!("kind {k:?} is not supported yet (supported: regex, json_schema)")),
+        };
+        let c = CompiledGrammar::new(&g).map_err(|e| e.to_string())?;
+        Ok(Matcher::new(Arc::new(c), self.vocab.clone(), self.trie.clone()))
+    }
+
+    fn drive(&self, template: &Matcher, tokens: &[u32], times: &mut Vec<f64>, mask: &mut TokenMask) -> Drive {
+        let mut m = template.clone();
+        for (pos, &tok) in tokens.iter().enumerate() {
+            let t0 = Instant::now();
+            m.compute_mask_into(mask);
+            times.push(t0.elapsed().as_nanos() as f64 / 1000.0);
+            if !mask.contains(tok) {
+                return Drive::Blocked {
+                    pos,
+                    why: format!(
+                        "token {tok} {:?} not allowed ({} allowed)",
+                        String::from_utf8_lossy(self.vocab.token_bytes(tok)),
+                        mask.count()
+                    ),
+                };
+            }
+            if let Err(e) = m.commit(tok) {
+                return Drive::Blocked { pos, why: format!("commit error: {e}") };
+            }
+        }
+        m.compute_mask_into(mask);
+        let eos_ok = mask.contains(self.eos);
+        let accepting = m.is_accepting();
+        if eos_ok && accepting {
+            Drive::Accepted
+        } else {
+            Drive::Blocked { pos: tokens.len(), why: format!("at end: eos_allowed={eos_ok} accepting={accepting}") }
+        }
+    }
+
+    fn run_case(&self, line: &str, tot: &mut Totals) -> Value {
+        let case: Value = match serde_json::from_str(line) {
+            Ok(c) => c,
+            Err(e) => {
+                return json!({"id": Value::Null, "status": "error", "compile_us": Value::Null, "tokens": 0,
+                              "mask_us": Value::Null, "error": format!("bad case line: {e}")})
+            }
+        };
+        let id = match case.get("id") {
+            Some(Value::String(s)) => Value::String(s.clone()),
+            Some(v) => Value::String(v.to_string()),
+            None => Value::Null,
+        };
+        let strings = |k: &str| -> Result<Vec<String>, String> {
+            match case.get(k) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(a)) => {
+                    a.iter().map(|v| v.as_str().map(str::to_string).ok_or(format!("{k} must hold strings"))).collect()
+                }
+                _ => Err(format!("{k} must be an array")),
+            }
+        };
+        let (valid, invalid) = match (strings("valid"), strings("invalid"), case.get("kind").and_then(Value::as_str)) {
+            (Ok(v), Ok(i), Some(_)) => (v, i),
+            (Err(e), _, _) | (_, Err(e), _) => {
+                return json!({"id": id, "status": "error", "compile_us": Value::Null, "tokens": 0,
+                              "mask_us": Value::Null, "error": format!("bad case line: {e}")})
+            }
+            (_, _, None) => {
+                return json!({"id": id, "status": "error", "compile_us": Value::Null, "tokens": 0,
+                              "mask_us": Value::Null, "error": "bad case line: missing kind"})
+            }
+        };
+        let kind = case["kind"].as_str().unwrap();
+        let grammar = case.get("grammar").cloned().unwrap_or(Value::Null);
+
+        let t0 = Instant::now();
+        let compiled = self.compile(kind, &grammar);
+        let compile_us = t0.elapsed().as_nanos() as f64 / 1000.0;
+        let template = match compiled {
+            Ok(m) => m,
+            Err(e) => {
+                return json!({"id": id, "status": "unsupported", "compile_us": r1(compile_us),
+                              "tokens": 0, "mask_us": Value::Null, "error": shorten(&e, 600)})
+            }
+        };
+        tot.compile_us.push(compile_us);
+
+        let mut mask = TokenMask::new(self.vocab.logits_width());
+        let mut times = Vec::new();
+        let mut first_error: Option<String> = None;
+        let (mut rejected_valid, mut accepted_invalid, mut valid_ok, mut invalid_blocked) = (0, 0, 0, 0);
+        let mut first_mask_us: Option<f64> = None;
+        for (i, text) in valid.iter().enumerate() {
+            let toks = match self.vocab.encode(text) {
+                Ok(t) => t,
+                Err(e) => {
+                    first_error.get_or_insert(format!("valid[{i}]: {e}"));
+                    continue;
+                }
+            };
+            let before = times.len();
+            let r = self.drive(&template, &toks, &mut times, &mut mask);
+            if first_mask_us.is_none() && times.len() > before {
+                first_mask_us = Some(times[before]);
+            }
+            match r {
+                Drive::Accepted => valid_ok += 1,
+                Drive::Blocked { pos, why } => {
+                    rejected_valid += 1;
+                    first_error.get_or_insert(format!(
+                        "rejected_valid: valid[{i}] at token {pos}/{}: {}",
+                        toks.len(),
+                        shorten(&why, 300)
+                    ));
+                }
+            }
+        }
+        let mut inv_times = Vec::new();
+        for (i, text) in invalid.iter().enumerate() {
+            let toks = match self.vocab.encode(text) {
+                Ok(t) => t,
+                Err(e) => {
+                    first_error.get_or_insert(format!("invalid[{i}]: {e}"));
+                    continue;
+                }
+            };
+            match self.drive(&template, &toks, &mut inv_times, &mut mask) {
+                Drive::Accepted => {
+                    accepted_invalid += 1;
+                    first_error.get_or_insert(format!("accepted_invalid: invalid[{i}] {}", shorten(text, 200)));
+                }
+                Drive::Blocked { .. } => invalid_blocked += 1,
+            }
+        }
+        let status = if rejected_valid > 0 {
+            "rejected_valid"
+        } else if accepted_invalid > 0 {
+            "accepted_invalid"
+        } else if first_error.is_some() {
+            "error"
+        } else {
+            "ok"
+        };
+        tot.valid_ok += valid_ok;
+        tot.valid_total += valid.len();
+        tot.invalid_blocked += invalid_blocked;
+        tot.invalid_total += invalid.len();
+        tot.mask_us.extend_from_slice(&times);
+        let mut out = json!({
+            "id": id, "status": status, "compile_us": r1(compile_us), "tokens": times.len(),
+            "mask_us": stats_json(&times), "first_mask_us": first_mask_us.map(r1),
+            "valid": [valid_ok, valid.len()], "invalid": [invalid_blocked, invalid.len()],
+        });
+        if let Some(e) = first_error {
+            out["error"] = Value::String(e);
+        }
+        out
+    }
+
+    /// Runs every case of `input`, writing result lines to `out` and the
+    /// SUMMARY line to stderr.
+    pub fn run(&self, input: impl BufRead, out: &mut dyn Write, limit: Option<usize>) -> std::io::Result<()> {
+        // Untimed warm-up, as the peer harness does.
+        if let Ok(m) = self.compile("json_schema", &json!({})) {
+            if let Ok(toks) = self.vocab.encode(r#"{"a": "warm up", "b": [1, 2.5]}"#) {
+                let mut mask = TokenMask::new(self.vocab.logits_width());
+                let _ = self.drive(&m, &toks, &mut Vec::new(), &mut mask);
+            }
+        }
+        let mut tot = Totals::default();
+        let wall = Instant::now();
+        for line in input.lines() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if limit.is_some_and(|n| tot.cases >= n) {
+                break;
+            }
+            tot.cases += 1;
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_case(&line, &mut tot)))
+                .unwrap_or_else(|p| {
+                    let msg = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panic".into());
+                    let id = serde_json::from_str::<Value>(&line).ok().and_then(|v| v.get("id").cloned());
+                    json!({"id": id, "status": "error", "compile_us": Value::Null, "tokens": 0,
+                           "mask_us": Value::Null, "error": format!("panic: {msg}")})
+                });
+            *tot.by_status.entry(res["status"].as_str().unwrap_or("error").to_string()).or_default() += 1;
+            writeln!(out, "{}", serde_json::to_string(&res)?)?;
+            out.flush()?;
+        }
+        let mut c = tot.compile_us.clone();
+        c.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let m = stats_json(&tot.mask_us);
+        let g = |k: &str| tot.by_status.get(k).copied().unwrap_or(0);
+        eprintln!(
+            "SUMMARY cases={} ok={} unsupported={} rejected_valid={} accepted_invalid={} error={} \
+             valid_ok={}/{} invalid_blocked={}/{} tokens={} compile_us p50={:.1} p99={:.1} \
+             mask_us mean={} p50={} p99={} max={} wall_s={:.1}",
+            tot.cases,
+            g("ok"),
+            g("unsupported"),
+            g("rejected_valid"),
+            g("accepted_invalid"),
+            g("error"),
+            tot.valid_ok,
+            tot.valid_total,
+            tot.invalid_blocked,
+            tot.invalid_total,
+            tot.mask_us.len(),
+            pct(&c, 50.0),
+            pct(&c, 99.0),
+            m["mean"],
+            m["p50"],
+            m["p99"],
+            m["max"],
+            wall.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+}

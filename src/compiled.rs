@@ -1,0 +1,354 @@
+//! [`CompiledGrammar`]: a [`Grammar`] lowered to lexer DFAs and parser tables.
+//!
+//! Lowering turns the IR's expressions into plain context-free productions:
+//! a sequence becomes one production, a choice one production per
+//! alternative, `X*` a left-recursive rule (`S -> S X | ε`, which Earley
+//! parses in constant space per row) and bounded repetition a chain of
+//! optional rules. Each distinct regex becomes one lexeme.
+//!
+//! Compilation also checks the grammar: every referenced rule must exist,
+//! every rule reachable from the start must be able to finish, and the
+//! language must not be empty. Productions that can never finish are dropped,
+//! so the parser never predicts into a dead end and the mask never allows a
+//! lexeme that cannot lead to a complete output.
+
+use crate::error::GrammarError;
+use crate::grammar::{Expr, Grammar};
+use crate::lexer::{LexemeDfa, LexerSpec};
+use crate::parser::{ParserTables, END, NT};
+use std::collections::HashMap;
+
+/// Upper bound on the number of grammar symbols after lowering.
+const MAX_SYMBOLS: usize = 2_000_000;
+
+/// A grammar compiled into lexer DFAs and Earley tables. Immutable; share it
+/// between matchers with an `Arc`.
+#[derive(Clone, Debug)]
+pub struct CompiledGrammar {
+    pub(crate) lexer: LexerSpec,
+    pub(crate) parser: ParserTables,
+    pub(crate) rule_names: Vec<String>,
+}
+
+struct Lowering<'g> {
+    named: HashMap<&'g str, u32>,
+    names: Vec<String>,
+    prods: Vec<(u32, Vec<u32>)>,
+    lexeme_index: HashMap<String, u32>,
+    lexemes: Vec<LexemeDfa>,
+    /// For a nullable lexeme: the rule `L?` standing in for it.
+    nullable_wrapper: HashMap<u32, u32>,
+    current_rule: String,
+    symbols: usize,
+}
+
+impl<'g> Lowering<'g> {
+    fn fresh(&mut self, hint: &str) -> u32 {
+        let id = self.names.len() as u32;
+        self.names.push(format!("{}#{hint}{id}", self.current_rule));
+        id
+    }
+
+    fn prod(&mut self, lhs: u32, rhs: Vec<u32>) -> Result<(), GrammarError> {
+        self.symbols += rhs.len() + 1;
+        if self.symbols > MAX_SYMBOLS {
+            return Err(GrammarError::TooLarge(format!(
+                "more than {MAX_SYMBOLS} symbols after expanding repetitions; lower the repetition bounds"
+            )));
+        }
+        self.prods.push((lhs, rhs));
+        Ok(())
+    }
+
+    fn lexeme(&mut self, pattern: &str) -> Result<u32, GrammarError> {
+        let id = match self.lexeme_index.get(pattern) {
+            Some(&id) => id,
+            None => {
+                let dfa = LexemeDfa::new(pattern)?;
+                let id = self.lexemes.len() as u32;
+                self.lexemes.push(dfa);
+                self.lexeme_index.insert(pattern.to_string(), id);
+                id
+            }
+        };
+        if !self.lexemes[id as usize].nullable {
+            return Ok(id);
+        }
+        // The lexer never matches "", so `L` becomes `L | ε`.
+        if let Some(&w) = self.nullable_wrapper.get(&id) {
+            return Ok(NT | w);
+        }
+        let w = self.fresh("opt");
+        self.prod(w, vec![id])?;
+        self.prod(w, vec![])?;
+        self.nullable_wrapper.insert(id, w);
+        Ok(NT | w)
+    }
+
+    /// The symbols of `e` laid out in a production body.
+    fn body(&mut self, e: &Expr, out: &mut Vec<u32>) -> Result<(), GrammarError> {
+        match e {
+            Expr::Empty => {}
+            Expr::Seq(items) => {
+                for i in items {
+                    self.body(i, out)?;
+                }
+            }
+            _ => out.push(self.symbol(e)?),
+        }
+        Ok(())
+    }
+
+    /// One symbol standing for `e`.
+    fn symbol(&mut self, e: &Expr) -> Result<u32, GrammarError> {
+        Ok(match e {
+            Expr::Regex(p) => self.lexeme(p)?,
+            Expr::Literal(s) => self.lexeme(&regex_syntax::escape(s))?,
+            Expr::Rule(name) => match self.named.get(name.as_str()) {
+                Some(&id) => NT | id,
+                None => {
+                    return Err(GrammarError::UndefinedRule {
+                        rule: self.current_rule.clone(),
+                        undefined: name.clone(),
+                    })
+                }
+            },
+            Expr::Empty | Expr::Seq(_) => {
+                let n = self.fresh("seq");
+                let mut b = Vec::new();
+                self.body(e, &mut b)?;
+                self.prod(n, b)?;
+                NT | n
+            }
+            Expr::Choice(alts) => {
+                let n = self.fresh("alt");
+                for a in alts {
+                    let mut b = Vec::new();
+                    self.body(a, &mut b)?;
+                    self.prod(n, b)?;
+                }
+                NT | n
+            }
+            Expr::Repeat { expr, min, max } => {
+                if let Some(m) = max {
+                    if m < min {
+                        return Err(GrammarError::EmptyLanguage(format!(
+                            "{} (repetition {{{min},{m}}} has max < min)",
+                            self.current_rule
+                        )));
+                    }
+                }
+                let x = self.symbol(expr)?;
+                let n = self.fresh("rep");
+                let mut b = vec![x; *min as usize];
+                match max {
+                    None => {
+                        // S -> S x | ε
+                        let s = self.fresh("star");
+                        self.prod(s, vec![NT | s, x])?;
+                        self.prod(s, vec![])?;
+                        b.push(NT | s);
+                    }
+                    Some(m) if *m > *min => {
+                        // O_k -> ε | x O_{k-1}
+                        let mut tail: Option<u32> = None;
+                        for _ in 0..(m - min) {
+                            let o = self.fresh("upto");
+                            self.prod(o, vec![])?;
+                            let mut r = vec![x];
+                            if let Some(t) = tail {
+                                r.push(NT | t);
+                            }
+                            self.prod(o, r)?;
+                            tail = Some(o);
+                        }
+                        b.push(NT | tail.unwrap());
+                    }
+                    Some(_) => {}
+                }
+                self.prod(n, b)?;
+                NT | n
+            }
+        })
+    }
+}
+
+impl CompiledGrammar {
+    /// Compiles `grammar`: builds each lexeme's DFA and the parser tables,
+    /// and checks that the grammar is well formed.
+    pub fn new(grammar: &Grammar) -> Result<CompiledGrammar, GrammarError> {
+        let mut lw = Lowering {
+            named: HashMap::new(),
+            names: Vec::new(),
+            prods: Vec::new(),
+            lexeme_index: HashMap::new(),
+            lexemes: Vec::new(),
+            nullable_wrapper: HashMap::new(),
+            current_rule: String::new(),
+            symbols: 0,
+        };
+        for (name, _) in &grammar.rules {
+            if !lw.named.contains_key(name.as_str()) {
+                let id = lw.names.len() as u32;
+                lw.names.push(name.clone());
+                lw.named.insert(name, id);
+            }
+        }
+        let start = *lw.named.get(grammar.start.as_str()).ok_or(GrammarError::NoStart)?;
+        for (name, e) in &grammar.rules {
+            lw.current_rule = name.clone();
+            let lhs = lw.named[name.as_str()];
+            match e {
+                Expr::Choice(alts) => {
+                    for a in alts {
+                        let mut b = Vec::new();
+                        lw.body(a, &mut b)?;
+                        lw.prod(lhs, b)?;
+                    }
+                }
+                _ => {
+                    let mut b = Vec::new();
+                    lw.body(e, &mut b)?;
+                    lw.prod(lhs, b)?;
+                }
+            }
+        }
+        let ignore = match &grammar.ignore {
+            Some(p) => {
+                lw.current_rule = "<ignore>".into();
+                let dfa = LexemeDfa::new(p)?;
+                let id = lw.lexemes.len() as u32;
+                lw.lexemes.push(dfa);
+                Some(id)
+            }
+            None => None,
+        };
+        let nnt = lw.names.len();
+
+        // Productive non-terminals (can derive a finite string).
+        let mut productive = vec![false; nnt];
+        loop {
+            let mut changed = false;
+            for (lhs, rhs) in &lw.prods {
+                if !productive[*lhs as usize] && rhs.iter().all(|&s| s & NT == 0 || productive[(s & !NT) as usize]) {
+                    productive[*lhs as usize] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if !productive[start as usize] {
+            return Err(GrammarError::EmptyLanguage(grammar.start.clone()));
+        }
+        let prods: Vec<(u32, Vec<u32>)> = lw
+            .prods
+            .into_iter()
+            .filter(|(l, rhs)| {
+                productive[*l as usize] && rhs.iter().all(|&s| s & NT == 0 || productive[(s & !NT) as usize])
+            })
+            .collect();
+        // Reachability from the start, to report named rules that can never finish.
+        let mut reachable = vec![false; nnt];
+        reachable[start as usize] = true;
+        let mut work = vec![start];
+        let mut by_lhs: Vec<Vec<usize>> = vec![Vec::new(); nnt];
+        for (i, (l, _)) in prods.iter().enumerate() {
+            by_lhs[*l as usize].push(i);
+        }
+        while let Some(n) = work.pop() {
+            for &pi in &by_lhs[n as usize] {
+                for &s in &prods[pi].1 {
+                    if s & NT != 0 && !reachable[(s & !NT) as usize] {
+                        reachable[(s & !NT) as usize] = true;
+                        work.push(s & !NT);
+                    }
+                }
+            }
+        }
+        // A named rule used (in the raw grammar) from a reachable rule but unproductive.
+        for (name, &id) in &lw.named {
+            if !productive[id as usize] && grammar_mentions_from_reachable(grammar, name, &lw.named, &reachable) {
+                return Err(GrammarError::UnproductiveRule(name.to_string()));
+            }
+        }
+
+        // Nullable non-terminals.
+        let mut nullable = vec![false; nnt + 1];
+        loop {
+            let mut changed = false;
+            for (lhs, rhs) in &prods {
+                if !nullable[*lhs as usize] && rhs.iter().all(|&s| s & NT != 0 && nullable[(s & !NT) as usize]) {
+                    nullable[*lhs as usize] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        // Flatten, with the synthetic start S' -> S first.
+        let s_prime = nnt as u32;
+        nullable[nnt] = nullable[start as usize];
+        let mut rhs_flat = Vec::new();
+        let mut lhs_at = Vec::new();
+        let mut prods_of: Vec<Vec<u32>> = vec![Vec::new(); nnt + 1];
+        let mut emit = |lhs: u32, rhs: &[u32], rhs_flat: &mut Vec<u32>, lhs_at: &mut Vec<u32>| {
+            prods_of[lhs as usize].push(rhs_flat.len() as u32);
+            for &s in rhs {
+                rhs_flat.push(s);
+                lhs_at.push(lhs);
+            }
+            rhs_flat.push(END);
+            lhs_at.push(lhs);
+        };
+        emit(s_prime, &[NT | start], &mut rhs_flat, &mut lhs_at);
+        for (lhs, rhs) in &prods {
+            if reachable[*lhs as usize] {
+                emit(*lhs, rhs, &mut rhs_flat, &mut lhs_at);
+            }
+        }
+        let mut names = lw.names;
+        names.push("<start>".into());
+        Ok(CompiledGrammar {
+            lexer: LexerSpec::new(lw.lexemes, ignore),
+            parser: ParserTables { rhs: rhs_flat, lhs_at, prods_of, nullable, start_prod: 0, ignore },
+            rule_names: names,
+        })
+    }
+
+    /// Number of distinct lexemes (the ignore lexeme included).
+    pub fn lexeme_count(&self) -> usize {
+        self.lexer.lexemes.len()
+    }
+
+    /// Total number of live DFA states over all lexemes.
+    pub fn dfa_state_count(&self) -> usize {
+        self.lexer.lexemes.iter().map(|l| l.state_count()).sum()
+    }
+
+    /// Number of productions after lowering.
+    pub fn production_count(&self) -> usize {
+        self.parser.prods_of.iter().map(|p| p.len()).sum()
+    }
+}
+
+/// True if rule `name` is referenced by the body of some reachable named rule.
+fn grammar_mentions_from_reachable(
+    g: &Grammar,
+    name: &str,
+    named: &HashMap<&str, u32>,
+    reachable: &[bool],
+) -> bool {
+    fn mentions(e: &Expr, name: &str) -> bool {
+        match e {
+            Expr::Rule(n) => n == name,
+            Expr::Seq(v) | Expr::Choice(v) => v.iter().any(|x| mentions(x, name)),
+            Expr::Repeat { expr, .. } => mentions(expr, name),
+            _ => false,
+        }
+    }
+    g.rules.iter().any(|(r, e)| reachable[named[r.as_str()] as usize] && mentions(e, name))
+        || name == g.start
+}

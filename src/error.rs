@@ -1,0 +1,92 @@
+//! Error types of the library.
+//!
+//! Each stage has its own enum so that a caller can tell a bad tokenizer from a
+//! bad grammar without parsing strings. Every message says what was wrong and,
+//! where it can, what to do about it.
+
+use std::path::PathBuf;
+
+/// An error while loading or configuring a [`Vocabulary`](crate::Vocabulary).
+#[derive(Debug, thiserror::Error)]
+pub enum VocabError {
+    /// The tokenizer file could not be read.
+    #[error("cannot read tokenizer file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tokenizer file is not a valid Hugging Face `tokenizer.json`.
+    #[error("tokenizer {what} is not a valid Hugging Face tokenizer.json: {message}")]
+    Corrupt { what: String, message: String },
+    /// No end-of-sequence token could be found and none was given.
+    #[error(
+        "tokenizer has no end-of-sequence token among the usual names ({tried}); \
+         name one explicitly (e.g. --eos '<|endoftext|>')"
+    )]
+    NoEos { tried: String },
+    /// An EOS name given by the user is not in the vocabulary.
+    #[error("EOS token {0:?} is not in the vocabulary")]
+    UnknownEos(String),
+    /// The vocabulary has no tokens at all.
+    #[error("tokenizer vocabulary is empty")]
+    Empty,
+    /// A logits width smaller than the vocabulary was requested.
+    #[error("logits width {width} is smaller than the vocabulary size {vocab}")]
+    LogitsTooNarrow { width: usize, vocab: usize },
+    /// Encoding text failed inside the tokenizer.
+    #[error("tokenizer failed to encode text: {0}")]
+    Encode(String),
+}
+
+/// An error while building or compiling a grammar.
+#[derive(Debug, thiserror::Error)]
+pub enum GrammarError {
+    /// A regular expression does not parse.
+    #[error("invalid regex {pattern:?}: {message}")]
+    InvalidRegex { pattern: String, message: String },
+    /// A regular expression compiles to an automaton bigger than the limit.
+    #[error("regex {pattern:?} is too large to compile ({message}); simplify it or lower repetition bounds")]
+    RegexTooLarge { pattern: String, message: String },
+    /// A regular expression matches no string at all.
+    #[error("regex {pattern:?} matches no string, so nothing could ever be generated")]
+    EmptyRegex { pattern: String },
+    /// A rule refers to a rule that was never defined.
+    #[error("rule {rule:?} refers to undefined rule {undefined:?}")]
+    UndefinedRule { rule: String, undefined: String },
+    /// A rule can never derive a finite string.
+    #[error("rule {0:?} is unproductive: it can never finish (every alternative recurses forever)")]
+    UnproductiveRule(String),
+    /// The grammar's start symbol derives no string.
+    #[error("the grammar's language is empty: its start rule {0:?} derives no string")]
+    EmptyLanguage(String),
+    /// The grammar has no start rule.
+    #[error("the grammar has no start rule")]
+    NoStart,
+    /// The grammar is bigger than the configured limit.
+    #[error("grammar too large: {0}")]
+    TooLarge(String),
+    /// A JSON Schema keyword or shape that is not supported (yet).
+    #[error("unsupported JSON Schema at {pointer:?}: {message}")]
+    UnsupportedSchema { pointer: String, message: String },
+    /// The JSON Schema is not valid JSON or not a schema.
+    #[error("invalid JSON Schema at {pointer:?}: {message}")]
+    InvalidSchema { pointer: String, message: String },
+}
+
+/// An error from a [`Matcher`](crate::Matcher) operation.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MatcherError {
+    /// A token id at or beyond the logits width was passed in.
+    #[error("token id {token} is outside the logits width {width}")]
+    TokenOutOfRange { token: u32, width: usize },
+    /// The token is not allowed in the current state.
+    #[error("token {token} ({text:?}) is not allowed here")]
+    TokenNotAllowed { token: u32, text: String },
+    /// More tokens were rolled back than were committed.
+    #[error("cannot roll back {requested} tokens: only {available} committed")]
+    RollbackTooFar { requested: usize, available: usize },
+    /// The matcher already accepted EOS and takes no more tokens.
+    #[error("the matcher is stopped (EOS was committed); roll back to continue")]
+    Stopped,
+}

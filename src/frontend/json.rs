@@ -1,0 +1,114 @@
+//! The JSON frontend: any JSON value (RFC 8259), in every valid spelling.
+//!
+//! Lexemes are the JSON tokens (strings with every escape, numbers with
+//! fractions and exponents, the three literals, punctuation); whitespace
+//! (space, tab, newline, carriage return) is the ignore lexeme, so it may
+//! appear between any two tokens and around the value. Strings must be valid
+//! UTF-8 and may not contain raw control characters, as RFC 8259 requires.
+//!
+//! JSON Schemas accepting everything (`{}` and `true`) map to this grammar;
+//! the JSON Schema frontend proper builds on the same lexemes.
+
+use crate::error::GrammarError;
+use crate::grammar::{Expr, Grammar};
+use serde_json::Value;
+
+/// A JSON string lexeme (quotes included).
+pub const STRING: &str = r#""(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*""#;
+/// A JSON number lexeme.
+pub const NUMBER: &str = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?";
+/// JSON insignificant whitespace.
+pub const WHITESPACE: &str = r"[ \t\n\r]+";
+
+/// The grammar of any JSON value.
+///
+/// ```
+/// let g = formwork::json_grammar();
+/// let c = formwork::CompiledGrammar::new(&g).unwrap();
+/// assert!(c.lexeme_count() >= 10);
+/// ```
+pub fn json_grammar() -> Grammar {
+    let mut g = Grammar::new("value");
+    add_json_rules(&mut g, "value");
+    g.ignore(WHITESPACE);
+    g
+}
+
+/// Adds the rules of any JSON value under the name `value` (and helper rules
+/// prefixed with it) to `g`.
+pub(crate) fn add_json_rules(g: &mut Grammar, value: &str) {
+    let object = format!("{value}_object");
+    let array = format!("{value}_array");
+    let members = format!("{value}_members");
+    let elements = format!("{value}_elements");
+    g.rule(
+        value,
+        Expr::choice([
+            Expr::rule(&object),
+            Expr::rule(&array),
+            Expr::regex(STRING),
+            Expr::regex(NUMBER),
+            Expr::literal("true"),
+            Expr::literal("false"),
+            Expr::literal("null"),
+        ]),
+    );
+    g.rule(
+        &object,
+        Expr::seq([Expr::literal("{"), Expr::optional(Expr::rule(&members)), Expr::literal("}")]),
+    );
+    g.rule(
+        &members,
+        Expr::seq([
+            Expr::regex(STRING),
+            Expr::literal(":"),
+            Expr::rule(value),
+            Expr::repeat(
+                Expr::seq([Expr::literal(","), Expr::regex(STRING), Expr::literal(":"), Expr::rule(value)]),
+                0,
+                None,
+            ),
+        ]),
+    );
+    g.rule(
+        &array,
+        Expr::seq([Expr::literal("["), Expr::optional(Expr::rule(&elements)), Expr::literal("]")]),
+    );
+    g.rule(
+        &elements,
+        Expr::seq([
+            Expr::rule(value),
+            Expr::repeat(Expr::seq([Expr::literal(","), Expr::rule(value)]), 0, None),
+        ]),
+    );
+}
+
+/// Compiles a JSON Schema into a grammar.
+///
+/// Only the schemas that accept any JSON value (`true` and `{}`, annotations
+/// such as `title`, `description` or `$schema` aside) are supported so far;
+/// any other keyword gives [`GrammarError::UnsupportedSchema`] naming it and
+/// its JSON pointer.
+pub fn json_schema_grammar(schema: &Value) -> Result<Grammar, GrammarError> {
+    match schema {
+        Value::Bool(true) => Ok(json_grammar()),
+        Value::Bool(false) => Err(GrammarError::EmptyLanguage("schema `false` accepts no value".into())),
+        Value::Object(map) => {
+            const ANNOTATIONS: &[&str] = &[
+                "$schema", "$id", "id", "title", "description", "$comment", "examples", "default",
+                "deprecated", "readOnly", "writeOnly",
+            ];
+            if let Some(k) = map.keys().find(|k| !ANNOTATIONS.contains(&k.as_str())) {
+                return Err(GrammarError::UnsupportedSchema {
+                    pointer: format!("/{}", k.replace('~', "~0").replace('/', "~1")),
+                    message: format!("keyword {k:?} is not supported yet (only schemas accepting any JSON value are)"),
+                });
+            }
+            Ok(json_grammar())
+        }
+        _ => Err(GrammarError::InvalidSchema {
+            pointer: String::new(),
+            message: "a JSON Schema must be an object or a boolean".into(),
+        }),
+    }
+}

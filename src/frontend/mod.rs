@@ -1,0 +1,5 @@
+//! Frontends: turn a user's constraint (a regex, JSON, a JSON Schema) into
+//! the [`Grammar`](crate::grammar::Grammar) IR. Frontends never see tokens.
+
+pub mod json;
+pub mod regex;

@@ -1,0 +1,117 @@
+//! The grammar IR: lexemes (regular expressions) under context-free rules.
+//!
+//! Every frontend (a regex, JSON, JSON Schema, pest) produces a [`Grammar`]:
+//! a set of named rules whose right-hand sides are [`Expr`]s over lexemes and
+//! other rules. The split between lexemes and rules is the one that makes
+//! masks fast: a lexeme is a regular expression compiled to a byte DFA, so the
+//! matcher steps a table inside a lexeme and consults the context-free parser
+//! only where a lexeme ends.
+//!
+//! Lexing is greedy (maximal munch), as in Lark and llguidance: a lexeme
+//! extends as long as the next byte can continue it, and only ends when it
+//! cannot. Several lexemes may match the same bytes (a keyword and an
+//! identifier); the parser then gets all of them and keeps the ones it can
+//! use. A lexeme never matches the empty string: a lexeme whose regex matches
+//! `""` is treated as optional in the rule that uses it.
+//!
+//! An optional *ignore* lexeme (whitespace, typically) may appear between any
+//! two lexemes and at both ends without the parser seeing it.
+//!
+//! ```
+//! use formwork::grammar::{Expr, Grammar};
+//! let mut g = Grammar::new("list");
+//! g.rule("list", Expr::seq([
+//!     Expr::literal("["),
+//!     Expr::optional(Expr::seq([
+//!         Expr::rule("item"),
+//!         Expr::repeat(Expr::seq([Expr::literal(","), Expr::rule("item")]), 0, None),
+//!     ])),
+//!     Expr::literal("]"),
+//! ]));
+//! g.rule("item", Expr::regex("[0-9]+"));
+//! g.ignore(r"[ \t\n]+");
+//! let compiled = formwork::CompiledGrammar::new(&g).unwrap();
+//! assert!(compiled.lexeme_count() >= 4);
+//! ```
+
+/// A right-hand side expression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Expr {
+    /// Matches the empty string.
+    Empty,
+    /// A lexeme given by a regular expression (Rust `regex` syntax).
+    Regex(String),
+    /// A lexeme matching exactly these bytes.
+    Literal(String),
+    /// A reference to a named rule.
+    Rule(String),
+    /// The expressions one after another.
+    Seq(Vec<Expr>),
+    /// Any one of the expressions.
+    Choice(Vec<Expr>),
+    /// Between `min` and `max` (unbounded if `None`) repetitions.
+    Repeat { expr: Box<Expr>, min: u32, max: Option<u32> },
+}
+
+impl Expr {
+    /// A lexeme matching the regex.
+    pub fn regex(pattern: impl Into<String>) -> Expr {
+        Expr::Regex(pattern.into())
+    }
+    /// A lexeme matching exactly `text`.
+    pub fn literal(text: impl Into<String>) -> Expr {
+        Expr::Literal(text.into())
+    }
+    /// A reference to the rule `name`.
+    pub fn rule(name: impl Into<String>) -> Expr {
+        Expr::Rule(name.into())
+    }
+    /// A sequence.
+    pub fn seq(items: impl IntoIterator<Item = Expr>) -> Expr {
+        Expr::Seq(items.into_iter().collect())
+    }
+    /// A choice.
+    pub fn choice(items: impl IntoIterator<Item = Expr>) -> Expr {
+        Expr::Choice(items.into_iter().collect())
+    }
+    /// Zero or one.
+    pub fn optional(e: Expr) -> Expr {
+        Expr::Repeat { expr: Box::new(e), min: 0, max: Some(1) }
+    }
+    /// Between `min` and `max` repetitions (`None`: unbounded).
+    pub fn repeat(e: Expr, min: u32, max: Option<u32>) -> Expr {
+        Expr::Repeat { expr: Box::new(e), min, max }
+    }
+}
+
+/// A grammar: named rules, a start rule, and an optional ignore lexeme.
+#[derive(Clone, Debug, Default)]
+pub struct Grammar {
+    pub(crate) start: String,
+    pub(crate) rules: Vec<(String, Expr)>,
+    pub(crate) ignore: Option<String>,
+}
+
+impl Grammar {
+    /// An empty grammar whose start rule is `start`.
+    pub fn new(start: impl Into<String>) -> Grammar {
+        Grammar { start: start.into(), rules: Vec::new(), ignore: None }
+    }
+
+    /// Defines rule `name`. Defining a name twice adds an alternative.
+    pub fn rule(&mut self, name: impl Into<String>, expr: Expr) -> &mut Grammar {
+        self.rules.push((name.into(), expr));
+        self
+    }
+
+    /// Sets the ignore lexeme: a regex allowed between any two lexemes.
+    pub fn ignore(&mut self, pattern: impl Into<String>) -> &mut Grammar {
+        self.ignore = Some(pattern.into());
+        self
+    }
+
+    /// The start rule's name.
+    pub fn start(&self) -> &str {
+        &self.start
+    }
+}

@@ -1,0 +1,326 @@
+//! The lexer: one byte DFA per lexeme, combined lazily into product states.
+//!
+//! Each lexeme's regex is compiled once, with `regex-automata`, into a dense
+//! anchored DFA. That DFA is then re-encoded into a compact table
+//! ([`LexemeDfa`]) whose states are exactly the *live* ones (from which a
+//! match can still be reached); every other state becomes [`DEAD`]. This makes
+//! "can this lexeme still match?" a comparison with one constant.
+//!
+//! At run time the parser says which lexemes may come next, and the lexer runs
+//! all of them in parallel: a lexer state ([`LexerCache`]) is the set of
+//! `(lexeme, DFA state)` pairs still alive. These product states are built
+//! lazily, interned, and their transitions cached in one flat table indexed by
+//! `state * classes + class(byte)`, so the matcher's inner loop is one load per
+//! byte. The bytes are grouped into equivalence classes that no lexeme
+//! distinguishes, which keeps the table small.
+//!
+//! The cache belongs to a matcher, not to the compiled grammar, so the grammar
+//! stays immutable and shareable without locks.
+
+use crate::error::GrammarError;
+use regex_automata::{
+    dfa::{dense, Automaton, StartKind},
+    nfa::thompson,
+    util::{start, syntax},
+    Anchored, MatchKind,
+};
+use std::collections::HashMap;
+
+/// Index of a lexeme in its grammar.
+pub(crate) type LexemeId = u32;
+
+/// The dead state (in [`LexemeDfa`] tables and in the product cache).
+pub(crate) const DEAD: u32 = u32::MAX;
+/// A product transition not computed yet.
+const UNKNOWN: u32 = u32::MAX - 1;
+
+/// Size limit for one lexeme's DFA, in bytes of transition table.
+const DFA_SIZE_LIMIT: usize = 64 << 20;
+
+/// One lexeme's DFA, restricted to live states.
+#[derive(Clone, Debug)]
+pub(crate) struct LexemeDfa {
+    pub(crate) pattern: String,
+    classes: [u8; 256],
+    stride: usize,
+    trans: Vec<u32>,
+    accept: Vec<bool>,
+    pub(crate) start: u32,
+    /// The regex matches the empty string (the lexeme itself never does).
+    pub(crate) nullable: bool,
+}
+
+impl LexemeDfa {
+    /// Compiles `pattern`, which must match a whole lexeme (it is anchored at
+    /// both ends).
+    pub(crate) fn new(pattern: &str) -> Result<LexemeDfa, GrammarError> {
+        let dfa = dense::Builder::new()
+            .syntax(syntax::Config::new().utf8(true).unicode(true))
+            .thompson(thompson::Config::new().utf8(true))
+            .configure(
+                dense::Config::new()
+                    .match_kind(MatchKind::All)
+                    .start_kind(StartKind::Anchored)
+                    .minimize(false)
+                    .dfa_size_limit(Some(DFA_SIZE_LIMIT))
+                    .determinize_size_limit(Some(DFA_SIZE_LIMIT)),
+            )
+            .build(pattern)
+            .map_err(|e| {
+                let message = e.to_string();
+                let detail = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
+                let full = if detail.is_empty() { message.clone() } else { format!("{message}: {detail}") };
+                if full.contains("limit") || full.contains("too big") || full.contains("exceeded") {
+                    GrammarError::RegexTooLarge { pattern: pattern.to_string(), message: full }
+                } else {
+                    GrammarError::InvalidRegex { pattern: pattern.to_string(), message: full }
+                }
+            })?;
+        let start = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .map_err(|e| GrammarError::InvalidRegex { pattern: pattern.to_string(), message: e.to_string() })?;
+
+        // Byte classes of this DFA, and one representative byte per class.
+        let bc = dfa.byte_classes();
+        let mut classes = [0u8; 256];
+        let mut reps: Vec<u8> = Vec::new();
+        for b in 0..=255u8 {
+            let c = bc.get(b);
+            classes[b as usize] = c;
+            if c as usize >= reps.len() {
+                reps.resize(c as usize + 1, b);
+                reps[c as usize] = b;
+            }
+        }
+        let stride = reps.len();
+
+        // Explore every reachable state.
+        let mut ids: HashMap<regex_automata::util::primitives::StateID, u32> = HashMap::new();
+        let mut order = vec![start];
+        ids.insert(start, 0);
+        let mut raw_trans: Vec<u32> = Vec::new();
+        let mut accept = Vec::new();
+        let mut i = 0;
+        while i < order.len() {
+            let s = order[i];
+            let eoi = dfa.next_eoi_state(s);
+            accept.push(dfa.is_match_state(eoi));
+            for &rep in &reps {
+                let t = dfa.next_state(s, rep);
+                if dfa.is_dead_state(t) || dfa.is_quit_state(t) {
+                    raw_trans.push(DEAD);
+                    continue;
+                }
+                let n = ids.len() as u32;
+                let id = *ids.entry(t).or_insert_with(|| {
+                    order.push(t);
+                    n
+                });
+                raw_trans.push(id);
+            }
+            i += 1;
+        }
+        let n = order.len();
+        // Liveness: states from which an accepting state is reachable.
+        let mut rev: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for s in 0..n {
+            for c in 0..stride {
+                let t = raw_trans[s * stride + c];
+                if t != DEAD {
+                    rev[t as usize].push(s as u32);
+                }
+            }
+        }
+        let mut live = accept.clone();
+        let mut work: Vec<u32> = (0..n as u32).filter(|&s| accept[s as usize]).collect();
+        while let Some(t) = work.pop() {
+            for &s in &rev[t as usize] {
+                if !live[s as usize] {
+                    live[s as usize] = true;
+                    work.push(s);
+                }
+            }
+        }
+        if !live[0] {
+            return Err(GrammarError::EmptyRegex { pattern: pattern.to_string() });
+        }
+        // Renumber live states densely.
+        let mut renum = vec![DEAD; n];
+        let mut k = 0u32;
+        for s in 0..n {
+            if live[s] {
+                renum[s] = k;
+                k += 1;
+            }
+        }
+        let mut trans = Vec::with_capacity(k as usize * stride);
+        let mut acc = Vec::with_capacity(k as usize);
+        for s in 0..n {
+            if !live[s] {
+                continue;
+            }
+            acc.push(accept[s]);
+            for c in 0..stride {
+                let t = raw_trans[s * stride + c];
+                trans.push(if t == DEAD { DEAD } else { renum[t as usize] });
+            }
+        }
+        Ok(LexemeDfa { pattern: pattern.to_string(), classes, stride, trans, nullable: acc[0], accept: acc, start: 0 })
+    }
+
+    #[inline]
+    pub(crate) fn next(&self, s: u32, byte: u8) -> u32 {
+        self.trans[s as usize * self.stride + self.classes[byte as usize] as usize]
+    }
+
+    #[inline]
+    pub(crate) fn is_accepting(&self, s: u32) -> bool {
+        self.accept[s as usize]
+    }
+
+    /// Number of live states.
+    pub(crate) fn state_count(&self) -> usize {
+        self.accept.len()
+    }
+
+    /// Byte class of `b` in this DFA.
+    pub(crate) fn class(&self, b: u8) -> u8 {
+        self.classes[b as usize]
+    }
+}
+
+/// All lexemes of a grammar, plus the byte classes no lexeme distinguishes.
+#[derive(Clone, Debug)]
+pub(crate) struct LexerSpec {
+    pub(crate) lexemes: Vec<LexemeDfa>,
+    pub(crate) ignore: Option<LexemeId>,
+    pub(crate) class_of: [u8; 256],
+    pub(crate) class_rep: Vec<u8>,
+}
+
+impl LexerSpec {
+    pub(crate) fn new(lexemes: Vec<LexemeDfa>, ignore: Option<LexemeId>) -> LexerSpec {
+        let mut key_to_class: HashMap<Vec<u8>, u8> = HashMap::new();
+        let mut class_of = [0u8; 256];
+        let mut class_rep = Vec::new();
+        for b in 0..=255u8 {
+            let key: Vec<u8> = lexemes.iter().map(|l| l.class(b)).collect();
+            let n = key_to_class.len();
+            let c = *key_to_class.entry(key).or_insert_with(|| {
+                class_rep.push(b);
+                n as u8
+            });
+            class_of[b as usize] = c;
+        }
+        LexerSpec { lexemes, ignore, class_of, class_rep }
+    }
+
+    pub(crate) fn class_count(&self) -> usize {
+        self.class_rep.len()
+    }
+}
+
+/// A product lexer state: the lexemes still alive and where each one is.
+#[derive(Clone, Debug)]
+pub(crate) struct LexState {
+    pub(crate) members: Box<[(LexemeId, u32)]>,
+    /// Lexemes that match the bytes read so far (never at a lexeme's start).
+    pub(crate) accepting: Box<[LexemeId]>,
+    pub(crate) at_start: bool,
+}
+
+/// Lazily built product states of a [`LexerSpec`], with a transition cache.
+#[derive(Clone, Debug)]
+pub(crate) struct LexerCache {
+    states: Vec<LexState>,
+    index: HashMap<(bool, Box<[(LexemeId, u32)]>), u32>,
+    trans: Vec<u32>,
+    ncls: usize,
+    starts: HashMap<Box<[LexemeId]>, u32>,
+}
+
+impl LexerCache {
+    pub(crate) fn new(spec: &LexerSpec) -> LexerCache {
+        LexerCache {
+            states: Vec::new(),
+            index: HashMap::new(),
+            trans: Vec::new(),
+            ncls: spec.class_count(),
+            starts: HashMap::new(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn state(&self, id: u32) -> &LexState {
+        &self.states[id as usize]
+    }
+
+    pub(crate) fn state_count(&self) -> usize {
+        self.states.len()
+    }
+
+    #[inline]
+    pub(crate) fn is_accepting(&self, id: u32) -> bool {
+        !self.states[id as usize].accepting.is_empty()
+    }
+
+    /// The start state for the set of allowed lexemes (sorted, deduplicated).
+    pub(crate) fn start_state(&mut self, spec: &LexerSpec, allowed: &[LexemeId]) -> u32 {
+        if let Some(&s) = self.starts.get(allowed) {
+            return s;
+        }
+        let members: Box<[(LexemeId, u32)]> =
+            allowed.iter().map(|&l| (l, spec.lexemes[l as usize].start)).collect();
+        let id = self.intern(true, members, spec);
+        self.starts.insert(allowed.into(), id);
+        id
+    }
+
+    fn intern(&mut self, at_start: bool, members: Box<[(LexemeId, u32)]>, spec: &LexerSpec) -> u32 {
+        // A start state with no lexemes is kept: the parser may be complete
+        // there (nothing may follow, but the output may end).
+        if members.is_empty() && !at_start {
+            return DEAD;
+        }
+        let key = (at_start, members);
+        if let Some(&id) = self.index.get(&key) {
+            return id;
+        }
+        let id = self.states.len() as u32;
+        let accepting: Box<[LexemeId]> = if at_start {
+            Box::new([])
+        } else {
+            key.1.iter().filter(|&&(l, s)| spec.lexemes[l as usize].is_accepting(s)).map(|&(l, _)| l).collect()
+        };
+        self.states.push(LexState { members: key.1.clone(), accepting, at_start });
+        self.trans.resize(self.trans.len() + self.ncls, UNKNOWN);
+        self.index.insert(key, id);
+        id
+    }
+
+    /// The state after reading `byte` in state `s` (or [`DEAD`]).
+    #[inline]
+    pub(crate) fn next(&mut self, spec: &LexerSpec, s: u32, byte: u8) -> u32 {
+        let idx = s as usize * self.ncls + spec.class_of[byte as usize] as usize;
+        let t = self.trans[idx];
+        if t != UNKNOWN {
+            return t;
+        }
+        self.next_slow(spec, s, byte, idx)
+    }
+
+    #[cold]
+    fn next_slow(&mut self, spec: &LexerSpec, s: u32, byte: u8, idx: usize) -> u32 {
+        let members: Box<[(LexemeId, u32)]> = self.states[s as usize]
+            .members
+            .iter()
+            .filter_map(|&(l, st)| {
+                let t = spec.lexemes[l as usize].next(st, byte);
+                (t != DEAD).then_some((l, t))
+            })
+            .collect();
+        let t = self.intern(false, members, spec);
+        self.trans[idx] = t;
+        t
+    }
+}

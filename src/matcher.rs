@@ -1,0 +1,456 @@
+//! [`Matcher`]: per-sequence constraint state — mask, commit, rollback.
+//!
+//! A matcher holds where one output stands in a grammar: the parser's row
+//! for the lexemes finished so far, and the lexer's state inside the current
+//! lexeme. Everything it reads from the grammar and the vocabulary is shared
+//! and immutable.
+//!
+//! # Computing a mask
+//!
+//! [`Matcher::compute_mask`] walks the [`TokenTrie`] depth first. Each trie
+//! edge is one byte; the walk steps the lexer's cached product DFA by it (one
+//! table load), and a dead state prunes the whole subtree below. Only where
+//! the current lexeme cannot go on but has matched does the walk ask the
+//! parser: it pushes a row for the finished lexeme, restarts the lexer on the
+//! lexemes that row allows, and continues. Rows pushed during the walk form a
+//! tree (see the parser docs) and are popped when the walk leaves the subtree,
+//! and all children of one trie node share the row their parent pushed, so a
+//! lexeme boundary costs one parser step per trie node, not per token.
+//!
+//! # Caches
+//!
+//! The lexer's product states and transitions are built lazily, per matcher.
+//! A clone of a matcher carries its caches along.
+
+use crate::compiled::CompiledGrammar;
+use crate::error::MatcherError;
+use crate::lexer::{LexerCache, DEAD};
+use crate::mask::TokenMask;
+use crate::parser::Parser;
+use crate::trie::{TokenTrie, NO_TOKEN};
+use crate::vocab::{TokenId, Vocabulary};
+use std::sync::Arc;
+
+const UNSET: u32 = u32::MAX - 1;
+
+/// Where the matcher stood before a committed token.
+#[derive(Clone, Copy, Debug)]
+struct Snapshot {
+    row: u32,
+    rows: u32,
+    lex: u32,
+    stopped: bool,
+}
+
+/// One trie node on the walk's current path.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    /// One past the last trie node of this node's subtree.
+    end: u32,
+    /// Lexer state after this node's bytes.
+    lex: u32,
+    /// Parser row for the lexemes finished before `lex` started.
+    row: u32,
+    /// Arena length when the frame was entered (restored when it is left).
+    entry_rows: u32,
+    /// Lexer start state after ending the current lexeme here ([`UNSET`]
+    /// until needed, [`DEAD`] if it cannot end here).
+    after_lex: u32,
+    /// Parser row after ending the current lexeme here.
+    after_row: u32,
+}
+
+/// The constraint state of one sequence being generated.
+///
+/// ```
+/// use std::sync::Arc;
+/// use formwork::{regex_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
+/// let vocab = Arc::new(Vocabulary::from_file(path)?);
+/// let trie = Arc::new(TokenTrie::new(&vocab));
+/// let grammar = Arc::new(CompiledGrammar::new(&regex_grammar("[0-9]{4}-[0-9]{2}")?)?);
+/// let mut m = Matcher::new(grammar, vocab.clone(), trie);
+/// for t in vocab.encode("2024-05")? {
+///     assert!(m.compute_mask().contains(t));
+///     m.commit(t)?;
+/// }
+/// assert!(m.is_accepting());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Matcher {
+    grammar: Arc<CompiledGrammar>,
+    vocab: Arc<Vocabulary>,
+    trie: Arc<TokenTrie>,
+    parser: Parser,
+    lexer: LexerCache,
+    /// Current parser row and lexer state.
+    row: u32,
+    lex: u32,
+    stopped: bool,
+    history: Vec<Snapshot>,
+    frames: Vec<Frame>,
+}
+
+impl Matcher {
+    /// A matcher at the start of `grammar`, for the tokens of `vocab`.
+    /// `trie` must have been built from `vocab`.
+    pub fn new(grammar: Arc<CompiledGrammar>, vocab: Arc<Vocabulary>, trie: Arc<TokenTrie>) -> Matcher {
+        let parser = Parser::new(&grammar.parser);
+        let mut lexer = LexerCache::new(&grammar.lexer);
+        let lex = lexer.start_state(&grammar.lexer, parser.allowed(0));
+        Matcher {
+            grammar,
+            vocab,
+            trie,
+            parser,
+            lexer,
+            row: 0,
+            lex,
+            stopped: false,
+            history: Vec::new(),
+            frames: Vec::new(),
+        }
+    }
+
+    /// The vocabulary this matcher masks.
+    pub fn vocabulary(&self) -> &Arc<Vocabulary> {
+        &self.vocab
+    }
+
+    /// The compiled grammar this matcher follows.
+    pub fn grammar(&self) -> &Arc<CompiledGrammar> {
+        &self.grammar
+    }
+
+    /// Number of tokens committed (and not rolled back).
+    pub fn committed(&self) -> usize {
+        self.history.len()
+    }
+
+    /// True once an EOS token was committed.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Ends the current lexeme at lexer state `lex` after parser row `row`.
+    /// Returns the lexer start state of the next lexeme and the parser row it
+    /// starts after, or `DEAD` if the lexeme cannot end here. May push a row.
+    fn end_lexeme(&mut self, lex: u32, row: u32) -> (u32, u32) {
+        let g = &*self.grammar;
+        let st = self.lexer.state(lex);
+        if st.accepting.is_empty() {
+            return (DEAD, row);
+        }
+        let ignore = g.lexer.ignore;
+        let mut ignorable = false;
+        let pushed = if ignore.is_some() && st.accepting.contains(&ignore.unwrap()) {
+            ignorable = true;
+            let rest: Vec<u32> = st.accepting.iter().copied().filter(|&l| Some(l) != ignore).collect();
+            if rest.is_empty() {
+                None
+            } else {
+                self.parser.push(&g.parser, row, &rest)
+            }
+        } else {
+            self.parser.push(&g.parser, row, &st.accepting)
+        };
+        let new_row = match pushed {
+            Some(r) => r,
+            None if ignorable => row,
+            None => return (DEAD, row),
+        };
+        let start = self.lexer.start_state(&g.lexer, self.parser.allowed(new_row));
+        (start, new_row)
+    }
+
+    /// Steps one byte from (`lex`, `row`). Returns the new state, or `DEAD`.
+    /// On success the arena may hold a new row; on failure it is unchanged.
+    fn step_byte(&mut self, lex: u32, row: u32, b: u8) -> (u32, u32) {
+        let t = self.lexer.next(&self.grammar.lexer, lex, b);
+        if t != DEAD {
+            return (t, row);
+        }
+        let rows = self.parser.row_count();
+        let (start, new_row) = self.end_lexeme(lex, row);
+        if start == DEAD {
+            return (DEAD, row);
+        }
+        let t = self.lexer.next(&self.grammar.lexer, start, b);
+        if t == DEAD {
+            self.parser.truncate(rows);
+            return (DEAD, row);
+        }
+        (t, new_row)
+    }
+
+    /// True if the output so far is complete (EOS would be allowed).
+    pub fn is_accepting(&mut self) -> bool {
+        if self.stopped {
+            return true;
+        }
+        self.accepting_at(self.lex, self.row)
+    }
+
+    fn accepting_at(&mut self, lex: u32, row: u32) -> bool {
+        if self.lexer.state(lex).at_start {
+            return self.parser.is_accepting(row);
+        }
+        let rows = self.parser.row_count();
+        let (start, new_row) = self.end_lexeme(lex, row);
+        let ok = start != DEAD && self.parser.is_accepting(new_row);
+        self.parser.truncate(rows);
+        ok
+    }
+
+    /// The set of tokens allowed next (EOS included when the output is complete).
+    pub fn compute_mask(&mut self) -> TokenMask {
+        let mut m = TokenMask::new(self.vocab.logits_width());
+        self.compute_mask_into(&mut m);
+        m
+    }
+
+    /// Like [`compute_mask`](Self::compute_mask), into an existing mask of the
+    /// vocabulary's logits width.
+    pub fn compute_mask_into(&mut self, out: &mut TokenMask) {
+        out.clear();
+        if self.stopped {
+            return;
+        }
+        self.walk_trie(out);
+        if self.is_accepting() {
+            for &e in self.vocab.eos_tokens() {
+                if (e as usize) < out.width() {
+                    out.insert(e);
+                }
+            }
+        }
+    }
+
+    fn walk_trie(&mut self, out: &mut TokenMask) {
+        let trie = self.trie.clone();
+        let nodes = trie.nodes();
+        let base_rows = self.parser.row_count() as u32;
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.clear();
+        frames.push(Frame {
+            end: nodes[0].subtree_end,
+            lex: self.lex,
+            row: self.row,
+            entry_rows: base_rows,
+            after_lex: UNSET,
+            after_row: self.row,
+        });
+        let grammar = self.grammar.clone();
+        let spec = &grammar.lexer;
+        let root_end = nodes[0].subtree_end as usize;
+        let words = out.words_mut();
+        let mut i = 1usize;
+        while i < root_end {
+            let mut top = frames.len() - 1;
+            while i >= frames[top].end as usize {
+                let f = frames.pop().unwrap();
+                self.parser.truncate(f.entry_rows as usize);
+                top -= 1;
+            }
+            let node = nodes[i];
+            let f = frames[top];
+            let mut t = self.lexer.next(spec, f.lex, node.byte);
+            let mut row = f.row;
+            if t == DEAD {
+                let mut after = f.after_lex;
+                if after == UNSET {
+                    let (a, r) = self.end_lexeme(f.lex, f.row);
+                    frames[top].after_lex = a;
+                    frames[top].after_row = r;
+                    after = a;
+                }
+                if after != DEAD {
+                    t = self.lexer.next(spec, after, node.byte);
+                    row = frames[top].after_row;
+                }
+                if t == DEAD {
+                    i = node.subtree_end as usize;
+                    continue;
+                }
+            }
+            if node.token != NO_TOKEN {
+                let tok = node.token as usize;
+                words[tok / 32] |= 1 << (tok % 32);
+                if node.has_duplicates {
+                    for d in trie.duplicates(i as u32) {
+                        words[d as usize / 32] |= 1 << (d % 32);
+                    }
+                }
+            }
+            if node.subtree_end as usize > i + 1 {
+                frames.push(Frame {
+                    end: node.subtree_end,
+                    lex: t,
+                    row,
+                    entry_rows: self.parser.row_count() as u32,
+                    after_lex: UNSET,
+                    after_row: row,
+                });
+            }
+            i += 1;
+        }
+        self.parser.truncate(base_rows as usize);
+        self.frames = frames;
+    }
+
+    /// Commits one token. EOS is accepted only when the output is complete;
+    /// after it the matcher is stopped until rolled back.
+    pub fn commit(&mut self, token: TokenId) -> Result<(), MatcherError> {
+        let width = self.vocab.logits_width();
+        if token as usize >= width {
+            return Err(MatcherError::TokenOutOfRange { token, width });
+        }
+        if self.stopped {
+            return Err(MatcherError::Stopped);
+        }
+        let snap = Snapshot { row: self.row, rows: self.parser.row_count() as u32, lex: self.lex, stopped: false };
+        if self.vocab.eos_tokens().contains(&token) {
+            if self.is_accepting() {
+                self.history.push(snap);
+                self.stopped = true;
+                return Ok(());
+            }
+            return Err(self.not_allowed(token));
+        }
+        let vocab = self.vocab.clone();
+        let bytes = vocab.token_bytes(token);
+        if bytes.is_empty() || vocab.is_special(token) {
+            return Err(self.not_allowed(token));
+        }
+        let (mut lex, mut row) = (self.lex, self.row);
+        for &b in bytes {
+            let (l, r) = self.step_byte(lex, row, b);
+            if l == DEAD {
+                self.parser.truncate(snap.rows as usize);
+                return Err(self.not_allowed(token));
+            }
+            lex = l;
+            row = r;
+        }
+        self.history.push(snap);
+        self.lex = lex;
+        self.row = row;
+        Ok(())
+    }
+
+    /// Commits raw bytes (e.g. a prompt-side prefix of the output), which need
+    /// not be token-aligned. Not recorded for rollback: use at the start only.
+    pub fn commit_bytes(&mut self, bytes: &[u8]) -> Result<(), MatcherError> {
+        let (mut lex, mut row) = (self.lex, self.row);
+        let rows = self.parser.row_count();
+        for &b in bytes {
+            let (l, r) = self.step_byte(lex, row, b);
+            if l == DEAD {
+                self.parser.truncate(rows);
+                return Err(MatcherError::TokenNotAllowed { token: u32::MAX, text: String::from_utf8_lossy(bytes).into() });
+            }
+            lex = l;
+            row = r;
+        }
+        self.lex = lex;
+        self.row = row;
+        Ok(())
+    }
+
+    fn not_allowed(&self, token: TokenId) -> MatcherError {
+        MatcherError::TokenNotAllowed { token, text: String::from_utf8_lossy(self.vocab.token_bytes(token)).into_owned() }
+    }
+
+    /// Undoes the last `n` committed tokens (EOS included).
+    pub fn rollback(&mut self, n: usize) -> Result<(), MatcherError> {
+        if n > self.history.len() {
+            return Err(MatcherError::RollbackTooFar { requested: n, available: self.history.len() });
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let snap = self.history[self.history.len() - n];
+        self.history.truncate(self.history.len() - n);
+        self.parser.truncate(snap.rows as usize);
+        self.row = snap.row;
+        self.lex = snap.lex;
+        self.stopped = snap.stopped;
+        Ok(())
+    }
+
+    /// The bytes every continuation must start with (empty if there is a
+    /// choice, or if the output may end here).
+    pub fn forced_bytes(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.stopped {
+            return out;
+        }
+        let rows = self.parser.row_count();
+        let (mut lex, mut row) = (self.lex, self.row);
+        loop {
+            if out.len() >= 4096 || self.accepting_at(lex, row) {
+                break;
+            }
+            let mut only = 0u8;
+            let mut count = 0;
+            let before = self.parser.row_count();
+            for b in 0..=255u8 {
+                let (l, _) = self.step_byte(lex, row, b);
+                self.parser.truncate(before);
+                if l != DEAD {
+                    count += 1;
+                    only = b;
+                    if count > 1 {
+                        break;
+                    }
+                }
+            }
+            if count != 1 {
+                break;
+            }
+            let (l, r) = self.step_byte(lex, row, only);
+            out.push(only);
+            lex = l;
+            row = r;
+        }
+        self.parser.truncate(rows);
+        out
+    }
+
+    /// Tokens that must come next whatever the model picks: the canonical
+    /// tokenization of [`forced_bytes`](Self::forced_bytes), minus its last
+    /// token unless the forced bytes end the output (a longer token might
+    /// otherwise merge with what follows).
+    pub fn forced_tokens(&mut self) -> Vec<TokenId> {
+        let bytes = self.forced_bytes();
+        if bytes.is_empty() {
+            return Vec::new();
+        }
+        // Only a valid UTF-8 prefix can be encoded as text.
+        let valid = match std::str::from_utf8(&bytes) {
+            Ok(s) => s,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap(),
+        };
+        let Ok(mut toks) = self.vocab.encode(valid) else { return Vec::new() };
+        // Is the output complete after all forced bytes, with nothing else possible?
+        let complete = valid.len() == bytes.len() && {
+            let mut probe = self.clone();
+            probe.commit_bytes(&bytes).is_ok() && probe.is_accepting() && probe.forced_bytes().is_empty() && {
+                let mut m = TokenMask::new(self.vocab.logits_width());
+                probe.walk_trie(&mut m);
+                m.is_empty()
+            }
+        };
+        if !complete {
+            toks.pop();
+        }
+        toks
+    }
+
+    /// Number of lexer product states built so far (for diagnostics).
+    pub fn lexer_state_count(&self) -> usize {
+        self.lexer.state_count()
+    }
+}

@@ -1,0 +1,244 @@
+//! An Earley parser over lexemes, with a row stack for cheap rollback.
+//!
+//! The parser sees one *lexeme* at a time, never a byte: the lexer finds
+//! where a lexeme ends and hands over the set of lexemes that matched (more
+//! than one when the same bytes fit several, e.g. a keyword and an
+//! identifier). Earley's algorithm accepts any context-free grammar, ambiguous
+//! ones included, which JSON Schema `anyOf` and PEG lowerings produce freely.
+//!
+//! Each consumed lexeme pushes one *row* (an Earley set) onto a stack; undoing
+//! a lexeme pops it. The mask computation uses exactly this: it pushes rows
+//! while it walks down the token trie and pops them on the way back up, and
+//! rollback for speculative decoding is the same pop.
+//!
+//! Empty rules are handled with Aycock and Horspool's fix: predicting a
+//! nullable non-terminal also advances past it at once, so completions with
+//! an empty span never need to be revisited.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Marks a non-terminal in the flattened right-hand sides.
+pub(crate) const NT: u32 = 1 << 31;
+/// Ends a production in the flattened right-hand sides.
+pub(crate) const END: u32 = u32::MAX;
+
+/// The grammar in the form the parser runs on.
+#[derive(Clone, Debug)]
+pub(crate) struct ParserTables {
+    /// All productions' right-hand sides, each followed by [`END`]. A symbol is
+    /// a lexeme id, or `NT | nonterminal`.
+    pub(crate) rhs: Vec<u32>,
+    /// For each position in `rhs`, the left-hand side of its production.
+    pub(crate) lhs_at: Vec<u32>,
+    /// For each non-terminal, the start positions of its productions.
+    pub(crate) prods_of: Vec<Vec<u32>>,
+    pub(crate) nullable: Vec<bool>,
+    /// Position of the synthetic production `S' -> S`.
+    pub(crate) start_prod: u32,
+    pub(crate) ignore: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Item {
+    dot: u32,
+    origin: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    start: u32,
+    end: u32,
+    allowed_start: u32,
+    allowed_end: u32,
+    accepting: bool,
+    /// Unique over the parser's life: identifies the row's content for caches.
+    serial: u64,
+}
+
+/// A fast hasher for small integer keys (FxHash).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// Per-sequence Earley state.
+#[derive(Clone, Debug)]
+pub(crate) struct Parser {
+    items: Vec<Item>,
+    rows: Vec<Row>,
+    allowed: Vec<u32>,
+    seen: HashSet<u64, FxBuild>,
+    next_serial: u64,
+}
+
+impl Parser {
+    pub(crate) fn new(t: &ParserTables) -> Parser {
+        let mut p = Parser {
+            items: Vec::new(),
+            rows: Vec::new(),
+            allowed: Vec::new(),
+            seen: HashSet::default(),
+            next_serial: 0,
+        };
+        p.seen.clear();
+        p.add(Item { dot: t.start_prod, origin: 0 });
+        p.finish_row(t, 0);
+        p
+    }
+
+    #[inline]
+    fn add(&mut self, it: Item) {
+        if self.seen.insert(((it.dot as u64) << 32) | it.origin as u64) {
+            self.items.push(it);
+        }
+    }
+
+    /// Number of rows in the arena.
+    #[inline]
+    pub(crate) fn row_count(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Lexemes row `r` allows next (sorted; the ignore lexeme included).
+    #[inline]
+    pub(crate) fn allowed(&self, r: u32) -> &[u32] {
+        let r = &self.rows[r as usize];
+        &self.allowed[r.allowed_start as usize..r.allowed_end as usize]
+    }
+
+    /// True if the lexemes consumed up to row `r` form a complete sentence.
+    #[inline]
+    pub(crate) fn is_accepting(&self, r: u32) -> bool {
+        self.rows[r as usize].accepting
+    }
+
+    /// A number identifying row `r`'s content for caching (never reused).
+    #[inline]
+    pub(crate) fn serial(&self, r: u32) -> u64 {
+        self.rows[r as usize].serial
+    }
+
+    /// Consumes one lexeme, which matched as any of `lexemes`, after row
+    /// `base`. The new row goes on top of the arena and its index is returned;
+    /// `None` (and nothing pushed) if the grammar allows none of them here.
+    ///
+    /// `base` need not be the top row: rows form a tree laid out in a stack,
+    /// which lets the mask walk keep a row for a trie node while it explores
+    /// that node's siblings. Items only refer back to their own ancestors.
+    pub(crate) fn push(&mut self, t: &ParserTables, base: u32, lexemes: &[u32]) -> Option<u32> {
+        let top = self.rows[base as usize];
+        let k = self.rows.len() as u32;
+        self.seen.clear();
+        let first = self.items.len();
+        for i in top.start..top.end {
+            let it = self.items[i as usize];
+            let sym = t.rhs[it.dot as usize];
+            if sym & NT == 0 && lexemes.contains(&sym) {
+                self.add(Item { dot: it.dot + 1, origin: it.origin });
+            }
+        }
+        if self.items.len() == first {
+            return None;
+        }
+        self.finish_row(t, k);
+        Some(k)
+    }
+
+    /// Pops rows (from the top of the arena) until `n` remain.
+    pub(crate) fn truncate(&mut self, n: usize) {
+        if n >= self.rows.len() {
+            return;
+        }
+        let r = self.rows[n];
+        self.rows.truncate(n);
+        self.items.truncate(r.start as usize);
+        self.allowed.truncate(r.allowed_start as usize);
+    }
+
+    /// Runs predict/complete over the items added for row `k`, then records it.
+    fn finish_row(&mut self, t: &ParserTables, k: u32) {
+        let start = if let Some(r) = self.rows.last() { r.end as usize } else { 0 };
+        debug_assert_eq!(k as usize, self.rows.len());
+        let mut j = start;
+        while j < self.items.len() {
+            let it = self.items[j];
+            j += 1;
+            let sym = t.rhs[it.dot as usize];
+            if sym == END {
+                if it.origin == k {
+                    continue; // empty span: already advanced when predicted
+                }
+                let a = NT | t.lhs_at[it.dot as usize];
+                let o = self.rows[it.origin as usize];
+                for x in o.start..o.end {
+                    let px = self.items[x as usize];
+                    if t.rhs[px.dot as usize] == a {
+                        self.add(Item { dot: px.dot + 1, origin: px.origin });
+                    }
+                }
+            } else if sym & NT != 0 {
+                let b = (sym & !NT) as usize;
+                for &p in &t.prods_of[b] {
+                    self.add(Item { dot: p, origin: k });
+                }
+                if t.nullable[b] {
+                    self.add(Item { dot: it.dot + 1, origin: it.origin });
+                }
+            }
+        }
+        let end = self.items.len();
+        let allowed_start = self.allowed.len();
+        let mut accepting = false;
+        for it in &self.items[start..end] {
+            let sym = t.rhs[it.dot as usize];
+            if sym & NT == 0 {
+                self.allowed.push(sym);
+            } else if sym == END && it.dot == t.start_prod + 1 {
+                accepting = true;
+            }
+        }
+        if let Some(ig) = t.ignore {
+            self.allowed.push(ig);
+        }
+        self.allowed[allowed_start..].sort_unstable();
+        let mut w = allowed_start;
+        for r in allowed_start..self.allowed.len() {
+            if w == allowed_start || self.allowed[r] != self.allowed[w - 1] {
+                self.allowed[w] = self.allowed[r];
+                w += 1;
+            }
+        }
+        self.allowed.truncate(w);
+        self.next_serial += 1;
+        self.rows.push(Row {
+            start: start as u32,
+            end: end as u32,
+            allowed_start: allowed_start as u32,
+            allowed_end: w as u32,
+            accepting,
+            serial: self.next_serial,
+        });
+    }
+}

@@ -1,0 +1,133 @@
+//! [`TokenTrie`]: every token's bytes in one flat prefix tree.
+//!
+//! Computing a mask means asking, for every token, whether its bytes can
+//! follow the output so far. Tokens share prefixes heavily (`"`, `",`, `", "`),
+//! so the question is asked once per distinct prefix by walking a trie, and a
+//! byte the grammar rejects rules out the whole subtree below it at once.
+//!
+//! The trie is stored flat, in pre-order: a node's children follow it
+//! directly, and each node records where its subtree ends. A depth-first walk
+//! is then a forward scan over one array, and skipping a rejected subtree is a
+//! single jump. Special tokens (which produce no bytes) are not in the trie.
+
+use crate::vocab::{TokenId, Vocabulary};
+
+/// No token ends at this node.
+pub(crate) const NO_TOKEN: u32 = u32::MAX;
+
+/// One trie node: the byte on the edge into it, the token ending here (if
+/// any), and the index one past the end of its subtree.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Node {
+    pub(crate) byte: u8,
+    /// More than one token has exactly these bytes (see [`TokenTrie::duplicates`]).
+    pub(crate) has_duplicates: bool,
+    pub(crate) token: u32,
+    pub(crate) subtree_end: u32,
+}
+
+/// A prefix tree over the byte strings of a vocabulary's tokens.
+///
+/// Built once per vocabulary and shared (it is immutable).
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use formwork::{TokenTrie, Vocabulary};
+/// let vocab = Vocabulary::from_file("tokenizer.json")?;
+/// let trie = TokenTrie::new(&vocab);
+/// println!("{} nodes for {} tokens", trie.node_count(), vocab.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct TokenTrie {
+    nodes: Vec<Node>,
+    /// For nodes with `has_duplicates`: (node index, extra token), sorted.
+    duplicates: Vec<(u32, TokenId)>,
+    depth: usize,
+}
+
+impl TokenTrie {
+    /// Builds the trie of all non-special tokens of `vocab` that produce at
+    /// least one byte.
+    pub fn new(vocab: &Vocabulary) -> TokenTrie {
+        let mut ids: Vec<TokenId> = (0..vocab.len() as TokenId)
+            .filter(|&id| !vocab.is_special(id) && !vocab.token_bytes(id).is_empty())
+            .collect();
+        ids.sort_by(|&a, &b| vocab.token_bytes(a).cmp(vocab.token_bytes(b)).then(a.cmp(&b)));
+        let mut nodes = vec![Node { byte: 0, has_duplicates: false, token: NO_TOKEN, subtree_end: 0 }];
+        let mut duplicates = Vec::new();
+        // `path[d]` = index of the node at depth d+1 on the current path.
+        let mut path: Vec<u32> = Vec::new();
+        let mut prev: &[u8] = &[];
+        let mut depth = 0;
+        for &id in &ids {
+            let bytes = vocab.token_bytes(id);
+            let common = prev.iter().zip(bytes).take_while(|(a, b)| a == b).count();
+            // Close the nodes below the common prefix.
+            while path.len() > common {
+                let n = path.pop().unwrap() as usize;
+                nodes[n].subtree_end = nodes.len() as u32;
+            }
+            for &b in &bytes[common..] {
+                path.push(nodes.len() as u32);
+                nodes.push(Node { byte: b, has_duplicates: false, token: NO_TOKEN, subtree_end: 0 });
+            }
+            let last = *path.last().unwrap() as usize;
+            if nodes[last].token == NO_TOKEN {
+                nodes[last].token = id;
+            } else {
+                nodes[last].has_duplicates = true;
+                duplicates.push((last as u32, id));
+            }
+            depth = depth.max(bytes.len());
+            prev = bytes;
+        }
+        while let Some(n) = path.pop() {
+            nodes[n as usize].subtree_end = nodes.len() as u32;
+        }
+        nodes[0].subtree_end = nodes.len() as u32;
+        duplicates.sort_unstable();
+        TokenTrie { nodes, duplicates, depth }
+    }
+
+    /// Number of nodes, the root included.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Length in bytes of the longest token.
+    pub fn max_depth(&self) -> usize {
+        self.depth
+    }
+
+    #[inline]
+    pub(crate) fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The extra tokens that share node `n`'s bytes.
+    pub(crate) fn duplicates(&self, n: u32) -> impl Iterator<Item = TokenId> + '_ {
+        let start = self.duplicates.partition_point(|&(m, _)| m < n);
+        self.duplicates[start..].iter().take_while(move |&&(m, _)| m == n).map(|&(_, t)| t)
+    }
+
+    /// Finds the node reached by `bytes` from the root, if the trie has it.
+    pub(crate) fn find(&self, bytes: &[u8]) -> Option<u32> {
+        let mut n = 0usize;
+        for &b in bytes {
+            let end = self.nodes[n].subtree_end as usize;
+            let mut c = n + 1;
+            loop {
+                if c >= end {
+                    return None;
+                }
+                if self.nodes[c].byte == b {
+                    break;
+                }
+                c = self.nodes[c].subtree_end as usize;
+            }
+            n = c;
+        }
+        Some(n as u32)
+    }
+}
