@@ -237,6 +237,9 @@ pub(crate) struct LexerCache {
     trans: Vec<u32>,
     ncls: usize,
     starts: HashMap<Box<[LexemeId]>, u32>,
+    /// Per state: whether the vocabulary's text slice stays inside the
+    /// current lexeme (0 = not known yet, 1 = yes, 2 = no).
+    slice_ok: Vec<u8>,
 }
 
 impl LexerCache {
@@ -247,6 +250,7 @@ impl LexerCache {
             trans: Vec::new(),
             ncls: spec.class_count(),
             starts: HashMap::new(),
+            slice_ok: Vec::new(),
         }
     }
 
@@ -294,8 +298,44 @@ impl LexerCache {
         };
         self.states.push(LexState { members: key.1.clone(), accepting, at_start });
         self.trans.resize(self.trans.len() + self.ncls, UNKNOWN);
+        self.slice_ok.push(0);
         self.index.insert(key, id);
         id
+    }
+
+    /// True if every string of `slice` keeps state `s` alive without ending
+    /// its lexeme: then every token of the slice is allowed in `s`, whatever
+    /// the parser says. Checked once per state by exploring the product of
+    /// the lexer and the slice's DFA; a product too large to explore counts
+    /// as "no" (the mask is then computed token by token, still exactly).
+    pub(crate) fn slice_allowed(&mut self, spec: &LexerSpec, s: u32, slice: &LexemeDfa) -> bool {
+        match self.slice_ok[s as usize] {
+            1 => return true,
+            2 => return false,
+            _ => {}
+        }
+        let mut seen: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
+        let mut stack = vec![(s, slice.start)];
+        seen.insert((s, slice.start));
+        let mut ok = true;
+        'outer: while let Some((ls, q)) = stack.pop() {
+            for b in 0..=255u8 {
+                let q2 = slice.next(q, b);
+                if q2 == DEAD {
+                    continue;
+                }
+                let l2 = self.next(spec, ls, b);
+                if l2 == DEAD || seen.len() > 4096 {
+                    ok = false;
+                    break 'outer;
+                }
+                if seen.insert((l2, q2)) {
+                    stack.push((l2, q2));
+                }
+            }
+        }
+        self.slice_ok[s as usize] = if ok { 1 } else { 2 };
+        ok
     }
 
     /// The state after reading `byte` in state `s` (or [`DEAD`]).

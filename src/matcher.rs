@@ -91,6 +91,10 @@ pub struct Matcher {
     stopped: bool,
     history: Vec<Snapshot>,
     frames: Vec<Frame>,
+    /// The last mask computed and the state it was computed in: inside a
+    /// lexeme the parser row and often the lexer state repeat from token to
+    /// token (the middle of a long string), and so does the mask.
+    memo: Option<(u64, u32, TokenMask)>,
 }
 
 impl Matcher {
@@ -111,6 +115,7 @@ impl Matcher {
             stopped: false,
             history: Vec::new(),
             frames: Vec::new(),
+            memo: None,
         }
     }
 
@@ -214,11 +219,30 @@ impl Matcher {
     /// Like [`compute_mask`](Self::compute_mask), into an existing mask of the
     /// vocabulary's logits width.
     pub fn compute_mask_into(&mut self, out: &mut TokenMask) {
-        out.clear();
         if self.stopped {
+            out.clear();
             return;
         }
-        self.walk_trie(out);
+        let key = (self.parser.serial(self.row), self.lex);
+        if let Some((serial, lex, mask)) = &self.memo {
+            if (*serial, *lex) == key && mask.width() == out.width() {
+                out.copy_from(mask);
+                return;
+            }
+        }
+        out.clear();
+        let trie = self.trie.clone();
+        let slice = trie.text_slice();
+        match slice {
+            Some(sl) if self.lexer.slice_allowed(&self.grammar.lexer, self.lex, &sl.dfa) => {
+                let words = out.words_mut();
+                for (w, s) in words.iter_mut().zip(&sl.words) {
+                    *w |= *s;
+                }
+                self.walk_trie(&sl.rest, out);
+            }
+            _ => self.walk_trie(&trie, out),
+        }
         if self.is_accepting() {
             for &e in self.vocab.eos_tokens() {
                 if (e as usize) < out.width() {
@@ -226,10 +250,16 @@ impl Matcher {
                 }
             }
         }
+        match &mut self.memo {
+            Some((serial, lex, mask)) if mask.width() == out.width() => {
+                (*serial, *lex) = key;
+                mask.copy_from(out);
+            }
+            _ => self.memo = Some((key.0, key.1, out.clone())),
+        }
     }
 
-    fn walk_trie(&mut self, out: &mut TokenMask) {
-        let trie = self.trie.clone();
+    fn walk_trie(&mut self, trie: &TokenTrie, out: &mut TokenMask) {
         let nodes = trie.nodes();
         let base_rows = self.parser.row_count() as u32;
         let mut frames = std::mem::take(&mut self.frames);
@@ -438,8 +468,9 @@ impl Matcher {
         let complete = valid.len() == bytes.len() && {
             let mut probe = self.clone();
             probe.commit_bytes(&bytes).is_ok() && probe.is_accepting() && probe.forced_bytes().is_empty() && {
+                let trie = probe.trie.clone();
                 let mut m = TokenMask::new(self.vocab.logits_width());
-                probe.walk_trie(&mut m);
+                probe.walk_trie(&trie, &mut m);
                 m.is_empty()
             }
         };

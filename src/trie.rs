@@ -44,15 +44,58 @@ pub struct TokenTrie {
     /// For nodes with `has_duplicates`: (node index, extra token), sorted.
     duplicates: Vec<(u32, TokenId)>,
     depth: usize,
+    /// The "string text" slice; `None` inside the slice's own rest trie.
+    slice: Option<Box<TextSlice>>,
+}
+
+/// The tokens that are plain text inside a quoted string: valid UTF-8 with
+/// no `"`, no `\\` and no control character. Inside a JSON string (and any
+/// lexeme that accepts the same characters freely) all of them are allowed
+/// at once, so a mask can add them with one bitset OR and walk only the
+/// other tokens, kept in a trie of their own.
+#[derive(Clone, Debug)]
+pub(crate) struct TextSlice {
+    /// Bitset over token ids (words of 32).
+    pub(crate) words: Vec<u32>,
+    /// Every other non-special token.
+    pub(crate) rest: TokenTrie,
+    /// The slice's language, `[^"\\\x00-\x1F]*`, as a DFA over live states.
+    pub(crate) dfa: crate::lexer::LexemeDfa,
+}
+
+/// The slice's language (see [`TextSlice`]).
+const TEXT_SLICE_REGEX: &str = r#"[^"\\\x00-\x1F]*"#;
+
+fn in_text_slice(bytes: &[u8]) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20),
+        Err(_) => false,
+    }
 }
 
 impl TokenTrie {
     /// Builds the trie of all non-special tokens of `vocab` that produce at
     /// least one byte.
     pub fn new(vocab: &Vocabulary) -> TokenTrie {
-        let mut ids: Vec<TokenId> = (0..vocab.len() as TokenId)
+        let ids: Vec<TokenId> = (0..vocab.len() as TokenId)
             .filter(|&id| !vocab.is_special(id) && !vocab.token_bytes(id).is_empty())
             .collect();
+        let mut words = vec![0u32; vocab.len().div_ceil(32)];
+        let mut rest = Vec::new();
+        for &id in &ids {
+            if in_text_slice(vocab.token_bytes(id)) {
+                words[id as usize / 32] |= 1 << (id % 32);
+            } else {
+                rest.push(id);
+            }
+        }
+        let dfa = crate::lexer::LexemeDfa::new(TEXT_SLICE_REGEX).expect("text slice regex compiles");
+        let mut trie = TokenTrie::build(vocab, ids);
+        trie.slice = Some(Box::new(TextSlice { words, rest: TokenTrie::build(vocab, rest), dfa }));
+        trie
+    }
+
+    fn build(vocab: &Vocabulary, mut ids: Vec<TokenId>) -> TokenTrie {
         ids.sort_by(|&a, &b| vocab.token_bytes(a).cmp(vocab.token_bytes(b)).then(a.cmp(&b)));
         let mut nodes = vec![Node { byte: 0, has_duplicates: false, token: NO_TOKEN, subtree_end: 0 }];
         let mut duplicates = Vec::new();
@@ -87,7 +130,7 @@ impl TokenTrie {
         }
         nodes[0].subtree_end = nodes.len() as u32;
         duplicates.sort_unstable();
-        TokenTrie { nodes, duplicates, depth }
+        TokenTrie { nodes, duplicates, depth, slice: None }
     }
 
     /// Number of nodes, the root included.
@@ -98,6 +141,10 @@ impl TokenTrie {
     /// Length in bytes of the longest token.
     pub fn max_depth(&self) -> usize {
         self.depth
+    }
+
+    pub(crate) fn text_slice(&self) -> Option<&TextSlice> {
+        self.slice.as_deref()
     }
 
     #[inline]

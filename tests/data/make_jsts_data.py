@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Collect every `data` value of JSON-Schema-Test-Suite test files into JSONL.
 
-  make_jsts_data.py OUT.jsonl DIR...
+  tests/data/make_jsts_data.py OUT.jsonl DIR...
 
 Walks each DIR (sorted, including optional/), takes tests[*].data of every group, and writes
 each distinct value once, compact (separators "," and ":", raw UTF-8), in order of first
