@@ -14,8 +14,8 @@
 
 use crate::error::GrammarError;
 use crate::grammar::{Expr, Grammar};
-use crate::lexer::{LexemeDfa, LexerSpec};
-use crate::parser::{ParserTables, END, NT};
+use crate::lexer::{LexemeDfa, LexerCache, LexerSpec};
+use crate::parser::{Parser, ParserTables, END, NT};
 use std::collections::HashMap;
 
 /// Upper bound on the number of grammar symbols after lowering.
@@ -28,7 +28,16 @@ pub struct CompiledGrammar {
     pub(crate) lexer: LexerSpec,
     pub(crate) parser: ParserTables,
     pub(crate) rule_names: Vec<String>,
+    /// The parser at the start, and the lexer states reachable from its
+    /// first lexer state, built at compile time: every matcher starts from
+    /// a copy of these.
+    pub(crate) initial_parser: Parser,
+    pub(crate) initial_lexer: LexerCache,
+    pub(crate) initial_lex: u32,
 }
+
+/// How many lexer states to build ahead of time from the first lexer state.
+const EAGER_LEXER_STATES: usize = 4096;
 
 struct Lowering<'g> {
     named: HashMap<&'g str, u32>,
@@ -311,11 +320,13 @@ impl CompiledGrammar {
         }
         let mut names = lw.names;
         names.push("<start>".into());
-        Ok(CompiledGrammar {
-            lexer: LexerSpec::new(lw.lexemes, ignore),
-            parser: ParserTables { rhs: rhs_flat, lhs_at, prods_of, nullable, start_prod: 0, ignore },
-            rule_names: names,
-        })
+        let lexer = LexerSpec::new(lw.lexemes, ignore);
+        let parser = ParserTables { rhs: rhs_flat, lhs_at, prods_of, nullable, start_prod: 0, ignore };
+        let initial_parser = Parser::new(&parser);
+        let mut initial_lexer = LexerCache::new(&lexer);
+        let initial_lex = initial_lexer.start_state(&lexer, initial_parser.allowed(0));
+        initial_lexer.explore(&lexer, initial_lex, EAGER_LEXER_STATES);
+        Ok(CompiledGrammar { lexer, parser, rule_names: names, initial_parser, initial_lexer, initial_lex })
     }
 
     /// Number of distinct lexemes (the ignore lexeme included).

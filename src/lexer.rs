@@ -32,7 +32,7 @@ pub(crate) type LexemeId = u32;
 /// The dead state (in [`LexemeDfa`] tables and in the product cache).
 pub(crate) const DEAD: u32 = u32::MAX;
 /// A product transition not computed yet.
-const UNKNOWN: u32 = u32::MAX - 1;
+pub(crate) const UNKNOWN: u32 = u32::MAX - 1;
 
 /// Size limit for one lexeme's DFA, in bytes of transition table.
 const DFA_SIZE_LIMIT: usize = 64 << 20;
@@ -336,6 +336,35 @@ impl LexerCache {
         }
         self.slice_ok[s as usize] = if ok { 1 } else { 2 };
         ok
+    }
+
+    /// Builds every state reachable from `s` and all their transitions, up
+    /// to `limit` states in all. Done at compile time from the grammar's
+    /// first lexer state, so that matchers start with the lexer they will
+    /// need most already in place.
+    pub(crate) fn explore(&mut self, spec: &LexerSpec, s: u32, limit: usize) {
+        let mut work = vec![s];
+        let mut seen = std::collections::HashSet::new();
+        seen.insert(s);
+        while let Some(x) = work.pop() {
+            for c in 0..self.ncls {
+                if self.states.len() >= limit {
+                    return;
+                }
+                let t = self.next(spec, x, spec.class_rep[c]);
+                if t != DEAD && seen.insert(t) {
+                    work.push(t);
+                }
+            }
+        }
+    }
+
+    /// The cached transition from `s` on byte class `class` (may be
+    /// [`UNKNOWN`]: then call [`next`](Self::next)).
+    #[inline(always)]
+    pub(crate) fn cached(&self, s: u32, class: usize) -> u32 {
+        // SAFETY-free fast path: bounds are checked, but the table is flat.
+        self.trans[s as usize * self.ncls + class]
     }
 
     /// The state after reading `byte` in state `s` (or [`DEAD`]).

@@ -24,7 +24,7 @@
 
 use crate::compiled::CompiledGrammar;
 use crate::error::MatcherError;
-use crate::lexer::{LexerCache, DEAD};
+use crate::lexer::{LexerCache, DEAD, UNKNOWN};
 use crate::mask::TokenMask;
 use crate::parser::Parser;
 use crate::trie::{TokenTrie, NO_TOKEN};
@@ -42,19 +42,19 @@ struct Snapshot {
     stopped: bool,
 }
 
-/// One trie node on the walk's current path.
-#[derive(Clone, Copy, Debug)]
-struct Frame {
-    /// One past the last trie node of this node's subtree.
-    end: u32,
+/// The walk's state at one depth of the trie: after the bytes of the last
+/// node visited at that depth.
+#[derive(Clone, Copy, Debug, Default)]
+struct Level {
     /// Lexer state after this node's bytes.
     lex: u32,
     /// Parser row for the lexemes finished before `lex` started.
     row: u32,
-    /// Arena length when the frame was entered (restored when it is left).
-    entry_rows: u32,
-    /// Lexer start state after ending the current lexeme here ([`UNSET`]
-    /// until needed, [`DEAD`] if it cannot end here).
+    /// Arena length when the node was entered: rows above it belong to
+    /// subtrees visited earlier and may be dropped.
+    rows: u32,
+    /// Lexer start state after ending the current lexeme here (`UNSET`
+    /// until needed, `DEAD` if it cannot end here).
     after_lex: u32,
     /// Parser row after ending the current lexeme here.
     after_row: u32,
@@ -90,7 +90,7 @@ pub struct Matcher {
     lex: u32,
     stopped: bool,
     history: Vec<Snapshot>,
-    frames: Vec<Frame>,
+    levels: Vec<Level>,
     /// The last mask computed and the state it was computed in: inside a
     /// lexeme the parser row and often the lexer state repeat from token to
     /// token (the middle of a long string), and so does the mask.
@@ -101,9 +101,9 @@ impl Matcher {
     /// A matcher at the start of `grammar`, for the tokens of `vocab`.
     /// `trie` must have been built from `vocab`.
     pub fn new(grammar: Arc<CompiledGrammar>, vocab: Arc<Vocabulary>, trie: Arc<TokenTrie>) -> Matcher {
-        let parser = Parser::new(&grammar.parser);
-        let mut lexer = LexerCache::new(&grammar.lexer);
-        let lex = lexer.start_state(&grammar.lexer, parser.allowed(0));
+        let parser = grammar.initial_parser.clone();
+        let lexer = grammar.initial_lexer.clone();
+        let lex = grammar.initial_lex;
         Matcher {
             grammar,
             vocab,
@@ -114,7 +114,7 @@ impl Matcher {
             lex,
             stopped: false,
             history: Vec::new(),
-            frames: Vec::new(),
+            levels: Vec::new(),
             memo: None,
         }
     }
@@ -259,75 +259,72 @@ impl Matcher {
         }
     }
 
+    /// Walks `trie` from the current state, setting the bit of every token
+    /// whose bytes can follow.
+    ///
+    /// The walk keeps one [`Level`] per trie depth instead of a stack of
+    /// frames: in pre-order, a node's parent state is always the last one
+    /// written at the depth above, so moving on costs no push or pop. A
+    /// lexeme boundary (the lexer is dead on the node's byte, but the lexeme
+    /// so far has matched) is resolved once per parent: the parser row it
+    /// pushes is kept for all the parent's remaining children.
     fn walk_trie(&mut self, trie: &TokenTrie, out: &mut TokenMask) {
         let nodes = trie.nodes();
-        let base_rows = self.parser.row_count() as u32;
-        let mut frames = std::mem::take(&mut self.frames);
-        frames.clear();
-        frames.push(Frame {
-            end: nodes[0].subtree_end,
-            lex: self.lex,
-            row: self.row,
-            entry_rows: base_rows,
-            after_lex: UNSET,
-            after_row: self.row,
-        });
         let grammar = self.grammar.clone();
         let spec = &grammar.lexer;
+        let class_of = &spec.class_of;
+        let base_rows = self.parser.row_count() as u32;
+        let mut levels = std::mem::take(&mut self.levels);
+        levels.clear();
+        levels.resize(trie.max_depth() + 1, Level::default());
+        levels[0] = Level { lex: self.lex, row: self.row, rows: base_rows, after_lex: UNSET, after_row: self.row };
         let root_end = nodes[0].subtree_end as usize;
         let words = out.words_mut();
         let mut i = 1usize;
         while i < root_end {
-            let mut top = frames.len() - 1;
-            while i >= frames[top].end as usize {
-                let f = frames.pop().unwrap();
-                self.parser.truncate(f.entry_rows as usize);
-                top -= 1;
-            }
             let node = nodes[i];
-            let f = frames[top];
-            let mut t = self.lexer.next(spec, f.lex, node.byte);
-            let mut row = f.row;
-            if t == DEAD {
-                let mut after = f.after_lex;
-                if after == UNSET {
-                    let (a, r) = self.end_lexeme(f.lex, f.row);
-                    frames[top].after_lex = a;
-                    frames[top].after_row = r;
-                    after = a;
-                }
-                if after != DEAD {
-                    t = self.lexer.next(spec, after, node.byte);
-                    row = frames[top].after_row;
+            let d = node.depth as usize;
+            let parent = levels[d - 1];
+            let mut t = self.lexer.cached(parent.lex, class_of[node.byte as usize] as usize);
+            let mut row = parent.row;
+            if t >= UNKNOWN {
+                if t == UNKNOWN {
+                    t = self.lexer.next(spec, parent.lex, node.byte);
                 }
                 if t == DEAD {
-                    i = node.subtree_end as usize;
-                    continue;
+                    let mut p = parent;
+                    if p.after_lex == UNSET {
+                        // Rows above `p.rows` belong to subtrees already left.
+                        self.parser.truncate(p.rows as usize);
+                        let (a, r) = self.end_lexeme(p.lex, p.row);
+                        p.after_lex = a;
+                        p.after_row = r;
+                        levels[d - 1] = p;
+                    }
+                    if p.after_lex != DEAD {
+                        t = self.lexer.next(spec, p.after_lex, node.byte);
+                        row = p.after_row;
+                    }
+                    if t == DEAD {
+                        i = node.subtree_end as usize;
+                        continue;
+                    }
                 }
             }
             if node.token != NO_TOKEN {
                 let tok = node.token as usize;
                 words[tok / 32] |= 1 << (tok % 32);
                 if node.has_duplicates {
-                    for d in trie.duplicates(i as u32) {
-                        words[d as usize / 32] |= 1 << (d % 32);
+                    for dup in trie.duplicates(i as u32) {
+                        words[dup as usize / 32] |= 1 << (dup % 32);
                     }
                 }
             }
-            if node.subtree_end as usize > i + 1 {
-                frames.push(Frame {
-                    end: node.subtree_end,
-                    lex: t,
-                    row,
-                    entry_rows: self.parser.row_count() as u32,
-                    after_lex: UNSET,
-                    after_row: row,
-                });
-            }
+            levels[d] = Level { lex: t, row, rows: self.parser.row_count() as u32, after_lex: UNSET, after_row: row };
             i += 1;
         }
         self.parser.truncate(base_rows as usize);
-        self.frames = frames;
+        self.levels = levels;
     }
 
     /// Commits one token. EOS is accepted only when the output is complete;

@@ -22,6 +22,8 @@ pub(crate) struct Node {
     pub(crate) byte: u8,
     /// More than one token has exactly these bytes (see [`TokenTrie::duplicates`]).
     pub(crate) has_duplicates: bool,
+    /// Length of the path from the root (the root has depth 0).
+    pub(crate) depth: u16,
     pub(crate) token: u32,
     pub(crate) subtree_end: u32,
 }
@@ -96,8 +98,10 @@ impl TokenTrie {
     }
 
     fn build(vocab: &Vocabulary, mut ids: Vec<TokenId>) -> TokenTrie {
+        // Depths are stored in 16 bits; longer "tokens" cannot be generated anyway.
+        ids.retain(|&id| vocab.token_bytes(id).len() < u16::MAX as usize);
         ids.sort_by(|&a, &b| vocab.token_bytes(a).cmp(vocab.token_bytes(b)).then(a.cmp(&b)));
-        let mut nodes = vec![Node { byte: 0, has_duplicates: false, token: NO_TOKEN, subtree_end: 0 }];
+        let mut nodes = vec![Node { byte: 0, has_duplicates: false, depth: 0, token: NO_TOKEN, subtree_end: 0 }];
         let mut duplicates = Vec::new();
         // `path[d]` = index of the node at depth d+1 on the current path.
         let mut path: Vec<u32> = Vec::new();
@@ -113,7 +117,8 @@ impl TokenTrie {
             }
             for &b in &bytes[common..] {
                 path.push(nodes.len() as u32);
-                nodes.push(Node { byte: b, has_duplicates: false, token: NO_TOKEN, subtree_end: 0 });
+                let depth = path.len() as u16;
+                nodes.push(Node { byte: b, has_duplicates: false, depth, token: NO_TOKEN, subtree_end: 0 });
             }
             let last = *path.last().unwrap() as usize;
             if nodes[last].token == NO_TOKEN {

@@ -1,0 +1,373 @@
+//! Behaviour of the public [`Matcher`] API on the vendored GPT-2 tokenizer:
+//! rollback, clones, forced bytes and tokens, EOS, multi-lexeme tokens and
+//! special tokens.
+
+use formwork::grammar::Grammar;
+use formwork::{
+    json_grammar, regex_grammar, CompiledGrammar, Matcher, MatcherError, TokenId, TokenMask, TokenTrie, Vocabulary,
+};
+use std::sync::{Arc, OnceLock};
+
+const EOS: TokenId = 50_256;
+
+fn gpt2() -> (Arc<Vocabulary>, Arc<TokenTrie>) {
+    static V: OnceLock<(Arc<Vocabulary>, Arc<TokenTrie>)> = OnceLock::new();
+    V.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
+        let v = Vocabulary::from_file(path).unwrap();
+        assert_eq!(v.eos_tokens(), &[EOS]);
+        let t = TokenTrie::new(&v);
+        (Arc::new(v), Arc::new(t))
+    })
+    .clone()
+}
+
+fn vocab() -> Arc<Vocabulary> {
+    gpt2().0
+}
+
+fn matcher(g: &Grammar) -> Matcher {
+    let (v, t) = gpt2();
+    Matcher::new(Arc::new(CompiledGrammar::new(g).unwrap()), v, t)
+}
+
+fn regex(p: &str) -> Matcher {
+    matcher(&regex_grammar(p).unwrap())
+}
+
+fn json() -> Matcher {
+    matcher(&json_grammar())
+}
+
+/// The single GPT-2 token spelling `text`.
+fn tok(text: &str) -> TokenId {
+    let ids = vocab().encode(text).unwrap();
+    assert_eq!(ids.len(), 1, "{text:?} is not one token: {ids:?}");
+    ids[0]
+}
+
+/// Commits `text`'s tokens one by one, checking that each is in the mask, and
+/// returns the mask before each token and the one after the last.
+fn drive(m: &mut Matcher, text: &str) -> Vec<TokenMask> {
+    let mut masks = Vec::new();
+    for t in vocab().encode(text).unwrap() {
+        let mask = m.compute_mask();
+        assert!(
+            mask.contains(t),
+            "token {t} {:?} of {text:?} not allowed",
+            String::from_utf8_lossy(vocab().token_bytes(t))
+        );
+        masks.push(mask);
+        m.commit(t).unwrap();
+    }
+    masks.push(m.compute_mask());
+    masks
+}
+
+const DOC: &str = r#"{"name": "Ada Lovelace", "born": 1815, "tags": ["math", "poetry\n"], "ratio": -0.5e-3, "alive": false, "spouse": null, "kids": [{"n": 1}, {"n": 2}]}"#;
+
+#[test]
+fn rollback_restores_the_exact_mask() {
+    for (mut m, text) in [(json(), DOC), (regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"), "2024-05-17T13:45:09Z")] {
+        let masks = drive(&mut m, text);
+        let n = masks.len() - 1;
+        assert_eq!(m.committed(), n);
+        // One step at a time, back to the start.
+        let mut back = m.clone();
+        for k in (0..n).rev() {
+            back.rollback(1).unwrap();
+            assert_eq!(back.committed(), k);
+            assert_eq!(back.compute_mask(), masks[k], "{text:?}: mask after rolling back to {k}");
+        }
+        // Several at once, and forward again from there.
+        for k in [n, n / 2, 1, 0] {
+            let mut m2 = m.clone();
+            m2.rollback(n - k).unwrap();
+            assert_eq!(m2.compute_mask(), masks[k], "{text:?}: rollback({})", n - k);
+            let toks = vocab().encode(text).unwrap();
+            for (j, &t) in toks[k..].iter().enumerate() {
+                assert_eq!(m2.compute_mask(), masks[k + j]);
+                m2.commit(t).unwrap();
+            }
+            assert!(m2.is_accepting());
+            assert_eq!(m2.compute_mask(), masks[n]);
+        }
+    }
+}
+
+#[test]
+fn rollback_after_failed_commits_and_eos() {
+    let mut m = json();
+    let masks = drive(&mut m, r#"{"a": [1, 2]}"#);
+    let n = masks.len() - 1;
+    // Failed commits leave no trace.
+    let bad = tok("}}");
+    assert!(m.commit(bad).is_err());
+    assert!(m.commit(tok(" hello")).is_err());
+    assert_eq!(m.committed(), n);
+    assert_eq!(m.compute_mask(), masks[n]);
+    // EOS counts as a committed token.
+    m.commit(EOS).unwrap();
+    assert_eq!(m.committed(), n + 1);
+    assert!(m.compute_mask().is_empty());
+    m.rollback(1).unwrap();
+    assert_eq!(m.compute_mask(), masks[n]);
+    m.commit(EOS).unwrap();
+    m.rollback(3).unwrap();
+    assert_eq!(m.compute_mask(), masks[n - 2]);
+}
+
+#[test]
+fn clones_are_independent() {
+    let mut a = json();
+    drive(&mut a, r#"{"a": ["#);
+    let before = a.compute_mask();
+    let committed = a.committed();
+    let mut b = a.clone();
+    assert_eq!(b.compute_mask(), before);
+    // Advancing the clone does not move the original ...
+    drive(&mut b, r#"1, {"x": true}]}"#);
+    b.commit(EOS).unwrap();
+    assert!(b.is_stopped());
+    assert_eq!(a.committed(), committed);
+    assert!(!a.is_stopped());
+    assert_eq!(a.compute_mask(), before);
+    // ... nor does advancing the original move the clone, or rolling it back.
+    let b_committed = b.committed();
+    a.rollback(committed).unwrap();
+    drive(&mut a, "[null]");
+    assert_eq!(b.committed(), b_committed);
+    assert!(b.is_stopped());
+    b.rollback(1).unwrap();
+    assert!(b.compute_mask().contains(EOS));
+    // A clone of a fresh matcher equals a new one.
+    let fresh = json().compute_mask();
+    let mut c = json();
+    let mut d = c.clone();
+    drive(&mut c, "[1]");
+    assert_eq!(d.compute_mask(), fresh);
+}
+
+#[test]
+fn forced_bytes() {
+    let mut m = regex("abc[0-9]");
+    assert_eq!(m.forced_bytes(), b"abc");
+    // Partway, the rest is still forced.
+    m.commit(tok("a")).unwrap();
+    assert_eq!(m.forced_bytes(), b"bc");
+    m.commit(tok("bc")).unwrap();
+    assert_eq!(m.forced_bytes(), b"");
+    m.commit(tok("7")).unwrap();
+    // Complete: nothing is forced.
+    assert!(m.is_accepting());
+    assert_eq!(m.forced_bytes(), b"");
+    m.commit(EOS).unwrap();
+    assert_eq!(m.forced_bytes(), b"");
+
+    // JSON has choices at the start.
+    assert!(json().forced_bytes().is_empty());
+    // In JSON, after a key's string the colon is forced only up to whitespace.
+    let mut m = json();
+    drive(&mut m, r#"{"a""#);
+    assert!(m.forced_bytes().is_empty(), "whitespace may come before ':'");
+
+    // A regex forcing a whole literal after a choice.
+    let mut m = regex("(x|y)-is-forced-here!");
+    assert!(m.forced_bytes().is_empty());
+    m.commit(tok("x")).unwrap();
+    assert_eq!(m.forced_bytes(), b"-is-forced-here!");
+}
+
+#[test]
+fn forced_tokens_are_a_prefix_of_forced_bytes() {
+    let v = vocab();
+    let check = |m: &mut Matcher| -> Vec<TokenId> {
+        let bytes = m.forced_bytes();
+        let toks = m.forced_tokens();
+        let joined = v.decode_bytes(&toks);
+        assert!(bytes.starts_with(&joined), "forced tokens {toks:?} ({joined:?}) not a prefix of {bytes:?}");
+        // They can be committed in order.
+        let mut probe = m.clone();
+        for &t in &toks {
+            assert!(probe.compute_mask().contains(t));
+            probe.commit(t).unwrap();
+        }
+        toks
+    };
+    let mut m = regex("abc[0-9]");
+    check(&mut m);
+    assert!(check(&mut json()).is_empty());
+
+    // A long forced literal gives several tokens.
+    let mut m = regex("The quick brown fox jumps over the lazy dog[.!]");
+    let toks = check(&mut m);
+    assert!(toks.len() >= 5, "{toks:?}");
+    assert_eq!(v.decode_bytes(&toks[..2]), b"The quick");
+
+    // When the forced bytes end the output, all of them are forced tokens.
+    let mut m = regex("hello world");
+    let toks = check(&mut m);
+    assert_eq!(v.decode_bytes(&toks), b"hello world");
+    for t in toks {
+        m.commit(t).unwrap();
+    }
+    assert!(m.is_accepting());
+    assert!(m.forced_tokens().is_empty());
+
+    // Stopped: nothing is forced.
+    m.commit(EOS).unwrap();
+    assert!(m.forced_tokens().is_empty());
+}
+
+#[test]
+fn eos_allowed_exactly_when_complete() {
+    let mut m = regex("a+b");
+    assert!(!m.is_accepting());
+    assert!(!m.compute_mask().contains(EOS));
+    m.commit(tok("a")).unwrap();
+    assert!(!m.is_accepting());
+    assert!(!m.compute_mask().contains(EOS));
+    assert!(matches!(m.commit(EOS), Err(MatcherError::TokenNotAllowed { token: EOS, .. })));
+    m.commit(tok("b")).unwrap();
+    assert!(m.is_accepting());
+    let mask = m.compute_mask();
+    assert!(mask.contains(EOS));
+    // After "ab" only EOS remains.
+    assert_eq!(mask.count(), 1, "{mask:?}");
+    m.commit(EOS).unwrap();
+    assert!(m.is_stopped());
+    assert!(m.is_accepting());
+    assert!(m.compute_mask().is_empty());
+
+    // Along a JSON document EOS is allowed only at the end (trailing whitespace too).
+    let mut m = json();
+    let text = r#"{"k": [1, 2.5, "s"]}"#;
+    let masks = drive(&mut m, text);
+    let (last, rest) = masks.split_last().unwrap();
+    assert!(last.contains(EOS));
+    for (i, mask) in rest.iter().enumerate() {
+        assert!(!mask.contains(EOS), "EOS allowed before token {i}");
+    }
+    m.commit(tok("\n")).unwrap();
+    assert!(m.compute_mask().contains(EOS));
+    // A number may end the output or go on.
+    let mut m = json();
+    drive(&mut m, "12");
+    let mask = m.compute_mask();
+    assert!(mask.contains(EOS) && mask.contains(tok("3")) && mask.contains(tok(".")));
+}
+
+#[test]
+fn tokens_spanning_several_lexemes() {
+    let v = vocab();
+    let text = r#"[{"a":1},{"b":2}]"#;
+    let toks = v.encode(text).unwrap();
+    let pieces: Vec<String> = toks.iter().map(|&t| String::from_utf8_lossy(v.token_bytes(t)).into_owned()).collect();
+    // GPT-2 merges punctuation across JSON lexemes: `{"` is two lexemes (the
+    // quote starts a string), `":` two (it ends one), `},{"` four.
+    let structural = |s: &str| s.chars().filter(|c| "{}[],:\"".contains(*c)).count();
+    let multi: Vec<&String> = pieces.iter().filter(|p| structural(p) >= 2).collect();
+    assert!(multi.len() >= 3, "expected tokens spanning several lexemes in {pieces:?}");
+    assert!(pieces.iter().any(|p| p == "},{\""), "{pieces:?}");
+    let mut m = json();
+    drive(&mut m, text);
+    assert!(m.is_accepting());
+    // The same with whitespace between the lexemes.
+    let mut m = json();
+    drive(&mut m, "[{\"a\": 1}, {\"b\": 2}]\n");
+    assert!(m.is_accepting());
+    // A multi-lexeme token is refused where only its first lexeme fits.
+    let mut m = json();
+    drive(&mut m, r#"{"a":1"#);
+    let mask = m.compute_mask();
+    assert!(mask.contains(tok("}")));
+    for bad in ["},{", "}]", "]"] {
+        let ids = v.encode(bad).unwrap();
+        if ids.len() == 1 {
+            assert!(!mask.contains(ids[0]), "{bad:?} allowed after an unclosed object's member");
+        }
+    }
+}
+
+#[test]
+fn special_tokens_never_allowed() {
+    let v = vocab();
+    let specials: Vec<TokenId> = (0..v.len() as TokenId).filter(|&t| v.is_special(t)).collect();
+    assert_eq!(specials, [EOS], "GPT-2's only special token is <|endoftext|>");
+    assert_eq!(v.token_id("<|endoftext|>"), Some(EOS));
+    // The text "<|endoftext|>" is encoded as plain text, never as the EOS token.
+    let text_toks = v.encode("<|endoftext|>").unwrap();
+    assert!(!text_toks.contains(&EOS));
+    assert_eq!(v.decode_bytes(&text_toks), b"<|endoftext|>");
+
+    // A regex that matches the name as text: allowed as text, EOS only at the end.
+    let mut m = regex(r"<\|endoftext\|>");
+    let masks = drive(&mut m, "<|endoftext|>");
+    for mask in &masks[..masks.len() - 1] {
+        assert!(!mask.contains(EOS));
+    }
+    assert!(masks.last().unwrap().contains(EOS));
+
+    // Along a JSON document: EOS only where complete, in every mask.
+    let mut m = json();
+    for t in v.encode(DOC).unwrap() {
+        let mask = m.compute_mask();
+        assert_eq!(mask.contains(EOS), m.is_accepting());
+        assert!(!mask.contains(EOS));
+        m.commit(t).unwrap();
+    }
+    assert!(m.compute_mask().contains(EOS));
+
+    // Padded logits: padding ids are special and never allowed.
+    let padded = Arc::new(
+        Vocabulary::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz"))
+            .unwrap()
+            .with_logits_width(50_300)
+            .unwrap(),
+    );
+    let trie = Arc::new(TokenTrie::new(&padded));
+    let mut m =
+        Matcher::new(Arc::new(CompiledGrammar::new(&regex_grammar(r"(?s).*").unwrap()).unwrap()), padded.clone(), trie);
+    let mask = m.compute_mask();
+    assert_eq!(mask.width(), 50_300);
+    // `.*` allows every token whose bytes are valid UTF-8 (and some that start
+    // a character), plus EOS; never a padding id.
+    for t in 0..50_256 {
+        if std::str::from_utf8(padded.token_bytes(t)).is_ok() {
+            assert!(mask.contains(t), "token {t} not allowed by .*");
+        }
+    }
+    assert!(mask.contains(EOS));
+    for t in 50_257..50_300 {
+        assert!(padded.is_special(t));
+        assert!(!mask.contains(t));
+    }
+    assert!(mask.iter().all(|t| t < 50_257));
+}
+
+#[test]
+fn json_mask_at_start() {
+    let v = vocab();
+    let mut m = json();
+    let mask = m.compute_mask();
+    // Looks the token up by name (GPT-2 spells a space `Ġ`, a newline `Ċ`).
+    let allowed = |text: &str| {
+        let name = text.replace(' ', "Ġ").replace('\n', "Ċ");
+        let id = v.token_id(&name).unwrap_or_else(|| panic!("{text:?} is not a GPT-2 token"));
+        assert_eq!(v.token_bytes(id), text.as_bytes());
+        mask.contains(id)
+    };
+    // Every way a value can start, whitespace, and prefixes of literals (`"]` too:
+    // a string may start with `]`).
+    for yes in [
+        "{", "[", "\"", "0", "1", "9", "-", "12", "true", "false", "null", "tr", "[]", "[[", "[\"", "{\"", "\"]", " {",
+        " [", " ", "\n",
+    ] {
+        assert!(allowed(yes), "{yes:?} not allowed at the start of JSON");
+    }
+    for no in ["}", "]", ",", ":", "+", ".", "True", "x", "'", "}}", "},", "],"] {
+        assert!(!allowed(no), "{no:?} allowed at the start of JSON");
+    }
+    assert!(!mask.contains(EOS));
+    assert!(!m.is_accepting());
+}
