@@ -237,9 +237,9 @@ pub(crate) struct LexerCache {
     trans: Vec<u32>,
     ncls: usize,
     starts: HashMap<Box<[LexemeId]>, u32>,
-    /// Per state: whether the vocabulary's text slice stays inside the
-    /// current lexeme (0 = not known yet, 1 = yes, 2 = no).
-    slice_ok: Vec<u8>,
+    /// Per state and text slice `j`: bit `2j` = known, bit `2j+1` = every
+    /// string of the slice stays inside the current lexeme.
+    slice_ok: Vec<u16>,
 }
 
 impl LexerCache {
@@ -308,33 +308,53 @@ impl LexerCache {
     /// the parser says. Checked once per state by exploring the product of
     /// the lexer and the slice's DFA; a product too large to explore counts
     /// as "no" (the mask is then computed token by token, still exactly).
-    pub(crate) fn slice_allowed(&mut self, spec: &LexerSpec, s: u32, slice: &LexemeDfa) -> bool {
-        match self.slice_ok[s as usize] {
-            1 => return true,
-            2 => return false,
-            _ => {}
+    pub(crate) fn slice_allowed(
+        &mut self,
+        spec: &LexerSpec,
+        s: u32,
+        j: usize,
+        slice: &LexemeDfa,
+        max_len: usize,
+    ) -> bool {
+        let flags = self.slice_ok[s as usize] >> (2 * j);
+        if flags & 1 != 0 {
+            return flags & 2 != 0;
         }
+        // Bytes that neither the lexer nor the slice tell apart behave alike:
+        // one representative per joint class is enough.
+        let mut reps: Vec<u8> = Vec::new();
+        let mut seen_class: HashMap<(u8, u8), ()> = HashMap::new();
+        for b in 0..=255u8 {
+            if seen_class.insert((spec.class_of[b as usize], slice.class(b)), ()).is_none() {
+                reps.push(b);
+            }
+        }
+        // Breadth first, so that each pair is reached at its least depth;
+        // tokens are at most `max_len` bytes long, so deeper pairs never matter.
         let mut seen: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
-        let mut stack = vec![(s, slice.start)];
+        let mut queue = std::collections::VecDeque::from([(s, slice.start, 0usize)]);
         seen.insert((s, slice.start));
         let mut ok = true;
-        'outer: while let Some((ls, q)) = stack.pop() {
-            for b in 0..=255u8 {
+        'outer: while let Some((ls, q, depth)) = queue.pop_front() {
+            if depth >= max_len {
+                continue;
+            }
+            for &b in &reps {
                 let q2 = slice.next(q, b);
                 if q2 == DEAD {
                     continue;
                 }
                 let l2 = self.next(spec, ls, b);
-                if l2 == DEAD || seen.len() > 4096 {
+                if l2 == DEAD || seen.len() > 20_000 {
                     ok = false;
                     break 'outer;
                 }
                 if seen.insert((l2, q2)) {
-                    stack.push((l2, q2));
+                    queue.push_back((l2, q2, depth + 1));
                 }
             }
         }
-        self.slice_ok[s as usize] = if ok { 1 } else { 2 };
+        self.slice_ok[s as usize] |= (1 | if ok { 2 } else { 0 }) << (2 * j);
         ok
     }
 

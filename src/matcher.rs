@@ -232,16 +232,21 @@ impl Matcher {
         }
         out.clear();
         let trie = self.trie.clone();
-        let slice = trie.text_slice();
+        let spec = &self.grammar.lexer;
+        let slice = trie
+            .text_slices()
+            .iter()
+            .enumerate()
+            .find(|(j, sl)| self.lexer.slice_allowed(spec, self.lex, *j, &sl.dfa, sl.max_len));
         match slice {
-            Some(sl) if self.lexer.slice_allowed(&self.grammar.lexer, self.lex, &sl.dfa) => {
+            Some((_, sl)) => {
                 let words = out.words_mut();
                 for (w, s) in words.iter_mut().zip(&sl.words) {
                     *w |= *s;
                 }
                 self.walk_trie(&sl.rest, out);
             }
-            _ => self.walk_trie(&trie, out),
+            None => self.walk_trie(&trie, out),
         }
         if self.is_accepting() {
             for &e in self.vocab.eos_tokens() {

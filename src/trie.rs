@@ -46,24 +46,31 @@ pub struct TokenTrie {
     /// For nodes with `has_duplicates`: (node index, extra token), sorted.
     duplicates: Vec<(u32, TokenId)>,
     depth: usize,
-    /// The "string text" slice; `None` inside the slice's own rest trie.
-    slice: Option<Box<TextSlice>>,
+    /// The "string text" slices, longest first; empty inside a slice's own
+    /// rest trie.
+    slices: Vec<TextSlice>,
 }
 
-/// The tokens that are plain text inside a quoted string: valid UTF-8 with
-/// no `"`, no `\\` and no control character. Inside a JSON string (and any
+/// The tokens that are plain text inside a quoted string (valid UTF-8 with
+/// no `"`, no backslash and no control character), up to some length. Inside a JSON string (and any
 /// lexeme that accepts the same characters freely) all of them are allowed
 /// at once, so a mask can add them with one bitset OR and walk only the
-/// other tokens, kept in a trie of their own.
+/// other tokens, kept in a trie of their own. Slices of short tokens serve
+/// lexemes that allow only a few more characters (`.{0,8}`, `maxLength`).
 #[derive(Clone, Debug)]
 pub(crate) struct TextSlice {
     /// Bitset over token ids (words of 32).
     pub(crate) words: Vec<u32>,
     /// Every other non-special token.
     pub(crate) rest: TokenTrie,
+    /// Length in bytes of the longest token in the slice.
+    pub(crate) max_len: usize,
     /// The slice's language, `[^"\\\x00-\x1F]*`, as a DFA over live states.
     pub(crate) dfa: crate::lexer::LexemeDfa,
 }
+
+/// Length limits (bytes) of the text slices besides the unlimited one.
+const SLICE_LIMITS: &[usize] = &[16, 8, 4];
 
 /// The slice's language (see [`TextSlice`]).
 const TEXT_SLICE_REGEX: &str = r#"[^"\\\x00-\x1F]*"#;
@@ -82,18 +89,25 @@ impl TokenTrie {
         let ids: Vec<TokenId> = (0..vocab.len() as TokenId)
             .filter(|&id| !vocab.is_special(id) && !vocab.token_bytes(id).is_empty())
             .collect();
-        let mut words = vec![0u32; vocab.len().div_ceil(32)];
-        let mut rest = Vec::new();
-        for &id in &ids {
-            if in_text_slice(vocab.token_bytes(id)) {
-                words[id as usize / 32] |= 1 << (id % 32);
-            } else {
-                rest.push(id);
-            }
-        }
         let dfa = crate::lexer::LexemeDfa::new(TEXT_SLICE_REGEX).expect("text slice regex compiles");
+        let mut slices = Vec::new();
+        for limit in std::iter::once(usize::MAX).chain(SLICE_LIMITS.iter().copied()) {
+            let mut words = vec![0u32; vocab.len().div_ceil(32)];
+            let mut rest = Vec::new();
+            let mut max_len = 0;
+            for &id in &ids {
+                let b = vocab.token_bytes(id);
+                if b.len() <= limit && in_text_slice(b) {
+                    max_len = max_len.max(b.len());
+                    words[id as usize / 32] |= 1 << (id % 32);
+                } else {
+                    rest.push(id);
+                }
+            }
+            slices.push(TextSlice { words, rest: TokenTrie::build(vocab, rest), max_len, dfa: dfa.clone() });
+        }
         let mut trie = TokenTrie::build(vocab, ids);
-        trie.slice = Some(Box::new(TextSlice { words, rest: TokenTrie::build(vocab, rest), dfa }));
+        trie.slices = slices;
         trie
     }
 
@@ -135,7 +149,7 @@ impl TokenTrie {
         }
         nodes[0].subtree_end = nodes.len() as u32;
         duplicates.sort_unstable();
-        TokenTrie { nodes, duplicates, depth, slice: None }
+        TokenTrie { nodes, duplicates, depth, slices: Vec::new() }
     }
 
     /// Number of nodes, the root included.
@@ -148,8 +162,8 @@ impl TokenTrie {
         self.depth
     }
 
-    pub(crate) fn text_slice(&self) -> Option<&TextSlice> {
-        self.slice.as_deref()
+    pub(crate) fn text_slices(&self) -> &[TextSlice] {
+        &self.slices
     }
 
     #[inline]
