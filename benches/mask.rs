@@ -12,7 +12,9 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use formwork::grammar::Grammar;
-use formwork::{json_grammar, regex_grammar, CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
+use formwork::{
+    json_grammar, regex_grammar, CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,26 +41,47 @@ fn tokenizers() -> Vec<(&'static str, Arc<Vocabulary>)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
     let gpt2 = root.join("tests/data/tokenizers/gpt2/tokenizer.json.gz");
-    out.push(("gpt2", Arc::new(Vocabulary::from_file(&gpt2).expect("load vendored GPT-2 tokenizer"))));
-    let models = std::env::var_os("FORMWORK_MODELS").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/models"));
+    out.push((
+        "gpt2",
+        Arc::new(Vocabulary::from_file(&gpt2).expect("load vendored GPT-2 tokenizer")),
+    ));
+    let models = std::env::var_os("FORMWORK_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/models"));
     let llama3 = models.join("llama3/tokenizer.json.gz");
     if llama3.is_file() {
-        let v = Vocabulary::from_file(&llama3).unwrap_or_else(|e| panic!("load {}: {e}", llama3.display()));
+        let v = Vocabulary::from_file(&llama3)
+            .unwrap_or_else(|e| panic!("load {}: {e}", llama3.display()));
         out.push(("llama3", Arc::new(v)));
     } else {
-        eprintln!("SKIPPED: llama3 benchmarks ({} not found)", llama3.display());
+        eprintln!(
+            "SKIPPED: llama3 benchmarks ({} not found)",
+            llama3.display()
+        );
     }
     out
 }
 
 /// A matcher whose lexer caches are warm for `text`, and `text`'s tokens.
-fn prepare(g: &Grammar, vocab: &Arc<Vocabulary>, trie: &Arc<TokenTrie>, text: &str) -> (Matcher, Vec<u32>) {
-    let mut m = Matcher::new(Arc::new(CompiledGrammar::new(g).unwrap()), vocab.clone(), trie.clone());
+fn prepare(
+    g: &Grammar,
+    vocab: &Arc<Vocabulary>,
+    trie: &Arc<TokenTrie>,
+    text: &str,
+) -> (Matcher, Vec<u32>) {
+    let mut m = Matcher::new(
+        Arc::new(CompiledGrammar::new(g).unwrap()),
+        vocab.clone(),
+        trie.clone(),
+    );
     let toks = vocab.encode(text).unwrap();
     // Walk the path once (checking it is accepted) so the caches are built,
     // then roll back to the start: clones of `m` start warm.
     for &t in &toks {
-        assert!(m.compute_mask().contains(t), "{text:?}: token {t} not allowed");
+        assert!(
+            m.compute_mask().contains(t),
+            "{text:?}: token {t} not allowed"
+        );
         m.commit(t).unwrap();
     }
     assert!(m.is_accepting(), "{text:?} not accepted");
@@ -69,8 +92,16 @@ fn prepare(g: &Grammar, vocab: &Arc<Vocabulary>, trie: &Arc<TokenTrie>, text: &s
 fn bench_masks(c: &mut Criterion) {
     let cases: [(&str, Grammar, &str); 3] = [
         ("json", json_grammar(), DOC),
-        ("date_time", regex_grammar(DATE_TIME).unwrap(), "2024-05-17T13:45:09.123456+02:00"),
-        ("email", regex_grammar(EMAIL).unwrap(), "jane.doe+newsletter@mail.example-company.co.uk"),
+        (
+            "date_time",
+            regex_grammar(DATE_TIME).unwrap(),
+            "2024-05-17T13:45:09.123456+02:00",
+        ),
+        (
+            "email",
+            regex_grammar(EMAIL).unwrap(),
+            "jane.doe+newsletter@mail.example-company.co.uk",
+        ),
     ];
     for (tok_name, vocab) in tokenizers() {
         let trie = Arc::new(TokenTrie::new(&vocab));

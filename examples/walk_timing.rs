@@ -3,11 +3,17 @@ use formwork::*;
 use std::sync::Arc;
 use std::time::Instant;
 fn main() {
-    let path = std::env::args().nth(1).unwrap_or("/tmp/llama3-tokenizer.json".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or("/tmp/llama3-tokenizer.json".into());
     let v = Arc::new(Vocabulary::from_file(&path).unwrap());
     let t = Arc::new(TokenTrie::new(&v));
     println!("nodes {}", t.node_count());
-    for (rx, text) in [("[^!]+", "hello world"), ("^.{1,2500}", "hello world"), ("((..)|(.)){3}", "ab")] {
+    for (rx, text) in [
+        ("[^!]+", "hello world"),
+        ("^.{1,2500}", "hello world"),
+        ("((..)|(.)){3}", "ab"),
+    ] {
         let t0 = Instant::now();
         let g = Arc::new(CompiledGrammar::new(&regex_grammar(rx).unwrap()).unwrap());
         let c = t0.elapsed();
@@ -21,7 +27,11 @@ fn main() {
             m.commit(v.encode(text).unwrap()[0]).unwrap();
             let t2 = Instant::now();
             m.compute_mask_into(&mut mask);
-            println!("{rx:?}: compile {c:?} first {d1:?} second {:?} allowed {}", t2.elapsed(), mask.count());
+            println!(
+                "{rx:?}: compile {c:?} first {d1:?} second {:?} allowed {}",
+                t2.elapsed(),
+                mask.count()
+            );
         }
     }
 }

@@ -11,7 +11,9 @@
 //! runs on a fresh copy of that matcher (cold lexer caches) and every
 //! `compute_mask` is timed on its own.
 
-use crate::{json_schema_grammar, regex_grammar, CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
+use crate::{
+    json_schema_grammar, regex_grammar, CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary,
+};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -81,18 +83,33 @@ impl Bench {
             }
             "json_schema" => {
                 let schema = match grammar {
-                    Value::String(s) => serde_json::from_str(s).map_err(|e| format!("schema string is not JSON: {e}"))?,
+                    Value::String(s) => serde_json::from_str(s)
+                        .map_err(|e| format!("schema string is not JSON: {e}"))?,
                     v => v.clone(),
                 };
                 json_schema_grammar(&schema).map_err(|e| e.to_string())?
             }
-            k => return Err(format!("kind {k:?} is not supported yet (supported: regex, json_schema)")),
+            k => {
+                return Err(format!(
+                    "kind {k:?} is not supported yet (supported: regex, json_schema)"
+                ))
+            }
         };
         let c = CompiledGrammar::new(&g).map_err(|e| e.to_string())?;
-        Ok(Matcher::new(Arc::new(c), self.vocab.clone(), self.trie.clone()))
+        Ok(Matcher::new(
+            Arc::new(c),
+            self.vocab.clone(),
+            self.trie.clone(),
+        ))
     }
 
-    fn drive(&self, template: &Matcher, tokens: &[u32], times: &mut Vec<f64>, mask: &mut TokenMask) -> Drive {
+    fn drive(
+        &self,
+        template: &Matcher,
+        tokens: &[u32],
+        times: &mut Vec<f64>,
+        mask: &mut TokenMask,
+    ) -> Drive {
         let mut m = template.clone();
         for (pos, &tok) in tokens.iter().enumerate() {
             let t0 = Instant::now();
@@ -109,7 +126,10 @@ impl Bench {
                 };
             }
             if let Err(e) = m.commit(tok) {
-                return Drive::Blocked { pos, why: format!("commit error: {e}") };
+                return Drive::Blocked {
+                    pos,
+                    why: format!("commit error: {e}"),
+                };
             }
         }
         m.compute_mask_into(mask);
@@ -118,7 +138,10 @@ impl Bench {
         if eos_ok && accepting {
             Drive::Accepted
         } else {
-            Drive::Blocked { pos: tokens.len(), why: format!("at end: eos_allowed={eos_ok} accepting={accepting}") }
+            Drive::Blocked {
+                pos: tokens.len(),
+                why: format!("at end: eos_allowed={eos_ok} accepting={accepting}"),
+            }
         }
     }
 
@@ -138,13 +161,22 @@ impl Bench {
         let strings = |k: &str| -> Result<Vec<String>, String> {
             match case.get(k) {
                 None | Some(Value::Null) => Ok(Vec::new()),
-                Some(Value::Array(a)) => {
-                    a.iter().map(|v| v.as_str().map(str::to_string).ok_or(format!("{k} must hold strings"))).collect()
-                }
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .ok_or(format!("{k} must hold strings"))
+                    })
+                    .collect(),
                 _ => Err(format!("{k} must be an array")),
             }
         };
-        let (valid, invalid) = match (strings("valid"), strings("invalid"), case.get("kind").and_then(Value::as_str)) {
+        let (valid, invalid) = match (
+            strings("valid"),
+            strings("invalid"),
+            case.get("kind").and_then(Value::as_str),
+        ) {
             (Ok(v), Ok(i), Some(_)) => (v, i),
             (Err(e), _, _) | (_, Err(e), _) => {
                 return json!({"id": id, "status": "error", "compile_us": Value::Null, "tokens": 0,
@@ -173,7 +205,8 @@ impl Bench {
         let mut mask = TokenMask::new(self.vocab.logits_width());
         let mut times = Vec::new();
         let mut first_error: Option<String> = None;
-        let (mut rejected_valid, mut accepted_invalid, mut valid_ok, mut invalid_blocked) = (0, 0, 0, 0);
+        let (mut rejected_valid, mut accepted_invalid, mut valid_ok, mut invalid_blocked) =
+            (0, 0, 0, 0);
         let mut first_mask_us: Option<f64> = None;
         for (i, text) in valid.iter().enumerate() {
             let toks = match self.vocab.encode(text) {
@@ -212,7 +245,10 @@ impl Bench {
             match self.drive(&template, &toks, &mut inv_times, &mut mask) {
                 Drive::Accepted => {
                     accepted_invalid += 1;
-                    first_error.get_or_insert(format!("accepted_invalid: invalid[{i}] {}", shorten(text, 200)));
+                    first_error.get_or_insert(format!(
+                        "accepted_invalid: invalid[{i}] {}",
+                        shorten(text, 200)
+                    ));
                 }
                 Drive::Blocked { .. } => invalid_blocked += 1,
             }
@@ -244,7 +280,12 @@ impl Bench {
 
     /// Runs every case of `input`, writing result lines to `out` and the
     /// SUMMARY line to stderr.
-    pub fn run(&self, input: impl BufRead, out: &mut dyn Write, limit: Option<usize>) -> std::io::Result<()> {
+    pub fn run(
+        &self,
+        input: impl BufRead,
+        out: &mut dyn Write,
+        limit: Option<usize>,
+    ) -> std::io::Result<()> {
         // Untimed warm-up, as the peer harness does.
         if let Ok(m) = self.compile("json_schema", &json!({})) {
             if let Ok(toks) = self.vocab.encode(r#"{"a": "warm up", "b": [1, 2.5]}"#) {
@@ -263,18 +304,24 @@ impl Bench {
                 break;
             }
             tot.cases += 1;
-            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_case(&line, &mut tot)))
-                .unwrap_or_else(|p| {
-                    let msg = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panic".into());
-                    let id = serde_json::from_str::<Value>(&line).ok().and_then(|v| v.get("id").cloned());
-                    json!({"id": id, "status": "error", "compile_us": Value::Null, "tokens": 0,
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.run_case(&line, &mut tot)
+            }))
+            .unwrap_or_else(|p| {
+                let msg = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panic".into());
+                let id = serde_json::from_str::<Value>(&line)
+                    .ok()
+                    .and_then(|v| v.get("id").cloned());
+                json!({"id": id, "status": "error", "compile_us": Value::Null, "tokens": 0,
                            "mask_us": Value::Null, "error": format!("panic: {msg}")})
-                });
-            *tot.by_status.entry(res["status"].as_str().unwrap_or("error").to_string()).or_default() += 1;
+            });
+            *tot.by_status
+                .entry(res["status"].as_str().unwrap_or("error").to_string())
+                .or_default() += 1;
             writeln!(out, "{}", serde_json::to_string(&res)?)?;
             out.flush()?;
         }

@@ -27,7 +27,8 @@ const MAX_SYMBOLS: usize = 2_000_000;
 pub struct CompiledGrammar {
     pub(crate) lexer: LexerSpec,
     pub(crate) parser: ParserTables,
-    pub(crate) rule_names: Vec<String>,
+    /// Rule names after lowering (helper rules get `rule#kindN` names).
+    rule_names: Vec<String>,
     /// The parser at the start, and the lexer states reachable from its
     /// first lexer state, built at compile time: every matcher starts from
     /// a copy of these.
@@ -203,7 +204,10 @@ impl CompiledGrammar {
                 lw.named.insert(name, id);
             }
         }
-        let start = *lw.named.get(grammar.start.as_str()).ok_or(GrammarError::NoStart)?;
+        let start = *lw
+            .named
+            .get(grammar.start.as_str())
+            .ok_or(GrammarError::NoStart)?;
         for (name, e) in &grammar.rules {
             lw.current_rule = name.clone();
             let lhs = lw.named[name.as_str()];
@@ -239,7 +243,11 @@ impl CompiledGrammar {
         loop {
             let mut changed = false;
             for (lhs, rhs) in &lw.prods {
-                if !productive[*lhs as usize] && rhs.iter().all(|&s| s & NT == 0 || productive[(s & !NT) as usize]) {
+                if !productive[*lhs as usize]
+                    && rhs
+                        .iter()
+                        .all(|&s| s & NT == 0 || productive[(s & !NT) as usize])
+                {
                     productive[*lhs as usize] = true;
                     changed = true;
                 }
@@ -255,7 +263,10 @@ impl CompiledGrammar {
             .prods
             .into_iter()
             .filter(|(l, rhs)| {
-                productive[*l as usize] && rhs.iter().all(|&s| s & NT == 0 || productive[(s & !NT) as usize])
+                productive[*l as usize]
+                    && rhs
+                        .iter()
+                        .all(|&s| s & NT == 0 || productive[(s & !NT) as usize])
             })
             .collect();
         // Reachability from the start, to report named rules that can never finish.
@@ -278,7 +289,9 @@ impl CompiledGrammar {
         }
         // A named rule used (in the raw grammar) from a reachable rule but unproductive.
         for (name, &id) in &lw.named {
-            if !productive[id as usize] && grammar_mentions_from_reachable(grammar, name, &lw.named, &reachable) {
+            if !productive[id as usize]
+                && grammar_mentions_from_reachable(grammar, name, &lw.named, &reachable)
+            {
                 return Err(GrammarError::UnproductiveRule(name.to_string()));
             }
         }
@@ -288,7 +301,11 @@ impl CompiledGrammar {
         loop {
             let mut changed = false;
             for (lhs, rhs) in &prods {
-                if !nullable[*lhs as usize] && rhs.iter().all(|&s| s & NT != 0 && nullable[(s & !NT) as usize]) {
+                if !nullable[*lhs as usize]
+                    && rhs
+                        .iter()
+                        .all(|&s| s & NT != 0 && nullable[(s & !NT) as usize])
+                {
                     nullable[*lhs as usize] = true;
                     changed = true;
                 }
@@ -321,12 +338,26 @@ impl CompiledGrammar {
         let mut names = lw.names;
         names.push("<start>".into());
         let lexer = LexerSpec::new(lw.lexemes, ignore);
-        let parser = ParserTables { rhs: rhs_flat, lhs_at, prods_of, nullable, start_prod: 0, ignore };
+        let parser = ParserTables {
+            rhs: rhs_flat,
+            lhs_at,
+            prods_of,
+            nullable,
+            start_prod: 0,
+            ignore,
+        };
         let initial_parser = Parser::new(&parser);
         let mut initial_lexer = LexerCache::new(&lexer);
         let initial_lex = initial_lexer.start_state(&lexer, initial_parser.allowed(0));
         initial_lexer.explore(&lexer, initial_lex, EAGER_LEXER_STATES);
-        Ok(CompiledGrammar { lexer, parser, rule_names: names, initial_parser, initial_lexer, initial_lex })
+        Ok(CompiledGrammar {
+            lexer,
+            parser,
+            rule_names: names,
+            initial_parser,
+            initial_lexer,
+            initial_lex,
+        })
     }
 
     /// Number of distinct lexemes (the ignore lexeme included).
@@ -337,6 +368,11 @@ impl CompiledGrammar {
     /// Total number of live DFA states over all lexemes.
     pub fn dfa_state_count(&self) -> usize {
         self.lexer.lexemes.iter().map(|l| l.state_count()).sum()
+    }
+
+    /// Number of non-terminals after lowering (named and helper rules).
+    pub fn rule_count(&self) -> usize {
+        self.rule_names.len()
     }
 
     /// Number of productions after lowering.
@@ -360,6 +396,8 @@ fn grammar_mentions_from_reachable(
             _ => false,
         }
     }
-    g.rules.iter().any(|(r, e)| reachable[named[r.as_str()] as usize] && mentions(e, name))
+    g.rules
+        .iter()
+        .any(|(r, e)| reachable[named[r.as_str()] as usize] && mentions(e, name))
         || name == g.start
 }

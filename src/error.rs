@@ -55,7 +55,9 @@ pub enum GrammarError {
     #[error("rule {rule:?} refers to undefined rule {undefined:?}")]
     UndefinedRule { rule: String, undefined: String },
     /// A rule can never derive a finite string.
-    #[error("rule {0:?} is unproductive: it can never finish (every alternative recurses forever)")]
+    #[error(
+        "rule {0:?} is unproductive: it can never finish (every alternative recurses forever)"
+    )]
     UnproductiveRule(String),
     /// The grammar's start symbol derives no string.
     #[error("the grammar's language is empty: its start rule {0:?} derives no string")]

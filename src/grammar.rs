@@ -50,7 +50,11 @@ pub enum Expr {
     /// Any one of the expressions.
     Choice(Vec<Expr>),
     /// Between `min` and `max` (unbounded if `None`) repetitions.
-    Repeat { expr: Box<Expr>, min: u32, max: Option<u32> },
+    Repeat {
+        expr: Box<Expr>,
+        min: u32,
+        max: Option<u32>,
+    },
 }
 
 impl Expr {
@@ -76,11 +80,19 @@ impl Expr {
     }
     /// Zero or one.
     pub fn optional(e: Expr) -> Expr {
-        Expr::Repeat { expr: Box::new(e), min: 0, max: Some(1) }
+        Expr::Repeat {
+            expr: Box::new(e),
+            min: 0,
+            max: Some(1),
+        }
     }
     /// Between `min` and `max` repetitions (`None`: unbounded).
     pub fn repeat(e: Expr, min: u32, max: Option<u32>) -> Expr {
-        Expr::Repeat { expr: Box::new(e), min, max }
+        Expr::Repeat {
+            expr: Box::new(e),
+            min,
+            max,
+        }
     }
 }
 
@@ -95,7 +107,11 @@ pub struct Grammar {
 impl Grammar {
     /// An empty grammar whose start rule is `start`.
     pub fn new(start: impl Into<String>) -> Grammar {
-        Grammar { start: start.into(), rules: Vec::new(), ignore: None }
+        Grammar {
+            start: start.into(),
+            rules: Vec::new(),
+            ignore: None,
+        }
     }
 
     /// Defines rule `name`. Defining a name twice adds an alternative.

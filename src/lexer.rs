@@ -18,6 +18,7 @@
 //! stays immutable and shareable without locks.
 
 use crate::error::GrammarError;
+use crate::parser::FxBuild;
 use regex_automata::{
     dfa::{dense, Automaton, StartKind},
     nfa::thompson,
@@ -40,7 +41,6 @@ const DFA_SIZE_LIMIT: usize = 64 << 20;
 /// One lexeme's DFA, restricted to live states.
 #[derive(Clone, Debug)]
 pub(crate) struct LexemeDfa {
-    pub(crate) pattern: String,
     classes: [u8; 256],
     stride: usize,
     trans: Vec<u32>,
@@ -68,17 +68,32 @@ impl LexemeDfa {
             .build(pattern)
             .map_err(|e| {
                 let message = e.to_string();
-                let detail = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
-                let full = if detail.is_empty() { message.clone() } else { format!("{message}: {detail}") };
-                if full.contains("limit") || full.contains("too big") || full.contains("exceeded") {
-                    GrammarError::RegexTooLarge { pattern: pattern.to_string(), message: full }
+                let detail = std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                let full = if detail.is_empty() {
+                    message.clone()
                 } else {
-                    GrammarError::InvalidRegex { pattern: pattern.to_string(), message: full }
+                    format!("{message}: {detail}")
+                };
+                if full.contains("limit") || full.contains("too big") || full.contains("exceeded") {
+                    GrammarError::RegexTooLarge {
+                        pattern: pattern.to_string(),
+                        message: full,
+                    }
+                } else {
+                    GrammarError::InvalidRegex {
+                        pattern: pattern.to_string(),
+                        message: full,
+                    }
                 }
             })?;
         let start = dfa
             .start_state(&start::Config::new().anchored(Anchored::Yes))
-            .map_err(|e| GrammarError::InvalidRegex { pattern: pattern.to_string(), message: e.to_string() })?;
+            .map_err(|e| GrammarError::InvalidRegex {
+                pattern: pattern.to_string(),
+                message: e.to_string(),
+            })?;
 
         // Byte classes of this DFA, and one representative byte per class.
         let bc = dfa.byte_classes();
@@ -142,7 +157,9 @@ impl LexemeDfa {
             }
         }
         if !live[0] {
-            return Err(GrammarError::EmptyRegex { pattern: pattern.to_string() });
+            return Err(GrammarError::EmptyRegex {
+                pattern: pattern.to_string(),
+            });
         }
         // Renumber live states densely.
         let mut renum = vec![DEAD; n];
@@ -165,7 +182,14 @@ impl LexemeDfa {
                 trans.push(if t == DEAD { DEAD } else { renum[t as usize] });
             }
         }
-        Ok(LexemeDfa { pattern: pattern.to_string(), classes, stride, trans, nullable: acc[0], accept: acc, start: 0 })
+        Ok(LexemeDfa {
+            classes,
+            stride,
+            trans,
+            nullable: acc[0],
+            accept: acc,
+            start: 0,
+        })
     }
 
     #[inline]
@@ -212,7 +236,12 @@ impl LexerSpec {
             });
             class_of[b as usize] = c;
         }
-        LexerSpec { lexemes, ignore, class_of, class_rep }
+        LexerSpec {
+            lexemes,
+            ignore,
+            class_of,
+            class_rep,
+        }
     }
 
     pub(crate) fn class_count(&self) -> usize {
@@ -229,14 +258,17 @@ pub(crate) struct LexState {
     pub(crate) at_start: bool,
 }
 
+/// Identity of a product state: (at a lexeme's start, live members).
+type StateKey = (bool, Box<[(LexemeId, u32)]>);
+
 /// Lazily built product states of a [`LexerSpec`], with a transition cache.
 #[derive(Clone, Debug)]
 pub(crate) struct LexerCache {
     states: Vec<LexState>,
-    index: HashMap<(bool, Box<[(LexemeId, u32)]>), u32>,
+    index: HashMap<StateKey, u32, FxBuild>,
     trans: Vec<u32>,
     ncls: usize,
-    starts: HashMap<Box<[LexemeId]>, u32>,
+    starts: HashMap<Box<[LexemeId]>, u32, FxBuild>,
     /// Per state and text slice `j`: bit `2j` = known, bit `2j+1` = every
     /// string of the slice stays inside the current lexeme.
     slice_ok: Vec<u16>,
@@ -246,10 +278,10 @@ impl LexerCache {
     pub(crate) fn new(spec: &LexerSpec) -> LexerCache {
         LexerCache {
             states: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             trans: Vec::new(),
             ncls: spec.class_count(),
-            starts: HashMap::new(),
+            starts: HashMap::default(),
             slice_ok: Vec::new(),
         }
     }
@@ -263,18 +295,15 @@ impl LexerCache {
         self.states.len()
     }
 
-    #[inline]
-    pub(crate) fn is_accepting(&self, id: u32) -> bool {
-        !self.states[id as usize].accepting.is_empty()
-    }
-
     /// The start state for the set of allowed lexemes (sorted, deduplicated).
     pub(crate) fn start_state(&mut self, spec: &LexerSpec, allowed: &[LexemeId]) -> u32 {
         if let Some(&s) = self.starts.get(allowed) {
             return s;
         }
-        let members: Box<[(LexemeId, u32)]> =
-            allowed.iter().map(|&l| (l, spec.lexemes[l as usize].start)).collect();
+        let members: Box<[(LexemeId, u32)]> = allowed
+            .iter()
+            .map(|&l| (l, spec.lexemes[l as usize].start))
+            .collect();
         let id = self.intern(true, members, spec);
         self.starts.insert(allowed.into(), id);
         id
@@ -294,9 +323,17 @@ impl LexerCache {
         let accepting: Box<[LexemeId]> = if at_start {
             Box::new([])
         } else {
-            key.1.iter().filter(|&&(l, s)| spec.lexemes[l as usize].is_accepting(s)).map(|&(l, _)| l).collect()
+            key.1
+                .iter()
+                .filter(|&&(l, s)| spec.lexemes[l as usize].is_accepting(s))
+                .map(|&(l, _)| l)
+                .collect()
         };
-        self.states.push(LexState { members: key.1.clone(), accepting, at_start });
+        self.states.push(LexState {
+            members: key.1.clone(),
+            accepting,
+            at_start,
+        });
         self.trans.resize(self.trans.len() + self.ncls, UNKNOWN);
         self.slice_ok.push(0);
         self.index.insert(key, id);
@@ -325,7 +362,10 @@ impl LexerCache {
         let mut reps: Vec<u8> = Vec::new();
         let mut seen_class: HashMap<(u8, u8), ()> = HashMap::new();
         for b in 0..=255u8 {
-            if seen_class.insert((spec.class_of[b as usize], slice.class(b)), ()).is_none() {
+            if seen_class
+                .insert((spec.class_of[b as usize], slice.class(b)), ())
+                .is_none()
+            {
                 reps.push(b);
             }
         }

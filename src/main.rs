@@ -1,13 +1,20 @@
 //! The `formwork` command line.
 
 use clap::{Parser, Subcommand};
-use formwork::{bench::Bench, json_schema_grammar, regex_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+use formwork::{
+    bench::Bench, json_schema_grammar, regex_grammar, CompiledGrammar, Matcher, TokenTrie,
+    Vocabulary,
+};
 use std::io::BufReader;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "formwork", version, about = "Constrained decoding: token masks from regexes, JSON and grammars")]
+#[command(
+    name = "formwork",
+    version,
+    about = "Constrained decoding: token masks from regexes, JSON and grammars"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -62,22 +69,31 @@ fn load_vocab(path: &str, eos: &[String]) -> Result<Vocabulary, String> {
 }
 
 fn schema_arg(s: &str) -> Result<serde_json::Value, String> {
-    let text = if s.trim_start().starts_with(['{', '[']) || s.trim() == "true" || s.trim() == "false" {
-        s.to_string()
-    } else {
-        std::fs::read_to_string(s).map_err(|e| format!("cannot read schema file {s}: {e}"))?
-    };
+    let text =
+        if s.trim_start().starts_with(['{', '[']) || s.trim() == "true" || s.trim() == "false" {
+            s.to_string()
+        } else {
+            std::fs::read_to_string(s).map_err(|e| format!("cannot read schema file {s}: {e}"))?
+        };
     serde_json::from_str(&text).map_err(|e| format!("schema {s} is not valid JSON: {e}"))
 }
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
-        Cmd::Mask { tokenizer, regex, schema, text, eos } => {
+        Cmd::Mask {
+            tokenizer,
+            regex,
+            schema,
+            text,
+            eos,
+        } => {
             let vocab = Arc::new(load_vocab(&tokenizer, &eos)?);
             let trie = Arc::new(TokenTrie::new(&vocab));
             let g = match (regex, schema) {
                 (Some(r), None) => regex_grammar(&r).map_err(|e| e.to_string())?,
-                (None, Some(s)) => json_schema_grammar(&schema_arg(&s)?).map_err(|e| e.to_string())?,
+                (None, Some(s)) => {
+                    json_schema_grammar(&schema_arg(&s)?).map_err(|e| e.to_string())?
+                }
                 _ => return Err("give exactly one of --regex or --schema".into()),
             };
             let g = Arc::new(CompiledGrammar::new(&g).map_err(|e| e.to_string())?);
@@ -94,19 +110,31 @@ fn run(cli: Cli) -> Result<(), String> {
                     String::from_utf8_lossy(vocab.token_bytes(t))
                 );
                 if !ok {
-                    return Err(format!("token {i} ({t}) is not allowed; the text does not match the constraint"));
+                    return Err(format!(
+                        "token {i} ({t}) is not allowed; the text does not match the constraint"
+                    ));
                 }
                 m.commit(t).map_err(|e| e.to_string())?;
             }
             let mask = m.compute_mask();
             let eos_ok = vocab.eos_tokens().iter().any(|&e| mask.contains(e));
-            println!("  end  {:>8}  {:>7}  EOS", mask.count(), if eos_ok { "yes" } else { "NO" });
+            println!(
+                "  end  {:>8}  {:>7}  EOS",
+                mask.count(),
+                if eos_ok { "yes" } else { "NO" }
+            );
             if !eos_ok {
                 return Err("the text is a valid prefix but not complete (EOS not allowed)".into());
             }
             Ok(())
         }
-        Cmd::Bench { tokenizer, cases, out, limit, eos } => {
+        Cmd::Bench {
+            tokenizer,
+            cases,
+            out,
+            limit,
+            eos,
+        } => {
             let vocab = load_vocab(&tokenizer, &eos.iter().cloned().collect::<Vec<_>>())?;
             let eos_id = vocab.eos_tokens()[0];
             let vocab = Arc::new(vocab);
@@ -117,8 +145,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 vocab.token_name(eos_id),
                 trie.node_count()
             );
-            let bench = Bench { vocab, trie, eos: eos_id };
-            let input = BufReader::new(std::fs::File::open(&cases).map_err(|e| format!("open {cases}: {e}"))?);
+            let bench = Bench {
+                vocab,
+                trie,
+                eos: eos_id,
+            };
+            let input = BufReader::new(
+                std::fs::File::open(&cases).map_err(|e| format!("open {cases}: {e}"))?,
+            );
             let mut w: Box<dyn std::io::Write> = match out {
                 Some(p) => Box::new(std::io::BufWriter::new(
                     std::fs::File::create(&p).map_err(|e| format!("create {p}: {e}"))?,

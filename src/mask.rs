@@ -26,7 +26,10 @@ pub struct TokenMask {
 impl TokenMask {
     /// An empty mask for a logits vector of `width` entries.
     pub fn new(width: usize) -> TokenMask {
-        TokenMask { words: vec![0; width.div_ceil(32)], width }
+        TokenMask {
+            words: vec![0; width.div_ceil(32)],
+            width,
+        }
     }
 
     /// The logits width this mask covers.
@@ -56,7 +59,11 @@ impl TokenMask {
     #[inline]
     pub fn insert(&mut self, id: TokenId) {
         let i = id as usize;
-        assert!(i < self.width, "token {i} outside mask width {}", self.width);
+        assert!(
+            i < self.width,
+            "token {i} outside mask width {}",
+            self.width
+        );
         self.words[i / 32] |= 1 << (i % 32);
     }
 
@@ -117,6 +124,10 @@ impl std::fmt::Debug for TokenMask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.count();
         let first: Vec<TokenId> = self.iter().take(16).collect();
-        write!(f, "TokenMask(width={}, count={n}, first={first:?})", self.width)
+        write!(
+            f,
+            "TokenMask(width={}, count={n}, first={first:?})",
+            self.width
+        )
     }
 }

@@ -100,7 +100,11 @@ pub struct Matcher {
 impl Matcher {
     /// A matcher at the start of `grammar`, for the tokens of `vocab`.
     /// `trie` must have been built from `vocab`.
-    pub fn new(grammar: Arc<CompiledGrammar>, vocab: Arc<Vocabulary>, trie: Arc<TokenTrie>) -> Matcher {
+    pub fn new(
+        grammar: Arc<CompiledGrammar>,
+        vocab: Arc<Vocabulary>,
+        trie: Arc<TokenTrie>,
+    ) -> Matcher {
         let parser = grammar.initial_parser.clone();
         let lexer = grammar.initial_lexer.clone();
         let lex = grammar.initial_lex;
@@ -152,7 +156,12 @@ impl Matcher {
         let mut ignorable = false;
         let pushed = if ignore.is_some() && st.accepting.contains(&ignore.unwrap()) {
             ignorable = true;
-            let rest: Vec<u32> = st.accepting.iter().copied().filter(|&l| Some(l) != ignore).collect();
+            let rest: Vec<u32> = st
+                .accepting
+                .iter()
+                .copied()
+                .filter(|&l| Some(l) != ignore)
+                .collect();
             if rest.is_empty() {
                 None
             } else {
@@ -166,7 +175,9 @@ impl Matcher {
             None if ignorable => row,
             None => return (DEAD, row),
         };
-        let start = self.lexer.start_state(&g.lexer, self.parser.allowed(new_row));
+        let start = self
+            .lexer
+            .start_state(&g.lexer, self.parser.allowed(new_row));
         (start, new_row)
     }
 
@@ -233,11 +244,10 @@ impl Matcher {
         out.clear();
         let trie = self.trie.clone();
         let spec = &self.grammar.lexer;
-        let slice = trie
-            .text_slices()
-            .iter()
-            .enumerate()
-            .find(|(j, sl)| self.lexer.slice_allowed(spec, self.lex, *j, &sl.dfa, sl.max_len));
+        let slice = trie.text_slices().iter().enumerate().find(|(j, sl)| {
+            self.lexer
+                .slice_allowed(spec, self.lex, *j, &sl.dfa, sl.max_len)
+        });
         match slice {
             Some((_, sl)) => {
                 let words = out.words_mut();
@@ -282,7 +292,13 @@ impl Matcher {
         let mut levels = std::mem::take(&mut self.levels);
         levels.clear();
         levels.resize(trie.max_depth() + 1, Level::default());
-        levels[0] = Level { lex: self.lex, row: self.row, rows: base_rows, after_lex: UNSET, after_row: self.row };
+        levels[0] = Level {
+            lex: self.lex,
+            row: self.row,
+            rows: base_rows,
+            after_lex: UNSET,
+            after_row: self.row,
+        };
         let root_end = nodes[0].subtree_end as usize;
         let words = out.words_mut();
         let mut i = 1usize;
@@ -290,7 +306,9 @@ impl Matcher {
             let node = nodes[i];
             let d = node.depth as usize;
             let parent = levels[d - 1];
-            let mut t = self.lexer.cached(parent.lex, class_of[node.byte as usize] as usize);
+            let mut t = self
+                .lexer
+                .cached(parent.lex, class_of[node.byte as usize] as usize);
             let mut row = parent.row;
             if t >= UNKNOWN {
                 if t == UNKNOWN {
@@ -325,7 +343,13 @@ impl Matcher {
                     }
                 }
             }
-            levels[d] = Level { lex: t, row, rows: self.parser.row_count() as u32, after_lex: UNSET, after_row: row };
+            levels[d] = Level {
+                lex: t,
+                row,
+                rows: self.parser.row_count() as u32,
+                after_lex: UNSET,
+                after_row: row,
+            };
             i += 1;
         }
         self.parser.truncate(base_rows as usize);
@@ -342,7 +366,12 @@ impl Matcher {
         if self.stopped {
             return Err(MatcherError::Stopped);
         }
-        let snap = Snapshot { row: self.row, rows: self.parser.row_count() as u32, lex: self.lex, stopped: false };
+        let snap = Snapshot {
+            row: self.row,
+            rows: self.parser.row_count() as u32,
+            lex: self.lex,
+            stopped: false,
+        };
         if self.vocab.eos_tokens().contains(&token) {
             if self.is_accepting() {
                 self.history.push(snap);
@@ -381,7 +410,10 @@ impl Matcher {
             let (l, r) = self.step_byte(lex, row, b);
             if l == DEAD {
                 self.parser.truncate(rows);
-                return Err(MatcherError::TokenNotAllowed { token: u32::MAX, text: String::from_utf8_lossy(bytes).into() });
+                return Err(MatcherError::TokenNotAllowed {
+                    token: u32::MAX,
+                    text: String::from_utf8_lossy(bytes).into(),
+                });
             }
             lex = l;
             row = r;
@@ -392,13 +424,19 @@ impl Matcher {
     }
 
     fn not_allowed(&self, token: TokenId) -> MatcherError {
-        MatcherError::TokenNotAllowed { token, text: String::from_utf8_lossy(self.vocab.token_bytes(token)).into_owned() }
+        MatcherError::TokenNotAllowed {
+            token,
+            text: String::from_utf8_lossy(self.vocab.token_bytes(token)).into_owned(),
+        }
     }
 
     /// Undoes the last `n` committed tokens (EOS included).
     pub fn rollback(&mut self, n: usize) -> Result<(), MatcherError> {
         if n > self.history.len() {
-            return Err(MatcherError::RollbackTooFar { requested: n, available: self.history.len() });
+            return Err(MatcherError::RollbackTooFar {
+                requested: n,
+                available: self.history.len(),
+            });
         }
         if n == 0 {
             return Ok(());
@@ -465,16 +503,21 @@ impl Matcher {
             Ok(s) => s,
             Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap(),
         };
-        let Ok(mut toks) = self.vocab.encode(valid) else { return Vec::new() };
+        let Ok(mut toks) = self.vocab.encode(valid) else {
+            return Vec::new();
+        };
         // Is the output complete after all forced bytes, with nothing else possible?
         let complete = valid.len() == bytes.len() && {
             let mut probe = self.clone();
-            probe.commit_bytes(&bytes).is_ok() && probe.is_accepting() && probe.forced_bytes().is_empty() && {
-                let trie = probe.trie.clone();
-                let mut m = TokenMask::new(self.vocab.logits_width());
-                probe.walk_trie(&trie, &mut m);
-                m.is_empty()
-            }
+            probe.commit_bytes(&bytes).is_ok()
+                && probe.is_accepting()
+                && probe.forced_bytes().is_empty()
+                && {
+                    let trie = probe.trie.clone();
+                    let mut m = TokenMask::new(self.vocab.logits_width());
+                    probe.walk_trie(&trie, &mut m);
+                    m.is_empty()
+                }
         };
         if !complete {
             toks.pop();

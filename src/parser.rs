@@ -103,7 +103,10 @@ impl Parser {
             next_serial: 0,
         };
         p.seen.clear();
-        p.add(Item { dot: t.start_prod, origin: 0 });
+        p.add(Item {
+            dot: t.start_prod,
+            origin: 0,
+        });
         p.finish_row(t, 0);
         p
     }
@@ -156,7 +159,10 @@ impl Parser {
             let it = self.items[i as usize];
             let sym = t.rhs[it.dot as usize];
             if sym & NT == 0 && lexemes.contains(&sym) {
-                self.add(Item { dot: it.dot + 1, origin: it.origin });
+                self.add(Item {
+                    dot: it.dot + 1,
+                    origin: it.origin,
+                });
             }
         }
         if self.items.len() == first {
@@ -179,7 +185,11 @@ impl Parser {
 
     /// Runs predict/complete over the items added for row `k`, then records it.
     fn finish_row(&mut self, t: &ParserTables, k: u32) {
-        let start = if let Some(r) = self.rows.last() { r.end as usize } else { 0 };
+        let start = if let Some(r) = self.rows.last() {
+            r.end as usize
+        } else {
+            0
+        };
         debug_assert_eq!(k as usize, self.rows.len());
         let mut j = start;
         while j < self.items.len() {
@@ -195,7 +205,10 @@ impl Parser {
                 for x in o.start..o.end {
                     let px = self.items[x as usize];
                     if t.rhs[px.dot as usize] == a {
-                        self.add(Item { dot: px.dot + 1, origin: px.origin });
+                        self.add(Item {
+                            dot: px.dot + 1,
+                            origin: px.origin,
+                        });
                     }
                 }
             } else if sym & NT != 0 {
@@ -204,7 +217,10 @@ impl Parser {
                     self.add(Item { dot: p, origin: k });
                 }
                 if t.nullable[b] {
-                    self.add(Item { dot: it.dot + 1, origin: it.origin });
+                    self.add(Item {
+                        dot: it.dot + 1,
+                        origin: it.origin,
+                    });
                 }
             }
         }

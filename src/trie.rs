@@ -89,7 +89,8 @@ impl TokenTrie {
         let ids: Vec<TokenId> = (0..vocab.len() as TokenId)
             .filter(|&id| !vocab.is_special(id) && !vocab.token_bytes(id).is_empty())
             .collect();
-        let dfa = crate::lexer::LexemeDfa::new(TEXT_SLICE_REGEX).expect("text slice regex compiles");
+        let dfa =
+            crate::lexer::LexemeDfa::new(TEXT_SLICE_REGEX).expect("text slice regex compiles");
         let mut slices = Vec::new();
         for limit in std::iter::once(usize::MAX).chain(SLICE_LIMITS.iter().copied()) {
             let mut words = vec![0u32; vocab.len().div_ceil(32)];
@@ -104,7 +105,12 @@ impl TokenTrie {
                     rest.push(id);
                 }
             }
-            slices.push(TextSlice { words, rest: TokenTrie::build(vocab, rest), max_len, dfa: dfa.clone() });
+            slices.push(TextSlice {
+                words,
+                rest: TokenTrie::build(vocab, rest),
+                max_len,
+                dfa: dfa.clone(),
+            });
         }
         let mut trie = TokenTrie::build(vocab, ids);
         trie.slices = slices;
@@ -114,8 +120,19 @@ impl TokenTrie {
     fn build(vocab: &Vocabulary, mut ids: Vec<TokenId>) -> TokenTrie {
         // Depths are stored in 16 bits; longer "tokens" cannot be generated anyway.
         ids.retain(|&id| vocab.token_bytes(id).len() < u16::MAX as usize);
-        ids.sort_by(|&a, &b| vocab.token_bytes(a).cmp(vocab.token_bytes(b)).then(a.cmp(&b)));
-        let mut nodes = vec![Node { byte: 0, has_duplicates: false, depth: 0, token: NO_TOKEN, subtree_end: 0 }];
+        ids.sort_by(|&a, &b| {
+            vocab
+                .token_bytes(a)
+                .cmp(vocab.token_bytes(b))
+                .then(a.cmp(&b))
+        });
+        let mut nodes = vec![Node {
+            byte: 0,
+            has_duplicates: false,
+            depth: 0,
+            token: NO_TOKEN,
+            subtree_end: 0,
+        }];
         let mut duplicates = Vec::new();
         // `path[d]` = index of the node at depth d+1 on the current path.
         let mut path: Vec<u32> = Vec::new();
@@ -132,7 +149,13 @@ impl TokenTrie {
             for &b in &bytes[common..] {
                 path.push(nodes.len() as u32);
                 let depth = path.len() as u16;
-                nodes.push(Node { byte: b, has_duplicates: false, depth, token: NO_TOKEN, subtree_end: 0 });
+                nodes.push(Node {
+                    byte: b,
+                    has_duplicates: false,
+                    depth,
+                    token: NO_TOKEN,
+                    subtree_end: 0,
+                });
             }
             let last = *path.last().unwrap() as usize;
             if nodes[last].token == NO_TOKEN {
@@ -149,7 +172,12 @@ impl TokenTrie {
         }
         nodes[0].subtree_end = nodes.len() as u32;
         duplicates.sort_unstable();
-        TokenTrie { nodes, duplicates, depth, slices: Vec::new() }
+        TokenTrie {
+            nodes,
+            duplicates,
+            depth,
+            slices: Vec::new(),
+        }
     }
 
     /// Number of nodes, the root included.
@@ -174,26 +202,9 @@ impl TokenTrie {
     /// The extra tokens that share node `n`'s bytes.
     pub(crate) fn duplicates(&self, n: u32) -> impl Iterator<Item = TokenId> + '_ {
         let start = self.duplicates.partition_point(|&(m, _)| m < n);
-        self.duplicates[start..].iter().take_while(move |&&(m, _)| m == n).map(|&(_, t)| t)
-    }
-
-    /// Finds the node reached by `bytes` from the root, if the trie has it.
-    pub(crate) fn find(&self, bytes: &[u8]) -> Option<u32> {
-        let mut n = 0usize;
-        for &b in bytes {
-            let end = self.nodes[n].subtree_end as usize;
-            let mut c = n + 1;
-            loop {
-                if c >= end {
-                    return None;
-                }
-                if self.nodes[c].byte == b {
-                    break;
-                }
-                c = self.nodes[c].subtree_end as usize;
-            }
-            n = c;
-        }
-        Some(n as u32)
+        self.duplicates[start..]
+            .iter()
+            .take_while(move |&&(m, _)| m == n)
+            .map(|&(_, t)| t)
     }
 }

@@ -3,8 +3,8 @@
 
 use formwork::grammar::{Expr, Grammar};
 use formwork::{
-    json_grammar, json_schema_grammar, regex_grammar, CompiledGrammar, GrammarError, Matcher, MatcherError, TokenTrie,
-    VocabError, Vocabulary,
+    json_grammar, json_schema_grammar, regex_grammar, CompiledGrammar, GrammarError, Matcher,
+    MatcherError, TokenTrie, VocabError, Vocabulary,
 };
 use std::io::Write;
 use std::path::PathBuf;
@@ -20,7 +20,10 @@ fn gpt2_path() -> PathBuf {
 fn gpt2() -> (Arc<Vocabulary>, Arc<TokenTrie>) {
     static V: OnceLock<(Arc<Vocabulary>, Arc<TokenTrie>)> = OnceLock::new();
     V.get_or_init(|| {
-        let v = Vocabulary::from_file(gpt2_path()).unwrap().with_logits_width(50_300).unwrap();
+        let v = Vocabulary::from_file(gpt2_path())
+            .unwrap()
+            .with_logits_width(50_300)
+            .unwrap();
         let t = TokenTrie::new(&v);
         (Arc::new(v), Arc::new(t))
     })
@@ -34,7 +37,8 @@ fn matcher(g: &Grammar) -> Matcher {
 
 /// A fresh scratch directory under the target directory.
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("errors-{name}-{}", std::process::id()));
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("errors-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -72,15 +76,32 @@ fn tiny_tokenizer_without_eos() -> String {
 
 #[test]
 fn invalid_regexes() {
-    for pattern in ["(unclosed", "[z-a]", "a{5,2}", "a)", "*a", "\\p{NoSuchClass}", "(?P<n>a)(?P<n>b)"] {
+    for pattern in [
+        "(unclosed",
+        "[z-a]",
+        "a{5,2}",
+        "a)",
+        "*a",
+        "\\p{NoSuchClass}",
+        "(?P<n>a)(?P<n>b)",
+    ] {
         match regex_grammar(pattern) {
             Err(e @ GrammarError::InvalidRegex { .. }) => {
-                let GrammarError::InvalidRegex { pattern: p, message } = &e else { unreachable!() };
+                let GrammarError::InvalidRegex {
+                    pattern: p,
+                    message,
+                } = &e
+                else {
+                    unreachable!()
+                };
                 assert_eq!(p, pattern);
                 assert!(!message.is_empty(), "{pattern}: empty message");
                 let msg = e.to_string();
                 assert!(msg.contains("invalid regex"), "{pattern}: message {msg:?}");
-                assert!(msg.contains(&format!("{pattern:?}")), "{pattern}: message does not name the pattern: {msg:?}");
+                assert!(
+                    msg.contains(&format!("{pattern:?}")),
+                    "{pattern}: message does not name the pattern: {msg:?}"
+                );
             }
             other => panic!("{pattern}: expected InvalidRegex, got {other:?}"),
         }
@@ -95,27 +116,45 @@ fn invalid_regex_inside_a_grammar() {
     match CompiledGrammar::new(&g) {
         Err(e @ GrammarError::InvalidRegex { .. }) => {
             let msg = e.to_string();
-            assert!(msg.contains("invalid regex") && msg.contains("[z-a]"), "{msg}");
+            assert!(
+                msg.contains("invalid regex") && msg.contains("[z-a]"),
+                "{msg}"
+            );
         }
         other => panic!("expected InvalidRegex, got {other:?}"),
     }
     let mut g = json_grammar();
     g.ignore("(");
-    assert!(matches!(CompiledGrammar::new(&g), Err(GrammarError::InvalidRegex { .. })));
+    assert!(matches!(
+        CompiledGrammar::new(&g),
+        Err(GrammarError::InvalidRegex { .. })
+    ));
 }
 
 #[test]
 fn empty_regexes() {
     // regex-syntax accepts empty classes; the language is then empty.
-    for pattern in [r"[^\x00-\x{10FFFF}]", r"a[^\s\S]b", r"[^\s\S]", r"[a&&b]", r"(?:[^\s\S]|[^\d\D])+x"] {
-        let g = regex_grammar(pattern).unwrap_or_else(|e| panic!("{pattern}: regex-syntax refused it: {e}"));
+    for pattern in [
+        r"[^\x00-\x{10FFFF}]",
+        r"a[^\s\S]b",
+        r"[^\s\S]",
+        r"[a&&b]",
+        r"(?:[^\s\S]|[^\d\D])+x",
+    ] {
+        let g = regex_grammar(pattern)
+            .unwrap_or_else(|e| panic!("{pattern}: regex-syntax refused it: {e}"));
         match CompiledGrammar::new(&g) {
             Err(e @ GrammarError::EmptyRegex { .. }) => {
-                let GrammarError::EmptyRegex { pattern: p } = &e else { unreachable!() };
+                let GrammarError::EmptyRegex { pattern: p } = &e else {
+                    unreachable!()
+                };
                 assert_eq!(p, pattern);
                 let msg = e.to_string();
                 assert!(msg.contains("matches no string"), "{pattern}: {msg}");
-                assert!(msg.contains(&format!("{pattern:?}")), "{pattern}: message does not name the pattern: {msg}");
+                assert!(
+                    msg.contains(&format!("{pattern:?}")),
+                    "{pattern}: message does not name the pattern: {msg}"
+                );
             }
             other => panic!("{pattern}: expected EmptyRegex, got {other:?}"),
         }
@@ -132,17 +171,31 @@ fn undefined_rule() {
     g.rule("s", Expr::seq([Expr::literal("x"), Expr::rule("missing")]));
     match CompiledGrammar::new(&g) {
         Err(e @ GrammarError::UndefinedRule { .. }) => {
-            let GrammarError::UndefinedRule { rule, undefined } = &e else { unreachable!() };
+            let GrammarError::UndefinedRule { rule, undefined } = &e else {
+                unreachable!()
+            };
             assert_eq!((rule.as_str(), undefined.as_str()), ("s", "missing"));
             let msg = e.to_string();
-            assert!(msg.contains("undefined rule") && msg.contains("\"missing\"") && msg.contains("\"s\""), "{msg}");
+            assert!(
+                msg.contains("undefined rule")
+                    && msg.contains("\"missing\"")
+                    && msg.contains("\"s\""),
+                "{msg}"
+            );
         }
         other => panic!("expected UndefinedRule, got {other:?}"),
     }
     // Also when the reference is nested in a repetition of a non-start rule.
     let mut g = Grammar::new("s");
     g.rule("s", Expr::rule("t"));
-    g.rule("t", Expr::repeat(Expr::choice([Expr::literal("a"), Expr::rule("nope")]), 1, None));
+    g.rule(
+        "t",
+        Expr::repeat(
+            Expr::choice([Expr::literal("a"), Expr::rule("nope")]),
+            1,
+            None,
+        ),
+    );
     assert!(matches!(
         CompiledGrammar::new(&g),
         Err(GrammarError::UndefinedRule { ref rule, ref undefined }) if rule == "t" && undefined == "nope"
@@ -157,7 +210,10 @@ fn unproductive_start_rule_is_an_empty_language() {
     match CompiledGrammar::new(&g) {
         Err(e @ GrammarError::EmptyLanguage(_)) => {
             let msg = e.to_string();
-            assert!(msg.contains("language is empty") && msg.contains("\"a\""), "{msg}");
+            assert!(
+                msg.contains("language is empty") && msg.contains("\"a\""),
+                "{msg}"
+            );
         }
         other => panic!("expected EmptyLanguage, got {other:?}"),
     }
@@ -172,10 +228,15 @@ fn unproductive_reachable_rule() {
     g.rule("a", Expr::seq([Expr::literal("x"), Expr::rule("a")]));
     match CompiledGrammar::new(&g) {
         Err(e @ GrammarError::UnproductiveRule(_)) => {
-            let GrammarError::UnproductiveRule(name) = &e else { unreachable!() };
+            let GrammarError::UnproductiveRule(name) = &e else {
+                unreachable!()
+            };
             assert_eq!(name, "a");
             let msg = e.to_string();
-            assert!(msg.contains("unproductive") && msg.contains("\"a\""), "{msg}");
+            assert!(
+                msg.contains("unproductive") && msg.contains("\"a\""),
+                "{msg}"
+            );
         }
         other => panic!("expected UnproductiveRule, got {other:?}"),
     }
@@ -186,7 +247,9 @@ fn repetition_with_max_below_min() {
     let mut g = Grammar::new("s");
     g.rule("s", Expr::repeat(Expr::literal("a"), 3, Some(1)));
     match CompiledGrammar::new(&g) {
-        Err(e @ GrammarError::EmptyLanguage(_)) => assert!(e.to_string().contains("max < min"), "{e}"),
+        Err(e @ GrammarError::EmptyLanguage(_)) => {
+            assert!(e.to_string().contains("max < min"), "{e}")
+        }
         other => panic!("expected EmptyLanguage, got {other:?}"),
     }
 }
@@ -200,7 +263,10 @@ fn missing_start_rule() {
         other => panic!("expected NoStart, got {other:?}"),
     }
     // An entirely empty grammar too.
-    assert!(matches!(CompiledGrammar::new(&Grammar::new("s")), Err(GrammarError::NoStart)));
+    assert!(matches!(
+        CompiledGrammar::new(&Grammar::new("s")),
+        Err(GrammarError::NoStart)
+    ));
 }
 
 // ------------------------------------------------------------------ JSON Schema
@@ -210,11 +276,16 @@ fn unsupported_schema_keyword() {
     let schema = serde_json::json!({"type": "object"});
     match json_schema_grammar(&schema) {
         Err(e @ GrammarError::UnsupportedSchema { .. }) => {
-            let GrammarError::UnsupportedSchema { pointer, message } = &e else { unreachable!() };
+            let GrammarError::UnsupportedSchema { pointer, message } = &e else {
+                unreachable!()
+            };
             assert_eq!(pointer, "/type");
             assert!(message.contains("\"type\""), "{message}");
             let msg = e.to_string();
-            assert!(msg.contains("unsupported JSON Schema") && msg.contains("/type"), "{msg}");
+            assert!(
+                msg.contains("unsupported JSON Schema") && msg.contains("/type"),
+                "{msg}"
+            );
         }
         other => panic!("expected UnsupportedSchema, got {other:?}"),
     }
@@ -224,10 +295,20 @@ fn unsupported_schema_keyword() {
         other => panic!("expected UnsupportedSchema, got {other:?}"),
     }
     // Schemas that are not objects or booleans are invalid, `false` is empty.
-    assert!(matches!(json_schema_grammar(&serde_json::json!(5)), Err(GrammarError::InvalidSchema { .. })));
-    assert!(matches!(json_schema_grammar(&serde_json::json!(false)), Err(GrammarError::EmptyLanguage(_))));
+    assert!(matches!(
+        json_schema_grammar(&serde_json::json!(5)),
+        Err(GrammarError::InvalidSchema { .. })
+    ));
+    assert!(matches!(
+        json_schema_grammar(&serde_json::json!(false)),
+        Err(GrammarError::EmptyLanguage(_))
+    ));
     // The accepting-everything schemas work.
-    for ok in [serde_json::json!(true), serde_json::json!({}), serde_json::json!({"title": "x", "$schema": "y"})] {
+    for ok in [
+        serde_json::json!(true),
+        serde_json::json!({}),
+        serde_json::json!({"title": "x", "$schema": "y"}),
+    ] {
         assert!(json_schema_grammar(&ok).is_ok(), "{ok}");
     }
 }
@@ -236,28 +317,46 @@ fn unsupported_schema_keyword() {
 
 #[test]
 fn missing_tokenizer_file_is_io() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/no-such-dir/tokenizer.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/no-such-dir/tokenizer.json");
     match Vocabulary::from_file(&path) {
         Err(e @ VocabError::Io { .. }) => {
-            let VocabError::Io { path: p, .. } = &e else { unreachable!() };
+            let VocabError::Io { path: p, .. } = &e else {
+                unreachable!()
+            };
             assert_eq!(p, &path);
             let msg = e.to_string();
-            assert!(msg.contains("cannot read tokenizer file") && msg.contains("no-such-dir"), "{msg}");
+            assert!(
+                msg.contains("cannot read tokenizer file") && msg.contains("no-such-dir"),
+                "{msg}"
+            );
         }
         other => panic!("expected Io, got {other:?}"),
     }
     // A directory is not readable as a file either.
     let dir = scratch("dir");
-    assert!(matches!(Vocabulary::from_file(&dir), Err(VocabError::Io { .. })));
-    assert!(matches!(Vocabulary::from_file_with_eos(dir.join("nope"), &["a"]), Err(VocabError::Io { .. })));
+    assert!(matches!(
+        Vocabulary::from_file(&dir),
+        Err(VocabError::Io { .. })
+    ));
+    assert!(matches!(
+        Vocabulary::from_file_with_eos(dir.join("nope"), &["a"]),
+        Err(VocabError::Io { .. })
+    ));
 }
 
 fn expect_corrupt(result: Result<Vocabulary, VocabError>, what: &str) {
     match result {
         Err(e @ VocabError::Corrupt { .. }) => {
             let msg = e.to_string();
-            assert!(msg.contains("not a valid Hugging Face tokenizer.json"), "{what}: {msg}");
-            assert!(msg.contains(what), "{what}: message does not name the source: {msg}");
+            assert!(
+                msg.contains("not a valid Hugging Face tokenizer.json"),
+                "{what}: {msg}"
+            );
+            assert!(
+                msg.contains(what),
+                "{what}: message does not name the source: {msg}"
+            );
         }
         other => panic!("{what}: expected Corrupt, got {other:?}"),
     }
@@ -266,7 +365,10 @@ fn expect_corrupt(result: Result<Vocabulary, VocabError>, what: &str) {
 #[test]
 fn corrupt_tokenizers() {
     for (i, n) in [0usize, 1, 3, 64, 5_000].into_iter().enumerate() {
-        expect_corrupt(Vocabulary::from_json_bytes(&random_bytes(i as u64 + 7, n), "random-bytes"), "random-bytes");
+        expect_corrupt(
+            Vocabulary::from_json_bytes(&random_bytes(i as u64 + 7, n), "random-bytes"),
+            "random-bytes",
+        );
     }
     // Random bytes behind a gzip magic.
     let mut fake = vec![0x1f, 0x8b, 0x08, 0x00];
@@ -275,10 +377,16 @@ fn corrupt_tokenizers() {
 
     // A truncated gzip: the vendored tokenizer cut in half, and a tiny one cut short.
     let gz = std::fs::read(gpt2_path()).unwrap();
-    expect_corrupt(Vocabulary::from_json_bytes(&gz[..gz.len() / 2], "half-gzip"), "half-gzip");
+    expect_corrupt(
+        Vocabulary::from_json_bytes(&gz[..gz.len() / 2], "half-gzip"),
+        "half-gzip",
+    );
     let tiny_gz = gzip(tiny_tokenizer_without_eos().as_bytes());
     for cut in [2, 10, tiny_gz.len() - 9, tiny_gz.len() - 1] {
-        expect_corrupt(Vocabulary::from_json_bytes(&tiny_gz[..cut], "cut-gzip"), "cut-gzip");
+        expect_corrupt(
+            Vocabulary::from_json_bytes(&tiny_gz[..cut], "cut-gzip"),
+            "cut-gzip",
+        );
     }
 
     // Valid JSON that is not a tokenizer.
@@ -287,12 +395,21 @@ fn corrupt_tokenizers() {
         ("array", "[1, 2, 3]"),
         ("null", "null"),
         ("string", "\"tokenizer\""),
-        ("package-json", r#"{"name": "x", "version": "1.0.0", "dependencies": {}}"#),
-        ("bad-model", r#"{"version": "1.0", "model": {"type": "Nope"}, "added_tokens": []}"#),
+        (
+            "package-json",
+            r#"{"name": "x", "version": "1.0.0", "dependencies": {}}"#,
+        ),
+        (
+            "bad-model",
+            r#"{"version": "1.0", "model": {"type": "Nope"}, "added_tokens": []}"#,
+        ),
         ("model-number", r#"{"version": "1.0", "model": 5}"#),
     ] {
         expect_corrupt(Vocabulary::from_json_bytes(json.as_bytes(), what), what);
-        expect_corrupt(Vocabulary::from_json_bytes(&gzip(json.as_bytes()), what), what);
+        expect_corrupt(
+            Vocabulary::from_json_bytes(&gzip(json.as_bytes()), what),
+            what,
+        );
     }
 
     // Through files: a truncated .gz on disk, random bytes on disk.
@@ -306,7 +423,10 @@ fn corrupt_tokenizers() {
     // A corrupt tokenizer_config.json beside a good tokenizer is reported too.
     std::fs::write(dir.join("tokenizer.json"), tiny_tokenizer_without_eos()).unwrap();
     std::fs::write(dir.join("tokenizer_config.json"), b"{\"eos_token\": ").unwrap();
-    assert!(matches!(Vocabulary::from_file(dir.join("tokenizer.json")), Err(VocabError::Corrupt { .. })));
+    assert!(matches!(
+        Vocabulary::from_file(dir.join("tokenizer.json")),
+        Err(VocabError::Corrupt { .. })
+    ));
 }
 
 #[test]
@@ -316,7 +436,10 @@ fn tokenizer_without_eos() {
         Err(e @ VocabError::NoEos { .. }) => {
             let msg = e.to_string();
             assert!(msg.contains("no end-of-sequence token"), "{msg}");
-            assert!(msg.contains("<|endoftext|>") && msg.contains("</s>"), "message lists what was tried: {msg}");
+            assert!(
+                msg.contains("<|endoftext|>") && msg.contains("</s>"),
+                "message lists what was tried: {msg}"
+            );
             assert!(msg.contains("--eos"), "message says what to do: {msg}");
         }
         other => panic!("expected NoEos, got {other:?}"),
@@ -324,7 +447,10 @@ fn tokenizer_without_eos() {
     // Through a file (no tokenizer_config.json beside it) as well.
     let dir = scratch("noeos");
     std::fs::write(dir.join("tokenizer.json"), &tiny).unwrap();
-    assert!(matches!(Vocabulary::from_file(dir.join("tokenizer.json")), Err(VocabError::NoEos { .. })));
+    assert!(matches!(
+        Vocabulary::from_file(dir.join("tokenizer.json")),
+        Err(VocabError::NoEos { .. })
+    ));
     // Naming one works; naming an unknown one or none does not.
     let v = Vocabulary::from_json_bytes_with_eos(tiny.as_bytes(), "tiny", &["c"]).unwrap();
     assert_eq!(v.eos_tokens(), &[2]);
@@ -344,10 +470,18 @@ fn tokenizer_without_eos() {
 
 #[test]
 fn logits_width_too_narrow() {
-    let v = Vocabulary::from_json_bytes_with_eos(tiny_tokenizer_without_eos().as_bytes(), "tiny", &["c"]).unwrap();
+    let v = Vocabulary::from_json_bytes_with_eos(
+        tiny_tokenizer_without_eos().as_bytes(),
+        "tiny",
+        &["c"],
+    )
+    .unwrap();
     match v.with_logits_width(2) {
         Err(e @ VocabError::LogitsTooNarrow { width: 2, vocab: 4 }) => {
-            assert!(e.to_string().contains("smaller than the vocabulary size"), "{e}")
+            assert!(
+                e.to_string().contains("smaller than the vocabulary size"),
+                "{e}"
+            )
         }
         other => panic!("expected LogitsTooNarrow, got {other:?}"),
     }
@@ -365,9 +499,18 @@ fn token_ids_outside_the_logits_width() {
     for t in [50_300u32, 50_301, 1 << 20, u32::MAX - 1, u32::MAX] {
         match m.commit(t) {
             Err(e @ MatcherError::TokenOutOfRange { .. }) => {
-                assert_eq!(e, MatcherError::TokenOutOfRange { token: t, width: 50_300 });
+                assert_eq!(
+                    e,
+                    MatcherError::TokenOutOfRange {
+                        token: t,
+                        width: 50_300
+                    }
+                );
                 let msg = e.to_string();
-                assert!(msg.contains(&t.to_string()) && msg.contains("outside the logits width 50300"), "{msg}");
+                assert!(
+                    msg.contains(&t.to_string()) && msg.contains("outside the logits width 50300"),
+                    "{msg}"
+                );
             }
             other => panic!("{t}: expected TokenOutOfRange, got {other:?}"),
         }
@@ -388,7 +531,10 @@ fn token_ids_outside_the_logits_width() {
     let mut m = matcher(&regex_grammar("a").unwrap());
     m.commit(vocab.encode("a").unwrap()[0]).unwrap();
     m.commit(50_256).unwrap();
-    assert!(matches!(m.commit(u32::MAX), Err(MatcherError::TokenOutOfRange { .. })));
+    assert!(matches!(
+        m.commit(u32::MAX),
+        Err(MatcherError::TokenOutOfRange { .. })
+    ));
 }
 
 #[test]
@@ -398,14 +544,26 @@ fn disallowed_token_names_it() {
     let x = vocab.encode("hello").unwrap()[0];
     match m.commit(x) {
         Err(e @ MatcherError::TokenNotAllowed { .. }) => {
-            assert_eq!(e, MatcherError::TokenNotAllowed { token: x, text: "hello".into() });
+            assert_eq!(
+                e,
+                MatcherError::TokenNotAllowed {
+                    token: x,
+                    text: "hello".into()
+                }
+            );
             let msg = e.to_string();
-            assert!(msg.contains("\"hello\"") && msg.contains("not allowed"), "{msg}");
+            assert!(
+                msg.contains("\"hello\"") && msg.contains("not allowed"),
+                "{msg}"
+            );
         }
         other => panic!("expected TokenNotAllowed, got {other:?}"),
     }
     // EOS before the output is complete is not allowed either.
-    assert!(matches!(m.commit(50_256), Err(MatcherError::TokenNotAllowed { token: 50_256, .. })));
+    assert!(matches!(
+        m.commit(50_256),
+        Err(MatcherError::TokenNotAllowed { token: 50_256, .. })
+    ));
     assert_eq!(m.committed(), 0);
 }
 
@@ -415,17 +573,38 @@ fn rollback_too_far() {
     let mut m = matcher(&regex_grammar("[a-z]+").unwrap());
     match m.rollback(1) {
         Err(e @ MatcherError::RollbackTooFar { .. }) => {
-            assert_eq!(e, MatcherError::RollbackTooFar { requested: 1, available: 0 });
+            assert_eq!(
+                e,
+                MatcherError::RollbackTooFar {
+                    requested: 1,
+                    available: 0
+                }
+            );
             let msg = e.to_string();
-            assert!(msg.contains("cannot roll back 1 tokens") && msg.contains("only 0 committed"), "{msg}");
+            assert!(
+                msg.contains("cannot roll back 1 tokens") && msg.contains("only 0 committed"),
+                "{msg}"
+            );
         }
         other => panic!("expected RollbackTooFar, got {other:?}"),
     }
     for t in vocab.encode("hello world").unwrap().into_iter().take(1) {
         m.commit(t).unwrap();
     }
-    assert_eq!(m.rollback(2), Err(MatcherError::RollbackTooFar { requested: 2, available: 1 }));
-    assert_eq!(m.rollback(usize::MAX), Err(MatcherError::RollbackTooFar { requested: usize::MAX, available: 1 }));
+    assert_eq!(
+        m.rollback(2),
+        Err(MatcherError::RollbackTooFar {
+            requested: 2,
+            available: 1
+        })
+    );
+    assert_eq!(
+        m.rollback(usize::MAX),
+        Err(MatcherError::RollbackTooFar {
+            requested: usize::MAX,
+            available: 1
+        })
+    );
     // A failed rollback changes nothing.
     assert_eq!(m.committed(), 1);
     assert_eq!(m.rollback(0), Ok(()));
@@ -470,7 +649,10 @@ fn assert_clean_failure(out: &std::process::Output, needle: &str) {
     assert!(!out.status.success(), "expected failure; stderr: {stderr}");
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert!(stderr.contains("error:"), "stderr: {stderr}");
-    assert!(stderr.contains(needle), "stderr does not mention {needle:?}: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "stderr does not mention {needle:?}: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "panic: {stderr}");
 }
 
@@ -489,7 +671,15 @@ fn cli_mask_with_bad_regex() {
 fn cli_mask_other_errors() {
     // Missing tokenizer file.
     let out = formwork()
-        .args(["mask", "--tokenizer", "/no/such/tokenizer.json", "--regex", "a", "--text", "a"])
+        .args([
+            "mask",
+            "--tokenizer",
+            "/no/such/tokenizer.json",
+            "--regex",
+            "a",
+            "--text",
+            "a",
+        ])
         .output()
         .unwrap();
     assert_clean_failure(&out, "cannot read tokenizer file");
@@ -516,7 +706,11 @@ fn cli_mask_other_errors() {
         .args(["--regex", "[0-9]+", "--text", "123"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -534,27 +728,56 @@ fn cli_bench_reports_each_case() {
         .join("\n"),
     )
     .unwrap();
-    let out = formwork().args(["bench", "--tokenizer"]).arg(gpt2_path()).arg("--cases").arg(&cases).output().unwrap();
+    let out = formwork()
+        .args(["bench", "--tokenizer"])
+        .arg(gpt2_path())
+        .arg("--cases")
+        .arg(&cases)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stderr: {stderr}");
     assert!(!stderr.contains("panic"), "stderr: {stderr}");
-    let lines: Vec<serde_json::Value> =
-        stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
     assert_eq!(lines.len(), 4, "stdout: {stdout}");
-    let statuses: Vec<&str> = lines.iter().map(|l| l["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["error", "unsupported", "unsupported", "ok"], "stdout: {stdout}");
+    let statuses: Vec<&str> = lines
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["error", "unsupported", "unsupported", "ok"],
+        "stdout: {stdout}"
+    );
     let err = |i: usize| lines[i]["error"].as_str().unwrap_or_default().to_string();
     assert!(err(0).contains("bad case line"), "{}", err(0));
-    assert!(err(1).contains("\"lark\"") && err(1).contains("not supported"), "{}", err(1));
+    assert!(
+        err(1).contains("\"lark\"") && err(1).contains("not supported"),
+        "{}",
+        err(1)
+    );
     assert!(err(2).contains("invalid regex"), "{}", err(2));
     assert_eq!(lines[1]["id"], "lark");
     assert_eq!(lines[2]["id"], "bad-regex");
     assert_eq!(lines[3]["id"], "good");
     assert_eq!(lines[3]["valid"], serde_json::json!([2, 2]));
     assert_eq!(lines[3]["invalid"], serde_json::json!([2, 2]));
-    let summary = stderr.lines().find(|l| l.starts_with("SUMMARY ")).unwrap_or_else(|| panic!("no SUMMARY: {stderr}"));
-    for field in ["cases=4", "ok=1", "unsupported=2", "error=1", "valid_ok=2/2", "invalid_blocked=2/2"] {
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("SUMMARY "))
+        .unwrap_or_else(|| panic!("no SUMMARY: {stderr}"));
+    for field in [
+        "cases=4",
+        "ok=1",
+        "unsupported=2",
+        "error=1",
+        "valid_ok=2/2",
+        "invalid_blocked=2/2",
+    ] {
         assert!(summary.contains(field), "{field} missing from {summary}");
     }
 }

@@ -14,7 +14,10 @@ use std::sync::Arc;
 
 fn texts() -> Vec<String> {
     let mut out = Vec::new();
-    for line in std::fs::read_to_string(common::data_dir().join("jsts_data.jsonl")).unwrap().lines() {
+    for line in std::fs::read_to_string(common::data_dir().join("jsts_data.jsonl"))
+        .unwrap()
+        .lines()
+    {
         if line.trim().is_empty() {
             continue;
         }
@@ -34,7 +37,10 @@ fn drive(m0: &Matcher, vocab: &Vocabulary, text: &str) -> Result<(), usize> {
         let mask = m.compute_mask();
         let allowed = mask.contains(t);
         let committed = m.clone().commit(t).is_ok();
-        assert_eq!(allowed, committed, "mask and commit disagree at token {i} of {text:?}");
+        assert_eq!(
+            allowed, committed,
+            "mask and commit disagree at token {i} of {text:?}"
+        );
         if !allowed {
             return Err(i);
         }
@@ -87,10 +93,17 @@ fn mutate(text: &str, rng: &mut Rng) -> Option<(String, &'static str)> {
         }
         1 => {
             let &p = structural.get(rng.below(structural.len().max(1)))?;
-            (format!("{}{}", &text[..p], &text[p + 1..]), "bracket removed")
+            (
+                format!("{}{}", &text[..p], &text[p + 1..]),
+                "bracket removed",
+            )
         }
         2 => {
-            let closers: Vec<usize> = structural.iter().copied().filter(|&p| matches!(text.as_bytes()[p], b'}' | b']')).collect();
+            let closers: Vec<usize> = structural
+                .iter()
+                .copied()
+                .filter(|&p| matches!(text.as_bytes()[p], b'}' | b']'))
+                .collect();
             let &p = closers.get(rng.below(closers.len().max(1)))?;
             (format!("{},{}", &text[..p], &text[p..]), "trailing comma")
         }
@@ -101,7 +114,9 @@ fn mutate(text: &str, rng: &mut Rng) -> Option<(String, &'static str)> {
         }
     };
     // Only texts an independent parser rejects count as invalid.
-    serde_json::from_str::<serde_json::Value>(&out.0).is_err().then_some(out)
+    serde_json::from_str::<serde_json::Value>(&out.0)
+        .is_err()
+        .then_some(out)
 }
 
 fn run(name: &str) -> Option<()> {
@@ -118,7 +133,10 @@ fn run(name: &str) -> Option<()> {
             }
         }
     }
-    println!("{name}: {} valid JSON texts (compact and pretty), {failures} rejected", all.len());
+    println!(
+        "{name}: {} valid JSON texts (compact and pretty), {failures} rejected",
+        all.len()
+    );
     assert_eq!(failures, 0);
 
     let mut rng = Rng(42);
@@ -126,7 +144,9 @@ fn run(name: &str) -> Option<()> {
     let mut by_kind = std::collections::BTreeMap::new();
     while tried < 1500 {
         let base = &all[rng.below(all.len())];
-        let Some((bad, kind)) = mutate(base, &mut rng) else { continue };
+        let Some((bad, kind)) = mutate(base, &mut rng) else {
+            continue;
+        };
         tried += 1;
         *by_kind.entry(kind).or_insert(0) += 1;
         if drive(&m0, &vocab, &bad).is_ok() {

@@ -4,7 +4,8 @@
 
 use formwork::grammar::Grammar;
 use formwork::{
-    json_grammar, regex_grammar, CompiledGrammar, Matcher, MatcherError, TokenId, TokenMask, TokenTrie, Vocabulary,
+    json_grammar, regex_grammar, CompiledGrammar, Matcher, MatcherError, TokenId, TokenMask,
+    TokenTrie, Vocabulary,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -13,7 +14,10 @@ const EOS: TokenId = 50_256;
 fn gpt2() -> (Arc<Vocabulary>, Arc<TokenTrie>) {
     static V: OnceLock<(Arc<Vocabulary>, Arc<TokenTrie>)> = OnceLock::new();
     V.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/tokenizers/gpt2/tokenizer.json.gz"
+        );
         let v = Vocabulary::from_file(path).unwrap();
         assert_eq!(v.eos_tokens(), &[EOS]);
         let t = TokenTrie::new(&v);
@@ -68,7 +72,13 @@ const DOC: &str = r#"{"name": "Ada Lovelace", "born": 1815, "tags": ["math", "po
 
 #[test]
 fn rollback_restores_the_exact_mask() {
-    for (mut m, text) in [(json(), DOC), (regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"), "2024-05-17T13:45:09Z")] {
+    for (mut m, text) in [
+        (json(), DOC),
+        (
+            regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z"),
+            "2024-05-17T13:45:09Z",
+        ),
+    ] {
         let masks = drive(&mut m, text);
         let n = masks.len() - 1;
         assert_eq!(m.committed(), n);
@@ -77,7 +87,11 @@ fn rollback_restores_the_exact_mask() {
         for k in (0..n).rev() {
             back.rollback(1).unwrap();
             assert_eq!(back.committed(), k);
-            assert_eq!(back.compute_mask(), masks[k], "{text:?}: mask after rolling back to {k}");
+            assert_eq!(
+                back.compute_mask(),
+                masks[k],
+                "{text:?}: mask after rolling back to {k}"
+            );
         }
         // Several at once, and forward again from there.
         for k in [n, n / 2, 1, 0] {
@@ -169,7 +183,10 @@ fn forced_bytes() {
     // In JSON, after a key's string the colon is forced only up to whitespace.
     let mut m = json();
     drive(&mut m, r#"{"a""#);
-    assert!(m.forced_bytes().is_empty(), "whitespace may come before ':'");
+    assert!(
+        m.forced_bytes().is_empty(),
+        "whitespace may come before ':'"
+    );
 
     // A regex forcing a whole literal after a choice.
     let mut m = regex("(x|y)-is-forced-here!");
@@ -185,7 +202,10 @@ fn forced_tokens_are_a_prefix_of_forced_bytes() {
         let bytes = m.forced_bytes();
         let toks = m.forced_tokens();
         let joined = v.decode_bytes(&toks);
-        assert!(bytes.starts_with(&joined), "forced tokens {toks:?} ({joined:?}) not a prefix of {bytes:?}");
+        assert!(
+            bytes.starts_with(&joined),
+            "forced tokens {toks:?} ({joined:?}) not a prefix of {bytes:?}"
+        );
         // They can be committed in order.
         let mut probe = m.clone();
         for &t in &toks {
@@ -227,7 +247,10 @@ fn eos_allowed_exactly_when_complete() {
     m.commit(tok("a")).unwrap();
     assert!(!m.is_accepting());
     assert!(!m.compute_mask().contains(EOS));
-    assert!(matches!(m.commit(EOS), Err(MatcherError::TokenNotAllowed { token: EOS, .. })));
+    assert!(matches!(
+        m.commit(EOS),
+        Err(MatcherError::TokenNotAllowed { token: EOS, .. })
+    ));
     m.commit(tok("b")).unwrap();
     assert!(m.is_accepting());
     let mask = m.compute_mask();
@@ -262,12 +285,18 @@ fn tokens_spanning_several_lexemes() {
     let v = vocab();
     let text = r#"[{"a":1},{"b":2}]"#;
     let toks = v.encode(text).unwrap();
-    let pieces: Vec<String> = toks.iter().map(|&t| String::from_utf8_lossy(v.token_bytes(t)).into_owned()).collect();
+    let pieces: Vec<String> = toks
+        .iter()
+        .map(|&t| String::from_utf8_lossy(v.token_bytes(t)).into_owned())
+        .collect();
     // GPT-2 merges punctuation across JSON lexemes: `{"` is two lexemes (the
     // quote starts a string), `":` two (it ends one), `},{"` four.
     let structural = |s: &str| s.chars().filter(|c| "{}[],:\"".contains(*c)).count();
     let multi: Vec<&String> = pieces.iter().filter(|p| structural(p) >= 2).collect();
-    assert!(multi.len() >= 3, "expected tokens spanning several lexemes in {pieces:?}");
+    assert!(
+        multi.len() >= 3,
+        "expected tokens spanning several lexemes in {pieces:?}"
+    );
     assert!(pieces.iter().any(|p| p == "},{\""), "{pieces:?}");
     let mut m = json();
     drive(&mut m, text);
@@ -284,7 +313,10 @@ fn tokens_spanning_several_lexemes() {
     for bad in ["},{", "}]", "]"] {
         let ids = v.encode(bad).unwrap();
         if ids.len() == 1 {
-            assert!(!mask.contains(ids[0]), "{bad:?} allowed after an unclosed object's member");
+            assert!(
+                !mask.contains(ids[0]),
+                "{bad:?} allowed after an unclosed object's member"
+            );
         }
     }
 }
@@ -292,8 +324,14 @@ fn tokens_spanning_several_lexemes() {
 #[test]
 fn special_tokens_never_allowed() {
     let v = vocab();
-    let specials: Vec<TokenId> = (0..v.len() as TokenId).filter(|&t| v.is_special(t)).collect();
-    assert_eq!(specials, [EOS], "GPT-2's only special token is <|endoftext|>");
+    let specials: Vec<TokenId> = (0..v.len() as TokenId)
+        .filter(|&t| v.is_special(t))
+        .collect();
+    assert_eq!(
+        specials,
+        [EOS],
+        "GPT-2's only special token is <|endoftext|>"
+    );
     assert_eq!(v.token_id("<|endoftext|>"), Some(EOS));
     // The text "<|endoftext|>" is encoded as plain text, never as the EOS token.
     let text_toks = v.encode("<|endoftext|>").unwrap();
@@ -320,14 +358,20 @@ fn special_tokens_never_allowed() {
 
     // Padded logits: padding ids are special and never allowed.
     let padded = Arc::new(
-        Vocabulary::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz"))
-            .unwrap()
-            .with_logits_width(50_300)
-            .unwrap(),
+        Vocabulary::from_file(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/tokenizers/gpt2/tokenizer.json.gz"
+        ))
+        .unwrap()
+        .with_logits_width(50_300)
+        .unwrap(),
     );
     let trie = Arc::new(TokenTrie::new(&padded));
-    let mut m =
-        Matcher::new(Arc::new(CompiledGrammar::new(&regex_grammar(r"(?s).*").unwrap()).unwrap()), padded.clone(), trie);
+    let mut m = Matcher::new(
+        Arc::new(CompiledGrammar::new(&regex_grammar(r"(?s).*").unwrap()).unwrap()),
+        padded.clone(),
+        trie,
+    );
     let mask = m.compute_mask();
     assert_eq!(mask.width(), 50_300);
     // `.*` allows every token whose bytes are valid UTF-8 (and some that start
@@ -353,19 +397,23 @@ fn json_mask_at_start() {
     // Looks the token up by name (GPT-2 spells a space `Ġ`, a newline `Ċ`).
     let allowed = |text: &str| {
         let name = text.replace(' ', "Ġ").replace('\n', "Ċ");
-        let id = v.token_id(&name).unwrap_or_else(|| panic!("{text:?} is not a GPT-2 token"));
+        let id = v
+            .token_id(&name)
+            .unwrap_or_else(|| panic!("{text:?} is not a GPT-2 token"));
         assert_eq!(v.token_bytes(id), text.as_bytes());
         mask.contains(id)
     };
     // Every way a value can start, whitespace, and prefixes of literals (`"]` too:
     // a string may start with `]`).
     for yes in [
-        "{", "[", "\"", "0", "1", "9", "-", "12", "true", "false", "null", "tr", "[]", "[[", "[\"", "{\"", "\"]", " {",
-        " [", " ", "\n",
+        "{", "[", "\"", "0", "1", "9", "-", "12", "true", "false", "null", "tr", "[]", "[[", "[\"",
+        "{\"", "\"]", " {", " [", " ", "\n",
     ] {
         assert!(allowed(yes), "{yes:?} not allowed at the start of JSON");
     }
-    for no in ["}", "]", ",", ":", "+", ".", "True", "x", "'", "}}", "},", "],"] {
+    for no in [
+        "}", "]", ",", ":", "+", ".", "True", "x", "'", "}}", "},", "],",
+    ] {
         assert!(!allowed(no), "{no:?} allowed at the start of JSON");
     }
     assert!(!mask.contains(EOS));

@@ -24,11 +24,21 @@ struct Oracle {
 impl Oracle {
     fn new(pattern: &str) -> Oracle {
         let dfa = dense::Builder::new()
-            .configure(dense::Config::new().match_kind(MatchKind::All).start_kind(StartKind::Anchored))
+            .configure(
+                dense::Config::new()
+                    .match_kind(MatchKind::All)
+                    .start_kind(StartKind::Anchored),
+            )
             .build(pattern)
             .unwrap();
-        let start = dfa.start_state(&start::Config::new().anchored(Anchored::Yes)).unwrap();
-        Oracle { dfa, start, live: HashMap::new() }
+        let start = dfa
+            .start_state(&start::Config::new().anchored(Anchored::Yes))
+            .unwrap();
+        Oracle {
+            dfa,
+            start,
+            live: HashMap::new(),
+        }
     }
 
     fn run(&self, mut s: StateID, bytes: &[u8]) -> StateID {
@@ -76,7 +86,12 @@ fn regexes() -> Vec<String> {
         .expect("tests/data/regexes.jsonl")
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["regex"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["regex"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     // Practical ones, always included.
     for r in [
@@ -102,11 +117,18 @@ fn regexes() -> Vec<String> {
 fn check_tokenizer(name: &str, min_states_per_regex: usize) -> Option<(usize, usize)> {
     let (vocab, trie) = common::tokenizer(name)?;
     let patterns = regexes();
-    assert!(patterns.len() >= 60, "need at least 60 regexes, have {}", patterns.len());
+    assert!(
+        patterns.len() >= 60,
+        "need at least 60 regexes, have {}",
+        patterns.len()
+    );
     let mut rng = Rng(0x5eed ^ name.len() as u64);
     let (mut states, mut diffs) = (0usize, 0usize);
     for pat in &patterns {
-        let grammar = Arc::new(CompiledGrammar::new(&regex_grammar(pat).unwrap()).unwrap_or_else(|e| panic!("{pat:?}: {e}")));
+        let grammar = Arc::new(
+            CompiledGrammar::new(&regex_grammar(pat).unwrap())
+                .unwrap_or_else(|e| panic!("{pat:?}: {e}")),
+        );
         let mut oracle = Oracle::new(pat);
         let mut compared = 0;
         let mut walks = 0;
@@ -120,13 +142,12 @@ fn check_tokenizer(name: &str, min_states_per_regex: usize) -> Option<(usize, us
                 let mut allowed = Vec::new();
                 for id in 0..vocab.len() as u32 {
                     let bytes = vocab.token_bytes(id);
-                    let ok = !vocab.is_special(id)
-                        && !bytes.is_empty()
-                        && {
-                            let s = oracle.run(here, bytes);
-                            !oracle.dfa.is_dead_state(s) && oracle.can_match(s)
-                        };
-                    let expect = ok || (vocab.eos_tokens().contains(&id) && oracle.matches_here(here));
+                    let ok = !vocab.is_special(id) && !bytes.is_empty() && {
+                        let s = oracle.run(here, bytes);
+                        !oracle.dfa.is_dead_state(s) && oracle.can_match(s)
+                    };
+                    let expect =
+                        ok || (vocab.eos_tokens().contains(&id) && oracle.matches_here(here));
                     if expect != fast.contains(id) {
                         diffs += 1;
                         if diffs < 20 {
@@ -160,9 +181,15 @@ fn check_tokenizer(name: &str, min_states_per_regex: usize) -> Option<(usize, us
                 }
             }
         }
-        assert!(compared >= min_states_per_regex, "{pat:?}: only {compared} states");
+        assert!(
+            compared >= min_states_per_regex,
+            "{pat:?}: only {compared} states"
+        );
     }
-    println!("{name}: {} regexes, {states} states compared against the oracle, {diffs} differences", patterns.len());
+    println!(
+        "{name}: {} regexes, {states} states compared against the oracle, {diffs} differences",
+        patterns.len()
+    );
     Some((states, diffs))
 }
 

@@ -20,12 +20,16 @@
 #![no_main]
 
 use formwork::{
-    json_grammar, regex_grammar, CompiledGrammar, Matcher, MatcherError, TokenId, TokenMask, TokenTrie, Vocabulary,
+    json_grammar, regex_grammar, CompiledGrammar, Matcher, MatcherError, TokenId, TokenMask,
+    TokenTrie, Vocabulary,
 };
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
 
-const GPT2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/tokenizers/gpt2/tokenizer.json.gz");
+const GPT2: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/data/tokenizers/gpt2/tokenizer.json.gz"
+);
 /// Logits width: GPT-2's 50,257 tokens padded to 50,300 (ids 50,257..50,299 are padding).
 const WIDTH: usize = 50_300;
 /// Upper bound on ops per input, to keep each run short.
@@ -120,7 +124,11 @@ impl State<'_> {
             assert!(!v.is_special(t) || v.is_eos(t), "special token {t} allowed");
         }
         let accepting = self.m.is_accepting();
-        assert_eq!(mask.contains(self.s.eos), accepting, "EOS in mask != is_accepting");
+        assert_eq!(
+            mask.contains(self.s.eos),
+            accepting,
+            "EOS in mask != is_accepting"
+        );
         assert!(!mask.is_empty(), "dead end after {:?}", self.text());
     }
 
@@ -133,15 +141,29 @@ impl State<'_> {
         let mask = self.mask();
         let r = self.m.commit(t);
         if t as usize >= WIDTH {
-            assert_eq!(r, Err(MatcherError::TokenOutOfRange { token: t, width: WIDTH }));
+            assert_eq!(
+                r,
+                Err(MatcherError::TokenOutOfRange {
+                    token: t,
+                    width: WIDTH
+                })
+            );
         } else if self.stopped() {
             assert_eq!(r, Err(MatcherError::Stopped));
         } else if mask.contains(t) {
-            assert_eq!(r, Ok(()), "token {t} in the mask but refused after {:?}", self.text());
+            assert_eq!(
+                r,
+                Ok(()),
+                "token {t} in the mask but refused after {:?}",
+                self.text()
+            );
         } else {
             match r {
                 Err(MatcherError::TokenNotAllowed { token, .. }) => assert_eq!(token, t),
-                other => panic!("token {t} not in the mask, commit gave {other:?} after {:?}", self.text()),
+                other => panic!(
+                    "token {t} not in the mask, commit gave {other:?} after {:?}",
+                    self.text()
+                ),
             }
         }
         if r.is_ok() {
@@ -156,7 +178,13 @@ impl State<'_> {
         let available = self.tokens.len();
         let r = self.m.rollback(n);
         if n > available {
-            assert_eq!(r, Err(MatcherError::RollbackTooFar { requested: n, available }));
+            assert_eq!(
+                r,
+                Err(MatcherError::RollbackTooFar {
+                    requested: n,
+                    available
+                })
+            );
             return;
         }
         assert_eq!(r, Ok(()));
@@ -164,7 +192,12 @@ impl State<'_> {
         self.masks.truncate(available - n + 1);
         if let Some(before) = self.masks.last().unwrap().clone() {
             let now = self.m.compute_mask();
-            assert_eq!(now, before, "rollback({n}) to depth {} changed the mask", self.tokens.len());
+            assert_eq!(
+                now,
+                before,
+                "rollback({n}) to depth {} changed the mask",
+                self.tokens.len()
+            );
         }
     }
 
@@ -180,23 +213,36 @@ impl State<'_> {
         let toks = self.m.forced_tokens();
         let v = self.s.vocab.clone();
         let joined = v.decode_bytes(&toks);
-        assert!(bytes.starts_with(&joined), "forced tokens {joined:?} not a prefix of forced bytes {bytes:?}");
+        assert!(
+            bytes.starts_with(&joined),
+            "forced tokens {joined:?} not a prefix of forced bytes {bytes:?}"
+        );
         if self.stopped() {
             assert!(bytes.is_empty() && toks.is_empty());
             return;
         }
         let mask = self.mask();
         if !bytes.is_empty() {
-            assert!(!mask.contains(self.s.eos), "bytes {bytes:?} forced but EOS allowed");
+            assert!(
+                !mask.contains(self.s.eos),
+                "bytes {bytes:?} forced but EOS allowed"
+            );
             for t in mask.iter() {
                 let tb = v.token_bytes(t);
                 let n = tb.len().min(bytes.len());
-                assert_eq!(tb[..n], bytes[..n], "token {t} allowed against forced bytes {bytes:?}");
+                assert_eq!(
+                    tb[..n],
+                    bytes[..n],
+                    "token {t} allowed against forced bytes {bytes:?}"
+                );
             }
         }
         let mut probe = self.m.clone();
         for &t in &toks {
-            assert!(probe.compute_mask().contains(t), "forced token {t} not allowed");
+            assert!(
+                probe.compute_mask().contains(t),
+                "forced token {t} not allowed"
+            );
             probe.commit(t).unwrap();
         }
     }
@@ -213,7 +259,11 @@ impl State<'_> {
         let _ = c.rollback(c.committed());
         let _ = c.compute_mask();
         assert_eq!(self.m.committed(), self.tokens.len());
-        assert_eq!(self.m.compute_mask(), before, "work on a clone changed the original");
+        assert_eq!(
+            self.m.compute_mask(),
+            before,
+            "work on a clone changed the original"
+        );
     }
 }
 
@@ -222,7 +272,12 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let Some(g) = input.u8() else { return };
     let m = s.templates[g as usize % s.templates.len()].clone();
-    let mut st = State { s, m, tokens: Vec::new(), masks: vec![None] };
+    let mut st = State {
+        s,
+        m,
+        tokens: Vec::new(),
+        masks: vec![None],
+    };
     for _ in 0..MAX_OPS {
         let Some(op) = input.u8() else { break };
         match op % 8 {
@@ -234,7 +289,11 @@ fuzz_target!(|data: &[u8]| {
             1 => {
                 // Any id: in range, padding, out of range, or huge.
                 let Some(x) = input.u16() else { break };
-                let t = if x >= 60_000 { u32::MAX - (x - 60_000) as u32 } else { x as u32 };
+                let t = if x >= 60_000 {
+                    u32::MAX - (x - 60_000) as u32
+                } else {
+                    x as u32
+                };
                 st.commit(t);
             }
             2 | 3 => {

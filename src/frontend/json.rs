@@ -55,7 +55,11 @@ pub(crate) fn add_json_rules(g: &mut Grammar, value: &str) {
     );
     g.rule(
         &object,
-        Expr::seq([Expr::literal("{"), Expr::optional(Expr::rule(&members)), Expr::literal("}")]),
+        Expr::seq([
+            Expr::literal("{"),
+            Expr::optional(Expr::rule(&members)),
+            Expr::literal("}"),
+        ]),
     );
     g.rule(
         &members,
@@ -64,7 +68,12 @@ pub(crate) fn add_json_rules(g: &mut Grammar, value: &str) {
             Expr::literal(":"),
             Expr::rule(value),
             Expr::repeat(
-                Expr::seq([Expr::literal(","), Expr::regex(STRING), Expr::literal(":"), Expr::rule(value)]),
+                Expr::seq([
+                    Expr::literal(","),
+                    Expr::regex(STRING),
+                    Expr::literal(":"),
+                    Expr::rule(value),
+                ]),
                 0,
                 None,
             ),
@@ -72,7 +81,11 @@ pub(crate) fn add_json_rules(g: &mut Grammar, value: &str) {
     );
     g.rule(
         &array,
-        Expr::seq([Expr::literal("["), Expr::optional(Expr::rule(&elements)), Expr::literal("]")]),
+        Expr::seq([
+            Expr::literal("["),
+            Expr::optional(Expr::rule(&elements)),
+            Expr::literal("]"),
+        ]),
     );
     g.rule(
         &elements,
@@ -92,11 +105,22 @@ pub(crate) fn add_json_rules(g: &mut Grammar, value: &str) {
 pub fn json_schema_grammar(schema: &Value) -> Result<Grammar, GrammarError> {
     match schema {
         Value::Bool(true) => Ok(json_grammar()),
-        Value::Bool(false) => Err(GrammarError::EmptyLanguage("schema `false` accepts no value".into())),
+        Value::Bool(false) => Err(GrammarError::EmptyLanguage(
+            "schema `false` accepts no value".into(),
+        )),
         Value::Object(map) => {
             const ANNOTATIONS: &[&str] = &[
-                "$schema", "$id", "id", "title", "description", "$comment", "examples", "default",
-                "deprecated", "readOnly", "writeOnly",
+                "$schema",
+                "$id",
+                "id",
+                "title",
+                "description",
+                "$comment",
+                "examples",
+                "default",
+                "deprecated",
+                "readOnly",
+                "writeOnly",
             ];
             if let Some(k) = map.keys().find(|k| !ANNOTATIONS.contains(&k.as_str())) {
                 return Err(GrammarError::UnsupportedSchema {

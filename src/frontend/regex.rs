@@ -15,7 +15,10 @@ pub fn regex_grammar(pattern: &str) -> Result<Grammar, GrammarError> {
     // Parse early so that a syntax error names the pattern, not a lexeme.
     regex_syntax::Parser::new()
         .parse(pattern)
-        .map_err(|e| GrammarError::InvalidRegex { pattern: pattern.to_string(), message: e.to_string() })?;
+        .map_err(|e| GrammarError::InvalidRegex {
+            pattern: pattern.to_string(),
+            message: e.to_string(),
+        })?;
     let mut g = Grammar::new("start");
     g.rule("start", Expr::regex(pattern));
     Ok(g)

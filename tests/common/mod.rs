@@ -38,7 +38,9 @@ pub fn tokenizer(name: &str) -> Option<(Arc<Vocabulary>, Arc<TokenTrie>)> {
             Some(d) => d.join(rel),
             None => {
                 if std::env::var("FORMWORK_SKIP_SHARED").as_deref() == Ok("1") {
-                    eprintln!("SKIPPED: {name} tokenizer (no ../shared/models; FORMWORK_SKIP_SHARED=1)");
+                    eprintln!(
+                        "SKIPPED: {name} tokenizer (no ../shared/models; FORMWORK_SKIP_SHARED=1)"
+                    );
                     return None;
                 }
                 panic!("../shared/models not found: set FORMWORK_MODELS, or FORMWORK_SKIP_SHARED=1 to skip");
