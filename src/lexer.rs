@@ -253,9 +253,20 @@ impl LexerSpec {
 #[derive(Clone, Debug)]
 pub(crate) struct LexState {
     pub(crate) members: Box<[(LexemeId, u32)]>,
-    /// Lexemes that match the bytes read so far (never at a lexeme's start).
+    /// Lexemes that match the bytes read so far, the ignore lexeme left
+    /// out: what the parser is handed when the lexeme ends here.
     pub(crate) accepting: Box<[LexemeId]>,
+    /// The ignore lexeme matches the bytes read so far.
+    pub(crate) ignorable: bool,
     pub(crate) at_start: bool,
+}
+
+impl LexState {
+    /// True if a lexeme (possibly the ignore lexeme) can end here.
+    #[inline]
+    pub(crate) fn can_end(&self) -> bool {
+        self.ignorable || !self.accepting.is_empty()
+    }
 }
 
 /// Identity of a product state: (at a lexeme's start, live members).
@@ -320,18 +331,21 @@ impl LexerCache {
             return id;
         }
         let id = self.states.len() as u32;
-        let accepting: Box<[LexemeId]> = if at_start {
-            Box::new([])
-        } else {
-            key.1
-                .iter()
-                .filter(|&&(l, s)| spec.lexemes[l as usize].is_accepting(s))
-                .map(|&(l, _)| l)
-                .collect()
-        };
+        let matched = |l: LexemeId, s: u32| !at_start && spec.lexemes[l as usize].is_accepting(s);
+        let accepting: Box<[LexemeId]> = key
+            .1
+            .iter()
+            .filter(|&&(l, s)| Some(l) != spec.ignore && matched(l, s))
+            .map(|&(l, _)| l)
+            .collect();
+        let ignorable = key
+            .1
+            .iter()
+            .any(|&(l, s)| Some(l) == spec.ignore && matched(l, s));
         self.states.push(LexState {
             members: key.1.clone(),
             accepting,
+            ignorable,
             at_start,
         });
         self.trans.resize(self.trans.len() + self.ncls, UNKNOWN);
@@ -360,12 +374,9 @@ impl LexerCache {
         // Bytes that neither the lexer nor the slice tell apart behave alike:
         // one representative per joint class is enough.
         let mut reps: Vec<u8> = Vec::new();
-        let mut seen_class: HashMap<(u8, u8), ()> = HashMap::new();
+        let mut seen_class = std::collections::HashSet::new();
         for b in 0..=255u8 {
-            if seen_class
-                .insert((spec.class_of[b as usize], slice.class(b)), ())
-                .is_none()
-            {
+            if seen_class.insert((spec.class_of[b as usize], slice.class(b))) {
                 reps.push(b);
             }
         }
@@ -423,7 +434,6 @@ impl LexerCache {
     /// [`UNKNOWN`]: then call [`next`](Self::next)).
     #[inline(always)]
     pub(crate) fn cached(&self, s: u32, class: usize) -> u32 {
-        // SAFETY-free fast path: bounds are checked, but the table is flat.
         self.trans[s as usize * self.ncls + class]
     }
 

@@ -149,30 +149,18 @@ impl Matcher {
     fn end_lexeme(&mut self, lex: u32, row: u32) -> (u32, u32) {
         let g = &*self.grammar;
         let st = self.lexer.state(lex);
-        if st.accepting.is_empty() {
+        if !st.can_end() {
             return (DEAD, row);
         }
-        let ignore = g.lexer.ignore;
-        let mut ignorable = false;
-        let pushed = if ignore.is_some() && st.accepting.contains(&ignore.unwrap()) {
-            ignorable = true;
-            let rest: Vec<u32> = st
-                .accepting
-                .iter()
-                .copied()
-                .filter(|&l| Some(l) != ignore)
-                .collect();
-            if rest.is_empty() {
-                None
-            } else {
-                self.parser.push(&g.parser, row, &rest)
-            }
+        // A grammar lexeme takes precedence; the ignore lexeme is the fallback.
+        let pushed = if st.accepting.is_empty() {
+            None
         } else {
             self.parser.push(&g.parser, row, &st.accepting)
         };
         let new_row = match pushed {
             Some(r) => r,
-            None if ignorable => row,
+            None if st.ignorable => row,
             None => return (DEAD, row),
         };
         let start = self
@@ -244,9 +232,11 @@ impl Matcher {
         out.clear();
         let trie = self.trie.clone();
         let spec = &self.grammar.lexer;
-        let slice = trie.text_slices().iter().enumerate().find(|(j, sl)| {
-            self.lexer
-                .slice_allowed(spec, self.lex, *j, &sl.dfa, sl.max_len)
+        let slice = trie.text_slices().and_then(|(slices, dfa)| {
+            slices.iter().enumerate().find(|(j, sl)| {
+                self.lexer
+                    .slice_allowed(spec, self.lex, *j, dfa, sl.max_len)
+            })
         });
         match slice {
             Some((_, sl)) => {

@@ -49,6 +49,8 @@ pub struct TokenTrie {
     /// The "string text" slices, longest first; empty inside a slice's own
     /// rest trie.
     slices: Vec<TextSlice>,
+    /// The slices' common language, `[^"\\\x00-\x1F]*`, as a DFA.
+    slice_dfa: Option<crate::lexer::LexemeDfa>,
 }
 
 /// The tokens that are plain text inside a quoted string (valid UTF-8 with
@@ -65,8 +67,6 @@ pub(crate) struct TextSlice {
     pub(crate) rest: TokenTrie,
     /// Length in bytes of the longest token in the slice.
     pub(crate) max_len: usize,
-    /// The slice's language, `[^"\\\x00-\x1F]*`, as a DFA over live states.
-    pub(crate) dfa: crate::lexer::LexemeDfa,
 }
 
 /// Length limits (bytes) of the text slices besides the unlimited one.
@@ -109,11 +109,11 @@ impl TokenTrie {
                 words,
                 rest: TokenTrie::build(vocab, rest),
                 max_len,
-                dfa: dfa.clone(),
             });
         }
         let mut trie = TokenTrie::build(vocab, ids);
         trie.slices = slices;
+        trie.slice_dfa = Some(dfa);
         trie
     }
 
@@ -177,6 +177,7 @@ impl TokenTrie {
             duplicates,
             depth,
             slices: Vec::new(),
+            slice_dfa: None,
         }
     }
 
@@ -190,8 +191,9 @@ impl TokenTrie {
         self.depth
     }
 
-    pub(crate) fn text_slices(&self) -> &[TextSlice] {
-        &self.slices
+    /// The text slices (longest first) and the DFA of their language.
+    pub(crate) fn text_slices(&self) -> Option<(&[TextSlice], &crate::lexer::LexemeDfa)> {
+        Some((&self.slices, self.slice_dfa.as_ref()?))
     }
 
     #[inline]
