@@ -19,6 +19,9 @@ use crate::vocab::TokenId;
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct TokenMask {
+    /// The packed bits, plus one hidden word at the end that is always zero
+    /// between calls: the trie walk sets a bit there for nodes that end no
+    /// token, which spares it a hard-to-predict branch per node.
     words: Vec<u32>,
     width: usize,
 }
@@ -27,7 +30,7 @@ impl TokenMask {
     /// An empty mask for a logits vector of `width` entries.
     pub fn new(width: usize) -> TokenMask {
         TokenMask {
-            words: vec![0; width.div_ceil(32)],
+            words: vec![0; width.div_ceil(32) + 1],
             width,
         }
     }
@@ -39,13 +42,21 @@ impl TokenMask {
 
     /// The packed words: bit `i % 32` of word `i / 32` is token `i`.
     pub fn as_words(&self) -> &[u32] {
-        &self.words
+        &self.words[..self.words.len() - 1]
     }
 
     /// Mutable access to the packed words. Callers must keep bits beyond
     /// `width` clear.
     pub(crate) fn words_mut(&mut self) -> &mut [u32] {
-        &mut self.words
+        let n = self.words.len() - 1;
+        &mut self.words[..n]
+    }
+
+    /// All words including the hidden one, and the first bit index inside
+    /// it. The caller must clear the hidden word before returning.
+    pub(crate) fn words_with_sink(&mut self) -> (&mut [u32], u32) {
+        let sink = (self.words.len() as u32 - 1) * 32;
+        (&mut self.words, sink)
     }
 
     /// True if token `id` is in the set. Ids beyond the width are never in it.

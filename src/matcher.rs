@@ -26,9 +26,10 @@ use crate::compiled::CompiledGrammar;
 use crate::error::MatcherError;
 use crate::lexer::{LexerCache, DEAD, UNKNOWN};
 use crate::mask::TokenMask;
-use crate::parser::Parser;
-use crate::trie::{TokenTrie, NO_TOKEN};
+use crate::parser::{FxBuild, Parser};
+use crate::trie::TokenTrie;
 use crate::vocab::{TokenId, Vocabulary};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 const UNSET: u32 = u32::MAX - 1;
@@ -95,6 +96,9 @@ pub struct Matcher {
     /// lexeme the parser row and often the lexer state repeat from token to
     /// token (the middle of a long string), and so does the mask.
     memo: Option<(u64, u32, TokenMask)>,
+    /// Lexeme ends already resolved during trie walks: (row serial, lexer
+    /// state) -> (next lexer start state, parser row, that row's serial).
+    boundaries: HashMap<(u64, u32), (u32, u32, u64), FxBuild>,
 }
 
 impl Matcher {
@@ -120,6 +124,7 @@ impl Matcher {
             history: Vec::new(),
             levels: Vec::new(),
             memo: None,
+            boundaries: HashMap::default(),
         }
     }
 
@@ -167,6 +172,34 @@ impl Matcher {
             .lexer
             .start_state(&g.lexer, self.parser.allowed(new_row));
         (start, new_row)
+    }
+
+    /// [`end_lexeme`](Self::end_lexeme) for the trie walk, remembered per
+    /// (parser row, lexer state): many trie nodes end the same lexeme in the
+    /// same state (every word followed by a quote), and the parser need only
+    /// be asked once. A remembered row is reused only while it is still in
+    /// the arena (checked by its serial number); `rows` is the arena length
+    /// the caller's level owns, above which rows may be dropped.
+    fn end_lexeme_in_walk(&mut self, lex: u32, row: u32, rows: u32) -> (u32, u32) {
+        let key = (self.parser.serial(row), lex);
+        if let Some(&(after, after_row, serial)) = self.boundaries.get(&key) {
+            if after == DEAD {
+                return (DEAD, row);
+            }
+            if (after_row as usize) < self.parser.row_count()
+                && self.parser.serial(after_row) == serial
+            {
+                return (after, after_row);
+            }
+        }
+        self.parser.truncate(rows as usize);
+        let (after, after_row) = self.end_lexeme(lex, row);
+        if self.boundaries.len() >= 4096 {
+            self.boundaries.clear();
+        }
+        self.boundaries
+            .insert(key, (after, after_row, self.parser.serial(after_row)));
+        (after, after_row)
     }
 
     /// Steps one byte from (`lex`, `row`). Returns the new state, or `DEAD`.
@@ -290,7 +323,7 @@ impl Matcher {
             after_row: self.row,
         };
         let root_end = nodes[0].subtree_end as usize;
-        let words = out.words_mut();
+        let (words, sink) = out.words_with_sink();
         let mut i = 1usize;
         while i < root_end {
             let node = nodes[i];
@@ -307,11 +340,7 @@ impl Matcher {
                 if t == DEAD {
                     let mut p = parent;
                     if p.after_lex == UNSET {
-                        // Rows above `p.rows` belong to subtrees already left.
-                        self.parser.truncate(p.rows as usize);
-                        let (a, r) = self.end_lexeme(p.lex, p.row);
-                        p.after_lex = a;
-                        p.after_row = r;
+                        (p.after_lex, p.after_row) = self.end_lexeme_in_walk(p.lex, p.row, p.rows);
                         levels[d - 1] = p;
                     }
                     if p.after_lex != DEAD {
@@ -324,13 +353,12 @@ impl Matcher {
                     }
                 }
             }
-            if node.token != NO_TOKEN {
-                let tok = node.token as usize;
-                words[tok / 32] |= 1 << (tok % 32);
-                if node.has_duplicates {
-                    for dup in trie.duplicates(i as u32) {
-                        words[dup as usize / 32] |= 1 << (dup % 32);
-                    }
+            // Branch-free: a node without a token sets a bit in the sink word.
+            let tok = node.token.min(sink) as usize;
+            words[tok / 32] |= 1 << (tok % 32);
+            if node.has_duplicates {
+                for dup in trie.duplicates(i as u32) {
+                    words[dup as usize / 32] |= 1 << (dup % 32);
                 }
             }
             levels[d] = Level {
@@ -342,6 +370,7 @@ impl Matcher {
             };
             i += 1;
         }
+        *words.last_mut().unwrap() = 0;
         self.parser.truncate(base_rows as usize);
         self.levels = levels;
     }
