@@ -85,6 +85,9 @@ pub enum MatcherError {
     /// The token is not allowed in the current state.
     #[error("token {token} ({text:?}) is not allowed here")]
     TokenNotAllowed { token: u32, text: String },
+    /// Raw bytes given to `commit_bytes` leave the grammar at `offset`.
+    #[error("the text {text:?} leaves the grammar at byte {offset}")]
+    BytesNotAllowed { offset: usize, text: String },
     /// More tokens were rolled back than were committed.
     #[error("cannot roll back {requested} tokens: only {available} committed")]
     RollbackTooFar { requested: usize, available: usize },

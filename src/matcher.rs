@@ -425,12 +425,12 @@ impl Matcher {
     pub fn commit_bytes(&mut self, bytes: &[u8]) -> Result<(), MatcherError> {
         let (mut lex, mut row) = (self.lex, self.row);
         let rows = self.parser.row_count();
-        for &b in bytes {
+        for (offset, &b) in bytes.iter().enumerate() {
             let (l, r) = self.step_byte(lex, row, b);
             if l == DEAD {
                 self.parser.truncate(rows);
-                return Err(MatcherError::TokenNotAllowed {
-                    token: u32::MAX,
+                return Err(MatcherError::BytesNotAllowed {
+                    offset,
                     text: String::from_utf8_lossy(bytes).into(),
                 });
             }

@@ -792,3 +792,22 @@ fn cli_bench_missing_case_file() {
         .unwrap();
     assert_clean_failure(&out, "/no/such/cases.jsonl");
 }
+
+#[test]
+fn commit_bytes_outside_the_grammar() {
+    let (vocab, trie) = gpt2();
+    let g = Arc::new(CompiledGrammar::new(&regex_grammar("abc").unwrap()).unwrap());
+    let mut m = Matcher::new(g, vocab, trie);
+    let err = m.commit_bytes(b"abx").unwrap_err();
+    assert_eq!(
+        err,
+        MatcherError::BytesNotAllowed {
+            offset: 2,
+            text: "abx".into()
+        }
+    );
+    assert!(err.to_string().contains("byte 2"), "{err}");
+    // Nothing was committed: the full text still goes through.
+    m.commit_bytes(b"abc").unwrap();
+    assert!(m.is_accepting());
+}
