@@ -95,3 +95,32 @@ pub enum MatcherError {
     #[error("the matcher is stopped (EOS was committed); roll back to continue")]
     Stopped,
 }
+
+/// An error from the model runtime or the generator.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The model file could not be loaded.
+    #[error("cannot load model {path}: {message}")]
+    Load { path: PathBuf, message: String },
+    /// The default model could not be fetched.
+    #[error("cannot fetch the default model: {0}")]
+    Fetch(String),
+    /// The prompt (plus the tokens to generate) does not fit the context.
+    #[error("{needed} tokens do not fit the model's context of {context}; shorten the prompt or lower --max-tokens")]
+    ContextFull { needed: usize, context: usize },
+    /// The model and the tokenizer disagree.
+    #[error("tokenizer and model do not match: {0}")]
+    Mismatch(String),
+    /// A forward pass failed.
+    #[error("inference failed: {0}")]
+    Inference(String),
+    /// A vocabulary problem.
+    #[error(transparent)]
+    Vocab(#[from] VocabError),
+    /// A constraint problem.
+    #[error(transparent)]
+    Grammar(#[from] GrammarError),
+    /// The matcher refused a token the sampler picked (a bug if it happens).
+    #[error(transparent)]
+    Matcher(#[from] MatcherError),
+}

@@ -34,16 +34,21 @@ pub mod bench;
 pub mod compiled;
 pub mod error;
 pub mod frontend;
+#[cfg(feature = "model")]
+pub mod generate;
 pub mod grammar;
 mod lexer;
+#[cfg(feature = "model")]
+pub mod model;
 pub mod mask;
 pub mod matcher;
 mod parser;
+pub mod sampler;
 pub mod trie;
 pub mod vocab;
 
 pub use compiled::CompiledGrammar;
-pub use error::{GrammarError, MatcherError, VocabError};
+pub use error::{GrammarError, MatcherError, ModelError, VocabError};
 pub use frontend::json::{json_grammar, json_schema_grammar};
 pub use frontend::regex::regex_grammar;
 pub use mask::TokenMask;

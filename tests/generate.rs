@@ -1,0 +1,157 @@
+//! Generation with real GGUF models: the tiny random Llama-2 for speed, and
+//! the default SmolLM2 model for the tokenizer rebuilt from GGUF metadata.
+#![cfg(feature = "model")]
+
+mod common;
+
+use formwork::generate::{GenerateOptions, Generator, StopReason};
+use formwork::model::{default_model_path, GgufModel, LanguageModel};
+use formwork::sampler::SamplerConfig;
+use formwork::{regex_grammar, CompiledGrammar, ModelError, Vocabulary};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn tiny() -> Option<(PathBuf, PathBuf)> {
+    let d = common::models_dir().or_else(|| {
+        assert_eq!(
+            std::env::var("FORMWORK_SKIP_SHARED").as_deref(),
+            Ok("1"),
+            "../shared/models not found (set FORMWORK_SKIP_SHARED=1 to skip)"
+        );
+        None
+    })?;
+    Some((d.join("llama2-tiny-random/llama-2-tiny-random.gguf"), d.join("llama2/tokenizer.json")))
+}
+
+fn tiny_generator() -> Option<Generator<GgufModel>> {
+    let (model, tok) = tiny()?;
+    let m = GgufModel::load(model).unwrap();
+    let v = Vocabulary::from_file(tok).unwrap();
+    Some(Generator::builder(m).vocabulary(v).build().unwrap())
+}
+
+#[test]
+fn constrained_output_matches_the_regex_and_seed_is_deterministic() {
+    let Some(mut g) = tiny_generator() else { return };
+    let grammar = Arc::new(CompiledGrammar::new(&regex_grammar(r"\{\x22id\x22: [0-9]{1,4}, \x22ok\x22: (true|false)\}").unwrap()).unwrap());
+    let re = regex::Regex::new(r"^\{\x22id\x22: [0-9]{1,4}, \x22ok\x22: (true|false)\}$").unwrap();
+    let opts = GenerateOptions {
+        max_tokens: 64,
+        sampler: SamplerConfig { temperature: 0.9, seed: 7, top_k: Some(50), top_p: Some(0.95), top_logprobs: 2 },
+        ..Default::default()
+    };
+    let mut texts = Vec::new();
+    for seed in 0..6 {
+        let mut o = opts.clone();
+        o.sampler.seed = seed;
+        let out = g.generate("Give me JSON:", Some(grammar.clone()), &o).unwrap();
+        assert!(out.complete, "{out:?}");
+        assert!(re.is_match(&out.text), "{:?} does not match", out.text);
+        assert_eq!(out.tokens.len(), out.logprobs.len());
+        assert!(out.forced_tokens > 0, "the literal parts are forced");
+        // The same seed gives the same output.
+        let again = g.generate("Give me JSON:", Some(grammar.clone()), &o).unwrap();
+        assert_eq!(again.text, out.text);
+        assert_eq!(again.tokens, out.tokens);
+        texts.push(out.text);
+    }
+    texts.dedup();
+    assert!(texts.len() > 1, "different seeds should give different outputs: {texts:?}");
+}
+
+#[test]
+fn fast_forward_feeds_forced_tokens_in_one_pass() {
+    let Some(mut g) = tiny_generator() else { return };
+    let grammar = Arc::new(CompiledGrammar::new(&regex_grammar("The answer is: (yes|no)").unwrap()).unwrap());
+    let ff = g.generate("Q?", Some(grammar.clone()), &GenerateOptions::default()).unwrap();
+    let slow = g
+        .generate("Q?", Some(grammar), &GenerateOptions { fast_forward: false, ..Default::default() })
+        .unwrap();
+    assert_eq!(ff.text, slow.text);
+    assert!(ff.forced_tokens >= 3);
+    assert!(ff.timings.forward_calls < slow.timings.forward_calls, "{:?} vs {:?}", ff.timings, slow.timings);
+    assert_eq!(ff.stop, StopReason::Eos);
+}
+
+#[test]
+fn max_tokens_cut_is_reported_as_incomplete() {
+    let Some(mut g) = tiny_generator() else { return };
+    let grammar = Arc::new(CompiledGrammar::new(&regex_grammar("[a-z]{50}").unwrap()).unwrap());
+    let out = g
+        .generate("x", Some(grammar), &GenerateOptions { max_tokens: 3, ..Default::default() })
+        .unwrap();
+    assert_eq!(out.stop, StopReason::MaxTokens);
+    assert!(!out.complete);
+}
+
+#[test]
+fn missing_and_corrupt_model_files_are_clear_errors() {
+    let err = GgufModel::load("/nonexistent/model.gguf").err().unwrap();
+    assert!(matches!(err, ModelError::Load { .. }) && err.to_string().contains("cannot open"), "{err}");
+    let dir = std::env::temp_dir().join(format!("formwork-corrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.gguf");
+    std::fs::write(&bad, b"GGUF\x03\x00\x00\x00 this is not really a gguf file at all").unwrap();
+    let err = GgufModel::load(&bad).err().unwrap();
+    assert!(matches!(err, ModelError::Load { .. }), "{err}");
+    std::fs::write(&bad, vec![7u8; 1000]).unwrap();
+    let err = GgufModel::load(&bad).err().unwrap();
+    assert!(err.to_string().contains("not a valid GGUF"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn model_and_tokenizer_mismatch_is_an_error() {
+    let Some((model, _)) = tiny() else { return };
+    let m = GgufModel::load(model).unwrap();
+    let (gpt2, _) = common::tokenizer("gpt2").unwrap();
+    let v = Vocabulary::from_file(common::data_dir().join("tokenizers/gpt2/tokenizer.json.gz")).unwrap();
+    assert_eq!(v.len(), gpt2.len());
+    let err = Generator::builder(m).vocabulary(v).build().err().unwrap();
+    assert!(matches!(err, ModelError::Mismatch(_)), "{err}");
+    assert!(err.to_string().contains("32000 logits"), "{err}");
+}
+
+#[test]
+fn prompt_longer_than_the_context_is_an_error() {
+    let Some(mut g) = tiny_generator() else { return };
+    let ctx = GgufModel::load(tiny().unwrap().0).unwrap().context_length();
+    let prompt = "word ".repeat(ctx + 10);
+    let err = g.generate(&prompt, None, &GenerateOptions::default()).err().unwrap();
+    assert!(matches!(err, ModelError::ContextFull { .. }), "{err}");
+    assert!(err.to_string().contains("context"), "{err}");
+}
+
+/// The tokenizer rebuilt from the default model's GGUF metadata gives the
+/// same ids as the reference tokenizer.json on the vendored text samples.
+#[test]
+fn gguf_tokenizer_matches_tokenizer_json() {
+    let Some(dir) = common::models_dir() else {
+        assert_eq!(std::env::var("FORMWORK_SKIP_SHARED").as_deref(), Ok("1"));
+        return;
+    };
+    let model = GgufModel::load(default_model_path().expect("default model")).unwrap();
+    let from_gguf = model.vocabulary().unwrap();
+    let reference = tokenizers::Tokenizer::from_file(dir.join("smollm2-135m-instruct/tokenizer.json")).unwrap();
+    let texts: Vec<String> = std::fs::read_to_string(common::data_dir().join("text_samples.jsonl"))
+        .unwrap()
+        .split('\n')
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(texts.len() >= 1000);
+    let mut diffs = 0;
+    for t in &texts {
+        let a = from_gguf.tokenizer().encode(t.as_str(), false).unwrap();
+        let b = reference.encode(t.as_str(), false).unwrap();
+        if a.get_ids() != b.get_ids() {
+            diffs += 1;
+            if diffs < 5 {
+                eprintln!("DIFF on {t:?}");
+            }
+        }
+    }
+    println!("GGUF tokenizer vs tokenizer.json: {} texts, {diffs} differences", texts.len());
+    assert_eq!(diffs, 0);
+    assert!(from_gguf.eos_tokens().contains(&2), "<|im_end|> ends SmolLM2 turns");
+}
