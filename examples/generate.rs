@@ -14,8 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let vocab = model.vocabulary()?;
     let mut generator = Generator::builder(model).vocabulary(vocab).build()?;
 
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("person.schema.json"))?;
+    let schema: serde_json::Value = serde_json::from_str(include_str!("person.schema.json"))?;
     let grammar = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schema)?)?);
     let prompt = apply_chat_template(
         template.as_deref(),

@@ -51,7 +51,12 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { max_tokens: 256, sampler: SamplerConfig::default(), stop: Vec::new(), fast_forward: true }
+        GenerateOptions {
+            max_tokens: 256,
+            sampler: SamplerConfig::default(),
+            stop: Vec::new(),
+            fast_forward: true,
+        }
     }
 }
 
@@ -110,7 +115,9 @@ impl<M: LanguageModel> GeneratorBuilder<M> {
 
     /// Checks that the model and vocabulary fit together and builds the token trie.
     pub fn build(self) -> Result<Generator<M>, ModelError> {
-        let vocab = self.vocab.ok_or_else(|| ModelError::Mismatch("no vocabulary given".into()))?;
+        let vocab = self
+            .vocab
+            .ok_or_else(|| ModelError::Mismatch("no vocabulary given".into()))?;
         let width = self.model.logits_width();
         if width < vocab.len() {
             return Err(ModelError::Mismatch(format!(
@@ -126,7 +133,11 @@ impl<M: LanguageModel> GeneratorBuilder<M> {
         }
         let vocab = vocab.with_logits_width(width)?;
         let trie = Arc::new(TokenTrie::new(&vocab));
-        Ok(Generator { model: self.model, vocab: Arc::new(vocab), trie })
+        Ok(Generator {
+            model: self.model,
+            vocab: Arc::new(vocab),
+            trie,
+        })
     }
 }
 
@@ -174,7 +185,10 @@ impl<M: LanguageModel> Generator<M> {
             .to_vec();
         let ctx = self.model.context_length();
         if prompt_ids.len() + 1 > ctx {
-            return Err(ModelError::ContextFull { needed: prompt_ids.len() + 1, context: ctx });
+            return Err(ModelError::ContextFull {
+                needed: prompt_ids.len() + 1,
+                context: ctx,
+            });
         }
         let max_tokens = opts.max_tokens.min(ctx - prompt_ids.len());
         let mut matcher = grammar.map(|g| self.matcher(g));
@@ -202,7 +216,11 @@ impl<M: LanguageModel> Generator<M> {
         'gen: while out.tokens.len() < max_tokens {
             if let Some(m) = matcher.as_mut() {
                 let t = Instant::now();
-                let forced = if opts.fast_forward { m.forced_tokens() } else { Vec::new() };
+                let forced = if opts.fast_forward {
+                    m.forced_tokens()
+                } else {
+                    Vec::new()
+                };
                 timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
                 let room = max_tokens - out.tokens.len();
                 if !forced.is_empty() && forced.len() <= room {
@@ -246,7 +264,11 @@ impl<M: LanguageModel> Generator<M> {
             bytes.extend_from_slice(self.vocab.token_bytes(s.token));
             if matcher.is_none() {
                 let text = String::from_utf8_lossy(&bytes);
-                if let Some(stop) = opts.stop.iter().find(|st| !st.is_empty() && text.ends_with(st.as_str())) {
+                if let Some(stop) = opts
+                    .stop
+                    .iter()
+                    .find(|st| !st.is_empty() && text.ends_with(st.as_str()))
+                {
                     bytes.truncate(bytes.len() - stop.len());
                     out.stop = StopReason::StopString(stop.clone());
                     break;
@@ -294,7 +316,12 @@ impl<M: LanguageModel> Generator<M> {
             Select::Vote => {
                 let keys: Vec<String> = outs.iter().map(|g| canonical(&g.text)).collect();
                 (0..outs.len())
-                    .max_by_key(|&i| (keys.iter().filter(|k| **k == keys[i]).count(), usize::MAX - i))
+                    .max_by_key(|&i| {
+                        (
+                            keys.iter().filter(|k| **k == keys[i]).count(),
+                            usize::MAX - i,
+                        )
+                    })
                     .unwrap_or(0)
             }
         };
@@ -311,7 +338,9 @@ fn canonical(text: &str) -> String {
                 entries.sort_by(|a, b| a.0.cmp(&b.0));
                 serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sort(v))).collect())
             }
-            serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(sort).collect()),
+            serde_json::Value::Array(a) => {
+                serde_json::Value::Array(a.into_iter().map(sort).collect())
+            }
             other => other,
         }
     }

@@ -38,11 +38,12 @@ pub mod frontend;
 pub mod generate;
 pub mod grammar;
 mod lexer;
-#[cfg(feature = "model")]
-pub mod model;
 pub mod mask;
 pub mod matcher;
+#[cfg(feature = "model")]
+pub mod model;
 mod parser;
+pub mod repair;
 pub mod sampler;
 pub mod trie;
 pub mod vocab;

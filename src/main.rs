@@ -45,6 +45,13 @@ enum Cmd {
     /// first use), constrained by a JSON Schema or a regex.
     #[cfg(feature = "model")]
     Generate(GenerateArgs),
+    /// Repair malformed JSON read from stdin (code fences, comments, single
+    /// quotes, trailing commas, truncation, Python literals, ...) and print it.
+    Repair {
+        /// List the fixes made on stderr.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Run the shared benchmark protocol (peer-bench/README.md) on a case file.
     Bench {
         #[arg(long)]
@@ -127,7 +134,9 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
     use formwork::sampler::SamplerConfig;
     use std::time::Instant;
     if a.grammar.is_some() {
-        return Err("--grammar (pest grammars) is not supported yet; use --schema or --regex".into());
+        return Err(
+            "--grammar (pest grammars) is not supported yet; use --schema or --regex".into(),
+        );
     }
     let select = match a.select.as_str() {
         "best" => Select::Best,
@@ -140,7 +149,9 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
         _ => None,
     };
     let grammar = match grammar {
-        Some(g) => Some(Arc::new(CompiledGrammar::new(&g).map_err(|e| e.to_string())?)),
+        Some(g) => Some(Arc::new(
+            CompiledGrammar::new(&g).map_err(|e| e.to_string())?,
+        )),
         None => None,
     };
     let path = match &a.model {
@@ -155,8 +166,14 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
         Some(tk) => Vocabulary::from_file(tk).map_err(|e| e.to_string())?,
         None => model.vocabulary().map_err(|e| e.to_string())?,
     };
-    let mut gen = Generator::builder(model).vocabulary(vocab).build().map_err(|e| e.to_string())?;
-    eprintln!("formwork: model ready in {:.1} s", t.elapsed().as_secs_f64());
+    let mut gen = Generator::builder(model)
+        .vocabulary(vocab)
+        .build()
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "formwork: model ready in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let prompt = if a.raw {
         a.prompt.clone()
     } else {
@@ -174,7 +191,9 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
         stop: a.stop.clone(),
         fast_forward: !a.no_fast_forward,
     };
-    let (outs, pick) = gen.generate_n(&prompt, grammar, &opts, a.n, select).map_err(|e| e.to_string())?;
+    let (outs, pick) = gen
+        .generate_n(&prompt, grammar, &opts, a.n, select)
+        .map_err(|e| e.to_string())?;
     let g = &outs[pick];
     if a.json {
         let vocab = gen.vocabulary();
@@ -243,6 +262,20 @@ fn schema_arg(s: &str) -> Result<serde_json::Value, String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
+        Cmd::Repair { verbose } => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            let r =
+                formwork::repair::repair(&text).map_err(|e| format!("nothing to recover: {e}"))?;
+            if verbose {
+                for f in &r.fixes {
+                    eprintln!("fix: {f:?}");
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&r.value).unwrap());
+            Ok(())
+        }
         #[cfg(feature = "model")]
         Cmd::Generate(a) => match generate(a)? {
             true => Ok(()),

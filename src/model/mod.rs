@@ -43,7 +43,10 @@ pub struct GgufModel {
 }
 
 fn candle_err(path: &Path) -> impl Fn(candle_core::Error) -> ModelError + '_ {
-    move |e| ModelError::Load { path: path.to_path_buf(), message: e.to_string() }
+    move |e| ModelError::Load {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 impl GgufModel {
@@ -51,8 +54,10 @@ impl GgufModel {
     /// GGUF, or an architecture other than llama is a clear error.
     pub fn load(path: impl AsRef<Path>) -> Result<GgufModel, ModelError> {
         let path = path.as_ref();
-        let mut f = std::fs::File::open(path)
-            .map_err(|e| ModelError::Load { path: path.to_path_buf(), message: format!("cannot open: {e}") })?;
+        let mut f = std::fs::File::open(path).map_err(|e| ModelError::Load {
+            path: path.to_path_buf(),
+            message: format!("cannot open: {e}"),
+        })?;
         let content = gguf_file::Content::read(&mut f).map_err(|e| ModelError::Load {
             path: path.to_path_buf(),
             message: format!("not a valid GGUF file ({e})"),
@@ -82,8 +87,15 @@ impl GgufModel {
             .or_else(|| content.tensor_infos.get("token_embd.weight"))
             .map(|t| t.shape.dims()[0])
             .unwrap_or(0);
-        let weights = ModelWeights::from_gguf(content, &mut f, &Device::Cpu).map_err(candle_err(path))?;
-        let m = GgufModel { weights, path: path.to_path_buf(), context, width, metadata };
+        let weights =
+            ModelWeights::from_gguf(content, &mut f, &Device::Cpu).map_err(candle_err(path))?;
+        let m = GgufModel {
+            weights,
+            path: path.to_path_buf(),
+            context,
+            width,
+            metadata,
+        };
         Ok(m)
     }
 
@@ -95,7 +107,10 @@ impl GgufModel {
 
     /// The chat template stored in the file, if any.
     pub fn chat_template(&self) -> Option<&str> {
-        self.metadata.get("tokenizer.chat_template").and_then(|v| v.to_string().ok()).map(String::as_str)
+        self.metadata
+            .get("tokenizer.chat_template")
+            .and_then(|v| v.to_string().ok())
+            .map(String::as_str)
     }
 
     /// The file this model was loaded from.
@@ -107,12 +122,18 @@ impl GgufModel {
 impl LanguageModel for GgufModel {
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>, ModelError> {
         if pos + tokens.len() > self.context {
-            return Err(ModelError::ContextFull { needed: pos + tokens.len(), context: self.context });
+            return Err(ModelError::ContextFull {
+                needed: pos + tokens.len(),
+                context: self.context,
+            });
         }
         let mut run = || -> candle_core::Result<Vec<f32>> {
             let x = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
             let logits = self.weights.forward(&x, pos)?;
-            logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()
+            logits
+                .squeeze(0)?
+                .to_dtype(candle_core::DType::F32)?
+                .to_vec1::<f32>()
         };
         run().map_err(|e| ModelError::Inference(e.to_string()))
     }
@@ -131,7 +152,9 @@ impl LanguageModel for GgufModel {
 /// otherwise the prompt is used as it is. A default system message written
 /// into a ChatML template (SmolLM2 has one) is kept.
 pub fn apply_chat_template(template: Option<&str>, system: Option<&str>, prompt: &str) -> String {
-    let Some(t) = template else { return prompt.to_string() };
+    let Some(t) = template else {
+        return prompt.to_string();
+    };
     if t.contains("<|im_start|>") {
         let default_system = t
             .split("<|im_start|>system\n")
@@ -142,7 +165,9 @@ pub fn apply_chat_template(template: Option<&str>, system: Option<&str>, prompt:
         if let Some(s) = system.or(default_system) {
             out.push_str(&format!("<|im_start|>system\n{s}<|im_end|>\n"));
         }
-        out.push_str(&format!("<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"));
+        out.push_str(&format!(
+            "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+        ));
         out
     } else if t.contains("[INST]") {
         match system {

@@ -1,0 +1,138 @@
+//! The model prompt set: 52 (prompt, schema) pairs from JSONSchemaBench run
+//! through the default model (SmolLM2-135M-Instruct), constrained and not.
+//!
+//! Reports, in one run: validity of constrained output (checked with the
+//! `jsonschema` crate, never with formwork itself), validity of plain output
+//! on the same prompts, tokens/s with and without the constraint, the mask's
+//! share of the time per token, and the speed-up from fast-forward.
+//! Exits non-zero if any constrained output is invalid.
+//!
+//! `cargo run --release --example prompt_set [-- --limit N]`
+
+use formwork::generate::{GenerateOptions, Generation, Generator};
+use formwork::model::{apply_chat_template, default_model_path, GgufModel};
+use formwork::{json_schema_grammar, CompiledGrammar};
+use std::sync::Arc;
+
+fn valid(schema: &serde_json::Value, text: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text.trim()) else {
+        return false;
+    };
+    jsonschema::validator_for(schema)
+        .map(|val| val.is_valid(&v))
+        .unwrap_or(false)
+}
+
+#[derive(Default)]
+struct Tally {
+    n: usize,
+    valid: usize,
+    tokens: usize,
+    forced: usize,
+    ms: f64,
+    mask_ms: f64,
+    forward_calls: usize,
+}
+
+impl Tally {
+    fn add(&mut self, g: &Generation, ok: bool) {
+        self.n += 1;
+        self.valid += ok as usize;
+        self.tokens += g.tokens.len();
+        self.forced += g.forced_tokens;
+        self.ms += g.timings.total_ms - g.timings.prompt_ms;
+        self.mask_ms += g.timings.mask_ms;
+        self.forward_calls += g.timings.forward_calls;
+    }
+    fn row(&self, name: &str) -> String {
+        format!(
+            "| {name} | {}/{} ({:.0}%) | {} | {} | {:.1} | {:.2}% |",
+            self.valid,
+            self.n,
+            100.0 * self.valid as f64 / self.n.max(1) as f64,
+            self.tokens,
+            self.forced,
+            self.tokens as f64 / (self.ms / 1e3),
+            100.0 * self.mask_ms / self.ms.max(1e-9),
+        )
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let limit = args
+        .iter()
+        .position(|a| a == "--limit")
+        .and_then(|i| args.get(i + 1)?.parse().ok());
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/prompts.jsonl");
+    let cases: Vec<serde_json::Value> = std::fs::read_to_string(data)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let cases = &cases[..limit.unwrap_or(cases.len()).min(cases.len())];
+    let model = GgufModel::load(default_model_path()?)?;
+    let template = model.chat_template().map(str::to_string);
+    let vocab = model.vocabulary()?;
+    let mut gen = Generator::builder(model).vocabulary(vocab).build()?;
+    let opts = GenerateOptions {
+        max_tokens: 200,
+        ..Default::default()
+    };
+    let no_ff = GenerateOptions {
+        fast_forward: false,
+        ..opts.clone()
+    };
+    let (mut con, mut plain, mut con_noff) = (Tally::default(), Tally::default(), Tally::default());
+    let mut invalid = Vec::new();
+    for (i, c) in cases.iter().enumerate() {
+        let schema = &c["schema"];
+        let prompt = apply_chat_template(template.as_deref(), None, c["prompt"].as_str().unwrap());
+        let grammar = match json_schema_grammar(schema).and_then(|g| CompiledGrammar::new(&g)) {
+            Ok(g) => Arc::new(g),
+            Err(e) => {
+                eprintln!("{}: schema not supported: {e}", c["id"]);
+                invalid.push(c["id"].to_string());
+                continue;
+            }
+        };
+        let g = gen.generate(&prompt, Some(grammar.clone()), &opts)?;
+        let ok = g.complete && valid(schema, &g.text);
+        if !ok {
+            invalid.push(c["id"].to_string());
+        }
+        con.add(&g, ok);
+        let p = gen.generate(&prompt, None, &opts)?;
+        plain.add(&p, valid(schema, &p.text));
+        if i < 12 {
+            let s = gen.generate(&prompt, Some(grammar), &no_ff)?;
+            con_noff.add(&s, s.complete && valid(schema, &s.text));
+        }
+        eprintln!(
+            "[{}/{}] {} constrained={} plain={}",
+            i + 1,
+            cases.len(),
+            c["id"],
+            ok,
+            valid(schema, &p.text)
+        );
+    }
+    println!("| mode | valid | tokens | forced | tokens/s | mask share |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!("{}", con.row("constrained (fast-forward)"));
+    println!("{}", plain.row("unconstrained"));
+    println!(
+        "{}",
+        con_noff.row("constrained, no fast-forward (first 12)")
+    );
+    println!(
+        "\nforward calls per output token: fast-forward {:.2}, without {:.2}",
+        con.forward_calls as f64 / con.tokens.max(1) as f64,
+        con_noff.forward_calls as f64 / con_noff.tokens.max(1) as f64
+    );
+    if !invalid.is_empty() {
+        eprintln!("invalid constrained outputs: {invalid:?}");
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -1,0 +1,1861 @@
+//! The JSON Schema frontend: a schema compiled into the grammar IR.
+//!
+//! The language of the grammar is meant to be exactly the JSON texts that
+//! validate against the schema, in every JSON spelling (any whitespace between
+//! tokens, any string escape, `1.0` for an integer). Where a keyword cannot be
+//! enforced exactly the compiler returns
+//! [`GrammarError::UnsupportedSchema`] naming the keyword and its JSON pointer,
+//! never a grammar that accepts an invalid instance.
+//!
+//! # What is supported
+//!
+//! * `type` (a name or a list), `enum`, `const` (any JSON value; strings in
+//!   every escape spelling; numbers in every spelling whose exponent lies in
+//!   ±[`EXP_WINDOW`]; objects with up to [`MAX_ENUM_OBJECT_KEYS`] keys in any order).
+//! * Strings: `minLength` / `maxLength` in code points (an escape counts as
+//!   one code point; a surrogate-pair escape as two UTF-16 units, like
+//!   a non-BMP character written raw counts as one — see below).
+//!   `format` is an annotation (2020-12 default) and is ignored.
+//!   `pattern` is unsupported (it applies to the decoded value, the lexeme
+//!   is the escaped one).
+//! * Numbers: `type: integer` accepts every spelling whose value is an
+//!   integer (`1`, `1.0`, `1e2`, `1.5e1`, `100e-2`), except fraction digits
+//!   beyond [`INT_EXP_LIMIT`] with larger exponents and negative exponents
+//!   beyond it (such spellings are rejected). `minimum` / `maximum` /
+//!   `exclusive*` (draft-04 boolean form too) on integers are exact on the
+//!   value through a digit automaton; under bounds an integer may be written
+//!   with a zero fraction (`5.0`) but not with an exponent. Bounds on
+//!   non-integer numbers and `multipleOf` are unsupported.
+//! * Objects: `properties`, `required`, `additionalProperties` (boolean or
+//!   schema). Property order is the schema's (`property_order: schema`):
+//!   properties come in the order of `properties`, each optional one may be
+//!   missing, required keys not in `properties` follow, and additional
+//!   properties (any key other than the known ones, in any JSON spelling)
+//!   come last. Objects whose keys are in another order are rejected.
+//! * Arrays: `items` (a schema; an array of schemas is draft-04..2019
+//!   `prefixItems`), `prefixItems`, `additionalItems`, `minItems` /
+//!   `maxItems`; `uniqueItems: false`; `uniqueItems: true` only where at most
+//!   one item can occur.
+//! * `anyOf`, `allOf` (merged: distributed over `anyOf`/`oneOf`), `oneOf`
+//!   where the branches are provably disjoint (different types or values),
+//!   `$ref` to local JSON pointers and `$anchor`s (with recursion), boolean
+//!   schemas, `if` without `then`/`else` (a no-op).
+//! * Drafts: a root `$schema` naming draft-03/04/06/07 makes `$ref` override
+//!   its siblings; otherwise siblings of `$ref` apply too (2019-09/2020-12).
+//!
+//! Annotations (`title`, `description`, `format`, `default`, …) and unknown
+//! keywords are ignored: they validate nothing.
+
+use crate::error::GrammarError;
+use crate::frontend::json::{add_json_rules, NUMBER, STRING};
+use crate::grammar::{Expr, Grammar};
+use serde_json::{Map, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+/// Exponents tried for the spellings of a `const`/`enum` number.
+pub const EXP_WINDOW: i32 = 20;
+/// Fraction digits and negative exponents handled exactly for `integer`.
+pub const INT_EXP_LIMIT: u32 = 20;
+/// Largest object `const`/`enum` value accepted (its keys may come in any order).
+pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
+/// Largest finite `maxLength` / `minLength` compiled into a lexeme.
+pub const MAX_STRING_BOUND: u64 = 2_000;
+/// Largest finite `maxItems` / `minItems` (and prefix length) compiled.
+pub const MAX_ITEMS_BOUND: u64 = 2_000;
+/// Budget of conjunctions compiled (guards against exponential distribution).
+const MAX_WORK: usize = 20_000;
+/// Nesting limit of compiled schemas (keeps the compiler's stack bounded).
+const MAX_DEPTH: usize = 64;
+
+/// One JSON string character (raw or escaped), as in [`STRING`].
+const CHAR: &str = r#"(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))"#;
+
+type R<T> = Result<T, GrammarError>;
+
+fn unsupported(pointer: &str, message: impl Into<String>) -> GrammarError {
+    GrammarError::UnsupportedSchema {
+        pointer: pointer.to_string(),
+        message: message.into(),
+    }
+}
+
+fn invalid(pointer: &str, message: impl Into<String>) -> GrammarError {
+    GrammarError::InvalidSchema {
+        pointer: pointer.to_string(),
+        message: message.into(),
+    }
+}
+
+fn esc_ptr(k: &str) -> String {
+    k.replace('~', "~0").replace('/', "~1")
+}
+
+fn child(ptr: &str, k: &str) -> String {
+    format!("{ptr}/{}", esc_ptr(k))
+}
+
+/// Compiles `schema` (see the module docs).
+pub fn compile(schema: &Value) -> R<Grammar> {
+    let legacy = match schema.get("$schema").and_then(Value::as_str) {
+        Some(s) => ["draft-03", "draft-04", "draft-06", "draft-07"]
+            .iter()
+            .any(|d| s.contains(d)),
+        None => false,
+    };
+    let mut c = Compiler {
+        root: schema,
+        legacy,
+        g: Grammar::new("start"),
+        cache: HashMap::new(),
+        any: false,
+        n: 0,
+        work: 0,
+        depth: 0,
+        nested_id: has_nested_id(schema, true),
+    };
+    let start = match c.value(vec![Sub::new(String::new(), schema)])? {
+        Some(s) => s,
+        None => {
+            return Err(GrammarError::EmptyLanguage(
+                "the schema accepts no value".into(),
+            ))
+        }
+    };
+    c.g.rule("start", start.expr);
+    c.g.ignore(crate::frontend::json::WHITESPACE);
+    Ok(c.g)
+}
+
+/// True if some object below the root has an `$id` (or draft-04 `id`) string.
+fn has_nested_id(v: &Value, root: bool) -> bool {
+    match v {
+        Value::Object(m) => {
+            (!root
+                && (m.get("$id").is_some_and(Value::is_string)
+                    || m.get("id").is_some_and(Value::is_string)))
+                || m.values().any(|x| has_nested_id(x, false))
+        }
+        Value::Array(a) => a.iter().any(|x| has_nested_id(x, false)),
+        _ => false,
+    }
+}
+
+const SKIP_ANYOF: u8 = 1;
+const SKIP_ONEOF: u8 = 2;
+
+/// One schema of a conjunction.
+#[derive(Clone, Debug)]
+struct Sub<'a> {
+    ptr: String,
+    val: &'a Value,
+    skip: u8,
+}
+
+impl<'a> Sub<'a> {
+    fn new(ptr: String, val: &'a Value) -> Sub<'a> {
+        Sub { ptr, val, skip: 0 }
+    }
+}
+
+/// JSON types, as bits, for disjointness checks.
+const T_NULL: u8 = 1;
+const T_BOOL: u8 = 2;
+const T_OBJ: u8 = 4;
+const T_ARR: u8 = 8;
+const T_STR: u8 = 16;
+const T_NUM: u8 = 32;
+const T_ALL: u8 = 63;
+
+fn type_bit(v: &Value) -> u8 {
+    match v {
+        Value::Null => T_NULL,
+        Value::Bool(_) => T_BOOL,
+        Value::Object(_) => T_OBJ,
+        Value::Array(_) => T_ARR,
+        Value::String(_) => T_STR,
+        Value::Number(_) => T_NUM,
+    }
+}
+
+/// A compiled position: its expression and what it can contain.
+#[derive(Clone, Debug)]
+struct Compiled {
+    expr: Expr,
+    types: u8,
+    values: Option<Vec<Value>>,
+}
+
+/// Whether a (sub)schema's numbers may be any number or only integers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum NumKind {
+    None,
+    Int,
+    Num,
+}
+
+/// A numeric bound: value and exclusiveness.
+#[derive(Clone, Copy, Debug)]
+struct Bound {
+    v: f64,
+    excl: bool,
+    ptr_kw: usize,
+}
+
+/// Everything the merged keywords of a conjunction say.
+struct Node<'a> {
+    null: bool,
+    boolean: bool,
+    object: bool,
+    array: bool,
+    string: bool,
+    number: NumKind,
+    values: Option<Vec<Value>>,
+    values_ptr: String,
+    // strings
+    min_len: u64,
+    max_len: Option<u64>,
+    len_ptr: String,
+    // numbers
+    lo: Option<Bound>,
+    hi: Option<Bound>,
+    bound_ptrs: Vec<String>,
+    // objects: the object-keyword holders, in order
+    objs: Vec<ObjKw<'a>>,
+    required: Vec<String>,
+    // arrays
+    arrs: Vec<ArrKw<'a>>,
+    min_items: u64,
+    max_items: Option<u64>,
+    unique: Option<String>,
+}
+
+#[derive(Default)]
+struct ObjKw<'a> {
+    ptr: String,
+    props: Option<&'a Map<String, Value>>,
+    additional: Option<&'a Value>,
+}
+
+struct ArrKw<'a> {
+    ptr: String,
+    prefix: Vec<(String, &'a Value)>,
+    rest: Option<(String, &'a Value)>,
+}
+
+impl<'a> Node<'a> {
+    fn new() -> Node<'a> {
+        Node {
+            null: true,
+            boolean: true,
+            object: true,
+            array: true,
+            string: true,
+            number: NumKind::Num,
+            values: None,
+            values_ptr: String::new(),
+            min_len: 0,
+            max_len: None,
+            len_ptr: String::new(),
+            lo: None,
+            hi: None,
+            bound_ptrs: Vec::new(),
+            objs: Vec::new(),
+            required: Vec::new(),
+            arrs: Vec::new(),
+            min_items: 0,
+            max_items: None,
+            unique: None,
+        }
+    }
+
+    fn is_trivial(&self) -> bool {
+        self.null
+            && self.boolean
+            && self.object
+            && self.array
+            && self.string
+            && self.number == NumKind::Num
+            && self.values.is_none()
+            && self.min_len == 0
+            && self.max_len.is_none()
+            && self.lo.is_none()
+            && self.hi.is_none()
+            && self.objs.is_empty()
+            && self.required.is_empty()
+            && self.arrs.is_empty()
+            && self.min_items == 0
+            && self.max_items.is_none()
+            && self.unique.is_none()
+    }
+}
+
+struct Compiler<'a> {
+    root: &'a Value,
+    legacy: bool,
+    g: Grammar,
+    /// Flattened conjunction key -> compiled rule (None: accepts nothing;
+    /// types T_ALL and no values while in progress).
+    cache: HashMap<Vec<(String, u8)>, Option<Compiled>>,
+    any: bool,
+    n: usize,
+    work: usize,
+    depth: usize,
+    nested_id: bool,
+}
+
+/// Keywords that are annotations or containers, or not validation keywords.
+const IGNORED: &[&str] = &[
+    "$schema",
+    "$id",
+    "id",
+    "$anchor",
+    "$dynamicAnchor",
+    "$recursiveAnchor",
+    "$vocabulary",
+    "$comment",
+    "$defs",
+    "definitions",
+    "title",
+    "description",
+    "examples",
+    "default",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "format",
+    "contentMediaType",
+    "contentEncoding",
+    "contentSchema",
+    "$ref",
+    "allOf",
+];
+
+fn as_u64(v: &Value, ptr: &str, kw: &str) -> R<u64> {
+    match v {
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                Ok(u)
+            } else if let Some(f) = n.as_f64() {
+                if f >= 0.0 && f.fract() == 0.0 {
+                    Ok(if f > u64::MAX as f64 {
+                        u64::MAX
+                    } else {
+                        f as u64
+                    })
+                } else {
+                    Err(invalid(ptr, format!("{kw} must be a non-negative integer")))
+                }
+            } else {
+                Err(invalid(ptr, format!("{kw} must be a non-negative integer")))
+            }
+        }
+        _ => Err(invalid(ptr, format!("{kw} must be a non-negative integer"))),
+    }
+}
+
+/// Percent-decodes a URI fragment.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn find_anchor<'v>(v: &'v Value, name: &str, ptr: String) -> Option<(String, &'v Value)> {
+    match v {
+        Value::Object(m) => {
+            if m.get("$anchor").and_then(Value::as_str) == Some(name)
+                || m.get("$dynamicAnchor").and_then(Value::as_str) == Some(name)
+            {
+                return Some((ptr, v));
+            }
+            m.iter()
+                .find_map(|(k, x)| find_anchor(x, name, child(&ptr, k)))
+        }
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| find_anchor(x, name, format!("{ptr}/{i}"))),
+        _ => None,
+    }
+}
+
+impl<'a> Compiler<'a> {
+    fn resolve(&self, r: &str, ptr: &str) -> R<(String, &'a Value)> {
+        let here = format!("{ptr}/$ref");
+        if self.nested_id {
+            return Err(unsupported(
+                &here,
+                format!(
+                    "$ref {r:?} in a schema with nested $id (base URI changes) is not supported"
+                ),
+            ));
+        }
+        let frag = match r.strip_prefix('#') {
+            Some(f) => f,
+            None => {
+                // A reference to the root's own $id is local.
+                let (base, frag) = match r.split_once('#') {
+                    Some((b, f)) => (b, f),
+                    None => (r, ""),
+                };
+                let root_id = self
+                    .root
+                    .get("$id")
+                    .or_else(|| self.root.get("id"))
+                    .and_then(Value::as_str)
+                    .map(|s| s.split('#').next().unwrap_or(""));
+                if root_id == Some(base) && !base.is_empty() {
+                    frag
+                } else {
+                    return Err(unsupported(
+                        &here,
+                        format!("remote $ref {r:?} is not supported (only local refs)"),
+                    ));
+                }
+            }
+        };
+        let frag = percent_decode(frag)
+            .ok_or_else(|| invalid(&here, format!("bad percent-encoding in $ref {r:?}")))?;
+        if frag.is_empty() {
+            return Ok((String::new(), self.root));
+        }
+        if !frag.starts_with('/') {
+            return find_anchor(self.root, &frag, String::new())
+                .ok_or_else(|| unsupported(&here, format!("$ref {r:?}: anchor not found")));
+        }
+        let mut cur = self.root;
+        let mut out = String::new();
+        for tok in frag[1..].split('/') {
+            let key = tok.replace("~1", "/").replace("~0", "~");
+            cur = match cur {
+                Value::Object(m) => m.get(&key),
+                Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => None,
+            }
+            .ok_or_else(|| unsupported(&here, format!("$ref {r:?} does not resolve")))?;
+            out.push('/');
+            out.push_str(&esc_ptr(&key));
+        }
+        Ok((out, cur))
+    }
+
+    /// Expands `$ref` and `allOf`; None if some part is `false`.
+    fn flatten(&self, subs: Vec<Sub<'a>>) -> R<Option<Vec<Sub<'a>>>> {
+        let mut out: Vec<Sub<'a>> = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut work = subs;
+        work.reverse();
+        while let Some(s) = work.pop() {
+            // A schema occurs once per conjunction: its anyOf/oneOf already
+            // distributed in one copy is satisfied in every copy (A ∧ A = A).
+            if let Some(o) = out.iter_mut().find(|o| o.ptr == s.ptr) {
+                o.skip |= s.skip;
+                continue;
+            }
+            if !seen.insert(s.ptr.clone()) {
+                continue;
+            }
+            match s.val {
+                Value::Bool(true) => continue,
+                Value::Bool(false) => return Ok(None),
+                Value::Object(m) => {
+                    let mut extra = Vec::new();
+                    if let Some(r) = m.get("$ref") {
+                        let r = r.as_str().ok_or_else(|| {
+                            invalid(&child(&s.ptr, "$ref"), "$ref must be a string")
+                        })?;
+                        let (p, v) = self.resolve(r, &s.ptr)?;
+                        extra.push(Sub::new(p, v));
+                        if self.legacy {
+                            // Draft-07 and before: siblings of $ref are ignored.
+                            for e in extra.into_iter().rev() {
+                                work.push(e);
+                            }
+                            continue;
+                        }
+                    }
+                    if let Some(a) = m.get("allOf") {
+                        let a = a.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                            invalid(&child(&s.ptr, "allOf"), "allOf must be a non-empty array")
+                        })?;
+                        for (i, b) in a.iter().enumerate() {
+                            extra.push(Sub::new(format!("{}/allOf/{i}", s.ptr), b));
+                        }
+                    }
+                    out.push(s);
+                    for e in extra.into_iter().rev() {
+                        work.push(e);
+                    }
+                }
+                _ => return Err(invalid(&s.ptr, "a schema must be an object or a boolean")),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// A value position: a named rule for the conjunction (shared and
+    /// recursive), or None if no value can occur there.
+    fn value(&mut self, subs: Vec<Sub<'a>>) -> R<Option<Compiled>> {
+        let subs = match self.flatten(subs)? {
+            Some(s) => s,
+            None => return Ok(None),
+        };
+        let mut key: Vec<(String, u8)> = subs.iter().map(|s| (s.ptr.clone(), s.skip)).collect();
+        key.sort();
+        key.dedup();
+        let name = format!("s{}", self.cache.len());
+        if let Some(c) = self.cache.get(&key) {
+            return Ok(c.clone());
+        }
+        // In progress: a recursive reference sees a rule that may hold anything.
+        self.cache.insert(
+            key.clone(),
+            Some(Compiled {
+                expr: Expr::rule(&name),
+                types: T_ALL,
+                values: None,
+            }),
+        );
+        let c = self.conj(subs)?;
+        let out = match c {
+            Some(c) => {
+                let simple = matches!(c.expr, Expr::Rule(_) | Expr::Literal(_) | Expr::Regex(_));
+                self.g.rule(&name, c.expr.clone());
+                Some(Compiled {
+                    expr: if simple { c.expr } else { Expr::rule(&name) },
+                    types: c.types,
+                    values: c.values,
+                })
+            }
+            None => {
+                // Recursive uses (if any) refer to a rule that derives nothing.
+                self.g.rule(&name, Expr::Choice(Vec::new()));
+                None
+            }
+        };
+        self.cache.insert(key, out.clone());
+        Ok(out)
+    }
+
+    fn any(&mut self) -> Compiled {
+        if !self.any {
+            add_json_rules(&mut self.g, "any");
+            self.any = true;
+        }
+        Compiled {
+            expr: Expr::rule("any"),
+            types: T_ALL,
+            values: None,
+        }
+    }
+
+    fn fresh(&mut self, hint: &str) -> String {
+        self.n += 1;
+        format!("{hint}_{}", self.n)
+    }
+
+    /// Compiles a flattened conjunction inline.
+    fn conj(&mut self, subs: Vec<Sub<'a>>) -> R<Option<Compiled>> {
+        self.depth += 1;
+        let r = self.conj_inner(subs);
+        self.depth -= 1;
+        r
+    }
+
+    fn conj_inner(&mut self, subs: Vec<Sub<'a>>) -> R<Option<Compiled>> {
+        if self.depth > MAX_DEPTH {
+            return Err(GrammarError::TooLarge(format!(
+                "schema nesting deeper than {MAX_DEPTH} (through $ref, anyOf or oneOf)"
+            )));
+        }
+        self.work += 1;
+        if self.work > MAX_WORK {
+            return Err(GrammarError::TooLarge(format!(
+                "more than {MAX_WORK} schema combinations (nested anyOf/oneOf/allOf)"
+            )));
+        }
+        // Distribute the first anyOf/oneOf over the conjunction.
+        for (i, s) in subs.iter().enumerate() {
+            let m = match s.val {
+                Value::Object(m) => m,
+                _ => continue,
+            };
+            for (kw, bit) in [("anyOf", SKIP_ANYOF), ("oneOf", SKIP_ONEOF)] {
+                if s.skip & bit != 0 {
+                    continue;
+                }
+                let Some(a) = m.get(kw) else { continue };
+                let kptr = child(&s.ptr, kw);
+                let a = a
+                    .as_array()
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| invalid(&kptr, format!("{kw} must be a non-empty array")))?;
+                let mut branches = Vec::new();
+                for (j, b) in a.iter().enumerate() {
+                    let mut ns = subs.clone();
+                    ns[i].skip |= bit;
+                    ns.push(Sub::new(format!("{kptr}/{j}"), b));
+                    let ns = match self.flatten(ns)? {
+                        Some(ns) => ns,
+                        None => continue,
+                    };
+                    if let Some(c) = self.conj(ns)? {
+                        branches.push(c);
+                    }
+                }
+                if bit == SKIP_ONEOF {
+                    for x in 0..branches.len() {
+                        for y in x + 1..branches.len() {
+                            if !disjoint(&branches[x], &branches[y]) {
+                                return Err(unsupported(
+                                    &kptr,
+                                    "oneOf whose branches are not provably disjoint (different types or values) is not supported",
+                                ));
+                            }
+                        }
+                    }
+                }
+                return Ok(merge_choice(branches));
+            }
+        }
+        let node = self.collect(&subs)?;
+        self.emit(node)
+    }
+
+    /// Merges the keywords of a flattened conjunction without anyOf/oneOf.
+    fn collect(&mut self, subs: &[Sub<'a>]) -> R<Node<'a>> {
+        let mut n = Node::new();
+        for s in subs {
+            let m = match s.val {
+                Value::Object(m) => m,
+                _ => continue,
+            };
+            let mut obj = ObjKw {
+                ptr: s.ptr.clone(),
+                ..Default::default()
+            };
+            let mut has_obj = false;
+            let mut arr = ArrKw {
+                ptr: s.ptr.clone(),
+                prefix: Vec::new(),
+                rest: None,
+            };
+            let mut has_arr = false;
+            let items_is_array = m.get("items").is_some_and(Value::is_array);
+            for (k, v) in m {
+                let kp = child(&s.ptr, k);
+                match k.as_str() {
+                    _ if IGNORED.contains(&k.as_str()) => {}
+                    "anyOf" | "oneOf" => {}
+                    "type" => {
+                        let names: Vec<&Value> = match v {
+                            Value::String(_) => vec![v],
+                            Value::Array(a) => a.iter().collect(),
+                            _ => return Err(invalid(&kp, "type must be a string or an array")),
+                        };
+                        let (mut nu, mut bo, mut ob, mut ar, mut st) =
+                            (false, false, false, false, false);
+                        let mut num = NumKind::None;
+                        for t in names {
+                            match t.as_str() {
+                                Some("null") => nu = true,
+                                Some("boolean") => bo = true,
+                                Some("object") => ob = true,
+                                Some("array") => ar = true,
+                                Some("string") => st = true,
+                                Some("number") => num = NumKind::Num,
+                                Some("integer") => {
+                                    if num == NumKind::None {
+                                        num = NumKind::Int
+                                    }
+                                }
+                                _ => return Err(invalid(&kp, format!("unknown type {t}"))),
+                            }
+                        }
+                        n.null &= nu;
+                        n.boolean &= bo;
+                        n.object &= ob;
+                        n.array &= ar;
+                        n.string &= st;
+                        n.number = match (n.number, num) {
+                            (NumKind::None, _) | (_, NumKind::None) => NumKind::None,
+                            (NumKind::Int, _) | (_, NumKind::Int) => NumKind::Int,
+                            _ => NumKind::Num,
+                        };
+                    }
+                    "enum" | "const" => {
+                        let vals: Vec<Value> = if k == "const" {
+                            vec![v.clone()]
+                        } else {
+                            v.as_array()
+                                .ok_or_else(|| invalid(&kp, "enum must be an array"))?
+                                .clone()
+                        };
+                        n.values = Some(match n.values.take() {
+                            None => vals,
+                            Some(old) => old
+                                .into_iter()
+                                .filter(|x| vals.iter().any(|y| json_eq(x, y)))
+                                .collect(),
+                        });
+                        n.values_ptr = kp;
+                    }
+                    "minLength" => {
+                        n.min_len = n.min_len.max(as_u64(v, &kp, k)?);
+                        n.len_ptr = kp;
+                    }
+                    "maxLength" => {
+                        let x = as_u64(v, &kp, k)?;
+                        n.len_ptr = kp;
+                        n.max_len = Some(n.max_len.map_or(x, |y| y.min(x)));
+                    }
+                    "minimum" | "exclusiveMinimum" | "maximum" | "exclusiveMaximum" => {
+                        let is_min = k.ends_with("inimum");
+                        let (val, excl) = match v {
+                            Value::Bool(b) => {
+                                // Draft-04: modifies minimum/maximum.
+                                if !*b {
+                                    continue;
+                                }
+                                let base = if is_min { "minimum" } else { "maximum" };
+                                match m.get(base).and_then(Value::as_f64) {
+                                    Some(x) => (x, true),
+                                    None => continue,
+                                }
+                            }
+                            Value::Number(x) => {
+                                let x = x.as_f64().unwrap_or(f64::NAN);
+                                let draft4_excl = !k.starts_with("exclusive")
+                                    && m.get(&format!(
+                                        "exclusive{}",
+                                        if is_min { "Minimum" } else { "Maximum" }
+                                    )) == Some(&Value::Bool(true));
+                                if draft4_excl {
+                                    // Handled by the boolean keyword.
+                                    continue;
+                                }
+                                (x, k.starts_with("exclusive"))
+                            }
+                            _ => return Err(invalid(&kp, format!("{k} must be a number"))),
+                        };
+                        if !val.is_finite() {
+                            return Err(unsupported(&kp, format!("{k}: bound out of range")));
+                        }
+                        n.bound_ptrs.push(kp.clone());
+                        let b = Bound {
+                            v: val,
+                            excl,
+                            ptr_kw: n.bound_ptrs.len() - 1,
+                        };
+                        if is_min {
+                            n.lo = Some(match n.lo {
+                                Some(o) if o.v > b.v || (o.v == b.v && o.excl) => o,
+                                _ => b,
+                            });
+                        } else {
+                            n.hi = Some(match n.hi {
+                                Some(o) if o.v < b.v || (o.v == b.v && o.excl) => o,
+                                _ => b,
+                            });
+                        }
+                    }
+                    "properties" => {
+                        obj.props = Some(
+                            v.as_object()
+                                .ok_or_else(|| invalid(&kp, "properties must be an object"))?,
+                        );
+                        has_obj = true;
+                    }
+                    "additionalProperties" => {
+                        obj.additional = Some(v);
+                        has_obj = true;
+                    }
+                    "required" => {
+                        for r in v
+                            .as_array()
+                            .ok_or_else(|| invalid(&kp, "required must be an array"))?
+                        {
+                            let r = r
+                                .as_str()
+                                .ok_or_else(|| invalid(&kp, "required must list strings"))?;
+                            if !n.required.iter().any(|x| x == r) {
+                                n.required.push(r.to_string());
+                            }
+                        }
+                    }
+                    "propertyNames" | "unevaluatedProperties" | "unevaluatedItems"
+                        if v == &Value::Bool(true)
+                            || v.as_object().is_some_and(|o| o.is_empty()) => {}
+                    "minProperties" if as_u64(v, &kp, k)? == 0 => {}
+                    "items" => {
+                        has_arr = true;
+                        match v {
+                            Value::Array(a) => {
+                                for (i, x) in a.iter().enumerate() {
+                                    arr.prefix.push((format!("{kp}/{i}"), x));
+                                }
+                            }
+                            _ => {
+                                if m.contains_key("prefixItems") || !items_is_array {
+                                    arr.rest = Some((kp.clone(), v));
+                                }
+                            }
+                        }
+                    }
+                    "prefixItems" => {
+                        has_arr = true;
+                        if items_is_array {
+                            return Err(unsupported(
+                                &kp,
+                                "prefixItems together with an array items",
+                            ));
+                        }
+                        for (i, x) in v
+                            .as_array()
+                            .ok_or_else(|| invalid(&kp, "prefixItems must be an array"))?
+                            .iter()
+                            .enumerate()
+                        {
+                            arr.prefix.push((format!("{kp}/{i}"), x));
+                        }
+                    }
+                    // Only meaningful next to an array-form `items` (else ignored).
+                    "additionalItems" if items_is_array && !m.contains_key("prefixItems") => {
+                        has_arr = true;
+                        arr.rest = Some((kp.clone(), v));
+                    }
+                    "minItems" => n.min_items = n.min_items.max(as_u64(v, &kp, k)?),
+                    "maxItems" => {
+                        let x = as_u64(v, &kp, k)?;
+                        n.max_items = Some(n.max_items.map_or(x, |y| y.min(x)));
+                    }
+                    "uniqueItems" => match v {
+                        Value::Bool(false) => {}
+                        Value::Bool(true) => n.unique = Some(kp),
+                        _ => return Err(invalid(&kp, "uniqueItems must be a boolean")),
+                    },
+                    "minContains" | "maxContains" if !m.contains_key("contains") => {}
+                    "if" if !m.contains_key("then") && !m.contains_key("else") => {}
+                    "then" | "else" if !m.contains_key("if") => {}
+                    "not"
+                    | "if"
+                    | "then"
+                    | "else"
+                    | "multipleOf"
+                    | "pattern"
+                    | "patternProperties"
+                    | "propertyNames"
+                    | "minProperties"
+                    | "maxProperties"
+                    | "dependentRequired"
+                    | "dependentSchemas"
+                    | "dependencies"
+                    | "contains"
+                    | "minContains"
+                    | "maxContains"
+                    | "unevaluatedProperties"
+                    | "unevaluatedItems"
+                    | "$dynamicRef"
+                    | "$recursiveRef" => {
+                        return Err(unsupported(
+                            &kp,
+                            format!("keyword {k:?} is not supported yet"),
+                        ))
+                    }
+                    _ => {} // unknown keyword: validates nothing
+                }
+            }
+            if has_obj {
+                n.objs.push(obj);
+            }
+            if has_arr {
+                n.arrs.push(arr);
+            }
+        }
+        Ok(n)
+    }
+
+    fn emit(&mut self, n: Node<'a>) -> R<Option<Compiled>> {
+        if n.is_trivial() {
+            return Ok(Some(self.any()));
+        }
+        if let Some(vals) = &n.values {
+            return self.emit_values(&n, vals.clone());
+        }
+        let mut alts: Vec<Expr> = Vec::new();
+        let mut types = 0u8;
+        if n.null {
+            alts.push(Expr::literal("null"));
+            types |= T_NULL;
+        }
+        if n.boolean {
+            alts.push(Expr::literal("true"));
+            alts.push(Expr::literal("false"));
+            types |= T_BOOL;
+        }
+        if n.string {
+            if let Some(e) = string_expr(&n)? {
+                alts.push(e);
+                types |= T_STR;
+            }
+        }
+        if n.number != NumKind::None {
+            if let Some(e) = number_expr(&n)? {
+                alts.push(e);
+                types |= T_NUM;
+            }
+        }
+        if n.object {
+            if let Some(e) = self.object_expr(&n)? {
+                alts.push(e);
+                types |= T_OBJ;
+            }
+        }
+        if n.array {
+            if let Some(e) = self.array_expr(&n)? {
+                alts.push(e);
+                types |= T_ARR;
+            }
+        }
+        Ok(match alts.len() {
+            0 => None,
+            1 => Some(Compiled {
+                expr: alts.pop().unwrap(),
+                types,
+                values: None,
+            }),
+            _ => Some(Compiled {
+                expr: Expr::Choice(alts),
+                types,
+                values: None,
+            }),
+        })
+    }
+
+    fn emit_values(&mut self, n: &Node<'a>, vals: Vec<Value>) -> R<Option<Compiled>> {
+        let mut kept: Vec<Value> = Vec::new();
+        for v in vals {
+            if kept.iter().any(|k| json_eq(k, &v)) {
+                continue;
+            }
+            if check_value(&v, n)? {
+                kept.push(v);
+            }
+        }
+        if kept.is_empty() {
+            return Ok(None);
+        }
+        let mut alts = Vec::new();
+        let mut types = 0;
+        for v in &kept {
+            alts.push(spell_value(v, &n.values_ptr)?);
+            types |= type_bit(v);
+        }
+        Ok(Some(Compiled {
+            expr: if alts.len() == 1 {
+                alts.pop().unwrap()
+            } else {
+                Expr::Choice(alts)
+            },
+            types,
+            values: Some(kept),
+        }))
+    }
+
+    fn object_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
+        // Known keys in order: properties of every holder, then required.
+        let mut keys: Vec<String> = Vec::new();
+        for o in &n.objs {
+            if let Some(p) = o.props {
+                for k in p.keys() {
+                    if !keys.contains(k) {
+                        keys.push(k.clone());
+                    }
+                }
+            }
+        }
+        for r in &n.required {
+            if !keys.contains(r) {
+                keys.push(r.clone());
+            }
+        }
+        // Each key's schema: per holder, its property schema or its additionalProperties.
+        let mut members: Vec<(Expr, bool)> = Vec::new();
+        for k in &keys {
+            let mut subs = Vec::new();
+            for o in &n.objs {
+                match o.props.and_then(|p| p.get(k)) {
+                    Some(v) => subs.push(Sub::new(child(&child(&o.ptr, "properties"), k), v)),
+                    None => {
+                        if let Some(a) = o.additional {
+                            subs.push(Sub::new(child(&o.ptr, "additionalProperties"), a));
+                        }
+                    }
+                }
+            }
+            let required = n.required.contains(k);
+            match self.value(subs)? {
+                Some(c) => members.push((
+                    Expr::seq([Expr::regex(spell_string(k)), Expr::literal(":"), c.expr]),
+                    required,
+                )),
+                None => {
+                    if required {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        // Additional properties: keys other than the known ones.
+        let mut subs = Vec::new();
+        for o in &n.objs {
+            if let Some(a) = o.additional {
+                subs.push(Sub::new(child(&o.ptr, "additionalProperties"), a));
+            }
+        }
+        let extra = match self.value(subs)? {
+            Some(c) => {
+                let key = if keys.is_empty() {
+                    STRING.to_string()
+                } else {
+                    string_not_in(&keys).ok_or_else(|| {
+                        unsupported(
+                            &n.objs[0].ptr,
+                            "additional properties next to property names with characters outside the BMP",
+                        )
+                    })?
+                };
+                Some(Expr::seq([Expr::regex(key), Expr::literal(":"), c.expr]))
+            }
+            None => None,
+        };
+        // S_i: members i.. with none before; T_i: members i.., each after a comma.
+        let base = self.fresh("obj");
+        let s_name = |i: usize| format!("{base}_s{i}");
+        let t_name = |i: usize| format!("{base}_t{i}");
+        let len = members.len();
+        match &extra {
+            Some(x) => {
+                let more = Expr::repeat(Expr::seq([Expr::literal(","), x.clone()]), 0, None);
+                self.g.rule(
+                    s_name(len),
+                    Expr::choice([Expr::Empty, Expr::seq([x.clone(), more.clone()])]),
+                );
+                self.g.rule(t_name(len), more);
+            }
+            None => {
+                self.g.rule(s_name(len), Expr::Empty);
+                self.g.rule(t_name(len), Expr::Empty);
+            }
+        }
+        for i in (0..len).rev() {
+            let (m, req) = &members[i];
+            let with = Expr::seq([m.clone(), Expr::rule(t_name(i + 1))]);
+            let s = if *req {
+                with
+            } else {
+                Expr::choice([with, Expr::rule(s_name(i + 1))])
+            };
+            self.g.rule(s_name(i), s);
+            let tw = Expr::seq([Expr::literal(","), m.clone(), Expr::rule(t_name(i + 1))]);
+            let t = if *req {
+                tw
+            } else {
+                Expr::choice([tw, Expr::rule(t_name(i + 1))])
+            };
+            self.g.rule(t_name(i), t);
+        }
+        Ok(Some(Expr::seq([
+            Expr::literal("{"),
+            Expr::rule(s_name(0)),
+            Expr::literal("}"),
+        ])))
+    }
+
+    fn array_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
+        let plen = n.arrs.iter().map(|a| a.prefix.len()).max().unwrap_or(0);
+        let mut max = n.max_items;
+        let min = n.min_items;
+        if let Some(u) = &n.unique {
+            if max.is_none_or(|m| m > 1) {
+                return Err(unsupported(u, "uniqueItems: true is not supported yet"));
+            }
+        }
+        let ptr = n.arrs.first().map_or(String::new(), |a| a.ptr.clone());
+        if min > MAX_ITEMS_BOUND || plen as u64 > MAX_ITEMS_BOUND {
+            return Err(unsupported(
+                &ptr,
+                format!("minItems/prefix length above {MAX_ITEMS_BOUND}"),
+            ));
+        }
+        let mut pos: Vec<Expr> = Vec::new();
+        for i in 0..plen {
+            if max.is_some_and(|m| i as u64 >= m) {
+                break;
+            }
+            let mut subs = Vec::new();
+            for a in &n.arrs {
+                if let Some((p, v)) = a.prefix.get(i) {
+                    subs.push(Sub::new(p.clone(), v));
+                } else if let Some((p, v)) = &a.rest {
+                    subs.push(Sub::new(p.clone(), v));
+                }
+            }
+            match self.value(subs)? {
+                Some(c) => pos.push(c.expr),
+                None => {
+                    max = Some(i as u64);
+                    break;
+                }
+            }
+        }
+        let mut rest = None;
+        if max.is_none_or(|m| m > pos.len() as u64) && pos.len() == plen {
+            let mut subs = Vec::new();
+            for a in &n.arrs {
+                if let Some((p, v)) = &a.rest {
+                    subs.push(Sub::new(p.clone(), v));
+                }
+            }
+            match self.value(subs)? {
+                Some(c) => rest = Some(c.expr),
+                None => max = Some(pos.len() as u64),
+            }
+        }
+        let max = match (rest.is_some(), max) {
+            (false, _) => Some(max.map_or(pos.len() as u64, |m| m.min(pos.len() as u64))),
+            (true, m) => m,
+        };
+        if max.is_some_and(|m| m < min) {
+            return Ok(None);
+        }
+        // Elements from position i on, each after a comma (no comma at 0).
+        let comma = |i: usize, e: Expr| {
+            if i == 0 {
+                e
+            } else {
+                Expr::seq([Expr::literal(","), e])
+            }
+        };
+        let np = pos.len();
+        let mut tail = match &rest {
+            Some(r) if max.is_none_or(|m| m > np as u64) => {
+                if max.is_some_and(|m| m > MAX_ITEMS_BOUND) {
+                    return Err(unsupported(
+                        &ptr,
+                        format!("maxItems above {MAX_ITEMS_BOUND} is not supported"),
+                    ));
+                }
+                let lo = min.saturating_sub(np as u64) as u32;
+                let hi = max.map(|m| (m - np as u64) as u32);
+                if np == 0 {
+                    // First element has no comma.
+                    let more = |lo: u32, hi: Option<u32>| {
+                        Expr::repeat(Expr::seq([Expr::literal(","), r.clone()]), lo, hi)
+                    };
+                    if lo == 0 {
+                        Expr::optional(Expr::seq([
+                            r.clone(),
+                            more(0, hi.map(|h| h.saturating_sub(1))),
+                        ]))
+                    } else {
+                        Expr::seq([r.clone(), more(lo - 1, hi.map(|h| h - 1))])
+                    }
+                } else {
+                    Expr::repeat(Expr::seq([Expr::literal(","), r.clone()]), lo, hi)
+                }
+            }
+            _ => Expr::Empty,
+        };
+        for i in (0..np).rev() {
+            let e = Expr::seq([comma(i, pos[i].clone()), tail]);
+            tail = if (i as u64) < min {
+                e
+            } else {
+                Expr::optional(e)
+            };
+        }
+        Ok(Some(Expr::seq([
+            Expr::literal("["),
+            tail,
+            Expr::literal("]"),
+        ])))
+    }
+}
+
+fn merge_choice(branches: Vec<Compiled>) -> Option<Compiled> {
+    if branches.is_empty() {
+        return None;
+    }
+    if branches.len() == 1 {
+        return branches.into_iter().next();
+    }
+    let types = branches.iter().fold(0, |t, b| t | b.types);
+    let values = if branches.iter().all(|b| b.values.is_some()) {
+        Some(
+            branches
+                .iter()
+                .flat_map(|b| b.values.clone().unwrap())
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Some(Compiled {
+        expr: Expr::Choice(branches.into_iter().map(|b| b.expr).collect()),
+        types,
+        values,
+    })
+}
+
+fn disjoint(a: &Compiled, b: &Compiled) -> bool {
+    if a.types & b.types == 0 {
+        return true;
+    }
+    match (&a.values, &b.values) {
+        (Some(x), Some(y)) => !x.iter().any(|v| y.iter().any(|w| json_eq(v, w))),
+        (Some(x), None) => x.iter().all(|v| type_bit(v) & b.types == 0),
+        (None, Some(y)) => y.iter().all(|v| type_bit(v) & a.types == 0),
+        _ => false,
+    }
+}
+
+/// JSON Schema equality (numbers by value).
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if let (Some(p), Some(q)) = (x.as_i64(), y.as_i64()) {
+                p == q
+            } else if let (Some(p), Some(q)) = (x.as_u64(), y.as_u64()) {
+                p == q
+            } else {
+                x.as_f64() == y.as_f64()
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Whether an enum/const value satisfies the rest of the conjunction.
+fn check_value(v: &Value, n: &Node) -> R<bool> {
+    let unsup = || {
+        unsupported(
+            &n.values_ptr,
+            "enum/const next to object or array keywords is not supported",
+        )
+    };
+    Ok(match v {
+        Value::Null => n.null,
+        Value::Bool(_) => n.boolean,
+        Value::String(s) => {
+            let len = s.chars().count() as u64;
+            n.string && len >= n.min_len && n.max_len.is_none_or(|m| len <= m)
+        }
+        Value::Number(x) => {
+            let f = x.as_f64().unwrap_or(f64::NAN);
+            let int_ok = match n.number {
+                NumKind::None => false,
+                NumKind::Int => x.is_i64() || x.is_u64() || f.fract() == 0.0,
+                NumKind::Num => true,
+            };
+            let lo_ok = n.lo.is_none_or(|b| if b.excl { f > b.v } else { f >= b.v });
+            let hi_ok = n.hi.is_none_or(|b| if b.excl { f < b.v } else { f <= b.v });
+            int_ok && lo_ok && hi_ok
+        }
+        Value::Object(m) => {
+            if !n.objs.is_empty() {
+                return Err(unsup());
+            }
+            n.object && n.required.iter().all(|r| m.contains_key(r))
+        }
+        Value::Array(a) => {
+            if !n.arrs.is_empty() || n.unique.is_some() {
+                return Err(unsup());
+            }
+            n.array
+                && a.len() as u64 >= n.min_items
+                && n.max_items.is_none_or(|m| a.len() as u64 <= m)
+        }
+    })
+}
+
+/// Every JSON spelling of one code point, as a regex.
+fn spell_char(c: char) -> String {
+    let mut alts: Vec<String> = Vec::new();
+    let short = match c {
+        '"' => Some("\\\\\""),
+        '\\' => Some("\\\\\\\\"),
+        '/' => Some("\\\\/"),
+        '\u{8}' => Some("\\\\b"),
+        '\u{c}' => Some("\\\\f"),
+        '\n' => Some("\\\\n"),
+        '\r' => Some("\\\\r"),
+        '\t' => Some("\\\\t"),
+        _ => None,
+    };
+    if c != '"' && c != '\\' && (c as u32) >= 0x20 {
+        alts.push(regex_syntax::escape(&c.to_string()));
+    }
+    if let Some(s) = short {
+        alts.push(s.to_string());
+    }
+    let mut units = [0u16; 2];
+    let mut u = String::new();
+    for unit in c.encode_utf16(&mut units) {
+        u.push_str("\\\\u");
+        for d in format!("{unit:04x}").chars() {
+            if d.is_ascii_alphabetic() {
+                let _ = write!(u, "[{}{}]", d, d.to_ascii_uppercase());
+            } else {
+                u.push(d);
+            }
+        }
+    }
+    alts.push(u);
+    format!("(?:{})", alts.join("|"))
+}
+
+/// Every JSON spelling of the string `s` (quotes included), as a regex.
+fn spell_string(s: &str) -> String {
+    let mut r = String::from("\"");
+    for c in s.chars() {
+        r.push_str(&spell_char(c));
+    }
+    r.push('"');
+    r
+}
+
+/// Four hex digits (either case) whose value is not in `ex` (BMP values).
+fn hex4_except(ex: &BTreeSet<u32>, prefix: u32, depth: u32) -> String {
+    let left = 4 - depth;
+    let span = 16u32.pow(left);
+    let lo = prefix * span;
+    if !ex.iter().any(|&x| x >= lo && x < lo + span) {
+        return format!("[0-9a-fA-F]{{{left}}}");
+    }
+    if left == 0 {
+        return String::new(); // unreachable: excluded exactly
+    }
+    let mut free = String::new();
+    let mut alts = Vec::new();
+    for d in 0..16u32 {
+        let p = prefix * 16 + d;
+        let sub_span = 16u32.pow(left - 1);
+        let hit = ex
+            .iter()
+            .any(|&x| x >= p * sub_span && x < (p + 1) * sub_span);
+        let dc = std::char::from_digit(d, 16).unwrap();
+        let class = if dc.is_ascii_alphabetic() {
+            format!("{dc}{}", dc.to_ascii_uppercase())
+        } else {
+            dc.to_string()
+        };
+        if !hit {
+            free.push_str(&class);
+        } else if left > 1 {
+            alts.push(format!("[{class}]{}", hex4_except(ex, p, depth + 1)));
+        }
+    }
+    if !free.is_empty() {
+        alts.push(if left > 1 {
+            format!("[{free}][0-9a-fA-F]{{{}}}", left - 1)
+        } else {
+            format!("[{free}]")
+        });
+    }
+    if alts.is_empty() {
+        "[^\\s\\S]".to_string()
+    } else {
+        format!("(?:{})", alts.join("|"))
+    }
+}
+
+/// One JSON string character (raw or escape unit) not decoding to any of `ex`.
+fn char_not_in(ex: &BTreeSet<char>) -> String {
+    let mut raw = String::from("[^\"\\\\\\x00-\\x1F");
+    for c in ex {
+        raw.push_str(&regex_syntax::escape(&c.to_string()));
+    }
+    raw.push(']');
+    let shorts: String = [
+        ('"', "\""),
+        ('\\', "\\\\"),
+        ('/', "/"),
+        ('\u{8}', "b"),
+        ('\u{c}', "f"),
+        ('\n', "n"),
+        ('\r', "r"),
+        ('\t', "t"),
+    ]
+    .iter()
+    .filter(|(c, _)| !ex.contains(c))
+    .map(|(_, s)| *s)
+    .collect();
+    let hex: BTreeSet<u32> = ex.iter().map(|&c| c as u32).collect();
+    let mut alts = vec![raw];
+    if !shorts.is_empty() {
+        alts.push(format!("\\\\[{shorts}]"));
+    }
+    alts.push(format!("\\\\u{}", hex4_except(&hex, 0, 0)));
+    format!("(?:{})", alts.join("|"))
+}
+
+/// A JSON string whose decoded value is none of `keys`; None if a key has a
+/// character outside the BMP (its surrogate-pair escape spans two units).
+fn string_not_in(keys: &[String]) -> Option<String> {
+    if keys.iter().any(|k| k.chars().any(|c| c as u32 > 0xFFFF)) {
+        return None;
+    }
+    let chars: Vec<Vec<char>> = keys.iter().map(|k| k.chars().collect()).collect();
+    fn node(chars: &[Vec<char>], prefix: &[char]) -> String {
+        let d = prefix.len();
+        let mut alts = Vec::new();
+        let here: Vec<&Vec<char>> = chars
+            .iter()
+            .filter(|k| k.len() >= d && k[..d] == *prefix)
+            .collect();
+        if !here.iter().any(|k| k.len() == d) {
+            alts.push("\"".to_string());
+        }
+        let next: BTreeSet<char> = here.iter().filter(|k| k.len() > d).map(|k| k[d]).collect();
+        for &c in &next {
+            let mut p = prefix.to_vec();
+            p.push(c);
+            alts.push(format!("{}{}", spell_char(c), node(chars, &p)));
+        }
+        alts.push(format!("{}{CHAR}*\"", char_not_in(&next)));
+        format!("(?:{})", alts.join("|"))
+    }
+    Some(format!("\"{}", node(&chars, &[])))
+}
+
+fn string_expr(n: &Node) -> R<Option<Expr>> {
+    if n.max_len.is_some_and(|m| m < n.min_len) {
+        return Ok(None);
+    }
+    if n.min_len == 0 && n.max_len.is_none() {
+        return Ok(Some(Expr::regex(STRING)));
+    }
+    if n.min_len > MAX_STRING_BOUND || n.max_len.is_some_and(|m| m > MAX_STRING_BOUND) {
+        return Err(unsupported(
+            &n.len_ptr,
+            format!("minLength/maxLength above {MAX_STRING_BOUND} is not supported"),
+        ));
+    }
+    // A code point is one raw char, one escape, or a surrogate-pair escape;
+    // lone surrogate escapes are rejected under length bounds.
+    let cp_exact = r#"(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u(?:[0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}|[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})))"#;
+    let max = n.max_len.map_or(String::new(), |m| m.to_string());
+    Ok(Some(Expr::regex(format!(
+        "\"{cp_exact}{{{},{max}}}\"",
+        n.min_len
+    ))))
+}
+
+/// The integers in the range, converted from bounds; None if empty.
+fn int_bounds(n: &Node) -> R<(Option<i128>, Option<i128>)> {
+    const LIM: f64 = 9.0e15;
+    let lo = match n.lo {
+        None => None,
+        Some(b) => {
+            if b.v.abs() > LIM {
+                return Err(unsupported(
+                    &n.bound_ptrs[b.ptr_kw],
+                    "integer bound beyond 9e15 is not supported",
+                ));
+            }
+            Some(if b.excl {
+                b.v.floor() as i128 + 1
+            } else {
+                b.v.ceil() as i128
+            })
+        }
+    };
+    let hi = match n.hi {
+        None => None,
+        Some(b) => {
+            if b.v.abs() > LIM {
+                return Err(unsupported(
+                    &n.bound_ptrs[b.ptr_kw],
+                    "integer bound beyond 9e15 is not supported",
+                ));
+            }
+            Some(if b.excl {
+                b.v.ceil() as i128 - 1
+            } else {
+                b.v.floor() as i128
+            })
+        }
+    };
+    Ok((lo, hi))
+}
+
+fn number_expr(n: &Node) -> R<Option<Expr>> {
+    if n.lo.is_none() && n.hi.is_none() {
+        return Ok(Some(Expr::regex(match n.number {
+            NumKind::Int => int_any_regex(),
+            _ => NUMBER.to_string(),
+        })));
+    }
+    if n.number != NumKind::Int {
+        let b = n.lo.or(n.hi).unwrap();
+        return Err(unsupported(
+            &n.bound_ptrs[b.ptr_kw],
+            "minimum/maximum on non-integer numbers is not supported yet (add type: integer)",
+        ));
+    }
+    let (lo, hi) = int_bounds(n)?;
+    Ok(int_range_regex(lo, hi).map(|r| Expr::regex(format!("(?:{r})(?:\\.0+)?"))))
+}
+
+/// Every spelling of a JSON number whose value is an integer (see module docs).
+fn int_any_regex() -> String {
+    let int = "(?:0|[1-9][0-9]*)";
+    let mut alts = vec![
+        format!("{int}(?:\\.0+)?(?:[eE]\\+?[0-9]+)?"),
+        "0(?:\\.0+)?[eE]-[0-9]+".to_string(),
+    ];
+    for k in 1..=INT_EXP_LIMIT {
+        alts.push(format!("[1-9][0-9]*0{{{k}}}(?:\\.0+)?[eE]-0*{k}"));
+    }
+    for e in 1..INT_EXP_LIMIT {
+        alts.push(format!("{int}\\.[0-9]{{1,{e}}}0*[eE]\\+?0*{e}"));
+    }
+    let ge = pos_range(INT_EXP_LIMIT as u128, None);
+    alts.push(format!(
+        "{int}\\.[0-9]{{1,{INT_EXP_LIMIT}}}0*[eE]\\+?0*(?:{ge})"
+    ));
+    format!("-?(?:{})", alts.join("|"))
+}
+
+/// Regex for the integers in [lo, hi] written `-?(0|[1-9][0-9]*)` (`-0` is 0).
+fn int_range_regex(lo: Option<i128>, hi: Option<i128>) -> Option<String> {
+    if let (Some(a), Some(b)) = (lo, hi) {
+        if a > b {
+            return None;
+        }
+    }
+    let mut alts = Vec::new();
+    // Non-negative part.
+    if hi.is_none_or(|h| h >= 0) {
+        let a = lo.map_or(0, |l| l.max(0)) as u128;
+        alts.push(pos_range(a, hi.map(|h| h as u128)));
+        if a == 0 {
+            alts.push("-0".to_string());
+        }
+    }
+    // Negative part: -x with x in [max(1,-hi), -lo].
+    if lo.is_none_or(|l| l < 0) {
+        let a = hi.map_or(1, |h| (-h).max(1)) as u128;
+        let b = lo.map(|l| (-l) as u128);
+        alts.push(format!("-(?:{})", pos_range(a, b)));
+    }
+    Some(alts.join("|"))
+}
+
+/// Regex for the naturals in [a, b] (b None: unbounded), no leading zeros.
+fn pos_range(a: u128, b: Option<u128>) -> String {
+    let la = a.to_string().len();
+    let mut alts = Vec::new();
+    let lb = b.map_or(la, |b| b.to_string().len());
+    for l in la..=lb {
+        let lower = if l == la { a } else { 10u128.pow(l as u32 - 1) };
+        let upper = match b {
+            Some(b) if l == lb => b,
+            _ => 10u128.pow(l as u32) - 1,
+        };
+        if lower > upper {
+            continue;
+        }
+        let (x, y) = (lower.to_string(), upper.to_string());
+        alts.push(same_len(x.as_bytes(), y.as_bytes()));
+    }
+    if b.is_none() {
+        alts.push(format!("[1-9][0-9]{{{la},}}"));
+    }
+    alts.join("|")
+}
+
+/// Regex for the digit strings of equal length between x and y inclusive.
+fn same_len(x: &[u8], y: &[u8]) -> String {
+    if x.is_empty() {
+        return String::new();
+    }
+    if x == y {
+        return String::from_utf8(x.to_vec()).unwrap();
+    }
+    let rest = x.len() - 1;
+    let (dx, dy) = (x[0], y[0]);
+    let all_zero = x[1..].iter().all(|&c| c == b'0');
+    let all_nine = y[1..].iter().all(|&c| c == b'9');
+    let any = |n: usize| {
+        if n == 0 {
+            String::new()
+        } else {
+            format!("[0-9]{{{n}}}")
+        }
+    };
+    if dx == dy {
+        return format!("{}(?:{})", dx as char, same_len(&x[1..], &y[1..]));
+    }
+    let mut alts = Vec::new();
+    let (mut from, mut to) = (dx, dy);
+    if !all_zero {
+        let nines = vec![b'9'; rest];
+        alts.push(format!("{}(?:{})", dx as char, same_len(&x[1..], &nines)));
+        from += 1;
+    }
+    let last_partial = !all_nine;
+    if last_partial {
+        to -= 1;
+    }
+    if from <= to {
+        alts.push(format!("[{}-{}]{}", from as char, to as char, any(rest)));
+    }
+    if last_partial {
+        let zeros = vec![b'0'; rest];
+        alts.push(format!("{}(?:{})", dy as char, same_len(&zeros, &y[1..])));
+    }
+    alts.join("|")
+}
+
+/// Every spelling of a number value whose exponent is within ±EXP_WINDOW.
+fn spell_number(x: &serde_json::Number, ptr: &str) -> R<String> {
+    // Decimal digits of the value: sign, significant digits, exponent p
+    // such that value = 0.D × 10^p.
+    let text = if x.is_i64() || x.is_u64() {
+        x.to_string()
+    } else {
+        let f = x.as_f64().unwrap_or(f64::NAN);
+        if !f.is_finite() {
+            return Err(unsupported(ptr, "non-finite number"));
+        }
+        format!("{f:e}")
+    };
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(b) => (true, b.to_string()),
+        None => (false, text.clone()),
+    };
+    let (mant, exp) = match body.split_once('e') {
+        Some((m, e)) => (m.to_string(), e.parse::<i64>().unwrap_or(0)),
+        None => (body.clone(), 0),
+    };
+    let (ip, fp) = match mant.split_once('.') {
+        Some((i, f)) => (i.to_string(), f.to_string()),
+        None => (mant.clone(), String::new()),
+    };
+    let all = format!("{ip}{fp}");
+    let lead = all.len() - all.trim_start_matches('0').len();
+    let d = all.trim_matches('0').to_string();
+    if d.is_empty() {
+        // Zero: any sign, fraction of zeros, any exponent.
+        return Ok("-?0(?:\\.0+)?(?:[eE][+-]?[0-9]+)?".into());
+    }
+    if !(x.is_i64() || x.is_u64()) && d.len() > 15 {
+        return Err(unsupported(
+            ptr,
+            "a non-integer number with more than 15 significant digits in enum/const",
+        ));
+    }
+    let p = ip.len() as i64 - lead as i64 + exp;
+    let sign = if neg { "-" } else { "" };
+    let mut alts = Vec::new();
+    for e in -(EXP_WINDOW as i64)..=(EXP_WINDOW as i64) {
+        let q = p - e; // mantissa = 0.D × 10^q
+        let dl = d.len() as i64;
+        let m = if q >= dl {
+            format!("{d}{}(?:\\.0+)?", "0".repeat((q - dl) as usize))
+        } else if q > 0 {
+            format!("{}\\.{}0*", &d[..q as usize], &d[q as usize..])
+        } else {
+            format!("0\\.{}{d}0*", "0".repeat((-q) as usize))
+        };
+        let ex = match e.cmp(&0) {
+            std::cmp::Ordering::Greater => format!("[eE]\\+?0*{e}"),
+            std::cmp::Ordering::Less => format!("[eE]-0*{}", -e),
+            std::cmp::Ordering::Equal => "(?:[eE][+-]?0+)?".to_string(),
+        };
+        alts.push(format!("{m}{ex}"));
+    }
+    Ok(format!("{sign}(?:{})", alts.join("|")))
+}
+
+/// An expression accepting every JSON spelling of `v`.
+fn spell_value(v: &Value, ptr: &str) -> R<Expr> {
+    Ok(match v {
+        Value::Null => Expr::literal("null"),
+        Value::Bool(b) => Expr::literal(if *b { "true" } else { "false" }),
+        Value::String(s) => Expr::regex(spell_string(s)),
+        Value::Number(x) => Expr::regex(spell_number(x, ptr)?),
+        Value::Array(a) => {
+            let mut items = vec![Expr::literal("[")];
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    items.push(Expr::literal(","));
+                }
+                items.push(spell_value(x, ptr)?);
+            }
+            items.push(Expr::literal("]"));
+            Expr::Seq(items)
+        }
+        Value::Object(m) => {
+            if m.len() > MAX_ENUM_OBJECT_KEYS {
+                return Err(unsupported(
+                    ptr,
+                    format!(
+                        "enum/const object with more than {MAX_ENUM_OBJECT_KEYS} keys (any key order)"
+                    ),
+                ));
+            }
+            let members: Vec<Expr> = m
+                .iter()
+                .map(|(k, x)| {
+                    Ok(Expr::seq([
+                        Expr::regex(spell_string(k)),
+                        Expr::literal(":"),
+                        spell_value(x, ptr)?,
+                    ]))
+                })
+                .collect::<R<_>>()?;
+            let mut perms = Vec::new();
+            permute(&mut (0..members.len()).collect::<Vec<_>>(), 0, &mut perms);
+            let alts: Vec<Expr> = perms
+                .into_iter()
+                .map(|p| {
+                    let mut items = vec![Expr::literal("{")];
+                    for (i, &j) in p.iter().enumerate() {
+                        if i > 0 {
+                            items.push(Expr::literal(","));
+                        }
+                        items.push(members[j].clone());
+                    }
+                    items.push(Expr::literal("}"));
+                    Expr::Seq(items)
+                })
+                .collect();
+            if alts.len() == 1 {
+                alts.into_iter().next().unwrap()
+            } else {
+                Expr::Choice(alts)
+            }
+        }
+    })
+}
+
+fn permute(v: &mut Vec<usize>, k: usize, out: &mut Vec<Vec<usize>>) {
+    if k >= v.len() {
+        out.push(v.clone());
+        return;
+    }
+    for i in k..v.len() {
+        v.swap(k, i);
+        permute(v, k + 1, out);
+        v.swap(k, i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex_automata::meta::Regex;
+
+    fn full(re: &str) -> Regex {
+        Regex::new(&format!("^(?:{re})$")).unwrap()
+    }
+
+    #[test]
+    fn ranges_are_exact() {
+        for (lo, hi) in [
+            (Some(-25), Some(130)),
+            (Some(7), None),
+            (None, Some(-3)),
+            (Some(0), Some(0)),
+            (Some(-1000), Some(-999)),
+            (Some(19), Some(21)),
+            (None, Some(15)),
+        ] {
+            let re = full(&int_range_regex(lo, hi).unwrap());
+            for x in -1200i128..1200 {
+                let want = lo.is_none_or(|l| x >= l) && hi.is_none_or(|h| x <= h);
+                assert_eq!(re.is_match(&x.to_string()), want, "{x} in {lo:?}..{hi:?}");
+            }
+            assert_eq!(
+                re.is_match("-0"),
+                lo.is_none_or(|l| l <= 0) && hi.is_none_or(|h| h >= 0)
+            );
+            assert!(!re.is_match("01"));
+        }
+    }
+
+    #[test]
+    fn integer_spellings() {
+        let re = full(&int_any_regex());
+        for ok in [
+            "0", "-0", "1", "1.0", "1e2", "1.5e1", "100e-2", "0.0e-5", "2.50E+1",
+        ] {
+            assert!(re.is_match(ok), "{ok}");
+        }
+        for bad in ["1.5", "1e-1", "15e-2", "0.5", "1.05e1", "-1.1"] {
+            assert!(!re.is_match(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn number_spellings() {
+        let n = |s: &str| full(&spell_number(&serde_json::from_str(s).unwrap(), "").unwrap());
+        let one = n("1");
+        for ok in ["1", "1.0", "1e0", "10e-1", "0.1e1", "1.000E+0"] {
+            assert!(one.is_match(ok), "{ok}");
+        }
+        for bad in ["11", "0.1", "1e1", "-1"] {
+            assert!(!one.is_match(bad), "{bad}");
+        }
+        let x = n("-12.5");
+        for ok in ["-12.5", "-1.25e1", "-125e-1", "-12.50"] {
+            assert!(x.is_match(ok), "{ok}");
+        }
+        assert!(!x.is_match("12.5"));
+    }
+
+    #[test]
+    fn keys_exclusion() {
+        let keys = vec!["a".to_string(), "ab".to_string()];
+        let re = full(&string_not_in(&keys).unwrap());
+        for ok in [r#""""#, r#""b""#, r#""abc""#, r#""ac""#, r#""\u0062""#] {
+            assert!(re.is_match(ok), "{ok}");
+        }
+        for bad in [
+            r#""a""#,
+            r#""ab""#,
+            r#""\u0061""#,
+            r#""\u0061\u0062""#,
+            r#""\u0061b""#,
+        ] {
+            assert!(!re.is_match(bad), "{bad}");
+        }
+        let s = full(&spell_string("a/\""));
+        assert!(s.is_match(r#""a\/\"""#));
+        assert!(s.is_match(r#""\u0061/\u0022""#));
+        assert!(!s.is_match(r#""a/""#));
+    }
+}

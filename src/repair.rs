@@ -1,0 +1,1626 @@
+//! Defensive repair of malformed JSON produced by language models.
+//!
+//! [`repair`] turns text that is *meant* to be JSON into a [`serde_json::Value`]
+//! and reports every fix it applied. It is the post-processing rung of the
+//! structured-output ladder: use it when token masking is not available (a
+//! hosted API, a model that runs elsewhere).
+//!
+//! ```
+//! use formwork::repair::{repair, RepairKind};
+//! use serde_json::json;
+//!
+//! let out = repair("Sure! ```json\n{name: 'Ada', 'tags': ['x', 'y',], ok: True // done\n```")?;
+//! assert_eq!(out.value, json!({"name": "Ada", "tags": ["x", "y"], "ok": true}));
+//! assert!(out.fixes.iter().any(|f| f.kind == RepairKind::QuotedKey));
+//!
+//! // Valid JSON comes back unchanged, with no fixes.
+//! let out = repair(r#"{"a": [1, 2.5, null]}"#)?;
+//! assert!(out.fixes.is_empty());
+//! # Ok::<(), formwork::repair::RepairError>(())
+//! ```
+//!
+//! # Design
+//!
+//! * **Fast path.** The text is first given to `serde_json::from_str`. Valid
+//!   JSON therefore comes back as exactly the value serde_json would produce,
+//!   with an empty fix list, at serde_json's speed.
+//! * **Repair path.** Otherwise a hand-written recursive-descent parser reads
+//!   the text as a sequence of Unicode scalar values. It never fails on a
+//!   local problem: every deviation from JSON is repaired in place and recorded
+//!   as a [`Fix`]. The algorithm follows the one of the `jsonrepair` JS library
+//!   (decide locally, look ahead a little, re-scan a string at most once), plus
+//!   a few behaviours of the Python `json_repair` library (prose around the
+//!   JSON, Python tuples and set literals, dropping junk words between members).
+//! * **Termination.** Every loop either consumes at least one character or
+//!   exits; a string is scanned at most twice (the second scan is the "the end
+//!   quote is missing" retry, which never retries again). Time is linear in the
+//!   input length up to that factor.
+//! * **Depth.** Nesting is limited to [`MAX_DEPTH`] (512) open containers.
+//!   Deeper input is reported as [`RepairError::TooDeep`]; the stack never
+//!   overflows.
+//! * **Never panics.** All look-ups are bounds-checked (`get`), there is no
+//!   `unwrap` on input-dependent data. A cargo-fuzz target checks this.
+//!
+//! # Choices
+//!
+//! * **Quotes.** `'…'`, `“…”`, `‘…’`, `` `…´ `` are string delimiters. A quote
+//!   that is not followed by a delimiter (`,` `:` `]` `}` `)` newline, end of
+//!   text, or a next value) is taken as an unescaped quote *inside* the string.
+//! * **Unquoted words** become strings (`{a: hello world}` →
+//!   `{"a": "hello world"}`); `True`/`False`/`None` (any case) and `undefined`
+//!   become `true`/`false`/`null`.
+//! * **`NaN`, `Infinity`, `-Infinity`** become `null`: JSON has no non-finite
+//!   numbers and `null` is what `JSON.stringify` writes for them.
+//! * **Numbers with leading zeros** (`0789`) become strings, so that no digit
+//!   is lost. Truncated numbers are completed (`2.` → `2.0`, `2e` → `2e0`,
+//!   `-` → `-0`, `.5` → `0.5`). `1_000` is read as `1000`.
+//! * **Truncated output**: an open string is closed (trailing whitespace is
+//!   dropped), a key without value gets `null`, open arrays and objects are
+//!   closed. An empty, unterminated string at the very end of an array is dropped.
+//! * **Several documents** in a row (NDJSON, `{}{}`, `1, 2`) come back as one
+//!   array of all of them. Exception: once a container (object or array) was
+//!   read, trailing *prose* (a word) ends the input and is ignored.
+//! * **Prose before JSON**: if the text starts with a word and a `{`, `[` or a
+//!   code fence follows later, everything before it is skipped. If no bracket
+//!   follows, the whole text is one unquoted string (`hello world` →
+//!   `"hello world"`). `callback({...})` (JSONP) and `ObjectId("…")` (MongoDB)
+//!   are unwrapped.
+//! * **Code fences** (```` ``` ```` with an optional language tag) are treated
+//!   like whitespace between tokens.
+//! * **Invalid escapes** (`"\a"`) keep the character and drop the backslash.
+//!   A truncated `\u` escape at the end of the text is dropped.
+//! * **Errors.** [`RepairError::NothingRecoverable`] when the text contains no
+//!   value at all (empty, whitespace, a stray `}`), plus two structural errors
+//!   where guessing would invent data: a member that starts with `:` (no key)
+//!   and a key followed by something that cannot be a value.
+//!
+//! Positions in [`Fix`] and [`RepairError`] are character (not byte) offsets.
+
+use serde_json::Map;
+/// The value type returned by [`repair`] (re-exported from `serde_json`).
+pub use serde_json::Value;
+
+/// Maximum nesting of arrays, objects and tuples.
+pub const MAX_DEPTH: usize = 512;
+
+/// What a [`Fix`] repaired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RepairKind {
+    /// A Markdown code fence (```` ``` ```` plus language tag) was removed.
+    StrippedCodeFence,
+    /// Prose before the JSON was skipped.
+    SkippedLeadingText,
+    /// Text after the JSON was ignored.
+    SkippedTrailingText,
+    /// A stray character or word that belongs to no value was dropped.
+    SkippedJunk,
+    /// A `//`, `/* */` comment was removed.
+    RemovedComment,
+    /// Single, curly or backtick quotes were replaced by double quotes.
+    NormalizedQuotes,
+    /// An object key had no quotes.
+    QuotedKey,
+    /// A value was an unquoted word and became a string.
+    QuotedValue,
+    /// A missing start or end quote was added.
+    AddedMissingQuote,
+    /// A quote inside a string was escaped.
+    EscapedQuote,
+    /// A raw newline, tab or other control character in a string was escaped.
+    EscapedControlChar,
+    /// An invalid escape sequence (`\a`) was replaced by its character.
+    FixedInvalidEscape,
+    /// A missing comma was inserted.
+    InsertedComma,
+    /// A trailing or leading comma was removed.
+    RemovedComma,
+    /// A missing colon was inserted.
+    InsertedColon,
+    /// A key had no value; `null` was used.
+    InsertedNull,
+    /// An unterminated string was closed (truncated output).
+    ClosedString,
+    /// An unterminated array or object was closed (truncated output).
+    ClosedContainer,
+    /// A closing bracket that matches nothing was removed.
+    RemovedBracket,
+    /// A closing bracket of the wrong kind closed a container.
+    MismatchedBracket,
+    /// `True`/`False`/`None`, `undefined` or a differently cased keyword.
+    ConvertedLiteral,
+    /// `NaN` or `Infinity` became `null`.
+    ConvertedNonFinite,
+    /// A number was completed or normalised (`2.`, `.5`, `1_000`).
+    FixedNumber,
+    /// A number with leading zeros was kept as a string.
+    NumberAsString,
+    /// `"a" + "b"` was concatenated.
+    ConcatenatedStrings,
+    /// A JSONP or function-call wrapper (`cb(...)`, `ObjectId(...)`) was removed.
+    RemovedWrapper,
+    /// `...` was removed.
+    RemovedEllipsis,
+    /// Several top-level documents were wrapped in an array.
+    WrappedDocuments,
+    /// A Python tuple `( ... )` became an array (or a one-element group its value).
+    ConvertedTuple,
+    /// A set literal `{"a", "b"}` became an array.
+    ConvertedSet,
+    /// A `"key": value` pair found directly inside an array became an object.
+    WrappedMemberInObject,
+    /// A duplicated key: the later value was kept.
+    DuplicateKey,
+    /// Escaped JSON text (`{\"a\": 1}`) was unescaped.
+    UnescapedText,
+}
+
+/// One repair, at a character offset of the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    /// What was repaired.
+    pub kind: RepairKind,
+    /// Character offset in the input where it was repaired.
+    pub offset: usize,
+}
+
+/// The result of [`repair`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repaired {
+    /// The repaired value.
+    pub value: Value,
+    /// Every repair applied, in input order (empty for valid JSON).
+    pub fixes: Vec<Fix>,
+}
+
+impl Repaired {
+    /// Whether the input was valid JSON that needed no repair.
+    pub fn was_valid(&self) -> bool {
+        self.fixes.is_empty()
+    }
+}
+
+/// Why nothing could be recovered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepairError {
+    /// The text holds no JSON value at all (empty, only whitespace or comments,
+    /// only stray brackets).
+    #[error("nothing recoverable: the text contains no JSON value")]
+    NothingRecoverable,
+    /// Nesting deeper than [`MAX_DEPTH`].
+    #[error("nesting deeper than {limit} levels at character {offset}")]
+    TooDeep { limit: usize, offset: usize },
+    /// An object member starts without a key (`{:2}`).
+    #[error("object key expected at character {offset}")]
+    ObjectKeyExpected { offset: usize },
+    /// A key is followed by something that cannot start a value (`{"a" ]`).
+    #[error("colon expected at character {offset}")]
+    ColonExpected { offset: usize },
+}
+
+/// Repair `text` into a JSON value.
+///
+/// Valid JSON is returned unchanged with no fixes. See the [module
+/// documentation](self) for what is repaired and how.
+pub fn repair(text: &str) -> Result<Repaired, RepairError> {
+    if let Ok(value) = serde_json::from_str::<Value>(text) {
+        return Ok(Repaired {
+            value,
+            fixes: Vec::new(),
+        });
+    }
+    let mut p = Parser::new(text);
+    let value = p.parse_top()?;
+    Ok(Repaired {
+        value,
+        fixes: p.fixes,
+    })
+}
+
+/// Like [`repair`], but returns only the value.
+pub fn repair_value(text: &str) -> Result<Value, RepairError> {
+    repair(text).map(|r| r.value)
+}
+
+// ---------------------------------------------------------------------------
+// character classes
+
+fn is_ws(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\t' | '\n' | '\r' | '\u{a0}' | '\u{180e}' | '\u{2000}'
+            ..='\u{200b}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
+    )
+}
+
+fn is_double_quote_like(c: char) -> bool {
+    matches!(c, '"' | '\u{201c}' | '\u{201d}')
+}
+
+fn is_single_quote_like(c: char) -> bool {
+    matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '`' | '\u{b4}')
+}
+
+fn is_quote(c: char) -> bool {
+    is_double_quote_like(c) || is_single_quote_like(c)
+}
+
+/// Characters that end a value or separate tokens.
+fn is_delimiter(c: char) -> bool {
+    matches!(
+        c,
+        ',' | ':' | '[' | ']' | '/' | '{' | '}' | '(' | ')' | '\n' | '+'
+    )
+}
+
+/// Whether `c` after a quote makes it an end quote, in context `ctx`.
+fn end_delimiter(c: char, ctx: Ctx) -> bool {
+    match c {
+        '(' => false,
+        ')' => ctx == Ctx::Tuple,
+        ']' | '}' => ctx != Ctx::Top,
+        _ => is_delimiter(c),
+    }
+}
+
+/// Characters that end an unquoted string (besides quotes).
+fn is_unquoted_delimiter(c: char) -> bool {
+    matches!(c, ',' | '[' | ']' | '{' | '}' | '\n' | '+')
+}
+
+fn is_ident_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || c == '$'
+}
+
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '$'
+}
+
+fn is_url_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~:/?#@!$&'()*+;=%".contains(c)
+}
+
+fn is_value_start(c: char) -> bool {
+    is_quote(c)
+        || c.is_ascii_digit()
+        || matches!(c, '{' | '[' | '(' | '-' | '.')
+        || c.is_alphabetic()
+        || c == '_'
+        || c == '$'
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Top,
+    Array,
+    Object,
+    Tuple,
+}
+
+/// How a string scan ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StrMode {
+    /// Normal: may retry once in one of the other modes.
+    Normal,
+    /// The end quote is missing: stop at the first delimiter.
+    StopAtDelimiter,
+    /// The end quote is missing: stop at this character offset.
+    StopAt(usize),
+}
+
+struct Parser {
+    s: Vec<char>,
+    i: usize,
+    depth: usize,
+    fixes: Vec<Fix>,
+}
+
+impl Parser {
+    fn new(text: &str) -> Self {
+        Parser {
+            s: text.chars().collect(),
+            i: 0,
+            depth: 0,
+            fixes: Vec::new(),
+        }
+    }
+
+    fn at(&self, i: usize) -> Option<char> {
+        self.s.get(i).copied()
+    }
+
+    fn cur(&self) -> Option<char> {
+        self.at(self.i)
+    }
+
+    fn fix(&mut self, kind: RepairKind, offset: usize) {
+        self.fixes.push(Fix { kind, offset });
+    }
+
+    fn starts_with(&self, i: usize, pat: &str) -> bool {
+        (i..).zip(pat.chars()).all(|(k, c)| self.at(k) == Some(c))
+    }
+
+    /// Index after whitespace, comments and code fences starting at `i`,
+    /// without recording anything. With `newlines == false` a newline stops it.
+    fn skip_ws_at(&self, mut i: usize, newlines: bool) -> usize {
+        loop {
+            match self.at(i) {
+                Some('\n') if !newlines => return i,
+                Some(c) if is_ws(c) => i += 1,
+                Some('/') if self.at(i + 1) == Some('*') => {
+                    i += 2;
+                    while i < self.s.len() && !self.starts_with(i, "*/") {
+                        i += 1;
+                    }
+                    i = (i + 2).min(self.s.len());
+                }
+                Some('/') if self.at(i + 1) == Some('/') => {
+                    while i < self.s.len() && self.s[i] != '\n' {
+                        i += 1;
+                    }
+                }
+                Some('`') if self.starts_with(i, "```") => {
+                    i += 3;
+                    while self.at(i).is_some_and(is_ident) {
+                        i += 1;
+                    }
+                }
+                _ => return i,
+            }
+        }
+    }
+
+    /// Skip whitespace, comments and code fences, recording fixes.
+    fn ws(&mut self) {
+        self.ws_opt(true)
+    }
+
+    fn ws_opt(&mut self, newlines: bool) {
+        loop {
+            match self.cur() {
+                Some('\n') if !newlines => return,
+                Some(c) if is_ws(c) => self.i += 1,
+                Some('/') if matches!(self.at(self.i + 1), Some('*') | Some('/')) => {
+                    let start = self.i;
+                    self.i = self.skip_comment(self.i);
+                    self.fix(RepairKind::RemovedComment, start);
+                }
+                Some('`') if self.starts_with(self.i, "```") => {
+                    let start = self.i;
+                    self.i += 3;
+                    while self.cur().is_some_and(is_ident) {
+                        self.i += 1;
+                    }
+                    self.fix(RepairKind::StrippedCodeFence, start);
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn skip_comment(&self, mut i: usize) -> usize {
+        if self.at(i + 1) == Some('*') {
+            i += 2;
+            while i < self.s.len() && !self.starts_with(i, "*/") {
+                i += 1;
+            }
+            (i + 2).min(self.s.len())
+        } else {
+            while i < self.s.len() && self.s[i] != '\n' {
+                i += 1;
+            }
+            i
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), RepairError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(RepairError::TooDeep {
+                limit: MAX_DEPTH,
+                offset: self.i,
+            });
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------
+    // top level
+
+    fn parse_top(&mut self) -> Result<Value, RepairError> {
+        self.ws();
+        self.skip_leading_prose();
+        let mut docs: Vec<Value> = Vec::new();
+        let mut saw_container = false;
+        loop {
+            self.ws();
+            let Some(c) = self.cur() else { break };
+            match c {
+                '}' | ']' | ')' => {
+                    self.fix(RepairKind::RemovedBracket, self.i);
+                    self.i += 1;
+                    continue;
+                }
+                ',' | ';' => {
+                    if docs.is_empty() {
+                        self.fix(RepairKind::SkippedJunk, self.i);
+                    } else {
+                        self.fix(RepairKind::RemovedComma, self.i);
+                    }
+                    self.i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            if saw_container && (c.is_alphabetic() || c == '_') && !self.keyword_ahead() {
+                // Prose after the JSON.
+                self.fix(RepairKind::SkippedTrailingText, self.i);
+                break;
+            }
+            let start = self.i;
+            match self.parse_value(Ctx::Top)? {
+                Some(v) => {
+                    saw_container |= v.is_object() || v.is_array();
+                    docs.push(v);
+                }
+                None => {
+                    // Not a value: skip one character.
+                    self.fix(RepairKind::SkippedJunk, start);
+                    self.i = start + 1;
+                }
+            }
+            if self.i == start {
+                self.i += 1;
+            }
+        }
+        let skipped_prose = self
+            .fixes
+            .iter()
+            .any(|f| f.kind == RepairKind::SkippedLeadingText);
+        let closed = self
+            .fixes
+            .iter()
+            .any(|f| f.kind == RepairKind::ClosedContainer);
+        if skipped_prose && closed && docs.len() == 1 && is_empty_container(&docs[0]) {
+            // `text [`: a stray bracket in prose, not JSON.
+            return Err(RepairError::NothingRecoverable);
+        }
+        match docs.len() {
+            0 => Err(RepairError::NothingRecoverable),
+            1 => Ok(docs.pop().unwrap_or(Value::Null)),
+            _ => {
+                self.fix(RepairKind::WrappedDocuments, 0);
+                Ok(Value::Array(docs))
+            }
+        }
+    }
+
+    /// Whether a JSON/Python keyword starts here (so it is not prose).
+    fn keyword_ahead(&self) -> bool {
+        self.keyword_at(self.i).is_some()
+    }
+
+    /// If the text starts with prose and a bracket or code fence follows,
+    /// skip to it. JSONP (`name(`) is left to the value parser.
+    fn skip_leading_prose(&mut self) {
+        let Some(c) = self.cur() else { return };
+        if !(c.is_alphabetic() || c == '*' || c == '#' || c == '>' || c == '_' || c == '-') {
+            return;
+        }
+        if c == '-'
+            && self
+                .at(self.i + 1)
+                .is_some_and(|d| d.is_ascii_digit() || d == '.')
+        {
+            return;
+        }
+        // JSONP / function call: identifier, optional spaces, '('.
+        if is_ident_start(c) {
+            let mut k = self.i;
+            while self.at(k).is_some_and(is_ident) {
+                k += 1;
+            }
+            let k = self.skip_ws_at(k, true);
+            if self.at(k) == Some('(') {
+                return;
+            }
+        }
+        let mut k = self.i;
+        while let Some(d) = self.at(k) {
+            if d == '{' || d == '[' || self.starts_with(k, "```") {
+                self.fix(RepairKind::SkippedLeadingText, self.i);
+                self.i = k;
+                return;
+            }
+            k += 1;
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // values
+
+    fn parse_value(&mut self, ctx: Ctx) -> Result<Option<Value>, RepairError> {
+        self.ws();
+        let Some(c) = self.cur() else { return Ok(None) };
+        if matches!(c, '{' | '[') && ctx == Ctx::Top {
+            // `[```json ... ```]`: a bracket wrapped around a code fence.
+            let mut k = self.i + 1;
+            while self.at(k).is_some_and(is_ws) {
+                k += 1;
+            }
+            if self.starts_with(k, "```") {
+                self.fix(RepairKind::SkippedJunk, self.i);
+                self.i += 1;
+                return self.parse_value(ctx);
+            }
+        }
+        let v = match c {
+            '/' => self.parse_regex(),
+            '{' => Some(self.parse_object()?),
+            '[' => Some(self.parse_array()?),
+            '(' => Some(self.parse_tuple()?),
+            '\\' if self.at(self.i + 1).is_some_and(is_quote) => self.parse_string(ctx)?,
+            c if is_quote(c) => self.parse_string(ctx)?,
+            _ => {
+                if let Some(v) = self.parse_number() {
+                    Some(v)
+                } else if let Some(v) = self.parse_keyword() {
+                    Some(v)
+                } else {
+                    self.parse_unquoted(ctx)?
+                }
+            }
+        };
+        if v.is_some() {
+            self.ws_opt(false);
+        }
+        Ok(v)
+    }
+
+    /// `/regex/` becomes the string `"/regex/"`.
+    fn parse_regex(&mut self) -> Option<Value> {
+        let start = self.i;
+        let mut k = self.i + 1;
+        while let Some(c) = self.at(k) {
+            match c {
+                '\\' => k += 2,
+                '/' => {
+                    let text: String = self.s[start..=k].iter().collect();
+                    self.fix(RepairKind::QuotedValue, start);
+                    self.i = k + 1;
+                    return Some(Value::String(text));
+                }
+                '\n' => return None,
+                _ => k += 1,
+            }
+        }
+        None
+    }
+
+    fn parse_object(&mut self) -> Result<Value, RepairError> {
+        self.enter()?;
+        let open = self.i;
+        self.i += 1; // '{'
+        let mut map = Map::new();
+        self.ws();
+        if self.cur() == Some(',') {
+            self.fix(RepairKind::RemovedComma, self.i);
+            self.i += 1;
+            self.ws();
+        }
+        let mut first = true;
+        loop {
+            self.ws();
+            let Some(c) = self.cur() else {
+                self.fix(RepairKind::ClosedContainer, open);
+                break;
+            };
+            if c == '}' {
+                self.i += 1;
+                break;
+            }
+            if c == ']' {
+                // Wrong closer: close the object, leave the bracket to the parent.
+                self.fix(RepairKind::MismatchedBracket, self.i);
+                break;
+            }
+            if !first {
+                if c == ',' {
+                    self.i += 1;
+                    self.ws();
+                    // Doubled comma or trailing comma.
+                    while self.cur() == Some(',') {
+                        self.fix(RepairKind::RemovedComma, self.i);
+                        self.i += 1;
+                        self.ws();
+                    }
+                    match self.cur() {
+                        None | Some('}') | Some(']') => {
+                            self.fix(RepairKind::RemovedComma, self.i);
+                            continue;
+                        }
+                        _ => {}
+                    }
+                } else {
+                    self.fix(RepairKind::InsertedComma, self.i);
+                }
+            }
+            first = false;
+            self.skip_ellipsis();
+            let Some(c) = self.cur() else { continue };
+            if c == '}' || c == ']' {
+                continue;
+            }
+            if c == '{' {
+                // `{"a":1{"b":2}` inside an array: the object ends here.
+                self.fix(RepairKind::ClosedContainer, self.i);
+                break;
+            }
+            if c == ':' {
+                self.depth -= 1;
+                return Err(RepairError::ObjectKeyExpected { offset: self.i });
+            }
+            let key_start = self.i;
+            let key = match self.parse_key()? {
+                Some(k) => k,
+                None => {
+                    // Something that cannot be a key, e.g. a stray value.
+                    match self.parse_value(Ctx::Object)? {
+                        Some(Value::Array(items)) => {
+                            // `"key": [..], [..]`: merge into the previous array.
+                            if let Some((_, Value::Array(prev))) = map.iter_mut().last() {
+                                prev.extend(items);
+                            }
+                            self.fix(RepairKind::SkippedJunk, key_start);
+                        }
+                        Some(_) => self.fix(RepairKind::SkippedJunk, key_start),
+                        None => {
+                            self.fix(RepairKind::SkippedJunk, key_start);
+                            self.i = key_start + 1;
+                        }
+                    }
+                    continue;
+                }
+            };
+            self.ws();
+            match self.cur() {
+                Some(':') => {
+                    self.i += 1;
+                }
+                Some(',') | Some('}') if map.is_empty() && key.quoted => {
+                    // Set literal `{"a", "b"}` becomes an array.
+                    return self.finish_set(open, key.text);
+                }
+                None => {
+                    // Truncated after a key.
+                    if !key.text.is_empty() || key.quoted_closed {
+                        self.fix(RepairKind::InsertedNull, self.i);
+                        map.insert(key.text, Value::Null);
+                    }
+                    self.fix(RepairKind::ClosedContainer, open);
+                    break;
+                }
+                Some(c) if !key.quoted && is_quote(c) && self.quoted_key_at(self.i) => {
+                    // `COMMENT "key": ...`: a junk word before a quoted key.
+                    self.fix(RepairKind::SkippedJunk, key_start);
+                    first = map.is_empty();
+                    continue;
+                }
+                Some(c) if is_value_start(c) => {
+                    self.fix(RepairKind::InsertedColon, self.i);
+                }
+                Some(c) if c == '}' || c == ',' => {
+                    // A word or stray string between members, not a key.
+                    self.fix(RepairKind::SkippedJunk, key_start);
+                    continue;
+                }
+                Some(_) => {
+                    self.depth -= 1;
+                    return Err(RepairError::ColonExpected { offset: self.i });
+                }
+            }
+            self.ws();
+            let val_start = self.i;
+            let value = match self.cur() {
+                Some(',') | Some('}') | Some(']') | None => None,
+                _ => self.parse_value(Ctx::Object)?,
+            };
+            let value = match value {
+                Some(v) => v,
+                None => {
+                    self.fix(RepairKind::InsertedNull, val_start);
+                    Value::Null
+                }
+            };
+            if map.contains_key(&key.text) {
+                self.fix(RepairKind::DuplicateKey, key_start);
+                map.shift_remove(&key.text);
+            }
+            map.insert(key.text, value);
+        }
+        self.depth -= 1;
+        Ok(Value::Object(map))
+    }
+
+    /// `{"a", "b", ...}` after the first element was read.
+    fn finish_set(&mut self, open: usize, first: String) -> Result<Value, RepairError> {
+        self.fix(RepairKind::ConvertedSet, open);
+        let mut items = vec![Value::String(first)];
+        loop {
+            self.ws();
+            match self.cur() {
+                None => {
+                    self.fix(RepairKind::ClosedContainer, open);
+                    break;
+                }
+                Some('}') => {
+                    self.i += 1;
+                    break;
+                }
+                Some(',') => {
+                    self.i += 1;
+                }
+                _ => {
+                    let start = self.i;
+                    match self.parse_value(Ctx::Array)? {
+                        Some(v) => items.push(v),
+                        None => {
+                            self.fix(RepairKind::SkippedJunk, start);
+                            self.i = start + 1;
+                        }
+                    }
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Array(items))
+    }
+
+    fn parse_key(&mut self) -> Result<Option<Key>, RepairError> {
+        let c = match self.cur() {
+            Some(c) => c,
+            None => return Ok(None),
+        };
+        if is_quote(c) || (c == '\\' && self.at(self.i + 1).is_some_and(is_quote)) {
+            let before = self.fixes.len();
+            let v = self.parse_string(Ctx::Object)?;
+            let closed = !self.fixes[before..]
+                .iter()
+                .any(|f| f.kind == RepairKind::ClosedString);
+            return Ok(v.map(|v| Key {
+                text: match v {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                },
+                quoted: true,
+                quoted_closed: closed,
+            }));
+        }
+        if c.is_ascii_digit() || c == '-' || c.is_alphabetic() || c == '_' || c == '$' || c == '.' {
+            let start = self.i;
+            while let Some(d) = self.cur() {
+                if is_unquoted_delimiter(d) || d == ':' || is_quote(d) {
+                    break;
+                }
+                if d == '/' && matches!(self.at(self.i + 1), Some('/') | Some('*')) {
+                    break;
+                }
+                self.i += 1;
+            }
+            let text: String = self.s[start..self.i].iter().collect();
+            let text = text.trim_end_matches(is_ws).to_string();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            self.fix(RepairKind::QuotedKey, start);
+            // `{a":1}`: a missing start quote; skip the end quote.
+            if self.cur() == Some('"') && self.after_ws_is(self.i + 1, |c| c == ':') {
+                self.fix(RepairKind::AddedMissingQuote, start);
+                self.i += 1;
+            }
+            return Ok(Some(Key {
+                text,
+                quoted: false,
+                quoted_closed: true,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Whether a quoted string at `i` is followed by a colon.
+    fn quoted_key_at(&self, i: usize) -> bool {
+        let Some(q) = self.at(i) else { return false };
+        let mut k = i + 1;
+        while let Some(c) = self.at(k) {
+            if c == q || (is_double_quote_like(q) && is_double_quote_like(c)) {
+                return self.at(self.skip_ws_at(k + 1, true)) == Some(':');
+            }
+            if c == '\n' {
+                return false;
+            }
+            k += 1;
+        }
+        false
+    }
+
+    fn after_ws_is(&self, i: usize, f: impl Fn(char) -> bool) -> bool {
+        self.at(self.skip_ws_at(i, true)).is_some_and(f)
+    }
+
+    fn skip_ellipsis(&mut self) {
+        self.ws();
+        if self.starts_with(self.i, "...") {
+            self.fix(RepairKind::RemovedEllipsis, self.i);
+            self.i += 3;
+            self.ws();
+            if self.cur() == Some(',') {
+                self.i += 1;
+                self.ws();
+            }
+        }
+    }
+
+    fn parse_array(&mut self) -> Result<Value, RepairError> {
+        self.enter()?;
+        let open = self.i;
+        self.i += 1; // '['
+        let mut items = Vec::new();
+        self.ws();
+        if self.cur() == Some(',') {
+            self.fix(RepairKind::RemovedComma, self.i);
+            self.i += 1;
+        }
+        let mut first = true;
+        loop {
+            self.ws();
+            let Some(c) = self.cur() else {
+                self.fix(RepairKind::ClosedContainer, open);
+                break;
+            };
+            match c {
+                ']' => {
+                    self.i += 1;
+                    break;
+                }
+                '}' => {
+                    // A stray or mistyped closer: drop it.
+                    self.fix(RepairKind::RemovedBracket, self.i);
+                    self.i += 1;
+                    continue;
+                }
+                ')' => {
+                    self.fix(RepairKind::MismatchedBracket, self.i);
+                    self.i += 1;
+                    break;
+                }
+                _ => {}
+            }
+            if !first {
+                if c == ',' {
+                    self.i += 1;
+                    self.ws();
+                    while self.cur() == Some(',') {
+                        self.fix(RepairKind::RemovedComma, self.i);
+                        self.i += 1;
+                        self.ws();
+                    }
+                    if matches!(self.cur(), None | Some(']') | Some('}')) {
+                        self.fix(RepairKind::RemovedComma, self.i);
+                        continue;
+                    }
+                } else {
+                    self.fix(RepairKind::InsertedComma, self.i);
+                }
+            }
+            first = false;
+            self.skip_ellipsis();
+            if matches!(self.cur(), None | Some(']') | Some('}') | Some(')')) {
+                continue;
+            }
+            let start = self.i;
+            let before = self.fixes.len();
+            match self.parse_value(Ctx::Array)? {
+                Some(v) => {
+                    // `["key": "value"]`: an object member inside an array.
+                    if let Value::String(k) = &v {
+                        if self.cur() == Some(':') {
+                            self.i += 1;
+                            self.fix(RepairKind::WrappedMemberInObject, start);
+                            let obj = self.object_from_member(k.clone())?;
+                            items.push(obj);
+                            continue;
+                        }
+                    }
+                    // An empty string cut off at the end of the text is dropped.
+                    let truncated_empty = self.cur().is_none()
+                        && v.as_str() == Some("")
+                        && self.fixes[before..]
+                            .iter()
+                            .any(|f| f.kind == RepairKind::ClosedString);
+                    if !truncated_empty {
+                        items.push(v);
+                    }
+                }
+                None => {
+                    self.fix(RepairKind::SkippedJunk, start);
+                    self.i = start + 1;
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Array(items))
+    }
+
+    /// After `"key":` inside an array: read the rest of an object whose first
+    /// key is `key`, up to `}` (consumed) or `]` (left).
+    fn object_from_member(&mut self, key: String) -> Result<Value, RepairError> {
+        self.enter()?;
+        let mut map = Map::new();
+        let v = self.parse_value(Ctx::Object)?.unwrap_or(Value::Null);
+        map.insert(key, v);
+        loop {
+            self.ws();
+            match self.cur() {
+                None | Some(']') => break,
+                Some('}') => {
+                    self.i += 1;
+                    break;
+                }
+                Some(',') => {
+                    // Another member only if `key:` follows.
+                    let save = self.i;
+                    self.i += 1;
+                    self.ws();
+                    let ks = self.i;
+                    match self.parse_key()? {
+                        Some(k) if self.cur() == Some(':') => {
+                            self.i += 1;
+                            let v = self.parse_value(Ctx::Object)?.unwrap_or(Value::Null);
+                            map.insert(k.text, v);
+                        }
+                        _ => {
+                            let _ = ks;
+                            self.i = save;
+                            break;
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Object(map))
+    }
+
+    /// A Python tuple `(a, b)` becomes an array; `(x)` is just `x`.
+    fn parse_tuple(&mut self) -> Result<Value, RepairError> {
+        self.enter()?;
+        let open = self.i;
+        self.i += 1;
+        self.fix(RepairKind::ConvertedTuple, open);
+        let mut items = Vec::new();
+        let mut saw_comma = false;
+        loop {
+            self.ws();
+            match self.cur() {
+                None => {
+                    self.fix(RepairKind::ClosedContainer, open);
+                    break;
+                }
+                Some(')') => {
+                    self.i += 1;
+                    break;
+                }
+                Some(']') | Some('}') => break,
+                Some(',') => {
+                    saw_comma = true;
+                    self.i += 1;
+                }
+                _ => {
+                    let start = self.i;
+                    match self.parse_value(Ctx::Tuple)? {
+                        Some(v) => items.push(v),
+                        None => {
+                            self.fix(RepairKind::SkippedJunk, start);
+                            self.i = start + 1;
+                        }
+                    }
+                }
+            }
+        }
+        self.depth -= 1;
+        if items.len() == 1 && !saw_comma {
+            return Ok(items.pop().unwrap_or(Value::Null));
+        }
+        Ok(Value::Array(items))
+    }
+
+    // -----------------------------------------------------------------------
+    // strings
+
+    fn parse_string(&mut self, ctx: Ctx) -> Result<Option<Value>, RepairError> {
+        let start = self.i;
+        let fixes_before = self.fixes.len();
+        let mut s = match self.scan_string(StrMode::Normal, ctx) {
+            StrScan::Done(s) => s,
+            StrScan::Retry(mode) => {
+                self.i = start;
+                self.fixes.truncate(fixes_before);
+                match self.scan_string(mode, ctx) {
+                    StrScan::Done(s) => s,
+                    StrScan::Retry(_) => String::new(), // not reached: retries never nest
+                }
+            }
+        };
+        // Concatenation: "a" + "b"
+        loop {
+            let k = self.skip_ws_at(self.i, true);
+            if self.at(k) != Some('+') {
+                break;
+            }
+            let k2 = self.skip_ws_at(k + 1, true);
+            self.fix(RepairKind::ConcatenatedStrings, k);
+            self.i = k2;
+            match self.cur() {
+                Some(c) if is_quote(c) => {
+                    let st = self.i;
+                    let fb = self.fixes.len();
+                    let more = match self.scan_string(StrMode::Normal, ctx) {
+                        StrScan::Done(t) => t,
+                        StrScan::Retry(mode) => {
+                            self.i = st;
+                            self.fixes.truncate(fb);
+                            match self.scan_string(mode, ctx) {
+                                StrScan::Done(t) => t,
+                                StrScan::Retry(_) => String::new(),
+                            }
+                        }
+                    };
+                    s.push_str(&more);
+                }
+                _ => break,
+            }
+        }
+        let _ = ctx;
+        Ok(Some(Value::String(s)))
+    }
+
+    fn scan_string(&mut self, mode: StrMode, ctx: Ctx) -> StrScan {
+        let start = self.i;
+        let mut skip_escapes = false;
+        if self.cur() == Some('\\') {
+            // `\"text\"`: escaped JSON text.
+            self.i += 1;
+            skip_escapes = true;
+            self.fix(RepairKind::UnescapedText, start);
+        }
+        let Some(q) = self.cur() else {
+            return StrScan::Done(String::new());
+        };
+        let open_at = self.i;
+        if q != '"' {
+            self.fix(RepairKind::NormalizedQuotes, self.i);
+        }
+        let is_end: fn(char) -> bool = if q == '"' {
+            |c| c == '"'
+        } else if q == '\'' {
+            |c| c == '\''
+        } else if is_single_quote_like(q) {
+            is_single_quote_like
+        } else {
+            is_double_quote_like
+        };
+        self.i += 1;
+        // `""value"`: a doubled opening quote.
+        if mode == StrMode::Normal && self.cur() == Some(q) {
+            let k = self.skip_ws_at(self.i + 1, false);
+            let next_is_text = self
+                .at(k)
+                .is_some_and(|n| !is_delimiter(n) && !is_quote(n) && n != ';');
+            if next_is_text && self.at(self.i + 1).is_some_and(|n| n != '\n') {
+                self.fix(RepairKind::EscapedQuote, self.i);
+                self.i += 1;
+            }
+        }
+        let mut out = String::new();
+        // Start (in `out`) of a trailing run of raw whitespace, and whether it
+        // holds a raw newline: `"text\n"` loses that newline.
+        let mut raw_ws: Option<(usize, bool)> = None;
+        loop {
+            let Some(c) = self.cur() else {
+                // End of text: the end quote is missing.
+                if mode == StrMode::Normal {
+                    let k = self.prev_non_ws(self.i);
+                    if k > open_at && self.at(k - 1).is_some_and(is_delimiter) {
+                        return StrScan::Retry(StrMode::StopAtDelimiter);
+                    }
+                }
+                self.fix(RepairKind::ClosedString, self.i);
+                trim_end_ws(&mut out);
+                return StrScan::Done(out);
+            };
+            if let StrMode::StopAt(stop) = mode {
+                if self.i == stop {
+                    self.fix(RepairKind::AddedMissingQuote, self.i);
+                    trim_end_ws(&mut out);
+                    return StrScan::Done(out);
+                }
+            }
+            if is_end(c) {
+                let quote_at = self.i;
+                let after = self.skip_ws_at(self.i + 1, false);
+                let next = self.at(after);
+                let is_real_end = mode != StrMode::Normal
+                    || match next {
+                        None => true,
+                        Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
+                    };
+                if is_real_end {
+                    // `"a" "b"` where the second quote is the start of text
+                    // that goes on, e.g. `"The TV is 72""` — a doubled quote
+                    // at the very end is a literal quote.
+                    if next.is_some_and(is_end)
+                        && after == quote_at + 1
+                        && self.at(after + 1).is_none()
+                        && mode == StrMode::Normal
+                        && !out.is_empty()
+                    {
+                        out.push(c);
+                        self.fix(RepairKind::EscapedQuote, quote_at);
+                        self.i = after + 1;
+                        self.fix(RepairKind::ClosedString, self.i);
+                        return StrScan::Done(out);
+                    }
+                    self.i = quote_at + 1;
+                    if let Some((from, true)) = raw_ws {
+                        out.truncate(from);
+                    }
+                    return StrScan::Done(out);
+                }
+                let prev = self.prev_non_ws(quote_at);
+                if prev > open_at + 1 {
+                    let prev_c = self.at(prev - 1);
+                    if prev_c == Some(',')
+                        && (ctx != Ctx::Object || self.key_follows(quote_at, is_end))
+                    {
+                        return StrScan::Retry(StrMode::StopAt(prev - 1));
+                    }
+                    if prev_c.is_some_and(is_delimiter) {
+                        return StrScan::Retry(StrMode::StopAtDelimiter);
+                    }
+                }
+                // An unescaped quote inside the string.
+                self.fix(RepairKind::EscapedQuote, quote_at);
+                out.push(c);
+                raw_ws = None;
+                self.i = quote_at + 1;
+            } else if mode == StrMode::StopAtDelimiter
+                && (is_unquoted_delimiter(c)
+                    || (c == '/' && matches!(self.at(self.i + 1), Some('/') | Some('*'))))
+            {
+                // URL like "https://..." inside a string with a missing quote.
+                if c == '/' && out.ends_with(':') {
+                    while self.cur().is_some_and(is_url_char) {
+                        out.push(self.s[self.i]);
+                        self.i += 1;
+                    }
+                }
+                self.fix(RepairKind::AddedMissingQuote, self.i);
+                trim_end_ws(&mut out);
+                return StrScan::Done(out);
+            } else if c == '\\' {
+                self.scan_escape(&mut out);
+                raw_ws = None;
+            } else {
+                if is_ws(c) {
+                    let (from, nl) = raw_ws.unwrap_or((out.len(), false));
+                    raw_ws = Some((from, nl || c == '\n'));
+                } else {
+                    raw_ws = None;
+                }
+                if (c as u32) < 0x20 {
+                    self.fix(RepairKind::EscapedControlChar, self.i);
+                } else if c == '"' {
+                    self.fix(RepairKind::EscapedQuote, self.i);
+                }
+                out.push(c);
+                self.i += 1;
+            }
+            if skip_escapes && self.cur() == Some('\\') {
+                self.i += 1;
+            }
+        }
+    }
+
+    /// Whether the quote at `q` opens a key: `"key" :` (on the same line).
+    fn key_follows(&self, q: usize, is_end: fn(char) -> bool) -> bool {
+        let mut k = q + 1;
+        while let Some(c) = self.at(k) {
+            if is_end(c) {
+                return self.at(self.skip_ws_at(k + 1, false)) == Some(':');
+            }
+            if c == '\n' {
+                return false;
+            }
+            k += 1;
+        }
+        false
+    }
+
+    /// Index just after the last non-whitespace character before `i`.
+    fn prev_non_ws(&self, i: usize) -> usize {
+        let mut k = i;
+        while k > 0 && self.at(k - 1).is_some_and(is_ws) {
+            k -= 1;
+        }
+        k
+    }
+
+    fn scan_escape(&mut self, out: &mut String) {
+        let Some(e) = self.at(self.i + 1) else {
+            // A lone backslash at the end of the text.
+            self.i += 1;
+            return;
+        };
+        let simple = match e {
+            '"' => Some('"'),
+            '\\' => Some('\\'),
+            '/' => Some('/'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            _ => None,
+        };
+        if let Some(ch) = simple {
+            out.push(ch);
+            self.i += 2;
+            return;
+        }
+        if e == 'u' {
+            match self.hex4(self.i + 2) {
+                Some(cp) => {
+                    self.i += 6;
+                    if (0xD800..0xDC00).contains(&cp)
+                        && self.at(self.i) == Some('\\')
+                        && self.at(self.i + 1) == Some('u')
+                    {
+                        if let Some(lo) = self.hex4(self.i + 2) {
+                            if (0xDC00..0xE000).contains(&lo) {
+                                let c = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                                out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
+                                self.i += 6;
+                                return;
+                            }
+                        }
+                    }
+                    out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
+                }
+                None => {
+                    // Truncated or invalid \u escape.
+                    let mut k = self.i + 2;
+                    while k < self.i + 6 && self.at(k).is_some_and(|c| c.is_ascii_hexdigit()) {
+                        k += 1;
+                    }
+                    self.fix(RepairKind::FixedInvalidEscape, self.i);
+                    if self.at(k).is_none() {
+                        self.i = k; // truncated at the end: drop it
+                    } else {
+                        out.push('u');
+                        self.i += 2;
+                    }
+                }
+            }
+            return;
+        }
+        // Invalid escape: keep the character.
+        self.fix(RepairKind::FixedInvalidEscape, self.i);
+        out.push(e);
+        self.i += 2;
+    }
+
+    fn hex4(&self, i: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for k in 0..4 {
+            let d = self.at(i + k)?.to_digit(16)?;
+            v = v * 16 + d;
+        }
+        Some(v)
+    }
+
+    // -----------------------------------------------------------------------
+    // numbers, keywords, unquoted text
+
+    fn at_end_of_number(&self, i: usize) -> bool {
+        match self.at(i) {
+            None => true,
+            Some('/') => matches!(self.at(i + 1), Some('/') | Some('*')),
+            Some(c) => (is_delimiter(c) && c != '(') || is_ws(c) || c == ';' || c == '`',
+        }
+    }
+
+    fn parse_number(&mut self) -> Option<Value> {
+        let start = self.i;
+        let mut i = self.i;
+        let mut text = String::new();
+        let mut repaired = false;
+        let complete = |txt: &mut String, i: usize, this: &Self| -> Option<usize> {
+            if this.at_end_of_number(i) {
+                txt.push('0');
+                Some(i)
+            } else {
+                None
+            }
+        };
+        if self.at(i) == Some('-') {
+            text.push('-');
+            i += 1;
+            if self.at(i) == Some('I') || self.at(i) == Some('N') {
+                return None; // -Infinity: keyword
+            }
+            if complete(&mut text, i, self).is_some() {
+                return self.finish_number(start, i, text, true);
+            }
+        }
+        if self.at(i) == Some('.') && !self.starts_with(i, "..") {
+            text.push('0');
+            repaired = true;
+        } else if !self.at(i).is_some_and(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let int_start = i;
+        while let Some(c) = self.at(i) {
+            if c.is_ascii_digit() {
+                text.push(c);
+            } else if c == '_'
+                && self.at(i + 1).is_some_and(|d| d.is_ascii_digit())
+                && i > int_start
+            {
+                repaired = true;
+            } else {
+                break;
+            }
+            i += 1;
+        }
+        let int_len = text.trim_start_matches('-').len();
+        let leading_zero =
+            int_len > 1 && text.trim_start_matches('-').starts_with('0') && !repaired;
+        if self.at(i) == Some('.') {
+            text.push('.');
+            i += 1;
+            if complete(&mut text, i, self).is_some() {
+                return self
+                    .finish_number(start, i, text, true)
+                    .filter(|_| !leading_zero)
+                    .or_else(|| {
+                        self.i = start;
+                        None
+                    });
+            }
+            if !self.at(i).is_some_and(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            while let Some(c) = self.at(i) {
+                if c.is_ascii_digit() {
+                    text.push(c);
+                } else if c == '_' && self.at(i + 1).is_some_and(|d| d.is_ascii_digit()) {
+                    repaired = true;
+                } else {
+                    break;
+                }
+                i += 1;
+            }
+        }
+        if matches!(self.at(i), Some('e') | Some('E')) {
+            text.push('e');
+            i += 1;
+            if matches!(self.at(i), Some('+') | Some('-')) {
+                text.push(self.s[i]);
+                i += 1;
+            }
+            if complete(&mut text, i, self).is_some() {
+                if leading_zero {
+                    return None;
+                }
+                return self.finish_number(start, i, text, true);
+            }
+            if !self.at(i).is_some_and(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            while let Some(c) = self.at(i).filter(|c| c.is_ascii_digit()) {
+                text.push(c);
+                i += 1;
+            }
+        }
+        if !self.at_end_of_number(i) {
+            return None;
+        }
+        if leading_zero {
+            self.fix(RepairKind::NumberAsString, start);
+            self.i = i;
+            return Some(Value::String(self.s[start..i].iter().collect()));
+        }
+        self.finish_number(start, i, text, repaired)
+    }
+
+    fn finish_number(
+        &mut self,
+        start: usize,
+        end: usize,
+        text: String,
+        repaired: bool,
+    ) -> Option<Value> {
+        let v = serde_json::from_str::<Value>(&text).ok().or_else(|| {
+            // Out of range for f64 (e.g. 1e999): keep the digits as a string.
+            Some(Value::String(text.clone()))
+        })?;
+        if repaired {
+            self.fix(RepairKind::FixedNumber, start);
+        }
+        self.i = end;
+        Some(v)
+    }
+
+    /// A keyword at `i`: returns its value and length.
+    fn keyword_at(&self, i: usize) -> Option<(Value, usize, bool)> {
+        let mut k = i;
+        while self.at(k).is_some_and(is_ident) {
+            k += 1;
+        }
+        if self.at(i) == Some('-') {
+            k = i + 1;
+            while self.at(k).is_some_and(is_ident) {
+                k += 1;
+            }
+        }
+        let word: String = self.s[i..k].iter().collect();
+        let (v, exact) = match word.as_str() {
+            "true" => (Value::Bool(true), true),
+            "false" => (Value::Bool(false), true),
+            "null" => (Value::Null, true),
+            "NaN" | "Infinity" | "-Infinity" | "+Infinity" => (Value::Null, false),
+            w => match w.to_ascii_lowercase().as_str() {
+                "true" => (Value::Bool(true), false),
+                "false" => (Value::Bool(false), false),
+                "null" | "none" | "undefined" => (Value::Null, false),
+                _ => return None,
+            },
+        };
+        Some((v, k - i, exact))
+    }
+
+    fn parse_keyword(&mut self) -> Option<Value> {
+        let (v, len, exact) = self.keyword_at(self.i)?;
+        let end = self.i + len;
+        // Must be followed by a delimiter, not more words ("true love").
+        let k = self.skip_ws_at(end, false);
+        match self.at(k) {
+            None => {}
+            Some(c) if is_delimiter(c) || is_quote(c) || c == ';' || c == '#' => {}
+            Some(_) if k > end => {
+                // "None of them" is text; "True\n" is handled above.
+                return None;
+            }
+            Some(_) => return None,
+        }
+        if !exact {
+            let kind = if v.is_null()
+                && self
+                    .at(self.i)
+                    .is_some_and(|c| c == 'N' || c == 'I' || c == '-')
+                && !self.starts_with(self.i, "None")
+                && !self.starts_with(self.i, "NONE")
+                && !self.starts_with(self.i, "Null")
+                && !self.starts_with(self.i, "NULL")
+            {
+                RepairKind::ConvertedNonFinite
+            } else {
+                RepairKind::ConvertedLiteral
+            };
+            self.fix(kind, self.i);
+        }
+        self.i = end;
+        Some(v)
+    }
+
+    fn parse_unquoted(&mut self, ctx: Ctx) -> Result<Option<Value>, RepairError> {
+        let start = self.i;
+        // Function call / JSONP wrapper: `name(value)`.
+        if self.cur().is_some_and(is_ident_start) {
+            let mut k = self.i;
+            while self.at(k).is_some_and(is_ident) {
+                k += 1;
+            }
+            let k2 = self.skip_ws_at(k, true);
+            if self.at(k2) == Some('(') {
+                self.fix(RepairKind::RemovedWrapper, start);
+                self.i = k2 + 1;
+                self.enter()?;
+                let v = self.parse_value(Ctx::Tuple)?;
+                self.depth -= 1;
+                self.ws();
+                if self.cur() == Some(')') {
+                    self.i += 1;
+                    self.ws();
+                    if self.cur() == Some(';') {
+                        self.i += 1;
+                    }
+                }
+                return Ok(Some(v.unwrap_or(Value::Null)));
+            }
+        }
+        while let Some(c) = self.cur() {
+            if is_unquoted_delimiter(c) || is_quote(c) {
+                break;
+            }
+            if ctx == Ctx::Tuple && c == ')' {
+                break;
+            }
+            if c == ':' && ctx != Ctx::Top {
+                // `https://` is part of a URL; otherwise ':' ends the text.
+                if !self.starts_with(self.i, "://") {
+                    break;
+                }
+            }
+            if c == '/' && matches!(self.at(self.i + 1), Some('/') | Some('*')) {
+                // A comment, unless it is the `//` of a URL.
+                if !(self.i > start && self.at(self.i - 1) == Some(':')) {
+                    break;
+                }
+            }
+            self.i += 1;
+        }
+        let mut end = self.i;
+        while end > start && self.at(end - 1).is_some_and(is_ws) {
+            end -= 1;
+        }
+        if end == start {
+            return Ok(None);
+        }
+        let text: String = self.s[start..end].iter().collect();
+        if text == "..." || text == "…" {
+            self.fix(RepairKind::RemovedEllipsis, start);
+            return Ok(None).map(|_: Option<Value>| None);
+        }
+        self.fix(RepairKind::QuotedValue, start);
+        // `foo"` followed by a delimiter: a missing start quote.
+        if self.cur() == Some('"') {
+            let k = self.skip_ws_at(self.i + 1, false);
+            if self
+                .at(k)
+                .is_none_or(|c| matches!(c, ',' | '}' | ']' | ':' | '\n'))
+            {
+                self.fix(RepairKind::AddedMissingQuote, self.i);
+                self.i += 1;
+            }
+        }
+        Ok(Some(Value::String(text)))
+    }
+}
+
+struct Key {
+    text: String,
+    quoted: bool,
+    quoted_closed: bool,
+}
+
+enum StrScan {
+    Done(String),
+    Retry(StrMode),
+}
+
+fn is_empty_container(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+fn trim_end_ws(s: &mut String) {
+    let t = s.trim_end_matches(is_ws).len();
+    s.truncate(t);
+}

@@ -1,0 +1,388 @@
+//! The JSON Schema frontend: hand-written schemas with valid and invalid
+//! instances, error reporting, and a soundness check over the official
+//! JSON-Schema-Test-Suite (every group that compiles must accept every valid
+//! instance and reject every invalid one).
+
+mod common;
+
+use formwork::{json_schema_grammar, CompiledGrammar, GrammarError, Matcher, Vocabulary};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Drives `text` through a copy of `m0`: Ok if every token is in the mask
+/// and EOS is allowed at the end.
+fn accepts(m0: &Matcher, vocab: &Vocabulary, text: &str) -> bool {
+    let mut m = m0.clone();
+    for t in vocab.encode(text).unwrap() {
+        if !m.compute_mask().contains(t) {
+            return false;
+        }
+        m.commit(t).unwrap();
+    }
+    let eos = vocab.eos_tokens()[0];
+    m.compute_mask().contains(eos) && m.is_accepting()
+}
+
+fn matcher(schema: &Value, vocab: &Arc<Vocabulary>, trie: &Arc<formwork::TokenTrie>) -> Matcher {
+    let g = json_schema_grammar(schema).unwrap_or_else(|e| panic!("{schema}: {e}"));
+    let c = CompiledGrammar::new(&g).unwrap_or_else(|e| panic!("{schema}: {e}"));
+    Matcher::new(Arc::new(c), vocab.clone(), trie.clone())
+}
+
+fn check(schema: Value, valid: &[&str], invalid: &[&str]) {
+    let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+    let m = matcher(&schema, &vocab, &trie);
+    for v in valid {
+        assert!(accepts(&m, &vocab, v), "{schema} should accept {v}");
+    }
+    for v in invalid {
+        assert!(!accepts(&m, &vocab, v), "{schema} should reject {v}");
+    }
+}
+
+#[test]
+fn object_with_properties_in_schema_order() {
+    check(
+        json!({
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 5},
+                "age": {"type": "integer", "minimum": 0, "maximum": 150},
+                "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 2}
+            },
+            "required": ["name"],
+            "additionalProperties": false
+        }),
+        &[
+            r#"{"name": "Bob"}"#,
+            r#"{"name":"Bob","age":42}"#,
+            r#"{ "name" : "\u0042ob" , "age" : 150.0 , "tags" : ["a", "\u0062"] }"#,
+            r#"{"name": "héé", "tags": []}"#,
+            "{\n  \"name\": \"x\",\n  \"age\": 0\n}",
+            r#"{"\u006eame": "x"}"#,
+        ],
+        &[
+            r#"{}"#,
+            r#"{"age": 3}"#,
+            r#"{"name": ""}"#,
+            r#"{"name": "toolong"}"#,
+            r#"{"name": "x", "age": -1}"#,
+            r#"{"name": "x", "age": 151}"#,
+            r#"{"name": "x", "age": 1.5}"#,
+            r#"{"name": "x", "tags": ["c"]}"#,
+            r#"{"name": "x", "tags": ["a", "b", "a"]}"#,
+            r#"{"name": "x", "other": 1}"#,
+            r#"{"name": "x", "name": "y"}"#,
+            r#"[]"#,
+        ],
+    );
+}
+
+#[test]
+fn additional_properties_schema_excludes_known_keys() {
+    check(
+        json!({
+            "properties": {"a": {"type": "boolean"}},
+            "additionalProperties": {"type": "integer"}
+        }),
+        &[
+            r#"{}"#,
+            r#"{"a": true}"#,
+            r#"{"a": true, "b": 1, "c": 2e3}"#,
+            r#"{"aa": 1}"#,
+            r#""not an object""#,
+        ],
+        &[
+            r#"{"a": 1}"#,
+            r#"{"\u0061": 1}"#,
+            r#"{"b": "x"}"#,
+            r#"{"a": true, "b": 1.5}"#,
+        ],
+    );
+}
+
+#[test]
+fn integers_in_every_spelling() {
+    check(
+        json!({"type": "integer"}),
+        &["0", "-0", "7", "1.0", "1e2", "1.5e1", "100e-2", "-3E+0"],
+        &["1.5", "1e-1", "\"1\"", "null", "0.1e0"],
+    );
+    check(
+        json!({"type": "integer", "exclusiveMinimum": -10, "maximum": 20}),
+        &["-9", "0", "20", "20.0", "-0"],
+        &["-10", "21", "-11", "5.5", "100"],
+    );
+    check(
+        json!({"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer", "minimum": 3, "exclusiveMinimum": true}),
+        &["4", "100"],
+        &["3", "2"],
+    );
+}
+
+#[test]
+fn const_and_enum_in_every_spelling() {
+    check(
+        json!({"enum": [1, "a", null, [true], {"x": 1, "y": "z"}]}),
+        &[
+            "1",
+            "1.0",
+            "1e0",
+            "10e-1",
+            r#""a""#,
+            r#""\u0061""#,
+            "null",
+            "[ true ]",
+            r#"{"x": 1, "y": "z"}"#,
+            r#"{"y": "z", "x": 1.0}"#,
+        ],
+        &["2", r#""b""#, "[]", r#"{"x": 1}"#, "true", "0.1e1e1"],
+    );
+    check(
+        json!({"const": 2.5}),
+        &["2.5", "25e-1", "0.25E1"],
+        &["2", "2.50001"],
+    );
+}
+
+#[test]
+fn arrays_refs_and_combinators() {
+    check(
+        json!({
+            "$defs": {"node": {"type": "object", "properties": {
+                "v": {"type": "integer"},
+                "next": {"$ref": "#/$defs/node"}
+            }, "required": ["v"], "additionalProperties": false}},
+            "$ref": "#/$defs/node"
+        }),
+        &[
+            r#"{"v": 1}"#,
+            r#"{"v": 1, "next": {"v": 2, "next": {"v": 3}}}"#,
+        ],
+        &[r#"{"v": 1, "next": {}}"#, r#"{"next": {"v": 1}}"#],
+    );
+    check(
+        json!({"prefixItems": [{"type": "string"}, {"type": "number"}], "items": false, "minItems": 1}),
+        &[r#"["a"]"#, r#"["a", 1.5]"#],
+        &["[]", r#"[1]"#, r#"["a", 1, 2]"#],
+    );
+    check(
+        json!({"oneOf": [{"type": "string"}, {"type": "integer"}]}),
+        &[r#""x""#, "3"],
+        &["3.5", "null"],
+    );
+    check(
+        json!({"anyOf": [{"type": "string", "maxLength": 1}, {"type": "string", "minLength": 3}]}),
+        &[r#""x""#, r#""xyz""#, r#""""#],
+        &[r#""xy""#],
+    );
+    check(
+        json!({"allOf": [{"type": ["string", "null"]}, {"type": ["string", "number"]}]}),
+        &[r#""x""#],
+        &["null", "1"],
+    );
+}
+
+fn unsupported_pointer(schema: Value) -> (String, String) {
+    match json_schema_grammar(&schema) {
+        Err(GrammarError::UnsupportedSchema { pointer, message }) => (pointer, message),
+        other => panic!("{schema}: expected UnsupportedSchema, got {other:?}"),
+    }
+}
+
+#[test]
+fn errors_name_keyword_and_pointer() {
+    let (p, m) = unsupported_pointer(json!({"properties": {"a": {"uniqueItems": true}}}));
+    assert_eq!(p, "/properties/a/uniqueItems");
+    assert!(m.contains("uniqueItems"), "{m}");
+    let (p, m) = unsupported_pointer(json!({"items": {"pattern": "^a"}}));
+    assert_eq!(p, "/items/pattern");
+    assert!(m.contains("pattern"), "{m}");
+    let (p, m) = unsupported_pointer(json!({"$ref": "http://example.com/s.json"}));
+    assert_eq!(p, "/$ref");
+    assert!(m.contains("example.com"), "{m}");
+    let (p, _) = unsupported_pointer(
+        json!({"oneOf": [{"minimum": 1, "type": "integer"}, {"type": "integer"}]}),
+    );
+    assert_eq!(p, "/oneOf");
+    assert!(matches!(
+        json_schema_grammar(&json!(false)),
+        Err(GrammarError::EmptyLanguage(_))
+    ));
+    assert!(matches!(
+        json_schema_grammar(&json!({"type": 3})),
+        Err(GrammarError::InvalidSchema { .. })
+    ));
+    // Annotations and unknown keywords are ignored.
+    assert!(json_schema_grammar(&json!({"title": "t", "x-foo": 1, "format": "email"})).is_ok());
+}
+
+/// Numbers serde_json cannot carry exactly (beyond f64 precision).
+fn lossy_numbers(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => {
+            !(n.is_i64() || n.is_u64()) && {
+                let f = n.as_f64().unwrap();
+                f.abs() >= 9.0e15 || format!("{f:e}").len() > 20
+            }
+        }
+        Value::Array(a) => a.iter().any(lossy_numbers),
+        Value::Object(m) => m.values().any(lossy_numbers),
+        _ => false,
+    }
+}
+
+/// True if some order of the top-level keys of `data` (an object with at
+/// most 5 keys) is accepted: the grammar wants properties in schema order.
+fn reordered_accepted(m: &Matcher, vocab: &Vocabulary, data: &Value) -> bool {
+    let Value::Object(obj) = data else {
+        return false;
+    };
+    let keys: Vec<&String> = obj.keys().collect();
+    if keys.len() < 2 || keys.len() > 5 {
+        return false;
+    }
+    fn perms(n: usize) -> Vec<Vec<usize>> {
+        if n == 0 {
+            return vec![vec![]];
+        }
+        let mut out = Vec::new();
+        for p in perms(n - 1) {
+            for i in 0..=p.len() {
+                let mut q = p.clone();
+                q.insert(i, n - 1);
+                out.push(q);
+            }
+        }
+        out
+    }
+    perms(keys.len()).into_iter().any(|p| {
+        let mut o = serde_json::Map::new();
+        for i in p {
+            o.insert(keys[i].clone(), obj[keys[i]].clone());
+        }
+        accepts(m, vocab, &serde_json::to_string(&Value::Object(o)).unwrap())
+    })
+}
+
+fn suite_dir() -> Option<PathBuf> {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpora/json-schema-test-suite/tests");
+    if d.is_dir() {
+        return Some(d);
+    }
+    if std::env::var("FORMWORK_SKIP_SHARED").as_deref() == Ok("1") {
+        eprintln!("SKIPPED: JSON-Schema-Test-Suite (no ../shared; FORMWORK_SKIP_SHARED=1)");
+        return None;
+    }
+    panic!("../shared/corpora/json-schema-test-suite not found (FORMWORK_SKIP_SHARED=1 to skip)");
+}
+
+/// Compiles every group of one draft; returns (groups, compiled, failures).
+fn run_draft(draft: &str, schema_uri: &str) -> (usize, usize, Vec<String>) {
+    let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+    let Some(dir) = suite_dir() else {
+        return (0, 0, Vec::new());
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(draft))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let (mut groups, mut compiled, mut skipped, mut checked, mut order_only) = (0, 0, 0, 0, 0);
+    let mut failures = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
+        let name = f.file_stem().unwrap().to_string_lossy().to_string();
+        let (mut fg, mut fc) = (0, 0);
+        for (gi, case) in cases.iter().enumerate() {
+            fg += 1;
+            let mut schema = case["schema"].clone();
+            if let Value::Object(m) = &mut schema {
+                if !m.contains_key("$schema") {
+                    m.insert("$schema".into(), json!(schema_uri));
+                }
+            }
+            let Ok(g) = json_schema_grammar(&schema) else {
+                continue;
+            };
+            let c = match CompiledGrammar::new(&g) {
+                Ok(c) => c,
+                Err(_) => continue,
+            };
+            fc += 1;
+            let m = Matcher::new(Arc::new(c), vocab.clone(), trie.clone());
+            for t in case["tests"].as_array().unwrap() {
+                if lossy_numbers(&t["data"]) {
+                    skipped += 1;
+                    continue;
+                }
+                let inst = serde_json::to_string(&t["data"]).unwrap();
+                let want = t["valid"].as_bool().unwrap();
+                checked += 1;
+                let got = accepts(&m, &vocab, &inst);
+                if want && !got && reordered_accepted(&m, &vocab, &t["data"]) {
+                    // property_order: schema — the keys came in another order.
+                    order_only += 1;
+                    println!(
+                        "ORDER {draft}/{name}#{gi}: {inst} accepted with keys in schema order"
+                    );
+                    continue;
+                }
+                if got != want {
+                    failures.push(format!(
+                        "{draft}/{name}#{gi} ({}): {} {inst} — {}",
+                        case["description"].as_str().unwrap_or(""),
+                        if want {
+                            "rejected valid"
+                        } else {
+                            "accepted invalid"
+                        },
+                        t["description"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+        }
+        println!("{draft}/{name}: groups {fg}, compiled {fc}");
+        groups += fg;
+        compiled += fc;
+    }
+    println!(
+        "{draft} TOTAL: groups {groups}, compiled {compiled} ({:.1}%), instances checked {checked}, skipped (lossy numbers) {skipped}, valid only in another key order {order_only}, failures {}",
+        100.0 * compiled as f64 / groups.max(1) as f64,
+        failures.len()
+    );
+    (groups, compiled, failures)
+}
+
+fn suite(draft: &str, uri: &str, min_compiled: usize) {
+    let (groups, compiled, failures) = run_draft(draft, uri);
+    if groups == 0 {
+        return;
+    }
+    for f in &failures {
+        println!("FAIL {f}");
+    }
+    assert!(failures.is_empty(), "{} soundness failures", failures.len());
+    assert!(
+        compiled >= min_compiled,
+        "coverage went down: {compiled} groups compile, expected at least {min_compiled}"
+    );
+}
+
+#[test]
+fn test_suite_draft2020_12() {
+    suite(
+        "draft2020-12",
+        "https://json-schema.org/draft/2020-12/schema",
+        156,
+    );
+}
+
+#[test]
+fn test_suite_draft7() {
+    suite("draft7", "http://json-schema.org/draft-07/schema#", 148);
+}
