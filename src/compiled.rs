@@ -71,13 +71,48 @@ impl<'g> Lowering<'g> {
     }
 
     fn lexeme(&mut self, pattern: &str) -> Result<u32, GrammarError> {
-        let id = match self.lexeme_index.get(pattern) {
+        self.lexeme_with(pattern.to_string(), || LexemeDfa::new(pattern))
+    }
+
+    fn intersection(&mut self, all: &[String], except: &[String]) -> Result<u32, GrammarError> {
+        if all.is_empty() {
+            return Err(GrammarError::InvalidRegex {
+                pattern: format!("intersection except {except:?}"),
+                message: "an intersection needs at least one positive regex".into(),
+            });
+        }
+        if all.len() == 1 && except.is_empty() {
+            return self.lexeme(&all[0]);
+        }
+        // The key cannot collide with a regex: NUL is not valid regex text
+        // outside an escape.
+        let key = format!("\0and{all:?}\0not{except:?}");
+        let label = format!("all of {all:?} and none of {except:?}");
+        self.lexeme_with(key, || {
+            let a = all
+                .iter()
+                .map(|p| LexemeDfa::new(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let e = except
+                .iter()
+                .map(|p| LexemeDfa::new(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            LexemeDfa::intersect(&a, &e, &label)
+        })
+    }
+
+    fn lexeme_with(
+        &mut self,
+        key: String,
+        build: impl FnOnce() -> Result<LexemeDfa, GrammarError>,
+    ) -> Result<u32, GrammarError> {
+        let id = match self.lexeme_index.get(&key) {
             Some(&id) => id,
             None => {
-                let dfa = LexemeDfa::new(pattern)?;
+                let dfa = build()?;
                 let id = self.lexemes.len() as u32;
                 self.lexemes.push(dfa);
-                self.lexeme_index.insert(pattern.to_string(), id);
+                self.lexeme_index.insert(key, id);
                 id
             }
         };
@@ -114,6 +149,14 @@ impl<'g> Lowering<'g> {
         Ok(match e {
             Expr::Regex(p) => self.lexeme(p)?,
             Expr::Literal(s) => self.lexeme(&regex_syntax::escape(s))?,
+            Expr::Intersect { all, except } => match self.intersection(all, except) {
+                // An empty intersection is a symbol with no production: the
+                // alternatives using it are pruned like any unproductive one.
+                Err(GrammarError::EmptyRegex { .. }) if all.len() + except.len() > 1 => {
+                    NT | self.fresh("none")
+                }
+                r => r?,
+            },
             Expr::Rule(name) => match self.named.get(name.as_str()) {
                 Some(&id) => NT | id,
                 None => {

@@ -43,6 +43,14 @@ pub enum Expr {
     Regex(String),
     /// A lexeme matching exactly these bytes.
     Literal(String),
+    /// A lexeme matching every regex of `all` and none of `except`.
+    ///
+    /// Regex syntax has no intersection or complement; lexemes do, because
+    /// they are DFAs. `all` must not be empty.
+    Intersect {
+        all: Vec<String>,
+        except: Vec<String>,
+    },
     /// A reference to a named rule.
     Rule(String),
     /// The expressions one after another.
@@ -65,6 +73,28 @@ impl Expr {
     /// A lexeme matching exactly `text`.
     pub fn literal(text: impl Into<String>) -> Expr {
         Expr::Literal(text.into())
+    }
+    /// A lexeme matching every regex of `all` and none of `except`.
+    ///
+    /// ```
+    /// use formwork::grammar::{Expr, Grammar};
+    /// // Lower-case words of at most 4 letters that are not keywords.
+    /// let mut g = Grammar::new("word");
+    /// g.rule("word", Expr::intersect(["[a-z]+", ".{1,4}"], ["if|else"]));
+    /// let compiled = formwork::CompiledGrammar::new(&g).unwrap();
+    /// assert_eq!(compiled.lexeme_count(), 1);
+    /// ```
+    pub fn intersect<A, E>(all: A, except: E) -> Expr
+    where
+        A: IntoIterator,
+        A::Item: Into<String>,
+        E: IntoIterator,
+        E::Item: Into<String>,
+    {
+        Expr::Intersect {
+            all: all.into_iter().map(Into::into).collect(),
+            except: except.into_iter().map(Into::into).collect(),
+        }
     }
     /// A reference to the rule `name`.
     pub fn rule(name: impl Into<String>) -> Expr {

@@ -135,7 +135,96 @@ impl LexemeDfa {
             }
             i += 1;
         }
-        let n = order.len();
+        LexemeDfa::from_raw(classes, stride, raw_trans, accept, pattern)
+    }
+
+    /// The lexeme matching every regex of `all` and none of `except`:
+    /// a product of their DFAs, built eagerly and reduced to live states.
+    ///
+    /// The grammar IR has no intersection or complement in its regex syntax,
+    /// yet JSON Schema needs both (a `pattern` together with `maxLength`, a
+    /// property name that is none of the known keys), so they are built here
+    /// on the DFAs, where they are cheap.
+    pub(crate) fn intersect(
+        all: &[LexemeDfa],
+        except: &[LexemeDfa],
+        label: &str,
+    ) -> Result<LexemeDfa, GrammarError> {
+        assert!(!all.is_empty(), "an intersection needs a positive member");
+        let parts: Vec<&LexemeDfa> = all.iter().chain(except).collect();
+        // Byte classes of the product: bytes no part distinguishes.
+        let mut key_to_class: HashMap<Vec<u8>, u8> = HashMap::new();
+        let mut classes = [0u8; 256];
+        let mut reps: Vec<u8> = Vec::new();
+        for b in 0..=255u8 {
+            let key: Vec<u8> = parts.iter().map(|d| d.class(b)).collect();
+            let n = key_to_class.len();
+            let c = *key_to_class.entry(key).or_insert_with(|| {
+                reps.push(b);
+                n as u8
+            });
+            classes[b as usize] = c;
+        }
+        let stride = reps.len();
+        let npos = all.len();
+        let start: Vec<u32> = parts.iter().map(|d| d.start).collect();
+        let mut ids: HashMap<Vec<u32>, u32> = HashMap::new();
+        ids.insert(start.clone(), 0);
+        let mut order = vec![start];
+        let mut raw_trans: Vec<u32> = Vec::new();
+        let mut accept = Vec::new();
+        let mut i = 0;
+        while i < order.len() {
+            let cur = order[i].clone();
+            accept.push(
+                cur[..npos].iter().zip(all).all(|(&s, d)| d.is_accepting(s))
+                    && cur[npos..]
+                        .iter()
+                        .zip(except)
+                        .all(|(&s, d)| s == DEAD || !d.is_accepting(s)),
+            );
+            for &rep in &reps {
+                let mut next = Vec::with_capacity(cur.len());
+                let mut dead = false;
+                for (k, (&s, d)) in cur.iter().zip(&parts).enumerate() {
+                    let t = if s == DEAD { DEAD } else { d.next(s, rep) };
+                    if t == DEAD && k < npos {
+                        dead = true;
+                        break;
+                    }
+                    next.push(t);
+                }
+                if dead {
+                    raw_trans.push(DEAD);
+                    continue;
+                }
+                let n = ids.len() as u32;
+                let id = *ids.entry(next).or_insert_with_key(|k| {
+                    order.push(k.clone());
+                    n
+                });
+                raw_trans.push(id);
+            }
+            if raw_trans.len() * 4 > DFA_SIZE_LIMIT {
+                return Err(GrammarError::RegexTooLarge {
+                    pattern: label.to_string(),
+                    message: format!("the intersection has more than {} states", order.len()),
+                });
+            }
+            i += 1;
+        }
+        LexemeDfa::from_raw(classes, stride, raw_trans, accept, label)
+    }
+
+    /// Keeps the live states of a raw table (state 0 is the start).
+    fn from_raw(
+        classes: [u8; 256],
+        stride: usize,
+        raw_trans: Vec<u32>,
+        accept: Vec<bool>,
+        pattern: &str,
+    ) -> Result<LexemeDfa, GrammarError> {
+        let n = accept.len();
         // Liveness: states from which an accepting state is reachable.
         let mut rev: Vec<Vec<u32>> = vec![Vec::new(); n];
         for s in 0..n {

@@ -419,3 +419,55 @@ fn json_mask_at_start() {
     assert!(!mask.contains(EOS));
     assert!(!m.is_accepting());
 }
+
+/// An intersection lexeme accepts exactly the strings every positive regex
+/// matches and no negative one does, checked against the `regex` crate.
+#[test]
+fn intersection_lexemes_match_their_definition() {
+    use formwork::grammar::Expr;
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["[a-z]+", ".{1,4}"], &["if|else"]),
+        (&["[0-9]+"], &["0[0-9]+", ".*7.*"]),
+        (&["\"[^\"]*\"", "\"(?:.*ab.*)\""], &["\".{0,3}\""]),
+        (&["a+"], &["a{2,}"]),
+        (&["[a-c]{0,3}"], &["b.*"]),
+    ];
+    let alphabet = ["a", "b", "c", "7", "0", "1", "\"", "i", "f", "e", "l", "s"];
+    for (all, except) in cases {
+        let mut g = Grammar::new("s");
+        g.rule(
+            "s",
+            Expr::intersect(all.iter().copied(), except.iter().copied()),
+        );
+        let compiled = Arc::new(CompiledGrammar::new(&g).unwrap());
+        let full = |p: &str| regex::Regex::new(&format!("^(?:{p})$")).unwrap();
+        let (pos, neg): (Vec<_>, Vec<_>) = (
+            all.iter().map(|p| full(p)).collect(),
+            except.iter().map(|p| full(p)).collect(),
+        );
+        // Every string over the alphabet up to length 5.
+        let mut strings = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for s in &frontier {
+                for a in alphabet {
+                    next.push(format!("{s}{a}"));
+                }
+            }
+            strings.extend(next.iter().cloned());
+            frontier = next;
+        }
+        let (v, t) = gpt2();
+        let mut checked = 0;
+        for s in &strings {
+            // A lexeme matching "" makes it optional, so "" is in the language then.
+            let want = pos.iter().all(|r| r.is_match(s)) && !neg.iter().any(|r| r.is_match(s));
+            let mut m = Matcher::new(compiled.clone(), v.clone(), t.clone());
+            let got = m.commit_bytes(s.as_bytes()).is_ok() && m.is_accepting();
+            assert_eq!(got, want, "{all:?} except {except:?} on {s:?}");
+            checked += 1;
+        }
+        assert!(checked > 1000);
+    }
+}
