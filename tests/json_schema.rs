@@ -378,11 +378,11 @@ fn test_suite_draft2020_12() {
     suite(
         "draft2020-12",
         "https://json-schema.org/draft/2020-12/schema",
-        156,
+        173,
     );
 }
 
 #[test]
 fn test_suite_draft7() {
-    suite("draft7", "http://json-schema.org/draft-07/schema#", 148);
+    suite("draft7", "http://json-schema.org/draft-07/schema#", 163);
 }

@@ -50,8 +50,10 @@ use crate::error::GrammarError;
 use crate::frontend::json::{add_json_rules, NUMBER, STRING};
 use crate::grammar::{Expr, Grammar};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
+use typed_arena::Arena;
 
 /// Exponents tried for the spellings of a `const`/`enum` number.
 pub const EXP_WINDOW: i32 = 20;
@@ -103,8 +105,12 @@ pub fn compile(schema: &Value) -> R<Grammar> {
             .any(|d| s.contains(d)),
         None => false,
     };
+    let arena = Arena::new();
     let mut c = Compiler {
         root: schema,
+        arena: &arena,
+        registry: RefCell::new(Vec::new()),
+        negations: RefCell::new(HashMap::new()),
         legacy,
         g: Grammar::new("start"),
         cache: HashMap::new(),
@@ -216,6 +222,13 @@ struct Node<'a> {
     min_len: u64,
     max_len: Option<u64>,
     len_ptr: String,
+    /// `pattern`s (pointer, ECMA-262 source) the string must match.
+    patterns: Vec<(String, String)>,
+    /// Patterns the string must not match (from negations).
+    not_patterns: Vec<(String, String)>,
+    /// Values excluded (from negated `enum`/`const`).
+    not_values: Vec<Value>,
+    not_values_ptr: String,
     // numbers
     lo: Option<Bound>,
     hi: Option<Bound>,
@@ -257,6 +270,10 @@ impl<'a> Node<'a> {
             min_len: 0,
             max_len: None,
             len_ptr: String::new(),
+            patterns: Vec::new(),
+            not_patterns: Vec::new(),
+            not_values: Vec::new(),
+            not_values_ptr: String::new(),
             lo: None,
             hi: None,
             bound_ptrs: Vec::new(),
@@ -279,6 +296,9 @@ impl<'a> Node<'a> {
             && self.values.is_none()
             && self.min_len == 0
             && self.max_len.is_none()
+            && self.patterns.is_empty()
+            && self.not_patterns.is_empty()
+            && self.not_values.is_empty()
             && self.lo.is_none()
             && self.hi.is_none()
             && self.objs.is_empty()
@@ -292,6 +312,12 @@ impl<'a> Node<'a> {
 
 struct Compiler<'a> {
     root: &'a Value,
+    /// Schemas made up by the compiler (negations, rewritten conditionals).
+    arena: &'a Arena<Value>,
+    /// Subschemas that made-up schemas refer to (`$fw_all`, `$fw_not`).
+    registry: RefCell<Vec<Sub<'a>>>,
+    /// Negations built so far, by pointer.
+    negations: RefCell<HashMap<String, &'a Value>>,
     legacy: bool,
     g: Grammar,
     /// Flattened conjunction key -> compiled rule (None: accepts nothing;
@@ -451,6 +477,420 @@ impl<'a> Compiler<'a> {
         Ok((out, cur))
     }
 
+    /// Registers a subschema for made-up schemas to refer to.
+    fn register(&self, s: Sub<'a>) -> usize {
+        let mut r = self.registry.borrow_mut();
+        if let Some(i) = r.iter().position(|x| x.ptr == s.ptr) {
+            return i;
+        }
+        r.push(s);
+        r.len() - 1
+    }
+
+    fn registered(&self, v: &Value, ptr: &str) -> R<Sub<'a>> {
+        v.as_u64()
+            .and_then(|i| self.registry.borrow().get(i as usize).cloned())
+            .ok_or_else(|| invalid(ptr, "internal keyword used in the schema"))
+    }
+
+    fn made_up(&self, v: Value) -> &'a Value {
+        self.arena.alloc(v)
+    }
+
+    /// The conjuncts a schema adds beside its own keywords: internal
+    /// references, and conditionals rewritten as disjunctions:
+    ///
+    /// * `not: S` is the negation of S, built as a schema ([`Self::negate`]);
+    /// * `if: I, then: T, else: E` is `anyOf: [I ∧ T, ¬I ∧ E]`;
+    /// * `dependentRequired: {k: [a]}` is `anyOf: [k absent, k and a present]`;
+    /// * `dependentSchemas: {k: S}` is `anyOf: [k absent, k present ∧ S]`.
+    fn rewrites(&self, s: &Sub<'a>, m: &'a Map<String, Value>, extra: &mut Vec<Sub<'a>>) -> R<()> {
+        if let Some(v) = m.get("$fw_all") {
+            for x in v.as_array().into_iter().flatten() {
+                extra.push(self.registered(x, &s.ptr)?);
+            }
+        }
+        if let Some(v) = m.get("$fw_not") {
+            let t = self.registered(v, &s.ptr)?;
+            extra.push(self.negate(&t)?);
+        }
+        if let Some(v) = m.get("$fw_nots") {
+            for x in v.as_array().into_iter().flatten() {
+                let t = self.registered(x, &s.ptr)?;
+                extra.push(self.negate(&t)?);
+            }
+        }
+        if let Some(v) = m.get("not") {
+            extra.push(self.negate(&Sub::new(child(&s.ptr, "not"), v))?);
+        }
+        if let Some(i) = m.get("if") {
+            if m.contains_key("then") || m.contains_key("else") {
+                let ip = self.register(Sub::new(child(&s.ptr, "if"), i));
+                let mut branches = Vec::new();
+                let t = match m.get("then") {
+                    Some(t) => vec![ip, self.register(Sub::new(child(&s.ptr, "then"), t))],
+                    None => vec![ip],
+                };
+                branches.push(serde_json::json!({ "$fw_all": t }));
+                let mut b = serde_json::json!({ "$fw_not": ip });
+                if let Some(e) = m.get("else") {
+                    b["$fw_all"] =
+                        serde_json::json!([self.register(Sub::new(child(&s.ptr, "else"), e))]);
+                }
+                branches.push(b);
+                extra.push(Sub::new(
+                    format!("{}/if(cond)", s.ptr),
+                    self.made_up(serde_json::json!({ "anyOf": branches })),
+                ));
+            }
+        }
+        for kw in ["dependentRequired", "dependentSchemas", "dependencies"] {
+            let Some(d) = m.get(kw) else { continue };
+            let kp = child(&s.ptr, kw);
+            let d = d
+                .as_object()
+                .ok_or_else(|| invalid(&kp, format!("{kw} must be an object")))?;
+            for (k, v) in d {
+                let vp = child(&kp, k);
+                let present = match v {
+                    Value::Array(a) if kw != "dependentSchemas" => {
+                        let mut req = vec![Value::String(k.clone())];
+                        for x in a {
+                            if !x.is_string() {
+                                return Err(invalid(&vp, "dependencies must list strings"));
+                            }
+                            req.push(x.clone());
+                        }
+                        serde_json::json!({ "required": req })
+                    }
+                    Value::Object(_) | Value::Bool(_) if kw != "dependentRequired" => {
+                        let n = self.register(Sub::new(vp.clone(), v));
+                        serde_json::json!({ "required": [k], "$fw_all": [n] })
+                    }
+                    _ => return Err(invalid(&vp, format!("bad {kw} value"))),
+                };
+                let absent = serde_json::json!({ "properties": { k.clone(): false } });
+                extra.push(Sub::new(
+                    format!("{vp}(dep)"),
+                    self.made_up(serde_json::json!({ "anyOf": [absent, present] })),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The negation of a schema, as a made-up schema (a disjunction).
+    ///
+    /// Each keyword is negated on its own (¬(a ∧ b) = ¬a ∨ ¬b); a keyword
+    /// that constrains one type only is also satisfied by every other type,
+    /// so its negation adds a branch of the other types. Subschemas are
+    /// negated lazily through `$fw_not`, so recursive schemas terminate.
+    /// Keywords whose negation is not expressible are reported.
+    fn negate(&self, s: &Sub<'a>) -> R<Sub<'a>> {
+        let ptr = format!("{}(not)", s.ptr);
+        if let Some(v) = self.negations.borrow().get(&ptr) {
+            return Ok(Sub::new(ptr, v));
+        }
+        let v = self.negation(s)?;
+        let v: &'a Value = self.made_up(v);
+        self.negations.borrow_mut().insert(ptr.clone(), v);
+        Ok(Sub::new(ptr, v))
+    }
+
+    fn negation(&self, s: &Sub<'a>) -> R<Value> {
+        use serde_json::json;
+        const TYPES: [&str; 6] = ["null", "boolean", "object", "array", "string", "number"];
+        let others = |t: &str| -> Value {
+            Value::Array(
+                TYPES
+                    .iter()
+                    .filter(|x| **x != t)
+                    .map(|x| Value::String(x.to_string()))
+                    .collect(),
+            )
+        };
+        let m = match s.val {
+            Value::Bool(b) => return Ok(Value::Bool(!b)),
+            Value::Object(m) => m,
+            _ => return Err(invalid(&s.ptr, "a schema must be an object or a boolean")),
+        };
+        let mut branches: Vec<Value> = Vec::new();
+        let mut other_types: BTreeSet<&str> = BTreeSet::new();
+        let reg = |p: String, v: &'a Value| self.register(Sub::new(p, v));
+        if let Some(r) = m.get("$ref") {
+            let r = r
+                .as_str()
+                .ok_or_else(|| invalid(&child(&s.ptr, "$ref"), "$ref must be a string"))?;
+            let (p, v) = self.resolve(r, &s.ptr)?;
+            branches.push(json!({ "$fw_not": reg(p, v) }));
+            if self.legacy {
+                return Ok(json!({ "anyOf": branches }));
+            }
+        }
+        let num = |v: &Value, kp: &str, k: &str| -> R<Value> {
+            match v {
+                Value::Number(_) => Ok(v.clone()),
+                _ => Err(invalid(kp, format!("{k} must be a number"))),
+            }
+        };
+        for (k, v) in m {
+            let kp = child(&s.ptr, k);
+            let cant = || {
+                unsupported(
+                    &kp,
+                    format!("keyword {k:?} under `not` (or a negated `if`) cannot be negated yet"),
+                )
+            };
+            match k.as_str() {
+                "$ref" | "then" | "else" | "minContains" | "maxContains" => {}
+                "$fw_all" => {
+                    for x in v.as_array().into_iter().flatten() {
+                        branches.push(json!({ "$fw_not": x }));
+                    }
+                }
+                "$fw_not" => branches.push(json!({ "$fw_all": [v] })),
+                "$fw_nots" => {
+                    for x in v.as_array().into_iter().flatten() {
+                        branches.push(json!({ "$fw_all": [x] }));
+                    }
+                }
+                "$fw_not_values" | "$fw_not_pattern" => return Err(cant()),
+                _ if IGNORED.contains(&k.as_str()) && k != "allOf" => {}
+                "allOf" => {
+                    for (i, b) in v.as_array().into_iter().flatten().enumerate() {
+                        branches.push(json!({ "$fw_not": reg(format!("{kp}/{i}"), b) }));
+                    }
+                }
+                "anyOf" => {
+                    let all: Vec<usize> = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                        .map(|(i, b)| reg(format!("{kp}/{i}"), b))
+                        .collect();
+                    branches.push(json!({ "$fw_nots": all }));
+                }
+                "oneOf" => {
+                    // None holds, or at least two hold.
+                    let all: Vec<usize> = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                        .map(|(i, b)| reg(format!("{kp}/{i}"), b))
+                        .collect();
+                    branches.push(json!({ "$fw_nots": all }));
+                    for x in 0..all.len() {
+                        for y in x + 1..all.len() {
+                            branches.push(json!({ "$fw_all": [all[x], all[y]] }));
+                        }
+                    }
+                }
+                "not" => branches.push(json!({ "$fw_all": [reg(kp.clone(), v)] })),
+                "if" => {
+                    let i = reg(kp.clone(), v);
+                    if let Some(t) = m.get("then") {
+                        let t = reg(child(&s.ptr, "then"), t);
+                        branches.push(json!({ "$fw_all": [i], "$fw_not": t }));
+                    }
+                    if let Some(e) = m.get("else") {
+                        let e = reg(child(&s.ptr, "else"), e);
+                        branches.push(json!({ "$fw_nots": [i, e] }));
+                    }
+                }
+                "type" => {
+                    let names: Vec<&str> = match v {
+                        Value::String(t) => vec![t.as_str()],
+                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                        _ => return Err(invalid(&kp, "type must be a string or an array")),
+                    };
+                    if names.contains(&"integer") && !names.contains(&"number") {
+                        return Err(unsupported(
+                            &kp,
+                            "the negation of type integer (non-integer numbers) is not supported yet",
+                        ));
+                    }
+                    let rest: Vec<&str> = TYPES
+                        .iter()
+                        .copied()
+                        .filter(|t| !names.contains(t))
+                        .collect();
+                    if !rest.is_empty() {
+                        branches.push(json!({ "type": rest }));
+                    }
+                }
+                "enum" | "const" => {
+                    let vals = if k == "const" {
+                        vec![v.clone()]
+                    } else {
+                        v.as_array()
+                            .ok_or_else(|| invalid(&kp, "enum must be an array"))?
+                            .clone()
+                    };
+                    branches.push(json!({ "$fw_not_values": vals }));
+                }
+                "required" => {
+                    for r in v.as_array().into_iter().flatten() {
+                        let r = r
+                            .as_str()
+                            .ok_or_else(|| invalid(&kp, "required must list strings"))?;
+                        other_types.insert("object");
+                        branches.push(json!({ "type": "object", "properties": { r: false } }));
+                    }
+                }
+                "properties" => {
+                    let p = v
+                        .as_object()
+                        .ok_or_else(|| invalid(&kp, "properties must be an object"))?;
+                    for (name, sub) in p {
+                        if sub == &Value::Bool(true) {
+                            continue;
+                        }
+                        other_types.insert("object");
+                        let n = reg(child(&kp, name), sub);
+                        branches.push(json!({ "type": "object", "required": [name],
+                            "properties": { name.clone(): { "$fw_not": n } } }));
+                    }
+                }
+                "items" | "prefixItems" => match v {
+                    Value::Array(a) => {
+                        if k == "items" && m.contains_key("prefixItems") {
+                            continue;
+                        }
+                        for (i, sub) in a.iter().enumerate() {
+                            let n = reg(format!("{kp}/{i}"), sub);
+                            let mut prefix = vec![Value::Bool(true); i];
+                            prefix.push(json!({ "$fw_not": n }));
+                            other_types.insert("array");
+                            branches.push(json!({ "type": "array", "prefixItems": prefix }));
+                        }
+                    }
+                    _ if k == "items" => {
+                        if m.contains_key("prefixItems") {
+                            return Err(cant());
+                        }
+                        if v == &Value::Bool(true) {
+                            continue;
+                        }
+                        let n = reg(kp.clone(), v);
+                        other_types.insert("array");
+                        branches.push(json!({ "type": "array", "contains": { "$fw_not": n } }));
+                    }
+                    _ => return Err(invalid(&kp, "prefixItems must be an array")),
+                },
+                "contains" => {
+                    if m.contains_key("minContains") || m.contains_key("maxContains") {
+                        return Err(cant());
+                    }
+                    let n = reg(kp.clone(), v);
+                    other_types.insert("array");
+                    branches.push(json!({ "type": "array", "items": { "$fw_not": n } }));
+                }
+                "minItems" | "maxItems" | "minLength" | "maxLength" | "minProperties"
+                | "maxProperties" => {
+                    let x = as_u64(v, &kp, k)?;
+                    let (t, flip) = match k.as_str() {
+                        "minItems" => ("array", "maxItems"),
+                        "maxItems" => ("array", "minItems"),
+                        "minLength" => ("string", "maxLength"),
+                        "maxLength" => ("string", "minLength"),
+                        "minProperties" => ("object", "maxProperties"),
+                        _ => ("object", "minProperties"),
+                    };
+                    if k.starts_with("min") && x == 0 {
+                        continue;
+                    }
+                    other_types.insert(t);
+                    let y = if k.starts_with("min") {
+                        x - 1
+                    } else {
+                        x.saturating_add(1)
+                    };
+                    branches.push(json!({ "type": t, flip: y }));
+                }
+                "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => {
+                    let is_min = k.ends_with("inimum");
+                    let (bound, excl) = match v {
+                        Value::Bool(_) => continue, // draft-04 modifier: read below
+                        _ if !k.starts_with("exclusive") => {
+                            let draft4 = m.get(if is_min {
+                                "exclusiveMinimum"
+                            } else {
+                                "exclusiveMaximum"
+                            }) == Some(&Value::Bool(true));
+                            (num(v, &kp, k)?, draft4)
+                        }
+                        _ => (num(v, &kp, k)?, true),
+                    };
+                    other_types.insert("number");
+                    let flip = match (is_min, excl) {
+                        (true, false) => "exclusiveMaximum",
+                        (true, true) => "maximum",
+                        (false, false) => "exclusiveMinimum",
+                        (false, true) => "minimum",
+                    };
+                    branches.push(json!({ "type": "number", flip: bound }));
+                }
+                "pattern" => {
+                    other_types.insert("string");
+                    branches.push(json!({ "type": "string", "$fw_not_pattern": v }));
+                }
+                "uniqueItems" if v == &Value::Bool(false) => {}
+                "dependentRequired" | "dependentSchemas" | "dependencies" => {
+                    let d = v
+                        .as_object()
+                        .ok_or_else(|| invalid(&kp, format!("{k} must be an object")))?;
+                    for (key, dv) in d {
+                        other_types.insert("object");
+                        match dv {
+                            Value::Array(a) => {
+                                for x in a {
+                                    let x = x.as_str().ok_or_else(|| {
+                                        invalid(&kp, "dependencies must list strings")
+                                    })?;
+                                    branches.push(json!({ "type": "object", "required": [key],
+                                        "properties": { x: false } }));
+                                }
+                            }
+                            _ => {
+                                let n = reg(child(&kp, key), dv);
+                                branches.push(json!({ "type": "object", "required": [key],
+                                    "$fw_not": n }));
+                            }
+                        }
+                    }
+                }
+                "additionalProperties"
+                | "patternProperties"
+                | "propertyNames"
+                | "unevaluatedProperties"
+                | "unevaluatedItems"
+                | "additionalItems"
+                    if v == &Value::Bool(true) || v.as_object().is_some_and(|o| o.is_empty()) => {}
+                "additionalProperties"
+                | "patternProperties"
+                | "propertyNames"
+                | "unevaluatedProperties"
+                | "unevaluatedItems"
+                | "additionalItems"
+                | "multipleOf"
+                | "uniqueItems"
+                | "$dynamicRef"
+                | "$recursiveRef" => return Err(cant()),
+                _ => {} // unknown keyword: validates nothing, its negation is false
+            }
+        }
+        for t in other_types {
+            branches.push(json!({ "type": others(t) }));
+        }
+        Ok(if branches.is_empty() {
+            Value::Bool(false)
+        } else {
+            json!({ "anyOf": branches })
+        })
+    }
+
     /// Expands `$ref` and `allOf`; None if some part is `false`.
     fn flatten(&self, subs: Vec<Sub<'a>>) -> R<Option<Vec<Sub<'a>>>> {
         let mut out: Vec<Sub<'a>> = Vec::new();
@@ -486,6 +926,7 @@ impl<'a> Compiler<'a> {
                             continue;
                         }
                     }
+                    self.rewrites(&s, m, &mut extra)?;
                     if let Some(a) = m.get("allOf") {
                         let a = a.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
                             invalid(&child(&s.ptr, "allOf"), "allOf must be a non-empty array")
@@ -659,6 +1100,27 @@ impl<'a> Compiler<'a> {
                 match k.as_str() {
                     _ if IGNORED.contains(&k.as_str()) => {}
                     "anyOf" | "oneOf" => {}
+                    // Rewritten into conjuncts by `rewrites`.
+                    "$fw_all" | "$fw_not" | "$fw_nots" | "not" | "if" | "then" | "else"
+                    | "dependentRequired" | "dependentSchemas" | "dependencies" => {}
+                    "$fw_not_values" => {
+                        n.not_values
+                            .extend(v.as_array().into_iter().flatten().cloned());
+                        n.not_values_ptr = kp;
+                    }
+                    "$fw_not_pattern" => {
+                        let p = v
+                            .as_str()
+                            .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
+                        n.not_patterns
+                            .push((kp.replace("$fw_not_pattern", "pattern"), p.to_string()));
+                    }
+                    "pattern" => {
+                        let p = v
+                            .as_str()
+                            .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
+                        n.patterns.push((kp.clone(), p.to_string()));
+                    }
                     "type" => {
                         let names: Vec<&Value> = match v {
                             Value::String(_) => vec![v],
@@ -847,21 +1309,11 @@ impl<'a> Compiler<'a> {
                         _ => return Err(invalid(&kp, "uniqueItems must be a boolean")),
                     },
                     "minContains" | "maxContains" if !m.contains_key("contains") => {}
-                    "if" if !m.contains_key("then") && !m.contains_key("else") => {}
-                    "then" | "else" if !m.contains_key("if") => {}
-                    "not"
-                    | "if"
-                    | "then"
-                    | "else"
-                    | "multipleOf"
-                    | "pattern"
+                    "multipleOf"
                     | "patternProperties"
                     | "propertyNames"
                     | "minProperties"
                     | "maxProperties"
-                    | "dependentRequired"
-                    | "dependentSchemas"
-                    | "dependencies"
                     | "contains"
                     | "minContains"
                     | "maxContains"
@@ -892,27 +1344,62 @@ impl<'a> Compiler<'a> {
             return Ok(Some(self.any()));
         }
         if let Some(vals) = &n.values {
-            return self.emit_values(&n, vals.clone());
+            let vals = vals
+                .iter()
+                .filter(|v| !n.not_values.iter().any(|x| json_eq(x, v)))
+                .cloned()
+                .collect();
+            return self.emit_values(&n, vals);
+        }
+        // Values excluded by a negated enum/const: by type.
+        let mut not_str: Vec<String> = Vec::new();
+        let mut not_num: Vec<String> = Vec::new();
+        let (mut no_null, mut no_true, mut no_false) = (false, false, false);
+        for v in &n.not_values {
+            match v {
+                Value::Null => no_null = true,
+                Value::Bool(true) => no_true = true,
+                Value::Bool(false) => no_false = true,
+                Value::String(s) => not_str.push(spell_string(s)),
+                Value::Number(x) => not_num.push(spell_number(x, &n.not_values_ptr)?),
+                _ => {
+                    return Err(unsupported(
+                        &n.not_values_ptr,
+                        "a negated enum/const with an object or array value is not supported",
+                    ))
+                }
+            }
         }
         let mut alts: Vec<Expr> = Vec::new();
         let mut types = 0u8;
-        if n.null {
+        if n.null && !no_null {
             alts.push(Expr::literal("null"));
             types |= T_NULL;
         }
-        if n.boolean {
-            alts.push(Expr::literal("true"));
-            alts.push(Expr::literal("false"));
+        if n.boolean && !(no_true && no_false) {
+            if !no_true {
+                alts.push(Expr::literal("true"));
+            }
+            if !no_false {
+                alts.push(Expr::literal("false"));
+            }
             types |= T_BOOL;
         }
         if n.string {
-            if let Some(e) = string_expr(&n)? {
+            if let Some(e) = string_expr(&n, not_str)? {
                 alts.push(e);
                 types |= T_STR;
             }
         }
         if n.number != NumKind::None {
             if let Some(e) = number_expr(&n)? {
+                let e = match e {
+                    Expr::Regex(r) if !not_num.is_empty() => Expr::Intersect {
+                        all: vec![r],
+                        except: not_num,
+                    },
+                    e => e,
+                };
                 alts.push(e);
                 types |= T_NUM;
             }
@@ -1268,6 +1755,12 @@ fn check_value(v: &Value, n: &Node) -> R<bool> {
         Value::Null => n.null,
         Value::Bool(_) => n.boolean,
         Value::String(s) => {
+            if let Some((p, _)) = n.patterns.first().or(n.not_patterns.first()) {
+                return Err(unsupported(
+                    p,
+                    "enum/const next to pattern is not supported yet",
+                ));
+            }
             let len = s.chars().count() as u64;
             n.string && len >= n.min_len && n.max_len.is_none_or(|m| len <= m)
         }
@@ -1449,12 +1942,31 @@ fn string_not_in(keys: &[String]) -> Option<String> {
     Some(format!("\"{}", node(&chars, &[])))
 }
 
-fn string_expr(n: &Node) -> R<Option<Expr>> {
+/// The string lexeme: length bounds, patterns, and the exclusions `except`
+/// (regexes of excluded spellings) intersected.
+fn string_expr(n: &Node, mut except: Vec<String>) -> R<Option<Expr>> {
     if n.max_len.is_some_and(|m| m < n.min_len) {
         return Ok(None);
     }
+    if let Some((p, _)) = n.patterns.first().or(n.not_patterns.first()) {
+        return Err(unsupported(p, "keyword \"pattern\" is not supported yet"));
+    }
+    let base = length_regex(n)?;
+    if except.is_empty() {
+        return Ok(Some(Expr::regex(base)));
+    }
+    except.sort();
+    except.dedup();
+    Ok(Some(Expr::Intersect {
+        all: vec![base],
+        except,
+    }))
+}
+
+/// A JSON string with the node's length bounds.
+fn length_regex(n: &Node) -> R<String> {
     if n.min_len == 0 && n.max_len.is_none() {
-        return Ok(Some(Expr::regex(STRING)));
+        return Ok(STRING.to_string());
     }
     if n.min_len > MAX_STRING_BOUND || n.max_len.is_some_and(|m| m > MAX_STRING_BOUND) {
         return Err(unsupported(
@@ -1466,10 +1978,7 @@ fn string_expr(n: &Node) -> R<Option<Expr>> {
     // lone surrogate escapes are rejected under length bounds.
     let cp_exact = r#"(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u(?:[0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}|[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})))"#;
     let max = n.max_len.map_or(String::new(), |m| m.to_string());
-    Ok(Some(Expr::regex(format!(
-        "\"{cp_exact}{{{},{max}}}\"",
-        n.min_len
-    ))))
+    Ok(format!("\"{cp_exact}{{{},{max}}}\"", n.min_len))
 }
 
 /// The integers in the range, converted from bounds; None if empty.
