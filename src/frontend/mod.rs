@@ -4,3 +4,4 @@
 pub mod json;
 pub mod regex;
 pub mod schema;
+pub mod string_regex;
