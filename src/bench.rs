@@ -11,9 +11,7 @@
 //! runs on a fresh copy of that matcher (cold lexer caches) and every
 //! `compute_mask` is timed on its own.
 
-use crate::{
-    json_schema_grammar, regex_grammar, CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary,
-};
+use crate::{regex_grammar, CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -24,6 +22,9 @@ pub struct Bench {
     pub vocab: Arc<Vocabulary>,
     pub trie: Arc<TokenTrie>,
     pub eos: u32,
+    /// How JSON Schema cases are compiled (flexible whitespace: case files
+    /// hold `json.dumps` output).
+    pub schema_options: crate::frontend::schema::SchemaOptions,
 }
 
 #[derive(Default)]
@@ -87,7 +88,8 @@ impl Bench {
                         .map_err(|e| format!("schema string is not JSON: {e}"))?,
                     v => v.clone(),
                 };
-                json_schema_grammar(&schema).map_err(|e| e.to_string())?
+                crate::frontend::schema::compile_with(&schema, &self.schema_options)
+                    .map_err(|e| e.to_string())?
             }
             k => {
                 return Err(format!(

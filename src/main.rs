@@ -1,10 +1,8 @@
 //! The `formwork` command line.
 
 use clap::{Parser, Subcommand};
-use formwork::{
-    bench::Bench, json_schema_grammar, regex_grammar, CompiledGrammar, Matcher, TokenTrie,
-    Vocabulary,
-};
+use formwork::frontend::schema::{compile_with, FormatMode, SchemaOptions, Whitespace};
+use formwork::{bench::Bench, regex_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
 use std::io::BufReader;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -40,6 +38,8 @@ enum Cmd {
         /// EOS token name(s) or id(s), replacing the defaults.
         #[arg(long)]
         eos: Vec<String>,
+        #[command(flatten)]
+        schema_flags: SchemaFlags,
     },
     /// Generate text with a GGUF model (the default model is fetched on
     /// first use), constrained by a JSON Schema or a regex.
@@ -66,7 +66,39 @@ enum Cmd {
         /// EOS token (name or id) checked at the end of each instance.
         #[arg(long)]
         eos: Option<String>,
+        #[command(flatten)]
+        schema_flags: SchemaFlags,
     },
+}
+
+/// How JSON Schemas are compiled.
+#[derive(clap::Args, Clone, Debug)]
+struct SchemaFlags {
+    /// Whitespace between JSON tokens: compact (none) or flexible (any).
+    /// Default: compact for generate, flexible for mask and bench.
+    #[arg(long, value_parser = ["compact", "flexible"])]
+    whitespace: Option<String>,
+    /// `format`: assert (strings must be valid dates, emails, ...) or
+    /// annotate (ignored, as draft 2020-12 says by default).
+    #[arg(long, value_parser = ["assert", "annotate"], default_value = "assert")]
+    format: String,
+}
+
+impl SchemaFlags {
+    fn options(&self, default_ws: Whitespace) -> SchemaOptions {
+        SchemaOptions {
+            whitespace: match self.whitespace.as_deref() {
+                Some("compact") => Whitespace::Compact,
+                Some("flexible") => Whitespace::Flexible,
+                _ => default_ws,
+            },
+            format: if self.format == "annotate" {
+                FormatMode::Annotate
+            } else {
+                FormatMode::Assert
+            },
+        }
+    }
 }
 
 #[cfg(feature = "model")]
@@ -75,6 +107,8 @@ struct GenerateArgs {
     /// JSON Schema the output must validate against (file path or inline JSON).
     #[arg(long, conflicts_with_all = ["regex", "grammar"])]
     schema: Option<String>,
+    #[command(flatten)]
+    schema_flags: SchemaFlags,
     /// Regex the whole output must match.
     #[arg(long, conflicts_with = "grammar")]
     regex: Option<String>,
@@ -144,7 +178,13 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
         other => return Err(format!("--select {other:?}: use best or vote")),
     };
     let grammar = match (&a.schema, &a.regex) {
-        (Some(s), None) => Some(json_schema_grammar(&schema_arg(s)?).map_err(|e| e.to_string())?),
+        (Some(s), None) => Some(
+            compile_with(
+                &schema_arg(s)?,
+                &a.schema_flags.options(Whitespace::Compact),
+            )
+            .map_err(|e| e.to_string())?,
+        ),
         (None, Some(r)) => Some(regex_grammar(r).map_err(|e| e.to_string())?),
         _ => None,
     };
@@ -287,13 +327,15 @@ fn run(cli: Cli) -> Result<(), String> {
             schema,
             text,
             eos,
+            schema_flags,
         } => {
+            let opts = schema_flags.options(Whitespace::Flexible);
             let vocab = Arc::new(load_vocab(&tokenizer, &eos)?);
             let trie = Arc::new(TokenTrie::new(&vocab));
             let g = match (regex, schema) {
                 (Some(r), None) => regex_grammar(&r).map_err(|e| e.to_string())?,
                 (None, Some(s)) => {
-                    json_schema_grammar(&schema_arg(&s)?).map_err(|e| e.to_string())?
+                    compile_with(&schema_arg(&s)?, &opts).map_err(|e| e.to_string())?
                 }
                 _ => return Err("give exactly one of --regex or --schema".into()),
             };
@@ -335,6 +377,7 @@ fn run(cli: Cli) -> Result<(), String> {
             out,
             limit,
             eos,
+            schema_flags,
         } => {
             let vocab = load_vocab(&tokenizer, &eos.iter().cloned().collect::<Vec<_>>())?;
             let eos_id = vocab.eos_tokens()[0];
@@ -350,6 +393,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 vocab,
                 trie,
                 eos: eos_id,
+                schema_options: schema_flags.options(Whitespace::Flexible),
             };
             let input = BufReader::new(
                 std::fs::File::open(&cases).map_err(|e| format!("open {cases}: {e}"))?,

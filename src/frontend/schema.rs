@@ -97,8 +97,51 @@ fn child(ptr: &str, k: &str) -> String {
     format!("{ptr}/{}", esc_ptr(k))
 }
 
-/// Compiles `schema` (see the module docs).
+/// Whitespace the grammar allows between JSON tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Whitespace {
+    /// None at all: the shortest output, and the one where the most bytes are
+    /// forced (so fast-forward has the most to do).
+    #[default]
+    Compact,
+    /// Any JSON whitespace between tokens, as in `json.dumps` or pretty
+    /// printing. Use it to check existing documents.
+    Flexible,
+}
+
+/// What `format` does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FormatMode {
+    /// Strings must be valid for their `format` (dates, emails, URIs, …);
+    /// an unknown format is ignored.
+    #[default]
+    Assert,
+    /// `format` is an annotation only, as draft 2020-12 says by default.
+    Annotate,
+}
+
+/// Options of the JSON Schema compiler.
+///
+/// ```
+/// use formwork::frontend::schema::{compile_with, SchemaOptions, Whitespace};
+/// let schema = serde_json::json!({"type": "array", "items": {"type": "integer"}});
+/// let opts = SchemaOptions { whitespace: Whitespace::Flexible, ..SchemaOptions::default() };
+/// let g = compile_with(&schema, &opts).unwrap();
+/// assert!(formwork::CompiledGrammar::new(&g).is_ok());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SchemaOptions {
+    pub whitespace: Whitespace,
+    pub format: FormatMode,
+}
+
+/// Compiles `schema` with the default options (see the module docs).
 pub fn compile(schema: &Value) -> R<Grammar> {
+    compile_with(schema, &SchemaOptions::default())
+}
+
+/// Compiles `schema` with `options`.
+pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
     let legacy = match schema.get("$schema").and_then(Value::as_str) {
         Some(s) => ["draft-03", "draft-04", "draft-06", "draft-07"]
             .iter()
@@ -111,6 +154,7 @@ pub fn compile(schema: &Value) -> R<Grammar> {
         arena: &arena,
         registry: RefCell::new(Vec::new()),
         negations: RefCell::new(HashMap::new()),
+        options: options.clone(),
         legacy,
         g: Grammar::new("start"),
         cache: HashMap::new(),
@@ -129,7 +173,9 @@ pub fn compile(schema: &Value) -> R<Grammar> {
         }
     };
     c.g.rule("start", start.expr);
-    c.g.ignore(crate::frontend::json::WHITESPACE);
+    if c.options.whitespace == Whitespace::Flexible {
+        c.g.ignore(crate::frontend::json::WHITESPACE);
+    }
     Ok(c.g)
 }
 
@@ -208,6 +254,37 @@ struct Bound {
     ptr_kw: usize,
 }
 
+/// A constraint on a string's decoded value.
+#[derive(Clone, Debug)]
+enum StrRule {
+    Pattern(String),
+    Format(String),
+}
+
+impl StrRule {
+    /// Regexes over the string token whose intersection is the rule; None
+    /// for an unknown format (an annotation).
+    fn regexes(&self, ptr: &str) -> R<Option<Vec<String>>> {
+        use crate::frontend::string_regex::{format_regexes, pattern_regex};
+        match self {
+            StrRule::Pattern(p) => pattern_regex(p)
+                .map(|r| Some(vec![r]))
+                .map_err(|e| unsupported(ptr, e.to_string())),
+            // Its regex accepts a few invalid domains (no IDNA check).
+            StrRule::Format(f) if f == "idn-email" => Err(unsupported(
+                ptr,
+                "format \"idn-email\" cannot be enforced exactly (use FormatMode::Annotate)",
+            )),
+            StrRule::Format(f) => format_regexes(f).map_err(|e| {
+                unsupported(
+                    ptr,
+                    format!("{e} (use FormatMode::Annotate to ignore formats)"),
+                )
+            }),
+        }
+    }
+}
+
 /// Everything the merged keywords of a conjunction say.
 struct Node<'a> {
     null: bool,
@@ -222,10 +299,10 @@ struct Node<'a> {
     min_len: u64,
     max_len: Option<u64>,
     len_ptr: String,
-    /// `pattern`s (pointer, ECMA-262 source) the string must match.
-    patterns: Vec<(String, String)>,
+    /// `pattern`s and asserted `format`s the string must satisfy.
+    patterns: Vec<(String, StrRule)>,
     /// Patterns the string must not match (from negations).
-    not_patterns: Vec<(String, String)>,
+    not_patterns: Vec<(String, StrRule)>,
     /// Values excluded (from negated `enum`/`const`).
     not_values: Vec<Value>,
     not_values_ptr: String,
@@ -318,6 +395,7 @@ struct Compiler<'a> {
     registry: RefCell<Vec<Sub<'a>>>,
     /// Negations built so far, by pointer.
     negations: RefCell<HashMap<String, &'a Value>>,
+    options: SchemaOptions,
     legacy: bool,
     g: Grammar,
     /// Flattened conjunction key -> compiled rule (None: accepts nothing;
@@ -836,6 +914,12 @@ impl<'a> Compiler<'a> {
                     other_types.insert("string");
                     branches.push(json!({ "type": "string", "$fw_not_pattern": v }));
                 }
+                "format" if self.options.format == FormatMode::Assert => {
+                    let f = v.as_str().unwrap_or("");
+                    if StrRule::Format(f.to_string()).regexes(&kp)?.is_some() {
+                        return Err(cant());
+                    }
+                }
                 "uniqueItems" if v == &Value::Bool(false) => {}
                 "dependentRequired" | "dependentSchemas" | "dependencies" => {
                     let d = v
@@ -1098,6 +1182,12 @@ impl<'a> Compiler<'a> {
             for (k, v) in m {
                 let kp = child(&s.ptr, k);
                 match k.as_str() {
+                    "format" if self.options.format == FormatMode::Assert => {
+                        if let Some(f) = v.as_str() {
+                            n.patterns
+                                .push((kp.clone(), StrRule::Format(f.to_string())));
+                        }
+                    }
                     _ if IGNORED.contains(&k.as_str()) => {}
                     "anyOf" | "oneOf" => {}
                     // Rewritten into conjuncts by `rewrites`.
@@ -1112,14 +1202,17 @@ impl<'a> Compiler<'a> {
                         let p = v
                             .as_str()
                             .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
-                        n.not_patterns
-                            .push((kp.replace("$fw_not_pattern", "pattern"), p.to_string()));
+                        n.not_patterns.push((
+                            kp.replace("$fw_not_pattern", "pattern"),
+                            StrRule::Pattern(p.to_string()),
+                        ));
                     }
                     "pattern" => {
                         let p = v
                             .as_str()
                             .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
-                        n.patterns.push((kp.clone(), p.to_string()));
+                        n.patterns
+                            .push((kp.clone(), StrRule::Pattern(p.to_string())));
                     }
                     "type" => {
                         let names: Vec<&Value> = match v {
@@ -1948,19 +2041,27 @@ fn string_expr(n: &Node, mut except: Vec<String>) -> R<Option<Expr>> {
     if n.max_len.is_some_and(|m| m < n.min_len) {
         return Ok(None);
     }
-    if let Some((p, _)) = n.patterns.first().or(n.not_patterns.first()) {
-        return Err(unsupported(p, "keyword \"pattern\" is not supported yet"));
+    let mut all = Vec::new();
+    if n.min_len > 0 || n.max_len.is_some() || n.patterns.is_empty() {
+        all.push(length_regex(n)?);
     }
-    let base = length_regex(n)?;
-    if except.is_empty() {
-        return Ok(Some(Expr::regex(base)));
+    for (ptr, rule) in &n.patterns {
+        all.extend(rule.regexes(ptr)?.into_iter().flatten());
     }
+    if all.is_empty() {
+        all.push(STRING.to_string());
+    }
+    for (ptr, rule) in &n.not_patterns {
+        except.extend(rule.regexes(ptr)?.into_iter().flatten());
+    }
+    all.sort();
+    all.dedup();
     except.sort();
     except.dedup();
-    Ok(Some(Expr::Intersect {
-        all: vec![base],
-        except,
-    }))
+    if all.len() == 1 && except.is_empty() {
+        return Ok(Some(Expr::regex(all.pop().unwrap())));
+    }
+    Ok(Some(Expr::Intersect { all, except }))
 }
 
 /// A JSON string with the node's length bounds.
