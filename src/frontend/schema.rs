@@ -65,13 +65,15 @@ pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
 pub const MAX_STRING_BOUND: u64 = 2_000;
 /// Largest finite `maxItems` / `minItems` (and prefix length) compiled.
 pub const MAX_ITEMS_BOUND: u64 = 2_000;
+/// Most `patternProperties` in one object (keys are split by the subset of
+/// patterns they match: 2^n classes).
+const MAX_PATTERN_PROPERTIES: usize = 6;
+/// Most rules for one object's members × property counts.
+const MAX_OBJECT_RULES: u64 = 20_000;
 /// Budget of conjunctions compiled (guards against exponential distribution).
 const MAX_WORK: usize = 20_000;
 /// Nesting limit of compiled schemas (keeps the compiler's stack bounded).
 const MAX_DEPTH: usize = 64;
-
-/// One JSON string character (raw or escaped), as in [`STRING`].
-const CHAR: &str = r#"(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))"#;
 
 type R<T> = Result<T, GrammarError>;
 
@@ -313,6 +315,11 @@ struct Node<'a> {
     // objects: the object-keyword holders, in order
     objs: Vec<ObjKw<'a>>,
     required: Vec<String>,
+    /// `propertyNames` schemas.
+    names: Vec<Sub<'a>>,
+    min_props: u64,
+    max_props: Option<u64>,
+    props_ptr: String,
     // arrays
     arrs: Vec<ArrKw<'a>>,
     min_items: u64,
@@ -325,6 +332,8 @@ struct ObjKw<'a> {
     ptr: String,
     props: Option<&'a Map<String, Value>>,
     additional: Option<&'a Value>,
+    /// `patternProperties`: (pointer, ECMA-262 pattern, schema).
+    patterns: Vec<(String, String, &'a Value)>,
 }
 
 struct ArrKw<'a> {
@@ -356,11 +365,27 @@ impl<'a> Node<'a> {
             bound_ptrs: Vec::new(),
             objs: Vec::new(),
             required: Vec::new(),
+            names: Vec::new(),
+            min_props: 0,
+            max_props: None,
+            props_ptr: String::new(),
             arrs: Vec::new(),
             min_items: 0,
             max_items: None,
             unique: None,
         }
+    }
+
+    /// A node no value satisfies.
+    fn nothing() -> Node<'a> {
+        let mut n = Node::new();
+        n.null = false;
+        n.boolean = false;
+        n.object = false;
+        n.array = false;
+        n.string = false;
+        n.number = NumKind::None;
+        n
     }
 
     fn is_trivial(&self) -> bool {
@@ -380,6 +405,9 @@ impl<'a> Node<'a> {
             && self.hi.is_none()
             && self.objs.is_empty()
             && self.required.is_empty()
+            && self.names.is_empty()
+            && self.min_props == 0
+            && self.max_props.is_none()
             && self.arrs.is_empty()
             && self.min_items == 0
             && self.max_items.is_none()
@@ -1337,6 +1365,22 @@ impl<'a> Compiler<'a> {
                         obj.additional = Some(v);
                         has_obj = true;
                     }
+                    "patternProperties" => {
+                        for (p, sub) in v
+                            .as_object()
+                            .ok_or_else(|| invalid(&kp, "patternProperties must be an object"))?
+                        {
+                            obj.patterns.push((child(&kp, p), p.clone(), sub));
+                        }
+                        has_obj = true;
+                    }
+                    "propertyNames" => n.names.push(Sub::new(kp.clone(), v)),
+                    "minProperties" => n.min_props = n.min_props.max(as_u64(v, &kp, k)?),
+                    "maxProperties" => {
+                        let x = as_u64(v, &kp, k)?;
+                        n.max_props = Some(n.max_props.map_or(x, |y| y.min(x)));
+                        n.props_ptr = kp.clone();
+                    }
                     "required" => {
                         for r in v
                             .as_array()
@@ -1350,10 +1394,9 @@ impl<'a> Compiler<'a> {
                             }
                         }
                     }
-                    "propertyNames" | "unevaluatedProperties" | "unevaluatedItems"
+                    "unevaluatedProperties" | "unevaluatedItems"
                         if v == &Value::Bool(true)
                             || v.as_object().is_some_and(|o| o.is_empty()) => {}
-                    "minProperties" if as_u64(v, &kp, k)? == 0 => {}
                     "items" => {
                         has_arr = true;
                         match v {
@@ -1403,10 +1446,6 @@ impl<'a> Compiler<'a> {
                     },
                     "minContains" | "maxContains" if !m.contains_key("contains") => {}
                     "multipleOf"
-                    | "patternProperties"
-                    | "propertyNames"
-                    | "minProperties"
-                    | "maxProperties"
                     | "contains"
                     | "minContains"
                     | "maxContains"
@@ -1554,7 +1593,30 @@ impl<'a> Compiler<'a> {
         }))
     }
 
+    /// The merged `propertyNames` schemas as a node (None: no constraint).
+    fn names_node(&mut self, n: &Node<'a>) -> R<Option<Node<'a>>> {
+        if n.names.is_empty() {
+            return Ok(None);
+        }
+        let subs = match self.flatten(n.names.clone())? {
+            Some(s) => s,
+            None => return Ok(Some(Node::nothing())),
+        };
+        for s in &subs {
+            if let Value::Object(m) = s.val {
+                if m.contains_key("anyOf") || m.contains_key("oneOf") {
+                    return Err(unsupported(
+                        &s.ptr,
+                        "propertyNames with anyOf/oneOf (or not/if) is not supported",
+                    ));
+                }
+            }
+        }
+        Ok(Some(self.collect(&subs)?))
+    }
+
     fn object_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
+        let names = self.names_node(n)?;
         // Known keys in order: properties of every holder, then required.
         let mut keys: Vec<String> = Vec::new();
         for o in &n.objs {
@@ -1571,22 +1633,53 @@ impl<'a> Compiler<'a> {
                 keys.push(r.clone());
             }
         }
-        // Each key's schema: per holder, its property schema or its additionalProperties.
+        // Every patternProperties pattern, with its holder and regexes.
+        let mut pats: Vec<(usize, String, Vec<String>, &'a Value)> = Vec::new();
+        for (h, o) in n.objs.iter().enumerate() {
+            for (ptr, p, v) in &o.patterns {
+                let rx = StrRule::Pattern(p.clone())
+                    .regexes(ptr)?
+                    .unwrap_or_default();
+                pats.push((h, ptr.clone(), rx, *v));
+            }
+        }
+        if pats.len() > MAX_PATTERN_PROPERTIES {
+            return Err(unsupported(
+                &pats[0].1,
+                format!("more than {MAX_PATTERN_PROPERTIES} patternProperties in one object"),
+            ));
+        }
+        // Each known key's schema: per holder, its property schema and the
+        // matching patterns, or else its additionalProperties.
         let mut members: Vec<(Expr, bool)> = Vec::new();
         for k in &keys {
+            let required = n.required.contains(k);
+            let name_ok = match &names {
+                Some(nn) => string_ok(nn, k)?,
+                None => true,
+            };
             let mut subs = Vec::new();
-            for o in &n.objs {
-                match o.props.and_then(|p| p.get(k)) {
-                    Some(v) => subs.push(Sub::new(child(&child(&o.ptr, "properties"), k), v)),
-                    None => {
-                        if let Some(a) = o.additional {
-                            subs.push(Sub::new(child(&o.ptr, "additionalProperties"), a));
-                        }
+            let token = serde_json::to_string(k).unwrap_or_default();
+            for (h, o) in n.objs.iter().enumerate() {
+                let mut matched = false;
+                if let Some(v) = o.props.and_then(|p| p.get(k)) {
+                    subs.push(Sub::new(child(&child(&o.ptr, "properties"), k), v));
+                    matched = true;
+                }
+                for (ph, ptr, rx, v) in &pats {
+                    if *ph == h && token_matches(rx, &token, ptr)? {
+                        subs.push(Sub::new(ptr.clone(), v));
+                        matched = true;
+                    }
+                }
+                if !matched {
+                    if let Some(a) = o.additional {
+                        subs.push(Sub::new(child(&o.ptr, "additionalProperties"), a));
                     }
                 }
             }
-            let required = n.required.contains(k);
-            match self.value(subs)? {
+            let c = if name_ok { self.value(subs)? } else { None };
+            match c {
                 Some(c) => members.push((
                     Expr::seq([Expr::regex(spell_string(k)), Expr::literal(":"), c.expr]),
                     required,
@@ -1598,68 +1691,147 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
-        // Additional properties: keys other than the known ones.
-        let mut subs = Vec::new();
-        for o in &n.objs {
-            if let Some(a) = o.additional {
-                subs.push(Sub::new(child(&o.ptr, "additionalProperties"), a));
+        // Other keys, split by the set of patterns they match.
+        let (name_all, name_except) = match &names {
+            None => (vec![STRING.to_string()], Vec::new()),
+            Some(nn) => match string_parts(nn, Vec::new())? {
+                Some(p) => p,
+                None => (Vec::new(), Vec::new()),
+            },
+        };
+        let mut extra_alts = Vec::new();
+        if !name_all.is_empty() {
+            let mut known_except = name_except.clone();
+            if !keys.is_empty() {
+                let alts: Vec<String> = keys.iter().map(|k| spell_string(k)).collect();
+                known_except.push(format!("(?:{})", alts.join("|")));
+            }
+            for mask in 0u32..(1 << pats.len()) {
+                let mut all = name_all.clone();
+                let mut except = known_except.clone();
+                let mut subs = Vec::new();
+                for (j, (_, ptr, rx, v)) in pats.iter().enumerate() {
+                    if mask & (1 << j) != 0 {
+                        all.extend(rx.iter().cloned());
+                        subs.push(Sub::new(ptr.clone(), *v));
+                    } else {
+                        except.extend(rx.iter().cloned());
+                    }
+                }
+                for (h, o) in n.objs.iter().enumerate() {
+                    let by_pattern = pats
+                        .iter()
+                        .enumerate()
+                        .any(|(j, p)| p.0 == h && mask & (1 << j) != 0);
+                    if !by_pattern {
+                        if let Some(a) = o.additional {
+                            subs.push(Sub::new(child(&o.ptr, "additionalProperties"), a));
+                        }
+                    }
+                }
+                let Some(c) = self.value(subs)? else { continue };
+                all.sort();
+                all.dedup();
+                except.sort();
+                except.dedup();
+                let key = if all.len() == 1 && except.is_empty() {
+                    Expr::regex(all.pop().unwrap())
+                } else {
+                    Expr::Intersect { all, except }
+                };
+                extra_alts.push(Expr::seq([key, Expr::literal(":"), c.expr]));
             }
         }
-        let extra = match self.value(subs)? {
-            Some(c) => {
-                let key = if keys.is_empty() {
-                    STRING.to_string()
-                } else {
-                    string_not_in(&keys).ok_or_else(|| {
-                        unsupported(
-                            &n.objs[0].ptr,
-                            "additional properties next to property names with characters outside the BMP",
-                        )
-                    })?
-                };
-                Some(Expr::seq([Expr::regex(key), Expr::literal(":"), c.expr]))
-            }
-            None => None,
+        let extra = match extra_alts.len() {
+            0 => None,
+            1 => extra_alts.pop(),
+            _ => Some(Expr::Choice(extra_alts)),
         };
-        // S_i: members i.. with none before; T_i: members i.., each after a comma.
-        let base = self.fresh("obj");
-        let s_name = |i: usize| format!("{base}_s{i}");
-        let t_name = |i: usize| format!("{base}_t{i}");
+        // S(i, c): members i.. with none before; T(i, c): members i.., each
+        // after a comma; c members are present so far (capped where the
+        // count no longer matters).
         let len = members.len();
-        match &extra {
-            Some(x) => {
-                let more = Expr::repeat(Expr::seq([Expr::literal(","), x.clone()]), 0, None);
-                self.g.rule(
-                    s_name(len),
-                    Expr::choice([Expr::Empty, Expr::seq([x.clone(), more.clone()])]),
-                );
-                self.g.rule(t_name(len), more);
-            }
-            None => {
-                self.g.rule(s_name(len), Expr::Empty);
-                self.g.rule(t_name(len), Expr::Empty);
-            }
+        let (minp, maxp) = (n.min_props, n.max_props);
+        if maxp.is_some_and(|m| m < minp) {
+            return Ok(None);
+        }
+        let cap = maxp.unwrap_or(minp);
+        if (len as u64 + 1).saturating_mul(cap + 1) > MAX_OBJECT_RULES {
+            return Err(unsupported(
+                &n.props_ptr,
+                "minProperties/maxProperties too large for this many properties",
+            ));
+        }
+        let next = |c: u64| match maxp {
+            Some(_) => c + 1,
+            None => (c + 1).min(minp),
+        };
+        let base = self.fresh("obj");
+        let s_name = |i: usize, c: u64| format!("{base}_s{i}_{c}");
+        let t_name = |i: usize, c: u64| format!("{base}_t{i}_{c}");
+        let bound = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
+        for c in 0..=cap {
+            let lo = minp.saturating_sub(c);
+            let hi = maxp.map(|m| m - c);
+            let (sx, tx) = match &extra {
+                Some(x) => {
+                    let more = |lo: u64, hi: Option<u64>| {
+                        Expr::repeat(
+                            Expr::seq([Expr::literal(","), x.clone()]),
+                            bound(lo),
+                            hi.map(bound),
+                        )
+                    };
+                    let first = Expr::seq([
+                        x.clone(),
+                        more(lo.saturating_sub(1), hi.map(|h| h.saturating_sub(1))),
+                    ]);
+                    let sx = match (lo, hi) {
+                        (_, Some(0)) => Expr::Empty,
+                        (0, _) => Expr::choice([Expr::Empty, first]),
+                        _ => first,
+                    };
+                    (sx, more(lo, hi))
+                }
+                None if lo == 0 => (Expr::Empty, Expr::Empty),
+                None => (Expr::Choice(Vec::new()), Expr::Choice(Vec::new())),
+            };
+            self.g.rule(s_name(len, c), sx);
+            self.g.rule(t_name(len, c), tx);
         }
         for i in (0..len).rev() {
             let (m, req) = &members[i];
-            let with = Expr::seq([m.clone(), Expr::rule(t_name(i + 1))]);
-            let s = if *req {
-                with
-            } else {
-                Expr::choice([with, Expr::rule(s_name(i + 1))])
-            };
-            self.g.rule(s_name(i), s);
-            let tw = Expr::seq([Expr::literal(","), m.clone(), Expr::rule(t_name(i + 1))]);
-            let t = if *req {
-                tw
-            } else {
-                Expr::choice([tw, Expr::rule(t_name(i + 1))])
-            };
-            self.g.rule(t_name(i), t);
+            for c in 0..=cap {
+                let take = maxp.is_none_or(|mx| c < mx);
+                let mut s_alts = Vec::new();
+                let mut t_alts = Vec::new();
+                if take {
+                    let nc = next(c);
+                    s_alts.push(Expr::seq([m.clone(), Expr::rule(t_name(i + 1, nc))]));
+                    t_alts.push(Expr::seq([
+                        Expr::literal(","),
+                        m.clone(),
+                        Expr::rule(t_name(i + 1, nc)),
+                    ]));
+                }
+                if !req {
+                    s_alts.push(Expr::rule(s_name(i + 1, c)));
+                    t_alts.push(Expr::rule(t_name(i + 1, c)));
+                }
+                let one = |mut v: Vec<Expr>| {
+                    if v.len() == 1 {
+                        v.pop().unwrap()
+                    } else {
+                        Expr::Choice(v)
+                    }
+                };
+                self.g.rule(s_name(i, c), one(s_alts));
+                self.g.rule(t_name(i, c), one(t_alts));
+            }
         }
         Ok(Some(Expr::seq([
             Expr::literal("{"),
-            Expr::rule(s_name(0)),
+            Expr::rule(s_name(0, 0)),
             Expr::literal("}"),
         ])))
     }
@@ -1931,115 +2103,94 @@ fn spell_string(s: &str) -> String {
     r
 }
 
-/// Four hex digits (either case) whose value is not in `ex` (BMP values).
-fn hex4_except(ex: &BTreeSet<u32>, prefix: u32, depth: u32) -> String {
-    let left = 4 - depth;
-    let span = 16u32.pow(left);
-    let lo = prefix * span;
-    if !ex.iter().any(|&x| x >= lo && x < lo + span) {
-        return format!("[0-9a-fA-F]{{{left}}}");
-    }
-    if left == 0 {
-        return String::new(); // unreachable: excluded exactly
-    }
-    let mut free = String::new();
-    let mut alts = Vec::new();
-    for d in 0..16u32 {
-        let p = prefix * 16 + d;
-        let sub_span = 16u32.pow(left - 1);
-        let hit = ex
-            .iter()
-            .any(|&x| x >= p * sub_span && x < (p + 1) * sub_span);
-        let dc = std::char::from_digit(d, 16).unwrap();
-        let class = if dc.is_ascii_alphabetic() {
-            format!("{dc}{}", dc.to_ascii_uppercase())
-        } else {
-            dc.to_string()
-        };
-        if !hit {
-            free.push_str(&class);
-        } else if left > 1 {
-            alts.push(format!("[{class}]{}", hex4_except(ex, p, depth + 1)));
+/// Whether the JSON string token `token` full-matches every regex of `rx`.
+fn token_matches(rx: &[String], token: &str, ptr: &str) -> R<bool> {
+    use regex_automata::dfa::{dense, Automaton, StartKind};
+    use regex_automata::{Anchored, Input};
+    for r in rx {
+        let dfa = dense::Builder::new()
+            .configure(dense::Config::new().start_kind(StartKind::Anchored))
+            .build(&format!("(?:{r})$"))
+            .map_err(|e| unsupported(ptr, format!("pattern too large to evaluate: {e}")))?;
+        let m = dfa
+            .try_search_fwd(&Input::new(token).anchored(Anchored::Yes))
+            .map_err(|e| unsupported(ptr, e.to_string()))?;
+        if m.is_none() {
+            return Ok(false);
         }
     }
-    if !free.is_empty() {
-        alts.push(if left > 1 {
-            format!("[{free}][0-9a-fA-F]{{{}}}", left - 1)
-        } else {
-            format!("[{free}]")
-        });
-    }
-    if alts.is_empty() {
-        "[^\\s\\S]".to_string()
-    } else {
-        format!("(?:{})", alts.join("|"))
-    }
+    Ok(true)
 }
 
-/// One JSON string character (raw or escape unit) not decoding to any of `ex`.
-fn char_not_in(ex: &BTreeSet<char>) -> String {
-    let mut raw = String::from("[^\"\\\\\\x00-\\x1F");
-    for c in ex {
-        raw.push_str(&regex_syntax::escape(&c.to_string()));
+/// Whether the string `s` satisfies a node (its string keywords).
+fn string_ok(n: &Node, s: &str) -> R<bool> {
+    let v = Value::String(s.to_string());
+    if !n.string || n.not_values.iter().any(|x| json_eq(x, &v)) {
+        return Ok(false);
     }
-    raw.push(']');
-    let shorts: String = [
-        ('"', "\""),
-        ('\\', "\\\\"),
-        ('/', "/"),
-        ('\u{8}', "b"),
-        ('\u{c}', "f"),
-        ('\n', "n"),
-        ('\r', "r"),
-        ('\t', "t"),
-    ]
-    .iter()
-    .filter(|(c, _)| !ex.contains(c))
-    .map(|(_, s)| *s)
-    .collect();
-    let hex: BTreeSet<u32> = ex.iter().map(|&c| c as u32).collect();
-    let mut alts = vec![raw];
-    if !shorts.is_empty() {
-        alts.push(format!("\\\\[{shorts}]"));
-    }
-    alts.push(format!("\\\\u{}", hex4_except(&hex, 0, 0)));
-    format!("(?:{})", alts.join("|"))
-}
-
-/// A JSON string whose decoded value is none of `keys`; None if a key has a
-/// character outside the BMP (its surrogate-pair escape spans two units).
-fn string_not_in(keys: &[String]) -> Option<String> {
-    if keys.iter().any(|k| k.chars().any(|c| c as u32 > 0xFFFF)) {
-        return None;
-    }
-    let chars: Vec<Vec<char>> = keys.iter().map(|k| k.chars().collect()).collect();
-    fn node(chars: &[Vec<char>], prefix: &[char]) -> String {
-        let d = prefix.len();
-        let mut alts = Vec::new();
-        let here: Vec<&Vec<char>> = chars
-            .iter()
-            .filter(|k| k.len() >= d && k[..d] == *prefix)
-            .collect();
-        if !here.iter().any(|k| k.len() == d) {
-            alts.push("\"".to_string());
+    if let Some(vals) = &n.values {
+        if !vals.iter().any(|x| json_eq(x, &v)) {
+            return Ok(false);
         }
-        let next: BTreeSet<char> = here.iter().filter(|k| k.len() > d).map(|k| k[d]).collect();
-        for &c in &next {
-            let mut p = prefix.to_vec();
-            p.push(c);
-            alts.push(format!("{}{}", spell_char(c), node(chars, &p)));
-        }
-        alts.push(format!("{}{CHAR}*\"", char_not_in(&next)));
-        format!("(?:{})", alts.join("|"))
     }
-    Some(format!("\"{}", node(&chars, &[])))
+    let len = s.chars().count() as u64;
+    if len < n.min_len || n.max_len.is_some_and(|m| len > m) {
+        return Ok(false);
+    }
+    let token = serde_json::to_string(s).unwrap_or_default();
+    for (ptr, rule) in &n.patterns {
+        if let Some(rx) = rule.regexes(ptr)? {
+            if !token_matches(&rx, &token, ptr)? {
+                return Ok(false);
+            }
+        }
+    }
+    for (ptr, rule) in &n.not_patterns {
+        if let Some(rx) = rule.regexes(ptr)? {
+            if token_matches(&rx, &token, ptr)? {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// The string lexeme: length bounds, patterns, and the exclusions `except`
 /// (regexes of excluded spellings) intersected.
-fn string_expr(n: &Node, mut except: Vec<String>) -> R<Option<Expr>> {
-    if n.max_len.is_some_and(|m| m < n.min_len) {
+fn string_expr(n: &Node, except: Vec<String>) -> R<Option<Expr>> {
+    Ok(string_parts(n, except)?.map(|(mut all, except)| {
+        if all.len() == 1 && except.is_empty() {
+            Expr::regex(all.pop().unwrap())
+        } else {
+            Expr::Intersect { all, except }
+        }
+    }))
+}
+
+/// The regexes whose intersection, minus `except`, is the node's strings.
+fn string_parts(n: &Node, mut except: Vec<String>) -> R<Option<(Vec<String>, Vec<String>)>> {
+    if !n.string || n.max_len.is_some_and(|m| m < n.min_len) {
         return Ok(None);
+    }
+    if let Some(vals) = &n.values {
+        // A finite set: the spellings of the values that qualify.
+        let mut alts = Vec::new();
+        for v in vals {
+            if let Value::String(s) = v {
+                if string_ok(n, s)? {
+                    alts.push(spell_string(s));
+                }
+            }
+        }
+        if alts.is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some((vec![format!("(?:{})", alts.join("|"))], Vec::new())));
+    }
+    for v in &n.not_values {
+        if let Value::String(s) = v {
+            except.push(spell_string(s));
+        }
     }
     let mut all = Vec::new();
     if n.min_len > 0 || n.max_len.is_some() || n.patterns.is_empty() {
@@ -2058,10 +2209,7 @@ fn string_expr(n: &Node, mut except: Vec<String>) -> R<Option<Expr>> {
     all.dedup();
     except.sort();
     except.dedup();
-    if all.len() == 1 && except.is_empty() {
-        return Ok(Some(Expr::regex(all.pop().unwrap())));
-    }
-    Ok(Some(Expr::Intersect { all, except }))
+    Ok(Some((all, except)))
 }
 
 /// A JSON string with the node's length bounds.
@@ -2448,21 +2596,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_exclusion() {
-        let keys = vec!["a".to_string(), "ab".to_string()];
-        let re = full(&string_not_in(&keys).unwrap());
-        for ok in [r#""""#, r#""b""#, r#""abc""#, r#""ac""#, r#""\u0062""#] {
-            assert!(re.is_match(ok), "{ok}");
-        }
-        for bad in [
-            r#""a""#,
-            r#""ab""#,
-            r#""\u0061""#,
-            r#""\u0061\u0062""#,
-            r#""\u0061b""#,
-        ] {
-            assert!(!re.is_match(bad), "{bad}");
-        }
+    fn string_spellings() {
         let s = full(&spell_string("a/\""));
         assert!(s.is_match(r#""a\/\"""#));
         assert!(s.is_match(r#""\u0061/\u0022""#));
