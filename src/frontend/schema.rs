@@ -325,6 +325,8 @@ struct Node<'a> {
     min_items: u64,
     max_items: Option<u64>,
     unique: Option<String>,
+    /// `contains`: (pointer, schema, minContains, maxContains).
+    contains: Vec<(String, &'a Value, u64, Option<u64>)>,
 }
 
 #[derive(Default)]
@@ -373,6 +375,7 @@ impl<'a> Node<'a> {
             min_items: 0,
             max_items: None,
             unique: None,
+            contains: Vec::new(),
         }
     }
 
@@ -412,6 +415,7 @@ impl<'a> Node<'a> {
             && self.min_items == 0
             && self.max_items.is_none()
             && self.unique.is_none()
+            && self.contains.is_empty()
     }
 }
 
@@ -1444,11 +1448,21 @@ impl<'a> Compiler<'a> {
                         Value::Bool(true) => n.unique = Some(kp),
                         _ => return Err(invalid(&kp, "uniqueItems must be a boolean")),
                     },
-                    "minContains" | "maxContains" if !m.contains_key("contains") => {}
+                    "minContains" | "maxContains" => {} // read with `contains`
+                    "contains" => {
+                        let min = match m.get("minContains") {
+                            Some(x) => as_u64(x, &child(&s.ptr, "minContains"), "minContains")?,
+                            None => 1,
+                        };
+                        let max = match m.get("maxContains") {
+                            Some(x) => {
+                                Some(as_u64(x, &child(&s.ptr, "maxContains"), "maxContains")?)
+                            }
+                            None => None,
+                        };
+                        n.contains.push((kp.clone(), v, min, max));
+                    }
                     "multipleOf"
-                    | "contains"
-                    | "minContains"
-                    | "maxContains"
                     | "unevaluatedProperties"
                     | "unevaluatedItems"
                     | "$dynamicRef"
@@ -1836,7 +1850,103 @@ impl<'a> Compiler<'a> {
         ])))
     }
 
+    /// An array under `contains`: items from `items`, of which between
+    /// minContains and maxContains also match `contains`; the rules count
+    /// items and matches.
+    fn contains_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
+        let (cptr, cval, cmin, cmax) = n.contains[0].clone();
+        let ptr = n.arrs.first().map_or(cptr.clone(), |a| a.ptr.clone());
+        if n.contains.len() > 1 || n.arrs.iter().any(|a| !a.prefix.is_empty()) {
+            return Err(unsupported(
+                &cptr,
+                "contains together with prefixItems or another contains is not supported yet",
+            ));
+        }
+        if n.unique.is_some() {
+            return Err(unsupported(
+                &cptr,
+                "contains with uniqueItems is not supported yet",
+            ));
+        }
+        let rest: Vec<Sub<'a>> = n
+            .arrs
+            .iter()
+            .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), *v)))
+            .collect();
+        let csub = Sub::new(cptr.clone(), cval);
+        let mut with_c = rest.clone();
+        with_c.push(csub.clone());
+        let hit = self.value(with_c)?.map(|c| c.expr);
+        let other = if cmax.is_some() {
+            let mut without = rest.clone();
+            without.push(self.negate(&csub)?);
+            self.value(without)?.map(|c| c.expr)
+        } else {
+            self.value(rest)?.map(|c| c.expr)
+        };
+        let (imin, imax) = (n.min_items, n.max_items);
+        let icap = imax.unwrap_or(imin.max(1));
+        let jcap = cmax.unwrap_or(cmin);
+        if (icap + 1).saturating_mul(jcap + 1) > MAX_OBJECT_RULES {
+            return Err(unsupported(
+                &ptr,
+                "minItems/maxItems/minContains/maxContains too large together",
+            ));
+        }
+        let base = self.fresh("arr");
+        let name = |i: u64, j: u64| format!("{base}_{i}_{j}");
+        let ni = |i: u64| {
+            if imax.is_some() {
+                i + 1
+            } else {
+                (i + 1).min(icap)
+            }
+        };
+        let nj = |j: u64| {
+            if cmax.is_some() {
+                j + 1
+            } else {
+                (j + 1).min(jcap)
+            }
+        };
+        for i in 0..=icap {
+            for j in 0..=jcap {
+                let mut alts = Vec::new();
+                if i >= imin && j >= cmin {
+                    alts.push(Expr::Empty);
+                }
+                let room = imax.is_none_or(|m| i < m);
+                let sep = |e: Expr| {
+                    if i == 0 {
+                        e
+                    } else {
+                        Expr::seq([Expr::literal(","), e])
+                    }
+                };
+                if room && cmax.is_none_or(|m| j < m) {
+                    if let Some(h) = &hit {
+                        alts.push(Expr::seq([sep(h.clone()), Expr::rule(name(ni(i), nj(j)))]));
+                    }
+                }
+                if room {
+                    if let Some(o) = &other {
+                        alts.push(Expr::seq([sep(o.clone()), Expr::rule(name(ni(i), j))]));
+                    }
+                }
+                self.g.rule(name(i, j), Expr::Choice(alts));
+            }
+        }
+        Ok(Some(Expr::seq([
+            Expr::literal("["),
+            Expr::rule(name(0, 0)),
+            Expr::literal("]"),
+        ])))
+    }
+
     fn array_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
+        if !n.contains.is_empty() {
+            return self.contains_expr(n);
+        }
         let plen = n.arrs.iter().map(|a| a.prefix.len()).max().unwrap_or(0);
         let mut max = n.max_items;
         let min = n.min_items;
