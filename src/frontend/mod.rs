@@ -2,6 +2,7 @@
 //! the [`Grammar`](crate::grammar::Grammar) IR. Frontends never see tokens.
 
 pub mod json;
+pub mod number_regex;
 pub mod regex;
 pub mod schema;
 pub mod string_regex;

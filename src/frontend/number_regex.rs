@@ -1,0 +1,2051 @@
+//! Exact regular expressions for JSON numbers under JSON Schema numeric
+//! constraints (`type: integer`, `minimum`, `maximum`, `exclusiveMinimum`,
+//! `exclusiveMaximum`, `multipleOf`).
+//!
+//! # What is produced
+//!
+//! [`number_regex`] returns a list of regexes (Rust `regex-syntax`, each
+//! matched as an anchored full match against one JSON number token) whose
+//! **intersection** is the language: a token belongs to the language iff
+//! every regex of the list matches it. This maps directly onto the grammar
+//! IR's intersection lexeme. The first regex of the list only matches
+//! syntactically valid JSON numbers
+//! (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`); later ones may be
+//! "loose" (accept non-number strings such as `1..2`) because they are only
+//! meaningful intersected with the first.
+//!
+//! Splitting into an intersection keeps every regex small: a bound and a
+//! `multipleOf` are independent automata whose product is left to the DFA
+//! construction, and even a single bound is split in two (see below), which
+//! avoids the quadratic blow-up of textbook "digit string ≥ N" regexes.
+//!
+//! # The exponent window (the one documented incompleteness)
+//!
+//! Let `E` be the value of the written exponent of a spelling (`0` when
+//! there is none; leading zeros and `+` are allowed, so `1e007` has `E = 7`).
+//!
+//! * Every spelling with `-EXP_WINDOW <= E <= EXP_WINDOW` is decided
+//!   **exactly**: it matches iff its value satisfies the constraint. This
+//!   includes `-0`, `0.0`, trailing zeros (`5.000`), arbitrarily long
+//!   mantissas and fractions, `1.5e1`, `150e-1`, `1E+1`, `1e007`.
+//! * Every spelling whose value is zero (`0e999999`, `-0.0E-7`) is decided
+//!   exactly, whatever its exponent.
+//! * Other spellings with `|E| > EXP_WINDOW` (non-zero value) may be
+//!   rejected. They match only when every regex of the list accepts them
+//!   through one of these sound rules, so nothing whose value violates the
+//!   constraint ever matches, whatever its exponent (`1e999999` never passes
+//!   a maximum):
+//!   - a sign with no bound on it and no integrality / `multipleOf`
+//!     accepts every exponent (`minimum: 0` accepts `1e999`);
+//!   - for a bound that limits the absolute value from below (`x >= b > 0`,
+//!     or `x <= b < 0`, `b = ±0.S × 10^q`): `E > EXP_WINDOW` with a mantissa
+//!     of magnitude `>= q - EXP_WINDOW`, so `|x| >= 10^q > |b|`;
+//!   - for a bound that limits the absolute value from above
+//!     (`0 < x <= b`, or `b <= x < 0`): `E < -EXP_WINDOW` with a mantissa
+//!     of magnitude `<= q + EXP_WINDOW`, so `|x| < 10^(q-1) <= |b|`;
+//!   - integrality / `multipleOf`: `E > EXP_WINDOW` when the mantissa times
+//!     `10^(EXP_WINDOW+1)` is already a multiple; never `E < -EXP_WINDOW`.
+//!
+//! # Construction
+//!
+//! Write a non-zero value as `±0.S × 10^q` where `S` is its significant
+//! digit string (no leading or trailing zeros) and `q` its *magnitude*.
+//! For a spelling with mantissa `I.F` and exponent `E`, the significant
+//! digits are those of `I‖F` and the magnitude is `q_m + E` where `q_m` is
+//! the mantissa's magnitude (`|I|` when `I != 0`, else minus the number of
+//! leading zeros of `F`).
+//!
+//! * **Bounds.** For a positive bound `b = 0.S × 10^q`,
+//!   `v >= b  ⟺  mag(v) >= q  ∧  (mag(v) >= q+1  ∨  S_v ≥lex S)`.
+//!   The magnitude conditions depend only on the *position* of the decimal
+//!   point and on `E`: for each `E` in the window the mantissa needs at least
+//!   (or at most) a given number of integer digits or leading fraction
+//!   zeros, one short counted repetition per exponent. The lexicographic
+//!   condition ignores the point and the exponent entirely and is a chain of
+//!   `|S|` nested alternatives. So each bound is two regexes, each of size
+//!   `O(|S| + EXP_WINDOW)` text; only the DFA counts digits up to the bound's
+//!   magnitude (a `maximum: 1e300` costs 600–1300 states per regex,
+//!   inherent to counting 300 digits). Strict bounds change only the lexicographic part.
+//!   Negative bounds reuse the same construction on the absolute value, and
+//!   signs are handled by disjoint classes: zero spellings (any sign, any
+//!   exponent), positive non-zero, negative non-zero.
+//! * **`multipleOf`.** `type: integer` is `multipleOf: 1` and is merged
+//!   with an explicit `multipleOf` into their least common multiple. The
+//!   step is normalised to `m × 10^p` with `m` not divisible by 10, and `m`
+//!   is split as `s × r` where `s` divides `10^c` (a power of 2 or of 5)
+//!   and `r` is coprime to 10. Three conditions; 1. and 2. form one regex,
+//!   3. another:
+//!   1. *the value is a multiple of `10^p`*: for each `E`, the mantissa
+//!      may have at most `E - p` fraction digits other than trailing zeros
+//!      (or must end with `p - E` zeros);
+//!   2. *the `c` digits just left of position `p` form a multiple of `s`*
+//!      (`s > 1` only): for each `E` a literal set of blocks (the `c`-digit
+//!      multiples of `s`, at most 5000 of them) placed at a fixed distance
+//!      from the decimal point, written as a trie;
+//!   3. *the mantissa digits, read as one integer, are divisible by `r`*
+//!      (`r > 1` only): since 10 is invertible modulo `r`, this neither
+//!      depends on the decimal point nor on the exponent once 1. holds. It
+//!      is the residue automaton (`r` states, `d: i → (10 i + d) mod r`)
+//!      turned into a regex by state elimination. That regex grows quickly
+//!      with `r`; above [`MAX_REGEX_BYTES`] an error is returned.
+//!
+//!   Supported in practice (measured by the `step_support` test): every
+//!   power of ten (`1e-30` … `1e30`: ~2 KB), `s` up to 16 / 5⁶ with any
+//!   power of ten (`0.25`, `0.125`, `0.0625`: 8 KB, `16`: 56 KB), `r = 3`
+//!   (150 B) and `r = 7` (19 KB), so `3`, `7`, `12`, `1.5`, `0.3`, `2.5`.
+//!   Rejected with [`NumberRegexError::TooLarge`]: `r` in {9, 11, 13, 37,
+//!   …} (state elimination gives 110–400 KB) and `s >= 64` (too many
+//!   blocks, e.g. `64`, `1024`).
+//!
+//! # Sizes
+//!
+//! Measured by the `sizes` test (total regex bytes; states of each regex's
+//! unminimised dense DFA, built as the lexer does): `type: integer` 2.1 KB,
+//! 962 states (the window costs `O(EXP_WINDOW²)` states: the DFA tracks the
+//! position of the last non-zero fraction digit); integer in `[0, 100]`
+//! 6.6 KB, [26, 309, 684, 962]; number in `[0.5, 99.99)` 8.8 KB,
+//! [303, 761, 307, 965]; `maximum: 1e300` 5.5 KB, [629, 1323];
+//! `maximum: 1.7976931348623157e308` 5.9 KB, [637, 7985]; `multipleOf`
+//! `0.01` 2.1 KB, 1001; `0.25` 3.6 KB, 1140; `3` 2.2 KB, [962, 13];
+//! `7` 21 KB, [962, 77]; `12` 5.0 KB, [1070, 13].
+//!
+//! Emptiness (`Ok(None)`) is decided exactly: crossed bounds, equal bounds
+//! with an exclusive side, or no multiple of the step between the bounds
+//! (computed with exact decimal arithmetic).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+/// Written exponents `E` with `|E| <= EXP_WINDOW` are decided exactly.
+pub const EXP_WINDOW: i64 = 20;
+/// Largest total size, in bytes, of the regexes returned for one constraint.
+pub const MAX_REGEX_BYTES: usize = 100_000;
+/// Most significant digits accepted in a bound.
+pub const MAX_BOUND_DIGITS: usize = 100;
+/// Largest `|q|` (the bound's decimal magnitude, `b = 0.S × 10^q`) accepted.
+pub const MAX_BOUND_MAGNITUDE: i64 = 1000;
+/// Most significant digits accepted in a `multipleOf` (its integer part `m`
+/// must fit in a `u64`).
+pub const MAX_STEP_DIGITS: usize = 18;
+/// Largest number of `c`-digit blocks enumerated for the power-of-2/5 part
+/// of a `multipleOf`.
+const MAX_BLOCKS: usize = 5000;
+
+/// The JSON number syntax (same as [`crate::frontend::json::NUMBER`]).
+pub const NUMBER: &str = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?";
+/// Every spelling of zero.
+const ZERO: &str = r"-?0(?:\.0+)?(?:[eE][+-]?[0-9]+)?";
+/// Any exponent, or none.
+const EXP_ANY: &str = r"(?:[eE][+-]?[0-9]+)?";
+/// Every non-zero unsigned mantissa.
+const NONZERO_MANTISSA: &str = r"(?:[1-9][0-9]*(?:\.[0-9]+)?|0\.0*[1-9][0-9]*)";
+/// An optional fraction.
+const FRAC: &str = r"(?:\.[0-9]+)?";
+
+/// A decimal number, exact: `±0.d₁d₂…dₙ × 10^point`.
+///
+/// `digits` has no leading or trailing zeros; zero has no digits, `point`
+/// 0 and is never negative.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Decimal {
+    neg: bool,
+    digits: Vec<u8>,
+    point: i64,
+}
+
+impl Decimal {
+    /// Parses JSON number text exactly (`"1.5e-3"`, `"-20"`, `"1e400"`).
+    ///
+    /// Leading zeros in the integer part are tolerated. Returns `None` for
+    /// anything else, or for an exponent beyond ±10¹².
+    pub fn parse(text: &str) -> Option<Decimal> {
+        let (neg, body) = match text.strip_prefix('-') {
+            Some(b) => (true, b),
+            None => (false, text),
+        };
+        let (mant, exp) = match body.find(['e', 'E']) {
+            Some(i) => (&body[..i], Some(&body[i + 1..])),
+            None => (body, None),
+        };
+        let (int, frac) = match mant.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (mant, None),
+        };
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(int) || frac.is_some_and(|f| !all_digits(f)) {
+            return None;
+        }
+        let e: i64 = match exp {
+            None => 0,
+            Some(x) => {
+                let (eneg, d) = match x.as_bytes().first() {
+                    Some(b'+') => (false, &x[1..]),
+                    Some(b'-') => (true, &x[1..]),
+                    _ => (false, x),
+                };
+                if !all_digits(d) {
+                    return None;
+                }
+                let d = d.trim_start_matches('0');
+                if d.len() > 12 {
+                    return None;
+                }
+                let v: i64 = if d.is_empty() { 0 } else { d.parse().ok()? };
+                if eneg {
+                    -v
+                } else {
+                    v
+                }
+            }
+        };
+        let mut digits: Vec<u8> = int
+            .bytes()
+            .chain(frac.unwrap_or("").bytes())
+            .map(|b| b - b'0')
+            .collect();
+        let mut point = int.len() as i64 + e;
+        let lead = digits.iter().take_while(|&&d| d == 0).count();
+        digits.drain(..lead);
+        point -= lead as i64;
+        while digits.last() == Some(&0) {
+            digits.pop();
+        }
+        Some(Decimal::from_parts(neg, digits, point))
+    }
+
+    fn from_parts(neg: bool, digits: Vec<u8>, point: i64) -> Decimal {
+        if digits.is_empty() {
+            Decimal {
+                neg: false,
+                digits,
+                point: 0,
+            }
+        } else {
+            Decimal { neg, digits, point }
+        }
+    }
+
+    /// Whether the value is zero.
+    pub fn is_zero(&self) -> bool {
+        self.digits.is_empty()
+    }
+
+    /// Whether the value is negative (zero never is).
+    pub fn is_negative(&self) -> bool {
+        self.neg
+    }
+
+    /// The value with its sign flipped.
+    pub fn negated(&self) -> Decimal {
+        Decimal::from_parts(!self.neg, self.digits.clone(), self.point)
+    }
+
+    /// The absolute value.
+    pub fn abs(&self) -> Decimal {
+        Decimal::from_parts(false, self.digits.clone(), self.point)
+    }
+
+    /// Whether the value is an integer.
+    pub fn is_integer(&self) -> bool {
+        self.digits.len() as i64 <= self.point || self.is_zero()
+    }
+
+    /// Whether `self` is an integer multiple of `step` (`step > 0`).
+    ///
+    /// Exact, for any exponents; `step` must have at most
+    /// [`MAX_STEP_DIGITS`] significant digits (returns `false` otherwise).
+    pub fn is_multiple_of(&self, step: &Decimal) -> bool {
+        if self.is_zero() {
+            return true;
+        }
+        let Some((m, p)) = step.int_exp() else {
+            return false;
+        };
+        let e = self.point - self.digits.len() as i64;
+        if e < p {
+            // self has a nonzero digit below 10^p.
+            return false;
+        }
+        let mut r: u128 = 0;
+        for &d in &self.digits {
+            r = (r * 10 + d as u128) % m as u128;
+        }
+        r = r * pow_mod(10, (e - p) as u64, m as u128) % m as u128;
+        r == 0
+    }
+
+    /// `(m, p)` with value `= m × 10^p`, when the digits fit a `u64`.
+    fn int_exp(&self) -> Option<(u64, i64)> {
+        if self.is_zero() || self.digits.len() > MAX_STEP_DIGITS {
+            return None;
+        }
+        let m = self.digits.iter().fold(0u64, |a, &d| a * 10 + d as u64);
+        Some((m, self.point - self.digits.len() as i64))
+    }
+}
+
+fn pow_mod(mut b: u128, mut e: u64, m: u128) -> u128 {
+    let mut r = 1 % m;
+    b %= m;
+    while e > 0 {
+        if e & 1 == 1 {
+            r = r * b % m;
+        }
+        b = b * b % m;
+        e >>= 1;
+    }
+    r
+}
+
+impl fmt::Display for Decimal {
+    /// Scientific notation: `-0.125e3` is written `-1.25e2`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_zero() {
+            return write!(f, "0");
+        }
+        if self.neg {
+            write!(f, "-")?;
+        }
+        write!(f, "{}", self.digits[0])?;
+        if self.digits.len() > 1 {
+            write!(f, ".")?;
+            for d in &self.digits[1..] {
+                write!(f, "{d}")?;
+            }
+        }
+        let e = self.point - 1;
+        if e != 0 {
+            write!(f, "e{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Ord for Decimal {
+    fn cmp(&self, other: &Decimal) -> Ordering {
+        let sign = |d: &Decimal| {
+            if d.is_zero() {
+                0
+            } else if d.neg {
+                -1
+            } else {
+                1
+            }
+        };
+        let (a, b) = (sign(self), sign(other));
+        if a != b || a == 0 {
+            return a.cmp(&b);
+        }
+        let mag = self
+            .point
+            .cmp(&other.point)
+            .then_with(|| self.digits.cmp(&other.digits));
+        if a < 0 {
+            mag.reverse()
+        } else {
+            mag
+        }
+    }
+}
+
+impl PartialOrd for Decimal {
+    fn partial_cmp(&self, other: &Decimal) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A JSON Schema numeric constraint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NumberConstraint {
+    /// `type: integer`: the value must be integral (`1.0`, `1e2`, `1.5e1`
+    /// all count as integers).
+    pub integer: bool,
+    /// `(bound, exclusive)`.
+    pub minimum: Option<(Decimal, bool)>,
+    /// `(bound, exclusive)`.
+    pub maximum: Option<(Decimal, bool)>,
+    /// `multipleOf`, which must be `> 0`.
+    pub multiple_of: Option<Decimal>,
+}
+
+impl NumberConstraint {
+    /// Whether `x` satisfies the constraint (exact).
+    pub fn contains(&self, x: &Decimal) -> bool {
+        if self.integer && !x.is_integer() {
+            return false;
+        }
+        if let Some((b, excl)) = &self.minimum {
+            match x.cmp(b) {
+                Ordering::Less => return false,
+                Ordering::Equal if *excl => return false,
+                _ => {}
+            }
+        }
+        if let Some((b, excl)) = &self.maximum {
+            match x.cmp(b) {
+                Ordering::Greater => return false,
+                Ordering::Equal if *excl => return false,
+                _ => {}
+            }
+        }
+        match &self.multiple_of {
+            Some(m) => x.is_multiple_of(m),
+            None => true,
+        }
+    }
+}
+
+/// The JSON Schema keyword an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keyword {
+    /// `minimum` / `exclusiveMinimum`.
+    Minimum,
+    /// `maximum` / `exclusiveMaximum`.
+    Maximum,
+    /// `multipleOf`.
+    MultipleOf,
+}
+
+impl fmt::Display for Keyword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Keyword::Minimum => "minimum",
+            Keyword::Maximum => "maximum",
+            Keyword::MultipleOf => "multipleOf",
+        })
+    }
+}
+
+/// A numeric constraint that cannot be compiled exactly.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NumberRegexError {
+    /// `multipleOf` is zero or negative.
+    #[error("multipleOf must be greater than 0, got {0}")]
+    StepNotPositive(String),
+    /// `multipleOf` has more significant digits than supported.
+    #[error("multipleOf {0} has more than {MAX_STEP_DIGITS} significant digits")]
+    StepTooPrecise(String),
+    /// A bound has more significant digits than supported.
+    #[error("{keyword} {value} has more than {MAX_BOUND_DIGITS} significant digits")]
+    BoundTooPrecise {
+        /// Which bound.
+        keyword: Keyword,
+        /// The bound.
+        value: String,
+    },
+    /// A bound is too large or too small in magnitude.
+    #[error("{keyword} {value} is beyond 10^±{MAX_BOUND_MAGNITUDE} in magnitude")]
+    BoundMagnitude {
+        /// Which bound.
+        keyword: Keyword,
+        /// The bound.
+        value: String,
+    },
+    /// The regex would exceed [`MAX_REGEX_BYTES`].
+    #[error(
+        "{keyword} {value}: the exact number regex would exceed the limit of \
+         {MAX_REGEX_BYTES} bytes ({size} units reached before giving up)"
+    )]
+    TooLarge {
+        /// The keyword whose regex is too large.
+        keyword: Keyword,
+        /// Its value.
+        value: String,
+        /// The size reached before giving up: regex bytes, or for a
+        /// `multipleOf` with a large power-of-2/5 factor, block digits.
+        size: usize,
+    },
+}
+
+impl NumberRegexError {
+    /// The keyword the error is about (for its JSON pointer).
+    pub fn keyword(&self) -> Keyword {
+        match self {
+            NumberRegexError::StepNotPositive(_) | NumberRegexError::StepTooPrecise(_) => {
+                Keyword::MultipleOf
+            }
+            NumberRegexError::BoundTooPrecise { keyword, .. }
+            | NumberRegexError::BoundMagnitude { keyword, .. }
+            | NumberRegexError::TooLarge { keyword, .. } => *keyword,
+        }
+    }
+}
+
+/// The regexes whose intersection is exactly the JSON number spellings
+/// satisfying `c` (within the exponent window, see the module docs).
+///
+/// `Ok(None)`: no number satisfies `c`. The first regex only matches valid
+/// JSON numbers; the others are meaningful only intersected with it.
+pub fn number_regex(c: &NumberConstraint) -> Result<Option<Vec<String>>, NumberRegexError> {
+    for (kw, b) in [
+        (Keyword::Minimum, &c.minimum),
+        (Keyword::Maximum, &c.maximum),
+    ] {
+        if let Some((b, _)) = b {
+            if b.digits.len() > MAX_BOUND_DIGITS {
+                return Err(NumberRegexError::BoundTooPrecise {
+                    keyword: kw,
+                    value: b.to_string(),
+                });
+            }
+            if b.point.abs() > MAX_BOUND_MAGNITUDE {
+                return Err(NumberRegexError::BoundMagnitude {
+                    keyword: kw,
+                    value: b.to_string(),
+                });
+            }
+        }
+    }
+    let step = step_of(c)?;
+    if is_empty(c, step) {
+        return Ok(None);
+    }
+    let mut parts: Vec<(Keyword, String)> = Vec::new();
+    if let Some((b, excl)) = &c.minimum {
+        for p in lower_bound(b, *excl) {
+            parts.push((Keyword::Minimum, p));
+        }
+    }
+    if let Some((b, excl)) = &c.maximum {
+        for p in upper_bound(b, *excl) {
+            parts.push((Keyword::Maximum, p));
+        }
+    }
+    if let Some((m, p)) = step {
+        for part in step_parts(m, p).map_err(|size| NumberRegexError::TooLarge {
+            keyword: Keyword::MultipleOf,
+            value: step_text(c),
+            size,
+        })? {
+            parts.push((Keyword::MultipleOf, part));
+        }
+    }
+    if parts.is_empty() {
+        parts.push((Keyword::MultipleOf, NUMBER.to_string()));
+    }
+    let mut seen = BTreeSet::new();
+    parts.retain(|(_, p)| seen.insert(p.clone()));
+    // A syntactically strict regex first: the first part of each group is.
+    let size: usize = parts.iter().map(|(_, p)| p.len()).sum();
+    if size > MAX_REGEX_BYTES {
+        let (kw, _) = parts.iter().max_by_key(|(_, p)| p.len()).unwrap();
+        let value = match kw {
+            Keyword::Minimum => c.minimum.as_ref().unwrap().0.to_string(),
+            Keyword::Maximum => c.maximum.as_ref().unwrap().0.to_string(),
+            Keyword::MultipleOf => step_text(c),
+        };
+        return Err(NumberRegexError::TooLarge {
+            keyword: *kw,
+            value,
+            size,
+        });
+    }
+    Ok(Some(parts.into_iter().map(|(_, p)| p).collect()))
+}
+
+fn step_text(c: &NumberConstraint) -> String {
+    match &c.multiple_of {
+        Some(m) => m.to_string(),
+        None => "1 (type: integer)".to_string(),
+    }
+}
+
+/// The effective step `m × 10^p` (`m` not divisible by 10): `multipleOf`
+/// combined with `type: integer` by their least common multiple.
+fn step_of(c: &NumberConstraint) -> Result<Option<(u64, i64)>, NumberRegexError> {
+    let mut step = match &c.multiple_of {
+        None => None,
+        Some(d) => {
+            if d.is_zero() || d.neg {
+                return Err(NumberRegexError::StepNotPositive(d.to_string()));
+            }
+            match d.int_exp() {
+                Some(x) => Some(x),
+                None => return Err(NumberRegexError::StepTooPrecise(d.to_string())),
+            }
+        }
+    };
+    if c.integer {
+        step = Some(match step {
+            None => (1, 0),
+            Some((m, p)) if p >= 0 => (m, p),
+            Some((m, p)) => {
+                // lcm(m / 10^j, 1) = m / gcd(m, 10^j).
+                let j = (-p) as u32;
+                let (a, b, _) = split_2_5(m);
+                let g = 2u64.pow(a.min(j)) * 5u64.pow(b.min(j));
+                (m / g, 0)
+            }
+        });
+    }
+    Ok(step.map(|(mut m, mut p)| {
+        while m.is_multiple_of(10) {
+            m /= 10;
+            p += 1;
+        }
+        (m, p)
+    }))
+}
+
+/// `m = 2^a × 5^b × r` with `r` coprime to 10.
+fn split_2_5(mut m: u64) -> (u32, u32, u64) {
+    let (mut a, mut b) = (0, 0);
+    while m.is_multiple_of(2) {
+        m /= 2;
+        a += 1;
+    }
+    while m.is_multiple_of(5) {
+        m /= 5;
+        b += 1;
+    }
+    (a, b, m)
+}
+
+// ---------------------------------------------------------------------------
+// Emptiness, with exact big-number arithmetic on decimal digit strings.
+
+/// A signed integer: sign and decimal digits, most significant first, no
+/// leading zeros (zero is empty and non-negative).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BigInt {
+    neg: bool,
+    mag: Vec<u8>,
+}
+
+fn trim_lead(mut v: Vec<u8>) -> Vec<u8> {
+    let lead = v.iter().take_while(|&&d| d == 0).count();
+    v.drain(..lead);
+    v
+}
+
+fn mag_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn mag_inc(v: &[u8]) -> Vec<u8> {
+    let mut v = v.to_vec();
+    let mut i = v.len();
+    loop {
+        if i == 0 {
+            v.insert(0, 1);
+            return v;
+        }
+        i -= 1;
+        if v[i] == 9 {
+            v[i] = 0;
+        } else {
+            v[i] += 1;
+            return v;
+        }
+    }
+}
+
+/// `v - 1` for `v >= 1`.
+fn mag_dec(v: &[u8]) -> Vec<u8> {
+    let mut v = v.to_vec();
+    let mut i = v.len();
+    while i > 0 {
+        i -= 1;
+        if v[i] == 0 {
+            v[i] = 9;
+        } else {
+            v[i] -= 1;
+            break;
+        }
+    }
+    trim_lead(v)
+}
+
+impl BigInt {
+    fn add_one(&self, up: bool) -> BigInt {
+        let (neg, mag) = match (self.neg, up, self.mag.is_empty()) {
+            (_, false, true) => (true, vec![1]),
+            (false, true, _) | (true, false, _) => (self.neg, mag_inc(&self.mag)),
+            (false, false, _) | (true, true, _) => (self.neg, mag_dec(&self.mag)),
+        };
+        BigInt {
+            neg: neg && !mag.is_empty(),
+            mag,
+        }
+    }
+
+    fn cmp(&self, o: &BigInt) -> Ordering {
+        match (self.neg, o.neg) {
+            (false, true) => Ordering::Greater,
+            (true, false) => Ordering::Less,
+            (false, false) => mag_cmp(&self.mag, &o.mag),
+            (true, true) => mag_cmp(&o.mag, &self.mag),
+        }
+    }
+}
+
+/// `(floor(x / (m × 10^p)), whether the division is exact)`.
+fn floor_div(x: &Decimal, m: u64, p: i64) -> (BigInt, bool) {
+    let t = x.point - x.digits.len() as i64 - p;
+    let mut num = x.digits.clone();
+    let mut exact = true;
+    if t >= 0 {
+        num.extend(std::iter::repeat_n(0, t as usize));
+    } else {
+        let keep = (num.len() as i64 + t).max(0) as usize;
+        exact = num[keep..].iter().all(|&d| d == 0);
+        num.truncate(keep);
+    }
+    let mut q = Vec::with_capacity(num.len());
+    let mut r: u128 = 0;
+    for d in num {
+        r = r * 10 + d as u128;
+        q.push((r / m as u128) as u8);
+        r %= m as u128;
+    }
+    exact &= r == 0;
+    let q = BigInt {
+        neg: false,
+        mag: trim_lead(q),
+    };
+    if !x.neg {
+        (q, exact)
+    } else {
+        let q = if exact { q } else { q.add_one(true) };
+        (
+            BigInt {
+                neg: !q.mag.is_empty(),
+                mag: q.mag,
+            },
+            exact,
+        )
+    }
+}
+
+/// Whether no number satisfies `c` (`step` is the effective step).
+fn is_empty(c: &NumberConstraint, step: Option<(u64, i64)>) -> bool {
+    let (Some((lo, lx)), Some((hi, hx))) = (&c.minimum, &c.maximum) else {
+        return false;
+    };
+    match lo.cmp(hi) {
+        Ordering::Greater => return true,
+        Ordering::Equal if *lx || *hx => return true,
+        _ => {}
+    }
+    let Some((m, p)) = step else {
+        return false;
+    };
+    let (fl, exact) = floor_div(lo, m, p);
+    let n_min = if exact && !*lx { fl } else { fl.add_one(true) };
+    let (fh, exact) = floor_div(hi, m, p);
+    let n_max = if exact && *hx { fh.add_one(false) } else { fh };
+    n_min.cmp(&n_max) == Ordering::Greater
+}
+
+// ---------------------------------------------------------------------------
+// Regex pieces.
+
+/// `class{min,max}` (`max` None: unbounded), simplified.
+fn rep(class: &str, min: i64, max: Option<i64>) -> String {
+    match max {
+        None => match min {
+            0 => format!("{class}*"),
+            1 => format!("{class}+"),
+            n => format!("{class}{{{n},}}"),
+        },
+        Some(0) => String::new(),
+        Some(x) if x == min => {
+            if x == 1 {
+                class.to_string()
+            } else {
+                format!("{class}{{{x}}}")
+            }
+        }
+        Some(x) => {
+            if min == 0 && x == 1 {
+                format!("{class}?")
+            } else {
+                format!("{class}{{{min},{x}}}")
+            }
+        }
+    }
+}
+
+/// A character class of the digits `lo..=hi` (`None` if empty).
+fn digit_class(lo: u8, hi: u8) -> Option<String> {
+    match lo.cmp(&hi) {
+        Ordering::Greater => None,
+        Ordering::Equal => Some(format!("{lo}")),
+        Ordering::Less => Some(format!("[{lo}-{hi}]")),
+    }
+}
+
+/// The written exponent of value exactly `e` (leading zeros allowed).
+fn exp_eq(e: i64) -> String {
+    match e.cmp(&0) {
+        Ordering::Equal => "(?:[eE][+-]?0+)?".to_string(),
+        Ordering::Greater => format!("[eE]\\+?0*{e}"),
+        Ordering::Less => format!("[eE]-0*{}", -e),
+    }
+}
+
+/// Decimal naturals without leading zeros that are `>= n` (`n >= 1`).
+fn nat_ge(n: u64) -> String {
+    let d: Vec<u8> = n.to_string().bytes().map(|b| b - b'0').collect();
+    let len = d.len() as i64;
+    let mut alts = vec![format!("[1-9]{}", rep("[0-9]", len, None))];
+    for i in 0..d.len() {
+        if let Some(cl) = digit_class(d[i] + 1, 9) {
+            let prefix: String = d[..i].iter().map(|x| x.to_string()).collect();
+            alts.push(format!(
+                "{prefix}{cl}{}",
+                rep("[0-9]", len - i as i64 - 1, Some(len - i as i64 - 1))
+            ));
+        }
+    }
+    alts.push(n.to_string());
+    alts.join("|")
+}
+
+/// Exponents `E > EXP_WINDOW` (`above`) or `E < -EXP_WINDOW`.
+fn exp_beyond(above: bool) -> String {
+    let sign = if above { "\\+?" } else { "-" };
+    format!("[eE]{sign}0*(?:{})", nat_ge(EXP_WINDOW as u64 + 1))
+}
+
+/// Unsigned non-zero mantissas of magnitude `>= t`.
+fn mag_ge(t: i64) -> String {
+    if t >= 1 {
+        format!("[1-9]{}{FRAC}", rep("[0-9]", t - 1, None))
+    } else {
+        format!("[1-9][0-9]*{FRAC}|0\\.{}[1-9][0-9]*", rep("0", 0, Some(-t)))
+    }
+}
+
+/// Unsigned non-zero mantissas of magnitude `<= t`.
+fn mag_le(t: i64) -> String {
+    if t >= 1 {
+        format!(
+            "[1-9]{}{FRAC}|0\\.0*[1-9][0-9]*",
+            rep("[0-9]", 0, Some(t - 1))
+        )
+    } else {
+        format!("0\\.{}[1-9][0-9]*", rep("0", -t, None))
+    }
+}
+
+/// `∪_{|E| <= W} mantissa(E) exp(E)`, plus mantissas `tail` with exponents
+/// beyond the window (`above`: `E > W`, else `E < -W`).
+fn windowed(mantissa: impl Fn(i64) -> Option<String>, tail: Option<(String, bool)>) -> String {
+    let mut alts = Vec::new();
+    for e in -EXP_WINDOW..=EXP_WINDOW {
+        if let Some(m) = mantissa(e) {
+            alts.push(format!("(?:{m}){}", exp_eq(e)));
+        }
+    }
+    if let Some((m, above)) = tail {
+        alts.push(format!("(?:{m}){}", exp_beyond(above)));
+    }
+    alts.join("|")
+}
+
+/// Magnitude-free comparison of significant digits: loose mantissas (dots
+/// anywhere) whose significant digits `S_v` satisfy `0.S_v ≥ 0.S`
+/// (`> ` when `strict`).
+fn lex_ge(s: &[u8], strict: bool) -> String {
+    fn go(s: &[u8], i: usize, strict: bool) -> String {
+        if i == s.len() {
+            return if strict {
+                "[0.]*[1-9][0-9.]*".to_string()
+            } else {
+                "[0-9.]*".to_string()
+            };
+        }
+        let sep = if i > 0 { "\\.?" } else { "" };
+        let mut alts = Vec::new();
+        if let Some(cl) = digit_class(s[i] + 1, 9) {
+            alts.push(format!("{cl}[0-9.]*"));
+        }
+        alts.push(format!("{}{}", s[i], go(s, i + 1, strict)));
+        format!("{sep}(?:{})", alts.join("|"))
+    }
+    format!("[0.]*{}", go(s, 0, strict))
+}
+
+/// Loose mantissas whose significant digits satisfy `0.S_v ≤ 0.S`
+/// (`<` when `strict`). Never matches a zero mantissa.
+fn lex_le(s: &[u8], strict: bool) -> String {
+    fn go(s: &[u8], i: usize, strict: bool) -> Option<String> {
+        if i == s.len() {
+            return if strict {
+                None
+            } else {
+                Some("[0.]*".to_string())
+            };
+        }
+        let mut alts = Vec::new();
+        let lo = if i == 0 { 1 } else { 0 };
+        if s[i] > 0 {
+            if let Some(cl) = digit_class(lo, s[i] - 1) {
+                alts.push(format!("{cl}[0-9.]*"));
+            }
+        }
+        if let Some(rest) = go(s, i + 1, strict) {
+            alts.push(format!("{}{rest}", s[i]));
+        }
+        if i == 0 {
+            Some(format!("(?:{})", alts.join("|")))
+        } else {
+            // The significant digits may also stop here (S continues with
+            // a non-zero digit, so stopping is smaller).
+            Some(format!("(?:\\.?(?:{}))?", alts.join("|")))
+        }
+    }
+    format!("[0.]*{}", go(s, 0, strict).unwrap_or_default())
+}
+
+/// Regex for positive non-zero spellings (no sign) of value `>= b` (`b > 0`)
+/// as two regexes to intersect: `(magnitude, lexicographic-or-magnitude)`.
+fn pos_ge(b: &Decimal, strict: bool) -> (String, String) {
+    let q = b.point;
+    let tail = Some((mag_ge(q - EXP_WINDOW), true));
+    let mag = windowed(|e| Some(mag_ge(q - e)), tail.clone());
+    let lex = format!(
+        "{}|(?:{}){EXP_ANY}",
+        windowed(|e| Some(mag_ge(q + 1 - e)), tail),
+        lex_ge(&b.digits, strict)
+    );
+    (mag, lex)
+}
+
+/// Positive non-zero spellings of value `<= b` (`< b` when `strict`).
+fn pos_le(b: &Decimal, strict: bool) -> (String, String) {
+    let q = b.point;
+    let tail = Some((mag_le(q + EXP_WINDOW), false));
+    let mag = windowed(|e| Some(mag_le(q - e)), tail.clone());
+    let lex = format!(
+        "{}|(?:{}){EXP_ANY}",
+        windowed(|e| Some(mag_le(q - 1 - e)), tail),
+        lex_le(&b.digits, strict)
+    );
+    (mag, lex)
+}
+
+/// A union of sign classes: zero spellings, positive non-zero spellings
+/// (regex without sign), negative non-zero spellings (without the `-`).
+fn signed(zero: bool, pos: Option<&str>, neg: Option<&str>) -> String {
+    let mut alts = Vec::new();
+    if zero {
+        alts.push(ZERO.to_string());
+    }
+    if let Some(p) = pos {
+        alts.push(format!("(?:{p})"));
+    }
+    if let Some(n) = neg {
+        alts.push(format!("-(?:{n})"));
+    }
+    alts.join("|")
+}
+
+/// All positive non-zero spellings, any exponent.
+fn pos_all() -> String {
+    format!("{NONZERO_MANTISSA}{EXP_ANY}")
+}
+
+/// The regexes (to intersect) for `x >= b` (`x > b` when `excl`).
+fn lower_bound(b: &Decimal, excl: bool) -> Vec<String> {
+    let all = pos_all();
+    if b.is_zero() {
+        return vec![signed(!excl, Some(&all), None)];
+    }
+    if !b.neg {
+        let (m, l) = pos_ge(b, excl);
+        vec![signed(false, Some(&m), None), signed(false, Some(&l), None)]
+    } else {
+        let (m, l) = pos_le(&b.abs(), excl);
+        vec![
+            signed(true, Some(&all), Some(&m)),
+            signed(true, Some(&all), Some(&l)),
+        ]
+    }
+}
+
+/// The regexes (to intersect) for `x <= b` (`x < b` when `excl`).
+fn upper_bound(b: &Decimal, excl: bool) -> Vec<String> {
+    let all = pos_all();
+    if b.is_zero() {
+        return vec![signed(!excl, None, Some(&all))];
+    }
+    if b.neg {
+        let (m, l) = pos_ge(&b.abs(), excl);
+        vec![signed(false, None, Some(&m)), signed(false, None, Some(&l))]
+    } else {
+        let (m, l) = pos_le(b, excl);
+        vec![
+            signed(true, Some(&m), Some(&all)),
+            signed(true, Some(&l), Some(&all)),
+        ]
+    }
+}
+
+// ---------------------------------------------------------------------------
+// multipleOf.
+
+/// A regex matching exactly the given set of digit strings (`None` if the
+/// set is empty). Children with equal sub-regexes share a character class.
+fn trie(strings: &BTreeSet<Vec<u8>>) -> Option<String> {
+    if strings.is_empty() {
+        return None;
+    }
+    let empty = strings.contains(&Vec::new());
+    let mut by_first: BTreeMap<u8, BTreeSet<Vec<u8>>> = BTreeMap::new();
+    for s in strings {
+        if let Some((&f, rest)) = s.split_first() {
+            by_first.entry(f).or_default().insert(rest.to_vec());
+        }
+    }
+    let mut by_sub: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for (f, rest) in &by_first {
+        by_sub
+            .entry(trie(rest).unwrap_or_default())
+            .or_default()
+            .push(*f);
+    }
+    let mut alts = Vec::new();
+    for (sub, firsts) in by_sub {
+        let class = if firsts.len() == 1 {
+            firsts[0].to_string()
+        } else {
+            let mut c = String::from("[");
+            for f in firsts {
+                c.push((b'0' + f) as char);
+            }
+            c.push(']');
+            c
+        };
+        alts.push(format!("{class}{sub}"));
+    }
+    if alts.is_empty() {
+        return Some(String::new());
+    }
+    let body = alts.join("|");
+    Some(if empty {
+        format!("(?:{body})?")
+    } else if alts.len() > 1 {
+        format!("(?:{body})")
+    } else {
+        body
+    })
+}
+
+/// Digit strings `w` (non-empty) such that `w` right-padded (or `w`
+/// followed by zeros only) is `h‖0*` for some `h` in `set` (all of length
+/// `k`): a fraction whose first `k` digits form a string of `set` and whose
+/// other digits are zeros.
+fn right_padded(set: &BTreeSet<Vec<u8>>, k: usize) -> Option<String> {
+    let mut partial = BTreeSet::new();
+    for h in set {
+        let t = h.len() - h.iter().rev().take_while(|&&d| d == 0).count();
+        for len in t.max(1)..k {
+            partial.insert(h[..len].to_vec());
+        }
+    }
+    let mut alts = Vec::new();
+    if let Some(full) = trie(set) {
+        alts.push(format!("{full}0*"));
+    }
+    if let Some(p) = trie(&partial) {
+        alts.push(p);
+    }
+    (!alts.is_empty()).then(|| alts.join("|"))
+}
+
+/// Integer parts `I` (valid JSON: `0` or no leading zero) whose last `h`
+/// digits, left-padded with zeros, are in `set` (strings of length `h`).
+/// `I = 0` is included iff `allow_zero` and `0^h` is in `set`.
+fn int_ending(set: &BTreeSet<Vec<u8>>, allow_zero: bool) -> Option<String> {
+    let mut alts = Vec::new();
+    if let Some(t) = trie(set) {
+        alts.push(format!("[1-9][0-9]*(?:{t})"));
+    }
+    let mut short = BTreeSet::new();
+    let mut zero = false;
+    for g in set {
+        let lead = g.iter().take_while(|&&d| d == 0).count();
+        if lead == g.len() {
+            zero = true;
+        } else {
+            short.insert(g[lead..].to_vec());
+        }
+    }
+    if let Some(t) = trie(&short) {
+        alts.push(t);
+    }
+    if zero && allow_zero {
+        alts.push("0".into());
+    }
+    (!alts.is_empty()).then(|| alts.join("|"))
+}
+
+/// Mantissas (`I(\.F)?`, unsigned, zero included) whose value, shifted by
+/// `10^k`, is an integer (condition 1 of the module docs).
+fn integral_mantissa(k: i64) -> String {
+    match k.cmp(&0) {
+        Ordering::Greater => format!("(?:0|[1-9][0-9]*)(?:\\.{}0*)?", rep("[0-9]", 1, Some(k))),
+        Ordering::Equal => "(?:0|[1-9][0-9]*)(?:\\.0+)?".to_string(),
+        Ordering::Less => format!("(?:0|[1-9][0-9]*{})(?:\\.0+)?", rep("0", -k, Some(-k))),
+    }
+}
+
+/// Mantissas (unsigned, zero included) whose value `y` is such that
+/// `y × 10^k` is an integer whose last `c` digits (left-padded with zeros)
+/// form a block in `g` (conditions 1 and 2 of the module docs). In digit
+/// positions (0 = last integer digit, 1 = first fraction digit, missing
+/// digits are zeros): positions `k-c+1 ..= k` hold a block of `g`, and all
+/// positions after `k` are zeros.
+fn block_mantissa(g: &BTreeSet<Vec<u8>>, c: usize, k: i64) -> Option<String> {
+    let ci = c as i64;
+    let int_any = "(?:0|[1-9][0-9]*)";
+    let zero_block = g.contains(&vec![0u8; c]);
+    if k >= ci {
+        // The block lies in the fraction, after `free` unconstrained digits.
+        let free = k - ci;
+        let br = right_padded(g, c)?;
+        let f = if free == 0 {
+            format!("(?:{br})")
+        } else if zero_block {
+            format!(
+                "{}|{}(?:{br})",
+                rep("[0-9]", 1, Some(free)),
+                rep("[0-9]", free, Some(free))
+            )
+        } else {
+            format!("{}(?:{br})", rep("[0-9]", free, Some(free)))
+        };
+        let opt = if zero_block { "?" } else { "" };
+        Some(format!("{int_any}(?:\\.(?:{f})){opt}"))
+    } else if k <= 0 {
+        // The block lies in the integer part, followed by `j` zeros.
+        let j = -k;
+        let mut alts = Vec::new();
+        if let Some(ie) = int_ending(g, j == 0) {
+            alts.push(format!("(?:{ie}){}", rep("0", j, Some(j))));
+        }
+        alts.push("0".into());
+        Some(format!("(?:{})(?:\\.0+)?", alts.join("|")))
+    } else {
+        // Straddling: h block digits from I, k from F.
+        let h = (ci - k) as usize;
+        let mut groups: BTreeMap<BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>> = BTreeMap::new();
+        let mut by_g1: BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>> = BTreeMap::new();
+        for b in g {
+            by_g1
+                .entry(b[..h].to_vec())
+                .or_default()
+                .insert(b[h..].to_vec());
+        }
+        for (g1, g2s) in by_g1 {
+            groups.entry(g2s).or_default().insert(g1);
+        }
+        let mut alts = Vec::new();
+        for (g2s, g1s) in groups {
+            let Some(i) = int_ending(&g1s, true) else {
+                continue;
+            };
+            let zero_frac = g2s.contains(&vec![0u8; k as usize]);
+            let Some(f) = right_padded(&g2s, k as usize) else {
+                continue;
+            };
+            let q = if zero_frac { "?" } else { "" };
+            alts.push(format!("(?:{i})(?:\\.(?:{f})){q}"));
+        }
+        (!alts.is_empty()).then(|| alts.join("|"))
+    }
+}
+
+/// The regexes (to intersect) for multiples of `m × 10^p`, or the size
+/// reached if too large.
+fn step_parts(m: u64, p: i64) -> Result<Vec<String>, usize> {
+    let mut parts = Vec::new();
+    let (a, b, r) = split_2_5(m);
+    let (s, c) = (2u64.pow(a) * 5u64.pow(b), a.max(b) as usize);
+    if s == 1 {
+        // 1. Multiple of 10^p.
+        let w = windowed(
+            |e| Some(integral_mantissa(e - p)),
+            Some((integral_mantissa(EXP_WINDOW + 1 - p), true)),
+        );
+        parts.push(format!("{ZERO}|-?(?:{w})"));
+    } else {
+        // 1. and 2.: a multiple of 10^p whose c digits left of 10^p are a
+        // multiple of s.
+        let count = 10u64.pow(c as u32) / s;
+        if count as usize > MAX_BLOCKS {
+            return Err(count as usize * c);
+        }
+        let g: BTreeSet<Vec<u8>> = (0..count)
+            .map(|i| format!("{:0c$}", i * s).bytes().map(|x| x - b'0').collect())
+            .collect();
+        let w = windowed(
+            |e| block_mantissa(&g, c, e - p),
+            block_mantissa(&g, c, EXP_WINDOW + 1 - p).map(|t| (t, true)),
+        );
+        if w.len() > MAX_REGEX_BYTES {
+            return Err(w.len());
+        }
+        parts.push(format!("{ZERO}|-?(?:{w})"));
+    }
+    // 3. The mantissa digits are divisible by r.
+    if r > 1 {
+        let res = residue_regex(r)?;
+        parts.push(format!("-?(?:{res}){EXP_ANY}"));
+    }
+    Ok(parts)
+}
+
+/// Strings over `[0-9.]` whose digits, read as one decimal integer, are
+/// divisible by `r` (coprime to 10; `.` is ignored). Built from the residue
+/// automaton by state elimination; `Err(size)` beyond [`MAX_REGEX_BYTES`].
+fn residue_regex(r: u64) -> Result<String, usize> {
+    if r > 1000 {
+        return Err(usize::MAX);
+    }
+    let n = r as usize;
+    // Nodes 0..n: residues; n: start; n+1: final.
+    let (start, fin) = (n, n + 1);
+    let mut arcs: HashMap<(usize, usize), String> = HashMap::new();
+    for i in 0..n {
+        let mut by_target: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
+        for d in 0..10u8 {
+            by_target
+                .entry((i * 10 + d as usize) % n)
+                .or_default()
+                .push(d);
+        }
+        for (t, ds) in by_target {
+            let mut class: String = ds.iter().map(|d| (b'0' + d) as char).collect();
+            if t == i {
+                class.push_str("\\.");
+            }
+            let label = if ds.len() == 1 && t != i {
+                class
+            } else {
+                format!("[{class}]")
+            };
+            arcs.insert((i, t), label);
+        }
+        arcs.entry((i, i)).or_insert_with(|| "\\.".into());
+    }
+    arcs.insert((start, 0), String::new());
+    arcs.insert((0, fin), String::new());
+    let mut alive: BTreeSet<usize> = (0..n).collect();
+    while !alive.is_empty() {
+        // Eliminate the node with the smallest resulting growth.
+        let cost = |x: usize| -> usize {
+            let ins: Vec<usize> = arcs
+                .iter()
+                .filter(|((a, b), _)| *b == x && *a != x)
+                .map(|(_, l)| l.len() + 4)
+                .collect();
+            let outs: Vec<usize> = arcs
+                .iter()
+                .filter(|((a, b), _)| *a == x && *b != x)
+                .map(|(_, l)| l.len() + 4)
+                .collect();
+            let loop_len = arcs.get(&(x, x)).map_or(0, |l| l.len() + 6);
+            ins.iter().sum::<usize>() * outs.len()
+                + outs.iter().sum::<usize>() * ins.len()
+                + loop_len * ins.len() * outs.len()
+        };
+        let x = *alive.iter().min_by_key(|&&x| cost(x)).unwrap();
+        alive.remove(&x);
+        let lp = arcs
+            .remove(&(x, x))
+            .map(|l| format!("{}*", star_operand(&l)));
+        let lp = lp.unwrap_or_default();
+        let ins: Vec<(usize, String)> = arcs
+            .iter()
+            .filter(|((_, b), _)| *b == x)
+            .map(|((a, _), l)| (*a, l.clone()))
+            .collect();
+        let outs: Vec<(usize, String)> = arcs
+            .iter()
+            .filter(|((a, _), _)| *a == x)
+            .map(|((_, b), l)| (*b, l.clone()))
+            .collect();
+        arcs.retain(|(a, b), _| *a != x && *b != x);
+        for (a, li) in &ins {
+            for (b, lo) in &outs {
+                let path = format!("{}{lp}{}", concat_operand(li), concat_operand(lo));
+                let label = match arcs.remove(&(*a, *b)) {
+                    // An existing label, possibly the empty string (ε).
+                    Some(old) => format!("{old}|{path}"),
+                    None => path,
+                };
+                if label.len() > MAX_REGEX_BYTES {
+                    return Err(label.len());
+                }
+                arcs.insert((*a, *b), label);
+            }
+        }
+    }
+    Ok(arcs.remove(&(start, fin)).unwrap_or_default())
+}
+
+/// Whether `s` has a `|` outside any group.
+fn has_top_alternation(s: &str) -> bool {
+    let (mut depth, mut class, mut esc) = (0i32, false, false);
+    for ch in s.chars() {
+        if esc {
+            esc = false;
+            continue;
+        }
+        match ch {
+            '\\' => esc = true,
+            '[' if !class => class = true,
+            ']' if class => class = false,
+            '(' if !class => depth += 1,
+            ')' if !class => depth -= 1,
+            '|' if !class && depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `s` ready to be concatenated with other regexes.
+fn concat_operand(s: &str) -> String {
+    if has_top_alternation(s) {
+        format!("(?:{s})")
+    } else {
+        s.to_string()
+    }
+}
+
+/// `s` ready for a postfix repetition operator.
+fn star_operand(s: &str) -> String {
+    let single_class =
+        s.starts_with('[') && s.ends_with(']') && s[1..].find(']') == Some(s.len() - 2);
+    if s.len() == 1 || s == "\\." || single_class {
+        s.to_string()
+    } else {
+        format!("(?:{s})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use regex::bytes::{Regex, RegexBuilder};
+
+    fn d(s: &str) -> Decimal {
+        Decimal::parse(s).unwrap_or_else(|| panic!("bad decimal {s}"))
+    }
+
+    /// A tiny deterministic generator (xorshift64*).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn range(&mut self, lo: i64, hi: i64) -> i64 {
+            lo + self.below((hi - lo + 1) as u64) as i64
+        }
+        fn chance(&mut self, num: u64, den: u64) -> bool {
+            self.below(den) < num
+        }
+    }
+
+    struct Compiled {
+        parts: Vec<Regex>,
+    }
+
+    impl Compiled {
+        fn new(parts: &[String]) -> Compiled {
+            Compiled {
+                parts: parts
+                    .iter()
+                    .map(|p| {
+                        RegexBuilder::new(&format!("^(?:{p})$"))
+                            .unicode(false)
+                            .size_limit(1 << 30)
+                            .dfa_size_limit(1 << 30)
+                            .build()
+                            .unwrap_or_else(|e| panic!("bad regex {p}: {e}"))
+                    })
+                    .collect(),
+            }
+        }
+        fn accepts(&self, s: &str) -> bool {
+            self.parts.iter().all(|r| r.is_match(s.as_bytes()))
+        }
+    }
+
+    fn compile(c: &NumberConstraint) -> Option<Compiled> {
+        number_regex(c)
+            .unwrap_or_else(|e| panic!("{c:?}: {e}"))
+            .map(|p| Compiled::new(&p))
+    }
+
+    /// The value of the written exponent of a spelling (saturating).
+    fn written_exp(s: &str) -> i64 {
+        match s.find(['e', 'E']) {
+            None => 0,
+            Some(i) => {
+                let x = &s[i + 1..];
+                let (neg, digits) = match x.as_bytes()[0] {
+                    b'-' => (true, &x[1..]),
+                    b'+' => (false, &x[1..]),
+                    _ => (false, x),
+                };
+                let digits = digits.trim_start_matches('0');
+                let v: i64 = if digits.len() > 12 {
+                    i64::MAX / 2
+                } else if digits.is_empty() {
+                    0
+                } else {
+                    digits.parse().unwrap()
+                };
+                if neg {
+                    -v
+                } else {
+                    v
+                }
+            }
+        }
+    }
+
+    /// One spelling of `v` whose written exponent is `e`.
+    fn spell(v: &Decimal, e: i64, rng: &mut Rng) -> String {
+        let mut out = String::new();
+        if v.neg || (v.is_zero() && rng.chance(1, 3)) {
+            out.push('-');
+        }
+        let zeros = |n: i64| "0".repeat(n.max(0) as usize);
+        let s: String = v.digits.iter().map(|x| x.to_string()).collect();
+        let len = s.len() as i64;
+        let p = v.point - e;
+        let trail = if rng.chance(1, 3) {
+            zeros(rng.range(1, 3))
+        } else {
+            String::new()
+        };
+        if v.is_zero() {
+            out.push('0');
+            if rng.chance(1, 2) {
+                out.push('.');
+                out.push_str(&zeros(rng.range(1, 3)));
+            }
+        } else if p >= len {
+            out.push_str(&s);
+            out.push_str(&zeros(p - len));
+            if !trail.is_empty() {
+                out.push('.');
+                out.push_str(&trail);
+            }
+        } else if p > 0 {
+            out.push_str(&s[..p as usize]);
+            out.push('.');
+            out.push_str(&s[p as usize..]);
+            out.push_str(&trail);
+        } else {
+            out.push_str("0.");
+            out.push_str(&zeros(-p));
+            out.push_str(&s);
+            out.push_str(&trail);
+        }
+        if e != 0 || rng.chance(1, 4) {
+            out.push(if rng.chance(1, 2) { 'e' } else { 'E' });
+            if e < 0 {
+                out.push('-');
+            } else if rng.chance(1, 3) {
+                out.push('+');
+            } else if e == 0 && rng.chance(1, 3) {
+                out.push('-');
+            }
+            out.push_str(&zeros(rng.range(0, 2) * rng.range(0, 1)));
+            out.push_str(&e.abs().to_string());
+        }
+        out
+    }
+
+    fn random_decimal(rng: &mut Rng, max_digits: i64, point: (i64, i64)) -> Decimal {
+        if rng.chance(1, 30) {
+            return d("0");
+        }
+        let n = rng.range(1, max_digits);
+        let digits: Vec<u8> = (0..n).map(|_| rng.below(10) as u8).collect();
+        let point = rng.range(point.0, point.1);
+        let mut x = Decimal::from_parts(rng.chance(1, 2), trim_lead(digits), point);
+        while x.digits.last() == Some(&0) {
+            x.digits.pop();
+        }
+        Decimal::from_parts(x.neg, x.digits, x.point)
+    }
+
+    /// Values adjacent to `b`: `b` itself, and one unit more or less in the
+    /// last digit and in a digit beyond.
+    fn neighbours(b: &Decimal) -> Vec<Decimal> {
+        let mut out = vec![b.clone(), b.negated()];
+        let ulp_pos = b.point - b.digits.len() as i64;
+        for k in [0, 1, 3] {
+            let p = ulp_pos - k;
+            let ulp = Decimal::from_parts(false, vec![1], p + 1);
+            out.push(add(b, &ulp));
+            out.push(add(b, &ulp.negated()));
+        }
+        out
+    }
+
+    /// Exact `a + b` (test helper; via big integers at a common exponent).
+    fn add(a: &Decimal, b: &Decimal) -> Decimal {
+        let ea = a.point - a.digits.len() as i64;
+        let eb = b.point - b.digits.len() as i64;
+        let e = ea.min(eb);
+        let scaled = |x: &Decimal, ex: i64| -> i128 {
+            let mut v: i128 = 0;
+            for &dg in &x.digits {
+                v = v * 10 + dg as i128;
+            }
+            for _ in 0..(ex - e) {
+                v *= 10;
+            }
+            if x.neg {
+                -v
+            } else {
+                v
+            }
+        };
+        let sum = scaled(a, ea) + scaled(b, eb);
+        let text = format!("{sum}e{e}");
+        d(&text)
+    }
+
+    /// Checks `c` against many spellings; returns the number checked.
+    fn check(c: &NumberConstraint, extra: &[Decimal], rng: &mut Rng) -> usize {
+        let Some(re) = compile(c) else {
+            // Empty: no value tried may satisfy it.
+            let mut probes = extra.to_vec();
+            for _ in 0..200 {
+                probes.push(random_decimal(rng, 4, (-3, 4)));
+            }
+            for v in probes {
+                assert!(!c.contains(&v), "{c:?} said empty but contains {v}");
+            }
+            return 0;
+        };
+        let mut values: Vec<Decimal> = extra.to_vec();
+        for b in [&c.minimum, &c.maximum].into_iter().flatten() {
+            values.extend(neighbours(&b.0));
+        }
+        if let Some(m) = &c.multiple_of {
+            for k in [-3i64, -1, 1, 2, 7, 10] {
+                let kd = d(&k.to_string());
+                values.push(mul(m, &kd));
+                if let Some((lo, _)) = &c.minimum {
+                    // A multiple near the lower bound.
+                    values.push(add(&mul(m, &floor_q(lo, m)), &mul(m, &kd)));
+                }
+            }
+        }
+        for _ in 0..60 {
+            values.push(random_decimal(rng, 6, (-4, 6)));
+        }
+        values.push(d("0"));
+        let mut n = 0;
+        for v in &values {
+            if v.digits.len() > 30 {
+                continue;
+            }
+            let mut exps: Vec<i64> = vec![0, 1, -1, 2, -2, EXP_WINDOW, -EXP_WINDOW];
+            exps.extend([EXP_WINDOW + 1, -EXP_WINDOW - 1, 45, -45, 999_999]);
+            exps.push(v.point);
+            exps.push(v.point - 1);
+            exps.push(v.point - v.digits.len() as i64);
+            for _ in 0..3 {
+                exps.push(rng.range(-EXP_WINDOW, EXP_WINDOW));
+            }
+            for e in exps {
+                if (v.point - e).abs() > 60 {
+                    continue;
+                }
+                let s = spell(v, e, rng);
+                n += 1;
+                let val = Decimal::parse(&s).unwrap();
+                assert_eq!(&val, v, "spelling {s} of {v}");
+                let member = c.contains(&val);
+                let got = re.accepts(&s);
+                let we = written_exp(&s);
+                if we.abs() <= EXP_WINDOW || val.is_zero() {
+                    assert_eq!(got, member, "{c:?}: {s} (member {member})");
+                } else {
+                    assert!(!got || member, "{c:?}: false accept of {s}");
+                }
+            }
+        }
+        // Raw huge exponents never sneak in.
+        for s in [
+            "1e999999",
+            "-1e999999",
+            "9.9e999999",
+            "1e-999999",
+            "-1.5e-999999",
+        ] {
+            let val = Decimal::parse(s);
+            if re.accepts(s) {
+                assert!(val.is_some_and(|v| c.contains(&v)), "{c:?}: {s}");
+            }
+        }
+        n
+    }
+
+    fn mul(a: &Decimal, b: &Decimal) -> Decimal {
+        let mut prod = vec![0u32; a.digits.len() + b.digits.len()];
+        for (i, &x) in a.digits.iter().enumerate() {
+            for (j, &y) in b.digits.iter().enumerate() {
+                prod[i + j + 1] += x as u32 * y as u32;
+            }
+        }
+        for i in (1..prod.len()).rev() {
+            let carry = prod[i] / 10;
+            prod[i] %= 10;
+            prod[i - 1] += carry;
+        }
+        let digits: Vec<u8> = prod.iter().map(|&x| x as u8).collect();
+        let point = a.point + b.point;
+        let lead = digits.iter().take_while(|&&x| x == 0).count();
+        let mut ds = digits[lead..].to_vec();
+        while ds.last() == Some(&0) {
+            ds.pop();
+        }
+        Decimal::from_parts(a.neg != b.neg, ds, point - lead as i64)
+    }
+
+    /// `floor(x / m)` as a Decimal (small values only).
+    fn floor_q(x: &Decimal, m: &Decimal) -> Decimal {
+        let (mm, p) = m.int_exp().unwrap();
+        let (q, _) = floor_div(x, mm, p);
+        let mut text: String = q.mag.iter().map(|x| x.to_string()).collect();
+        if text.is_empty() {
+            text = "0".into();
+        }
+        if q.neg {
+            text.insert(0, '-');
+        }
+        d(&text)
+    }
+
+    fn num(
+        integer: bool,
+        lo: Option<(&str, bool)>,
+        hi: Option<(&str, bool)>,
+        m: Option<&str>,
+    ) -> NumberConstraint {
+        NumberConstraint {
+            integer,
+            minimum: lo.map(|(s, x)| (d(s), x)),
+            maximum: hi.map(|(s, x)| (d(s), x)),
+            multiple_of: m.map(d),
+        }
+    }
+
+    #[test]
+    fn decimal_parse_and_order() {
+        assert_eq!(d("1.5e1"), d("15"));
+        assert_eq!(d("150e-1"), d("15.000"));
+        assert_eq!(d("-0"), d("0"));
+        assert_eq!(d("0.0e5"), d("0"));
+        assert_eq!(d("1E+1"), d("10"));
+        assert_eq!(d("1e007"), d("10000000"));
+        assert!(d("1e400") > d("1.7976931348623157e308"));
+        assert!(d("-2") < d("-1.5"));
+        assert!(d("0.001") < d("0.01"));
+        assert!(d("9007199254740993") > d("9007199254740992"));
+        assert!(Decimal::parse("01").is_some());
+        for bad in [
+            "",
+            "-",
+            "1.",
+            ".5",
+            "1e",
+            "1e+",
+            "+1",
+            "1x",
+            "0x1",
+            "1e99999999999999",
+        ] {
+            assert!(Decimal::parse(bad).is_none(), "{bad}");
+        }
+        assert!(d("1.5e1").is_integer());
+        assert!(!d("1.5").is_integer());
+        assert!(d("0.75").is_multiple_of(&d("0.25")));
+        assert!(d("4.5").is_multiple_of(&d("1.5")));
+        assert!(!d("4.6").is_multiple_of(&d("1.5")));
+        assert!(d("21e30").is_multiple_of(&d("7")));
+        assert!(!d("1e-30").is_multiple_of(&d("1e-29")));
+        assert_eq!(d("-125e-3").to_string(), "-1.25e-1");
+    }
+
+    #[test]
+    fn edge_cases() {
+        assert!(
+            number_regex(&num(false, Some(("2", false)), Some(("1", false)), None))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            number_regex(&num(false, Some(("1", true)), Some(("1", false)), None))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            number_regex(&num(false, Some(("1", false)), Some(("1", false)), None))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            number_regex(&num(true, Some(("0.5", true)), Some(("0.9", true)), None))
+                .unwrap()
+                .is_none()
+        );
+        assert!(number_regex(&num(
+            false,
+            Some(("1", false)),
+            Some(("2", false)),
+            Some("3")
+        ))
+        .unwrap()
+        .is_none());
+        assert!(number_regex(&num(
+            true,
+            Some(("0.1", false)),
+            Some(("0.9", false)),
+            Some("0.5")
+        ))
+        .unwrap()
+        .is_none());
+        assert!(number_regex(&num(
+            false,
+            Some(("1e300", false)),
+            Some(("1e300", false)),
+            Some("3")
+        ))
+        .unwrap()
+        .is_none());
+        assert!(number_regex(&num(false, None, None, Some("0"))).is_err());
+        assert!(number_regex(&num(false, None, None, Some("-1"))).is_err());
+        let e = number_regex(&num(false, Some(("1e2000", false)), None, None)).unwrap_err();
+        assert_eq!(e.keyword(), Keyword::Minimum);
+
+        let re = compile(&num(false, Some(("0", false)), Some(("0", false)), None)).unwrap();
+        for s in ["0", "-0", "0.0", "-0.000e-5", "0E+999999999999"] {
+            assert!(re.accepts(s), "{s}");
+        }
+        for s in ["1e-30", "-1e-30", "0.0001"] {
+            assert!(!re.accepts(s), "{s}");
+        }
+
+        let re = compile(&num(true, None, None, None)).unwrap();
+        for s in [
+            "1", "-0", "1.0", "1e2", "1.5e1", "150e-1", "1E+1", "1e007", "5.000",
+        ] {
+            assert!(re.accepts(s), "{s}");
+        }
+        for s in ["1.5", "15e-2", "0.1", "1e-1", "01", "1.", "-"] {
+            assert!(!re.accepts(s), "{s}");
+        }
+
+        let re = compile(&num(false, None, Some(("1e300", false)), None)).unwrap();
+        // Outside the window: rejected (sound, documented).
+        assert!(!re.accepts("1e300"));
+        assert!(re.accepts("1e20"));
+        assert!(re.accepts(&format!("1{}", "0".repeat(300))));
+        assert!(!re.accepts(&format!("1{}1", "0".repeat(299))));
+        assert!(!re.accepts("1e999999"));
+
+        let re = compile(&num(false, Some(("0", false)), None, None)).unwrap();
+        assert!(re.accepts("1e999999"));
+        assert!(!re.accepts("-1e-999999"));
+        assert!(re.accepts("-0e-999999"));
+
+        let big = "1.7976931348623157e308";
+        let re = compile(&num(false, None, Some((big, false)), None)).unwrap();
+        assert!(re.accepts(&format!("17976931348623157{}", "0".repeat(292))));
+        assert!(re.accepts(&format!("17976931348623157{}.0e20", "0".repeat(272))));
+        assert!(!re.accepts(&format!("17976931348623157{}1", "0".repeat(291))));
+        assert!(!re.accepts(&format!("17976931348623158{}", "0".repeat(292))));
+        assert!(!re.accepts("17976931348623157e292"));
+        assert!(!re.accepts("1.79769313486231569999e308"));
+
+        let re = compile(&num(true, Some(("9007199254740993", true)), None, None)).unwrap();
+        assert!(!re.accepts("9007199254740993"));
+        assert!(re.accepts("9007199254740994"));
+        assert!(re.accepts("9.007199254740994e15"));
+        assert!(!re.accepts("9.0071992547409935e15"));
+    }
+
+    #[test]
+    fn fixed_constraints_oracle() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let bounds = [
+            "0",
+            "0.5",
+            "1e-3",
+            "-1e-3",
+            "1",
+            "-1",
+            "7",
+            "100",
+            "-100",
+            "1.25",
+            "-2.5",
+            "123.456",
+            "1e21",
+            "1e-21",
+            "9007199254740993",
+            "-0.000314",
+            "99.99",
+        ];
+        let steps = [
+            None,
+            Some("1"),
+            Some("2"),
+            Some("3"),
+            Some("5"),
+            Some("7"),
+            Some("10"),
+            Some("0.1"),
+            Some("0.01"),
+            Some("0.5"),
+            Some("0.25"),
+            Some("1.5"),
+            Some("2.5"),
+            Some("100"),
+            Some("12"),
+            Some("0.125"),
+        ];
+        let mut total = 0;
+        for (i, b) in bounds.iter().enumerate() {
+            let other = bounds[(i * 7 + 3) % bounds.len()];
+            for (j, m) in steps.iter().enumerate() {
+                let integer = j % 3 == 0;
+                let (x1, x2) = (j % 2 == 0, j % 4 < 2);
+                let cs = [
+                    num(integer, Some((b, x1)), None, *m),
+                    num(integer, None, Some((b, x2)), *m),
+                    num(integer, Some((b, x1)), Some((other, x2)), *m),
+                    num(integer, Some((other, x1)), Some((b, x2)), *m),
+                ];
+                for c in cs {
+                    total += check(&c, &[], &mut rng);
+                }
+            }
+        }
+        for m in steps.iter().flatten() {
+            total += check(&num(false, None, None, Some(m)), &[], &mut rng);
+        }
+        eprintln!("fixed constraints: {total} spellings checked");
+        assert!(total > 50_000);
+    }
+
+    #[test]
+    fn random_constraints_oracle() {
+        let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+        let steps = [
+            "1", "2", "3", "5", "7", "10", "0.1", "0.01", "0.5", "0.25", "1.5", "2.5", "100",
+        ];
+        let mut total = 0;
+        for _ in 0..400 {
+            let lo = rng
+                .chance(2, 3)
+                .then(|| (random_decimal(&mut rng, 4, (-3, 4)), rng.chance(1, 2)));
+            let hi = rng
+                .chance(2, 3)
+                .then(|| (random_decimal(&mut rng, 4, (-3, 4)), rng.chance(1, 2)));
+            let c = NumberConstraint {
+                integer: rng.chance(1, 3),
+                minimum: lo,
+                maximum: hi,
+                multiple_of: rng
+                    .chance(1, 2)
+                    .then(|| d(steps[rng.below(steps.len() as u64) as usize])),
+            };
+            total += check(&c, &[], &mut rng);
+        }
+        eprintln!("random constraints: {total} spellings checked");
+        assert!(total > 50_000);
+    }
+
+    /// Random syntactically valid spellings (any digits, any exponent) never
+    /// disagree inside the window and never falsely accept outside.
+    #[test]
+    fn raw_spellings_oracle() {
+        let mut rng = Rng(42);
+        let cs = [
+            num(false, Some(("-1.5", false)), Some(("2.25", true)), None),
+            num(true, Some(("-20", true)), Some(("300", false)), None),
+            num(false, Some(("0.001", true)), None, Some("0.001")),
+            num(true, None, Some(("1e3", false)), Some("3")),
+            num(false, None, None, Some("0.25")),
+        ];
+        let mut n = 0;
+        for c in &cs {
+            let re = compile(c).unwrap();
+            for _ in 0..20_000 {
+                let mut s = String::new();
+                if rng.chance(1, 2) {
+                    s.push('-');
+                }
+                let il = rng.range(0, 5);
+                if il == 0 {
+                    s.push('0');
+                } else {
+                    s.push((b'1' + rng.below(9) as u8) as char);
+                    for _ in 1..il {
+                        s.push((b'0' + rng.below(10) as u8) as char);
+                    }
+                }
+                if rng.chance(1, 2) {
+                    s.push('.');
+                    for _ in 0..rng.range(1, 5) {
+                        s.push((b'0' + rng.below(10) as u8) as char);
+                    }
+                }
+                if rng.chance(1, 2) {
+                    s.push_str(["e", "E", "e+", "e-", "E-"][rng.below(5) as usize]);
+                    for _ in 0..rng.range(1, 3) {
+                        s.push((b'0' + rng.below(10) as u8) as char);
+                    }
+                }
+                let v = Decimal::parse(&s).unwrap();
+                let (member, got) = (c.contains(&v), re.accepts(&s));
+                if written_exp(&s).abs() <= EXP_WINDOW || v.is_zero() {
+                    assert_eq!(got, member, "{c:?}: {s}");
+                } else {
+                    assert!(!got || member, "{c:?}: {s}");
+                }
+                n += 1;
+            }
+            for s in [
+                "", "-", "1.", ".5", "01", "1e", "--1", "1..2", "1.2.3", "+1", "1e+-1",
+            ] {
+                assert!(!re.accepts(s), "{c:?}: {s:?}");
+            }
+        }
+        eprintln!("raw spellings: {n} checked");
+    }
+
+    /// Builds each part into a dense DFA like the lexer does; returns
+    /// (total regex bytes, DFA states per part).
+    fn dfa_stats(c: &NumberConstraint) -> (usize, Vec<usize>) {
+        use regex_automata::dfa::{dense, Automaton, StartKind};
+        use regex_automata::nfa::thompson;
+        use regex_automata::util::start;
+        use regex_automata::util::syntax;
+        use regex_automata::{Anchored, MatchKind};
+        let parts = number_regex(c).unwrap().unwrap();
+        let size = parts.iter().map(|p| p.len()).sum();
+        eprintln!(
+            "  part sizes {:?}",
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>()
+        );
+        let states = parts
+            .iter()
+            .map(|p| {
+                let dfa = dense::Builder::new()
+                    .syntax(syntax::Config::new().utf8(true).unicode(true))
+                    .thompson(thompson::Config::new().utf8(true))
+                    .configure(
+                        dense::Config::new()
+                            .match_kind(MatchKind::All)
+                            .start_kind(StartKind::Anchored)
+                            .minimize(false),
+                    )
+                    .build(p)
+                    .unwrap();
+                // Count the states reachable from the anchored start.
+                let start = dfa
+                    .start_state(&start::Config::new().anchored(Anchored::Yes))
+                    .unwrap();
+                let mut seen = std::collections::HashSet::from([start]);
+                let mut stack = vec![start];
+                while let Some(s) = stack.pop() {
+                    for b in 0..=255u8 {
+                        let t = dfa.next_state(s, b);
+                        if !dfa.is_dead_state(t) && seen.insert(t) {
+                            stack.push(t);
+                        }
+                    }
+                }
+                seen.len()
+            })
+            .collect();
+        (size, states)
+    }
+
+    #[test]
+    fn sizes() {
+        let cases = [
+            ("integer", num(true, None, None, None)),
+            (
+                "0 <= x <= 100, integer",
+                num(true, Some(("0", false)), Some(("100", false)), None),
+            ),
+            (
+                "number in [0.5, 99.99)",
+                num(false, Some(("0.5", false)), Some(("99.99", true)), None),
+            ),
+            ("x <= 1e300", num(false, None, Some(("1e300", false)), None)),
+            (
+                "x <= 1.7976931348623157e308",
+                num(false, None, Some(("1.7976931348623157e308", false)), None),
+            ),
+            (
+                "x > 9007199254740993, integer",
+                num(true, Some(("9007199254740993", true)), None, None),
+            ),
+            ("multipleOf 0.01", num(false, None, None, Some("0.01"))),
+            ("multipleOf 0.25", num(false, None, None, Some("0.25"))),
+            ("multipleOf 3", num(false, None, None, Some("3"))),
+            ("multipleOf 7", num(false, None, None, Some("7"))),
+            ("multipleOf 1.5", num(false, None, None, Some("1.5"))),
+            ("multipleOf 12", num(false, None, None, Some("12"))),
+            (
+                "1 <= x <= 1000, multipleOf 5",
+                num(false, Some(("1", false)), Some(("1000", false)), Some("5")),
+            ),
+        ];
+        for (name, c) in cases {
+            let (size, states) = dfa_stats(&c);
+            eprintln!("{name}: {size} bytes, DFA states per part {states:?}");
+            assert!(size < MAX_REGEX_BYTES);
+        }
+    }
+
+    /// Which steps compile, and their sizes (printed with --nocapture).
+    #[test]
+    fn step_support() {
+        let mut rng = Rng(7);
+        for m in [
+            "16", "64", "1e-30", "1e30", "0.0625", "11", "13", "37", "0.3", "1024", "9",
+        ] {
+            let c = num(false, None, None, Some(m));
+            match number_regex(&c) {
+                Ok(Some(p)) => {
+                    let size: usize = p.iter().map(|x| x.len()).sum();
+                    eprintln!("multipleOf {m}: {size} bytes");
+                    if size < 30_000 {
+                        check(&c, &[], &mut rng);
+                    }
+                }
+                Ok(None) => panic!("multipleOf {m} cannot be empty"),
+                Err(e) => {
+                    assert_eq!(e.keyword(), Keyword::MultipleOf);
+                    eprintln!("multipleOf {m}: {e}");
+                }
+            }
+        }
+    }
+}
