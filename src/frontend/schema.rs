@@ -1186,15 +1186,37 @@ impl<'a> Compiler<'a> {
                         branches.push(c);
                     }
                 }
-                if bit == SKIP_ONEOF {
-                    for x in 0..branches.len() {
-                        for y in x + 1..branches.len() {
-                            if !disjoint(&branches[x], &branches[y]) {
-                                return Err(unsupported(
-                                    &kptr,
-                                    "oneOf whose branches are not provably disjoint (different types or values) is not supported",
-                                ));
+                let overlap = bit == SKIP_ONEOF
+                    && (0..branches.len()).any(|x| {
+                        (x + 1..branches.len()).any(|y| !disjoint(&branches[x], &branches[y]))
+                    });
+                if overlap {
+                    // Exactly one: branch j and the negation of every other.
+                    branches.clear();
+                    let all: Vec<Sub<'a>> = a
+                        .iter()
+                        .enumerate()
+                        .map(|(j, b)| Sub::new(format!("{kptr}/{j}"), b))
+                        .collect();
+                    for j in 0..all.len() {
+                        let mut ns = subs.clone();
+                        ns[i].skip |= bit;
+                        ns.push(all[j].clone());
+                        for (k, other) in all.iter().enumerate() {
+                            if k != j {
+                                ns.push(self.negate(other).map_err(|e| {
+                                    unsupported(
+                                        &kptr,
+                                        format!("oneOf whose branches may overlap needs their negation: {e}"),
+                                    )
+                                })?);
                             }
+                        }
+                        let Some(ns) = self.flatten(ns)? else {
+                            continue;
+                        };
+                        if let Some(c) = self.conj(ns)? {
+                            branches.push(c);
                         }
                     }
                 }
