@@ -71,6 +71,8 @@ pub const MAX_ITEMS_BOUND: u64 = 2_000;
 const MAX_PATTERN_PROPERTIES: usize = 6;
 /// Most rules for one object's members × property counts.
 const MAX_OBJECT_RULES: u64 = 20_000;
+/// A number written as a plain integer (draft-04 `integer`).
+const PLAIN_INTEGER: &str = "-?(?:0|[1-9][0-9]*)";
 /// Budget of conjunctions compiled (guards against exponential distribution).
 const MAX_WORK: usize = 20_000;
 /// Nesting limit of compiled schemas (keeps the compiler's stack bounded).
@@ -161,8 +163,15 @@ pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
             .any(|d| s.contains(d)),
         None => false,
     };
+    // Draft-04 and before: an integer is a number written without a
+    // fraction or exponent (`1.0` is not one).
+    let draft4 = schema
+        .get("$schema")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.contains("draft-04") || s.contains("draft-03"));
     let arena = Arena::new();
     let mut c = Compiler {
+        draft4,
         root: schema,
         arena: &arena,
         registry: RefCell::new(Vec::new()),
@@ -443,6 +452,7 @@ struct Compiler<'a> {
     negations: RefCell<HashMap<String, &'a Value>>,
     options: SchemaOptions,
     legacy: bool,
+    draft4: bool,
     g: Grammar,
     /// Flattened conjunction key -> compiled rule (None: accepts nothing;
     /// types T_ALL and no values while in progress).
@@ -1588,7 +1598,7 @@ impl<'a> Compiler<'a> {
             }
         }
         if n.number != NumKind::None {
-            if let Some(e) = number_expr(&n)? {
+            if let Some(e) = number_expr(&n, self.draft4)? {
                 let e = match e {
                     Expr::Regex(r) if !not_num.is_empty() => Expr::Intersect {
                         all: vec![r],
@@ -1633,7 +1643,7 @@ impl<'a> Compiler<'a> {
             if kept.iter().any(|k| json_eq(k, &v)) {
                 continue;
             }
-            if check_value(&v, n)? {
+            if check_value(&v, n, self.draft4)? {
                 kept.push(v);
             }
         }
@@ -2169,7 +2179,7 @@ fn json_eq(a: &Value, b: &Value) -> bool {
 }
 
 /// Whether an enum/const value satisfies the rest of the conjunction.
-fn check_value(v: &Value, n: &Node) -> R<bool> {
+fn check_value(v: &Value, n: &Node, draft4: bool) -> R<bool> {
     let unsup = || {
         unsupported(
             &n.values_ptr,
@@ -2191,7 +2201,10 @@ fn check_value(v: &Value, n: &Node) -> R<bool> {
         }
         Value::Number(x) => match (n.number, Decimal::parse(&x.to_string())) {
             (NumKind::None, _) => false,
-            (_, Some(d)) => number_constraint(n).contains(&d),
+            (_, Some(d)) => {
+                number_constraint(n).contains(&d)
+                    && !(draft4 && n.number == NumKind::Int && !(x.is_i64() || x.is_u64()))
+            }
             (_, None) => return Err(unsupported(&n.values_ptr, "enum/const number out of range")),
         },
         Value::Object(m) => {
@@ -2396,11 +2409,12 @@ fn number_constraint(n: &Node) -> NumberConstraint {
 
 /// The number lexeme: exact bounds, integrality and `multipleOf` through
 /// [`number_regex`] (regexes to intersect).
-fn number_expr(n: &Node) -> R<Option<Expr>> {
+fn number_expr(n: &Node, draft4: bool) -> R<Option<Expr>> {
     let c = number_constraint(n);
     if c == NumberConstraint::default() {
         return Ok(Some(Expr::regex(NUMBER)));
     }
+    let plain = (draft4 && c.integer).then(|| PLAIN_INTEGER.to_string());
     let parts = number_regex(&c).map_err(|e| {
         let ptr = match e.keyword() {
             Keyword::MultipleOf => n.multiple_of.as_ref().map(|(_, p)| p.clone()),
@@ -2410,6 +2424,7 @@ fn number_expr(n: &Node) -> R<Option<Expr>> {
         unsupported(&ptr.unwrap_or_default(), e.to_string())
     })?;
     Ok(parts.map(|mut p| {
+        p.extend(plain);
         if p.len() == 1 {
             Expr::regex(p.pop().unwrap())
         } else {
