@@ -1,7 +1,9 @@
 //! The `formwork` command line.
 
 use clap::{Parser, Subcommand};
-use formwork::frontend::schema::{compile_with, FormatMode, SchemaOptions, Whitespace};
+use formwork::frontend::schema::{
+    compile_with, FormatMode, PropertyOrder, SchemaOptions, Whitespace,
+};
 use formwork::{bench::Bench, regex_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
 use std::io::BufReader;
 use std::process::ExitCode;
@@ -82,11 +84,23 @@ struct SchemaFlags {
     /// annotate (ignored, as draft 2020-12 says by default).
     #[arg(long, value_parser = ["assert", "annotate"], default_value = "assert")]
     format: String,
+    /// Property order: schema (the order of `properties`) or any.
+    /// Default: schema for generate, any for mask and bench.
+    #[arg(long, value_parser = ["schema", "any"])]
+    property_order: Option<String>,
 }
 
 impl SchemaFlags {
+    /// Options for checking documents (mask, bench) or for generating.
     fn options(&self, default_ws: Whitespace) -> SchemaOptions {
+        let checking = default_ws == Whitespace::Flexible;
         SchemaOptions {
+            property_order: match self.property_order.as_deref() {
+                Some("any") => PropertyOrder::Any,
+                Some(_) => PropertyOrder::Schema,
+                None if checking => PropertyOrder::Any,
+                None => PropertyOrder::Schema,
+            },
             whitespace: match self.whitespace.as_deref() {
                 Some("compact") => Whitespace::Compact,
                 Some("flexible") => Whitespace::Flexible,

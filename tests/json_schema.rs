@@ -5,7 +5,9 @@
 
 mod common;
 
-use formwork::frontend::schema::{compile_with, FormatMode, SchemaOptions, Whitespace};
+use formwork::frontend::schema::{
+    compile_with, FormatMode, PropertyOrder, SchemaOptions, Whitespace,
+};
 use formwork::{json_schema_grammar, CompiledGrammar, GrammarError, Matcher, Vocabulary};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -31,18 +33,32 @@ fn options() -> SchemaOptions {
     SchemaOptions {
         whitespace: Whitespace::Flexible,
         format: FormatMode::Annotate,
+        property_order: PropertyOrder::Any,
     }
 }
 
 fn matcher(schema: &Value, vocab: &Arc<Vocabulary>, trie: &Arc<formwork::TokenTrie>) -> Matcher {
-    let g = compile_with(schema, &options()).unwrap_or_else(|e| panic!("{schema}: {e}"));
+    matcher_with(schema, &options(), vocab, trie)
+}
+
+fn matcher_with(
+    schema: &Value,
+    opts: &SchemaOptions,
+    vocab: &Arc<Vocabulary>,
+    trie: &Arc<formwork::TokenTrie>,
+) -> Matcher {
+    let g = compile_with(schema, opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
     let c = CompiledGrammar::new(&g).unwrap_or_else(|e| panic!("{schema}: {e}"));
     Matcher::new(Arc::new(c), vocab.clone(), trie.clone())
 }
 
 fn check(schema: Value, valid: &[&str], invalid: &[&str]) {
+    check_with(schema, &options(), valid, invalid)
+}
+
+fn check_with(schema: Value, opts: &SchemaOptions, valid: &[&str], invalid: &[&str]) {
     let (vocab, trie) = common::tokenizer("gpt2").unwrap();
-    let m = matcher(&schema, &vocab, &trie);
+    let m = matcher_with(&schema, opts, &vocab, &trie);
     for v in valid {
         assert!(accepts(&m, &vocab, v), "{schema} should accept {v}");
     }
@@ -53,7 +69,23 @@ fn check(schema: Value, valid: &[&str], invalid: &[&str]) {
 
 #[test]
 fn object_with_properties_in_schema_order() {
+    let schema_order = SchemaOptions {
+        property_order: PropertyOrder::Schema,
+        ..options()
+    };
+    // In any order: required keys still enforced.
     check(
+        json!({"properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+               "required": ["a", "b"], "additionalProperties": false}),
+        &[r#"{"a": 1, "b": "x"}"#, r#"{"b": "x", "a": 1}"#],
+        &[
+            r#"{"b": "x"}"#,
+            r#"{"a": 1}"#,
+            r#"{"b": 1, "a": 1}"#,
+            r#"{"c": 1, "a": 1, "b": "x"}"#,
+        ],
+    );
+    check_with(
         json!({
             "type": "object",
             "properties": {
@@ -64,6 +96,7 @@ fn object_with_properties_in_schema_order() {
             "required": ["name"],
             "additionalProperties": false
         }),
+        &schema_order,
         &[
             r#"{"name": "Bob"}"#,
             r#"{"name":"Bob","age":42}"#,
@@ -85,6 +118,7 @@ fn object_with_properties_in_schema_order() {
             r#"{"name": "x", "other": 1}"#,
             r#"{"name": "x", "name": "y"}"#,
             r#"[]"#,
+            r#"{"age": 3, "name": "x"}"#,
         ],
     );
 }
@@ -388,11 +422,11 @@ fn test_suite_draft2020_12() {
     suite(
         "draft2020-12",
         "https://json-schema.org/draft/2020-12/schema",
-        229,
+        233,
     );
 }
 
 #[test]
 fn test_suite_draft7() {
-    suite("draft7", "http://json-schema.org/draft-07/schema#", 206);
+    suite("draft7", "http://json-schema.org/draft-07/schema#", 210);
 }

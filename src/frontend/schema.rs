@@ -125,6 +125,20 @@ pub enum FormatMode {
     Annotate,
 }
 
+/// The order of an object's properties.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PropertyOrder {
+    /// The order of `properties` (then other required keys, then additional
+    /// properties): one canonical layout, the cheapest grammar.
+    #[default]
+    Schema,
+    /// Any order. Required keys are still enforced; a known key may repeat
+    /// (the grammar does not count keys; a parser keeps the last value, which
+    /// validates like the others). An object under `minProperties` or
+    /// `maxProperties` keeps the schema order (counting needs it).
+    Any,
+}
+
 /// Options of the JSON Schema compiler.
 ///
 /// ```
@@ -138,6 +152,7 @@ pub enum FormatMode {
 pub struct SchemaOptions {
     pub whitespace: Whitespace,
     pub format: FormatMode,
+    pub property_order: PropertyOrder,
 }
 
 /// Compiles `schema` with the default options (see the module docs).
@@ -1689,6 +1704,64 @@ impl<'a> Compiler<'a> {
         Ok(Some(self.collect(&subs)?))
     }
 
+    /// Members in any order: the rules track the set of required keys seen.
+    fn any_order_object(
+        &mut self,
+        n: &Node<'a>,
+        members: Vec<(Expr, bool)>,
+        extra: Option<Expr>,
+    ) -> R<Option<Expr>> {
+        let r = members.iter().filter(|m| m.1).count();
+        if r > 12 || (1u64 << r) * (members.len() as u64 + 2) > MAX_OBJECT_RULES {
+            return Err(unsupported(
+                &n.objs.first().map_or(String::new(), |o| o.ptr.clone()),
+                format!("{r} required properties in any order is too many (property_order any)"),
+            ));
+        }
+        // Required members get bits 0..r in member order.
+        let mut bit_of: Vec<Option<u32>> = Vec::new();
+        let mut next_bit = 0u32;
+        for (_, required) in &members {
+            if *required {
+                bit_of.push(Some(next_bit));
+                next_bit += 1;
+            } else {
+                bit_of.push(None);
+            }
+        }
+        let full: u32 = (1u32 << r) - 1;
+        let base = self.fresh("objany");
+        let name = |first: bool, set: u32| format!("{base}_{}{set}", if first { "f" } else { "n" });
+        for set in 0..=full {
+            for first in [true, false] {
+                let mut alts = Vec::new();
+                if set == full {
+                    alts.push(Expr::Empty);
+                }
+                let sep = |e: Expr| {
+                    if first {
+                        e
+                    } else {
+                        Expr::seq([Expr::literal(","), e])
+                    }
+                };
+                for ((m, _), b) in members.iter().zip(&bit_of) {
+                    let to = b.map_or(set, |b| set | (1 << b));
+                    alts.push(Expr::seq([sep(m.clone()), Expr::rule(name(false, to))]));
+                }
+                if let Some(x) = &extra {
+                    alts.push(Expr::seq([sep(x.clone()), Expr::rule(name(false, set))]));
+                }
+                self.g.rule(name(first, set), Expr::Choice(alts));
+            }
+        }
+        Ok(Some(Expr::seq([
+            Expr::literal("{"),
+            Expr::rule(name(true, 0)),
+            Expr::literal("}"),
+        ])))
+    }
+
     fn object_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
         let names = self.names_node(n)?;
         // Known keys in order: properties of every holder, then required.
@@ -1821,6 +1894,13 @@ impl<'a> Compiler<'a> {
             1 => extra_alts.pop(),
             _ => Some(Expr::Choice(extra_alts)),
         };
+        // Counting members needs the canonical order (see `PropertyOrder::Any`).
+        if self.options.property_order == PropertyOrder::Any
+            && n.min_props == 0
+            && n.max_props.is_none()
+        {
+            return self.any_order_object(n, members, extra);
+        }
         // S(i, c): members i.. with none before; T(i, c): members i.., each
         // after a comma; c members are present so far (capped where the
         // count no longer matters).
