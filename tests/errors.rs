@@ -311,9 +311,17 @@ fn unsupported_schema_keyword() {
     for ok in [
         serde_json::json!(true),
         serde_json::json!({}),
-        serde_json::json!({"title": "x", "$schema": "y"}),
+        serde_json::json!({"title": "x", "$schema": "https://json-schema.org/draft/2020-12/schema"}),
     ] {
         assert!(json_schema_grammar(&ok).is_ok(), "{ok}");
+    }
+    // A custom meta-schema may turn vocabularies off: reported, not guessed.
+    match json_schema_grammar(&serde_json::json!({"$schema": "https://example.com/meta"})) {
+        Err(GrammarError::UnsupportedSchema { pointer, message }) => {
+            assert_eq!(pointer, "/$schema");
+            assert!(message.contains("meta-schema"), "{message}");
+        }
+        other => panic!("expected UnsupportedSchema, got {other:?}"),
     }
 }
 

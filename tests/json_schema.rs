@@ -422,11 +422,11 @@ fn test_suite_draft2020_12() {
     suite(
         "draft2020-12",
         "https://json-schema.org/draft/2020-12/schema",
-        233,
+        248,
     );
 }
 
 #[test]
 fn test_suite_draft7() {
-    suite("draft7", "http://json-schema.org/draft-07/schema#", 210);
+    suite("draft7", "http://json-schema.org/draft-07/schema#", 223);
 }

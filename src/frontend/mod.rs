@@ -5,4 +5,5 @@ pub mod json;
 pub mod number_regex;
 pub mod regex;
 pub mod schema;
+mod schema_ids;
 pub mod string_regex;

@@ -49,6 +49,7 @@
 use crate::error::GrammarError;
 use crate::frontend::json::{add_json_rules, NUMBER, STRING};
 use crate::frontend::number_regex::{number_regex, Decimal, Keyword, NumberConstraint};
+use crate::frontend::schema_ids::Resources;
 use crate::grammar::{Expr, Grammar};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
@@ -199,7 +200,7 @@ pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
         n: 0,
         work: 0,
         depth: 0,
-        nested_id: has_nested_id(schema, true),
+        resources: Resources::new(schema, draft4, legacy),
     };
     let start = match c.value(vec![Sub::new(String::new(), schema)])? {
         Some(s) => s,
@@ -214,20 +215,6 @@ pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
         c.g.ignore(crate::frontend::json::WHITESPACE);
     }
     Ok(c.g)
-}
-
-/// True if some object below the root has an `$id` (or draft-04 `id`) string.
-fn has_nested_id(v: &Value, root: bool) -> bool {
-    match v {
-        Value::Object(m) => {
-            (!root
-                && (m.get("$id").is_some_and(Value::is_string)
-                    || m.get("id").is_some_and(Value::is_string)))
-                || m.values().any(|x| has_nested_id(x, false))
-        }
-        Value::Array(a) => a.iter().any(|x| has_nested_id(x, false)),
-        _ => false,
-    }
 }
 
 const SKIP_ANYOF: u8 = 1;
@@ -476,7 +463,7 @@ struct Compiler<'a> {
     n: usize,
     work: usize,
     depth: usize,
-    nested_id: bool,
+    resources: Resources,
 }
 
 /// Keywords that are annotations or containers, or not validation keywords.
@@ -529,89 +516,32 @@ fn as_u64(v: &Value, ptr: &str, kw: &str) -> R<u64> {
     }
 }
 
-/// Percent-decodes a URI fragment.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn find_anchor<'v>(v: &'v Value, name: &str, ptr: String) -> Option<(String, &'v Value)> {
-    match v {
-        Value::Object(m) => {
-            if m.get("$anchor").and_then(Value::as_str) == Some(name)
-                || m.get("$dynamicAnchor").and_then(Value::as_str) == Some(name)
-            {
-                return Some((ptr, v));
-            }
-            m.iter()
-                .find_map(|(k, x)| find_anchor(x, name, child(&ptr, k)))
-        }
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .find_map(|(i, x)| find_anchor(x, name, format!("{ptr}/{i}"))),
-        _ => None,
-    }
-}
-
 impl<'a> Compiler<'a> {
     fn resolve(&self, r: &str, ptr: &str) -> R<(String, &'a Value)> {
         let here = format!("{ptr}/$ref");
-        if self.nested_id {
-            return Err(unsupported(
-                &here,
-                format!(
-                    "$ref {r:?} in a schema with nested $id (base URI changes) is not supported"
-                ),
-            ));
-        }
-        let frag = match r.strip_prefix('#') {
-            Some(f) => f,
-            None => {
-                // A reference to the root's own $id is local.
-                let (base, frag) = match r.split_once('#') {
-                    Some((b, f)) => (b, f),
-                    None => (r, ""),
-                };
-                let root_id = self
-                    .root
-                    .get("$id")
-                    .or_else(|| self.root.get("id"))
-                    .and_then(Value::as_str)
-                    .map(|s| s.split('#').next().unwrap_or(""));
-                if root_id == Some(base) && !base.is_empty() {
-                    frag
-                } else {
-                    return Err(unsupported(
-                        &here,
-                        format!("remote $ref {r:?} is not supported (only local refs)"),
-                    ));
-                }
-            }
-        };
-        let frag = percent_decode(frag)
-            .ok_or_else(|| invalid(&here, format!("bad percent-encoding in $ref {r:?}")))?;
-        if frag.is_empty() {
-            return Ok((String::new(), self.root));
-        }
-        if !frag.starts_with('/') {
-            return find_anchor(self.root, &frag, String::new())
-                .ok_or_else(|| unsupported(&here, format!("$ref {r:?}: anchor not found")));
-        }
+        let base = self.resources.base_at(self.root, ptr);
+        let (res_ptr, frag) = self
+            .resources
+            .lookup(&base, r)
+            .map_err(|e| unsupported(&here, format!("$ref {r:?}: {e}")))?;
+        // The resource itself, then the fragment's JSON pointer inside it.
         let mut cur = self.root;
         let mut out = String::new();
+        if !res_ptr.is_empty() {
+            for tok in res_ptr[1..].split('/') {
+                let key = tok.replace("~1", "/").replace("~0", "~");
+                cur = match cur {
+                    Value::Object(m) => m.get(&key),
+                    Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                    _ => None,
+                }
+                .ok_or_else(|| unsupported(&here, format!("$ref {r:?} does not resolve")))?;
+            }
+            out = res_ptr;
+        }
+        if frag.is_empty() {
+            return Ok((out, cur));
+        }
         for tok in frag[1..].split('/') {
             let key = tok.replace("~1", "/").replace("~0", "~");
             cur = match cur {

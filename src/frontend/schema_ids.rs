@@ -1,0 +1,371 @@
+//! Schema resources: base URIs from `$id`, and where `$ref`s point.
+//!
+//! A `$ref` is a URI reference resolved against the base URI of the schema
+//! holding it; `$id` changes the base URI for its subtree (RFC 3986
+//! resolution), and `$anchor` (or a draft-07 `$id: "#name"`) names a schema
+//! inside its resource. [`Resources`] walks the document once, following only
+//! schema positions (a property *named* `$id` under `properties` or a `$id`
+//! inside an `enum` value is not an identifier), and records every resource
+//! and anchor by absolute URI.
+//!
+//! Remote documents are not fetched: a reference outside the document is an
+//! error naming it.
+
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Base URI of a document without `$id`.
+pub(crate) const DEFAULT_BASE: &str = "fw-root:/schema.json";
+
+/// Keywords whose value is a map of schemas.
+const MAP_KW: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+];
+/// Keywords whose value is an array of schemas.
+const ARRAY_KW: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
+/// Keywords whose value is one schema (or, for `items`/`dependencies`, more).
+const ONE_KW: &[&str] = &[
+    "not",
+    "if",
+    "then",
+    "else",
+    "additionalProperties",
+    "propertyNames",
+    "contains",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "additionalItems",
+    "items",
+];
+
+/// Every resource (by absolute URI without fragment) and anchor of a document,
+/// as JSON pointers from the root.
+#[derive(Debug, Default)]
+pub(crate) struct Resources {
+    ids: HashMap<String, String>,
+    anchors: HashMap<(String, String), String>,
+    legacy_id: bool,
+    ref_overrides: bool,
+}
+
+impl Resources {
+    /// Indexes `root`. `legacy_id`: draft-04 spells `$id` as `id`;
+    /// `ref_overrides`: draft-07 and before ignore the siblings of `$ref`.
+    pub(crate) fn new(root: &Value, legacy_id: bool, ref_overrides: bool) -> Resources {
+        let mut r = Resources {
+            legacy_id,
+            ref_overrides,
+            ..Resources::default()
+        };
+        r.walk(root, DEFAULT_BASE.to_string(), String::new());
+        r
+    }
+
+    fn own_id<'v>(&self, m: &'v serde_json::Map<String, Value>) -> Option<&'v str> {
+        let id = m.get("$id").and_then(Value::as_str);
+        let id = if self.legacy_id {
+            id.or_else(|| m.get("id").and_then(Value::as_str))
+        } else {
+            id
+        };
+        // Beside a `$ref`, draft-07 and before ignore `$id`.
+        if self.ref_overrides && m.contains_key("$ref") {
+            return None;
+        }
+        id
+    }
+
+    fn walk(&mut self, v: &Value, base: String, ptr: String) {
+        let Value::Object(m) = v else { return };
+        let mut base = base;
+        if let Some(id) = self.own_id(m) {
+            let abs = resolve(&base, id);
+            let (doc, frag) = split_fragment(&abs);
+            if !frag.is_empty() && !doc.is_empty() && id.starts_with('#') {
+                // Draft-07 location-independent identifier: an anchor.
+                self.anchors
+                    .entry((doc.to_string(), frag.to_string()))
+                    .or_insert(ptr.clone());
+            } else {
+                base = doc.to_string();
+                self.ids.entry(base.clone()).or_insert(ptr.clone());
+            }
+        }
+        if ptr.is_empty() {
+            self.ids.entry(base.clone()).or_insert(String::new());
+        }
+        for k in ["$anchor", "$dynamicAnchor"] {
+            if let Some(a) = m.get(k).and_then(Value::as_str) {
+                self.anchors
+                    .entry((base.clone(), a.to_string()))
+                    .or_insert(ptr.clone());
+            }
+        }
+        for (k, x) in m {
+            let kp = format!("{ptr}/{}", esc(k));
+            if MAP_KW.contains(&k.as_str()) || (k == "dependencies" && x.is_object()) {
+                if let Value::Object(sub) = x {
+                    for (name, s) in sub {
+                        self.walk(s, base.clone(), format!("{kp}/{}", esc(name)));
+                    }
+                }
+            } else if ARRAY_KW.contains(&k.as_str()) || (k == "items" && x.is_array()) {
+                if let Value::Array(a) = x {
+                    for (i, s) in a.iter().enumerate() {
+                        self.walk(s, base.clone(), format!("{kp}/{i}"));
+                    }
+                }
+            } else if ONE_KW.contains(&k.as_str()) {
+                self.walk(x, base.clone(), kp);
+            }
+        }
+    }
+
+    /// The base URI in force at `ptr` (a schema position, possibly followed
+    /// by compiler-made parts that do not resolve).
+    pub(crate) fn base_at(&self, root: &Value, ptr: &str) -> String {
+        let mut base = DEFAULT_BASE.to_string();
+        let mut cur = root;
+        let apply = |cur: &Value, base: &mut String| {
+            if let Value::Object(m) = cur {
+                if let Some(id) = self.own_id(m) {
+                    let abs = resolve(base, id);
+                    let (doc, _) = split_fragment(&abs);
+                    if !id.starts_with('#') {
+                        *base = doc.to_string();
+                    }
+                }
+            }
+        };
+        apply(cur, &mut base);
+        let toks: Vec<String> = if ptr.is_empty() {
+            Vec::new()
+        } else {
+            ptr[1..]
+                .split('/')
+                .map(|t| t.replace("~1", "/").replace("~0", "~"))
+                .collect()
+        };
+        let mut i = 0;
+        while i < toks.len() {
+            let k = toks[i].as_str();
+            let Value::Object(m) = cur else { break };
+            let Some(x) = m.get(k) else { break };
+            let container = MAP_KW.contains(&k)
+                || ARRAY_KW.contains(&k)
+                || (k == "items" && x.is_array())
+                || (k == "dependencies" && x.is_object());
+            if container {
+                let Some(t) = toks.get(i + 1) else { break };
+                let next = match x {
+                    Value::Object(s) => s.get(t),
+                    Value::Array(a) => t.parse::<usize>().ok().and_then(|j| a.get(j)),
+                    _ => None,
+                };
+                let Some(next) = next else { break };
+                cur = next;
+                i += 2;
+            } else if ONE_KW.contains(&k) {
+                cur = x;
+                i += 1;
+            } else {
+                break;
+            }
+            apply(cur, &mut base);
+        }
+        base
+    }
+
+    /// Where `reference`, found under base `base`, points: a JSON pointer
+    /// from the root, then the rest of a JSON-pointer fragment to follow.
+    pub(crate) fn lookup(&self, base: &str, reference: &str) -> Result<(String, String), String> {
+        let abs = resolve(base, reference);
+        let (doc, frag) = split_fragment(&abs);
+        let frag = percent_decode(frag).ok_or("bad percent-encoding")?;
+        let Some(res) = self.ids.get(doc) else {
+            return Err(format!(
+                "it points outside this document ({doc}); remote references are not supported"
+            ));
+        };
+        if frag.is_empty() || frag.starts_with('/') {
+            return Ok((res.clone(), frag));
+        }
+        self.anchors
+            .get(&(doc.to_string(), frag.clone()))
+            .map(|p| (p.clone(), String::new()))
+            .ok_or_else(|| format!("anchor {frag:?} not found"))
+    }
+}
+
+fn esc(k: &str) -> String {
+    k.replace('~', "~0").replace('/', "~1")
+}
+
+fn split_fragment(u: &str) -> (&str, &str) {
+    match u.split_once('#') {
+        Some((d, f)) => (d, f),
+        None => (u, ""),
+    }
+}
+
+/// Percent-decodes a URI fragment.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// RFC 3986 reference resolution (section 5.2), for the URIs schemas use.
+pub(crate) fn resolve(base: &str, r: &str) -> String {
+    fn scheme_len(s: &str) -> Option<usize> {
+        let i = s.find(':')?;
+        let sch = &s[..i];
+        (!sch.is_empty()
+            && sch.chars().next()?.is_ascii_alphabetic()
+            && sch
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)))
+        .then_some(i)
+    }
+    if scheme_len(r).is_some() {
+        return remove_dots_in(r);
+    }
+    let Some(si) = scheme_len(base) else {
+        return r.to_string();
+    };
+    let (scheme, rest) = (&base[..si], &base[si + 1..]);
+    let (base_no_frag, _) = split_fragment(rest);
+    let (base_no_q, base_q) = match base_no_frag.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (base_no_frag, None),
+    };
+    let (auth, bpath) = if let Some(a) = base_no_q.strip_prefix("//") {
+        match a.find('/') {
+            Some(j) => (Some(&a[..j]), &a[j..]),
+            None => (Some(a), ""),
+        }
+    } else {
+        (None, base_no_q)
+    };
+    let join = |auth: Option<&str>, path: &str| match auth {
+        Some(a) => format!("{scheme}://{a}{path}"),
+        None => format!("{scheme}:{path}"),
+    };
+    if let Some(x) = r.strip_prefix("//") {
+        return format!("{scheme}://{x}");
+    }
+    if r.is_empty() {
+        return match base_q {
+            Some(q) => join(auth, &format!("{bpath}?{q}")),
+            None => join(auth, bpath),
+        };
+    }
+    if r.starts_with('#') {
+        let q = base_q.map_or(String::new(), |q| format!("?{q}"));
+        return format!("{}{q}{r}", join(auth, bpath));
+    }
+    if r.starts_with('?') {
+        return join(auth, &format!("{bpath}{r}"));
+    }
+    let (rpath, tail) = match r.find(['?', '#']) {
+        Some(j) => (&r[..j], &r[j..]),
+        None => (r, ""),
+    };
+    let merged = if rpath.starts_with('/') {
+        rpath.to_string()
+    } else if auth.is_some() && bpath.is_empty() {
+        format!("/{rpath}")
+    } else {
+        match bpath.rfind('/') {
+            Some(j) => format!("{}{rpath}", &bpath[..=j]),
+            None => rpath.to_string(),
+        }
+    };
+    format!("{}{tail}", join(auth, &remove_dots(&merged)))
+}
+
+fn remove_dots_in(u: &str) -> String {
+    // Only hierarchical URIs with an authority have dot segments to remove.
+    if let Some(i) = u.find("://") {
+        let after = &u[i + 3..];
+        if let Some(j) = after.find('/') {
+            let (path, tail) = match after[j..].find(['?', '#']) {
+                Some(k) => (&after[j..j + k], &after[j + k..]),
+                None => (&after[j..], ""),
+            };
+            return format!("{}{}{}{tail}", &u[..i + 3], &after[..j], remove_dots(path));
+        }
+    }
+    u.to_string()
+}
+
+fn remove_dots(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segs: Vec<&str> = path.split('/').collect();
+    for (i, s) in segs.iter().enumerate() {
+        match *s {
+            "." => {
+                if i == segs.len() - 1 {
+                    out.push("");
+                }
+            }
+            ".." => {
+                if out.len() > 1 {
+                    out.pop();
+                }
+                if i == segs.len() - 1 {
+                    out.push("");
+                }
+            }
+            _ => out.push(s),
+        }
+    }
+    out.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve;
+
+    #[test]
+    fn rfc3986_examples() {
+        let b = "http://a/b/c/d;p?q";
+        for (r, want) in [
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("/g", "http://a/g"),
+            ("//g", "http://g"),
+            ("#s", "http://a/b/c/d;p?q#s"),
+            ("g#s", "http://a/b/c/g#s"),
+            ("..", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("", "http://a/b/c/d;p?q"),
+            ("urn:x:y", "urn:x:y"),
+        ] {
+            assert_eq!(resolve(b, r), want, "{r}");
+        }
+        assert_eq!(resolve("urn:uuid:1234", "#foo"), "urn:uuid:1234#foo");
+        assert_eq!(
+            resolve("fw-root:/schema.json", "#/a"),
+            "fw-root:/schema.json#/a"
+        );
+        assert_eq!(resolve("fw-root:/schema.json", "x.json"), "fw-root:/x.json");
+    }
+}
