@@ -219,6 +219,8 @@ pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
 
 const SKIP_ANYOF: u8 = 1;
 const SKIP_ONEOF: u8 = 2;
+/// In cache keys only: the schema's annotations do not count.
+const SKIP_NO_EVAL: u8 = 128;
 
 /// One schema of a conjunction.
 #[derive(Clone, Debug)]
@@ -226,12 +228,48 @@ struct Sub<'a> {
     ptr: String,
     val: &'a Value,
     skip: u8,
+    /// Its annotations count for `unevaluated*` (false under a negation).
+    eval: bool,
+    /// The schemas that brought it into the conjunction (`allOf`, `$ref`, a
+    /// chosen `anyOf` branch, …), outermost first: `unevaluated*` sees the
+    /// annotations of its own subtree only.
+    parents: Vec<String>,
 }
 
 impl<'a> Sub<'a> {
     fn new(ptr: String, val: &'a Value) -> Sub<'a> {
-        Sub { ptr, val, skip: 0 }
+        Sub {
+            ptr,
+            val,
+            skip: 0,
+            eval: true,
+            parents: Vec::new(),
+        }
     }
+
+    /// `e`, brought in by `self`.
+    fn adopt(&self, mut e: Sub<'a>) -> Sub<'a> {
+        e.parents = self.parents.clone();
+        e.parents.push(self.ptr.clone());
+        e.eval &= self.eval;
+        e
+    }
+
+    /// True if `self` is `u` or was brought in by it.
+    fn in_scope_of(&self, u: &str) -> bool {
+        self.ptr == u || self.parents.iter().any(|p| p == u)
+    }
+}
+
+/// True if the schema has a non-trivial `unevaluatedProperties`/`Items`.
+fn has_unevaluated(v: &Value) -> bool {
+    ["unevaluatedProperties", "unevaluatedItems"]
+        .iter()
+        .any(|k| {
+            v.get(k).is_some_and(|x| {
+                x != &Value::Bool(true) && x.as_object().is_none_or(|o| !o.is_empty())
+            })
+        })
 }
 
 /// JSON types, as bits, for disjointness checks.
@@ -359,6 +397,21 @@ struct ObjKw<'a> {
     additional: Option<&'a Value>,
     /// `patternProperties`: (pointer, ECMA-262 pattern, schema).
     patterns: Vec<(String, String, &'a Value)>,
+    /// `additional` is an `unevaluatedProperties` (for its pointer).
+    uneval: bool,
+}
+
+impl ObjKw<'_> {
+    fn additional_ptr(&self) -> String {
+        child(
+            &self.ptr,
+            if self.uneval {
+                "unevaluatedProperties"
+            } else {
+                "additionalProperties"
+            },
+        )
+    }
 }
 
 struct ArrKw<'a> {
@@ -603,7 +656,13 @@ impl<'a> Compiler<'a> {
             extra.push(self.negate(&Sub::new(child(&s.ptr, "not"), v))?);
         }
         if let Some(i) = m.get("if") {
-            if m.contains_key("then") || m.contains_key("else") {
+            // Alone, `if` validates nothing, but when it passes its
+            // annotations count for unevaluated*: split on it when its
+            // negation is expressible.
+            let alone = !m.contains_key("then") && !m.contains_key("else");
+            let splittable =
+                !alone || (i.is_object() && self.negate(&Sub::new(child(&s.ptr, "if"), i)).is_ok());
+            if splittable {
                 let ip = self.register(Sub::new(child(&s.ptr, "if"), i));
                 let mut branches = Vec::new();
                 let t = match m.get("then") {
@@ -619,7 +678,7 @@ impl<'a> Compiler<'a> {
                 branches.push(b);
                 extra.push(Sub::new(
                     format!("{}/if(cond)", s.ptr),
-                    self.made_up(serde_json::json!({ "anyOf": branches })),
+                    self.made_up(serde_json::json!({ "anyOf": branches, "$fw_exclusive": true })),
                 ));
             }
         }
@@ -651,7 +710,9 @@ impl<'a> Compiler<'a> {
                 let absent = serde_json::json!({ "properties": { k.clone(): false } });
                 extra.push(Sub::new(
                     format!("{vp}(dep)"),
-                    self.made_up(serde_json::json!({ "anyOf": [absent, present] })),
+                    self.made_up(
+                        serde_json::json!({ "anyOf": [absent, present], "$fw_exclusive": true }),
+                    ),
                 ));
             }
         }
@@ -667,13 +728,19 @@ impl<'a> Compiler<'a> {
     /// Keywords whose negation is not expressible are reported.
     fn negate(&self, s: &Sub<'a>) -> R<Sub<'a>> {
         let ptr = format!("{}(not)", s.ptr);
-        if let Some(v) = self.negations.borrow().get(&ptr) {
-            return Ok(Sub::new(ptr, v));
-        }
-        let v = self.negation(s)?;
-        let v: &'a Value = self.made_up(v);
-        self.negations.borrow_mut().insert(ptr.clone(), v);
-        Ok(Sub::new(ptr, v))
+        let cached = self.negations.borrow().get(&ptr).copied();
+        let v = match cached {
+            Some(v) => v,
+            None => {
+                let v: &'a Value = self.made_up(self.negation(s)?);
+                self.negations.borrow_mut().insert(ptr.clone(), v);
+                v
+            }
+        };
+        // A negation passes where its schema fails: no annotations.
+        let mut n = Sub::new(ptr, v);
+        n.eval = false;
+        Ok(n)
     }
 
     fn negation(&self, s: &Sub<'a>) -> R<Value> {
@@ -1006,7 +1073,7 @@ impl<'a> Compiler<'a> {
                         if self.legacy {
                             // Draft-07 and before: siblings of $ref are ignored.
                             for e in extra.into_iter().rev() {
-                                work.push(e);
+                                work.push(s.adopt(e));
                             }
                             continue;
                         }
@@ -1020,10 +1087,10 @@ impl<'a> Compiler<'a> {
                             extra.push(Sub::new(format!("{}/allOf/{i}", s.ptr), b));
                         }
                     }
-                    out.push(s);
                     for e in extra.into_iter().rev() {
-                        work.push(e);
+                        work.push(s.adopt(e));
                     }
+                    out.push(s);
                 }
                 _ => return Err(invalid(&s.ptr, "a schema must be an object or a boolean")),
             }
@@ -1038,7 +1105,15 @@ impl<'a> Compiler<'a> {
             Some(s) => s,
             None => return Ok(None),
         };
-        let mut key: Vec<(String, u8)> = subs.iter().map(|s| (s.ptr.clone(), s.skip)).collect();
+        let mut key: Vec<(String, u8)> = subs
+            .iter()
+            .map(|s| {
+                (
+                    s.ptr.clone(),
+                    s.skip | if s.eval { 0 } else { SKIP_NO_EVAL },
+                )
+            })
+            .collect();
         key.sort();
         key.dedup();
         let name = format!("s{}", self.cache.len());
@@ -1129,10 +1204,48 @@ impl<'a> Compiler<'a> {
                     .filter(|a| !a.is_empty())
                     .ok_or_else(|| invalid(&kptr, format!("{kw} must be a non-empty array")))?;
                 let mut branches = Vec::new();
+                // Under unevaluated*, annotations come from every anyOf
+                // branch that passes: split by the exact set that passes.
+                let scoped = bit == SKIP_ANYOF
+                    && !m.contains_key("$fw_exclusive")
+                    && subs
+                        .iter()
+                        .any(|u| u.eval && has_unevaluated(u.val) && s.in_scope_of(&u.ptr));
+                if scoped {
+                    if a.len() > 4 {
+                        return Err(unsupported(
+                            &kptr,
+                            "anyOf with more than 4 branches under unevaluatedProperties/Items",
+                        ));
+                    }
+                    let all: Vec<Sub<'a>> = a
+                        .iter()
+                        .enumerate()
+                        .map(|(j, b)| Sub::new(format!("{kptr}/{j}"), b))
+                        .collect();
+                    for set in 1u32..(1 << all.len()) {
+                        let mut ns = subs.clone();
+                        ns[i].skip |= bit;
+                        for (j, b) in all.iter().enumerate() {
+                            if set & (1 << j) != 0 {
+                                ns.push(s.adopt(b.clone()));
+                            } else {
+                                ns.push(s.adopt(self.negate(b)?));
+                            }
+                        }
+                        let Some(ns) = self.flatten(ns)? else {
+                            continue;
+                        };
+                        if let Some(c) = self.conj(ns)? {
+                            branches.push(c);
+                        }
+                    }
+                    return Ok(merge_choice(branches));
+                }
                 for (j, b) in a.iter().enumerate() {
                     let mut ns = subs.clone();
                     ns[i].skip |= bit;
-                    ns.push(Sub::new(format!("{kptr}/{j}"), b));
+                    ns.push(s.adopt(Sub::new(format!("{kptr}/{j}"), b)));
                     let ns = match self.flatten(ns)? {
                         Some(ns) => ns,
                         None => continue,
@@ -1156,15 +1269,15 @@ impl<'a> Compiler<'a> {
                     for j in 0..all.len() {
                         let mut ns = subs.clone();
                         ns[i].skip |= bit;
-                        ns.push(all[j].clone());
+                        ns.push(s.adopt(all[j].clone()));
                         for (k, other) in all.iter().enumerate() {
                             if k != j {
-                                ns.push(self.negate(other).map_err(|e| {
+                                ns.push(s.adopt(self.negate(other).map_err(|e| {
                                     unsupported(
                                         &kptr,
                                         format!("oneOf whose branches may overlap needs their negation: {e}"),
                                     )
-                                })?);
+                                })?));
                             }
                         }
                         let Some(ns) = self.flatten(ns)? else {
@@ -1214,8 +1327,9 @@ impl<'a> Compiler<'a> {
                     _ if IGNORED.contains(&k.as_str()) => {}
                     "anyOf" | "oneOf" => {}
                     // Rewritten into conjuncts by `rewrites`.
-                    "$fw_all" | "$fw_not" | "$fw_nots" | "not" | "if" | "then" | "else"
-                    | "dependentRequired" | "dependentSchemas" | "dependencies" => {}
+                    "$fw_all" | "$fw_not" | "$fw_nots" | "$fw_exclusive" | "not" | "if"
+                    | "then" | "else" | "dependentRequired" | "dependentSchemas"
+                    | "dependencies" => {}
                     "$fw_not_values" => {
                         n.not_values
                             .extend(v.as_array().into_iter().flatten().cloned());
@@ -1404,9 +1518,8 @@ impl<'a> Compiler<'a> {
                             }
                         }
                     }
-                    "unevaluatedProperties" | "unevaluatedItems"
-                        if v == &Value::Bool(true)
-                            || v.as_object().is_some_and(|o| o.is_empty()) => {}
+                    // Read after the loop, over the whole conjunction.
+                    "unevaluatedProperties" | "unevaluatedItems" => {}
                     "items" => {
                         has_arr = true;
                         match v {
@@ -1468,10 +1581,7 @@ impl<'a> Compiler<'a> {
                         };
                         n.contains.push((kp.clone(), v, min, max));
                     }
-                    "unevaluatedProperties"
-                    | "unevaluatedItems"
-                    | "$dynamicRef"
-                    | "$recursiveRef" => {
+                    "$dynamicRef" | "$recursiveRef" => {
                         return Err(unsupported(
                             &kp,
                             format!("keyword {k:?} is not supported yet"),
@@ -1487,7 +1597,120 @@ impl<'a> Compiler<'a> {
                 n.arrs.push(arr);
             }
         }
+        for u in subs {
+            if has_unevaluated(u.val) {
+                if !u.eval {
+                    return Err(unsupported(
+                        &u.ptr,
+                        "unevaluatedProperties/Items under a negation is not supported",
+                    ));
+                }
+                self.unevaluated(&mut n, u, subs)?;
+            }
+        }
         Ok(n)
+    }
+
+    /// `unevaluatedProperties`/`unevaluatedItems` of `u`: the keys (items)
+    /// that no schema of `u`'s subtree in this conjunction evaluates get
+    /// `u`'s schema, like an `additionalProperties` (`items`) over the
+    /// union of what the subtree evaluates.
+    fn unevaluated(&mut self, n: &mut Node<'a>, u: &Sub<'a>, subs: &[Sub<'a>]) -> R<()> {
+        let scope: Vec<&Sub<'a>> = subs
+            .iter()
+            .filter(|s| s.eval && s.in_scope_of(&u.ptr))
+            .collect();
+        for s in &scope {
+            if let Some(i) = s.val.get("if") {
+                let alone = s.val.get("then").is_none() && s.val.get("else").is_none();
+                if alone && self.negate(&Sub::new(child(&s.ptr, "if"), i)).is_err() {
+                    return Err(unsupported(
+                        &child(&s.ptr, "if"),
+                        "the annotations of this `if` (for unevaluated*) need its negation, which is not supported",
+                    ));
+                }
+            }
+        }
+        let yes: &'a Value = self.made_up(Value::Bool(true));
+        let is_trivial =
+            |v: &Value| v == &Value::Bool(true) || v.as_object().is_some_and(|o| o.is_empty());
+        if let Some(uv) = u
+            .val
+            .get("unevaluatedProperties")
+            .filter(|v| !is_trivial(v))
+        {
+            let mut all = false;
+            let mut keys: Map<String, Value> = Map::new();
+            let mut pats: Vec<(String, String, &'a Value)> = Vec::new();
+            for s in &scope {
+                let Value::Object(m) = s.val else { continue };
+                if m.contains_key("additionalProperties")
+                    || (s.ptr != u.ptr && m.contains_key("unevaluatedProperties"))
+                {
+                    all = true;
+                }
+                if let Some(Value::Object(p)) = m.get("properties") {
+                    for k in p.keys() {
+                        keys.insert(k.clone(), Value::Bool(true));
+                    }
+                }
+                if let Some(Value::Object(p)) = m.get("patternProperties") {
+                    for pat in p.keys() {
+                        let pp = format!("{}(evaluated)/{}", u.ptr, esc_ptr(pat));
+                        pats.push((pp, pat.clone(), yes));
+                    }
+                }
+            }
+            if !all {
+                let props: &'a Value = self.made_up(Value::Object(keys));
+                n.objs.push(ObjKw {
+                    ptr: u.ptr.clone(),
+                    props: props.as_object(),
+                    additional: Some(uv),
+                    patterns: pats,
+                    uneval: true,
+                });
+            }
+        }
+        if let Some(uv) = u.val.get("unevaluatedItems").filter(|v| !is_trivial(v)) {
+            let mut all = false;
+            let mut plen = 0;
+            for s in &scope {
+                let Value::Object(m) = s.val else { continue };
+                if s.ptr != u.ptr && m.contains_key("unevaluatedItems") {
+                    all = true;
+                }
+                if m.contains_key("contains") {
+                    return Err(unsupported(
+                        &child(&s.ptr, "contains"),
+                        "contains next to unevaluatedItems is not supported",
+                    ));
+                }
+                match m.get("items") {
+                    Some(Value::Array(a)) => {
+                        plen = plen.max(a.len());
+                        if m.contains_key("additionalItems") {
+                            all = true;
+                        }
+                    }
+                    Some(_) => all = true,
+                    None => {}
+                }
+                if let Some(Value::Array(a)) = m.get("prefixItems") {
+                    plen = plen.max(a.len());
+                }
+            }
+            if !all {
+                n.arrs.push(ArrKw {
+                    ptr: u.ptr.clone(),
+                    prefix: (0..plen)
+                        .map(|i| (format!("{}(evaluated)/{i}", u.ptr), yes))
+                        .collect(),
+                    rest: Some((child(&u.ptr, "unevaluatedItems"), uv)),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn emit(&mut self, n: Node<'a>) -> R<Option<Compiled>> {
@@ -1751,7 +1974,7 @@ impl<'a> Compiler<'a> {
                 }
                 if !matched {
                     if let Some(a) = o.additional {
-                        subs.push(Sub::new(child(&o.ptr, "additionalProperties"), a));
+                        subs.push(Sub::new(o.additional_ptr(), a));
                     }
                 }
             }
@@ -1802,7 +2025,7 @@ impl<'a> Compiler<'a> {
                         .any(|(j, p)| p.0 == h && mask & (1 << j) != 0);
                     if !by_pattern {
                         if let Some(a) = o.additional {
-                            subs.push(Sub::new(child(&o.ptr, "additionalProperties"), a));
+                            subs.push(Sub::new(o.additional_ptr(), a));
                         }
                     }
                 }
