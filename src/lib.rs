@@ -51,6 +51,7 @@ pub mod vocab;
 pub use compiled::CompiledGrammar;
 pub use error::{GrammarError, MatcherError, ModelError, VocabError};
 pub use frontend::json::{json_grammar, json_schema_grammar};
+pub use frontend::pest::pest_grammar;
 pub use frontend::regex::regex_grammar;
 pub use mask::TokenMask;
 pub use matcher::Matcher;

@@ -2,5 +2,6 @@
 //! the [`Grammar`](crate::grammar::Grammar) IR. Frontends never see tokens.
 
 pub mod json;
+pub mod pest;
 pub mod regex;
 pub mod schema;
