@@ -34,6 +34,7 @@ pub mod bench;
 pub mod compiled;
 pub mod error;
 pub mod frontend;
+pub mod fuzzer;
 #[cfg(feature = "model")]
 pub mod generate;
 pub mod grammar;

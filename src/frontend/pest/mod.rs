@@ -125,7 +125,15 @@ pub fn pest_grammar(text: &str, start: Option<&str>) -> Result<Grammar, GrammarE
             }
         }
     }
-    let ast = pp::consume_rules(pairs).map_err(|e| syntax_error(&e))?;
+    check_literals(pairs.clone())?;
+    // pest_meta panics on some literals it has accepted; never let that escape.
+    let ast = std::panic::catch_unwind(|| pp::consume_rules(pairs))
+        .map_err(|_| GrammarError::PestSyntax {
+            line: 1,
+            column: 1,
+            message: "pest_meta could not read a literal of this grammar".into(),
+        })?
+        .map_err(|e| syntax_error(&e))?;
     let order: Vec<String> = ast.iter().map(|r| r.name.clone()).collect();
     let rules: HashMap<String, (RuleType, PExpr)> =
         ast.into_iter().map(|r| (r.name, (r.ty, r.expr))).collect();
@@ -172,6 +180,37 @@ pub fn pest_grammar(text: &str, start: Option<&str>) -> Result<Grammar, GrammarE
         l.define(&name)?;
     }
     Ok(l.grammar)
+}
+
+/// Rejects string and character literals whose `\u{...}` escapes are not
+/// Unicode scalar values (pest_meta would panic on them).
+fn check_literals(pairs: pest::iterators::Pairs<'_, MetaRule>) -> Result<(), GrammarError> {
+    for pair in pairs.flatten() {
+        if pair.as_rule() != MetaRule::unicode {
+            continue;
+        }
+        let hex: String = pair
+            .as_str()
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit())
+            .collect();
+        let ok = u32::from_str_radix(&hex, 16)
+            .ok()
+            .and_then(char::from_u32)
+            .is_some();
+        if !ok {
+            let (line, column) = pair.as_span().start_pos().line_col();
+            return Err(GrammarError::PestSyntax {
+                line,
+                column,
+                message: format!(
+                    "{} is not a Unicode scalar value (at most 10FFFF, no surrogates)",
+                    pair.as_str()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn syntax_error(errors: &[pest::error::Error<MetaRule>]) -> GrammarError {
