@@ -13,7 +13,8 @@
 //! Each sample draws a target length up to `max_len`. Before it, the fuzzer
 //! walks freely and may stop whenever the output is complete. Once the target
 //! is reached it *closes*: a breadth-first search over single-byte tokens
-//! from the current state finds a shortest way to a complete output (states
+//! from the current state finds a shortest way to a complete output, taking
+//! forced bytes (a required key, the rest of a keyword) in one step (states
 //! reached by the same number of bytes are merged when their masks are
 //! equal, each level keeps at most [`BEAM`] states, punctuation is tried
 //! first and the search stops after [`CLOSE_BUDGET`] commits). If that search
@@ -47,7 +48,7 @@ pub const BEAM: usize = 16;
 /// Deepest closing search, in bytes.
 pub const MAX_CLOSE: usize = 256;
 /// Token commits one closing search may spend.
-pub const CLOSE_BUDGET: usize = 3000;
+pub const CLOSE_BUDGET: usize = 6000;
 /// Tries per sample before giving up.
 pub const ATTEMPTS: usize = 8;
 
@@ -203,8 +204,20 @@ impl Fuzzer {
         loop {
             m.compute_mask_into(&mut mask);
             let accepting = self.vocab.eos_tokens().iter().any(|&e| mask.contains(e));
-            if accepting && (out.len() >= target || self.rng.unit() < 0.03) {
-                return Some(out);
+            if accepting {
+                // Only trailing whitespace left: usually stop.
+                let only_space = mask.iter().all(|t| {
+                    self.vocab.is_eos(t)
+                        || self
+                            .vocab
+                            .token_bytes(t)
+                            .iter()
+                            .all(|b| b.is_ascii_whitespace())
+                });
+                let stop = if only_space { 0.8 } else { 0.03 };
+                if out.len() >= target || self.rng.unit() < stop {
+                    return Some(out);
+                }
             }
             if out.len() >= target {
                 let path = self.close(&m)?;
@@ -212,6 +225,15 @@ impl Fuzzer {
                     out.extend_from_slice(self.vocab.token_bytes(t));
                 }
                 return Some(out);
+            }
+            // Like a writer, often put a space after a word where one may go
+            // (SQL needs one between a keyword and a name).
+            if out.last().is_some_and(|b| b.is_ascii_alphanumeric()) && self.rng.unit() < 0.5 {
+                if let Some(sp) = self.byte_token[b' ' as usize].filter(|&t| mask.contains(t)) {
+                    m.commit(sp).ok()?;
+                    out.push(b' ');
+                    continue;
+                }
             }
             // Random logits: pick among allowed tokens by weight.
             let mut total = 0.0;
@@ -251,6 +273,18 @@ impl Fuzzer {
                 for &t in path {
                     work.commit(t).ok()?;
                 }
+                // Bytes every completion starts with (a required key, a
+                // keyword's rest) are taken at once.
+                let mut path = path.clone();
+                for b in work.forced_bytes() {
+                    let t = self.byte_token[b as usize]?;
+                    work.commit(t).ok()?;
+                    path.push(t);
+                }
+                if work.is_accepting() {
+                    return Some(path);
+                }
+                let path = &path;
                 work.compute_mask_into(&mut mask);
                 let mut cands: Vec<u32> = self
                     .byte_token
@@ -267,6 +301,18 @@ impl Fuzzer {
                 cands.sort_by_key(|&t| {
                     let b = self.vocab.token_bytes(t)[0];
                     !(b.is_ascii_punctuation() || b == b' ')
+                });
+                // A few letters and digits stand for all of them (they
+                // rarely close anything), and other bytes are left out.
+                let mut alnum = 0;
+                cands.retain(|&t| {
+                    let b = self.vocab.token_bytes(t)[0];
+                    if b.is_ascii_alphanumeric() || b == b'_' {
+                        alnum += 1;
+                        alnum <= 6
+                    } else {
+                        b.is_ascii_punctuation() || b == b' '
+                    }
                 });
                 for t in cands {
                     budget = budget.checked_sub(1)?;

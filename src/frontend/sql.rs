@@ -231,6 +231,10 @@ fn unquote(s: &str) -> String {
     }
 }
 
+/// Keywords that SQLite also accepts as plain names (its fallback tokens).
+pub const FALLBACK_KEYWORDS: &[&str] =
+    &["asc", "by", "cast", "desc", "end", "glob", "like", "offset"];
+
 /// How `name` is written in a query: as it is if it is a plain identifier
 /// and not a keyword, else in backquotes.
 pub fn sql_name(name: &str) -> String {
@@ -248,10 +252,62 @@ pub fn sql_name(name: &str) -> String {
 
 /// Replaces the rules `table_name` and `column_name` of `g` by choices of
 /// the schema's tables and columns.
+///
+/// If the grammar also has the rules `qualifier` (the name before `.` in
+/// `t.col`) and `function_name`, they become the table names and SQLite's
+/// built-in functions ([`SQLITE_FUNCTIONS`]).
 pub fn restrict_to_schema(g: &mut Grammar, schema: &SqlSchema) -> Result<(), GrammarError> {
     let tables: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
     replace_rule(g, "table_name", &tables)?;
-    replace_rule(g, "column_name", &schema.all_columns())
+    replace_rule(g, "column_name", &schema.all_columns())?;
+    if g.rules.iter().any(|(n, _)| n == "qualifier") {
+        replace_rule(g, "qualifier", &tables)?;
+    }
+    if g.rules.iter().any(|(n, _)| n == "function_name") {
+        let f: Vec<String> = SQLITE_FUNCTIONS.iter().map(|s| s.to_string()).collect();
+        replace_rule(g, "function_name", &f)?;
+    }
+    Ok(())
+}
+
+/// SQLite's aggregate and core scalar functions that take one argument or
+/// more (the names a schema-aware grammar allows in calls).
+pub const SQLITE_FUNCTIONS: &[&str] = &[
+    "abs",
+    "avg",
+    "coalesce",
+    "count",
+    "group_concat",
+    "hex",
+    "length",
+    "lower",
+    "ltrim",
+    "max",
+    "min",
+    "quote",
+    "round",
+    "rtrim",
+    "sum",
+    "total",
+    "trim",
+    "typeof",
+    "upper",
+];
+
+fn ascii_case_insensitive(text: &str) -> String {
+    let mut re = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphabetic() {
+            re.push_str(&format!(
+                "[{}{}]",
+                c.to_ascii_lowercase(),
+                c.to_ascii_uppercase()
+            ));
+        } else {
+            re.push_str(&regex_syntax::escape(c.encode_utf8(&mut [0; 4])));
+        }
+    }
+    re
 }
 
 fn replace_rule(g: &mut Grammar, rule: &str, names: &[String]) -> Result<(), GrammarError> {
@@ -263,21 +319,14 @@ fn replace_rule(g: &mut Grammar, rule: &str, names: &[String]) -> Result<(), Gra
     }
     g.rules.retain(|(n, _)| n != rule);
     // SQLite matches names case-insensitively (ASCII), and so does the grammar.
-    let alts = names.iter().map(|n| {
-        let mut re = String::new();
-        for c in sql_name(n).chars() {
-            if c.is_ascii_alphabetic() {
-                re.push_str(&format!(
-                    "[{}{}]",
-                    c.to_ascii_lowercase(),
-                    c.to_ascii_uppercase()
-                ));
-            } else {
-                re.push_str(&regex_syntax::escape(c.encode_utf8(&mut [0; 4])));
-            }
+    let mut alts = Vec::new();
+    for n in names {
+        alts.push(Expr::regex(ascii_case_insensitive(&sql_name(n))));
+        // SQLite also takes its fallback keywords (a table named CAST) bare.
+        if FALLBACK_KEYWORDS.contains(&n.to_ascii_lowercase().as_str()) {
+            alts.push(Expr::regex(ascii_case_insensitive(n)));
         }
-        Expr::regex(re)
-    });
+    }
     g.rule(rule, Expr::choice(alts));
     Ok(())
 }
