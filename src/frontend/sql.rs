@@ -253,16 +253,13 @@ pub fn sql_name(name: &str) -> String {
 /// Replaces the rules `table_name` and `column_name` of `g` by choices of
 /// the schema's tables and columns.
 ///
-/// If the grammar also has the rules `qualifier` (the name before `.` in
-/// `t.col`) and `function_name`, they become the table names and SQLite's
-/// built-in functions ([`SQLITE_FUNCTIONS`]).
+/// If the grammar also has a rule `function_name`, it becomes SQLite's
+/// built-in functions ([`SQLITE_FUNCTIONS`]). Qualifiers (`T1` in `T1.col`)
+/// stay free: they may be table aliases.
 pub fn restrict_to_schema(g: &mut Grammar, schema: &SqlSchema) -> Result<(), GrammarError> {
     let tables: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
     replace_rule(g, "table_name", &tables)?;
     replace_rule(g, "column_name", &schema.all_columns())?;
-    if g.rules.iter().any(|(n, _)| n == "qualifier") {
-        replace_rule(g, "qualifier", &tables)?;
-    }
     if g.rules.iter().any(|(n, _)| n == "function_name") {
         let f: Vec<String> = SQLITE_FUNCTIONS.iter().map(|s| s.to_string()).collect();
         replace_rule(g, "function_name", &f)?;
@@ -275,22 +272,36 @@ pub fn restrict_to_schema(g: &mut Grammar, schema: &SqlSchema) -> Result<(), Gra
 pub const SQLITE_FUNCTIONS: &[&str] = &[
     "abs",
     "avg",
+    "char",
     "coalesce",
     "count",
+    "date",
+    "datetime",
     "group_concat",
     "hex",
+    "ifnull",
+    "iif",
+    "instr",
+    "julianday",
     "length",
     "lower",
     "ltrim",
     "max",
     "min",
+    "nullif",
+    "printf",
     "quote",
+    "replace",
     "round",
     "rtrim",
+    "strftime",
+    "substr",
     "sum",
+    "time",
     "total",
     "trim",
     "typeof",
+    "unicode",
     "upper",
 ];
 
