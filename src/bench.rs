@@ -1,6 +1,8 @@
 //! `formwork bench`: the shared benchmark protocol (`peer-bench/README.md`).
 //!
-//! Cases come in as JSON lines `{"id", "kind", "grammar", "valid", "invalid"}`;
+//! Cases come in as JSON lines `{"id", "kind", "grammar", "valid", "invalid"}`
+//! (kinds `regex`, `json_schema` and `pest`; a `pest` case's `grammar` is the
+//! pest text and an optional `start` names its start rule);
 //! results go out as one JSON line per case with the same fields as the peer
 //! harness (`id`, `status`, `compile_us`, `tokens`, `mask_us{mean,p50,p99,max}`,
 //! `first_mask_us`, `valid`, `invalid`, `error`), and a `SUMMARY` line goes to
@@ -77,6 +79,16 @@ fn shorten(s: &str, n: usize) -> String {
 impl Bench {
     /// Compiles a case's grammar into a matcher ready for its first mask.
     pub fn compile(&self, kind: &str, grammar: &Value) -> Result<Matcher, String> {
+        self.compile_with_start(kind, grammar, None)
+    }
+
+    /// [`compile`](Self::compile) with the start rule of a `pest` case.
+    pub fn compile_with_start(
+        &self,
+        kind: &str,
+        grammar: &Value,
+        start: Option<&str>,
+    ) -> Result<Matcher, String> {
         let g = match kind {
             "regex" => {
                 let r = grammar.as_str().ok_or("regex grammar must be a string")?;
@@ -91,9 +103,13 @@ impl Bench {
                 crate::frontend::schema::compile_with(&schema, &self.schema_options)
                     .map_err(|e| e.to_string())?
             }
+            "pest" => {
+                let text = grammar.as_str().ok_or("pest grammar must be a string")?;
+                crate::pest_grammar(text, start).map_err(|e| e.to_string())?
+            }
             k => {
                 return Err(format!(
-                    "kind {k:?} is not supported yet (supported: regex, json_schema)"
+                    "kind {k:?} is not supported yet (supported: regex, json_schema, pest)"
                 ))
             }
         };
@@ -192,8 +208,10 @@ impl Bench {
         let kind = case["kind"].as_str().unwrap();
         let grammar = case.get("grammar").cloned().unwrap_or(Value::Null);
 
+        let start = case.get("start").and_then(Value::as_str);
+
         let t0 = Instant::now();
-        let compiled = self.compile(kind, &grammar);
+        let compiled = self.compile_with_start(kind, &grammar, start);
         let compile_us = t0.elapsed().as_nanos() as f64 / 1000.0;
         let template = match compiled {
             Ok(m) => m,

@@ -71,6 +71,28 @@ pub enum GrammarError {
     /// A JSON Schema keyword or shape that is not supported (yet).
     #[error("unsupported JSON Schema at {pointer:?}: {message}")]
     UnsupportedSchema { pointer: String, message: String },
+    /// A pest grammar that pest itself rejects (syntax error, undefined rule,
+    /// left recursion, ...).
+    #[error("pest grammar error at line {line}, column {column}: {message}")]
+    PestSyntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A pest construct that cannot be lowered into the grammar IR.
+    #[error("pest rule {rule:?} at line {line}, column {column}: {message}")]
+    PestUnsupported {
+        rule: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// The requested start rule is not defined in the pest grammar.
+    #[error("start rule {rule:?} is not defined in the pest grammar; it defines: {defined}")]
+    PestUnknownStart { rule: String, defined: String },
+    /// SQL `CREATE TABLE` statements that cannot be read.
+    #[error("cannot read the SQL schema: {0}; give SQLite CREATE TABLE statements")]
+    SqlSchema(String),
     /// The JSON Schema is not valid JSON or not a schema.
     #[error("invalid JSON Schema at {pointer:?}: {message}")]
     InvalidSchema { pointer: String, message: String },

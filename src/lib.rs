@@ -34,6 +34,7 @@ pub mod bench;
 pub mod compiled;
 pub mod error;
 pub mod frontend;
+pub mod fuzzer;
 #[cfg(feature = "model")]
 pub mod generate;
 pub mod grammar;
@@ -51,6 +52,7 @@ pub mod vocab;
 pub use compiled::CompiledGrammar;
 pub use error::{GrammarError, MatcherError, ModelError, VocabError};
 pub use frontend::json::{json_grammar, json_schema_grammar};
+pub use frontend::pest::pest_grammar;
 pub use frontend::regex::regex_grammar;
 pub use mask::TokenMask;
 pub use matcher::Matcher;

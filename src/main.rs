@@ -4,7 +4,10 @@ use clap::{Parser, Subcommand};
 use formwork::frontend::schema::{
     compile_with, FormatMode, PropertyOrder, SchemaOptions, Whitespace,
 };
-use formwork::{bench::Bench, regex_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+use formwork::{
+    bench::Bench, grammar::Grammar, pest_grammar, regex_grammar, CompiledGrammar, Matcher,
+    TokenTrie, Vocabulary,
+};
 use std::io::BufReader;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,20 +31,14 @@ enum Cmd {
         /// Hugging Face tokenizer.json (plain or .gz).
         #[arg(long)]
         tokenizer: String,
-        /// Constrain to this regex (whole output).
-        #[arg(long, conflicts_with = "schema")]
-        regex: Option<String>,
-        /// Constrain to this JSON Schema (file path, or inline JSON).
-        #[arg(long)]
-        schema: Option<String>,
+        #[command(flatten)]
+        constraint: ConstraintArgs,
         /// The text to check.
         #[arg(long)]
         text: String,
         /// EOS token name(s) or id(s), replacing the defaults.
         #[arg(long)]
         eos: Vec<String>,
-        #[command(flatten)]
-        schema_flags: SchemaFlags,
     },
     /// Generate text with a GGUF model (the default model is fetched on
     /// first use), constrained by a JSON Schema or a regex.
@@ -53,6 +50,23 @@ enum Cmd {
         /// List the fixes made on stderr.
         #[arg(long)]
         verbose: bool,
+    },
+    /// Print N random strings of a constraint's language, one JSON string per
+    /// line, drawn through the matcher with seeded random logits.
+    Fuzz {
+        #[command(flatten)]
+        constraint: ConstraintArgs,
+        /// Number of strings.
+        #[arg(short = 'n', long = "count", default_value_t = 10)]
+        n: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Aim at strings of at most this many bytes.
+        #[arg(long, default_value_t = 200)]
+        max_len: usize,
+        /// Draw tokens of this tokenizer instead of single bytes.
+        #[arg(long)]
+        tokenizer: Option<String>,
     },
     /// Run the shared benchmark protocol (peer-bench/README.md) on a case file.
     Bench {
@@ -74,7 +88,7 @@ enum Cmd {
 }
 
 /// How JSON Schemas are compiled.
-#[derive(clap::Args, Clone, Debug)]
+#[derive(clap::Args, Clone, Debug, Default)]
 struct SchemaFlags {
     /// Whitespace between JSON tokens: compact (none) or flexible (any).
     /// Default: compact for generate, flexible for mask and bench.
@@ -115,9 +129,9 @@ impl SchemaFlags {
     }
 }
 
-#[cfg(feature = "model")]
-#[derive(clap::Args)]
-struct GenerateArgs {
+/// One constraint: a JSON Schema, a regex or a pest grammar.
+#[derive(clap::Args, Clone, Default)]
+struct ConstraintArgs {
     /// JSON Schema the output must validate against (file path or inline JSON).
     #[arg(long, conflicts_with_all = ["regex", "grammar"])]
     schema: Option<String>,
@@ -126,9 +140,53 @@ struct GenerateArgs {
     /// Regex the whole output must match.
     #[arg(long, conflicts_with = "grammar")]
     regex: Option<String>,
-    /// Pest grammar (not supported yet).
+    /// Pest grammar file (e.g. grammars/sql.pest).
     #[arg(long)]
     grammar: Option<String>,
+    /// Start rule of the pest grammar (default: its first rule).
+    #[arg(long, requires = "grammar")]
+    start: Option<String>,
+    /// SQLite CREATE TABLE statements: restrict the grammar's `table_name`
+    /// and `column_name` rules to this database's names.
+    #[arg(long, requires = "grammar")]
+    sql_schema: Option<String>,
+}
+
+impl ConstraintArgs {
+    /// The constraint's grammar, or `None` if no constraint was given.
+    /// `default_ws`: JSON whitespace unless `--whitespace` says otherwise.
+    fn grammar(&self, default_ws: Whitespace) -> Result<Option<Grammar>, String> {
+        let g = match (&self.schema, &self.regex, &self.grammar) {
+            (Some(s), None, None) => {
+                compile_with(&schema_arg(s)?, &self.schema_flags.options(default_ws))
+            }
+            (None, Some(r), None) => regex_grammar(r),
+            (None, None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read grammar file {path}: {e}"))?;
+                let mut g = pest_grammar(&text, self.start.as_deref())
+                    .map_err(|e| format!("{path}: {e}"))?;
+                if let Some(ddl) = &self.sql_schema {
+                    use formwork::frontend::sql::{restrict_to_schema, SqlSchema};
+                    let ddl = std::fs::read_to_string(ddl)
+                        .map_err(|e| format!("cannot read SQL schema file {ddl}: {e}"))?;
+                    let schema = SqlSchema::parse(&ddl).map_err(|e| e.to_string())?;
+                    restrict_to_schema(&mut g, &schema).map_err(|e| e.to_string())?;
+                }
+                Ok(g)
+            }
+            (None, None, None) => return Ok(None),
+            _ => return Err("give at most one of --schema, --regex, --grammar".into()),
+        };
+        g.map(Some).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(feature = "model")]
+#[derive(clap::Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    constraint: ConstraintArgs,
     /// The user's prompt (the model's chat template is applied unless --raw).
     #[arg(long)]
     prompt: String,
@@ -181,27 +239,12 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
     use formwork::model::{apply_chat_template, default_model_path, GgufModel};
     use formwork::sampler::SamplerConfig;
     use std::time::Instant;
-    if a.grammar.is_some() {
-        return Err(
-            "--grammar (pest grammars) is not supported yet; use --schema or --regex".into(),
-        );
-    }
     let select = match a.select.as_str() {
         "best" => Select::Best,
         "vote" => Select::Vote,
         other => return Err(format!("--select {other:?}: use best or vote")),
     };
-    let grammar = match (&a.schema, &a.regex) {
-        (Some(s), None) => Some(
-            compile_with(
-                &schema_arg(s)?,
-                &a.schema_flags.options(Whitespace::Compact),
-            )
-            .map_err(|e| e.to_string())?,
-        ),
-        (None, Some(r)) => Some(regex_grammar(r).map_err(|e| e.to_string())?),
-        _ => None,
-    };
+    let grammar = a.constraint.grammar(Whitespace::Compact)?;
     let grammar = match grammar {
         Some(g) => Some(Arc::new(
             CompiledGrammar::new(&g).map_err(|e| e.to_string())?,
@@ -337,22 +380,15 @@ fn run(cli: Cli) -> Result<(), String> {
         },
         Cmd::Mask {
             tokenizer,
-            regex,
-            schema,
+            constraint,
             text,
             eos,
-            schema_flags,
         } => {
-            let opts = schema_flags.options(Whitespace::Flexible);
             let vocab = Arc::new(load_vocab(&tokenizer, &eos)?);
             let trie = Arc::new(TokenTrie::new(&vocab));
-            let g = match (regex, schema) {
-                (Some(r), None) => regex_grammar(&r).map_err(|e| e.to_string())?,
-                (None, Some(s)) => {
-                    compile_with(&schema_arg(&s)?, &opts).map_err(|e| e.to_string())?
-                }
-                _ => return Err("give exactly one of --regex or --schema".into()),
-            };
+            let g = constraint
+                .grammar(Whitespace::Flexible)?
+                .ok_or("give one of --regex, --schema or --grammar")?;
             let g = Arc::new(CompiledGrammar::new(&g).map_err(|e| e.to_string())?);
             let mut m = Matcher::new(g, vocab.clone(), trie);
             let toks = vocab.encode(&text).map_err(|e| e.to_string())?;
@@ -384,6 +420,35 @@ fn run(cli: Cli) -> Result<(), String> {
                 return Err("the text is a valid prefix but not complete (EOS not allowed)".into());
             }
             Ok(())
+        }
+        Cmd::Fuzz {
+            constraint,
+            n,
+            seed,
+            max_len,
+            tokenizer,
+        } => {
+            use formwork::fuzzer::Fuzzer;
+            use std::io::Write;
+            let g = constraint
+                .grammar(Whitespace::Compact)?
+                .ok_or("give one of --grammar, --schema or --regex")?;
+            let g = Arc::new(CompiledGrammar::new(&g).map_err(|e| e.to_string())?);
+            let mut f = match tokenizer {
+                Some(t) => {
+                    let vocab = Arc::new(load_vocab(&t, &[])?);
+                    let trie = Arc::new(TokenTrie::new(&vocab));
+                    Fuzzer::with_vocabulary(g, vocab, trie, seed, max_len)
+                }
+                None => Fuzzer::new(g, seed, max_len),
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for _ in 0..n {
+                let s = f.sample().map_err(|e| e.to_string())?;
+                writeln!(out, "{}", serde_json::Value::String(s))
+                    .map_err(|e| format!("cannot write: {e}"))?;
+            }
+            out.flush().map_err(|e| format!("cannot write: {e}"))
         }
         Cmd::Bench {
             tokenizer,

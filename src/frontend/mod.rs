@@ -1,9 +1,12 @@
-//! Frontends: turn a user's constraint (a regex, JSON, a JSON Schema) into
+//! Frontends: turn a user's constraint (a regex, JSON, a JSON Schema, a pest
+//! grammar) into
 //! the [`Grammar`](crate::grammar::Grammar) IR. Frontends never see tokens.
 
 pub mod json;
 pub mod number_regex;
+pub mod pest;
 pub mod regex;
 pub mod schema;
 mod schema_ids;
+pub mod sql;
 pub mod string_regex;

@@ -1,0 +1,341 @@
+//! Grammar-based fuzzing: random strings of a grammar's language, produced
+//! through the same [`Matcher`] that constrains a model.
+//!
+//! A [`Fuzzer`] plays the model. At each step it draws random "logits" from a
+//! seeded generator, keeps the tokens the matcher's mask allows, and commits
+//! the one drawn. Every output is therefore in the language by construction
+//! (the masks are exact), and a test that parses the outputs with an
+//! independent parser (`pest_vm` for pest grammars, the `jsonschema` crate
+//! for schemas) checks the whole pipeline: frontend, lowering and masks.
+//!
+//! # Length control
+//!
+//! Each sample draws a target length up to `max_len`. Before it, the fuzzer
+//! walks freely and may stop whenever the output is complete. Once the target
+//! is reached it *closes*: a breadth-first search over single-byte tokens
+//! from the current state finds a shortest way to a complete output, taking
+//! forced bytes (a required key, the rest of a keyword) in one step (states
+//! reached by the same number of bytes are merged when their masks are
+//! equal, each level keeps at most [`BEAM`] states, punctuation is tried
+//! first and the search stops after [`CLOSE_BUDGET`] commits). If that search
+//! fails the sample starts over with a smaller target, and after
+//! [`ATTEMPTS`] failures [`Fuzzer::sample`] returns an error. Every call
+//! therefore terminates.
+//!
+//! By default the vocabulary is [`byte_vocabulary`], the 256 single bytes
+//! plus an EOS token, which reaches every string of the language. A real
+//! tokenizer may be used instead ([`Fuzzer::with_vocabulary`]); then
+//! multi-byte tokens are drawn too, and closing uses its single-byte tokens.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use formwork::{fuzzer::Fuzzer, regex_grammar, CompiledGrammar};
+//! let g = Arc::new(CompiledGrammar::new(&regex_grammar("[a-z]{1,5}(,[a-z]{1,5})*").unwrap()).unwrap());
+//! let mut f = Fuzzer::new(g, 7, 40);
+//! let re = regex::Regex::new("^[a-z]{1,5}(,[a-z]{1,5})*$").unwrap();
+//! for _ in 0..20 {
+//!     let s = f.sample().unwrap();
+//!     assert!(re.is_match(&s), "{s:?}");
+//! }
+//! ```
+
+use crate::{CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// States kept per level of the closing search.
+pub const BEAM: usize = 16;
+/// Deepest closing search, in bytes.
+pub const MAX_CLOSE: usize = 256;
+/// Token commits one closing search may spend.
+pub const CLOSE_BUDGET: usize = 6000;
+/// Tries per sample before giving up.
+pub const ATTEMPTS: usize = 8;
+
+/// Why a sample could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum FuzzError {
+    /// No complete output was found within the search limits.
+    #[error(
+        "no complete output found after {ATTEMPTS} attempts (the grammar may need long \
+         outputs to finish); raise --max-len"
+    )]
+    NoCompletion,
+}
+
+/// The vocabulary of the 256 single bytes (ids 0..=255) plus
+/// `<|endoftext|>` (id 256) as EOS.
+///
+/// ```
+/// let v = formwork::fuzzer::byte_vocabulary();
+/// assert_eq!(v.len(), 257);
+/// assert_eq!(v.token_bytes(b'a' as u32), b"a");
+/// ```
+pub fn byte_vocabulary() -> Vocabulary {
+    // GPT-2's printable spelling of each byte.
+    let mut spell = ['\0'; 256];
+    let mut n = 0u32;
+    for b in 0..256u32 {
+        let printable = (33..=126).contains(&b) || (161..=172).contains(&b) || b >= 174;
+        spell[b as usize] = if printable {
+            char::from_u32(b).unwrap()
+        } else {
+            n += 1;
+            char::from_u32(255 + n).unwrap()
+        };
+    }
+    let vocab: serde_json::Map<String, serde_json::Value> = (0..256)
+        .map(|b| (spell[b].to_string(), serde_json::Value::from(b)))
+        .collect();
+    let json = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": [{"id": 256, "content": "<|endoftext|>", "single_word": false,
+            "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+        "normalizer": null,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+        "post_processor": null,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+        "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+            "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+            "vocab": vocab, "merges": []}
+    });
+    Vocabulary::from_json_bytes(json.to_string().as_bytes(), "byte vocabulary")
+        .expect("the byte vocabulary is well formed")
+}
+
+/// A small seeded generator (SplitMix64).
+#[derive(Clone, Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Draws random strings of a compiled grammar's language through a [`Matcher`].
+pub struct Fuzzer {
+    grammar: Arc<CompiledGrammar>,
+    vocab: Arc<Vocabulary>,
+    trie: Arc<TokenTrie>,
+    rng: Rng,
+    max_len: usize,
+    /// Single-byte tokens, by byte (for closing).
+    byte_token: Vec<Option<u32>>,
+}
+
+impl Fuzzer {
+    /// A fuzzer over [`byte_vocabulary`], seeded with `seed`, aiming at
+    /// outputs of at most `max_len` bytes.
+    pub fn new(grammar: Arc<CompiledGrammar>, seed: u64, max_len: usize) -> Fuzzer {
+        let vocab = Arc::new(byte_vocabulary());
+        let trie = Arc::new(TokenTrie::new(&vocab));
+        Fuzzer::with_vocabulary(grammar, vocab, trie, seed, max_len)
+    }
+
+    /// A fuzzer over a real tokenizer's vocabulary (`trie` built from it).
+    pub fn with_vocabulary(
+        grammar: Arc<CompiledGrammar>,
+        vocab: Arc<Vocabulary>,
+        trie: Arc<TokenTrie>,
+        seed: u64,
+        max_len: usize,
+    ) -> Fuzzer {
+        let mut byte_token = vec![None; 256];
+        for id in 0..vocab.len() as u32 {
+            let b = vocab.token_bytes(id);
+            if b.len() == 1 && !vocab.is_special(id) && byte_token[b[0] as usize].is_none() {
+                byte_token[b[0] as usize] = Some(id);
+            }
+        }
+        Fuzzer {
+            grammar,
+            vocab,
+            trie,
+            rng: Rng(seed ^ 0x5EED_F0F0_1234_5678),
+            max_len: max_len.max(1),
+            byte_token,
+        }
+    }
+
+    /// How likely a token is drawn: mostly printable ASCII, some spaces, a
+    /// little of everything else.
+    fn weight(&self, id: u32) -> f64 {
+        let b = self.vocab.token_bytes(id);
+        let w = match b.first() {
+            Some(b' ') => 0.3,
+            Some(b'\n' | b'\t' | b'\r') => 0.05,
+            Some(0x21..=0x7E) => 1.0,
+            Some(0x80..) => 0.05,
+            _ => 0.01,
+        };
+        // Prefer short tokens so that long ones do not overshoot the target.
+        w / b.len().max(1) as f64
+    }
+
+    /// One random complete output of the language.
+    pub fn sample(&mut self) -> Result<String, FuzzError> {
+        for attempt in 0..ATTEMPTS {
+            let cap = (self.max_len >> attempt).max(1);
+            let target = 1 + self.rng.below(cap);
+            if let Some(bytes) = self.try_sample(target) {
+                if let Ok(s) = String::from_utf8(bytes) {
+                    return Ok(s);
+                }
+            }
+        }
+        Err(FuzzError::NoCompletion)
+    }
+
+    fn try_sample(&mut self, target: usize) -> Option<Vec<u8>> {
+        let mut m = Matcher::new(self.grammar.clone(), self.vocab.clone(), self.trie.clone());
+        let mut out = Vec::new();
+        let mut mask = TokenMask::new(self.vocab.logits_width());
+        loop {
+            m.compute_mask_into(&mut mask);
+            let accepting = self.vocab.eos_tokens().iter().any(|&e| mask.contains(e));
+            if accepting {
+                // Only trailing whitespace left: usually stop.
+                let only_space = mask.iter().all(|t| {
+                    self.vocab.is_eos(t)
+                        || self
+                            .vocab
+                            .token_bytes(t)
+                            .iter()
+                            .all(|b| b.is_ascii_whitespace())
+                });
+                let stop = if only_space { 0.8 } else { 0.03 };
+                if out.len() >= target || self.rng.unit() < stop {
+                    return Some(out);
+                }
+            }
+            if out.len() >= target {
+                let path = self.close(&m)?;
+                for t in path {
+                    out.extend_from_slice(self.vocab.token_bytes(t));
+                }
+                return Some(out);
+            }
+            // Like a writer, often put a space after a word where one may go
+            // (SQL needs one between a keyword and a name).
+            if out.last().is_some_and(|b| b.is_ascii_alphanumeric()) && self.rng.unit() < 0.5 {
+                if let Some(sp) = self.byte_token[b' ' as usize].filter(|&t| mask.contains(t)) {
+                    m.commit(sp).ok()?;
+                    out.push(b' ');
+                    continue;
+                }
+            }
+            // Random logits: pick among allowed tokens by weight.
+            let mut total = 0.0;
+            let mut choice = None;
+            for t in mask.iter() {
+                if self.vocab.is_eos(t) {
+                    continue;
+                }
+                let w = self.weight(t);
+                total += w;
+                if self.rng.unit() * total < w {
+                    choice = Some(t);
+                }
+            }
+            let t = match choice {
+                Some(t) => t,
+                None if accepting => return Some(out),
+                None => return None,
+            };
+            m.commit(t).ok()?;
+            out.extend_from_slice(self.vocab.token_bytes(t));
+        }
+    }
+
+    /// A shortest sequence of single-byte tokens that completes `m`'s output.
+    fn close(&mut self, m: &Matcher) -> Option<Vec<u32>> {
+        let mut work = m.clone();
+        let base = work.committed();
+        let mut frontier: Vec<Vec<u32>> = vec![Vec::new()];
+        let mut mask = TokenMask::new(self.vocab.logits_width());
+        let mut budget = CLOSE_BUDGET;
+        for _depth in 0..MAX_CLOSE {
+            let mut next: Vec<Vec<u32>> = Vec::new();
+            let mut seen: HashSet<Vec<u32>> = HashSet::new();
+            for path in &frontier {
+                work.rollback(work.committed() - base).ok()?;
+                for &t in path {
+                    work.commit(t).ok()?;
+                }
+                // Bytes every completion starts with (a required key, a
+                // keyword's rest) are taken at once.
+                let mut path = path.clone();
+                for b in work.forced_bytes() {
+                    let t = self.byte_token[b as usize]?;
+                    work.commit(t).ok()?;
+                    path.push(t);
+                }
+                if work.is_accepting() {
+                    return Some(path);
+                }
+                let path = &path;
+                work.compute_mask_into(&mut mask);
+                let mut cands: Vec<u32> = self
+                    .byte_token
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&t| mask.contains(t))
+                    .collect();
+                // Random order, so that equal-length completions vary, but
+                // punctuation (which closes brackets and strings) first.
+                for i in (1..cands.len()).rev() {
+                    cands.swap(i, self.rng.below(i + 1));
+                }
+                cands.sort_by_key(|&t| {
+                    let b = self.vocab.token_bytes(t)[0];
+                    !(b.is_ascii_punctuation() || b == b' ')
+                });
+                // A few letters and digits stand for all of them (they
+                // rarely close anything), and other bytes are left out.
+                let mut alnum = 0;
+                cands.retain(|&t| {
+                    let b = self.vocab.token_bytes(t)[0];
+                    if b.is_ascii_alphanumeric() || b == b'_' {
+                        alnum += 1;
+                        alnum <= 6
+                    } else {
+                        b.is_ascii_punctuation() || b == b' '
+                    }
+                });
+                for t in cands {
+                    budget = budget.checked_sub(1)?;
+                    if work.commit(t).is_err() {
+                        continue;
+                    }
+                    let mut p = path.clone();
+                    p.push(t);
+                    if work.is_accepting() {
+                        return Some(p);
+                    }
+                    work.compute_mask_into(&mut mask);
+                    if next.len() < BEAM && seen.insert(mask.as_words().to_vec()) {
+                        next.push(p);
+                    }
+                    work.rollback(1).ok()?;
+                }
+            }
+            if next.is_empty() {
+                return None;
+            }
+            frontier = next;
+        }
+        None
+    }
+}

@@ -1,0 +1,99 @@
+//! Exact masks on the shipped pest grammars. At states reached by the tokens
+//! of fuzzed strings, the mask from the trie walk must equal a brute-force
+//! oracle that tries every token on its own: commit it byte by byte (the
+//! lexer and parser stepped directly, without the walk's shared rows and
+//! boundary caches) and roll it back. EOS must be allowed exactly when the
+//! output is complete. The strings themselves are checked against `pest_vm`
+//! in `tests/pest_grammars.rs`; here they only lead to varied states.
+
+mod common;
+
+use common::Rng;
+use formwork::fuzzer::Fuzzer;
+use formwork::{pest_grammar, CompiledGrammar, Matcher};
+use std::sync::Arc;
+
+const GRAMMARS: &[&str] = &[
+    "json.pest",
+    "arithmetic.pest",
+    "csv.pest",
+    "tool_call.pest",
+    "sql.pest",
+];
+
+fn check(tokenizer: &str, strings_per_grammar: usize) -> Option<(usize, usize)> {
+    let (vocab, trie) = common::tokenizer(tokenizer)?;
+    let mut rng = Rng(0xfeed);
+    let (mut states, mut diffs) = (0usize, 0usize);
+    for file in GRAMMARS {
+        let text = std::fs::read_to_string(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("grammars")
+                .join(file),
+        )
+        .unwrap();
+        let g = Arc::new(CompiledGrammar::new(&pest_grammar(&text, None).unwrap()).unwrap());
+        let mut fuzzer = Fuzzer::new(g.clone(), 3, 60);
+        let mut per_grammar = 0;
+        for _ in 0..strings_per_grammar {
+            let s = fuzzer.sample().unwrap();
+            let toks = vocab.encode(&s).unwrap();
+            let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+            for (i, &t) in toks.iter().enumerate().take(30) {
+                let mask = m.compute_mask();
+                let accepting = m.is_accepting();
+                let mut probe = m.clone();
+                for id in 0..vocab.logits_width() as u32 {
+                    let expect = if vocab.is_eos(id) {
+                        accepting
+                    } else if (id as usize) < vocab.len() && !vocab.is_special(id) {
+                        let ok = probe.commit(id).is_ok();
+                        if ok {
+                            probe.rollback(1).unwrap();
+                        }
+                        ok
+                    } else {
+                        false
+                    };
+                    if expect != mask.contains(id) {
+                        diffs += 1;
+                        if diffs < 20 {
+                            eprintln!(
+                                "DIFF {file} after {:?}: token {id} {:?} oracle={expect} mask={}",
+                                String::from_utf8_lossy(&vocab.decode_bytes(&toks[..i])),
+                                String::from_utf8_lossy(vocab.token_bytes(id)),
+                                mask.contains(id)
+                            );
+                        }
+                    }
+                }
+                states += 1;
+                per_grammar += 1;
+                assert!(mask.contains(t), "{file}: own token {t} of {s:?} masked");
+                m.commit(t).unwrap();
+                if rng.below(10) == 0 {
+                    m.rollback(1).unwrap();
+                    m.commit(t).unwrap();
+                }
+            }
+        }
+        println!("{tokenizer} {file}: {per_grammar} states");
+    }
+    println!("{tokenizer}: {states} states compared against the oracle, {diffs} differences");
+    Some((states, diffs))
+}
+
+#[test]
+fn pest_masks_equal_oracle_gpt2() {
+    let (states, diffs) = check("gpt2", 6).unwrap();
+    assert!(states >= 100, "{states}");
+    assert_eq!(diffs, 0);
+}
+
+#[test]
+fn pest_masks_equal_oracle_llama3() {
+    if let Some((states, diffs)) = check("llama3", 3) {
+        assert!(states >= 50, "{states}");
+        assert_eq!(diffs, 0);
+    }
+}
