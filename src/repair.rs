@@ -77,6 +77,10 @@
 //! Positions in [`Fix`] and [`RepairError`] are character (not byte) offsets.
 
 use serde_json::Map;
+
+pub mod schema;
+
+pub use schema::{repair_with_schema, Change, ChangeKind, SchemaMode, SchemaRepaired};
 /// The value type returned by [`repair`] (re-exported from `serde_json`).
 pub use serde_json::Value;
 
