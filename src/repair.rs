@@ -318,6 +318,8 @@ struct Parser {
     i: usize,
     depth: usize,
     fixes: Vec<Fix>,
+    /// Whether the string being read is an object key (not a value).
+    key_mode: bool,
 }
 
 impl Parser {
@@ -326,6 +328,7 @@ impl Parser {
             s: text.chars().collect(),
             i: 0,
             depth: 0,
+            key_mode: false,
             fixes: Vec::new(),
         }
     }
@@ -789,7 +792,10 @@ impl Parser {
         };
         if is_quote(c) || (c == '\\' && self.at(self.i + 1).is_some_and(is_quote)) {
             let before = self.fixes.len();
-            let v = self.parse_string(Ctx::Object)?;
+            self.key_mode = true;
+            let v = self.parse_string(Ctx::Object);
+            self.key_mode = false;
+            let v = v?;
             let closed = !self.fixes[before..]
                 .iter()
                 .any(|f| f.kind == RepairKind::ClosedString);
@@ -1156,11 +1162,17 @@ impl Parser {
                 let quote_at = self.i;
                 let after = self.skip_ws_at(self.i + 1, false);
                 let next = self.at(after);
-                let is_real_end = mode != StrMode::Normal
-                    || match next {
-                        None => true,
-                        Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
-                    };
+                let obj_value = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
+                let opens_key = obj_value && self.opens_next_key(open_at, quote_at);
+                let is_real_end = if obj_value {
+                    !opens_key && self.object_value_ends_at(quote_at + 1)
+                } else {
+                    mode != StrMode::Normal
+                        || match next {
+                            None => true,
+                            Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
+                        }
+                };
                 if is_real_end {
                     // `"a" "b"` where the second quote is the start of text
                     // that goes on, e.g. `"The TV is 72""` — a doubled quote
@@ -1184,6 +1196,18 @@ impl Parser {
                     return StrScan::Done(out);
                 }
                 let prev = self.prev_non_ws(quote_at);
+                if obj_value && !opens_key {
+                    // A quote inside an object value that is not followed by
+                    // the end of the member: part of the text.
+                    self.fix(RepairKind::EscapedQuote, quote_at);
+                    out.push(c);
+                    raw_ws = None;
+                    self.i = quote_at + 1;
+                    if skip_escapes && self.cur() == Some('\\') {
+                        self.i += 1;
+                    }
+                    continue;
+                }
                 if prev > open_at + 1 {
                     let prev_c = self.at(prev - 1);
                     if prev_c == Some(',')
@@ -1203,6 +1227,10 @@ impl Parser {
             } else if mode == StrMode::StopAtDelimiter
                 && (is_unquoted_delimiter(c)
                     || (c == '/' && matches!(self.at(self.i + 1), Some('/') | Some('*'))))
+                && !(c == ','
+                    && ctx == Ctx::Object
+                    && !self.key_mode
+                    && !self.member_follows(self.i + 1))
             {
                 // URL like "https://..." inside a string with a missing quote.
                 if c == '/' && out.ends_with(':') {
@@ -1236,6 +1264,73 @@ impl Parser {
                 self.i += 1;
             }
         }
+    }
+
+    /// In an object value: whether the quote at `q` opens the next member's
+    /// key, after a comma (`{"a": "b, "c": 1}`: the end quote of `b` is missing).
+    /// Also true for `{"a": "b, c: "d"}`: the quote follows `, c:`.
+    fn opens_next_key(&self, open_at: usize, q: usize) -> bool {
+        let prev = self.prev_non_ws(q);
+        if prev <= open_at + 1 {
+            return false;
+        }
+        match self.at(prev - 1) {
+            Some(',') => self.quoted_key_at(q),
+            Some(':') => {
+                // `, ident :` before the quote.
+                let mut k = self.prev_non_ws(prev - 1);
+                let end = k;
+                while k > open_at + 1 && self.at(k - 1).is_some_and(|c| is_ident(c) || c == '-') {
+                    k -= 1;
+                }
+                k < end && {
+                    let c = self.prev_non_ws(k);
+                    c > open_at + 1 && self.at(c - 1) == Some(',')
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// In an object value: whether the text from `k` (just after a quote)
+    /// ends the member: `}`, `]`, the end of the text, a comma followed by
+    /// another member, or (a comma missing) the next key.
+    fn object_value_ends_at(&self, k: usize) -> bool {
+        let j = self.skip_ws_at(k, true);
+        match self.at(j) {
+            None | Some('}') | Some(']') | Some(':') | Some('{') | Some('[') | Some('+') => true,
+            Some(',') => self.member_follows(j + 1),
+            Some(c) if is_quote(c) => self.quoted_key_at(j),
+            Some(c) if c.is_ascii_digit() => true,
+            Some(c) if is_ident_start(c) => self.unquoted_key_at(j),
+            _ => false,
+        }
+    }
+
+    /// After a comma in an object: whether another member (or the end of the
+    /// object) follows.
+    fn member_follows(&self, k: usize) -> bool {
+        let j = self.skip_ws_at(k, true);
+        match self.at(j) {
+            None | Some('}') | Some(']') | Some(',') => true,
+            Some('.') => self.starts_with(j, "..."),
+            Some(c) if is_quote(c) => self.quoted_key_at(j),
+            Some(c) if is_ident_start(c) || c.is_ascii_digit() => self.unquoted_key_at(j),
+            _ => false,
+        }
+    }
+
+    /// Whether an unquoted key (`name:`, or `name":` with a missing start
+    /// quote, on one line) starts at `k`.
+    fn unquoted_key_at(&self, k: usize) -> bool {
+        let mut j = k;
+        while self.at(j).is_some_and(|c| is_ident(c) || c == '-') {
+            j += 1;
+        }
+        if j > k && self.at(j).is_some_and(is_quote) {
+            j += 1;
+        }
+        j > k && self.at(self.skip_ws_at(j, false)) == Some(':')
     }
 
     /// Whether the quote at `q` opens a key: `"key" :` (on the same line).
