@@ -152,14 +152,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "errors": a.errors, "secs": a.elapsed.as_secs_f64(),
                 })).collect::<Vec<_>>(),
                 "constrained_valid": con_ok,
+                "constrained_secs": t.elapsed().as_secs_f64(),
             });
             writeln!(w, "{rec}")?;
+            w.flush()?;
         }
+        // The table so far: the run can be stopped at any prompt.
+        eprintln!("{}", table(&rungs, constrained, i + 1));
     }
-    let n = cases.len();
+    let table = table(&rungs, constrained, cases.len());
+    println!("{table}");
+    println!(
+        "{} prompts, greedy, max {max_tokens} tokens per generation; {} tokens generated \
+         unconstrained; {unsupported} schemas not supported by the constraint compiler",
+        cases.len(),
+        backend.tokens
+    );
+    Ok(())
+}
+
+/// The ladder as a Markdown table, for `n` prompts.
+fn table(rungs: &[Rung], constrained: Rung, n: usize) -> String {
     let row = |name: &str, r: Rung| {
         format!(
-            "| {name} | {}/{n} ({:.0}%) | {} |",
+            "| {name} | {}/{n} ({:.0}%) | {} |\n",
             r.valid,
             100.0 * r.valid as f64 / n.max(1) as f64,
             if r.valid == 0 {
@@ -169,25 +185,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         )
     };
-    println!("| rung | valid | time per valid output |");
-    println!("|---|---:|---:|");
-    println!("{}", row("plain output (strict parse)", rungs[0]));
-    println!("{}", row("+ repair", rungs[1]));
-    println!("{}", row("+ schema-guided repair", rungs[2]));
+    let mut t = String::from("| rung | valid | time per valid output |\n|---|---:|---:|\n");
+    t += &row("plain output (strict parse)", rungs[0]);
+    t += &row("+ repair", rungs[1]);
+    t += &row("+ schema-guided repair", rungs[2]);
     for k in 1..=RETRIES {
-        println!(
-            "{}",
-            row(
-                &format!("+ {k} retr{}", if k == 1 { "y" } else { "ies" }),
-                rungs[2 + k]
-            )
-        );
+        let name = format!("+ {k} retr{}", if k == 1 { "y" } else { "ies" });
+        t += &row(&name, rungs[2 + k]);
     }
-    println!("{}", row("constrained decoding", constrained));
-    println!(
-        "\n{n} prompts, greedy, max {max_tokens} tokens per generation; {} tokens generated \
-         unconstrained; {unsupported} schemas not supported by the constraint compiler",
-        backend.tokens
-    );
-    Ok(())
+    t += &row("constrained decoding", constrained);
+    t
 }

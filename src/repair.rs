@@ -77,6 +77,7 @@
 //! Positions in [`Fix`] and [`RepairError`] are character (not byte) offsets.
 
 use serde_json::Map;
+use std::cell::Cell;
 
 pub mod schema;
 
@@ -320,6 +321,9 @@ struct Parser {
     fixes: Vec<Fix>,
     /// Whether the string being read is an object key (not a value).
     key_mode: bool,
+    /// Search caches of [`Parser::skip_comment`].
+    block_end: Cell<(usize, usize)>,
+    line_end: Cell<(usize, usize)>,
 }
 
 impl Parser {
@@ -329,6 +333,8 @@ impl Parser {
             i: 0,
             depth: 0,
             key_mode: false,
+            block_end: Cell::new((usize::MAX, 0)),
+            line_end: Cell::new((usize::MAX, 0)),
             fixes: Vec::new(),
         }
     }
@@ -356,17 +362,8 @@ impl Parser {
             match self.at(i) {
                 Some('\n') if !newlines => return i,
                 Some(c) if is_ws(c) => i += 1,
-                Some('/') if self.at(i + 1) == Some('*') => {
-                    i += 2;
-                    while i < self.s.len() && !self.starts_with(i, "*/") {
-                        i += 1;
-                    }
-                    i = (i + 2).min(self.s.len());
-                }
-                Some('/') if self.at(i + 1) == Some('/') => {
-                    while i < self.s.len() && self.s[i] != '\n' {
-                        i += 1;
-                    }
+                Some('/') if matches!(self.at(i + 1), Some('*') | Some('/')) => {
+                    i = self.skip_comment(i);
                 }
                 Some('`') if self.starts_with(i, "```") => {
                     i += 3;
@@ -407,19 +404,38 @@ impl Parser {
         }
     }
 
-    fn skip_comment(&self, mut i: usize) -> usize {
+    /// Index after the comment that starts at `i` (`/*` or `//`).
+    ///
+    /// Look-ahead re-skips the same comment many times (once per quote that
+    /// might end a string), so the end found by the last search is cached:
+    /// without it a line of `" /*` repeated would take quadratic time.
+    fn skip_comment(&self, i: usize) -> usize {
         if self.at(i + 1) == Some('*') {
-            i += 2;
-            while i < self.s.len() && !self.starts_with(i, "*/") {
-                i += 1;
-            }
-            (i + 2).min(self.s.len())
+            let k = self.find_from(i + 2, &self.block_end, |p, k| p.starts_with(k, "*/"));
+            (k + 2).min(self.s.len())
         } else {
-            while i < self.s.len() && self.s[i] != '\n' {
-                i += 1;
-            }
-            i
+            self.find_from(i, &self.line_end, |p, k| p.s[k] == '\n')
         }
+    }
+
+    /// The first index `k >= i` where `hit(k)` holds (or the text length).
+    /// `cache` holds `(from, at)`: no hit in `from..at`, and `at` is one.
+    fn find_from(
+        &self,
+        i: usize,
+        cache: &Cell<(usize, usize)>,
+        hit: impl Fn(&Self, usize) -> bool,
+    ) -> usize {
+        let (from, at) = cache.get();
+        if from <= i && i <= at {
+            return at;
+        }
+        let mut k = i;
+        while k < self.s.len() && !hit(self, k) {
+            k += 1;
+        }
+        cache.set((i, k));
+        k
     }
 
     fn enter(&mut self) -> Result<(), RepairError> {
