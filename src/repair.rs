@@ -486,7 +486,20 @@ impl Parser {
             match self.parse_value(Ctx::Top)? {
                 Some(v) => {
                     saw_container |= v.is_object() || v.is_array();
+                    let is_object = v.is_object();
                     docs.push(v);
+                    if is_object && self.members_follow() {
+                        // `{"a": 1}, "b": 2}`: the object was closed too
+                        // early. Read the rest as members of the same object
+                        // (the comma stands in for its `{`).
+                        self.fix(RepairKind::RemovedBracket, start);
+                        self.i = self.skip_ws_at(self.i, true);
+                        if let Value::Object(more) = self.parse_object()? {
+                            if let Some(Value::Object(m)) = docs.last_mut() {
+                                m.extend(more);
+                            }
+                        }
+                    }
                 }
                 None => {
                     // Not a value: skip one character.
@@ -518,6 +531,34 @@ impl Parser {
                 Ok(Value::Array(docs))
             }
         }
+    }
+
+    /// After a top-level object: whether `, "key":` or `, "key" "value"`
+    /// follows, i.e. more members of the same object.
+    fn members_follow(&self) -> bool {
+        let j = self.skip_ws_at(self.i, true);
+        if self.at(j) != Some(',') {
+            return false;
+        }
+        let q = self.skip_ws_at(j + 1, true);
+        let Some(open) = self.at(q).filter(|&c| is_quote(c)) else {
+            return false;
+        };
+        if self.quoted_key_at(q) {
+            return true;
+        }
+        // `"key" "value"`: a missing colon.
+        let mut k = q + 1;
+        while let Some(c) = self.at(k) {
+            if c == open || (is_double_quote_like(open) && is_double_quote_like(c)) {
+                return self.at(self.skip_ws_at(k + 1, false)).is_some_and(is_quote);
+            }
+            if c == '\n' {
+                return false;
+            }
+            k += 1;
+        }
+        false
     }
 
     /// Whether a JSON/Python keyword starts here (so it is not prose).
@@ -582,7 +623,7 @@ impl Parser {
         let v = match c {
             '/' => self.parse_regex(),
             '{' => Some(self.parse_object()?),
-            '[' => Some(self.parse_array()?),
+            '[' => Some(self.parse_array(ctx == Ctx::Object)?),
             '(' => Some(self.parse_tuple()?),
             '\\' if self.at(self.i + 1).is_some_and(is_quote) => self.parse_string(ctx)?,
             c if is_quote(c) => self.parse_string(ctx)?,
@@ -888,7 +929,9 @@ impl Parser {
         }
     }
 
-    fn parse_array(&mut self) -> Result<Value, RepairError> {
+    /// `in_object`: the array is an object member's value, so a `}` closes
+    /// both (`{"a": [1, 2}`).
+    fn parse_array(&mut self, in_object: bool) -> Result<Value, RepairError> {
         self.enter()?;
         let open = self.i;
         self.i += 1; // '['
@@ -908,6 +951,12 @@ impl Parser {
             match c {
                 ']' => {
                     self.i += 1;
+                    break;
+                }
+                '}' if in_object => {
+                    // The `]` is missing: close the array, leave the `}` to
+                    // the object.
+                    self.fix(RepairKind::MismatchedBracket, self.i);
                     break;
                 }
                 '}' => {
@@ -1158,7 +1207,11 @@ impl Parser {
             let Some(c) = self.cur() else {
                 // End of text: the end quote is missing.
                 if mode == StrMode::Normal {
-                    let k = self.prev_non_ws(self.i);
+                    let mut k = self.prev_non_ws(self.i);
+                    if k >= open_at + 4 && self.starts_with(k - 3, "```") {
+                        // A closing code fence ends the text: look before it.
+                        k = self.prev_non_ws(k - 3);
+                    }
                     if k > open_at && self.at(k - 1).is_some_and(is_delimiter) {
                         return StrScan::Retry(StrMode::StopAtDelimiter);
                     }
