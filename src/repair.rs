@@ -321,9 +321,11 @@ struct Parser {
     fixes: Vec<Fix>,
     /// Whether the string being read is an object key (not a value).
     key_mode: bool,
-    /// Search caches of [`Parser::skip_comment`].
+    /// Search caches of [`Parser::skip_comment`] and
+    /// [`Parser::end_quote_ahead`].
     block_end: Cell<(usize, usize)>,
     line_end: Cell<(usize, usize)>,
+    next_quote: Cell<(usize, usize)>,
 }
 
 impl Parser {
@@ -335,6 +337,7 @@ impl Parser {
             key_mode: false,
             block_end: Cell::new((usize::MAX, 0)),
             line_end: Cell::new((usize::MAX, 0)),
+            next_quote: Cell::new((usize::MAX, 0)),
             fixes: Vec::new(),
         }
     }
@@ -1381,12 +1384,36 @@ impl Parser {
     fn member_follows(&self, k: usize) -> bool {
         let j = self.skip_ws_at(k, true);
         match self.at(j) {
-            None | Some('}') | Some(']') | Some(',') => true,
+            None | Some('}') | Some(']') | Some(',') | Some('[') | Some('{') => true,
             Some('.') => self.starts_with(j, "..."),
             Some(c) if is_quote(c) => self.quoted_key_at(j),
-            Some(c) if is_ident_start(c) || c.is_ascii_digit() => self.unquoted_key_at(j),
+            Some(c) if is_ident_start(c) || c.is_ascii_digit() => {
+                if self.unquoted_key_at(j) {
+                    return true;
+                }
+                // `COMMENT "key": ...`: a stray word before a quoted key.
+                let mut k = j;
+                while self.at(k).is_some_and(is_ident) {
+                    k += 1;
+                }
+                let k = self.skip_ws_at(k, false);
+                self.at(k).is_some_and(is_quote) && self.quoted_key_at(k)
+            }
             _ => false,
         }
+    }
+
+    /// Whether the next quote on this line, from `k`, is followed by `,`,
+    /// `}` or the end of the line (an end quote whose start is missing).
+    fn end_quote_ahead(&self, k: usize) -> bool {
+        let q = self.find_from(k, &self.next_quote, |p, k| {
+            p.s[k] == '\n' || is_quote(p.s[k])
+        });
+        if self.at(q).is_none_or(|c| c == '\n') {
+            return false;
+        }
+        let j = self.skip_ws_at(q + 1, false);
+        matches!(self.at(j), None | Some(',') | Some('}') | Some('\n'))
     }
 
     /// Whether an unquoted key (`name:`, or `name":` with a missing start
@@ -1721,6 +1748,17 @@ impl Parser {
             }
         }
         while let Some(c) = self.cur() {
+            if c == ','
+                && ctx == Ctx::Object
+                && !self.member_follows(self.i + 1)
+                && self.end_quote_ahead(self.i + 1)
+            {
+                // `{"a": one, two, three",}`: no member follows the comma,
+                // and a lone end quote does: the start quote is missing and
+                // the comma is part of the text.
+                self.i += 1;
+                continue;
+            }
             if is_unquoted_delimiter(c) || is_quote(c) {
                 break;
             }
