@@ -1299,10 +1299,7 @@ impl Parser {
             } else if mode == StrMode::StopAtDelimiter
                 && (is_unquoted_delimiter(c)
                     || (c == '/' && matches!(self.at(self.i + 1), Some('/') | Some('*'))))
-                && !(c == ','
-                    && ctx == Ctx::Object
-                    && !self.key_mode
-                    && !self.member_follows(self.i + 1))
+                && !self.comma_in_value_text(c, ctx)
             {
                 // URL like "https://..." inside a string with a missing quote.
                 if c == '/' && out.ends_with(':') {
@@ -1336,6 +1333,12 @@ impl Parser {
                 self.i += 1;
             }
         }
+    }
+
+    /// In an object value whose end quote is missing: whether the comma `c`
+    /// at the cursor is text (no member follows it) rather than the end.
+    fn comma_in_value_text(&self, c: char, ctx: Ctx) -> bool {
+        c == ',' && ctx == Ctx::Object && !self.key_mode && !self.member_follows(self.i + 1)
     }
 
     /// In an object value: whether the quote at `q` opens the next member's

@@ -420,13 +420,7 @@ impl<'s> Walker<'s> {
         v
     }
 
-    fn coerce(
-        &mut self,
-        v: Value,
-        s: &'s Map<String, Value>,
-        types: &[&str],
-        path: &mut String,
-    ) -> Value {
+    fn coerce(&mut self, v: Value, s: &'s Map<String, Value>, types: &[&str], path: &str) -> Value {
         let from = type_name(&v);
         let salvage = self.mode == SchemaMode::Salvage;
         let mut out: Option<(Value, ChangeKind)> = None;
@@ -443,8 +437,8 @@ impl<'s> Walker<'s> {
                 (Value::String(x), "number") => number_from_str(x).map(Value::Number),
                 (Value::String(x), "boolean") => bool_from_str(x).map(Value::Bool),
                 (Value::Number(n), "boolean") => match n.as_f64() {
-                    Some(f) if f == 1.0 => Some(Value::Bool(true)),
-                    Some(f) if f == 0.0 => Some(Value::Bool(false)),
+                    Some(1.0) => Some(Value::Bool(true)),
+                    Some(0.0) => Some(Value::Bool(false)),
                     _ => None,
                 },
                 (Value::Number(n), "string") => Some(Value::String(n.to_string())),
