@@ -7,10 +7,10 @@
 //! 1. plain: unconstrained greedy output, parsed strictly;
 //! 2. + repair: syntax repair (`formwork::repair`);
 //! 3. + schema-guided repair (`formwork::repair::schema`);
-//! 4. + 1, 2, 3 retries with the validation errors in the prompt
-//!    (`formwork::fallback::Fallback`);
+//! 4. + 1, 2, 3 retries with the validation errors in the prompt.
 //!
-//! and, separately, constrained decoding (token masks from the schema).
+//! All four come from one `formwork::fallback::Fallback` run per prompt; and,
+//! separately, constrained decoding (token masks from the schema).
 //! Validity is always checked with the `jsonschema` crate.
 //!
 //! "Time per valid output" is all generation and checking time spent on the
