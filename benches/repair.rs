@@ -2,6 +2,10 @@
 //!
 //! * `valid/*`: valid JSON documents, repaired (fast path) and, on the same
 //!   bytes, parsed by `serde_json::from_str` for comparison.
+//! * `fenced/*`: the valid documents inside a Markdown code fence with a
+//!   line of prose before and after — the most common way a chat model
+//!   wraps otherwise valid JSON; serde_json rejects it, so it takes the
+//!   repair parser, which reads the valid JSON inside with few fixes.
 //! * `malformed/*`: the same documents damaged the way models damage JSON
 //!   (single quotes, unquoted keys, trailing commas, comments, Python
 //!   literals, truncation), which takes the repair parser.
@@ -73,6 +77,16 @@ fn bench(c: &mut Criterion) {
             &valid,
             |b, t| b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(t)).unwrap()),
         );
+        let fenced =
+            format!("Here is the JSON:\n```json\n{valid}\n```\nLet me know if you need more.");
+        assert_eq!(
+            repair(&fenced).unwrap().value,
+            repair(&valid).unwrap().value
+        );
+        g.throughput(Throughput::Bytes(fenced.len() as u64));
+        g.bench_with_input(BenchmarkId::new("fenced/repair", label), &fenced, |b, t| {
+            b.iter(|| repair(black_box(t)).unwrap())
+        });
         let bad = malformed_doc(records);
         let r = repair(&bad).expect("malformed document repairs");
         assert!(!r.fixes.is_empty());

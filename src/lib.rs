@@ -33,6 +33,7 @@
 pub mod bench;
 pub mod compiled;
 pub mod error;
+pub mod fallback;
 pub mod frontend;
 pub mod fuzzer;
 #[cfg(feature = "model")]

@@ -50,6 +50,15 @@ enum Cmd {
         /// List the fixes made on stderr.
         #[arg(long)]
         verbose: bool,
+        /// Fit the value to this JSON Schema (file path or inline JSON):
+        /// coerce types where unambiguous, drop forbidden properties, fill
+        /// defaults; each change is listed on stderr.
+        #[arg(long)]
+        schema: Option<String>,
+        /// With --schema: also fill missing required properties and map
+        /// arrays to objects (json_repair's "salvage" mode).
+        #[arg(long, requires = "schema")]
+        salvage: bool,
     },
     /// Print N random strings of a constraint's language, one JSON string per
     /// line, drawn through the matcher with seeded random logits.
@@ -231,6 +240,13 @@ struct GenerateArgs {
     /// Print text, logprobs, token counts and timings as JSON.
     #[arg(long)]
     json: bool,
+    /// `retry`: generate without masks, then parse, repair and validate
+    /// against --schema, retrying with the errors in the prompt (see --retries).
+    #[arg(long, requires = "schema")]
+    fallback: Option<String>,
+    /// With --fallback retry: retries after the first attempt.
+    #[arg(long, default_value_t = 2, requires = "fallback")]
+    retries: usize,
 }
 
 #[cfg(feature = "model")]
@@ -271,6 +287,12 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
         "formwork: model ready in {:.1} s",
         t.elapsed().as_secs_f64()
     );
+    if let Some(f) = &a.fallback {
+        if f != "retry" {
+            return Err(format!("--fallback {f:?}: the only fallback is `retry`"));
+        }
+        return generate_fallback(&a, gen, template);
+    }
     let prompt = if a.raw {
         a.prompt.clone()
     } else {
@@ -337,6 +359,85 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
     Ok(g.complete)
 }
 
+/// `generate --fallback retry`: unconstrained generation through
+/// [`formwork::fallback::Fallback`].
+#[cfg(feature = "model")]
+fn generate_fallback(
+    a: &GenerateArgs,
+    generator: formwork::generate::Generator<formwork::model::GgufModel>,
+    template: Option<String>,
+) -> Result<bool, String> {
+    use formwork::fallback::{Fallback, FallbackError, ModelBackend};
+    use formwork::generate::GenerateOptions;
+    use formwork::sampler::SamplerConfig;
+    let schema = schema_arg(a.constraint.schema.as_deref().unwrap_or("true"))?;
+    let fb = Fallback::new(&schema)
+        .map_err(|e| e.to_string())?
+        .retries(a.retries);
+    let mut backend = ModelBackend {
+        generator,
+        template: if a.raw { None } else { template },
+        system: a.system.clone(),
+        options: GenerateOptions {
+            max_tokens: a.max_tokens,
+            sampler: SamplerConfig {
+                temperature: a.temperature,
+                top_k: a.top_k,
+                top_p: a.top_p,
+                seed: a.seed,
+                top_logprobs: 0,
+            },
+            stop: a.stop.clone(),
+            fast_forward: true,
+        },
+        tokens: 0,
+    };
+    match fb.run(&mut backend, &a.prompt) {
+        Ok(ok) => {
+            for (i, at) in ok.history.iter().enumerate() {
+                eprintln!(
+                    "formwork: attempt {} ({:.1} s): {}",
+                    i + 1,
+                    at.elapsed.as_secs_f64(),
+                    at.stage
+                        .map_or_else(|| at.errors.join("; "), |s| format!("valid ({s})"))
+                );
+            }
+            for c in &ok.changes {
+                eprintln!("formwork: schema-guided change {c}");
+            }
+            if a.json {
+                let out = serde_json::json!({
+                    "value": ok.value,
+                    "attempts": ok.attempts(),
+                    "stage": ok.stage.to_string(),
+                    "changes": ok.changes.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                    "texts": ok.history.iter().map(|h| h.text.clone()).collect::<Vec<_>>(),
+                    "completion_tokens": backend.tokens,
+                });
+                println!("{}", serde_json::to_string_pretty(&out).unwrap());
+            } else {
+                println!("{}", serde_json::to_string_pretty(&ok.value).unwrap());
+            }
+            Ok(true)
+        }
+        Err(FallbackError::Exhausted { history }) => {
+            for (i, at) in history.iter().enumerate() {
+                eprintln!(
+                    "formwork: attempt {} invalid: {}",
+                    i + 1,
+                    at.errors.join("; ")
+                );
+            }
+            Err(format!(
+                "no valid output after {} attempt(s); raise --retries or drop --fallback to use constrained decoding",
+                history.len()
+            ))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn load_vocab(path: &str, eos: &[String]) -> Result<Vocabulary, String> {
     let v = Vocabulary::from_file(path).map_err(|e| e.to_string())?;
     if eos.is_empty() {
@@ -359,18 +460,40 @@ fn schema_arg(s: &str) -> Result<serde_json::Value, String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
-        Cmd::Repair { verbose } => {
+        Cmd::Repair {
+            verbose,
+            schema,
+            salvage,
+        } => {
+            use formwork::repair::{repair_with_schema, SchemaMode};
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
                 .map_err(|e| format!("cannot read stdin: {e}"))?;
-            let r =
-                formwork::repair::repair(&text).map_err(|e| format!("nothing to recover: {e}"))?;
+            let nothing = |e| format!("nothing to recover: {e}");
+            let (value, fixes, changes) = match schema {
+                Some(s) => {
+                    let mode = if salvage {
+                        SchemaMode::Salvage
+                    } else {
+                        SchemaMode::Standard
+                    };
+                    let r = repair_with_schema(&text, &schema_arg(&s)?, mode).map_err(nothing)?;
+                    (r.value, r.fixes, r.changes)
+                }
+                None => {
+                    let r = formwork::repair::repair(&text).map_err(nothing)?;
+                    (r.value, r.fixes, Vec::new())
+                }
+            };
             if verbose {
-                for f in &r.fixes {
+                for f in &fixes {
                     eprintln!("fix: {f:?}");
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&r.value).unwrap());
+            for c in &changes {
+                eprintln!("schema: {c}");
+            }
+            println!("{}", serde_json::to_string_pretty(&value).unwrap());
             Ok(())
         }
         #[cfg(feature = "model")]

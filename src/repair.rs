@@ -77,6 +77,11 @@
 //! Positions in [`Fix`] and [`RepairError`] are character (not byte) offsets.
 
 use serde_json::Map;
+use std::cell::Cell;
+
+pub mod schema;
+
+pub use schema::{repair_with_schema, Change, ChangeKind, SchemaMode, SchemaRepaired};
 /// The value type returned by [`repair`] (re-exported from `serde_json`).
 pub use serde_json::Value;
 
@@ -314,6 +319,13 @@ struct Parser {
     i: usize,
     depth: usize,
     fixes: Vec<Fix>,
+    /// Whether the string being read is an object key (not a value).
+    key_mode: bool,
+    /// Search caches of [`Parser::skip_comment`] and
+    /// [`Parser::end_quote_ahead`].
+    block_end: Cell<(usize, usize)>,
+    line_end: Cell<(usize, usize)>,
+    next_quote: Cell<(usize, usize)>,
 }
 
 impl Parser {
@@ -322,6 +334,10 @@ impl Parser {
             s: text.chars().collect(),
             i: 0,
             depth: 0,
+            key_mode: false,
+            block_end: Cell::new((usize::MAX, 0)),
+            line_end: Cell::new((usize::MAX, 0)),
+            next_quote: Cell::new((usize::MAX, 0)),
             fixes: Vec::new(),
         }
     }
@@ -349,17 +365,8 @@ impl Parser {
             match self.at(i) {
                 Some('\n') if !newlines => return i,
                 Some(c) if is_ws(c) => i += 1,
-                Some('/') if self.at(i + 1) == Some('*') => {
-                    i += 2;
-                    while i < self.s.len() && !self.starts_with(i, "*/") {
-                        i += 1;
-                    }
-                    i = (i + 2).min(self.s.len());
-                }
-                Some('/') if self.at(i + 1) == Some('/') => {
-                    while i < self.s.len() && self.s[i] != '\n' {
-                        i += 1;
-                    }
+                Some('/') if matches!(self.at(i + 1), Some('*') | Some('/')) => {
+                    i = self.skip_comment(i);
                 }
                 Some('`') if self.starts_with(i, "```") => {
                     i += 3;
@@ -400,19 +407,38 @@ impl Parser {
         }
     }
 
-    fn skip_comment(&self, mut i: usize) -> usize {
+    /// Index after the comment that starts at `i` (`/*` or `//`).
+    ///
+    /// Look-ahead re-skips the same comment many times (once per quote that
+    /// might end a string), so the end found by the last search is cached:
+    /// without it a line of `" /*` repeated would take quadratic time.
+    fn skip_comment(&self, i: usize) -> usize {
         if self.at(i + 1) == Some('*') {
-            i += 2;
-            while i < self.s.len() && !self.starts_with(i, "*/") {
-                i += 1;
-            }
-            (i + 2).min(self.s.len())
+            let k = self.find_from(i + 2, &self.block_end, |p, k| p.starts_with(k, "*/"));
+            (k + 2).min(self.s.len())
         } else {
-            while i < self.s.len() && self.s[i] != '\n' {
-                i += 1;
-            }
-            i
+            self.find_from(i, &self.line_end, |p, k| p.s[k] == '\n')
         }
+    }
+
+    /// The first index `k >= i` where `hit(k)` holds (or the text length).
+    /// `cache` holds `(from, at)`: no hit in `from..at`, and `at` is one.
+    fn find_from(
+        &self,
+        i: usize,
+        cache: &Cell<(usize, usize)>,
+        hit: impl Fn(&Self, usize) -> bool,
+    ) -> usize {
+        let (from, at) = cache.get();
+        if from <= i && i <= at {
+            return at;
+        }
+        let mut k = i;
+        while k < self.s.len() && !hit(self, k) {
+            k += 1;
+        }
+        cache.set((i, k));
+        k
     }
 
     fn enter(&mut self) -> Result<(), RepairError> {
@@ -463,7 +489,20 @@ impl Parser {
             match self.parse_value(Ctx::Top)? {
                 Some(v) => {
                     saw_container |= v.is_object() || v.is_array();
+                    let is_object = v.is_object();
                     docs.push(v);
+                    if is_object && self.members_follow() {
+                        // `{"a": 1}, "b": 2}`: the object was closed too
+                        // early. Read the rest as members of the same object
+                        // (the comma stands in for its `{`).
+                        self.fix(RepairKind::RemovedBracket, start);
+                        self.i = self.skip_ws_at(self.i, true);
+                        if let Value::Object(more) = self.parse_object()? {
+                            if let Some(Value::Object(m)) = docs.last_mut() {
+                                m.extend(more);
+                            }
+                        }
+                    }
                 }
                 None => {
                     // Not a value: skip one character.
@@ -495,6 +534,34 @@ impl Parser {
                 Ok(Value::Array(docs))
             }
         }
+    }
+
+    /// After a top-level object: whether `, "key":` or `, "key" "value"`
+    /// follows, i.e. more members of the same object.
+    fn members_follow(&self) -> bool {
+        let j = self.skip_ws_at(self.i, true);
+        if self.at(j) != Some(',') {
+            return false;
+        }
+        let q = self.skip_ws_at(j + 1, true);
+        let Some(open) = self.at(q).filter(|&c| is_quote(c)) else {
+            return false;
+        };
+        if self.quoted_key_at(q) {
+            return true;
+        }
+        // `"key" "value"`: a missing colon.
+        let mut k = q + 1;
+        while let Some(c) = self.at(k) {
+            if c == open || (is_double_quote_like(open) && is_double_quote_like(c)) {
+                return self.at(self.skip_ws_at(k + 1, false)).is_some_and(is_quote);
+            }
+            if c == '\n' {
+                return false;
+            }
+            k += 1;
+        }
+        false
     }
 
     /// Whether a JSON/Python keyword starts here (so it is not prose).
@@ -559,7 +626,7 @@ impl Parser {
         let v = match c {
             '/' => self.parse_regex(),
             '{' => Some(self.parse_object()?),
-            '[' => Some(self.parse_array()?),
+            '[' => Some(self.parse_array(ctx == Ctx::Object)?),
             '(' => Some(self.parse_tuple()?),
             '\\' if self.at(self.i + 1).is_some_and(is_quote) => self.parse_string(ctx)?,
             c if is_quote(c) => self.parse_string(ctx)?,
@@ -785,7 +852,10 @@ impl Parser {
         };
         if is_quote(c) || (c == '\\' && self.at(self.i + 1).is_some_and(is_quote)) {
             let before = self.fixes.len();
-            let v = self.parse_string(Ctx::Object)?;
+            self.key_mode = true;
+            let v = self.parse_string(Ctx::Object);
+            self.key_mode = false;
+            let v = v?;
             let closed = !self.fixes[before..]
                 .iter()
                 .any(|f| f.kind == RepairKind::ClosedString);
@@ -862,7 +932,9 @@ impl Parser {
         }
     }
 
-    fn parse_array(&mut self) -> Result<Value, RepairError> {
+    /// `in_object`: the array is an object member's value, so a `}` closes
+    /// both (`{"a": [1, 2}`).
+    fn parse_array(&mut self, in_object: bool) -> Result<Value, RepairError> {
         self.enter()?;
         let open = self.i;
         self.i += 1; // '['
@@ -882,6 +954,12 @@ impl Parser {
             match c {
                 ']' => {
                     self.i += 1;
+                    break;
+                }
+                '}' if in_object => {
+                    // The `]` is missing: close the array, leave the `}` to
+                    // the object.
+                    self.fix(RepairKind::MismatchedBracket, self.i);
                     break;
                 }
                 '}' => {
@@ -1132,7 +1210,11 @@ impl Parser {
             let Some(c) = self.cur() else {
                 // End of text: the end quote is missing.
                 if mode == StrMode::Normal {
-                    let k = self.prev_non_ws(self.i);
+                    let mut k = self.prev_non_ws(self.i);
+                    if k >= open_at + 4 && self.starts_with(k - 3, "```") {
+                        // A closing code fence ends the text: look before it.
+                        k = self.prev_non_ws(k - 3);
+                    }
                     if k > open_at && self.at(k - 1).is_some_and(is_delimiter) {
                         return StrScan::Retry(StrMode::StopAtDelimiter);
                     }
@@ -1152,11 +1234,17 @@ impl Parser {
                 let quote_at = self.i;
                 let after = self.skip_ws_at(self.i + 1, false);
                 let next = self.at(after);
-                let is_real_end = mode != StrMode::Normal
-                    || match next {
-                        None => true,
-                        Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
-                    };
+                let obj_value = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
+                let opens_key = obj_value && self.opens_next_key(open_at, quote_at);
+                let is_real_end = if obj_value {
+                    !opens_key && self.object_value_ends_at(quote_at + 1)
+                } else {
+                    mode != StrMode::Normal
+                        || match next {
+                            None => true,
+                            Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
+                        }
+                };
                 if is_real_end {
                     // `"a" "b"` where the second quote is the start of text
                     // that goes on, e.g. `"The TV is 72""` — a doubled quote
@@ -1180,6 +1268,18 @@ impl Parser {
                     return StrScan::Done(out);
                 }
                 let prev = self.prev_non_ws(quote_at);
+                if obj_value && !opens_key {
+                    // A quote inside an object value that is not followed by
+                    // the end of the member: part of the text.
+                    self.fix(RepairKind::EscapedQuote, quote_at);
+                    out.push(c);
+                    raw_ws = None;
+                    self.i = quote_at + 1;
+                    if skip_escapes && self.cur() == Some('\\') {
+                        self.i += 1;
+                    }
+                    continue;
+                }
                 if prev > open_at + 1 {
                     let prev_c = self.at(prev - 1);
                     if prev_c == Some(',')
@@ -1199,6 +1299,7 @@ impl Parser {
             } else if mode == StrMode::StopAtDelimiter
                 && (is_unquoted_delimiter(c)
                     || (c == '/' && matches!(self.at(self.i + 1), Some('/') | Some('*'))))
+                && !self.comma_in_value_text(c, ctx)
             {
                 // URL like "https://..." inside a string with a missing quote.
                 if c == '/' && out.ends_with(':') {
@@ -1232,6 +1333,103 @@ impl Parser {
                 self.i += 1;
             }
         }
+    }
+
+    /// In an object value whose end quote is missing: whether the comma `c`
+    /// at the cursor is text (no member follows it) rather than the end.
+    fn comma_in_value_text(&self, c: char, ctx: Ctx) -> bool {
+        c == ',' && ctx == Ctx::Object && !self.key_mode && !self.member_follows(self.i + 1)
+    }
+
+    /// In an object value: whether the quote at `q` opens the next member's
+    /// key, after a comma (`{"a": "b, "c": 1}`: the end quote of `b` is missing).
+    /// Also true for `{"a": "b, c: "d"}`: the quote follows `, c:`.
+    fn opens_next_key(&self, open_at: usize, q: usize) -> bool {
+        let prev = self.prev_non_ws(q);
+        if prev <= open_at + 1 {
+            return false;
+        }
+        match self.at(prev - 1) {
+            Some(',') => self.quoted_key_at(q),
+            Some(':') => {
+                // `, ident :` before the quote.
+                let mut k = self.prev_non_ws(prev - 1);
+                let end = k;
+                while k > open_at + 1 && self.at(k - 1).is_some_and(|c| is_ident(c) || c == '-') {
+                    k -= 1;
+                }
+                k < end && {
+                    let c = self.prev_non_ws(k);
+                    c > open_at + 1 && self.at(c - 1) == Some(',')
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// In an object value: whether the text from `k` (just after a quote)
+    /// ends the member: `}`, `]`, the end of the text, a comma followed by
+    /// another member, or (a comma missing) the next key.
+    fn object_value_ends_at(&self, k: usize) -> bool {
+        let j = self.skip_ws_at(k, true);
+        match self.at(j) {
+            None | Some('}') | Some(']') | Some(':') | Some('{') | Some('[') | Some('+') => true,
+            Some(',') => self.member_follows(j + 1),
+            Some(c) if is_quote(c) => self.quoted_key_at(j),
+            Some(c) if c.is_ascii_digit() => true,
+            Some(c) if is_ident_start(c) => self.unquoted_key_at(j),
+            _ => false,
+        }
+    }
+
+    /// After a comma in an object: whether another member (or the end of the
+    /// object) follows.
+    fn member_follows(&self, k: usize) -> bool {
+        let j = self.skip_ws_at(k, true);
+        match self.at(j) {
+            None | Some('}') | Some(']') | Some(',') | Some('[') | Some('{') => true,
+            Some('.') => self.starts_with(j, "..."),
+            Some(c) if is_quote(c) => self.quoted_key_at(j),
+            Some(c) if is_ident_start(c) || c.is_ascii_digit() => {
+                if self.unquoted_key_at(j) {
+                    return true;
+                }
+                // `COMMENT "key": ...`: a stray word before a quoted key.
+                let mut k = j;
+                while self.at(k).is_some_and(is_ident) {
+                    k += 1;
+                }
+                let k = self.skip_ws_at(k, false);
+                self.at(k).is_some_and(is_quote) && self.quoted_key_at(k)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the next quote on this line, from `k`, is followed by `,`,
+    /// `}` or the end of the line (an end quote whose start is missing).
+    fn end_quote_ahead(&self, k: usize) -> bool {
+        let q = self.find_from(k, &self.next_quote, |p, k| {
+            p.s[k] == '\n' || is_quote(p.s[k])
+        });
+        if self.at(q).is_none_or(|c| c == '\n') {
+            return false;
+        }
+        let j = self.skip_ws_at(q + 1, false);
+        matches!(self.at(j), None | Some(',') | Some('}') | Some('\n'))
+    }
+
+    /// Whether an unquoted key (`name:`, or `name":` with a missing start
+    /// quote, on one line) starts at `k`.
+    fn unquoted_key_at(&self, k: usize) -> bool {
+        let mut j = k;
+        while self.at(j).is_some_and(|c| is_ident(c) || c == '-') {
+            j += 1;
+        }
+        if j > k && self.at(j).is_some_and(is_quote) {
+            j += 1;
+        }
+        j > k && self.at(self.skip_ws_at(j, false)) == Some(':')
     }
 
     /// Whether the quote at `q` opens a key: `"key" :` (on the same line).
@@ -1553,6 +1751,17 @@ impl Parser {
             }
         }
         while let Some(c) = self.cur() {
+            if c == ','
+                && ctx == Ctx::Object
+                && !self.member_follows(self.i + 1)
+                && self.end_quote_ahead(self.i + 1)
+            {
+                // `{"a": one, two, three",}`: no member follows the comma,
+                // and a lone end quote does: the start quote is missing and
+                // the comma is part of the text.
+                self.i += 1;
+                continue;
+            }
             if is_unquoted_delimiter(c) || is_quote(c) {
                 break;
             }
