@@ -422,11 +422,39 @@ fn test_suite_draft2020_12() {
     suite(
         "draft2020-12",
         "https://json-schema.org/draft/2020-12/schema",
-        301,
+        304,
     );
 }
 
 #[test]
 fn test_suite_draft7() {
     suite("draft7", "http://json-schema.org/draft-07/schema#", 223);
+}
+
+/// A keyword about one type holds for every other type, so its negation holds
+/// for that type only.
+#[test]
+fn negation_of_type_specific_keywords() {
+    check(
+        json!({"not": {"required": ["a"]}}),
+        &[r#"{"b": 1}"#, "{}"],
+        &[r#"{"a": 1}"#, "5", "[]", r#""s""#, "null"],
+    );
+    check(
+        json!({"not": {"minLength": 3}}),
+        &[r#""ab""#, r#""""#],
+        &[r#""abc""#, "5", "{}", "[]"],
+    );
+    check(
+        json!({"not": {"anyOf": [{"type": "string"}, {"minimum": 10}]}}),
+        // `minimum` holds for every non-number, so only small numbers remain.
+        &["9", "-1.5"],
+        &["10", "10.5", r#""x""#, "null", "{}", "[1]"],
+    );
+    check(
+        json!({"if": {"properties": {"a": {"const": 1}}, "required": ["a"]},
+               "then": {"required": ["b"]}, "else": {"maxProperties": 1}}),
+        &[r#"{"a": 1, "b": 2}"#, r#"{"a": 2}"#, "[]", "7"],
+        &[r#"{"a": 1}"#, r#"{"a": 2, "c": 3}"#],
+    );
 }

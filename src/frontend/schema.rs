@@ -721,9 +721,10 @@ impl<'a> Compiler<'a> {
 
     /// The negation of a schema, as a made-up schema (a disjunction).
     ///
-    /// Each keyword is negated on its own (¬(a ∧ b) = ¬a ∨ ¬b); a keyword
-    /// that constrains one type only is also satisfied by every other type,
-    /// so its negation adds a branch of the other types. Subschemas are
+    /// Each keyword is negated on its own (¬(a ∧ b) = ¬a ∨ ¬b). A keyword
+    /// that constrains one type only holds for every other type, so its
+    /// negation holds for that type only (¬minLength: a short *string*).
+    /// Subschemas are
     /// negated lazily through `$fw_not`, so recursive schemas terminate.
     /// Keywords whose negation is not expressible are reported.
     fn negate(&self, s: &Sub<'a>) -> R<Sub<'a>> {
@@ -746,22 +747,12 @@ impl<'a> Compiler<'a> {
     fn negation(&self, s: &Sub<'a>) -> R<Value> {
         use serde_json::json;
         const TYPES: [&str; 6] = ["null", "boolean", "object", "array", "string", "number"];
-        let others = |t: &str| -> Value {
-            Value::Array(
-                TYPES
-                    .iter()
-                    .filter(|x| **x != t)
-                    .map(|x| Value::String(x.to_string()))
-                    .collect(),
-            )
-        };
         let m = match s.val {
             Value::Bool(b) => return Ok(Value::Bool(!b)),
             Value::Object(m) => m,
             _ => return Err(invalid(&s.ptr, "a schema must be an object or a boolean")),
         };
         let mut branches: Vec<Value> = Vec::new();
-        let mut other_types: BTreeSet<&str> = BTreeSet::new();
         let reg = |p: String, v: &'a Value| self.register(Sub::new(p, v));
         if let Some(r) = m.get("$ref") {
             let r = r
@@ -881,7 +872,6 @@ impl<'a> Compiler<'a> {
                         let r = r
                             .as_str()
                             .ok_or_else(|| invalid(&kp, "required must list strings"))?;
-                        other_types.insert("object");
                         branches.push(json!({ "type": "object", "properties": { r: false } }));
                     }
                 }
@@ -893,7 +883,6 @@ impl<'a> Compiler<'a> {
                         if sub == &Value::Bool(true) {
                             continue;
                         }
-                        other_types.insert("object");
                         let n = reg(child(&kp, name), sub);
                         branches.push(json!({ "type": "object", "required": [name],
                             "properties": { name.clone(): { "$fw_not": n } } }));
@@ -908,7 +897,6 @@ impl<'a> Compiler<'a> {
                             let n = reg(format!("{kp}/{i}"), sub);
                             let mut prefix = vec![Value::Bool(true); i];
                             prefix.push(json!({ "$fw_not": n }));
-                            other_types.insert("array");
                             branches.push(json!({ "type": "array", "prefixItems": prefix }));
                         }
                     }
@@ -920,7 +908,6 @@ impl<'a> Compiler<'a> {
                             continue;
                         }
                         let n = reg(kp.clone(), v);
-                        other_types.insert("array");
                         branches.push(json!({ "type": "array", "contains": { "$fw_not": n } }));
                     }
                     _ => return Err(invalid(&kp, "prefixItems must be an array")),
@@ -930,7 +917,6 @@ impl<'a> Compiler<'a> {
                         return Err(cant());
                     }
                     let n = reg(kp.clone(), v);
-                    other_types.insert("array");
                     branches.push(json!({ "type": "array", "items": { "$fw_not": n } }));
                 }
                 "minItems" | "maxItems" | "minLength" | "maxLength" | "minProperties"
@@ -947,7 +933,6 @@ impl<'a> Compiler<'a> {
                     if k.starts_with("min") && x == 0 {
                         continue;
                     }
-                    other_types.insert(t);
                     let y = if k.starts_with("min") {
                         x - 1
                     } else {
@@ -969,7 +954,6 @@ impl<'a> Compiler<'a> {
                         }
                         _ => (num(v, &kp, k)?, true),
                     };
-                    other_types.insert("number");
                     let flip = match (is_min, excl) {
                         (true, false) => "exclusiveMaximum",
                         (true, true) => "maximum",
@@ -979,7 +963,6 @@ impl<'a> Compiler<'a> {
                     branches.push(json!({ "type": "number", flip: bound }));
                 }
                 "pattern" => {
-                    other_types.insert("string");
                     branches.push(json!({ "type": "string", "$fw_not_pattern": v }));
                 }
                 "format" if self.options.format == FormatMode::Assert => {
@@ -994,7 +977,6 @@ impl<'a> Compiler<'a> {
                         .as_object()
                         .ok_or_else(|| invalid(&kp, format!("{k} must be an object")))?;
                     for (key, dv) in d {
-                        other_types.insert("object");
                         match dv {
                             Value::Array(a) => {
                                 for x in a {
@@ -1032,9 +1014,6 @@ impl<'a> Compiler<'a> {
                 | "$recursiveRef" => return Err(cant()),
                 _ => {} // unknown keyword: validates nothing, its negation is false
             }
-        }
-        for t in other_types {
-            branches.push(json!({ "type": others(t) }));
         }
         Ok(if branches.is_empty() {
             Value::Bool(false)
