@@ -64,7 +64,7 @@ pub const INT_EXP_LIMIT: u32 = 20;
 /// Largest object `const`/`enum` value accepted (its keys may come in any order).
 pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
 /// Largest finite `maxLength` / `minLength` compiled into a lexeme.
-pub const MAX_STRING_BOUND: u64 = 2_000;
+pub const MAX_STRING_BOUND: u64 = 10_000;
 /// Largest finite `maxItems` / `minItems` (and prefix length) compiled.
 pub const MAX_ITEMS_BOUND: u64 = 2_000;
 /// Most `patternProperties` in one object (keys are split by the subset of
