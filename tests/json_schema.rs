@@ -37,10 +37,6 @@ fn options() -> SchemaOptions {
     }
 }
 
-fn matcher(schema: &Value, vocab: &Arc<Vocabulary>, trie: &Arc<formwork::TokenTrie>) -> Matcher {
-    matcher_with(schema, &options(), vocab, trie)
-}
-
 fn matcher_with(
     schema: &Value,
     opts: &SchemaOptions,

@@ -1973,10 +1973,7 @@ impl<'a> Compiler<'a> {
         // Other keys, split by the set of patterns they match.
         let (name_all, name_except) = match &names {
             None => (vec![STRING.to_string()], Vec::new()),
-            Some(nn) => match string_parts(nn, Vec::new())? {
-                Some(p) => p,
-                None => (Vec::new(), Vec::new()),
-            },
+            Some(nn) => string_parts(nn, Vec::new())?.unwrap_or_default(),
         };
         let mut extra_alts = Vec::new();
         if !name_all.is_empty() {
@@ -1992,7 +1989,7 @@ impl<'a> Compiler<'a> {
                 for (j, (_, ptr, rx, v)) in pats.iter().enumerate() {
                     if mask & (1 << j) != 0 {
                         all.extend(rx.iter().cloned());
-                        subs.push(Sub::new(ptr.clone(), *v));
+                        subs.push(Sub::new(ptr.clone(), v));
                     } else {
                         except.extend(rx.iter().cloned());
                     }
@@ -2143,7 +2140,7 @@ impl<'a> Compiler<'a> {
         let rest: Vec<Sub<'a>> = n
             .arrs
             .iter()
-            .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), *v)))
+            .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), v)))
             .collect();
         let csub = Sub::new(cptr.clone(), cval);
         let mut with_c = rest.clone();

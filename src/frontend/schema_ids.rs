@@ -96,7 +96,7 @@ impl Resources {
             }
         }
         if ptr.is_empty() {
-            self.ids.entry(base.clone()).or_insert(String::new());
+            self.ids.entry(base.clone()).or_default();
         }
         for k in ["$anchor", "$dynamicAnchor"] {
             if let Some(a) = m.get(k).and_then(Value::as_str) {
