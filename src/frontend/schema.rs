@@ -261,6 +261,21 @@ impl<'a> Sub<'a> {
     }
 }
 
+/// The value at JSON pointer `ptr` (RFC 6901; `""` is `v` itself) below `v`.
+fn follow_pointer<'v>(v: &'v Value, ptr: &str) -> Option<&'v Value> {
+    let Some(rest) = ptr.strip_prefix('/') else {
+        return ptr.is_empty().then_some(v);
+    };
+    rest.split('/').try_fold(v, |cur, tok| {
+        let key = tok.replace("~1", "/").replace("~0", "~");
+        match cur {
+            Value::Object(m) => m.get(&key),
+            Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        }
+    })
+}
+
 /// True if the schema has a non-trivial `unevaluatedProperties`/`Items`.
 fn has_unevaluated(v: &Value) -> bool {
     ["unevaluatedProperties", "unevaluatedItems"]
@@ -578,34 +593,10 @@ impl<'a> Compiler<'a> {
             .lookup(&base, r)
             .map_err(|e| unsupported(&here, format!("$ref {r:?}: {e}")))?;
         // The resource itself, then the fragment's JSON pointer inside it.
-        let mut cur = self.root;
-        let mut out = String::new();
-        if !res_ptr.is_empty() {
-            for tok in res_ptr[1..].split('/') {
-                let key = tok.replace("~1", "/").replace("~0", "~");
-                cur = match cur {
-                    Value::Object(m) => m.get(&key),
-                    Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
-                    _ => None,
-                }
-                .ok_or_else(|| unsupported(&here, format!("$ref {r:?} does not resolve")))?;
-            }
-            out = res_ptr;
-        }
-        if frag.is_empty() {
-            return Ok((out, cur));
-        }
-        for tok in frag[1..].split('/') {
-            let key = tok.replace("~1", "/").replace("~0", "~");
-            cur = match cur {
-                Value::Object(m) => m.get(&key),
-                Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
-                _ => None,
-            }
-            .ok_or_else(|| unsupported(&here, format!("$ref {r:?} does not resolve")))?;
-            out.push('/');
-            out.push_str(&esc_ptr(&key));
-        }
+        let fail = || unsupported(&here, format!("$ref {r:?} does not resolve"));
+        let cur = follow_pointer(self.root, &res_ptr).ok_or_else(fail)?;
+        let cur = follow_pointer(cur, &frag).ok_or_else(fail)?;
+        let out = format!("{res_ptr}{frag}");
         Ok((out, cur))
     }
 
