@@ -380,7 +380,7 @@ impl CompiledGrammar {
         }
         let mut names = lw.names;
         names.push("<start>".into());
-        let lexer = LexerSpec::new(lw.lexemes, ignore);
+        let lexer = LexerSpec::new(lw.lexemes, ignore, grammar.separate_words);
         let parser = ParserTables {
             rhs: rhs_flat,
             lhs_at,
@@ -391,7 +391,7 @@ impl CompiledGrammar {
         };
         let initial_parser = Parser::new(&parser);
         let mut initial_lexer = LexerCache::new(&lexer);
-        let initial_lex = initial_lexer.start_state(&lexer, initial_parser.allowed(0));
+        let initial_lex = initial_lexer.start_state(&lexer, initial_parser.allowed(0), None);
         initial_lexer.explore(&lexer, initial_lex, EAGER_LEXER_STATES);
         Ok(CompiledGrammar {
             lexer,

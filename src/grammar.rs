@@ -132,6 +132,7 @@ pub struct Grammar {
     pub(crate) start: String,
     pub(crate) rules: Vec<(String, Expr)>,
     pub(crate) ignore: Option<String>,
+    pub(crate) separate_words: bool,
 }
 
 impl Grammar {
@@ -141,6 +142,7 @@ impl Grammar {
             start: start.into(),
             rules: Vec::new(),
             ignore: None,
+            separate_words: false,
         }
     }
 
@@ -153,6 +155,40 @@ impl Grammar {
     /// Sets the ignore lexeme: a regex allowed between any two lexemes.
     pub fn ignore(&mut self, pattern: impl Into<String>) -> &mut Grammar {
         self.ignore = Some(pattern.into());
+        self
+    }
+
+    /// Requires a separator between words: two lexemes may not touch when
+    /// the first ends with a word byte and the second starts with one (ASCII
+    /// letters, digits, `_`, and every non-ASCII byte).
+    ///
+    /// This is how programming languages lex: `SELECT name` needs its
+    /// space because `SELECTname` reads as one identifier. A PEG keyword
+    /// followed by `~` matches without one, so without this option the
+    /// language holds strings a real parser of the target language rejects.
+    /// The ignore lexeme (whitespace, comments) is the usual separator.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use formwork::grammar::{Expr, Grammar};
+    /// use formwork::{CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut g = Grammar::new("s");
+    /// g.rule("s", Expr::seq([Expr::literal("select"), Expr::regex("[a-z]+|[0-9]+|[*]")]));
+    /// g.ignore(" +");
+    /// g.separate_words(true);
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
+    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
+    /// let trie = Arc::new(TokenTrie::new(&vocab));
+    /// let mut m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), vocab, trie);
+    /// m.commit_bytes(b"select")?;
+    /// assert!(m.clone().commit_bytes(b"7").is_err());
+    /// assert!(m.clone().commit_bytes(b"*").is_ok());
+    /// assert!(m.commit_bytes(b" 7").is_ok());
+    /// # Ok(()) }
+    /// ```
+    pub fn separate_words(&mut self, yes: bool) -> &mut Grammar {
+        self.separate_words = yes;
         self
     }
 

@@ -309,15 +309,35 @@ pub(crate) struct LexerSpec {
     pub(crate) ignore: Option<LexemeId>,
     pub(crate) class_of: [u8; 256],
     pub(crate) class_rep: Vec<u8>,
+    /// Word bytes, when the grammar separates words
+    /// ([`Grammar::separate_words`](crate::grammar::Grammar::separate_words)):
+    /// a lexeme ending in one may not be followed directly by a lexeme
+    /// starting with one.
+    pub(crate) word_bytes: Option<[bool; 256]>,
 }
 
 impl LexerSpec {
-    pub(crate) fn new(lexemes: Vec<LexemeDfa>, ignore: Option<LexemeId>) -> LexerSpec {
+    pub(crate) fn new(
+        lexemes: Vec<LexemeDfa>,
+        ignore: Option<LexemeId>,
+        separate_words: bool,
+    ) -> LexerSpec {
+        let word_bytes = separate_words.then(|| {
+            let mut w = [false; 256];
+            for (b, w) in w.iter_mut().enumerate() {
+                let b = b as u8;
+                *w = b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+            }
+            w
+        });
         let mut key_to_class: HashMap<Vec<u8>, u8> = HashMap::new();
         let mut class_of = [0u8; 256];
         let mut class_rep = Vec::new();
         for b in 0..=255u8 {
-            let key: Vec<u8> = lexemes.iter().map(|l| l.class(b)).collect();
+            let mut key: Vec<u8> = lexemes.iter().map(|l| l.class(b)).collect();
+            // Word and other bytes must not share a class: the lexer
+            // remembers which kind it read last.
+            key.push(word_bytes.map_or(0, |w| w[b as usize] as u8));
             let n = key_to_class.len();
             let c = *key_to_class.entry(key).or_insert_with(|| {
                 class_rep.push(b);
@@ -330,7 +350,13 @@ impl LexerSpec {
             ignore,
             class_of,
             class_rep,
+            word_bytes,
         }
+    }
+
+    #[inline]
+    fn is_word(&self, b: u8) -> bool {
+        self.word_bytes.is_some_and(|w| w[b as usize])
     }
 
     pub(crate) fn class_count(&self) -> usize {
@@ -348,6 +374,10 @@ pub(crate) struct LexState {
     /// The ignore lexeme matches the bytes read so far.
     pub(crate) ignorable: bool,
     pub(crate) at_start: bool,
+    /// Only when the grammar separates words: in a start state, the lexeme
+    /// before ended with a word byte, so no word byte may come next;
+    /// otherwise, the last byte read was a word byte.
+    pub(crate) word: bool,
 }
 
 impl LexState {
@@ -358,8 +388,9 @@ impl LexState {
     }
 }
 
-/// Identity of a product state: (at a lexeme's start, live members).
-type StateKey = (bool, Box<[(LexemeId, u32)]>);
+/// Identity of a product state: (at a lexeme's start, [`LexState::word`],
+/// live members).
+type StateKey = (bool, bool, Box<[(LexemeId, u32)]>);
 
 /// Lazily built product states of a [`LexerSpec`], with a transition cache.
 #[derive(Clone, Debug)]
@@ -368,7 +399,9 @@ pub(crate) struct LexerCache {
     index: HashMap<StateKey, u32, FxBuild>,
     trans: Vec<u32>,
     ncls: usize,
-    starts: HashMap<Box<[LexemeId]>, u32, FxBuild>,
+    /// Start states by allowed lexemes, after a non-word (`[0]`) or a word
+    /// (`[1]`) byte.
+    starts: [HashMap<Box<[LexemeId]>, u32, FxBuild>; 2],
     /// Per state and text slice `j`: bit `2j` = known, bit `2j+1` = every
     /// string of the slice stays inside the current lexeme.
     slice_ok: Vec<u16>,
@@ -381,7 +414,7 @@ impl LexerCache {
             index: HashMap::default(),
             trans: Vec::new(),
             ncls: spec.class_count(),
-            starts: HashMap::default(),
+            starts: Default::default(),
             slice_ok: Vec::new(),
         }
     }
@@ -395,47 +428,65 @@ impl LexerCache {
         self.states.len()
     }
 
-    /// The start state for the set of allowed lexemes (sorted, deduplicated).
-    pub(crate) fn start_state(&mut self, spec: &LexerSpec, allowed: &[LexemeId]) -> u32 {
-        if let Some(&s) = self.starts.get(allowed) {
+    /// The start state for the set of allowed lexemes (sorted, deduplicated)
+    /// after a lexeme that ended in state `before` (`None` at the start of
+    /// the output).
+    pub(crate) fn start_state(
+        &mut self,
+        spec: &LexerSpec,
+        allowed: &[LexemeId],
+        before: Option<u32>,
+    ) -> u32 {
+        let word = before.is_some_and(|s| {
+            let st = &self.states[s as usize];
+            !st.at_start && st.word
+        });
+        if let Some(&s) = self.starts[word as usize].get(allowed) {
             return s;
         }
         let members: Box<[(LexemeId, u32)]> = allowed
             .iter()
             .map(|&l| (l, spec.lexemes[l as usize].start))
             .collect();
-        let id = self.intern(true, members, spec);
-        self.starts.insert(allowed.into(), id);
+        let id = self.intern(true, word, members, spec);
+        self.starts[word as usize].insert(allowed.into(), id);
         id
     }
 
-    fn intern(&mut self, at_start: bool, members: Box<[(LexemeId, u32)]>, spec: &LexerSpec) -> u32 {
+    fn intern(
+        &mut self,
+        at_start: bool,
+        word: bool,
+        members: Box<[(LexemeId, u32)]>,
+        spec: &LexerSpec,
+    ) -> u32 {
         // A start state with no lexemes is kept: the parser may be complete
         // there (nothing may follow, but the output may end).
         if members.is_empty() && !at_start {
             return DEAD;
         }
-        let key = (at_start, members);
+        let key = (at_start, word, members);
         if let Some(&id) = self.index.get(&key) {
             return id;
         }
         let id = self.states.len() as u32;
         let matched = |l: LexemeId, s: u32| !at_start && spec.lexemes[l as usize].is_accepting(s);
         let accepting: Box<[LexemeId]> = key
-            .1
+            .2
             .iter()
             .filter(|&&(l, s)| Some(l) != spec.ignore && matched(l, s))
             .map(|&(l, _)| l)
             .collect();
         let ignorable = key
-            .1
+            .2
             .iter()
             .any(|&(l, s)| Some(l) == spec.ignore && matched(l, s));
         self.states.push(LexState {
-            members: key.1.clone(),
+            members: key.2.clone(),
             accepting,
             ignorable,
             at_start,
+            word,
         });
         self.trans.resize(self.trans.len() + self.ncls, UNKNOWN);
         self.slice_ok.push(0);
@@ -539,6 +590,12 @@ impl LexerCache {
 
     #[cold]
     fn next_slow(&mut self, spec: &LexerSpec, s: u32, byte: u8, idx: usize) -> u32 {
+        let word = spec.is_word(byte);
+        let from = &self.states[s as usize];
+        if from.at_start && from.word && word {
+            self.trans[idx] = DEAD;
+            return DEAD;
+        }
         let members: Box<[(LexemeId, u32)]> = self.states[s as usize]
             .members
             .iter()
@@ -547,7 +604,7 @@ impl LexerCache {
                 (t != DEAD).then_some((l, t))
             })
             .collect();
-        let t = self.intern(false, members, spec);
+        let t = self.intern(false, word, members, spec);
         self.trans[idx] = t;
         t
     }

@@ -170,7 +170,7 @@ impl Matcher {
         };
         let start = self
             .lexer
-            .start_state(&g.lexer, self.parser.allowed(new_row));
+            .start_state(&g.lexer, self.parser.allowed(new_row), Some(lex));
         (start, new_row)
     }
 

@@ -120,8 +120,10 @@ fn schema_aware_sql_compiles_in_sqlite() {
     for (k, n) in &errors {
         println!("  {n:>5}  {k}");
     }
-    // Far from 100%: see the README (keywords glued to names, scopes).
-    assert!(rate >= 10.0, "{rate:.1}%");
+    // Far from 100%: a context-free grammar cannot see scopes (a column of
+    // a table not in FROM, a qualifier that is not an alias); see the README.
+    // The floor is the rate measured with words separated.
+    assert!(rate >= 30.0, "{rate:.1}%");
 }
 
 #[test]

@@ -232,3 +232,53 @@ fn case_insensitive_strings_ranges_and_builtins() {
         assert_eq!(accepted, ok, "{text:?}");
     }
 }
+
+/// Runs each text through a matcher of `grammar` byte by byte: is it accepted whole?
+fn accepts(grammar: &CompiledGrammar, cases: &[(&str, bool)]) {
+    let c = Arc::new(grammar.clone());
+    let vocab = Arc::new(formwork::fuzzer::byte_vocabulary());
+    let trie = Arc::new(formwork::TokenTrie::new(&vocab));
+    for (text, ok) in cases {
+        let mut m = formwork::Matcher::new(c.clone(), vocab.clone(), trie.clone());
+        let accepted = m.commit_bytes(text.as_bytes()).is_ok() && m.is_accepting();
+        assert_eq!(accepted, *ok, "{text:?}");
+    }
+}
+
+#[test]
+fn sql_separates_words_like_sqlite() {
+    let g = pest_grammar(&grammar_text("sql.pest"), None).unwrap();
+    let c = CompiledGrammar::new(&g).unwrap();
+    accepts(
+        &c,
+        &[
+            ("SELECT x FROM t", true),
+            ("select count(*)from t where a=1", true),
+            ("SELECT T1.name,T2.id FROM t AS T1 JOIN u AS T2", true),
+            ("SELECT 'a'||x FROM t", true),
+            // SQLite reads these as one identifier, or a number glued to a name.
+            ("SELECTx FROM t", false),
+            ("SELECT x FROM t WHEREa=1", false),
+            ("SELECT 7x", false),
+            ("SELECT x FROM t LIMIT 1OFFSET 2", false),
+            ("SELECT x FROM t LIMIT 1 OFFSET 2", true),
+        ],
+    );
+    // Without the directive, pest's reading (no separator needed) is kept.
+    let text = grammar_text("sql.pest").replace("//! formwork: separate-words", "");
+    let c = CompiledGrammar::new(&pest_grammar(&text, None).unwrap()).unwrap();
+    accepts(
+        &c,
+        &[
+            ("SELECTx FROM t", true),
+            ("SELECT x FROM t LIMIT 1OFFSET 2", true),
+        ],
+    );
+}
+
+#[test]
+fn unknown_directive_has_line_and_column() {
+    let e = error_of("//! formwork: separate-words\n  //! formwork: glue\na = { \"x\" }\n");
+    assert!(e.to_string().contains("glue"), "{e}");
+    assert_pos(&e, 2, 3);
+}

@@ -26,6 +26,17 @@
 //!   `'a'..'z'` ranges are character classes, `^"abc"` is ASCII
 //!   case-insensitive (as in pest).
 //!
+//! # Separating words
+//!
+//! pest matches `^"select" ~ name` on `selectx` as well as on `select x`,
+//! but a real SQL lexer reads `selectx` as one identifier. A grammar doc
+//! comment `//! formwork: separate-words` (at the top of the file, where pest
+//! allows grammar docs) turns on
+//! [`Grammar::separate_words`]: two lexemes may then
+//! touch only if they do not both have a word byte at the boundary. The
+//! language becomes a subset of pest's, the one a tokenizing parser of the
+//! target language accepts. Any other `formwork:` directive is an error.
+//!
 //! # Lookahead
 //!
 //! `!e` and `&e` consume nothing, so they cannot be lexemes. Inside an atomic
@@ -99,6 +110,33 @@ fn builtin_regex(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Reads the `//! formwork: ...` directives of a grammar: returns whether
+/// words are separated.
+fn directives(text: &str) -> Result<bool, GrammarError> {
+    let mut separate_words = false;
+    for (i, line) in text.lines().enumerate() {
+        let Some(doc) = line.trim_start().strip_prefix("//!") else {
+            continue;
+        };
+        let Some(directive) = doc.trim().strip_prefix("formwork:") else {
+            continue;
+        };
+        match directive.trim() {
+            "separate-words" => separate_words = true,
+            other => {
+                return Err(GrammarError::PestSyntax {
+                    line: i + 1,
+                    column: line.len() - line.trim_start().len() + 1,
+                    message: format!(
+                        "unknown formwork directive `{other}`; the only one is `separate-words`"
+                    ),
+                })
+            }
+        }
+    }
+    Ok(separate_words)
+}
+
 /// Builtins that use pest's stack.
 const STACK_BUILTINS: &[&str] = &["PUSH", "POP", "POP_ALL", "PEEK", "PEEK_ALL", "DROP"];
 
@@ -134,6 +172,7 @@ pub fn pest_grammar(text: &str, start: Option<&str>) -> Result<Grammar, GrammarE
             message: "pest_meta could not read a literal of this grammar".into(),
         })?
         .map_err(|e| syntax_error(&e))?;
+    let separate_words = directives(text)?;
     let order: Vec<String> = ast.iter().map(|r| r.name.clone()).collect();
     let rules: HashMap<String, (RuleType, PExpr)> =
         ast.into_iter().map(|r| (r.name, (r.ty, r.expr))).collect();
@@ -163,6 +202,7 @@ pub fn pest_grammar(text: &str, start: Option<&str>) -> Result<Grammar, GrammarE
         inlining: Vec::new(),
         current: start.clone(),
     };
+    l.grammar.separate_words(separate_words);
     // The ignore lexeme.
     let mut ignore = Vec::new();
     for name in ["WHITESPACE", "COMMENT"] {
