@@ -20,9 +20,10 @@
 //! `cargo run --release --example ladder [-- --limit N --max-tokens N --out F.jsonl]`
 
 use formwork::fallback::{Fallback, FallbackError, ModelBackend, Stage};
+use formwork::frontend::schema::{compile_with, KeySpelling, SchemaOptions};
 use formwork::generate::{GenerateOptions, Generator};
 use formwork::model::{apply_chat_template, default_model_path, GgufModel};
-use formwork::{json_schema_grammar, CompiledGrammar};
+use formwork::CompiledGrammar;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -110,7 +111,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         // Constrained decoding.
         let t = Instant::now();
-        let con_ok = match json_schema_grammar(schema).and_then(|g| CompiledGrammar::new(&g)) {
+        let schema_opts = SchemaOptions {
+            key_spelling: KeySpelling::Shortest,
+            ..SchemaOptions::default()
+        };
+        let con_ok = match compile_with(schema, &schema_opts).and_then(|g| CompiledGrammar::new(&g))
+        {
             Ok(g) => {
                 let p = apply_chat_template(template.as_deref(), None, prompt);
                 let g = backend

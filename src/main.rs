@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use formwork::frontend::schema::{
-    compile_with, FormatMode, PropertyOrder, SchemaOptions, Whitespace,
+    compile_with, FormatMode, KeySpelling, PropertyOrder, SchemaOptions, Whitespace,
 };
 use formwork::{
     bench::Bench, grammar::Grammar, pest_grammar, regex_grammar, CompiledGrammar, Matcher,
@@ -111,6 +111,11 @@ struct SchemaFlags {
     /// Default: schema for generate, any for mask and bench.
     #[arg(long, value_parser = ["schema", "any"])]
     property_order: Option<String>,
+    /// Spelling of known property names: any (every JSON escape spelling)
+    /// or shortest (as serde_json writes them, so fast-forward can force
+    /// whole keys). Default: shortest for generate, any for mask and bench.
+    #[arg(long, value_parser = ["any", "shortest"])]
+    key_spelling: Option<String>,
 }
 
 impl SchemaFlags {
@@ -128,6 +133,12 @@ impl SchemaFlags {
                 Some("compact") => Whitespace::Compact,
                 Some("flexible") => Whitespace::Flexible,
                 _ => default_ws,
+            },
+            key_spelling: match self.key_spelling.as_deref() {
+                Some("any") => KeySpelling::Any,
+                Some(_) => KeySpelling::Shortest,
+                None if checking => KeySpelling::Any,
+                None => KeySpelling::Shortest,
             },
             format: if self.format == "annotate" {
                 FormatMode::Annotate

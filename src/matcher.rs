@@ -510,8 +510,9 @@ impl Matcher {
 
     /// Tokens that must come next whatever the model picks: the canonical
     /// tokenization of [`forced_bytes`](Self::forced_bytes), minus its last
-    /// token unless the forced bytes end the output (a longer token might
-    /// otherwise merge with what follows).
+    /// token if a longer allowed token starts with that token's bytes (the
+    /// forced bytes may end inside what the model would write as one token,
+    /// e.g. `":` before `":"`).
     pub fn forced_tokens(&mut self) -> Vec<TokenId> {
         let bytes = self.forced_bytes();
         if bytes.is_empty() {
@@ -525,20 +526,27 @@ impl Matcher {
         let Ok(mut toks) = self.vocab.encode(valid) else {
             return Vec::new();
         };
-        // Is the output complete after all forced bytes, with nothing else possible?
-        let complete = valid.len() == bytes.len() && {
-            let mut probe = self.clone();
-            probe.commit_bytes(&bytes).is_ok()
-                && probe.is_accepting()
-                && probe.forced_bytes().is_empty()
-                && {
-                    let trie = probe.trie.clone();
-                    let mut m = TokenMask::new(self.vocab.logits_width());
-                    probe.walk_trie(&trie, &mut m);
-                    m.is_empty()
-                }
+        let Some((&last, head)) = toks.split_last() else {
+            return toks;
         };
-        if !complete {
+        // Commit all but the last token, look at the mask there, roll back.
+        for (i, &t) in head.iter().enumerate() {
+            if self.commit(t).is_err() {
+                // Not expected (the bytes are forced); force nothing then.
+                let _ = self.rollback(i);
+                return Vec::new();
+            }
+        }
+        let vocab = self.vocab.clone();
+        let last_bytes = vocab.token_bytes(last);
+        let mask = self.compute_mask();
+        let keep_last = mask.contains(last)
+            && !mask.iter().any(|t| {
+                let b = vocab.token_bytes(t);
+                b.len() > last_bytes.len() && b.starts_with(last_bytes)
+            });
+        let _ = self.rollback(head.len());
+        if !keep_last {
             toks.pop();
         }
         toks

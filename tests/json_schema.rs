@@ -6,7 +6,7 @@
 mod common;
 
 use formwork::frontend::schema::{
-    compile_with, FormatMode, PropertyOrder, SchemaOptions, Whitespace,
+    compile_with, FormatMode, KeySpelling, PropertyOrder, SchemaOptions, Whitespace,
 };
 use formwork::{json_schema_grammar, CompiledGrammar, GrammarError, Matcher, Vocabulary};
 use serde_json::{json, Value};
@@ -34,6 +34,7 @@ fn options() -> SchemaOptions {
         whitespace: Whitespace::Flexible,
         format: FormatMode::Annotate,
         property_order: PropertyOrder::Any,
+        key_spelling: KeySpelling::Any,
     }
 }
 
@@ -117,6 +118,41 @@ fn object_with_properties_in_schema_order() {
             r#"{"age": 3, "name": "x"}"#,
         ],
     );
+}
+
+#[test]
+fn shortest_key_spelling_forces_whole_keys() {
+    let schema = json!({
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "a\"b": {"type": "integer"}},
+        "required": ["name", "a\"b"],
+        "additionalProperties": {"type": "integer"}
+    });
+    let opts = SchemaOptions {
+        key_spelling: KeySpelling::Shortest,
+        ..SchemaOptions::default()
+    };
+    check_with(
+        schema.clone(),
+        &opts,
+        &[r#"{"name":"x","a\"b":1}"#, r#"{"name":"x","a\"b":1,"c":2}"#],
+        &[
+            r#"{"\u006eame":"x","a\"b":1}"#,
+            r#"{"name":"x","a\u0022b":1}"#,
+            // An escaped known key is not an additional property either.
+            r#"{"name":"x","a\"b":1,"n\u0061me":2}"#,
+        ],
+    );
+    // The first key's bytes are forced, and so are its tokens but the last
+    // (`":"`: GPT-2 has longer tokens that start with it and may follow).
+    let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+    let mut m = matcher_with(&schema, &opts, &vocab, &trie);
+    assert_eq!(m.forced_bytes(), br#"{"name":""#);
+    let forced = m.forced_tokens();
+    assert_eq!(vocab.decode_bytes(&forced), br#"{"name"#);
+    // Under every spelling, only `{"` is forced.
+    let mut m = matcher_with(&schema, &SchemaOptions::default(), &vocab, &trie);
+    assert_eq!(m.forced_bytes(), br#"{""#);
 }
 
 #[test]

@@ -140,6 +140,21 @@ pub enum PropertyOrder {
     Any,
 }
 
+/// How the names of an object's known properties are spelled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeySpelling {
+    /// Every JSON spelling (`"a"`, `"\u0061"`): the language is exactly the
+    /// valid documents. Use it to check existing documents.
+    #[default]
+    Any,
+    /// Only as `serde_json` writes them (an escape only where JSON requires
+    /// one). A subset of the valid documents, meant for generation: a key
+    /// then has one spelling, so its bytes are forced and fast-forward can
+    /// feed them without sampling. An escaped spelling of a known key is not
+    /// accepted as an additional property either.
+    Shortest,
+}
+
 /// Options of the JSON Schema compiler.
 ///
 /// ```
@@ -154,6 +169,7 @@ pub struct SchemaOptions {
     pub whitespace: Whitespace,
     pub format: FormatMode,
     pub property_order: PropertyOrder,
+    pub key_spelling: KeySpelling,
 }
 
 /// Compiles `schema` with the default options (see the module docs).
@@ -585,6 +601,16 @@ fn as_u64(v: &Value, ptr: &str, kw: &str) -> R<u64> {
 }
 
 impl<'a> Compiler<'a> {
+    /// A known property name, spelled as [`KeySpelling`] says.
+    fn key_expr(&self, k: &str) -> Expr {
+        match self.options.key_spelling {
+            KeySpelling::Any => Expr::regex(spell_string(k)),
+            KeySpelling::Shortest => {
+                Expr::literal(serde_json::to_string(k).expect("a string serializes"))
+            }
+        }
+    }
+
     fn resolve(&self, r: &str, ptr: &str) -> R<(String, &'a Value)> {
         let here = format!("{ptr}/$ref");
         let base = self.resources.base_at(self.root, ptr);
@@ -1951,7 +1977,7 @@ impl<'a> Compiler<'a> {
             let c = if name_ok { self.value(subs)? } else { None };
             match c {
                 Some(c) => members.push((
-                    Expr::seq([Expr::regex(spell_string(k)), Expr::literal(":"), c.expr]),
+                    Expr::seq([self.key_expr(k), Expr::literal(":"), c.expr]),
                     required,
                 )),
                 None => {
