@@ -204,11 +204,40 @@ pub enum RepairError {
     ColonExpected { offset: usize },
 }
 
+/// Options of [`repair_with`]. `RepairOptions::default()` is what [`repair`]
+/// uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RepairOptions {
+    /// The text is a prefix of output that is still being streamed, and the
+    /// caller repairs it again as more arrives. A string whose end quote is
+    /// missing is then taken as cut off, not as mistyped: it keeps its
+    /// trailing whitespace and is never split at a comma that looks like the
+    /// start of the next member, so the repaired value of a longer prefix
+    /// only extends the one of a shorter prefix (as the `stream_stable`
+    /// option of the Python `json_repair` library). A dangling backslash at
+    /// the very end is dropped.
+    pub stream_stable: bool,
+}
+
+impl RepairOptions {
+    /// Options with [`RepairOptions::stream_stable`] set to `on`.
+    pub fn stream_stable(mut self, on: bool) -> Self {
+        self.stream_stable = on;
+        self
+    }
+}
+
 /// Repair `text` into a JSON value.
 ///
 /// Valid JSON is returned unchanged with no fixes. See the [module
 /// documentation](self) for what is repaired and how.
 pub fn repair(text: &str) -> Result<Repaired, RepairError> {
+    repair_with(text, &RepairOptions::default())
+}
+
+/// [`repair`] with options.
+pub fn repair_with(text: &str, opts: &RepairOptions) -> Result<Repaired, RepairError> {
     if let Ok(value) = serde_json::from_str::<Value>(text) {
         return Ok(Repaired {
             value,
@@ -216,6 +245,7 @@ pub fn repair(text: &str) -> Result<Repaired, RepairError> {
         });
     }
     let mut p = Parser::new(text);
+    p.stream_stable = opts.stream_stable;
     let value = p.parse_top()?;
     Ok(Repaired {
         value,
@@ -326,6 +356,8 @@ struct Parser {
     block_end: Cell<(usize, usize)>,
     line_end: Cell<(usize, usize)>,
     next_quote: Cell<(usize, usize)>,
+    /// [`RepairOptions::stream_stable`].
+    stream_stable: bool,
 }
 
 impl Parser {
@@ -339,6 +371,7 @@ impl Parser {
             line_end: Cell::new((usize::MAX, 0)),
             next_quote: Cell::new((usize::MAX, 0)),
             fixes: Vec::new(),
+            stream_stable: false,
         }
     }
 
@@ -850,6 +883,13 @@ impl Parser {
             Some(c) => c,
             None => return Ok(None),
         };
+        if is_quote(c) && !self.quoted_key_at(self.i) && self.bare_key_at(self.i + 1) {
+            // `` `key: value ``: a stray quote before a bare key, closed by
+            // nothing before the colon. Drop it and read the bare key.
+            self.fix(RepairKind::NormalizedQuotes, self.i);
+            self.i += 1;
+            return self.parse_key();
+        }
         if is_quote(c) || (c == '\\' && self.at(self.i + 1).is_some_and(is_quote)) {
             let before = self.fixes.len();
             self.key_mode = true;
@@ -1206,9 +1246,23 @@ impl Parser {
         // Start (in `out`) of a trailing run of raw whitespace, and whether it
         // holds a raw newline: `"text\n"` loses that newline.
         let mut raw_ws: Option<(usize, bool)> = None;
+        // In an object value: the first comma that is followed by the start of
+        // another member (`, "b":`, `, b:`). If the end quote turns out to be
+        // missing, the value ends there (`{"a": "x, b: 1`).
+        let mut member_comma: Option<usize> = None;
+        let obj_value_text = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
         loop {
             let Some(c) = self.cur() else {
                 // End of text: the end quote is missing.
+                if self.stream_stable {
+                    // Cut off while streaming: keep the text as it is, so that a
+                    // longer prefix only extends it.
+                    self.fix(RepairKind::ClosedString, self.i);
+                    return StrScan::Done(out);
+                }
+                if let Some(k) = member_comma {
+                    return StrScan::Retry(StrMode::StopAt(k));
+                }
                 if mode == StrMode::Normal {
                     let mut k = self.prev_non_ws(self.i);
                     if k >= open_at + 4 && self.starts_with(k - 3, "```") {
@@ -1315,6 +1369,14 @@ impl Parser {
                 self.scan_escape(&mut out);
                 raw_ws = None;
             } else {
+                if c == ','
+                    && obj_value_text
+                    && member_comma.is_none()
+                    && !self.stream_stable
+                    && self.member_follows(self.i + 1)
+                {
+                    member_comma = Some(self.i);
+                }
                 if is_ws(c) {
                     let (from, nl) = raw_ws.unwrap_or((out.len(), false));
                     raw_ws = Some((from, nl || c == '\n'));
@@ -1389,7 +1451,8 @@ impl Parser {
         match self.at(j) {
             None | Some('}') | Some(']') | Some(',') | Some('[') | Some('{') => true,
             Some('.') => self.starts_with(j, "..."),
-            Some(c) if is_quote(c) => self.quoted_key_at(j),
+            // `"key":`, or `` `key: `` with a stray quote that closes nothing.
+            Some(c) if is_quote(c) => self.quoted_key_at(j) || self.bare_key_at(j + 1),
             Some(c) if is_ident_start(c) || c.is_ascii_digit() => {
                 if self.unquoted_key_at(j) {
                     return true;
@@ -1427,6 +1490,15 @@ impl Parser {
             j += 1;
         }
         if j > k && self.at(j).is_some_and(is_quote) {
+            j += 1;
+        }
+        j > k && self.at(self.skip_ws_at(j, false)) == Some(':')
+    }
+
+    /// Whether a bare key (`name:`, no quote after the name) starts at `k`.
+    fn bare_key_at(&self, k: usize) -> bool {
+        let mut j = k;
+        while self.at(j).is_some_and(|c| is_ident(c) || c == '-') {
             j += 1;
         }
         j > k && self.at(self.skip_ws_at(j, false)) == Some(':')

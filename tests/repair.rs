@@ -2,9 +2,12 @@
 //! a round-trip property over generated valid JSON, and adversarial inputs.
 //!
 //! `cargo test --test repair -- --nocapture` prints the pass rates and the
-//! failing case ids.
+//! failing case ids; with `REPAIR_VERBOSE=1` also each failing input and
+//! what we got instead of the expected value.
 
-use formwork::repair::{repair, repair_with_schema, RepairError, SchemaMode, MAX_DEPTH};
+use formwork::repair::{
+    repair, repair_with, repair_with_schema, RepairError, RepairOptions, SchemaMode, MAX_DEPTH,
+};
 use serde_json::{Map, Number, Value};
 
 // ---------------------------------------------------------------------------
@@ -14,8 +17,8 @@ const CASES: &str = include_str!("data/json_repair_cases.jsonl");
 
 /// Options of json_repair that this crate implements (or that do not change
 /// the parsed value). `schema` cases run through `repair_with_schema`
-/// (`schema_repair_mode` picks the mode, default standard). Anything else —
-/// notably `stream_stable: true` — counts as a failure.
+/// (`schema_repair_mode` picks the mode, default standard), `stream_stable`
+/// sets [`RepairOptions::stream_stable`]. Anything else counts as a failure.
 fn options_supported(opts: &Map<String, Value>) -> Result<(), String> {
     for (k, v) in opts {
         match k.as_str() {
@@ -23,8 +26,7 @@ fn options_supported(opts: &Map<String, Value>) -> Result<(), String> {
             "return_objects" | "ensure_ascii" | "_function" => {}
             // Bypass of the strict fast path: our repair path gives the same value.
             "skip_json_loads" => {}
-            // `false` is the default, streaming-unstable behaviour we implement.
-            "stream_stable" if v == &Value::Bool(false) => {}
+            "stream_stable" if v.is_boolean() => {}
             // Schema-guided repair (`repair_with_schema`).
             "schema" => {}
             "schema_repair_mode" if v == "standard" || v == "salvage" => {}
@@ -52,7 +54,10 @@ fn check_case(case: &Value) -> Result<(), String> {
                 fixes: r.fixes,
             })
         }
-        None => repair(input),
+        None => {
+            let stream_stable = opts.get("stream_stable") == Some(&Value::Bool(true));
+            repair_with(input, &RepairOptions::default().stream_stable(stream_stable))
+        }
     };
     match kind {
         "error" => match got {
@@ -95,6 +100,14 @@ fn check_case(case: &Value) -> Result<(), String> {
 const MIN_RATE_JSON_REPAIR: f64 = 0.843;
 const MIN_RATE_JSONREPAIR: f64 = 0.986;
 
+/// `s` cut to at most 300 characters, for readable failure lists.
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(300) {
+        Some((i, _)) => format!("{}… ({} chars)", &s[..i], s.chars().count()),
+        None => s.to_string(),
+    }
+}
+
 #[test]
 fn reference_cases() {
     let verbose = std::env::var_os("REPAIR_VERBOSE").is_some();
@@ -123,8 +136,9 @@ fn reference_cases() {
                 let mut msg = id.clone();
                 if verbose {
                     msg = format!(
-                        "{id}\n    input {}\n    {why}",
-                        serde_json::to_string(&case["input"]).unwrap_or_default()
+                        "{id}\n    input {}\n    {}",
+                        clip(&serde_json::to_string(&case["input"]).unwrap_or_default()),
+                        clip(&why)
                     );
                 } else if why.starts_with("unsupported") {
                     msg = format!("{id} ({why})");
