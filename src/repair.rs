@@ -202,6 +202,9 @@ pub enum RepairError {
     /// A key is followed by something that cannot start a value (`{"a" ]`).
     #[error("colon expected at character {offset}")]
     ColonExpected { offset: usize },
+    /// A NUL character: the text is binary data, not (broken) JSON text.
+    #[error("NUL character at character {offset}: binary data, not text")]
+    NulCharacter { offset: usize },
 }
 
 /// Options of [`repair_with`]. `RepairOptions::default()` is what [`repair`]
@@ -243,6 +246,11 @@ pub fn repair_with(text: &str, opts: &RepairOptions) -> Result<Repaired, RepairE
             value,
             fixes: Vec::new(),
         });
+    }
+    if let Some(offset) = text.chars().position(|c| c == '\0') {
+        // Nothing a model writes contains NUL; guessing JSON out of binary
+        // data would invent a value (jsonrepair refuses it too).
+        return Err(RepairError::NulCharacter { offset });
     }
     let mut p = Parser::new(text);
     p.stream_stable = opts.stream_stable;
@@ -523,6 +531,25 @@ impl Parser {
                 Some(v) => {
                     saw_container |= v.is_object() || v.is_array();
                     let is_object = v.is_object();
+                    // Several documents glued together (`[…][…]`, no space,
+                    // newline or comma between) are one answer written twice:
+                    // a later one of the same shape is a corrected
+                    // re-emission and replaces the earlier, and an empty one
+                    // (`{}`, `[]`, `""`) next to the other carries nothing.
+                    // Separated documents (NDJSON) are all kept.
+                    let glued = start > 0
+                        && self.at(start - 1).is_some_and(|c| !is_ws(c) && c != ',');
+                    match docs.last() {
+                        Some(_) if glued && is_empty_value(&v) => {
+                            self.fix(RepairKind::SkippedJunk, start);
+                            continue;
+                        }
+                        Some(last) if glued && (is_empty_value(last) || same_shape(last, &v)) => {
+                            self.fix(RepairKind::SkippedJunk, start);
+                            docs.pop();
+                        }
+                        _ => {}
+                    }
                     docs.push(v);
                     if is_object && self.members_follow() {
                         // `{"a": 1}, "b": 2}`: the object was closed too
@@ -1586,8 +1613,14 @@ impl Parser {
             }
             return;
         }
-        // Invalid escape: keep the character.
+        // Invalid escape. An escaped quote of another kind (`\'`) is just that
+        // quote; otherwise the backslash is kept as text: `\s`, `\d`, `\(`
+        // are regular expressions and `C:\dir` a path more often than typos,
+        // and dropping the backslash would lose what the writer meant.
         self.fix(RepairKind::FixedInvalidEscape, self.i);
+        if !is_quote(e) && e != '\u{201e}' {
+            out.push('\\');
+        }
         out.push(e);
         self.i += 2;
     }
@@ -1685,11 +1718,23 @@ impl Parser {
             }
         }
         if matches!(self.at(i), Some('e') | Some('E')) {
+            let mantissa = text.clone();
             text.push('e');
             i += 1;
-            if matches!(self.at(i), Some('+') | Some('-')) {
+            let signed = matches!(self.at(i), Some('+') | Some('-'));
+            if signed {
                 text.push(self.s[i]);
                 i += 1;
+            }
+            if !signed
+                && !leading_zero
+                && self.at(i).is_some_and(is_ws)
+                && self.after_ws_is(i, |_| true)
+            {
+                // `1e }`: a dangling `e` that a space ends, with more text
+                // after it, is a typo, not a cut-off exponent (`1e` or `1e `
+                // at the very end, or `1e,`, completed below): drop it.
+                return self.finish_number(start, i, mantissa, true);
             }
             if complete(&mut text, i, self).is_some() {
                 if leading_zero {
@@ -1891,6 +1936,28 @@ struct Key {
 enum StrScan {
     Done(String),
     Retry(StrMode),
+}
+
+/// An empty container or string: a document that carries no data.
+fn is_empty_value(v: &Value) -> bool {
+    is_empty_container(v) || v.as_str() == Some("")
+}
+
+/// Same type, same keys and array lengths, recursively (values may differ).
+fn same_shape(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x
+                    .iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_shape(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_shape(v, w))
+        }
+        (Value::Number(_), Value::Number(_)) => true,
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b),
+    }
 }
 
 fn is_empty_container(v: &Value) -> bool {
