@@ -1290,6 +1290,18 @@ impl Parser {
                 if let Some(k) = member_comma {
                     return StrScan::Retry(StrMode::StopAt(k));
                 }
+                if obj_value_text {
+                    // `{"a": "text "quoted" text}`: the end quote is missing
+                    // and the `}` that ends the text closes the object; the
+                    // quotes before it were text.
+                    let mut k = self.prev_non_ws(self.i);
+                    if k >= open_at + 4 && self.starts_with(k - 3, "```") {
+                        k = self.prev_non_ws(k - 3);
+                    }
+                    if k > open_at + 1 && self.at(k - 1) == Some('}') {
+                        return StrScan::Retry(StrMode::StopAt(k - 1));
+                    }
+                }
                 if mode == StrMode::Normal {
                     let mut k = self.prev_non_ws(self.i);
                     if k >= open_at + 4 && self.starts_with(k - 3, "```") {
@@ -1867,7 +1879,19 @@ impl Parser {
                 return Ok(Some(v.unwrap_or(Value::Null)));
             }
         }
+        // `{text: words{in braces}}`: braces inside an unquoted object value
+        // (not at its start) are text while they balance.
+        let mut braces = 0usize;
         while let Some(c) = self.cur() {
+            if ctx == Ctx::Object && (c == '{' && self.i > start || c == '}' && braces > 0) {
+                if c == '{' {
+                    braces += 1;
+                } else {
+                    braces -= 1;
+                }
+                self.i += 1;
+                continue;
+            }
             if c == ','
                 && ctx == Ctx::Object
                 && !self.member_follows(self.i + 1)
