@@ -350,6 +350,8 @@ enum StrMode {
     StopAtDelimiter,
     /// The end quote is missing: stop at this character offset.
     StopAt(usize),
+    /// Like `StopAt`, and every quote before the offset is text.
+    StopAtQuotesText(usize),
 }
 
 struct Parser {
@@ -1298,8 +1300,11 @@ impl Parser {
                     if k >= open_at + 4 && self.starts_with(k - 3, "```") {
                         k = self.prev_non_ws(k - 3);
                     }
-                    if k > open_at + 1 && self.at(k - 1) == Some('}') {
-                        return StrScan::Retry(StrMode::StopAt(k - 1));
+                    let quotes = (open_at + 1..k).filter(|&j| self.at(j).is_some_and(is_end));
+                    if k > open_at + 1 && self.at(k - 1) == Some('}') && quotes.count() % 2 == 0 {
+                        // Only when the quotes inside pair up (`"sic"`): a
+                        // single one (`"b": "x" true}`) is the end quote.
+                        return StrScan::Retry(StrMode::StopAtQuotesText(k - 1));
                     }
                 }
                 if mode == StrMode::Normal {
@@ -1316,14 +1321,19 @@ impl Parser {
                 trim_end_ws(&mut out);
                 return StrScan::Done(out);
             };
-            if let StrMode::StopAt(stop) = mode {
+            if let StrMode::StopAt(stop) | StrMode::StopAtQuotesText(stop) = mode {
                 if self.i == stop {
                     self.fix(RepairKind::AddedMissingQuote, self.i);
                     trim_end_ws(&mut out);
                     return StrScan::Done(out);
                 }
             }
-            if is_end(c) {
+            if is_end(c) && matches!(mode, StrMode::StopAtQuotesText(_)) {
+                self.fix(RepairKind::EscapedQuote, self.i);
+                out.push(c);
+                raw_ws = None;
+                self.i += 1;
+            } else if is_end(c) {
                 let quote_at = self.i;
                 let after = self.skip_ws_at(self.i + 1, false);
                 let next = self.at(after);
