@@ -88,6 +88,10 @@ pub use serde_json::Value;
 /// Maximum nesting of arrays, objects and tuples.
 pub const MAX_DEPTH: usize = 512;
 
+/// Characters that the look-ahead for a balanced `{…}`/`[…]` inside a string
+/// value (`"a, {"k": 1}"`) may read in one repair, all calls together.
+const INLINE_SCAN_BUDGET: usize = 1 << 20;
+
 /// What a [`Fix`] repaired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -368,6 +372,8 @@ struct Parser {
     next_quote: Cell<(usize, usize)>,
     /// [`RepairOptions::stream_stable`].
     stream_stable: bool,
+    /// What is left of [`INLINE_SCAN_BUDGET`].
+    inline_budget: Cell<usize>,
 }
 
 impl Parser {
@@ -382,6 +388,7 @@ impl Parser {
             next_quote: Cell::new((usize::MAX, 0)),
             fixes: Vec::new(),
             stream_stable: false,
+            inline_budget: Cell::new(INLINE_SCAN_BUDGET),
         }
     }
 
@@ -1328,6 +1335,18 @@ impl Parser {
                     return StrScan::Done(out);
                 }
             }
+            if c == ',' && ctx == Ctx::Object && !self.key_mode {
+                if let Some(end) = self.inline_container_after(self.i + 1) {
+                    // `"a, {"k": 1}, ...`: a balanced object or array right
+                    // after a comma inside an object value is quoted text,
+                    // not the next member.
+                    out.extend(&self.s[self.i..end]);
+                    self.fix(RepairKind::EscapedQuote, self.i);
+                    raw_ws = None;
+                    self.i = end;
+                    continue;
+                }
+            }
             if is_end(c) && matches!(mode, StrMode::StopAtQuotesText(_)) {
                 self.fix(RepairKind::EscapedQuote, self.i);
                 out.push(c);
@@ -1444,6 +1463,55 @@ impl Parser {
                 self.i += 1;
             }
         }
+    }
+
+    /// If `{` or `[` follows `k` (after spaces) and its brackets balance, with
+    /// quoted strings skipped, the index just after its closing bracket.
+    ///
+    /// Each call may scan far ahead, so all calls of one repair share a
+    /// budget of [`INLINE_SCAN_BUDGET`] characters: beyond it the answer is
+    /// `None`, which keeps adversarial input (`, [, [, [` …) linear.
+    fn inline_container_after(&self, k: usize) -> Option<usize> {
+        let open = self.skip_ws_at(k, false);
+        if !matches!(self.at(open), Some('{') | Some('[')) {
+            return None;
+        }
+        let mut stack: Vec<char> = Vec::new();
+        let mut j = open;
+        let budget = self.inline_budget.get();
+        let limit = open.saturating_add(budget);
+        let result = loop {
+            if j >= limit {
+                break None;
+            }
+            let Some(c) = self.at(j) else { break None };
+            match c {
+                '{' => stack.push('}'),
+                '[' => stack.push(']'),
+                '}' | ']' => {
+                    if stack.pop() != Some(c) {
+                        break None;
+                    }
+                    if stack.is_empty() {
+                        break Some(j + 1);
+                    }
+                }
+                '"' => {
+                    j += 1;
+                    while j < limit && self.at(j).is_some_and(|d| d != '"' && d != '\n') {
+                        j += if self.at(j) == Some('\\') { 2 } else { 1 };
+                    }
+                    if self.at(j) != Some('"') {
+                        break None;
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        };
+        self.inline_budget
+            .set(budget.saturating_sub(j.saturating_sub(open)));
+        result
     }
 
     /// In an object value whose end quote is missing: whether the comma `c`
