@@ -830,8 +830,9 @@ impl Parser {
                     return self.finish_set(open, key.text);
                 }
                 None => {
-                    // Truncated after a key.
-                    if !key.text.is_empty() || key.quoted_closed {
+                    // Truncated after a key. A repeated key without a value
+                    // is a fragment (`{0:a"0"`) and keeps the earlier value.
+                    if (!key.text.is_empty() || key.quoted_closed) && !map.contains_key(&key.text) {
                         self.fix(RepairKind::InsertedNull, self.i);
                         map.insert(key.text, Value::Null);
                     }
@@ -1554,11 +1555,26 @@ impl Parser {
         match self.at(j) {
             None | Some('}') | Some(']') | Some(':') | Some('{') | Some('[') | Some('+') => true,
             Some(',') => self.member_follows(j + 1),
-            Some(c) if is_quote(c) => self.quoted_key_at(j),
+            // `"hello"\n",}`: a quote at the end of the line, then a stray
+            // quote alone on the last line of the object.
+            Some(c) if is_quote(c) => self.quoted_key_at(j) || self.stray_last_quote(k, j),
             Some(c) if c.is_ascii_digit() => true,
             Some(c) if is_ident_start(c) => self.unquoted_key_at(j),
             _ => false,
         }
+    }
+
+    /// Whether the quote at `q` stands alone on the last line of an object
+    /// (`…"\n",}` or `…"\n"}`), with a line break between `k` and it.
+    fn stray_last_quote(&self, k: usize, q: usize) -> bool {
+        if !self.s[k..q].contains(&'\n') {
+            return false;
+        }
+        let mut j = self.skip_ws_at(q + 1, true);
+        if self.at(j) == Some(',') {
+            j = self.skip_ws_at(j + 1, true);
+        }
+        self.at(j) == Some('}')
     }
 
     /// After a comma in an object: whether another member (or the end of the
