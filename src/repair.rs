@@ -807,7 +807,7 @@ impl Parser {
                         Some(Value::Array(items)) => {
                             // `"key": [..], [..]`: merge into the previous array.
                             if let Some((_, Value::Array(prev))) = map.iter_mut().last() {
-                                prev.extend(items);
+                                merge_rows(prev, items);
                             }
                             self.fix(RepairKind::SkippedJunk, key_start);
                         }
@@ -2054,6 +2054,33 @@ struct Key {
 enum StrScan {
     Done(String),
     Retry(StrMode),
+}
+
+/// `"rows": [[a, b], c, d], [e, f]`: an array closed too early, continued by
+/// more arrays after it. If the earlier array is a table (all its arrays have
+/// the same length n), scalars at its end are regrouped into rows of n when
+/// they divide evenly, and a continuation array is one more row. Otherwise
+/// the continuation's items are appended.
+fn merge_rows(prev: &mut Vec<Value>, items: Vec<Value>) {
+    let mut lens = prev.iter().filter_map(|v| v.as_array().map(Vec::len));
+    let row_len = lens.next().filter(|&n| n > 0 && lens.all(|m| m == n));
+    let Some(n) = row_len else {
+        prev.extend(items);
+        return;
+    };
+    let scalars = prev.iter().rev().take_while(|v| !v.is_array()).count();
+    if scalars > 0 && scalars % n == 0 {
+        let tail = prev.split_off(prev.len() - scalars);
+        let mut tail = tail.into_iter();
+        for _ in 0..scalars / n {
+            prev.push(Value::Array(tail.by_ref().take(n).collect()));
+        }
+    }
+    if items.iter().all(Value::is_array) {
+        prev.extend(items);
+    } else {
+        prev.push(Value::Array(items));
+    }
 }
 
 /// An empty container or string: a document that carries no data.
