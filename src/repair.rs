@@ -57,9 +57,12 @@
 //! * **Truncated output**: an open string is closed (trailing whitespace is
 //!   dropped), a key without value gets `null`, open arrays and objects are
 //!   closed. An empty, unterminated string at the very end of an array is dropped.
-//! * **Several documents** in a row (NDJSON, `{}{}`, `1, 2`) come back as one
-//!   array of all of them. Exception: once a container (object or array) was
-//!   read, trailing *prose* (a word) ends the input and is ignored.
+//! * **Several documents** in a row (NDJSON, `1, 2`) come back as one
+//!   array of all of them. Documents glued together with nothing between
+//!   them (`[…][…]`) are one answer written twice: a later one of the same
+//!   shape replaces the earlier (`[{"k": 1}][{"k": 2}]` → `[{"k": 2}]`) and an
+//!   empty one is dropped (`[]{}` → `[]`). Once a container (object or array)
+//!   was read, trailing *prose* (a word) ends the input and is ignored.
 //! * **Prose before JSON**: if the text starts with a word and a `{`, `[` or a
 //!   code fence follows later, everything before it is skipped. If no bracket
 //!   follows, the whole text is one unquoted string (`hello world` →
@@ -67,12 +70,23 @@
 //!   are unwrapped.
 //! * **Code fences** (```` ``` ```` with an optional language tag) are treated
 //!   like whitespace between tokens.
-//! * **Invalid escapes** (`"\a"`) keep the character and drop the backslash.
-//!   A truncated `\u` escape at the end of the text is dropped.
+//! * **Invalid escapes** (`"\s"`) keep the backslash as text (`\\s`): they
+//!   are regular expressions and Windows paths far more often than typos.
+//!   An escaped quote of another kind (`\'`) is that quote. A truncated `\u`
+//!   escape at the end of the text is dropped.
+//! * **Missing end quotes inside objects.** An object value whose end quote
+//!   is missing ends at a comma that starts the next member (`, "b":`,
+//!   `` , `b: ``), else at the object's final `}` when the quotes inside it
+//!   pair up. A balanced `{…}`/`[…]` after a comma inside a value is text
+//!   (`"a, {"k": 1}"`), and so are balanced braces inside an unquoted value.
+//! * **Streaming.** [`repair_with`] with [`RepairOptions::stream_stable`]
+//!   treats a missing end quote as cut off (no trimming, no splitting), so
+//!   that repairing a growing prefix gives growing values.
 //! * **Errors.** [`RepairError::NothingRecoverable`] when the text contains no
 //!   value at all (empty, whitespace, a stray `}`), plus two structural errors
 //!   where guessing would invent data: a member that starts with `:` (no key)
-//!   and a key followed by something that cannot be a value.
+//!   and a key followed by something that cannot be a value. A NUL character
+//!   anywhere means binary data ([`RepairError::NulCharacter`]).
 //!
 //! Positions in [`Fix`] and [`RepairError`] are character (not byte) offsets.
 
@@ -118,7 +132,8 @@ pub enum RepairKind {
     EscapedQuote,
     /// A raw newline, tab or other control character in a string was escaped.
     EscapedControlChar,
-    /// An invalid escape sequence (`\a`) was replaced by its character.
+    /// An invalid escape sequence (`\s`) was kept as text with its
+    /// backslash, or an escaped quote of another kind (`\'`) was unescaped.
     FixedInvalidEscape,
     /// A missing comma was inserted.
     InsertedComma,
@@ -546,8 +561,8 @@ impl Parser {
                     // re-emission and replaces the earlier, and an empty one
                     // (`{}`, `[]`, `""`) next to the other carries nothing.
                     // Separated documents (NDJSON) are all kept.
-                    let glued = start > 0
-                        && self.at(start - 1).is_some_and(|c| !is_ws(c) && c != ',');
+                    let glued =
+                        start > 0 && self.at(start - 1).is_some_and(|c| !is_ws(c) && c != ',');
                     match docs.last() {
                         Some(_) if glued && is_empty_value(&v) => {
                             self.fix(RepairKind::SkippedJunk, start);
@@ -1309,7 +1324,12 @@ impl Parser {
                         k = self.prev_non_ws(k - 3);
                     }
                     let quotes = (open_at + 1..k).filter(|&j| self.at(j).is_some_and(is_end));
-                    if k > open_at + 1 && self.at(k - 1) == Some('}') && quotes.count() % 2 == 0 {
+                    let quotes = quotes.count();
+                    if k > open_at + 1
+                        && self.at(k - 1) == Some('}')
+                        && quotes > 0
+                        && quotes % 2 == 0
+                    {
                         // Only when the quotes inside pair up (`"sic"`): a
                         // single one (`"b": "x" true}`) is the end quote.
                         return StrScan::Retry(StrMode::StopAtQuotesText(k - 1));
@@ -2093,8 +2113,7 @@ fn same_shape(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| same_shape(v, w)))
         }
         (Value::Array(x), Value::Array(y)) => {
