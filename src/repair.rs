@@ -57,9 +57,12 @@
 //! * **Truncated output**: an open string is closed (trailing whitespace is
 //!   dropped), a key without value gets `null`, open arrays and objects are
 //!   closed. An empty, unterminated string at the very end of an array is dropped.
-//! * **Several documents** in a row (NDJSON, `{}{}`, `1, 2`) come back as one
-//!   array of all of them. Exception: once a container (object or array) was
-//!   read, trailing *prose* (a word) ends the input and is ignored.
+//! * **Several documents** in a row (NDJSON, `1, 2`) come back as one
+//!   array of all of them. Documents glued together with nothing between
+//!   them (`[…][…]`) are one answer written twice: a later one of the same
+//!   shape replaces the earlier (`[{"k": 1}][{"k": 2}]` → `[{"k": 2}]`) and an
+//!   empty one is dropped (`[]{}` → `[]`). Once a container (object or array)
+//!   was read, trailing *prose* (a word) ends the input and is ignored.
 //! * **Prose before JSON**: if the text starts with a word and a `{`, `[` or a
 //!   code fence follows later, everything before it is skipped. If no bracket
 //!   follows, the whole text is one unquoted string (`hello world` →
@@ -67,12 +70,23 @@
 //!   are unwrapped.
 //! * **Code fences** (```` ``` ```` with an optional language tag) are treated
 //!   like whitespace between tokens.
-//! * **Invalid escapes** (`"\a"`) keep the character and drop the backslash.
-//!   A truncated `\u` escape at the end of the text is dropped.
+//! * **Invalid escapes** (`"\s"`) keep the backslash as text (`\\s`): they
+//!   are regular expressions and Windows paths far more often than typos.
+//!   An escaped quote of another kind (`\'`) is that quote. A truncated `\u`
+//!   escape at the end of the text is dropped.
+//! * **Missing end quotes inside objects.** An object value whose end quote
+//!   is missing ends at a comma that starts the next member (`, "b":`,
+//!   `` , `b: ``), else at the object's final `}` when the quotes inside it
+//!   pair up. A balanced `{…}`/`[…]` after a comma inside a value is text
+//!   (`"a, {"k": 1}"`), and so are balanced braces inside an unquoted value.
+//! * **Streaming.** [`repair_with`] with [`RepairOptions::stream_stable`]
+//!   treats a missing end quote as cut off (no trimming, no splitting), so
+//!   that repairing a growing prefix gives growing values.
 //! * **Errors.** [`RepairError::NothingRecoverable`] when the text contains no
 //!   value at all (empty, whitespace, a stray `}`), plus two structural errors
 //!   where guessing would invent data: a member that starts with `:` (no key)
-//!   and a key followed by something that cannot be a value.
+//!   and a key followed by something that cannot be a value. A NUL character
+//!   anywhere means binary data ([`RepairError::NulCharacter`]).
 //!
 //! Positions in [`Fix`] and [`RepairError`] are character (not byte) offsets.
 
@@ -87,6 +101,10 @@ pub use serde_json::Value;
 
 /// Maximum nesting of arrays, objects and tuples.
 pub const MAX_DEPTH: usize = 512;
+
+/// Characters that the look-ahead for a balanced `{…}`/`[…]` inside a string
+/// value (`"a, {"k": 1}"`) may read in one repair, all calls together.
+const INLINE_SCAN_BUDGET: usize = 1 << 20;
 
 /// What a [`Fix`] repaired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,7 +132,8 @@ pub enum RepairKind {
     EscapedQuote,
     /// A raw newline, tab or other control character in a string was escaped.
     EscapedControlChar,
-    /// An invalid escape sequence (`\a`) was replaced by its character.
+    /// An invalid escape sequence (`\s`) was kept as text with its
+    /// backslash, or an escaped quote of another kind (`\'`) was unescaped.
     FixedInvalidEscape,
     /// A missing comma was inserted.
     InsertedComma,
@@ -202,6 +221,33 @@ pub enum RepairError {
     /// A key is followed by something that cannot start a value (`{"a" ]`).
     #[error("colon expected at character {offset}")]
     ColonExpected { offset: usize },
+    /// A NUL character: the text is binary data, not (broken) JSON text.
+    #[error("NUL character at character {offset}: binary data, not text")]
+    NulCharacter { offset: usize },
+}
+
+/// Options of [`repair_with`]. `RepairOptions::default()` is what [`repair`]
+/// uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RepairOptions {
+    /// The text is a prefix of output that is still being streamed, and the
+    /// caller repairs it again as more arrives. A string whose end quote is
+    /// missing is then taken as cut off, not as mistyped: it keeps its
+    /// trailing whitespace and is never split at a comma that looks like the
+    /// start of the next member, so the repaired value of a longer prefix
+    /// only extends the one of a shorter prefix (as the `stream_stable`
+    /// option of the Python `json_repair` library). A dangling backslash at
+    /// the very end is dropped.
+    pub stream_stable: bool,
+}
+
+impl RepairOptions {
+    /// Options with [`RepairOptions::stream_stable`] set to `on`.
+    pub fn stream_stable(mut self, on: bool) -> Self {
+        self.stream_stable = on;
+        self
+    }
 }
 
 /// Repair `text` into a JSON value.
@@ -209,13 +255,24 @@ pub enum RepairError {
 /// Valid JSON is returned unchanged with no fixes. See the [module
 /// documentation](self) for what is repaired and how.
 pub fn repair(text: &str) -> Result<Repaired, RepairError> {
+    repair_with(text, &RepairOptions::default())
+}
+
+/// [`repair`] with options.
+pub fn repair_with(text: &str, opts: &RepairOptions) -> Result<Repaired, RepairError> {
     if let Ok(value) = serde_json::from_str::<Value>(text) {
         return Ok(Repaired {
             value,
             fixes: Vec::new(),
         });
     }
+    if let Some(offset) = text.chars().position(|c| c == '\0') {
+        // Nothing a model writes contains NUL; guessing JSON out of binary
+        // data would invent a value (jsonrepair refuses it too).
+        return Err(RepairError::NulCharacter { offset });
+    }
     let mut p = Parser::new(text);
+    p.stream_stable = opts.stream_stable;
     let value = p.parse_top()?;
     Ok(Repaired {
         value,
@@ -312,6 +369,8 @@ enum StrMode {
     StopAtDelimiter,
     /// The end quote is missing: stop at this character offset.
     StopAt(usize),
+    /// Like `StopAt`, and every quote before the offset is text.
+    StopAtQuotesText(usize),
 }
 
 struct Parser {
@@ -326,6 +385,10 @@ struct Parser {
     block_end: Cell<(usize, usize)>,
     line_end: Cell<(usize, usize)>,
     next_quote: Cell<(usize, usize)>,
+    /// [`RepairOptions::stream_stable`].
+    stream_stable: bool,
+    /// What is left of [`INLINE_SCAN_BUDGET`].
+    inline_budget: Cell<usize>,
 }
 
 impl Parser {
@@ -339,6 +402,8 @@ impl Parser {
             line_end: Cell::new((usize::MAX, 0)),
             next_quote: Cell::new((usize::MAX, 0)),
             fixes: Vec::new(),
+            stream_stable: false,
+            inline_budget: Cell::new(INLINE_SCAN_BUDGET),
         }
     }
 
@@ -490,6 +555,25 @@ impl Parser {
                 Some(v) => {
                     saw_container |= v.is_object() || v.is_array();
                     let is_object = v.is_object();
+                    // Several documents glued together (`[…][…]`, no space,
+                    // newline or comma between) are one answer written twice:
+                    // a later one of the same shape is a corrected
+                    // re-emission and replaces the earlier, and an empty one
+                    // (`{}`, `[]`, `""`) next to the other carries nothing.
+                    // Separated documents (NDJSON) are all kept.
+                    let glued =
+                        start > 0 && self.at(start - 1).is_some_and(|c| !is_ws(c) && c != ',');
+                    match docs.last() {
+                        Some(_) if glued && is_empty_value(&v) => {
+                            self.fix(RepairKind::SkippedJunk, start);
+                            continue;
+                        }
+                        Some(last) if glued && (is_empty_value(last) || same_shape(last, &v)) => {
+                            self.fix(RepairKind::SkippedJunk, start);
+                            docs.pop();
+                        }
+                        _ => {}
+                    }
                     docs.push(v);
                     if is_object && self.members_follow() {
                         // `{"a": 1}, "b": 2}`: the object was closed too
@@ -738,7 +822,7 @@ impl Parser {
                         Some(Value::Array(items)) => {
                             // `"key": [..], [..]`: merge into the previous array.
                             if let Some((_, Value::Array(prev))) = map.iter_mut().last() {
-                                prev.extend(items);
+                                merge_rows(prev, items);
                             }
                             self.fix(RepairKind::SkippedJunk, key_start);
                         }
@@ -761,8 +845,9 @@ impl Parser {
                     return self.finish_set(open, key.text);
                 }
                 None => {
-                    // Truncated after a key.
-                    if !key.text.is_empty() || key.quoted_closed {
+                    // Truncated after a key. A repeated key without a value
+                    // is a fragment (`{0:a"0"`) and keeps the earlier value.
+                    if (!key.text.is_empty() || key.quoted_closed) && !map.contains_key(&key.text) {
                         self.fix(RepairKind::InsertedNull, self.i);
                         map.insert(key.text, Value::Null);
                     }
@@ -850,6 +935,13 @@ impl Parser {
             Some(c) => c,
             None => return Ok(None),
         };
+        if is_quote(c) && !self.quoted_key_at(self.i) && self.bare_key_at(self.i + 1) {
+            // `` `key: value ``: a stray quote before a bare key, closed by
+            // nothing before the colon. Drop it and read the bare key.
+            self.fix(RepairKind::NormalizedQuotes, self.i);
+            self.i += 1;
+            return self.parse_key();
+        }
         if is_quote(c) || (c == '\\' && self.at(self.i + 1).is_some_and(is_quote)) {
             let before = self.fixes.len();
             self.key_mode = true;
@@ -1206,9 +1298,43 @@ impl Parser {
         // Start (in `out`) of a trailing run of raw whitespace, and whether it
         // holds a raw newline: `"text\n"` loses that newline.
         let mut raw_ws: Option<(usize, bool)> = None;
+        // In an object value: the first comma that is followed by the start of
+        // another member (`, "b":`, `, b:`). If the end quote turns out to be
+        // missing, the value ends there (`{"a": "x, b: 1`).
+        let mut member_comma: Option<usize> = None;
+        let obj_value_text = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
         loop {
             let Some(c) = self.cur() else {
                 // End of text: the end quote is missing.
+                if self.stream_stable {
+                    // Cut off while streaming: keep the text as it is, so that a
+                    // longer prefix only extends it.
+                    self.fix(RepairKind::ClosedString, self.i);
+                    return StrScan::Done(out);
+                }
+                if let Some(k) = member_comma {
+                    return StrScan::Retry(StrMode::StopAt(k));
+                }
+                if obj_value_text {
+                    // `{"a": "text "quoted" text}`: the end quote is missing
+                    // and the `}` that ends the text closes the object; the
+                    // quotes before it were text.
+                    let mut k = self.prev_non_ws(self.i);
+                    if k >= open_at + 4 && self.starts_with(k - 3, "```") {
+                        k = self.prev_non_ws(k - 3);
+                    }
+                    let quotes = (open_at + 1..k).filter(|&j| self.at(j).is_some_and(is_end));
+                    let quotes = quotes.count();
+                    if k > open_at + 1
+                        && self.at(k - 1) == Some('}')
+                        && quotes > 0
+                        && quotes % 2 == 0
+                    {
+                        // Only when the quotes inside pair up (`"sic"`): a
+                        // single one (`"b": "x" true}`) is the end quote.
+                        return StrScan::Retry(StrMode::StopAtQuotesText(k - 1));
+                    }
+                }
                 if mode == StrMode::Normal {
                     let mut k = self.prev_non_ws(self.i);
                     if k >= open_at + 4 && self.starts_with(k - 3, "```") {
@@ -1223,14 +1349,31 @@ impl Parser {
                 trim_end_ws(&mut out);
                 return StrScan::Done(out);
             };
-            if let StrMode::StopAt(stop) = mode {
+            if let StrMode::StopAt(stop) | StrMode::StopAtQuotesText(stop) = mode {
                 if self.i == stop {
                     self.fix(RepairKind::AddedMissingQuote, self.i);
                     trim_end_ws(&mut out);
                     return StrScan::Done(out);
                 }
             }
-            if is_end(c) {
+            if c == ',' && ctx == Ctx::Object && !self.key_mode {
+                if let Some(end) = self.inline_container_after(self.i + 1) {
+                    // `"a, {"k": 1}, ...`: a balanced object or array right
+                    // after a comma inside an object value is quoted text,
+                    // not the next member.
+                    out.extend(&self.s[self.i..end]);
+                    self.fix(RepairKind::EscapedQuote, self.i);
+                    raw_ws = None;
+                    self.i = end;
+                    continue;
+                }
+            }
+            if is_end(c) && matches!(mode, StrMode::StopAtQuotesText(_)) {
+                self.fix(RepairKind::EscapedQuote, self.i);
+                out.push(c);
+                raw_ws = None;
+                self.i += 1;
+            } else if is_end(c) {
                 let quote_at = self.i;
                 let after = self.skip_ws_at(self.i + 1, false);
                 let next = self.at(after);
@@ -1315,6 +1458,14 @@ impl Parser {
                 self.scan_escape(&mut out);
                 raw_ws = None;
             } else {
+                if c == ','
+                    && obj_value_text
+                    && member_comma.is_none()
+                    && !self.stream_stable
+                    && self.member_follows(self.i + 1)
+                {
+                    member_comma = Some(self.i);
+                }
                 if is_ws(c) {
                     let (from, nl) = raw_ws.unwrap_or((out.len(), false));
                     raw_ws = Some((from, nl || c == '\n'));
@@ -1333,6 +1484,55 @@ impl Parser {
                 self.i += 1;
             }
         }
+    }
+
+    /// If `{` or `[` follows `k` (after spaces) and its brackets balance, with
+    /// quoted strings skipped, the index just after its closing bracket.
+    ///
+    /// Each call may scan far ahead, so all calls of one repair share a
+    /// budget of [`INLINE_SCAN_BUDGET`] characters: beyond it the answer is
+    /// `None`, which keeps adversarial input (`, [, [, [` …) linear.
+    fn inline_container_after(&self, k: usize) -> Option<usize> {
+        let open = self.skip_ws_at(k, false);
+        if !matches!(self.at(open), Some('{') | Some('[')) {
+            return None;
+        }
+        let mut stack: Vec<char> = Vec::new();
+        let mut j = open;
+        let budget = self.inline_budget.get();
+        let limit = open.saturating_add(budget);
+        let result = loop {
+            if j >= limit {
+                break None;
+            }
+            let Some(c) = self.at(j) else { break None };
+            match c {
+                '{' => stack.push('}'),
+                '[' => stack.push(']'),
+                '}' | ']' => {
+                    if stack.pop() != Some(c) {
+                        break None;
+                    }
+                    if stack.is_empty() {
+                        break Some(j + 1);
+                    }
+                }
+                '"' => {
+                    j += 1;
+                    while j < limit && self.at(j).is_some_and(|d| d != '"' && d != '\n') {
+                        j += if self.at(j) == Some('\\') { 2 } else { 1 };
+                    }
+                    if self.at(j) != Some('"') {
+                        break None;
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        };
+        self.inline_budget
+            .set(budget.saturating_sub(j.saturating_sub(open)));
+        result
     }
 
     /// In an object value whose end quote is missing: whether the comma `c`
@@ -1375,11 +1575,26 @@ impl Parser {
         match self.at(j) {
             None | Some('}') | Some(']') | Some(':') | Some('{') | Some('[') | Some('+') => true,
             Some(',') => self.member_follows(j + 1),
-            Some(c) if is_quote(c) => self.quoted_key_at(j),
+            // `"hello"\n",}`: a quote at the end of the line, then a stray
+            // quote alone on the last line of the object.
+            Some(c) if is_quote(c) => self.quoted_key_at(j) || self.stray_last_quote(k, j),
             Some(c) if c.is_ascii_digit() => true,
             Some(c) if is_ident_start(c) => self.unquoted_key_at(j),
             _ => false,
         }
+    }
+
+    /// Whether the quote at `q` stands alone on the last line of an object
+    /// (`…"\n",}` or `…"\n"}`), with a line break between `k` and it.
+    fn stray_last_quote(&self, k: usize, q: usize) -> bool {
+        if !self.s[k..q].contains(&'\n') {
+            return false;
+        }
+        let mut j = self.skip_ws_at(q + 1, true);
+        if self.at(j) == Some(',') {
+            j = self.skip_ws_at(j + 1, true);
+        }
+        self.at(j) == Some('}')
     }
 
     /// After a comma in an object: whether another member (or the end of the
@@ -1389,7 +1604,8 @@ impl Parser {
         match self.at(j) {
             None | Some('}') | Some(']') | Some(',') | Some('[') | Some('{') => true,
             Some('.') => self.starts_with(j, "..."),
-            Some(c) if is_quote(c) => self.quoted_key_at(j),
+            // `"key":`, or `` `key: `` with a stray quote that closes nothing.
+            Some(c) if is_quote(c) => self.quoted_key_at(j) || self.bare_key_at(j + 1),
             Some(c) if is_ident_start(c) || c.is_ascii_digit() => {
                 if self.unquoted_key_at(j) {
                     return true;
@@ -1427,6 +1643,15 @@ impl Parser {
             j += 1;
         }
         if j > k && self.at(j).is_some_and(is_quote) {
+            j += 1;
+        }
+        j > k && self.at(self.skip_ws_at(j, false)) == Some(':')
+    }
+
+    /// Whether a bare key (`name:`, no quote after the name) starts at `k`.
+    fn bare_key_at(&self, k: usize) -> bool {
+        let mut j = k;
+        while self.at(j).is_some_and(|c| is_ident(c) || c == '-') {
             j += 1;
         }
         j > k && self.at(self.skip_ws_at(j, false)) == Some(':')
@@ -1514,8 +1739,14 @@ impl Parser {
             }
             return;
         }
-        // Invalid escape: keep the character.
+        // Invalid escape. An escaped quote of another kind (`\'`) is just that
+        // quote; otherwise the backslash is kept as text: `\s`, `\d`, `\(`
+        // are regular expressions and `C:\dir` a path more often than typos,
+        // and dropping the backslash would lose what the writer meant.
         self.fix(RepairKind::FixedInvalidEscape, self.i);
+        if !is_quote(e) && e != '\u{201e}' {
+            out.push('\\');
+        }
         out.push(e);
         self.i += 2;
     }
@@ -1613,11 +1844,23 @@ impl Parser {
             }
         }
         if matches!(self.at(i), Some('e') | Some('E')) {
+            let mantissa = text.clone();
             text.push('e');
             i += 1;
-            if matches!(self.at(i), Some('+') | Some('-')) {
+            let signed = matches!(self.at(i), Some('+') | Some('-'));
+            if signed {
                 text.push(self.s[i]);
                 i += 1;
+            }
+            if !signed
+                && !leading_zero
+                && self.at(i).is_some_and(is_ws)
+                && self.after_ws_is(i, |_| true)
+            {
+                // `1e }`: a dangling `e` that a space ends, with more text
+                // after it, is a typo, not a cut-off exponent (`1e` or `1e `
+                // at the very end, or `1e,`, completed below): drop it.
+                return self.finish_number(start, i, mantissa, true);
             }
             if complete(&mut text, i, self).is_some() {
                 if leading_zero {
@@ -1750,7 +1993,19 @@ impl Parser {
                 return Ok(Some(v.unwrap_or(Value::Null)));
             }
         }
+        // `{text: words{in braces}}`: braces inside an unquoted object value
+        // (not at its start) are text while they balance.
+        let mut braces = 0usize;
         while let Some(c) = self.cur() {
+            if ctx == Ctx::Object && (c == '{' && self.i > start || c == '}' && braces > 0) {
+                if c == '{' {
+                    braces += 1;
+                } else {
+                    braces -= 1;
+                }
+                self.i += 1;
+                continue;
+            }
             if c == ','
                 && ctx == Ctx::Object
                 && !self.member_follows(self.i + 1)
@@ -1819,6 +2074,54 @@ struct Key {
 enum StrScan {
     Done(String),
     Retry(StrMode),
+}
+
+/// `"rows": [[a, b], c, d], [e, f]`: an array closed too early, continued by
+/// more arrays after it. If the earlier array is a table (all its arrays have
+/// the same length n), scalars at its end are regrouped into rows of n when
+/// they divide evenly, and a continuation array is one more row. Otherwise
+/// the continuation's items are appended.
+fn merge_rows(prev: &mut Vec<Value>, items: Vec<Value>) {
+    let mut lens = prev.iter().filter_map(|v| v.as_array().map(Vec::len));
+    let row_len = lens.next().filter(|&n| n > 0 && lens.all(|m| m == n));
+    let Some(n) = row_len else {
+        prev.extend(items);
+        return;
+    };
+    let scalars = prev.iter().rev().take_while(|v| !v.is_array()).count();
+    if scalars > 0 && scalars % n == 0 {
+        let tail = prev.split_off(prev.len() - scalars);
+        let mut tail = tail.into_iter();
+        for _ in 0..scalars / n {
+            prev.push(Value::Array(tail.by_ref().take(n).collect()));
+        }
+    }
+    if items.iter().all(Value::is_array) {
+        prev.extend(items);
+    } else {
+        prev.push(Value::Array(items));
+    }
+}
+
+/// An empty container or string: a document that carries no data.
+fn is_empty_value(v: &Value) -> bool {
+    is_empty_container(v) || v.as_str() == Some("")
+}
+
+/// Same type, same keys and array lengths, recursively (values may differ).
+fn same_shape(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_shape(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_shape(v, w))
+        }
+        (Value::Number(_), Value::Number(_)) => true,
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b),
+    }
 }
 
 fn is_empty_container(v: &Value) -> bool {
