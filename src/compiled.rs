@@ -391,7 +391,7 @@ impl CompiledGrammar {
         };
         let initial_parser = Parser::new(&parser);
         let mut initial_lexer = LexerCache::new(&lexer);
-        let initial_lex = initial_lexer.start_state(&lexer, initial_parser.allowed(0), None);
+        let initial_lex = initial_lexer.start_state(&lexer, initial_parser.allowed(0), None, false);
         initial_lexer.explore(&lexer, initial_lex, EAGER_LEXER_STATES);
         Ok(CompiledGrammar {
             lexer,

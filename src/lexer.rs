@@ -399,9 +399,9 @@ pub(crate) struct LexerCache {
     index: HashMap<StateKey, u32, FxBuild>,
     trans: Vec<u32>,
     ncls: usize,
-    /// Start states by allowed lexemes, after a non-word (`[0]`) or a word
-    /// (`[1]`) byte.
-    starts: [HashMap<Box<[LexemeId]>, u32, FxBuild>; 2],
+    /// Start states by allowed lexemes; index bit 0: after a word byte,
+    /// bit 1: after the ignore lexeme (which then may not start again).
+    starts: [HashMap<Box<[LexemeId]>, u32, FxBuild>; 4],
     /// Per state and text slice `j`: bit `2j` = known, bit `2j+1` = every
     /// string of the slice stays inside the current lexeme.
     slice_ok: Vec<u16>,
@@ -430,26 +430,33 @@ impl LexerCache {
 
     /// The start state for the set of allowed lexemes (sorted, deduplicated)
     /// after a lexeme that ended in state `before` (`None` at the start of
-    /// the output).
+    /// the output). `after_ignore`: that lexeme was the ignore lexeme, which
+    /// then is left out: two ignore lexemes never touch, so a bounded one
+    /// (`[ \n]{1,20}`) bounds every run of ignored bytes. (Greedy lexing
+    /// never ends an unbounded one where it could go on, so for those this
+    /// changes nothing.)
     pub(crate) fn start_state(
         &mut self,
         spec: &LexerSpec,
         allowed: &[LexemeId],
         before: Option<u32>,
+        after_ignore: bool,
     ) -> u32 {
         let word = before.is_some_and(|s| {
             let st = &self.states[s as usize];
             !st.at_start && st.word
         });
-        if let Some(&s) = self.starts[word as usize].get(allowed) {
+        let slot = word as usize | (after_ignore as usize) << 1;
+        if let Some(&s) = self.starts[slot].get(allowed) {
             return s;
         }
         let members: Box<[(LexemeId, u32)]> = allowed
             .iter()
+            .filter(|&&l| !(after_ignore && Some(l) == spec.ignore))
             .map(|&l| (l, spec.lexemes[l as usize].start))
             .collect();
         let id = self.intern(true, word, members, spec);
-        self.starts[word as usize].insert(allowed.into(), id);
+        self.starts[slot].insert(allowed.into(), id);
         id
     }
 

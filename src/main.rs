@@ -116,6 +116,10 @@ struct SchemaFlags {
     /// whole keys). Default: shortest for generate, any for mask and bench.
     #[arg(long, value_parser = ["any", "shortest"])]
     key_spelling: Option<String>,
+    /// With flexible whitespace: the longest run of whitespace between two
+    /// JSON tokens (default: no limit).
+    #[arg(long)]
+    max_whitespace: Option<u32>,
 }
 
 impl SchemaFlags {
@@ -134,6 +138,7 @@ impl SchemaFlags {
                 Some("flexible") => Whitespace::Flexible,
                 _ => default_ws,
             },
+            max_whitespace: self.max_whitespace,
             key_spelling: match self.key_spelling.as_deref() {
                 Some("any") => KeySpelling::Any,
                 Some(_) => KeySpelling::Shortest,

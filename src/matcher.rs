@@ -168,9 +168,12 @@ impl Matcher {
             None if st.ignorable => row,
             None => return (DEAD, row),
         };
-        let start = self
-            .lexer
-            .start_state(&g.lexer, self.parser.allowed(new_row), Some(lex));
+        let start = self.lexer.start_state(
+            &g.lexer,
+            self.parser.allowed(new_row),
+            Some(lex),
+            pushed.is_none(),
+        );
         (start, new_row)
     }
 

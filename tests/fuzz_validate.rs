@@ -4,76 +4,30 @@
 
 mod common;
 
-use formwork::frontend::sql::{restrict_to_schema, SqlSchema, SqlTable};
+use formwork::frontend::sql::{restrict_to_schema, spider_ddl, SqlSchema};
 use formwork::fuzzer::Fuzzer;
 use formwork::{json_schema_grammar, pest_grammar, CompiledGrammar};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-fn schemas() -> Vec<(String, SqlSchema, Vec<String>)> {
+/// (database id, schema, `CREATE TABLE` statements) of every vendored Spider database.
+fn schemas() -> Vec<(String, SqlSchema, String)> {
     std::fs::read_to_string(common::data_dir().join("spider_schemas.jsonl"))
         .unwrap()
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap();
-            let mut tables: Vec<SqlTable> = v["table_names_original"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| SqlTable {
-                    name: t.as_str().unwrap().to_string(),
-                    columns: Vec::new(),
-                })
-                .collect();
-            let mut types = Vec::new();
-            for (c, ty) in v["column_names_original"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .zip(v["column_types"].as_array().unwrap())
-            {
-                let t = c[0].as_i64().unwrap();
-                if t >= 0 {
-                    tables[t as usize]
-                        .columns
-                        .push(c[1].as_str().unwrap().to_string());
-                    types.push(ty.as_str().unwrap().to_string());
-                }
+            let ddl = spider_ddl(&v).unwrap();
+            let schema = SqlSchema::parse(&ddl).unwrap();
+            // The DDL round-trips through our own parser.
+            let tables = v["table_names_original"].as_array().unwrap();
+            assert_eq!(schema.tables.len(), tables.len());
+            for (t, name) in schema.tables.iter().zip(tables) {
+                assert_eq!(t.name, name.as_str().unwrap());
             }
-            (
-                v["db_id"].as_str().unwrap().to_string(),
-                SqlSchema { tables },
-                types,
-            )
+            (v["db_id"].as_str().unwrap().to_string(), schema, ddl)
         })
         .collect()
-}
-
-/// SQLite DDL for a schema (names quoted, Spider's column types).
-fn ddl(schema: &SqlSchema, types: &[String]) -> String {
-    let mut out = String::new();
-    let mut k = 0;
-    for t in &schema.tables {
-        let cols: Vec<String> = t
-            .columns
-            .iter()
-            .map(|c| {
-                let ty = if types[k] == "number" {
-                    "NUMERIC"
-                } else {
-                    "TEXT"
-                };
-                k += 1;
-                format!("\"{}\" {ty}", c.replace('"', "\"\""))
-            })
-            .collect();
-        out.push_str(&format!(
-            "CREATE TABLE \"{}\" ({});\n",
-            t.name.replace('"', "\"\""),
-            cols.join(", ")
-        ));
-    }
-    out
 }
 
 #[test]
@@ -84,16 +38,12 @@ fn schema_aware_sql_compiles_in_sqlite() {
     let per_db = 25;
     let (mut total, mut ok) = (0usize, 0usize);
     let mut errors: std::collections::BTreeMap<String, usize> = Default::default();
-    for (i, (db, schema, types)) in all.iter().enumerate().step_by(5) {
+    for (i, (db, schema, ddl_text)) in all.iter().enumerate().step_by(5) {
         if schema.tables.iter().any(|t| t.name.starts_with("sqlite_")) {
             continue; // SQLite's own tables cannot be created
         }
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let ddl_text = ddl(schema, types);
-        // The DDL round-trips through our own parser too.
-        let parsed = SqlSchema::parse(&ddl_text).unwrap();
-        assert_eq!(&parsed, schema, "{db}");
-        conn.execute_batch(&ddl_text)
+        conn.execute_batch(ddl_text)
             .unwrap_or_else(|e| panic!("{db}: {e}"));
         let mut g = pest_grammar(&text, None).unwrap();
         restrict_to_schema(&mut g, schema).unwrap();

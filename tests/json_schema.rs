@@ -35,6 +35,7 @@ fn options() -> SchemaOptions {
         format: FormatMode::Annotate,
         property_order: PropertyOrder::Any,
         key_spelling: KeySpelling::Any,
+        max_whitespace: None,
     }
 }
 
@@ -117,6 +118,20 @@ fn object_with_properties_in_schema_order() {
             r#"[]"#,
             r#"{"age": 3, "name": "x"}"#,
         ],
+    );
+}
+
+#[test]
+fn whitespace_runs_can_be_bounded() {
+    let opts = SchemaOptions {
+        max_whitespace: Some(3),
+        ..options()
+    };
+    check_with(
+        json!({"type": "object", "properties": {"a": {"type": "array"}}}),
+        &opts,
+        &["{\"a\": [1, 2]}", "{ \"a\" :\n  [ ] }", "\n\t {}"],
+        &["{\"a\":    []}", "{\"a\": [1,\n\n\n\n2]}", "{}    "],
     );
 }
 

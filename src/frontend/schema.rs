@@ -170,6 +170,10 @@ pub struct SchemaOptions {
     pub format: FormatMode,
     pub property_order: PropertyOrder,
     pub key_spelling: KeySpelling,
+    /// Under [`Whitespace::Flexible`], the longest run of whitespace allowed
+    /// between two JSON tokens (`None`: no limit). A bound keeps a model from
+    /// running away in blank space while still allowing pretty-printing.
+    pub max_whitespace: Option<u32>,
 }
 
 /// Compiles `schema` with the default options (see the module docs).
@@ -228,7 +232,15 @@ pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
     };
     c.g.rule("start", start.expr);
     if c.options.whitespace == Whitespace::Flexible {
-        c.g.ignore(crate::frontend::json::WHITESPACE);
+        match c.options.max_whitespace {
+            None => {
+                c.g.ignore(crate::frontend::json::WHITESPACE);
+            }
+            Some(0) => {}
+            Some(n) => {
+                c.g.ignore(format!("[ \\t\\n\\r]{{1,{n}}}"));
+            }
+        }
     }
     Ok(c.g)
 }
