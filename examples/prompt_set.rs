@@ -9,7 +9,7 @@
 //!
 //! `cargo run --release --example prompt_set [-- --limit N]`
 
-use formwork::frontend::schema::{compile_with, KeySpelling, SchemaOptions};
+use formwork::frontend::schema::{compile_with, SchemaOptions, Spelling};
 use formwork::generate::{GenerateOptions, Generation, Generator};
 use formwork::model::{apply_chat_template, default_model_path, GgufModel};
 use formwork::CompiledGrammar;
@@ -92,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // What `formwork generate` uses: compact whitespace, schema property
         // order, keys spelled the shortest way.
         let schema_opts = SchemaOptions {
-            key_spelling: KeySpelling::Shortest,
+            spelling: Spelling::Canonical,
             ..SchemaOptions::default()
         };
         let grammar =

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use formwork::frontend::schema::{
-    compile_with, FormatMode, KeySpelling, PropertyOrder, SchemaOptions, Whitespace,
+    compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
 use formwork::{
     bench::Bench, grammar::Grammar, pest_grammar, regex_grammar, CompiledGrammar, Matcher,
@@ -111,11 +111,12 @@ struct SchemaFlags {
     /// Default: schema for generate, any for mask and bench.
     #[arg(long, value_parser = ["schema", "any"])]
     property_order: Option<String>,
-    /// Spelling of known property names: any (every JSON escape spelling)
-    /// or shortest (as serde_json writes them, so fast-forward can force
-    /// whole keys). Default: shortest for generate, any for mask and bench.
-    #[arg(long, value_parser = ["any", "shortest"])]
-    key_spelling: Option<String>,
+    /// Spellings accepted: any (every JSON spelling of every value) or
+    /// canonical (keys as serde_json writes them, so fast-forward can force
+    /// whole keys; integers as plain digits). Default: canonical for
+    /// generate, any for mask and bench.
+    #[arg(long, value_parser = ["any", "canonical"])]
+    spelling: Option<String>,
     /// With flexible whitespace: the longest run of whitespace between two
     /// JSON tokens (default: no limit).
     #[arg(long)]
@@ -139,11 +140,11 @@ impl SchemaFlags {
                 _ => default_ws,
             },
             max_whitespace: self.max_whitespace,
-            key_spelling: match self.key_spelling.as_deref() {
-                Some("any") => KeySpelling::Any,
-                Some(_) => KeySpelling::Shortest,
-                None if checking => KeySpelling::Any,
-                None => KeySpelling::Shortest,
+            spelling: match self.spelling.as_deref() {
+                Some("any") => Spelling::Any,
+                Some(_) => Spelling::Canonical,
+                None if checking => Spelling::Any,
+                None => Spelling::Canonical,
             },
             format: if self.format == "annotate" {
                 FormatMode::Annotate

@@ -6,7 +6,7 @@
 mod common;
 
 use formwork::frontend::schema::{
-    compile_with, FormatMode, KeySpelling, PropertyOrder, SchemaOptions, Whitespace,
+    compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
 use formwork::{json_schema_grammar, CompiledGrammar, GrammarError, Matcher, Vocabulary};
 use serde_json::{json, Value};
@@ -34,7 +34,7 @@ fn options() -> SchemaOptions {
         whitespace: Whitespace::Flexible,
         format: FormatMode::Annotate,
         property_order: PropertyOrder::Any,
-        key_spelling: KeySpelling::Any,
+        spelling: Spelling::Any,
         max_whitespace: None,
     }
 }
@@ -136,7 +136,7 @@ fn whitespace_runs_can_be_bounded() {
 }
 
 #[test]
-fn shortest_key_spelling_forces_whole_keys() {
+fn canonical_spelling_forces_whole_keys() {
     let schema = json!({
         "type": "object",
         "properties": {"name": {"type": "string"}, "a\"b": {"type": "integer"}},
@@ -144,7 +144,7 @@ fn shortest_key_spelling_forces_whole_keys() {
         "additionalProperties": {"type": "integer"}
     });
     let opts = SchemaOptions {
-        key_spelling: KeySpelling::Shortest,
+        spelling: Spelling::Canonical,
         ..SchemaOptions::default()
     };
     check_with(
@@ -154,6 +154,8 @@ fn shortest_key_spelling_forces_whole_keys() {
         &[
             r#"{"\u006eame":"x","a\"b":1}"#,
             r#"{"name":"x","a\u0022b":1}"#,
+            r#"{"name":"x","a\"b":1.0}"#,
+            r#"{"name":"x","a\"b":1e0}"#,
             // An escaped known key is not an additional property either.
             r#"{"name":"x","a\"b":1,"n\u0061me":2}"#,
         ],

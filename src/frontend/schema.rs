@@ -140,19 +140,23 @@ pub enum PropertyOrder {
     Any,
 }
 
-/// How the names of an object's known properties are spelled.
+/// Which JSON spellings of a value the grammar accepts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum KeySpelling {
-    /// Every JSON spelling (`"a"`, `"\u0061"`): the language is exactly the
-    /// valid documents. Use it to check existing documents.
+pub enum Spelling {
+    /// Every JSON spelling (`"a"` and `"\u0061"`, `18` and `1.8e1`): the
+    /// language is exactly the valid documents. Use it to check existing
+    /// documents.
     #[default]
     Any,
-    /// Only as `serde_json` writes them (an escape only where JSON requires
-    /// one). A subset of the valid documents, meant for generation: a key
-    /// then has one spelling, so its bytes are forced and fast-forward can
-    /// feed them without sampling. An escaped spelling of a known key is not
-    /// accepted as an additional property either.
-    Shortest,
+    /// Known property names only as `serde_json` writes them (an escape only
+    /// where JSON requires one), and `type: integer` values only as plain
+    /// digits (`18`, not `18.0`). A subset of the valid documents, meant for
+    /// generation: a key then has one spelling, so its bytes are forced and
+    /// fast-forward feeds them without sampling, and a model cannot wander
+    /// into `18.000…` (which the bounds allow, an exponent can bring it back
+    /// in range). An escaped spelling of a known key is not accepted as an
+    /// additional property either.
+    Canonical,
 }
 
 /// Options of the JSON Schema compiler.
@@ -169,7 +173,7 @@ pub struct SchemaOptions {
     pub whitespace: Whitespace,
     pub format: FormatMode,
     pub property_order: PropertyOrder,
-    pub key_spelling: KeySpelling,
+    pub spelling: Spelling,
     /// Under [`Whitespace::Flexible`], the longest run of whitespace allowed
     /// between two JSON tokens (`None`: no limit). A bound keeps a model from
     /// running away in blank space while still allowing pretty-printing.
@@ -613,11 +617,11 @@ fn as_u64(v: &Value, ptr: &str, kw: &str) -> R<u64> {
 }
 
 impl<'a> Compiler<'a> {
-    /// A known property name, spelled as [`KeySpelling`] says.
+    /// A known property name, spelled as [`Spelling`] says.
     fn key_expr(&self, k: &str) -> Expr {
-        match self.options.key_spelling {
-            KeySpelling::Any => Expr::regex(spell_string(k)),
-            KeySpelling::Shortest => {
+        match self.options.spelling {
+            Spelling::Any => Expr::regex(spell_string(k)),
+            Spelling::Canonical => {
                 Expr::literal(serde_json::to_string(k).expect("a string serializes"))
             }
         }
@@ -1774,7 +1778,8 @@ impl<'a> Compiler<'a> {
             }
         }
         if n.number != NumKind::None {
-            if let Some(e) = number_expr(&n, self.draft4)? {
+            let plain_integers = self.draft4 || self.options.spelling == Spelling::Canonical;
+            if let Some(e) = number_expr(&n, plain_integers)? {
                 let e = match e {
                     Expr::Regex(r) if !not_num.is_empty() => Expr::Intersect {
                         all: vec![r],
@@ -2647,12 +2652,14 @@ fn number_constraint(n: &Node) -> NumberConstraint {
 
 /// The number lexeme: exact bounds, integrality and `multipleOf` through
 /// [`number_regex`] (regexes to intersect).
-fn number_expr(n: &Node, draft4: bool) -> R<Option<Expr>> {
+/// The number lexeme of `n`; `plain_integers`: an integer is written
+/// without fraction or exponent (draft 4's notion, or canonical spelling).
+fn number_expr(n: &Node, plain_integers: bool) -> R<Option<Expr>> {
     let c = number_constraint(n);
     if c == NumberConstraint::default() {
         return Ok(Some(Expr::regex(NUMBER)));
     }
-    let plain = (draft4 && c.integer).then(|| PLAIN_INTEGER.to_string());
+    let plain = (plain_integers && c.integer).then(|| PLAIN_INTEGER.to_string());
     let parts = number_regex(&c).map_err(|e| {
         let ptr = match e.keyword() {
             Keyword::MultipleOf => n.multiple_of.as_ref().map(|(_, p)| p.clone()),
