@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use formwork::frontend::schema::{
-    compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
+    compile_lenient, compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
 use formwork::{
     bench::Bench, grammar::Grammar, pest_grammar, regex_grammar, CompiledGrammar, Matcher,
@@ -121,6 +121,11 @@ struct SchemaFlags {
     /// JSON tokens (default: no limit).
     #[arg(long)]
     max_whitespace: Option<u32>,
+    /// Leave out keywords that cannot be enforced (each is printed as a
+    /// warning on stderr) instead of failing; the output may then not
+    /// validate.
+    #[arg(long)]
+    lenient: bool,
 }
 
 impl SchemaFlags {
@@ -183,6 +188,16 @@ impl ConstraintArgs {
     /// `default_ws`: JSON whitespace unless `--whitespace` says otherwise.
     fn grammar(&self, default_ws: Whitespace) -> Result<Option<Grammar>, String> {
         let g = match (&self.schema, &self.regex, &self.grammar) {
+            (Some(s), None, None) if self.schema_flags.lenient => {
+                compile_lenient(&schema_arg(s)?, &self.schema_flags.options(default_ws)).map(
+                    |(g, warnings)| {
+                        for w in warnings {
+                            eprintln!("formwork: warning: {w}");
+                        }
+                        g
+                    },
+                )
+            }
             (Some(s), None, None) => {
                 compile_with(&schema_arg(s)?, &self.schema_flags.options(default_ws))
             }

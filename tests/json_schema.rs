@@ -6,7 +6,7 @@
 mod common;
 
 use formwork::frontend::schema::{
-    compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
+    compile_lenient, compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
 use formwork::{json_schema_grammar, CompiledGrammar, GrammarError, Matcher, Vocabulary};
 use serde_json::{json, Value};
@@ -119,6 +119,39 @@ fn object_with_properties_in_schema_order() {
             r#"{"age": 3, "name": "x"}"#,
         ],
     );
+}
+
+#[test]
+fn lenient_mode_drops_unsupported_keywords_with_warnings() {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "pattern": "^(?=x)"},
+            "b": {"type": "array", "items": {"type": "integer"}, "uniqueItems": true}
+        },
+        "required": ["a", "b"]
+    });
+    assert!(compile_with(&schema, &options()).is_err());
+    let (g, warnings) = compile_lenient(&schema, &options()).unwrap();
+    let mut ptrs: Vec<&str> = warnings.iter().map(|w| w.pointer.as_str()).collect();
+    ptrs.sort();
+    assert_eq!(
+        ptrs,
+        ["/properties/a/pattern", "/properties/b/uniqueItems"],
+        "{warnings:?}"
+    );
+    let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+    let m = Matcher::new(
+        Arc::new(CompiledGrammar::new(&g).unwrap()),
+        vocab.clone(),
+        trie,
+    );
+    // The dropped keywords no longer constrain; the others still do.
+    assert!(accepts(&m, &vocab, r#"{"a": "y", "b": [1, 1]}"#));
+    assert!(!accepts(&m, &vocab, r#"{"a": "y", "b": ["1"]}"#));
+    assert!(!accepts(&m, &vocab, r#"{"a": "y"}"#));
+    // A malformed schema is still an error.
+    assert!(compile_lenient(&json!({"type": 5}), &options()).is_err());
 }
 
 #[test]
