@@ -8,21 +8,23 @@
 //! greedily:
 //!
 //! * constrained, exactly as `formwork generate --grammar grammars/sql.pest
-//!   --sql-schema DB.sql --prompt ...` does;
+//!   --sql-schema DB.sql --sql-scoped --prompt ...` does (single-table
+//!   `SELECT`s whose columns all belong to the table in `FROM`,
+//!   [`scope_to_tables`]; `--names-only` drops `--sql-scoped`);
 //! * unconstrained, on the same prompt (a code fence around the answer, if
 //!   any, is taken off; nothing else is fixed up).
 //!
 //! Each answer is compiled by SQLite (`rusqlite`, bundled) against an empty
 //! database built from the same statements, and compared with the gold query
-//! after normalisation ([`normalize`]). The grammar cannot see scopes (a
-//! column of a table that is not in `FROM`), so a constrained answer can
-//! still fail to compile; `--retries K` then samples up to K more answers
-//! (temperature 0.7, seeded) and keeps the first that compiles, and the table
-//! says how many needed it.
+//! after normalisation ([`normalize`]). Scoping settles names, not SQLite's
+//! other checks (an aggregate inside `WHERE`), and an answer cut short by
+//! `--max-tokens` is incomplete; `--retries K` then samples up to K more
+//! answers (temperature 0.7, seeded) and keeps the first that compiles, and
+//! the table says how many needed it.
 //!
-//! `cargo run --release --example spider_sql [-- --limit N --retries K --max-tokens N]`
+//! `cargo run --release --example spider_sql [-- --limit N --retries K --max-tokens N --names-only]`
 
-use formwork::frontend::sql::{restrict_to_schema, spider_ddl, SqlSchema};
+use formwork::frontend::sql::{restrict_to_schema, scope_to_tables, spider_ddl, SqlSchema};
 use formwork::generate::{GenerateOptions, Generator};
 use formwork::model::{apply_chat_template, default_model_path, GgufModel};
 use formwork::sampler::SamplerConfig;
@@ -126,6 +128,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let limit: usize = arg(&args, "--limit").unwrap_or(usize::MAX);
     let retries: usize = arg(&args, "--retries").unwrap_or(0);
     let max_tokens: usize = arg(&args, "--max-tokens").unwrap_or(96);
+    let scoped = !args.iter().any(|a| a == "--names-only");
     let root = env!("CARGO_MANIFEST_DIR");
     let records: HashMap<String, Value> =
         std::fs::read_to_string(format!("{root}/tests/data/spider_schemas.jsonl"))?
@@ -166,7 +169,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or_else(|| format!("{db}: no schema record"))?;
         let ddl = spider_ddl(record)?;
         let mut g = pest_grammar(&grammar_text, None)?;
-        restrict_to_schema(&mut g, &SqlSchema::parse(&ddl)?)?;
+        let schema = SqlSchema::parse(&ddl)?;
+        restrict_to_schema(&mut g, &schema)?;
+        if scoped {
+            scope_to_tables(&mut g, &schema)?;
+        }
         let grammar = Arc::new(CompiledGrammar::new(&g)?);
         let user = format!("{EXAMPLE}Schema:\n{ddl}Question: {question}\nSQL:");
         let prompt = apply_chat_template(template.as_deref(), None, &user);

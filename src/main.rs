@@ -181,6 +181,11 @@ struct ConstraintArgs {
     /// and `column_name` rules to this database's names.
     #[arg(long, requires = "grammar")]
     sql_schema: Option<String>,
+    /// With --sql-schema: single-table SELECTs whose every column belongs to
+    /// the table in FROM, so the query compiles as far as names go (no joins,
+    /// aliases or UNION; see `frontend::sql::scope_to_tables`).
+    #[arg(long, requires = "sql_schema")]
+    sql_scoped: bool,
 }
 
 impl ConstraintArgs {
@@ -213,6 +218,10 @@ impl ConstraintArgs {
                         .map_err(|e| format!("cannot read SQL schema file {ddl}: {e}"))?;
                     let schema = SqlSchema::parse(&ddl).map_err(|e| e.to_string())?;
                     restrict_to_schema(&mut g, &schema).map_err(|e| e.to_string())?;
+                    if self.sql_scoped {
+                        formwork::frontend::sql::scope_to_tables(&mut g, &schema)
+                            .map_err(|e| e.to_string())?;
+                    }
                 }
                 Ok(g)
             }

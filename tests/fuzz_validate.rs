@@ -4,7 +4,9 @@
 
 mod common;
 
-use formwork::frontend::sql::{restrict_to_schema, spider_ddl, SqlSchema};
+use formwork::frontend::sql::{
+    restrict_to_schema, scope_to_tables, spider_ddl, sql_name, SqlSchema,
+};
 use formwork::fuzzer::Fuzzer;
 use formwork::{json_schema_grammar, pest_grammar, CompiledGrammar};
 use serde_json::{json, Value};
@@ -74,6 +76,81 @@ fn schema_aware_sql_compiles_in_sqlite() {
     // a table not in FROM, a qualifier that is not an alias); see the README.
     // The floor is the rate measured with words separated.
     assert!(rate >= 30.0, "{rate:.1}%");
+}
+
+/// Single-table scoping on Spider gold queries: each single-table gold
+/// query, and the same query with its table swapped for every other table of
+/// its database, is run through the scoped grammar; whatever the grammar
+/// accepts must compile in SQLite (soundness as far as names go), and most
+/// single-table gold queries must be accepted (completeness).
+#[test]
+fn scoped_sql_accepts_only_queries_that_compile() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/sql.pest")).unwrap();
+    let queries: Vec<Value> =
+        std::fs::read_to_string(common::data_dir().join("spider_queries.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let vocab = Arc::new(formwork::fuzzer::byte_vocabulary());
+    let trie = Arc::new(formwork::TokenTrie::new(&vocab));
+    let from = regex::Regex::new(r"(?i)\bfrom\s+([A-Za-z_][A-Za-z0-9_]*)").unwrap();
+    let (mut gold, mut gold_ok, mut swapped, mut swapped_accepted) = (0, 0, 0, 0);
+    for (db, schema, ddl_text) in schemas().iter().step_by(4) {
+        if schema.tables.iter().any(|t| t.name.starts_with("sqlite_")) {
+            continue;
+        }
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(ddl_text).unwrap();
+        let mut g = pest_grammar(&text, None).unwrap();
+        restrict_to_schema(&mut g, schema).unwrap();
+        scope_to_tables(&mut g, schema).unwrap();
+        let c = Arc::new(CompiledGrammar::new(&g).unwrap());
+        let m0 = formwork::Matcher::new(c, vocab.clone(), trie.clone());
+        let accepts = |q: &str| {
+            let mut m = m0.clone();
+            m.commit_bytes(q.as_bytes()).is_ok() && m.is_accepting()
+        };
+        for q in queries.iter().filter(|q| q["db_id"] == db.as_str()) {
+            let q = q["query"].as_str().unwrap();
+            let lower = q.to_ascii_lowercase();
+            // Single-table queries: one FROM, no join, no alias, no compound.
+            if from.find_iter(q).count() != 1
+                || [" join ", " as ", "union", "intersect", "except", ","]
+                    .iter()
+                    .any(|w| lower.split(" from ").nth(1).unwrap_or("").contains(w))
+            {
+                continue;
+            }
+            gold += 1;
+            gold_ok += accepts(q) as usize;
+            let cap = from.captures(q).unwrap().get(1).unwrap();
+            for t in &schema.tables {
+                let q2 = format!(
+                    "{}{}{}",
+                    &q[..cap.start()],
+                    sql_name(&t.name),
+                    &q[cap.end()..]
+                );
+                swapped += 1;
+                if accepts(&q2) {
+                    swapped_accepted += 1;
+                    if let Err(e) = conn.prepare(&q2) {
+                        panic!(
+                            "{db}: the scoped grammar accepts {q2:?}, which SQLite rejects: {e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "scoped SQL: {gold_ok} of {gold} single-table gold queries accepted; \
+         {swapped_accepted} of {swapped} table-swapped queries accepted, all compile"
+    );
+    assert!(gold > 100 && swapped_accepted < swapped);
+    assert!(gold_ok * 10 >= gold * 9, "{gold_ok} of {gold}");
 }
 
 #[test]

@@ -324,6 +324,155 @@ pub fn restrict_to_schema(g: &mut Grammar, schema: &SqlSchema) -> Result<(), Gra
     Ok(())
 }
 
+/// Restricts `g`, already passed through [`restrict_to_schema`], to
+/// single-table `SELECT`s whose column references all name columns of the
+/// table in `FROM`: the queries that compile against the schema for sure as
+/// far as names go.
+///
+/// A context-free grammar cannot check that `SELECT name FROM t` uses a
+/// column of `t` (the column comes first). It can if it holds one copy of the
+/// `SELECT` per table: `select_stmt` becomes a choice of `select_stmt` for
+/// table 1, for table 2, ..., each with `column_name` restricted to that
+/// table's columns, `qualifier` to its name and `from_clause` to
+/// `FROM table`. The Earley parser keeps every copy whose columns fit alive
+/// until `FROM` picks one. Subqueries (`IN (SELECT ...)`) are scoped the same
+/// way, each on its own. Left out: joins, table aliases, compound queries
+/// (`UNION`, ...), subqueries in `FROM` and queries without `FROM`. Still
+/// possible: SQLite's checks beyond names (an aggregate inside `WHERE`).
+///
+/// The grammar must name the rules `query` (every query, subqueries
+/// included), `select_stmt` (one `SELECT` with its `ORDER BY` and `LIMIT`),
+/// `from_clause`, `column_name` and `qualifier`, as `grammars/sql.pest` does.
+pub fn scope_to_tables(g: &mut Grammar, schema: &SqlSchema) -> Result<(), GrammarError> {
+    const SCOPED: [&str; 3] = ["column_name", "qualifier", "from_clause"];
+    for need in [
+        "query",
+        "select_stmt",
+        "from_clause",
+        "column_name",
+        "qualifier",
+    ] {
+        if !g.rules.iter().any(|(n, _)| n == need) {
+            return Err(GrammarError::SqlSchema(format!(
+                "the grammar has no rule {need:?}; scoping needs the rules query, select_stmt, \
+                 from_clause, column_name and qualifier (see grammars/sql.pest)"
+            )));
+        }
+    }
+    if schema.tables.is_empty() {
+        return Err(GrammarError::SqlSchema("the schema has no table".into()));
+    }
+    // Rules that reach a scoped rule without going through `query` (a
+    // subquery has a scope of its own).
+    let mut reaches: std::collections::HashSet<String> =
+        SCOPED.iter().map(|s| s.to_string()).collect();
+    loop {
+        let before = reaches.len();
+        for (name, e) in &g.rules {
+            if name != "query" && !reaches.contains(name) && refers_to(e, &reaches) {
+                reaches.insert(name.clone());
+            }
+        }
+        if reaches.len() == before {
+            break;
+        }
+    }
+    // Of those, the ones under `select_stmt`.
+    let mut copied: std::collections::BTreeSet<String> = Default::default();
+    let mut work = vec!["select_stmt".to_string()];
+    while let Some(r) = work.pop() {
+        if SCOPED.contains(&r.as_str()) || !copied.insert(r.clone()) {
+            continue;
+        }
+        for (name, e) in &g.rules {
+            if *name == r {
+                let mut refs = Vec::new();
+                collect_rules(e, &mut refs);
+                work.extend(
+                    refs.into_iter()
+                        .filter(|x| x != "query" && reaches.contains(x)),
+                );
+            }
+        }
+    }
+    let originals: Vec<(String, Expr)> = g
+        .rules
+        .iter()
+        .filter(|(n, _)| copied.contains(n))
+        .cloned()
+        .collect();
+    let mut scoped_queries = Vec::new();
+    for (i, table) in schema.tables.iter().enumerate() {
+        if table.columns.is_empty() {
+            continue;
+        }
+        let suffix = format!("@table{i}");
+        let rename =
+            |n: &str| (copied.contains(n) || SCOPED.contains(&n)).then(|| format!("{n}{suffix}"));
+        for (name, e) in &originals {
+            g.rules
+                .push((format!("{name}{suffix}"), rename_rules(e, &rename)));
+        }
+        let columns: Vec<Expr> = table
+            .columns
+            .iter()
+            .map(|c| Expr::regex(ascii_case_insensitive(&sql_name(c))))
+            .collect();
+        let table_name = Expr::regex(ascii_case_insensitive(&sql_name(&table.name)));
+        g.rules
+            .push((format!("column_name{suffix}"), Expr::choice(columns)));
+        g.rules
+            .push((format!("qualifier{suffix}"), table_name.clone()));
+        g.rules.push((
+            format!("from_clause{suffix}"),
+            Expr::seq([Expr::regex(ascii_case_insensitive("from")), table_name]),
+        ));
+        scoped_queries.push(Expr::rule(format!("select_stmt{suffix}")));
+    }
+    g.rules.retain(|(n, _)| n != "query");
+    g.rules.push(("query".into(), Expr::choice(scoped_queries)));
+    Ok(())
+}
+
+/// Whether `e` refers to one of `rules`.
+fn refers_to(e: &Expr, rules: &std::collections::HashSet<String>) -> bool {
+    let mut refs = Vec::new();
+    collect_rules(e, &mut refs);
+    refs.iter().any(|r| rules.contains(r))
+}
+
+/// The rules `e` refers to.
+fn collect_rules(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::Rule(r) => out.push(r.clone()),
+        Expr::Seq(v) | Expr::Choice(v) => v.iter().for_each(|x| collect_rules(x, out)),
+        Expr::Repeat { expr, .. } => collect_rules(expr, out),
+        Expr::Empty | Expr::Regex(_) | Expr::Literal(_) | Expr::Intersect { .. } => {}
+    }
+}
+
+/// `e` with each rule reference `r` for which `rename(r)` is `Some` renamed,
+/// and an optional `from_clause` made mandatory (column references need
+/// their table).
+fn rename_rules(e: &Expr, rename: &dyn Fn(&str) -> Option<String>) -> Expr {
+    match e {
+        Expr::Repeat {
+            expr,
+            min: 0,
+            max: Some(1),
+        } if matches!(&**expr, Expr::Rule(r) if r == "from_clause") => rename_rules(expr, rename),
+        Expr::Rule(r) => Expr::Rule(rename(r).unwrap_or_else(|| r.clone())),
+        Expr::Seq(v) => Expr::Seq(v.iter().map(|x| rename_rules(x, rename)).collect()),
+        Expr::Choice(v) => Expr::Choice(v.iter().map(|x| rename_rules(x, rename)).collect()),
+        Expr::Repeat { expr, min, max } => Expr::Repeat {
+            expr: Box::new(rename_rules(expr, rename)),
+            min: *min,
+            max: *max,
+        },
+        other => other.clone(),
+    }
+}
+
 /// SQLite's aggregate and core scalar functions that take one argument or
 /// more (the names a schema-aware grammar allows in calls).
 pub const SQLITE_FUNCTIONS: &[&str] = &[
