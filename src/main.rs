@@ -126,13 +126,29 @@ struct SchemaFlags {
     /// validate.
     #[arg(long)]
     lenient: bool,
+    /// A remote document for `$ref`s outside the schema: `URI=FILE` (the
+    /// schema at FILE stands for the absolute URI). Repeatable.
+    #[arg(long, value_name = "URI=FILE")]
+    remote: Vec<String>,
 }
 
 impl SchemaFlags {
     /// Options for checking documents (mask, bench) or for generating.
-    fn options(&self, default_ws: Whitespace) -> SchemaOptions {
+    fn options(&self, default_ws: Whitespace) -> Result<SchemaOptions, String> {
         let checking = default_ws == Whitespace::Flexible;
-        SchemaOptions {
+        let mut remote = std::collections::BTreeMap::new();
+        for r in &self.remote {
+            let (uri, file) = r
+                .split_once('=')
+                .ok_or_else(|| format!("--remote {r:?}: expected URI=FILE"))?;
+            let text =
+                std::fs::read_to_string(file).map_err(|e| format!("--remote {file}: {e}"))?;
+            let doc: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("--remote {file}: {e}"))?;
+            remote.insert(uri.to_string(), doc);
+        }
+        Ok(SchemaOptions {
+            remote,
             property_order: match self.property_order.as_deref() {
                 Some("any") => PropertyOrder::Any,
                 Some(_) => PropertyOrder::Schema,
@@ -156,7 +172,7 @@ impl SchemaFlags {
             } else {
                 FormatMode::Assert
             },
-        }
+        })
     }
 }
 
@@ -194,7 +210,7 @@ impl ConstraintArgs {
     fn grammar(&self, default_ws: Whitespace) -> Result<Option<Grammar>, String> {
         let g = match (&self.schema, &self.regex, &self.grammar) {
             (Some(s), None, None) if self.schema_flags.lenient => {
-                compile_lenient(&schema_arg(s)?, &self.schema_flags.options(default_ws)).map(
+                compile_lenient(&schema_arg(s)?, &self.schema_flags.options(default_ws)?).map(
                     |(g, warnings)| {
                         for w in warnings {
                             eprintln!("formwork: warning: {w}");
@@ -204,7 +220,7 @@ impl ConstraintArgs {
                 )
             }
             (Some(s), None, None) => {
-                compile_with(&schema_arg(s)?, &self.schema_flags.options(default_ws))
+                compile_with(&schema_arg(s)?, &self.schema_flags.options(default_ws)?)
             }
             (None, Some(r), None) => regex_grammar(r),
             (None, None, Some(path)) => {
@@ -636,7 +652,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 vocab,
                 trie,
                 eos: eos_id,
-                schema_options: schema_flags.options(Whitespace::Flexible),
+                schema_options: schema_flags.options(Whitespace::Flexible)?,
             };
             let input = BufReader::new(
                 std::fs::File::open(&cases).map_err(|e| format!("open {cases}: {e}"))?,

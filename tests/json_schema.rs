@@ -10,7 +10,8 @@ use formwork::frontend::schema::{
 };
 use formwork::{json_schema_grammar, CompiledGrammar, GrammarError, Matcher, Vocabulary};
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Drives `text` through a copy of `m0`: Ok if every token is in the mask
@@ -35,7 +36,7 @@ fn options() -> SchemaOptions {
         format: FormatMode::Annotate,
         property_order: PropertyOrder::Any,
         spelling: Spelling::Any,
-        max_whitespace: None,
+        ..SchemaOptions::default()
     }
 }
 
@@ -405,6 +406,27 @@ fn suite_dir() -> Option<PathBuf> {
     panic!("../shared/corpora/json-schema-test-suite not found (FORMWORK_SKIP_SHARED=1 to skip)");
 }
 
+/// Every file of the suite's `remotes/` (which the suite serves at
+/// `http://localhost:1234/`), keyed by that URI.
+fn remotes(dir: &Path) -> BTreeMap<String, Value> {
+    fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<String, Value>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            let rel = format!("{rel}{name}");
+            if p.is_dir() {
+                walk(&p, &format!("{rel}/"), out);
+            } else if name.ends_with(".json") {
+                let v = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+                out.insert(format!("http://localhost:1234/{rel}"), v);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
 /// Compiles every group of one draft; returns (groups, compiled, failures).
 fn run_draft(draft: &str, schema_uri: &str) -> (usize, usize, Vec<String>) {
     let (vocab, trie) = common::tokenizer("gpt2").unwrap();
@@ -417,6 +439,11 @@ fn run_draft(draft: &str, schema_uri: &str) -> (usize, usize, Vec<String>) {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
+    let opts = SchemaOptions {
+        remote: remotes(&dir.join("../remotes")),
+        ..options()
+    };
+    assert!(opts.remote.len() > 30, "remotes/ not found");
     let (mut groups, mut compiled, mut skipped, mut checked, mut order_only) = (0, 0, 0, 0, 0);
     let mut failures = Vec::new();
     for f in files {
@@ -432,7 +459,7 @@ fn run_draft(draft: &str, schema_uri: &str) -> (usize, usize, Vec<String>) {
                     m.insert("$schema".into(), json!(schema_uri));
                 }
             }
-            let Ok(g) = compile_with(&schema, &options()) else {
+            let Ok(g) = compile_with(&schema, &opts) else {
                 continue;
             };
             let c = match CompiledGrammar::new(&g) {
@@ -504,13 +531,13 @@ fn test_suite_draft2020_12() {
     suite(
         "draft2020-12",
         "https://json-schema.org/draft/2020-12/schema",
-        304,
+        319,
     );
 }
 
 #[test]
 fn test_suite_draft7() {
-    suite("draft7", "http://json-schema.org/draft-07/schema#", 223);
+    suite("draft7", "http://json-schema.org/draft-07/schema#", 234);
 }
 
 /// A keyword about one type holds for every other type, so its negation holds
@@ -539,4 +566,69 @@ fn negation_of_type_specific_keywords() {
         &[r#"{"a": 1, "b": 2}"#, r#"{"a": 2}"#, "[]", "7"],
         &[r#"{"a": 1}"#, r#"{"a": 2, "c": 3}"#],
     );
+}
+
+/// `SchemaOptions::remote`: a `$ref` into a supplied document, with a pointer
+/// fragment, an anchor, a relative reference between two remotes (resolved
+/// against the remote's `$id`), recursion through a remote, and the error for
+/// a document that was not supplied.
+#[test]
+fn remote_documents() {
+    let mut opts = options();
+    opts.remote.insert(
+        "http://example.com/defs.json".into(),
+        json!({"$defs": {
+            "pos": {"type": "integer", "minimum": 1},
+            "name": {"$ref": "names/name.json#short"},
+            "tree": {"type": "object", "properties": {
+                "v": {"$ref": "#/$defs/pos"},
+                "kids": {"type": "array", "items": {"$ref": "#/$defs/tree"}}
+            }, "additionalProperties": false}
+        }}),
+    );
+    opts.remote.insert(
+        "http://example.com/names/name.json".into(),
+        json!({"$id": "http://example.com/names/name.json",
+               "$defs": {"s": {"$anchor": "short", "type": "string", "maxLength": 3}}}),
+    );
+    check_with(
+        json!({"$ref": "http://example.com/defs.json#/$defs/pos"}),
+        &opts,
+        &["1", "42"],
+        &["0", "-3", "\"1\""],
+    );
+    check_with(
+        json!({"$ref": "http://example.com/defs.json#/$defs/name"}),
+        &opts,
+        &[r#""abc""#, r#""""#],
+        &[r#""abcd""#, "1"],
+    );
+    check_with(
+        json!({"$ref": "http://example.com/defs.json#/$defs/tree"}),
+        &opts,
+        &[r#"{"v": 1, "kids": [{"v": 2}, {"kids": []}]}"#],
+        &[r#"{"v": 0}"#, r#"{"kids": [{"v": 0}]}"#, r#"{"w": 1}"#],
+    );
+    // A relative `$ref` is resolved against the main document's `$id`.
+    check_with(
+        json!({"$id": "http://example.com/main.json", "$ref": "defs.json#/$defs/pos"}),
+        &opts,
+        &["3"],
+        &["0"],
+    );
+    let err = compile_with(
+        &json!({"properties": {"a": {"$ref": "http://example.com/missing.json#/x"}}}),
+        &opts,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("/properties/a/$ref"), "{err}");
+    assert!(err.contains("http://example.com/missing.json"), "{err}");
+    assert!(err.contains("SchemaOptions::remote"), "{err}");
+    // A pointer that does not resolve inside a supplied document.
+    assert!(compile_with(
+        &json!({"$ref": "http://example.com/defs.json#/$defs/nope"}),
+        &opts
+    )
+    .is_err());
 }

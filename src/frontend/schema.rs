@@ -38,7 +38,9 @@
 //!   one item can occur.
 //! * `anyOf`, `allOf` (merged: distributed over `anyOf`/`oneOf`), `oneOf`
 //!   where the branches are provably disjoint (different types or values),
-//!   `$ref` to local JSON pointers and `$anchor`s (with recursion), boolean
+//!   `$ref` to local JSON pointers, `$anchor`s and `$id`s (with recursion),
+//!   and into remote documents supplied in [`SchemaOptions::remote`] (never
+//!   fetched; a `$ref` to a document not supplied is an error), boolean
 //!   schemas, `if` without `then`/`else` (a no-op).
 //! * Drafts: a root `$schema` naming draft-03/04/06/07 makes `$ref` override
 //!   its siblings; otherwise siblings of `$ref` apply too (2019-09/2020-12).
@@ -49,7 +51,9 @@
 use crate::error::GrammarError;
 use crate::frontend::json::{add_json_rules, NUMBER, STRING};
 use crate::frontend::number_regex::{number_regex, Decimal, Keyword, NumberConstraint};
-use crate::frontend::schema_ids::Resources;
+use crate::frontend::schema_ids::{
+    resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
+};
 use crate::grammar::{Expr, Grammar};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
@@ -178,6 +182,29 @@ pub struct SchemaOptions {
     /// between two JSON tokens (`None`: no limit). A bound keeps a model from
     /// running away in blank space while still allowing pretty-printing.
     pub max_whitespace: Option<u32>,
+    /// Remote documents, by absolute URI (a fragment, if any, is ignored):
+    /// a `$ref` whose absolute URI (without fragment) is a key here resolves
+    /// into that document, which has its own `$id`s, anchors and base URI
+    /// (the key, unless its root has an `$id`). Nothing is ever fetched: a
+    /// `$ref` to a document neither in the schema nor here is an error.
+    /// A document whose `$schema` names another draft family than the
+    /// main schema's (draft-07 and before vs later) is unsupported.
+    ///
+    /// ```
+    /// use formwork::frontend::schema::{compile_with, SchemaOptions};
+    /// use serde_json::json;
+    /// let mut opts = SchemaOptions::default();
+    /// opts.remote.insert(
+    ///     "http://example.com/defs.json".into(),
+    ///     json!({"$defs": {"id": {"type": "integer", "minimum": 1}}}),
+    /// );
+    /// let schema = json!({"$ref": "http://example.com/defs.json#/$defs/id"});
+    /// assert!(compile_with(&schema, &opts).is_ok());
+    /// // Without the document, the error says where to supply it.
+    /// let err = compile_with(&schema, &SchemaOptions::default()).unwrap_err();
+    /// assert!(err.to_string().contains("SchemaOptions::remote"));
+    /// ```
+    pub remote: std::collections::BTreeMap<String, Value>,
 }
 
 /// Compiles `schema` with the default options (see the module docs).
@@ -187,36 +214,20 @@ pub fn compile(schema: &Value) -> R<Grammar> {
 
 /// Compiles `schema` with `options`.
 pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
-    if let Some(ms) = schema.get("$schema").and_then(Value::as_str) {
-        // A custom meta-schema may switch vocabularies on or off; which ones
-        // is only known by fetching it.
-        if !ms.contains("json-schema.org/") {
-            return Err(unsupported(
-                "/$schema",
-                format!("custom meta-schema {ms:?}: its vocabularies are unknown (use a json-schema.org draft)"),
-            ));
-        }
-    }
-    let legacy = match schema.get("$schema").and_then(Value::as_str) {
-        Some(s) => ["draft-03", "draft-04", "draft-06", "draft-07"]
-            .iter()
-            .any(|d| s.contains(d)),
-        None => false,
-    };
-    // Draft-04 and before: an integer is a number written without a
-    // fraction or exponent (`1.0` is not one).
-    let draft4 = schema
-        .get("$schema")
-        .and_then(Value::as_str)
-        .is_some_and(|s| s.contains("draft-04") || s.contains("draft-03"));
+    let (legacy, draft4) = dialect(schema, "")?.unwrap_or((false, false));
     let arena = Arena::new();
     let mut c = Compiler {
         draft4,
         root: schema,
+        remotes: options
+            .remote
+            .iter()
+            .map(|(k, v)| (split_fragment(k).0.to_string(), v))
+            .collect(),
         arena: &arena,
         registry: RefCell::new(Vec::new()),
         negations: RefCell::new(HashMap::new()),
-        options: options.clone(),
+        options,
         legacy,
         g: Grammar::new("start"),
         cache: HashMap::new(),
@@ -224,7 +235,7 @@ pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
         n: 0,
         work: 0,
         depth: 0,
-        resources: Resources::new(schema, draft4, legacy),
+        resources: RefCell::new(Resources::new(schema, draft4, legacy)),
     };
     let start = match c.value(vec![Sub::new(String::new(), schema)])? {
         Some(s) => s,
@@ -247,6 +258,30 @@ pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
         }
     }
     Ok(c.g)
+}
+
+/// The draft family a document's `$schema` names: (`legacy`: draft-07 and
+/// before, where `$ref` overrides its siblings; `draft4`: draft-04 and before,
+/// where an integer is written without a fraction or exponent (`1.0` is not
+/// one) and `$id` is spelled `id`). None without `$schema`. `at` prefixes
+/// the error pointer.
+fn dialect(schema: &Value, at: &str) -> R<Option<(bool, bool)>> {
+    let Some(ms) = schema.get("$schema").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    // A custom meta-schema may switch vocabularies on or off; which ones
+    // is only known by fetching it.
+    if !ms.contains("json-schema.org/") {
+        return Err(unsupported(
+            &format!("{at}/$schema"),
+            format!("custom meta-schema {ms:?}: its vocabularies are unknown (use a json-schema.org draft)"),
+        ));
+    }
+    let legacy = ["draft-03", "draft-04", "draft-06", "draft-07"]
+        .iter()
+        .any(|d| ms.contains(d));
+    let draft4 = ms.contains("draft-03") || ms.contains("draft-04");
+    Ok(Some((legacy, draft4)))
 }
 
 const SKIP_ANYOF: u8 = 1;
@@ -546,13 +581,16 @@ impl<'a> Node<'a> {
 
 struct Compiler<'a> {
     root: &'a Value,
+    /// Remote documents by absolute URI without fragment; pointers into one
+    /// are `URI#/pointer` (see [`Compiler::locate`]).
+    remotes: HashMap<String, &'a Value>,
     /// Schemas made up by the compiler (negations, rewritten conditionals).
     arena: &'a Arena<Value>,
     /// Subschemas that made-up schemas refer to (`$fw_all`, `$fw_not`).
     registry: RefCell<Vec<Sub<'a>>>,
     /// Negations built so far, by pointer.
     negations: RefCell<HashMap<String, &'a Value>>,
-    options: SchemaOptions,
+    options: &'a SchemaOptions,
     legacy: bool,
     draft4: bool,
     g: Grammar,
@@ -563,7 +601,8 @@ struct Compiler<'a> {
     n: usize,
     work: usize,
     depth: usize,
-    resources: Resources,
+    /// Grows as `$ref`s reach into remote documents.
+    resources: RefCell<Resources>,
 }
 
 /// Keywords that are annotations or containers, or not validation keywords.
@@ -627,16 +666,53 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// The document a pointer is in, that document's own base URI, and the
+    /// pointer inside it: the main document for `""` and `/...` (and the
+    /// compiler's made-up names), a remote one for `URI#/...`.
+    fn locate<'p>(&self, ptr: &'p str) -> (&'a Value, &'p str, &'p str) {
+        if !ptr.is_empty() && !ptr.starts_with('/') {
+            if let Some((uri, inner)) = ptr.split_once('#') {
+                if let Some(doc) = self.remotes.get(uri) {
+                    return (doc, uri, inner);
+                }
+            }
+        }
+        (self.root, DEFAULT_BASE, ptr)
+    }
+
     fn resolve(&self, r: &str, ptr: &str) -> R<(String, &'a Value)> {
         let here = format!("{ptr}/$ref");
-        let base = self.resources.base_at(self.root, ptr);
+        let (doc, doc_base, inner) = self.locate(ptr);
+        let base = self.resources.borrow().base_at(doc, doc_base, inner);
+        // A supplied remote document is indexed when first reached.
+        let abs = resolve_uri(&base, r);
+        let target = split_fragment(&abs).0;
+        if !self.resources.borrow().has(target) {
+            if let Some((uri, remote)) = self.remotes.get_key_value(target) {
+                let at = format!("{uri}#");
+                if let Some(d) = dialect(remote, &at)? {
+                    if d != (self.legacy, self.draft4) {
+                        return Err(unsupported(
+                            &format!("{at}/$schema"),
+                            format!(
+                                "remote document {uri} (reached by $ref {r:?} at {here}) \
+                                 declares a draft other than the main schema's"
+                            ),
+                        ));
+                    }
+                }
+                self.resources.borrow_mut().add_document(uri, remote);
+            }
+        }
         let (res_ptr, frag) = self
             .resources
+            .borrow()
             .lookup(&base, r)
             .map_err(|e| unsupported(&here, format!("$ref {r:?}: {e}")))?;
         // The resource itself, then the fragment's JSON pointer inside it.
         let fail = || unsupported(&here, format!("$ref {r:?} does not resolve"));
-        let cur = follow_pointer(self.root, &res_ptr).ok_or_else(fail)?;
+        let (doc, _, inner) = self.locate(&res_ptr);
+        let cur = follow_pointer(doc, inner).ok_or_else(fail)?;
         let cur = follow_pointer(cur, &frag).ok_or_else(fail)?;
         let out = format!("{res_ptr}{frag}");
         Ok((out, cur))

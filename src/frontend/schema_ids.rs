@@ -8,8 +8,14 @@
 //! inside an `enum` value is not an identifier), and records every resource
 //! and anchor by absolute URI.
 //!
-//! Remote documents are not fetched: a reference outside the document is an
-//! error naming it.
+//! Remote documents are never fetched. The caller may supply them by URI
+//! ([`SchemaOptions::remote`](crate::frontend::schema::SchemaOptions::remote));
+//! a document so supplied is indexed (with [`Resources::add_document`]) when a
+//! `$ref` first points into it, with the supplied URI as its base (its own
+//! root `$id`, if any, then applies as usual). Pointers into it are written
+//! `URI#/json/pointer`, so they never clash with the main document's pointers
+//! (which are empty or start with `/`). A reference to a document neither in
+//! the schema nor supplied is an error naming it.
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -61,8 +67,23 @@ impl Resources {
             ref_overrides,
             ..Resources::default()
         };
+        r.ids.insert(DEFAULT_BASE.to_string(), String::new());
         r.walk(root, DEFAULT_BASE.to_string(), String::new());
         r
+    }
+
+    /// Indexes a remote document retrieved from `uri` (absolute, without
+    /// fragment). Its pointers are `"{uri}#{pointer}"`. Resources already
+    /// known (the main document's first) keep their place.
+    pub(crate) fn add_document(&mut self, uri: &str, doc: &Value) {
+        let root = format!("{uri}#");
+        self.ids.entry(uri.to_string()).or_insert(root.clone());
+        self.walk(doc, uri.to_string(), root);
+    }
+
+    /// True if the resource `uri` (absolute, without fragment) is known.
+    pub(crate) fn has(&self, uri: &str) -> bool {
+        self.ids.contains_key(uri)
     }
 
     fn own_id<'v>(&self, m: &'v serde_json::Map<String, Value>) -> Option<&'v str> {
@@ -95,9 +116,6 @@ impl Resources {
                 self.ids.entry(base.clone()).or_insert(ptr.clone());
             }
         }
-        if ptr.is_empty() {
-            self.ids.entry(base.clone()).or_default();
-        }
         for k in ["$anchor", "$dynamicAnchor"] {
             if let Some(a) = m.get(k).and_then(Value::as_str) {
                 self.anchors
@@ -126,9 +144,10 @@ impl Resources {
     }
 
     /// The base URI in force at `ptr` (a schema position, possibly followed
-    /// by compiler-made parts that do not resolve).
-    pub(crate) fn base_at(&self, root: &Value, ptr: &str) -> String {
-        let mut base = DEFAULT_BASE.to_string();
+    /// by compiler-made parts that do not resolve) in the document `root`
+    /// whose own base URI is `doc_base`.
+    pub(crate) fn base_at(&self, root: &Value, doc_base: &str, ptr: &str) -> String {
+        let mut base = doc_base.to_string();
         let mut cur = root;
         let apply = |cur: &Value, base: &mut String| {
             if let Value::Object(m) = cur {
@@ -188,7 +207,8 @@ impl Resources {
         let frag = percent_decode(frag).ok_or("bad percent-encoding")?;
         let Some(res) = self.ids.get(doc) else {
             return Err(format!(
-                "it points outside this document ({doc}); remote references are not supported"
+                "it points to {doc}, a document not in this schema; \
+                 supply it in `SchemaOptions::remote` (CLI: `--remote URI=FILE`)"
             ));
         };
         if frag.is_empty() || frag.starts_with('/') {
@@ -205,7 +225,7 @@ fn esc(k: &str) -> String {
     k.replace('~', "~0").replace('/', "~1")
 }
 
-fn split_fragment(u: &str) -> (&str, &str) {
+pub(crate) fn split_fragment(u: &str) -> (&str, &str) {
     match u.split_once('#') {
         Some((d, f)) => (d, f),
         None => (u, ""),
