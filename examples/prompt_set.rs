@@ -7,7 +7,7 @@
 //! share of the time per token, and the speed-up from fast-forward.
 //! Exits non-zero if any constrained output is invalid.
 //!
-//! `cargo run --release --example prompt_set [-- --limit N]`
+//! `cargo run --release --example prompt_set [-- --limit N] [--only ID-SUBSTRING]`
 
 use formwork::frontend::schema::{compile_with, SchemaOptions, Spelling};
 use formwork::generate::{GenerateOptions, Generation, Generator};
@@ -71,6 +71,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|l| !l.trim().is_empty())
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    let cases: Vec<_> = cases
+        .into_iter()
+        .filter(|c| {
+            only.as_deref()
+                .is_none_or(|o| c["id"].as_str().unwrap_or("").contains(o))
+        })
+        .collect();
     let cases = &cases[..limit.unwrap_or(cases.len()).min(cases.len())];
     let model = GgufModel::load(default_model_path()?)?;
     let template = model.chat_template().map(str::to_string);
@@ -108,6 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let ok = g.complete && valid(schema, &g.text);
         if !ok {
             invalid.push(c["id"].to_string());
+            eprintln!("invalid constrained output ({:?}): {}", g.stop, g.text);
         }
         con.add(&g, ok);
         let p = gen.generate(&prompt, None, &opts)?;

@@ -388,6 +388,7 @@ impl CompiledGrammar {
             nullable,
             start_prod: 0,
             ignore,
+            rest_at: std::sync::OnceLock::new(),
         };
         let initial_parser = Parser::new(&parser);
         let mut initial_lexer = LexerCache::new(&lexer);

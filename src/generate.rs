@@ -13,7 +13,7 @@
 use crate::error::ModelError;
 use crate::model::LanguageModel;
 use crate::sampler::{Sampler, SamplerConfig};
-use crate::{CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
+use crate::{CompiledGrammar, Matcher, TokenId, TokenMask, TokenTrie, Vocabulary};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,6 +28,10 @@ pub enum StopReason {
     MaxTokens,
     /// The constraint allows nothing more and the output is complete.
     Complete,
+    /// `max_tokens` was near, so the output was closed with its shortest
+    /// completion (forced tokens) rather than cut short. See
+    /// [`GenerateOptions::close_before_max_tokens`].
+    Closed,
 }
 
 /// How to pick one of several samples.
@@ -47,6 +51,15 @@ pub struct GenerateOptions {
     pub stop: Vec<String>,
     /// Feed forced tokens in one forward pass (on by default).
     pub fast_forward: bool,
+    /// Under a constraint, never let `max_tokens` cut the output short when
+    /// a completion still fits (on by default): near the limit, each token
+    /// is kept only if the shortest completion after it
+    /// ([`Matcher::completion_tokens`]) still fits in the tokens left;
+    /// otherwise that completion is forced and generation stops with
+    /// [`StopReason::Closed`]. A model that loops (`[2.0,2.0,…`) then still
+    /// ends with valid output. Off, the output is cut at `max_tokens` and
+    /// [`Generation::complete`] is false.
+    pub close_before_max_tokens: bool,
 }
 
 impl Default for GenerateOptions {
@@ -56,6 +69,7 @@ impl Default for GenerateOptions {
             sampler: SamplerConfig::default(),
             stop: Vec::new(),
             fast_forward: true,
+            close_before_max_tokens: true,
         }
     }
 }
@@ -65,6 +79,7 @@ impl Default for GenerateOptions {
 pub struct Timings {
     pub prompt_ms: f64,
     pub total_ms: f64,
+    /// Time in the constraint: masks, forced tokens, completion searches.
     pub mask_ms: f64,
     pub forward_ms: f64,
     pub forward_calls: usize,
@@ -97,6 +112,100 @@ impl Generation {
         } else {
             v.iter().sum::<f32>() / v.len() as f32
         }
+    }
+}
+
+/// Keeps a constrained output closable within `max_tokens`
+/// ([`GenerateOptions::close_before_max_tokens`]).
+///
+/// It holds the shortest completion from the current state, in tokens. Far
+/// from the limit it refreshes that every few tokens; once the tokens left
+/// come within [`CLOSE_SLACK`] of its length, it checks every committed
+/// token: if the completion after it no longer fits, the token is taken
+/// back and the completion from before it (which fits, by the same check one
+/// step earlier) is forced instead.
+struct Closer {
+    /// Shortest completion from the current state, if known.
+    completion: Option<Vec<TokenId>>,
+    /// Tokens committed since `completion` was computed.
+    stale: usize,
+}
+
+/// Closer starts checking every token when this few tokens are left beyond
+/// the completion's own length.
+const CLOSE_SLACK: usize = 32;
+/// Far from the limit, the completion is recomputed this often (in tokens).
+const CLOSE_REFRESH: usize = 8;
+
+impl Closer {
+    fn new() -> Closer {
+        Closer {
+            completion: None,
+            stale: usize::MAX,
+        }
+    }
+
+    fn search_bytes(room: usize) -> usize {
+        room.saturating_mul(8).clamp(64, 4096)
+    }
+
+    fn near(&self, room: usize) -> bool {
+        self.completion
+            .as_ref()
+            .is_some_and(|c| room <= c.len() + CLOSE_SLACK)
+    }
+
+    /// Before a step with `room` tokens left: recomputes the completion if it
+    /// is due, and always when the limit is near, so that what `close`
+    /// forces belongs to the current state.
+    fn refresh(&mut self, m: &mut Matcher, room: usize) {
+        if self.stale >= CLOSE_REFRESH || (self.stale > 0 && self.near(room)) {
+            self.completion = m.completion_tokens(Self::search_bytes(room));
+            self.stale = 0;
+        }
+    }
+
+    /// After `n` tokens were committed with `room` tokens left before them:
+    /// true if they may stay. Near the limit, that means a completion still
+    /// fits after them.
+    fn keeps(&mut self, m: &mut Matcher, room: usize, n: usize) -> bool {
+        if !self.near(room) {
+            self.stale = self.stale.saturating_add(n);
+            return true;
+        }
+        match m.completion_tokens(Self::search_bytes(room - n)) {
+            Some(c) if c.len() <= room - n => {
+                self.completion = Some(c);
+                self.stale = 0;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forces the known completion if it fits in `room` tokens (true if it
+    /// did, and the output is now complete).
+    fn close(
+        &mut self,
+        m: &mut Matcher,
+        room: usize,
+        out: &mut Generation,
+        bytes: &mut Vec<u8>,
+        vocab: &Vocabulary,
+    ) -> Result<bool, ModelError> {
+        let Some(c) = self.completion.take_if(|c| c.len() <= room) else {
+            return Ok(false);
+        };
+        for &t in &c {
+            m.commit(t)?;
+            out.tokens.push(t);
+            out.logprobs.push(None);
+            out.top_logprobs.push(Vec::new());
+            bytes.extend_from_slice(vocab.token_bytes(t));
+        }
+        out.forced_tokens += c.len();
+        out.stop = StopReason::Closed;
+        Ok(true)
     }
 }
 
@@ -213,6 +322,7 @@ impl<M: LanguageModel> Generator<M> {
         let mut mask = TokenMask::new(self.vocab.logits_width());
         let mut bytes: Vec<u8> = Vec::new();
         let eos = self.vocab.eos_tokens().to_vec();
+        let mut closer = opts.close_before_max_tokens.then(Closer::new);
         'gen: while out.tokens.len() < max_tokens {
             if let Some(m) = matcher.as_mut() {
                 let t = Instant::now();
@@ -223,9 +333,30 @@ impl<M: LanguageModel> Generator<M> {
                 };
                 timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
                 let room = max_tokens - out.tokens.len();
+                if let Some(c) = closer.as_mut() {
+                    let t = Instant::now();
+                    c.refresh(m, room);
+                    timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+                }
                 if !forced.is_empty() && forced.len() <= room {
                     for &f in &forced {
                         m.commit(f)?;
+                    }
+                    if let Some(c) = closer.as_mut() {
+                        let t = Instant::now();
+                        let fits = c.keeps(m, room, forced.len());
+                        timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+                        if !fits {
+                            m.rollback(forced.len())?;
+                            if c.close(m, room, &mut out, &mut bytes, &self.vocab)? {
+                                break 'gen;
+                            }
+                            for &f in &forced {
+                                m.commit(f)?;
+                            }
+                        }
+                    }
+                    for &f in &forced {
                         out.tokens.push(f);
                         out.logprobs.push(None);
                         out.top_logprobs.push(Vec::new());
@@ -257,6 +388,19 @@ impl<M: LanguageModel> Generator<M> {
             }
             if let Some(m) = matcher.as_mut() {
                 m.commit(s.token)?;
+                if let Some(c) = closer.as_mut() {
+                    let room = max_tokens - out.tokens.len();
+                    let t = Instant::now();
+                    let fits = c.keeps(m, room, 1);
+                    timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+                    if !fits {
+                        m.rollback(1)?;
+                        if c.close(m, room, &mut out, &mut bytes, &self.vocab)? {
+                            break 'gen;
+                        }
+                        m.commit(s.token)?;
+                    }
+                }
             }
             out.tokens.push(s.token);
             out.logprobs.push(Some(s.logprob));

@@ -48,6 +48,18 @@ pub(crate) struct LexemeDfa {
     pub(crate) start: u32,
     /// The regex matches the empty string (the lexeme itself never does).
     pub(crate) nullable: bool,
+    /// Distances to acceptance, computed on first use (only the search for
+    /// a completion needs them; compiling does not pay for them).
+    distances: std::sync::OnceLock<Distances>,
+}
+
+/// See [`LexemeDfa::distances`].
+#[derive(Clone, Debug)]
+pub(crate) struct Distances {
+    /// For each state, the fewest bytes to an accepting state.
+    pub(crate) to_accept: Vec<u32>,
+    /// Length of the shortest lexeme (at least 1).
+    pub(crate) shortest: u32,
 }
 
 impl LexemeDfa {
@@ -278,7 +290,57 @@ impl LexemeDfa {
             nullable: acc[0],
             accept: acc,
             start: 0,
+            distances: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Fewest bytes to acceptance from each state, and the shortest lexeme
+    /// (breadth first over the table, backwards from the accepting states,
+    /// then one step forwards from the start).
+    pub(crate) fn distances(&self) -> &Distances {
+        self.distances.get_or_init(|| self.compute_distances())
+    }
+
+    fn compute_distances(&self) -> Distances {
+        let n = self.accept.len();
+        let mut preds: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for s in 0..n {
+            for c in 0..self.stride {
+                let t = self.trans[s * self.stride + c];
+                if t != DEAD {
+                    preds[t as usize].push(s as u32);
+                }
+            }
+        }
+        let mut dist = vec![u32::MAX / 4; n];
+        let mut queue = std::collections::VecDeque::new();
+        for (s, d) in dist.iter_mut().enumerate() {
+            if self.accept[s] {
+                *d = 0;
+                queue.push_back(s);
+            }
+        }
+        while let Some(s) = queue.pop_front() {
+            for &p in &preds[s] {
+                if dist[p as usize] > dist[s] + 1 {
+                    dist[p as usize] = dist[s] + 1;
+                    queue.push_back(p as usize);
+                }
+            }
+        }
+        let start = self.start as usize;
+        let shortest = (0..self.stride)
+            .filter_map(|c| {
+                let t = self.trans.get(start * self.stride + c).copied()?;
+                (t != DEAD).then(|| dist[t as usize].saturating_add(1))
+            })
+            .min()
+            .unwrap_or(u32::MAX / 4)
+            .max(1);
+        Distances {
+            to_accept: dist,
+            shortest,
+        }
     }
 
     #[inline]

@@ -294,6 +294,10 @@ struct GenerateArgs {
     /// Feed forced tokens one at a time (for measuring fast-forward).
     #[arg(long)]
     no_fast_forward: bool,
+    /// Let --max-tokens cut a constrained output short (it is then reported
+    /// as incomplete) instead of closing it with its shortest completion.
+    #[arg(long)]
+    no_close: bool,
     /// Print text, logprobs, token counts and timings as JSON.
     #[arg(long)]
     json: bool,
@@ -366,6 +370,7 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
         },
         stop: a.stop.clone(),
         fast_forward: !a.no_fast_forward,
+        close_before_max_tokens: !a.no_close,
     };
     let (outs, pick) = gen
         .generate_n(&prompt, grammar, &opts, a.n, select)
@@ -407,6 +412,12 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
     } else {
         println!("{}", g.text);
     }
+    if g.stop == formwork::generate::StopReason::Closed {
+        eprintln!(
+            "formwork: --max-tokens {} was near, so the output was closed with its shortest completion",
+            a.max_tokens
+        );
+    }
     if !g.complete {
         eprintln!(
             "formwork: the output was cut short by --max-tokens {} and is NOT complete under the constraint",
@@ -446,6 +457,7 @@ fn generate_fallback(
             },
             stop: a.stop.clone(),
             fast_forward: true,
+            close_before_max_tokens: true,
         },
         tokens: 0,
     };

@@ -33,6 +33,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 const UNSET: u32 = u32::MAX - 1;
+/// Bounds on [`Matcher::shortest_completion`]'s search: byte steps tried and
+/// states kept.
+const COMPLETION_STEPS: usize = 2_000_000;
+const COMPLETION_STATES: usize = 200_000;
 
 /// Where the matcher stood before a committed token.
 #[derive(Clone, Copy, Debug)]
@@ -553,6 +557,164 @@ impl Matcher {
             toks.pop();
         }
         toks
+    }
+
+    /// A shortest byte string that completes the output, searched breadth
+    /// first over (parser row, lexer state), one byte per edge; `None` if no
+    /// completion of at most `max_bytes` bytes is found within a fixed search
+    /// budget. Printable ASCII is tried first, so ties go to the plainest
+    /// spelling (`0`, `""`, `a`).
+    ///
+    /// The generator uses it to close an output before `max_tokens` cuts it
+    /// short. The search never computes a mask: it steps the lexer and the
+    /// parser byte by byte, and states reached twice in the same parser row
+    /// are merged, so the cost grows with the length of the completion and
+    /// the number of lexeme boundaries on the way, not with the vocabulary.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use formwork::{regex_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
+    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
+    /// let trie = Arc::new(TokenTrie::new(&vocab));
+    /// let grammar = Arc::new(CompiledGrammar::new(&regex_grammar(r"\[[a-z]+(,[a-z]+)*\]")?)?);
+    /// let mut m = Matcher::new(grammar, vocab.clone(), trie);
+    /// for t in vocab.encode("[ab,c")? {
+    ///     m.commit(t)?;
+    /// }
+    /// assert_eq!(m.shortest_completion(16).as_deref(), Some(&b"]"[..]));
+    /// # Ok(()) }
+    /// ```
+    pub fn shortest_completion(&mut self, max_bytes: usize) -> Option<Vec<u8>> {
+        if self.stopped {
+            return Some(Vec::new());
+        }
+        let rows = self.parser.row_count();
+        let found = self.completion_search(max_bytes);
+        self.parser.truncate(rows);
+        found
+    }
+
+    fn completion_search(&mut self, max_bytes: usize) -> Option<Vec<u8>> {
+        use std::cmp::Reverse;
+        use std::collections::{BinaryHeap, HashSet};
+        // Bytes in the order tried: printable ASCII, then space and newline,
+        // then non-ASCII (for lexemes that need it); other control bytes never.
+        let order: Vec<u8> = (0x21..=0x7Eu8)
+            .chain([b' ', b'\n', b'\t'])
+            .chain(0x80..=0xFFu8)
+            .collect();
+        let grammar = self.grammar.clone();
+        let tables = &grammar.parser;
+        let rest_at = tables.rest_at(&grammar.lexer);
+        let mut costs = crate::parser::CostMemo::default();
+        let mut sigs: HashMap<u64, u64, FxBuild> = HashMap::default();
+        // A*: bytes so far plus a lower bound on the bytes still needed, so
+        // output that opens more structure is explored last.
+        let mut estimate = |this: &mut Matcher, lex: u32, row: u32| -> u32 {
+            let h = this
+                .parser
+                .lexemes_to_finish(tables, rest_at, row, &mut costs);
+            let st = this.lexer.state(lex);
+            if st.at_start || h >= crate::parser::FAR {
+                return h;
+            }
+            // `h` counts the current lexeme whole; it is partly read.
+            let (mut whole, mut rest) = (0, u32::MAX);
+            for &(l, s) in st.members.iter() {
+                let dfa = &grammar.lexer.lexemes[l as usize];
+                let d = dfa.distances();
+                whole = whole.max(d.shortest);
+                rest = rest.min(d.to_accept[s as usize]);
+            }
+            h.saturating_sub(whole).saturating_add(rest.min(h))
+        };
+        // (lexer state, parser row, parent node, byte, bytes so far)
+        let mut nodes: Vec<(u32, u32, u32, u8, u32)> = vec![(self.lex, self.row, u32::MAX, 0, 0)];
+        let mut heap = BinaryHeap::new();
+        let h0 = estimate(self, self.lex, self.row);
+        heap.push(Reverse((h0, h0, 0u32)));
+        let mut closed: HashSet<(u64, u32), FxBuild> = HashSet::default();
+        let mut steps = 0usize;
+        while let Some(Reverse((_, _, i))) = heap.pop() {
+            let (lex, row, _, _, g) = nodes[i as usize];
+            // Parser rows are never equal by number, but often by content
+            // (`[1,2` and `[1,2,3`): states are merged by the row's
+            // signature, so each place is explored once.
+            if !closed.insert((self.parser.signature(row, &mut sigs), lex)) {
+                continue;
+            }
+            if self.accepting_at(lex, row) {
+                let mut path = Vec::with_capacity(g as usize);
+                let mut j = i as usize;
+                while nodes[j].2 != u32::MAX {
+                    path.push(nodes[j].3);
+                    j = nodes[j].2 as usize;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            if g as usize >= max_bytes {
+                continue;
+            }
+            // Ending the lexeme here is the same for every byte: one parser
+            // row, shared by all the children.
+            let mut end = None;
+            for &b in &order {
+                steps += 1;
+                if steps > COMPLETION_STEPS || nodes.len() > COMPLETION_STATES {
+                    return None;
+                }
+                let mut l = self.lexer.next(&grammar.lexer, lex, b);
+                let mut r = row;
+                if l == DEAD {
+                    let (start, after) = *end.get_or_insert_with(|| self.end_lexeme(lex, row));
+                    if start == DEAD {
+                        continue;
+                    }
+                    l = self.lexer.next(&grammar.lexer, start, b);
+                    r = after;
+                }
+                if l == DEAD {
+                    continue;
+                }
+                let h = estimate(self, l, r);
+                if h >= crate::parser::FAR {
+                    continue;
+                }
+                nodes.push((l, r, i, b, g + 1));
+                heap.push(Reverse((g + 1 + h, h, nodes.len() as u32 - 1)));
+            }
+        }
+        None
+    }
+
+    /// [`shortest_completion`](Self::shortest_completion) as tokens that
+    /// commit in order from the current state: the tokenizer's encoding of
+    /// the bytes, or single-byte tokens where that fails (the bytes are not
+    /// whole UTF-8 text, or the encoding does not commit).
+    pub fn completion_tokens(&mut self, max_bytes: usize) -> Option<Vec<TokenId>> {
+        let bytes = self.shortest_completion(max_bytes)?;
+        let vocab = self.vocab.clone();
+        let encoded = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|s| vocab.encode(s).ok());
+        let single: Option<Vec<TokenId>> = bytes.iter().map(|&b| vocab.byte_token(b)).collect();
+        for toks in [encoded, single].into_iter().flatten() {
+            let mut done = 0;
+            for &t in &toks {
+                if self.commit(t).is_err() {
+                    break;
+                }
+                done += 1;
+            }
+            let _ = self.rollback(done);
+            if done == toks.len() {
+                return Some(toks);
+            }
+        }
+        None
     }
 
     /// Number of lexer product states built so far (for diagnostics).

@@ -37,6 +37,77 @@ pub(crate) struct ParserTables {
     /// Position of the synthetic production `S' -> S`.
     pub(crate) start_prod: u32,
     pub(crate) ignore: Option<u32>,
+    /// For each position in `rhs`, the fewest bytes that can finish the
+    /// production from there (see [`lexemes_to_end`]), computed on first use
+    /// by [`ParserTables::rest_at`].
+    pub(crate) rest_at: std::sync::OnceLock<Vec<u32>>,
+}
+
+impl ParserTables {
+    /// [`lexemes_to_end`] for these tables and `lexer`'s lexemes.
+    pub(crate) fn rest_at(&self, lexer: &crate::lexer::LexerSpec) -> &[u32] {
+        self.rest_at.get_or_init(|| {
+            let lens: Vec<u32> = lexer
+                .lexemes
+                .iter()
+                .map(|l| l.distances().shortest)
+                .collect();
+            lexemes_to_end(&self.rhs, &self.lhs_at, self.prods_of.len(), &lens)
+        })
+    }
+}
+
+/// "Infinitely many" bytes: a non-terminal that derives no sentence.
+pub(crate) const FAR: u32 = u32::MAX / 4;
+
+/// For each position in the flattened `rhs`, the fewest bytes that derive
+/// the rest of its production, given each lexeme's shortest length
+/// (`lexeme_len`): a lower bound used to steer the search for a short
+/// completion.
+pub(crate) fn lexemes_to_end(
+    rhs: &[u32],
+    lhs_at: &[u32],
+    nonterminals: usize,
+    lexeme_len: &[u32],
+) -> Vec<u32> {
+    let mut min = vec![FAR; nonterminals + 1];
+    let cost = |min: &[u32], sym: u32| -> u32 {
+        if sym & NT == 0 {
+            lexeme_len.get(sym as usize).copied().unwrap_or(1)
+        } else {
+            min.get((sym & !NT) as usize).copied().unwrap_or(FAR)
+        }
+    };
+    loop {
+        let mut changed = false;
+        let mut acc = 0u32;
+        for (i, &sym) in rhs.iter().enumerate() {
+            if sym == END {
+                let lhs = lhs_at[i] as usize;
+                if lhs < min.len() && acc < min[lhs] {
+                    min[lhs] = acc;
+                    changed = true;
+                }
+                acc = 0;
+            } else {
+                acc = acc.saturating_add(cost(&min, sym)).min(FAR);
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut rest = vec![0u32; rhs.len()];
+    let mut acc = 0u32;
+    for i in (0..rhs.len()).rev() {
+        if rhs[i] == END {
+            acc = 0;
+        } else {
+            acc = acc.saturating_add(cost(&min, rhs[i])).min(FAR);
+        }
+        rest[i] = acc;
+    }
+    rest
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,6 +153,10 @@ impl Hasher for FxHasher {
 }
 
 pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+
+pub(crate) type CostMap = std::collections::HashMap<u32, u32, FxBuild>;
+/// See [`Parser::lexemes_to_finish`].
+pub(crate) type CostMemo = std::collections::HashMap<u64, std::rc::Rc<CostMap>, FxBuild>;
 
 /// Per-sequence Earley state.
 #[derive(Clone, Debug)]
@@ -141,6 +216,136 @@ impl Parser {
     #[inline]
     pub(crate) fn serial(&self, r: u32) -> u64 {
         self.rows[r as usize].serial
+    }
+
+    /// A hash of row `r`'s future: its items' dots, and for each item the
+    /// same hash of the row it started in (its own row hashes as a marker).
+    /// Rows with equal signatures accept the same continuations, whatever
+    /// their serials: `[1,2` and `[1,2,3` usually do. `memo` maps serials to
+    /// signatures and may be kept across calls while rows are only added.
+    pub(crate) fn signature(
+        &self,
+        r: u32,
+        memo: &mut std::collections::HashMap<u64, u64, FxBuild>,
+    ) -> u64 {
+        let row = self.rows[r as usize];
+        if let Some(&s) = memo.get(&row.serial) {
+            return s;
+        }
+        let mut parts: Vec<(u32, u64)> = (row.start..row.end)
+            .map(|i| {
+                let it = self.items[i as usize];
+                let origin = if it.origin == r {
+                    u64::MAX
+                } else {
+                    self.signature(it.origin, memo)
+                };
+                (it.dot, origin)
+            })
+            .collect();
+        parts.sort_unstable();
+        parts.dedup();
+        let mut h = FxHasher::default();
+        h.write_u64(parts.len() as u64);
+        for (dot, origin) in parts {
+            h.write_u32(dot);
+            h.write_u64(origin);
+        }
+        let s = h.finish();
+        memo.insert(row.serial, s);
+        s
+    }
+
+    /// A lower bound on the bytes still needed to finish the sentence from
+    /// row `r`: for each item, the rest of its production plus what the rows
+    /// it came from still need once its non-terminal is complete. `memo`
+    /// holds per row (by serial) the cost of finishing after each
+    /// non-terminal that row waits for.
+    pub(crate) fn lexemes_to_finish(
+        &self,
+        t: &ParserTables,
+        rest_at: &[u32],
+        r: u32,
+        memo: &mut CostMemo,
+    ) -> u32 {
+        let row = self.rows[r as usize];
+        let start_lhs = t.lhs_at[t.start_prod as usize];
+        let mut best = FAR;
+        for i in row.start..row.end {
+            let it = self.items[i as usize];
+            let lhs = t.lhs_at[it.dot as usize];
+            let after = if lhs == start_lhs {
+                0
+            } else {
+                self.waiting(t, rest_at, it.origin, memo)
+                    .get(&lhs)
+                    .copied()
+                    .unwrap_or(FAR)
+            };
+            best = best.min(rest_at[it.dot as usize].saturating_add(after));
+        }
+        best
+    }
+
+    /// For row `o`: non-terminal X -> fewest bytes to finish the sentence
+    /// once an X that started at `o` is complete.
+    fn waiting(
+        &self,
+        t: &ParserTables,
+        rest_at: &[u32],
+        o: u32,
+        memo: &mut CostMemo,
+    ) -> std::rc::Rc<CostMap> {
+        let row = self.rows[o as usize];
+        if let Some(m) = memo.get(&row.serial) {
+            return m.clone();
+        }
+        let start_lhs = t.lhs_at[t.start_prod as usize];
+        let mut w = CostMap::default();
+        let mut local = Vec::new();
+        for i in row.start..row.end {
+            let it = self.items[i as usize];
+            let sym = t.rhs[it.dot as usize];
+            if sym == END || sym & NT == 0 {
+                continue;
+            }
+            let x = sym & !NT;
+            let rest = rest_at[it.dot as usize + 1];
+            let lhs = t.lhs_at[it.dot as usize];
+            let base = if lhs == start_lhs {
+                Some(0)
+            } else if it.origin != o {
+                self.waiting(t, rest_at, it.origin, memo).get(&lhs).copied()
+            } else {
+                local.push((x, lhs, rest));
+                None
+            };
+            if let Some(b) = base {
+                let c = rest.saturating_add(b);
+                let e = w.entry(x).or_insert(FAR);
+                *e = (*e).min(c);
+            }
+        }
+        // Items predicted in this row depend on each other's costs.
+        loop {
+            let mut changed = false;
+            for &(x, lhs, rest) in &local {
+                if let Some(&b) = w.get(&lhs) {
+                    let c = rest.saturating_add(b);
+                    let e = w.entry(x).or_insert(FAR);
+                    if c < *e {
+                        *e = c;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let w = std::rc::Rc::new(w);
+        memo.insert(row.serial, w.clone());
+        w
     }
 
     /// Consumes one lexeme, which matched as any of `lexemes`, after row

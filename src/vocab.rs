@@ -103,6 +103,8 @@ pub struct Vocabulary {
     /// In a SentencePiece vocabulary with byte fallback: the `<0xNN>` token of
     /// each byte, if present. Used to encode a literal space marker.
     byte_tokens: Vec<Option<TokenId>>,
+    /// For each byte, a non-special token spelled as exactly that byte.
+    single_byte: Vec<Option<TokenId>>,
 }
 
 impl std::fmt::Debug for Vocabulary {
@@ -302,6 +304,13 @@ impl Vocabulary {
         self.eos.contains(&id)
     }
 
+    /// The token that spells the single byte `b`, if the vocabulary has one
+    /// (byte-level BPE has all 256; SentencePiece with byte fallback has
+    /// `<0xNN>` tokens).
+    pub fn byte_token(&self, b: u8) -> Option<TokenId> {
+        self.single_byte.get(b as usize).copied().flatten()
+    }
+
     /// Encodes text into tokens whose bytes concatenate to exactly `text`'s
     /// bytes. Special-token names inside `text` are encoded as plain text.
     ///
@@ -427,6 +436,7 @@ impl Vocabulary {
             width: 0,
             spelling,
             byte_tokens: Vec::new(),
+            single_byte: Vec::new(),
         };
         vocab.fill_table().map_err(corrupt)?;
         if vocab.is_empty() {
@@ -489,6 +499,15 @@ impl Vocabulary {
             } => byte_tokens,
             _ => Vec::new(),
         };
+        let mut single_byte = self.byte_tokens.clone();
+        single_byte.resize(256, None);
+        for id in 0..len {
+            let (a, b) = (self.offsets[id] as usize, self.offsets[id + 1] as usize);
+            if b == a + 1 && !self.special[id] {
+                single_byte[self.bytes[a] as usize].get_or_insert(id as TokenId);
+            }
+        }
+        self.single_byte = single_byte;
         Ok(())
     }
 

@@ -224,3 +224,55 @@ fn gguf_tokenizer_matches_tokenizer_json() {
         "<|im_end|> ends SmolLM2 turns"
     );
 }
+
+#[test]
+fn near_max_tokens_the_output_is_closed_not_cut() {
+    let Some(mut g) = tiny_generator() else {
+        return;
+    };
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"xs": {"type": "array", "items": {"type": "integer"}}},
+        "required": ["xs"]
+    });
+    let grammar = Arc::new(
+        CompiledGrammar::new(&formwork::frontend::schema::compile(&schema).unwrap()).unwrap(),
+    );
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut closed = 0;
+    for max_tokens in [12, 20, 40] {
+        let out = g
+            .generate(
+                "x",
+                Some(grammar.clone()),
+                &GenerateOptions {
+                    max_tokens,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert!(out.tokens.len() <= max_tokens);
+        assert!(out.complete, "{:?} {}", out.stop, out.text);
+        let v: serde_json::Value = serde_json::from_str(&out.text).unwrap();
+        assert!(validator.is_valid(&v), "{}", out.text);
+        closed += (out.stop == StopReason::Closed) as usize;
+        // Without closing, the same run is cut short unless it ended by itself.
+        let cut = g
+            .generate(
+                "x",
+                Some(grammar.clone()),
+                &GenerateOptions {
+                    max_tokens,
+                    close_before_max_tokens: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert!(cut.complete || cut.stop == StopReason::MaxTokens);
+        eprintln!(
+            "{max_tokens}: {:?} {} | {:?} {}",
+            out.stop, out.text, cut.stop, cut.text
+        );
+    }
+    assert!(closed > 0, "the random model never needed closing");
+}
