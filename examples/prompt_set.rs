@@ -10,7 +10,7 @@
 //! `cargo run --release --example prompt_set [-- --limit N] [--only ID-SUBSTRING]`
 
 use formwork::frontend::schema::{compile_with, SchemaOptions, Spelling};
-use formwork::generate::{GenerateOptions, Generation, Generator};
+use formwork::generate::{GenerateOptions, Generation, Generator, StopReason};
 use formwork::model::{apply_chat_template, default_model_path, GgufModel};
 use formwork::CompiledGrammar;
 use std::sync::Arc;
@@ -33,6 +33,7 @@ struct Tally {
     ms: f64,
     mask_ms: f64,
     forward_calls: usize,
+    closed: usize,
 }
 
 impl Tally {
@@ -44,6 +45,7 @@ impl Tally {
         self.ms += g.timings.total_ms - g.timings.prompt_ms;
         self.mask_ms += g.timings.mask_ms;
         self.forward_calls += g.timings.forward_calls;
+        self.closed += (g.stop == StopReason::Closed) as usize;
     }
     fn row(&self, name: &str) -> String {
         format!(
@@ -140,11 +142,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", con.row("constrained (fast-forward)"));
     println!("{}", plain.row("unconstrained"));
     println!("{}", con_noff.row("constrained, no fast-forward"));
+    // Per output token: with forced tokens fed differently the model may
+    // write different (longer or shorter) outputs, so totals do not compare.
+    let per_token = |t: &Tally| t.ms / t.tokens.max(1) as f64;
     println!(
-        "\nfast-forward speed-up on the same prompts: {:.2}x ({:.1} s vs {:.1} s of decoding)",
-        con_noff.ms / con.ms.max(1e-9),
+        "\nfast-forward speed-up per output token on the same prompts: {:.2}x \
+         ({:.1} ms vs {:.1} ms per token; {:.1} s vs {:.1} s of decoding in all)",
+        per_token(&con_noff) / per_token(&con).max(1e-9),
+        per_token(&con),
+        per_token(&con_noff),
         con.ms / 1e3,
         con_noff.ms / 1e3
+    );
+    println!(
+        "outputs closed before max_tokens: {} with fast-forward, {} without",
+        con.closed, con_noff.closed
     );
     println!(
         "\nforward calls per output token: fast-forward {:.2}, without {:.2}",

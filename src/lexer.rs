@@ -26,6 +26,7 @@ use regex_automata::{
     Anchored, MatchKind,
 };
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Index of a lexeme in its grammar.
 pub(crate) type LexemeId = u32;
@@ -35,6 +36,25 @@ pub(crate) const DEAD: u32 = u32::MAX;
 /// A product transition not computed yet.
 pub(crate) const UNKNOWN: u32 = u32::MAX - 1;
 
+/// Size of the process-wide DFA cache of [`LexemeDfa::new`], in bytes of
+/// tables (it is emptied when full).
+pub(crate) const CACHE_BYTES: usize = 256 << 20;
+
+type DfaCache = Mutex<(HashMap<String, LexemeDfa>, usize)>;
+
+fn dfa_cache() -> &'static DfaCache {
+    static CACHE: OnceLock<DfaCache> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new((HashMap::new(), 0)))
+}
+
+/// Empties the cache of [`LexemeDfa::new`] (for cold-start measurements).
+pub(crate) fn clear_cache() {
+    if let Ok(mut c) = dfa_cache().lock() {
+        c.0.clear();
+        c.1 = 0;
+    }
+}
+
 /// Size limit for one lexeme's DFA, in bytes of transition table.
 const DFA_SIZE_LIMIT: usize = 64 << 20;
 
@@ -43,8 +63,9 @@ const DFA_SIZE_LIMIT: usize = 64 << 20;
 pub(crate) struct LexemeDfa {
     classes: [u8; 256],
     stride: usize,
-    trans: Vec<u32>,
-    accept: Vec<bool>,
+    // Shared, so that a clone (from the process-wide cache) is cheap.
+    trans: Arc<[u32]>,
+    accept: Arc<[bool]>,
     pub(crate) start: u32,
     /// The regex matches the empty string (the lexeme itself never does).
     pub(crate) nullable: bool,
@@ -65,7 +86,32 @@ pub(crate) struct Distances {
 impl LexemeDfa {
     /// Compiles `pattern`, which must match a whole lexeme (it is anchored at
     /// both ends).
+    ///
+    /// DFAs are kept in a process-wide cache keyed by the pattern (bounded:
+    /// see [`CACHE_BYTES`]): the same lexemes come back in schema after
+    /// schema (a JSON string, an integer in any spelling, whose DFA takes
+    /// tens of milliseconds to build), and a server compiles many schemas.
     pub(crate) fn new(pattern: &str) -> Result<LexemeDfa, GrammarError> {
+        let cache = dfa_cache();
+        if let Some(d) = cache.lock().ok().and_then(|c| c.0.get(pattern).cloned()) {
+            return Ok(d);
+        }
+        let dfa = Self::build(pattern)?;
+        if let Ok(mut c) = cache.lock() {
+            let size = dfa.trans.len() * 4 + dfa.accept.len() + pattern.len();
+            if c.1 + size > CACHE_BYTES {
+                c.0.clear();
+                c.1 = 0;
+            }
+            if size <= CACHE_BYTES / 4 {
+                c.1 += size;
+                c.0.insert(pattern.to_string(), dfa.clone());
+            }
+        }
+        Ok(dfa)
+    }
+
+    fn build(pattern: &str) -> Result<LexemeDfa, GrammarError> {
         let dfa = dense::Builder::new()
             .syntax(syntax::Config::new().utf8(true).unicode(true))
             .thompson(thompson::Config::new().utf8(true))
@@ -286,9 +332,9 @@ impl LexemeDfa {
         Ok(LexemeDfa {
             classes,
             stride,
-            trans,
+            trans: trans.into(),
             nullable: acc[0],
-            accept: acc,
+            accept: acc.into(),
             start: 0,
             distances: std::sync::OnceLock::new(),
         })

@@ -91,6 +91,10 @@ enum Cmd {
         /// EOS token (name or id) checked at the end of each instance.
         #[arg(long)]
         eos: Option<String>,
+        /// Empty the process-wide lexeme DFA cache before each case (compile
+        /// times as a process compiling one grammar sees them).
+        #[arg(long)]
+        cold: bool,
         #[command(flatten)]
         schema_flags: SchemaFlags,
     },
@@ -648,6 +652,7 @@ fn run(cli: Cli) -> Result<(), String> {
             out,
             limit,
             eos,
+            cold,
             schema_flags,
         } => {
             let vocab = load_vocab(&tokenizer, &eos.iter().cloned().collect::<Vec<_>>())?;
@@ -665,6 +670,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 trie,
                 eos: eos_id,
                 schema_options: schema_flags.options(Whitespace::Flexible)?,
+                cold,
             };
             let input = BufReader::new(
                 std::fs::File::open(&cases).map_err(|e| format!("open {cases}: {e}"))?,
