@@ -220,9 +220,16 @@ impl Fuzzer {
                 }
             }
             if out.len() >= target {
-                let path = self.close(&m)?;
-                for t in path {
-                    out.extend_from_slice(self.vocab.token_bytes(t));
+                match self.close(&m) {
+                    Some(path) => {
+                        for t in path {
+                            out.extend_from_slice(self.vocab.token_bytes(t));
+                        }
+                    }
+                    // The random beam found nothing (long keywords and names
+                    // to finish, as in scoped SQL): take the matcher's own
+                    // shortest completion.
+                    None => out.extend(m.clone().shortest_completion(MAX_CLOSE)?),
                 }
                 return Some(out);
             }
