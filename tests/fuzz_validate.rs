@@ -89,8 +89,10 @@ fn schema_aware_sql_compiles_in_sqlite() {
     }
     // Far from 100%: a context-free grammar cannot see scopes (a column of
     // a table not in FROM, a qualifier that is not an alias); see the README.
-    // The floor is the rate measured with words separated.
-    assert!(rate >= 30.0, "{rate:.1}%");
+    // The floor is below the rates measured since words were separated
+    // (31.9%, then 28.9% once function calls got SQLite's arities: no
+    // arity errors left, but longer calls hold more out-of-scope columns).
+    assert!(rate >= 25.0, "{rate:.1}%");
 }
 
 /// Measured at 70.7% (145 of 205); see the README.

@@ -311,8 +311,10 @@ pub fn sql_name(name: &str) -> String {
 /// the schema's tables and columns.
 ///
 /// If the grammar also has a rule `function_name`, it becomes SQLite's
-/// built-in functions ([`SQLITE_FUNCTIONS`]). Qualifiers (`T1` in `T1.col`)
-/// stay free: they may be table aliases.
+/// built-in functions ([`SQLITE_FUNCTIONS`]); a rule `function_call` (with a
+/// rule `expr` for arguments) becomes their calls with the numbers of
+/// arguments SQLite accepts. Qualifiers (`T1` in `T1.col`) stay free: they
+/// may be table aliases.
 pub fn restrict_to_schema(g: &mut Grammar, schema: &SqlSchema) -> Result<(), GrammarError> {
     let tables: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
     replace_rule(g, "table_name", &tables)?;
@@ -321,7 +323,87 @@ pub fn restrict_to_schema(g: &mut Grammar, schema: &SqlSchema) -> Result<(), Gra
         let f: Vec<String> = SQLITE_FUNCTIONS.iter().map(|s| s.to_string()).collect();
         replace_rule(g, "function_name", &f)?;
     }
+    let has = |g: &Grammar, rule: &str| g.rules.iter().any(|(n, _)| n == rule);
+    if has(g, "function_call") && has(g, "expr") {
+        let nullary = has(g, "nullary_function");
+        g.rules.retain(|(n, _)| n != "function_call");
+        g.rule("function_call", function_calls(nullary));
+    }
     Ok(())
+}
+
+/// Calls of [`SQLITE_FUNCTIONS`] with the numbers of arguments SQLite takes
+/// (`DISTINCT` and `*` only where SQLite allows them): `avg(*)` or
+/// `substr(x)` pass a grammar that knows only names, and fail in SQLite.
+/// Arguments are the grammar's rule `expr`; `nullary` adds
+/// `nullary_function()`.
+fn function_calls(nullary: bool) -> Expr {
+    let kw = |s: &str| Expr::regex(ascii_case_insensitive(s));
+    let names = |list: &[&str]| Expr::choice(list.iter().map(|n| kw(n)));
+    let e = || Expr::rule("expr");
+    // `min` to `max` arguments, `min >= 1`.
+    let args = |min: u32, max: Option<u32>| {
+        Expr::seq([
+            e(),
+            Expr::repeat(
+                Expr::seq([Expr::literal(","), e()]),
+                min - 1,
+                max.map(|m| m - 1),
+            ),
+        ])
+    };
+    let distinct_one = || Expr::seq([Expr::optional(kw("distinct")), e()]);
+    let call = |f: Expr, inner: Expr| Expr::seq([f, Expr::literal("("), inner, Expr::literal(")")]);
+    let mut calls = vec![
+        call(
+            kw("count"),
+            Expr::choice([Expr::literal("*"), distinct_one()]),
+        ),
+        call(names(&["avg", "sum", "total"]), distinct_one()),
+        // The aggregate (one argument) or the scalar (two or more).
+        call(
+            names(&["min", "max"]),
+            Expr::choice([distinct_one(), args(2, None)]),
+        ),
+        call(
+            kw("group_concat"),
+            Expr::choice([distinct_one(), args(2, Some(2))]),
+        ),
+        call(
+            names(&[
+                "abs", "hex", "length", "lower", "upper", "quote", "typeof", "unicode",
+            ]),
+            args(1, Some(1)),
+        ),
+        call(
+            names(&[
+                "char",
+                "printf",
+                "date",
+                "time",
+                "datetime",
+                "julianday",
+                "strftime",
+            ]),
+            args(1, None),
+        ),
+        call(kw("coalesce"), args(2, None)),
+        call(names(&["ifnull", "nullif", "instr"]), args(2, Some(2))),
+        call(names(&["iif", "replace"]), args(3, Some(3))),
+        call(kw("substr"), args(2, Some(3))),
+        call(
+            names(&["round", "trim", "ltrim", "rtrim"]),
+            args(1, Some(2)),
+        ),
+    ];
+    if nullary {
+        calls.push(Expr::seq([
+            Expr::rule("nullary_function"),
+            Expr::literal("("),
+            Expr::literal(")"),
+        ]));
+    }
+    Expr::choice(calls)
 }
 
 /// Restricts `g`, already passed through [`restrict_to_schema`], to
@@ -546,4 +628,18 @@ fn replace_rule(g: &mut Grammar, rule: &str, names: &[String]) -> Result<(), Gra
     }
     g.rule(rule, Expr::choice(alts));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_function_has_an_arity() {
+        let calls = format!("{:?}", function_calls(true));
+        for f in SQLITE_FUNCTIONS {
+            let re = ascii_case_insensitive(f);
+            assert!(calls.contains(&format!("{re:?}")), "{f} has no call form");
+        }
+    }
 }
