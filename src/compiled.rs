@@ -393,11 +393,7 @@ impl CompiledGrammar {
         let initial_parser = Parser::new(&parser);
         let mut initial_lexer = LexerCache::new(&lexer);
         let initial_lex = initial_lexer.start_state(&lexer, initial_parser.allowed(0), None, false);
-        let eager = std::env::var("FW_EAGER")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(EAGER_LEXER_STATES);
-        initial_lexer.explore(&lexer, initial_lex, eager);
+        initial_lexer.explore(&lexer, initial_lex, EAGER_LEXER_STATES);
         Ok(CompiledGrammar {
             lexer,
             parser,

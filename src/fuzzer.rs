@@ -130,8 +130,6 @@ pub struct Fuzzer {
     trie: Arc<TokenTrie>,
     rng: Rng,
     max_len: usize,
-    /// Single-byte tokens, by byte (for closing).
-    byte_token: Vec<Option<u32>>,
 }
 
 impl Fuzzer {
@@ -151,20 +149,12 @@ impl Fuzzer {
         seed: u64,
         max_len: usize,
     ) -> Fuzzer {
-        let mut byte_token = vec![None; 256];
-        for id in 0..vocab.len() as u32 {
-            let b = vocab.token_bytes(id);
-            if b.len() == 1 && !vocab.is_special(id) && byte_token[b[0] as usize].is_none() {
-                byte_token[b[0] as usize] = Some(id);
-            }
-        }
         Fuzzer {
             grammar,
             vocab,
             trie,
             rng: Rng(seed ^ 0x5EED_F0F0_1234_5678),
             max_len: max_len.max(1),
-            byte_token,
         }
     }
 
@@ -236,7 +226,7 @@ impl Fuzzer {
             // Like a writer, often put a space after a word where one may go
             // (SQL needs one between a keyword and a name).
             if out.last().is_some_and(|b| b.is_ascii_alphanumeric()) && self.rng.unit() < 0.5 {
-                if let Some(sp) = self.byte_token[b' ' as usize].filter(|&t| mask.contains(t)) {
+                if let Some(sp) = self.vocab.byte_token(b' ').filter(|&t| mask.contains(t)) {
                     m.commit(sp).ok()?;
                     out.push(b' ');
                     continue;
@@ -284,7 +274,7 @@ impl Fuzzer {
                 // keyword's rest) are taken at once.
                 let mut path = path.clone();
                 for b in work.forced_bytes() {
-                    let t = self.byte_token[b as usize]?;
+                    let t = self.vocab.byte_token(b)?;
                     work.commit(t).ok()?;
                     path.push(t);
                 }
@@ -293,11 +283,8 @@ impl Fuzzer {
                 }
                 let path = &path;
                 work.compute_mask_into(&mut mask);
-                let mut cands: Vec<u32> = self
-                    .byte_token
-                    .iter()
-                    .flatten()
-                    .copied()
+                let mut cands: Vec<u32> = (0..=255u8)
+                    .filter_map(|b| self.vocab.byte_token(b))
                     .filter(|&t| mask.contains(t))
                     .collect();
                 // Random order, so that equal-length completions vary, but

@@ -104,6 +104,15 @@ pub struct Generation {
 }
 
 impl Generation {
+    /// Appends a forced (not sampled) token.
+    fn push_forced(&mut self, t: TokenId, bytes: &mut Vec<u8>, vocab: &Vocabulary) {
+        self.tokens.push(t);
+        self.logprobs.push(None);
+        self.top_logprobs.push(Vec::new());
+        self.forced_tokens += 1;
+        bytes.extend_from_slice(vocab.token_bytes(t));
+    }
+
     /// Mean logprob over the sampled (not forced) tokens.
     pub fn mean_logprob(&self) -> f32 {
         let v: Vec<f32> = self.logprobs.iter().flatten().copied().collect();
@@ -198,12 +207,8 @@ impl Closer {
         };
         for &t in &c {
             m.commit(t)?;
-            out.tokens.push(t);
-            out.logprobs.push(None);
-            out.top_logprobs.push(Vec::new());
-            bytes.extend_from_slice(vocab.token_bytes(t));
+            out.push_forced(t, bytes, vocab);
         }
-        out.forced_tokens += c.len();
         out.stop = StopReason::Closed;
         Ok(true)
     }
@@ -357,12 +362,8 @@ impl<M: LanguageModel> Generator<M> {
                         }
                     }
                     for &f in &forced {
-                        out.tokens.push(f);
-                        out.logprobs.push(None);
-                        out.top_logprobs.push(Vec::new());
-                        bytes.extend_from_slice(self.vocab.token_bytes(f));
+                        out.push_forced(f, &mut bytes, &self.vocab);
                     }
-                    out.forced_tokens += forced.len();
                     let t = Instant::now();
                     logits = self.model.forward(&forced, pos)?;
                     timings.forward_ms += t.elapsed().as_secs_f64() * 1e3;

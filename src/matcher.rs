@@ -559,16 +559,16 @@ impl Matcher {
         toks
     }
 
-    /// A shortest byte string that completes the output, searched breadth
-    /// first over (parser row, lexer state), one byte per edge; `None` if no
-    /// completion of at most `max_bytes` bytes is found within a fixed search
-    /// budget. Printable ASCII is tried first, so ties go to the plainest
-    /// spelling (`0`, `""`, `a`).
+    /// A short byte string that completes the output (the shortest in most
+    /// cases), searched best first (A*) over (parser row, lexer state), one
+    /// byte per edge; `None` if no completion of at most `max_bytes` bytes
+    /// is found within a fixed search budget. Printable ASCII is tried
+    /// first, so ties go to the plainest spelling (`0`, `""`, `a`).
     ///
     /// The generator uses it to close an output before `max_tokens` cuts it
     /// short. The search never computes a mask: it steps the lexer and the
-    /// parser byte by byte, and states reached twice in the same parser row
-    /// are merged, so the cost grows with the length of the completion and
+    /// parser byte by byte, and states whose parser rows have the same
+    /// content are merged, so the cost grows with the length of the completion and
     /// the number of lexeme boundaries on the way, not with the vocabulary.
     ///
     /// ```

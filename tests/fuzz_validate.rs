@@ -33,12 +33,9 @@ fn schemas() -> Vec<(String, SqlSchema, String)> {
 }
 
 /// Fuzzes `per_db` queries for every fifth Spider database, restricted to its
-/// names (and scoped to single tables if `scoped`), and compiles them in
-/// SQLite. Returns (compiled, total, SQLite's error kinds).
-fn fuzzed_sql_in_sqlite(
-    scoped: bool,
-    per_db: usize,
-) -> (usize, usize, std::collections::BTreeMap<String, usize>) {
+/// names (and scoped to single tables if `scoped`), compiles them in SQLite,
+/// prints the count and SQLite's error kinds, and returns the rate in percent.
+fn fuzzed_sql_in_sqlite(what: &str, scoped: bool, per_db: usize) -> f64 {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/grammars/sql.pest")).unwrap();
     let all = schemas();
@@ -76,17 +73,17 @@ fn fuzzed_sql_in_sqlite(
             }
         }
     }
-    (ok, total, errors)
+    let rate = 100.0 * ok as f64 / total as f64;
+    println!("{what}: {ok} of {total} fuzzed queries compile in SQLite ({rate:.1}%)");
+    for (k, n) in &errors {
+        println!("  {n:>5}  {k}");
+    }
+    rate
 }
 
 #[test]
 fn schema_aware_sql_compiles_in_sqlite() {
-    let (ok, total, errors) = fuzzed_sql_in_sqlite(false, 25);
-    let rate = 100.0 * ok as f64 / total as f64;
-    println!("schema-aware SQL: {ok} of {total} fuzzed queries compile in SQLite ({rate:.1}%)");
-    for (k, n) in &errors {
-        println!("  {n:>5}  {k}");
-    }
+    let rate = fuzzed_sql_in_sqlite("schema-aware SQL", false, 25);
     // Far from 100%: a context-free grammar cannot see scopes (a column of
     // a table not in FROM, a qualifier that is not an alias); see the README.
     // The floor is below the rates measured since words were separated
@@ -104,12 +101,7 @@ const FLOOR_SCOPED: f64 = 65.0;
 #[test]
 #[ignore]
 fn scoped_fuzzed_sql_compiles_in_sqlite() {
-    let (ok, total, errors) = fuzzed_sql_in_sqlite(true, 5);
-    let rate = 100.0 * ok as f64 / total as f64;
-    println!("scoped SQL: {ok} of {total} fuzzed queries compile in SQLite ({rate:.1}%)");
-    for (k, n) in &errors {
-        println!("  {n:>5}  {k}");
-    }
+    let rate = fuzzed_sql_in_sqlite("scoped SQL", true, 5);
     // Names are settled by scoping; what is left is SQLite's other checks.
     assert!(rate >= FLOOR_SCOPED, "{rate:.1}%");
 }
