@@ -15,7 +15,7 @@
 use crate::error::GrammarError;
 use crate::grammar::{Expr, Grammar};
 use crate::lexer::{LexemeDfa, LexerCache, LexerSpec};
-use crate::parser::{Parser, ParserTables, END, NT};
+use crate::parser::{is_any_order, AnyOrderSpec, Parser, ParserTables, ANY_ORDER, END, NT};
 use std::collections::HashMap;
 
 /// Upper bound on the number of grammar symbols after lowering.
@@ -50,6 +50,41 @@ struct Lowering<'g> {
     nullable_wrapper: HashMap<u32, u32>,
     current_rule: String,
     symbols: usize,
+    /// Per any-order list: the member non-terminals without and with the
+    /// separator, and which members are required.
+    any_order: Vec<AnyOrderParts>,
+}
+
+struct AnyOrderParts {
+    first: Vec<u32>,
+    next: Vec<u32>,
+    required: Vec<bool>,
+}
+
+impl AnyOrderParts {
+    /// The non-terminals an any-order symbol stands for.
+    fn required_first(&self) -> impl Iterator<Item = u32> + '_ {
+        self.first
+            .iter()
+            .zip(&self.required)
+            .filter(|(_, r)| **r)
+            .map(|(f, _)| *f)
+    }
+}
+
+/// True if symbol `s` has the property `flag` holds for non-terminals (and
+/// lexemes have `lexeme`); an any-order list has it when all its required
+/// members do.
+fn symbol_has(s: u32, flag: &[bool], lexeme: bool, any_order: &[AnyOrderParts]) -> bool {
+    if is_any_order(s) {
+        any_order[(s & !(NT | ANY_ORDER)) as usize]
+            .required_first()
+            .all(|f| flag[f as usize])
+    } else if s & NT == 0 {
+        lexeme
+    } else {
+        flag[(s & !NT) as usize]
+    }
 }
 
 impl<'g> Lowering<'g> {
@@ -222,6 +257,46 @@ impl<'g> Lowering<'g> {
                 self.prod(n, b)?;
                 NT | n
             }
+            Expr::AnyOrder {
+                members,
+                required,
+                separator,
+            } => {
+                let nreq = required.iter().filter(|r| **r).count();
+                if members.len() != required.len() || nreq > 63 {
+                    return Err(GrammarError::TooLarge(format!(
+                        "an any-order list in rule {} has {} members and {} required flags, \
+                         {nreq} of them set; it needs one flag per member and at most 63 set",
+                        self.current_rule,
+                        members.len(),
+                        required.len()
+                    )));
+                }
+                let n = self.fresh("anyorder");
+                let mut sep = Vec::new();
+                self.body(separator, &mut sep)?;
+                let (mut first, mut next) = (Vec::new(), Vec::new());
+                for m in members {
+                    let f = self.fresh("member");
+                    let mut b = Vec::new();
+                    self.body(m, &mut b)?;
+                    self.prod(f, b)?;
+                    let x = self.fresh("sepmember");
+                    let mut b = sep.clone();
+                    b.push(NT | f);
+                    self.prod(x, b)?;
+                    first.push(f);
+                    next.push(x);
+                }
+                let id = self.any_order.len() as u32;
+                self.any_order.push(AnyOrderParts {
+                    first,
+                    next,
+                    required: required.clone(),
+                });
+                self.prod(n, vec![NT | ANY_ORDER | id])?;
+                NT | n
+            }
         })
     }
 }
@@ -239,6 +314,7 @@ impl CompiledGrammar {
             nullable_wrapper: HashMap::new(),
             current_rule: String::new(),
             symbols: 0,
+            any_order: Vec::new(),
         };
         for (name, _) in &grammar.rules {
             if !lw.named.contains_key(name.as_str()) {
@@ -289,7 +365,7 @@ impl CompiledGrammar {
                 if !productive[*lhs as usize]
                     && rhs
                         .iter()
-                        .all(|&s| s & NT == 0 || productive[(s & !NT) as usize])
+                        .all(|&s| symbol_has(s, &productive, true, &lw.any_order))
                 {
                     productive[*lhs as usize] = true;
                     changed = true;
@@ -309,7 +385,7 @@ impl CompiledGrammar {
                 productive[*l as usize]
                     && rhs
                         .iter()
-                        .all(|&s| s & NT == 0 || productive[(s & !NT) as usize])
+                        .all(|&s| symbol_has(s, &productive, true, &lw.any_order))
             })
             .collect();
         // Reachability from the start, to report named rules that can never finish.
@@ -323,9 +399,19 @@ impl CompiledGrammar {
         while let Some(n) = work.pop() {
             for &pi in &by_lhs[n as usize] {
                 for &s in &prods[pi].1 {
-                    if s & NT != 0 && !reachable[(s & !NT) as usize] {
-                        reachable[(s & !NT) as usize] = true;
-                        work.push(s & !NT);
+                    let targets: Vec<u32> = if is_any_order(s) {
+                        let a = &lw.any_order[(s & !(NT | ANY_ORDER)) as usize];
+                        a.first.iter().chain(&a.next).copied().collect()
+                    } else if s & NT != 0 {
+                        vec![s & !NT]
+                    } else {
+                        Vec::new()
+                    };
+                    for x in targets {
+                        if !reachable[x as usize] {
+                            reachable[x as usize] = true;
+                            work.push(x);
+                        }
                     }
                 }
             }
@@ -347,7 +433,7 @@ impl CompiledGrammar {
                 if !nullable[*lhs as usize]
                     && rhs
                         .iter()
-                        .all(|&s| s & NT != 0 && nullable[(s & !NT) as usize])
+                        .all(|&s| symbol_has(s, &nullable, false, &lw.any_order))
                 {
                     nullable[*lhs as usize] = true;
                     changed = true;
@@ -388,6 +474,11 @@ impl CompiledGrammar {
             nullable,
             start_prod: 0,
             ignore,
+            any_order: lw
+                .any_order
+                .into_iter()
+                .map(|a| AnyOrderSpec::new(a.first, a.next, &a.required))
+                .collect(),
             rest_at: std::sync::OnceLock::new(),
         };
         let initial_parser = Parser::new(&parser);
@@ -437,6 +528,9 @@ fn grammar_mentions_from_reachable(
             Expr::Rule(n) => n == name,
             Expr::Seq(v) | Expr::Choice(v) => v.iter().any(|x| mentions(x, name)),
             Expr::Repeat { expr, .. } => mentions(expr, name),
+            Expr::AnyOrder {
+                members, separator, ..
+            } => members.iter().any(|x| mentions(x, name)) || mentions(separator, name),
             _ => false,
         }
     }

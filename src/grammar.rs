@@ -63,6 +63,20 @@ pub enum Expr {
         min: u32,
         max: Option<u32>,
     },
+    /// Members in any order with `separator` between them: each member
+    /// may appear any number of times, and each member whose `required`
+    /// flag is set at least once. This is a JSON object whose keys may come
+    /// in any order.
+    ///
+    /// Spelled out in plain rules this language needs a rule per subset of
+    /// required members; the parser tracks the subset instead, so the cost
+    /// is linear in the number of members. At most 63 members may be
+    /// required. Build it with [`Expr::any_order`].
+    AnyOrder {
+        members: Vec<Expr>,
+        required: Vec<bool>,
+        separator: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -114,6 +128,42 @@ impl Expr {
             expr: Box::new(e),
             min: 0,
             max: Some(1),
+        }
+    }
+    /// Members in any order, separated by `separator`; each `(expr, true)`
+    /// member must appear at least once (see [`Expr::AnyOrder`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use formwork::grammar::{Expr, Grammar};
+    /// use formwork::{CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // `a` and `b` required, `c` optional, comma-separated, in any order.
+    /// let mut g = Grammar::new("s");
+    /// g.rule("s", Expr::any_order(
+    ///     [(Expr::literal("a"), true), (Expr::literal("b"), true), (Expr::literal("c"), false)],
+    ///     Expr::literal(","),
+    /// ));
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
+    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
+    /// let trie = Arc::new(TokenTrie::new(&vocab));
+    /// let m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), vocab, trie);
+    /// for text in ["a,b", "b,c,a", "c,b,c,a"] {
+    ///     let mut m = m.clone();
+    ///     m.commit_bytes(text.as_bytes())?;
+    ///     assert!(m.is_accepting());
+    /// }
+    /// let mut m = m.clone();
+    /// m.commit_bytes(b"c,a")?;
+    /// assert!(!m.is_accepting()); // `b` is still missing
+    /// # Ok(()) }
+    /// ```
+    pub fn any_order(members: impl IntoIterator<Item = (Expr, bool)>, separator: Expr) -> Expr {
+        let (members, required) = members.into_iter().unzip();
+        Expr::AnyOrder {
+            members,
+            required,
+            separator: Box::new(separator),
         }
     }
     /// Between `min` and `max` repetitions (`None`: unbounded).

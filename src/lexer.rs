@@ -72,6 +72,162 @@ pub(crate) struct LexemeDfa {
     /// Distances to acceptance, computed on first use (only the search for
     /// a completion needs them; compiling does not pay for them).
     distances: std::sync::OnceLock<Distances>,
+    /// Set for a long counted repetition (see [`Counted`]): then the states
+    /// are computed, not stored, and `trans` and `accept` are empty.
+    counted: Option<Arc<Counted>>,
+}
+
+/// Repetition bounds from which [`LexemeDfa::new`] builds a [`Counted`]
+/// lexeme instead of a dense table.
+const COUNTED_FROM: u32 = 100;
+
+/// A lexeme of the form `A B{min,max} C` with a large bound, where a dense
+/// DFA would hold a copy of B's states per count: a JSON string of at most
+/// 32,767 code points is half a million states, seconds to build.
+///
+/// Instead the states are numbered arithmetically: A's states, then
+/// `(count, B state)` pairs, then C's states, and each transition is
+/// computed from the three small DFAs. Nothing is built per count, and the
+/// lexer's product states (built lazily anyway) only ever reach the counts
+/// a sequence actually writes.
+///
+/// The split must keep the lexeme deterministic, so it is only made when
+/// A and B are *prefix-free* (no match of either goes on to a longer
+/// match: a unit ends exactly where its DFA accepts), B's start state is
+/// never re-entered, and no byte can both start a B and start C. Otherwise
+/// the pattern gets a dense DFA as usual.
+#[derive(Debug)]
+struct Counted {
+    a: Option<LexemeDfa>,
+    b: LexemeDfa,
+    c: Option<LexemeDfa>,
+    min: u32,
+    /// `max`, or `min` when unbounded (counts saturate there).
+    cap: u32,
+    bounded: bool,
+    a_n: u32,
+    b_n: u32,
+    c_base: u32,
+}
+
+impl Counted {
+    #[inline]
+    fn unit(&self, count: u32, s: u32) -> u32 {
+        self.a_n + count * self.b_n + s
+    }
+
+    #[inline]
+    fn boundary(&self, count: u32) -> u32 {
+        self.unit(count, self.b.start)
+    }
+
+    #[inline]
+    fn next_count(&self, count: u32) -> u32 {
+        if self.bounded {
+            count + 1
+        } else {
+            (count + 1).min(self.cap)
+        }
+    }
+
+    /// A state's phase: `Ok((count, B state))` inside the repetition,
+    /// `Err(None)` in A, `Err(Some(C state))` in C.
+    #[inline]
+    fn split(&self, s: u32) -> Result<(u32, u32), Option<u32>> {
+        if s < self.a_n {
+            Err(None)
+        } else if s < self.c_base {
+            let k = s - self.a_n;
+            Ok((k / self.b_n, k % self.b_n))
+        } else {
+            Err(Some(s - self.c_base))
+        }
+    }
+
+    fn next(&self, s: u32, byte: u8) -> u32 {
+        match self.split(s) {
+            Err(None) => {
+                let a = self.a.as_ref().expect("A states exist only with A");
+                match a.next(s, byte) {
+                    DEAD => DEAD,
+                    t if a.is_accepting(t) => self.boundary(0),
+                    t => t,
+                }
+            }
+            Ok((count, q)) => {
+                let at_boundary = q == self.b.start;
+                if !at_boundary || !self.bounded || count < self.cap {
+                    match self.b.next(q, byte) {
+                        DEAD => {}
+                        t if self.b.is_accepting(t) => {
+                            return self.boundary(self.next_count(count))
+                        }
+                        t => return self.unit(count, t),
+                    }
+                }
+                if at_boundary && count >= self.min {
+                    if let Some(c) = &self.c {
+                        let t = c.next(c.start, byte);
+                        if t != DEAD {
+                            return self.c_base + t;
+                        }
+                    }
+                }
+                DEAD
+            }
+            Err(Some(q)) => {
+                let c = self.c.as_ref().expect("C states exist only with C");
+                match c.next(q, byte) {
+                    DEAD => DEAD,
+                    t => self.c_base + t,
+                }
+            }
+        }
+    }
+
+    fn is_accepting(&self, s: u32) -> bool {
+        match self.split(s) {
+            Err(None) => false,
+            Ok((count, q)) => {
+                q == self.b.start
+                    && count >= self.min
+                    && self.c.as_ref().is_none_or(|c| c.is_accepting(c.start))
+            }
+            Err(Some(q)) => self.c.as_ref().is_some_and(|c| c.is_accepting(q)),
+        }
+    }
+
+    /// Fewest bytes from `s` to acceptance.
+    fn to_accept(&self, s: u32) -> u32 {
+        let far = u32::MAX / 4;
+        let tail = match &self.c {
+            None => 0,
+            Some(c) => c.distances().to_accept[c.start as usize],
+        };
+        let unit = self.b.distances().shortest;
+        let from_boundary = |count: u32| {
+            (self.min.saturating_sub(count))
+                .saturating_mul(unit)
+                .saturating_add(tail)
+                .min(far)
+        };
+        match self.split(s) {
+            Err(None) => {
+                let a = self.a.as_ref().expect("A states exist only with A");
+                a.distances().to_accept[s as usize]
+                    .saturating_add(from_boundary(0))
+                    .min(far)
+            }
+            Ok((count, q)) if q == self.b.start => from_boundary(count),
+            Ok((count, q)) => self.b.distances().to_accept[q as usize]
+                .saturating_add(from_boundary(self.next_count(count)))
+                .min(far),
+            Err(Some(q)) => self
+                .c
+                .as_ref()
+                .map_or(far, |c| c.distances().to_accept[q as usize]),
+        }
+    }
 }
 
 /// See [`LexemeDfa::distances`].
@@ -96,7 +252,10 @@ impl LexemeDfa {
         if let Some(d) = cache.lock().ok().and_then(|c| c.0.get(pattern).cloned()) {
             return Ok(d);
         }
-        let dfa = Self::build(pattern)?;
+        let dfa = match Self::counted(pattern)? {
+            Some(d) => d,
+            None => Self::build(pattern)?,
+        };
         if let Ok(mut c) = cache.lock() {
             let size = dfa.trans.len() * 4 + dfa.accept.len() + pattern.len();
             if c.1 + size > CACHE_BYTES {
@@ -109,6 +268,139 @@ impl LexemeDfa {
             }
         }
         Ok(dfa)
+    }
+
+    /// `pattern` as a [`Counted`] lexeme, if it has the shape one needs
+    /// (`None`: build it densely).
+    fn counted(pattern: &str) -> Result<Option<LexemeDfa>, GrammarError> {
+        use regex_syntax::hir::{Hir, HirKind};
+        // Cheap test first: only patterns with a large bound are worth it.
+        let large = pattern.split('{').skip(1).any(|p| {
+            let digits: String = p
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == ',')
+                .collect();
+            digits
+                .split(',')
+                .any(|d| d.parse::<u64>().is_ok_and(|n| n >= COUNTED_FROM as u64))
+        });
+        if !large {
+            return Ok(None);
+        }
+        let Ok(hir) = regex_syntax::ParserBuilder::new()
+            .utf8(true)
+            .unicode(true)
+            .build()
+            .parse(pattern)
+        else {
+            return Ok(None); // the dense build reports the error
+        };
+        if !hir.properties().look_set().is_empty() {
+            return Ok(None);
+        }
+        let unwrap = |h: &Hir| -> Hir {
+            let mut h = h.clone();
+            while let HirKind::Capture(c) = h.kind() {
+                h = (*c.sub).clone();
+            }
+            h
+        };
+        let items: Vec<Hir> = match unwrap(&hir).kind() {
+            HirKind::Concat(v) => v.iter().map(unwrap).collect(),
+            _ => vec![unwrap(&hir)],
+        };
+        let Some(at) = items.iter().position(|h| {
+            matches!(h.kind(), HirKind::Repetition(r)
+                if r.greedy && r.max.map_or(r.min, |m| m.max(r.min)) >= COUNTED_FROM)
+        }) else {
+            return Ok(None);
+        };
+        let HirKind::Repetition(rep) = items[at].kind() else {
+            return Ok(None);
+        };
+        let (min, max) = (rep.min, rep.max);
+        let cap = max.unwrap_or(min);
+        let part = |hs: &[Hir]| -> Result<Option<LexemeDfa>, GrammarError> {
+            if hs.is_empty() {
+                return Ok(None);
+            }
+            let d = LexemeDfa::new(&Hir::concat(hs.to_vec()).to_string())?;
+            // Matching only "" is no part at all.
+            let empty_only =
+                d.is_accepting(d.start) && (0..=255u8).all(|b| d.next(d.start, b) == DEAD);
+            Ok((!empty_only).then_some(d))
+        };
+        let a = part(&items[..at])?;
+        let c = part(&items[at + 1..])?;
+        let b = LexemeDfa::new(&rep.sub.to_string())?;
+        let terminal = |d: &LexemeDfa, s: u32| (0..=255u8).all(|x| d.next(s, x) == DEAD);
+        let prefix_free = |d: &LexemeDfa| {
+            !d.is_accepting(d.start)
+                && d.counted.is_none()
+                && (0..d.state_count() as u32).all(|s| !d.is_accepting(s) || terminal(d, s))
+        };
+        if a.as_ref().is_some_and(|a| !prefix_free(a)) || !prefix_free(&b) {
+            return Ok(None);
+        }
+        let reenters =
+            (0..b.state_count() as u32).any(|s| (0..=255u8).any(|x| b.next(s, x) == b.start));
+        let overlap = c.as_ref().is_some_and(|c| {
+            c.counted.is_some()
+                || (0..=255u8).any(|x| b.next(b.start, x) != DEAD && c.next(c.start, x) != DEAD)
+        });
+        if reenters || overlap {
+            return Ok(None);
+        }
+        let a_n = a.as_ref().map_or(0, |a| a.state_count() as u64);
+        let b_n = b.state_count() as u64;
+        let c_n = c.as_ref().map_or(0, |c| c.state_count() as u64);
+        let total = a_n + (cap as u64 + 1) * b_n + c_n;
+        // Two more runs of B states name the count classes (`count_class`).
+        if total + 2 * b_n >= (UNKNOWN - 1) as u64 {
+            return Err(GrammarError::RegexTooLarge {
+                pattern: pattern.to_string(),
+                message: format!("{total} states: the repetition bound is too large"),
+            });
+        }
+        // Joint byte classes of the three parts.
+        let mut key_to_class: HashMap<(u8, u8, u8), u8> = HashMap::new();
+        let mut classes = [0u8; 256];
+        for x in 0..=255u8 {
+            let key = (
+                a.as_ref().map_or(0, |d| d.class(x)),
+                b.class(x),
+                c.as_ref().map_or(0, |d| d.class(x)),
+            );
+            let n = key_to_class.len() as u8;
+            classes[x as usize] = *key_to_class.entry(key).or_insert(n);
+        }
+        let counted = Counted {
+            a_n: a_n as u32,
+            b_n: b_n as u32,
+            c_base: (a_n + (cap as u64 + 1) * b_n) as u32,
+            a,
+            b,
+            c,
+            min,
+            cap,
+            bounded: max.is_some(),
+        };
+        let start = if counted.a.is_some() {
+            0
+        } else {
+            counted.boundary(0)
+        };
+        let nullable = counted.is_accepting(start);
+        Ok(Some(LexemeDfa {
+            classes,
+            stride: key_to_class.len(),
+            trans: Arc::from(Vec::new()),
+            accept: Arc::from(Vec::new()),
+            start,
+            nullable,
+            distances: std::sync::OnceLock::new(),
+            counted: Some(Arc::new(counted)),
+        }))
     }
 
     fn build(pattern: &str) -> Result<LexemeDfa, GrammarError> {
@@ -337,6 +629,7 @@ impl LexemeDfa {
             accept: acc.into(),
             start: 0,
             distances: std::sync::OnceLock::new(),
+            counted: None,
         })
     }
 
@@ -347,7 +640,40 @@ impl LexemeDfa {
         self.distances.get_or_init(|| self.compute_distances())
     }
 
+    /// For a counted lexeme: a stand-in for state `s` shared by every count
+    /// that behaves the same for the next `depth` bytes, whatever they are
+    /// (the count stays above `min`, or below it, and away from `max`).
+    /// `None` if `s` has no such class (the lexeme is dense, or the count
+    /// is within `depth` of a bound).
+    pub(crate) fn count_class(&self, s: u32, depth: u32) -> Option<u32> {
+        let c = self.counted.as_ref()?;
+        let (count, q) = c.split(s).ok()?;
+        let classes = c.c_base + c.c.as_ref().map_or(0, |d| d.state_count() as u32);
+        let far_from_cap = !c.bounded || c.cap - count > depth;
+        if count >= c.min && far_from_cap {
+            Some(classes + q)
+        } else if count < c.min && c.min - count > depth {
+            Some(classes + c.b_n + q)
+        } else {
+            None
+        }
+    }
+
+    /// Fewest bytes from state `s` to an accepting state.
+    pub(crate) fn to_accept(&self, s: u32) -> u32 {
+        match &self.counted {
+            Some(c) => c.to_accept(s),
+            None => self.distances().to_accept[s as usize],
+        }
+    }
+
     fn compute_distances(&self) -> Distances {
+        if let Some(c) = &self.counted {
+            return Distances {
+                to_accept: Vec::new(),
+                shortest: c.to_accept(self.start).max(1),
+            };
+        }
         let n = self.accept.len();
         let mut preds: Vec<Vec<u32>> = vec![Vec::new(); n];
         for s in 0..n {
@@ -391,17 +717,26 @@ impl LexemeDfa {
 
     #[inline]
     pub(crate) fn next(&self, s: u32, byte: u8) -> u32 {
+        if let Some(c) = &self.counted {
+            return c.next(s, byte);
+        }
         self.trans[s as usize * self.stride + self.classes[byte as usize] as usize]
     }
 
     #[inline]
     pub(crate) fn is_accepting(&self, s: u32) -> bool {
+        if let Some(c) = &self.counted {
+            return c.is_accepting(s);
+        }
         self.accept[s as usize]
     }
 
     /// Number of live states.
     pub(crate) fn state_count(&self) -> usize {
-        self.accept.len()
+        match &self.counted {
+            Some(c) => c.c_base as usize + c.c.as_ref().map_or(0, |d| d.state_count()),
+            None => self.accept.len(),
+        }
     }
 
     /// Byte class of `b` in this DFA.
@@ -422,6 +757,8 @@ pub(crate) struct LexerSpec {
     /// a lexeme ending in one may not be followed directly by a lexeme
     /// starting with one.
     pub(crate) word_bytes: Option<[bool; 256]>,
+    /// Some lexeme is counted (see [`LexemeDfa::count_class`]).
+    has_counted: bool,
 }
 
 impl LexerSpec {
@@ -454,6 +791,7 @@ impl LexerSpec {
             class_of[b as usize] = c;
         }
         LexerSpec {
+            has_counted: lexemes.iter().any(|l| l.counted.is_some()),
             lexemes,
             ignore,
             class_of,
@@ -499,6 +837,8 @@ impl LexState {
 /// Identity of a product state: (at a lexeme's start, [`LexState::word`],
 /// live members).
 type StateKey = (bool, bool, Box<[(LexemeId, u32)]>);
+/// See [`LexerCache::count_class_key`].
+pub(crate) type CountClassKey = StateKey;
 
 /// Lazily built product states of a [`LexerSpec`], with a transition cache.
 #[derive(Clone, Debug)]
@@ -534,6 +874,35 @@ impl LexerCache {
 
     pub(crate) fn state_count(&self) -> usize {
         self.states.len()
+    }
+
+    /// A key shared by lexer states that differ only in the counts of
+    /// counted lexemes, where those counts make no difference within the
+    /// next `depth` bytes (see [`LexemeDfa::count_class`]): states with one
+    /// key allow the same tokens of at most `depth` bytes. `None` if no
+    /// member is counted or a count is near a bound.
+    pub(crate) fn count_class_key(
+        &self,
+        spec: &LexerSpec,
+        s: u32,
+        depth: u32,
+    ) -> Option<CountClassKey> {
+        if !spec.has_counted {
+            return None;
+        }
+        let st = &self.states[s as usize];
+        let mut any = false;
+        let mut members = Vec::with_capacity(st.members.len());
+        for &(l, q) in st.members.iter() {
+            let dfa = &spec.lexemes[l as usize];
+            if dfa.counted.is_some() {
+                members.push((l, dfa.count_class(q, depth)?));
+                any = true;
+            } else {
+                members.push((l, q));
+            }
+        }
+        any.then(|| (st.at_start, st.word, members.into_boxed_slice()))
     }
 
     /// The start state for the set of allowed lexemes (sorted, deduplicated)
@@ -722,5 +1091,101 @@ impl LexerCache {
         let t = self.intern(false, word, members, spec);
         self.trans[idx] = t;
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `text` through `d`: (alive, accepting, bytes to acceptance).
+    fn run(d: &LexemeDfa, text: &[u8]) -> Option<(bool, u32)> {
+        let mut s = d.start;
+        for &b in text {
+            s = d.next(s, b);
+            if s == DEAD {
+                return None;
+            }
+        }
+        Some((d.is_accepting(s), d.to_accept(s)))
+    }
+
+    /// Counted lexemes behave exactly like the dense DFA of the same
+    /// pattern, on every prefix of random texts made of the pattern's own
+    /// pieces (so that they get deep into the repetition).
+    #[test]
+    fn counted_lexemes_match_dense_dfas() {
+        // (pattern, pieces that keep it alive, pieces that may kill it)
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            (
+                r#""(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})){3,120}""#,
+                &["a", "é", "\\n", "\\u00e9", "\u{1F600}"],
+                &["\"", "\\", "\\q", "\n"],
+            ),
+            (r"[a-z]{100,130}", &["a", "b"], &["A", "ab"]),
+            (r"x(?:ab|c){0,150}y+", &["ab", "c"], &["a", "y", "x", "b"]),
+            (r"(?:ab|c){100,}z?", &["ab", "c"], &["z", "a"]),
+        ];
+        let mut seed = 7u64;
+        let mut rand = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let mut deepest = 0;
+        for (pattern, pieces, bad) in cases {
+            let counted = LexemeDfa::counted(pattern).unwrap().expect("splits");
+            let dense = LexemeDfa::build(pattern).unwrap();
+            assert_eq!(counted.nullable, dense.nullable, "{pattern}");
+            for round in 0..300 {
+                let mut text: Vec<u8> = Vec::new();
+                if pattern.starts_with('x') && round % 5 != 0 {
+                    text.push(b'x');
+                }
+                if pattern.starts_with('"') && round % 7 != 0 {
+                    text.push(b'"');
+                }
+                let len = rand(200);
+                for _ in 0..len {
+                    text.extend_from_slice(pieces[rand(pieces.len())].as_bytes());
+                    if rand(60) == 0 {
+                        text.extend_from_slice(bad[rand(bad.len())].as_bytes());
+                    }
+                }
+                for end in 0..=text.len() {
+                    let (c, d) = (run(&counted, &text[..end]), run(&dense, &text[..end]));
+                    assert_eq!(
+                        c.map(|x| x.0),
+                        d.map(|x| x.0),
+                        "{pattern} on {:?}",
+                        String::from_utf8_lossy(&text[..end])
+                    );
+                    if let (Some(c), Some(d)) = (c, d) {
+                        assert_eq!(c.1, d.1, "distance, {pattern} on {:?}", &text[..end]);
+                    }
+                    if d.is_none() {
+                        break;
+                    }
+                    deepest = deepest.max(end);
+                }
+            }
+            assert_eq!(counted.distances().shortest, dense.distances().shortest);
+        }
+        assert!(deepest > 150, "the texts never got deep into a repetition");
+    }
+
+    /// Shapes that cannot be split stay dense (and still work).
+    #[test]
+    fn unsplittable_repetitions_stay_dense() {
+        for p in [
+            r"a{0,200}a",
+            r"(?:a|ab){0,150}",
+            r"[a-z]{100,200}[a-z]",
+            r"\b[a-z]{0,300}",
+        ] {
+            assert!(LexemeDfa::counted(p).unwrap().is_none(), "{p}");
+        }
+        assert!(LexemeDfa::counted(r"[a-z]{0,3}").unwrap().is_none());
     }
 }

@@ -24,7 +24,7 @@
 
 use crate::compiled::CompiledGrammar;
 use crate::error::MatcherError;
-use crate::lexer::{LexerCache, DEAD, UNKNOWN};
+use crate::lexer::{CountClassKey, LexerCache, DEAD, UNKNOWN};
 use crate::mask::TokenMask;
 use crate::parser::{FxBuild, Parser};
 use crate::trie::TokenTrie;
@@ -103,7 +103,14 @@ pub struct Matcher {
     /// Lexeme ends already resolved during trie walks: (row serial, lexer
     /// state) -> (next lexer start state, parser row, that row's serial).
     boundaries: HashMap<(u64, u32), (u32, u32, u64), FxBuild>,
+    /// Masks by parser row serial and count class of the lexer state: in a
+    /// string of up to 32,767 code points every count is its own lexer
+    /// state, yet all counts far from the bounds allow the same tokens.
+    by_count_class: HashMap<(u64, CountClassKey), TokenMask, FxBuild>,
 }
+
+/// Most masks kept in [`Matcher::by_count_class`].
+const COUNT_CLASS_MASKS: usize = 32;
 
 impl Matcher {
     /// A matcher at the start of `grammar`, for the tokens of `vocab`.
@@ -129,6 +136,7 @@ impl Matcher {
             levels: Vec::new(),
             memo: None,
             boundaries: HashMap::default(),
+            by_count_class: HashMap::default(),
         }
     }
 
@@ -269,6 +277,18 @@ impl Matcher {
                 return;
             }
         }
+        let grammar = self.grammar.clone();
+        let depth = self.trie.max_depth() as u32;
+        let class_key = self
+            .lexer
+            .count_class_key(&grammar.lexer, self.lex, depth)
+            .map(|k| (key.0, k));
+        if let Some(mask) = class_key.as_ref().and_then(|k| self.by_count_class.get(k)) {
+            if mask.width() == out.width() {
+                out.copy_from(mask);
+                return;
+            }
+        }
         out.clear();
         let trie = self.trie.clone();
         let spec = &self.grammar.lexer;
@@ -301,6 +321,12 @@ impl Matcher {
                 mask.copy_from(out);
             }
             _ => self.memo = Some((key.0, key.1, out.clone())),
+        }
+        if let Some(k) = class_key {
+            if self.by_count_class.len() >= COUNT_CLASS_MASKS {
+                self.by_count_class.clear();
+            }
+            self.by_count_class.insert(k, out.clone());
         }
     }
 
@@ -624,9 +650,8 @@ impl Matcher {
             let (mut whole, mut rest) = (0, u32::MAX);
             for &(l, s) in st.members.iter() {
                 let dfa = &grammar.lexer.lexemes[l as usize];
-                let d = dfa.distances();
-                whole = whole.max(d.shortest);
-                rest = rest.min(d.to_accept[s as usize]);
+                whole = whole.max(dfa.distances().shortest);
+                rest = rest.min(dfa.to_accept(s));
             }
             h.saturating_sub(whole).saturating_add(rest.min(h))
         };

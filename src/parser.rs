@@ -22,6 +22,126 @@ use std::hash::{BuildHasherDefault, Hasher};
 pub(crate) const NT: u32 = 1 << 31;
 /// Ends a production in the flattened right-hand sides.
 pub(crate) const END: u32 = u32::MAX;
+/// With [`NT`], marks an any-order symbol: `NT | ANY_ORDER | i` stands for
+/// `ParserTables::any_order[i]`. It is the whole body of its production.
+pub(crate) const ANY_ORDER: u32 = 1 << 30;
+/// In an any-order item's tag: at least one member has been consumed, so
+/// the next member needs the separator.
+const STARTED: u64 = 1 << 63;
+
+/// True if `sym` is an any-order symbol.
+#[inline]
+pub(crate) fn is_any_order(sym: u32) -> bool {
+    sym != END && sym & (NT | ANY_ORDER) == NT | ANY_ORDER
+}
+
+/// A list of members in any order ([`crate::grammar::Expr::AnyOrder`]),
+/// parsed without expanding it into rules.
+///
+/// Expanded into plain rules, "every required member at least once, in any
+/// order" needs a rule per subset of required members seen: 2^n rules for
+/// n members, which is why JSON objects with a dozen required keys in any
+/// order were out of reach. Here one Earley item stands for the list, and
+/// its *tag* holds the set of required members seen so far (one bit each,
+/// hence at most 63 required members). Only the subsets a parse actually
+/// reaches are ever built.
+#[derive(Clone, Debug)]
+pub(crate) struct AnyOrderSpec {
+    /// Per member: the non-terminal for the member with no separator
+    /// before it (the first one) and with the separator before it.
+    pub(crate) first: Vec<u32>,
+    pub(crate) next: Vec<u32>,
+    /// Per member: its bit in the tag if it is required.
+    pub(crate) bit: Vec<u64>,
+    /// The tag bits of all required members.
+    pub(crate) full: u64,
+    /// `(non-terminal, member index)` for every `first` and `next`
+    /// non-terminal, sorted: which member a completed non-terminal was.
+    pub(crate) by_nonterminal: Vec<(u32, u32)>,
+}
+
+impl AnyOrderSpec {
+    pub(crate) fn new(first: Vec<u32>, next: Vec<u32>, required: &[bool]) -> AnyOrderSpec {
+        let mut bit = Vec::with_capacity(required.len());
+        let mut n = 0;
+        for &r in required {
+            if r {
+                bit.push(1u64 << n);
+                n += 1;
+            } else {
+                bit.push(0);
+            }
+        }
+        assert!(n <= 63, "at most 63 required members");
+        let full = if n == 0 { 0 } else { u64::MAX >> (64 - n) };
+        let mut by_nonterminal: Vec<(u32, u32)> = first
+            .iter()
+            .chain(&next)
+            .enumerate()
+            .map(|(i, &x)| (x, (i % first.len()) as u32))
+            .collect();
+        by_nonterminal.sort_unstable();
+        by_nonterminal.dedup();
+        AnyOrderSpec {
+            first,
+            next,
+            bit,
+            full,
+            by_nonterminal,
+        }
+    }
+
+    /// The non-terminal member `i` is parsed as in an item tagged `tag`.
+    #[inline]
+    fn member(&self, tag: u64, i: usize) -> u32 {
+        if tag & STARTED == 0 {
+            self.first[i]
+        } else {
+            self.next[i]
+        }
+    }
+
+    /// The members a completed non-terminal `x` may have been.
+    #[inline]
+    fn members_of(&self, x: u32) -> impl Iterator<Item = usize> + '_ {
+        let lo = self.by_nonterminal.partition_point(|p| p.0 < x);
+        self.by_nonterminal[lo..]
+            .iter()
+            .take_while(move |p| p.0 == x)
+            .map(|p| p.1 as usize)
+    }
+
+    /// The fewest bytes of required members still missing from `tag`: each
+    /// with the separator before it, except the first member of the list
+    /// when none has been written yet.
+    fn missing_cost(&self, tag: u64, min: &[u32]) -> u32 {
+        let mut c = 0u32;
+        let mut first_saving = 0u32;
+        let mut any = false;
+        for (i, &b) in self.bit.iter().enumerate() {
+            if b != 0 && tag & b == 0 {
+                let (f, n) = (min[self.first[i] as usize], min[self.next[i] as usize]);
+                c = c.saturating_add(n.max(f)).min(FAR);
+                first_saving = first_saving.max(n.max(f) - f);
+                any = true;
+            }
+        }
+        if any && tag & STARTED == 0 {
+            c = c.saturating_sub(first_saving);
+        }
+        c
+    }
+}
+
+/// Lower bounds on the bytes still needed to finish, see
+/// [`lexemes_to_end`].
+#[derive(Clone, Debug)]
+pub(crate) struct FinishCosts {
+    /// Per position in `rhs`: the rest of its production.
+    pub(crate) rest: Vec<u32>,
+    /// Per non-terminal: its shortest derivation.
+    pub(crate) min: Vec<u32>,
+}
 
 /// The grammar in the form the parser runs on.
 #[derive(Clone, Debug)]
@@ -37,23 +157,37 @@ pub(crate) struct ParserTables {
     /// Position of the synthetic production `S' -> S`.
     pub(crate) start_prod: u32,
     pub(crate) ignore: Option<u32>,
+    /// The any-order lists, indexed by the low bits of their symbols.
+    pub(crate) any_order: Vec<AnyOrderSpec>,
     /// For each position in `rhs`, the fewest bytes that can finish the
     /// production from there (see [`lexemes_to_end`]), computed on first use
     /// by [`ParserTables::rest_at`].
-    pub(crate) rest_at: std::sync::OnceLock<Vec<u32>>,
+    pub(crate) rest_at: std::sync::OnceLock<FinishCosts>,
 }
 
 impl ParserTables {
     /// [`lexemes_to_end`] for these tables and `lexer`'s lexemes.
-    pub(crate) fn rest_at(&self, lexer: &crate::lexer::LexerSpec) -> &[u32] {
+    pub(crate) fn rest_at(&self, lexer: &crate::lexer::LexerSpec) -> &FinishCosts {
         self.rest_at.get_or_init(|| {
             let lens: Vec<u32> = lexer
                 .lexemes
                 .iter()
                 .map(|l| l.distances().shortest)
                 .collect();
-            lexemes_to_end(&self.rhs, &self.lhs_at, self.prods_of.len(), &lens)
+            lexemes_to_end(
+                &self.rhs,
+                &self.lhs_at,
+                self.prods_of.len(),
+                &lens,
+                &self.any_order,
+            )
         })
+    }
+
+    /// The any-order spec of symbol `sym` (see [`is_any_order`]).
+    #[inline]
+    fn spec(&self, sym: u32) -> &AnyOrderSpec {
+        &self.any_order[(sym & !(NT | ANY_ORDER)) as usize]
     }
 }
 
@@ -69,11 +203,14 @@ pub(crate) fn lexemes_to_end(
     lhs_at: &[u32],
     nonterminals: usize,
     lexeme_len: &[u32],
-) -> Vec<u32> {
+    any_order: &[AnyOrderSpec],
+) -> FinishCosts {
     let mut min = vec![FAR; nonterminals + 1];
     let cost = |min: &[u32], sym: u32| -> u32 {
         if sym & NT == 0 {
             lexeme_len.get(sym as usize).copied().unwrap_or(1)
+        } else if is_any_order(sym) {
+            any_order[(sym & !(NT | ANY_ORDER)) as usize].missing_cost(0, min)
         } else {
             min.get((sym & !NT) as usize).copied().unwrap_or(FAR)
         }
@@ -107,13 +244,16 @@ pub(crate) fn lexemes_to_end(
         }
         rest[i] = acc;
     }
-    rest
+    FinishCosts { rest, min }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Item {
     dot: u32,
     origin: u32,
+    /// Zero except in any-order items: the required members seen, and
+    /// [`STARTED`].
+    tag: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -164,7 +304,7 @@ pub(crate) struct Parser {
     items: Vec<Item>,
     rows: Vec<Row>,
     allowed: Vec<u32>,
-    seen: HashSet<u64, FxBuild>,
+    seen: HashSet<(u32, u32, u64), FxBuild>,
     next_serial: u64,
 }
 
@@ -181,6 +321,7 @@ impl Parser {
         p.add(Item {
             dot: t.start_prod,
             origin: 0,
+            tag: 0,
         });
         p.finish_row(t, 0);
         p
@@ -188,7 +329,7 @@ impl Parser {
 
     #[inline]
     fn add(&mut self, it: Item) {
-        if self.seen.insert(((it.dot as u64) << 32) | it.origin as u64) {
+        if self.seen.insert((it.dot, it.origin, it.tag)) {
             self.items.push(it);
         }
     }
@@ -232,7 +373,7 @@ impl Parser {
         if let Some(&s) = memo.get(&row.serial) {
             return s;
         }
-        let mut parts: Vec<(u32, u64)> = (row.start..row.end)
+        let mut parts: Vec<(u32, u64, u64)> = (row.start..row.end)
             .map(|i| {
                 let it = self.items[i as usize];
                 let origin = if it.origin == r {
@@ -240,15 +381,16 @@ impl Parser {
                 } else {
                     self.signature(it.origin, memo)
                 };
-                (it.dot, origin)
+                (it.dot, it.tag, origin)
             })
             .collect();
         parts.sort_unstable();
         parts.dedup();
         let mut h = FxHasher::default();
         h.write_u64(parts.len() as u64);
-        for (dot, origin) in parts {
+        for (dot, tag, origin) in parts {
             h.write_u32(dot);
+            h.write_u64(tag);
             h.write_u64(origin);
         }
         let s = h.finish();
@@ -264,7 +406,7 @@ impl Parser {
     pub(crate) fn lexemes_to_finish(
         &self,
         t: &ParserTables,
-        rest_at: &[u32],
+        costs: &FinishCosts,
         r: u32,
         memo: &mut CostMemo,
     ) -> u32 {
@@ -277,12 +419,18 @@ impl Parser {
             let after = if lhs == start_lhs {
                 0
             } else {
-                self.waiting(t, rest_at, it.origin, memo)
+                self.waiting(t, costs, it.origin, memo)
                     .get(&lhs)
                     .copied()
                     .unwrap_or(FAR)
             };
-            best = best.min(rest_at[it.dot as usize].saturating_add(after));
+            let sym = t.rhs[it.dot as usize];
+            let rest = if is_any_order(sym) {
+                t.spec(sym).missing_cost(it.tag, &costs.min)
+            } else {
+                costs.rest[it.dot as usize]
+            };
+            best = best.min(rest.saturating_add(after));
         }
         best
     }
@@ -292,7 +440,7 @@ impl Parser {
     fn waiting(
         &self,
         t: &ParserTables,
-        rest_at: &[u32],
+        costs: &FinishCosts,
         o: u32,
         memo: &mut CostMemo,
     ) -> std::rc::Rc<CostMap> {
@@ -303,27 +451,43 @@ impl Parser {
         let start_lhs = t.lhs_at[t.start_prod as usize];
         let mut w = CostMap::default();
         let mut local = Vec::new();
+        // (X, the item's non-terminal, bytes after X within the item)
+        let mut waits: Vec<(u32, u32, u32)> = Vec::new();
         for i in row.start..row.end {
             let it = self.items[i as usize];
             let sym = t.rhs[it.dot as usize];
             if sym == END || sym & NT == 0 {
                 continue;
             }
-            let x = sym & !NT;
-            let rest = rest_at[it.dot as usize + 1];
             let lhs = t.lhs_at[it.dot as usize];
+            waits.clear();
+            if is_any_order(sym) {
+                let spec = t.spec(sym);
+                for m in 0..spec.first.len() {
+                    let tag = it.tag | STARTED | spec.bit[m];
+                    waits.push((
+                        spec.member(it.tag, m),
+                        lhs,
+                        spec.missing_cost(tag, &costs.min),
+                    ));
+                }
+            } else {
+                waits.push((sym & !NT, lhs, costs.rest[it.dot as usize + 1]));
+            }
             let base = if lhs == start_lhs {
                 Some(0)
             } else if it.origin != o {
-                self.waiting(t, rest_at, it.origin, memo).get(&lhs).copied()
+                self.waiting(t, costs, it.origin, memo).get(&lhs).copied()
             } else {
-                local.push((x, lhs, rest));
+                local.extend_from_slice(&waits);
                 None
             };
             if let Some(b) = base {
-                let c = rest.saturating_add(b);
-                let e = w.entry(x).or_insert(FAR);
-                *e = (*e).min(c);
+                for &(x, _, rest) in &waits {
+                    let c = rest.saturating_add(b);
+                    let e = w.entry(x).or_insert(FAR);
+                    *e = (*e).min(c);
+                }
             }
         }
         // Items predicted in this row depend on each other's costs.
@@ -367,6 +531,7 @@ impl Parser {
                 self.add(Item {
                     dot: it.dot + 1,
                     origin: it.origin,
+                    tag: 0,
                 });
             }
         }
@@ -388,6 +553,34 @@ impl Parser {
         self.allowed.truncate(r.allowed_start as usize);
     }
 
+    /// Advances the items of row `o` that wait for non-terminal `x`, which
+    /// has just been completed.
+    fn complete(&mut self, t: &ParserTables, x: u32, o: u32) {
+        let a = NT | x;
+        let o = self.rows[o as usize];
+        for i in o.start..o.end {
+            let px = self.items[i as usize];
+            let sym = t.rhs[px.dot as usize];
+            if sym == a {
+                self.add(Item {
+                    dot: px.dot + 1,
+                    origin: px.origin,
+                    tag: 0,
+                });
+            } else if is_any_order(sym) {
+                let spec = t.spec(sym);
+                for m in spec.members_of(x) {
+                    if spec.member(px.tag, m) == x {
+                        self.add(Item {
+                            tag: px.tag | STARTED | spec.bit[m],
+                            ..px
+                        });
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs predict/complete over the items added for row `k`, then records it.
     fn finish_row(&mut self, t: &ParserTables, k: u32) {
         let start = if let Some(r) = self.rows.last() {
@@ -405,26 +598,43 @@ impl Parser {
                 if it.origin == k {
                     continue; // empty span: already advanced when predicted
                 }
-                let a = NT | t.lhs_at[it.dot as usize];
-                let o = self.rows[it.origin as usize];
-                for x in o.start..o.end {
-                    let px = self.items[x as usize];
-                    if t.rhs[px.dot as usize] == a {
+                self.complete(t, t.lhs_at[it.dot as usize], it.origin);
+            } else if is_any_order(sym) {
+                let spec = t.spec(sym);
+                // All required members seen: the list may end here.
+                if it.tag & !STARTED == spec.full && it.origin != k {
+                    self.complete(t, t.lhs_at[it.dot as usize], it.origin);
+                }
+                for m in 0..spec.first.len() {
+                    let x = spec.member(it.tag, m) as usize;
+                    for &p in &t.prods_of[x] {
                         self.add(Item {
-                            dot: px.dot + 1,
-                            origin: px.origin,
+                            dot: p,
+                            origin: k,
+                            tag: 0,
+                        });
+                    }
+                    if t.nullable[x] {
+                        self.add(Item {
+                            tag: it.tag | STARTED | spec.bit[m],
+                            ..it
                         });
                     }
                 }
             } else if sym & NT != 0 {
                 let b = (sym & !NT) as usize;
                 for &p in &t.prods_of[b] {
-                    self.add(Item { dot: p, origin: k });
+                    self.add(Item {
+                        dot: p,
+                        origin: k,
+                        tag: 0,
+                    });
                 }
                 if t.nullable[b] {
                     self.add(Item {
                         dot: it.dot + 1,
                         origin: it.origin,
+                        tag: it.tag,
                     });
                 }
             }

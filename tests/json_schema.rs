@@ -122,6 +122,106 @@ fn object_with_properties_in_schema_order() {
     );
 }
 
+/// 40 required keys in any order: the parser tracks the set of keys seen
+/// (a rule per subset would need 2^40 rules).
+#[test]
+fn many_required_properties_in_any_order() {
+    let n = 40;
+    let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+    let mut props = serde_json::Map::new();
+    for k in &keys {
+        props.insert(k.clone(), json!({"type": "integer"}));
+    }
+    props.insert("opt".into(), json!({"type": "string"}));
+    let schema = json!({"type": "object", "properties": props, "required": keys,
+                        "additionalProperties": false});
+    let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+    let m = matcher_with(&schema, &options(), &vocab, &trie);
+    let render = |order: &[usize], opt_at: Option<usize>| -> String {
+        let mut parts: Vec<String> = order.iter().map(|&i| format!("\"k{i}\": {i}")).collect();
+        if let Some(p) = opt_at {
+            parts.insert(p.min(parts.len()), r#""opt": "x""#.into());
+        }
+        format!("{{{}}}", parts.join(", "))
+    };
+    // Seeded shuffles (an LCG: no test-only dependency).
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = |bound: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % bound
+    };
+    for round in 0..6 {
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            order.swap(i, next(i + 1));
+        }
+        let opt = if round % 2 == 0 { Some(next(n)) } else { None };
+        let text = render(&order, opt);
+        assert!(accepts(&m, &vocab, &text), "should accept {text}");
+        // A key repeated stays valid JSON Schema-wise (the last one wins).
+        let mut twice = order.clone();
+        twice.push(order[0]);
+        assert!(accepts(&m, &vocab, &render(&twice, opt)));
+        // Any one key missing: rejected, and `}` is masked out at the end.
+        let missing = next(n);
+        let short: Vec<usize> = order.iter().copied().filter(|&i| i != missing).collect();
+        let text = render(&short, opt);
+        assert!(!accepts(&m, &vocab, &text), "should reject {text}");
+        let mut mm = m.clone();
+        mm.commit_bytes(&text.as_bytes()[..text.len() - 1]).unwrap();
+        assert!(mm.clone().commit_bytes(b"}").is_err());
+        assert!(mm
+            .commit_bytes(format!(", \"k{missing}\": 0}}").as_bytes())
+            .is_ok());
+        // A wrong value type and an unknown key are rejected.
+        let bad = render(&order, opt).replacen(r#""k1": 1"#, r#""k1": "1""#, 1);
+        assert!(!accepts(&m, &vocab, &bad), "should reject {bad}");
+        let unknown = render(&order, opt).replacen("{", r#"{"zz": 1, "#, 1);
+        assert!(!accepts(&m, &vocab, &unknown), "should reject {unknown}");
+    }
+    assert!(!accepts(&m, &vocab, "{}"));
+}
+
+/// Length bounds above 10,000 on a plain string: counted without a DFA
+/// state per count, still exact to the code point.
+#[test]
+fn long_string_length_bounds_are_exact() {
+    let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+    let schema = json!({"type": "string", "minLength": 11000, "maxLength": 12000});
+    let m = matcher_with(&schema, &options(), &vocab, &trie);
+    // Code points written three ways: raw ASCII, raw two-byte, escaped.
+    let text = |n: usize| -> String {
+        let pieces = ["a", "é", "\\u00e9", " ", "\\n"];
+        let body: String = (0..n).map(|i| pieces[i * 7 % pieces.len()]).collect();
+        format!("\"{body}\"")
+    };
+    for (n, ok) in [
+        (10999, false),
+        (11000, true),
+        (11500, true),
+        (12000, true),
+        (12001, false),
+    ] {
+        assert_eq!(accepts(&m, &vocab, &text(n)), ok, "{n} code points");
+    }
+    let unbounded = json!({"type": "string", "minLength": 20000});
+    let m = matcher_with(&unbounded, &options(), &vocab, &trie);
+    assert!(!accepts(&m, &vocab, &text(19999)));
+    assert!(accepts(&m, &vocab, &text(20000)));
+    assert!(accepts(&m, &vocab, &text(25000)));
+    // With a pattern the intersection is built eagerly: still refused, by name.
+    let with_pattern = json!({"type": "string", "maxLength": 32767, "pattern": "^a"});
+    let err = compile_with(&with_pattern, &options())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("maxLength") && err.contains("pattern"),
+        "{err}"
+    );
+}
+
 #[test]
 fn lenient_mode_drops_unsupported_keywords_with_warnings() {
     let schema = json!({

@@ -67,8 +67,13 @@ pub const EXP_WINDOW: i32 = 20;
 pub const INT_EXP_LIMIT: u32 = 20;
 /// Largest object `const`/`enum` value accepted (its keys may come in any order).
 pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
-/// Largest finite `maxLength` / `minLength` compiled into a lexeme.
+/// Largest finite `maxLength` / `minLength` compiled into a lexeme together
+/// with a `pattern` or an exclusion (their intersection is built eagerly).
 pub const MAX_STRING_BOUND: u64 = 10_000;
+/// Largest finite `maxLength` / `minLength` of a string with no `pattern`:
+/// its lexeme counts code points without a state per count (see the lexer's
+/// counted lexemes), so the bound is only limited by state numbering.
+pub const MAX_PLAIN_STRING_BOUND: u64 = 1_000_000;
 /// Largest finite `maxItems` / `minItems` (and prefix length) compiled.
 pub const MAX_ITEMS_BOUND: u64 = 2_000;
 /// Most `patternProperties` in one object (keys are split by the subset of
@@ -1946,60 +1951,31 @@ impl<'a> Compiler<'a> {
         Ok(Some(self.collect(&subs)?))
     }
 
-    /// Members in any order: the rules track the set of required keys seen.
+    /// Members in any order: an [`Expr::AnyOrder`] list, whose parser items
+    /// track the set of required keys seen (no rule per subset).
     fn any_order_object(
         &mut self,
         n: &Node<'a>,
-        members: Vec<(Expr, bool)>,
+        mut members: Vec<(Expr, bool)>,
         extra: Option<Expr>,
     ) -> R<Option<Expr>> {
         let r = members.iter().filter(|m| m.1).count();
-        if r > 12 || (1u64 << r) * (members.len() as u64 + 2) > MAX_OBJECT_RULES {
+        if r > 63 {
             return Err(unsupported(
                 &n.objs.first().map_or(String::new(), |o| o.ptr.clone()),
-                format!("{r} required properties in any order is too many (property_order any)"),
+                format!(
+                    "{r} required properties in any order is too many (at most 63 under \
+                     property_order any; property_order schema has no limit)"
+                ),
             ));
         }
-        // Required members get bits 0..r in member order.
-        let mut bit_of: Vec<Option<u32>> = Vec::new();
-        let mut next_bit = 0u32;
-        for (_, required) in &members {
-            if *required {
-                bit_of.push(Some(next_bit));
-                next_bit += 1;
-            } else {
-                bit_of.push(None);
-            }
+        if let Some(x) = extra {
+            members.push((x, false));
         }
-        let full: u32 = (1u32 << r) - 1;
-        let base = self.fresh("objany");
-        let name = |first: bool, set: u32| format!("{base}_{}{set}", if first { "f" } else { "n" });
-        for set in 0..=full {
-            for first in [true, false] {
-                let mut alts = Vec::new();
-                if set == full {
-                    alts.push(Expr::Empty);
-                }
-                let sep = |e: Expr| {
-                    if first {
-                        e
-                    } else {
-                        Expr::seq([Expr::literal(","), e])
-                    }
-                };
-                for ((m, _), b) in members.iter().zip(&bit_of) {
-                    let to = b.map_or(set, |b| set | (1 << b));
-                    alts.push(Expr::seq([sep(m.clone()), Expr::rule(name(false, to))]));
-                }
-                if let Some(x) = &extra {
-                    alts.push(Expr::seq([sep(x.clone()), Expr::rule(name(false, set))]));
-                }
-                self.g.rule(name(first, set), Expr::Choice(alts));
-            }
-        }
+        let list = Expr::any_order(members, Expr::literal(","));
         Ok(Some(Expr::seq([
             Expr::literal("{"),
-            Expr::rule(name(true, 0)),
+            list,
             Expr::literal("}"),
         ])))
     }
@@ -2680,7 +2656,8 @@ fn string_parts(n: &Node, mut except: Vec<String>) -> R<Option<(Vec<String>, Vec
     }
     let mut all = Vec::new();
     if n.min_len > 0 || n.max_len.is_some() || n.patterns.is_empty() {
-        all.push(length_regex(n)?);
+        let alone = n.patterns.is_empty() && n.not_patterns.is_empty() && except.is_empty();
+        all.push(length_regex(n, alone)?);
     }
     for (ptr, rule) in &n.patterns {
         all.extend(rule.regexes(ptr)?.into_iter().flatten());
@@ -2698,15 +2675,27 @@ fn string_parts(n: &Node, mut except: Vec<String>) -> R<Option<(Vec<String>, Vec
     Ok(Some((all, except)))
 }
 
-/// A JSON string with the node's length bounds.
-fn length_regex(n: &Node) -> R<String> {
+/// A JSON string with the node's length bounds; `alone`: it is the whole
+/// lexeme (no pattern or exclusion to intersect it with).
+fn length_regex(n: &Node, alone: bool) -> R<String> {
     if n.min_len == 0 && n.max_len.is_none() {
         return Ok(STRING.to_string());
     }
-    if n.min_len > MAX_STRING_BOUND || n.max_len.is_some_and(|m| m > MAX_STRING_BOUND) {
+    let bound = n.min_len.max(n.max_len.unwrap_or(0));
+    if alone && bound > MAX_PLAIN_STRING_BOUND {
         return Err(unsupported(
             &n.len_ptr,
-            format!("minLength/maxLength above {MAX_STRING_BOUND} is not supported"),
+            format!("minLength/maxLength above {MAX_PLAIN_STRING_BOUND} is not supported"),
+        ));
+    }
+    if !alone && bound > MAX_STRING_BOUND {
+        return Err(unsupported(
+            &n.len_ptr,
+            format!(
+                "minLength/maxLength above {MAX_STRING_BOUND} together with a pattern, format \
+                 or excluded values is not supported (without them the limit is \
+                 {MAX_PLAIN_STRING_BOUND})"
+            ),
         ));
     }
     // A code point is one raw char, one escape, or a surrogate-pair escape;

@@ -529,6 +529,12 @@ fn collect_rules(e: &Expr, out: &mut Vec<String>) {
         Expr::Rule(r) => out.push(r.clone()),
         Expr::Seq(v) | Expr::Choice(v) => v.iter().for_each(|x| collect_rules(x, out)),
         Expr::Repeat { expr, .. } => collect_rules(expr, out),
+        Expr::AnyOrder {
+            members, separator, ..
+        } => {
+            members.iter().for_each(|x| collect_rules(x, out));
+            collect_rules(separator, out);
+        }
         Expr::Empty | Expr::Regex(_) | Expr::Literal(_) | Expr::Intersect { .. } => {}
     }
 }
@@ -550,6 +556,15 @@ fn rename_rules(e: &Expr, rename: &dyn Fn(&str) -> Option<String>) -> Expr {
             expr: Box::new(rename_rules(expr, rename)),
             min: *min,
             max: *max,
+        },
+        Expr::AnyOrder {
+            members,
+            required,
+            separator,
+        } => Expr::AnyOrder {
+            members: members.iter().map(|x| rename_rules(x, rename)).collect(),
+            required: required.clone(),
+            separator: Box::new(rename_rules(separator, rename)),
         },
         other => other.clone(),
     }
