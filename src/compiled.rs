@@ -418,7 +418,8 @@ impl CompiledGrammar {
         }
         // A named rule used (in the raw grammar) from a reachable rule but unproductive.
         for (name, &id) in &lw.named {
-            if !productive[id as usize]
+            if !grammar.prune_unproductive
+                && !productive[id as usize]
                 && grammar_mentions_from_reachable(grammar, name, &lw.named, &reachable)
             {
                 return Err(GrammarError::UnproductiveRule(name.to_string()));

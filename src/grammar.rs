@@ -183,6 +183,7 @@ pub struct Grammar {
     pub(crate) rules: Vec<(String, Expr)>,
     pub(crate) ignore: Option<String>,
     pub(crate) separate_words: bool,
+    pub(crate) prune_unproductive: bool,
 }
 
 impl Grammar {
@@ -193,6 +194,7 @@ impl Grammar {
             rules: Vec::new(),
             ignore: None,
             separate_words: false,
+            prune_unproductive: false,
         }
     }
 
@@ -239,6 +241,19 @@ impl Grammar {
     /// ```
     pub fn separate_words(&mut self, yes: bool) -> &mut Grammar {
         self.separate_words = yes;
+        self
+    }
+
+    /// Drops rules that can never finish instead of reporting them.
+    ///
+    /// By default a named rule that can never finish (every alternative
+    /// recurses forever) is an error, since in a hand-written grammar it is
+    /// a mistake. Generated grammars produce such rules legitimately: a JSON
+    /// Schema branch no value satisfies is an alternative to prune, not a
+    /// bug. Either way the parser never predicts into one, and a start rule
+    /// that can never finish is still [`GrammarError::EmptyLanguage`](crate::GrammarError::EmptyLanguage).
+    pub fn prune_unproductive(&mut self, yes: bool) -> &mut Grammar {
+        self.prune_unproductive = yes;
         self
     }
 

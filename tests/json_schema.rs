@@ -222,6 +222,27 @@ fn long_string_length_bounds_are_exact() {
     );
 }
 
+/// Branches no value satisfies are pruned, not reported as errors.
+#[test]
+fn unsatisfiable_branches_are_pruned() {
+    // The count rules for "every member skipped" can never finish.
+    check(
+        json!({"type": "object", "minProperties": 1, "additionalProperties": false,
+               "properties": {"a": {"type": "integer"}, "b": {"type": "string"}}}),
+        &[r#"{"a": 1}"#, r#"{"b": "x"}"#, r#"{"a": 1, "b": "x"}"#],
+        &["{}", r#"{"c": 1}"#],
+    );
+    // An object would need an endless chain of required keys; every other
+    // type is still valid (there is no `type` at the top).
+    check(
+        json!({"definitions": {"Foo": {"type": "object", "required": ["child"],
+                                       "properties": {"child": {"$ref": "#/definitions/Foo"}}}},
+               "properties": {"foo": {"$ref": "#/definitions/Foo"}}, "required": ["foo"]}),
+        &["1", r#""x""#, "[]", "null"],
+        &["{}", r#"{"foo": {}}"#],
+    );
+}
+
 #[test]
 fn lenient_mode_drops_unsupported_keywords_with_warnings() {
     let schema = json!({

@@ -251,6 +251,9 @@ pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
         }
     };
     c.g.rule("start", start.expr);
+    // Branches no value satisfies (an object whose property counts cannot
+    // be met, a recursion that never ends) are pruned, not errors.
+    c.g.prune_unproductive(true);
     if c.options.whitespace == Whitespace::Flexible {
         match c.options.max_whitespace {
             None => {
