@@ -4,7 +4,11 @@
 //! a sequence becomes one production, a choice one production per
 //! alternative, `X*` a left-recursive rule (`S -> S X | ε`, which Earley
 //! parses in constant space per row) and bounded repetition a chain of
-//! optional rules. Each distinct regex becomes one lexeme.
+//! optional rules. Each distinct regex becomes one lexeme. An any-order list
+//! ([`Expr::AnyOrder`]) is the one construct not spelled out: it becomes a
+//! production whose body is a single any-order symbol, plus a rule per
+//! member with and without the separator, and the parser tracks which
+//! required members it has seen (see the parser's `AnyOrderSpec`).
 //!
 //! Compilation also checks the grammar: every referenced rule must exist,
 //! every rule reachable from the start must be able to finish, and the

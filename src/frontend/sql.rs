@@ -238,7 +238,10 @@ pub const FALLBACK_KEYWORDS: &[&str] =
 /// SQLite `CREATE TABLE` statements for a Spider `tables.json` record
 /// (`table_names_original`, `column_names_original`, `column_types`): names
 /// in double quotes, `number` columns `NUMERIC`, every other type `TEXT`.
-/// The result reads back with [`SqlSchema::parse`].
+/// The result reads back with [`SqlSchema::parse`]. SQLite's own tables
+/// (`sqlite_sequence`, which Spider lists for databases that use
+/// `AUTOINCREMENT`) are left out: SQLite refuses to create them, and a query
+/// has no business naming them.
 ///
 /// ```
 /// let record = serde_json::json!({
@@ -283,6 +286,9 @@ pub fn spider_ddl(record: &serde_json::Value) -> Result<String, GrammarError> {
         let name = t
             .as_str()
             .ok_or_else(|| bad("a table name is not a string"))?;
+        if name.to_ascii_lowercase().starts_with("sqlite_") {
+            continue;
+        }
         out.push_str(&format!(
             "CREATE TABLE \"{}\" ({});\n",
             name.replace('"', "\"\""),
