@@ -652,13 +652,13 @@ fn test_suite_draft2020_12() {
     suite(
         "draft2020-12",
         "https://json-schema.org/draft/2020-12/schema",
-        319,
+        321,
     );
 }
 
 #[test]
 fn test_suite_draft7() {
-    suite("draft7", "http://json-schema.org/draft-07/schema#", 234);
+    suite("draft7", "http://json-schema.org/draft-07/schema#", 235);
 }
 
 /// A keyword about one type holds for every other type, so its negation holds
