@@ -445,6 +445,8 @@ struct Node<'a> {
     array: bool,
     string: bool,
     number: NumKind,
+    /// Only non-integer numbers (the negation of `type: integer`).
+    non_integer: bool,
     values: Option<Vec<Value>>,
     values_ptr: String,
     // strings
@@ -519,6 +521,7 @@ impl<'a> Node<'a> {
             array: true,
             string: true,
             number: NumKind::Num,
+            non_integer: false,
             values: None,
             values_ptr: String::new(),
             min_len: 0,
@@ -565,6 +568,7 @@ impl<'a> Node<'a> {
             && self.array
             && self.string
             && self.number == NumKind::Num
+            && !self.non_integer
             && self.values.is_none()
             && self.min_len == 0
             && self.max_len.is_none()
@@ -909,6 +913,10 @@ impl<'a> Compiler<'a> {
                     }
                 }
                 "$fw_not_values" | "$fw_not_pattern" => return Err(cant()),
+                // Not a non-integer number: anything but a number, or an integer.
+                "$fw_non_integer" => branches.push(json!({
+                    "type": ["null", "boolean", "object", "array", "string", "integer"]
+                })),
                 _ if IGNORED.contains(&k.as_str()) && k != "allOf" => {}
                 "allOf" => {
                     for (i, b) in v.as_array().into_iter().flatten().enumerate() {
@@ -959,19 +967,19 @@ impl<'a> Compiler<'a> {
                         Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
                         _ => return Err(invalid(&kp, "type must be a string or an array")),
                     };
-                    if names.contains(&"integer") && !names.contains(&"number") {
-                        return Err(unsupported(
-                            &kp,
-                            "the negation of type integer (non-integer numbers) is not supported yet",
-                        ));
-                    }
+                    // Not an integer: another type, or a number that is
+                    // not an integer.
+                    let only_integer = names.contains(&"integer") && !names.contains(&"number");
                     let rest: Vec<&str> = TYPES
                         .iter()
                         .copied()
-                        .filter(|t| !names.contains(t))
+                        .filter(|t| !names.contains(t) && !(only_integer && *t == "number"))
                         .collect();
                     if !rest.is_empty() {
                         branches.push(json!({ "type": rest }));
+                    }
+                    if only_integer {
+                        branches.push(json!({ "type": "number", "$fw_non_integer": true }));
                     }
                 }
                 "enum" | "const" => {
@@ -1426,6 +1434,7 @@ impl<'a> Compiler<'a> {
                     "$fw_all" | "$fw_not" | "$fw_nots" | "$fw_exclusive" | "not" | "if"
                     | "then" | "else" | "dependentRequired" | "dependentSchemas"
                     | "dependencies" => {}
+                    "$fw_non_integer" => n.non_integer = true,
                     "$fw_not_values" => {
                         n.not_values
                             .extend(v.as_array().into_iter().flatten().cloned());
@@ -1863,14 +1872,8 @@ impl<'a> Compiler<'a> {
         }
         if n.number != NumKind::None {
             let plain_integers = self.draft4 || self.options.spelling == Spelling::Canonical;
-            if let Some(e) = number_expr(&n, plain_integers)? {
-                let e = match e {
-                    Expr::Regex(r) if !not_num.is_empty() => Expr::Intersect {
-                        all: vec![r],
-                        except: not_num,
-                    },
-                    e => e,
-                };
+            if let Some(e) = number_expr(&n, plain_integers, self.draft4)? {
+                let e = exclude_spellings(e, &not_num);
                 alts.push(e);
                 types |= T_NUM;
             }
@@ -2500,8 +2503,11 @@ fn check_value(v: &Value, n: &Node, draft4: bool) -> R<bool> {
         Value::Number(x) => match (n.number, Decimal::parse(&x.to_string())) {
             (NumKind::None, _) => false,
             (_, Some(d)) => {
+                let plain = x.is_i64() || x.is_u64();
+                let integral = if draft4 { plain } else { d.is_integer() };
                 number_constraint(n).contains(&d)
-                    && !(draft4 && n.number == NumKind::Int && !(x.is_i64() || x.is_u64()))
+                    && !(draft4 && n.number == NumKind::Int && !plain)
+                    && !(n.non_integer && integral)
             }
             (_, None) => return Err(unsupported(&n.values_ptr, "enum/const number out of range")),
         },
@@ -2722,20 +2728,57 @@ fn number_constraint(n: &Node) -> NumberConstraint {
 /// [`number_regex`] (regexes to intersect).
 /// The number lexeme of `n`; `plain_integers`: an integer is written
 /// without fraction or exponent (draft 4's notion, or canonical spelling).
-fn number_expr(n: &Node, plain_integers: bool) -> R<Option<Expr>> {
+fn number_expr(n: &Node, plain_integers: bool, draft4: bool) -> R<Option<Expr>> {
     let c = number_constraint(n);
+    let regexes = |c: &NumberConstraint| {
+        number_regex(c).map_err(|e| {
+            let ptr = match e.keyword() {
+                Keyword::MultipleOf => n.multiple_of.as_ref().map(|(_, p)| p.clone()),
+                Keyword::Minimum => n.lo.as_ref().map(|b| n.bound_ptrs[b.ptr_kw].clone()),
+                Keyword::Maximum => n.hi.as_ref().map(|b| n.bound_ptrs[b.ptr_kw].clone()),
+            };
+            unsupported(&ptr.unwrap_or_default(), e.to_string())
+        })
+    };
+    if n.non_integer {
+        // Numbers minus integers: the integers are an intersection of
+        // regexes, so their complement is the union of the complements,
+        // one lexeme each (draft 4: minus the plain integers).
+        if c.integer {
+            return Ok(None);
+        }
+        let all = if c == NumberConstraint::default() {
+            vec![NUMBER.to_string()]
+        } else {
+            match regexes(&c)? {
+                Some(p) => p,
+                None => return Ok(None),
+            }
+        };
+        let integers = if draft4 {
+            vec![PLAIN_INTEGER.to_string()]
+        } else {
+            let int = NumberConstraint {
+                integer: true,
+                ..NumberConstraint::default()
+            };
+            regexes(&int)?.unwrap_or_default()
+        };
+        let alts: Vec<Expr> = integers
+            .into_iter()
+            .filter(|r| r != NUMBER)
+            .map(|r| Expr::Intersect {
+                all: all.clone(),
+                except: vec![r],
+            })
+            .collect();
+        return Ok((!alts.is_empty()).then(|| Expr::choice(alts)));
+    }
     if c == NumberConstraint::default() {
         return Ok(Some(Expr::regex(NUMBER)));
     }
     let plain = (plain_integers && c.integer).then(|| PLAIN_INTEGER.to_string());
-    let parts = number_regex(&c).map_err(|e| {
-        let ptr = match e.keyword() {
-            Keyword::MultipleOf => n.multiple_of.as_ref().map(|(_, p)| p.clone()),
-            Keyword::Minimum => n.lo.as_ref().map(|b| n.bound_ptrs[b.ptr_kw].clone()),
-            Keyword::Maximum => n.hi.as_ref().map(|b| n.bound_ptrs[b.ptr_kw].clone()),
-        };
-        unsupported(&ptr.unwrap_or_default(), e.to_string())
-    })?;
+    let parts = regexes(&c)?;
     Ok(parts.map(|mut p| {
         p.extend(plain);
         if p.len() == 1 {
@@ -2747,6 +2790,33 @@ fn number_expr(n: &Node, plain_integers: bool) -> R<Option<Expr>> {
             }
         }
     }))
+}
+
+/// `e`, a number lexeme (a regex, an intersection, or a choice of them),
+/// minus the spellings `except`.
+fn exclude_spellings(e: Expr, except: &[String]) -> Expr {
+    if except.is_empty() {
+        return e;
+    }
+    match e {
+        Expr::Regex(r) => Expr::Intersect {
+            all: vec![r],
+            except: except.to_vec(),
+        },
+        Expr::Intersect {
+            all,
+            except: mut ex,
+        } => {
+            ex.extend(except.iter().cloned());
+            Expr::Intersect { all, except: ex }
+        }
+        Expr::Choice(alts) => Expr::Choice(
+            alts.into_iter()
+                .map(|a| exclude_spellings(a, except))
+                .collect(),
+        ),
+        e => e,
+    }
 }
 
 /// Every spelling of a number value whose exponent is within ±EXP_WINDOW.
