@@ -973,7 +973,7 @@ impl<'a> Compiler<'a> {
                     let rest: Vec<&str> = TYPES
                         .iter()
                         .copied()
-                        .filter(|t| !names.contains(t) && !(only_integer && *t == "number"))
+                        .filter(|t| !(names.contains(t) || (only_integer && *t == "number")))
                         .collect();
                     if !rest.is_empty() {
                         branches.push(json!({ "type": rest }));
