@@ -279,6 +279,40 @@ fn negated_integer_type_and_excluded_numbers() {
         &["0", "-5", "0.0"],
         &["1", "2", "1.5", "0.5"],
     );
+    // Negated multipleOf: numbers off the step, in every spelling.
+    check(
+        json!({"not": {"multipleOf": 3}}),
+        &["1", "4.5", "1e1", "-2"],
+        // A string satisfies `multipleOf` (it only constrains numbers).
+        &["3", "6.0", "0", "30e-1", "-9", r#""x""#],
+    );
+    check(
+        json!({"type": "number", "not": {"multipleOf": 0.5}, "maximum": 2}),
+        &["0.25", "1.75", "-0.1"],
+        &["0.5", "1", "2", "2.25", "1.5"],
+    );
+    check(
+        json!({"type": "number", "allOf": [{"not": {"multipleOf": 2}}, {"not": {"type": "integer"}}]}),
+        &["1.5", "2.5"],
+        &["1", "2", "4.0"],
+    );
+    check(
+        json!({"not": {"not": {"multipleOf": 4}}}),
+        &["8", "4.0", r#""x""#],
+        &["2", "6"],
+    );
+    // Numbers far from 1 keep their scientific spellings.
+    check(
+        json!({"enum": [1e308, 1.5e-300]}),
+        &["1e+308", "1E308", "10e307", "1.5e-300", "15E-301"],
+        &["2e308", "1e307", "1.5e-301"],
+    );
+    // enum strings under a pattern: checked against the pattern.
+    check(
+        json!({"enum": ["ab", "cd", "a9"], "pattern": "^a"}),
+        &[r#""ab""#, r#""a9""#, r#""\u0061b""#],
+        &[r#""cd""#, r#""a""#],
+    );
     check(
         json!({"enum": [1, 1.5, 2.0, "a"], "not": {"type": "integer"}}),
         &["1.5", r#""a""#],

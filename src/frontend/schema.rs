@@ -447,6 +447,8 @@ struct Node<'a> {
     number: NumKind,
     /// Only non-integer numbers (the negation of `type: integer`).
     non_integer: bool,
+    /// Only numbers that are not multiples of these (negated `multipleOf`).
+    not_multiple_of: Vec<(Decimal, String)>,
     values: Option<Vec<Value>>,
     values_ptr: String,
     // strings
@@ -522,6 +524,7 @@ impl<'a> Node<'a> {
             string: true,
             number: NumKind::Num,
             non_integer: false,
+            not_multiple_of: Vec::new(),
             values: None,
             values_ptr: String::new(),
             min_len: 0,
@@ -569,6 +572,7 @@ impl<'a> Node<'a> {
             && self.string
             && self.number == NumKind::Num
             && !self.non_integer
+            && self.not_multiple_of.is_empty()
             && self.values.is_none()
             && self.min_len == 0
             && self.max_len.is_none()
@@ -913,6 +917,11 @@ impl<'a> Compiler<'a> {
                     }
                 }
                 "$fw_not_values" | "$fw_not_pattern" => return Err(cant()),
+                "multipleOf" => {
+                    num(v, &kp, k)?;
+                    branches.push(json!({ "type": "number", "$fw_not_multiple_of": v }));
+                }
+                "$fw_not_multiple_of" => branches.push(json!({ "multipleOf": v })),
                 // Not a non-integer number: anything but a number, or an integer.
                 "$fw_non_integer" => branches.push(json!({
                     "type": ["null", "boolean", "object", "array", "string", "integer"]
@@ -1133,7 +1142,6 @@ impl<'a> Compiler<'a> {
                 | "unevaluatedProperties"
                 | "unevaluatedItems"
                 | "additionalItems"
-                | "multipleOf"
                 | "uniqueItems"
                 | "$dynamicRef"
                 | "$recursiveRef" => return Err(cant()),
@@ -1435,6 +1443,16 @@ impl<'a> Compiler<'a> {
                     | "then" | "else" | "dependentRequired" | "dependentSchemas"
                     | "dependencies" => {}
                     "$fw_non_integer" => n.non_integer = true,
+                    "$fw_not_multiple_of" => {
+                        let d = match v {
+                            Value::Number(x) => Decimal::parse(&x.to_string()),
+                            _ => None,
+                        }
+                        .filter(|d| *d > Decimal::parse("0").unwrap())
+                        .ok_or_else(|| invalid(&kp, "multipleOf must be a number above 0"))?;
+                        n.not_multiple_of
+                            .push((d, kp.replace("$fw_not_multiple_of", "multipleOf")));
+                    }
                     "$fw_not_values" => {
                         n.not_values
                             .extend(v.as_array().into_iter().flatten().cloned());
@@ -2490,16 +2508,7 @@ fn check_value(v: &Value, n: &Node, draft4: bool) -> R<bool> {
     Ok(match v {
         Value::Null => n.null,
         Value::Bool(_) => n.boolean,
-        Value::String(s) => {
-            if let Some((p, _)) = n.patterns.first().or(n.not_patterns.first()) {
-                return Err(unsupported(
-                    p,
-                    "enum/const next to pattern is not supported yet",
-                ));
-            }
-            let len = s.chars().count() as u64;
-            n.string && len >= n.min_len && n.max_len.is_none_or(|m| len <= m)
-        }
+        Value::String(s) => string_ok(n, s)?,
         Value::Number(x) => match (n.number, Decimal::parse(&x.to_string())) {
             (NumKind::None, _) => false,
             (_, Some(d)) => {
@@ -2508,6 +2517,7 @@ fn check_value(v: &Value, n: &Node, draft4: bool) -> R<bool> {
                 number_constraint(n).contains(&d)
                     && !(draft4 && n.number == NumKind::Int && !plain)
                     && !(n.non_integer && integral)
+                    && !n.not_multiple_of.iter().any(|(m, _)| d.is_multiple_of(m))
             }
             (_, None) => return Err(unsupported(&n.values_ptr, "enum/const number out of range")),
         },
@@ -2740,12 +2750,19 @@ fn number_expr(n: &Node, plain_integers: bool, draft4: bool) -> R<Option<Expr>> 
             unsupported(&ptr.unwrap_or_default(), e.to_string())
         })
     };
-    if n.non_integer {
-        // Numbers minus integers: the integers are an intersection of
-        // regexes, so their complement is the union of the complements,
-        // one lexeme each (draft 4: minus the plain integers).
-        if c.integer {
+    if n.non_integer || !n.not_multiple_of.is_empty() {
+        // Numbers minus integers (or minus multiples of a step): those are
+        // an intersection of regexes, so what is left is the union of their
+        // complements, one lexeme each; with several exclusions, one lexeme
+        // per choice of a complement from each (draft 4: the integers are
+        // the plain ones).
+        if n.non_integer && c.integer {
             return Ok(None);
+        }
+        if let Some(s) = &c.multiple_of {
+            if n.not_multiple_of.iter().any(|(m, _)| s.is_multiple_of(m)) {
+                return Ok(None);
+            }
         }
         let all = if c == NumberConstraint::default() {
             vec![NUMBER.to_string()]
@@ -2755,21 +2772,53 @@ fn number_expr(n: &Node, plain_integers: bool, draft4: bool) -> R<Option<Expr>> 
                 None => return Ok(None),
             }
         };
-        let integers = if draft4 {
-            vec![PLAIN_INTEGER.to_string()]
-        } else {
-            let int = NumberConstraint {
-                integer: true,
+        let mut excluded: Vec<Vec<String>> = Vec::new();
+        if n.non_integer {
+            excluded.push(if draft4 {
+                vec![PLAIN_INTEGER.to_string()]
+            } else {
+                let int = NumberConstraint {
+                    integer: true,
+                    ..NumberConstraint::default()
+                };
+                regexes(&int)?.unwrap_or_default()
+            });
+        }
+        for (m, ptr) in &n.not_multiple_of {
+            let step = NumberConstraint {
+                multiple_of: Some(m.clone()),
                 ..NumberConstraint::default()
             };
-            regexes(&int)?.unwrap_or_default()
-        };
-        let alts: Vec<Expr> = integers
+            let parts = number_regex(&step).map_err(|e| unsupported(ptr, e.to_string()))?;
+            excluded.push(parts.unwrap_or_default());
+        }
+        let mut alts: Vec<Vec<String>> = vec![Vec::new()];
+        for parts in excluded {
+            let parts: Vec<String> = parts.into_iter().filter(|r| r != NUMBER).collect();
+            alts = alts
+                .iter()
+                .flat_map(|a| {
+                    parts.iter().map(move |r| {
+                        let mut a = a.clone();
+                        a.push(r.clone());
+                        a
+                    })
+                })
+                .collect();
+            if alts.len() > 16 {
+                let ptr = n.not_multiple_of.first().map_or("", |p| p.1.as_str());
+                return Err(unsupported(
+                    ptr,
+                    "more than one negated multipleOf (or type: integer) on one value is not supported",
+                ));
+            }
+        }
+        let alts: Vec<Expr> = alts
             .into_iter()
-            .filter(|r| r != NUMBER)
-            .map(|r| Expr::Intersect {
+            .filter(|ex| !ex.is_empty())
+            .map(|except| Expr::Intersect {
                 all: all.clone(),
-                except: vec![r],
+                except,
             })
             .collect();
         return Ok((!alts.is_empty()).then(|| Expr::choice(alts)));
@@ -2860,7 +2909,13 @@ fn spell_number(x: &serde_json::Number, ptr: &str) -> R<String> {
     let p = ip.len() as i64 - lead as i64 + exp;
     let sign = if neg { "-" } else { "" };
     let mut alts = Vec::new();
-    for e in -(EXP_WINDOW as i64)..=(EXP_WINDOW as i64) {
+    // Exponents near 0 (`1000`, `1e3`) and near the value's own scale
+    // (`1e+308` for 1e308, whose plain spelling has 309 digits).
+    let w = EXP_WINDOW as i64;
+    let mut exps: Vec<i64> = (-w..=w).chain(p - 1 - w..=p - 1 + w).collect();
+    exps.sort_unstable();
+    exps.dedup();
+    for e in exps {
         let q = p - e; // mantissa = 0.D × 10^q
         let dl = d.len() as i64;
         let m = if q >= dl {
