@@ -22,7 +22,7 @@
 //! answers (temperature 0.7, seeded) and keeps the first that compiles, and
 //! the table says how many needed it.
 //!
-//! `cargo run --release --example spider_sql [-- --limit N --retries K --max-tokens N --names-only]`
+//! `cargo run --release --example spider_sql [-- --limit N --only DB --retries K --max-tokens N --names-only]`
 
 use formwork::frontend::sql::{restrict_to_schema, scope_to_tables, spider_ddl, SqlSchema};
 use formwork::generate::{GenerateOptions, Generator};
@@ -129,6 +129,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let retries: usize = arg(&args, "--retries").unwrap_or(0);
     let max_tokens: usize = arg(&args, "--max-tokens").unwrap_or(96);
     let scoped = !args.iter().any(|a| a == "--names-only");
+    // `--only DB`: just that database's question (to recheck one answer).
+    let only: Option<String> = arg(&args, "--only");
     let root = env!("CARGO_MANIFEST_DIR");
     let records: HashMap<String, Value> =
         std::fs::read_to_string(format!("{root}/tests/data/spider_schemas.jsonl"))?
@@ -160,7 +162,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "| db | question | constrained answer | compiles | gold match | unconstrained compiles |"
     );
     println!("|---|---|---|---|---|---|");
-    for q in questions.iter().take(limit) {
+    let questions: Vec<_> = questions
+        .iter()
+        .filter(|q| {
+            only.as_deref()
+                .is_none_or(|db| q["db_id"].as_str() == Some(db))
+        })
+        .collect();
+    for q in questions.into_iter().take(limit) {
         let db = q["db_id"].as_str().unwrap_or_default();
         let question = q["question"].as_str().unwrap_or_default();
         let gold = q["query"].as_str().unwrap_or_default();
