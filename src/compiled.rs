@@ -19,7 +19,9 @@
 use crate::error::GrammarError;
 use crate::grammar::{Expr, Grammar};
 use crate::lexer::{LexemeDfa, LexerCache, LexerSpec};
-use crate::parser::{is_any_order, AnyOrderSpec, Parser, ParserTables, ANY_ORDER, END, NT};
+use crate::parser::{
+    any_order_index, is_any_order, AnyOrderSpec, Parser, ParserTables, ANY_ORDER, END, NT,
+};
 use std::collections::HashMap;
 
 /// Upper bound on the number of grammar symbols after lowering.
@@ -81,7 +83,7 @@ impl AnyOrderParts {
 /// members do.
 fn symbol_has(s: u32, flag: &[bool], lexeme: bool, any_order: &[AnyOrderParts]) -> bool {
     if is_any_order(s) {
-        any_order[(s & !(NT | ANY_ORDER)) as usize]
+        any_order[any_order_index(s)]
             .required_first()
             .all(|f| flag[f as usize])
     } else if s & NT == 0 {
@@ -404,7 +406,7 @@ impl CompiledGrammar {
             for &pi in &by_lhs[n as usize] {
                 for &s in &prods[pi].1 {
                     let targets: Vec<u32> = if is_any_order(s) {
-                        let a = &lw.any_order[(s & !(NT | ANY_ORDER)) as usize];
+                        let a = &lw.any_order[any_order_index(s)];
                         a.first.iter().chain(&a.next).copied().collect()
                     } else if s & NT != 0 {
                         vec![s & !NT]

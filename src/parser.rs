@@ -29,6 +29,12 @@ pub(crate) const ANY_ORDER: u32 = 1 << 30;
 /// the next member needs the separator.
 const STARTED: u64 = 1 << 63;
 
+/// The index in `ParserTables::any_order` of any-order symbol `sym`.
+#[inline]
+pub(crate) fn any_order_index(sym: u32) -> usize {
+    (sym & !(NT | ANY_ORDER)) as usize
+}
+
 /// True if `sym` is an any-order symbol.
 #[inline]
 pub(crate) fn is_any_order(sym: u32) -> bool {
@@ -73,7 +79,7 @@ impl AnyOrderSpec {
             }
         }
         assert!(n <= 63, "at most 63 required members");
-        let full = if n == 0 { 0 } else { u64::MAX >> (64 - n) };
+        let full = bit.iter().fold(0, |a, b| a | b);
         let mut by_nonterminal: Vec<(u32, u32)> = first
             .iter()
             .chain(&next)
@@ -187,7 +193,7 @@ impl ParserTables {
     /// The any-order spec of symbol `sym` (see [`is_any_order`]).
     #[inline]
     fn spec(&self, sym: u32) -> &AnyOrderSpec {
-        &self.any_order[(sym & !(NT | ANY_ORDER)) as usize]
+        &self.any_order[any_order_index(sym)]
     }
 }
 
@@ -210,7 +216,7 @@ pub(crate) fn lexemes_to_end(
         if sym & NT == 0 {
             lexeme_len.get(sym as usize).copied().unwrap_or(1)
         } else if is_any_order(sym) {
-            any_order[(sym & !(NT | ANY_ORDER)) as usize].missing_cost(0, min)
+            any_order[any_order_index(sym)].missing_cost(0, min)
         } else {
             min.get((sym & !NT) as usize).copied().unwrap_or(FAR)
         }

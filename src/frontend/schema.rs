@@ -1444,12 +1444,7 @@ impl<'a> Compiler<'a> {
                     | "dependencies" => {}
                     "$fw_non_integer" => n.non_integer = true,
                     "$fw_not_multiple_of" => {
-                        let d = match v {
-                            Value::Number(x) => Decimal::parse(&x.to_string()),
-                            _ => None,
-                        }
-                        .filter(|d| *d > Decimal::parse("0").unwrap())
-                        .ok_or_else(|| invalid(&kp, "multipleOf must be a number above 0"))?;
+                        let d = step_value(v, &kp)?;
                         n.not_multiple_of
                             .push((d, kp.replace("$fw_not_multiple_of", "multipleOf")));
                     }
@@ -1585,12 +1580,7 @@ impl<'a> Compiler<'a> {
                         }
                     }
                     "multipleOf" => {
-                        let d = match v {
-                            Value::Number(x) => Decimal::parse(&x.to_string()),
-                            _ => None,
-                        }
-                        .filter(|d| *d > Decimal::parse("0").unwrap())
-                        .ok_or_else(|| invalid(&kp, "multipleOf must be a number above 0"))?;
+                        let d = step_value(v, &kp)?;
                         match &n.multiple_of {
                             Some((o, _)) if *o != d => {
                                 return Err(unsupported(
@@ -2839,6 +2829,16 @@ fn number_expr(n: &Node, plain_integers: bool, draft4: bool) -> R<Option<Expr>> 
             }
         }
     }))
+}
+
+/// A `multipleOf` value: a number above 0.
+fn step_value(v: &Value, kp: &str) -> R<Decimal> {
+    match v {
+        Value::Number(x) => Decimal::parse(&x.to_string()),
+        _ => None,
+    }
+    .filter(|d| *d > Decimal::parse("0").unwrap())
+    .ok_or_else(|| invalid(kp, "multipleOf must be a number above 0"))
 }
 
 /// `e`, a number lexeme (a regex, an intersection, or a choice of them),
