@@ -79,6 +79,15 @@
 //!   `` , `b: ``), else at the object's final `}` when the quotes inside it
 //!   pair up. A balanced `{…}`/`[…]` after a comma inside a value is text
 //!   (`"a, {"k": 1}"`), and so are balanced braces inside an unquoted value.
+//! * **Structural guesses.** `{"key", 105}` is a comma typed for the colon
+//!   when a non-string value follows (`{"a", "b"}` stays a set literal). An
+//!   integer followed by a comma and a digit inside an object value
+//!   (`"price": 12,50`, `1,000`) is kept as text (`"12,50"`): a key cannot
+//!   start there, and decimal comma versus digit groups cannot be told apart.
+//!   A second colon after a member's value (`"a": "x": 5`) starts a fragment
+//!   that belongs to no key; it is dropped with the value after it. An array
+//!   element cut off before it held anything (`[{]`, `[1, -` at the end) is
+//!   dropped.
 //! * **Streaming.** [`repair_with`] with [`RepairOptions::stream_stable`]
 //!   treats a missing end quote as cut off (no trimming, no splitting), so
 //!   that repairing a growing prefix gives growing values.
@@ -715,8 +724,9 @@ impl Parser {
             '\\' if self.at(self.i + 1).is_some_and(is_quote) => self.parse_string(ctx)?,
             c if is_quote(c) => self.parse_string(ctx)?,
             _ => {
+                let start = self.i;
                 if let Some(v) = self.parse_number() {
-                    Some(v)
+                    Some(self.comma_grouped_number(ctx, start, v))
                 } else if let Some(v) = self.parse_keyword() {
                     Some(v)
                 } else {
@@ -728,6 +738,30 @@ impl Parser {
             self.ws_opt(false);
         }
         Ok(v)
+    }
+
+    /// `{"price": 12,50}`: inside an object value, an integer followed by a
+    /// comma *and a digit* (no space) cannot be a member separator (a key
+    /// never starts with a digit right after the comma), so the digits are a
+    /// decimal comma or thousands groups. They are kept together as text
+    /// (`"12,50"`) since which reading is meant cannot be known.
+    fn comma_grouped_number(&mut self, ctx: Ctx, start: usize, v: Value) -> Value {
+        if ctx != Ctx::Object || !v.is_u64() && !v.is_i64() {
+            return v;
+        }
+        let mut end = self.i;
+        while self.at(end) == Some(',') && self.at(end + 1).is_some_and(|c| c.is_ascii_digit()) {
+            end += 1;
+            while self.at(end).is_some_and(|c| c.is_ascii_digit()) {
+                end += 1;
+            }
+        }
+        if end == self.i || !self.at_end_of_number(end) {
+            return v;
+        }
+        self.fix(RepairKind::NumberAsString, start);
+        self.i = end;
+        Value::String(self.s[start..end].iter().collect())
     }
 
     /// `/regex/` becomes the string `"/regex/"`.
@@ -776,6 +810,21 @@ impl Parser {
                 // Wrong closer: close the object, leave the bracket to the parent.
                 self.fix(RepairKind::MismatchedBracket, self.i);
                 break;
+            }
+            if !first && c == ':' {
+                // `{"a": "x": 5, "b": 1}`: a second colon after a member's
+                // value. What follows it belongs to no key: skip the colon
+                // and the value after it.
+                self.fix(RepairKind::SkippedJunk, self.i);
+                self.i += 1;
+                self.ws();
+                if !matches!(self.cur(), None | Some(',') | Some('}') | Some(']')) {
+                    let at = self.i;
+                    if self.parse_value(Ctx::Object)?.is_none() {
+                        self.i = at + 1;
+                    }
+                }
+                continue;
             }
             if !first {
                 if c == ',' {
@@ -838,6 +887,13 @@ impl Parser {
             self.ws();
             match self.cur() {
                 Some(':') => {
+                    self.i += 1;
+                }
+                Some(',') if key.quoted && self.comma_for_colon(self.i) => {
+                    // `{"key", 105}`: a comma typed for the colon. A set
+                    // literal holds strings (below); a number, keyword or
+                    // container after the comma is the key's value.
+                    self.fix(RepairKind::InsertedColon, self.i);
                     self.i += 1;
                 }
                 Some(',') | Some('}') if map.is_empty() && key.quoted => {
@@ -991,6 +1047,21 @@ impl Parser {
         Ok(None)
     }
 
+    /// Whether the comma at `i`, right after a quoted key, stands for a
+    /// colon: the next token is a value that is not a string (a number, a
+    /// keyword, `{`, `[`).
+    fn comma_for_colon(&self, i: usize) -> bool {
+        let k = self.skip_ws_at(i + 1, false);
+        match self.at(k) {
+            Some(c) if c.is_ascii_digit() || c == '{' || c == '[' => true,
+            Some('-') => self.at(k + 1).is_some_and(|c| c.is_ascii_digit()),
+            Some(_) => self
+                .keyword_at(k)
+                .is_some_and(|(_, len, _)| self.at_end_of_number(k + len)),
+            None => false,
+        }
+    }
+
     /// Whether a quoted string at `i` is followed by a colon.
     fn quoted_key_at(&self, i: usize) -> bool {
         let Some(q) = self.at(i) else { return false };
@@ -1089,6 +1160,9 @@ impl Parser {
             if matches!(self.cur(), None | Some(']') | Some('}') | Some(')')) {
                 continue;
             }
+            if self.cut_off_element() {
+                continue;
+            }
             let start = self.i;
             let before = self.fixes.len();
             match self.parse_value(Ctx::Array)? {
@@ -1121,6 +1195,23 @@ impl Parser {
         }
         self.depth -= 1;
         Ok(Value::Array(items))
+    }
+
+    /// An array element that was cut off before it held anything: a `{` or a
+    /// `-` followed only by the array's `]` or the end of the text (`[{]`,
+    /// `[1, -`). It carries no data, so it is dropped (like an empty string
+    /// cut off at the end). A `-` before a comma is kept as `-0`.
+    fn cut_off_element(&mut self) -> bool {
+        if !matches!(self.cur(), Some('{') | Some('-')) {
+            return false;
+        }
+        let k = self.skip_ws_at(self.i + 1, true);
+        if matches!(self.at(k), None | Some(']')) {
+            self.fix(RepairKind::SkippedJunk, self.i);
+            self.i = k;
+            return true;
+        }
+        false
     }
 
     /// After `"key":` inside an array: read the rest of an object whose first
