@@ -244,6 +244,43 @@ fn unsatisfiable_branches_are_pruned() {
 }
 
 /// `not: {type: integer}`: every other type, and numbers that are not
+/// `not: {format}` excludes the format's strings (it used to be read as
+/// `false`, so an overlapping `oneOf` of formats accepted nothing).
+#[test]
+fn negated_formats() {
+    let assert = SchemaOptions {
+        format: FormatMode::Assert,
+        ..options()
+    };
+    let check = |schema: Value, valid: &[&str], invalid: &[&str]| {
+        check_with(schema, &assert, valid, invalid)
+    };
+    check(
+        json!({"type": "string", "not": {"format": "ipv4"}}),
+        &[r#""example.com""#, r#""1.2.3""#, r#""::1""#],
+        &[r#""1.2.3.4""#, r#""10.0.0.255""#, "1"],
+    );
+    check(
+        json!({"oneOf": [{"format": "ipv4"}, {"format": "uuid"}], "type": "string"}),
+        &[r#""1.2.3.4""#, r#""123e4567-e89b-12d3-a456-426614174000""#],
+        &[r#""example.com""#],
+    );
+    // A non-string satisfies `format`, so it fails `not: {format}`.
+    check(
+        json!({"not": {"format": "date"}}),
+        &[r#""2024-13-01""#, r#""x""#],
+        &[r#""2024-01-31""#, "1", "null"],
+    );
+    // A format whose regexes intersect cannot be excluded: a clear error.
+    let err = compile_with(
+        &json!({"type": "string", "not": {"format": "hostname"}}),
+        &assert,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("/not/format"), "{err}");
+}
+
 /// integers, in every spelling (draft 4: integers are the plain ones).
 #[test]
 fn negated_integer_type_and_excluded_numbers() {

@@ -916,7 +916,7 @@ impl<'a> Compiler<'a> {
                         branches.push(json!({ "$fw_all": [x] }));
                     }
                 }
-                "$fw_not_values" | "$fw_not_pattern" => return Err(cant()),
+                "$fw_not_values" | "$fw_not_pattern" | "$fw_not_format" => return Err(cant()),
                 "multipleOf" => {
                     num(v, &kp, k)?;
                     branches.push(json!({ "type": "number", "$fw_not_multiple_of": v }));
@@ -926,6 +926,18 @@ impl<'a> Compiler<'a> {
                 "$fw_non_integer" => branches.push(json!({
                     "type": ["null", "boolean", "object", "array", "string", "integer"]
                 })),
+                "format" if self.options.format == FormatMode::Assert => {
+                    let f = v.as_str().unwrap_or("");
+                    match StrRule::Format(f.to_string()).regexes(&kp)? {
+                        // Not of the format: a string its regex rejects.
+                        Some(r) if r.len() == 1 => branches.push(json!({
+                            "type": "string", "$fw_not_format": f
+                        })),
+                        // An intersection of regexes cannot be an exclusion.
+                        Some(_) => return Err(cant()),
+                        None => {}
+                    }
+                }
                 _ if IGNORED.contains(&k.as_str()) && k != "allOf" => {}
                 "allOf" => {
                     for (i, b) in v.as_array().into_iter().flatten().enumerate() {
@@ -1098,12 +1110,6 @@ impl<'a> Compiler<'a> {
                 }
                 "pattern" => {
                     branches.push(json!({ "type": "string", "$fw_not_pattern": v }));
-                }
-                "format" if self.options.format == FormatMode::Assert => {
-                    let f = v.as_str().unwrap_or("");
-                    if StrRule::Format(f.to_string()).regexes(&kp)?.is_some() {
-                        return Err(cant());
-                    }
                 }
                 "uniqueItems" if v == &Value::Bool(false) => {}
                 "dependentRequired" | "dependentSchemas" | "dependencies" => {
@@ -1460,6 +1466,13 @@ impl<'a> Compiler<'a> {
                         n.not_patterns.push((
                             kp.replace("$fw_not_pattern", "pattern"),
                             StrRule::Pattern(p.to_string()),
+                        ));
+                    }
+                    "$fw_not_format" => {
+                        let f = v.as_str().unwrap_or_default();
+                        n.not_patterns.push((
+                            kp.replace("$fw_not_format", "format"),
+                            StrRule::Format(f.to_string()),
                         ));
                     }
                     "pattern" => {
