@@ -46,6 +46,11 @@
 //! * **Quotes.** `'…'`, `“…”`, `‘…’`, `` `…´ `` are string delimiters. A quote
 //!   that is not followed by a delimiter (`,` `:` `]` `}` `)` newline, end of
 //!   text, or a next value) is taken as an unescaped quote *inside* the string.
+//!   In an object value, a quote after which the text reaches the object's
+//!   `}`, the end of the text or a quoted key before any other quote ends the
+//!   value, and the rest is junk (`{"a": "x" tail}` → `{"a": "x"}`); a quote
+//!   that closes a quoted span opened inside the value stays text up to the
+//!   object's `}` (`{"a": "v"alue"}` → `{"a": "v\"alue\""}`).
 //! * **Unquoted words** become strings (`{a: hello world}` →
 //!   `{"a": "hello world"}`); `True`/`False`/`None` (any case) and `undefined`
 //!   become `true`/`false`/`null`.
@@ -1303,6 +1308,11 @@ impl Parser {
         // missing, the value ends there (`{"a": "x, b: 1`).
         let mut member_comma: Option<usize> = None;
         let obj_value_text = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
+        // Quotes inside an object value taken as text so far: while their
+        // number is odd, a quote before the object's `}` closes the quoted
+        // span (`{"a": "v"alue"}`), not the value.
+        let mut text_quotes = 0usize;
+        let mut low_quote_open = false;
         loop {
             let Some(c) = self.cur() else {
                 // End of text: the end quote is missing.
@@ -1313,7 +1323,8 @@ impl Parser {
                     return StrScan::Done(out);
                 }
                 if let Some(k) = member_comma {
-                    return StrScan::Retry(StrMode::StopAt(k));
+                    // The first scan took every quote before `k` as text.
+                    return StrScan::Retry(StrMode::StopAtQuotesText(k));
                 }
                 if obj_value_text {
                     // `{"a": "text "quoted" text}`: the end quote is missing
@@ -1380,7 +1391,15 @@ impl Parser {
                 let obj_value = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
                 let opens_key = obj_value && self.opens_next_key(open_at, quote_at);
                 let is_real_end = if obj_value {
-                    !opens_key && self.object_value_ends_at(quote_at + 1)
+                    let odd = text_quotes % 2 == 1;
+                    !opens_key
+                        && if odd {
+                            self.object_value_ends_at(quote_at + 1)
+                                && !self.closes_object_at(quote_at + 1)
+                        } else {
+                            self.object_value_ends_at(quote_at + 1)
+                                || self.closes_before_quote(quote_at + 1, is_end)
+                        }
                 } else {
                     mode != StrMode::Normal
                         || match next {
@@ -1414,6 +1433,12 @@ impl Parser {
                 if obj_value && !opens_key {
                     // A quote inside an object value that is not followed by
                     // the end of the member: part of the text.
+                    if low_quote_open {
+                        // `„quoted"`: this quote closes a low quote, not a span.
+                        low_quote_open = false;
+                    } else {
+                        text_quotes += 1;
+                    }
                     self.fix(RepairKind::EscapedQuote, quote_at);
                     out.push(c);
                     raw_ws = None;
@@ -1428,6 +1453,10 @@ impl Parser {
                     if prev_c == Some(',')
                         && (ctx != Ctx::Object || self.key_follows(quote_at, is_end))
                     {
+                        if obj_value {
+                            // The quotes before were all taken as text.
+                            return StrScan::Retry(StrMode::StopAtQuotesText(prev - 1));
+                        }
                         return StrScan::Retry(StrMode::StopAt(prev - 1));
                     }
                     if prev_c.is_some_and(is_delimiter) {
@@ -1471,6 +1500,9 @@ impl Parser {
                     raw_ws = Some((from, nl || c == '\n'));
                 } else {
                     raw_ws = None;
+                }
+                if c == '\u{201e}' {
+                    low_quote_open = true;
                 }
                 if (c as u32) < 0x20 {
                     self.fix(RepairKind::EscapedControlChar, self.i);
@@ -1582,6 +1614,29 @@ impl Parser {
             Some(c) if is_ident_start(c) => self.unquoted_key_at(j),
             _ => false,
         }
+    }
+
+    /// In an object value, after a quote: whether the text from `k` reaches
+    /// a `}` or the end of the text before any other quote (`"x" tail}`),
+    /// or reaches the next quoted key (`"x" tail "b": 1`): the quote ends the
+    /// value and the rest is junk.
+    fn closes_before_quote(&self, k: usize, is_end: fn(char) -> bool) -> bool {
+        let mut j = k;
+        while let Some(c) = self.at(j) {
+            if c == '}' {
+                return true;
+            }
+            if is_end(c) {
+                return self.quoted_key_at(j);
+            }
+            j += 1;
+        }
+        true
+    }
+
+    /// Whether only whitespace and then `}` or the end of the text follow `k`.
+    fn closes_object_at(&self, k: usize) -> bool {
+        matches!(self.at(self.skip_ws_at(k, true)), None | Some('}'))
     }
 
     /// Whether the quote at `q` stands alone on the last line of an object
