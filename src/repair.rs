@@ -50,7 +50,11 @@
 //!   `}`, the end of the text or a quoted key before any other quote ends the
 //!   value, and the rest is junk (`{"a": "x" tail}` → `{"a": "x"}`); a quote
 //!   that closes a quoted span opened inside the value stays text up to the
-//!   object's `}` (`{"a": "v"alue"}` → `{"a": "v\"alue\""}`).
+//!   object's `}` (`{"a": "v"alue"}` → `{"a": "v\"alue\""}`). In an array
+//!   item, a quote followed by text and another quote opens a quoted span
+//!   when the quotes from there to the array's `]` pair up
+//!   (`["a "b" c"]` → `["a \"b\" c"]`); otherwise it ends the item
+//!   (`["a" b" ]` → `["a", "b"]`).
 //! * **Unquoted words** become strings (`{a: hello world}` →
 //!   `{"a": "hello world"}`); `True`/`False`/`None` (any case) and `undefined`
 //!   become `true`/`false`/`null`.
@@ -394,6 +398,8 @@ struct Parser {
     stream_stable: bool,
     /// What is left of [`INLINE_SCAN_BUDGET`].
     inline_budget: Cell<usize>,
+    /// Cache of [`Parser::quotes_to_bracket`].
+    bracket_quotes: Cell<(char, usize, usize, usize)>,
 }
 
 impl Parser {
@@ -409,6 +415,7 @@ impl Parser {
             fixes: Vec::new(),
             stream_stable: false,
             inline_budget: Cell::new(INLINE_SCAN_BUDGET),
+            bracket_quotes: Cell::new(('"', 1, 0, 0)),
         }
     }
 
@@ -1313,6 +1320,9 @@ impl Parser {
         // span (`{"a": "v"alue"}`), not the value.
         let mut text_quotes = 0usize;
         let mut low_quote_open = false;
+        // In an array item: a quote taken as text opened a quoted span that
+        // the next quote closes.
+        let mut span_open = false;
         loop {
             let Some(c) = self.cur() else {
                 // End of text: the end quote is missing.
@@ -1389,6 +1399,23 @@ impl Parser {
                 let after = self.skip_ws_at(self.i + 1, false);
                 let next = self.at(after);
                 let obj_value = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
+                let in_array = ctx == Ctx::Array && !self.key_mode && mode == StrMode::Normal;
+                let old_end = mode != StrMode::Normal
+                    || match next {
+                        None => true,
+                        Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
+                    };
+                if in_array
+                    && (span_open || (!old_end && self.array_quote_opens_span(quote_at, q, is_end)))
+                {
+                    // `["a "b" c"]`: a quoted span inside an array item.
+                    span_open = !span_open;
+                    self.fix(RepairKind::EscapedQuote, quote_at);
+                    out.push(c);
+                    raw_ws = None;
+                    self.i = quote_at + 1;
+                    continue;
+                }
                 let opens_key = obj_value && self.opens_next_key(open_at, quote_at);
                 let is_real_end = if obj_value {
                     let odd = text_quotes % 2 == 1;
@@ -1401,11 +1428,7 @@ impl Parser {
                                 || self.closes_before_quote(quote_at + 1, is_end)
                         }
                 } else {
-                    mode != StrMode::Normal
-                        || match next {
-                            None => true,
-                            Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
-                        }
+                    old_end
                 };
                 if is_real_end {
                     // `"a" "b"` where the second quote is the start of text
@@ -1462,6 +1485,12 @@ impl Parser {
                     if prev_c.is_some_and(is_delimiter) {
                         return StrScan::Retry(StrMode::StopAtDelimiter);
                     }
+                }
+                if in_array {
+                    // `["a" b" ]`: no quoted span pairs up after it, so this
+                    // quote ends the item and `b"` is another one.
+                    self.i = quote_at + 1;
+                    return StrScan::Done(out);
                 }
                 // An unescaped quote inside the string.
                 self.fix(RepairKind::EscapedQuote, quote_at);
@@ -1632,6 +1661,69 @@ impl Parser {
             j += 1;
         }
         true
+    }
+
+    /// In an array item: whether the quote at `at` opens a quoted span
+    /// rather than ending the item. It does when text (not only whitespace)
+    /// and then another quote follow before any `,` or `]`, and the quotes
+    /// from that one up to the array's `]` pair up (`["a "b" c", "d"]`);
+    /// an odd count means a quote is missing and this one ends the item
+    /// (`["a" b" ]`).
+    fn array_quote_opens_span(&self, at: usize, q: char, is_end: fn(char) -> bool) -> bool {
+        let mut j = at + 1;
+        let mut text = false;
+        loop {
+            match self.at(j) {
+                None | Some(',') | Some(']') => return false,
+                Some(c) if is_end(c) && !self.escaped_at(j) => break,
+                Some(c) => text |= !is_ws(c),
+            }
+            j += 1;
+        }
+        text && self.quotes_to_bracket(j, q, is_end) % 2 == 0
+    }
+
+    fn escaped_at(&self, j: usize) -> bool {
+        j > 0 && self.at(j - 1) == Some('\\')
+    }
+
+    /// The number of unescaped quotes (`is_end`) from `k` up to the next `]`
+    /// or the end of the text.
+    ///
+    /// Cached in [`Parser::bracket_quotes`] as `(quote, from, at, count)`:
+    /// a query inside the cached range adjusts the count by the characters
+    /// between `from` and `k`, so a scan that goes forward (or retries
+    /// backwards) costs what it moves, not the distance to the `]`.
+    fn quotes_to_bracket(&self, k: usize, q: char, is_end: fn(char) -> bool) -> usize {
+        let is_q = |j: usize| self.at(j).is_some_and(is_end) && !self.escaped_at(j);
+        let (cq, from, at, count) = self.bracket_quotes.get();
+        let same_run = cq == q
+            && from <= at
+            && k <= at
+            && (k >= from || (k..from).all(|j| self.at(j) != Some(']')));
+        let count = if same_run {
+            if k >= from {
+                count.saturating_sub((from..k).filter(|&j| is_q(j)).count())
+            } else {
+                count + (k..from).filter(|&j| is_q(j)).count()
+            }
+        } else {
+            let mut j = k;
+            let mut n = 0;
+            while let Some(c) = self.at(j) {
+                if c == ']' {
+                    break;
+                }
+                if is_q(j) {
+                    n += 1;
+                }
+                j += 1;
+            }
+            self.bracket_quotes.set((q, k, j, n));
+            return n;
+        };
+        self.bracket_quotes.set((q, k, at, count));
+        count
     }
 
     /// Whether only whitespace and then `}` or the end of the text follow `k`.
