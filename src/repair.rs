@@ -1417,6 +1417,8 @@ impl Parser {
                     continue;
                 }
                 let opens_key = obj_value && self.opens_next_key(open_at, quote_at);
+                // Junk between the end quote and the rest of the object.
+                let mut junk_end = None;
                 let is_real_end = if obj_value {
                     let odd = text_quotes % 2 == 1;
                     !opens_key
@@ -1424,8 +1426,10 @@ impl Parser {
                             self.object_value_ends_at(quote_at + 1)
                                 && !self.closes_object_at(quote_at + 1)
                         } else {
-                            self.object_value_ends_at(quote_at + 1)
-                                || self.closes_before_quote(quote_at + 1, is_end)
+                            self.object_value_ends_at(quote_at + 1) || {
+                                junk_end = self.closes_before_quote(quote_at + 1, is_end);
+                                junk_end.is_some()
+                            }
                         }
                 } else {
                     old_end
@@ -1447,6 +1451,13 @@ impl Parser {
                         return StrScan::Done(out);
                     }
                     self.i = quote_at + 1;
+                    if let Some(j) = junk_end {
+                        let j = self.prev_non_ws(j);
+                        if j > self.i {
+                            self.fix(RepairKind::SkippedJunk, self.skip_ws_at(self.i, true));
+                            self.i = j;
+                        }
+                    }
                     if let Some((from, true)) = raw_ws {
                         out.truncate(from);
                     }
@@ -1648,19 +1659,19 @@ impl Parser {
     /// In an object value, after a quote: whether the text from `k` reaches
     /// a `}` or the end of the text before any other quote (`"x" tail}`),
     /// or reaches the next quoted key (`"x" tail "b": 1`): the quote ends the
-    /// value and the rest is junk.
-    fn closes_before_quote(&self, k: usize, is_end: fn(char) -> bool) -> bool {
+    /// value and the rest is junk. Gives where the junk ends.
+    fn closes_before_quote(&self, k: usize, is_end: fn(char) -> bool) -> Option<usize> {
         let mut j = k;
         while let Some(c) = self.at(j) {
             if c == '}' {
-                return true;
+                return Some(j);
             }
             if is_end(c) {
-                return self.quoted_key_at(j);
+                return self.quoted_key_at(j).then_some(j);
             }
             j += 1;
         }
-        true
+        Some(j)
     }
 
     /// In an array item: whether the quote at `at` opens a quoted span
