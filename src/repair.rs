@@ -54,7 +54,9 @@
 //!   item, a quote followed by text and another quote opens a quoted span
 //!   when the quotes from there to the array's `]` pair up
 //!   (`["a "b" c"]` → `["a \"b\" c"]`); otherwise it ends the item
-//!   (`["a" b" ]` → `["a", "b"]`).
+//!   (`["a" b" ]` → `["a", "b"]`). A quote inside a regex character class
+//!   (`[` with no whitespace since, and a `]` ahead before any whitespace)
+//!   in an object value is text (`"[^'"]+"`).
 //! * **Unquoted words** become strings (`{a: hello world}` →
 //!   `{"a": "hello world"}`); `True`/`False`/`None` (any case) and `undefined`
 //!   become `true`/`false`/`null`.
@@ -400,6 +402,8 @@ struct Parser {
     inline_budget: Cell<usize>,
     /// Cache of [`Parser::quotes_to_bracket`].
     bracket_quotes: Cell<(char, usize, usize, usize)>,
+    /// Search cache of [`Parser::class_closes_ahead`].
+    class_end: Cell<(usize, usize)>,
 }
 
 impl Parser {
@@ -416,6 +420,7 @@ impl Parser {
             stream_stable: false,
             inline_budget: Cell::new(INLINE_SCAN_BUDGET),
             bracket_quotes: Cell::new(('"', 1, 0, 0)),
+            class_end: Cell::new((usize::MAX, 0)),
         }
     }
 
@@ -1323,6 +1328,8 @@ impl Parser {
         // In an array item: a quote taken as text opened a quoted span that
         // the next quote closes.
         let mut span_open = false;
+        // Inside `[…` with no whitespace since: a regex character class.
+        let mut class_open = false;
         loop {
             let Some(c) = self.cur() else {
                 // End of text: the end quote is missing.
@@ -1410,6 +1417,15 @@ impl Parser {
                 {
                     // `["a "b" c"]`: a quoted span inside an array item.
                     span_open = !span_open;
+                    self.fix(RepairKind::EscapedQuote, quote_at);
+                    out.push(c);
+                    raw_ws = None;
+                    self.i = quote_at + 1;
+                    continue;
+                }
+                if obj_value && class_open && self.class_closes_ahead(quote_at + 1) {
+                    // `"[^'"]+"`: a quote inside a regular expression's
+                    // character class is text.
                     self.fix(RepairKind::EscapedQuote, quote_at);
                     out.push(c);
                     raw_ws = None;
@@ -1544,6 +1560,11 @@ impl Parser {
                 if c == '\u{201e}' {
                     low_quote_open = true;
                 }
+                class_open = match c {
+                    '[' => true,
+                    ']' => false,
+                    _ => class_open && !is_ws(c),
+                };
                 if (c as u32) < 0x20 {
                     self.fix(RepairKind::EscapedControlChar, self.i);
                 } else if c == '"' {
@@ -1735,6 +1756,14 @@ impl Parser {
         };
         self.bracket_quotes.set((q, k, at, count));
         count
+    }
+
+    /// Whether a `]` comes from `k` on before any whitespace (the end of a
+    /// regex character class). Cached: the answer is the same for every `k`
+    /// of one run.
+    fn class_closes_ahead(&self, k: usize) -> bool {
+        let j = self.find_from(k, &self.class_end, |p, j| p.s[j] == ']' || is_ws(p.s[j]));
+        self.at(j) == Some(']')
     }
 
     /// Whether only whitespace and then `}` or the end of the text follow `k`.
