@@ -80,7 +80,8 @@
 //!   `"hello world"`). `callback({...})` (JSONP) and `ObjectId("…")` (MongoDB)
 //!   are unwrapped.
 //! * **Code fences** (```` ``` ```` with an optional language tag) are treated
-//!   like whitespace between tokens.
+//!   like whitespace between tokens. A string value that is only a fence
+//!   around a valid JSON object or array (`"```json {…}```"`) is that value.
 //! * **Invalid escapes** (`"\s"`) keep the backslash as text (`\\s`): they
 //!   are regular expressions and Windows paths far more often than typos.
 //!   An escaped quote of another kind (`\'`) is that quote. A truncated `\u`
@@ -404,6 +405,8 @@ struct Parser {
     bracket_quotes: Cell<(char, usize, usize, usize)>,
     /// Search cache of [`Parser::class_closes_ahead`].
     class_end: Cell<(usize, usize)>,
+    /// Search cache of [`Parser::fenced_json_string`].
+    fence_at: Cell<(usize, usize)>,
 }
 
 impl Parser {
@@ -421,6 +424,7 @@ impl Parser {
             inline_budget: Cell::new(INLINE_SCAN_BUDGET),
             bracket_quotes: Cell::new(('"', 1, 0, 0)),
             class_end: Cell::new((usize::MAX, 0)),
+            fence_at: Cell::new((usize::MAX, 0)),
         }
     }
 
@@ -1228,6 +1232,9 @@ impl Parser {
     // strings
 
     fn parse_string(&mut self, ctx: Ctx) -> Result<Option<Value>, RepairError> {
+        if let Some(v) = self.fenced_json_string() {
+            return Ok(Some(v));
+        }
         let start = self.i;
         let fixes_before = self.fixes.len();
         let mut s = match self.scan_string(StrMode::Normal, ctx) {
@@ -1272,6 +1279,35 @@ impl Parser {
         }
         let _ = ctx;
         Ok(Some(Value::String(s)))
+    }
+
+    /// `"```json {…}```"`: a string value that is only a code fence around
+    /// a JSON object or array is that value.
+    fn fenced_json_string(&mut self) -> Option<Value> {
+        let q = self.cur().filter(|&c| is_quote(c))?;
+        if self.key_mode || !self.starts_with(self.i + 1, "```") {
+            return None;
+        }
+        let mut k = self.i + 4;
+        while self.at(k).is_some_and(is_ident) {
+            k += 1;
+        }
+        let fence = self.find_from(k, &self.fence_at, |p, j| p.starts_with(j, "```"));
+        let close = self.skip_ws_at(fence + 3, true);
+        let is_close = self
+            .at(close)
+            .is_some_and(|c| c == q || (is_double_quote_like(q) && is_double_quote_like(c)));
+        if fence >= self.s.len() || !is_close {
+            return None;
+        }
+        let inner: String = self.s.get(k..fence)?.iter().collect();
+        let value: Value = serde_json::from_str(inner.trim()).ok()?;
+        if !value.is_object() && !value.is_array() {
+            return None;
+        }
+        self.fix(RepairKind::StrippedCodeFence, self.i + 1);
+        self.i = close + 1;
+        Some(value)
     }
 
     fn scan_string(&mut self, mode: StrMode, ctx: Ctx) -> StrScan {
