@@ -56,7 +56,8 @@
 //!   (`["a "b" c"]` → `["a \"b\" c"]`); otherwise it ends the item
 //!   (`["a" b" ]` → `["a", "b"]`). A quote inside a regex character class
 //!   (`[` with no whitespace since, and a `]` ahead before any whitespace)
-//!   in an object value is text (`"[^'"]+"`).
+//!   in an object value is text (`"[^'"]+"`). CSV-style doubled quotes
+//!   around a word (`""key"": ''value''`) are one pair of quotes.
 //! * **Unquoted words** become strings (`{a: hello world}` →
 //!   `{"a": "hello world"}`); `True`/`False`/`None` (any case) and `undefined`
 //!   become `true`/`false`/`null`.
@@ -1336,7 +1337,9 @@ impl Parser {
             is_double_quote_like
         };
         self.i += 1;
-        // `""value"`: a doubled opening quote.
+        // `""value"`: a doubled opening quote. If the next quote is doubled
+        // too (`""value""`, CSV style), that pair is the end quote.
+        let mut doubled = false;
         if mode == StrMode::Normal && self.cur() == Some(q) {
             let k = self.skip_ws_at(self.i + 1, false);
             let next_is_text = self
@@ -1345,6 +1348,11 @@ impl Parser {
             if next_is_text && self.at(self.i + 1).is_some_and(|n| n != '\n') {
                 self.fix(RepairKind::EscapedQuote, self.i);
                 self.i += 1;
+                let mut j = self.i;
+                while self.at(j).is_some_and(|c| !is_end(c)) {
+                    j += 1;
+                }
+                doubled = self.at(j + 1) == Some(q);
             }
         }
         let mut out = String::new();
@@ -1431,6 +1439,13 @@ impl Parser {
                     self.i = end;
                     continue;
                 }
+            }
+            if doubled && c == q && self.at(self.i + 1) == Some(q) {
+                // The end of `""value""`.
+                self.fix(RepairKind::EscapedQuote, self.i);
+                self.i += 2;
+                trim_end_ws(&mut out);
+                return StrScan::Done(out);
             }
             if is_end(c) && matches!(mode, StrMode::StopAtQuotesText(_)) {
                 self.fix(RepairKind::EscapedQuote, self.i);
