@@ -86,7 +86,9 @@
 //! * **Invalid escapes** (`"\s"`) keep the backslash as text (`\\s`): they
 //!   are regular expressions and Windows paths far more often than typos.
 //!   An escaped quote of another kind (`\'`) is that quote. A truncated `\u`
-//!   escape at the end of the text is dropped.
+//!   escape at the end of the text is dropped. A run of backslashes before a
+//!   quote that text follows (`{\\"key\\\":` — JSON escaped once more, or
+//!   badly) is one escaped quote, as is an odd run before any quote.
 //! * **Missing end quotes inside objects.** An object value whose end quote
 //!   is missing ends at a comma that starts the next member (`, "b":`,
 //!   `` , `b: ``), else at the object's final `}` when the quotes inside it
@@ -1591,7 +1593,9 @@ impl Parser {
                 trim_end_ws(&mut out);
                 return StrScan::Done(out);
             } else if c == '\\' {
-                self.scan_escape(&mut out);
+                if skip_escapes || !self.backslash_run(is_end, &mut out) {
+                    self.scan_escape(&mut out);
+                }
                 raw_ws = None;
             } else {
                 if c == ','
@@ -1628,6 +1632,40 @@ impl Parser {
                 self.i += 1;
             }
         }
+    }
+
+    /// A run of two or more backslashes at the cursor, read as a whole (so
+    /// that a long run is not counted again from each of its backslashes).
+    /// Before a quote that text follows (`\\"key\\\":`: escaped JSON
+    /// escaped once more, or badly), the run and the quote are one escaped
+    /// quote. Otherwise each pair is one backslash, as in JSON; a last odd
+    /// backslash is left for [`Parser::scan_escape`]. Returns whether
+    /// anything was read.
+    fn backslash_run(&mut self, is_end: fn(char) -> bool, out: &mut String) -> bool {
+        let start = self.i;
+        let mut end = start;
+        while self.at(end) == Some('\\') {
+            end += 1;
+        }
+        let n = end - start;
+        if n < 2 {
+            return false;
+        }
+        if let Some(q) = self.at(end).filter(|&c| is_end(c)) {
+            let after = self.at(self.skip_ws_at(end + 1, true));
+            let ends = matches!(after, None | Some(',' | ':' | '}' | ']'));
+            if n % 2 == 1 || !ends {
+                self.fix(RepairKind::FixedInvalidEscape, start);
+                out.push(q);
+                self.i = end + 1;
+                return true;
+            }
+        }
+        for _ in 0..n / 2 {
+            out.push('\\');
+        }
+        self.i = start + n / 2 * 2;
+        true
     }
 
     /// If `{` or `[` follows `k` (after spaces) and its brackets balance, with
