@@ -1801,7 +1801,7 @@ impl Parser {
             }
             j += 1;
         }
-        text && self.quotes_to_bracket(j, q, is_end) % 2 == 0
+        text && self.quotes_to_bracket(j, q, is_end).is_multiple_of(2)
     }
 
     fn escaped_at(&self, j: usize) -> bool {
