@@ -57,7 +57,8 @@
 //!   (`["a" b" ]` → `["a", "b"]`). A quote inside a regex character class
 //!   (`[` with no whitespace since, and a `]` ahead before any whitespace)
 //!   in an object value is text (`"[^'"]+"`). CSV-style doubled quotes
-//!   around a word (`""key"": ''value''`) are one pair of quotes.
+//!   around a word (`""key"": ''value''`) are one pair of quotes; an object
+//!   value that starts with a quoted span (`""a" b"`) keeps its quote.
 //! * **Unquoted words** become strings (`{a: hello world}` →
 //!   `{"a": "hello world"}`); `True`/`False`/`None` (any case) and `undefined`
 //!   become `true`/`false`/`null`.
@@ -1342,6 +1343,7 @@ impl Parser {
         // `""value"`: a doubled opening quote. If the next quote is doubled
         // too (`""value""`, CSV style), that pair is the end quote.
         let mut doubled = false;
+        let mut leading_span = false;
         if mode == StrMode::Normal && self.cur() == Some(q) {
             let k = self.skip_ws_at(self.i + 1, false);
             let next_is_text = self
@@ -1355,6 +1357,16 @@ impl Parser {
                     j += 1;
                 }
                 doubled = self.at(j + 1) == Some(q);
+                if !doubled && ctx == Ctx::Object && !self.key_mode && self.at(j).is_some() {
+                    // `""quoted" text"`: the quoted span starts the value
+                    // when the quote after it ends the member.
+                    let mut k = j + 1;
+                    while self.at(k).is_some_and(|c| !is_end(c)) {
+                        k += 1;
+                    }
+                    let after = self.at(self.skip_ws_at(k + 1, true));
+                    leading_span = self.at(k).is_some() && matches!(after, None | Some(',' | '}'));
+                }
             }
         }
         let mut out = String::new();
@@ -1370,6 +1382,10 @@ impl Parser {
         // number is odd, a quote before the object's `}` closes the quoted
         // span (`{"a": "v"alue"}`), not the value.
         let mut text_quotes = 0usize;
+        if leading_span {
+            out.push(q);
+            text_quotes = 1;
+        }
         let mut low_quote_open = false;
         // In an array item: a quote taken as text opened a quoted span that
         // the next quote closes.
