@@ -95,6 +95,9 @@
 //!   `` , `b: ``), else at the object's final `}` when the quotes inside it
 //!   pair up. A balanced `{…}`/`[…]` after a comma inside a value is text
 //!   (`"a, {"k": 1}"`), and so are balanced braces inside an unquoted value.
+//!   Elsewhere in an object value, a balanced one-line `{…}`/`[…]` with
+//!   quotes inside is text when it is valid JSON (`"{"k": 1}"`,
+//!   `"list [1, "2"]"`) or the value's end quote follows it.
 //! * **Streaming.** [`repair_with`] with [`RepairOptions::stream_stable`]
 //!   treats a missing end quote as cut off (no trimming, no splitting), so
 //!   that repairing a growing prefix gives growing values.
@@ -1465,6 +1468,17 @@ impl Parser {
                 trim_end_ws(&mut out);
                 return StrScan::Done(out);
             }
+            if matches!(c, '{' | '[') && obj_value_text {
+                if let Some(end) = self.quoted_container_in_text(self.i, is_end) {
+                    // `"{"k": 1}"`, `"list [1, "2"]"`: a container with
+                    // quotes inside is text.
+                    out.extend(&self.s[self.i..end]);
+                    self.fix(RepairKind::EscapedQuote, self.i);
+                    raw_ws = None;
+                    self.i = end;
+                    continue;
+                }
+            }
             if is_end(c) && matches!(mode, StrMode::StopAtQuotesText(_)) {
                 self.fix(RepairKind::EscapedQuote, self.i);
                 out.push(c);
@@ -1731,6 +1745,24 @@ impl Parser {
         self.inline_budget
             .set(budget.saturating_sub(j.saturating_sub(open)));
         result
+    }
+
+    /// In an object value: if the `{` or `[` at `k` opens a balanced
+    /// container on one line that holds a quote (and no escape), the index
+    /// after it, when the container is valid JSON not followed by a colon,
+    /// or is followed by the value's end quote and the end of the member.
+    fn quoted_container_in_text(&self, k: usize, is_end: fn(char) -> bool) -> Option<usize> {
+        let end = self.inline_container_after(k)?;
+        let inner = self.s.get(k..end)?;
+        if inner.iter().any(|&c| c == '\n' || c == '\\') || !inner.iter().any(|&c| is_end(c)) {
+            return None;
+        }
+        let after = self.skip_ws_at(end, true);
+        let text: String = inner.iter().collect();
+        if serde_json::from_str::<Value>(&text).is_ok() {
+            return (self.at(after) != Some(':')).then_some(end);
+        }
+        (self.at(after).is_some_and(is_end) && self.object_value_ends_at(after + 1)).then_some(end)
     }
 
     /// In an object value whose end quote is missing: whether the comma `c`
