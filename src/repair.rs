@@ -49,8 +49,11 @@
 //!   In an object value, a quote after which the text reaches the object's
 //!   `}`, the end of the text or a quoted key before any other quote ends the
 //!   value, and the rest is junk (`{"a": "x" tail}` → `{"a": "x"}`); a quote
-//!   that closes a quoted span opened inside the value stays text up to the
-//!   object's `}` (`{"a": "v"alue"}` → `{"a": "v\"alue\""}`). In an array
+//!   that closes a quoted span opened inside the value stays text and the
+//!   value ends at the object's `}` (`{"a": "v"alue"}` → `{"a": "v\"alue\""}`),
+//!   unless a `{` in the text is still open. A doubled quote before the end
+//!   of the member is a literal quote (`"5'11"",` → `"5'11\""`), and three or
+//!   more quotes before a delimiter are an empty string. In an array
 //!   item, a quote followed by text and another quote opens a quoted span
 //!   when the quotes from there to the array's `]` pair up
 //!   (`["a "b" c"]` → `["a \"b\" c"]`); otherwise it ends the item
@@ -1347,6 +1350,20 @@ impl Parser {
         // too (`""value""`, CSV style), that pair is the end quote.
         let mut doubled = false;
         let mut leading_span = false;
+        if mode == StrMode::Normal && self.cur() == Some(q) && self.at(self.i + 1) == Some(q) {
+            // Three or more quotes before a delimiter: an empty string and
+            // stray quotes.
+            let mut k = self.i;
+            while self.at(k) == Some(q) {
+                k += 1;
+            }
+            let after = self.skip_ws_at(k, false);
+            if matches!(self.at(after), None | Some(',' | ':' | '}' | ']' | '\n')) {
+                self.fix(RepairKind::SkippedJunk, self.i);
+                self.i = k;
+                return StrScan::Done(String::new());
+            }
+        }
         if mode == StrMode::Normal && self.cur() == Some(q) {
             let k = self.skip_ws_at(self.i + 1, false);
             let next_is_text = self
@@ -1395,6 +1412,8 @@ impl Parser {
         let mut span_open = false;
         // Inside `[…` with no whitespace since: a regex character class.
         let mut class_open = false;
+        // `{` in the text not closed yet: a `}` after a quote may close it.
+        let mut open_braces = 0usize;
         loop {
             let Some(c) = self.cur() else {
                 // End of text: the end quote is missing.
@@ -1518,8 +1537,36 @@ impl Parser {
                 let opens_key = obj_value && self.opens_next_key(open_at, quote_at);
                 // Junk between the end quote and the rest of the object.
                 let mut junk_end = None;
+                let odd = text_quotes % 2 == 1;
+                if obj_value
+                    && odd
+                    && !opens_key
+                    && open_braces == 0
+                    && self.closes_object_at(quote_at + 1)
+                {
+                    // `{"a": "v"alue"}`: this quote closes the quoted span
+                    // and the value ends at the object's `}`.
+                    self.fix(RepairKind::EscapedQuote, quote_at);
+                    out.push(c);
+                    self.i = quote_at + 1;
+                    self.fix(RepairKind::AddedMissingQuote, self.i);
+                    return StrScan::Done(out);
+                }
+                if obj_value
+                    && !odd
+                    && !opens_key
+                    && self.at(quote_at + 1).is_some_and(is_end)
+                    && !self.quoted_key_at(quote_at + 1)
+                    && self.object_value_ends_at(quote_at + 2)
+                {
+                    // `"5'11"", `: a doubled quote before the end of the
+                    // member is a literal quote and the end quote.
+                    self.fix(RepairKind::EscapedQuote, quote_at);
+                    out.push(c);
+                    self.i = quote_at + 2;
+                    return StrScan::Done(out);
+                }
                 let is_real_end = if obj_value {
-                    let odd = text_quotes % 2 == 1;
                     !opens_key
                         && if odd {
                             self.object_value_ends_at(quote_at + 1)
@@ -1644,6 +1691,11 @@ impl Parser {
                 }
                 if c == '\u{201e}' {
                     low_quote_open = true;
+                }
+                match c {
+                    '{' => open_braces += 1,
+                    '}' => open_braces = open_braces.saturating_sub(1),
+                    _ => {}
                 }
                 class_open = match c {
                     '[' => true,
