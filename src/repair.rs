@@ -1491,7 +1491,7 @@ impl Parser {
                 if let Some(end) = self.quoted_container_in_text(self.i, is_end) {
                     // `"{"k": 1}"`, `"list [1, "2"]"`: a container with
                     // quotes inside is text.
-                    out.extend(&self.s[self.i..end]);
+                    out.extend(self.s.get(self.i..end).unwrap_or_default());
                     self.fix(RepairKind::EscapedQuote, self.i);
                     raw_ws = None;
                     self.i = end;
@@ -1508,7 +1508,12 @@ impl Parser {
                 let after = self.skip_ws_at(self.i + 1, false);
                 let next = self.at(after);
                 let obj_value = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
-                let in_array = ctx == Ctx::Array && !self.key_mode && mode == StrMode::Normal;
+                // (Not while streaming: the quotes that decide may not have
+                // arrived yet.)
+                let in_array = ctx == Ctx::Array
+                    && !self.key_mode
+                    && mode == StrMode::Normal
+                    && !self.stream_stable;
                 let old_end = mode != StrMode::Normal
                     || match next {
                         None => true,
@@ -1881,7 +1886,8 @@ impl Parser {
             }
             j += 1;
         }
-        Some(j)
+        // While streaming, the end of the text is only where it was cut.
+        (!self.stream_stable).then_some(j)
     }
 
     /// In an array item: whether the quote at `at` opens a quoted span
