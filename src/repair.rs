@@ -62,6 +62,9 @@
 //!   in an object value is text (`"[^'"]+"`). CSV-style doubled quotes
 //!   around a word (`""key"": ''value''`) are one pair of quotes; an object
 //!   value that starts with a quoted span (`""a" b"`) keeps its quote.
+//!   In an object value, a balanced one-line `{…}`/`[…]` with quotes inside
+//!   is text when it is valid JSON (`"{"k": 1}"`, `"list [1, "2"]"`) or the
+//!   value's end quote follows it.
 //! * **Unquoted words** become strings (`{a: hello world}` →
 //!   `{"a": "hello world"}`); `True`/`False`/`None` (any case) and `undefined`
 //!   become `true`/`false`/`null`.
@@ -98,9 +101,6 @@
 //!   `` , `b: ``), else at the object's final `}` when the quotes inside it
 //!   pair up. A balanced `{…}`/`[…]` after a comma inside a value is text
 //!   (`"a, {"k": 1}"`), and so are balanced braces inside an unquoted value.
-//!   Elsewhere in an object value, a balanced one-line `{…}`/`[…]` with
-//!   quotes inside is text when it is valid JSON (`"{"k": 1}"`,
-//!   `"list [1, "2"]"`) or the value's end quote follows it.
 //! * **Streaming.** [`repair_with`] with [`RepairOptions::stream_stable`]
 //!   treats a missing end quote as cut off (no trimming, no splitting), so
 //!   that repairing a growing prefix gives growing values.
