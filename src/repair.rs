@@ -46,6 +46,25 @@
 //! * **Quotes.** `'…'`, `“…”`, `‘…’`, `` `…´ `` are string delimiters. A quote
 //!   that is not followed by a delimiter (`,` `:` `]` `}` `)` newline, end of
 //!   text, or a next value) is taken as an unescaped quote *inside* the string.
+//!   In an object value, a quote after which the text reaches the object's
+//!   `}`, the end of the text or a quoted key before any other quote ends the
+//!   value, and the rest is junk (`{"a": "x" tail}` → `{"a": "x"}`); a quote
+//!   that closes a quoted span opened inside the value stays text and the
+//!   value ends at the object's `}` (`{"a": "v"alue"}` → `{"a": "v\"alue\""}`),
+//!   unless a `{` in the text is still open. A doubled quote before the end
+//!   of the member is a literal quote (`"5'11"",` → `"5'11\""`), and three or
+//!   more quotes before a delimiter are an empty string. In an array
+//!   item, a quote followed by text and another quote opens a quoted span
+//!   when the quotes from there to the array's `]` pair up
+//!   (`["a "b" c"]` → `["a \"b\" c"]`); otherwise it ends the item
+//!   (`["a" b" ]` → `["a", "b"]`). A quote inside a regex character class
+//!   (`[` with no whitespace since, and a `]` ahead before any whitespace)
+//!   in an object value is text (`"[^'"]+"`). CSV-style doubled quotes
+//!   around a word (`""key"": ''value''`) are one pair of quotes; an object
+//!   value that starts with a quoted span (`""a" b"`) keeps its quote.
+//!   In an object value, a balanced one-line `{…}`/`[…]` with quotes inside
+//!   is text when it is valid JSON (`"{"k": 1}"`, `"list [1, "2"]"`) or the
+//!   value's end quote follows it.
 //! * **Unquoted words** become strings (`{a: hello world}` →
 //!   `{"a": "hello world"}`); `True`/`False`/`None` (any case) and `undefined`
 //!   become `true`/`false`/`null`.
@@ -69,11 +88,14 @@
 //!   `"hello world"`). `callback({...})` (JSONP) and `ObjectId("…")` (MongoDB)
 //!   are unwrapped.
 //! * **Code fences** (```` ``` ```` with an optional language tag) are treated
-//!   like whitespace between tokens.
+//!   like whitespace between tokens. A string value that is only a fence
+//!   around a valid JSON object or array (`"```json {…}```"`) is that value.
 //! * **Invalid escapes** (`"\s"`) keep the backslash as text (`\\s`): they
 //!   are regular expressions and Windows paths far more often than typos.
 //!   An escaped quote of another kind (`\'`) is that quote. A truncated `\u`
-//!   escape at the end of the text is dropped.
+//!   escape at the end of the text is dropped. A run of backslashes before a
+//!   quote that text follows (`{\\"key\\\":` — JSON escaped once more, or
+//!   badly) is one escaped quote, as is an odd run before any quote.
 //! * **Missing end quotes inside objects.** An object value whose end quote
 //!   is missing ends at a comma that starts the next member (`, "b":`,
 //!   `` , `b: ``), else at the object's final `}` when the quotes inside it
@@ -398,6 +420,12 @@ struct Parser {
     stream_stable: bool,
     /// What is left of [`INLINE_SCAN_BUDGET`].
     inline_budget: Cell<usize>,
+    /// Cache of [`Parser::quotes_to_bracket`].
+    bracket_quotes: Cell<(char, usize, usize, usize)>,
+    /// Search cache of [`Parser::class_closes_ahead`].
+    class_end: Cell<(usize, usize)>,
+    /// Search cache of [`Parser::fenced_json_string`].
+    fence_at: Cell<(usize, usize)>,
 }
 
 impl Parser {
@@ -413,6 +441,9 @@ impl Parser {
             fixes: Vec::new(),
             stream_stable: false,
             inline_budget: Cell::new(INLINE_SCAN_BUDGET),
+            bracket_quotes: Cell::new(('"', 1, 0, 0)),
+            class_end: Cell::new((usize::MAX, 0)),
+            fence_at: Cell::new((usize::MAX, 0)),
         }
     }
 
@@ -1302,6 +1333,9 @@ impl Parser {
     // strings
 
     fn parse_string(&mut self, ctx: Ctx) -> Result<Option<Value>, RepairError> {
+        if let Some(v) = self.fenced_json_string() {
+            return Ok(Some(v));
+        }
         let start = self.i;
         let fixes_before = self.fixes.len();
         let mut s = match self.scan_string(StrMode::Normal, ctx) {
@@ -1348,6 +1382,35 @@ impl Parser {
         Ok(Some(Value::String(s)))
     }
 
+    /// `"```json {…}```"`: a string value that is only a code fence around
+    /// a JSON object or array is that value.
+    fn fenced_json_string(&mut self) -> Option<Value> {
+        let q = self.cur().filter(|&c| is_quote(c))?;
+        if self.key_mode || !self.starts_with(self.i + 1, "```") {
+            return None;
+        }
+        let mut k = self.i + 4;
+        while self.at(k).is_some_and(is_ident) {
+            k += 1;
+        }
+        let fence = self.find_from(k, &self.fence_at, |p, j| p.starts_with(j, "```"));
+        let close = self.skip_ws_at(fence + 3, true);
+        let is_close = self
+            .at(close)
+            .is_some_and(|c| c == q || (is_double_quote_like(q) && is_double_quote_like(c)));
+        if fence >= self.s.len() || !is_close {
+            return None;
+        }
+        let inner: String = self.s.get(k..fence)?.iter().collect();
+        let value: Value = serde_json::from_str(inner.trim()).ok()?;
+        if !value.is_object() && !value.is_array() {
+            return None;
+        }
+        self.fix(RepairKind::StrippedCodeFence, self.i + 1);
+        self.i = close + 1;
+        Some(value)
+    }
+
     fn scan_string(&mut self, mode: StrMode, ctx: Ctx) -> StrScan {
         let start = self.i;
         let mut skip_escapes = false;
@@ -1374,7 +1437,24 @@ impl Parser {
             is_double_quote_like
         };
         self.i += 1;
-        // `""value"`: a doubled opening quote.
+        // `""value"`: a doubled opening quote. If the next quote is doubled
+        // too (`""value""`, CSV style), that pair is the end quote.
+        let mut doubled = false;
+        let mut leading_span = false;
+        if mode == StrMode::Normal && self.cur() == Some(q) && self.at(self.i + 1) == Some(q) {
+            // Three or more quotes before a delimiter: an empty string and
+            // stray quotes.
+            let mut k = self.i;
+            while self.at(k) == Some(q) {
+                k += 1;
+            }
+            let after = self.skip_ws_at(k, false);
+            if matches!(self.at(after), None | Some(',' | ':' | '}' | ']' | '\n')) {
+                self.fix(RepairKind::SkippedJunk, self.i);
+                self.i = k;
+                return StrScan::Done(String::new());
+            }
+        }
         if mode == StrMode::Normal && self.cur() == Some(q) {
             let k = self.skip_ws_at(self.i + 1, false);
             let next_is_text = self
@@ -1383,6 +1463,21 @@ impl Parser {
             if next_is_text && self.at(self.i + 1).is_some_and(|n| n != '\n') {
                 self.fix(RepairKind::EscapedQuote, self.i);
                 self.i += 1;
+                let mut j = self.i;
+                while self.at(j).is_some_and(|c| !is_end(c)) {
+                    j += 1;
+                }
+                doubled = self.at(j + 1) == Some(q);
+                if !doubled && ctx == Ctx::Object && !self.key_mode && self.at(j).is_some() {
+                    // `""quoted" text"`: the quoted span starts the value
+                    // when the quote after it ends the member.
+                    let mut k = j + 1;
+                    while self.at(k).is_some_and(|c| !is_end(c)) {
+                        k += 1;
+                    }
+                    let after = self.at(self.skip_ws_at(k + 1, true));
+                    leading_span = self.at(k).is_some() && matches!(after, None | Some(',' | '}'));
+                }
             }
         }
         let mut out = String::new();
@@ -1394,6 +1489,22 @@ impl Parser {
         // missing, the value ends there (`{"a": "x, b: 1`).
         let mut member_comma: Option<usize> = None;
         let obj_value_text = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
+        // Quotes inside an object value taken as text so far: while their
+        // number is odd, a quote before the object's `}` closes the quoted
+        // span (`{"a": "v"alue"}`), not the value.
+        let mut text_quotes = 0usize;
+        if leading_span {
+            out.push(q);
+            text_quotes = 1;
+        }
+        let mut low_quote_open = false;
+        // In an array item: a quote taken as text opened a quoted span that
+        // the next quote closes.
+        let mut span_open = false;
+        // Inside `[…` with no whitespace since: a regex character class.
+        let mut class_open = false;
+        // `{` in the text not closed yet: a `}` after a quote may close it.
+        let mut open_braces = 0usize;
         loop {
             let Some(c) = self.cur() else {
                 // End of text: the end quote is missing.
@@ -1404,7 +1515,8 @@ impl Parser {
                     return StrScan::Done(out);
                 }
                 if let Some(k) = member_comma {
-                    return StrScan::Retry(StrMode::StopAt(k));
+                    // The first scan took every quote before `k` as text.
+                    return StrScan::Retry(StrMode::StopAtQuotesText(k));
                 }
                 if obj_value_text {
                     // `{"a": "text "quoted" text}`: the end quote is missing
@@ -1459,6 +1571,24 @@ impl Parser {
                     continue;
                 }
             }
+            if doubled && c == q && self.at(self.i + 1) == Some(q) {
+                // The end of `""value""`.
+                self.fix(RepairKind::EscapedQuote, self.i);
+                self.i += 2;
+                trim_end_ws(&mut out);
+                return StrScan::Done(out);
+            }
+            if matches!(c, '{' | '[') && obj_value_text {
+                if let Some(end) = self.quoted_container_in_text(self.i, is_end) {
+                    // `"{"k": 1}"`, `"list [1, "2"]"`: a container with
+                    // quotes inside is text.
+                    out.extend(self.s.get(self.i..end).unwrap_or_default());
+                    self.fix(RepairKind::EscapedQuote, self.i);
+                    raw_ws = None;
+                    self.i = end;
+                    continue;
+                }
+            }
             if is_end(c) && matches!(mode, StrMode::StopAtQuotesText(_)) {
                 self.fix(RepairKind::EscapedQuote, self.i);
                 out.push(c);
@@ -1469,15 +1599,82 @@ impl Parser {
                 let after = self.skip_ws_at(self.i + 1, false);
                 let next = self.at(after);
                 let obj_value = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
+                // (Not while streaming: the quotes that decide may not have
+                // arrived yet.)
+                let in_array = ctx == Ctx::Array
+                    && !self.key_mode
+                    && mode == StrMode::Normal
+                    && !self.stream_stable;
+                let old_end = mode != StrMode::Normal
+                    || match next {
+                        None => true,
+                        Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
+                    };
+                if in_array
+                    && (span_open || (!old_end && self.array_quote_opens_span(quote_at, q, is_end)))
+                {
+                    // `["a "b" c"]`: a quoted span inside an array item.
+                    span_open = !span_open;
+                    self.fix(RepairKind::EscapedQuote, quote_at);
+                    out.push(c);
+                    raw_ws = None;
+                    self.i = quote_at + 1;
+                    continue;
+                }
+                if obj_value && class_open && self.class_closes_ahead(quote_at + 1) {
+                    // `"[^'"]+"`: a quote inside a regular expression's
+                    // character class is text.
+                    self.fix(RepairKind::EscapedQuote, quote_at);
+                    out.push(c);
+                    raw_ws = None;
+                    self.i = quote_at + 1;
+                    continue;
+                }
                 let opens_key = obj_value && self.opens_next_key(open_at, quote_at);
+                // Junk between the end quote and the rest of the object.
+                let mut junk_end = None;
+                let odd = text_quotes % 2 == 1;
+                if obj_value
+                    && odd
+                    && !opens_key
+                    && open_braces == 0
+                    && self.closes_object_at(quote_at + 1)
+                {
+                    // `{"a": "v"alue"}`: this quote closes the quoted span
+                    // and the value ends at the object's `}`.
+                    self.fix(RepairKind::EscapedQuote, quote_at);
+                    out.push(c);
+                    self.i = quote_at + 1;
+                    self.fix(RepairKind::AddedMissingQuote, self.i);
+                    return StrScan::Done(out);
+                }
+                if obj_value
+                    && !odd
+                    && !opens_key
+                    && self.at(quote_at + 1).is_some_and(is_end)
+                    && !self.quoted_key_at(quote_at + 1)
+                    && self.object_value_ends_at(quote_at + 2)
+                {
+                    // `"5'11"", `: a doubled quote before the end of the
+                    // member is a literal quote and the end quote.
+                    self.fix(RepairKind::EscapedQuote, quote_at);
+                    out.push(c);
+                    self.i = quote_at + 2;
+                    return StrScan::Done(out);
+                }
                 let is_real_end = if obj_value {
-                    !opens_key && self.object_value_ends_at(quote_at + 1)
-                } else {
-                    mode != StrMode::Normal
-                        || match next {
-                            None => true,
-                            Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
+                    !opens_key
+                        && if odd {
+                            self.object_value_ends_at(quote_at + 1)
+                                && !self.closes_object_at(quote_at + 1)
+                        } else {
+                            self.object_value_ends_at(quote_at + 1) || {
+                                junk_end = self.closes_before_quote(quote_at + 1, is_end);
+                                junk_end.is_some()
+                            }
                         }
+                } else {
+                    old_end
                 };
                 if is_real_end {
                     // `"a" "b"` where the second quote is the start of text
@@ -1496,6 +1693,13 @@ impl Parser {
                         return StrScan::Done(out);
                     }
                     self.i = quote_at + 1;
+                    if let Some(j) = junk_end {
+                        let j = self.prev_non_ws(j);
+                        if j > self.i {
+                            self.fix(RepairKind::SkippedJunk, self.skip_ws_at(self.i, true));
+                            self.i = j;
+                        }
+                    }
                     if let Some((from, true)) = raw_ws {
                         out.truncate(from);
                     }
@@ -1505,6 +1709,12 @@ impl Parser {
                 if obj_value && !opens_key {
                     // A quote inside an object value that is not followed by
                     // the end of the member: part of the text.
+                    if low_quote_open {
+                        // `„quoted"`: this quote closes a low quote, not a span.
+                        low_quote_open = false;
+                    } else {
+                        text_quotes += 1;
+                    }
                     self.fix(RepairKind::EscapedQuote, quote_at);
                     out.push(c);
                     raw_ws = None;
@@ -1519,11 +1729,21 @@ impl Parser {
                     if prev_c == Some(',')
                         && (ctx != Ctx::Object || self.key_follows(quote_at, is_end))
                     {
+                        if obj_value {
+                            // The quotes before were all taken as text.
+                            return StrScan::Retry(StrMode::StopAtQuotesText(prev - 1));
+                        }
                         return StrScan::Retry(StrMode::StopAt(prev - 1));
                     }
                     if prev_c.is_some_and(is_delimiter) {
                         return StrScan::Retry(StrMode::StopAtDelimiter);
                     }
+                }
+                if in_array {
+                    // `["a" b" ]`: no quoted span pairs up after it, so this
+                    // quote ends the item and `b"` is another one.
+                    self.i = quote_at + 1;
+                    return StrScan::Done(out);
                 }
                 // An unescaped quote inside the string.
                 self.fix(RepairKind::EscapedQuote, quote_at);
@@ -1546,7 +1766,9 @@ impl Parser {
                 trim_end_ws(&mut out);
                 return StrScan::Done(out);
             } else if c == '\\' {
-                self.scan_escape(&mut out);
+                if skip_escapes || !self.backslash_run(is_end, &mut out) {
+                    self.scan_escape(&mut out);
+                }
                 raw_ws = None;
             } else {
                 if c == ','
@@ -1563,6 +1785,19 @@ impl Parser {
                 } else {
                     raw_ws = None;
                 }
+                if c == '\u{201e}' {
+                    low_quote_open = true;
+                }
+                match c {
+                    '{' => open_braces += 1,
+                    '}' => open_braces = open_braces.saturating_sub(1),
+                    _ => {}
+                }
+                class_open = match c {
+                    '[' => true,
+                    ']' => false,
+                    _ => class_open && !is_ws(c),
+                };
                 if (c as u32) < 0x20 {
                     self.fix(RepairKind::EscapedControlChar, self.i);
                 } else if c == '"' {
@@ -1575,6 +1810,40 @@ impl Parser {
                 self.i += 1;
             }
         }
+    }
+
+    /// A run of two or more backslashes at the cursor, read as a whole (so
+    /// that a long run is not counted again from each of its backslashes).
+    /// Before a quote that text follows (`\\"key\\\":`: escaped JSON
+    /// escaped once more, or badly), the run and the quote are one escaped
+    /// quote. Otherwise each pair is one backslash, as in JSON; a last odd
+    /// backslash is left for [`Parser::scan_escape`]. Returns whether
+    /// anything was read.
+    fn backslash_run(&mut self, is_end: fn(char) -> bool, out: &mut String) -> bool {
+        let start = self.i;
+        let mut end = start;
+        while self.at(end) == Some('\\') {
+            end += 1;
+        }
+        let n = end - start;
+        if n < 2 {
+            return false;
+        }
+        if let Some(q) = self.at(end).filter(|&c| is_end(c)) {
+            let after = self.at(self.skip_ws_at(end + 1, true));
+            let ends = matches!(after, None | Some(',' | ':' | '}' | ']'));
+            if n % 2 == 1 || !ends {
+                self.fix(RepairKind::FixedInvalidEscape, start);
+                out.push(q);
+                self.i = end + 1;
+                return true;
+            }
+        }
+        for _ in 0..n / 2 {
+            out.push('\\');
+        }
+        self.i = start + n / 2 * 2;
+        true
     }
 
     /// If `{` or `[` follows `k` (after spaces) and its brackets balance, with
@@ -1626,6 +1895,24 @@ impl Parser {
         result
     }
 
+    /// In an object value: if the `{` or `[` at `k` opens a balanced
+    /// container on one line that holds a quote (and no escape), the index
+    /// after it, when the container is valid JSON not followed by a colon,
+    /// or is followed by the value's end quote and the end of the member.
+    fn quoted_container_in_text(&self, k: usize, is_end: fn(char) -> bool) -> Option<usize> {
+        let end = self.inline_container_after(k)?;
+        let inner = self.s.get(k..end)?;
+        if inner.iter().any(|&c| c == '\n' || c == '\\') || !inner.iter().any(|&c| is_end(c)) {
+            return None;
+        }
+        let after = self.skip_ws_at(end, true);
+        let text: String = inner.iter().collect();
+        if serde_json::from_str::<Value>(&text).is_ok() {
+            return (self.at(after) != Some(':')).then_some(end);
+        }
+        (self.at(after).is_some_and(is_end) && self.object_value_ends_at(after + 1)).then_some(end)
+    }
+
     /// In an object value whose end quote is missing: whether the comma `c`
     /// at the cursor is text (no member follows it) rather than the end.
     fn comma_in_value_text(&self, c: char, ctx: Ctx) -> bool {
@@ -1673,6 +1960,101 @@ impl Parser {
             Some(c) if is_ident_start(c) => self.unquoted_key_at(j),
             _ => false,
         }
+    }
+
+    /// In an object value, after a quote: whether the text from `k` reaches
+    /// a `}` or the end of the text before any other quote (`"x" tail}`),
+    /// or reaches the next quoted key (`"x" tail "b": 1`): the quote ends the
+    /// value and the rest is junk. Gives where the junk ends.
+    fn closes_before_quote(&self, k: usize, is_end: fn(char) -> bool) -> Option<usize> {
+        let mut j = k;
+        while let Some(c) = self.at(j) {
+            if c == '}' {
+                return Some(j);
+            }
+            if is_end(c) {
+                return self.quoted_key_at(j).then_some(j);
+            }
+            j += 1;
+        }
+        // While streaming, the end of the text is only where it was cut.
+        (!self.stream_stable).then_some(j)
+    }
+
+    /// In an array item: whether the quote at `at` opens a quoted span
+    /// rather than ending the item. It does when text (not only whitespace)
+    /// and then another quote follow before any `,` or `]`, and the quotes
+    /// from that one up to the array's `]` pair up (`["a "b" c", "d"]`);
+    /// an odd count means a quote is missing and this one ends the item
+    /// (`["a" b" ]`).
+    fn array_quote_opens_span(&self, at: usize, q: char, is_end: fn(char) -> bool) -> bool {
+        let mut j = at + 1;
+        let mut text = false;
+        loop {
+            match self.at(j) {
+                None | Some(',') | Some(']') => return false,
+                Some(c) if is_end(c) && !self.escaped_at(j) => break,
+                Some(c) => text |= !is_ws(c),
+            }
+            j += 1;
+        }
+        text && self.quotes_to_bracket(j, q, is_end).is_multiple_of(2)
+    }
+
+    fn escaped_at(&self, j: usize) -> bool {
+        j > 0 && self.at(j - 1) == Some('\\')
+    }
+
+    /// The number of unescaped quotes (`is_end`) from `k` up to the next `]`
+    /// or the end of the text.
+    ///
+    /// Cached in [`Parser::bracket_quotes`] as `(quote, from, at, count)`:
+    /// a query inside the cached range adjusts the count by the characters
+    /// between `from` and `k`, so a scan that goes forward (or retries
+    /// backwards) costs what it moves, not the distance to the `]`.
+    fn quotes_to_bracket(&self, k: usize, q: char, is_end: fn(char) -> bool) -> usize {
+        let is_q = |j: usize| self.at(j).is_some_and(is_end) && !self.escaped_at(j);
+        let (cq, from, at, count) = self.bracket_quotes.get();
+        let same_run = cq == q
+            && from <= at
+            && k <= at
+            && (k >= from || (k..from).all(|j| self.at(j) != Some(']')));
+        let count = if same_run {
+            if k >= from {
+                count.saturating_sub((from..k).filter(|&j| is_q(j)).count())
+            } else {
+                count + (k..from).filter(|&j| is_q(j)).count()
+            }
+        } else {
+            let mut j = k;
+            let mut n = 0;
+            while let Some(c) = self.at(j) {
+                if c == ']' {
+                    break;
+                }
+                if is_q(j) {
+                    n += 1;
+                }
+                j += 1;
+            }
+            self.bracket_quotes.set((q, k, j, n));
+            return n;
+        };
+        self.bracket_quotes.set((q, k, at, count));
+        count
+    }
+
+    /// Whether a `]` comes from `k` on before any whitespace (the end of a
+    /// regex character class). Cached: the answer is the same for every `k`
+    /// of one run.
+    fn class_closes_ahead(&self, k: usize) -> bool {
+        let j = self.find_from(k, &self.class_end, |p, j| p.s[j] == ']' || is_ws(p.s[j]));
+        self.at(j) == Some(']')
+    }
+
+    /// Whether only whitespace and then `}` or the end of the text follow `k`.
+    fn closes_object_at(&self, k: usize) -> bool {
+        matches!(self.at(self.skip_ws_at(k, true)), None | Some('}'))
     }
 
     /// Whether the quote at `q` stands alone on the last line of an object
