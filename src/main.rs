@@ -543,7 +543,7 @@ fn run(cli: Cli) -> Result<(), String> {
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
                 .map_err(|e| format!("cannot read stdin: {e}"))?;
             let nothing = |e| format!("nothing to recover: {e}");
-            let (value, fixes, changes) = match schema {
+            let (value, fixes, changes, mismatches) = match schema {
                 Some(s) => {
                     let mode = if salvage {
                         SchemaMode::Salvage
@@ -551,11 +551,11 @@ fn run(cli: Cli) -> Result<(), String> {
                         SchemaMode::Standard
                     };
                     let r = repair_with_schema(&text, &schema_arg(&s)?, mode).map_err(nothing)?;
-                    (r.value, r.fixes, r.changes)
+                    (r.value, r.fixes, r.changes, r.mismatches)
                 }
                 None => {
                     let r = formwork::repair::repair(&text).map_err(nothing)?;
-                    (r.value, r.fixes, Vec::new())
+                    (r.value, r.fixes, Vec::new(), Vec::new())
                 }
             };
             if verbose {
@@ -565,6 +565,9 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             for c in &changes {
                 eprintln!("schema: {c}");
+            }
+            for m in &mismatches {
+                eprintln!("warning: does not fit the schema: {m}");
             }
             println!("{}", serde_json::to_string_pretty(&value).unwrap());
             Ok(())

@@ -126,7 +126,7 @@ use std::cell::Cell;
 
 pub mod schema;
 
-pub use schema::{repair_with_schema, Change, ChangeKind, SchemaMode, SchemaRepaired};
+pub use schema::{repair_with_schema, Change, ChangeKind, Mismatch, SchemaMode, SchemaRepaired};
 /// The value type returned by [`repair`] (re-exported from `serde_json`).
 pub use serde_json::Value;
 
@@ -271,12 +271,25 @@ pub struct RepairOptions {
     /// option of the Python `json_repair` library). A dangling backslash at
     /// the very end is dropped.
     pub stream_stable: bool,
+    /// Read the text with the repair parser even when it is valid JSON (the
+    /// `skip_json_loads` option of `json_repair`). Off by default: valid
+    /// JSON then comes back exactly as `serde_json` reads it. On, its
+    /// heuristics also apply to valid text, e.g. a run of backslashes before
+    /// a quote followed by more text is one escaped quote (`"a\\\"b"` →
+    /// `a"b`): use it for output whose escapes a model doubled.
+    pub always_repair: bool,
 }
 
 impl RepairOptions {
     /// Options with [`RepairOptions::stream_stable`] set to `on`.
     pub fn stream_stable(mut self, on: bool) -> Self {
         self.stream_stable = on;
+        self
+    }
+
+    /// Options with [`RepairOptions::always_repair`] set to `on`.
+    pub fn always_repair(mut self, on: bool) -> Self {
+        self.always_repair = on;
         self
     }
 }
@@ -291,11 +304,13 @@ pub fn repair(text: &str) -> Result<Repaired, RepairError> {
 
 /// [`repair`] with options.
 pub fn repair_with(text: &str, opts: &RepairOptions) -> Result<Repaired, RepairError> {
-    if let Ok(value) = serde_json::from_str::<Value>(text) {
-        return Ok(Repaired {
-            value,
-            fixes: Vec::new(),
-        });
+    if !opts.always_repair {
+        if let Ok(value) = serde_json::from_str::<Value>(text) {
+            return Ok(Repaired {
+                value,
+                fixes: Vec::new(),
+            });
+        }
     }
     if let Some(offset) = text.chars().position(|c| c == '\0') {
         // Nothing a model writes contains NUL; guessing JSON out of binary
@@ -621,7 +636,7 @@ impl Parser {
                         // (the comma stands in for its `{`).
                         self.fix(RepairKind::RemovedBracket, start);
                         self.i = self.skip_ws_at(self.i, true);
-                        if let Value::Object(more) = self.parse_object()? {
+                        if let Value::Object(more) = self.parse_object(false)? {
                             if let Some(Value::Object(m)) = docs.last_mut() {
                                 m.extend(more);
                             }
@@ -749,7 +764,7 @@ impl Parser {
         }
         let v = match c {
             '/' => self.parse_regex(),
-            '{' => Some(self.parse_object()?),
+            '{' => Some(self.parse_object(ctx == Ctx::Array)?),
             '[' => Some(self.parse_array(ctx == Ctx::Object)?),
             '(' => Some(self.parse_tuple()?),
             '\\' if self.at(self.i + 1).is_some_and(is_quote) => self.parse_string(ctx)?,
@@ -815,7 +830,9 @@ impl Parser {
         None
     }
 
-    fn parse_object(&mut self) -> Result<Value, RepairError> {
+    /// `in_array`: the object is an array element, so a key it already has,
+    /// written without a comma before it, starts the next element.
+    fn parse_object(&mut self, in_array: bool) -> Result<Value, RepairError> {
         self.enter()?;
         let open = self.i;
         self.i += 1; // '{'
@@ -857,8 +874,10 @@ impl Parser {
                 }
                 continue;
             }
+            let mut comma = false;
             if !first {
                 if c == ',' {
+                    comma = true;
                     self.i += 1;
                     self.ws();
                     // Doubled comma or trailing comma.
@@ -915,10 +934,24 @@ impl Parser {
                     continue;
                 }
             };
+            if in_array && !comma && map.contains_key(&key.text) {
+                // Rows with the `}, {` lost (`[{"a": 1} junk "a": 2]`): a key
+                // the object already has, after junk or no comma, is the
+                // next row's.
+                self.fix(RepairKind::ClosedContainer, key_start);
+                self.i = key_start;
+                break;
+            }
             self.ws();
             match self.cur() {
                 Some(':') => {
                     self.i += 1;
+                }
+                Some(c) if key.quoted && key.text.is_empty() && c != ':' => {
+                    // Quotes between members (`""""`): an empty string
+                    // without a colon is no key.
+                    self.fix(RepairKind::SkippedJunk, key_start);
+                    continue;
                 }
                 Some(',') if key.quoted && self.comma_for_colon(self.i) => {
                     // `{"key", 105}`: a comma typed for the colon. A set

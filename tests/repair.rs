@@ -24,8 +24,8 @@ fn options_supported(opts: &Map<String, Value>) -> Result<(), String> {
         match k.as_str() {
             // Output form only: we always return a value and compare values.
             "return_objects" | "ensure_ascii" | "_function" => {}
-            // Bypass of the strict fast path: our repair path gives the same value.
-            "skip_json_loads" => {}
+            // Bypass of the strict fast path (`RepairOptions::always_repair`).
+            "skip_json_loads" if v.is_boolean() => {}
             "stream_stable" if v.is_boolean() => {}
             // Schema-guided repair (`repair_with_schema`).
             "schema" => {}
@@ -49,16 +49,23 @@ fn check_case(case: &Value) -> Result<(), String> {
                 Some("salvage") => SchemaMode::Salvage,
                 _ => SchemaMode::Standard,
             };
-            repair_with_schema(input, schema, mode).map(|r| formwork::repair::Repaired {
-                value: r.value,
-                fixes: r.fixes,
-            })
+            match repair_with_schema(input, schema, mode) {
+                // json_repair gives up (returns "") where a value cannot be
+                // made to fit; we report a mismatch.
+                Ok(r) if !r.mismatches.is_empty() && case["expected"] == "" => return Ok(()),
+                r => r.map(|r| formwork::repair::Repaired {
+                    value: r.value,
+                    fixes: r.fixes,
+                }),
+            }
         }
         None => {
-            let stream_stable = opts.get("stream_stable") == Some(&Value::Bool(true));
+            let on = |k: &str| opts.get(k) == Some(&Value::Bool(true));
             repair_with(
                 input,
-                &RepairOptions::default().stream_stable(stream_stable),
+                &RepairOptions::default()
+                    .stream_stable(on("stream_stable"))
+                    .always_repair(on("skip_json_loads")),
             )
         }
     };
@@ -100,7 +107,7 @@ fn check_case(case: &Value) -> Result<(), String> {
 }
 
 /// Pass rates at or above which the test passes (they can only go up).
-const MIN_RATE_JSON_REPAIR: f64 = 0.931;
+const MIN_RATE_JSON_REPAIR: f64 = 0.982;
 const MIN_RATE_JSONREPAIR: f64 = 0.982;
 
 /// `s` cut to at most 300 characters, for readable failure lists.
@@ -276,6 +283,45 @@ fn structural_guesses() {
     assert_eq!(v("[1, -"), json!([1]));
     assert_eq!(v("[-,"), json!([-0.0]));
     assert_eq!(v("[{}]"), json!([{}]));
+    // Rows with the `}, {` lost: a repeated key without a comma before it.
+    assert_eq!(v(r#"[{"a": 1 "a": 2}]"#), json!([{"a": 1}, {"a": 2}]));
+    assert_eq!(v(r#"[{"a": 1, "a": 2}]"#), json!([{"a": 2}]));
+    assert_eq!(v(r#"{"a": 1 "a": 2}"#), json!({"a": 2}));
+    // `always_repair` reads valid JSON with the repair parser too.
+    let text = r#"{"k": "a\\\"b"}"#;
+    assert_eq!(v(text), json!({"k": "a\\\"b"}));
+    let all = RepairOptions::default().always_repair(true);
+    assert_eq!(repair_with(text, &all).unwrap().value, json!({"k": "a\"b"}));
+}
+
+/// Schema-guided repair coerces where the reading is unambiguous and
+/// reports a mismatch where it is not (a boolean is not turned into text).
+#[test]
+fn schema_mismatches_are_reported() {
+    use serde_json::json;
+    let s = json!({"type": "object", "properties": {
+        "port": {"type": "integer"}, "name": {"type": "string"}, "tls": {"type": "boolean"}}});
+    let r = repair_with_schema(
+        "{port: '8443', name: True, tls: 'yes'}",
+        &s,
+        SchemaMode::Standard,
+    )
+    .unwrap();
+    assert_eq!(r.value, json!({"port": 8443, "name": true, "tls": true}));
+    assert_eq!(r.mismatches.len(), 1, "{:?}", r.mismatches);
+    assert_eq!(r.mismatches[0].pointer, "/name");
+    assert_eq!(
+        r.mismatches[0].to_string(),
+        "/name: a boolean where the schema wants string"
+    );
+    // A branch that was only tried leaves no mismatch behind.
+    let s = json!({"anyOf": [{"type": "integer"}, {"type": "string"}]});
+    let r = repair_with_schema("'7'", &s, SchemaMode::Standard).unwrap();
+    assert!(r.mismatches.is_empty(), "{:?}", r.mismatches);
+    // Without `type`, a string under object keywords is allowed.
+    let s = json!({"properties": {"a": {"type": "integer"}}});
+    let r = repair_with_schema("'x'", &s, SchemaMode::Standard).unwrap();
+    assert!(r.mismatches.is_empty(), "{:?}", r.mismatches);
 }
 
 // ---------------------------------------------------------------------------

@@ -34,8 +34,13 @@
 //! * **Scalars.** A string that is exactly a number becomes that number where
 //!   a `number`/`integer` is expected (`"8443"` → `8443`, but `"8443 ms"` stays
 //!   a string); `"true"`/`"false"`/`"yes"`/`"no"`/`"1"`/`"0"` and the numbers
-//!   `1`/`0` become booleans; a number or boolean becomes its JSON text where a
-//!   string is expected; `3.0` becomes `3` where an integer is expected.
+//!   `1`/`0` become booleans; a number becomes its JSON text where a string
+//!   is expected; `3.0` becomes `3` where an integer is expected. A boolean
+//!   is *not* turned into text (`true` where a name is expected is a wrong
+//!   answer, not a spelling), as the Python `json_repair` decides.
+//! * **Mismatches.** A value with a type the schema does not allow and no
+//!   such reading is left as it is and reported in
+//!   [`SchemaRepaired::mismatches`] (where `json_repair` gives up).
 //! * **Embedded JSON.** A string that holds a JSON array or object where one is
 //!   expected is parsed (`"[\"a\", \"b\"]"` → `["a", "b"]`); in
 //!   [`SchemaMode::Salvage`] it may also be repaired (`"[a, b]"`).
@@ -150,6 +155,38 @@ pub struct SchemaRepaired {
     pub fixes: Vec<Fix>,
     /// Schema-guided changes.
     pub changes: Vec<Change>,
+    /// Places where the value still has a type the schema does not allow
+    /// and no unambiguous coercion exists (a boolean where a string is
+    /// expected, text where a number is). The value does not validate;
+    /// the fallback retries, `formwork repair --schema` warns.
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// A value whose type the schema does not allow, left as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// JSON Pointer to the value.
+    pub pointer: String,
+    /// Its JSON type.
+    pub found: &'static str,
+    /// The types the schema allows there.
+    pub expected: Vec<String>,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = if self.pointer.is_empty() {
+            "(root)"
+        } else {
+            &self.pointer
+        };
+        write!(
+            f,
+            "{p}: a {} where the schema wants {}",
+            self.found,
+            self.expected.join(" or ")
+        )
+    }
 }
 
 /// Repair `text` into a JSON value, then fit it to `schema` (see the [module
@@ -160,11 +197,13 @@ pub fn repair_with_schema(
     mode: SchemaMode,
 ) -> Result<SchemaRepaired, RepairError> {
     let r = repair(text)?;
-    let (value, changes) = apply_schema(r.value, schema, mode);
+    let mut w = Walker::new(schema, mode);
+    let value = w.conform(r.value, schema, &mut String::new());
     Ok(SchemaRepaired {
         value,
         fixes: r.fixes,
-        changes,
+        changes: w.changes,
+        mismatches: w.mismatches,
     })
 }
 
@@ -181,13 +220,8 @@ pub fn repair_with_schema(
 /// assert_eq!(changes[0].pointer, "/0");
 /// ```
 pub fn apply_schema(value: Value, schema: &Value, mode: SchemaMode) -> (Value, Vec<Change>) {
-    let mut w = Walker {
-        root: schema,
-        mode,
-        changes: Vec::new(),
-    };
-    let mut path = String::new();
-    let v = w.conform(value, schema, &mut path);
+    let mut w = Walker::new(schema, mode);
+    let v = w.conform(value, schema, &mut String::new());
     (v, w.changes)
 }
 
@@ -195,6 +229,7 @@ struct Walker<'s> {
     root: &'s Value,
     mode: SchemaMode,
     changes: Vec<Change>,
+    mismatches: Vec<Mismatch>,
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -289,6 +324,25 @@ fn bool_from_str(s: &str) -> Option<bool> {
 }
 
 impl<'s> Walker<'s> {
+    fn new(root: &'s Value, mode: SchemaMode) -> Self {
+        Walker {
+            root,
+            mode,
+            changes: Vec::new(),
+            mismatches: Vec::new(),
+        }
+    }
+
+    /// Undoes the changes and mismatches of a branch that was only tried.
+    fn rewind(&mut self, to: (usize, usize)) {
+        self.changes.truncate(to.0);
+        self.mismatches.truncate(to.1);
+    }
+
+    fn mark(&self) -> (usize, usize) {
+        (self.changes.len(), self.mismatches.len())
+    }
+
     fn change(&mut self, path: &str, kind: ChangeKind) {
         self.changes.push(Change {
             pointer: path.to_string(),
@@ -367,7 +421,10 @@ impl<'s> Walker<'s> {
             // No `type`, but an object or array shape: embedded JSON.
             let implied = implied_types(s);
             if implied.iter().any(|t| *t == "array" || *t == "object") {
+                // Without `type`, a string is allowed: no mismatch.
+                let m = self.mismatches.len();
                 v = self.coerce(v, s, &implied, path);
+                self.mismatches.truncate(m);
             }
         }
         match v {
@@ -397,12 +454,12 @@ impl<'s> Walker<'s> {
             if !self.fits_shallow(&v, b) {
                 continue;
             }
-            let saved = self.changes.len();
+            let saved = self.mark();
             let out = self.conform(v.clone(), b, path);
-            if self.changes.len() == saved {
+            if self.mark() == saved {
                 return out;
             }
-            self.changes.truncate(saved);
+            self.rewind(saved);
             first_fit.get_or_insert(i);
         }
         if let Some(i) = first_fit {
@@ -410,12 +467,12 @@ impl<'s> Walker<'s> {
         }
         // Otherwise: the first branch the value can be coerced to.
         for b in branches {
-            let saved = self.changes.len();
+            let saved = self.mark();
             let out = self.conform(v.clone(), b, path);
             if self.fits_shallow(&out, b) {
                 return out;
             }
-            self.changes.truncate(saved);
+            self.rewind(saved);
         }
         v
     }
@@ -442,7 +499,6 @@ impl<'s> Walker<'s> {
                     _ => None,
                 },
                 (Value::Number(n), "string") => Some(Value::String(n.to_string())),
-                (Value::Bool(b), "string") => Some(Value::String(b.to_string())),
                 (Value::String(x), "array" | "object") => {
                     let want_array = t == "array";
                     let parsed = serde_json::from_str::<Value>(x.trim())
@@ -507,7 +563,14 @@ impl<'s> Walker<'s> {
                 self.change(path, kind);
                 nv
             }
-            None => v,
+            None => {
+                self.mismatches.push(Mismatch {
+                    pointer: path.to_string(),
+                    found: from,
+                    expected: types.iter().map(|t| t.to_string()).collect(),
+                });
+                v
+            }
         }
     }
 
