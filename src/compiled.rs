@@ -17,7 +17,7 @@
 //! lexeme that cannot lead to a complete output.
 
 use crate::error::GrammarError;
-use crate::grammar::{Expr, Grammar};
+use crate::grammar::{Expr, Grammar, MemberCount, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use crate::lexer::{LexemeDfa, LexerCache, LexerSpec};
 use crate::parser::{
     any_order_index, is_any_order, AnyOrderSpec, Parser, ParserTables, ANY_ORDER, END, NT,
@@ -65,27 +65,36 @@ struct AnyOrderParts {
     first: Vec<u32>,
     next: Vec<u32>,
     required: Vec<bool>,
+    count: Option<MemberCount>,
 }
 
 impl AnyOrderParts {
-    /// The non-terminals an any-order symbol stands for.
-    fn required_first(&self) -> impl Iterator<Item = u32> + '_ {
-        self.first
-            .iter()
-            .zip(&self.required)
-            .filter(|(_, r)| **r)
-            .map(|(f, _)| *f)
+    /// Whether the list has a property (productive, nullable) given which
+    /// member non-terminals have it: all required members do, and enough
+    /// members do to reach the minimum count.
+    fn has(&self, flag: &[bool]) -> bool {
+        let ok = |i: usize| flag[self.first[i] as usize];
+        if !(0..self.first.len()).all(|i| !self.required[i] || ok(i)) {
+            return false;
+        }
+        let Some(c) = &self.count else { return true };
+        let nreq = self.required.iter().filter(|r| **r).count() as u64;
+        if c.max.is_some_and(|m| u64::from(m) < nreq) {
+            return false;
+        }
+        let repeatable = (0..self.first.len()).any(|i| !c.once[i] && ok(i));
+        let once = (0..self.first.len())
+            .filter(|&i| c.once[i] && ok(i))
+            .count() as u64;
+        repeatable || once >= u64::from(c.min)
     }
 }
 
 /// True if symbol `s` has the property `flag` holds for non-terminals (and
-/// lexemes have `lexeme`); an any-order list has it when all its required
-/// members do.
+/// lexemes have `lexeme`); see [`AnyOrderParts::has`] for any-order lists.
 fn symbol_has(s: u32, flag: &[bool], lexeme: bool, any_order: &[AnyOrderParts]) -> bool {
     if is_any_order(s) {
-        any_order[any_order_index(s)]
-            .required_first()
-            .all(|f| flag[f as usize])
+        any_order[any_order_index(s)].has(flag)
     } else if s & NT == 0 {
         lexeme
     } else {
@@ -267,8 +276,25 @@ impl<'g> Lowering<'g> {
                 members,
                 required,
                 separator,
+                count,
             } => {
                 let nreq = required.iter().filter(|r| **r).count();
+                if let Some(c) = count {
+                    let nonce = c.once.iter().filter(|o| **o).count();
+                    let cap = c.max.unwrap_or(c.min);
+                    let once_ok = c.once.len() == members.len()
+                        && required.iter().zip(&c.once).all(|(r, o)| !r || *o);
+                    if !once_ok || nonce > MAX_COUNTED_ONCE || cap > MAX_MEMBER_COUNT {
+                        return Err(GrammarError::TooLarge(format!(
+                            "a counted any-order list in rule {} has {} members, {nonce} of them \
+                             at most once, and a count bound of {cap}; it needs one `once` flag \
+                             per member (set for each required one), at most \
+                             {MAX_COUNTED_ONCE} set, and bounds up to {MAX_MEMBER_COUNT}",
+                            self.current_rule,
+                            members.len(),
+                        )));
+                    }
+                }
                 if members.len() != required.len() || nreq > 63 {
                     return Err(GrammarError::TooLarge(format!(
                         "an any-order list in rule {} has {} members and {} required flags, \
@@ -299,6 +325,7 @@ impl<'g> Lowering<'g> {
                     first,
                     next,
                     required: required.clone(),
+                    count: count.clone(),
                 });
                 self.prod(n, vec![NT | ANY_ORDER | id])?;
                 NT | n
@@ -484,7 +511,7 @@ impl CompiledGrammar {
             any_order: lw
                 .any_order
                 .into_iter()
-                .map(|a| AnyOrderSpec::new(a.first, a.next, &a.required))
+                .map(|a| AnyOrderSpec::new(a.first, a.next, &a.required, a.count.as_ref()))
                 .collect(),
             rest_at: std::sync::OnceLock::new(),
         };

@@ -71,12 +71,38 @@ pub enum Expr {
     /// Spelled out in plain rules this language needs a rule per subset of
     /// required members; the parser tracks the subset instead, so the cost
     /// is linear in the number of members. At most 63 members may be
-    /// required. Build it with [`Expr::any_order`].
+    /// required. Build it with [`Expr::any_order`], or with
+    /// [`Expr::any_order_counted`] for bounds on the number of members.
     AnyOrder {
         members: Vec<Expr>,
         required: Vec<bool>,
         separator: Box<Expr>,
+        /// Bounds on the number of members written, if any.
+        count: Option<MemberCount>,
     },
+}
+
+/// The most members of a counted [`Expr::AnyOrder`] list that may be
+/// `once` (the parser's item tag holds a bit for each, below the count).
+pub const MAX_COUNTED_ONCE: usize = 48;
+
+/// The largest count bound of a counted [`Expr::AnyOrder`] list.
+pub const MAX_MEMBER_COUNT: u32 = 0x7ffe;
+
+/// Bounds on the number of members of an [`Expr::AnyOrder`] list: a JSON
+/// object's `minProperties`/`maxProperties`. The parser counts in the item
+/// tag (up to 32,766), and each member whose `once` flag is set may then
+/// appear at most once (a known key: counting a repeated key twice would
+/// let a duplicate stand in for a missing property). At most 48 members may
+/// be `once`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MemberCount {
+    /// Fewest members.
+    pub min: u32,
+    /// Most members (`None`: unbounded).
+    pub max: Option<u32>,
+    /// Per member: it may appear at most once.
+    pub once: Vec<bool>,
 }
 
 impl Expr {
@@ -164,6 +190,55 @@ impl Expr {
             members,
             required,
             separator: Box::new(separator),
+            count: None,
+        }
+    }
+
+    /// Like [`Expr::any_order`], with between `min` and `max` members in
+    /// all; members are `(expr, required, once)` (see [`MemberCount`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use formwork::grammar::{Expr, Grammar};
+    /// use formwork::{CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // `a` required, `b` optional, `x` repeatable; two or three in all.
+    /// let mut g = Grammar::new("s");
+    /// g.rule("s", Expr::any_order_counted(
+    ///     [(Expr::literal("a"), true, true), (Expr::literal("b"), false, true),
+    ///      (Expr::literal("x"), false, false)],
+    ///     Expr::literal(","),
+    ///     2,
+    ///     Some(3),
+    /// ));
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
+    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
+    /// let trie = Arc::new(TokenTrie::new(&vocab));
+    /// let m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), vocab, trie);
+    /// for (text, ok) in [("b,a", true), ("x,a,x", true), ("a", false), ("a,b,x,x", false), ("a,a", false)] {
+    ///     let mut m = m.clone();
+    ///     let fits = m.commit_bytes(text.as_bytes()).is_ok() && m.is_accepting();
+    ///     assert_eq!(fits, ok, "{text}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn any_order_counted(
+        members: impl IntoIterator<Item = (Expr, bool, bool)>,
+        separator: Expr,
+        min: u32,
+        max: Option<u32>,
+    ) -> Expr {
+        let (mut exprs, mut required, mut once) = (Vec::new(), Vec::new(), Vec::new());
+        for (e, r, o) in members {
+            exprs.push(e);
+            required.push(r);
+            once.push(o);
+        }
+        Expr::AnyOrder {
+            members: exprs,
+            required,
+            separator: Box::new(separator),
+            count: Some(MemberCount { min, max, once }),
         }
     }
     /// Between `min` and `max` repetitions (`None`: unbounded).

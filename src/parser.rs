@@ -15,6 +15,7 @@
 //! nullable non-terminal also advances past it at once, so completions with
 //! an empty span never need to be revisited.
 
+use crate::grammar::{MemberCount, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -28,6 +29,12 @@ pub(crate) const ANY_ORDER: u32 = 1 << 30;
 /// In an any-order item's tag: at least one member has been consumed, so
 /// the next member needs the separator.
 const STARTED: u64 = 1 << 63;
+
+/// In a counted any-order item's tag (see [`AnyOrderSpec`]): the number of
+/// members so far, in bits 48..63, saturating at the spec's `cap`.
+const COUNT_SHIFT: u32 = MAX_COUNTED_ONCE as u32;
+const COUNT_MASK: u64 = 0x7fff << COUNT_SHIFT;
+const _: () = assert!(MAX_MEMBER_COUNT < 0x7fff);
 
 /// The index in `ParserTables::any_order` of any-order symbol `sym`.
 #[inline]
@@ -64,22 +71,51 @@ pub(crate) struct AnyOrderSpec {
     /// `(non-terminal, member index)` for every `first` and `next`
     /// non-terminal, sorted: which member a completed non-terminal was.
     pub(crate) by_nonterminal: Vec<(u32, u32)>,
+    /// Counted lists: the bits of members that may appear at most once
+    /// (0 for lists without a count: members repeat freely).
+    once: u64,
+    /// Counted lists: fewest and most members (`max` `None`: unbounded),
+    /// and the value the count saturates at (where it no longer matters).
+    min: u32,
+    max: Option<u32>,
+    cap: u32,
 }
 
 impl AnyOrderSpec {
-    pub(crate) fn new(first: Vec<u32>, next: Vec<u32>, required: &[bool]) -> AnyOrderSpec {
+    /// `count`: bounds on the number of members; then every `once` member
+    /// gets a bit (at most [`MAX_COUNTED_ONCE`]), else only required ones
+    /// (at most 63).
+    pub(crate) fn new(
+        first: Vec<u32>,
+        next: Vec<u32>,
+        required: &[bool],
+        count: Option<&MemberCount>,
+    ) -> AnyOrderSpec {
         let mut bit = Vec::with_capacity(required.len());
+        let (mut full, mut once) = (0u64, 0u64);
         let mut n = 0;
-        for &r in required {
-            if r {
-                bit.push(1u64 << n);
+        for (i, &r) in required.iter().enumerate() {
+            let o = count.is_some_and(|c| c.once.get(i).copied().unwrap_or(false));
+            if r || o {
+                let b = 1u64 << n;
                 n += 1;
+                bit.push(b);
+                if r {
+                    full |= b;
+                }
+                if o {
+                    once |= b;
+                }
             } else {
                 bit.push(0);
             }
         }
-        assert!(n <= 63, "at most 63 required members");
-        let full = bit.iter().fold(0, |a, b| a | b);
+        let limit = if count.is_some() {
+            MAX_COUNTED_ONCE
+        } else {
+            63
+        };
+        assert!(n <= limit, "too many tagged any-order members");
         let mut by_nonterminal: Vec<(u32, u32)> = first
             .iter()
             .chain(&next)
@@ -88,13 +124,47 @@ impl AnyOrderSpec {
             .collect();
         by_nonterminal.sort_unstable();
         by_nonterminal.dedup();
+        let (min, max) = count.map_or((0, None), |c| (c.min, c.max));
+        let cap = if count.is_some() {
+            max.unwrap_or(min).min(MAX_MEMBER_COUNT)
+        } else {
+            0
+        };
         AnyOrderSpec {
             first,
             next,
             bit,
             full,
             by_nonterminal,
+            once,
+            min,
+            max,
+            cap,
         }
+    }
+
+    /// The tag after member `i` in an item tagged `tag`, or `None` if the
+    /// member may not come now (written already and `once`, or the list is
+    /// at its most members).
+    #[inline]
+    fn advance(&self, tag: u64, i: usize) -> Option<u64> {
+        let b = self.bit[i];
+        if tag & b & self.once != 0 {
+            return None;
+        }
+        let c = ((tag & COUNT_MASK) >> COUNT_SHIFT) as u32;
+        if self.max.is_some_and(|m| c >= m) {
+            return None;
+        }
+        let c = (c + 1).min(self.cap);
+        Some((tag & !COUNT_MASK) | STARTED | b | (u64::from(c) << COUNT_SHIFT))
+    }
+
+    /// Whether the list may end in an item tagged `tag`: every required
+    /// member seen, and enough members.
+    #[inline]
+    fn may_end(&self, tag: u64) -> bool {
+        tag & self.full == self.full && ((tag & COUNT_MASK) >> COUNT_SHIFT) as u32 >= self.min
     }
 
     /// The non-terminal member `i` is parsed as in an item tagged `tag`.
@@ -125,7 +195,7 @@ impl AnyOrderSpec {
         let mut first_saving = 0u32;
         let mut any = false;
         for (i, &b) in self.bit.iter().enumerate() {
-            if b != 0 && tag & b == 0 {
+            if b & self.full != 0 && tag & b == 0 {
                 let (f, n) = (min[self.first[i] as usize], min[self.next[i] as usize]);
                 c = c.saturating_add(n.max(f)).min(FAR);
                 first_saving = first_saving.max(n.max(f) - f);
@@ -470,7 +540,9 @@ impl Parser {
             if is_any_order(sym) {
                 let spec = t.spec(sym);
                 for m in 0..spec.first.len() {
-                    let tag = it.tag | STARTED | spec.bit[m];
+                    let Some(tag) = spec.advance(it.tag, m) else {
+                        continue;
+                    };
                     waits.push((
                         spec.member(it.tag, m),
                         lhs,
@@ -577,10 +649,9 @@ impl Parser {
                 let spec = t.spec(sym);
                 for m in spec.members_of(x) {
                     if spec.member(px.tag, m) == x {
-                        self.add(Item {
-                            tag: px.tag | STARTED | spec.bit[m],
-                            ..px
-                        });
+                        if let Some(tag) = spec.advance(px.tag, m) {
+                            self.add(Item { tag, ..px });
+                        }
                     }
                 }
             }
@@ -608,10 +679,15 @@ impl Parser {
             } else if is_any_order(sym) {
                 let spec = t.spec(sym);
                 // All required members seen: the list may end here.
-                if it.tag & !STARTED == spec.full && it.origin != k {
+                if spec.may_end(it.tag) && it.origin != k {
                     self.complete(t, t.lhs_at[it.dot as usize], it.origin);
                 }
                 for m in 0..spec.first.len() {
+                    // A member that may not come now is not even predicted,
+                    // so its lexemes stay out of the mask.
+                    let Some(tag) = spec.advance(it.tag, m) else {
+                        continue;
+                    };
                     let x = spec.member(it.tag, m) as usize;
                     for &p in &t.prods_of[x] {
                         self.add(Item {
@@ -621,10 +697,7 @@ impl Parser {
                         });
                     }
                     if t.nullable[x] {
-                        self.add(Item {
-                            tag: it.tag | STARTED | spec.bit[m],
-                            ..it
-                        });
+                        self.add(Item { tag, ..it });
                     }
                 }
             } else if sym & NT != 0 {

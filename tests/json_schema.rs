@@ -222,6 +222,46 @@ fn long_string_length_bounds_are_exact() {
     );
 }
 
+/// `minProperties`/`maxProperties` under any property order: the parser
+/// counts members, known keys come at most once (a repeated key must not
+/// stand in for a missing one), and the order is free.
+#[test]
+fn property_counts_in_any_order() {
+    // Required keys in another order than `properties` (this used to keep the
+    // schema order under a count).
+    check(
+        json!({"type": "object", "maxProperties": 12, "required": ["iss", "iat"],
+               "properties": {"iat": {"type": "integer"}, "iss": {"type": "string"}}}),
+        &[r#"{"iss": "x", "iat": 1}"#, r#"{"iat": 1, "iss": "x"}"#],
+        &[r#"{"iss": "x"}"#, r#"{"iss": "x", "iss": "y"}"#],
+    );
+    let s = json!({"type": "object", "minProperties": 2, "maxProperties": 3,
+                   "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+                   "additionalProperties": {"type": "string"}});
+    check(
+        s.clone(),
+        &[
+            r#"{"b": 1, "a": 2}"#,
+            r#"{"z": "x", "a": 1}"#,
+            r#"{"z": "x", "y": "w", "b": 1}"#,
+            r#"{"y": "w", "z": "x"}"#,
+        ],
+        &[
+            "{}",
+            r#"{"a": 1}"#,
+            r#"{"a": 1, "a": 2}"#,
+            r#"{"a": 1, "b": 2, "y": "w", "z": "x"}"#,
+            r#"{"a": "x", "b": 1}"#,
+        ],
+    );
+    // More required keys than `maxProperties`: no object fits.
+    check(
+        json!({"type": ["object", "null"], "maxProperties": 1, "required": ["a", "b"]}),
+        &["null"],
+        &[r#"{"a": 1, "b": 2}"#, r#"{"a": 1}"#, "{}"],
+    );
+}
+
 /// Branches no value satisfies are pruned, not reported as errors.
 #[test]
 fn unsatisfiable_branches_are_pruned() {

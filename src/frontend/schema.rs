@@ -54,7 +54,7 @@ use crate::frontend::number_regex::{number_regex, Decimal, Keyword, NumberConstr
 use crate::frontend::schema_ids::{
     resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
 };
-use crate::grammar::{Expr, Grammar};
+use crate::grammar::{Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -144,8 +144,9 @@ pub enum PropertyOrder {
     Schema,
     /// Any order. Required keys are still enforced; a known key may repeat
     /// (the grammar does not count keys; a parser keeps the last value, which
-    /// validates like the others). An object under `minProperties` or
-    /// `maxProperties` keeps the schema order (counting needs it).
+    /// validates like the others). Under `minProperties` or `maxProperties`
+    /// the parser counts the members, and each known key appears at most
+    /// once (beyond 48 known keys the object keeps the schema order).
     Any,
 }
 
@@ -1980,11 +1981,14 @@ impl<'a> Compiler<'a> {
 
     /// Members in any order: an [`Expr::AnyOrder`] list, whose parser items
     /// track the set of required keys seen (no rule per subset).
+    /// `count`: `minProperties`/`maxProperties`; each known key may then
+    /// appear at most once.
     fn any_order_object(
         &mut self,
         n: &Node<'a>,
         mut members: Vec<(Expr, bool)>,
         extra: Option<Expr>,
+        count: Option<(u32, Option<u32>)>,
     ) -> R<Option<Expr>> {
         let r = members.iter().filter(|m| m.1).count();
         if r > 63 {
@@ -1996,10 +2000,22 @@ impl<'a> Compiler<'a> {
                 ),
             ));
         }
-        if let Some(x) = extra {
-            members.push((x, false));
-        }
-        let list = Expr::any_order(members, Expr::literal(","));
+        let list = match count {
+            None => {
+                if let Some(x) = extra {
+                    members.push((x, false));
+                }
+                Expr::any_order(members, Expr::literal(","))
+            }
+            Some((min, max)) => {
+                let mut m: Vec<(Expr, bool, bool)> =
+                    members.into_iter().map(|(e, r)| (e, r, true)).collect();
+                if let Some(x) = extra {
+                    m.push((x, false, false));
+                }
+                Expr::any_order_counted(m, Expr::literal(","), min, max)
+            }
+        };
         Ok(Some(Expr::seq([
             Expr::literal("{"),
             list,
@@ -2136,21 +2152,29 @@ impl<'a> Compiler<'a> {
             1 => extra_alts.pop(),
             _ => Some(Expr::Choice(extra_alts)),
         };
-        // Counting members needs the canonical order (see `PropertyOrder::Any`).
-        if self.options.property_order == PropertyOrder::Any
-            && n.min_props == 0
-            && n.max_props.is_none()
-        {
-            return self.any_order_object(n, members, extra);
+        let (minp, maxp) = (n.min_props, n.max_props);
+        if maxp.is_some_and(|m| m < minp) {
+            return Ok(None);
+        }
+        if self.options.property_order == PropertyOrder::Any {
+            if minp == 0 && maxp.is_none() {
+                return self.any_order_object(n, members, extra, None);
+            }
+            // Counted in the parser's item tags while they have room; else
+            // the canonical order below counts with rules.
+            let bound = |x: u64| u32::try_from(x).ok().filter(|&x| x <= MAX_MEMBER_COUNT);
+            if let (Some(lo), Some(hi)) =
+                (bound(minp), maxp.map_or(Some(None), |m| bound(m).map(Some)))
+            {
+                if members.len() <= MAX_COUNTED_ONCE {
+                    return self.any_order_object(n, members, extra, Some((lo, hi)));
+                }
+            }
         }
         // S(i, c): members i.. with none before; T(i, c): members i.., each
         // after a comma; c members are present so far (capped where the
         // count no longer matters).
         let len = members.len();
-        let (minp, maxp) = (n.min_props, n.max_props);
-        if maxp.is_some_and(|m| m < minp) {
-            return Ok(None);
-        }
         let cap = maxp.unwrap_or(minp);
         if (len as u64 + 1).saturating_mul(cap + 1) > MAX_OBJECT_RULES {
             return Err(unsupported(

@@ -567,10 +567,12 @@ fn rename_rules(e: &Expr, rename: &dyn Fn(&str) -> Option<String>) -> Expr {
             members,
             required,
             separator,
+            count,
         } => Expr::AnyOrder {
             members: members.iter().map(|x| rename_rules(x, rename)).collect(),
             required: required.clone(),
             separator: Box::new(rename_rules(separator, rename)),
+            count: count.clone(),
         },
         other => other.clone(),
     }
