@@ -262,6 +262,39 @@ fn property_counts_in_any_order() {
     );
 }
 
+/// Under an older `$schema`, keywords of later drafts are annotations (as
+/// the draft's validators read them); a property named like one stays.
+#[test]
+fn later_keywords_are_ignored_under_older_drafts() {
+    let d4 = "http://json-schema.org/draft-04/schema#";
+    check(
+        json!({"$schema": d4, "type": "object",
+               "if": {"properties": {"t": {"const": "a"}}},
+               "then": {"properties": {"n": {"maxLength": 1}}},
+               "properties": {"if": {"type": "integer"}}, "required": ["if"]}),
+        &[r#"{"if": 1, "t": "a", "n": "long"}"#],
+        &[r#"{"if": "x"}"#, r#"{"t": "a"}"#],
+    );
+    check(
+        json!({"$schema": d4, "const": 1}),
+        &["1", "2", r#""x""#],
+        &[],
+    );
+    check(
+        json!({"$schema": "http://json-schema.org/draft-06/schema#", "const": 1,
+               "if": {"const": 1}, "then": false}),
+        &["1"],
+        &["2"],
+    );
+    check(
+        json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+               "dependentRequired": {"a": ["b"]}, "if": {"required": ["a"]},
+               "then": {"required": ["c"]}}),
+        &[r#"{"a": 1, "c": 2}"#],
+        &[r#"{"a": 1}"#],
+    );
+}
+
 /// Branches no value satisfies are pruned, not reported as errors.
 #[test]
 fn unsatisfiable_branches_are_pruned() {

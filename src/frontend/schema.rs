@@ -221,15 +221,32 @@ pub fn compile(schema: &Value) -> R<Grammar> {
 /// Compiles `schema` with `options`.
 pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
     let (legacy, draft4) = dialect(schema, "")?.unwrap_or((false, false));
+    // Keywords of later drafts are annotations under an older `$schema`.
+    let later = later_keywords(schema);
+    let stripped;
+    let schema = if later.is_empty() {
+        schema
+    } else {
+        stripped = without_keywords(schema.clone(), later);
+        &stripped
+    };
+    let remote_docs: Vec<(String, Value)> = options
+        .remote
+        .iter()
+        .map(|(k, v)| {
+            let v = if later.is_empty() {
+                v.clone()
+            } else {
+                without_keywords(v.clone(), later)
+            };
+            (split_fragment(k).0.to_string(), v)
+        })
+        .collect();
     let arena = Arena::new();
     let mut c = Compiler {
         draft4,
         root: schema,
-        remotes: options
-            .remote
-            .iter()
-            .map(|(k, v)| (split_fragment(k).0.to_string(), v))
-            .collect(),
+        remotes: remote_docs.iter().map(|(k, v)| (k.clone(), v)).collect(),
         arena: &arena,
         registry: RefCell::new(Vec::new()),
         negations: RefCell::new(HashMap::new()),
@@ -291,6 +308,112 @@ fn dialect(schema: &Value, at: &str) -> R<Option<(bool, bool)>> {
         .any(|d| ms.contains(d));
     let draft4 = ms.contains("draft-03") || ms.contains("draft-04");
     Ok(Some((legacy, draft4)))
+}
+
+/// Keywords that came after the draft `schema`'s `$schema` names, which its
+/// validators therefore ignore: `if`/`then`/`else` came in draft-07;
+/// `const`, `contains` and `propertyNames` in draft-06; the rest in 2019-09
+/// and 2020-12. Empty without `$schema` or for a later draft.
+fn later_keywords(schema: &Value) -> &'static [&'static str] {
+    const AFTER_07: &[&str] = &[
+        "dependentRequired",
+        "dependentSchemas",
+        "prefixItems",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "minContains",
+        "maxContains",
+        "$dynamicRef",
+        "$recursiveRef",
+    ];
+    const AFTER_06: &[&str] = &[
+        "dependentRequired",
+        "dependentSchemas",
+        "prefixItems",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "minContains",
+        "maxContains",
+        "$dynamicRef",
+        "$recursiveRef",
+        "if",
+        "then",
+        "else",
+    ];
+    const AFTER_04: &[&str] = &[
+        "dependentRequired",
+        "dependentSchemas",
+        "prefixItems",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "minContains",
+        "maxContains",
+        "$dynamicRef",
+        "$recursiveRef",
+        "if",
+        "then",
+        "else",
+        "const",
+        "contains",
+        "propertyNames",
+    ];
+    let Some(ms) = schema.get("$schema").and_then(Value::as_str) else {
+        return &[];
+    };
+    if ms.contains("draft-03") || ms.contains("draft-04") {
+        AFTER_04
+    } else if ms.contains("draft-06") {
+        AFTER_06
+    } else if ms.contains("draft-07") {
+        AFTER_07
+    } else {
+        &[]
+    }
+}
+
+/// `schema` without the keywords `drop`, in every subschema (found through
+/// the keywords that hold subschemas, so a property *named* like a keyword
+/// stays).
+fn without_keywords(mut schema: Value, drop: &[&str]) -> Value {
+    fn walk(v: &mut Value, drop: &[&str], depth: usize) {
+        let Value::Object(m) = v else { return };
+        if depth > 256 {
+            return;
+        }
+        m.retain(|k, _| !drop.contains(&k.as_str()));
+        for (k, x) in m.iter_mut() {
+            match k.as_str() {
+                "additionalProperties"
+                | "additionalItems"
+                | "contains"
+                | "propertyNames"
+                | "not"
+                | "if"
+                | "then"
+                | "else"
+                | "unevaluatedProperties"
+                | "unevaluatedItems"
+                | "items" => match x {
+                    Value::Array(a) => a.iter_mut().for_each(|s| walk(s, drop, depth + 1)),
+                    s => walk(s, drop, depth + 1),
+                },
+                "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
+                    if let Value::Array(a) = x {
+                        a.iter_mut().for_each(|s| walk(s, drop, depth + 1));
+                    }
+                }
+                "properties" | "patternProperties" | "definitions" | "$defs" | "dependencies"
+                | "dependentSchemas" => {
+                    if let Value::Object(o) = x {
+                        o.values_mut().for_each(|s| walk(s, drop, depth + 1));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    walk(&mut schema, drop, 0);
+    schema
 }
 
 const SKIP_ANYOF: u8 = 1;
