@@ -79,6 +79,9 @@ pub(crate) struct AnyOrderSpec {
     min: u32,
     max: Option<u32>,
     cap: u32,
+    /// Whether the list has a count (else bits 48..63 of the tag are
+    /// member bits too: up to 63 required members).
+    counted: bool,
 }
 
 impl AnyOrderSpec {
@@ -140,6 +143,7 @@ impl AnyOrderSpec {
             min,
             max,
             cap,
+            counted: count.is_some(),
         }
     }
 
@@ -149,6 +153,9 @@ impl AnyOrderSpec {
     #[inline]
     fn advance(&self, tag: u64, i: usize) -> Option<u64> {
         let b = self.bit[i];
+        if !self.counted {
+            return Some(tag | STARTED | b);
+        }
         if tag & b & self.once != 0 {
             return None;
         }
@@ -164,7 +171,8 @@ impl AnyOrderSpec {
     /// member seen, and enough members.
     #[inline]
     fn may_end(&self, tag: u64) -> bool {
-        tag & self.full == self.full && ((tag & COUNT_MASK) >> COUNT_SHIFT) as u32 >= self.min
+        tag & self.full == self.full
+            && (!self.counted || ((tag & COUNT_MASK) >> COUNT_SHIFT) as u32 >= self.min)
     }
 
     /// The non-terminal member `i` is parsed as in an item tagged `tag`.
