@@ -639,7 +639,7 @@ fn errors_name_keyword_and_pointer() {
     assert_eq!(p, "/$ref");
     assert!(m.contains("example.com"), "{m}");
     let (p, _) = unsupported_pointer(json!({"oneOf": [
-        {"type": "object", "additionalProperties": false},
+        {"type": "object", "unevaluatedProperties": false},
         {"type": "object", "properties": {"a": {}}}
     ]}));
     assert_eq!(p, "/oneOf");
@@ -876,6 +876,122 @@ fn negation_of_type_specific_keywords() {
         &[r#"{"a": 1, "b": 2}"#, r#"{"a": 2}"#, "[]", "7"],
         &[r#"{"a": 1}"#, r#"{"a": 2, "c": 3}"#],
     );
+}
+
+/// Negated `additionalProperties`, `patternProperties` and `propertyNames`:
+/// an object with a member that breaks them (a witness member), alone and
+/// through `oneOf` branches that may overlap (each branch with the negation
+/// of the others), in both property orders.
+#[test]
+fn negation_of_object_member_keywords() {
+    let schema_order = SchemaOptions {
+        property_order: PropertyOrder::Schema,
+        ..options()
+    };
+    // (Valid instances in schema order: the other order is rejected there.)
+    let both = |schema: Value, valid: &[&str], invalid: &[&str]| {
+        check(schema.clone(), valid, invalid);
+        check_with(schema, &schema_order, valid, invalid);
+    };
+    both(
+        json!({"not": {"properties": {"a": {}}, "additionalProperties": false}}),
+        &[r#"{"b": 1}"#, r#"{"a": 1, "b": 2}"#],
+        &["{}", r#"{"a": 1}"#, "5", "[]", r#""b""#],
+    );
+    check(
+        json!({"not": {"properties": {"a": {}}, "additionalProperties": false}}),
+        &[r#"{"b": 2, "a": 1}"#],
+        &[],
+    );
+    both(
+        json!({"not": {"properties": {"a": {}}, "patternProperties": {"^x": {}},
+                       "additionalProperties": {"type": "string"}}}),
+        &[
+            r#"{"b": 1}"#,
+            r#"{"a": 1, "b": null}"#,
+            r#"{"a": 2, "x1": "s", "c": []}"#,
+        ],
+        &[
+            "{}",
+            r#"{"b": "s"}"#,
+            r#"{"x1": 5}"#,
+            r#"{"a": 5}"#,
+            r#""s""#,
+        ],
+    );
+    both(
+        json!({"not": {"patternProperties": {"^a": {"type": "integer"}, "b$": {"maxLength": 1}}}}),
+        &[r#"{"ab": "x"}"#, r#"{"c": 1, "a": 1.5}"#, r#"{"b": "xy"}"#],
+        &[
+            r#"{"ab": 1}"#,
+            r#"{"b": "x", "a": 2}"#,
+            r#"{"c": "x"}"#,
+            "{}",
+            "[]",
+        ],
+    );
+    both(
+        json!({"not": {"propertyNames": {"maxLength": 2}}}),
+        &[r#"{"abc": 1}"#, r#"{"a": 1, "bcd": 2}"#],
+        &[r#"{"ab": 1}"#, "{}", r#""abc""#],
+    );
+    // A key schema with two keywords: its negation is a union of two.
+    both(
+        json!({"type": "object", "properties": {"ab": {}},
+               "not": {"propertyNames": {"maxLength": 3, "pattern": "^a"}}}),
+        &[r#"{"abcd": 1}"#, r#"{"b": 1}"#, r#"{"ab": 1, "b": 2}"#],
+        &[r#"{"ab": 1}"#, r#"{"a": 1, "abc": 2}"#, "{}"],
+    );
+    // Branches that overlap on `{}` and `{"b": …}`: exactly one must hold.
+    both(
+        json!({"oneOf": [
+            {"type": "object", "properties": {"a": {}, "b": {}}, "additionalProperties": false},
+            {"required": ["b"]}
+        ]}),
+        // `required` holds for every non-object.
+        &["{}", r#"{"a": 1}"#, r#"{"b": 1, "c": 2}"#, "5"],
+        &[r#"{"b": 1}"#, r#"{"a": 1, "b": 2}"#, r#"{"c": 1}"#],
+    );
+    // Three closed objects: one member can witness both negations.
+    both(
+        json!({"oneOf": [
+            {"type": "object", "properties": {"a": {}}, "additionalProperties": false},
+            {"type": "object", "properties": {"b": {}}, "additionalProperties": false},
+            {"type": "object", "properties": {"c": {}}, "additionalProperties": false}
+        ]}),
+        &[r#"{"a": 1}"#, r#"{"b": 1}"#, r#"{"c": []}"#],
+        &["{}", r#"{"a": 1, "b": 1}"#, r#"{"d": 1}"#, "1"],
+    );
+    // Two witnesses that one member or two different members satisfy.
+    both(
+        json!({"oneOf": [
+            {"type": "object"},
+            {"propertyNames": {"pattern": "^x"}},
+            {"additionalProperties": {"type": "integer"}}
+        ]}),
+        &[
+            r#"{"y": "s"}"#,
+            r#"{"y": 1, "x": "s"}"#,
+            r#"{"x": "s", "y": 1}"#,
+        ],
+        &[r#"{"y": 1}"#, r#"{"x": "s"}"#, "{}", "5", r#""y""#],
+    );
+    // Counted members: the witness is one of them.
+    both(
+        json!({"minProperties": 2,
+               "not": {"properties": {"a": {}}, "additionalProperties": false}}),
+        &[r#"{"a": 1, "b": 2}"#, r#"{"b": 1, "c": 2}"#],
+        &[r#"{"b": 1}"#, r#"{"a": 1}"#, "{}"],
+    );
+    // Key schemas with oneOf: keys of exactly one branch fail `not`.
+    both(
+        json!({"not": {"propertyNames": {"not": {"oneOf": [{"maxLength": 2}, {"pattern": "^a"}]}}}}),
+        &[r#"{"b": 1}"#, r#"{"abc": 1}"#, r#"{"ab": 1, "abc": 2}"#],
+        &[r#"{"ab": 1}"#, r#"{"bcd": 1}"#, "{}"],
+    );
+    // Still unsupported: unevaluatedProperties.
+    let (p, _) = unsupported_pointer(json!({"not": {"unevaluatedProperties": false}}));
+    assert_eq!(p, "/not/unevaluatedProperties");
 }
 
 /// `SchemaOptions::remote`: a `$ref` into a supplied document, with a pointer

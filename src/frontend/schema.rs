@@ -87,6 +87,14 @@ const PLAIN_INTEGER: &str = "-?(?:0|[1-9][0-9]*)";
 const MAX_WORK: usize = 20_000;
 /// Nesting limit of compiled schemas (keeps the compiler's stack bounded).
 const MAX_DEPTH: usize = 64;
+/// Most witnesses (`$fw_exists`: negated `additionalProperties`,
+/// `patternProperties`, `propertyNames`) in one object; the rules grow with
+/// the 2^n sets of them found.
+const MAX_WITNESSES: usize = 4;
+/// Most string nodes a witness's key schema splits into.
+const MAX_KEY_NODES: usize = 16;
+/// Most key lexemes built for one object's witness members.
+const MAX_WITNESS_LEXEMES: usize = 256;
 
 type R<T> = Result<T, GrammarError>;
 
@@ -606,6 +614,19 @@ struct Node<'a> {
     unique: Option<String>,
     /// `contains`: (pointer, schema, minContains, maxContains).
     contains: Vec<(String, &'a Value, u64, Option<u64>)>,
+    /// Members the object must have (from negated object keywords).
+    exists: Vec<Witness<'a>>,
+}
+
+/// `$fw_exists`: the object has a member whose key satisfies `key` (a
+/// string schema) and whose value satisfies `value` (if any). This is how
+/// negated `additionalProperties`, `patternProperties` and `propertyNames`
+/// are spelled; `object_expr` enforces it with a witness member.
+#[derive(Clone, Debug)]
+struct Witness<'a> {
+    ptr: String,
+    key: Sub<'a>,
+    value: Option<Sub<'a>>,
 }
 
 #[derive(Default)]
@@ -673,6 +694,7 @@ impl<'a> Node<'a> {
             max_items: None,
             unique: None,
             contains: Vec::new(),
+            exists: Vec::new(),
         }
     }
 
@@ -716,6 +738,7 @@ impl<'a> Node<'a> {
             && self.max_items.is_none()
             && self.unique.is_none()
             && self.contains.is_empty()
+            && self.exists.is_empty()
     }
 }
 
@@ -1266,13 +1289,56 @@ impl<'a> Compiler<'a> {
                 | "unevaluatedItems"
                 | "additionalItems"
                     if v == &Value::Bool(true) || v.as_object().is_some_and(|o| o.is_empty()) => {}
-                "additionalProperties"
-                | "patternProperties"
-                | "propertyNames"
-                | "unevaluatedProperties"
+                // Some member breaks it: a key of the keyword's kind (not
+                // in `properties`, matching no pattern; matching this
+                // pattern; any key) whose value fails the subschema, or
+                // (propertyNames) a key failing it. See `$fw_exists`.
+                "additionalProperties" => {
+                    if m.contains_key("unevaluatedProperties") {
+                        return Err(cant());
+                    }
+                    let known: Vec<Value> = match m.get("properties") {
+                        Some(Value::Object(p)) => p.keys().map(|k| json!(k)).collect(),
+                        _ => Vec::new(),
+                    };
+                    let pats: Vec<Value> = match m.get("patternProperties") {
+                        Some(Value::Object(p)) => p.keys().map(|k| json!(k)).collect(),
+                        _ => Vec::new(),
+                    };
+                    let key = self.made_up(json!({ "type": "string",
+                        "$fw_not_values": known, "$fw_not_pattern": pats }));
+                    let key = reg(format!("{kp}(key)"), key);
+                    let value = self.register(self.negate(&Sub::new(kp.clone(), v))?);
+                    branches.push(json!({ "type": "object",
+                        "$fw_exists": { "key": key, "value": value } }));
+                }
+                "patternProperties" => {
+                    let p = v
+                        .as_object()
+                        .ok_or_else(|| invalid(&kp, "patternProperties must be an object"))?;
+                    for (pat, sub) in p {
+                        if sub == &Value::Bool(true)
+                            || sub.as_object().is_some_and(|o| o.is_empty())
+                        {
+                            continue;
+                        }
+                        let pp = child(&kp, pat);
+                        let key = self.made_up(json!({ "type": "string", "pattern": pat }));
+                        let key = reg(format!("{pp}(key)"), key);
+                        let value = self.register(self.negate(&Sub::new(pp, sub))?);
+                        branches.push(json!({ "type": "object",
+                            "$fw_exists": { "key": key, "value": value } }));
+                    }
+                }
+                "propertyNames" => {
+                    let key = self.register(self.negate(&Sub::new(kp.clone(), v))?);
+                    branches.push(json!({ "type": "object", "$fw_exists": { "key": key } }));
+                }
+                "unevaluatedProperties"
                 | "unevaluatedItems"
                 | "additionalItems"
                 | "uniqueItems"
+                | "$fw_exists"
                 | "$dynamicRef"
                 | "$recursiveRef" => return Err(cant()),
                 _ => {} // unknown keyword: validates nothing, its negation is false
@@ -1584,13 +1650,33 @@ impl<'a> Compiler<'a> {
                         n.not_values_ptr = kp;
                     }
                     "$fw_not_pattern" => {
-                        let p = v
-                            .as_str()
-                            .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
-                        n.not_patterns.push((
-                            kp.replace("$fw_not_pattern", "pattern"),
-                            StrRule::Pattern(p.to_string()),
-                        ));
+                        // One pattern, or a list (the keys of a negated
+                        // additionalProperties' patternProperties).
+                        let ps = match v {
+                            Value::Array(a) => a.iter().collect(),
+                            _ => vec![v],
+                        };
+                        for p in ps {
+                            let p = p
+                                .as_str()
+                                .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
+                            n.not_patterns.push((
+                                kp.replace("$fw_not_pattern", "pattern"),
+                                StrRule::Pattern(p.to_string()),
+                            ));
+                        }
+                    }
+                    "$fw_exists" => {
+                        let key = self.registered(&v["key"], &kp)?;
+                        let value = match v.get("value") {
+                            Some(x) => Some(self.registered(x, &kp)?),
+                            None => None,
+                        };
+                        n.exists.push(Witness {
+                            ptr: s.ptr.clone(),
+                            key,
+                            value,
+                        });
                     }
                     "$fw_not_format" => {
                         let f = v.as_str().unwrap_or_default();
@@ -1968,11 +2054,26 @@ impl<'a> Compiler<'a> {
             return Ok(Some(self.any()));
         }
         if let Some(vals) = &n.values {
-            let vals = vals
+            let vals: Vec<Value> = vals
                 .iter()
                 .filter(|v| !n.not_values.iter().any(|x| json_eq(x, v)))
                 .cloned()
                 .collect();
+            if !n.exists.is_empty() {
+                // Only an object has the member a witness asks for.
+                if let Some(w) = n
+                    .exists
+                    .first()
+                    .filter(|_| vals.iter().any(Value::is_object))
+                {
+                    return Err(unsupported(
+                        &w.ptr,
+                        "an object enum/const under a negated additionalProperties/\
+                         patternProperties/propertyNames is not supported",
+                    ));
+                }
+                return Ok(None);
+            }
             return self.emit_values(&n, vals);
         }
         // Values excluded by a negated enum/const: by type.
@@ -2102,17 +2203,18 @@ impl<'a> Compiler<'a> {
         Ok(Some(self.collect(&subs)?))
     }
 
-    /// Members in any order: an [`Expr::AnyOrder`] list, whose parser items
-    /// track the set of required keys seen (no rule per subset).
-    /// `count`: `minProperties`/`maxProperties`; each known key may then
-    /// appear at most once.
+    /// Members in any order: an [`Expr::AnyOrder`] list (without the
+    /// braces), whose parser items track the set of required keys seen (no
+    /// rule per subset). `count`: `minProperties`/`maxProperties`; each known
+    /// key may then appear at most once (so may a witness member: a second
+    /// one parses as a plain member).
     fn any_order_object(
         &mut self,
         n: &Node<'a>,
-        mut members: Vec<(Expr, bool)>,
+        members: Vec<(Expr, bool)>,
         extra: Option<Expr>,
         count: Option<(u32, Option<u32>)>,
-    ) -> R<Option<Expr>> {
+    ) -> R<Expr> {
         let r = members.iter().filter(|m| m.1).count();
         if r > 63 {
             return Err(unsupported(
@@ -2123,8 +2225,9 @@ impl<'a> Compiler<'a> {
                 ),
             ));
         }
-        let list = match count {
+        Ok(match count {
             None => {
+                let mut members = members;
                 if let Some(x) = extra {
                     members.push((x, false));
                 }
@@ -2138,12 +2241,7 @@ impl<'a> Compiler<'a> {
                 }
                 Expr::any_order_counted(m, Expr::literal(","), min, max)
             }
-        };
-        Ok(Some(Expr::seq([
-            Expr::literal("{"),
-            list,
-            Expr::literal("}"),
-        ])))
+        })
     }
 
     fn object_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
@@ -2183,6 +2281,8 @@ impl<'a> Compiler<'a> {
         // Each known key's schema: per holder, its property schema and the
         // matching patterns, or else its additionalProperties.
         let mut members: Vec<(Expr, bool)> = Vec::new();
+        // Per member: its key and value schemas (for witness variants).
+        let mut known: Vec<(String, Vec<Sub<'a>>)> = Vec::new();
         for k in &keys {
             let required = n.required.contains(k);
             let name_ok = match &names {
@@ -2209,12 +2309,19 @@ impl<'a> Compiler<'a> {
                     }
                 }
             }
-            let c = if name_ok { self.value(subs)? } else { None };
+            let c = if name_ok {
+                self.value(subs.clone())?
+            } else {
+                None
+            };
             match c {
-                Some(c) => members.push((
-                    Expr::seq([self.key_expr(k), Expr::literal(":"), c.expr]),
-                    required,
-                )),
+                Some(c) => {
+                    members.push((
+                        Expr::seq([self.key_expr(k), Expr::literal(":"), c.expr]),
+                        required,
+                    ));
+                    known.push((k.clone(), subs));
+                }
                 None => {
                     if required {
                         return Ok(None);
@@ -2228,6 +2335,8 @@ impl<'a> Compiler<'a> {
             Some(nn) => string_parts(nn, Vec::new())?.unwrap_or_default(),
         };
         let mut extra_alts = Vec::new();
+        // Per other-key class: key regexes (all, except) and value schemas.
+        let mut classes: Vec<(Vec<String>, Vec<String>, Vec<Sub<'a>>)> = Vec::new();
         if !name_all.is_empty() {
             let mut known_except = name_except.clone();
             if !keys.is_empty() {
@@ -2257,17 +2366,15 @@ impl<'a> Compiler<'a> {
                         }
                     }
                 }
-                let Some(c) = self.value(subs)? else { continue };
-                all.sort();
-                all.dedup();
-                except.sort();
-                except.dedup();
-                let key = if all.len() == 1 && except.is_empty() {
-                    Expr::regex(all.pop().unwrap())
-                } else {
-                    Expr::Intersect { all, except }
+                let Some(c) = self.value(subs.clone())? else {
+                    continue;
                 };
-                extra_alts.push(Expr::seq([key, Expr::literal(":"), c.expr]));
+                classes.push((all.clone(), except.clone(), subs));
+                extra_alts.push(Expr::seq([
+                    key_lexeme(all, except),
+                    Expr::literal(":"),
+                    c.expr,
+                ]));
             }
         }
         let extra = match extra_alts.len() {
@@ -2279,27 +2386,71 @@ impl<'a> Compiler<'a> {
         if maxp.is_some_and(|m| m < minp) {
             return Ok(None);
         }
+        let Some(wit) = self.witness_variants(n, &known, &classes)? else {
+            return Ok(None);
+        };
+        let nw = wit.count;
+        let full: u32 = (1 << nw) - 1;
         if self.options.property_order == PropertyOrder::Any {
-            if minp == 0 && maxp.is_none() {
-                return self.any_order_object(n, members, extra, None);
-            }
             // Counted in the parser's item tags while they have room; else
             // the canonical order below counts with rules.
             let bound = |x: u64| u32::try_from(x).ok().filter(|&x| x <= MAX_MEMBER_COUNT);
-            if let (Some(lo), Some(hi)) =
+            let count = if minp == 0 && maxp.is_none() {
+                Some(None)
+            } else if let (Some(lo), Some(hi)) =
                 (bound(minp), maxp.map_or(Some(None), |m| bound(m).map(Some)))
             {
-                if members.len() <= MAX_COUNTED_ONCE {
-                    return self.any_order_object(n, members, extra, Some((lo, hi)));
+                (members.len() + nw <= MAX_COUNTED_ONCE).then_some(Some((lo, hi)))
+            } else {
+                None
+            };
+            if let Some(count) = count {
+                if count.is_some() && nw > 0 && wit.known.iter().flatten().any(Option::is_some) {
+                    // A known key as a witness could repeat the same key
+                    // (its plain member is `once`) and be counted twice.
+                    return Err(unsupported(
+                        &n.exists[0].ptr,
+                        "a negated additionalProperties/patternProperties/propertyNames \
+                         together with minProperties/maxProperties in any property order",
+                    ));
                 }
+                // Witnesses: one more required member per block of a
+                // partition of them (one member may witness several), and a
+                // list per partition.
+                let mut lists = Vec::new();
+                'partition: for blocks in partitions(nw) {
+                    let mut ms = members.clone();
+                    for b in blocks {
+                        let mut alts: Vec<Expr> =
+                            wit.known[b as usize].iter().flatten().cloned().collect();
+                        alts.extend(wit.extra[b as usize].iter().cloned());
+                        if alts.is_empty() {
+                            continue 'partition;
+                        }
+                        ms.push((one_of(alts), true));
+                    }
+                    lists.push(self.any_order_object(n, ms, extra.clone(), count)?);
+                }
+                return Ok(match lists.len() {
+                    0 => None,
+                    _ => Some(Expr::seq([
+                        Expr::literal("{"),
+                        one_of(lists),
+                        Expr::literal("}"),
+                    ])),
+                });
             }
         }
-        // S(i, c): members i.. with none before; T(i, c): members i.., each
-        // after a comma; c members are present so far (capped where the
-        // count no longer matters).
+        // S(i, c, f): members i.. with none before; T(i, c, f): members i..,
+        // each after a comma; c members are present so far (capped where the
+        // count no longer matters), f the set of witnesses found so far.
         let len = members.len();
         let cap = maxp.unwrap_or(minp);
-        if (len as u64 + 1).saturating_mul(cap + 1) > MAX_OBJECT_RULES {
+        if (len as u64 + 1)
+            .saturating_mul(cap + 1)
+            .saturating_mul(1 << nw)
+            > MAX_OBJECT_RULES
+        {
             return Err(unsupported(
                 &n.props_ptr,
                 "minProperties/maxProperties too large for this many properties",
@@ -2310,9 +2461,11 @@ impl<'a> Compiler<'a> {
             None => (c + 1).min(minp),
         };
         let base = self.fresh("obj");
-        let s_name = |i: usize, c: u64| format!("{base}_s{i}_{c}");
-        let t_name = |i: usize, c: u64| format!("{base}_t{i}_{c}");
+        let s_name = |i: usize, c: u64, f: u32| format!("{base}_s{i}_{c}_{f}");
+        let t_name = |i: usize, c: u64, f: u32| format!("{base}_t{i}_{c}_{f}");
         let bound = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
+        // The witness sets a member may newly satisfy when `f` are found.
+        let new_sets = |f: u32| (1..=full).filter(move |t| t & f == 0);
         for c in 0..=cap {
             let lo = minp.saturating_sub(c);
             let hi = maxp.map(|m| m - c);
@@ -2339,44 +2492,250 @@ impl<'a> Compiler<'a> {
                 None if lo == 0 => (Expr::Empty, Expr::Empty),
                 None => (Expr::Choice(Vec::new()), Expr::Choice(Vec::new())),
             };
-            self.g.rule(s_name(len, c), sx);
-            self.g.rule(t_name(len, c), tx);
+            self.g.rule(s_name(len, c, full), sx);
+            self.g.rule(t_name(len, c, full), tx);
+            // Witnesses still missing: other keys one by one, until found.
+            let take = maxp.is_none_or(|mx| c < mx);
+            for f in (0..full).filter(|_| nw > 0) {
+                let mut s_alts = Vec::new();
+                let mut t_alts = Vec::new();
+                if take {
+                    let nc = next(c);
+                    let mut steps: Vec<(Expr, u32)> = Vec::new();
+                    if let Some(x) = &extra {
+                        steps.push((x.clone(), f));
+                    }
+                    for t in new_sets(f) {
+                        for v in &wit.extra[t as usize] {
+                            steps.push((v.clone(), f | t));
+                        }
+                    }
+                    for (e, nf) in steps {
+                        s_alts.push(Expr::seq([e.clone(), Expr::rule(t_name(len, nc, nf))]));
+                        t_alts.push(Expr::seq([
+                            Expr::literal(","),
+                            e,
+                            Expr::rule(t_name(len, nc, nf)),
+                        ]));
+                    }
+                }
+                self.g.rule(s_name(len, c, f), Expr::Choice(s_alts));
+                self.g.rule(t_name(len, c, f), Expr::Choice(t_alts));
+            }
         }
         for i in (0..len).rev() {
             let (m, req) = &members[i];
             for c in 0..=cap {
                 let take = maxp.is_none_or(|mx| c < mx);
-                let mut s_alts = Vec::new();
-                let mut t_alts = Vec::new();
-                if take {
-                    let nc = next(c);
-                    s_alts.push(Expr::seq([m.clone(), Expr::rule(t_name(i + 1, nc))]));
-                    t_alts.push(Expr::seq([
-                        Expr::literal(","),
-                        m.clone(),
-                        Expr::rule(t_name(i + 1, nc)),
-                    ]));
-                }
-                if !req {
-                    s_alts.push(Expr::rule(s_name(i + 1, c)));
-                    t_alts.push(Expr::rule(t_name(i + 1, c)));
-                }
-                let one = |mut v: Vec<Expr>| {
-                    if v.len() == 1 {
-                        v.pop().unwrap()
-                    } else {
-                        Expr::Choice(v)
+                for f in 0..=full {
+                    let mut s_alts = Vec::new();
+                    let mut t_alts = Vec::new();
+                    if take {
+                        let nc = next(c);
+                        let mut steps = vec![(m.clone(), f)];
+                        for t in new_sets(f) {
+                            if let Some(v) = &wit.known[t as usize][i] {
+                                steps.push((v.clone(), f | t));
+                            }
+                        }
+                        for (e, nf) in steps {
+                            s_alts.push(Expr::seq([e.clone(), Expr::rule(t_name(i + 1, nc, nf))]));
+                            t_alts.push(Expr::seq([
+                                Expr::literal(","),
+                                e,
+                                Expr::rule(t_name(i + 1, nc, nf)),
+                            ]));
+                        }
                     }
-                };
-                self.g.rule(s_name(i, c), one(s_alts));
-                self.g.rule(t_name(i, c), one(t_alts));
+                    if !req {
+                        s_alts.push(Expr::rule(s_name(i + 1, c, f)));
+                        t_alts.push(Expr::rule(t_name(i + 1, c, f)));
+                    }
+                    self.g.rule(s_name(i, c, f), one_of(s_alts));
+                    self.g.rule(t_name(i, c, f), one_of(t_alts));
+                }
             }
         }
         Ok(Some(Expr::seq([
             Expr::literal("{"),
-            Expr::rule(s_name(0, 0)),
+            Expr::rule(s_name(0, 0, 0)),
             Expr::literal("}"),
         ])))
+    }
+
+    /// The string nodes whose union is a key schema (`anyOf` split into its
+    /// branches, `oneOf` into each branch without the others; nodes without
+    /// strings dropped).
+    fn key_nodes(&mut self, subs: Vec<Sub<'a>>, out: &mut Vec<Node<'a>>) -> R<()> {
+        let Some(subs) = self.flatten(subs)? else {
+            return Ok(());
+        };
+        self.work += 1;
+        if self.work > MAX_WORK || out.len() >= MAX_KEY_NODES {
+            return Err(GrammarError::TooLarge(format!(
+                "too many key schemas for a negated propertyNames/additionalProperties at {}",
+                subs.first().map_or("", |s| s.ptr.as_str())
+            )));
+        }
+        for (i, s) in subs.iter().enumerate() {
+            let Value::Object(m) = s.val else { continue };
+            for (kw, bit) in [("anyOf", SKIP_ANYOF), ("oneOf", SKIP_ONEOF)] {
+                let Some(a) = m.get(kw).filter(|_| s.skip & bit == 0) else {
+                    continue;
+                };
+                let kptr = child(&s.ptr, kw);
+                let a = a
+                    .as_array()
+                    .ok_or_else(|| invalid(&kptr, format!("{kw} must be an array")))?;
+                let all: Vec<Sub<'a>> = a
+                    .iter()
+                    .enumerate()
+                    .map(|(j, b)| Sub::new(format!("{kptr}/{j}"), b))
+                    .collect();
+                for j in 0..all.len() {
+                    let mut ns = subs.clone();
+                    ns[i].skip |= bit;
+                    ns.push(s.adopt(all[j].clone()));
+                    if bit == SKIP_ONEOF {
+                        // Exactly one: this branch and no other.
+                        for (k, other) in all.iter().enumerate() {
+                            if k != j {
+                                ns.push(s.adopt(self.negate(other)?));
+                            }
+                        }
+                    }
+                    self.depth += 1;
+                    let r = if self.depth > MAX_DEPTH {
+                        Err(GrammarError::TooLarge(format!(
+                            "schema nesting deeper than {MAX_DEPTH} (key schema)"
+                        )))
+                    } else {
+                        self.key_nodes(ns, out)
+                    };
+                    self.depth -= 1;
+                    r?;
+                }
+                return Ok(());
+            }
+        }
+        let node = self.collect(&subs)?;
+        if string_parts(&node, Vec::new())?.is_some() {
+            out.push(node);
+        }
+        Ok(())
+    }
+
+    /// For each set of the node's witnesses (`$fw_exists`), the members
+    /// that satisfy all of them at once: per known member (in the order of
+    /// `known`) and over the other-key `classes`. None if some witness can
+    /// have no key at all.
+    fn witness_variants(
+        &mut self,
+        n: &Node<'a>,
+        known: &[(String, Vec<Sub<'a>>)],
+        classes: &[(Vec<String>, Vec<String>, Vec<Sub<'a>>)],
+    ) -> R<Option<WitnessVariants>> {
+        let nw = n.exists.len();
+        let mut out = WitnessVariants {
+            count: nw,
+            known: vec![vec![None; known.len()]; 1 << nw],
+            extra: vec![Vec::new(); 1 << nw],
+        };
+        if nw == 0 {
+            return Ok(Some(out));
+        }
+        if nw > MAX_WITNESSES {
+            return Err(unsupported(
+                &n.exists[0].ptr,
+                format!(
+                    "more than {MAX_WITNESSES} negated additionalProperties/patternProperties/\
+                     propertyNames in one object"
+                ),
+            ));
+        }
+        let mut nodes: Vec<Vec<Node<'a>>> = Vec::new();
+        for w in &n.exists {
+            let mut ks = Vec::new();
+            self.key_nodes(vec![w.key.clone()], &mut ks)?;
+            if ks.is_empty() {
+                return Ok(None);
+            }
+            nodes.push(ks);
+        }
+        let mut parts: Vec<Vec<(Vec<String>, Vec<String>)>> = Vec::new();
+        for ks in &nodes {
+            let mut p = Vec::new();
+            for k in ks {
+                p.extend(string_parts(k, Vec::new())?);
+            }
+            parts.push(p);
+        }
+        let mut lexemes = 0usize;
+        for t in 1u32..(1 << nw) {
+            let ws: Vec<usize> = (0..nw).filter(|j| t & (1 << j) != 0).collect();
+            let vals: Vec<Sub<'a>> = ws
+                .iter()
+                .filter_map(|&j| n.exists[j].value.clone())
+                .collect();
+            for (i, (k, subs)) in known.iter().enumerate() {
+                let mut fits = true;
+                for &j in &ws {
+                    let mut any = false;
+                    for kn in &nodes[j] {
+                        if string_ok(kn, k)? {
+                            any = true;
+                            break;
+                        }
+                    }
+                    fits &= any;
+                }
+                if !fits {
+                    continue;
+                }
+                let mut vs = subs.clone();
+                vs.extend(vals.iter().cloned());
+                if let Some(c) = self.value(vs)? {
+                    out.known[t as usize][i] =
+                        Some(Expr::seq([self.key_expr(k), Expr::literal(":"), c.expr]));
+                }
+            }
+            for (all, except, subs) in classes {
+                let mut vs = subs.clone();
+                vs.extend(vals.iter().cloned());
+                let Some(c) = self.value(vs)? else { continue };
+                // One key lexeme per choice of a key node for each witness.
+                let mut keys: Vec<(Vec<String>, Vec<String>)> = vec![(all.clone(), except.clone())];
+                for &j in &ws {
+                    let mut grown = Vec::new();
+                    for (a, e) in &keys {
+                        for (pa, pe) in &parts[j] {
+                            let mut a = a.clone();
+                            a.extend(pa.iter().cloned());
+                            let mut e = e.clone();
+                            e.extend(pe.iter().cloned());
+                            grown.push((a, e));
+                        }
+                    }
+                    keys = grown;
+                }
+                lexemes += keys.len();
+                if lexemes > MAX_WITNESS_LEXEMES {
+                    return Err(unsupported(
+                        &n.exists[0].ptr,
+                        "too many key lexemes for negated additionalProperties/\
+                         patternProperties/propertyNames",
+                    ));
+                }
+                for (a, e) in keys {
+                    out.extra[t as usize].push(Expr::seq([
+                        key_lexeme(a, e),
+                        Expr::literal(":"),
+                        c.expr.clone(),
+                    ]));
+                }
+            }
+        }
+        Ok(Some(out))
     }
 
     /// An array under `contains`: items from `items`, of which between
@@ -2583,6 +2942,57 @@ impl<'a> Compiler<'a> {
             tail,
             Expr::literal("]"),
         ])))
+    }
+}
+
+/// The members satisfying each set of an object's witnesses, indexed by
+/// the set's bits (see [`Compiler::witness_variants`]).
+struct WitnessVariants {
+    count: usize,
+    known: Vec<Vec<Option<Expr>>>,
+    extra: Vec<Vec<Expr>>,
+}
+
+/// The partitions of witnesses `0..n` into blocks (as bit sets): each block
+/// is witnessed by one member.
+fn partitions(n: usize) -> Vec<Vec<u32>> {
+    fn go(i: usize, n: usize, blocks: &mut Vec<u32>, out: &mut Vec<Vec<u32>>) {
+        if i == n {
+            out.push(blocks.clone());
+            return;
+        }
+        for b in 0..blocks.len() {
+            blocks[b] |= 1 << i;
+            go(i + 1, n, blocks, out);
+            blocks[b] &= !(1 << i);
+        }
+        blocks.push(1 << i);
+        go(i + 1, n, blocks, out);
+        blocks.pop();
+    }
+    let mut out = Vec::new();
+    go(0, n, &mut Vec::new(), &mut out);
+    out
+}
+
+/// A key lexeme: the intersection of `all` minus `except`.
+fn key_lexeme(mut all: Vec<String>, mut except: Vec<String>) -> Expr {
+    all.sort();
+    all.dedup();
+    except.sort();
+    except.dedup();
+    if all.len() == 1 && except.is_empty() {
+        Expr::regex(all.pop().unwrap())
+    } else {
+        Expr::Intersect { all, except }
+    }
+}
+
+fn one_of(mut alts: Vec<Expr>) -> Expr {
+    if alts.len() == 1 {
+        alts.pop().unwrap()
+    } else {
+        Expr::Choice(alts)
     }
 }
 
