@@ -2945,6 +2945,31 @@ impl<'a> Compiler<'a> {
     }
 }
 
+fn merge_choice(branches: Vec<Compiled>) -> Option<Compiled> {
+    if branches.is_empty() {
+        return None;
+    }
+    if branches.len() == 1 {
+        return branches.into_iter().next();
+    }
+    let types = branches.iter().fold(0, |t, b| t | b.types);
+    let values = if branches.iter().all(|b| b.values.is_some()) {
+        Some(
+            branches
+                .iter()
+                .flat_map(|b| b.values.clone().unwrap())
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Some(Compiled {
+        expr: Expr::Choice(branches.into_iter().map(|b| b.expr).collect()),
+        types,
+        values,
+    })
+}
+
 /// The members satisfying each set of an object's witnesses, indexed by
 /// the set's bits (see [`Compiler::witness_variants`]).
 struct WitnessVariants {
@@ -2994,31 +3019,6 @@ fn one_of(mut alts: Vec<Expr>) -> Expr {
     } else {
         Expr::Choice(alts)
     }
-}
-
-fn merge_choice(branches: Vec<Compiled>) -> Option<Compiled> {
-    if branches.is_empty() {
-        return None;
-    }
-    if branches.len() == 1 {
-        return branches.into_iter().next();
-    }
-    let types = branches.iter().fold(0, |t, b| t | b.types);
-    let values = if branches.iter().all(|b| b.values.is_some()) {
-        Some(
-            branches
-                .iter()
-                .flat_map(|b| b.values.clone().unwrap())
-                .collect(),
-        )
-    } else {
-        None
-    };
-    Some(Compiled {
-        expr: Expr::Choice(branches.into_iter().map(|b| b.expr).collect()),
-        types,
-        values,
-    })
 }
 
 fn disjoint(a: &Compiled, b: &Compiled) -> bool {
