@@ -976,6 +976,21 @@ fn negation_of_object_member_keywords() {
         ],
         &[r#"{"y": 1}"#, r#"{"x": "s"}"#, "{}", "5", r#""y""#],
     );
+    // A required key as the only witness: one member, counted once.
+    both(
+        json!({"oneOf": [
+            {"properties": {"a": {}}, "required": ["a", "c"]},
+            {"properties": {"b": {}}, "additionalProperties": false}
+        ]}),
+        &[r#"{"a": 1, "c": 2}"#, r#"{"b": 1}"#, "{}"],
+        &[r#"{"a": 1}"#, r#"{"a": 1, "b": 2}"#],
+    );
+    both(
+        json!({"required": ["c"], "minProperties": 1,
+               "not": {"properties": {"b": {}}, "additionalProperties": false}}),
+        &[r#"{"c": 1}"#, r#"{"c": 1, "b": 2}"#],
+        &[r#"{"b": 1}"#, "{}"],
+    );
     // Counted members: the witness is one of them.
     both(
         json!({"minProperties": 2,

@@ -93,6 +93,9 @@ const MAX_DEPTH: usize = 64;
 const MAX_WITNESSES: usize = 4;
 /// Most string nodes a witness's key schema splits into.
 const MAX_KEY_NODES: usize = 16;
+/// Most any-order lists for one object's witnesses (partitions of them ×
+/// the required keys that may witness each block).
+const MAX_WITNESS_LISTS: usize = 32;
 /// Most key lexemes built for one object's witness members.
 const MAX_WITNESS_LEXEMES: usize = 256;
 
@@ -2405,31 +2408,77 @@ impl<'a> Compiler<'a> {
                 None
             };
             if let Some(count) = count {
-                if count.is_some() && nw > 0 && wit.known.iter().flatten().any(Option::is_some) {
-                    // A known key as a witness could repeat the same key
-                    // (its plain member is `once`) and be counted twice.
+                let optional_known = |t: usize| {
+                    wit.known[t]
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, v)| v.is_some() && !members[*i].1)
+                        .count()
+                };
+                if count.is_some() && (1..=full as usize).any(|t| optional_known(t) > 0) {
+                    // An optional known key as a witness could repeat the
+                    // key (its plain member is `once`) and be counted twice.
                     return Err(unsupported(
                         &n.exists[0].ptr,
                         "a negated additionalProperties/patternProperties/propertyNames \
                          together with minProperties/maxProperties in any property order",
                     ));
                 }
-                // Witnesses: one more required member per block of a
-                // partition of them (one member may witness several), and a
-                // list per partition.
+                // Witnesses: per partition of them into blocks (one member
+                // may witness several), each block is witnessed by a
+                // required key (its member becomes the witness variant: it
+                // occurs once, and must count for both) or by one more
+                // required member (an optional known key or another key).
+                // One list per partition and assignment.
                 let mut lists = Vec::new();
-                'partition: for blocks in partitions(nw) {
-                    let mut ms = members.clone();
-                    for b in blocks {
-                        let mut alts: Vec<Expr> =
-                            wit.known[b as usize].iter().flatten().cloned().collect();
-                        alts.extend(wit.extra[b as usize].iter().cloned());
-                        if alts.is_empty() {
-                            continue 'partition;
+                for blocks in partitions(nw) {
+                    let mut assign: Vec<Vec<Option<usize>>> = vec![Vec::new()];
+                    for &b in &blocks {
+                        let mut grown = Vec::new();
+                        for a in &assign {
+                            let mut others = a.clone();
+                            others.push(None);
+                            grown.push(others);
+                            for (i, v) in wit.known[b as usize].iter().enumerate() {
+                                if v.is_some() && members[i].1 && !a.contains(&Some(i)) {
+                                    let mut with = a.clone();
+                                    with.push(Some(i));
+                                    grown.push(with);
+                                }
+                            }
                         }
-                        ms.push((one_of(alts), true));
+                        assign = grown;
                     }
-                    lists.push(self.any_order_object(n, ms, extra.clone(), count)?);
+                    'assignment: for a in assign {
+                        let mut ms = members.clone();
+                        for (&b, who) in blocks.iter().zip(&a) {
+                            let b = b as usize;
+                            match who {
+                                Some(i) => ms[*i].0 = wit.known[b][*i].clone().expect("a variant"),
+                                None => {
+                                    let mut alts: Vec<Expr> = wit.known[b]
+                                        .iter()
+                                        .enumerate()
+                                        .filter(|(i, _)| !members[*i].1)
+                                        .filter_map(|(_, v)| v.clone())
+                                        .collect();
+                                    alts.extend(wit.extra[b].iter().cloned());
+                                    if alts.is_empty() {
+                                        continue 'assignment;
+                                    }
+                                    ms.push((one_of(alts), true));
+                                }
+                            }
+                        }
+                        if lists.len() >= MAX_WITNESS_LISTS {
+                            return Err(unsupported(
+                                &n.exists[0].ptr,
+                                "too many ways to witness negated additionalProperties/\
+                                 patternProperties/propertyNames with required keys",
+                            ));
+                        }
+                        lists.push(self.any_order_object(n, ms, extra.clone(), count)?);
+                    }
                 }
                 return Ok(match lists.len() {
                     0 => None,
