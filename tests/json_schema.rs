@@ -991,6 +991,13 @@ fn negation_of_object_member_keywords() {
         &[r#"{"c": 1}"#, r#"{"c": 1, "b": 2}"#],
         &[r#"{"b": 1}"#, "{}"],
     );
+    // Enum objects are checked for a witness member.
+    both(
+        json!({"enum": [{"a": 1, "q": 2}, {"a": 1, "q": true}, {"a": 1}, 3],
+               "not": {"properties": {"a": {}}, "additionalProperties": {"type": "boolean"}}}),
+        &[r#"{"a": 1, "q": 2}"#],
+        &[r#"{"a": 1, "q": true}"#, r#"{"a": 1}"#, "3"],
+    );
     // Counted members: the witness is one of them.
     both(
         json!({"minProperties": 2,

@@ -1176,7 +1176,10 @@ impl<'a> Compiler<'a> {
                         .as_object()
                         .ok_or_else(|| invalid(&kp, "properties must be an object"))?;
                     for (name, sub) in p {
-                        if sub == &Value::Bool(true) {
+                        // `{}` never fails: no branch (it would be unsatisfiable).
+                        if sub == &Value::Bool(true)
+                            || sub.as_object().is_some_and(|o| o.is_empty())
+                        {
                             continue;
                         }
                         let n = reg(child(&kp, name), sub);
@@ -2063,19 +2066,16 @@ impl<'a> Compiler<'a> {
                 .cloned()
                 .collect();
             if !n.exists.is_empty() {
-                // Only an object has the member a witness asks for.
-                if let Some(w) = n
-                    .exists
-                    .first()
-                    .filter(|_| vals.iter().any(Value::is_object))
-                {
-                    return Err(unsupported(
-                        &w.ptr,
-                        "an object enum/const under a negated additionalProperties/\
-                         patternProperties/propertyNames is not supported",
-                    ));
+                // Only an object with the members the witnesses ask for.
+                let mut kept = Vec::new();
+                for v in vals {
+                    if let Value::Object(m) = &v {
+                        if self.witnessed(m, &n)? {
+                            kept.push(v);
+                        }
+                    }
                 }
-                return Ok(None);
+                return self.emit_values(&n, kept);
             }
             return self.emit_values(&n, vals);
         }
@@ -2612,10 +2612,44 @@ impl<'a> Compiler<'a> {
         ])))
     }
 
-    /// The string nodes whose union is a key schema (`anyOf` split into its
-    /// branches, `oneOf` into each branch without the others; nodes without
-    /// strings dropped).
-    fn key_nodes(&mut self, subs: Vec<Sub<'a>>, out: &mut Vec<Node<'a>>) -> R<()> {
+    /// Whether an object (an `enum`/`const` value) has the members all of
+    /// the node's witnesses ask for.
+    fn witnessed(&mut self, m: &Map<String, Value>, n: &Node<'a>) -> R<bool> {
+        for w in &n.exists {
+            let mut keys = Vec::new();
+            self.key_nodes(vec![w.key.clone()], &mut keys, true)?;
+            let mut values = Vec::new();
+            if let Some(v) = &w.value {
+                self.key_nodes(vec![v.clone()], &mut values, false)?;
+            }
+            let mut found = false;
+            for (k, x) in m {
+                let mut key_ok = false;
+                for kn in &keys {
+                    key_ok |= string_ok(kn, k)?;
+                }
+                let mut value_ok = w.value.is_none();
+                for vn in &values {
+                    if key_ok && !value_ok {
+                        value_ok = node_accepts(x, vn, &w.ptr, self.draft4)?;
+                    }
+                }
+                if key_ok && value_ok {
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The nodes whose union is a schema (`anyOf` split into its branches,
+    /// `oneOf` into each branch without the others); with `strings`, only
+    /// those some string satisfies (a key schema).
+    fn key_nodes(&mut self, subs: Vec<Sub<'a>>, out: &mut Vec<Node<'a>>, strings: bool) -> R<()> {
         let Some(subs) = self.flatten(subs)? else {
             return Ok(());
         };
@@ -2659,7 +2693,7 @@ impl<'a> Compiler<'a> {
                             "schema nesting deeper than {MAX_DEPTH} (key schema)"
                         )))
                     } else {
-                        self.key_nodes(ns, out)
+                        self.key_nodes(ns, out, strings)
                     };
                     self.depth -= 1;
                     r?;
@@ -2668,7 +2702,7 @@ impl<'a> Compiler<'a> {
             }
         }
         let node = self.collect(&subs)?;
-        if string_parts(&node, Vec::new())?.is_some() {
+        if !strings || string_parts(&node, Vec::new())?.is_some() {
             out.push(node);
         }
         Ok(())
@@ -2705,7 +2739,7 @@ impl<'a> Compiler<'a> {
         let mut nodes: Vec<Vec<Node<'a>>> = Vec::new();
         for w in &n.exists {
             let mut ks = Vec::new();
-            self.key_nodes(vec![w.key.clone()], &mut ks)?;
+            self.key_nodes(vec![w.key.clone()], &mut ks, true)?;
             if ks.is_empty() {
                 return Ok(None);
             }
@@ -3047,6 +3081,39 @@ fn partitions(n: usize) -> Vec<Vec<u32>> {
     let mut out = Vec::new();
     go(0, n, &mut Vec::new(), &mut out);
     out
+}
+
+/// Whether a node accepts a value (of an `enum`/`const` object that must
+/// witness a negated object keyword); an error where that cannot be told
+/// exactly (object or array keywords).
+fn node_accepts(v: &Value, n: &Node, ptr: &str, draft4: bool) -> R<bool> {
+    if n.not_values.iter().any(|x| json_eq(x, v))
+        || n.values
+            .as_ref()
+            .is_some_and(|vs| !vs.iter().any(|x| json_eq(x, v)))
+    {
+        return Ok(false);
+    }
+    let deep = match v {
+        Value::Object(_) => {
+            n.object
+                && (!n.objs.is_empty()
+                    || !n.exists.is_empty()
+                    || !n.names.is_empty()
+                    || n.min_props > 0
+                    || n.max_props.is_some())
+        }
+        Value::Array(_) => n.array && (!n.arrs.is_empty() || !n.contains.is_empty()),
+        _ => false,
+    };
+    if deep {
+        return Err(unsupported(
+            ptr,
+            "an object enum/const member checked against object or array keywords under a \
+             negated additionalProperties/patternProperties is not supported",
+        ));
+    }
+    check_value(v, n, draft4)
 }
 
 /// A key lexeme: the intersection of `all` minus `except`.
