@@ -841,7 +841,7 @@ fn test_suite_draft2020_12() {
     suite(
         "draft2020-12",
         "https://json-schema.org/draft/2020-12/schema",
-        325,
+        326,
     );
 }
 
@@ -990,6 +990,25 @@ fn negation_of_object_member_keywords() {
                "not": {"properties": {"b": {}}, "additionalProperties": false}}),
         &[r#"{"c": 1}"#, r#"{"c": 1, "b": 2}"#],
         &[r#"{"b": 1}"#, "{}"],
+    );
+    // A negated `if`, and a recursive negation (built lazily).
+    both(
+        json!({"if": {"properties": {"a": {}}, "additionalProperties": false},
+               "then": {"required": ["a"]}, "else": {"maxProperties": 1}}),
+        &[r#"{"a": 1}"#, r#"{"b": 1}"#, "3"],
+        &["{}", r#"{"b": 1, "c": 2}"#],
+    );
+    both(
+        json!({"$defs": {"t": {"type": "object", "properties": {"k": {"$ref": "#/$defs/t"}},
+                               "additionalProperties": false}},
+               "not": {"$ref": "#/$defs/t"}}),
+        &[
+            r#"{"x": 1}"#,
+            r#"{"k": {"x": 1}}"#,
+            r#"{"k": 5}"#,
+            r#"{"k": {"k": {"y": []}}}"#,
+        ],
+        &["{}", r#"{"k": {}}"#, r#"{"k": {"k": {}}}"#],
     );
     // Enum objects are checked for a witness member.
     both(

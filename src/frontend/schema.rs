@@ -42,6 +42,15 @@
 //!   and into remote documents supplied in [`SchemaOptions::remote`] (never
 //!   fetched; a `$ref` to a document not supplied is an error), boolean
 //!   schemas, `if` without `then`/`else` (a no-op).
+//! * `not` (and `oneOf` branches that may overlap, each with the negation of
+//!   the others): the negation is built as a schema. A negated
+//!   `additionalProperties`, `patternProperties` or `propertyNames` says some
+//!   member breaks it (`$fw_exists`: a key of the keyword's kind whose value
+//!   fails the subschema, or a key failing `propertyNames`); the object then
+//!   has a *witness* member: under any order one more required member per
+//!   block of a partition of the witnesses (one member may witness several;
+//!   a required key witnesses as its own member), under schema order a
+//!   found-set dimension in the member rules.
 //! * Drafts: a root `$schema` naming draft-03/04/06/07 makes `$ref` override
 //!   its siblings; otherwise siblings of `$ref` apply too (2019-09/2020-12).
 //!
