@@ -991,6 +991,30 @@ fn negation_of_object_member_keywords() {
         &[r#"{"c": 1}"#, r#"{"c": 1, "b": 2}"#],
         &[r#"{"b": 1}"#, "{}"],
     );
+    // Six closed objects: each branch with the negation of five others is
+    // 6 × 5^5 combinations, unless those no object satisfies (a key that a
+    // closed branch forbids made required) are skipped early.
+    let closed: Vec<Value> = (1..=6)
+        .map(|i| {
+            json!({"type": "object", "required": [format!("k{i}")], "additionalProperties": false,
+                   "properties": {format!("k{i}"): {}, format!("x{i}"): {"type": "string"},
+                                  format!("y{i}"): {"type": "integer"}}})
+        })
+        .collect();
+    both(
+        json!({ "oneOf": closed }),
+        &[
+            r#"{"k1": 1}"#,
+            r#"{"k2": 1, "x2": "s"}"#,
+            r#"{"k6": [], "y6": 2}"#,
+        ],
+        &[
+            r#"{"k1": 1, "k2": 2}"#,
+            "{}",
+            r#"{"k1": 1, "x1": 5}"#,
+            r#"{"x1": "s"}"#,
+        ],
+    );
     // A negated `if`, and a recursive negation (built lazily).
     both(
         json!({"if": {"properties": {"a": {}}, "additionalProperties": false},

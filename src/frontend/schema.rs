@@ -100,6 +100,9 @@ const MAX_DEPTH: usize = 64;
 /// `patternProperties`, `propertyNames`) in one object; the rules grow with
 /// the 2^n sets of them found.
 const MAX_WITNESSES: usize = 4;
+/// Most witnesses looked at in one object (before those a required member
+/// always satisfies are dropped).
+const MAX_WITNESSES_SEEN: usize = 6;
 /// Most string nodes a witness's key schema splits into.
 const MAX_KEY_NODES: usize = 16;
 /// Most any-order lists for one object's witnesses (partitions of them ×
@@ -1556,7 +1559,7 @@ impl<'a> Compiler<'a> {
                                 ns.push(s.adopt(self.negate(b)?));
                             }
                         }
-                        let Some(ns) = self.flatten(ns)? else {
+                        let Some(ns) = self.flatten(ns)?.filter(|ns| !infeasible(ns)) else {
                             continue;
                         };
                         if let Some(c) = self.conj(ns)? {
@@ -1569,7 +1572,7 @@ impl<'a> Compiler<'a> {
                     let mut ns = subs.clone();
                     ns[i].skip |= bit;
                     ns.push(s.adopt(Sub::new(format!("{kptr}/{j}"), b)));
-                    let ns = match self.flatten(ns)? {
+                    let ns = match self.flatten(ns)?.filter(|ns| !infeasible(ns)) {
                         Some(ns) => ns,
                         None => continue,
                     };
@@ -1603,7 +1606,7 @@ impl<'a> Compiler<'a> {
                                 })?));
                             }
                         }
-                        let Some(ns) = self.flatten(ns)? else {
+                        let Some(ns) = self.flatten(ns)?.filter(|ns| !infeasible(ns)) else {
                             continue;
                         };
                         if let Some(c) = self.conj(ns)? {
@@ -2401,6 +2404,16 @@ impl<'a> Compiler<'a> {
         let Some(wit) = self.witness_variants(n, &known, &classes)? else {
             return Ok(None);
         };
+        let wit = wit.without_implied(&members);
+        if wit.count > MAX_WITNESSES {
+            return Err(unsupported(
+                &n.exists[0].ptr,
+                format!(
+                    "more than {MAX_WITNESSES} negated additionalProperties/patternProperties/\
+                     propertyNames in one object"
+                ),
+            ));
+        }
         let nw = wit.count;
         let full: u32 = (1 << nw) - 1;
         if self.options.property_order == PropertyOrder::Any {
@@ -2736,12 +2749,12 @@ impl<'a> Compiler<'a> {
         if nw == 0 {
             return Ok(Some(out));
         }
-        if nw > MAX_WITNESSES {
+        if nw > MAX_WITNESSES_SEEN {
             return Err(unsupported(
                 &n.exists[0].ptr,
                 format!(
-                    "more than {MAX_WITNESSES} negated additionalProperties/patternProperties/\
-                     propertyNames in one object"
+                    "more than {MAX_WITNESSES_SEEN} negated additionalProperties/\
+                     patternProperties/propertyNames in one object"
                 ),
             ));
         }
@@ -3062,12 +3075,113 @@ fn merge_choice(branches: Vec<Compiled>) -> Option<Compiled> {
     })
 }
 
+/// A quick test that a flattened conjunction accepts nothing, so that
+/// distributing `anyOf`/`oneOf` (and the negations a `oneOf` adds) skips it
+/// early instead of spending the combination budget on it. Sound, not
+/// complete: no type in common, or objects only and a required key that
+/// some schema forbids (a `properties` entry `false`, or
+/// `additionalProperties: false` without it in `properties` and without
+/// `patternProperties`), or fewer `maxProperties` than required keys.
+fn infeasible(subs: &[Sub]) -> bool {
+    let mut types = T_ALL;
+    let mut required: Vec<&str> = Vec::new();
+    let mut max_props = u64::MAX;
+    for s in subs {
+        let Value::Object(m) = s.val else { continue };
+        match m.get("type") {
+            Some(Value::String(t)) => types &= type_name_bit(t),
+            Some(Value::Array(a)) => {
+                types &= a
+                    .iter()
+                    .map(|t| t.as_str().map_or(T_ALL, type_name_bit))
+                    .fold(0, |x, y| x | y)
+            }
+            _ => {}
+        }
+        if let Some(Value::Array(r)) = m.get("required") {
+            required.extend(r.iter().filter_map(Value::as_str));
+        }
+        if let Some(x) = m.get("maxProperties").and_then(Value::as_u64) {
+            max_props = max_props.min(x);
+        }
+    }
+    if types == 0 {
+        return true;
+    }
+    if types != T_OBJ || required.is_empty() {
+        return false;
+    }
+    required.sort_unstable();
+    required.dedup();
+    if required.len() as u64 > max_props {
+        return true;
+    }
+    subs.iter().any(|s| {
+        let Value::Object(m) = s.val else {
+            return false;
+        };
+        let props = m.get("properties").and_then(Value::as_object);
+        let closed = m.get("additionalProperties") == Some(&Value::Bool(false))
+            && !m.contains_key("patternProperties");
+        required
+            .iter()
+            .any(|r| match props.and_then(|p| p.get(*r)) {
+                Some(v) => v == &Value::Bool(false),
+                None => closed,
+            })
+    })
+}
+
+/// The type bit of a `type` name (`T_ALL` for an unknown one: no pruning).
+fn type_name_bit(t: &str) -> u8 {
+    match t {
+        "null" => T_NULL,
+        "boolean" => T_BOOL,
+        "object" => T_OBJ,
+        "array" => T_ARR,
+        "string" => T_STR,
+        "number" | "integer" => T_NUM,
+        _ => T_ALL,
+    }
+}
+
 /// The members satisfying each set of an object's witnesses, indexed by
 /// the set's bits (see [`Compiler::witness_variants`]).
 struct WitnessVariants {
     count: usize,
     known: Vec<Vec<Option<Expr>>>,
     extra: Vec<Vec<Expr>>,
+}
+
+impl WitnessVariants {
+    /// Without the witnesses a required member always satisfies (its
+    /// witness variant is its plain member: a key outside a closed branch's
+    /// `properties`, with any value), renumbered.
+    fn without_implied(self, members: &[(Expr, bool)]) -> WitnessVariants {
+        let keep: Vec<usize> = (0..self.count)
+            .filter(|&t| {
+                !members
+                    .iter()
+                    .enumerate()
+                    .any(|(i, (e, req))| *req && self.known[1 << t][i].as_ref() == Some(e))
+            })
+            .collect();
+        if keep.len() == self.count {
+            return self;
+        }
+        let expand = |set: usize| {
+            keep.iter()
+                .enumerate()
+                .filter(|(j, _)| set & (1 << j) != 0)
+                .fold(0usize, |acc, (_, &t)| acc | (1 << t))
+        };
+        let sets = 1usize << keep.len();
+        WitnessVariants {
+            count: keep.len(),
+            known: (0..sets).map(|x| self.known[expand(x)].clone()).collect(),
+            extra: (0..sets).map(|x| self.extra[expand(x)].clone()).collect(),
+        }
+    }
 }
 
 /// The partitions of witnesses `0..n` into blocks (as bit sets): each block
