@@ -11,7 +11,7 @@
 //!
 //! * `type` (a name or a list), `enum`, `const` (any JSON value; strings in
 //!   every escape spelling; numbers in every spelling whose exponent lies in
-//!   ±[`EXP_WINDOW`]; objects with up to [`MAX_ENUM_OBJECT_KEYS`] keys in any order).
+//!   ±[`EXP_WINDOW`]; objects with up to [`MAX_COUNTED_ONCE`] keys in any order).
 //! * Strings: `minLength` / `maxLength` in code points (an escape counts as
 //!   one code point; a surrogate-pair escape as two UTF-16 units, like
 //!   a non-BMP character written raw counts as one — see below).
@@ -34,7 +34,7 @@
 //!   come last. Objects whose keys are in another order are rejected.
 //! * Arrays: `items` (a schema; an array of schemas is draft-04..2019
 //!   `prefixItems`), `prefixItems`, `additionalItems`, `minItems` /
-//!   `maxItems`; `uniqueItems: false`; `uniqueItems: true` only where at most
+//!   `maxItems`; `uniqueItems: false`; `uniqueItems: true` over `enum` items or
 //!   one item can occur.
 //! * `anyOf`, `allOf` (merged: distributed over `anyOf`/`oneOf`), `oneOf`
 //!   where the branches are provably disjoint (different types or values),
@@ -65,7 +65,8 @@ use typed_arena::Arena;
 pub const EXP_WINDOW: i32 = 20;
 /// Fraction digits and negative exponents handled exactly for `integer`.
 pub const INT_EXP_LIMIT: u32 = 20;
-/// Largest object `const`/`enum` value accepted (its keys may come in any order).
+/// Largest object `const`/`enum` value spelled as a choice of key orders;
+/// larger ones (up to [`MAX_COUNTED_ONCE`] keys) are counted any-order lists.
 pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
 /// Largest finite `maxLength` / `minLength` compiled into a lexeme together
 /// with a `pattern` or an exclusion (their intersection is built eagerly).
@@ -1718,12 +1719,16 @@ impl<'a> Compiler<'a> {
                     }
                     "multipleOf" => {
                         let d = step_value(v, &kp)?;
+                        // Multiples of both are the multiples of their lcm.
                         match &n.multiple_of {
-                            Some((o, _)) if *o != d => {
-                                return Err(unsupported(
-                                    &kp,
-                                    "two different multipleOf on one value are not supported",
-                                ))
+                            Some((o, op)) if *o != d => {
+                                let l = o.lcm(&d).ok_or_else(|| {
+                                    unsupported(
+                                        &kp,
+                                        "two multipleOf whose least common multiple has too many digits",
+                                    )
+                                })?;
+                                n.multiple_of = Some((l, op.clone()));
                             }
                             _ => n.multiple_of = Some((d, kp.clone())),
                         }
@@ -2056,7 +2061,7 @@ impl<'a> Compiler<'a> {
             if kept.iter().any(|k| json_eq(k, &v)) {
                 continue;
             }
-            if check_value(&v, n, self.draft4)? {
+            if self.node_holds(&v, n)? {
                 kept.push(v);
             }
         }
@@ -2078,6 +2083,180 @@ impl<'a> Compiler<'a> {
             types,
             values: Some(kept),
         }))
+    }
+
+    /// Whether the value `x` validates against the conjunction `subs`.
+    ///
+    /// This is the compiler's own reading of the keywords applied to one
+    /// value, so a value and the grammar agree by construction. It filters
+    /// `enum`/`const` values next to object and array keywords: each member
+    /// and item must validate against the schemas the keywords give it.
+    /// `anyOf`/`oneOf` are evaluated branch by branch (`oneOf`: exactly one
+    /// passes), `not` and conditionals through their rewrites.
+    fn holds(&mut self, x: &Value, subs: Vec<Sub<'a>>) -> R<bool> {
+        self.work += 1;
+        if self.work > MAX_WORK {
+            return Err(GrammarError::TooLarge(format!(
+                "more than {MAX_WORK} schema combinations (checking enum/const values)"
+            )));
+        }
+        let Some(subs) = self.flatten(subs)? else {
+            return Ok(false);
+        };
+        if let Some(u) = subs.iter().find(|u| has_unevaluated(u.val)) {
+            // Their annotations would need every passing anyOf branch.
+            return Err(unsupported(
+                &u.ptr,
+                "an enum/const value checked against unevaluatedProperties/Items is not supported",
+            ));
+        }
+        for (i, s) in subs.iter().enumerate() {
+            let Value::Object(m) = s.val else { continue };
+            for (kw, bit) in [("anyOf", SKIP_ANYOF), ("oneOf", SKIP_ONEOF)] {
+                if s.skip & bit != 0 {
+                    continue;
+                }
+                let Some(a) = m.get(kw) else { continue };
+                let kptr = child(&s.ptr, kw);
+                let a = a
+                    .as_array()
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| invalid(&kptr, format!("{kw} must be a non-empty array")))?;
+                let mut passing = 0;
+                for (j, b) in a.iter().enumerate() {
+                    let mut ns = subs.clone();
+                    ns[i].skip |= bit;
+                    ns.push(s.adopt(Sub::new(format!("{kptr}/{j}"), b)));
+                    if self.holds(x, ns)? {
+                        passing += 1;
+                        if bit == SKIP_ANYOF || passing > 1 {
+                            break;
+                        }
+                    }
+                }
+                return Ok(passing == 1 || (bit == SKIP_ANYOF && passing > 0));
+            }
+        }
+        let n = self.collect(&subs)?;
+        self.node_holds(x, &n)
+    }
+
+    /// Whether the value `x` satisfies the merged keywords of `n` (members
+    /// and items through [`Self::holds`]).
+    fn node_holds(&mut self, x: &Value, n: &Node<'a>) -> R<bool> {
+        if n.values
+            .as_ref()
+            .is_some_and(|v| !v.iter().any(|y| json_eq(x, y)))
+            || n.not_values.iter().any(|y| json_eq(x, y))
+        {
+            return Ok(false);
+        }
+        let ptr = if n.values_ptr.is_empty() {
+            n.arrs
+                .first()
+                .map(|a| a.ptr.clone())
+                .or_else(|| n.objs.first().map(|o| o.ptr.clone()))
+                .unwrap_or_default()
+        } else {
+            n.values_ptr.clone()
+        };
+        Ok(match x {
+            Value::Null => n.null,
+            Value::Bool(_) => n.boolean,
+            Value::String(s) => string_ok(n, s)?,
+            Value::Number(v) => match (n.number, Decimal::parse(&v.to_string())) {
+                (NumKind::None, _) => false,
+                (_, Some(d)) => {
+                    let plain = v.is_i64() || v.is_u64();
+                    let integral = if self.draft4 { plain } else { d.is_integer() };
+                    number_constraint(n).contains(&d)
+                        && !(self.draft4 && n.number == NumKind::Int && !plain)
+                        && !(n.non_integer && integral)
+                        && !n.not_multiple_of.iter().any(|(m, _)| d.is_multiple_of(m))
+                }
+                (_, None) => return Err(unsupported(&ptr, "enum/const number out of range")),
+            },
+            Value::Object(m) => {
+                let count = m.len() as u64;
+                if !n.object
+                    || !n.required.iter().all(|r| m.contains_key(r))
+                    || count < n.min_props
+                    || n.max_props.is_some_and(|mx| count > mx)
+                {
+                    return Ok(false);
+                }
+                for (k, v) in m {
+                    if !n.names.is_empty()
+                        && !self.holds(&Value::String(k.clone()), n.names.clone())?
+                    {
+                        return Ok(false);
+                    }
+                    // As in `object_expr`: per holder, the property schema and
+                    // the matching patterns, or else additionalProperties.
+                    let token = serde_json::to_string(k).unwrap_or_default();
+                    let mut subs = Vec::new();
+                    for o in &n.objs {
+                        let mut matched = false;
+                        if let Some(s) = o.props.and_then(|p| p.get(k)) {
+                            subs.push(Sub::new(child(&child(&o.ptr, "properties"), k), s));
+                            matched = true;
+                        }
+                        for (pp, p, s) in &o.patterns {
+                            let rx = StrRule::Pattern(p.clone()).regexes(pp)?.unwrap_or_default();
+                            if token_matches(&rx, &token, pp)? {
+                                subs.push(Sub::new(pp.clone(), s));
+                                matched = true;
+                            }
+                        }
+                        if !matched {
+                            if let Some(a) = o.additional {
+                                subs.push(Sub::new(o.additional_ptr(), a));
+                            }
+                        }
+                    }
+                    if !subs.is_empty() && !self.holds(v, subs)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Value::Array(a) => {
+                let count = a.len() as u64;
+                if !n.array || count < n.min_items || n.max_items.is_some_and(|mx| count > mx) {
+                    return Ok(false);
+                }
+                if n.unique.is_some()
+                    && (0..a.len()).any(|i| (i + 1..a.len()).any(|j| json_eq(&a[i], &a[j])))
+                {
+                    return Ok(false);
+                }
+                for (i, item) in a.iter().enumerate() {
+                    let mut subs = Vec::new();
+                    for arr in &n.arrs {
+                        if let Some((p, s)) = arr.prefix.get(i) {
+                            subs.push(Sub::new(p.clone(), s));
+                        } else if let Some((p, s)) = &arr.rest {
+                            subs.push(Sub::new(p.clone(), s));
+                        }
+                    }
+                    if !subs.is_empty() && !self.holds(item, subs)? {
+                        return Ok(false);
+                    }
+                }
+                for (cp, cs, lo, hi) in &n.contains {
+                    let mut found = 0u64;
+                    for item in a {
+                        if self.holds(item, vec![Sub::new(cp.clone(), cs)])? {
+                            found += 1;
+                        }
+                    }
+                    if found < *lo || hi.is_some_and(|h| found > h) {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+        })
     }
 
     /// The merged `propertyNames` schemas as a node (None: no constraint).
@@ -2379,6 +2558,53 @@ impl<'a> Compiler<'a> {
         ])))
     }
 
+    /// `uniqueItems: true` over items from a finite set of values (an
+    /// `enum`): each value is a member of an any-order list that may appear
+    /// at most once, and the parser counts the members for
+    /// `minItems`/`maxItems`. Items from an open set need checks at value
+    /// boundaries, which the matcher does not do yet.
+    fn unique_finite_array(&mut self, n: &Node<'a>, u: &str, plen: usize) -> R<Option<Expr>> {
+        let open = || {
+            unsupported(
+                u,
+                "uniqueItems: true is not supported yet (except over enum items)",
+            )
+        };
+        if plen > 0 {
+            return Err(open());
+        }
+        let rest: Vec<Sub<'a>> = n
+            .arrs
+            .iter()
+            .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), *v)))
+            .collect();
+        let Some(item) = self.value(rest)? else {
+            return Ok((n.min_items == 0).then(|| Expr::literal("[]")));
+        };
+        let Some(vals) = item.values.filter(|v| v.len() <= MAX_COUNTED_ONCE) else {
+            return Err(open());
+        };
+        let most = vals.len() as u64;
+        let max = n.max_items.map_or(most, |m| m.min(most));
+        if n.min_items > max {
+            return Ok(None);
+        }
+        let members = vals
+            .iter()
+            .map(|v| Ok((spell_value(v, u)?, false, true)))
+            .collect::<R<Vec<_>>>()?;
+        Ok(Some(Expr::seq([
+            Expr::literal("["),
+            Expr::any_order_counted(
+                members,
+                Expr::literal(","),
+                n.min_items as u32,
+                Some(max as u32),
+            ),
+            Expr::literal("]"),
+        ])))
+    }
+
     /// An array under `contains`: items from `items`, of which between
     /// minContains and maxContains also match `contains`; the rules count
     /// items and matches.
@@ -2481,7 +2707,7 @@ impl<'a> Compiler<'a> {
         let min = n.min_items;
         if let Some(u) = &n.unique {
             if max.is_none_or(|m| m > 1) {
-                return Err(unsupported(u, "uniqueItems: true is not supported yet"));
+                return self.unique_finite_array(n, u, plen);
             }
         }
         let ptr = n.arrs.first().map_or(String::new(), |a| a.ptr.clone());
@@ -2645,47 +2871,6 @@ fn json_eq(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
-}
-
-/// Whether an enum/const value satisfies the rest of the conjunction.
-fn check_value(v: &Value, n: &Node, draft4: bool) -> R<bool> {
-    let unsup = || {
-        unsupported(
-            &n.values_ptr,
-            "enum/const next to object or array keywords is not supported",
-        )
-    };
-    Ok(match v {
-        Value::Null => n.null,
-        Value::Bool(_) => n.boolean,
-        Value::String(s) => string_ok(n, s)?,
-        Value::Number(x) => match (n.number, Decimal::parse(&x.to_string())) {
-            (NumKind::None, _) => false,
-            (_, Some(d)) => {
-                let plain = x.is_i64() || x.is_u64();
-                let integral = if draft4 { plain } else { d.is_integer() };
-                number_constraint(n).contains(&d)
-                    && !(draft4 && n.number == NumKind::Int && !plain)
-                    && !(n.non_integer && integral)
-                    && !n.not_multiple_of.iter().any(|(m, _)| d.is_multiple_of(m))
-            }
-            (_, None) => return Err(unsupported(&n.values_ptr, "enum/const number out of range")),
-        },
-        Value::Object(m) => {
-            if !n.objs.is_empty() {
-                return Err(unsup());
-            }
-            n.object && n.required.iter().all(|r| m.contains_key(r))
-        }
-        Value::Array(a) => {
-            if !n.arrs.is_empty() || n.unique.is_some() {
-                return Err(unsup());
-            }
-            n.array
-                && a.len() as u64 >= n.min_items
-                && n.max_items.is_none_or(|m| a.len() as u64 <= m)
-        }
-    })
 }
 
 /// Every JSON spelling of one code point, as a regex.
@@ -3114,11 +3299,11 @@ fn spell_value(v: &Value, ptr: &str) -> R<Expr> {
             Expr::Seq(items)
         }
         Value::Object(m) => {
-            if m.len() > MAX_ENUM_OBJECT_KEYS {
+            if m.len() > MAX_COUNTED_ONCE {
                 return Err(unsupported(
                     ptr,
                     format!(
-                        "enum/const object with more than {MAX_ENUM_OBJECT_KEYS} keys (any key order)"
+                        "enum/const object with more than {MAX_COUNTED_ONCE} keys (any key order)"
                     ),
                 ));
             }
@@ -3132,6 +3317,21 @@ fn spell_value(v: &Value, ptr: &str) -> R<Expr> {
                     ]))
                 })
                 .collect::<R<_>>()?;
+            if m.len() > MAX_ENUM_OBJECT_KEYS {
+                // Every key exactly once, in any order: the parser counts
+                // them instead of a rule per permutation.
+                let n = m.len() as u32;
+                return Ok(Expr::seq([
+                    Expr::literal("{"),
+                    Expr::any_order_counted(
+                        members.into_iter().map(|e| (e, true, true)),
+                        Expr::literal(","),
+                        n,
+                        Some(n),
+                    ),
+                    Expr::literal("}"),
+                ]));
+            }
             let mut perms = Vec::new();
             permute(&mut (0..members.len()).collect::<Vec<_>>(), 0, &mut perms);
             let alts: Vec<Expr> = perms
