@@ -950,7 +950,7 @@ fn test_suite_draft2020_12() {
     suite(
         "draft2020-12",
         "https://json-schema.org/draft/2020-12/schema",
-        338,
+        346,
     );
 }
 

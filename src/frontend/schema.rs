@@ -1449,7 +1449,9 @@ impl<'a> Compiler<'a> {
                 let mut branches = Vec::new();
                 // Under unevaluated*, annotations come from every anyOf
                 // branch that passes: split by the exact set that passes.
+                // A negated schema yields no annotations: no split under it.
                 let scoped = bit == SKIP_ANYOF
+                    && s.eval
                     && !m.contains_key("$fw_exclusive")
                     && subs
                         .iter()
