@@ -640,6 +640,35 @@ fn enum_values_next_to_object_and_array_keywords() {
 }
 
 #[test]
+fn many_conditionals_on_one_discriminator() {
+    // allOf of 16 if/then on one property: 2^16 combinations of branches,
+    // of which only those with at most one `kind` (or none) are satisfiable;
+    // the others are pruned as soon as they contradict.
+    let conds: Vec<Value> = (0..16)
+        .map(|i| {
+            json!({
+                "if": {"properties": {"kind": {"const": format!("k{i}")}}},
+                "then": {"properties": {format!("f{i}"): {"type": "integer"}}, "required": [format!("f{i}")]}
+            })
+        })
+        .collect();
+    check(
+        json!({"type": "object", "allOf": conds}),
+        &[
+            r#"{"kind": "k3", "f3": 1}"#,
+            r#"{"kind": "other"}"#,
+            r#"{"kind": "k15", "f15": 2, "f3": "x"}"#,
+        ],
+        &[
+            r#"{"kind": "k3"}"#,
+            r#"{"kind": "k3", "f3": "x"}"#,
+            "{}",
+            "[]",
+        ],
+    );
+}
+
+#[test]
 fn several_multiple_of_are_their_lcm() {
     check(
         json!({"allOf": [{"multipleOf": 0.4}, {"multipleOf": 1.5}, {"type": "number"}]}),

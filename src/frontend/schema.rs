@@ -1430,8 +1430,10 @@ impl<'a> Compiler<'a> {
                 "more than {MAX_WORK} schema combinations (nested anyOf/oneOf/allOf)"
             )));
         }
-        // Distribute the first anyOf/oneOf over the conjunction.
-        for (i, s) in subs.iter().enumerate() {
+        // Distribute the last anyOf/oneOf over the conjunction: the one a
+        // chosen branch just brought in (a negation's disjunction) goes
+        // first, so a contradiction shows before other choices multiply.
+        for (i, s) in subs.iter().enumerate().rev() {
             let m = match s.val {
                 Value::Object(m) => m,
                 _ => continue,
@@ -1481,6 +1483,9 @@ impl<'a> Compiler<'a> {
                         let Some(ns) = self.flatten(ns)? else {
                             continue;
                         };
+                        if self.plainly_empty(&ns) {
+                            continue;
+                        }
                         if let Some(c) = self.conj(ns)? {
                             branches.push(c);
                         }
@@ -1495,6 +1500,9 @@ impl<'a> Compiler<'a> {
                         Some(ns) => ns,
                         None => continue,
                     };
+                    if self.plainly_empty(&ns) {
+                        continue;
+                    }
                     if let Some(c) = self.conj(ns)? {
                         branches.push(c);
                     }
@@ -1528,6 +1536,9 @@ impl<'a> Compiler<'a> {
                         let Some(ns) = self.flatten(ns)? else {
                             continue;
                         };
+                        if self.plainly_empty(&ns) {
+                            continue;
+                        }
                         if let Some(c) = self.conj(ns)? {
                             branches.push(c);
                         }
@@ -1538,6 +1549,68 @@ impl<'a> Compiler<'a> {
         }
         let node = self.collect(&subs)?;
         self.emit(node)
+    }
+
+    /// True if a flattened conjunction is empty on its plain keywords alone:
+    /// its anyOf/oneOf (and the negations, which are anyOfs) left out, so
+    /// the set checked is a superset and "empty" is exact. Checked before a
+    /// branch is distributed further: allOf of many if/then (each a choice
+    /// of two) is a product of choices, and most combinations contradict
+    /// each other in a discriminating property (`type: {const: ..}` of
+    /// two different values, so the key must be absent, but another
+    /// branch requires it). Pruning them early keeps the product small.
+    fn plainly_empty(&mut self, subs: &[Sub<'a>]) -> bool {
+        let Ok(n) = self.collect(subs) else {
+            return false;
+        };
+        if node_is_empty(&n) {
+            return true;
+        }
+        let only_objects =
+            n.object && !(n.null || n.boolean || n.array || n.string || n.number != NumKind::None);
+        if !only_objects {
+            return false;
+        }
+        // A required property no value can take.
+        for r in &n.required {
+            let token = serde_json::to_string(r).unwrap_or_default();
+            let mut ps = Vec::new();
+            for o in &n.objs {
+                let mut matched = false;
+                if let Some(v) = o.props.and_then(|p| p.get(r)) {
+                    ps.push(Sub::new(child(&child(&o.ptr, "properties"), r), v));
+                    matched = true;
+                }
+                for (pp, p, v) in &o.patterns {
+                    let Ok(Some(rx)) = StrRule::Pattern(p.clone()).regexes(pp) else {
+                        return false;
+                    };
+                    match token_matches(&rx, &token, pp) {
+                        Ok(true) => {
+                            ps.push(Sub::new(pp.clone(), v));
+                            matched = true;
+                        }
+                        Ok(false) => {}
+                        Err(_) => return false,
+                    }
+                }
+                if !matched {
+                    if let Some(a) = o.additional {
+                        ps.push(Sub::new(o.additional_ptr(), a));
+                    }
+                }
+            }
+            match self.flatten(ps) {
+                Ok(None) => return true,
+                Ok(Some(ps)) => {
+                    if self.collect(&ps).is_ok_and(|m| node_is_empty(&m)) {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
     }
 
     /// Merges the keywords of a flattened conjunction without anyOf/oneOf.
@@ -2873,6 +2946,26 @@ fn json_eq(a: &Value, b: &Value) -> bool {
         }
         _ => a == b,
     }
+}
+
+/// True if no value satisfies a node's type and value keywords (the other
+/// keywords are not looked at).
+fn node_is_empty(n: &Node) -> bool {
+    let no_type =
+        !(n.null || n.boolean || n.object || n.array || n.string) && n.number == NumKind::None;
+    let type_ok = |v: &Value| match v {
+        Value::Null => n.null,
+        Value::Bool(_) => n.boolean,
+        Value::Object(_) => n.object,
+        Value::Array(_) => n.array,
+        Value::String(_) => n.string,
+        Value::Number(_) => n.number != NumKind::None,
+    };
+    no_type
+        || n.values.as_ref().is_some_and(|vals| {
+            vals.iter()
+                .all(|v| !type_ok(v) || n.not_values.iter().any(|x| json_eq(x, v)))
+        })
 }
 
 /// Every JSON spelling of one code point, as a regex.
