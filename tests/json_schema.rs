@@ -669,6 +669,34 @@ fn many_conditionals_on_one_discriminator() {
 }
 
 #[test]
+fn contains_with_prefix_items_and_several_contains() {
+    check(
+        json!({"prefixItems": [{"type": "string"}, {"type": "boolean"}], "items": {"type": "integer"},
+               "contains": {"type": "integer", "minimum": 10}, "maxContains": 2}),
+        &[
+            r#"["a", true, 10]"#,
+            r#"["a", false, 1, 12, 3, 11]"#,
+            r#"["x", true, 5, 10]"#,
+        ],
+        &[
+            r#"["a", true]"#,
+            r#"["a", true, 10, 11, 12]"#,
+            r#"[10, true, 11]"#,
+            r#"["a", 10, 11]"#,
+            "[]",
+        ],
+    );
+    check(
+        json!({"type": "array", "allOf": [
+            {"contains": {"const": 1}},
+            {"contains": {"const": 2}, "minContains": 2, "maxContains": 3}
+        ], "maxItems": 5}),
+        &["[1, 2, 2]", "[2, 1, 2, 2]", "[2, 2, 1, 0, 0]"],
+        &["[2, 2]", "[1, 2]", "[1, 2, 2, 2, 2]", "[1, 2, 2, 0, 0, 0]"],
+    );
+}
+
+#[test]
 fn several_multiple_of_are_their_lcm() {
     check(
         json!({"allOf": [{"multipleOf": 0.4}, {"multipleOf": 1.5}, {"type": "number"}]}),

@@ -2680,51 +2680,83 @@ impl<'a> Compiler<'a> {
         ])))
     }
 
-    /// An array under `contains`: items from `items`, of which between
-    /// minContains and maxContains also match `contains`; the rules count
-    /// items and matches.
+    /// An array under `contains`: items from `prefixItems`/`items`, of
+    /// which between minContains and maxContains match each `contains`;
+    /// the rules count items (exactly through the prefix) and matches.
+    ///
+    /// An item is written as one of the classes "matches exactly the
+    /// `contains` schemas of a subset S": for a `contains` with a
+    /// maxContains the class includes its negation when it is not in S (its
+    /// count must be exact); for one without, matching items may also be
+    /// left uncounted, which can only lower a count that has no upper bound.
     fn contains_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
-        let (cptr, cval, cmin, cmax) = n.contains[0].clone();
+        let cptr = n.contains[0].0.clone();
         let ptr = n.arrs.first().map_or(cptr.clone(), |a| a.ptr.clone());
-        if n.contains.len() > 1 || n.arrs.iter().any(|a| !a.prefix.is_empty()) {
-            return Err(unsupported(
-                &cptr,
-                "contains together with prefixItems or another contains is not supported yet",
-            ));
-        }
         if n.unique.is_some() {
             return Err(unsupported(
                 &cptr,
                 "contains with uniqueItems is not supported yet",
             ));
         }
-        let rest: Vec<Sub<'a>> = n
-            .arrs
-            .iter()
-            .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), v)))
-            .collect();
-        let csub = Sub::new(cptr.clone(), cval);
-        let mut with_c = rest.clone();
-        with_c.push(csub.clone());
-        let hit = self.value(with_c)?.map(|c| c.expr);
-        let other = if cmax.is_some() {
-            let mut without = rest.clone();
-            without.push(self.negate(&csub)?);
-            self.value(without)?.map(|c| c.expr)
-        } else {
-            self.value(rest)?.map(|c| c.expr)
+        let plen = n.arrs.iter().map(|a| a.prefix.len()).max().unwrap_or(0);
+        let k = n.contains.len();
+        if k > 3 || (plen + 1) << k > 256 {
+            return Err(unsupported(
+                &cptr,
+                "more than 3 contains, or too many prefixItems next to contains",
+            ));
+        }
+        // The item schemas at position p (p == plen: every later position).
+        let at = |p: usize| -> Vec<Sub<'a>> {
+            let mut subs = Vec::new();
+            for a in &n.arrs {
+                if let Some((q, v)) = a.prefix.get(p) {
+                    subs.push(Sub::new(q.clone(), v));
+                } else if let Some((q, v)) = &a.rest {
+                    subs.push(Sub::new(q.clone(), v));
+                }
+            }
+            subs
         };
+        let mut items: HashMap<(usize, usize), Option<Expr>> = HashMap::new();
+        for p in 0..=plen {
+            for set in 0..1usize << k {
+                let mut subs = at(p);
+                for (c, (cp, cv, _, cmax)) in n.contains.iter().enumerate() {
+                    let csub = Sub::new(cp.clone(), *cv);
+                    if set & (1 << c) != 0 {
+                        subs.push(csub);
+                    } else if cmax.is_some() {
+                        subs.push(self.negate(&csub)?);
+                    }
+                }
+                items.insert((p, set), self.value(subs)?.map(|c| c.expr));
+            }
+        }
         let (imin, imax) = (n.min_items, n.max_items);
-        let icap = imax.unwrap_or(imin.max(1));
-        let jcap = cmax.unwrap_or(cmin);
-        if (icap + 1).saturating_mul(jcap + 1) > MAX_OBJECT_RULES {
+        let icap = imax.unwrap_or(imin.max(1).max(plen as u64));
+        let jcaps: Vec<u64> = n
+            .contains
+            .iter()
+            .map(|(_, _, cmin, cmax)| cmax.unwrap_or(*cmin))
+            .collect();
+        let states = jcaps.iter().try_fold(icap.saturating_add(1), |a, &j| {
+            a.checked_mul(j.saturating_add(1))
+        });
+        if states.is_none_or(|s| s > MAX_OBJECT_RULES) {
             return Err(unsupported(
                 &ptr,
                 "minItems/maxItems/minContains/maxContains too large together",
             ));
         }
         let base = self.fresh("arr");
-        let name = |i: u64, j: u64| format!("{base}_{i}_{j}");
+        let name = |i: u64, js: &[u64]| {
+            let mut s = format!("{base}_{i}");
+            for j in js {
+                let _ = write!(s, "_{j}");
+            }
+            s
+        };
         let ni = |i: u64| {
             if imax.is_some() {
                 i + 1
@@ -2732,43 +2764,64 @@ impl<'a> Compiler<'a> {
                 (i + 1).min(icap)
             }
         };
-        let nj = |j: u64| {
-            if cmax.is_some() {
-                j + 1
-            } else {
-                (j + 1).min(jcap)
-            }
-        };
+        // Every count vector, in odometer order.
+        let mut all_js: Vec<Vec<u64>> = vec![Vec::new()];
+        for &cap in &jcaps {
+            all_js = all_js
+                .into_iter()
+                .flat_map(|js| {
+                    (0..=cap).map(move |j| {
+                        let mut v = js.clone();
+                        v.push(j);
+                        v
+                    })
+                })
+                .collect();
+        }
         for i in 0..=icap {
-            for j in 0..=jcap {
+            let p = (i as usize).min(plen);
+            for js in &all_js {
                 let mut alts = Vec::new();
-                if i >= imin && j >= cmin {
+                let done = n
+                    .contains
+                    .iter()
+                    .zip(js)
+                    .all(|((_, _, cmin, _), j)| j >= cmin);
+                if i >= imin && done {
                     alts.push(Expr::Empty);
                 }
-                let room = imax.is_none_or(|m| i < m);
-                let sep = |e: Expr| {
-                    if i == 0 {
-                        e
-                    } else {
-                        Expr::seq([Expr::literal(","), e])
-                    }
-                };
-                if room && cmax.is_none_or(|m| j < m) {
-                    if let Some(h) = &hit {
-                        alts.push(Expr::seq([sep(h.clone()), Expr::rule(name(ni(i), nj(j)))]));
+                if imax.is_none_or(|m| i < m) {
+                    for set in 0..1usize << k {
+                        let Some(e) = &items[&(p, set)] else { continue };
+                        let mut next = js.clone();
+                        let mut fits = true;
+                        for (c, (_, _, cmin, cmax)) in n.contains.iter().enumerate() {
+                            if set & (1 << c) != 0 {
+                                match cmax {
+                                    Some(m) if next[c] >= *m => fits = false,
+                                    Some(_) => next[c] += 1,
+                                    None => next[c] = (next[c] + 1).min(*cmin),
+                                }
+                            }
+                        }
+                        if !fits {
+                            continue;
+                        }
+                        let e = if i == 0 {
+                            e.clone()
+                        } else {
+                            Expr::seq([Expr::literal(","), e.clone()])
+                        };
+                        alts.push(Expr::seq([e, Expr::rule(name(ni(i), &next))]));
                     }
                 }
-                if room {
-                    if let Some(o) = &other {
-                        alts.push(Expr::seq([sep(o.clone()), Expr::rule(name(ni(i), j))]));
-                    }
-                }
-                self.g.rule(name(i, j), Expr::Choice(alts));
+                self.g.rule(name(i, js), Expr::Choice(alts));
             }
         }
+        let zeros = vec![0; k];
         Ok(Some(Expr::seq([
             Expr::literal("["),
-            Expr::rule(name(0, 0)),
+            Expr::rule(name(0, &zeros)),
             Expr::literal("]"),
         ])))
     }
