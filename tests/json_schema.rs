@@ -436,7 +436,7 @@ fn lenient_mode_drops_unsupported_keywords_with_warnings() {
     let schema = json!({
         "type": "object",
         "properties": {
-            "a": {"type": "string", "pattern": "^(?=x)"},
+            "a": {"type": "string", "pattern": "a(?=x)"},
             "b": {"type": "array", "items": {"type": "integer"}, "uniqueItems": true}
         },
         "required": ["a", "b"]
@@ -697,6 +697,26 @@ fn contains_with_prefix_items_and_several_contains() {
 }
 
 #[test]
+fn leading_lookaheads_in_patterns() {
+    check(
+        json!({"type": "string", "pattern": "^(?!io\\.)(?=[a-z])[a-z.]+$"}),
+        &[r#""com.x""#, r#""i.o""#, r#""io""#],
+        &[r#""io.x""#, r#"".io""#, r#""Ab""#, r#""""#],
+    );
+    check(
+        json!({"type": "string", "pattern": "^(?=[^=]+$)(?!\\s+$)(.|\\n)+$"}),
+        &[r#""a b""#, r#"" x""#],
+        &[r#""a=b""#, r#""  ""#, r#""""#],
+    );
+    // Under `not`: one of the parts fails.
+    check(
+        json!({"type": "string", "not": {"pattern": "^(?!x)[a-z]+$"}}),
+        &[r#""xa""#, r#""A""#, r#""""#],
+        &[r#""ab""#],
+    );
+}
+
+#[test]
 fn several_multiple_of_are_their_lcm() {
     check(
         json!({"allOf": [{"multipleOf": 0.4}, {"multipleOf": 1.5}, {"type": "number"}]}),
@@ -786,7 +806,7 @@ fn errors_name_keyword_and_pointer() {
     let (p, m) = unsupported_pointer(json!({"properties": {"a": {"uniqueItems": true}}}));
     assert_eq!(p, "/properties/a/uniqueItems");
     assert!(m.contains("uniqueItems"), "{m}");
-    let (p, m) = unsupported_pointer(json!({"items": {"pattern": "^(?=a)"}}));
+    let (p, m) = unsupported_pointer(json!({"items": {"pattern": "b(?=a)"}}));
     assert_eq!(p, "/items/pattern");
     assert!(m.contains("pattern"), "{m}");
     let (p, m) = unsupported_pointer(json!({"$ref": "http://example.com/s.json"}));

@@ -54,6 +54,7 @@ use crate::frontend::number_regex::{number_regex, Decimal, Keyword, NumberConstr
 use crate::frontend::schema_ids::{
     resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
 };
+use crate::frontend::string_regex::split_leading_lookaheads;
 use crate::grammar::{Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
@@ -1233,9 +1234,24 @@ impl<'a> Compiler<'a> {
                     };
                     branches.push(json!({ "type": "number", flip: bound }));
                 }
-                "pattern" => {
-                    branches.push(json!({ "type": "string", "$fw_not_pattern": v }));
-                }
+                "pattern" => match split_leading_lookaheads(v.as_str().unwrap_or_default()) {
+                    // Not (^R and ^A and not ^B): one of them fails.
+                    Some((rest, pos, neg)) => {
+                        branches.push(
+                            json!({ "type": "string", "$fw_not_pattern": format!("^{rest}") }),
+                        );
+                        for a in pos {
+                            branches.push(
+                                json!({ "type": "string", "$fw_not_pattern": format!("^(?:{a})") }),
+                            );
+                        }
+                        for b in neg {
+                            branches
+                                .push(json!({ "type": "string", "pattern": format!("^(?:{b})") }));
+                        }
+                    }
+                    None => branches.push(json!({ "type": "string", "$fw_not_pattern": v })),
+                },
                 "uniqueItems" if v == &Value::Bool(false) => {}
                 "dependentRequired" | "dependentSchemas" | "dependencies" => {
                     let d = v
@@ -1679,8 +1695,24 @@ impl<'a> Compiler<'a> {
                         let p = v
                             .as_str()
                             .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
-                        n.patterns
-                            .push((kp.clone(), StrRule::Pattern(p.to_string())));
+                        match split_leading_lookaheads(p) {
+                            // `^(?=A)(?!B)R`: `^R` and `^A` hold, `^B` does not.
+                            Some((rest, pos, neg)) => {
+                                n.patterns
+                                    .push((kp.clone(), StrRule::Pattern(format!("^{rest}"))));
+                                for a in pos {
+                                    n.patterns
+                                        .push((kp.clone(), StrRule::Pattern(format!("^(?:{a})"))));
+                                }
+                                for b in neg {
+                                    n.not_patterns
+                                        .push((kp.clone(), StrRule::Pattern(format!("^(?:{b})"))));
+                                }
+                            }
+                            None => n
+                                .patterns
+                                .push((kp.clone(), StrRule::Pattern(p.to_string()))),
+                        }
                     }
                     "type" => {
                         let names: Vec<&Value> = match v {
