@@ -2683,7 +2683,7 @@ impl<'a> Compiler<'a> {
         let rest: Vec<Sub<'a>> = n
             .arrs
             .iter()
-            .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), *v)))
+            .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), v)))
             .collect();
         let Some(item) = self.value(rest)? else {
             return Ok((n.min_items == 0).then(|| Expr::literal("[]")));
@@ -2755,7 +2755,7 @@ impl<'a> Compiler<'a> {
             for set in 0..1usize << k {
                 let mut subs = at(p);
                 for (c, (cp, cv, _, cmax)) in n.contains.iter().enumerate() {
-                    let csub = Sub::new(cp.clone(), *cv);
+                    let csub = Sub::new(cp.clone(), cv);
                     if set & (1 << c) != 0 {
                         subs.push(csub);
                     } else if cmax.is_some() {
