@@ -517,15 +517,20 @@ impl LexemeDfa {
         }
         let stride = reps.len();
         let npos = all.len();
-        let start: Vec<u32> = parts.iter().map(|d| d.start).collect();
-        let mut ids: HashMap<Vec<u32>, u32> = HashMap::new();
-        ids.insert(start.clone(), 0);
-        let mut order = vec![start];
+        let width = parts.len();
+        // Product states, flat (`width` ids each), and their index; the
+        // successor is built in one reused buffer and only a new state
+        // allocates its key.
+        let mut order: Vec<u32> = parts.iter().map(|d| d.start).collect();
+        let mut ids: HashMap<Box<[u32]>, u32, FxBuild> = HashMap::default();
+        ids.insert(order.clone().into_boxed_slice(), 0);
         let mut raw_trans: Vec<u32> = Vec::new();
         let mut accept = Vec::new();
+        let mut cur = vec![0u32; width];
+        let mut next = vec![0u32; width];
         let mut i = 0;
-        while i < order.len() {
-            let cur = order[i].clone();
+        while i * width < order.len() {
+            cur.copy_from_slice(&order[i * width..(i + 1) * width]);
             accept.push(
                 cur[..npos].iter().zip(all).all(|(&s, d)| d.is_accepting(s))
                     && cur[npos..]
@@ -533,32 +538,33 @@ impl LexemeDfa {
                         .zip(except)
                         .all(|(&s, d)| s == DEAD || !d.is_accepting(s)),
             );
-            for &rep in &reps {
-                let mut next = Vec::with_capacity(cur.len());
-                let mut dead = false;
+            'rep: for &rep in &reps {
                 for (k, (&s, d)) in cur.iter().zip(&parts).enumerate() {
                     let t = if s == DEAD { DEAD } else { d.next(s, rep) };
                     if t == DEAD && k < npos {
-                        dead = true;
-                        break;
+                        raw_trans.push(DEAD);
+                        continue 'rep;
                     }
-                    next.push(t);
+                    next[k] = t;
                 }
-                if dead {
-                    raw_trans.push(DEAD);
-                    continue;
-                }
-                let n = ids.len() as u32;
-                let id = *ids.entry(next).or_insert_with_key(|k| {
-                    order.push(k.clone());
-                    n
-                });
+                let id = match ids.get(&next[..]) {
+                    Some(&id) => id,
+                    None => {
+                        let id = (order.len() / width) as u32;
+                        ids.insert(next.clone().into_boxed_slice(), id);
+                        order.extend_from_slice(&next);
+                        id
+                    }
+                };
                 raw_trans.push(id);
             }
             if raw_trans.len() * 4 > DFA_SIZE_LIMIT {
                 return Err(GrammarError::RegexTooLarge {
                     pattern: label.to_string(),
-                    message: format!("the intersection has more than {} states", order.len()),
+                    message: format!(
+                        "the intersection has more than {} states",
+                        order.len() / width
+                    ),
                 });
             }
             i += 1;
@@ -576,19 +582,29 @@ impl LexemeDfa {
     ) -> Result<LexemeDfa, GrammarError> {
         let n = accept.len();
         // Liveness: states from which an accepting state is reachable.
-        let mut rev: Vec<Vec<u32>> = vec![Vec::new(); n];
+        // Reverse edges in one flat array (offsets per target state).
+        let mut start_of = vec![0u32; n + 1];
+        for &t in &raw_trans {
+            if t != DEAD {
+                start_of[t as usize + 1] += 1;
+            }
+        }
         for s in 0..n {
-            for c in 0..stride {
-                let t = raw_trans[s * stride + c];
-                if t != DEAD {
-                    rev[t as usize].push(s as u32);
-                }
+            start_of[s + 1] += start_of[s];
+        }
+        let mut fill = start_of.clone();
+        let mut rev = vec![0u32; start_of[n] as usize];
+        for (e, &t) in raw_trans.iter().enumerate() {
+            if t != DEAD {
+                rev[fill[t as usize] as usize] = (e / stride) as u32;
+                fill[t as usize] += 1;
             }
         }
         let mut live = accept.clone();
         let mut work: Vec<u32> = (0..n as u32).filter(|&s| accept[s as usize]).collect();
         while let Some(t) = work.pop() {
-            for &s in &rev[t as usize] {
+            let (a, b) = (start_of[t as usize], start_of[t as usize + 1]);
+            for &s in &rev[a as usize..b as usize] {
                 if !live[s as usize] {
                     live[s as usize] = true;
                     work.push(s);

@@ -358,7 +358,12 @@ pub(crate) struct FxHasher(u64);
 impl Hasher for FxHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
+        // Eight bytes per step: keys are mostly slices of u32 state ids.
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
             self.write_u64(b as u64);
         }
     }
@@ -372,7 +377,10 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        // A product's low bits depend only on the input's low bits, and the
+        // table picks buckets by the low bits: rotate the well-mixed high
+        // bits down (as rustc-hash does).
+        self.0.rotate_left(26)
     }
 }
 

@@ -275,6 +275,36 @@ impl Decimal {
         r == 0
     }
 
+    /// The least common multiple of two steps (both `> 0`): a number is a
+    /// multiple of both exactly when it is a multiple of this. `None` when
+    /// it has more than [`MAX_STEP_DIGITS`] significant digits.
+    ///
+    /// ```
+    /// use formwork::frontend::number_regex::Decimal;
+    /// let l = Decimal::parse("0.4").unwrap().lcm(&Decimal::parse("1.5").unwrap()).unwrap();
+    /// assert_eq!(l, Decimal::parse("6").unwrap());
+    /// ```
+    pub fn lcm(&self, other: &Decimal) -> Option<Decimal> {
+        let (m1, p1) = self.int_exp()?;
+        let (m2, p2) = other.int_exp()?;
+        let p = p1.min(p2);
+        let scale = |m: u64, q: i64| -> Option<u128> {
+            10u128
+                .checked_pow(u32::try_from(q - p).ok()?)?
+                .checked_mul(m as u128)
+        };
+        let (a, b) = (scale(m1, p1)?, scale(m2, p2)?);
+        let gcd = |mut x: u128, mut y: u128| {
+            while y != 0 {
+                (x, y) = (y, x % y);
+            }
+            x
+        };
+        let l = (a / gcd(a, b)).checked_mul(b)?;
+        let d = Decimal::parse(&format!("{l}e{p}"))?;
+        d.int_exp().map(|_| d)
+    }
+
     /// `(m, p)` with value `= m × 10^p`, when the digits fit a `u64`.
     fn int_exp(&self) -> Option<(u64, i64)> {
         if self.is_zero() || self.digits.len() > MAX_STEP_DIGITS {

@@ -11,7 +11,7 @@
 //!
 //! * `type` (a name or a list), `enum`, `const` (any JSON value; strings in
 //!   every escape spelling; numbers in every spelling whose exponent lies in
-//!   ±[`EXP_WINDOW`]; objects with up to [`MAX_ENUM_OBJECT_KEYS`] keys in any order).
+//!   ±[`EXP_WINDOW`]; objects with up to [`MAX_COUNTED_ONCE`] keys in any order).
 //! * Strings: `minLength` / `maxLength` in code points (an escape counts as
 //!   one code point; a surrogate-pair escape as two UTF-16 units, like
 //!   a non-BMP character written raw counts as one — see below).
@@ -34,7 +34,7 @@
 //!   come last. Objects whose keys are in another order are rejected.
 //! * Arrays: `items` (a schema; an array of schemas is draft-04..2019
 //!   `prefixItems`), `prefixItems`, `additionalItems`, `minItems` /
-//!   `maxItems`; `uniqueItems: false`; `uniqueItems: true` only where at most
+//!   `maxItems`; `uniqueItems: false`; `uniqueItems: true` over `enum` items or
 //!   one item can occur.
 //! * `anyOf`, `allOf` (merged: distributed over `anyOf`/`oneOf`), `oneOf`
 //!   where the branches are provably disjoint (different types or values),
@@ -63,6 +63,7 @@ use crate::frontend::number_regex::{number_regex, Decimal, Keyword, NumberConstr
 use crate::frontend::schema_ids::{
     resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
 };
+use crate::frontend::string_regex::split_leading_lookaheads;
 use crate::grammar::{Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
@@ -74,7 +75,8 @@ use typed_arena::Arena;
 pub const EXP_WINDOW: i32 = 20;
 /// Fraction digits and negative exponents handled exactly for `integer`.
 pub const INT_EXP_LIMIT: u32 = 20;
-/// Largest object `const`/`enum` value accepted (its keys may come in any order).
+/// Largest object `const`/`enum` value spelled as a choice of key orders;
+/// larger ones (up to [`MAX_COUNTED_ONCE`] keys) are counted any-order lists.
 pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
 /// Largest finite `maxLength` / `minLength` compiled into a lexeme together
 /// with a `pattern` or an exclusion (their intersection is built eagerly).
@@ -1273,9 +1275,24 @@ impl<'a> Compiler<'a> {
                     };
                     branches.push(json!({ "type": "number", flip: bound }));
                 }
-                "pattern" => {
-                    branches.push(json!({ "type": "string", "$fw_not_pattern": v }));
-                }
+                "pattern" => match split_leading_lookaheads(v.as_str().unwrap_or_default()) {
+                    // Not (^R and ^A and not ^B): one of them fails.
+                    Some((rest, pos, neg)) => {
+                        branches.push(
+                            json!({ "type": "string", "$fw_not_pattern": format!("^{rest}") }),
+                        );
+                        for a in pos {
+                            branches.push(
+                                json!({ "type": "string", "$fw_not_pattern": format!("^(?:{a})") }),
+                            );
+                        }
+                        for b in neg {
+                            branches
+                                .push(json!({ "type": "string", "pattern": format!("^(?:{b})") }));
+                        }
+                    }
+                    None => branches.push(json!({ "type": "string", "$fw_not_pattern": v })),
+                },
                 "uniqueItems" if v == &Value::Bool(false) => {}
                 "dependentRequired" | "dependentSchemas" | "dependencies" => {
                     let d = v
@@ -1513,8 +1530,10 @@ impl<'a> Compiler<'a> {
                 "more than {MAX_WORK} schema combinations (nested anyOf/oneOf/allOf)"
             )));
         }
-        // Distribute the first anyOf/oneOf over the conjunction.
-        for (i, s) in subs.iter().enumerate() {
+        // Distribute the last anyOf/oneOf over the conjunction: the one a
+        // chosen branch just brought in (a negation's disjunction) goes
+        // first, so a contradiction shows before other choices multiply.
+        for (i, s) in subs.iter().enumerate().rev() {
             let m = match s.val {
                 Value::Object(m) => m,
                 _ => continue,
@@ -1532,7 +1551,9 @@ impl<'a> Compiler<'a> {
                 let mut branches = Vec::new();
                 // Under unevaluated*, annotations come from every anyOf
                 // branch that passes: split by the exact set that passes.
+                // A negated schema yields no annotations: no split under it.
                 let scoped = bit == SKIP_ANYOF
+                    && s.eval
                     && !m.contains_key("$fw_exclusive")
                     && subs
                         .iter()
@@ -1562,6 +1583,9 @@ impl<'a> Compiler<'a> {
                         let Some(ns) = self.flatten(ns)?.filter(|ns| !infeasible(ns)) else {
                             continue;
                         };
+                        if self.plainly_empty(&ns) {
+                            continue;
+                        }
                         if let Some(c) = self.conj(ns)? {
                             branches.push(c);
                         }
@@ -1576,6 +1600,9 @@ impl<'a> Compiler<'a> {
                         Some(ns) => ns,
                         None => continue,
                     };
+                    if self.plainly_empty(&ns) {
+                        continue;
+                    }
                     if let Some(c) = self.conj(ns)? {
                         branches.push(c);
                     }
@@ -1609,6 +1636,9 @@ impl<'a> Compiler<'a> {
                         let Some(ns) = self.flatten(ns)?.filter(|ns| !infeasible(ns)) else {
                             continue;
                         };
+                        if self.plainly_empty(&ns) {
+                            continue;
+                        }
                         if let Some(c) = self.conj(ns)? {
                             branches.push(c);
                         }
@@ -1619,6 +1649,68 @@ impl<'a> Compiler<'a> {
         }
         let node = self.collect(&subs)?;
         self.emit(node)
+    }
+
+    /// True if a flattened conjunction is empty on its plain keywords alone:
+    /// its anyOf/oneOf (and the negations, which are anyOfs) left out, so
+    /// the set checked is a superset and "empty" is exact. Checked before a
+    /// branch is distributed further: allOf of many if/then (each a choice
+    /// of two) is a product of choices, and most combinations contradict
+    /// each other in a discriminating property (`type: {const: ..}` of
+    /// two different values, so the key must be absent, but another
+    /// branch requires it). Pruning them early keeps the product small.
+    fn plainly_empty(&mut self, subs: &[Sub<'a>]) -> bool {
+        let Ok(n) = self.collect(subs) else {
+            return false;
+        };
+        if node_is_empty(&n) {
+            return true;
+        }
+        let only_objects =
+            n.object && !(n.null || n.boolean || n.array || n.string || n.number != NumKind::None);
+        if !only_objects {
+            return false;
+        }
+        // A required property no value can take.
+        for r in &n.required {
+            let token = serde_json::to_string(r).unwrap_or_default();
+            let mut ps = Vec::new();
+            for o in &n.objs {
+                let mut matched = false;
+                if let Some(v) = o.props.and_then(|p| p.get(r)) {
+                    ps.push(Sub::new(child(&child(&o.ptr, "properties"), r), v));
+                    matched = true;
+                }
+                for (pp, p, v) in &o.patterns {
+                    let Ok(Some(rx)) = StrRule::Pattern(p.clone()).regexes(pp) else {
+                        return false;
+                    };
+                    match token_matches(&rx, &token, pp) {
+                        Ok(true) => {
+                            ps.push(Sub::new(pp.clone(), v));
+                            matched = true;
+                        }
+                        Ok(false) => {}
+                        Err(_) => return false,
+                    }
+                }
+                if !matched {
+                    if let Some(a) = o.additional {
+                        ps.push(Sub::new(o.additional_ptr(), a));
+                    }
+                }
+            }
+            match self.flatten(ps) {
+                Ok(None) => return true,
+                Ok(Some(ps)) => {
+                    if self.collect(&ps).is_ok_and(|m| node_is_empty(&m)) {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
     }
 
     /// Merges the keywords of a flattened conjunction without anyOf/oneOf.
@@ -1707,8 +1799,24 @@ impl<'a> Compiler<'a> {
                         let p = v
                             .as_str()
                             .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
-                        n.patterns
-                            .push((kp.clone(), StrRule::Pattern(p.to_string())));
+                        match split_leading_lookaheads(p) {
+                            // `^(?=A)(?!B)R`: `^R` and `^A` hold, `^B` does not.
+                            Some((rest, pos, neg)) => {
+                                n.patterns
+                                    .push((kp.clone(), StrRule::Pattern(format!("^{rest}"))));
+                                for a in pos {
+                                    n.patterns
+                                        .push((kp.clone(), StrRule::Pattern(format!("^(?:{a})"))));
+                                }
+                                for b in neg {
+                                    n.not_patterns
+                                        .push((kp.clone(), StrRule::Pattern(format!("^(?:{b})"))));
+                                }
+                            }
+                            None => n
+                                .patterns
+                                .push((kp.clone(), StrRule::Pattern(p.to_string()))),
+                        }
                     }
                     "type" => {
                         let names: Vec<&Value> = match v {
@@ -1822,12 +1930,16 @@ impl<'a> Compiler<'a> {
                     }
                     "multipleOf" => {
                         let d = step_value(v, &kp)?;
+                        // Multiples of both are the multiples of their lcm.
                         match &n.multiple_of {
-                            Some((o, _)) if *o != d => {
-                                return Err(unsupported(
-                                    &kp,
-                                    "two different multipleOf on one value are not supported",
-                                ))
+                            Some((o, op)) if *o != d => {
+                                let l = o.lcm(&d).ok_or_else(|| {
+                                    unsupported(
+                                        &kp,
+                                        "two multipleOf whose least common multiple has too many digits",
+                                    )
+                                })?;
+                                n.multiple_of = Some((l, op.clone()));
                             }
                             _ => n.multiple_of = Some((d, kp.clone())),
                         }
@@ -2072,23 +2184,11 @@ impl<'a> Compiler<'a> {
             return Ok(Some(self.any()));
         }
         if let Some(vals) = &n.values {
-            let vals: Vec<Value> = vals
+            let vals = vals
                 .iter()
                 .filter(|v| !n.not_values.iter().any(|x| json_eq(x, v)))
                 .cloned()
                 .collect();
-            if !n.exists.is_empty() {
-                // Only an object with the members the witnesses ask for.
-                let mut kept = Vec::new();
-                for v in vals {
-                    if let Value::Object(m) = &v {
-                        if self.witnessed(m, &n)? {
-                            kept.push(v);
-                        }
-                    }
-                }
-                return self.emit_values(&n, kept);
-            }
             return self.emit_values(&n, vals);
         }
         // Values excluded by a negated enum/const: by type.
@@ -2172,7 +2272,7 @@ impl<'a> Compiler<'a> {
             if kept.iter().any(|k| json_eq(k, &v)) {
                 continue;
             }
-            if check_value(&v, n, self.draft4)? {
+            if self.node_holds(&v, n)? {
                 kept.push(v);
             }
         }
@@ -2194,6 +2294,181 @@ impl<'a> Compiler<'a> {
             types,
             values: Some(kept),
         }))
+    }
+
+    /// Whether the value `x` validates against the conjunction `subs`.
+    ///
+    /// This is the compiler's own reading of the keywords applied to one
+    /// value, so a value and the grammar agree by construction. It filters
+    /// `enum`/`const` values next to object and array keywords: each member
+    /// and item must validate against the schemas the keywords give it.
+    /// `anyOf`/`oneOf` are evaluated branch by branch (`oneOf`: exactly one
+    /// passes), `not` and conditionals through their rewrites.
+    fn holds(&mut self, x: &Value, subs: Vec<Sub<'a>>) -> R<bool> {
+        self.work += 1;
+        if self.work > MAX_WORK {
+            return Err(GrammarError::TooLarge(format!(
+                "more than {MAX_WORK} schema combinations (checking enum/const values)"
+            )));
+        }
+        let Some(subs) = self.flatten(subs)? else {
+            return Ok(false);
+        };
+        if let Some(u) = subs.iter().find(|u| has_unevaluated(u.val)) {
+            // Their annotations would need every passing anyOf branch.
+            return Err(unsupported(
+                &u.ptr,
+                "an enum/const value checked against unevaluatedProperties/Items is not supported",
+            ));
+        }
+        for (i, s) in subs.iter().enumerate() {
+            let Value::Object(m) = s.val else { continue };
+            for (kw, bit) in [("anyOf", SKIP_ANYOF), ("oneOf", SKIP_ONEOF)] {
+                if s.skip & bit != 0 {
+                    continue;
+                }
+                let Some(a) = m.get(kw) else { continue };
+                let kptr = child(&s.ptr, kw);
+                let a = a
+                    .as_array()
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| invalid(&kptr, format!("{kw} must be a non-empty array")))?;
+                let mut passing = 0;
+                for (j, b) in a.iter().enumerate() {
+                    let mut ns = subs.clone();
+                    ns[i].skip |= bit;
+                    ns.push(s.adopt(Sub::new(format!("{kptr}/{j}"), b)));
+                    if self.holds(x, ns)? {
+                        passing += 1;
+                        if bit == SKIP_ANYOF || passing > 1 {
+                            break;
+                        }
+                    }
+                }
+                return Ok(passing == 1 || (bit == SKIP_ANYOF && passing > 0));
+            }
+        }
+        let n = self.collect(&subs)?;
+        self.node_holds(x, &n)
+    }
+
+    /// Whether the value `x` satisfies the merged keywords of `n` (members
+    /// and items through [`Self::holds`]).
+    fn node_holds(&mut self, x: &Value, n: &Node<'a>) -> R<bool> {
+        if n.values
+            .as_ref()
+            .is_some_and(|v| !v.iter().any(|y| json_eq(x, y)))
+            || n.not_values.iter().any(|y| json_eq(x, y))
+        {
+            return Ok(false);
+        }
+        let ptr = if n.values_ptr.is_empty() {
+            n.arrs
+                .first()
+                .map(|a| a.ptr.clone())
+                .or_else(|| n.objs.first().map(|o| o.ptr.clone()))
+                .unwrap_or_default()
+        } else {
+            n.values_ptr.clone()
+        };
+        Ok(match x {
+            Value::Null => n.null,
+            Value::Bool(_) => n.boolean,
+            Value::String(s) => string_ok(n, s)?,
+            Value::Number(v) => match (n.number, Decimal::parse(&v.to_string())) {
+                (NumKind::None, _) => false,
+                (_, Some(d)) => {
+                    let plain = v.is_i64() || v.is_u64();
+                    let integral = if self.draft4 { plain } else { d.is_integer() };
+                    number_constraint(n).contains(&d)
+                        && !(self.draft4 && n.number == NumKind::Int && !plain)
+                        && !(n.non_integer && integral)
+                        && !n.not_multiple_of.iter().any(|(m, _)| d.is_multiple_of(m))
+                }
+                (_, None) => return Err(unsupported(&ptr, "enum/const number out of range")),
+            },
+            Value::Object(m) => {
+                let count = m.len() as u64;
+                if !n.object
+                    || !n.required.iter().all(|r| m.contains_key(r))
+                    || count < n.min_props
+                    || n.max_props.is_some_and(|mx| count > mx)
+                    || !self.witnessed(m, n)?
+                {
+                    return Ok(false);
+                }
+                for (k, v) in m {
+                    if !n.names.is_empty()
+                        && !self.holds(&Value::String(k.clone()), n.names.clone())?
+                    {
+                        return Ok(false);
+                    }
+                    // As in `object_expr`: per holder, the property schema and
+                    // the matching patterns, or else additionalProperties.
+                    let token = serde_json::to_string(k).unwrap_or_default();
+                    let mut subs = Vec::new();
+                    for o in &n.objs {
+                        let mut matched = false;
+                        if let Some(s) = o.props.and_then(|p| p.get(k)) {
+                            subs.push(Sub::new(child(&child(&o.ptr, "properties"), k), s));
+                            matched = true;
+                        }
+                        for (pp, p, s) in &o.patterns {
+                            let rx = StrRule::Pattern(p.clone()).regexes(pp)?.unwrap_or_default();
+                            if token_matches(&rx, &token, pp)? {
+                                subs.push(Sub::new(pp.clone(), s));
+                                matched = true;
+                            }
+                        }
+                        if !matched {
+                            if let Some(a) = o.additional {
+                                subs.push(Sub::new(o.additional_ptr(), a));
+                            }
+                        }
+                    }
+                    if !subs.is_empty() && !self.holds(v, subs)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Value::Array(a) => {
+                let count = a.len() as u64;
+                if !n.array || count < n.min_items || n.max_items.is_some_and(|mx| count > mx) {
+                    return Ok(false);
+                }
+                if n.unique.is_some()
+                    && (0..a.len()).any(|i| (i + 1..a.len()).any(|j| json_eq(&a[i], &a[j])))
+                {
+                    return Ok(false);
+                }
+                for (i, item) in a.iter().enumerate() {
+                    let mut subs = Vec::new();
+                    for arr in &n.arrs {
+                        if let Some((p, s)) = arr.prefix.get(i) {
+                            subs.push(Sub::new(p.clone(), s));
+                        } else if let Some((p, s)) = &arr.rest {
+                            subs.push(Sub::new(p.clone(), s));
+                        }
+                    }
+                    if !subs.is_empty() && !self.holds(item, subs)? {
+                        return Ok(false);
+                    }
+                }
+                for (cp, cs, lo, hi) in &n.contains {
+                    let mut found = 0u64;
+                    for item in a {
+                        if self.holds(item, vec![Sub::new(cp.clone(), cs)])? {
+                            found += 1;
+                        }
+                    }
+                    if found < *lo || hi.is_some_and(|h| found > h) {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+        })
     }
 
     /// The merged `propertyNames` schemas as a node (None: no constraint).
@@ -2638,25 +2913,14 @@ impl<'a> Compiler<'a> {
     /// the node's witnesses ask for.
     fn witnessed(&mut self, m: &Map<String, Value>, n: &Node<'a>) -> R<bool> {
         for w in &n.exists {
-            let mut keys = Vec::new();
-            self.key_nodes(vec![w.key.clone()], &mut keys, true)?;
-            let mut values = Vec::new();
-            if let Some(v) = &w.value {
-                self.key_nodes(vec![v.clone()], &mut values, false)?;
-            }
             let mut found = false;
             for (k, x) in m {
-                let mut key_ok = false;
-                for kn in &keys {
-                    key_ok |= string_ok(kn, k)?;
-                }
-                let mut value_ok = w.value.is_none();
-                for vn in &values {
-                    if key_ok && !value_ok {
-                        value_ok = node_accepts(x, vn, &w.ptr, self.draft4)?;
+                if self.holds(&Value::String(k.clone()), vec![w.key.clone()])?
+                    && match &w.value {
+                        Some(v) => self.holds(x, vec![v.clone()])?,
+                        None => true,
                     }
-                }
-                if key_ok && value_ok {
+                {
                     found = true;
                     break;
                 }
@@ -2668,10 +2932,10 @@ impl<'a> Compiler<'a> {
         Ok(true)
     }
 
-    /// The nodes whose union is a schema (`anyOf` split into its branches,
-    /// `oneOf` into each branch without the others); with `strings`, only
-    /// those some string satisfies (a key schema).
-    fn key_nodes(&mut self, subs: Vec<Sub<'a>>, out: &mut Vec<Node<'a>>, strings: bool) -> R<()> {
+    /// The string nodes whose union is a key schema (`anyOf` split into its
+    /// branches, `oneOf` into each branch without the others; nodes without
+    /// strings dropped).
+    fn key_nodes(&mut self, subs: Vec<Sub<'a>>, out: &mut Vec<Node<'a>>) -> R<()> {
         let Some(subs) = self.flatten(subs)? else {
             return Ok(());
         };
@@ -2715,7 +2979,7 @@ impl<'a> Compiler<'a> {
                             "schema nesting deeper than {MAX_DEPTH} (key schema)"
                         )))
                     } else {
-                        self.key_nodes(ns, out, strings)
+                        self.key_nodes(ns, out)
                     };
                     self.depth -= 1;
                     r?;
@@ -2724,7 +2988,7 @@ impl<'a> Compiler<'a> {
             }
         }
         let node = self.collect(&subs)?;
-        if !strings || string_parts(&node, Vec::new())?.is_some() {
+        if string_parts(&node, Vec::new())?.is_some() {
             out.push(node);
         }
         Ok(())
@@ -2761,7 +3025,7 @@ impl<'a> Compiler<'a> {
         let mut nodes: Vec<Vec<Node<'a>>> = Vec::new();
         for w in &n.exists {
             let mut ks = Vec::new();
-            self.key_nodes(vec![w.key.clone()], &mut ks, true)?;
+            self.key_nodes(vec![w.key.clone()], &mut ks)?;
             if ks.is_empty() {
                 return Ok(None);
             }
@@ -2843,51 +3107,130 @@ impl<'a> Compiler<'a> {
         Ok(Some(out))
     }
 
-    /// An array under `contains`: items from `items`, of which between
-    /// minContains and maxContains also match `contains`; the rules count
-    /// items and matches.
-    fn contains_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
-        let (cptr, cval, cmin, cmax) = n.contains[0].clone();
-        let ptr = n.arrs.first().map_or(cptr.clone(), |a| a.ptr.clone());
-        if n.contains.len() > 1 || n.arrs.iter().any(|a| !a.prefix.is_empty()) {
-            return Err(unsupported(
-                &cptr,
-                "contains together with prefixItems or another contains is not supported yet",
-            ));
-        }
-        if n.unique.is_some() {
-            return Err(unsupported(
-                &cptr,
-                "contains with uniqueItems is not supported yet",
-            ));
+    /// `uniqueItems: true` over items from a finite set of values (an
+    /// `enum`): each value is a member of an any-order list that may appear
+    /// at most once, and the parser counts the members for
+    /// `minItems`/`maxItems`. Items from an open set need checks at value
+    /// boundaries, which the matcher does not do yet.
+    fn unique_finite_array(&mut self, n: &Node<'a>, u: &str, plen: usize) -> R<Option<Expr>> {
+        let open = || {
+            unsupported(
+                u,
+                "uniqueItems: true is not supported yet (except over enum items)",
+            )
+        };
+        if plen > 0 {
+            return Err(open());
         }
         let rest: Vec<Sub<'a>> = n
             .arrs
             .iter()
             .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), v)))
             .collect();
-        let csub = Sub::new(cptr.clone(), cval);
-        let mut with_c = rest.clone();
-        with_c.push(csub.clone());
-        let hit = self.value(with_c)?.map(|c| c.expr);
-        let other = if cmax.is_some() {
-            let mut without = rest.clone();
-            without.push(self.negate(&csub)?);
-            self.value(without)?.map(|c| c.expr)
-        } else {
-            self.value(rest)?.map(|c| c.expr)
+        let Some(item) = self.value(rest)? else {
+            return Ok((n.min_items == 0).then(|| Expr::literal("[]")));
         };
+        let Some(vals) = item.values.filter(|v| v.len() <= MAX_COUNTED_ONCE) else {
+            return Err(open());
+        };
+        let most = vals.len() as u64;
+        let max = n.max_items.map_or(most, |m| m.min(most));
+        if n.min_items > max {
+            return Ok(None);
+        }
+        let members = vals
+            .iter()
+            .map(|v| Ok((spell_value(v, u)?, false, true)))
+            .collect::<R<Vec<_>>>()?;
+        Ok(Some(Expr::seq([
+            Expr::literal("["),
+            Expr::any_order_counted(
+                members,
+                Expr::literal(","),
+                n.min_items as u32,
+                Some(max as u32),
+            ),
+            Expr::literal("]"),
+        ])))
+    }
+
+    /// An array under `contains`: items from `prefixItems`/`items`, of
+    /// which between minContains and maxContains match each `contains`;
+    /// the rules count items (exactly through the prefix) and matches.
+    ///
+    /// An item is written as one of the classes "matches exactly the
+    /// `contains` schemas of a subset S": for a `contains` with a
+    /// maxContains the class includes its negation when it is not in S (its
+    /// count must be exact); for one without, matching items may also be
+    /// left uncounted, which can only lower a count that has no upper bound.
+    fn contains_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
+        let cptr = n.contains[0].0.clone();
+        let ptr = n.arrs.first().map_or(cptr.clone(), |a| a.ptr.clone());
+        if n.unique.is_some() {
+            return Err(unsupported(
+                &cptr,
+                "contains with uniqueItems is not supported yet",
+            ));
+        }
+        let plen = n.arrs.iter().map(|a| a.prefix.len()).max().unwrap_or(0);
+        let k = n.contains.len();
+        if k > 3 || (plen + 1) << k > 256 {
+            return Err(unsupported(
+                &cptr,
+                "more than 3 contains, or too many prefixItems next to contains",
+            ));
+        }
+        // The item schemas at position p (p == plen: every later position).
+        let at = |p: usize| -> Vec<Sub<'a>> {
+            let mut subs = Vec::new();
+            for a in &n.arrs {
+                if let Some((q, v)) = a.prefix.get(p) {
+                    subs.push(Sub::new(q.clone(), v));
+                } else if let Some((q, v)) = &a.rest {
+                    subs.push(Sub::new(q.clone(), v));
+                }
+            }
+            subs
+        };
+        let mut items: HashMap<(usize, usize), Option<Expr>> = HashMap::new();
+        for p in 0..=plen {
+            for set in 0..1usize << k {
+                let mut subs = at(p);
+                for (c, (cp, cv, _, cmax)) in n.contains.iter().enumerate() {
+                    let csub = Sub::new(cp.clone(), cv);
+                    if set & (1 << c) != 0 {
+                        subs.push(csub);
+                    } else if cmax.is_some() {
+                        subs.push(self.negate(&csub)?);
+                    }
+                }
+                items.insert((p, set), self.value(subs)?.map(|c| c.expr));
+            }
+        }
         let (imin, imax) = (n.min_items, n.max_items);
-        let icap = imax.unwrap_or(imin.max(1));
-        let jcap = cmax.unwrap_or(cmin);
-        if (icap + 1).saturating_mul(jcap + 1) > MAX_OBJECT_RULES {
+        let icap = imax.unwrap_or(imin.max(1).max(plen as u64));
+        let jcaps: Vec<u64> = n
+            .contains
+            .iter()
+            .map(|(_, _, cmin, cmax)| cmax.unwrap_or(*cmin))
+            .collect();
+        let states = jcaps.iter().try_fold(icap.saturating_add(1), |a, &j| {
+            a.checked_mul(j.saturating_add(1))
+        });
+        if states.is_none_or(|s| s > MAX_OBJECT_RULES) {
             return Err(unsupported(
                 &ptr,
                 "minItems/maxItems/minContains/maxContains too large together",
             ));
         }
         let base = self.fresh("arr");
-        let name = |i: u64, j: u64| format!("{base}_{i}_{j}");
+        let name = |i: u64, js: &[u64]| {
+            let mut s = format!("{base}_{i}");
+            for j in js {
+                let _ = write!(s, "_{j}");
+            }
+            s
+        };
         let ni = |i: u64| {
             if imax.is_some() {
                 i + 1
@@ -2895,43 +3238,64 @@ impl<'a> Compiler<'a> {
                 (i + 1).min(icap)
             }
         };
-        let nj = |j: u64| {
-            if cmax.is_some() {
-                j + 1
-            } else {
-                (j + 1).min(jcap)
-            }
-        };
+        // Every count vector, in odometer order.
+        let mut all_js: Vec<Vec<u64>> = vec![Vec::new()];
+        for &cap in &jcaps {
+            all_js = all_js
+                .into_iter()
+                .flat_map(|js| {
+                    (0..=cap).map(move |j| {
+                        let mut v = js.clone();
+                        v.push(j);
+                        v
+                    })
+                })
+                .collect();
+        }
         for i in 0..=icap {
-            for j in 0..=jcap {
+            let p = (i as usize).min(plen);
+            for js in &all_js {
                 let mut alts = Vec::new();
-                if i >= imin && j >= cmin {
+                let done = n
+                    .contains
+                    .iter()
+                    .zip(js)
+                    .all(|((_, _, cmin, _), j)| j >= cmin);
+                if i >= imin && done {
                     alts.push(Expr::Empty);
                 }
-                let room = imax.is_none_or(|m| i < m);
-                let sep = |e: Expr| {
-                    if i == 0 {
-                        e
-                    } else {
-                        Expr::seq([Expr::literal(","), e])
-                    }
-                };
-                if room && cmax.is_none_or(|m| j < m) {
-                    if let Some(h) = &hit {
-                        alts.push(Expr::seq([sep(h.clone()), Expr::rule(name(ni(i), nj(j)))]));
+                if imax.is_none_or(|m| i < m) {
+                    for set in 0..1usize << k {
+                        let Some(e) = &items[&(p, set)] else { continue };
+                        let mut next = js.clone();
+                        let mut fits = true;
+                        for (c, (_, _, cmin, cmax)) in n.contains.iter().enumerate() {
+                            if set & (1 << c) != 0 {
+                                match cmax {
+                                    Some(m) if next[c] >= *m => fits = false,
+                                    Some(_) => next[c] += 1,
+                                    None => next[c] = (next[c] + 1).min(*cmin),
+                                }
+                            }
+                        }
+                        if !fits {
+                            continue;
+                        }
+                        let e = if i == 0 {
+                            e.clone()
+                        } else {
+                            Expr::seq([Expr::literal(","), e.clone()])
+                        };
+                        alts.push(Expr::seq([e, Expr::rule(name(ni(i), &next))]));
                     }
                 }
-                if room {
-                    if let Some(o) = &other {
-                        alts.push(Expr::seq([sep(o.clone()), Expr::rule(name(ni(i), j))]));
-                    }
-                }
-                self.g.rule(name(i, j), Expr::Choice(alts));
+                self.g.rule(name(i, js), Expr::Choice(alts));
             }
         }
+        let zeros = vec![0; k];
         Ok(Some(Expr::seq([
             Expr::literal("["),
-            Expr::rule(name(0, 0)),
+            Expr::rule(name(0, &zeros)),
             Expr::literal("]"),
         ])))
     }
@@ -2945,7 +3309,7 @@ impl<'a> Compiler<'a> {
         let min = n.min_items;
         if let Some(u) = &n.unique {
             if max.is_none_or(|m| m > 1) {
-                return Err(unsupported(u, "uniqueItems: true is not supported yet"));
+                return self.unique_finite_array(n, u, plen);
             }
         }
         let ptr = n.arrs.first().map_or(String::new(), |a| a.ptr.clone());
@@ -3206,39 +3570,6 @@ fn partitions(n: usize) -> Vec<Vec<u32>> {
     out
 }
 
-/// Whether a node accepts a value (of an `enum`/`const` object that must
-/// witness a negated object keyword); an error where that cannot be told
-/// exactly (object or array keywords).
-fn node_accepts(v: &Value, n: &Node, ptr: &str, draft4: bool) -> R<bool> {
-    if n.not_values.iter().any(|x| json_eq(x, v))
-        || n.values
-            .as_ref()
-            .is_some_and(|vs| !vs.iter().any(|x| json_eq(x, v)))
-    {
-        return Ok(false);
-    }
-    let deep = match v {
-        Value::Object(_) => {
-            n.object
-                && (!n.objs.is_empty()
-                    || !n.exists.is_empty()
-                    || !n.names.is_empty()
-                    || n.min_props > 0
-                    || n.max_props.is_some())
-        }
-        Value::Array(_) => n.array && (!n.arrs.is_empty() || !n.contains.is_empty()),
-        _ => false,
-    };
-    if deep {
-        return Err(unsupported(
-            ptr,
-            "an object enum/const member checked against object or array keywords under a \
-             negated additionalProperties/patternProperties is not supported",
-        ));
-    }
-    check_value(v, n, draft4)
-}
-
 /// A key lexeme: the intersection of `all` minus `except`.
 fn key_lexeme(mut all: Vec<String>, mut except: Vec<String>) -> Expr {
     all.sort();
@@ -3296,45 +3627,24 @@ fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Whether an enum/const value satisfies the rest of the conjunction.
-fn check_value(v: &Value, n: &Node, draft4: bool) -> R<bool> {
-    let unsup = || {
-        unsupported(
-            &n.values_ptr,
-            "enum/const next to object or array keywords is not supported",
-        )
-    };
-    Ok(match v {
+/// True if no value satisfies a node's type and value keywords (the other
+/// keywords are not looked at).
+fn node_is_empty(n: &Node) -> bool {
+    let no_type =
+        !(n.null || n.boolean || n.object || n.array || n.string) && n.number == NumKind::None;
+    let type_ok = |v: &Value| match v {
         Value::Null => n.null,
         Value::Bool(_) => n.boolean,
-        Value::String(s) => string_ok(n, s)?,
-        Value::Number(x) => match (n.number, Decimal::parse(&x.to_string())) {
-            (NumKind::None, _) => false,
-            (_, Some(d)) => {
-                let plain = x.is_i64() || x.is_u64();
-                let integral = if draft4 { plain } else { d.is_integer() };
-                number_constraint(n).contains(&d)
-                    && !(draft4 && n.number == NumKind::Int && !plain)
-                    && !(n.non_integer && integral)
-                    && !n.not_multiple_of.iter().any(|(m, _)| d.is_multiple_of(m))
-            }
-            (_, None) => return Err(unsupported(&n.values_ptr, "enum/const number out of range")),
-        },
-        Value::Object(m) => {
-            if !n.objs.is_empty() {
-                return Err(unsup());
-            }
-            n.object && n.required.iter().all(|r| m.contains_key(r))
-        }
-        Value::Array(a) => {
-            if !n.arrs.is_empty() || n.unique.is_some() {
-                return Err(unsup());
-            }
-            n.array
-                && a.len() as u64 >= n.min_items
-                && n.max_items.is_none_or(|m| a.len() as u64 <= m)
-        }
-    })
+        Value::Object(_) => n.object,
+        Value::Array(_) => n.array,
+        Value::String(_) => n.string,
+        Value::Number(_) => n.number != NumKind::None,
+    };
+    no_type
+        || n.values.as_ref().is_some_and(|vals| {
+            vals.iter()
+                .all(|v| !type_ok(v) || n.not_values.iter().any(|x| json_eq(x, v)))
+        })
 }
 
 /// Every JSON spelling of one code point, as a regex.
@@ -3763,11 +4073,11 @@ fn spell_value(v: &Value, ptr: &str) -> R<Expr> {
             Expr::Seq(items)
         }
         Value::Object(m) => {
-            if m.len() > MAX_ENUM_OBJECT_KEYS {
+            if m.len() > MAX_COUNTED_ONCE {
                 return Err(unsupported(
                     ptr,
                     format!(
-                        "enum/const object with more than {MAX_ENUM_OBJECT_KEYS} keys (any key order)"
+                        "enum/const object with more than {MAX_COUNTED_ONCE} keys (any key order)"
                     ),
                 ));
             }
@@ -3781,6 +4091,21 @@ fn spell_value(v: &Value, ptr: &str) -> R<Expr> {
                     ]))
                 })
                 .collect::<R<_>>()?;
+            if m.len() > MAX_ENUM_OBJECT_KEYS {
+                // Every key exactly once, in any order: the parser counts
+                // them instead of a rule per permutation.
+                let n = m.len() as u32;
+                return Ok(Expr::seq([
+                    Expr::literal("{"),
+                    Expr::any_order_counted(
+                        members.into_iter().map(|e| (e, true, true)),
+                        Expr::literal(","),
+                        n,
+                        Some(n),
+                    ),
+                    Expr::literal("}"),
+                ]));
+            }
             let mut perms = Vec::new();
             permute(&mut (0..members.len()).collect::<Vec<_>>(), 0, &mut perms);
             let alts: Vec<Expr> = perms

@@ -129,6 +129,85 @@ pub fn pattern_regex(pattern: &str) -> R<String> {
     hir_to_token_regex(&hir, pattern)
 }
 
+/// Lookaheads at the start of an anchored ECMA-262 pattern, split off:
+/// `^(?=A)(?!B)R` becomes `(R, [A], [B])`, and a string matches the pattern
+/// exactly when `^R` and every `^(?:A)` match it and no `^(?:B)` does (a
+/// lookahead at position 0 only asks whether its body matches a prefix).
+/// The regexes then meet as an intersection with exclusions, which lexemes
+/// support. `None` if the pattern does not start that way, or if `R` has a
+/// top-level `|` (the anchor and lookaheads would bind to its first branch
+/// only).
+///
+/// ```
+/// use formwork::frontend::string_regex::split_leading_lookaheads;
+/// let (rest, pos, neg) = split_leading_lookaheads(r"^(?!io\.)(?=[a-z])[a-z.]+$").unwrap();
+/// assert_eq!((rest.as_str(), pos, neg), ("[a-z.]+$", vec!["[a-z]".to_string()], vec![r"io\.".to_string()]));
+/// assert!(split_leading_lookaheads("^a|(?!b)").is_none());
+/// ```
+pub fn split_leading_lookaheads(pattern: &str) -> Option<(String, Vec<String>, Vec<String>)> {
+    let chars: Vec<char> = pattern.chars().collect();
+    if chars.first() != Some(&'^') {
+        return None;
+    }
+    // The end of the group opening at `i` (just past its `)`), skipping
+    // escapes and character classes.
+    let group_end = |i: usize| -> Option<usize> {
+        let (mut depth, mut j, mut class) = (0usize, i, false);
+        while j < chars.len() {
+            match chars[j] {
+                '\\' => j += 1,
+                '[' if !class => class = true,
+                ']' if class => class = false,
+                '(' if !class => depth += 1,
+                ')' if !class => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(j + 1);
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        None
+    };
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    let mut i = 1;
+    while chars.get(i) == Some(&'(') && chars.get(i + 1) == Some(&'?') {
+        let kind = *chars.get(i + 2)?;
+        if kind != '=' && kind != '!' {
+            break;
+        }
+        let end = group_end(i)?;
+        let body: String = chars[i + 3..end - 1].iter().collect();
+        if kind == '=' {
+            pos.push(body)
+        } else {
+            neg.push(body)
+        }
+        i = end;
+    }
+    if pos.is_empty() && neg.is_empty() {
+        return None;
+    }
+    // No top-level alternation in the rest.
+    let rest: String = chars[i..].iter().collect();
+    let (mut depth, mut j, mut class) = (0i32, i, false);
+    while j < chars.len() {
+        match chars[j] {
+            '\\' => j += 1,
+            '[' if !class => class = true,
+            ']' if class => class = false,
+            '(' if !class => depth += 1,
+            ')' if !class => depth -= 1,
+            '|' if !class && depth == 0 => return None,
+            _ => {}
+        }
+        j += 1;
+    }
+    Some((rest, pos, neg))
+}
+
 /// Regex matching exactly the JSON string tokens whose decoded value is a
 /// valid `format` (JSON Schema 2020-12 format-assertion semantics); `Ok(None)`
 /// if the format is unknown (the caller treats it as an annotation).
