@@ -717,6 +717,33 @@ fn leading_lookaheads_in_patterns() {
 }
 
 #[test]
+fn pattern_properties_with_leading_lookaheads() {
+    check(
+        json!({"type": "object",
+               "patternProperties": {"^(?!@@)[@a-z]+$": {"type": "string"}, "^x": {"maxLength": 2}},
+               "additionalProperties": {"type": "integer"}}),
+        &[
+            r#"{"ab": "s", "@@x": 1, "A": 2}"#,
+            r#"{"xy": "ab"}"#,
+            r#"{"@a": "q", "x1": 5}"#,
+        ],
+        &[
+            r#"{"ab": 1}"#,
+            r#"{"@@x": "s"}"#,
+            r#"{"xy": "abc"}"#,
+            r#"{"A": "s"}"#,
+            r#"{"x1": "sss"}"#,
+        ],
+    );
+    // Under a negation (an overlapping oneOf): some key breaks it.
+    check(
+        json!({"type": "object", "not": {"patternProperties": {"^(?=a)[a-z]+$": {"type": "integer"}}}}),
+        &[r#"{"ab": "s"}"#, r#"{"b": 1, "ac": true}"#],
+        &["{}", r#"{"ab": 1}"#, r#"{"b": "s"}"#],
+    );
+}
+
+#[test]
 fn several_multiple_of_are_their_lcm() {
     check(
         json!({"allOf": [{"multipleOf": 0.4}, {"multipleOf": 1.5}, {"type": "number"}]}),

@@ -1682,10 +1682,10 @@ impl<'a> Compiler<'a> {
                     matched = true;
                 }
                 for (pp, p, v) in &o.patterns {
-                    let Ok(Some(rx)) = StrRule::Pattern(p.clone()).regexes(pp) else {
+                    let Ok((all, except)) = key_pattern(p, pp) else {
                         return false;
                     };
-                    match token_matches(&rx, &token, pp) {
+                    match key_matches(&all, &except, &token, pp) {
                         Ok(true) => {
                             ps.push(Sub::new(pp.clone(), v));
                             matched = true;
@@ -2414,8 +2414,8 @@ impl<'a> Compiler<'a> {
                             matched = true;
                         }
                         for (pp, p, s) in &o.patterns {
-                            let rx = StrRule::Pattern(p.clone()).regexes(pp)?.unwrap_or_default();
-                            if token_matches(&rx, &token, pp)? {
+                            let (all, except) = key_pattern(p, pp)?;
+                            if key_matches(&all, &except, &token, pp)? {
                                 subs.push(Sub::new(pp.clone(), s));
                                 matched = true;
                             }
@@ -2553,13 +2553,11 @@ impl<'a> Compiler<'a> {
             }
         }
         // Every patternProperties pattern, with its holder and regexes.
-        let mut pats: Vec<(usize, String, Vec<String>, &'a Value)> = Vec::new();
+        type KeyPattern<'v> = (usize, String, (Vec<String>, Vec<String>), &'v Value);
+        let mut pats: Vec<KeyPattern<'a>> = Vec::new();
         for (h, o) in n.objs.iter().enumerate() {
             for (ptr, p, v) in &o.patterns {
-                let rx = StrRule::Pattern(p.clone())
-                    .regexes(ptr)?
-                    .unwrap_or_default();
-                pats.push((h, ptr.clone(), rx, *v));
+                pats.push((h, ptr.clone(), key_pattern(p, ptr)?, *v));
             }
         }
         if pats.len() > MAX_PATTERN_PROPERTIES {
@@ -2587,8 +2585,8 @@ impl<'a> Compiler<'a> {
                     subs.push(Sub::new(child(&child(&o.ptr, "properties"), k), v));
                     matched = true;
                 }
-                for (ph, ptr, rx, v) in &pats {
-                    if *ph == h && token_matches(rx, &token, ptr)? {
+                for (ph, ptr, (rx, rx_except), v) in &pats {
+                    if *ph == h && key_matches(rx, rx_except, &token, ptr)? {
                         subs.push(Sub::new(ptr.clone(), v));
                         matched = true;
                     }
@@ -2633,18 +2631,47 @@ impl<'a> Compiler<'a> {
                 let alts: Vec<String> = keys.iter().map(|k| spell_string(k)).collect();
                 known_except.push(format!("(?:{})", alts.join("|")));
             }
+            // A key class per subset of patterns matched; a pattern with
+            // lookaheads is not matched in one of several disjoint ways.
+            let mut splits: Vec<(u32, Vec<String>, Vec<String>, Vec<Sub<'a>>)> = Vec::new();
             for mask in 0u32..(1 << pats.len()) {
-                let mut all = name_all.clone();
-                let mut except = known_except.clone();
-                let mut subs = Vec::new();
-                for (j, (_, ptr, rx, v)) in pats.iter().enumerate() {
+                let mut parts = vec![(name_all.clone(), known_except.clone(), Vec::new())];
+                for (j, (_, ptr, (rx, rx_except), v)) in pats.iter().enumerate() {
                     if mask & (1 << j) != 0 {
-                        all.extend(rx.iter().cloned());
-                        subs.push(Sub::new(ptr.clone(), v));
+                        for (all, except, subs) in &mut parts {
+                            all.extend(rx.iter().cloned());
+                            except.extend(rx_except.iter().cloned());
+                            subs.push(Sub::new(ptr.clone(), v));
+                        }
+                    } else if rx.len() == 1 && rx_except.is_empty() {
+                        for (_, except, _) in &mut parts {
+                            except.extend(rx.iter().cloned());
+                        }
                     } else {
-                        except.extend(rx.iter().cloned());
+                        let alts = key_pattern_complement(rx, rx_except);
+                        parts = parts
+                            .into_iter()
+                            .flat_map(|(all, except, subs)| {
+                                alts.iter().map(move |(a, e)| {
+                                    let mut all = all.clone();
+                                    all.extend(a.iter().cloned());
+                                    let mut except = except.clone();
+                                    except.extend(e.iter().cloned());
+                                    (all, except, subs.clone())
+                                })
+                            })
+                            .collect();
                     }
                 }
+                splits.extend(parts.into_iter().map(|(a, e, s)| (mask, a, e, s)));
+            }
+            if splits.len() > 1 << MAX_PATTERN_PROPERTIES {
+                return Err(unsupported(
+                    &pats[0].1,
+                    "too many key classes from patternProperties with lookaheads",
+                ));
+            }
+            for (mask, all, except, mut subs) in splits {
                 for (h, o) in n.objs.iter().enumerate() {
                     let by_pattern = pats
                         .iter()
@@ -3694,6 +3721,62 @@ fn spell_string(s: &str) -> String {
 }
 
 /// Whether the JSON string token `token` full-matches every regex of `rx`.
+/// A `patternProperties` pattern as key regexes: a key matches when it
+/// matches every regex of the first list and none of the second (a pattern
+/// starting with lookaheads, see [`split_leading_lookaheads`]; otherwise
+/// one regex and no exclusion).
+fn key_pattern(p: &str, ptr: &str) -> R<(Vec<String>, Vec<String>)> {
+    let rx = |p: String| -> R<String> {
+        Ok(StrRule::Pattern(p)
+            .regexes(ptr)?
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default())
+    };
+    match split_leading_lookaheads(p) {
+        None => Ok((vec![rx(p.to_string())?], Vec::new())),
+        Some((rest, pos, neg)) => {
+            let mut all = vec![rx(format!("^{rest}"))?];
+            for a in pos {
+                all.push(rx(format!("^(?:{a})"))?);
+            }
+            let except = neg
+                .into_iter()
+                .map(|b| rx(format!("^(?:{b})")))
+                .collect::<R<_>>()?;
+            Ok((all, except))
+        }
+    }
+}
+
+/// Whether the string token `token` matches a [`key_pattern`].
+fn key_matches(all: &[String], except: &[String], token: &str, ptr: &str) -> R<bool> {
+    if !token_matches(all, token, ptr)? {
+        return Ok(false);
+    }
+    for b in except {
+        if token_matches(std::slice::from_ref(b), token, ptr)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The keys that do not match a [`key_pattern`], as disjoint (all,
+/// except) alternatives: `¬(A₁ ∧ A₂ ∧ ¬B)` is `¬A₁`, `A₁ ∧ ¬A₂` or
+/// `A₁ ∧ A₂ ∧ B`.
+fn key_pattern_complement(all: &[String], except: &[String]) -> Vec<(Vec<String>, Vec<String>)> {
+    let mut out = Vec::new();
+    for i in 0..all.len() {
+        out.push((all[..i].to_vec(), vec![all[i].clone()]));
+    }
+    for j in 0..except.len() {
+        let mut a = all.to_vec();
+        a.push(except[j].clone());
+        out.push((a, except[..j].to_vec()));
+    }
+    out
+}
+
 fn token_matches(rx: &[String], token: &str, ptr: &str) -> R<bool> {
     use regex_automata::dfa::{dense, Automaton, StartKind};
     use regex_automata::{Anchored, Input};
