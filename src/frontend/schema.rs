@@ -3201,10 +3201,10 @@ impl<'a> Compiler<'a> {
         }
         let plen = n.arrs.iter().map(|a| a.prefix.len()).max().unwrap_or(0);
         let k = n.contains.len();
-        if k > 3 || (plen + 1) << k > 256 {
+        if k > 6 || (plen + 1) << k > 1024 {
             return Err(unsupported(
                 &cptr,
-                "more than 3 contains, or too many prefixItems next to contains",
+                "more than 6 contains, or too many prefixItems next to contains",
             ));
         }
         // The item schemas at position p (p == plen: every later position).
