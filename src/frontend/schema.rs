@@ -3778,17 +3778,28 @@ fn key_pattern_complement(all: &[String], except: &[String]) -> Vec<(Vec<String>
 }
 
 fn token_matches(rx: &[String], token: &str, ptr: &str) -> R<bool> {
-    use regex_automata::dfa::{dense, Automaton, StartKind};
-    use regex_automata::{Anchored, Input};
+    use crate::lexer::{LexemeDfa, DEAD};
     for r in rx {
-        let dfa = dense::Builder::new()
-            .configure(dense::Config::new().start_kind(StartKind::Anchored))
-            .build(&format!("(?:{r})$"))
-            .map_err(|e| unsupported(ptr, format!("pattern too large to evaluate: {e}")))?;
-        let m = dfa
-            .try_search_fwd(&Input::new(token).anchored(Anchored::Yes))
-            .map_err(|e| unsupported(ptr, e.to_string()))?;
-        if m.is_none() {
+        // The lexer's DFAs are cached process-wide by pattern: the same
+        // key patterns are checked against many keys and branches.
+        let dfa = match LexemeDfa::new(r) {
+            Ok(d) => d,
+            Err(GrammarError::EmptyRegex { .. }) => return Ok(false),
+            Err(e) => {
+                return Err(unsupported(
+                    ptr,
+                    format!("pattern too large to evaluate: {e}"),
+                ))
+            }
+        };
+        let mut s = dfa.start;
+        for b in token.bytes() {
+            s = dfa.next(s, b);
+            if s == DEAD {
+                return Ok(false);
+            }
+        }
+        if !dfa.is_accepting(s) {
             return Ok(false);
         }
     }
