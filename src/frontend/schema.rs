@@ -568,9 +568,25 @@ impl StrRule {
     fn regexes(&self, ptr: &str) -> R<Option<Vec<String>>> {
         use crate::frontend::string_regex::{format_regexes, pattern_regex};
         match self {
-            StrRule::Pattern(p) => pattern_regex(p)
-                .map(|r| Some(vec![r]))
-                .map_err(|e| unsupported(ptr, e.to_string())),
+            StrRule::Pattern(p) => {
+                // Translated once per pattern: the same patterns come back in
+                // every branch and key check of a schema.
+                type Cache = std::sync::Mutex<HashMap<String, Result<String, String>>>;
+                static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+                let cache = CACHE.get_or_init(Default::default);
+                let hit = cache.lock().ok().and_then(|c| c.get(p).cloned());
+                let r = hit.unwrap_or_else(|| {
+                    let r = pattern_regex(p).map_err(|e| e.to_string());
+                    if let Ok(mut c) = cache.lock() {
+                        if c.len() >= 20_000 {
+                            c.clear();
+                        }
+                        c.insert(p.clone(), r.clone());
+                    }
+                    r
+                });
+                r.map(|r| Some(vec![r])).map_err(|e| unsupported(ptr, e))
+            }
             // Its regex accepts a few invalid domains (no IDNA check).
             StrRule::Format(f) if f == "idn-email" => Err(unsupported(
                 ptr,
