@@ -744,6 +744,35 @@ fn pattern_properties_with_leading_lookaheads() {
 }
 
 #[test]
+fn negated_object_and_array_constants() {
+    check(
+        json!({"not": {"enum": [{"a": 1, "b": [true, {"c": null}]}, [1, "x"], 3]}}),
+        &[
+            r#"{"a": 1}"#,
+            r#"{"a": 1, "b": [true, {"c": null}], "d": 0}"#,
+            r#"{"a": 2, "b": [true, {"c": null}]}"#,
+            r#"{"a": 1, "b": [true, {"c": 0}]}"#,
+            r#"[1]"#,
+            r#"[1, "x", 2]"#,
+            r#"["x", 1]"#,
+            "4",
+            "null",
+        ],
+        &[
+            r#"{"b": [true, {"c": null}], "a": 1.0}"#,
+            r#"[1, "x"]"#,
+            "3",
+            "3.0",
+        ],
+    );
+    check(
+        json!({"$schema": "http://json-schema.org/draft-04/schema#", "type": "object", "not": {"enum": [{"k": "v"}]}}),
+        &["{}", r#"{"k": "w"}"#],
+        &[r#"{"k": "v"}"#],
+    );
+}
+
+#[test]
 fn several_multiple_of_are_their_lcm() {
     check(
         json!({"allOf": [{"multipleOf": 0.4}, {"multipleOf": 1.5}, {"type": "number"}]}),

@@ -1191,7 +1191,22 @@ impl<'a> Compiler<'a> {
                             .ok_or_else(|| invalid(&kp, "enum must be an array"))?
                             .clone()
                     };
-                    branches.push(json!({ "$fw_not_values": vals }));
+                    // Not any of them: scalars are excluded spellings; an
+                    // object or array value is negated as the schema that
+                    // holds exactly it (every key/position with its const).
+                    let (scalars, structured): (Vec<Value>, Vec<Value>) = vals
+                        .into_iter()
+                        .partition(|x| !(x.is_object() || x.is_array()));
+                    let mut b = json!({ "$fw_not_values": scalars });
+                    if !structured.is_empty() {
+                        let regs: Vec<usize> = structured
+                            .iter()
+                            .enumerate()
+                            .map(|(i, x)| reg(format!("{kp}/{i}(value)"), self.made_up(exactly(x))))
+                            .collect();
+                        b["$fw_nots"] = json!(regs);
+                    }
+                    branches.push(b);
                 }
                 "required" => {
                     for r in v.as_array().into_iter().flatten() {
@@ -3667,6 +3682,28 @@ fn json_eq(a: &Value, b: &Value) -> bool {
                     .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
+    }
+}
+
+/// The schema whose only instance is the object or array `x` (its keys
+/// or positions each with their `const`), so that "not `x`" can be built
+/// as a negation.
+fn exactly(x: &Value) -> Value {
+    use serde_json::json;
+    match x {
+        Value::Object(m) => {
+            let props: Map<String, Value> = m
+                .iter()
+                .map(|(k, v)| (k.clone(), json!({ "enum": [v] })))
+                .collect();
+            json!({ "type": "object", "required": m.keys().collect::<Vec<_>>(),
+                    "properties": props, "additionalProperties": false })
+        }
+        Value::Array(a) => {
+            let items: Vec<Value> = a.iter().map(|v| json!({ "enum": [v] })).collect();
+            json!({ "type": "array", "minItems": a.len(), "maxItems": a.len(), "items": items })
+        }
+        v => json!({ "enum": [v] }),
     }
 }
 
