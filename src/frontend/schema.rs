@@ -2664,7 +2664,9 @@ impl<'a> Compiler<'a> {
             }
             // A key class per subset of patterns matched; a pattern with
             // lookaheads is not matched in one of several disjoint ways.
-            let mut splits: Vec<(u32, Vec<String>, Vec<String>, Vec<Sub<'a>>)> = Vec::new();
+            // (patterns matched, key regexes, excluded regexes, value schemas)
+            type KeyClass<'v> = (u32, Vec<String>, Vec<String>, Vec<Sub<'v>>);
+            let mut splits: Vec<KeyClass<'a>> = Vec::new();
             for mask in 0u32..(1 << pats.len()) {
                 let mut parts = vec![(name_all.clone(), known_except.clone(), Vec::new())];
                 for (j, (_, ptr, (rx, rx_except), v)) in pats.iter().enumerate() {
