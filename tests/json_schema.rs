@@ -773,6 +773,39 @@ fn negated_object_and_array_constants() {
 }
 
 #[test]
+fn dynamic_refs_that_do_not_depend_on_the_path() {
+    // The root carries the anchor: it is always the outermost scope.
+    check(
+        json!({
+            "$id": "https://example.com/root", "$dynamicAnchor": "node",
+            "type": "object", "properties": {"kids": {"$ref": "tree"}},
+            "$defs": {"tree": {"$id": "tree", "$dynamicAnchor": "node",
+                               "type": "array", "items": {"$dynamicRef": "#node"}}}
+        }),
+        &[r#"{"kids": [{}, {"kids": []}]}"#],
+        &[r#"{"kids": [1]}"#, r#"{"kids": [{"kids": [2]}]}"#],
+    );
+    // Only one resource carries it: a plain $ref.
+    check(
+        json!({"$defs": {"s": {"$dynamicAnchor": "s", "type": "string"}},
+               "items": {"$dynamicRef": "#s"}, "type": "array"}),
+        &[r#"["a"]"#],
+        &["[1]"],
+    );
+    // Two resources besides the root: the target depends on the path.
+    let (p, m) = unsupported_pointer(json!({
+        "$id": "https://example.com/r",
+        "anyOf": [{"$ref": "a"}, {"$ref": "b"}],
+        "$defs": {
+            "a": {"$id": "a", "$dynamicAnchor": "x", "type": "array", "items": {"$dynamicRef": "#x"}},
+            "b": {"$id": "b", "$dynamicAnchor": "x", "type": "array", "items": {"$ref": "a"}}
+        }
+    }));
+    assert!(p.ends_with("/$dynamicRef"), "{p}");
+    assert!(m.contains("evaluation path"), "{m}");
+}
+
+#[test]
 fn several_multiple_of_are_their_lcm() {
     check(
         json!({"allOf": [{"multipleOf": 0.4}, {"multipleOf": 1.5}, {"type": "number"}]}),
@@ -1083,7 +1116,7 @@ fn test_suite_draft2020_12() {
     suite(
         "draft2020-12",
         "https://json-schema.org/draft/2020-12/schema",
-        348,
+        365,
     );
 }
 

@@ -914,6 +914,53 @@ impl<'a> Compiler<'a> {
         Ok((out, cur))
     }
 
+    /// Where a `$dynamicRef` points. It starts where a `$ref` would; if that
+    /// schema carries the matching `$dynamicAnchor`, the target is the one in
+    /// the outermost resource of the dynamic scope that carries it. The
+    /// scope depends on the path by which evaluation got here, which the
+    /// compiler does not track; two cases do not depend on it and are
+    /// compiled: the root resource carries the anchor (the root is always
+    /// the outermost scope), or no other resource in the schema or in the
+    /// supplied remote documents does. Anything else is unsupported.
+    fn resolve_dynamic(&self, r: &str, ptr: &str) -> R<(String, &'a Value)> {
+        let (p, v) = self.resolve(r, ptr)?;
+        let name = split_fragment(r).1;
+        let anchored = !name.is_empty()
+            && !name.starts_with('/')
+            && v.get("$dynamicAnchor").and_then(Value::as_str) == Some(name);
+        if !anchored {
+            return Ok((p, v));
+        }
+        let res = self.resources.borrow();
+        let root_base = res.base_at(self.root, DEFAULT_BASE, "");
+        if let Some(at) = res.dynamic_anchor(&root_base, name).cloned() {
+            drop(res);
+            let fail = || {
+                unsupported(
+                    &format!("{ptr}/$dynamicRef"),
+                    "$dynamicRef does not resolve",
+                )
+            };
+            let target = follow_pointer(self.root, &at).ok_or_else(fail)?;
+            return Ok((at, target));
+        }
+        let needle = format!("\"$dynamicAnchor\":{}", Value::String(name.to_string()));
+        let in_remotes = self
+            .remotes
+            .values()
+            .any(|d| serde_json::to_string(d).is_ok_and(|t| t.contains(&needle)));
+        if res.dynamic_anchor_count(name) <= 1 && !in_remotes {
+            return Ok((p, v));
+        }
+        Err(unsupported(
+            &format!("{ptr}/$dynamicRef"),
+            format!(
+                "$dynamicRef {r:?}: several resources carry $dynamicAnchor {name:?} and the \
+                 root does not, so the target depends on the evaluation path"
+            ),
+        ))
+    }
+
     /// Registers a subschema for made-up schemas to refer to.
     fn register(&self, s: Sub<'a>) -> usize {
         let mut r = self.registry.borrow_mut();
@@ -1405,8 +1452,14 @@ impl<'a> Compiler<'a> {
                 | "additionalItems"
                 | "uniqueItems"
                 | "$fw_exists"
-                | "$dynamicRef"
                 | "$recursiveRef" => return Err(cant()),
+                "$dynamicRef" => {
+                    let r = v
+                        .as_str()
+                        .ok_or_else(|| invalid(&kp, "$dynamicRef must be a string"))?;
+                    let (p, t) = self.resolve_dynamic(r, &s.ptr)?;
+                    branches.push(json!({ "$fw_not": reg(p, t) }));
+                }
                 _ => {} // unknown keyword: validates nothing, its negation is false
             }
         }
@@ -1438,6 +1491,16 @@ impl<'a> Compiler<'a> {
                 Value::Bool(false) => return Ok(None),
                 Value::Object(m) => {
                     let mut extra = Vec::new();
+                    if let Some(r) = m.get("$dynamicRef") {
+                        let r = r.as_str().ok_or_else(|| {
+                            invalid(
+                                &child(&s.ptr, "$dynamicRef"),
+                                "$dynamicRef must be a string",
+                            )
+                        })?;
+                        let (p, v) = self.resolve_dynamic(r, &s.ptr)?;
+                        extra.push(Sub::new(p, v));
+                    }
                     if let Some(r) = m.get("$ref") {
                         let r = r.as_str().ok_or_else(|| {
                             invalid(&child(&s.ptr, "$ref"), "$ref must be a string")
@@ -2078,7 +2141,8 @@ impl<'a> Compiler<'a> {
                         };
                         n.contains.push((kp.clone(), v, min, max));
                     }
-                    "$dynamicRef" | "$recursiveRef" => {
+                    "$dynamicRef" => {} // resolved by `flatten`
+                    "$recursiveRef" => {
                         return Err(unsupported(
                             &kp,
                             format!("keyword {k:?} is not supported yet"),

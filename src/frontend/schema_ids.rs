@@ -54,6 +54,8 @@ const ONE_KW: &[&str] = &[
 pub(crate) struct Resources {
     ids: HashMap<String, String>,
     anchors: HashMap<(String, String), String>,
+    /// `$dynamicAnchor`s only: (resource, name) -> pointer.
+    dynamic: HashMap<(String, String), String>,
     legacy_id: bool,
     ref_overrides: bool,
 }
@@ -121,6 +123,11 @@ impl Resources {
                 self.anchors
                     .entry((base.clone(), a.to_string()))
                     .or_insert(ptr.clone());
+                if k == "$dynamicAnchor" {
+                    self.dynamic
+                        .entry((base.clone(), a.to_string()))
+                        .or_insert(ptr.clone());
+                }
             }
         }
         for (k, x) in m {
@@ -197,6 +204,17 @@ impl Resources {
             apply(cur, &mut base);
         }
         base
+    }
+
+    /// The schema (a pointer) of resource `base` that carries
+    /// `$dynamicAnchor: name`, if any.
+    pub(crate) fn dynamic_anchor(&self, base: &str, name: &str) -> Option<&String> {
+        self.dynamic.get(&(base.to_string(), name.to_string()))
+    }
+
+    /// How many resources indexed so far carry `$dynamicAnchor: name`.
+    pub(crate) fn dynamic_anchor_count(&self, name: &str) -> usize {
+        self.dynamic.keys().filter(|(_, n)| n == name).count()
     }
 
     /// Where `reference`, found under base `base`, points: a JSON pointer
