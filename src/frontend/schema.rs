@@ -9,53 +9,49 @@
 //!
 //! # What is supported
 //!
-//! * `type` (a name or a list), `enum`, `const` (any JSON value; strings in
-//!   every escape spelling; numbers in every spelling whose exponent lies in
-//!   ±[`EXP_WINDOW`]; objects with up to [`MAX_COUNTED_ONCE`] keys in any order).
-//! * Strings: `minLength` / `maxLength` in code points (an escape counts as
-//!   one code point; a surrogate-pair escape as two UTF-16 units, like
-//!   a non-BMP character written raw counts as one — see below).
-//!   `format` is an annotation (2020-12 default) and is ignored.
-//!   `pattern` is unsupported (it applies to the decoded value, the lexeme
-//!   is the escaped one).
-//! * Numbers: `type: integer` accepts every spelling whose value is an
-//!   integer (`1`, `1.0`, `1e2`, `1.5e1`, `100e-2`), except fraction digits
-//!   beyond [`INT_EXP_LIMIT`] with larger exponents and negative exponents
-//!   beyond it (such spellings are rejected). `minimum` / `maximum` /
-//!   `exclusive*` (draft-04 boolean form too) on integers are exact on the
-//!   value through a digit automaton; under bounds an integer may be written
-//!   with a zero fraction (`5.0`) but not with an exponent. Bounds on
-//!   non-integer numbers and `multipleOf` are unsupported.
-//! * Objects: `properties`, `required`, `additionalProperties` (boolean or
-//!   schema). Property order is the schema's (`property_order: schema`):
-//!   properties come in the order of `properties`, each optional one may be
-//!   missing, required keys not in `properties` follow, and additional
-//!   properties (any key other than the known ones, in any JSON spelling)
-//!   come last. Objects whose keys are in another order are rejected.
-//! * Arrays: `items` (a schema; an array of schemas is draft-04..2019
-//!   `prefixItems`), `prefixItems`, `additionalItems`, `minItems` /
-//!   `maxItems`; `uniqueItems: false`; `uniqueItems: true` over `enum` items or
-//!   one item can occur.
-//! * `anyOf`, `allOf` (merged: distributed over `anyOf`/`oneOf`), `oneOf`
-//!   where the branches are provably disjoint (different types or values),
-//!   `$ref` to local JSON pointers, `$anchor`s and `$id`s (with recursion),
-//!   and into remote documents supplied in [`SchemaOptions::remote`] (never
-//!   fetched; a `$ref` to a document not supplied is an error), boolean
-//!   schemas, `if` without `then`/`else` (a no-op).
-//! * `not` (and `oneOf` branches that may overlap, each with the negation of
-//!   the others): the negation is built as a schema. A negated
-//!   `additionalProperties`, `patternProperties` or `propertyNames` says some
-//!   member breaks it (`$fw_exists`: a key of the keyword's kind whose value
-//!   fails the subschema, or a key failing `propertyNames`); the object then
-//!   has a *witness* member: under any order one more required member per
-//!   block of a partition of the witnesses (one member may witness several;
-//!   a required key witnesses as its own member), under schema order a
-//!   found-set dimension in the member rules.
-//! * Drafts: a root `$schema` naming draft-03/04/06/07 makes `$ref` override
-//!   its siblings; otherwise siblings of `$ref` apply too (2019-09/2020-12).
+//! The README's *JSON Schema* section has the full list and the limits; in
+//! short, and how each is done:
 //!
-//! Annotations (`title`, `description`, `format`, `default`, …) and unknown
-//! keywords are ignored: they validate nothing.
+//! * `type`, `enum`, `const`: values spelled in every JSON spelling (numbers
+//!   whose exponent lies in ±[`EXP_WINDOW`]; objects with up to
+//!   [`MAX_COUNTED_ONCE`] keys in any order, as a counted any-order list).
+//!   Next to other keywords, each value is checked with `Compiler::holds`,
+//!   the compiler's own reading of the keywords applied to one value.
+//! * Strings: `minLength` / `maxLength` in code points (counted lexemes),
+//!   `pattern` (ECMA-262 translated over every escape spelling; leading
+//!   lookaheads become intersections and exclusions), asserted `format`s.
+//! * Numbers: bounds, `type: integer` and `multipleOf` (several: their least
+//!   common multiple) exact on the value through digit automata.
+//! * Objects: `properties`, `required`, `additionalProperties`,
+//!   `patternProperties` (keys split into classes by the patterns they
+//!   match), `propertyNames`, `minProperties` / `maxProperties`,
+//!   `dependent*`; in schema order, or in any order with the parser tracking
+//!   required (and counted) members in its item tags.
+//! * Arrays: `items`, `prefixItems`, `additionalItems`, `minItems` /
+//!   `maxItems`, `contains` (items classed by the subset of `contains` they
+//!   match, counts in rules), `uniqueItems` over `enum` items (at most once
+//!   each) or where at most one item can occur.
+//! * `allOf` (merged), `anyOf` and `oneOf` (distributed over the
+//!   conjunction; a branch whose plain keywords contradict is dropped at
+//!   once), `not`, `if`/`then`/`else` and `dependent*` (rewritten as
+//!   disjunctions), `oneOf` branches that may overlap (each with the
+//!   negation of the others). A negation is built as a schema; a negated
+//!   `additionalProperties`, `patternProperties` or `propertyNames` says
+//!   some member breaks it (`$fw_exists`), and the object then has a
+//!   *witness* member: under any order one more required member per block
+//!   of a partition of the witnesses, under schema order a found-set
+//!   dimension in the member rules.
+//! * `unevaluatedProperties` / `unevaluatedItems` (the annotations of the
+//!   schema's own subtree; `anyOf` split by the exact set of passing
+//!   branches).
+//! * `$ref` (local pointers, `$anchor`s, nested `$id`s, recursion, remote
+//!   documents supplied in [`SchemaOptions::remote`], never fetched) and
+//!   `$dynamicRef` where its target does not depend on the evaluation path.
+//! * Drafts: a root `$schema` naming draft-03/04/06/07 makes `$ref` override
+//!   its siblings and turns later keywords into annotations.
+//!
+//! Annotations (`title`, `description`, `default`, …) and unknown keywords
+//! are ignored: they validate nothing.
 
 use crate::error::GrammarError;
 use crate::frontend::json::{add_json_rules, NUMBER, STRING};
@@ -923,7 +919,16 @@ impl<'a> Compiler<'a> {
     /// the outermost scope), or no other resource in the schema or in the
     /// supplied remote documents does. Anything else is unsupported.
     fn resolve_dynamic(&self, r: &str, ptr: &str) -> R<(String, &'a Value)> {
-        let (p, v) = self.resolve(r, ptr)?;
+        let (p, v) = self.resolve(r, ptr).map_err(|e| match e {
+            // Reported at the keyword that was written.
+            GrammarError::UnsupportedSchema { pointer, message } => {
+                GrammarError::UnsupportedSchema {
+                    pointer: format!("{}/$dynamicRef", pointer.trim_end_matches("/$ref")),
+                    message: message.replacen("$ref", "$dynamicRef", 1),
+                }
+            }
+            e => e,
+        })?;
         let name = split_fragment(r).1;
         let anchored = !name.is_empty()
             && !name.starts_with('/')
