@@ -436,7 +436,7 @@ fn lenient_mode_drops_unsupported_keywords_with_warnings() {
     let schema = json!({
         "type": "object",
         "properties": {
-            "a": {"type": "string", "pattern": "a(?=x)"},
+            "a": {"type": "string", "pattern": "(?<=x)a"},
             "b": {"type": "array", "items": {"type": "integer"}, "uniqueItems": true}
         },
         "required": ["a", "b"]
@@ -708,6 +708,17 @@ fn leading_lookaheads_in_patterns() {
         &[r#""a b""#, r#"" x""#],
         &[r#""a=b""#, r#""  ""#, r#""""#],
     );
+    // A lookahead ending an unanchored pattern: a match only has to exist.
+    check(
+        json!({"type": "string", "pattern": "[^/]*/(?=\\.(yaml|json))"}),
+        &[r#""a/.json""#, r#""x/y/.yaml.bak""#],
+        &[r#""a.json""#, r#""a/.txt""#],
+    );
+    check(
+        json!({"type": "string", "not": {"pattern": "b(?=c)"}}),
+        &[r#""bd""#, r#""cb""#],
+        &[r#""abcd""#],
+    );
     // Under `not`: one of the parts fails.
     check(
         json!({"type": "string", "not": {"pattern": "^(?!x)[a-z]+$"}}),
@@ -895,7 +906,7 @@ fn errors_name_keyword_and_pointer() {
     let (p, m) = unsupported_pointer(json!({"properties": {"a": {"uniqueItems": true}}}));
     assert_eq!(p, "/properties/a/uniqueItems");
     assert!(m.contains("uniqueItems"), "{m}");
-    let (p, m) = unsupported_pointer(json!({"items": {"pattern": "b(?=a)"}}));
+    let (p, m) = unsupported_pointer(json!({"items": {"pattern": "(?<=a)b"}}));
     assert_eq!(p, "/items/pattern");
     assert!(m.contains("pattern"), "{m}");
     let (p, m) = unsupported_pointer(json!({"$ref": "http://example.com/s.json"}));

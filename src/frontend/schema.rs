@@ -59,7 +59,7 @@ use crate::frontend::number_regex::{number_regex, Decimal, Keyword, NumberConstr
 use crate::frontend::schema_ids::{
     resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
 };
-use crate::frontend::string_regex::split_leading_lookaheads;
+use crate::frontend::string_regex::{drop_trailing_lookahead, split_leading_lookaheads};
 use crate::grammar::{Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
@@ -1358,7 +1358,10 @@ impl<'a> Compiler<'a> {
                     };
                     branches.push(json!({ "type": "number", flip: bound }));
                 }
-                "pattern" => match split_leading_lookaheads(v.as_str().unwrap_or_default()) {
+                "pattern" => match split_leading_lookaheads(&{
+                    let p = v.as_str().unwrap_or_default();
+                    drop_trailing_lookahead(p).unwrap_or_else(|| p.to_string())
+                }) {
                     // Not (^R and ^A and not ^B): one of them fails.
                     Some((rest, pos, neg)) => {
                         branches.push(
@@ -1374,7 +1377,11 @@ impl<'a> Compiler<'a> {
                                 .push(json!({ "type": "string", "pattern": format!("^(?:{b})") }));
                         }
                     }
-                    None => branches.push(json!({ "type": "string", "$fw_not_pattern": v })),
+                    None => {
+                        let p = v.as_str().unwrap_or_default();
+                        let p = drop_trailing_lookahead(p).unwrap_or_else(|| p.to_string());
+                        branches.push(json!({ "type": "string", "$fw_not_pattern": p }))
+                    }
                 },
                 "uniqueItems" if v == &Value::Bool(false) => {}
                 "dependentRequired" | "dependentSchemas" | "dependencies" => {
@@ -1898,6 +1905,8 @@ impl<'a> Compiler<'a> {
                         let p = v
                             .as_str()
                             .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
+                        let plain = drop_trailing_lookahead(p);
+                        let p = plain.as_deref().unwrap_or(p);
                         match split_leading_lookaheads(p) {
                             // `^(?=A)(?!B)R`: `^R` and `^A` hold, `^B` does not.
                             Some((rest, pos, neg)) => {
@@ -3850,6 +3859,8 @@ fn spell_string(s: &str) -> String {
 /// starting with lookaheads, see [`split_leading_lookaheads`]; otherwise
 /// one regex and no exclusion).
 fn key_pattern(p: &str, ptr: &str) -> R<(Vec<String>, Vec<String>)> {
+    let plain = drop_trailing_lookahead(p);
+    let p = plain.as_deref().unwrap_or(p);
     let rx = |p: String| -> R<String> {
         Ok(StrRule::Pattern(p)
             .regexes(ptr)?

@@ -208,6 +208,54 @@ pub fn split_leading_lookaheads(pattern: &str) -> Option<(String, Vec<String>, V
     Some((rest, pos, neg))
 }
 
+/// A positive lookahead that ends the pattern, made plain: a search for
+/// `P(?=X)` finds a match exactly when one for `P(?:X)` does (a match is only
+/// asked to exist, not to end anywhere). `None` if the pattern does not end
+/// in `(?=...)` at top level, or has a top-level `|`.
+///
+/// ```
+/// use formwork::frontend::string_regex::drop_trailing_lookahead;
+/// assert_eq!(drop_trailing_lookahead(r"[^/]*/(?=\.(yaml|json))").as_deref(), Some(r"[^/]*/(?:\.(yaml|json))"));
+/// assert!(drop_trailing_lookahead("a(?=b)|c").is_none());
+/// assert!(drop_trailing_lookahead("a(?!b)").is_none());
+/// ```
+pub fn drop_trailing_lookahead(pattern: &str) -> Option<String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    // Top-level groups, as (start, end) char ranges; no top-level `|`.
+    let (mut depth, mut j, mut class) = (0i32, 0usize, false);
+    let mut last_group = None;
+    let mut open_at = 0;
+    while j < chars.len() {
+        match chars[j] {
+            '\\' => j += 1,
+            '[' if !class => class = true,
+            ']' if class => class = false,
+            '(' if !class => {
+                if depth == 0 {
+                    open_at = j;
+                }
+                depth += 1;
+            }
+            ')' if !class => {
+                depth -= 1;
+                if depth == 0 {
+                    last_group = Some((open_at, j));
+                }
+            }
+            '|' if !class && depth == 0 => return None,
+            _ => {}
+        }
+        j += 1;
+    }
+    let (a, b) = last_group?;
+    if b + 1 != chars.len() || chars.get(a + 1) != Some(&'?') || chars.get(a + 2) != Some(&'=') {
+        return None;
+    }
+    let head: String = chars[..a].iter().collect();
+    let body: String = chars[a + 3..b].iter().collect();
+    Some(format!("{head}(?:{body})"))
+}
+
 /// Regex matching exactly the JSON string tokens whose decoded value is a
 /// valid `format` (JSON Schema 2020-12 format-assertion semantics); `Ok(None)`
 /// if the format is unknown (the caller treats it as an annotation).
