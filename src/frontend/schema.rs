@@ -1639,122 +1639,120 @@ impl<'a> Compiler<'a> {
         // Distribute the last anyOf/oneOf over the conjunction: the one a
         // chosen branch just brought in (a negation's disjunction) goes
         // first, so a contradiction shows before other choices multiply.
-        for (i, s) in subs.iter().enumerate().rev() {
-            let m = match s.val {
-                Value::Object(m) => m,
-                _ => continue,
-            };
-            for (kw, bit) in [("anyOf", SKIP_ANYOF), ("oneOf", SKIP_ONEOF)] {
-                if s.skip & bit != 0 {
-                    continue;
+        if let Some((i, kw, bit, a)) = pending_disjunction(&subs)? {
+            let s = &subs[i];
+            let m = s
+                .val
+                .as_object()
+                .expect("a disjunction is in an object schema");
+            let kptr = child(&s.ptr, kw);
+            let mut branches = Vec::new();
+            // Under unevaluated*, annotations come from every anyOf
+            // branch that passes: split by the exact set that passes.
+            // A negated schema yields no annotations: no split under it.
+            let scoped = bit == SKIP_ANYOF
+                && s.eval
+                && !m.contains_key("$fw_exclusive")
+                && subs
+                    .iter()
+                    .any(|u| u.eval && has_unevaluated(u.val) && s.in_scope_of(&u.ptr));
+            if scoped {
+                if a.len() > 4 {
+                    return Err(unsupported(
+                        &kptr,
+                        "anyOf with more than 4 branches under unevaluatedProperties/Items",
+                    ));
                 }
-                let Some(a) = m.get(kw) else { continue };
-                let kptr = child(&s.ptr, kw);
-                let a = a
-                    .as_array()
-                    .filter(|a| !a.is_empty())
-                    .ok_or_else(|| invalid(&kptr, format!("{kw} must be a non-empty array")))?;
-                let mut branches = Vec::new();
-                // Under unevaluated*, annotations come from every anyOf
-                // branch that passes: split by the exact set that passes.
-                // A negated schema yields no annotations: no split under it.
-                let scoped = bit == SKIP_ANYOF
-                    && s.eval
-                    && !m.contains_key("$fw_exclusive")
-                    && subs
-                        .iter()
-                        .any(|u| u.eval && has_unevaluated(u.val) && s.in_scope_of(&u.ptr));
-                if scoped {
-                    if a.len() > 4 {
-                        return Err(unsupported(
-                            &kptr,
-                            "anyOf with more than 4 branches under unevaluatedProperties/Items",
-                        ));
-                    }
-                    let all: Vec<Sub<'a>> = a
-                        .iter()
-                        .enumerate()
-                        .map(|(j, b)| Sub::new(format!("{kptr}/{j}"), b))
-                        .collect();
-                    for set in 1u32..(1 << all.len()) {
-                        let mut ns = subs.clone();
-                        ns[i].skip |= bit;
-                        for (j, b) in all.iter().enumerate() {
-                            if set & (1 << j) != 0 {
-                                ns.push(s.adopt(b.clone()));
-                            } else {
-                                ns.push(s.adopt(self.negate(b)?));
-                            }
-                        }
-                        let Some(ns) = self.flatten(ns)?.filter(|ns| !infeasible(ns)) else {
-                            continue;
-                        };
-                        if self.plainly_empty(&ns) {
-                            continue;
-                        }
-                        if let Some(c) = self.conj(ns)? {
-                            branches.push(c);
-                        }
-                    }
-                    return Ok(merge_choice(branches));
-                }
-                for (j, b) in a.iter().enumerate() {
+                let all: Vec<Sub<'a>> = a
+                    .iter()
+                    .enumerate()
+                    .map(|(j, b)| Sub::new(format!("{kptr}/{j}"), b))
+                    .collect();
+                for set in 1u32..(1 << all.len()) {
                     let mut ns = subs.clone();
                     ns[i].skip |= bit;
-                    ns.push(s.adopt(Sub::new(format!("{kptr}/{j}"), b)));
-                    let ns = match self.flatten(ns)?.filter(|ns| !infeasible(ns)) {
-                        Some(ns) => ns,
-                        None => continue,
+                    for (j, b) in all.iter().enumerate() {
+                        if set & (1 << j) != 0 {
+                            ns.push(s.adopt(b.clone()));
+                        } else {
+                            ns.push(s.adopt(self.negate(b)?));
+                        }
+                    }
+                    let Some(ns) = self.flatten(ns)? else {
+                        continue;
                     };
-                    if self.plainly_empty(&ns) {
+                    if self.prunable(&ns) {
                         continue;
                     }
                     if let Some(c) = self.conj(ns)? {
                         branches.push(c);
                     }
                 }
-                let overlap = bit == SKIP_ONEOF
-                    && (0..branches.len()).any(|x| {
-                        (x + 1..branches.len()).any(|y| !disjoint(&branches[x], &branches[y]))
-                    });
-                if overlap {
-                    // Exactly one: branch j and the negation of every other.
-                    branches.clear();
-                    let all: Vec<Sub<'a>> = a
-                        .iter()
-                        .enumerate()
-                        .map(|(j, b)| Sub::new(format!("{kptr}/{j}"), b))
-                        .collect();
-                    for j in 0..all.len() {
-                        let mut ns = subs.clone();
-                        ns[i].skip |= bit;
-                        ns.push(s.adopt(all[j].clone()));
-                        for (k, other) in all.iter().enumerate() {
-                            if k != j {
-                                ns.push(s.adopt(self.negate(other).map_err(|e| {
-                                    unsupported(
-                                        &kptr,
-                                        format!("oneOf whose branches may overlap needs their negation: {e}"),
-                                    )
-                                })?));
-                            }
-                        }
-                        let Some(ns) = self.flatten(ns)?.filter(|ns| !infeasible(ns)) else {
-                            continue;
-                        };
-                        if self.plainly_empty(&ns) {
-                            continue;
-                        }
-                        if let Some(c) = self.conj(ns)? {
-                            branches.push(c);
-                        }
-                    }
-                }
                 return Ok(merge_choice(branches));
             }
+            for (j, b) in a.iter().enumerate() {
+                let mut ns = subs.clone();
+                ns[i].skip |= bit;
+                ns.push(s.adopt(Sub::new(format!("{kptr}/{j}"), b)));
+                let ns = match self.flatten(ns)? {
+                    Some(ns) => ns,
+                    None => continue,
+                };
+                if self.prunable(&ns) {
+                    continue;
+                }
+                if let Some(c) = self.conj(ns)? {
+                    branches.push(c);
+                }
+            }
+            let overlap = bit == SKIP_ONEOF
+                && (0..branches.len()).any(|x| {
+                    (x + 1..branches.len()).any(|y| !disjoint(&branches[x], &branches[y]))
+                });
+            if overlap {
+                // Exactly one: branch j and the negation of every other.
+                branches.clear();
+                let all: Vec<Sub<'a>> = a
+                    .iter()
+                    .enumerate()
+                    .map(|(j, b)| Sub::new(format!("{kptr}/{j}"), b))
+                    .collect();
+                for j in 0..all.len() {
+                    let mut ns = subs.clone();
+                    ns[i].skip |= bit;
+                    ns.push(s.adopt(all[j].clone()));
+                    for (k, other) in all.iter().enumerate() {
+                        if k != j {
+                            ns.push(s.adopt(self.negate(other).map_err(|e| {
+                            unsupported(
+                                &kptr,
+                                format!("oneOf whose branches may overlap needs their negation: {e}"),
+                            )
+                        })?));
+                        }
+                    }
+                    let Some(ns) = self.flatten(ns)? else {
+                        continue;
+                    };
+                    if self.prunable(&ns) {
+                        continue;
+                    }
+                    if let Some(c) = self.conj(ns)? {
+                        branches.push(c);
+                    }
+                }
+            }
+            return Ok(merge_choice(branches));
         }
         let node = self.collect(&subs)?;
         self.emit(node)
+    }
+
+    /// True if a branch being distributed can be dropped: [`infeasible`]
+    /// on the raw keywords (cheap, and it sees keywords `collect` may
+    /// refuse), then [`Self::plainly_empty`] on the merged ones.
+    fn prunable(&mut self, subs: &[Sub<'a>]) -> bool {
+        infeasible(subs) || self.plainly_empty(subs)
     }
 
     /// True if a flattened conjunction is empty on its plain keywords alone:
@@ -1779,33 +1777,9 @@ impl<'a> Compiler<'a> {
         }
         // A required property no value can take.
         for r in &n.required {
-            let token = serde_json::to_string(r).unwrap_or_default();
-            let mut ps = Vec::new();
-            for o in &n.objs {
-                let mut matched = false;
-                if let Some(v) = o.props.and_then(|p| p.get(r)) {
-                    ps.push(Sub::new(child(&child(&o.ptr, "properties"), r), v));
-                    matched = true;
-                }
-                for (pp, p, v) in &o.patterns {
-                    let Ok((all, except)) = key_pattern(p, pp) else {
-                        return false;
-                    };
-                    match key_matches(&all, &except, &token, pp) {
-                        Ok(true) => {
-                            ps.push(Sub::new(pp.clone(), v));
-                            matched = true;
-                        }
-                        Ok(false) => {}
-                        Err(_) => return false,
-                    }
-                }
-                if !matched {
-                    if let Some(a) = o.additional {
-                        ps.push(Sub::new(o.additional_ptr(), a));
-                    }
-                }
-            }
+            let Ok(ps) = key_subs(&n, r) else {
+                return false;
+            };
             match self.flatten(ps) {
                 Ok(None) => return true,
                 Ok(Some(ps)) => {
@@ -2430,32 +2404,22 @@ impl<'a> Compiler<'a> {
                 "an enum/const value checked against unevaluatedProperties/Items is not supported",
             ));
         }
-        for (i, s) in subs.iter().enumerate() {
-            let Value::Object(m) = s.val else { continue };
-            for (kw, bit) in [("anyOf", SKIP_ANYOF), ("oneOf", SKIP_ONEOF)] {
-                if s.skip & bit != 0 {
-                    continue;
-                }
-                let Some(a) = m.get(kw) else { continue };
-                let kptr = child(&s.ptr, kw);
-                let a = a
-                    .as_array()
-                    .filter(|a| !a.is_empty())
-                    .ok_or_else(|| invalid(&kptr, format!("{kw} must be a non-empty array")))?;
-                let mut passing = 0;
-                for (j, b) in a.iter().enumerate() {
-                    let mut ns = subs.clone();
-                    ns[i].skip |= bit;
-                    ns.push(s.adopt(Sub::new(format!("{kptr}/{j}"), b)));
-                    if self.holds(x, ns)? {
-                        passing += 1;
-                        if bit == SKIP_ANYOF || passing > 1 {
-                            break;
-                        }
+        if let Some((i, kw, bit, a)) = pending_disjunction(&subs)? {
+            let s = &subs[i];
+            let kptr = child(&s.ptr, kw);
+            let mut passing = 0;
+            for (j, b) in a.iter().enumerate() {
+                let mut ns = subs.clone();
+                ns[i].skip |= bit;
+                ns.push(s.adopt(Sub::new(format!("{kptr}/{j}"), b)));
+                if self.holds(x, ns)? {
+                    passing += 1;
+                    if bit == SKIP_ANYOF || passing > 1 {
+                        break;
                     }
                 }
-                return Ok(passing == 1 || (bit == SKIP_ANYOF && passing > 0));
             }
+            return Ok(passing == 1 || (bit == SKIP_ANYOF && passing > 0));
         }
         let n = self.collect(&subs)?;
         self.node_holds(x, &n)
@@ -2512,29 +2476,7 @@ impl<'a> Compiler<'a> {
                     {
                         return Ok(false);
                     }
-                    // As in `object_expr`: per holder, the property schema and
-                    // the matching patterns, or else additionalProperties.
-                    let token = serde_json::to_string(k).unwrap_or_default();
-                    let mut subs = Vec::new();
-                    for o in &n.objs {
-                        let mut matched = false;
-                        if let Some(s) = o.props.and_then(|p| p.get(k)) {
-                            subs.push(Sub::new(child(&child(&o.ptr, "properties"), k), s));
-                            matched = true;
-                        }
-                        for (pp, p, s) in &o.patterns {
-                            let (all, except) = key_pattern(p, pp)?;
-                            if key_matches(&all, &except, &token, pp)? {
-                                subs.push(Sub::new(pp.clone(), s));
-                                matched = true;
-                            }
-                        }
-                        if !matched {
-                            if let Some(a) = o.additional {
-                                subs.push(Sub::new(o.additional_ptr(), a));
-                            }
-                        }
-                    }
+                    let subs = key_subs(n, k)?;
                     if !subs.is_empty() && !self.holds(v, subs)? {
                         return Ok(false);
                     }
@@ -3577,6 +3519,30 @@ fn merge_choice(branches: Vec<Compiled>) -> Option<Compiled> {
     })
 }
 
+/// The anyOf/oneOf of a flattened conjunction to distribute next, the most
+/// recently added first (see `conj_inner`): its schema's index in `subs`,
+/// the keyword, its skip bit and its branches. `None` when every one is
+/// distributed.
+fn pending_disjunction<'a>(subs: &[Sub<'a>]) -> R<Option<(usize, &'static str, u8, &'a [Value])>> {
+    for (i, s) in subs.iter().enumerate().rev() {
+        let Value::Object(m) = s.val else { continue };
+        for (kw, bit) in [("anyOf", SKIP_ANYOF), ("oneOf", SKIP_ONEOF)] {
+            if s.skip & bit != 0 {
+                continue;
+            }
+            let Some(a) = m.get(kw) else { continue };
+            let a = a.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                invalid(
+                    &child(&s.ptr, kw),
+                    format!("{kw} must be a non-empty array"),
+                )
+            })?;
+            return Ok(Some((i, kw, bit, a.as_slice())));
+        }
+    }
+    Ok(None)
+}
+
 /// A quick test that a flattened conjunction accepts nothing, so that
 /// distributing `anyOf`/`oneOf` (and the negations a `oneOf` adds) skips it
 /// early instead of spending the combination budget on it. Sound, not
@@ -3854,6 +3820,34 @@ fn spell_string(s: &str) -> String {
 }
 
 /// Whether the JSON string token `token` full-matches every regex of `rx`.
+/// The schemas a member with key `key` gets from the object keywords of
+/// `n`: per holder, its property schema and the patterns the key matches,
+/// or else its additionalProperties (as `object_expr` lays out members).
+fn key_subs<'a>(n: &Node<'a>, key: &str) -> R<Vec<Sub<'a>>> {
+    let token = serde_json::to_string(key).unwrap_or_default();
+    let mut subs = Vec::new();
+    for o in &n.objs {
+        let mut matched = false;
+        if let Some(v) = o.props.and_then(|p| p.get(key)) {
+            subs.push(Sub::new(child(&child(&o.ptr, "properties"), key), v));
+            matched = true;
+        }
+        for (pp, p, v) in &o.patterns {
+            let (all, except) = key_pattern(p, pp)?;
+            if key_matches(&all, &except, &token, pp)? {
+                subs.push(Sub::new(pp.clone(), v));
+                matched = true;
+            }
+        }
+        if !matched {
+            if let Some(a) = o.additional {
+                subs.push(Sub::new(o.additional_ptr(), a));
+            }
+        }
+    }
+    Ok(subs)
+}
+
 /// A `patternProperties` pattern as key regexes: a key matches when it
 /// matches every regex of the first list and none of the second (a pattern
 /// starting with lookaheads, see [`split_leading_lookaheads`]; otherwise

@@ -149,63 +149,26 @@ pub fn split_leading_lookaheads(pattern: &str) -> Option<(String, Vec<String>, V
     if chars.first() != Some(&'^') {
         return None;
     }
-    // The end of the group opening at `i` (just past its `)`), skipping
-    // escapes and character classes.
-    let group_end = |i: usize| -> Option<usize> {
-        let (mut depth, mut j, mut class) = (0usize, i, false);
-        while j < chars.len() {
-            match chars[j] {
-                '\\' => j += 1,
-                '[' if !class => class = true,
-                ']' if class => class = false,
-                '(' if !class => depth += 1,
-                ')' if !class => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(j + 1);
-                    }
-                }
-                _ => {}
-            }
-            j += 1;
-        }
-        None
-    };
     let (mut pos, mut neg) = (Vec::new(), Vec::new());
     let mut i = 1;
-    while chars.get(i) == Some(&'(') && chars.get(i + 1) == Some(&'?') {
-        let kind = *chars.get(i + 2)?;
-        if kind != '=' && kind != '!' {
+    for (a, b) in top_level_groups(&chars[1..])? {
+        let (a, b) = (a + 1, b + 1);
+        let kind = chars.get(a + 2).copied();
+        if a != i || chars.get(a + 1) != Some(&'?') || !matches!(kind, Some('=' | '!')) {
             break;
         }
-        let end = group_end(i)?;
-        let body: String = chars[i + 3..end - 1].iter().collect();
-        if kind == '=' {
+        let body: String = chars[a + 3..b].iter().collect();
+        if kind == Some('=') {
             pos.push(body)
         } else {
             neg.push(body)
         }
-        i = end;
+        i = b + 1;
     }
     if pos.is_empty() && neg.is_empty() {
         return None;
     }
-    // No top-level alternation in the rest.
-    let rest: String = chars[i..].iter().collect();
-    let (mut depth, mut j, mut class) = (0i32, i, false);
-    while j < chars.len() {
-        match chars[j] {
-            '\\' => j += 1,
-            '[' if !class => class = true,
-            ']' if class => class = false,
-            '(' if !class => depth += 1,
-            ')' if !class => depth -= 1,
-            '|' if !class && depth == 0 => return None,
-            _ => {}
-        }
-        j += 1;
-    }
-    Some((rest, pos, neg))
+    Some((chars[i..].iter().collect(), pos, neg))
 }
 
 /// A positive lookahead that ends the pattern, made plain: a search for
@@ -221,10 +184,21 @@ pub fn split_leading_lookaheads(pattern: &str) -> Option<(String, Vec<String>, V
 /// ```
 pub fn drop_trailing_lookahead(pattern: &str) -> Option<String> {
     let chars: Vec<char> = pattern.chars().collect();
-    // Top-level groups, as (start, end) char ranges; no top-level `|`.
-    let (mut depth, mut j, mut class) = (0i32, 0usize, false);
-    let mut last_group = None;
-    let mut open_at = 0;
+    let (a, b) = *top_level_groups(&chars)?.last()?;
+    if b + 1 != chars.len() || chars.get(a + 1) != Some(&'?') || chars.get(a + 2) != Some(&'=') {
+        return None;
+    }
+    let head: String = chars[..a].iter().collect();
+    let body: String = chars[a + 3..b].iter().collect();
+    Some(format!("{head}(?:{body})"))
+}
+
+/// The top-level groups of an ECMA-262 pattern, as the indices of their
+/// `(` and `)`, skipping escapes and character classes; `None` if the
+/// pattern has a top-level `|` or unbalanced parentheses.
+fn top_level_groups(chars: &[char]) -> Option<Vec<(usize, usize)>> {
+    let (mut depth, mut j, mut class) = (0usize, 0usize, false);
+    let (mut groups, mut open) = (Vec::new(), 0);
     while j < chars.len() {
         match chars[j] {
             '\\' => j += 1,
@@ -232,14 +206,14 @@ pub fn drop_trailing_lookahead(pattern: &str) -> Option<String> {
             ']' if class => class = false,
             '(' if !class => {
                 if depth == 0 {
-                    open_at = j;
+                    open = j;
                 }
                 depth += 1;
             }
             ')' if !class => {
-                depth -= 1;
+                depth = depth.checked_sub(1)?;
                 if depth == 0 {
-                    last_group = Some((open_at, j));
+                    groups.push((open, j));
                 }
             }
             '|' if !class && depth == 0 => return None,
@@ -247,13 +221,7 @@ pub fn drop_trailing_lookahead(pattern: &str) -> Option<String> {
         }
         j += 1;
     }
-    let (a, b) = last_group?;
-    if b + 1 != chars.len() || chars.get(a + 1) != Some(&'?') || chars.get(a + 2) != Some(&'=') {
-        return None;
-    }
-    let head: String = chars[..a].iter().collect();
-    let body: String = chars[a + 3..b].iter().collect();
-    Some(format!("{head}(?:{body})"))
+    (depth == 0).then_some(groups)
 }
 
 /// Regex matching exactly the JSON string tokens whose decoded value is a
