@@ -3519,11 +3519,13 @@ fn merge_choice(branches: Vec<Compiled>) -> Option<Compiled> {
     })
 }
 
+/// (index in `subs`, keyword, skip bit, branches) of a pending disjunction.
+type Disjunction<'a> = (usize, &'static str, u8, &'a [Value]);
+
 /// The anyOf/oneOf of a flattened conjunction to distribute next, the most
-/// recently added first (see `conj_inner`): its schema's index in `subs`,
-/// the keyword, its skip bit and its branches. `None` when every one is
+/// recently added first (see `conj_inner`); `None` when every one is
 /// distributed.
-fn pending_disjunction<'a>(subs: &[Sub<'a>]) -> R<Option<(usize, &'static str, u8, &'a [Value])>> {
+fn pending_disjunction<'a>(subs: &[Sub<'a>]) -> R<Option<Disjunction<'a>>> {
     for (i, s) in subs.iter().enumerate().rev() {
         let Value::Object(m) = s.val else { continue };
         for (kw, bit) in [("anyOf", SKIP_ANYOF), ("oneOf", SKIP_ONEOF)] {
