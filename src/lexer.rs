@@ -17,8 +17,11 @@
 //! The cache belongs to a matcher, not to the compiled grammar, so the grammar
 //! stays immutable and shareable without locks.
 
+mod lazy;
+
 use crate::error::GrammarError;
 use crate::parser::FxBuild;
+use lazy::{Lazy, LazyDfa, LazyProduct};
 use regex_automata::{
     dfa::{dense, Automaton, StartKind},
     nfa::thompson,
@@ -75,6 +78,9 @@ pub(crate) struct LexemeDfa {
     /// Set for a long counted repetition (see [`Counted`]): then the states
     /// are computed, not stored, and `trans` and `accept` are empty.
     counted: Option<Arc<Counted>>,
+    /// Set when the states are built on first use (see [`lazy`]): then
+    /// `trans` and `accept` are empty.
+    lazy: Option<Arc<Lazy>>,
 }
 
 /// Repetition bounds from which [`LexemeDfa::new`] builds a [`Counted`]
@@ -254,10 +260,16 @@ impl LexemeDfa {
         }
         let dfa = match Self::counted(pattern)? {
             Some(d) => d,
-            None => Self::build(pattern)?,
+            None => match Self::lazy(pattern)? {
+                Some(d) => d,
+                None => Self::build(pattern)?,
+            },
         };
         if let Ok(mut c) = cache.lock() {
-            let size = dfa.trans.len() * 4 + dfa.accept.len() + pattern.len();
+            let size = dfa.trans.len() * 4
+                + dfa.accept.len()
+                + pattern.len()
+                + dfa.lazy.as_ref().map_or(0, |l| l.memory_usage());
             if c.1 + size > CACHE_BYTES {
                 c.0.clear();
                 c.1 = 0;
@@ -268,6 +280,53 @@ impl LexemeDfa {
             }
         }
         Ok(dfa)
+    }
+
+    /// `pattern` as a lazily built DFA (see [`lazy`]), if it qualifies
+    /// (`None`: build it densely; that also reports a syntax error).
+    fn lazy(pattern: &str) -> Result<Option<LexemeDfa>, GrammarError> {
+        let config = syntax::Config::new().utf8(true).unicode(true);
+        let Ok(hir) = syntax::parse_with(pattern, &config) else {
+            return Ok(None);
+        };
+        let Some((dfa, classes)) = LazyDfa::new(&hir, pattern, DFA_SIZE_LIMIT)? else {
+            return Ok(None);
+        };
+        Ok(Some(LexemeDfa {
+            classes,
+            stride: dfa.stride(),
+            trans: Arc::from(Vec::new()),
+            accept: Arc::from(Vec::new()),
+            start: 0,
+            nullable: dfa.is_accepting(0),
+            distances: std::sync::OnceLock::new(),
+            counted: None,
+            lazy: Some(Arc::new(Lazy::Regex(dfa))),
+        }))
+    }
+
+    /// This DFA with every state built: a lazy DFA is explored in full
+    /// (an error if it is too large); any other is returned as is. For the
+    /// analyses that look at every state.
+    pub(crate) fn to_dense(&self, pattern: &str) -> Result<LexemeDfa, GrammarError> {
+        let Some(l) = &self.lazy else {
+            return Ok(self.clone());
+        };
+        let (trans, accept) = l.complete().ok_or_else(|| GrammarError::RegexTooLarge {
+            pattern: pattern.to_string(),
+            message: format!("the DFA has more than {} states", l.state_count()),
+        })?;
+        Ok(LexemeDfa {
+            classes: self.classes,
+            stride: self.stride,
+            trans: trans.into(),
+            accept: accept.into(),
+            start: 0,
+            nullable: self.nullable,
+            distances: std::sync::OnceLock::new(),
+            counted: None,
+            lazy: None,
+        })
     }
 
     /// `pattern` as a [`Counted`] lexeme, if it has the shape one needs
@@ -324,7 +383,8 @@ impl LexemeDfa {
             if hs.is_empty() {
                 return Ok(None);
             }
-            let d = LexemeDfa::new(&Hir::concat(hs.to_vec()).to_string())?;
+            let p = Hir::concat(hs.to_vec()).to_string();
+            let d = LexemeDfa::new(&p)?.to_dense(&p)?;
             // Matching only "" is no part at all.
             let empty_only =
                 d.is_accepting(d.start) && (0..=255u8).all(|b| d.next(d.start, b) == DEAD);
@@ -332,7 +392,8 @@ impl LexemeDfa {
         };
         let a = part(&items[..at])?;
         let c = part(&items[at + 1..])?;
-        let b = LexemeDfa::new(&rep.sub.to_string())?;
+        let b_pattern = rep.sub.to_string();
+        let b = LexemeDfa::new(&b_pattern)?.to_dense(&b_pattern)?;
         let terminal = |d: &LexemeDfa, s: u32| (0..=255u8).all(|x| d.next(s, x) == DEAD);
         let prefix_free = |d: &LexemeDfa| {
             !d.is_accepting(d.start)
@@ -400,6 +461,7 @@ impl LexemeDfa {
             nullable,
             distances: std::sync::OnceLock::new(),
             counted: Some(Arc::new(counted)),
+            lazy: None,
         }))
     }
 
@@ -488,8 +550,9 @@ impl LexemeDfa {
         LexemeDfa::from_raw(classes, stride, raw_trans, accept, pattern)
     }
 
-    /// The lexeme matching every regex of `all` and none of `except`:
-    /// a product of their DFAs, built eagerly and reduced to live states.
+    /// The lexeme matching every regex of `all` and none of `except`: a
+    /// product of their DFAs, built on first use and restricted to live
+    /// states (see [`LazyProduct`]).
     ///
     /// The grammar IR has no intersection or complement in its regex syntax,
     /// yet JSON Schema needs both (a `pattern` together with `maxLength`, a
@@ -501,75 +564,22 @@ impl LexemeDfa {
         label: &str,
     ) -> Result<LexemeDfa, GrammarError> {
         assert!(!all.is_empty(), "an intersection needs a positive member");
-        let parts: Vec<&LexemeDfa> = all.iter().chain(except).collect();
-        // Byte classes of the product: bytes no part distinguishes.
-        let mut key_to_class: HashMap<Vec<u8>, u8> = HashMap::new();
-        let mut classes = [0u8; 256];
-        let mut reps: Vec<u8> = Vec::new();
-        for b in 0..=255u8 {
-            let key: Vec<u8> = parts.iter().map(|d| d.class(b)).collect();
-            let n = key_to_class.len();
-            let c = *key_to_class.entry(key).or_insert_with(|| {
-                reps.push(b);
-                n as u8
+        let Some((p, classes)) = LazyProduct::new(all, except, DFA_SIZE_LIMIT) else {
+            return Err(GrammarError::EmptyRegex {
+                pattern: label.to_string(),
             });
-            classes[b as usize] = c;
-        }
-        let stride = reps.len();
-        let npos = all.len();
-        let width = parts.len();
-        // Product states, flat (`width` ids each), and their index; the
-        // successor is built in one reused buffer and only a new state
-        // allocates its key.
-        let mut order: Vec<u32> = parts.iter().map(|d| d.start).collect();
-        let mut ids: HashMap<Box<[u32]>, u32, FxBuild> = HashMap::default();
-        ids.insert(order.clone().into_boxed_slice(), 0);
-        let mut raw_trans: Vec<u32> = Vec::new();
-        let mut accept = Vec::new();
-        let mut cur = vec![0u32; width];
-        let mut next = vec![0u32; width];
-        let mut i = 0;
-        while i * width < order.len() {
-            cur.copy_from_slice(&order[i * width..(i + 1) * width]);
-            accept.push(
-                cur[..npos].iter().zip(all).all(|(&s, d)| d.is_accepting(s))
-                    && cur[npos..]
-                        .iter()
-                        .zip(except)
-                        .all(|(&s, d)| s == DEAD || !d.is_accepting(s)),
-            );
-            'rep: for &rep in &reps {
-                for (k, (&s, d)) in cur.iter().zip(&parts).enumerate() {
-                    let t = if s == DEAD { DEAD } else { d.next(s, rep) };
-                    if t == DEAD && k < npos {
-                        raw_trans.push(DEAD);
-                        continue 'rep;
-                    }
-                    next[k] = t;
-                }
-                let id = match ids.get(&next[..]) {
-                    Some(&id) => id,
-                    None => {
-                        let id = (order.len() / width) as u32;
-                        ids.insert(next.clone().into_boxed_slice(), id);
-                        order.extend_from_slice(&next);
-                        id
-                    }
-                };
-                raw_trans.push(id);
-            }
-            if raw_trans.len() * 4 > DFA_SIZE_LIMIT {
-                return Err(GrammarError::RegexTooLarge {
-                    pattern: label.to_string(),
-                    message: format!(
-                        "the intersection has more than {} states",
-                        order.len() / width
-                    ),
-                });
-            }
-            i += 1;
-        }
-        LexemeDfa::from_raw(classes, stride, raw_trans, accept, label)
+        };
+        Ok(LexemeDfa {
+            classes,
+            stride: p.stride(),
+            trans: Arc::from(Vec::new()),
+            accept: Arc::from(Vec::new()),
+            start: 0,
+            nullable: p.is_accepting(0),
+            distances: std::sync::OnceLock::new(),
+            counted: None,
+            lazy: Some(Arc::new(Lazy::Product(p))),
+        })
     }
 
     /// Keeps the live states of a raw table (state 0 is the start).
@@ -646,6 +656,7 @@ impl LexemeDfa {
             start: 0,
             distances: std::sync::OnceLock::new(),
             counted: None,
+            lazy: None,
         })
     }
 
@@ -690,11 +701,20 @@ impl LexemeDfa {
                 shortest: c.to_accept(self.start).max(1),
             };
         }
-        let n = self.accept.len();
+        // A lazy DFA is completed first; its state numbers do not change.
+        let full;
+        let (trans, accept): (&[u32], &[bool]) = match &self.lazy {
+            Some(l) => {
+                full = l.complete_anyway();
+                (&full.0, &full.1)
+            }
+            None => (&self.trans, &self.accept),
+        };
+        let n = accept.len();
         let mut preds: Vec<Vec<u32>> = vec![Vec::new(); n];
         for s in 0..n {
             for c in 0..self.stride {
-                let t = self.trans[s * self.stride + c];
+                let t = trans[s * self.stride + c];
                 if t != DEAD {
                     preds[t as usize].push(s as u32);
                 }
@@ -703,7 +723,7 @@ impl LexemeDfa {
         let mut dist = vec![u32::MAX / 4; n];
         let mut queue = std::collections::VecDeque::new();
         for (s, d) in dist.iter_mut().enumerate() {
-            if self.accept[s] {
+            if accept[s] {
                 *d = 0;
                 queue.push_back(s);
             }
@@ -719,7 +739,7 @@ impl LexemeDfa {
         let start = self.start as usize;
         let shortest = (0..self.stride)
             .filter_map(|c| {
-                let t = self.trans.get(start * self.stride + c).copied()?;
+                let t = trans.get(start * self.stride + c).copied()?;
                 (t != DEAD).then(|| dist[t as usize].saturating_add(1))
             })
             .min()
@@ -736,6 +756,9 @@ impl LexemeDfa {
         if let Some(c) = &self.counted {
             return c.next(s, byte);
         }
+        if let Some(l) = &self.lazy {
+            return l.next(s, self.classes[byte as usize]);
+        }
         self.trans[s as usize * self.stride + self.classes[byte as usize] as usize]
     }
 
@@ -744,6 +767,9 @@ impl LexemeDfa {
         if let Some(c) = &self.counted {
             return c.is_accepting(s);
         }
+        if let Some(l) = &self.lazy {
+            return l.is_accepting(s);
+        }
         self.accept[s as usize]
     }
 
@@ -751,7 +777,10 @@ impl LexemeDfa {
     pub(crate) fn state_count(&self) -> usize {
         match &self.counted {
             Some(c) => c.c_base as usize + c.c.as_ref().map_or(0, |d| d.state_count()),
-            None => self.accept.len(),
+            None => self
+                .lazy
+                .as_ref()
+                .map_or(self.accept.len(), |l| l.state_count()),
         }
     }
 
@@ -1203,5 +1232,91 @@ mod tests {
             assert!(LexemeDfa::counted(p).unwrap().is_none(), "{p}");
         }
         assert!(LexemeDfa::counted(r"[a-z]{0,3}").unwrap().is_none());
+    }
+
+    /// Lazily built DFAs agree with dense ones on every prefix of random
+    /// texts: alive in the same places, accepting in the same places.
+    #[test]
+    fn lazy_dfas_match_dense_dfas() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                r#""(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*""#,
+                &[
+                    "a",
+                    "é",
+                    "\\n",
+                    "\\u00e9",
+                    "\u{1F600}",
+                    "\"",
+                    "\\",
+                    "\n",
+                    "\\q",
+                ],
+            ),
+            (
+                r"-?(?:0|[1-9][0-9]{0,3})(?:\.[0-9]+)?",
+                &["-", "0", "7", ".", "5", "e"],
+            ),
+            (r"(?:ab|a)(?:bc)*|x{2,4}", &["a", "b", "c", "x"]),
+            (
+                r"[a-z]+@[a-z]+\.(?:com|org)",
+                &["a", "z", "@", ".", "com", "org", "co"],
+            ),
+        ];
+        let mut seed = 11u64;
+        let mut rand = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        for (pattern, pieces) in cases {
+            let lazy = LexemeDfa::lazy(pattern).unwrap().expect("qualifies");
+            let dense = LexemeDfa::build(pattern).unwrap();
+            assert_eq!(lazy.nullable, dense.nullable, "{pattern}");
+            for _ in 0..300 {
+                let mut text = String::new();
+                for _ in 0..rand(8) {
+                    text.push_str(pieces[rand(pieces.len())]);
+                }
+                let (mut a, mut b) = (lazy.start, dense.start);
+                for &byte in text.as_bytes() {
+                    a = lazy.next(a, byte);
+                    b = dense.next(b, byte);
+                    assert_eq!(a == DEAD, b == DEAD, "{pattern} on {text:?}");
+                    if a == DEAD {
+                        break;
+                    }
+                    assert_eq!(lazy.is_accepting(a), dense.is_accepting(b), "{pattern}");
+                }
+            }
+        }
+    }
+
+    /// An intersection hands out live states only: a prefix with no
+    /// completion inside every part is dead at once.
+    #[test]
+    fn intersections_keep_only_live_states() {
+        let email = LexemeDfa::new(r"[a-z]+@x").unwrap();
+        let short = LexemeDfa::new(r".{0,5}").unwrap();
+        let both = LexemeDfa::intersect(&[email, short], &[], "email of 5").unwrap();
+        assert!(run(&both, b"abc").is_some());
+        assert!(run(&both, b"abcd").is_none(), "abcd@x is too long");
+        assert!(run(&both, b"abc@x").is_some_and(|(acc, _)| acc));
+        assert_eq!(run(&both, b"ab@x"), Some((true, 0)));
+
+        let word = LexemeDfa::new(r"[a-z]+").unwrap();
+        let keywords = LexemeDfa::new(r"if|else").unwrap();
+        let ident =
+            LexemeDfa::intersect(std::slice::from_ref(&word), &[keywords], "ident").unwrap();
+        assert_eq!(run(&ident, b"if").map(|r| r.0), Some(false));
+        assert_eq!(run(&ident, b"iff").map(|r| r.0), Some(true));
+        assert_eq!(run(&ident, b"els").map(|r| r.0), Some(true));
+
+        let digits = LexemeDfa::new(r"[0-9]+").unwrap();
+        assert!(matches!(
+            LexemeDfa::intersect(&[word, digits], &[], "none"),
+            Err(GrammarError::EmptyRegex { .. })
+        ));
     }
 }

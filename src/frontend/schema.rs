@@ -588,12 +588,29 @@ impl StrRule {
                 ptr,
                 "format \"idn-email\" cannot be enforced exactly (use FormatMode::Annotate)",
             )),
-            StrRule::Format(f) => format_regexes(f).map_err(|e| {
-                unsupported(
-                    ptr,
-                    format!("{e} (use FormatMode::Annotate to ignore formats)"),
-                )
-            }),
+            StrRule::Format(f) => {
+                // A handful of formats, each translated once per process.
+                type Cache = std::sync::Mutex<HashMap<String, Result<Option<Vec<String>>, String>>>;
+                static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+                let cache = CACHE.get_or_init(Default::default);
+                let hit = cache.lock().ok().and_then(|c| c.get(f).cloned());
+                let r = hit.unwrap_or_else(|| {
+                    let r = format_regexes(f).map_err(|e| e.to_string());
+                    if let Ok(mut c) = cache.lock() {
+                        if c.len() >= 1_000 {
+                            c.clear();
+                        }
+                        c.insert(f.clone(), r.clone());
+                    }
+                    r
+                });
+                r.map_err(|e| {
+                    unsupported(
+                        ptr,
+                        format!("{e} (use FormatMode::Annotate to ignore formats)"),
+                    )
+                })
+            }
         }
     }
 }

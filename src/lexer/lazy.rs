@@ -1,0 +1,640 @@
+//! A lexeme DFA whose states are built on first use.
+//!
+//! Determinizing a lexeme up front costs time in proportion to its whole
+//! state space, yet a decoding run visits only a sliver of it: the states
+//! along the text actually written, plus those the token trie probes from
+//! there (a token is a few bytes, so the probe stays shallow). A JSON string
+//! of at most 300 code points, or a property name spelled in every JSON
+//! escape, has hundreds of states of which a typical output touches ten.
+//! Compiling a grammar therefore only compiles each lexeme's regex into a
+//! Thompson NFA (`regex-automata`), and [`LazyDfa`] runs the subset
+//! construction one transition at a time, when the lexer asks for it.
+//!
+//! States are sets of NFA states, numbered in the order they are made and
+//! never forgotten, so a number handed out stays valid for the life of the
+//! DFA; that lets the lexer's product states (see [`super::LexerCache`])
+//! refer to them like any dense DFA state. The table is shared by every
+//! matcher of every grammar that uses the lexeme, behind a mutex: a lexer
+//! only consults it when its own product cache misses, which is rare once a
+//! sequence is under way.
+//!
+//! Soundness needs every state the lexer sees to be *live* (an accepting
+//! state is reachable from it). For a Thompson NFA compiled from a regex
+//! without empty classes or look-around assertions every NFA state can
+//! reach the match state, so every non-empty subset is live and the empty
+//! subset is [`DEAD`]. [`LazyDfa::new`] declines other regexes, which are
+//! built densely and pruned to their live states instead.
+//!
+//! A DFA that outgrows its size limit at run time stops adding states: the
+//! transitions into new states read as [`DEAD`]. The mask is then smaller
+//! than it should be but never unsound; the dense build would have refused
+//! such a lexeme at compile time.
+
+use super::{DEAD, UNKNOWN};
+use crate::error::GrammarError;
+use crate::parser::FxBuild;
+use regex_automata::nfa::thompson::{self, State, WhichCaptures, NFA};
+use regex_automata::util::primitives::StateID;
+use regex_syntax::hir::{Hir, HirKind};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// A DFA built on demand from a Thompson NFA (see the module docs).
+#[derive(Debug)]
+pub(crate) struct LazyDfa {
+    /// Number of byte classes.
+    stride: usize,
+    /// One byte per class.
+    reps: Vec<u8>,
+    /// Most states before the DFA stops growing.
+    max_states: usize,
+    memory: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    nfa: NFA,
+    /// NFA state sets, flat; `set_at[s]..set_at[s + 1]` is state `s`.
+    sets: Vec<StateID>,
+    set_at: Vec<u32>,
+    index: HashMap<Box<[StateID]>, u32, FxBuild>,
+    /// `state * stride + class`, [`UNKNOWN`] until computed.
+    trans: Vec<u32>,
+    accept: Vec<bool>,
+    /// Scratch: the closure being built, and a visited mark per NFA state.
+    stack: Vec<StateID>,
+    found: Vec<StateID>,
+    mark: Vec<u32>,
+    epoch: u32,
+    /// A state was refused for lack of room.
+    full: bool,
+}
+
+impl LazyDfa {
+    /// A lazy DFA for `hir` (anchored at both ends), or `None` if the regex
+    /// has look-around or an empty class (see the module docs).
+    pub(crate) fn new(
+        hir: &Hir,
+        pattern: &str,
+        size_limit: usize,
+    ) -> Result<Option<(LazyDfa, [u8; 256])>, GrammarError> {
+        if !hir.properties().look_set().is_empty() || has_empty_class(hir) {
+            return Ok(None);
+        }
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .utf8(true)
+                    .shrink(false)
+                    .which_captures(WhichCaptures::None)
+                    .nfa_size_limit(Some(size_limit)),
+            )
+            .build_from_hir(hir)
+            .map_err(|e| GrammarError::RegexTooLarge {
+                pattern: pattern.to_string(),
+                message: e.to_string(),
+            })?;
+        let bc = nfa.byte_classes();
+        let mut classes = [0u8; 256];
+        let mut reps: Vec<u8> = Vec::new();
+        for b in 0..=255u8 {
+            let c = bc.get(b);
+            classes[b as usize] = c;
+            if c as usize >= reps.len() {
+                reps.resize(c as usize + 1, b);
+                reps[c as usize] = b;
+            }
+        }
+        let stride = reps.len();
+        let n = nfa.states().len();
+        let start = nfa.start_anchored();
+        let mut inner = Inner {
+            nfa,
+            sets: Vec::new(),
+            set_at: vec![0],
+            index: HashMap::default(),
+            trans: Vec::new(),
+            accept: Vec::new(),
+            stack: Vec::new(),
+            found: Vec::new(),
+            mark: vec![0; n],
+            epoch: 0,
+            full: false,
+        };
+        inner.stack.push(start);
+        let s = inner.close_and_intern(stride, usize::MAX);
+        debug_assert_eq!(s, 0);
+        let memory = inner.nfa.memory_usage();
+        let dfa = LazyDfa {
+            stride,
+            reps,
+            max_states: (size_limit / (4 * stride.max(1))).max(1),
+            memory,
+            inner: Mutex::new(inner),
+        };
+        Ok(Some((dfa, classes)))
+    }
+
+    /// Bytes held at creation (the NFA), for the cache's accounting.
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.memory
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state after class `class` from state `s`, or [`DEAD`].
+    pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
+        let mut g = self.lock();
+        let idx = s as usize * self.stride + class as usize;
+        let t = g.trans[idx];
+        if t != UNKNOWN {
+            return t;
+        }
+        let t = g.step(s, self.reps[class as usize], self.stride, self.max_states);
+        g.trans[idx] = t;
+        t
+    }
+
+    pub(crate) fn is_accepting(&self, s: u32) -> bool {
+        self.lock().accept[s as usize]
+    }
+
+    pub(crate) fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// States built so far.
+    pub(crate) fn state_count(&self) -> usize {
+        self.lock().accept.len()
+    }
+
+    /// Builds every reachable state and returns the whole table, `(trans,
+    /// accept)`, numbered as [`next`](Self::next) numbers them; `None` if
+    /// the DFA outgrew its size limit (the table would miss states).
+    pub(crate) fn complete(&self) -> Option<(Vec<u32>, Vec<bool>)> {
+        let t = self.complete_anyway();
+        (!self.lock().full).then_some(t)
+    }
+
+    /// [`complete`](Self::complete), returning what there is when the DFA
+    /// is full.
+    pub(crate) fn complete_anyway(&self) -> (Vec<u32>, Vec<bool>) {
+        let mut g = self.lock();
+        let mut s = 0;
+        while s < g.accept.len() {
+            for c in 0..self.stride {
+                let idx = s * self.stride + c;
+                if g.trans[idx] == UNKNOWN {
+                    let t = g.step(s as u32, self.reps[c], self.stride, self.max_states);
+                    g.trans[idx] = t;
+                }
+            }
+            s += 1;
+        }
+        (g.trans.clone(), g.accept.clone())
+    }
+}
+
+impl Inner {
+    /// The successor of state `s` on `byte`.
+    fn step(&mut self, s: u32, byte: u8, stride: usize, max_states: usize) -> u32 {
+        let (a, b) = (self.set_at[s as usize], self.set_at[s as usize + 1]);
+        for i in a..b {
+            let id = self.sets[i as usize];
+            let next = match self.nfa.state(id) {
+                State::ByteRange { trans } => trans.matches_byte(byte).then_some(trans.next),
+                State::Sparse(sp) => sp.matches_byte(byte),
+                State::Dense(d) => d.matches_byte(byte),
+                _ => None,
+            };
+            if let Some(n) = next {
+                self.stack.push(n);
+            }
+        }
+        if self.stack.is_empty() {
+            return DEAD;
+        }
+        self.close_and_intern(stride, max_states)
+    }
+
+    /// The epsilon closure of the NFA states on `stack`, as a DFA state
+    /// (made if new; [`DEAD`] if empty or if the DFA is full).
+    fn close_and_intern(&mut self, stride: usize, max_states: usize) -> u32 {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.mark.iter_mut().for_each(|m| *m = 0);
+            self.epoch = 1;
+        }
+        self.found.clear();
+        while let Some(id) = self.stack.pop() {
+            let m = &mut self.mark[id.as_usize()];
+            if *m == self.epoch {
+                continue;
+            }
+            *m = self.epoch;
+            match self.nfa.state(id) {
+                State::ByteRange { .. }
+                | State::Sparse(_)
+                | State::Dense(_)
+                | State::Match { .. } => self.found.push(id),
+                State::Union { alternates } => self.stack.extend(alternates.iter().rev()),
+                State::BinaryUnion { alt1, alt2 } => {
+                    self.stack.push(*alt2);
+                    self.stack.push(*alt1);
+                }
+                State::Capture { next, .. } => self.stack.push(*next),
+                // No look-around gets here (see `LazyDfa::new`); a failing
+                // state adds nothing.
+                State::Look { .. } | State::Fail => {}
+            }
+        }
+        if self.found.is_empty() {
+            return DEAD;
+        }
+        self.found.sort_unstable();
+        if let Some(&s) = self.index.get(&self.found[..]) {
+            return s;
+        }
+        let s = self.accept.len();
+        if s >= max_states {
+            self.full = true;
+            return DEAD;
+        }
+        let accept = self
+            .found
+            .iter()
+            .any(|&id| matches!(self.nfa.state(id), State::Match { .. }));
+        self.accept.push(accept);
+        self.sets.extend_from_slice(&self.found);
+        self.set_at.push(self.sets.len() as u32);
+        self.trans.resize(self.trans.len() + stride, UNKNOWN);
+        self.index
+            .insert(self.found.clone().into_boxed_slice(), s as u32);
+        s as u32
+    }
+}
+
+/// True if some class in `hir` matches nothing (a part that can never match
+/// leaves NFA states that cannot reach the match state).
+fn has_empty_class(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Class(regex_syntax::hir::Class::Unicode(c)) => c.ranges().is_empty(),
+        HirKind::Class(regex_syntax::hir::Class::Bytes(c)) => c.ranges().is_empty(),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Look(_) => false,
+        HirKind::Repetition(r) => has_empty_class(&r.sub),
+        HirKind::Capture(c) => has_empty_class(&c.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(has_empty_class),
+    }
+}
+
+/// The intersection of lexeme DFAs, minus others, built on first use: the
+/// lexeme matching every DFA of `all` and none of `except` (a `pattern`
+/// under `maxLength`, a property name that is none of the known keys).
+///
+/// States are tuples of part states. Unlike a single regex, a product has
+/// states that are alive in every part yet cannot reach a joint match
+/// (`[a-z]+@x` within five characters, after four letters). Each state is
+/// therefore checked for liveness when a transition first leads to it: a
+/// depth-first search for an accepting state, which usually succeeds within
+/// a few steps. A search that runs out proves every state it reached dead,
+/// and those verdicts are kept.
+#[derive(Debug)]
+pub(crate) struct LazyProduct {
+    /// Positive parts, then negative ones.
+    parts: Vec<super::LexemeDfa>,
+    npos: usize,
+    stride: usize,
+    reps: Vec<u8>,
+    max_states: usize,
+    inner: Mutex<ProductInner>,
+}
+
+#[derive(Debug)]
+struct ProductInner {
+    /// Part states, `width` per product state.
+    tuples: Vec<u32>,
+    index: HashMap<Box<[u32]>, u32, FxBuild>,
+    /// Successors before the liveness check ([`UNKNOWN`] until computed).
+    raw: Vec<u32>,
+    /// Successors handed out: live ones, or [`DEAD`].
+    trans: Vec<u32>,
+    accept: Vec<bool>,
+    live: Vec<Liveness>,
+    full: bool,
+    /// Scratch for the search.
+    visited: Vec<u32>,
+    stamp: Vec<u32>,
+    epoch: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Liveness {
+    Unknown,
+    Live,
+    Dead,
+}
+
+impl LazyProduct {
+    /// The product of `all` and `except` with the joint byte classes;
+    /// `None` if the language is empty.
+    pub(crate) fn new(
+        all: &[super::LexemeDfa],
+        except: &[super::LexemeDfa],
+        size_limit: usize,
+    ) -> Option<(LazyProduct, [u8; 256])> {
+        let parts: Vec<super::LexemeDfa> = all.iter().chain(except).cloned().collect();
+        let mut key_to_class: HashMap<Vec<u8>, u8> = HashMap::new();
+        let mut classes = [0u8; 256];
+        let mut reps: Vec<u8> = Vec::new();
+        for b in 0..=255u8 {
+            let key: Vec<u8> = parts.iter().map(|d| d.class(b)).collect();
+            let n = key_to_class.len();
+            let c = *key_to_class.entry(key).or_insert_with(|| {
+                reps.push(b);
+                n as u8
+            });
+            classes[b as usize] = c;
+        }
+        let stride = reps.len();
+        let p = LazyProduct {
+            npos: all.len(),
+            stride,
+            reps,
+            max_states: (size_limit / (4 * stride.max(1) + 4 * parts.len())).max(1),
+            inner: Mutex::new(ProductInner {
+                tuples: Vec::new(),
+                index: HashMap::default(),
+                raw: Vec::new(),
+                trans: Vec::new(),
+                accept: Vec::new(),
+                live: Vec::new(),
+                full: false,
+                visited: Vec::new(),
+                stamp: Vec::new(),
+                epoch: 0,
+            }),
+            parts,
+        };
+        let start: Vec<u32> = p.parts.iter().map(|d| d.start).collect();
+        let alive = {
+            let mut g = p.lock();
+            let s = p.intern(&mut g, &start);
+            debug_assert_eq!(s, 0);
+            s != DEAD && p.resolve(&mut g, s)
+        };
+        alive.then_some((p, classes))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProductInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn stride(&self) -> usize {
+        self.stride
+    }
+
+    pub(crate) fn is_accepting(&self, s: u32) -> bool {
+        self.lock().accept[s as usize]
+    }
+
+    pub(crate) fn state_count(&self) -> usize {
+        self.lock().accept.len()
+    }
+
+    /// The live state after class `class` from state `s`, or [`DEAD`].
+    pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
+        let mut g = self.lock();
+        let idx = s as usize * self.stride + class as usize;
+        let t = g.trans[idx];
+        if t != UNKNOWN {
+            return t;
+        }
+        let r = self.raw_next(&mut g, s, class as usize);
+        let t = if r != DEAD && self.resolve(&mut g, r) {
+            r
+        } else {
+            DEAD
+        };
+        g.trans[idx] = t;
+        t
+    }
+
+    /// Every live state and its transitions (see [`LazyDfa::complete`]).
+    pub(crate) fn complete(&self) -> Option<(Vec<u32>, Vec<bool>)> {
+        let t = self.complete_anyway();
+        (!self.lock().full).then_some(t)
+    }
+
+    pub(crate) fn complete_anyway(&self) -> (Vec<u32>, Vec<bool>) {
+        // Dead states keep their numbers (nothing leads to them).
+        let mut s = 0;
+        while s < self.state_count() {
+            if self.lock().live[s] == Liveness::Live {
+                for c in 0..self.stride {
+                    self.next(s as u32, c as u8);
+                }
+            }
+            s += 1;
+        }
+        let g = self.lock();
+        // Rows of states never handed out stay unknown: no edge.
+        let trans = g
+            .trans
+            .iter()
+            .map(|&t| if t == UNKNOWN { DEAD } else { t })
+            .collect();
+        (trans, g.accept.clone())
+    }
+
+    /// The product state for the part states `tuple` (made if new).
+    fn intern(&self, g: &mut ProductInner, tuple: &[u32]) -> u32 {
+        if let Some(&s) = g.index.get(tuple) {
+            return s;
+        }
+        let s = g.accept.len();
+        if s >= self.max_states {
+            g.full = true;
+            return DEAD;
+        }
+        let (pos, neg) = tuple.split_at(self.npos);
+        let accept = pos.iter().zip(&self.parts).all(|(&q, d)| d.is_accepting(q))
+            && neg
+                .iter()
+                .zip(&self.parts[self.npos..])
+                .all(|(&q, d)| q == DEAD || !d.is_accepting(q));
+        g.accept.push(accept);
+        g.live.push(if accept {
+            Liveness::Live
+        } else {
+            Liveness::Unknown
+        });
+        g.tuples.extend_from_slice(tuple);
+        g.raw.resize(g.raw.len() + self.stride, UNKNOWN);
+        g.trans.resize(g.trans.len() + self.stride, UNKNOWN);
+        g.stamp.push(0);
+        g.index.insert(tuple.into(), s as u32);
+        s as u32
+    }
+
+    /// The successor of `s` on class `c`, live or not.
+    fn raw_next(&self, g: &mut ProductInner, s: u32, c: usize) -> u32 {
+        let idx = s as usize * self.stride + c;
+        if g.raw[idx] != UNKNOWN {
+            return g.raw[idx];
+        }
+        let width = self.parts.len();
+        let byte = self.reps[c];
+        let mut next = Vec::with_capacity(width);
+        let mut t = DEAD;
+        let mut alive = true;
+        for k in 0..width {
+            let q = g.tuples[s as usize * width + k];
+            let q2 = if q == DEAD {
+                DEAD
+            } else {
+                self.parts[k].next(q, byte)
+            };
+            if q2 == DEAD && k < self.npos {
+                alive = false;
+                break;
+            }
+            next.push(q2);
+        }
+        if alive {
+            t = self.intern(g, &next);
+        }
+        g.raw[idx] = t;
+        t
+    }
+
+    /// Whether an accepting state is reachable from `s`; settles `s` and
+    /// the path found, or every state a fruitless search reached.
+    ///
+    /// The search is breadth first: the nearest match is usually a step or
+    /// two away (close the string now), while a depth-first search would
+    /// follow one byte class to the far end of a length bound, making a
+    /// state per step.
+    fn resolve(&self, g: &mut ProductInner, s: u32) -> bool {
+        match g.live[s as usize] {
+            Liveness::Live => return true,
+            Liveness::Dead => return false,
+            Liveness::Unknown => {}
+        }
+        g.epoch = g.epoch.wrapping_add(1).max(1);
+        let epoch = g.epoch;
+        let mut queue = std::mem::take(&mut g.visited);
+        queue.clear();
+        queue.push(s);
+        // Edges between states of the search, in the order found.
+        let mut edges: Vec<(u32, u32)> = Vec::new();
+        g.stamp[s as usize] = epoch;
+        let mut head = 0;
+        while head < queue.len() {
+            let x = queue[head];
+            for c in 0..self.stride {
+                let t = self.raw_next(g, x, c);
+                if t == DEAD || g.live[t as usize] == Liveness::Dead {
+                    continue;
+                }
+                if g.stamp.len() <= t as usize {
+                    g.stamp.resize(t as usize + 1, 0);
+                }
+                if g.stamp[t as usize] == epoch {
+                    edges.push((x, t));
+                    continue;
+                }
+                if g.live[t as usize] == Liveness::Live {
+                    // `t` is live, and so is every state reached that leads
+                    // to it: back along the edges seen, to a fixpoint, so
+                    // that later searches from nearby states end at once.
+                    g.live[x as usize] = Liveness::Live;
+                    loop {
+                        let mut changed = false;
+                        for &(from, to) in edges.iter().rev() {
+                            if g.live[to as usize] == Liveness::Live
+                                && g.live[from as usize] != Liveness::Live
+                            {
+                                g.live[from as usize] = Liveness::Live;
+                                changed = true;
+                            }
+                        }
+                        if !changed {
+                            break;
+                        }
+                    }
+                    g.visited = queue;
+                    return true;
+                }
+                g.stamp[t as usize] = epoch;
+                queue.push(t);
+                edges.push((x, t));
+            }
+            head += 1;
+        }
+        // Nothing reached accepts, and everything reachable was reached;
+        // unless the DFA is full, when states were left out: then nothing
+        // is concluded (the transition reads as dead, which is safe).
+        if !g.full {
+            for &v in &queue {
+                g.live[v as usize] = Liveness::Dead;
+            }
+        }
+        g.visited = queue;
+        false
+    }
+}
+
+/// A DFA built on first use: from one regex, or as a product of others.
+#[derive(Debug)]
+pub(crate) enum Lazy {
+    Regex(LazyDfa),
+    Product(LazyProduct),
+}
+
+impl Lazy {
+    #[inline]
+    pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
+        match self {
+            Lazy::Regex(d) => d.next(s, class),
+            Lazy::Product(p) => p.next(s, class),
+        }
+    }
+
+    pub(crate) fn is_accepting(&self, s: u32) -> bool {
+        match self {
+            Lazy::Regex(d) => d.is_accepting(s),
+            Lazy::Product(p) => p.is_accepting(s),
+        }
+    }
+
+    pub(crate) fn state_count(&self) -> usize {
+        match self {
+            Lazy::Regex(d) => d.state_count(),
+            Lazy::Product(p) => p.state_count(),
+        }
+    }
+
+    pub(crate) fn memory_usage(&self) -> usize {
+        match self {
+            Lazy::Regex(d) => d.memory_usage(),
+            Lazy::Product(_) => 0,
+        }
+    }
+
+    pub(crate) fn complete(&self) -> Option<(Vec<u32>, Vec<bool>)> {
+        match self {
+            Lazy::Regex(d) => d.complete(),
+            Lazy::Product(p) => p.complete(),
+        }
+    }
+
+    pub(crate) fn complete_anyway(&self) -> (Vec<u32>, Vec<bool>) {
+        match self {
+            Lazy::Regex(d) => d.complete_anyway(),
+            Lazy::Product(p) => p.complete_anyway(),
+        }
+    }
+}
