@@ -337,3 +337,58 @@ impl Grammar {
         &self.start
     }
 }
+
+/// Every JSON spelling of one code point, as a regex: the character itself
+/// (where JSON allows it raw), its short escape, and `\uXXXX` (a surrogate
+/// pair beyond the BMP) with hex digits in either case.
+pub(crate) fn spell_json_char(c: char) -> String {
+    let mut alts: Vec<String> = Vec::new();
+    let short = match c {
+        '"' => Some("\\\\\""),
+        '\\' => Some("\\\\\\\\"),
+        '/' => Some("\\\\/"),
+        '\u{8}' => Some("\\\\b"),
+        '\u{c}' => Some("\\\\f"),
+        '\n' => Some("\\\\n"),
+        '\r' => Some("\\\\r"),
+        '\t' => Some("\\\\t"),
+        _ => None,
+    };
+    if c != '"' && c != '\\' && (c as u32) >= 0x20 {
+        alts.push(regex_syntax::escape(&c.to_string()));
+    }
+    if let Some(s) = short {
+        alts.push(s.to_string());
+    }
+    let mut units = [0u16; 2];
+    let mut u = String::new();
+    for unit in c.encode_utf16(&mut units) {
+        u.push_str("\\\\u");
+        for d in format!("{unit:04x}").chars() {
+            if d.is_ascii_alphabetic() {
+                u.push('[');
+                u.push(d);
+                u.push(d.to_ascii_uppercase());
+                u.push(']');
+            } else {
+                u.push(d);
+            }
+        }
+    }
+    alts.push(u);
+    format!("(?:{})", alts.join("|"))
+}
+
+/// Every JSON spelling of the string `s` (quotes included), as a regex.
+///
+/// The lexer recognizes regexes made here and builds their DFA directly,
+/// without parsing them: an object schema has one per property name, and
+/// parsing and compiling each costs more than the rest of its lexeme.
+pub(crate) fn spell_json_string(s: &str) -> String {
+    let mut r = String::from("\"");
+    for c in s.chars() {
+        r.push_str(&spell_json_char(c));
+    }
+    r.push('"');
+    r
+}

@@ -18,6 +18,7 @@
 //! stays immutable and shareable without locks.
 
 mod lazy;
+mod literal;
 
 use crate::error::GrammarError;
 use crate::parser::FxBuild;
@@ -254,6 +255,10 @@ impl LexemeDfa {
     /// schema (a JSON string, an integer in any spelling, whose DFA takes
     /// tens of milliseconds to build), and a server compiles many schemas.
     pub(crate) fn new(pattern: &str) -> Result<LexemeDfa, GrammarError> {
+        if let Some(s) = literal::spelled_literal(pattern) {
+            // Not cached: it takes less time to build than to look up.
+            return Ok(literal::literal_dfa(&s));
+        }
         let cache = dfa_cache();
         if let Some(d) = cache.lock().ok().and_then(|c| c.0.get(pattern).cloned()) {
             return Ok(d);

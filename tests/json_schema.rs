@@ -1409,3 +1409,52 @@ fn remote_documents() {
     )
     .is_err());
 }
+
+/// A `oneOf` whose object branches each pin a required property to values
+/// the others exclude is read as an `anyOf` (no negations built); where the
+/// pins overlap, or nothing makes the instance an object, the exact
+/// construction still applies.
+#[test]
+fn one_of_with_a_discriminator() {
+    let noun = |kind: &str, extra: Value| {
+        let mut props = json!({"kind": {"enum": [kind]}, "to": {"type": "string"}});
+        props
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"type": "object", "properties": props, "required": ["kind", "to"],
+               "additionalProperties": false})
+    };
+    check(
+        json!({"type": "array", "items": {"type": "object", "oneOf": [
+            {"$ref": "#/$defs/number"}, {"$ref": "#/$defs/client"}]},
+            "$defs": {"number": noun("number", json!({"digits": {"type": "string"}})),
+                      "client": noun("client", json!({}))}}),
+        &[
+            r#"[{"kind": "number", "to": "x", "digits": "1"}]"#,
+            r#"[{"to": "y", "kind": "client"}, {"kind": "number", "to": "z"}]"#,
+        ],
+        &[
+            r#"[{"kind": "client", "to": "x", "digits": "1"}]"#,
+            r#"[{"kind": "other", "to": "x"}]"#,
+            r#"[{"to": "x"}]"#,
+        ],
+    );
+    // Overlapping pins: {"k": "b"} matches both branches.
+    check(
+        json!({"type": "object", "oneOf": [
+            {"required": ["k"], "properties": {"k": {"enum": ["a", "b"]}}},
+            {"required": ["k"], "properties": {"k": {"const": "b"}}}]}),
+        &[r#"{"k": "a"}"#],
+        &[r#"{"k": "b"}"#, r#"{"k": "c"}"#],
+    );
+    // No `type: object`: a string satisfies both branches, so no branch
+    // exactly.
+    check(
+        json!({"oneOf": [
+            {"required": ["k"], "properties": {"k": {"const": 1}}},
+            {"required": ["k"], "properties": {"k": {"const": 2}}}]}),
+        &[r#"{"k": 1}"#, r#"{"k": 2}"#],
+        &[r#""s""#, "3", r#"{"k": 3}"#],
+    );
+}

@@ -35,7 +35,9 @@
 //!   conjunction; a branch whose plain keywords contradict is dropped at
 //!   once), `not`, `if`/`then`/`else` and `dependent*` (rewritten as
 //!   disjunctions), `oneOf` branches that may overlap (each with the
-//!   negation of the others). A negation is built as a schema; a negated
+//!   negation of the others; branches whose types or values differ, or
+//!   that pin a required property to values the others exclude, are
+//!   disjoint and need none). A negation is built as a schema; a negated
 //!   `additionalProperties`, `patternProperties` or `propertyNames` says
 //!   some member breaks it (`$fw_exists`), and the object then has a
 //!   *witness* member: under any order one more required member per block
@@ -60,7 +62,9 @@ use crate::frontend::schema_ids::{
     resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
 };
 use crate::frontend::string_regex::{drop_trailing_lookahead, split_leading_lookaheads};
-use crate::grammar::{Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
+use crate::grammar::{
+    spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT,
+};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
@@ -1725,7 +1729,8 @@ impl<'a> Compiler<'a> {
             let overlap = bit == SKIP_ONEOF
                 && (0..branches.len()).any(|x| {
                     (x + 1..branches.len()).any(|y| !disjoint(&branches[x], &branches[y]))
-                });
+                })
+                && !self.discriminated(m, &kptr, a);
             if overlap {
                 // Exactly one: branch j and the negation of every other.
                 branches.clear();
@@ -1763,6 +1768,97 @@ impl<'a> Compiler<'a> {
         }
         let node = self.collect(&subs)?;
         self.emit(node)
+    }
+
+    /// True if no two `branches` of the oneOf in `m` (at `kptr`) share an
+    /// instance because each pins a property they all know to values the
+    /// others rule out: `{"kind": {"const": "a"}}` required in one branch,
+    /// `{"kind": {"enum": ["b", "c"]}}` in another. Then the oneOf is an
+    /// anyOf, with no negations to build. Only objects can tell the
+    /// branches apart this way, so `m` or each branch must say
+    /// `type: object`. Looks at the branches' own keywords, their `$ref`
+    /// targets and `allOf` members (a few levels deep); `false` when unsure.
+    fn discriminated(&self, m: &Map<String, Value>, kptr: &str, branches: &'a [Value]) -> bool {
+        let object_type = |t: Option<&Value>| match t {
+            Some(Value::String(t)) => t == "object",
+            Some(Value::Array(t)) => t.len() == 1 && t[0] == "object",
+            _ => false,
+        };
+        let object_only = |v: &Value| object_type(v.get("type"));
+        let parts: Vec<Vec<&Value>> = branches
+            .iter()
+            .enumerate()
+            .map(|(j, b)| {
+                let mut out = Vec::new();
+                self.conjuncts(b, &format!("{kptr}/{j}"), 3, &mut out);
+                out
+            })
+            .collect();
+        let in_parent = object_type(m.get("type"));
+        if !in_parent && !parts.iter().all(|p| p.iter().any(|v| object_only(v))) {
+            return false;
+        }
+        // Values a branch allows for property `key` (one part's `const` or
+        // `enum` suffices: the branch allows a subset of it).
+        let values = |p: &[&Value], key: &str| -> Option<Vec<Value>> {
+            p.iter().find_map(|v| {
+                let prop = v.get("properties")?.get(key)?;
+                if self.legacy && prop.get("$ref").is_some() {
+                    return None; // its siblings are ignored
+                }
+                match (prop.get("const"), prop.get("enum")) {
+                    (Some(c), _) => Some(vec![c.clone()]),
+                    (None, Some(Value::Array(e))) => Some(e.clone()),
+                    _ => None,
+                }
+            })
+        };
+        let requires = |p: &[&Value], key: &str| {
+            p.iter().any(|v| {
+                v.get("required")
+                    .and_then(Value::as_array)
+                    .is_some_and(|r| r.iter().any(|k| k == key))
+            })
+        };
+        let pair = |x: &[&Value], y: &[&Value]| {
+            let keys = x.iter().filter_map(|v| v.get("required")?.as_array());
+            keys.flatten().filter_map(Value::as_str).any(|key| {
+                match (values(x, key), values(y, key)) {
+                    (Some(vx), Some(vy)) => {
+                        requires(x, key) && !vx.iter().any(|a| vy.iter().any(|b| json_eq(a, b)))
+                    }
+                    _ => false,
+                }
+            })
+        };
+        (0..parts.len()).all(|x| {
+            (x + 1..parts.len()).all(|y| pair(&parts[x], &parts[y]) || pair(&parts[y], &parts[x]))
+        })
+    }
+
+    /// `v` and the schemas it is the conjunction of: its `$ref` target
+    /// (only that, before draft 2019-09) and `allOf` members, `depth`
+    /// levels down. A `$ref` that does not resolve adds nothing.
+    fn conjuncts(&self, v: &'a Value, ptr: &str, depth: u32, out: &mut Vec<&'a Value>) {
+        let Some(m) = v.as_object() else {
+            return;
+        };
+        if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+            if depth > 0 {
+                if let Ok((p, t)) = self.resolve(r, ptr) {
+                    self.conjuncts(t, &p, depth - 1, out);
+                }
+            }
+            if self.legacy {
+                return;
+            }
+        }
+        out.push(v);
+        if let (Some(Value::Array(a)), true) = (m.get("allOf"), depth > 0) {
+            for (j, x) in a.iter().enumerate() {
+                self.conjuncts(x, &format!("{ptr}/allOf/{j}"), depth - 1, out);
+            }
+        }
     }
 
     /// True if a branch being distributed can be dropped: [`infeasible`]
@@ -2695,10 +2791,11 @@ impl<'a> Compiler<'a> {
         let mut classes: Vec<(Vec<String>, Vec<String>, Vec<Sub<'a>>)> = Vec::new();
         if !name_all.is_empty() {
             let mut known_except = name_except.clone();
-            if !keys.is_empty() {
-                let alts: Vec<String> = keys.iter().map(|k| spell_string(k)).collect();
-                known_except.push(format!("(?:{})", alts.join("|")));
-            }
+            // One excluded regex per key, not one alternation: each is the
+            // key's own lexeme, already built (and cached across schemas),
+            // where an alternation of hundreds of spellings would be parsed
+            // and compiled anew.
+            known_except.extend(keys.iter().map(|k| spell_string(k)));
             // A key class per subset of patterns matched; a pattern with
             // lookaheads is not matched in one of several disjoint ways.
             // (patterns matched, key regexes, excluded regexes, value schemas)
@@ -3790,52 +3887,6 @@ fn node_is_empty(n: &Node) -> bool {
             vals.iter()
                 .all(|v| !type_ok(v) || n.not_values.iter().any(|x| json_eq(x, v)))
         })
-}
-
-/// Every JSON spelling of one code point, as a regex.
-fn spell_char(c: char) -> String {
-    let mut alts: Vec<String> = Vec::new();
-    let short = match c {
-        '"' => Some("\\\\\""),
-        '\\' => Some("\\\\\\\\"),
-        '/' => Some("\\\\/"),
-        '\u{8}' => Some("\\\\b"),
-        '\u{c}' => Some("\\\\f"),
-        '\n' => Some("\\\\n"),
-        '\r' => Some("\\\\r"),
-        '\t' => Some("\\\\t"),
-        _ => None,
-    };
-    if c != '"' && c != '\\' && (c as u32) >= 0x20 {
-        alts.push(regex_syntax::escape(&c.to_string()));
-    }
-    if let Some(s) = short {
-        alts.push(s.to_string());
-    }
-    let mut units = [0u16; 2];
-    let mut u = String::new();
-    for unit in c.encode_utf16(&mut units) {
-        u.push_str("\\\\u");
-        for d in format!("{unit:04x}").chars() {
-            if d.is_ascii_alphabetic() {
-                let _ = write!(u, "[{}{}]", d, d.to_ascii_uppercase());
-            } else {
-                u.push(d);
-            }
-        }
-    }
-    alts.push(u);
-    format!("(?:{})", alts.join("|"))
-}
-
-/// Every JSON spelling of the string `s` (quotes included), as a regex.
-fn spell_string(s: &str) -> String {
-    let mut r = String::from("\"");
-    for c in s.chars() {
-        r.push_str(&spell_char(c));
-    }
-    r.push('"');
-    r
 }
 
 /// Whether the JSON string token `token` full-matches every regex of `rx`.
