@@ -136,8 +136,16 @@ impl<'g> Lowering<'g> {
         }
         // The key cannot collide with a regex: NUL is not valid regex text
         // outside an escape.
-        let key = format!("\0and{all:?}\0not{except:?}");
-        let label = format!("all of {all:?} and none of {except:?}");
+        let mut key = String::from("\0and");
+        for p in all {
+            key.push('\0');
+            key.push_str(p);
+        }
+        key.push_str("\0\0not");
+        for p in except {
+            key.push('\0');
+            key.push_str(p);
+        }
         self.lexeme_with(key, || {
             let a = all
                 .iter()
@@ -147,7 +155,12 @@ impl<'g> Lowering<'g> {
                 .iter()
                 .map(|p| LexemeDfa::new(p))
                 .collect::<Result<Vec<_>, _>>()?;
-            LexemeDfa::intersect(&a, &e, &label)
+            LexemeDfa::intersect(&a, &e).map_err(|e| match e {
+                GrammarError::EmptyRegex { .. } => GrammarError::EmptyRegex {
+                    pattern: format!("all of {all:?} and none of {except:?}"),
+                },
+                e => e,
+            })
         })
     }
 

@@ -338,11 +338,13 @@ impl Grammar {
     }
 }
 
-/// Every JSON spelling of one code point, as a regex: the character itself
-/// (where JSON allows it raw), its short escape, and `\uXXXX` (a surrogate
-/// pair beyond the BMP) with hex digits in either case.
-pub(crate) fn spell_json_char(c: char) -> String {
-    let mut alts: Vec<String> = Vec::new();
+/// Every JSON spelling of one code point, as a regex, appended to `out`:
+/// the character itself (where JSON allows it raw), its short escape, and
+/// `\uXXXX` (a surrogate pair beyond the BMP) with hex digits in either
+/// case. Allocates nothing of its own: there is one per character of every
+/// property name.
+pub(crate) fn spell_json_char_into(c: char, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let short = match c {
         '"' => Some("\\\\\""),
         '\\' => Some("\\\\\\\\"),
@@ -354,29 +356,34 @@ pub(crate) fn spell_json_char(c: char) -> String {
         '\t' => Some("\\\\t"),
         _ => None,
     };
+    out.push_str("(?:");
     if c != '"' && c != '\\' && (c as u32) >= 0x20 {
-        alts.push(regex_syntax::escape(&c.to_string()));
+        if regex_syntax::is_meta_character(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out.push('|');
     }
     if let Some(s) = short {
-        alts.push(s.to_string());
+        out.push_str(s);
+        out.push('|');
     }
     let mut units = [0u16; 2];
-    let mut u = String::new();
-    for unit in c.encode_utf16(&mut units) {
-        u.push_str("\\\\u");
-        for d in format!("{unit:04x}").chars() {
+    for &unit in c.encode_utf16(&mut units).iter() {
+        out.push_str("\\\\u");
+        for k in (0..4).rev() {
+            let d = HEX[(unit >> (4 * k)) as usize & 15] as char;
             if d.is_ascii_alphabetic() {
-                u.push('[');
-                u.push(d);
-                u.push(d.to_ascii_uppercase());
-                u.push(']');
+                out.push('[');
+                out.push(d);
+                out.push(d.to_ascii_uppercase());
+                out.push(']');
             } else {
-                u.push(d);
+                out.push(d);
             }
         }
     }
-    alts.push(u);
-    format!("(?:{})", alts.join("|"))
+    out.push(')');
 }
 
 /// Every JSON spelling of the string `s` (quotes included), as a regex.
@@ -385,9 +392,10 @@ pub(crate) fn spell_json_char(c: char) -> String {
 /// without parsing them: an object schema has one per property name, and
 /// parsing and compiling each costs more than the rest of its lexeme.
 pub(crate) fn spell_json_string(s: &str) -> String {
-    let mut r = String::from("\"");
+    let mut r = String::with_capacity(2 + 16 * s.len());
+    r.push('"');
     for c in s.chars() {
-        r.push_str(&spell_json_char(c));
+        spell_json_char_into(c, &mut r);
     }
     r.push('"');
     r

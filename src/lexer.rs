@@ -255,19 +255,18 @@ impl LexemeDfa {
     /// schema (a JSON string, an integer in any spelling, whose DFA takes
     /// tens of milliseconds to build), and a server compiles many schemas.
     pub(crate) fn new(pattern: &str) -> Result<LexemeDfa, GrammarError> {
-        if let Some(s) = literal::spelled_literal(pattern) {
-            // Not cached: it takes less time to build than to look up.
-            return Ok(literal::literal_dfa(&s));
-        }
         let cache = dfa_cache();
         if let Some(d) = cache.lock().ok().and_then(|c| c.0.get(pattern).cloned()) {
             return Ok(d);
         }
-        let dfa = match Self::counted(pattern)? {
-            Some(d) => d,
-            None => match Self::lazy(pattern)? {
+        let dfa = match literal::spelled_literal(pattern) {
+            Some(s) => literal::literal_dfa(&s),
+            None => match Self::counted(pattern)? {
                 Some(d) => d,
-                None => Self::build(pattern)?,
+                None => match Self::lazy(pattern)? {
+                    Some(d) => d,
+                    None => Self::build(pattern)?,
+                },
             },
         };
         if let Ok(mut c) = cache.lock() {
@@ -563,15 +562,17 @@ impl LexemeDfa {
     /// yet JSON Schema needs both (a `pattern` together with `maxLength`, a
     /// property name that is none of the known keys), so they are built here
     /// on the DFAs, where they are cheap.
+    ///
+    /// An empty intersection is an [`GrammarError::EmptyRegex`] error with
+    /// no pattern; the caller names it.
     pub(crate) fn intersect(
         all: &[LexemeDfa],
         except: &[LexemeDfa],
-        label: &str,
     ) -> Result<LexemeDfa, GrammarError> {
         assert!(!all.is_empty(), "an intersection needs a positive member");
         let Some((p, classes)) = LazyProduct::new(all, except, DFA_SIZE_LIMIT) else {
             return Err(GrammarError::EmptyRegex {
-                pattern: label.to_string(),
+                pattern: String::new(),
             });
         };
         Ok(LexemeDfa {
@@ -1304,7 +1305,7 @@ mod tests {
     fn intersections_keep_only_live_states() {
         let email = LexemeDfa::new(r"[a-z]+@x").unwrap();
         let short = LexemeDfa::new(r".{0,5}").unwrap();
-        let both = LexemeDfa::intersect(&[email, short], &[], "email of 5").unwrap();
+        let both = LexemeDfa::intersect(&[email, short], &[]).unwrap();
         assert!(run(&both, b"abc").is_some());
         assert!(run(&both, b"abcd").is_none(), "abcd@x is too long");
         assert!(run(&both, b"abc@x").is_some_and(|(acc, _)| acc));
@@ -1312,15 +1313,14 @@ mod tests {
 
         let word = LexemeDfa::new(r"[a-z]+").unwrap();
         let keywords = LexemeDfa::new(r"if|else").unwrap();
-        let ident =
-            LexemeDfa::intersect(std::slice::from_ref(&word), &[keywords], "ident").unwrap();
+        let ident = LexemeDfa::intersect(std::slice::from_ref(&word), &[keywords]).unwrap();
         assert_eq!(run(&ident, b"if").map(|r| r.0), Some(false));
         assert_eq!(run(&ident, b"iff").map(|r| r.0), Some(true));
         assert_eq!(run(&ident, b"els").map(|r| r.0), Some(true));
 
         let digits = LexemeDfa::new(r"[0-9]+").unwrap();
         assert!(matches!(
-            LexemeDfa::intersect(&[word, digits], &[], "none"),
+            LexemeDfa::intersect(&[word, digits], &[]),
             Err(GrammarError::EmptyRegex { .. })
         ));
     }

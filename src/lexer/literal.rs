@@ -13,19 +13,22 @@
 //! [`literal_dfa`] builds its DFA.
 
 use super::{LexemeDfa, DEAD};
-use crate::grammar::spell_json_char;
+use crate::grammar::spell_json_char_into;
 
 /// The string whose spellings `pattern` matches, if `pattern` is exactly
 /// what [`spell_json_string`](crate::grammar::spell_json_string) makes of it.
 pub(crate) fn spelled_literal(pattern: &str) -> Option<String> {
     let mut rest = pattern.strip_prefix('"')?.strip_suffix('"')?;
     let mut out = String::new();
+    let mut respelled = String::new();
     while !rest.is_empty() {
         let inner = rest.strip_prefix("(?:")?;
         let end = group_end(inner)?;
         let c = first_char(&inner[..end])?;
         let group = &rest[..3 + end + 1];
-        if spell_json_char(c) != group {
+        respelled.clear();
+        spell_json_char_into(c, &mut respelled);
+        if respelled != group {
             return None;
         }
         out.push(c);
