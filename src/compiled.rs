@@ -44,7 +44,7 @@ pub struct CompiledGrammar {
 }
 
 /// How many lexer states to build ahead of time from the first lexer state.
-const EAGER_LEXER_STATES: usize = 4096;
+const EAGER_LEXER_STATES: usize = 256;
 
 struct Lowering<'g> {
     named: HashMap<&'g str, u32>,

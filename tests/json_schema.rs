@@ -1440,6 +1440,47 @@ fn one_of_with_a_discriminator() {
             r#"[{"to": "x"}]"#,
         ],
     );
+    // The property is required by the conjunction, not by the branches.
+    check(
+        json!({"type": "object", "required": ["k"], "properties": {"k": {"enum": ["a", "b"]}},
+               "oneOf": [{"properties": {"k": {"const": "a"}, "x": {"type": "integer"}}},
+                         {"properties": {"k": {"const": "b"}, "x": {"type": "string"}}}]}),
+        &[
+            r#"{"k": "a", "x": 1}"#,
+            r#"{"k": "b", "x": "s"}"#,
+            r#"{"k": "a"}"#,
+        ],
+        &[r#"{"k": "a", "x": "s"}"#, r#"{"x": 1}"#],
+    );
+    // A property one branch requires and the other closes out.
+    check(
+        json!({"oneOf": [
+            {"type": "object", "properties": {"sdk": {"type": "string"}}, "required": ["sdk"],
+             "additionalProperties": false},
+            {"type": "object", "properties": {"path": {"type": "string"}},
+             "additionalProperties": false},
+            {"type": "object", "properties": {"sdk": {}, "git": {}}, "required": ["git"]}]}),
+        &[
+            r#"{"sdk": "x"}"#,
+            r#"{"path": "p"}"#,
+            "{}",
+            r#"{"git": 1, "path": 2}"#,
+            r#"{"sdk": "x", "git": 1}"#,
+        ],
+        &[
+            r#"{"sdk": 1}"#,
+            r#"{"path": 1}"#,
+            r#"{"sdk": "x", "path": "p"}"#,
+            r#""s""#,
+        ],
+    );
+    // Not required anywhere: {} matches both branches.
+    check(
+        json!({"type": "object", "oneOf": [{"properties": {"k": {"const": "a"}}},
+                                           {"properties": {"k": {"const": "b"}}}]}),
+        &[r#"{"k": "a"}"#, r#"{"k": "b"}"#],
+        &["{}", r#"{"j": 1}"#],
+    );
     // Overlapping pins: {"k": "b"} matches both branches.
     check(
         json!({"type": "object", "oneOf": [

@@ -67,7 +67,7 @@ use crate::grammar::{
 };
 use serde_json::{Map, Value};
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use typed_arena::Arena;
 
@@ -1506,19 +1506,24 @@ impl<'a> Compiler<'a> {
     /// Expands `$ref` and `allOf`; None if some part is `false`.
     fn flatten(&self, subs: Vec<Sub<'a>>) -> R<Option<Vec<Sub<'a>>>> {
         let mut out: Vec<Sub<'a>> = Vec::new();
-        let mut seen: BTreeSet<String> = BTreeSet::new();
+        // Each schema seen, by pointer: its place in `out`, or `None` if it
+        // is not kept there (`true`, or a legacy `$ref` replaced by its
+        // target).
+        let mut seen: HashMap<String, Option<usize>> = HashMap::new();
         let mut work = subs;
         work.reverse();
         while let Some(s) = work.pop() {
             // A schema occurs once per conjunction: its anyOf/oneOf already
             // distributed in one copy is satisfied in every copy (A ∧ A = A).
-            if let Some(o) = out.iter_mut().find(|o| o.ptr == s.ptr) {
-                o.skip |= s.skip;
-                continue;
+            match seen.get(&s.ptr) {
+                Some(Some(i)) => {
+                    out[*i].skip |= s.skip;
+                    continue;
+                }
+                Some(None) => continue,
+                None => {}
             }
-            if !seen.insert(s.ptr.clone()) {
-                continue;
-            }
+            seen.insert(s.ptr.clone(), None);
             match s.val {
                 Value::Bool(true) => continue,
                 Value::Bool(false) => return Ok(None),
@@ -1560,6 +1565,7 @@ impl<'a> Compiler<'a> {
                     for e in extra.into_iter().rev() {
                         work.push(s.adopt(e));
                     }
+                    seen.insert(s.ptr.clone(), Some(out.len()));
                     out.push(s);
                 }
                 _ => return Err(invalid(&s.ptr, "a schema must be an object or a boolean")),
@@ -1730,7 +1736,7 @@ impl<'a> Compiler<'a> {
                 && (0..branches.len()).any(|x| {
                     (x + 1..branches.len()).any(|y| !disjoint(&branches[x], &branches[y]))
                 })
-                && !self.discriminated(m, &kptr, a);
+                && !self.discriminated(&subs, &kptr, a);
             if overlap {
                 // Exactly one: branch j and the negation of every other.
                 branches.clear();
@@ -1770,15 +1776,18 @@ impl<'a> Compiler<'a> {
         self.emit(node)
     }
 
-    /// True if no two `branches` of the oneOf in `m` (at `kptr`) share an
-    /// instance because each pins a property they all know to values the
-    /// others rule out: `{"kind": {"const": "a"}}` required in one branch,
-    /// `{"kind": {"enum": ["b", "c"]}}` in another. Then the oneOf is an
-    /// anyOf, with no negations to build. Only objects can tell the
-    /// branches apart this way, so `m` or each branch must say
+    /// True if no two `branches` of a oneOf (at `kptr`, distributed over
+    /// the conjunction `subs`) share an instance because each pins a
+    /// property to values the others rule out: `{"kind": {"const": "a"}}`
+    /// in one branch, `{"kind": {"enum": ["b", "c"]}}` in another, with
+    /// `kind` required (by the branch or the conjunction); or one branch
+    /// requires a property another closes out (`additionalProperties:
+    /// false` without naming it). Then the oneOf
+    /// is an anyOf, with no negations to build. Only objects can tell the
+    /// branches apart this way, so the conjunction or each branch must say
     /// `type: object`. Looks at the branches' own keywords, their `$ref`
     /// targets and `allOf` members (a few levels deep); `false` when unsure.
-    fn discriminated(&self, m: &Map<String, Value>, kptr: &str, branches: &'a [Value]) -> bool {
+    fn discriminated(&self, subs: &[Sub<'a>], kptr: &str, branches: &'a [Value]) -> bool {
         let object_type = |t: Option<&Value>| match t {
             Some(Value::String(t)) => t == "object",
             Some(Value::Array(t)) => t.len() == 1 && t[0] == "object",
@@ -1794,8 +1803,9 @@ impl<'a> Compiler<'a> {
                 out
             })
             .collect();
-        let in_parent = object_type(m.get("type"));
-        if !in_parent && !parts.iter().all(|p| p.iter().any(|v| object_only(v))) {
+        let context: Vec<&Value> = subs.iter().map(|s| s.val).collect();
+        let in_context = context.iter().any(|v| object_only(v));
+        if !in_context && !parts.iter().all(|p| p.iter().any(|v| object_only(v))) {
             return false;
         }
         // Values a branch allows for property `key` (one part's `const` or
@@ -1820,12 +1830,28 @@ impl<'a> Compiler<'a> {
                     .is_some_and(|r| r.iter().any(|k| k == key))
             })
         };
+        // `y` admits no member `key`: some part closes the object
+        // (`additionalProperties: false`, no patterns) without naming it.
+        let forbids = |y: &[&Value], key: &str| {
+            y.iter().any(|v| {
+                v.get("additionalProperties") == Some(&Value::Bool(false))
+                    && v.get("patternProperties").is_none()
+                    && v.get("properties").and_then(|p| p.get(key)).is_none()
+            })
+        };
         let pair = |x: &[&Value], y: &[&Value]| {
-            let keys = x.iter().filter_map(|v| v.get("required")?.as_array());
+            let keys = x
+                .iter()
+                .chain(&context)
+                .filter_map(|v| v.get("required")?.as_array());
             keys.flatten().filter_map(Value::as_str).any(|key| {
+                if requires(x, key) && forbids(y, key) {
+                    return true;
+                }
                 match (values(x, key), values(y, key)) {
                     (Some(vx), Some(vy)) => {
-                        requires(x, key) && !vx.iter().any(|a| vy.iter().any(|b| json_eq(a, b)))
+                        (requires(x, key) || requires(&context, key))
+                            && !vx.iter().any(|a| vy.iter().any(|b| json_eq(a, b)))
                     }
                     _ => false,
                 }
