@@ -1057,7 +1057,8 @@ impl LexerCache {
         }
         // Breadth first, so that each pair is reached at its least depth;
         // tokens are at most `max_len` bytes long, so deeper pairs never matter.
-        let mut seen: std::collections::HashSet<(u32, u32)> = std::collections::HashSet::new();
+        let mut seen: std::collections::HashSet<(u32, u32), FxBuild> =
+            std::collections::HashSet::default();
         let mut queue = std::collections::VecDeque::from([(s, slice.start, 0usize)]);
         seen.insert((s, slice.start));
         let mut ok = true;
@@ -1090,7 +1091,8 @@ impl LexerCache {
     /// need most already in place.
     pub(crate) fn explore(&mut self, spec: &LexerSpec, s: u32, limit: usize) {
         let mut work = vec![s];
-        let mut seen = std::collections::HashSet::new();
+        let mut seen: std::collections::HashSet<u32, FxBuild> =
+            std::collections::HashSet::default();
         seen.insert(s);
         while let Some(x) = work.pop() {
             for c in 0..self.ncls {

@@ -37,7 +37,8 @@ use regex_automata::nfa::thompson::{self, State, WhichCaptures, NFA};
 use regex_automata::util::primitives::StateID;
 use regex_syntax::hir::{Hir, HirKind};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// A DFA built on demand from a Thompson NFA (see the module docs).
 #[derive(Debug)]
@@ -49,7 +50,75 @@ pub(crate) struct LazyDfa {
     /// Most states before the DFA stops growing.
     max_states: usize,
     memory: usize,
+    /// Transitions and acceptance, read without the lock.
+    rows: Rows,
     inner: Mutex<Inner>,
+}
+
+/// The rows of a lazily built DFA: per state, its transition per class
+/// ([`UNKNOWN`] until computed) and, last, 1 if it accepts. Rows are
+/// added and cells filled under the DFA's lock, but read without it: a
+/// lexer only takes the lock for a transition nobody has computed yet.
+///
+/// Rows live in chunks that double in size (16, 16, 32, 64, … rows), so a
+/// row never moves once made and a small DFA stays small.
+#[derive(Debug)]
+struct Rows {
+    width: usize,
+    chunks: [OnceLock<Box<[AtomicU32]>>; 32],
+}
+
+impl Rows {
+    fn new(stride: usize) -> Rows {
+        Rows {
+            width: stride + 1,
+            chunks: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    /// Chunk and row within it of state `s`.
+    #[inline]
+    fn locate(s: usize) -> (usize, usize) {
+        if s < 16 {
+            (0, s)
+        } else {
+            let k = (usize::BITS - 1 - (s >> 4).leading_zeros()) as usize + 1;
+            (k, s - (16 << (k - 1)))
+        }
+    }
+
+    /// Cell `col` of row `s` ([`UNKNOWN`] if the row does not exist).
+    #[inline]
+    fn get(&self, s: u32, col: usize) -> u32 {
+        let (k, r) = Self::locate(s as usize);
+        match self.chunks.get(k).and_then(OnceLock::get) {
+            Some(c) => c[r * self.width + col].load(Ordering::Acquire),
+            None => UNKNOWN,
+        }
+    }
+
+    fn set(&self, s: u32, col: usize, v: u32) {
+        let (k, r) = Self::locate(s as usize);
+        if let Some(c) = self.chunks.get(k).and_then(OnceLock::get) {
+            c[r * self.width + col].store(v, Ordering::Release);
+        }
+    }
+
+    /// Makes row `s` (all transitions unknown). False if there is no room.
+    fn add(&self, s: u32, accept: bool) -> bool {
+        let (k, r) = Self::locate(s as usize);
+        let Some(slot) = self.chunks.get(k) else {
+            return false;
+        };
+        let len = if k == 0 { 16 } else { 16 << (k - 1) };
+        let c = slot.get_or_init(|| {
+            (0..len * self.width)
+                .map(|_| AtomicU32::new(UNKNOWN))
+                .collect()
+        });
+        c[r * self.width + self.width - 1].store(accept as u32, Ordering::Release);
+        true
+    }
 }
 
 #[derive(Debug)]
@@ -59,9 +128,8 @@ struct Inner {
     sets: Vec<StateID>,
     set_at: Vec<u32>,
     index: HashMap<Box<[StateID]>, u32, FxBuild>,
-    /// `state * stride + class`, [`UNKNOWN`] until computed.
-    trans: Vec<u32>,
-    accept: Vec<bool>,
+    /// States made so far.
+    count: usize,
     /// Scratch: the closure being built, and a visited mark per NFA state.
     stack: Vec<StateID>,
     found: Vec<StateID>,
@@ -69,7 +137,18 @@ struct Inner {
     epoch: u32,
     /// A state was refused for lack of room.
     full: bool,
+    /// Per NFA state and class: the NFA state it moves to, [`NO_MOVE`], or
+    /// [`UNKNOWN`]; allocated at the first step (compiling does not pay
+    /// for it), and never when the NFA is too large to keep this.
+    nfa_next: Vec<u32>,
+    nfa_next_len: usize,
 }
+
+/// In [`Inner::nfa_next`]: the NFA state has no move on the class.
+const NO_MOVE: u32 = DEAD;
+
+/// Most entries of [`Inner::nfa_next`] (16 MiB).
+const NFA_NEXT_MAX: usize = 4 << 20;
 
 impl LazyDfa {
     /// A lazy DFA for `hir` (anchored at both ends), or `None` if the regex
@@ -114,16 +193,22 @@ impl LazyDfa {
             sets: Vec::new(),
             set_at: vec![0],
             index: HashMap::default(),
-            trans: Vec::new(),
-            accept: Vec::new(),
+            count: 0,
             stack: Vec::new(),
             found: Vec::new(),
             mark: vec![0; n],
             epoch: 0,
             full: false,
+            nfa_next: Vec::new(),
+            nfa_next_len: if n * stride <= NFA_NEXT_MAX {
+                n * stride
+            } else {
+                0
+            },
         };
+        let rows = Rows::new(stride);
         inner.stack.push(start);
-        let s = inner.close_and_intern(stride, usize::MAX);
+        let s = inner.close_and_intern(&rows, usize::MAX);
         debug_assert_eq!(s, 0);
         let memory = inner.nfa.memory_usage();
         let dfa = LazyDfa {
@@ -131,6 +216,7 @@ impl LazyDfa {
             reps,
             max_states: (size_limit / (4 * stride.max(1))).max(1),
             memory,
+            rows,
             inner: Mutex::new(inner),
         };
         Ok(Some((dfa, classes)))
@@ -146,20 +232,31 @@ impl LazyDfa {
     }
 
     /// The state after class `class` from state `s`, or [`DEAD`].
+    #[inline]
     pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
-        let mut g = self.lock();
-        let idx = s as usize * self.stride + class as usize;
-        let t = g.trans[idx];
+        let t = self.rows.get(s, class as usize);
         if t != UNKNOWN {
             return t;
         }
-        let t = g.step(s, self.reps[class as usize], self.stride, self.max_states);
-        g.trans[idx] = t;
+        self.next_slow(s, class as usize)
+    }
+
+    #[cold]
+    fn next_slow(&self, s: u32, class: usize) -> u32 {
+        let mut g = self.lock();
+        // Another thread may have computed it meanwhile.
+        let t = self.rows.get(s, class);
+        if t != UNKNOWN {
+            return t;
+        }
+        let t = g.step(&self.rows, s, class, self.reps[class], self.max_states);
+        self.rows.set(s, class, t);
         t
     }
 
+    #[inline]
     pub(crate) fn is_accepting(&self, s: u32) -> bool {
-        self.lock().accept[s as usize]
+        self.rows.get(s, self.stride) == 1
     }
 
     pub(crate) fn stride(&self) -> usize {
@@ -168,7 +265,7 @@ impl LazyDfa {
 
     /// States built so far.
     pub(crate) fn state_count(&self) -> usize {
-        self.lock().accept.len()
+        self.lock().count
     }
 
     /// Builds every reachable state and returns the whole table, `(trans,
@@ -184,31 +281,53 @@ impl LazyDfa {
     pub(crate) fn complete_anyway(&self) -> (Vec<u32>, Vec<bool>) {
         let mut g = self.lock();
         let mut s = 0;
-        while s < g.accept.len() {
+        while s < g.count {
             for c in 0..self.stride {
-                let idx = s * self.stride + c;
-                if g.trans[idx] == UNKNOWN {
-                    let t = g.step(s as u32, self.reps[c], self.stride, self.max_states);
-                    g.trans[idx] = t;
+                if self.rows.get(s as u32, c) == UNKNOWN {
+                    let t = g.step(&self.rows, s as u32, c, self.reps[c], self.max_states);
+                    self.rows.set(s as u32, c, t);
                 }
             }
             s += 1;
         }
-        (g.trans.clone(), g.accept.clone())
+        let mut trans = Vec::with_capacity(g.count * self.stride);
+        let mut accept = Vec::with_capacity(g.count);
+        for s in 0..g.count as u32 {
+            trans.extend((0..self.stride).map(|c| self.rows.get(s, c)));
+            accept.push(self.rows.get(s, self.stride) == 1);
+        }
+        (trans, accept)
     }
 }
 
 impl Inner {
     /// The successor of state `s` on `byte`.
-    fn step(&mut self, s: u32, byte: u8, stride: usize, max_states: usize) -> u32 {
+    fn step(&mut self, rows: &Rows, s: u32, class: usize, byte: u8, max_states: usize) -> u32 {
+        let stride = rows.width - 1;
+        if self.nfa_next.len() < self.nfa_next_len {
+            self.nfa_next = vec![UNKNOWN; self.nfa_next_len];
+        }
         let (a, b) = (self.set_at[s as usize], self.set_at[s as usize + 1]);
         for i in a..b {
             let id = self.sets[i as usize];
-            let next = match self.nfa.state(id) {
-                State::ByteRange { trans } => trans.matches_byte(byte).then_some(trans.next),
-                State::Sparse(sp) => sp.matches_byte(byte),
-                State::Dense(d) => d.matches_byte(byte),
-                _ => None,
+            // Each NFA state's move on each class is computed once: DFA
+            // states share NFA states, and a large byte class (every
+            // character a JSON string allows) is a long list of ranges.
+            let k = id.as_usize() * stride + class;
+            let cached = self.nfa_next.get(k).copied().unwrap_or(UNKNOWN);
+            let next = if cached != UNKNOWN {
+                (cached != NO_MOVE).then(|| StateID::new_unchecked(cached as usize))
+            } else {
+                let n = match self.nfa.state(id) {
+                    State::ByteRange { trans } => trans.matches_byte(byte).then_some(trans.next),
+                    State::Sparse(sp) => sp.matches_byte(byte),
+                    State::Dense(d) => d.matches_byte(byte),
+                    _ => None,
+                };
+                if let Some(slot) = self.nfa_next.get_mut(k) {
+                    *slot = n.map_or(NO_MOVE, |n| n.as_u32());
+                }
+                n
             };
             if let Some(n) = next {
                 self.stack.push(n);
@@ -217,12 +336,12 @@ impl Inner {
         if self.stack.is_empty() {
             return DEAD;
         }
-        self.close_and_intern(stride, max_states)
+        self.close_and_intern(rows, max_states)
     }
 
     /// The epsilon closure of the NFA states on `stack`, as a DFA state
     /// (made if new; [`DEAD`] if empty or if the DFA is full).
-    fn close_and_intern(&mut self, stride: usize, max_states: usize) -> u32 {
+    fn close_and_intern(&mut self, rows: &Rows, max_states: usize) -> u32 {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             self.mark.iter_mut().for_each(|m| *m = 0);
@@ -258,19 +377,18 @@ impl Inner {
         if let Some(&s) = self.index.get(&self.found[..]) {
             return s;
         }
-        let s = self.accept.len();
-        if s >= max_states {
-            self.full = true;
-            return DEAD;
-        }
+        let s = self.count;
         let accept = self
             .found
             .iter()
             .any(|&id| matches!(self.nfa.state(id), State::Match { .. }));
-        self.accept.push(accept);
+        if s >= max_states || !rows.add(s as u32, accept) {
+            self.full = true;
+            return DEAD;
+        }
+        self.count += 1;
         self.sets.extend_from_slice(&self.found);
         self.set_at.push(self.sets.len() as u32);
-        self.trans.resize(self.trans.len() + stride, UNKNOWN);
         self.index
             .insert(self.found.clone().into_boxed_slice(), s as u32);
         s as u32
@@ -309,6 +427,9 @@ pub(crate) struct LazyProduct {
     stride: usize,
     reps: Vec<u8>,
     max_states: usize,
+    /// Successors handed out (live ones, or [`DEAD`]) and acceptance,
+    /// read without the lock.
+    rows: Rows,
     inner: Mutex<ProductInner>,
 }
 
@@ -319,8 +440,6 @@ struct ProductInner {
     index: HashMap<Box<[u32]>, u32, FxBuild>,
     /// Successors before the liveness check ([`UNKNOWN`] until computed).
     raw: Vec<u32>,
-    /// Successors handed out: live ones, or [`DEAD`].
-    trans: Vec<u32>,
     accept: Vec<bool>,
     live: Vec<Liveness>,
     full: bool,
@@ -364,11 +483,11 @@ impl LazyProduct {
             stride,
             reps,
             max_states: (size_limit / (4 * stride.max(1) + 4 * parts.len())).max(1),
+            rows: Rows::new(stride),
             inner: Mutex::new(ProductInner {
                 tuples: Vec::new(),
                 index: HashMap::default(),
                 raw: Vec::new(),
-                trans: Vec::new(),
                 accept: Vec::new(),
                 live: Vec::new(),
                 full: false,
@@ -396,8 +515,9 @@ impl LazyProduct {
         self.stride
     }
 
+    #[inline]
     pub(crate) fn is_accepting(&self, s: u32) -> bool {
-        self.lock().accept[s as usize]
+        self.rows.get(s, self.stride) == 1
     }
 
     pub(crate) fn state_count(&self) -> usize {
@@ -405,20 +525,29 @@ impl LazyProduct {
     }
 
     /// The live state after class `class` from state `s`, or [`DEAD`].
+    #[inline]
     pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
-        let mut g = self.lock();
-        let idx = s as usize * self.stride + class as usize;
-        let t = g.trans[idx];
+        let t = self.rows.get(s, class as usize);
         if t != UNKNOWN {
             return t;
         }
-        let r = self.raw_next(&mut g, s, class as usize);
+        self.next_slow(s, class as usize)
+    }
+
+    #[cold]
+    fn next_slow(&self, s: u32, class: usize) -> u32 {
+        let mut g = self.lock();
+        let t = self.rows.get(s, class);
+        if t != UNKNOWN {
+            return t;
+        }
+        let r = self.raw_next(&mut g, s, class);
         let t = if r != DEAD && self.resolve(&mut g, r) {
             r
         } else {
             DEAD
         };
-        g.trans[idx] = t;
+        self.rows.set(s, class, t);
         t
     }
 
@@ -441,11 +570,13 @@ impl LazyProduct {
         }
         let g = self.lock();
         // Rows of states never handed out stay unknown: no edge.
-        let trans = g
-            .trans
-            .iter()
-            .map(|&t| if t == UNKNOWN { DEAD } else { t })
-            .collect();
+        let mut trans = Vec::with_capacity(g.accept.len() * self.stride);
+        for s in 0..g.accept.len() as u32 {
+            trans.extend((0..self.stride).map(|c| match self.rows.get(s, c) {
+                UNKNOWN => DEAD,
+                t => t,
+            }));
+        }
         (trans, g.accept.clone())
     }
 
@@ -455,16 +586,16 @@ impl LazyProduct {
             return s;
         }
         let s = g.accept.len();
-        if s >= self.max_states {
-            g.full = true;
-            return DEAD;
-        }
         let (pos, neg) = tuple.split_at(self.npos);
         let accept = pos.iter().zip(&self.parts).all(|(&q, d)| d.is_accepting(q))
             && neg
                 .iter()
                 .zip(&self.parts[self.npos..])
                 .all(|(&q, d)| q == DEAD || !d.is_accepting(q));
+        if s >= self.max_states || !self.rows.add(s as u32, accept) {
+            g.full = true;
+            return DEAD;
+        }
         g.accept.push(accept);
         g.live.push(if accept {
             Liveness::Live
@@ -473,7 +604,6 @@ impl LazyProduct {
         });
         g.tuples.extend_from_slice(tuple);
         g.raw.resize(g.raw.len() + self.stride, UNKNOWN);
-        g.trans.resize(g.trans.len() + self.stride, UNKNOWN);
         g.stamp.push(0);
         g.index.insert(tuple.into(), s as u32);
         s as u32
