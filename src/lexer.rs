@@ -59,6 +59,12 @@ pub(crate) fn clear_cache() {
     }
 }
 
+/// Most (lexer state, slice state) pairs [`LexerCache::slice_allowed`]
+/// explores before answering "no": a state whose pairs do not close up by
+/// then (a count that changes with every byte) would only waste the work,
+/// once per lexer state.
+const SLICE_CHECK_PAIRS: usize = 4_096;
+
 /// Size limit for one lexeme's DFA, in bytes of transition table.
 const DFA_SIZE_LIMIT: usize = 64 << 20;
 
@@ -1072,7 +1078,7 @@ impl LexerCache {
                     continue;
                 }
                 let l2 = self.next(spec, ls, b);
-                if l2 == DEAD || seen.len() > 20_000 {
+                if l2 == DEAD || seen.len() > SLICE_CHECK_PAIRS {
                     ok = false;
                     break 'outer;
                 }

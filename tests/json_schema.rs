@@ -212,13 +212,20 @@ fn long_string_length_bounds_are_exact() {
     assert!(!accepts(&m, &vocab, &text(19999)));
     assert!(accepts(&m, &vocab, &text(20000)));
     assert!(accepts(&m, &vocab, &text(25000)));
-    // With a pattern the intersection is built eagerly: still refused, by name.
-    let with_pattern = json!({"type": "string", "maxLength": 32767, "pattern": "^a"});
-    let err = compile_with(&with_pattern, &options())
-        .unwrap_err()
-        .to_string();
+    // With a pattern: the intersection is built lazily, so a large
+    // maxLength is fine; a large minLength is refused, by name (the first
+    // match is thousands of characters away).
+    let with_pattern = json!({"type": "string", "maxLength": 32767, "pattern": "^a[bc]*$"});
+    let m = matcher_with(&with_pattern, &options(), &vocab, &trie);
+    let abc = |n: usize| format!("\"a{}\"", "bc".repeat(n));
+    assert!(accepts(&m, &vocab, &abc(5)));
+    assert!(accepts(&m, &vocab, &abc(16383)));
+    assert!(!accepts(&m, &vocab, &abc(16384)), "32,769 code points");
+    assert!(!accepts(&m, &vocab, r#""ab d""#));
+    let long_min = json!({"type": "string", "minLength": 32767, "pattern": "^a"});
+    let err = compile_with(&long_min, &options()).unwrap_err().to_string();
     assert!(
-        err.contains("maxLength") && err.contains("pattern"),
+        err.contains("minLength") && err.contains("pattern"),
         "{err}"
     );
 }

@@ -78,8 +78,10 @@ pub const INT_EXP_LIMIT: u32 = 20;
 /// Largest object `const`/`enum` value spelled as a choice of key orders;
 /// larger ones (up to [`MAX_COUNTED_ONCE`] keys) are counted any-order lists.
 pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
-/// Largest finite `maxLength` / `minLength` compiled into a lexeme together
-/// with a `pattern` or an exclusion (their intersection is built eagerly).
+/// Largest `minLength` compiled into a lexeme together with a `pattern` or
+/// an exclusion: the intersection is built lazily, but checking that it is
+/// not empty searches for a first match, which is that many code points
+/// away. (`maxLength` goes up to [`MAX_PLAIN_STRING_BOUND`] either way.)
 pub const MAX_STRING_BOUND: u64 = 10_000;
 /// Largest finite `maxLength` / `minLength` of a string with no `pattern`:
 /// its lexeme counts code points without a state per count (see the lexer's
@@ -4135,13 +4137,13 @@ fn length_regex(n: &Node, alone: bool) -> R<String> {
             format!("minLength/maxLength above {MAX_PLAIN_STRING_BOUND} is not supported"),
         ));
     }
-    if !alone && bound > MAX_STRING_BOUND {
+    if !alone && (n.min_len > MAX_STRING_BOUND || bound > MAX_PLAIN_STRING_BOUND) {
         return Err(unsupported(
             &n.len_ptr,
             format!(
-                "minLength/maxLength above {MAX_STRING_BOUND} together with a pattern, format \
-                 or excluded values is not supported (without them the limit is \
-                 {MAX_PLAIN_STRING_BOUND})"
+                "minLength above {MAX_STRING_BOUND} (or maxLength above \
+                 {MAX_PLAIN_STRING_BOUND}) together with a pattern, format or excluded values \
+                 is not supported"
             ),
         ));
     }
