@@ -69,6 +69,7 @@ use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::rc::Rc;
 use typed_arena::Arena;
 
 /// Exponents tried for the spellings of a `const`/`enum` number.
@@ -451,39 +452,60 @@ const SKIP_NO_EVAL: u8 = 128;
 /// One schema of a conjunction.
 #[derive(Clone, Debug)]
 struct Sub<'a> {
-    ptr: String,
+    /// Shared: conjunctions are copied once per branch distributed.
+    ptr: Rc<str>,
     val: &'a Value,
     skip: u8,
     /// Its annotations count for `unevaluated*` (false under a negation).
     eval: bool,
     /// The schemas that brought it into the conjunction (`allOf`, `$ref`, a
-    /// chosen `anyOf` branch, …), outermost first: `unevaluated*` sees the
+    /// chosen `anyOf` branch, …), innermost first: `unevaluated*` sees the
     /// annotations of its own subtree only.
-    parents: Vec<String>,
+    parents: Option<Rc<Parent>>,
+}
+
+/// A link in [`Sub::parents`] (a list shared by every schema brought in
+/// by the same chain).
+#[derive(Debug)]
+struct Parent {
+    ptr: Rc<str>,
+    up: Option<Rc<Parent>>,
 }
 
 impl<'a> Sub<'a> {
-    fn new(ptr: String, val: &'a Value) -> Sub<'a> {
+    fn new(ptr: impl Into<Rc<str>>, val: &'a Value) -> Sub<'a> {
         Sub {
-            ptr,
+            ptr: ptr.into(),
             val,
             skip: 0,
             eval: true,
-            parents: Vec::new(),
+            parents: None,
         }
     }
 
     /// `e`, brought in by `self`.
     fn adopt(&self, mut e: Sub<'a>) -> Sub<'a> {
-        e.parents = self.parents.clone();
-        e.parents.push(self.ptr.clone());
+        e.parents = Some(Rc::new(Parent {
+            ptr: self.ptr.clone(),
+            up: self.parents.clone(),
+        }));
         e.eval &= self.eval;
         e
     }
 
     /// True if `self` is `u` or was brought in by it.
     fn in_scope_of(&self, u: &str) -> bool {
-        self.ptr == u || self.parents.iter().any(|p| p == u)
+        if &*self.ptr == u {
+            return true;
+        }
+        let mut p = self.parents.as_deref();
+        while let Some(x) = p {
+            if &*x.ptr == u {
+                return true;
+            }
+            p = x.up.as_deref();
+        }
+        false
     }
 }
 
@@ -811,7 +833,7 @@ struct Compiler<'a> {
     g: Grammar,
     /// Flattened conjunction key -> compiled rule (None: accepts nothing;
     /// types T_ALL and no values while in progress).
-    cache: HashMap<Vec<(String, u8)>, Option<Compiled>>,
+    cache: HashMap<Vec<(Rc<str>, u8)>, Option<Compiled>>,
     any: bool,
     n: usize,
     work: usize,
@@ -1511,7 +1533,7 @@ impl<'a> Compiler<'a> {
         // Each schema seen, by pointer: its place in `out`, or `None` if it
         // is not kept there (`true`, or a legacy `$ref` replaced by its
         // target).
-        let mut seen: HashMap<String, Option<usize>> = HashMap::new();
+        let mut seen: HashMap<Rc<str>, Option<usize>> = HashMap::new();
         let mut work = subs;
         work.reverse();
         while let Some(s) = work.pop() {
@@ -1583,7 +1605,7 @@ impl<'a> Compiler<'a> {
             Some(s) => s,
             None => return Ok(None),
         };
-        let mut key: Vec<(String, u8)> = subs
+        let mut key: Vec<(Rc<str>, u8)> = subs
             .iter()
             .map(|s| {
                 (
@@ -1943,12 +1965,12 @@ impl<'a> Compiler<'a> {
                 _ => continue,
             };
             let mut obj = ObjKw {
-                ptr: s.ptr.clone(),
+                ptr: s.ptr.to_string(),
                 ..Default::default()
             };
             let mut has_obj = false;
             let mut arr = ArrKw {
-                ptr: s.ptr.clone(),
+                ptr: s.ptr.to_string(),
                 prefix: Vec::new(),
                 rest: None,
             };
@@ -2004,7 +2026,7 @@ impl<'a> Compiler<'a> {
                             None => None,
                         };
                         n.exists.push(Witness {
-                            ptr: s.ptr.clone(),
+                            ptr: s.ptr.to_string(),
                             key,
                             value,
                         });
@@ -2354,7 +2376,7 @@ impl<'a> Compiler<'a> {
             if !all {
                 let props: &'a Value = self.made_up(Value::Object(keys));
                 n.objs.push(ObjKw {
-                    ptr: u.ptr.clone(),
+                    ptr: u.ptr.to_string(),
                     props: props.as_object(),
                     additional: Some(uv),
                     patterns: pats,
@@ -2392,7 +2414,7 @@ impl<'a> Compiler<'a> {
             }
             if !all {
                 n.arrs.push(ArrKw {
-                    ptr: u.ptr.clone(),
+                    ptr: u.ptr.to_string(),
                     prefix: (0..plen)
                         .map(|i| (format!("{}(evaluated)/{i}", u.ptr), yes))
                         .collect(),
@@ -3165,7 +3187,7 @@ impl<'a> Compiler<'a> {
         if self.work > MAX_WORK || out.len() >= MAX_KEY_NODES {
             return Err(GrammarError::TooLarge(format!(
                 "too many key schemas for a negated propertyNames/additionalProperties at {}",
-                subs.first().map_or("", |s| s.ptr.as_str())
+                subs.first().map_or("", |s| &*s.ptr)
             )));
         }
         for (i, s) in subs.iter().enumerate() {
