@@ -435,8 +435,14 @@ pub(crate) struct LazyProduct {
 
 #[derive(Debug)]
 struct ProductInner {
-    /// Part states, `width` per product state.
+    /// Per product state: the positive parts' states, then `(part, state)`
+    /// for each negative part still alive (most die within a few bytes:
+    /// a property name that is none of hundreds of known keys); state `s`
+    /// is `tuples[tuple_at[s]..tuple_at[s + 1]]`.
     tuples: Vec<u32>,
+    tuple_at: Vec<u32>,
+    /// Scratch for the next tuple.
+    scratch: Vec<u32>,
     index: HashMap<Box<[u32]>, u32, FxBuild>,
     /// Successors before the liveness check ([`UNKNOWN`] until computed).
     raw: Vec<u32>,
@@ -486,6 +492,8 @@ impl LazyProduct {
             rows: Rows::new(stride),
             inner: Mutex::new(ProductInner {
                 tuples: Vec::new(),
+                tuple_at: vec![0],
+                scratch: Vec::new(),
                 index: HashMap::default(),
                 raw: Vec::new(),
                 accept: Vec::new(),
@@ -497,7 +505,10 @@ impl LazyProduct {
             }),
             parts,
         };
-        let start: Vec<u32> = p.parts.iter().map(|d| d.start).collect();
+        let mut start: Vec<u32> = p.parts[..p.npos].iter().map(|d| d.start).collect();
+        for (k, d) in p.parts.iter().enumerate().skip(p.npos) {
+            start.extend([k as u32, d.start]);
+        }
         let alive = {
             let mut g = p.lock();
             let s = p.intern(&mut g, &start);
@@ -589,9 +600,8 @@ impl LazyProduct {
         let (pos, neg) = tuple.split_at(self.npos);
         let accept = pos.iter().zip(&self.parts).all(|(&q, d)| d.is_accepting(q))
             && neg
-                .iter()
-                .zip(&self.parts[self.npos..])
-                .all(|(&q, d)| q == DEAD || !d.is_accepting(q));
+                .chunks_exact(2)
+                .all(|kq| !self.parts[kq[0] as usize].is_accepting(kq[1]));
         if s >= self.max_states || !self.rows.add(s as u32, accept) {
             g.full = true;
             return DEAD;
@@ -603,6 +613,8 @@ impl LazyProduct {
             Liveness::Unknown
         });
         g.tuples.extend_from_slice(tuple);
+        let end = g.tuples.len() as u32;
+        g.tuple_at.push(end);
         g.raw.resize(g.raw.len() + self.stride, UNKNOWN);
         g.stamp.push(0);
         g.index.insert(tuple.into(), s as u32);
@@ -615,27 +627,33 @@ impl LazyProduct {
         if g.raw[idx] != UNKNOWN {
             return g.raw[idx];
         }
-        let width = self.parts.len();
         let byte = self.reps[c];
-        let mut next = Vec::with_capacity(width);
-        let mut t = DEAD;
+        let (a, b) = (
+            g.tuple_at[s as usize] as usize,
+            g.tuple_at[s as usize + 1] as usize,
+        );
+        let mut next = std::mem::take(&mut g.scratch);
+        next.clear();
         let mut alive = true;
-        for k in 0..width {
-            let q = g.tuples[s as usize * width + k];
-            let q2 = if q == DEAD {
-                DEAD
-            } else {
-                self.parts[k].next(q, byte)
-            };
-            if q2 == DEAD && k < self.npos {
+        for k in 0..self.npos {
+            let q2 = self.parts[k].next(g.tuples[a + k], byte);
+            if q2 == DEAD {
                 alive = false;
                 break;
             }
             next.push(q2);
         }
-        if alive {
-            t = self.intern(g, &next);
+        let mut i = a + self.npos;
+        while alive && i < b {
+            let (k, q) = (g.tuples[i], g.tuples[i + 1]);
+            let q2 = self.parts[k as usize].next(q, byte);
+            if q2 != DEAD {
+                next.extend([k, q2]);
+            }
+            i += 2;
         }
+        let t = if alive { self.intern(g, &next) } else { DEAD };
+        g.scratch = next;
         g.raw[idx] = t;
         t
     }
