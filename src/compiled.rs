@@ -19,6 +19,7 @@
 use crate::error::GrammarError;
 use crate::grammar::{Expr, Grammar, MemberCount, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use crate::lexer::{LexemeDfa, LexerCache, LexerSpec};
+use crate::parser::FxBuild;
 use crate::parser::{
     any_order_index, is_any_order, AnyOrderSpec, Parser, ParserTables, ANY_ORDER, END, NT,
 };
@@ -47,13 +48,13 @@ pub struct CompiledGrammar {
 const EAGER_LEXER_STATES: usize = 256;
 
 struct Lowering<'g> {
-    named: HashMap<&'g str, u32>,
+    named: HashMap<&'g str, u32, FxBuild>,
     names: Vec<String>,
     prods: Vec<(u32, Vec<u32>)>,
-    lexeme_index: HashMap<String, u32>,
+    lexeme_index: HashMap<String, u32, FxBuild>,
     lexemes: Vec<LexemeDfa>,
     /// For a nullable lexeme: the rule `L?` standing in for it.
-    nullable_wrapper: HashMap<u32, u32>,
+    nullable_wrapper: HashMap<u32, u32, FxBuild>,
     current_rule: String,
     symbols: usize,
     /// Per any-order list: the member non-terminals without and with the
@@ -352,12 +353,12 @@ impl CompiledGrammar {
     /// and checks that the grammar is well formed.
     pub fn new(grammar: &Grammar) -> Result<CompiledGrammar, GrammarError> {
         let mut lw = Lowering {
-            named: HashMap::new(),
+            named: HashMap::default(),
             names: Vec::new(),
             prods: Vec::new(),
-            lexeme_index: HashMap::new(),
+            lexeme_index: HashMap::default(),
             lexemes: Vec::new(),
-            nullable_wrapper: HashMap::new(),
+            nullable_wrapper: HashMap::default(),
             current_rule: String::new(),
             symbols: 0,
             any_order: Vec::new(),
@@ -567,7 +568,7 @@ impl CompiledGrammar {
 fn grammar_mentions_from_reachable(
     g: &Grammar,
     name: &str,
-    named: &HashMap<&str, u32>,
+    named: &HashMap<&str, u32, FxBuild>,
     reachable: &[bool],
 ) -> bool {
     fn mentions(e: &Expr, name: &str) -> bool {

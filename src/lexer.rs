@@ -44,11 +44,11 @@ pub(crate) const UNKNOWN: u32 = u32::MAX - 1;
 /// tables (it is emptied when full).
 pub(crate) const CACHE_BYTES: usize = 256 << 20;
 
-type DfaCache = Mutex<(HashMap<String, LexemeDfa>, usize)>;
+type DfaCache = Mutex<(HashMap<String, LexemeDfa, FxBuild>, usize)>;
 
 fn dfa_cache() -> &'static DfaCache {
     static CACHE: OnceLock<DfaCache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new((HashMap::new(), 0)))
+    CACHE.get_or_init(|| Mutex::new((HashMap::default(), 0)))
 }
 
 /// Empties the cache of [`LexemeDfa::new`] (for cold-start measurements).
@@ -832,20 +832,44 @@ impl LexerSpec {
             }
             w
         });
-        let mut key_to_class: HashMap<Vec<u8>, u8> = HashMap::new();
+        // Bytes no lexeme tells apart, by partition refinement: split the
+        // classes so far by each lexeme's own classes in turn (no key per
+        // byte over all lexemes: a schema has thousands of them).
         let mut class_of = [0u8; 256];
+        // Word and other bytes must not share a class: the lexer remembers
+        // which kind it read last.
+        if let Some(w) = &word_bytes {
+            for (b, c) in class_of.iter_mut().enumerate() {
+                *c = w[b] as u8;
+            }
+        }
+        // (class so far, lexeme's class) -> new class, stamped per lexeme.
+        let mut pair_class = vec![0u8; 1 << 16];
+        let mut pair_stamp = vec![0u32; 1 << 16];
+        let mut last: Option<&[u8; 256]> = None;
+        for (k, l) in lexemes.iter().enumerate() {
+            // Runs of lexemes with the same classes refine nothing new.
+            if last.is_some_and(|c| *c == l.classes) {
+                continue;
+            }
+            last = Some(&l.classes);
+            let stamp = k as u32 + 1;
+            let mut n = 0u16;
+            for (c, &lc) in class_of.iter_mut().zip(&l.classes) {
+                let key = (*c as usize) << 8 | lc as usize;
+                if pair_stamp[key] != stamp {
+                    pair_stamp[key] = stamp;
+                    pair_class[key] = n as u8;
+                    n += 1;
+                }
+                *c = pair_class[key];
+            }
+        }
         let mut class_rep = Vec::new();
         for b in 0..=255u8 {
-            let mut key: Vec<u8> = lexemes.iter().map(|l| l.class(b)).collect();
-            // Word and other bytes must not share a class: the lexer
-            // remembers which kind it read last.
-            key.push(word_bytes.map_or(0, |w| w[b as usize] as u8));
-            let n = key_to_class.len();
-            let c = *key_to_class.entry(key).or_insert_with(|| {
+            if class_of[b as usize] as usize == class_rep.len() {
                 class_rep.push(b);
-                n as u8
-            });
-            class_of[b as usize] = c;
+            }
         }
         LexerSpec {
             has_counted: lexemes.iter().any(|l| l.counted.is_some()),

@@ -65,6 +65,7 @@ use crate::frontend::string_regex::{drop_trailing_lookahead, split_leading_looka
 use crate::grammar::{
     spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT,
 };
+use crate::parser::FxBuild;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -281,7 +282,7 @@ pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
         options,
         legacy,
         g: Grammar::new("start"),
-        cache: HashMap::new(),
+        cache: HashMap::default(),
         any: false,
         n: 0,
         work: 0,
@@ -448,6 +449,9 @@ const SKIP_ANYOF: u8 = 1;
 const SKIP_ONEOF: u8 = 2;
 /// In cache keys only: the schema's annotations do not count.
 const SKIP_NO_EVAL: u8 = 128;
+
+/// A conjunction as a cache key: its schemas' pointers and skip bits.
+type ConjKey = Vec<(Rc<str>, u8)>;
 
 /// One schema of a conjunction.
 #[derive(Clone, Debug)]
@@ -833,7 +837,7 @@ struct Compiler<'a> {
     g: Grammar,
     /// Flattened conjunction key -> compiled rule (None: accepts nothing;
     /// types T_ALL and no values while in progress).
-    cache: HashMap<Vec<(Rc<str>, u8)>, Option<Compiled>>,
+    cache: HashMap<ConjKey, Option<Compiled>, FxBuild>,
     any: bool,
     n: usize,
     work: usize,
@@ -1533,7 +1537,7 @@ impl<'a> Compiler<'a> {
         // Each schema seen, by pointer: its place in `out`, or `None` if it
         // is not kept there (`true`, or a legacy `$ref` replaced by its
         // target).
-        let mut seen: HashMap<Rc<str>, Option<usize>> = HashMap::new();
+        let mut seen: HashMap<Rc<str>, Option<usize>, FxBuild> = HashMap::default();
         let mut work = subs;
         work.reverse();
         while let Some(s) = work.pop() {
@@ -1605,7 +1609,7 @@ impl<'a> Compiler<'a> {
             Some(s) => s,
             None => return Ok(None),
         };
-        let mut key: Vec<(Rc<str>, u8)> = subs
+        let mut key: ConjKey = subs
             .iter()
             .map(|s| {
                 (
