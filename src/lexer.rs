@@ -65,6 +65,23 @@ pub(crate) fn clear_cache() {
 /// once per lexer state.
 const SLICE_CHECK_PAIRS: usize = 4_096;
 
+/// The class of each byte under `bc`, and the first byte of each class.
+pub(crate) fn class_table(
+    bc: &regex_automata::util::alphabet::ByteClasses,
+) -> ([u8; 256], Vec<u8>) {
+    let mut classes = [0u8; 256];
+    let mut reps: Vec<u8> = Vec::new();
+    for b in 0..=255u8 {
+        let c = bc.get(b);
+        classes[b as usize] = c;
+        if c as usize >= reps.len() {
+            reps.resize(c as usize + 1, b);
+            reps[c as usize] = b;
+        }
+    }
+    (classes, reps)
+}
+
 /// Size limit for one lexeme's DFA, in bytes of transition table.
 const DFA_SIZE_LIMIT: usize = 64 << 20;
 
@@ -518,17 +535,7 @@ impl LexemeDfa {
             })?;
 
         // Byte classes of this DFA, and one representative byte per class.
-        let bc = dfa.byte_classes();
-        let mut classes = [0u8; 256];
-        let mut reps: Vec<u8> = Vec::new();
-        for b in 0..=255u8 {
-            let c = bc.get(b);
-            classes[b as usize] = c;
-            if c as usize >= reps.len() {
-                reps.resize(c as usize + 1, b);
-                reps[c as usize] = b;
-            }
-        }
+        let (classes, reps) = class_table(dfa.byte_classes());
         let stride = reps.len();
 
         // Explore every reachable state.

@@ -1733,15 +1733,7 @@ impl<'a> Compiler<'a> {
                             ns.push(s.adopt(self.negate(b)?));
                         }
                     }
-                    let Some(ns) = self.flatten(ns)? else {
-                        continue;
-                    };
-                    if self.prunable(&ns) {
-                        continue;
-                    }
-                    if let Some(c) = self.conj(ns)? {
-                        branches.push(c);
-                    }
+                    branches.extend(self.branch(ns)?);
                 }
                 return Ok(merge_choice(branches));
             }
@@ -1749,16 +1741,7 @@ impl<'a> Compiler<'a> {
                 let mut ns = subs.clone();
                 ns[i].skip |= bit;
                 ns.push(s.adopt(Sub::new(format!("{kptr}/{j}"), b)));
-                let ns = match self.flatten(ns)? {
-                    Some(ns) => ns,
-                    None => continue,
-                };
-                if self.prunable(&ns) {
-                    continue;
-                }
-                if let Some(c) = self.conj(ns)? {
-                    branches.push(c);
-                }
+                branches.extend(self.branch(ns)?);
             }
             let overlap = bit == SKIP_ONEOF
                 && (0..branches.len()).any(|x| {
@@ -1787,15 +1770,7 @@ impl<'a> Compiler<'a> {
                         })?));
                         }
                     }
-                    let Some(ns) = self.flatten(ns)? else {
-                        continue;
-                    };
-                    if self.prunable(&ns) {
-                        continue;
-                    }
-                    if let Some(c) = self.conj(ns)? {
-                        branches.push(c);
-                    }
+                    branches.extend(self.branch(ns)?);
                 }
             }
             return Ok(merge_choice(branches));
@@ -1913,6 +1888,18 @@ impl<'a> Compiler<'a> {
                 self.conjuncts(x, &format!("{ptr}/allOf/{j}"), depth - 1, out);
             }
         }
+    }
+
+    /// One branch of a distributed disjunction: the conjunction `ns`
+    /// flattened and compiled, or `None` if it is plainly empty.
+    fn branch(&mut self, ns: Vec<Sub<'a>>) -> R<Option<Compiled>> {
+        let Some(ns) = self.flatten(ns)? else {
+            return Ok(None);
+        };
+        if self.prunable(&ns) {
+            return Ok(None);
+        }
+        self.conj(ns)
     }
 
     /// True if a branch being distributed can be dropped: [`infeasible`]

@@ -174,17 +174,7 @@ impl LazyDfa {
                 pattern: pattern.to_string(),
                 message: e.to_string(),
             })?;
-        let bc = nfa.byte_classes();
-        let mut classes = [0u8; 256];
-        let mut reps: Vec<u8> = Vec::new();
-        for b in 0..=255u8 {
-            let c = bc.get(b);
-            classes[b as usize] = c;
-            if c as usize >= reps.len() {
-                reps.resize(c as usize + 1, b);
-                reps[c as usize] = b;
-            }
-        }
+        let (classes, reps) = super::class_table(nfa.byte_classes());
         let stride = reps.len();
         let n = nfa.states().len();
         let start = nfa.start_anchored();
