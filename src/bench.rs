@@ -98,12 +98,16 @@ impl Bench {
                 regex_grammar(r).map_err(|e| e.to_string())?
             }
             "json_schema" => {
+                let parsed;
                 let schema = match grammar {
-                    Value::String(s) => serde_json::from_str(s)
-                        .map_err(|e| format!("schema string is not JSON: {e}"))?,
-                    v => v.clone(),
+                    Value::String(s) => {
+                        parsed = serde_json::from_str(s)
+                            .map_err(|e| format!("schema string is not JSON: {e}"))?;
+                        &parsed
+                    }
+                    v => v,
                 };
-                crate::frontend::schema::compile_with(&schema, &self.schema_options)
+                crate::frontend::schema::compile_with(schema, &self.schema_options)
                     .map_err(|e| e.to_string())?
             }
             "pest" => {

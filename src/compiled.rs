@@ -147,21 +147,27 @@ impl<'g> Lowering<'g> {
             key.push('\0');
             key.push_str(p);
         }
+        let shared = key.clone();
         self.lexeme_with(key, || {
-            let a = all
-                .iter()
-                .map(|p| LexemeDfa::new(p))
-                .collect::<Result<Vec<_>, _>>()?;
-            let e = except
-                .iter()
-                .map(|p| LexemeDfa::new(p))
-                .collect::<Result<Vec<_>, _>>()?;
-            LexemeDfa::intersect(&a, &e).map_err(|e| match e {
-                GrammarError::EmptyRegex { .. } => GrammarError::EmptyRegex {
-                    pattern: format!("all of {all:?} and none of {except:?}"),
-                },
-                e => e,
-            })
+            LexemeDfa::cached(&shared, || Self::intersect(all, except))
+        })
+    }
+
+    /// The intersection's DFA, built (see [`LexemeDfa::intersect`]).
+    fn intersect(all: &[String], except: &[String]) -> Result<LexemeDfa, GrammarError> {
+        let a = all
+            .iter()
+            .map(|p| LexemeDfa::new(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let e = except
+            .iter()
+            .map(|p| LexemeDfa::new(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        LexemeDfa::intersect(&a, &e).map_err(|e| match e {
+            GrammarError::EmptyRegex { .. } => GrammarError::EmptyRegex {
+                pattern: format!("all of {all:?} and none of {except:?}"),
+            },
+            e => e,
         })
     }
 

@@ -41,21 +41,99 @@ pub(crate) const DEAD: u32 = u32::MAX;
 pub(crate) const UNKNOWN: u32 = u32::MAX - 1;
 
 /// Size of the process-wide DFA cache of [`LexemeDfa::new`], in bytes of
-/// tables (it is emptied when full).
+/// tables (see [`DfaCache`]).
 pub(crate) const CACHE_BYTES: usize = 256 << 20;
 
-type DfaCache = Mutex<(HashMap<String, LexemeDfa, FxBuild>, usize)>;
+/// The process-wide DFA cache: two generations, each holding at most half
+/// of [`CACHE_BYTES`]. New DFAs go into the young one; when it is full it
+/// becomes the old one, and the old one is dropped. A hit in the old
+/// generation moves the DFA back to the young one. So the lexemes every
+/// schema uses (a JSON string, a number, an integer in any spelling) stay,
+/// however many one-off property names pass through; emptying the whole
+/// cache would rebuild them at the next schema, for milliseconds.
+struct DfaCache {
+    /// Bytes both generations may hold together.
+    budget: usize,
+    young: CacheGeneration,
+    old: CacheGeneration,
+}
 
-fn dfa_cache() -> &'static DfaCache {
-    static CACHE: OnceLock<DfaCache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new((HashMap::default(), 0)))
+/// Entries by the hash of their key (computed once per lookup: growing the
+/// table rehashes no key, and keys run to tens of kilobytes).
+#[derive(Default)]
+struct CacheGeneration {
+    entries: HashMap<u64, Vec<CacheEntry>, FxBuild>,
+    bytes: usize,
+}
+
+/// A key, its DFA, and the bytes it is counted for.
+type CacheEntry = (Box<str>, LexemeDfa, usize);
+
+impl CacheGeneration {
+    fn take(&mut self, hash: u64, key: &str) -> Option<CacheEntry> {
+        let list = self.entries.get_mut(&hash)?;
+        let i = list.iter().position(|e| &*e.0 == key)?;
+        let e = list.swap_remove(i);
+        if list.is_empty() {
+            self.entries.remove(&hash);
+        }
+        self.bytes -= e.2;
+        Some(e)
+    }
+
+    fn get(&self, hash: u64, key: &str) -> Option<&LexemeDfa> {
+        let list = self.entries.get(&hash)?;
+        list.iter().find(|e| &*e.0 == key).map(|e| &e.1)
+    }
+}
+
+impl DfaCache {
+    fn new(budget: usize) -> DfaCache {
+        DfaCache {
+            budget,
+            young: CacheGeneration::default(),
+            old: CacheGeneration::default(),
+        }
+    }
+
+    fn get(&mut self, hash: u64, key: &str) -> Option<LexemeDfa> {
+        if let Some(d) = self.young.get(hash, key) {
+            return Some(d.clone());
+        }
+        let e = self.old.take(hash, key)?;
+        let d = e.1.clone();
+        self.insert(hash, e);
+        Some(d)
+    }
+
+    fn insert(&mut self, hash: u64, e: CacheEntry) {
+        if e.2 > self.budget / 4 {
+            return;
+        }
+        if self.young.bytes + e.2 > self.budget / 2 {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.bytes += e.2;
+        self.young.entries.entry(hash).or_default().push(e);
+    }
+}
+
+fn pattern_hash(pattern: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = FxBuild::default().build_hasher();
+    h.write(pattern.as_bytes());
+    h.finish()
+}
+
+fn dfa_cache() -> &'static Mutex<DfaCache> {
+    static CACHE: OnceLock<Mutex<DfaCache>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(DfaCache::new(CACHE_BYTES)))
 }
 
 /// Empties the cache of [`LexemeDfa::new`] (for cold-start measurements).
 pub(crate) fn clear_cache() {
     if let Ok(mut c) = dfa_cache().lock() {
-        c.0.clear();
-        c.1 = 0;
+        *c = DfaCache::new(CACHE_BYTES);
     }
 }
 
@@ -80,6 +158,55 @@ pub(crate) fn class_table(
         }
     }
     (classes, reps)
+}
+
+/// Refines the byte classes `class_of` by each of `tables` in turn, by
+/// partition refinement: two bytes stay in one class only if every table
+/// puts them in one class too. No key per byte over all tables (a schema has
+/// thousands of lexemes). Returns the first byte of each class.
+pub(crate) fn refine_classes<'t>(
+    class_of: &mut [u8; 256],
+    tables: impl Iterator<Item = &'t [u8; 256]>,
+) -> Vec<u8> {
+    // (class so far, table's class) -> stamp << 8 | new class. Stamps are
+    // unique per table across calls, so the buffer is never cleared
+    // (products call this for a handful of parts, often).
+    thread_local! {
+        static PAIRS: std::cell::RefCell<(Vec<u64>, u64)> =
+            const { std::cell::RefCell::new((Vec::new(), 0)) };
+    }
+    PAIRS.with(|cell| {
+        let (pairs, stamp) = &mut *cell.borrow_mut();
+        if pairs.is_empty() {
+            pairs.resize(1 << 16, 0);
+        }
+        let mut last: Option<&[u8; 256]> = None;
+        for t in tables {
+            // Runs of equal tables refine nothing new.
+            if last.is_some_and(|c| c == t) {
+                continue;
+            }
+            last = Some(t);
+            *stamp += 1;
+            let tag = *stamp << 8;
+            let mut n = 0u64;
+            for (c, &tc) in class_of.iter_mut().zip(t) {
+                let e = &mut pairs[(*c as usize) << 8 | tc as usize];
+                if *e & !0xff != tag {
+                    *e = tag | n;
+                    n += 1;
+                }
+                *c = *e as u8;
+            }
+        }
+    });
+    let mut class_rep = Vec::new();
+    for b in 0..=255u8 {
+        if class_of[b as usize] as usize == class_rep.len() {
+            class_rep.push(b);
+        }
+    }
+    class_rep
 }
 
 /// Size limit for one lexeme's DFA, in bytes of transition table.
@@ -278,33 +405,40 @@ impl LexemeDfa {
     /// schema (a JSON string, an integer in any spelling, whose DFA takes
     /// tens of milliseconds to build), and a server compiles many schemas.
     pub(crate) fn new(pattern: &str) -> Result<LexemeDfa, GrammarError> {
+        Self::cached(pattern, || {
+            let dfa = match literal::spelled_literal(pattern) {
+                Some(s) => literal::literal_dfa(&s),
+                None => match Self::counted(pattern)? {
+                    Some(d) => d,
+                    None => match Self::lazy(pattern)? {
+                        Some(d) => d,
+                        None => Self::build(pattern)?,
+                    },
+                },
+            };
+            Ok(dfa)
+        })
+    }
+
+    /// The DFA cached under `key` in the process-wide cache, else `build`'s
+    /// (cached if it succeeds). Keys are patterns, or any text that cannot
+    /// be one (see [`crate::compiled`]'s intersections).
+    pub(crate) fn cached(
+        key: &str,
+        build: impl FnOnce() -> Result<LexemeDfa, GrammarError>,
+    ) -> Result<LexemeDfa, GrammarError> {
         let cache = dfa_cache();
-        if let Some(d) = cache.lock().ok().and_then(|c| c.0.get(pattern).cloned()) {
+        let hash = pattern_hash(key);
+        if let Some(d) = cache.lock().ok().and_then(|mut c| c.get(hash, key)) {
             return Ok(d);
         }
-        let dfa = match literal::spelled_literal(pattern) {
-            Some(s) => literal::literal_dfa(&s),
-            None => match Self::counted(pattern)? {
-                Some(d) => d,
-                None => match Self::lazy(pattern)? {
-                    Some(d) => d,
-                    None => Self::build(pattern)?,
-                },
-            },
-        };
+        let dfa = build()?;
         if let Ok(mut c) = cache.lock() {
             let size = dfa.trans.len() * 4
                 + dfa.accept.len()
-                + pattern.len()
+                + key.len()
                 + dfa.lazy.as_ref().map_or(0, |l| l.memory_usage());
-            if c.1 + size > CACHE_BYTES {
-                c.0.clear();
-                c.1 = 0;
-            }
-            if size <= CACHE_BYTES / 4 {
-                c.1 += size;
-                c.0.insert(pattern.to_string(), dfa.clone());
-            }
+            c.insert(hash, (key.into(), dfa.clone(), size));
         }
         Ok(dfa)
     }
@@ -850,34 +984,7 @@ impl LexerSpec {
                 *c = w[b] as u8;
             }
         }
-        // (class so far, lexeme's class) -> new class, stamped per lexeme.
-        let mut pair_class = vec![0u8; 1 << 16];
-        let mut pair_stamp = vec![0u32; 1 << 16];
-        let mut last: Option<&[u8; 256]> = None;
-        for (k, l) in lexemes.iter().enumerate() {
-            // Runs of lexemes with the same classes refine nothing new.
-            if last.is_some_and(|c| *c == l.classes) {
-                continue;
-            }
-            last = Some(&l.classes);
-            let stamp = k as u32 + 1;
-            let mut n = 0u16;
-            for (c, &lc) in class_of.iter_mut().zip(&l.classes) {
-                let key = (*c as usize) << 8 | lc as usize;
-                if pair_stamp[key] != stamp {
-                    pair_stamp[key] = stamp;
-                    pair_class[key] = n as u8;
-                    n += 1;
-                }
-                *c = pair_class[key];
-            }
-        }
-        let mut class_rep = Vec::new();
-        for b in 0..=255u8 {
-            if class_of[b as usize] as usize == class_rep.len() {
-                class_rep.push(b);
-            }
-        }
+        let class_rep = refine_classes(&mut class_of, lexemes.iter().map(|l| &l.classes));
         LexerSpec {
             has_counted: lexemes.iter().any(|l| l.counted.is_some()),
             lexemes,
@@ -1336,6 +1443,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The cache keeps what is used: a hit in the old generation survives
+    /// the next turnover, an entry not used since does not.
+    #[test]
+    fn dfa_cache_keeps_what_is_used() {
+        let dfa = LexemeDfa::new("a").unwrap();
+        let mut c = DfaCache::new(400);
+        let put =
+            |c: &mut DfaCache, k: &str| c.insert(pattern_hash(k), (k.into(), dfa.clone(), 60));
+        put(&mut c, "hot");
+        put(&mut c, "cold");
+        put(&mut c, "x1");
+        // Full (200 bytes a generation): the young generation turns old.
+        put(&mut c, "x2");
+        assert!(c.get(pattern_hash("hot"), "hot").is_some());
+        put(&mut c, "x3");
+        put(&mut c, "x4");
+        // "hot" moved back to the young generation; "cold" was dropped.
+        assert!(c.get(pattern_hash("hot"), "hot").is_some());
+        assert!(c.get(pattern_hash("cold"), "cold").is_none());
+        assert!(c.get(pattern_hash("x4"), "x4").is_some());
+        // Too large for the cache: not kept.
+        c.insert(pattern_hash("big"), ("big".into(), dfa.clone(), 101));
+        assert!(c.get(pattern_hash("big"), "big").is_none());
     }
 
     /// An intersection hands out live states only: a prefix with no

@@ -138,7 +138,17 @@ fn esc_ptr(k: &str) -> String {
 }
 
 fn child(ptr: &str, k: &str) -> String {
-    format!("{ptr}/{}", esc_ptr(k))
+    let mut out = String::with_capacity(ptr.len() + 1 + k.len());
+    out.push_str(ptr);
+    out.push('/');
+    for c in k.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whitespace the grammar allows between JSON tokens.
@@ -1968,12 +1978,12 @@ impl<'a> Compiler<'a> {
             let mut has_arr = false;
             let items_is_array = m.get("items").is_some_and(Value::is_array);
             for (k, v) in m {
-                let kp = child(&s.ptr, k);
+                // The keyword's pointer, made only where it is kept or reported.
+                let kp = || child(&s.ptr, k);
                 match k.as_str() {
                     "format" if self.options.format == FormatMode::Assert => {
                         if let Some(f) = v.as_str() {
-                            n.patterns
-                                .push((kp.clone(), StrRule::Format(f.to_string())));
+                            n.patterns.push((kp(), StrRule::Format(f.to_string())));
                         }
                     }
                     _ if IGNORED.contains(&k.as_str()) => {}
@@ -1984,14 +1994,14 @@ impl<'a> Compiler<'a> {
                     | "dependencies" => {}
                     "$fw_non_integer" => n.non_integer = true,
                     "$fw_not_multiple_of" => {
-                        let d = step_value(v, &kp)?;
+                        let d = step_value(v, &kp())?;
                         n.not_multiple_of
-                            .push((d, kp.replace("$fw_not_multiple_of", "multipleOf")));
+                            .push((d, kp().replace("$fw_not_multiple_of", "multipleOf")));
                     }
                     "$fw_not_values" => {
                         n.not_values
                             .extend(v.as_array().into_iter().flatten().cloned());
-                        n.not_values_ptr = kp;
+                        n.not_values_ptr = kp();
                     }
                     "$fw_not_pattern" => {
                         // One pattern, or a list (the keys of a negated
@@ -2003,17 +2013,17 @@ impl<'a> Compiler<'a> {
                         for p in ps {
                             let p = p
                                 .as_str()
-                                .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
+                                .ok_or_else(|| invalid(&kp(), "pattern must be a string"))?;
                             n.not_patterns.push((
-                                kp.replace("$fw_not_pattern", "pattern"),
+                                kp().replace("$fw_not_pattern", "pattern"),
                                 StrRule::Pattern(p.to_string()),
                             ));
                         }
                     }
                     "$fw_exists" => {
-                        let key = self.registered(&v["key"], &kp)?;
+                        let key = self.registered(&v["key"], &kp())?;
                         let value = match v.get("value") {
-                            Some(x) => Some(self.registered(x, &kp)?),
+                            Some(x) => Some(self.registered(x, &kp())?),
                             None => None,
                         };
                         n.exists.push(Witness {
@@ -2025,40 +2035,38 @@ impl<'a> Compiler<'a> {
                     "$fw_not_format" => {
                         let f = v.as_str().unwrap_or_default();
                         n.not_patterns.push((
-                            kp.replace("$fw_not_format", "format"),
+                            kp().replace("$fw_not_format", "format"),
                             StrRule::Format(f.to_string()),
                         ));
                     }
                     "pattern" => {
                         let p = v
                             .as_str()
-                            .ok_or_else(|| invalid(&kp, "pattern must be a string"))?;
+                            .ok_or_else(|| invalid(&kp(), "pattern must be a string"))?;
                         let plain = drop_trailing_lookahead(p);
                         let p = plain.as_deref().unwrap_or(p);
                         match split_leading_lookaheads(p) {
                             // `^(?=A)(?!B)R`: `^R` and `^A` hold, `^B` does not.
                             Some((rest, pos, neg)) => {
                                 n.patterns
-                                    .push((kp.clone(), StrRule::Pattern(format!("^{rest}"))));
+                                    .push((kp(), StrRule::Pattern(format!("^{rest}"))));
                                 for a in pos {
                                     n.patterns
-                                        .push((kp.clone(), StrRule::Pattern(format!("^(?:{a})"))));
+                                        .push((kp(), StrRule::Pattern(format!("^(?:{a})"))));
                                 }
                                 for b in neg {
                                     n.not_patterns
-                                        .push((kp.clone(), StrRule::Pattern(format!("^(?:{b})"))));
+                                        .push((kp(), StrRule::Pattern(format!("^(?:{b})"))));
                                 }
                             }
-                            None => n
-                                .patterns
-                                .push((kp.clone(), StrRule::Pattern(p.to_string()))),
+                            None => n.patterns.push((kp(), StrRule::Pattern(p.to_string()))),
                         }
                     }
                     "type" => {
                         let names: Vec<&Value> = match v {
                             Value::String(_) => vec![v],
                             Value::Array(a) => a.iter().collect(),
-                            _ => return Err(invalid(&kp, "type must be a string or an array")),
+                            _ => return Err(invalid(&kp(), "type must be a string or an array")),
                         };
                         let (mut nu, mut bo, mut ob, mut ar, mut st) =
                             (false, false, false, false, false);
@@ -2076,7 +2084,7 @@ impl<'a> Compiler<'a> {
                                         num = NumKind::Int
                                     }
                                 }
-                                _ => return Err(invalid(&kp, format!("unknown type {t}"))),
+                                _ => return Err(invalid(&kp(), format!("unknown type {t}"))),
                             }
                         }
                         n.null &= nu;
@@ -2095,7 +2103,7 @@ impl<'a> Compiler<'a> {
                             vec![v.clone()]
                         } else {
                             v.as_array()
-                                .ok_or_else(|| invalid(&kp, "enum must be an array"))?
+                                .ok_or_else(|| invalid(&kp(), "enum must be an array"))?
                                 .clone()
                         };
                         n.values = Some(match n.values.take() {
@@ -2105,15 +2113,15 @@ impl<'a> Compiler<'a> {
                                 .filter(|x| vals.iter().any(|y| json_eq(x, y)))
                                 .collect(),
                         });
-                        n.values_ptr = kp;
+                        n.values_ptr = kp();
                     }
                     "minLength" => {
-                        n.min_len = n.min_len.max(as_u64(v, &kp, k)?);
-                        n.len_ptr = kp;
+                        n.min_len = n.min_len.max(as_u64(v, &kp(), k)?);
+                        n.len_ptr = kp();
                     }
                     "maxLength" => {
-                        let x = as_u64(v, &kp, k)?;
-                        n.len_ptr = kp;
+                        let x = as_u64(v, &kp(), k)?;
+                        n.len_ptr = kp();
                         n.max_len = Some(n.max_len.map_or(x, |y| y.min(x)));
                     }
                     "minimum" | "exclusiveMinimum" | "maximum" | "exclusiveMaximum" => {
@@ -2142,11 +2150,12 @@ impl<'a> Compiler<'a> {
                                 }
                                 (x, k.starts_with("exclusive"))
                             }
-                            _ => return Err(invalid(&kp, format!("{k} must be a number"))),
+                            _ => return Err(invalid(&kp(), format!("{k} must be a number"))),
                         };
-                        let d = Decimal::parse(&val.to_string())
-                            .ok_or_else(|| unsupported(&kp, format!("{k}: bound out of range")))?;
-                        n.bound_ptrs.push(kp.clone());
+                        let d = Decimal::parse(&val.to_string()).ok_or_else(|| {
+                            unsupported(&kp(), format!("{k}: bound out of range"))
+                        })?;
+                        n.bound_ptrs.push(kp());
                         let b = Bound {
                             d,
                             excl,
@@ -2165,25 +2174,25 @@ impl<'a> Compiler<'a> {
                         }
                     }
                     "multipleOf" => {
-                        let d = step_value(v, &kp)?;
+                        let d = step_value(v, &kp())?;
                         // Multiples of both are the multiples of their lcm.
                         match &n.multiple_of {
                             Some((o, op)) if *o != d => {
                                 let l = o.lcm(&d).ok_or_else(|| {
                                     unsupported(
-                                        &kp,
+                                        &kp(),
                                         "two multipleOf whose least common multiple has too many digits",
                                     )
                                 })?;
                                 n.multiple_of = Some((l, op.clone()));
                             }
-                            _ => n.multiple_of = Some((d, kp.clone())),
+                            _ => n.multiple_of = Some((d, kp())),
                         }
                     }
                     "properties" => {
                         obj.props = Some(
                             v.as_object()
-                                .ok_or_else(|| invalid(&kp, "properties must be an object"))?,
+                                .ok_or_else(|| invalid(&kp(), "properties must be an object"))?,
                         );
                         has_obj = true;
                     }
@@ -2194,27 +2203,27 @@ impl<'a> Compiler<'a> {
                     "patternProperties" => {
                         for (p, sub) in v
                             .as_object()
-                            .ok_or_else(|| invalid(&kp, "patternProperties must be an object"))?
+                            .ok_or_else(|| invalid(&kp(), "patternProperties must be an object"))?
                         {
-                            obj.patterns.push((child(&kp, p), p.clone(), sub));
+                            obj.patterns.push((child(&kp(), p), p.clone(), sub));
                         }
                         has_obj = true;
                     }
-                    "propertyNames" => n.names.push(Sub::new(kp.clone(), v)),
-                    "minProperties" => n.min_props = n.min_props.max(as_u64(v, &kp, k)?),
+                    "propertyNames" => n.names.push(Sub::new(kp(), v)),
+                    "minProperties" => n.min_props = n.min_props.max(as_u64(v, &kp(), k)?),
                     "maxProperties" => {
-                        let x = as_u64(v, &kp, k)?;
+                        let x = as_u64(v, &kp(), k)?;
                         n.max_props = Some(n.max_props.map_or(x, |y| y.min(x)));
-                        n.props_ptr = kp.clone();
+                        n.props_ptr = kp();
                     }
                     "required" => {
                         for r in v
                             .as_array()
-                            .ok_or_else(|| invalid(&kp, "required must be an array"))?
+                            .ok_or_else(|| invalid(&kp(), "required must be an array"))?
                         {
                             let r = r
                                 .as_str()
-                                .ok_or_else(|| invalid(&kp, "required must list strings"))?;
+                                .ok_or_else(|| invalid(&kp(), "required must list strings"))?;
                             if !n.required.iter().any(|x| x == r) {
                                 n.required.push(r.to_string());
                             }
@@ -2227,12 +2236,12 @@ impl<'a> Compiler<'a> {
                         match v {
                             Value::Array(a) => {
                                 for (i, x) in a.iter().enumerate() {
-                                    arr.prefix.push((format!("{kp}/{i}"), x));
+                                    arr.prefix.push((format!("{}/{i}", kp()), x));
                                 }
                             }
                             _ => {
                                 if m.contains_key("prefixItems") || !items_is_array {
-                                    arr.rest = Some((kp.clone(), v));
+                                    arr.rest = Some((kp(), v));
                                 }
                             }
                         }
@@ -2241,33 +2250,33 @@ impl<'a> Compiler<'a> {
                         has_arr = true;
                         if items_is_array {
                             return Err(unsupported(
-                                &kp,
+                                &kp(),
                                 "prefixItems together with an array items",
                             ));
                         }
                         for (i, x) in v
                             .as_array()
-                            .ok_or_else(|| invalid(&kp, "prefixItems must be an array"))?
+                            .ok_or_else(|| invalid(&kp(), "prefixItems must be an array"))?
                             .iter()
                             .enumerate()
                         {
-                            arr.prefix.push((format!("{kp}/{i}"), x));
+                            arr.prefix.push((format!("{}/{i}", kp()), x));
                         }
                     }
                     // Only meaningful next to an array-form `items` (else ignored).
                     "additionalItems" if items_is_array && !m.contains_key("prefixItems") => {
                         has_arr = true;
-                        arr.rest = Some((kp.clone(), v));
+                        arr.rest = Some((kp(), v));
                     }
-                    "minItems" => n.min_items = n.min_items.max(as_u64(v, &kp, k)?),
+                    "minItems" => n.min_items = n.min_items.max(as_u64(v, &kp(), k)?),
                     "maxItems" => {
-                        let x = as_u64(v, &kp, k)?;
+                        let x = as_u64(v, &kp(), k)?;
                         n.max_items = Some(n.max_items.map_or(x, |y| y.min(x)));
                     }
                     "uniqueItems" => match v {
                         Value::Bool(false) => {}
-                        Value::Bool(true) => n.unique = Some(kp),
-                        _ => return Err(invalid(&kp, "uniqueItems must be a boolean")),
+                        Value::Bool(true) => n.unique = Some(kp()),
+                        _ => return Err(invalid(&kp(), "uniqueItems must be a boolean")),
                     },
                     "minContains" | "maxContains" => {} // read with `contains`
                     "contains" => {
@@ -2281,12 +2290,12 @@ impl<'a> Compiler<'a> {
                             }
                             None => None,
                         };
-                        n.contains.push((kp.clone(), v, min, max));
+                        n.contains.push((kp(), v, min, max));
                     }
                     "$dynamicRef" => {} // resolved by `flatten`
                     "$recursiveRef" => {
                         return Err(unsupported(
-                            &kp,
+                            &kp(),
                             format!("keyword {k:?} is not supported yet"),
                         ))
                     }

@@ -58,6 +58,9 @@ pub(crate) struct Resources {
     dynamic: HashMap<(String, String), String>,
     legacy_id: bool,
     ref_overrides: bool,
+    /// Whether a subschema below a document's root carries an identifier
+    /// (else every position's base URI is its document root's).
+    nested_ids: bool,
 }
 
 impl Resources {
@@ -70,7 +73,7 @@ impl Resources {
             ..Resources::default()
         };
         r.ids.insert(DEFAULT_BASE.to_string(), String::new());
-        r.walk(root, DEFAULT_BASE.to_string(), String::new());
+        r.walk(root, DEFAULT_BASE, &mut String::new());
         r
     }
 
@@ -80,7 +83,7 @@ impl Resources {
     pub(crate) fn add_document(&mut self, uri: &str, doc: &Value) {
         let root = format!("{uri}#");
         self.ids.entry(uri.to_string()).or_insert(root.clone());
-        self.walk(doc, uri.to_string(), root);
+        self.walk(doc, uri, &mut root.clone());
     }
 
     /// True if the resource `uri` (absolute, without fragment) is known.
@@ -102,51 +105,74 @@ impl Resources {
         id
     }
 
-    fn walk(&mut self, v: &Value, base: String, ptr: String) {
+    /// Records the identifiers and anchors of `v` (at pointer `ptr`) and of
+    /// every subschema under it. `ptr` is a buffer that ends as it began.
+    fn walk(&mut self, v: &Value, base: &str, ptr: &mut String) {
         let Value::Object(m) = v else { return };
-        let mut base = base;
+        let mut own_base = None;
         if let Some(id) = self.own_id(m) {
-            let abs = resolve(&base, id);
+            let abs = resolve(base, id);
             let (doc, frag) = split_fragment(&abs);
             if !frag.is_empty() && !doc.is_empty() && id.starts_with('#') {
                 // Draft-07 location-independent identifier: an anchor.
                 self.anchors
                     .entry((doc.to_string(), frag.to_string()))
-                    .or_insert(ptr.clone());
+                    .or_insert_with(|| ptr.clone());
             } else {
-                base = doc.to_string();
-                self.ids.entry(base.clone()).or_insert(ptr.clone());
+                self.ids
+                    .entry(doc.to_string())
+                    .or_insert_with(|| ptr.clone());
+                own_base = Some(doc.to_string());
             }
         }
+        if own_base.is_some() && !ptr.is_empty() {
+            self.nested_ids = true;
+        }
+        let base = own_base.as_deref().unwrap_or(base);
         for k in ["$anchor", "$dynamicAnchor"] {
             if let Some(a) = m.get(k).and_then(Value::as_str) {
                 self.anchors
-                    .entry((base.clone(), a.to_string()))
-                    .or_insert(ptr.clone());
+                    .entry((base.to_string(), a.to_string()))
+                    .or_insert_with(|| ptr.clone());
                 if k == "$dynamicAnchor" {
                     self.dynamic
-                        .entry((base.clone(), a.to_string()))
-                        .or_insert(ptr.clone());
+                        .entry((base.to_string(), a.to_string()))
+                        .or_insert_with(|| ptr.clone());
                 }
             }
         }
+        let len = ptr.len();
         for (k, x) in m {
-            let kp = format!("{ptr}/{}", esc(k));
-            if MAP_KW.contains(&k.as_str()) || (k == "dependencies" && x.is_object()) {
-                if let Value::Object(sub) = x {
-                    for (name, s) in sub {
-                        self.walk(s, base.clone(), format!("{kp}/{}", esc(name)));
-                    }
-                }
-            } else if ARRAY_KW.contains(&k.as_str()) || (k == "items" && x.is_array()) {
-                if let Value::Array(a) = x {
-                    for (i, s) in a.iter().enumerate() {
-                        self.walk(s, base.clone(), format!("{kp}/{i}"));
-                    }
-                }
-            } else if ONE_KW.contains(&k.as_str()) {
-                self.walk(x, base.clone(), kp);
+            let map = MAP_KW.contains(&k.as_str()) || (k == "dependencies" && x.is_object());
+            let array = !map && (ARRAY_KW.contains(&k.as_str()) || (k == "items" && x.is_array()));
+            let one = !map && !array && ONE_KW.contains(&k.as_str());
+            if !(map || array || one) {
+                continue;
             }
+            ptr.push('/');
+            push_escaped(ptr, k);
+            let klen = ptr.len();
+            match x {
+                Value::Object(sub) if map => {
+                    for (name, s) in sub {
+                        ptr.push('/');
+                        push_escaped(ptr, name);
+                        self.walk(s, base, ptr);
+                        ptr.truncate(klen);
+                    }
+                }
+                Value::Array(a) if array => {
+                    for (i, s) in a.iter().enumerate() {
+                        use std::fmt::Write;
+                        let _ = write!(ptr, "/{i}");
+                        self.walk(s, base, ptr);
+                        ptr.truncate(klen);
+                    }
+                }
+                _ if one => self.walk(x, base, ptr),
+                _ => {}
+            }
+            ptr.truncate(len);
         }
     }
 
@@ -168,6 +194,11 @@ impl Resources {
             }
         };
         apply(cur, &mut base);
+        if !self.nested_ids {
+            // Only document roots carry identifiers: the root's base holds
+            // everywhere below it.
+            return base;
+        }
         let toks: Vec<String> = if ptr.is_empty() {
             Vec::new()
         } else {
@@ -239,8 +270,15 @@ impl Resources {
     }
 }
 
-fn esc(k: &str) -> String {
-    k.replace('~', "~0").replace('/', "~1")
+/// Appends `k` escaped as a JSON pointer token.
+fn push_escaped(out: &mut String, k: &str) {
+    for c in k.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
 }
 
 pub(crate) fn split_fragment(u: &str) -> (&str, &str) {

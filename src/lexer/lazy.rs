@@ -461,18 +461,8 @@ impl LazyProduct {
         size_limit: usize,
     ) -> Option<(LazyProduct, [u8; 256])> {
         let parts: Vec<super::LexemeDfa> = all.iter().chain(except).cloned().collect();
-        let mut key_to_class: HashMap<Vec<u8>, u8> = HashMap::new();
         let mut classes = [0u8; 256];
-        let mut reps: Vec<u8> = Vec::new();
-        for b in 0..=255u8 {
-            let key: Vec<u8> = parts.iter().map(|d| d.class(b)).collect();
-            let n = key_to_class.len();
-            let c = *key_to_class.entry(key).or_insert_with(|| {
-                reps.push(b);
-                n as u8
-            });
-            classes[b as usize] = c;
-        }
+        let reps = super::refine_classes(&mut classes, parts.iter().map(|d| &d.classes));
         let stride = reps.len();
         let p = LazyProduct {
             npos: all.len(),
@@ -730,6 +720,8 @@ impl LazyProduct {
 pub(crate) enum Lazy {
     Regex(LazyDfa),
     Product(LazyProduct),
+    /// Not built at all: worked out from the string (see [`super::literal`]).
+    Literal(super::literal::LiteralDfa),
 }
 
 impl Lazy {
@@ -738,6 +730,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.next(s, class),
             Lazy::Product(p) => p.next(s, class),
+            Lazy::Literal(l) => l.next(s, class),
         }
     }
 
@@ -745,6 +738,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.is_accepting(s),
             Lazy::Product(p) => p.is_accepting(s),
+            Lazy::Literal(l) => l.is_accepting(s),
         }
     }
 
@@ -752,6 +746,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.state_count(),
             Lazy::Product(p) => p.state_count(),
+            Lazy::Literal(l) => l.state_count(),
         }
     }
 
@@ -759,6 +754,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.memory_usage(),
             Lazy::Product(_) => 0,
+            Lazy::Literal(l) => l.memory_usage(),
         }
     }
 
@@ -766,6 +762,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.complete(),
             Lazy::Product(p) => p.complete(),
+            Lazy::Literal(l) => Some(l.complete()),
         }
     }
 
@@ -773,6 +770,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.complete_anyway(),
             Lazy::Product(p) => p.complete_anyway(),
+            Lazy::Literal(l) => l.complete(),
         }
     }
 }

@@ -10,7 +10,13 @@
 //! straight away: a chain of states per character, with a branch for the
 //! escapes. [`spelled_literal`] recognizes such a regex (exactly: it checks
 //! that re-spelling the string gives the same text back) and
-//! [`literal_dfa`] builds its DFA.
+//! [`literal_dfa`] makes its DFA.
+//!
+//! That DFA has no table: a state is a character's index and a position in
+//! one of its spellings, and [`LiteralDfa::next`] works the transition out
+//! from the string. As tables, the names of a schema corpus took hundreds of
+//! megabytes (a few kilobytes each, most of it escape states), and crowded
+//! the lexemes every schema shares out of the process-wide cache.
 
 use super::{LexemeDfa, DEAD};
 use crate::grammar::spell_json_char_into;
@@ -105,107 +111,207 @@ fn first_char(group: &str) -> Option<char> {
 
 /// The DFA of every JSON spelling of the string `s`, quotes included.
 ///
-/// Every state is live: the rest of the string can always be written.
+/// It holds no table: [`LiteralDfa`] works each transition out from the
+/// string itself. A schema corpus names tens of thousands of distinct
+/// properties; as tables (a few kilobytes each) they crowded the
+/// process-wide DFA cache out of the lexemes every schema shares.
 pub(crate) fn literal_dfa(s: &str) -> LexemeDfa {
-    let mut edges: Vec<Vec<(u8, u32)>> = Vec::new();
-    let state = |edges: &mut Vec<Vec<(u8, u32)>>| {
-        edges.push(Vec::new());
-        (edges.len() - 1) as u32
-    };
-    let start = state(&mut edges);
-    let mut cur = state(&mut edges);
-    edges[start as usize].push((b'"', cur));
-    for c in s.chars() {
-        let next = state(&mut edges);
-        if c != '"' && c != '\\' && (c as u32) >= 0x20 {
-            let mut buf = [0u8; 4];
-            let bytes = c.encode_utf8(&mut buf).as_bytes();
-            let mut p = cur;
-            for (k, &b) in bytes.iter().enumerate() {
-                let t = if k + 1 == bytes.len() {
-                    next
-                } else {
-                    state(&mut edges)
-                };
-                edges[p as usize].push((b, t));
-                p = t;
-            }
-        }
-        let esc = state(&mut edges);
-        edges[cur as usize].push((b'\\', esc));
-        let short = match c {
-            '"' => Some(b'"'),
-            '\\' => Some(b'\\'),
-            '/' => Some(b'/'),
-            '\u{8}' => Some(b'b'),
-            '\u{c}' => Some(b'f'),
-            '\n' => Some(b'n'),
-            '\r' => Some(b'r'),
-            '\t' => Some(b't'),
-            _ => None,
-        };
-        if let Some(x) = short {
-            edges[esc as usize].push((x, next));
-        }
-        let mut units = [0u16; 2];
-        let units = c.encode_utf16(&mut units);
-        let n = units.len();
-        let mut p = esc;
-        for (i, unit) in units.iter().enumerate() {
-            if i > 0 {
-                let slash = state(&mut edges);
-                edges[p as usize].push((b'\\', slash));
-                p = slash;
-            }
-            let u = state(&mut edges);
-            edges[p as usize].push((b'u', u));
-            p = u;
-            for (k, d) in format!("{unit:04x}").bytes().enumerate() {
-                let t = if i + 1 == n && k == 3 {
-                    next
-                } else {
-                    state(&mut edges)
-                };
-                edges[p as usize].push((d, t));
-                if d.is_ascii_alphabetic() {
-                    edges[p as usize].push((d.to_ascii_uppercase(), t));
-                }
-                p = t;
-            }
-        }
-        cur = next;
-    }
-    let end = state(&mut edges);
-    edges[cur as usize].push((b'"', end));
-
+    let chars: Box<[CharSpelling]> = s.chars().map(CharSpelling::new).collect();
     // A class per byte that appears on an edge; every other byte is dead
     // everywhere and shares class 0.
     let mut classes = [0u8; 256];
-    let mut stride = 1usize;
-    for e in edges.iter().flatten() {
-        if classes[e.0 as usize] == 0 {
-            classes[e.0 as usize] = stride as u8;
-            stride += 1;
+    let mut reps = vec![0u8];
+    let mut edge = |b: u8| {
+        if classes[b as usize] == 0 {
+            classes[b as usize] = reps.len() as u8;
+            reps.push(b);
+        }
+    };
+    edge(b'"');
+    for c in chars.iter() {
+        if c.plain {
+            c.utf8[..c.len as usize].iter().for_each(|&b| edge(b));
+        }
+        edge(b'\\');
+        if c.short != 0 {
+            edge(c.short);
+        }
+        edge(b'u');
+        for &d in c.hex[..c.units as usize].iter().flatten() {
+            edge(d);
+            edge(d.to_ascii_uppercase());
         }
     }
-    let mut trans = vec![DEAD; edges.len() * stride];
-    for (s, out) in edges.iter().enumerate() {
-        for &(b, t) in out {
-            trans[s * stride + classes[b as usize] as usize] = t;
-        }
-    }
-    let mut accept = vec![false; edges.len()];
-    accept[end as usize] = true;
+    let stride = reps.len();
     LexemeDfa {
         classes,
         stride,
-        trans: trans.into(),
-        accept: accept.into(),
-        start,
+        trans: std::sync::Arc::from(Vec::new()),
+        accept: std::sync::Arc::from(Vec::new()),
+        start: 0,
         nullable: false,
         distances: std::sync::OnceLock::new(),
         counted: None,
-        lazy: None,
+        lazy: Some(std::sync::Arc::new(super::lazy::Lazy::Literal(
+            LiteralDfa { chars, reps },
+        ))),
+    }
+}
+
+/// The ways to write one character inside a JSON string.
+#[derive(Clone, Debug)]
+struct CharSpelling {
+    /// Written as itself (not a quote, backslash or control character).
+    plain: bool,
+    utf8: [u8; 4],
+    len: u8,
+    /// The letter of its short escape (`n` for `\n`), or 0.
+    short: u8,
+    /// Lowercase hex digits of its UTF-16 units (two for a surrogate pair).
+    hex: [[u8; 4]; 2],
+    units: u8,
+}
+
+impl CharSpelling {
+    fn new(c: char) -> CharSpelling {
+        let mut utf8 = [0u8; 4];
+        let len = c.encode_utf8(&mut utf8).len() as u8;
+        let short = match c {
+            '"' => b'"',
+            '\\' => b'\\',
+            '/' => b'/',
+            '\u{8}' => b'b',
+            '\u{c}' => b'f',
+            '\n' => b'n',
+            '\r' => b'r',
+            '\t' => b't',
+            _ => 0,
+        };
+        let mut buf = [0u16; 2];
+        let units = c.encode_utf16(&mut buf);
+        let mut hex = [[0u8; 4]; 2];
+        for (h, &u) in hex.iter_mut().zip(units.iter()) {
+            for (k, d) in h.iter_mut().enumerate() {
+                *d = b"0123456789abcdef"[(u >> (12 - 4 * k)) as usize & 0xf];
+            }
+        }
+        CharSpelling {
+            plain: c != '"' && c != '\\' && (c as u32) >= 0x20,
+            utf8,
+            len,
+            short,
+            hex,
+            units: units.len() as u8,
+        }
+    }
+}
+
+/// Sub-states per character: 0 before it, 1–3 inside its UTF-8 bytes, 4
+/// after a backslash, 5–12 inside `\uXXXX` (unit × digit), 13 and 14
+/// between the two halves of a surrogate pair.
+const PER_CHAR: u32 = 16;
+const AFTER_BACKSLASH: u32 = 4;
+const HEX: u32 = 5;
+const PAIR_BACKSLASH: u32 = 13;
+const PAIR_U: u32 = 14;
+
+/// The DFA of [`literal_dfa`]: state 0 is before the opening quote, state
+/// `1 + 16 i + k` is sub-state `k` of character `i`, `1 + 16 n` is before
+/// the closing quote and `2 + 16 n` after it (`n` characters). Numbers of
+/// sub-states a character does not use are never reached.
+#[derive(Debug)]
+pub(crate) struct LiteralDfa {
+    chars: Box<[CharSpelling]>,
+    /// The byte of each class (class 0: no edge).
+    reps: Vec<u8>,
+}
+
+impl LiteralDfa {
+    fn before(i: usize) -> u32 {
+        1 + PER_CHAR * i as u32
+    }
+
+    fn end(&self) -> u32 {
+        2 + PER_CHAR * self.chars.len() as u32
+    }
+
+    pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
+        let Some(&b) = self.reps.get(class as usize).filter(|_| class != 0) else {
+            return DEAD;
+        };
+        let n = self.chars.len();
+        if s == 0 {
+            return if b == b'"' { Self::before(0) } else { DEAD };
+        }
+        if s == Self::before(n) {
+            return if b == b'"' { self.end() } else { DEAD };
+        }
+        if s >= self.end() {
+            return DEAD;
+        }
+        let i = ((s - 1) / PER_CHAR) as usize;
+        let k = (s - 1) % PER_CHAR;
+        let c = &self.chars[i];
+        let at = |k: u32| Self::before(i) + k;
+        let done = Self::before(i + 1);
+        match k {
+            0 if c.plain && b == c.utf8[0] => {
+                if c.len == 1 {
+                    done
+                } else {
+                    at(1)
+                }
+            }
+            0 if b == b'\\' => at(AFTER_BACKSLASH),
+            1..=3 if k < c.len as u32 && b == c.utf8[k as usize] => {
+                if k + 1 == c.len as u32 {
+                    done
+                } else {
+                    at(k + 1)
+                }
+            }
+            AFTER_BACKSLASH if c.short != 0 && b == c.short => done,
+            AFTER_BACKSLASH if b == b'u' => at(HEX),
+            HEX..=12 => {
+                let (unit, digit) = ((k - HEX) / 4, (k - HEX) % 4);
+                let d = c.hex[unit as usize][digit as usize];
+                if b != d && b != d.to_ascii_uppercase() {
+                    DEAD
+                } else if digit < 3 {
+                    at(k + 1)
+                } else if unit + 1 < c.units as u32 {
+                    at(PAIR_BACKSLASH)
+                } else {
+                    done
+                }
+            }
+            PAIR_BACKSLASH if b == b'\\' => at(PAIR_U),
+            PAIR_U if b == b'u' => at(HEX + 4),
+            _ => DEAD,
+        }
+    }
+
+    pub(crate) fn is_accepting(&self, s: u32) -> bool {
+        s == self.end()
+    }
+
+    pub(crate) fn state_count(&self) -> usize {
+        self.end() as usize + 1
+    }
+
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.chars.len() * std::mem::size_of::<CharSpelling>() + self.reps.len()
+    }
+
+    /// Every state's transitions, as a table.
+    pub(crate) fn complete(&self) -> (Vec<u32>, Vec<bool>) {
+        let (n, stride) = (self.state_count(), self.reps.len());
+        let mut trans = Vec::with_capacity(n * stride);
+        for s in 0..n as u32 {
+            trans.extend((0..stride).map(|c| self.next(s, c as u8)));
+        }
+        let accept = (0..n as u32).map(|s| self.is_accepting(s)).collect();
+        (trans, accept)
     }
 }
 
