@@ -225,7 +225,8 @@ pub(crate) struct LexemeDfa {
     pub(crate) nullable: bool,
     /// Distances to acceptance, computed on first use (only the search for
     /// a completion needs them; compiling does not pay for them).
-    distances: std::sync::OnceLock<Distances>,
+    // Shared by the clones, like the tables they are computed from.
+    distances: Arc<std::sync::OnceLock<Distances>>,
     /// Set for a long counted repetition (see [`Counted`]): then the states
     /// are computed, not stored, and `trans` and `accept` are empty.
     counted: Option<Arc<Counted>>,
@@ -460,7 +461,7 @@ impl LexemeDfa {
             accept: Arc::from(Vec::new()),
             start: 0,
             nullable: dfa.is_accepting(0),
-            distances: std::sync::OnceLock::new(),
+            distances: Default::default(),
             counted: None,
             lazy: Some(Arc::new(Lazy::Regex(dfa))),
         }))
@@ -484,7 +485,7 @@ impl LexemeDfa {
             accept: accept.into(),
             start: 0,
             nullable: self.nullable,
-            distances: std::sync::OnceLock::new(),
+            distances: Default::default(),
             counted: None,
             lazy: None,
         })
@@ -620,7 +621,7 @@ impl LexemeDfa {
             accept: Arc::from(Vec::new()),
             start,
             nullable,
-            distances: std::sync::OnceLock::new(),
+            distances: Default::default(),
             counted: Some(Arc::new(counted)),
             lazy: None,
         }))
@@ -729,7 +730,7 @@ impl LexemeDfa {
             accept: Arc::from(Vec::new()),
             start: 0,
             nullable: p.is_accepting(0),
-            distances: std::sync::OnceLock::new(),
+            distances: Default::default(),
             counted: None,
             lazy: Some(Arc::new(Lazy::Product(p))),
         })
@@ -807,7 +808,7 @@ impl LexemeDfa {
             nullable: acc[0],
             accept: acc.into(),
             start: 0,
-            distances: std::sync::OnceLock::new(),
+            distances: Default::default(),
             counted: None,
             lazy: None,
         })

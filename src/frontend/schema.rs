@@ -1630,10 +1630,10 @@ impl<'a> Compiler<'a> {
             .collect();
         key.sort();
         key.dedup();
-        let name = format!("s{}", self.cache.len());
         if let Some(c) = self.cache.get(&key) {
             return Ok(c.clone());
         }
+        let name = format!("s{}", self.cache.len());
         // In progress: a recursive reference sees a rule that may hold anything.
         self.cache.insert(
             key.clone(),
@@ -1647,9 +1647,15 @@ impl<'a> Compiler<'a> {
         let out = match c {
             Some(c) => {
                 let simple = matches!(c.expr, Expr::Rule(_) | Expr::Literal(_) | Expr::Regex(_));
-                self.g.rule(&name, c.expr.clone());
+                let expr = if simple {
+                    self.g.rule(&name, c.expr.clone());
+                    c.expr
+                } else {
+                    self.g.rule(&name, c.expr);
+                    Expr::rule(&name)
+                };
                 Some(Compiled {
-                    expr: if simple { c.expr } else { Expr::rule(&name) },
+                    expr,
                     types: c.types,
                     values: c.values,
                 })
@@ -2903,7 +2909,10 @@ impl<'a> Compiler<'a> {
                 let Some(c) = self.value(subs.clone())? else {
                     continue;
                 };
-                classes.push((all.clone(), except.clone(), subs));
+                // Kept for witness variants only.
+                if !n.exists.is_empty() {
+                    classes.push((all.clone(), except.clone(), subs));
+                }
                 extra_alts.push(Expr::seq([
                     key_lexeme(all, except),
                     Expr::literal(":"),
@@ -2991,7 +3000,13 @@ impl<'a> Compiler<'a> {
                         assign = grown;
                     }
                     'assignment: for a in assign {
-                        let mut ms = members.clone();
+                        // Without witnesses there is one assignment, the
+                        // last use of the members.
+                        let mut ms = if nw == 0 {
+                            std::mem::take(&mut members)
+                        } else {
+                            members.clone()
+                        };
                         for (&b, who) in blocks.iter().zip(&a) {
                             let b = b as usize;
                             match who {

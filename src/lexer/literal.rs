@@ -150,7 +150,7 @@ pub(crate) fn literal_dfa(s: &str) -> LexemeDfa {
         accept: std::sync::Arc::from(Vec::new()),
         start: 0,
         nullable: false,
-        distances: std::sync::OnceLock::new(),
+        distances: Default::default(),
         counted: None,
         lazy: Some(std::sync::Arc::new(super::lazy::Lazy::Literal(
             LiteralDfa { chars, reps },
