@@ -23,6 +23,7 @@ use crate::parser::FxBuild;
 use crate::parser::{
     any_order_index, is_any_order, AnyOrderSpec, Parser, ParserTables, ANY_ORDER, END, NT,
 };
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Upper bound on the number of grammar symbols after lowering.
@@ -34,8 +35,8 @@ const MAX_SYMBOLS: usize = 2_000_000;
 pub struct CompiledGrammar {
     pub(crate) lexer: LexerSpec,
     pub(crate) parser: ParserTables,
-    /// Rule names after lowering (helper rules get `rule#kindN` names).
-    rule_names: Vec<String>,
+    /// Non-terminals after lowering (named and helper rules).
+    rule_count: usize,
     /// The parser at the start, and the lexer states reachable from its
     /// first lexer state, built at compile time: every matcher starts from
     /// a copy of these.
@@ -49,13 +50,17 @@ const EAGER_LEXER_STATES: usize = 256;
 
 struct Lowering<'g> {
     named: HashMap<&'g str, u32, FxBuild>,
-    names: Vec<String>,
+    /// Non-terminals so far (named rules first, then helpers).
+    nonterminals: usize,
     prods: Vec<(u32, Vec<u32>)>,
-    lexeme_index: HashMap<String, u32, FxBuild>,
+    /// Lexemes by pattern (or intersection key), and literals by text (so
+    /// that the common ones, `:` and `,`, are not escaped at every use).
+    lexeme_index: HashMap<Cow<'g, str>, u32, FxBuild>,
+    literal_index: HashMap<&'g str, u32, FxBuild>,
     lexemes: Vec<LexemeDfa>,
     /// For a nullable lexeme: the rule `L?` standing in for it.
     nullable_wrapper: HashMap<u32, u32, FxBuild>,
-    current_rule: String,
+    current_rule: &'g str,
     symbols: usize,
     /// Per any-order list: the member non-terminals without and with the
     /// separator, and which members are required.
@@ -104,10 +109,10 @@ fn symbol_has(s: u32, flag: &[bool], lexeme: bool, any_order: &[AnyOrderParts]) 
 }
 
 impl<'g> Lowering<'g> {
-    fn fresh(&mut self, hint: &str) -> u32 {
-        let id = self.names.len() as u32;
-        self.names.push(format!("{}#{hint}{id}", self.current_rule));
-        id
+    /// A new helper non-terminal; `_kind` says what it stands for.
+    fn fresh(&mut self, _kind: &str) -> u32 {
+        self.nonterminals += 1;
+        self.nonterminals as u32 - 1
     }
 
     fn prod(&mut self, lhs: u32, rhs: Vec<u32>) -> Result<(), GrammarError> {
@@ -121,11 +126,29 @@ impl<'g> Lowering<'g> {
         Ok(())
     }
 
-    fn lexeme(&mut self, pattern: &str) -> Result<u32, GrammarError> {
-        self.lexeme_with(pattern.to_string(), || LexemeDfa::new(pattern))
+    fn lexeme(&mut self, pattern: &'g str) -> Result<u32, GrammarError> {
+        self.lexeme_with(Cow::Borrowed(pattern), || LexemeDfa::new(pattern))
     }
 
-    fn intersection(&mut self, all: &[String], except: &[String]) -> Result<u32, GrammarError> {
+    fn literal(&mut self, text: &'g str) -> Result<u32, GrammarError> {
+        let id = match self.literal_index.get(text) {
+            Some(&id) => id,
+            None => {
+                let pattern = regex_syntax::escape(text);
+                let id =
+                    self.lexeme_id(Cow::Owned(pattern.clone()), || LexemeDfa::new(&pattern))?;
+                self.literal_index.insert(text, id);
+                id
+            }
+        };
+        self.nullable_symbol(id)
+    }
+
+    fn intersection(
+        &mut self,
+        all: &'g [String],
+        except: &'g [String],
+    ) -> Result<u32, GrammarError> {
         if all.is_empty() {
             return Err(GrammarError::InvalidRegex {
                 pattern: format!("intersection except {except:?}"),
@@ -148,7 +171,7 @@ impl<'g> Lowering<'g> {
             key.push_str(p);
         }
         let shared = key.clone();
-        self.lexeme_with(key, || {
+        self.lexeme_with(Cow::Owned(key), || {
             LexemeDfa::cached(&shared, || Self::intersect(all, except))
         })
     }
@@ -173,10 +196,20 @@ impl<'g> Lowering<'g> {
 
     fn lexeme_with(
         &mut self,
-        key: String,
+        key: Cow<'g, str>,
         build: impl FnOnce() -> Result<LexemeDfa, GrammarError>,
     ) -> Result<u32, GrammarError> {
-        let id = match self.lexeme_index.get(&key) {
+        let id = self.lexeme_id(key, build)?;
+        self.nullable_symbol(id)
+    }
+
+    /// The lexeme under `key`, made by `build` if new.
+    fn lexeme_id(
+        &mut self,
+        key: Cow<'g, str>,
+        build: impl FnOnce() -> Result<LexemeDfa, GrammarError>,
+    ) -> Result<u32, GrammarError> {
+        Ok(match self.lexeme_index.get(&*key) {
             Some(&id) => id,
             None => {
                 let dfa = build()?;
@@ -185,7 +218,11 @@ impl<'g> Lowering<'g> {
                 self.lexeme_index.insert(key, id);
                 id
             }
-        };
+        })
+    }
+
+    /// The symbol for lexeme `id`: itself, or `L | ε` for a nullable one.
+    fn nullable_symbol(&mut self, id: u32) -> Result<u32, GrammarError> {
         if !self.lexemes[id as usize].nullable {
             return Ok(id);
         }
@@ -201,7 +238,7 @@ impl<'g> Lowering<'g> {
     }
 
     /// The symbols of `e` laid out in a production body.
-    fn body(&mut self, e: &Expr, out: &mut Vec<u32>) -> Result<(), GrammarError> {
+    fn body(&mut self, e: &'g Expr, out: &mut Vec<u32>) -> Result<(), GrammarError> {
         match e {
             Expr::Empty => {}
             Expr::Seq(items) => {
@@ -215,10 +252,10 @@ impl<'g> Lowering<'g> {
     }
 
     /// One symbol standing for `e`.
-    fn symbol(&mut self, e: &Expr) -> Result<u32, GrammarError> {
+    fn symbol(&mut self, e: &'g Expr) -> Result<u32, GrammarError> {
         Ok(match e {
             Expr::Regex(p) => self.lexeme(p)?,
-            Expr::Literal(s) => self.lexeme(&regex_syntax::escape(s))?,
+            Expr::Literal(s) => self.literal(s)?,
             Expr::Intersect { all, except } => match self.intersection(all, except) {
                 // An empty intersection is a symbol with no production: the
                 // alternatives using it are pruned like any unproductive one.
@@ -231,7 +268,7 @@ impl<'g> Lowering<'g> {
                 Some(&id) => NT | id,
                 None => {
                     return Err(GrammarError::UndefinedRule {
-                        rule: self.current_rule.clone(),
+                        rule: self.current_rule.to_string(),
                         undefined: name.clone(),
                     })
                 }
@@ -360,19 +397,19 @@ impl CompiledGrammar {
     pub fn new(grammar: &Grammar) -> Result<CompiledGrammar, GrammarError> {
         let mut lw = Lowering {
             named: HashMap::default(),
-            names: Vec::new(),
+            nonterminals: 0,
             prods: Vec::new(),
             lexeme_index: HashMap::default(),
+            literal_index: HashMap::default(),
             lexemes: Vec::new(),
             nullable_wrapper: HashMap::default(),
-            current_rule: String::new(),
+            current_rule: "",
             symbols: 0,
             any_order: Vec::new(),
         };
         for (name, _) in &grammar.rules {
             if !lw.named.contains_key(name.as_str()) {
-                let id = lw.names.len() as u32;
-                lw.names.push(name.clone());
+                let id = lw.fresh("named");
                 lw.named.insert(name, id);
             }
         }
@@ -381,7 +418,7 @@ impl CompiledGrammar {
             .get(grammar.start.as_str())
             .ok_or(GrammarError::NoStart)?;
         for (name, e) in &grammar.rules {
-            lw.current_rule = name.clone();
+            lw.current_rule = name;
             let lhs = lw.named[name.as_str()];
             match e {
                 Expr::Choice(alts) => {
@@ -400,7 +437,7 @@ impl CompiledGrammar {
         }
         let ignore = match &grammar.ignore {
             Some(p) => {
-                lw.current_rule = "<ignore>".into();
+                lw.current_rule = "<ignore>";
                 let dfa = LexemeDfa::new(p)?;
                 let id = lw.lexemes.len() as u32;
                 lw.lexemes.push(dfa);
@@ -408,7 +445,7 @@ impl CompiledGrammar {
             }
             None => None,
         };
-        let nnt = lw.names.len();
+        let nnt = lw.nonterminals;
 
         // Productive non-terminals (can derive a finite string).
         let mut productive = vec![false; nnt];
@@ -518,8 +555,6 @@ impl CompiledGrammar {
                 emit(*lhs, rhs, &mut rhs_flat, &mut lhs_at);
             }
         }
-        let mut names = lw.names;
-        names.push("<start>".into());
         let lexer = LexerSpec::new(lw.lexemes, ignore, grammar.separate_words);
         let parser = ParserTables {
             rhs: rhs_flat,
@@ -542,7 +577,7 @@ impl CompiledGrammar {
         Ok(CompiledGrammar {
             lexer,
             parser,
-            rule_names: names,
+            rule_count: nnt + 1,
             initial_parser,
             initial_lexer,
             initial_lex,
@@ -561,7 +596,7 @@ impl CompiledGrammar {
 
     /// Number of non-terminals after lowering (named and helper rules).
     pub fn rule_count(&self) -> usize {
-        self.rule_names.len()
+        self.rule_count
     }
 
     /// Number of productions after lowering.

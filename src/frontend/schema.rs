@@ -137,6 +137,48 @@ fn esc_ptr(k: &str) -> String {
     k.replace('~', "~0").replace('/', "~1")
 }
 
+/// The schemas [`Compiler::flatten`] has seen, by pointer, with a value
+/// each. A conjunction holds a handful of schemas, so a list is searched
+/// (comparing the shared pointers' addresses first) until it grows long.
+#[derive(Default)]
+struct SeenPointers {
+    list: Vec<(Rc<str>, Option<usize>)>,
+    map: HashMap<Rc<str>, Option<usize>, FxBuild>,
+}
+
+impl SeenPointers {
+    const LIST_MAX: usize = 16;
+
+    fn get(&self, ptr: &Rc<str>) -> Option<Option<usize>> {
+        if self.list.len() < Self::LIST_MAX {
+            self.list
+                .iter()
+                .find(|(p, _)| Rc::ptr_eq(p, ptr) || **p == **ptr)
+                .map(|e| e.1)
+        } else {
+            self.map.get(ptr).copied()
+        }
+    }
+
+    fn insert(&mut self, ptr: &Rc<str>, v: Option<usize>) {
+        if self.list.len() < Self::LIST_MAX {
+            match self
+                .list
+                .iter_mut()
+                .find(|(p, _)| Rc::ptr_eq(p, ptr) || **p == **ptr)
+            {
+                Some(e) => e.1 = v,
+                None => self.list.push((ptr.clone(), v)),
+            }
+            if self.list.len() == Self::LIST_MAX {
+                self.map = self.list.iter().cloned().collect();
+            }
+        } else {
+            self.map.insert(ptr.clone(), v);
+        }
+    }
+}
+
 fn child(ptr: &str, k: &str) -> String {
     let mut out = String::with_capacity(ptr.len() + 1 + k.len());
     out.push_str(ptr);
@@ -298,6 +340,7 @@ pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
         work: 0,
         depth: 0,
         resources: RefCell::new(Resources::new(schema, draft4, legacy)),
+        resolved: RefCell::new(HashMap::new()),
     };
     let start = match c.value(vec![Sub::new(String::new(), schema)])? {
         Some(s) => s,
@@ -854,7 +897,13 @@ struct Compiler<'a> {
     depth: usize,
     /// Grows as `$ref`s reach into remote documents.
     resources: RefCell<Resources>,
+    /// Resolved `$ref`s: base URI -> reference -> target pointer and schema
+    /// (a big schema refers to the same definitions from many places).
+    resolved: RefCell<HashMap<String, HashMap<String, Resolved<'a>>>>,
 }
+
+/// A `$ref`'s target: its pointer and its schema.
+type Resolved<'a> = (String, &'a Value);
 
 /// Keywords that are annotations or containers, or not validation keywords.
 const IGNORED: &[&str] = &[
@@ -932,11 +981,24 @@ impl<'a> Compiler<'a> {
     }
 
     fn resolve(&self, r: &str, ptr: &str) -> R<(String, &'a Value)> {
-        let here = format!("{ptr}/$ref");
         let (doc, doc_base, inner) = self.locate(ptr);
         let base = self.resources.borrow().base_at(doc, doc_base, inner);
+        if let Some(hit) = self.resolved.borrow().get(&base).and_then(|m| m.get(r)) {
+            return Ok(hit.clone());
+        }
+        let out = self.resolve_uncached(r, ptr, &base)?;
+        self.resolved
+            .borrow_mut()
+            .entry(base)
+            .or_default()
+            .insert(r.to_string(), out.clone());
+        Ok(out)
+    }
+
+    fn resolve_uncached(&self, r: &str, ptr: &str, base: &str) -> R<(String, &'a Value)> {
+        let here = format!("{ptr}/$ref");
         // A supplied remote document is indexed when first reached.
-        let abs = resolve_uri(&base, r);
+        let abs = resolve_uri(base, r);
         let target = split_fragment(&abs).0;
         if !self.resources.borrow().has(target) {
             if let Some((uri, remote)) = self.remotes.get_key_value(target) {
@@ -958,7 +1020,7 @@ impl<'a> Compiler<'a> {
         let (res_ptr, frag) = self
             .resources
             .borrow()
-            .lookup(&base, r)
+            .lookup(base, r)
             .map_err(|e| unsupported(&here, format!("$ref {r:?}: {e}")))?;
         // The resource itself, then the fragment's JSON pointer inside it.
         let fail = || unsupported(&here, format!("$ref {r:?} does not resolve"));
@@ -1547,7 +1609,7 @@ impl<'a> Compiler<'a> {
         // Each schema seen, by pointer: its place in `out`, or `None` if it
         // is not kept there (`true`, or a legacy `$ref` replaced by its
         // target).
-        let mut seen: HashMap<Rc<str>, Option<usize>, FxBuild> = HashMap::default();
+        let mut seen = SeenPointers::default();
         let mut work = subs;
         work.reverse();
         while let Some(s) = work.pop() {
@@ -1555,13 +1617,13 @@ impl<'a> Compiler<'a> {
             // distributed in one copy is satisfied in every copy (A ∧ A = A).
             match seen.get(&s.ptr) {
                 Some(Some(i)) => {
-                    out[*i].skip |= s.skip;
+                    out[i].skip |= s.skip;
                     continue;
                 }
                 Some(None) => continue,
                 None => {}
             }
-            seen.insert(s.ptr.clone(), None);
+            seen.insert(&s.ptr, None);
             match s.val {
                 Value::Bool(true) => continue,
                 Value::Bool(false) => return Ok(None),
@@ -1603,7 +1665,7 @@ impl<'a> Compiler<'a> {
                     for e in extra.into_iter().rev() {
                         work.push(s.adopt(e));
                     }
-                    seen.insert(s.ptr.clone(), Some(out.len()));
+                    seen.insert(&s.ptr, Some(out.len()));
                     out.push(s);
                 }
                 _ => return Err(invalid(&s.ptr, "a schema must be an object or a boolean")),
