@@ -137,6 +137,29 @@ fn esc_ptr(k: &str) -> String {
     k.replace('~', "~0").replace('/', "~1")
 }
 
+/// Whether `m` holds any keyword [`Compiler::flatten`] acts on (references,
+/// `allOf`, and what [`Compiler::rewrites`] rewrites): nonzero if so.
+fn flatten_keywords(m: &Map<String, Value>) -> u32 {
+    m.keys()
+        .filter(|k| {
+            matches!(
+                k.as_str(),
+                "$ref"
+                    | "$dynamicRef"
+                    | "allOf"
+                    | "$fw_all"
+                    | "$fw_not"
+                    | "$fw_nots"
+                    | "not"
+                    | "if"
+                    | "dependentRequired"
+                    | "dependentSchemas"
+                    | "dependencies"
+            )
+        })
+        .count() as u32
+}
+
 /// The schemas [`Compiler::flatten`] has seen, by pointer, with a value
 /// each. A conjunction holds a handful of schemas, so a list is searched
 /// (comparing the shared pointers' addresses first) until it grows long.
@@ -762,7 +785,7 @@ struct Witness<'a> {
 
 #[derive(Default)]
 struct ObjKw<'a> {
-    ptr: String,
+    ptr: Rc<str>,
     props: Option<&'a Map<String, Value>>,
     additional: Option<&'a Value>,
     /// `patternProperties`: (pointer, ECMA-262 pattern, schema).
@@ -785,7 +808,7 @@ impl ObjKw<'_> {
 }
 
 struct ArrKw<'a> {
-    ptr: String,
+    ptr: Rc<str>,
     prefix: Vec<(String, &'a Value)>,
     rest: Option<(String, &'a Value)>,
 }
@@ -1629,6 +1652,14 @@ impl<'a> Compiler<'a> {
                 Value::Bool(false) => return Ok(None),
                 Value::Object(m) => {
                     let mut extra = Vec::new();
+                    // Most schemas hold none of the keywords looked up
+                    // below: one pass over the keys says which to look up.
+                    let has = flatten_keywords(m);
+                    if has == 0 {
+                        seen.insert(&s.ptr, Some(out.len()));
+                        out.push(s);
+                        continue;
+                    }
                     if let Some(r) = m.get("$dynamicRef") {
                         let r = r.as_str().ok_or_else(|| {
                             invalid(
@@ -2034,12 +2065,12 @@ impl<'a> Compiler<'a> {
                 _ => continue,
             };
             let mut obj = ObjKw {
-                ptr: s.ptr.to_string(),
+                ptr: s.ptr.clone(),
                 ..Default::default()
             };
             let mut has_obj = false;
             let mut arr = ArrKw {
-                ptr: s.ptr.to_string(),
+                ptr: s.ptr.clone(),
                 prefix: Vec::new(),
                 rest: None,
             };
@@ -2444,7 +2475,7 @@ impl<'a> Compiler<'a> {
             if !all {
                 let props: &'a Value = self.made_up(Value::Object(keys));
                 n.objs.push(ObjKw {
-                    ptr: u.ptr.to_string(),
+                    ptr: u.ptr.clone(),
                     props: props.as_object(),
                     additional: Some(uv),
                     patterns: pats,
@@ -2482,7 +2513,7 @@ impl<'a> Compiler<'a> {
             }
             if !all {
                 n.arrs.push(ArrKw {
-                    ptr: u.ptr.to_string(),
+                    ptr: u.ptr.clone(),
                     prefix: (0..plen)
                         .map(|i| (format!("{}(evaluated)/{i}", u.ptr), yes))
                         .collect(),
@@ -2669,8 +2700,8 @@ impl<'a> Compiler<'a> {
         let ptr = if n.values_ptr.is_empty() {
             n.arrs
                 .first()
-                .map(|a| a.ptr.clone())
-                .or_else(|| n.objs.first().map(|o| o.ptr.clone()))
+                .map(|a| a.ptr.to_string())
+                .or_else(|| n.objs.first().map(|o| o.ptr.to_string()))
                 .unwrap_or_default()
         } else {
             n.values_ptr.clone()
@@ -2790,7 +2821,7 @@ impl<'a> Compiler<'a> {
         let r = members.iter().filter(|m| m.1).count();
         if r > 63 {
             return Err(unsupported(
-                &n.objs.first().map_or(String::new(), |o| o.ptr.clone()),
+                &n.objs.first().map_or(String::new(), |o| o.ptr.to_string()),
                 format!(
                     "{r} required properties in any order is too many (at most 63 under \
                      property_order any; property_order schema has no limit)"
@@ -2853,6 +2884,7 @@ impl<'a> Compiler<'a> {
         let mut members: Vec<(Expr, bool)> = Vec::new();
         // Per member: its key and value schemas (for witness variants).
         let mut known: Vec<(String, Vec<Sub<'a>>)> = Vec::new();
+        let props_ptrs: Vec<String> = n.objs.iter().map(|o| child(&o.ptr, "properties")).collect();
         for k in &keys {
             let required = n.required.contains(k);
             let name_ok = match &names {
@@ -2864,7 +2896,7 @@ impl<'a> Compiler<'a> {
             for (h, o) in n.objs.iter().enumerate() {
                 let mut matched = false;
                 if let Some(v) = o.props.and_then(|p| p.get(k)) {
-                    subs.push(Sub::new(child(&child(&o.ptr, "properties"), k), v));
+                    subs.push(Sub::new(child(&props_ptrs[h], k), v));
                     matched = true;
                 }
                 for (ph, ptr, (rx, rx_except), v) in &pats {
@@ -3486,7 +3518,7 @@ impl<'a> Compiler<'a> {
     /// left uncounted, which can only lower a count that has no upper bound.
     fn contains_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
         let cptr = n.contains[0].0.clone();
-        let ptr = n.arrs.first().map_or(cptr.clone(), |a| a.ptr.clone());
+        let ptr = n.arrs.first().map_or(cptr.clone(), |a| a.ptr.to_string());
         if n.unique.is_some() {
             return Err(unsupported(
                 &cptr,
@@ -3633,7 +3665,7 @@ impl<'a> Compiler<'a> {
                 return self.unique_finite_array(n, u, plen);
             }
         }
-        let ptr = n.arrs.first().map_or(String::new(), |a| a.ptr.clone());
+        let ptr = n.arrs.first().map_or(String::new(), |a| a.ptr.to_string());
         if min > MAX_ITEMS_BOUND || plen as u64 > MAX_ITEMS_BOUND {
             return Err(unsupported(
                 &ptr,
