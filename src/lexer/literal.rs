@@ -344,6 +344,48 @@ mod tests {
         }
     }
 
+    /// The analyses that read a whole table (distances to acceptance, used
+    /// by the completion search) see the same automaton as `next`.
+    #[test]
+    fn literal_tables_agree_with_transitions() {
+        for s in ["ab", "é", "😀", "a\"b"] {
+            let direct = literal_dfa(s);
+            let regex = LexemeDfa::build(&spell_json_string(s)).unwrap();
+            // The shortest spelling is the plain one, quotes included.
+            let plain = serde_json::to_string(s).unwrap().len() as u32;
+            assert_eq!(direct.distances().shortest, plain, "{s:?}");
+            assert_eq!(regex.distances().shortest, plain, "{s:?}");
+            assert_eq!(direct.to_accept(direct.start), plain, "{s:?}");
+            // Every state reached by a spelling has the regex DFA's distance.
+            let mut units = [0u16; 2];
+            let escaped: String = s
+                .chars()
+                .flat_map(|c| {
+                    c.encode_utf16(&mut units)
+                        .iter()
+                        .map(|u| format!("\\u{u:04X}"))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for text in [serde_json::to_string(s).unwrap(), format!("\"{escaped}\"")] {
+                let (mut a, mut b) = (direct.start, regex.start);
+                for &byte in text.as_bytes() {
+                    a = direct.next(a, byte);
+                    b = regex.next(b, byte);
+                    assert_ne!(a, DEAD, "{text}");
+                    assert_eq!(direct.to_accept(a), regex.to_accept(b), "{text}");
+                }
+                assert!(direct.is_accepting(a), "{text}");
+            }
+            let dense = direct.to_dense("literal").unwrap();
+            let mut q = dense.start;
+            for &byte in serde_json::to_string(s).unwrap().as_bytes() {
+                q = dense.next(q, byte);
+            }
+            assert!(q != DEAD && dense.is_accepting(q), "{s:?}");
+        }
+    }
+
     /// The direct DFA and the regex's own DFA agree on every prefix of
     /// random spellings.
     #[test]
