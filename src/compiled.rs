@@ -127,7 +127,7 @@ impl<'g> Lowering<'g> {
     }
 
     fn lexeme(&mut self, pattern: &'g str) -> Result<u32, GrammarError> {
-        self.lexeme_with(Cow::Borrowed(pattern), || LexemeDfa::new(pattern))
+        self.lexeme_with(Cow::Borrowed(pattern), LexemeDfa::new)
     }
 
     fn literal(&mut self, text: &'g str) -> Result<u32, GrammarError> {
@@ -135,8 +135,7 @@ impl<'g> Lowering<'g> {
             Some(&id) => id,
             None => {
                 let pattern = regex_syntax::escape(text);
-                let id =
-                    self.lexeme_id(Cow::Owned(pattern.clone()), || LexemeDfa::new(&pattern))?;
+                let id = self.lexeme_id(Cow::Owned(pattern), LexemeDfa::new)?;
                 self.literal_index.insert(text, id);
                 id
             }
@@ -170,9 +169,8 @@ impl<'g> Lowering<'g> {
             key.push('\0');
             key.push_str(p);
         }
-        let shared = key.clone();
-        self.lexeme_with(Cow::Owned(key), || {
-            LexemeDfa::cached(&shared, || Self::intersect(all, except))
+        self.lexeme_with(Cow::Owned(key), |key| {
+            LexemeDfa::cached(key, || Self::intersect(all, except))
         })
     }
 
@@ -197,22 +195,22 @@ impl<'g> Lowering<'g> {
     fn lexeme_with(
         &mut self,
         key: Cow<'g, str>,
-        build: impl FnOnce() -> Result<LexemeDfa, GrammarError>,
+        build: impl FnOnce(&str) -> Result<LexemeDfa, GrammarError>,
     ) -> Result<u32, GrammarError> {
         let id = self.lexeme_id(key, build)?;
         self.nullable_symbol(id)
     }
 
-    /// The lexeme under `key`, made by `build` if new.
+    /// The lexeme under `key`, made by `build` (given the key) if new.
     fn lexeme_id(
         &mut self,
         key: Cow<'g, str>,
-        build: impl FnOnce() -> Result<LexemeDfa, GrammarError>,
+        build: impl FnOnce(&str) -> Result<LexemeDfa, GrammarError>,
     ) -> Result<u32, GrammarError> {
         Ok(match self.lexeme_index.get(&*key) {
             Some(&id) => id,
             None => {
-                let dfa = build()?;
+                let dfa = build(&key)?;
                 let id = self.lexemes.len() as u32;
                 self.lexemes.push(dfa);
                 self.lexeme_index.insert(key, id);

@@ -338,6 +338,32 @@ impl Grammar {
     }
 }
 
+/// JSON's short escapes: the character and the letter after the backslash.
+const JSON_SHORT_ESCAPES: [(char, u8); 8] = [
+    ('"', b'"'),
+    ('\\', b'\\'),
+    ('/', b'/'),
+    ('\u{8}', b'b'),
+    ('\u{c}', b'f'),
+    ('\n', b'n'),
+    ('\r', b'r'),
+    ('\t', b't'),
+];
+
+/// The letter of `c`'s short escape in a JSON string (`n` for a newline).
+pub(crate) fn json_short_escape(c: char) -> Option<u8> {
+    JSON_SHORT_ESCAPES.iter().find(|e| e.0 == c).map(|e| e.1)
+}
+
+/// The character a short escape stands for, from the letter after the
+/// backslash (a newline for `n`).
+pub(crate) fn json_short_unescape(letter: char) -> Option<char> {
+    JSON_SHORT_ESCAPES
+        .iter()
+        .find(|e| e.1 as char == letter)
+        .map(|e| e.0)
+}
+
 /// Every JSON spelling of one code point, as a regex, appended to `out`:
 /// the character itself (where JSON allows it raw), its short escape, and
 /// `\uXXXX` (a surrogate pair beyond the BMP) with hex digits in either
@@ -345,17 +371,6 @@ impl Grammar {
 /// property name.
 pub(crate) fn spell_json_char_into(c: char, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let short = match c {
-        '"' => Some("\\\\\""),
-        '\\' => Some("\\\\\\\\"),
-        '/' => Some("\\\\/"),
-        '\u{8}' => Some("\\\\b"),
-        '\u{c}' => Some("\\\\f"),
-        '\n' => Some("\\\\n"),
-        '\r' => Some("\\\\r"),
-        '\t' => Some("\\\\t"),
-        _ => None,
-    };
     out.push_str("(?:");
     if c != '"' && c != '\\' && (c as u32) >= 0x20 {
         if regex_syntax::is_meta_character(c) {
@@ -364,8 +379,13 @@ pub(crate) fn spell_json_char_into(c: char, out: &mut String) {
         out.push(c);
         out.push('|');
     }
-    if let Some(s) = short {
-        out.push_str(s);
+    if let Some(letter) = json_short_escape(c) {
+        // A backslash, then the letter (itself escaped if the regex needs it).
+        out.push_str("\\\\");
+        if regex_syntax::is_meta_character(letter as char) {
+            out.push('\\');
+        }
+        out.push(letter as char);
         out.push('|');
     }
     let mut units = [0u16; 2];

@@ -1297,6 +1297,32 @@ mod tests {
     use super::*;
 
     /// Runs `text` through `d`: (alive, accepting, bytes to acceptance).
+    /// A reproducible source of numbers below `n` for random test texts
+    /// (a linear congruential generator).
+    pub(crate) fn seeded_rand(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |n| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        }
+    }
+
+    /// Walks `text` through `a` and `b`: on every prefix they are dead
+    /// together and, while alive, accepting together.
+    pub(crate) fn assert_same_walk(a: &LexemeDfa, b: &LexemeDfa, text: &str, what: &str) {
+        let (mut p, mut q) = (a.start, b.start);
+        for &byte in text.as_bytes() {
+            p = a.next(p, byte);
+            q = b.next(q, byte);
+            assert_eq!(p == DEAD, q == DEAD, "{what} on {text:?}");
+            if p == DEAD {
+                return;
+            }
+            assert_eq!(a.is_accepting(p), b.is_accepting(q), "{what} on {text:?}");
+        }
+    }
+
     fn run(d: &LexemeDfa, text: &[u8]) -> Option<(bool, u32)> {
         let mut s = d.start;
         for &b in text {
@@ -1324,13 +1350,7 @@ mod tests {
             (r"x(?:ab|c){0,150}y+", &["ab", "c"], &["a", "y", "x", "b"]),
             (r"(?:ab|c){100,}z?", &["ab", "c"], &["z", "a"]),
         ];
-        let mut seed = 7u64;
-        let mut rand = |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        };
+        let mut rand = seeded_rand(7);
         let mut deepest = 0;
         for (pattern, pieces, bad) in cases {
             let counted = LexemeDfa::counted(pattern).unwrap().expect("splits");
@@ -1416,13 +1436,7 @@ mod tests {
                 &["a", "z", "@", ".", "com", "org", "co"],
             ),
         ];
-        let mut seed = 11u64;
-        let mut rand = |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        };
+        let mut rand = seeded_rand(11);
         for (pattern, pieces) in cases {
             let lazy = LexemeDfa::lazy(pattern).unwrap().expect("qualifies");
             let dense = LexemeDfa::build(pattern).unwrap();
@@ -1432,16 +1446,7 @@ mod tests {
                 for _ in 0..rand(8) {
                     text.push_str(pieces[rand(pieces.len())]);
                 }
-                let (mut a, mut b) = (lazy.start, dense.start);
-                for &byte in text.as_bytes() {
-                    a = lazy.next(a, byte);
-                    b = dense.next(b, byte);
-                    assert_eq!(a == DEAD, b == DEAD, "{pattern} on {text:?}");
-                    if a == DEAD {
-                        break;
-                    }
-                    assert_eq!(lazy.is_accepting(a), dense.is_accepting(b), "{pattern}");
-                }
+                assert_same_walk(&lazy, &dense, &text, pattern);
             }
         }
     }

@@ -2193,17 +2193,7 @@ impl Parser {
             self.i += 1;
             return;
         };
-        let simple = match e {
-            '"' => Some('"'),
-            '\\' => Some('\\'),
-            '/' => Some('/'),
-            'b' => Some('\u{8}'),
-            'f' => Some('\u{c}'),
-            'n' => Some('\n'),
-            'r' => Some('\r'),
-            't' => Some('\t'),
-            _ => None,
-        };
+        let simple = crate::grammar::json_short_unescape(e);
         if let Some(ch) = simple {
             out.push(ch);
             self.i += 2;

@@ -138,26 +138,24 @@ fn esc_ptr(k: &str) -> String {
 }
 
 /// Whether `m` holds any keyword [`Compiler::flatten`] acts on (references,
-/// `allOf`, and what [`Compiler::rewrites`] rewrites): nonzero if so.
-fn flatten_keywords(m: &Map<String, Value>) -> u32 {
-    m.keys()
-        .filter(|k| {
-            matches!(
-                k.as_str(),
-                "$ref"
-                    | "$dynamicRef"
-                    | "allOf"
-                    | "$fw_all"
-                    | "$fw_not"
-                    | "$fw_nots"
-                    | "not"
-                    | "if"
-                    | "dependentRequired"
-                    | "dependentSchemas"
-                    | "dependencies"
-            )
-        })
-        .count() as u32
+/// `allOf`, and what [`Compiler::rewrites`] rewrites).
+fn has_flatten_keywords(m: &Map<String, Value>) -> bool {
+    m.keys().any(|k| {
+        matches!(
+            k.as_str(),
+            "$ref"
+                | "$dynamicRef"
+                | "allOf"
+                | "$fw_all"
+                | "$fw_not"
+                | "$fw_nots"
+                | "not"
+                | "if"
+                | "dependentRequired"
+                | "dependentSchemas"
+                | "dependencies"
+        )
+    })
 }
 
 /// The schemas [`Compiler::flatten`] has seen, by pointer, with a value
@@ -1654,8 +1652,7 @@ impl<'a> Compiler<'a> {
                     let mut extra = Vec::new();
                     // Most schemas hold none of the keywords looked up
                     // below: one pass over the keys says which to look up.
-                    let has = flatten_keywords(m);
-                    if has == 0 {
+                    if !has_flatten_keywords(m) {
                         seen.insert(&s.ptr, Some(out.len()));
                         out.push(s);
                         continue;

@@ -104,6 +104,26 @@ impl Rows {
         }
     }
 
+    /// Cell `col` of row `s`, computed by `compute` under `lock` if still
+    /// unknown once the lock is held (another thread may have filled it
+    /// meanwhile).
+    fn fill<G>(
+        &self,
+        s: u32,
+        col: usize,
+        lock: &Mutex<G>,
+        compute: impl FnOnce(&mut G) -> u32,
+    ) -> u32 {
+        let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let t = self.get(s, col);
+        if t != UNKNOWN {
+            return t;
+        }
+        let t = compute(&mut g);
+        self.set(s, col, t);
+        t
+    }
+
     /// Makes row `s` (all transitions unknown). False if there is no room.
     fn add(&self, s: u32, accept: bool) -> bool {
         let (k, r) = Self::locate(s as usize);
@@ -233,15 +253,9 @@ impl LazyDfa {
 
     #[cold]
     fn next_slow(&self, s: u32, class: usize) -> u32 {
-        let mut g = self.lock();
-        // Another thread may have computed it meanwhile.
-        let t = self.rows.get(s, class);
-        if t != UNKNOWN {
-            return t;
-        }
-        let t = g.step(&self.rows, s, class, self.reps[class], self.max_states);
-        self.rows.set(s, class, t);
-        t
+        self.rows.fill(s, class, &self.inner, |g| {
+            g.step(&self.rows, s, class, self.reps[class], self.max_states)
+        })
     }
 
     #[inline]
@@ -527,19 +541,14 @@ impl LazyProduct {
 
     #[cold]
     fn next_slow(&self, s: u32, class: usize) -> u32 {
-        let mut g = self.lock();
-        let t = self.rows.get(s, class);
-        if t != UNKNOWN {
-            return t;
-        }
-        let r = self.raw_next(&mut g, s, class);
-        let t = if r != DEAD && self.resolve(&mut g, r) {
-            r
-        } else {
-            DEAD
-        };
-        self.rows.set(s, class, t);
-        t
+        self.rows.fill(s, class, &self.inner, |g| {
+            let r = self.raw_next(g, s, class);
+            if r != DEAD && self.resolve(g, r) {
+                r
+            } else {
+                DEAD
+            }
+        })
     }
 
     /// Every live state and its transitions (see [`LazyDfa::complete`]).

@@ -19,7 +19,7 @@
 //! the lexemes every schema shares out of the process-wide cache.
 
 use super::{LexemeDfa, DEAD};
-use crate::grammar::spell_json_char_into;
+use crate::grammar::{json_short_escape, json_short_unescape, spell_json_char_into};
 
 /// The string whose spellings `pattern` matches, if `pattern` is exactly
 /// what [`spell_json_string`](crate::grammar::spell_json_string) makes of it.
@@ -90,17 +90,7 @@ fn first_char(group: &str) -> Option<char> {
         return char::decode_utf16(units).next()?.ok();
     }
     if let Some(e) = group.strip_prefix("\\\\") {
-        return match e.chars().next()? {
-            '"' => Some('"'),
-            '\\' => Some('\\'),
-            '/' => Some('/'),
-            'b' => Some('\u{8}'),
-            'f' => Some('\u{c}'),
-            'n' => Some('\n'),
-            'r' => Some('\r'),
-            't' => Some('\t'),
-            _ => None,
-        };
+        return json_short_unescape(e.chars().next()?);
     }
     let mut chars = group.chars();
     match chars.next()? {
@@ -176,17 +166,7 @@ impl CharSpelling {
     fn new(c: char) -> CharSpelling {
         let mut utf8 = [0u8; 4];
         let len = c.encode_utf8(&mut utf8).len() as u8;
-        let short = match c {
-            '"' => b'"',
-            '\\' => b'\\',
-            '/' => b'/',
-            '\u{8}' => b'b',
-            '\u{c}' => b'f',
-            '\n' => b'n',
-            '\r' => b'r',
-            '\t' => b't',
-            _ => 0,
-        };
+        let short = json_short_escape(c).unwrap_or(0);
         let mut buf = [0u16; 2];
         let units = c.encode_utf16(&mut buf);
         let mut hex = [[0u8; 4]; 2];
@@ -390,13 +370,7 @@ mod tests {
     /// random spellings.
     #[test]
     fn literal_dfas_match_regex_dfas() {
-        let mut seed = 5u64;
-        let mut rand = |n: usize| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) as usize % n
-        };
+        let mut rand = crate::lexer::tests::seeded_rand(5);
         for s in ["name", "a/\"b\\c", "é€😀", "tab\there", "\u{1}x"] {
             let direct = literal_dfa(s);
             let regex = LexemeDfa::build(&spell_json_string(s)).unwrap();
@@ -422,16 +396,7 @@ mod tests {
                 for _ in 0..rand(10) {
                     text.push_str(&pieces[rand(pieces.len())]);
                 }
-                let (mut a, mut b) = (direct.start, regex.start);
-                for &byte in text.as_bytes() {
-                    a = direct.next(a, byte);
-                    b = regex.next(b, byte);
-                    assert_eq!(a == DEAD, b == DEAD, "{s:?} on {text:?}");
-                    if a == DEAD {
-                        break;
-                    }
-                    assert_eq!(direct.is_accepting(a), regex.is_accepting(b));
-                }
+                crate::lexer::tests::assert_same_walk(&direct, &regex, &text, s);
             }
             // And the canonical spellings are accepted.
             let mut q = direct.start;
