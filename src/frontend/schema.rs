@@ -59,7 +59,7 @@ use crate::error::GrammarError;
 use crate::frontend::json::{add_json_rules, NUMBER, STRING};
 use crate::frontend::number_regex::{number_regex, Decimal, Keyword, NumberConstraint};
 use crate::frontend::schema_ids::{
-    resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
+    push_escaped, resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
 };
 use crate::frontend::string_regex::{drop_trailing_lookahead, split_leading_lookaheads};
 use crate::grammar::{
@@ -133,10 +133,6 @@ fn invalid(pointer: &str, message: impl Into<String>) -> GrammarError {
     }
 }
 
-fn esc_ptr(k: &str) -> String {
-    k.replace('~', "~0").replace('/', "~1")
-}
-
 /// Whether `m` holds any keyword [`Compiler::flatten`] acts on (references,
 /// `allOf`, and what [`Compiler::rewrites`] rewrites).
 fn has_flatten_keywords(m: &Map<String, Value>) -> bool {
@@ -204,13 +200,7 @@ fn child(ptr: &str, k: &str) -> String {
     let mut out = String::with_capacity(ptr.len() + 1 + k.len());
     out.push_str(ptr);
     out.push('/');
-    for c in k.chars() {
-        match c {
-            '~' => out.push_str("~0"),
-            '/' => out.push_str("~1"),
-            c => out.push(c),
-        }
-    }
+    push_escaped(&mut out, k);
     out
 }
 
@@ -2464,7 +2454,7 @@ impl<'a> Compiler<'a> {
                 }
                 if let Some(Value::Object(p)) = m.get("patternProperties") {
                     for pat in p.keys() {
-                        let pp = format!("{}(evaluated)/{}", u.ptr, esc_ptr(pat));
+                        let pp = child(&format!("{}(evaluated)", u.ptr), pat);
                         pats.push((pp, pat.clone(), yes));
                     }
                 }

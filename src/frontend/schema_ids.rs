@@ -270,8 +270,8 @@ impl Resources {
     }
 }
 
-/// Appends `k` escaped as a JSON pointer token.
-fn push_escaped(out: &mut String, k: &str) {
+/// Appends `k` escaped as a JSON pointer token (`~` as `~0`, `/` as `~1`).
+pub(crate) fn push_escaped(out: &mut String, k: &str) {
     for c in k.chars() {
         match c {
             '~' => out.push_str("~0"),
