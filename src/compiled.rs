@@ -84,6 +84,13 @@ impl AnyOrderParts {
             return false;
         }
         let Some(c) = &self.count else { return true };
+        if c.prefix > 0 {
+            // Positional members (none required): the first `k` can be
+            // written, then the others if all of the prefix can.
+            let p = c.prefix as usize;
+            let k = (0..p).take_while(|&i| ok(i)).count();
+            return k as u64 >= u64::from(c.min) || (k == p && (p..self.first.len()).any(&ok));
+        }
         let nreq = self.required.iter().filter(|r| **r).count() as u64;
         if c.max.is_some_and(|m| u64::from(m) < nreq) {
             return false;
@@ -338,12 +345,16 @@ impl<'g> Lowering<'g> {
                     let nonce = c.once.iter().filter(|o| **o).count();
                     let cap = c.max.unwrap_or(c.min);
                     let once_ok = c.once.len() == members.len()
-                        && required.iter().zip(&c.once).all(|(r, o)| !r || *o);
+                        && required.iter().zip(&c.once).all(|(r, o)| !r || *o)
+                        && (!c.distinct || !c.once.iter().chain(required).any(|&f| f))
+                        && c.prefix as usize <= members.len()
+                        && (c.prefix == 0 || !required.iter().any(|&r| r));
                     if !once_ok || nonce > MAX_COUNTED_ONCE || cap > MAX_MEMBER_COUNT {
                         return Err(GrammarError::TooLarge(format!(
                             "a counted any-order list in rule {} has {} members, {nonce} of them \
                              at most once, and a count bound of {cap}; it needs one `once` flag \
-                             per member (set for each required one), at most \
+                             per member (set for each required one, and none in a distinct \
+                             list, whose members may not be required either), at most \
                              {MAX_COUNTED_ONCE} set, and bounds up to {MAX_MEMBER_COUNT}",
                             self.current_rule,
                             members.len(),
@@ -561,6 +572,10 @@ impl CompiledGrammar {
             nullable,
             start_prod: 0,
             ignore,
+            has_distinct: lw
+                .any_order
+                .iter()
+                .any(|a| a.count.as_ref().is_some_and(|c| c.distinct)),
             any_order: lw
                 .any_order
                 .into_iter()

@@ -103,6 +103,16 @@ pub struct MemberCount {
     pub max: Option<u32>,
     /// Per member: it may appear at most once.
     pub once: Vec<bool>,
+    /// No two members may be the same JSON value (JSON Schema
+    /// `uniqueItems`): the parser reads each member's text when the member
+    /// completes, and refuses one equal to an earlier member of the same
+    /// list. Members must then be neither required nor `once`. Build such a
+    /// list with [`Expr::unique_list`].
+    pub distinct: bool,
+    /// The first `prefix` members are positional: member `i < prefix` may
+    /// only be the list's `i`-th, and the other members come only after
+    /// them (a JSON array's `prefixItems`, then its `items`).
+    pub prefix: u32,
 }
 
 impl Expr {
@@ -238,7 +248,82 @@ impl Expr {
             members: exprs,
             required,
             separator: Box::new(separator),
-            count: Some(MemberCount { min, max, once }),
+            count: Some(MemberCount {
+                min,
+                max,
+                once,
+                distinct: false,
+                prefix: 0,
+            }),
+        }
+    }
+
+    /// Between `min` and `max` items with `separator` between them, no two
+    /// the same JSON value: a JSON array's items under `uniqueItems: true`.
+    /// Item `i` is `prefix[i]` while there are such, then `rest` (if `None`,
+    /// there are at most `prefix.len()` items).
+    /// Values compare as JSON Schema compares them (`1` equals `1.0`, object
+    /// keys in any order, strings after their escapes are read).
+    ///
+    /// The check runs where an item completes, so the mask refuses the token
+    /// that closes a duplicate string, object, array or `true`/`false`/`null`.
+    /// A number completes only at the byte after it (it could go on), so a
+    /// duplicate number is refused at the `,` or `]` that follows.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use formwork::grammar::{Expr, Grammar};
+    /// use formwork::{CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut g = Grammar::new("s");
+    /// g.rule("s", Expr::seq([
+    ///     Expr::literal("["),
+    ///     Expr::unique_list(
+    ///         vec![Expr::regex(r#""[a-z]*""#)],
+    ///         Some(Expr::regex(r#""[a-z]*"|[0-9]+(\.[0-9]+)?"#)),
+    ///         Expr::literal(","),
+    ///         0,
+    ///         None,
+    ///     ),
+    ///     Expr::literal("]"),
+    /// ]));
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
+    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
+    /// let trie = Arc::new(TokenTrie::new(&vocab));
+    /// let m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), vocab, trie);
+    /// for (text, ok) in [(r#"["a","b",1]"#, true), (r#"["a","a"]"#, false), (r#"["a",1,1.0]"#, false),
+    ///                    (r#"["a",1,10]"#, true), ("[1]", false)] {
+    ///     let mut m = m.clone();
+    ///     let fits = m.commit_bytes(text.as_bytes()).is_ok() && m.is_accepting();
+    ///     assert_eq!(fits, ok, "{text}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn unique_list(
+        prefix: Vec<Expr>,
+        rest: Option<Expr>,
+        separator: Expr,
+        min: u32,
+        max: Option<u32>,
+    ) -> Expr {
+        let n = prefix.len() as u32;
+        let max = if rest.is_none() {
+            Some(max.map_or(n, |m| m.min(n)))
+        } else {
+            max
+        };
+        let members: Vec<Expr> = prefix.into_iter().chain(rest).collect();
+        Expr::AnyOrder {
+            required: vec![false; members.len()],
+            separator: Box::new(separator),
+            count: Some(MemberCount {
+                min,
+                max,
+                once: vec![false; members.len()],
+                distinct: true,
+                prefix: n,
+            }),
+            members,
         }
     }
     /// Between `min` and `max` repetitions (`None`: unbounded).

@@ -1049,6 +1049,9 @@ pub(crate) struct LexerCache {
     /// Per state and text slice `j`: bit `2j` = known, bit `2j+1` = every
     /// string of the slice stays inside the current lexeme.
     slice_ok: Vec<u16>,
+    /// Per state: 0 not yet known, 1 if a byte may follow, 2 if none may
+    /// (see [`is_closed`](Self::is_closed)).
+    closed: Vec<u8>,
 }
 
 impl LexerCache {
@@ -1060,6 +1063,7 @@ impl LexerCache {
             ncls: spec.class_count(),
             starts: Default::default(),
             slice_ok: Vec::new(),
+            closed: Vec::new(),
         }
     }
 
@@ -1170,6 +1174,7 @@ impl LexerCache {
         });
         self.trans.resize(self.trans.len() + self.ncls, UNKNOWN);
         self.slice_ok.push(0);
+        self.closed.push(0);
         self.index.insert(key, id);
         id
     }
@@ -1228,6 +1233,21 @@ impl LexerCache {
         }
         self.slice_ok[s as usize] |= (1 | if ok { 2 } else { 0 }) << (2 * j);
         ok
+    }
+
+    /// True if a lexeme ends in state `s` and no byte can extend it (a string
+    /// after its closing quote, `}`, `true`): the lexeme is over here, not
+    /// only at the next byte.
+    pub(crate) fn is_closed(&mut self, spec: &LexerSpec, s: u32) -> bool {
+        match self.closed[s as usize] {
+            1 => return false,
+            2 => return true,
+            _ => {}
+        }
+        let closed = self.states[s as usize].can_end()
+            && (0..self.ncls).all(|c| self.next(spec, s, spec.class_rep[c]) == DEAD);
+        self.closed[s as usize] = if closed { 2 } else { 1 };
+        closed
     }
 
     /// Builds every state reachable from `s` and all their transitions, up

@@ -39,6 +39,7 @@ pub mod fuzzer;
 #[cfg(feature = "model")]
 pub mod generate;
 pub mod grammar;
+mod json_value;
 mod lexer;
 pub mod mask;
 pub mod matcher;

@@ -33,6 +33,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 const UNSET: u32 = u32::MAX - 1;
+/// How far [`Matcher::ends_later`] looks for a way out of a duplicate.
+const END_LOOKAHEAD: u32 = 4;
 /// Bounds on [`Matcher::shortest_completion`]'s search: byte steps tried and
 /// states kept.
 const COMPLETION_STEPS: usize = 2_000_000;
@@ -45,6 +47,8 @@ struct Snapshot {
     rows: u32,
     lex: u32,
     stopped: bool,
+    /// Length of [`Matcher::text`].
+    text: u32,
 }
 
 /// The walk's state at one depth of the trie: after the bytes of the last
@@ -107,6 +111,12 @@ pub struct Matcher {
     /// string of up to 32,767 code points every count is its own lexer
     /// state, yet all counts far from the bounds allow the same tokens.
     by_count_class: HashMap<(u64, CountClassKey), TokenMask, FxBuild>,
+    /// The output so far, kept only for grammars with distinct lists
+    /// (`uniqueItems`), whose parser reads a member's text when it completes.
+    /// During a trie walk it also holds the bytes of the current trie path.
+    text: Vec<u8>,
+    /// The grammar has distinct lists (see [`text`](Self::text)).
+    distinct: bool,
 }
 
 /// Most masks kept in [`Matcher::by_count_class`].
@@ -123,6 +133,7 @@ impl Matcher {
         let parser = grammar.initial_parser.clone();
         let lexer = grammar.initial_lexer.clone();
         let lex = grammar.initial_lex;
+        let distinct = grammar.parser.has_distinct;
         Matcher {
             grammar,
             vocab,
@@ -137,6 +148,8 @@ impl Matcher {
             memo: None,
             boundaries: HashMap::default(),
             by_count_class: HashMap::default(),
+            text: Vec::new(),
+            distinct,
         }
     }
 
@@ -160,20 +173,27 @@ impl Matcher {
         self.stopped
     }
 
-    /// Ends the current lexeme at lexer state `lex` after parser row `row`.
-    /// Returns the lexer start state of the next lexeme and the parser row it
-    /// starts after, or `DEAD` if the lexeme cannot end here. May push a row.
-    fn end_lexeme(&mut self, lex: u32, row: u32) -> (u32, u32) {
+    /// Ends the current lexeme at lexer state `lex` after parser row `row`,
+    /// where the output is `self.text[..pos]` (in grammars with distinct
+    /// lists; others keep no text). Returns the lexer start state of the next
+    /// lexeme and the parser row it starts after, or `DEAD` if the lexeme
+    /// cannot end here. May push a row.
+    fn end_lexeme(&mut self, lex: u32, row: u32, pos: usize) -> (u32, u32) {
         let g = &*self.grammar;
         let st = self.lexer.state(lex);
         if !st.can_end() {
             return (DEAD, row);
         }
+        let text = if self.distinct {
+            &self.text[..pos]
+        } else {
+            &[][..]
+        };
         // A grammar lexeme takes precedence; the ignore lexeme is the fallback.
         let pushed = if st.accepting.is_empty() {
             None
         } else {
-            self.parser.push(&g.parser, row, &st.accepting)
+            self.parser.push(&g.parser, row, &st.accepting, text)
         };
         let new_row = match pushed {
             Some(r) => r,
@@ -194,8 +214,10 @@ impl Matcher {
     /// same state (every word followed by a quote), and the parser need only
     /// be asked once. A remembered row is reused only while it is still in
     /// the arena (checked by its serial number); `rows` is the arena length
-    /// the caller's level owns, above which rows may be dropped.
-    fn end_lexeme_in_walk(&mut self, lex: u32, row: u32, rows: u32) -> (u32, u32) {
+    /// the caller's level owns, above which rows may be dropped. An end that
+    /// completed a distinct list's member depends on the text, not only on
+    /// (row, state), and is not remembered.
+    fn end_lexeme_in_walk(&mut self, lex: u32, row: u32, rows: u32, pos: usize) -> (u32, u32) {
         let key = (self.parser.serial(row), lex);
         if let Some(&(after, after_row, serial)) = self.boundaries.get(&key) {
             if after == DEAD {
@@ -208,7 +230,11 @@ impl Matcher {
             }
         }
         self.parser.truncate(rows as usize);
-        let (after, after_row) = self.end_lexeme(lex, row);
+        let reads = self.parser.text_reads();
+        let (after, after_row) = self.end_lexeme(lex, row, pos);
+        if self.parser.text_reads() != reads {
+            return (after, after_row);
+        }
         if self.boundaries.len() >= 4096 {
             self.boundaries.clear();
         }
@@ -217,15 +243,17 @@ impl Matcher {
         (after, after_row)
     }
 
-    /// Steps one byte from (`lex`, `row`). Returns the new state, or `DEAD`.
-    /// On success the arena may hold a new row; on failure it is unchanged.
+    /// Steps one byte from (`lex`, `row`), after the output `self.text`
+    /// (which the caller extends by `b` on success, in grammars with distinct
+    /// lists). Returns the new state, or `DEAD`. On success the arena may
+    /// hold a new row; on failure it is unchanged.
     fn step_byte(&mut self, lex: u32, row: u32, b: u8) -> (u32, u32) {
         let t = self.lexer.next(&self.grammar.lexer, lex, b);
         if t != DEAD {
             return (t, row);
         }
         let rows = self.parser.row_count();
-        let (start, new_row) = self.end_lexeme(lex, row);
+        let (start, new_row) = self.end_lexeme(lex, row, self.text.len());
         if start == DEAD {
             return (DEAD, row);
         }
@@ -245,12 +273,14 @@ impl Matcher {
         self.accepting_at(self.lex, self.row)
     }
 
+    /// True if the output may end in (`lex`, `row`), after the output
+    /// `self.text`.
     fn accepting_at(&mut self, lex: u32, row: u32) -> bool {
         if self.lexer.state(lex).at_start {
             return self.parser.is_accepting(row);
         }
         let rows = self.parser.row_count();
-        let (start, new_row) = self.end_lexeme(lex, row);
+        let (start, new_row) = self.end_lexeme(lex, row, self.text.len());
         let ok = start != DEAD && self.parser.is_accepting(new_row);
         self.parser.truncate(rows);
         ok
@@ -290,6 +320,7 @@ impl Matcher {
             }
         }
         out.clear();
+        let reads = self.parser.text_reads();
         let trie = self.trie.clone();
         let spec = &self.grammar.lexer;
         let slice = trie.text_slices().and_then(|(slices, dfa)| {
@@ -314,6 +345,12 @@ impl Matcher {
                     out.insert(e);
                 }
             }
+        }
+        // A mask that read a distinct member's text depends on the current
+        // lexeme's bytes, which (row, lexer state) does not pin down; at a
+        // lexeme's start there are none.
+        if self.parser.text_reads() != reads && !self.lexer.state(self.lex).at_start {
+            return;
         }
         match &mut self.memo {
             Some((serial, lex, mask)) if mask.width() == out.width() => {
@@ -356,12 +393,21 @@ impl Matcher {
             after_row: self.row,
         };
         let root_end = nodes[0].subtree_end as usize;
+        // Distinct lists: `self.text` is the output, then the trie path.
+        let distinct = self.distinct;
+        let base = self.text.len();
+        if distinct {
+            self.text.resize(base + trie.max_depth(), 0);
+        }
         let (words, sink) = out.words_with_sink();
         let mut i = 1usize;
         while i < root_end {
             let node = nodes[i];
             let d = node.depth as usize;
             let parent = levels[d - 1];
+            if distinct {
+                self.text[base + d - 1] = node.byte;
+            }
             let mut t = self
                 .lexer
                 .cached(parent.lex, class_of[node.byte as usize] as usize);
@@ -373,7 +419,8 @@ impl Matcher {
                 if t == DEAD {
                     let mut p = parent;
                     if p.after_lex == UNSET {
-                        (p.after_lex, p.after_row) = self.end_lexeme_in_walk(p.lex, p.row, p.rows);
+                        (p.after_lex, p.after_row) =
+                            self.end_lexeme_in_walk(p.lex, p.row, p.rows, base + d - 1);
                         levels[d - 1] = p;
                     }
                     if p.after_lex != DEAD {
@@ -386,25 +433,56 @@ impl Matcher {
                     }
                 }
             }
-            // Branch-free: a node without a token sets a bit in the sink word.
-            let tok = node.token.min(sink) as usize;
-            words[tok / 32] |= 1 << (tok % 32);
-            if node.has_duplicates {
-                for dup in trie.duplicates(i as u32) {
-                    words[dup as usize / 32] |= 1 << (dup % 32);
-                }
-            }
-            levels[d] = Level {
+            let mut level = Level {
                 lex: t,
                 row,
                 rows: self.parser.row_count() as u32,
                 after_lex: UNSET,
                 after_row: row,
             };
+            // Distinct lists: where the lexeme may end, end it now (the
+            // children would anyway). If the parser refuses it (a duplicate
+            // member), a token ending here is allowed only if the lexeme can
+            // go on to an end that is not refused: a string after its closing
+            // quote cannot (nor can its subtree), `1` may become `10`.
+            let mut allowed = true;
+            if distinct && self.lexer.state(t).can_end() {
+                let p = levels[d - 1];
+                let keep = if p.after_lex != UNSET && p.after_lex != DEAD {
+                    p.rows.max(p.after_row + 1)
+                } else {
+                    p.rows
+                };
+                let (a, r) = self.end_lexeme_in_walk(t, row, keep.max(row + 1), base + d);
+                (level.after_lex, level.after_row) = (a, r);
+                if a == DEAD {
+                    if self.lexer.is_closed(spec, t) {
+                        i = node.subtree_end as usize;
+                        continue;
+                    }
+                    allowed = self.ends_later(t, row, base + d, END_LOOKAHEAD);
+                }
+            } else if distinct && !self.in_string(row, base + d) {
+                // Inside a number, every way on may lead to a duplicate
+                // (`50` heads only for `50e-1` when 5 is taken in 0..9).
+                allowed = self.ends_later(t, row, base + d, END_LOOKAHEAD);
+            }
+            if allowed {
+                // Branch-free: a node without a token sets a bit in the sink word.
+                let tok = node.token.min(sink) as usize;
+                words[tok / 32] |= 1 << (tok % 32);
+                if node.has_duplicates {
+                    for dup in trie.duplicates(i as u32) {
+                        words[dup as usize / 32] |= 1 << (dup % 32);
+                    }
+                }
+            }
+            levels[d] = level;
             i += 1;
         }
         *words.last_mut().unwrap() = 0;
         self.parser.truncate(base_rows as usize);
+        self.text.truncate(base);
         self.levels = levels;
     }
 
@@ -423,6 +501,7 @@ impl Matcher {
             rows: self.parser.row_count() as u32,
             lex: self.lex,
             stopped: false,
+            text: self.text.len() as u32,
         };
         if self.vocab.eos_tokens().contains(&token) {
             if self.is_accepting() {
@@ -442,10 +521,19 @@ impl Matcher {
             let (l, r) = self.step_byte(lex, row, b);
             if l == DEAD {
                 self.parser.truncate(snap.rows as usize);
+                self.text.truncate(snap.text as usize);
                 return Err(self.not_allowed(token));
+            }
+            if self.distinct {
+                self.text.push(b);
             }
             lex = l;
             row = r;
+        }
+        if !self.end_allowed(lex, row) {
+            self.parser.truncate(snap.rows as usize);
+            self.text.truncate(snap.text as usize);
+            return Err(self.not_allowed(token));
         }
         self.history.push(snap);
         self.lex = lex;
@@ -453,15 +541,112 @@ impl Matcher {
         Ok(())
     }
 
+    /// In grammars with distinct lists: false if the lexeme in state `lex`
+    /// cannot end here (the parser refuses it: it would complete a duplicate
+    /// member) and, outside strings, cannot go on to an end that is not
+    /// refused either (within [`END_LOOKAHEAD`] bytes). The mask refuses
+    /// such a token too.
+    fn end_allowed(&mut self, lex: u32, row: u32) -> bool {
+        if !self.distinct || self.lexer.state(lex).at_start {
+            return true;
+        }
+        if !self.lexer.state(lex).can_end() {
+            // As in the mask: inside a number, see that a way on remains.
+            return self.in_string(row, self.text.len())
+                || self.ends_later(lex, row, self.text.len(), END_LOOKAHEAD);
+        }
+        let rows = self.parser.row_count();
+        let (after, _) = self.end_lexeme(lex, row, self.text.len());
+        self.parser.truncate(rows);
+        if after != DEAD {
+            return true;
+        }
+        !self.lexer.is_closed(&self.grammar.lexer, lex)
+            && self.ends_later(lex, row, self.text.len(), END_LOOKAHEAD)
+    }
+
+    /// True if the lexeme in state `lex` (after row `row`, the output being
+    /// `self.text[..pos]`) can read at most `depth` more bytes and end where
+    /// the parser takes it. A duplicate number (`1` when `1` was an item) is
+    /// only a dead end if nothing but other spellings of it (`1.0`, `1e0`)
+    /// can follow. The search is bounded: a lexeme whose only way out is
+    /// longer is taken as a dead end (the mask stays sound).
+    fn ends_later(&mut self, lex: u32, row: u32, pos: usize, depth: u32) -> bool {
+        if depth == 0 {
+            return false;
+        }
+        let grammar = self.grammar.clone();
+        let spec = &grammar.lexer;
+        let len = self.text.len();
+        if len <= pos {
+            self.text.resize(pos + 1, 0);
+        }
+        let found = self.ends_later_from(spec, lex, row, pos, depth);
+        self.text.truncate(len);
+        found
+    }
+
+    /// True if the lexeme after row `row` (the output being
+    /// `self.text[..end]`) is a JSON string: its first byte after any
+    /// whitespace is a quote. [`ends_later`](Self::ends_later) is not asked
+    /// inside strings, where it would cost a parser step at most trie nodes,
+    /// and where a way on that is no duplicate almost always exists.
+    fn in_string(&self, row: u32, end: usize) -> bool {
+        let start = self.parser.pos(row) as usize;
+        self.text
+            .get(start..end)
+            .and_then(|t| t.iter().find(|b| !b" \t\n\r".contains(b)))
+            == Some(&b'"')
+    }
+
+    /// [`ends_later`](Self::ends_later), `self.text` long enough.
+    fn ends_later_from(
+        &mut self,
+        spec: &crate::lexer::LexerSpec,
+        lex: u32,
+        row: u32,
+        pos: usize,
+        depth: u32,
+    ) -> bool {
+        for c in 0..spec.class_count() {
+            let b = spec.class_rep[c];
+            let s = self.lexer.next(spec, lex, b);
+            if s == DEAD {
+                continue;
+            }
+            self.text[pos] = b;
+            if self.lexer.state(s).can_end() {
+                let rows = self.parser.row_count();
+                let (after, _) = self.end_lexeme(s, row, pos + 1);
+                self.parser.truncate(rows);
+                if after != DEAD {
+                    return true;
+                }
+            }
+            if self.ends_later(s, row, pos + 1, depth - 1) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Commits raw bytes (e.g. a prompt-side prefix of the output), which need
     /// not be token-aligned. Not recorded for rollback: use at the start only.
     pub fn commit_bytes(&mut self, bytes: &[u8]) -> Result<(), MatcherError> {
         let (mut lex, mut row) = (self.lex, self.row);
         let rows = self.parser.row_count();
+        let text = self.text.len();
         for (offset, &b) in bytes.iter().enumerate() {
             let (l, r) = self.step_byte(lex, row, b);
-            if l == DEAD {
+            let closed_ok = l != DEAD && {
+                if self.distinct {
+                    self.text.push(b);
+                }
+                offset + 1 < bytes.len() || self.end_allowed(l, r)
+            };
+            if !closed_ok {
                 self.parser.truncate(rows);
+                self.text.truncate(text);
                 return Err(MatcherError::BytesNotAllowed {
                     offset,
                     text: String::from_utf8_lossy(bytes).into(),
@@ -496,6 +681,7 @@ impl Matcher {
         let snap = self.history[self.history.len() - n];
         self.history.truncate(self.history.len() - n);
         self.parser.truncate(snap.rows as usize);
+        self.text.truncate(snap.text as usize);
         self.row = snap.row;
         self.lex = snap.lex;
         self.stopped = snap.stopped;
@@ -510,6 +696,7 @@ impl Matcher {
             return out;
         }
         let rows = self.parser.row_count();
+        let text = self.text.len();
         let (mut lex, mut row) = (self.lex, self.row);
         loop {
             if out.len() >= 4096 || self.accepting_at(lex, row) {
@@ -519,7 +706,14 @@ impl Matcher {
             let mut count = 0;
             let before = self.parser.row_count();
             for b in 0..=255u8 {
-                let (l, _) = self.step_byte(lex, row, b);
+                let (mut l, r) = self.step_byte(lex, row, b);
+                if l != DEAD && self.distinct {
+                    self.text.push(b);
+                    if !self.end_allowed(l, r) {
+                        l = DEAD;
+                    }
+                    self.text.pop();
+                }
                 self.parser.truncate(before);
                 if l != DEAD {
                     count += 1;
@@ -534,10 +728,14 @@ impl Matcher {
             }
             let (l, r) = self.step_byte(lex, row, only);
             out.push(only);
+            if self.distinct {
+                self.text.push(only);
+            }
             lex = l;
             row = r;
         }
         self.parser.truncate(rows);
+        self.text.truncate(text);
         out
     }
 
@@ -617,8 +815,10 @@ impl Matcher {
             return Some(Vec::new());
         }
         let rows = self.parser.row_count();
+        let text = self.text.len();
         let found = self.completion_search(max_bytes);
         self.parser.truncate(rows);
+        self.text.truncate(text);
         found
     }
 
@@ -660,14 +860,33 @@ impl Matcher {
         let mut heap = BinaryHeap::new();
         let h0 = estimate(self, self.lex, self.row);
         heap.push(Reverse((h0, h0, 0u32)));
-        let mut closed: HashSet<(u64, u32), FxBuild> = HashSet::default();
+        let mut closed: HashSet<(u64, u32, u64), FxBuild> = HashSet::default();
         let mut steps = 0usize;
+        let base = self.text.len();
+        let mut path = Vec::new();
         while let Some(Reverse((_, _, i))) = heap.pop() {
             let (lex, row, _, _, g) = nodes[i as usize];
+            // With distinct lists the parser reads the text, and states that
+            // differ in it are not the same place: put it in `self.text`, and
+            // in the key.
+            let mut text_hash = 0;
+            if self.distinct {
+                path.clear();
+                let mut j = i as usize;
+                while nodes[j].2 != u32::MAX {
+                    path.push(nodes[j].3);
+                    j = nodes[j].2 as usize;
+                }
+                self.text.truncate(base);
+                self.text.extend(path.iter().rev());
+                let mut h = crate::parser::FxHasher::default();
+                std::hash::Hasher::write(&mut h, &self.text[base..]);
+                text_hash = std::hash::Hasher::finish(&h);
+            }
             // Parser rows are never equal by number, but often by content
             // (`[1,2` and `[1,2,3`): states are merged by the row's
             // signature, so each place is explored once.
-            if !closed.insert((self.parser.signature(row, &mut sigs), lex)) {
+            if !closed.insert((self.parser.signature(row, &mut sigs), lex, text_hash)) {
                 continue;
             }
             if self.accepting_at(lex, row) {
@@ -685,6 +904,7 @@ impl Matcher {
             }
             // Ending the lexeme here is the same for every byte: one parser
             // row, shared by all the children.
+            let pos = self.text.len();
             let mut end = None;
             for &b in &order {
                 steps += 1;
@@ -694,7 +914,7 @@ impl Matcher {
                 let mut l = self.lexer.next(&grammar.lexer, lex, b);
                 let mut r = row;
                 if l == DEAD {
-                    let (start, after) = *end.get_or_insert_with(|| self.end_lexeme(lex, row));
+                    let (start, after) = *end.get_or_insert_with(|| self.end_lexeme(lex, row, pos));
                     if start == DEAD {
                         continue;
                     }
@@ -703,6 +923,14 @@ impl Matcher {
                 }
                 if l == DEAD {
                     continue;
+                }
+                if self.distinct {
+                    self.text.push(b);
+                    let ok = self.end_allowed(l, r);
+                    self.text.pop();
+                    if !ok {
+                        continue;
+                    }
                 }
                 let h = estimate(self, l, r);
                 if h >= crate::parser::FAR {

@@ -35,6 +35,9 @@ const STARTED: u64 = 1 << 63;
 const COUNT_SHIFT: u32 = MAX_COUNTED_ONCE as u32;
 const COUNT_MASK: u64 = 0x7fff << COUNT_SHIFT;
 const _: () = assert!(MAX_MEMBER_COUNT < 0x7fff);
+/// In a distinct list's tag (see [`AnyOrderSpec::distinct`]), the bits
+/// below the count: the [`ValueSets`] id of the members' values so far.
+const SET_MASK: u64 = (1 << COUNT_SHIFT) - 1;
 
 /// The index in `ParserTables::any_order` of any-order symbol `sym`.
 #[inline]
@@ -82,6 +85,14 @@ pub(crate) struct AnyOrderSpec {
     /// Whether the list has a count (else bits 48..63 of the tag are
     /// member bits too: up to 63 required members).
     counted: bool,
+    /// No two members may be equal JSON values (`uniqueItems`): the tag's
+    /// low bits ([`SET_MASK`]) name the set of member values so far, and
+    /// completing a member checks its text against them. Such lists have
+    /// no required or `once` members, so those bits are free.
+    distinct: bool,
+    /// Counted lists: member `i < prefix` may only be the `i`-th, the
+    /// others only come after them (see [`MemberCount::prefix`]).
+    prefix: u32,
 }
 
 impl AnyOrderSpec {
@@ -128,8 +139,10 @@ impl AnyOrderSpec {
         by_nonterminal.sort_unstable();
         by_nonterminal.dedup();
         let (min, max) = count.map_or((0, None), |c| (c.min, c.max));
+        let prefix = count.map_or(0, |c| c.prefix);
+        // Counts below the prefix length must stay exact.
         let cap = if count.is_some() {
-            max.unwrap_or(min).min(MAX_MEMBER_COUNT)
+            max.unwrap_or(min).min(MAX_MEMBER_COUNT).max(prefix)
         } else {
             0
         };
@@ -144,6 +157,8 @@ impl AnyOrderSpec {
             max,
             cap,
             counted: count.is_some(),
+            distinct: count.is_some_and(|c| c.distinct),
+            prefix,
         }
     }
 
@@ -161,6 +176,13 @@ impl AnyOrderSpec {
         }
         let c = ((tag & COUNT_MASK) >> COUNT_SHIFT) as u32;
         if self.max.is_some_and(|m| c >= m) {
+            return None;
+        }
+        if (i as u32) < self.prefix {
+            if c != i as u32 {
+                return None;
+            }
+        } else if c < self.prefix {
             return None;
         }
         let c = (c + 1).min(self.cap);
@@ -243,6 +265,9 @@ pub(crate) struct ParserTables {
     pub(crate) ignore: Option<u32>,
     /// The any-order lists, indexed by the low bits of their symbols.
     pub(crate) any_order: Vec<AnyOrderSpec>,
+    /// Some any-order list is distinct: completing one of its members reads
+    /// the member's text (see [`Parser::push`]).
+    pub(crate) has_distinct: bool,
     /// For each position in `rhs`, the fewest bytes that can finish the
     /// production from there (see [`lexemes_to_end`]), computed on first use
     /// by [`ParserTables::rest_at`].
@@ -349,6 +374,62 @@ struct Row {
     accepting: bool,
     /// Unique over the parser's life: identifies the row's content for caches.
     serial: u64,
+    /// Byte offset in the output where the lexeme that made this row ended.
+    pos: u32,
+    /// Length of [`Parser::values`] before this row was made.
+    values_start: u32,
+}
+
+/// The values of distinct lists' members, as sets that share their tails:
+/// set `n > 0` is entry `n - 1` (one canonical value, see
+/// [`crate::json_value::canonical`]) added to set `parent`, and set 0 is
+/// empty. Entries are made in the order rows are, so popping rows pops the
+/// entries they made.
+#[derive(Clone, Debug, Default)]
+struct ValueSets {
+    entries: Vec<ValueEntry>,
+    bytes: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ValueEntry {
+    parent: u64,
+    hash: u64,
+    start: u32,
+    end: u32,
+}
+
+impl ValueSets {
+    /// The set `set` plus `value`, or `None` if `value` is in it already.
+    fn insert(&mut self, set: u64, value: &[u8]) -> Option<u64> {
+        let mut h = FxHasher::default();
+        h.write(value);
+        let hash = h.finish();
+        let mut s = set;
+        while s != 0 {
+            let e = self.entries[s as usize - 1];
+            if e.hash == hash && &self.bytes[e.start as usize..e.end as usize] == value {
+                return None;
+            }
+            s = e.parent;
+        }
+        let start = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(value);
+        self.entries.push(ValueEntry {
+            parent: set,
+            hash,
+            start,
+            end: self.bytes.len() as u32,
+        });
+        Some(self.entries.len() as u64)
+    }
+
+    fn truncate(&mut self, n: usize) {
+        if let Some(e) = self.entries.get(n) {
+            self.bytes.truncate(e.start as usize);
+            self.entries.truncate(n);
+        }
+    }
 }
 
 /// A fast hasher for small integer keys (FxHash).
@@ -398,6 +479,12 @@ pub(crate) struct Parser {
     allowed: Vec<u32>,
     seen: HashSet<(u32, u32, u64), FxBuild>,
     next_serial: u64,
+    values: ValueSets,
+    /// How many times a distinct list's member completed (and so its text
+    /// was read), over the parser's life.
+    text_reads: u64,
+    /// Scratch buffer for a member's canonical value.
+    canon: Vec<u8>,
 }
 
 impl Parser {
@@ -408,6 +495,9 @@ impl Parser {
             allowed: Vec::new(),
             seen: HashSet::default(),
             next_serial: 0,
+            values: ValueSets::default(),
+            text_reads: 0,
+            canon: Vec::new(),
         };
         p.seen.clear();
         p.add(Item {
@@ -415,8 +505,33 @@ impl Parser {
             origin: 0,
             tag: 0,
         });
-        p.finish_row(t, 0);
+        p.finish_row(t, 0, b"");
         p
+    }
+
+    /// How many times a distinct list's member has completed (its text
+    /// read) so far: a [`push`](Self::push) during which this changed has a
+    /// result that depends on the text, not only on the row and lexemes.
+    pub(crate) fn text_reads(&self) -> u64 {
+        self.text_reads
+    }
+
+    /// Adds the value of the member spanning `text[from..]` to value set
+    /// `set`: the new set, or `None` if the value was there already.
+    fn distinct_value(&mut self, set: u64, text: &[u8], from: usize) -> Option<u64> {
+        self.text_reads += 1;
+        self.canon.clear();
+        let span = text.get(from..).unwrap_or_default();
+        if !crate::json_value::canonical(span, &mut self.canon) {
+            // Not JSON (a grammar of another kind): compare the text.
+            self.canon.clear();
+            self.canon.push(b'x');
+            self.canon.extend_from_slice(span.trim_ascii());
+        }
+        let canon = std::mem::take(&mut self.canon);
+        let r = self.values.insert(set & SET_MASK, &canon);
+        self.canon = canon;
+        r
     }
 
     #[inline]
@@ -443,6 +558,13 @@ impl Parser {
     #[inline]
     pub(crate) fn is_accepting(&self, r: u32) -> bool {
         self.rows[r as usize].accepting
+    }
+
+    /// Where in the output the lexeme that made row `r` ended (0 for the
+    /// first row; kept for grammars with distinct lists).
+    #[inline]
+    pub(crate) fn pos(&self, r: u32) -> u32 {
+        self.rows[r as usize].pos
     }
 
     /// A number identifying row `r`'s content for caching (never reused).
@@ -610,10 +732,20 @@ impl Parser {
     /// `base`. The new row goes on top of the arena and its index is returned;
     /// `None` (and nothing pushed) if the grammar allows none of them here.
     ///
+    /// `text` is the output up to the end of the lexeme. It is read only
+    /// where the lexeme completes a member of a distinct list (see
+    /// [`ParserTables::has_distinct`]); other grammars may pass it empty.
+    ///
     /// `base` need not be the top row: rows form a tree laid out in a stack,
     /// which lets the mask walk keep a row for a trie node while it explores
     /// that node's siblings. Items only refer back to their own ancestors.
-    pub(crate) fn push(&mut self, t: &ParserTables, base: u32, lexemes: &[u32]) -> Option<u32> {
+    pub(crate) fn push(
+        &mut self,
+        t: &ParserTables,
+        base: u32,
+        lexemes: &[u32],
+        text: &[u8],
+    ) -> Option<u32> {
         let top = self.rows[base as usize];
         let k = self.rows.len() as u32;
         self.seen.clear();
@@ -632,8 +764,21 @@ impl Parser {
         if self.items.len() == first {
             return None;
         }
-        self.finish_row(t, k);
+        self.finish_row(t, k, text);
+        if t.has_distinct && self.is_dead(t, k) {
+            // The lexeme completed only members refused as duplicates.
+            self.truncate(k as usize);
+            return None;
+        }
         Some(k)
+    }
+
+    /// True if nothing may follow row `k` and the output may not end there
+    /// either (only the ignore lexeme is allowed). Lowering drops rules that
+    /// cannot finish, so only a refused distinct member leaves such a row.
+    fn is_dead(&self, t: &ParserTables, k: u32) -> bool {
+        let row = self.rows[k as usize];
+        !row.accepting && self.allowed(k).iter().all(|&l| Some(l) == t.ignore)
     }
 
     /// Pops rows (from the top of the arena) until `n` remain.
@@ -645,11 +790,12 @@ impl Parser {
         self.rows.truncate(n);
         self.items.truncate(r.start as usize);
         self.allowed.truncate(r.allowed_start as usize);
+        self.values.truncate(r.values_start as usize);
     }
 
     /// Advances the items of row `o` that wait for non-terminal `x`, which
-    /// has just been completed.
-    fn complete(&mut self, t: &ParserTables, x: u32, o: u32) {
+    /// has just been completed (its text is `text` from row `o` on).
+    fn complete(&mut self, t: &ParserTables, x: u32, o: u32, text: &[u8]) {
         let a = NT | x;
         let o = self.rows[o as usize];
         for i in o.start..o.end {
@@ -665,22 +811,32 @@ impl Parser {
                 let spec = t.spec(sym);
                 for m in spec.members_of(x) {
                     if spec.member(px.tag, m) == x {
-                        if let Some(tag) = spec.advance(px.tag, m) {
-                            self.add(Item { tag, ..px });
+                        let Some(mut tag) = spec.advance(px.tag, m) else {
+                            continue;
+                        };
+                        if spec.distinct {
+                            let Some(set) = self.distinct_value(px.tag, text, o.pos as usize)
+                            else {
+                                continue;
+                            };
+                            tag = (tag & !SET_MASK) | set;
                         }
+                        self.add(Item { tag, ..px });
                     }
                 }
             }
         }
     }
 
-    /// Runs predict/complete over the items added for row `k`, then records it.
-    fn finish_row(&mut self, t: &ParserTables, k: u32) {
+    /// Runs predict/complete over the items added for row `k`, whose
+    /// lexeme ends `text`, then records it.
+    fn finish_row(&mut self, t: &ParserTables, k: u32, text: &[u8]) {
         let start = if let Some(r) = self.rows.last() {
             r.end as usize
         } else {
             0
         };
+        let values_start = self.values.entries.len() as u32;
         debug_assert_eq!(k as usize, self.rows.len());
         let mut j = start;
         while j < self.items.len() {
@@ -691,17 +847,17 @@ impl Parser {
                 if it.origin == k {
                     continue; // empty span: already advanced when predicted
                 }
-                self.complete(t, t.lhs_at[it.dot as usize], it.origin);
+                self.complete(t, t.lhs_at[it.dot as usize], it.origin, text);
             } else if is_any_order(sym) {
                 let spec = t.spec(sym);
                 // All required members seen: the list may end here.
                 if spec.may_end(it.tag) && it.origin != k {
-                    self.complete(t, t.lhs_at[it.dot as usize], it.origin);
+                    self.complete(t, t.lhs_at[it.dot as usize], it.origin, text);
                 }
                 for m in 0..spec.first.len() {
                     // A member that may not come now is not even predicted,
                     // so its lexemes stay out of the mask.
-                    let Some(tag) = spec.advance(it.tag, m) else {
+                    let Some(mut tag) = spec.advance(it.tag, m) else {
                         continue;
                     };
                     let x = spec.member(it.tag, m) as usize;
@@ -713,6 +869,13 @@ impl Parser {
                         });
                     }
                     if t.nullable[x] {
+                        if spec.distinct {
+                            // An empty member: its value is the empty text.
+                            let Some(set) = self.distinct_value(it.tag, text, text.len()) else {
+                                continue;
+                            };
+                            tag = (tag & !SET_MASK) | set;
+                        }
                         self.add(Item { tag, ..it });
                     }
                 }
@@ -765,6 +928,8 @@ impl Parser {
             allowed_end: w as u32,
             accepting,
             serial: self.next_serial,
+            pos: text.len() as u32,
+            values_start,
         });
     }
 }

@@ -211,6 +211,18 @@ fn json_schema_fuzz_validates() {
             {"type": "object", "properties": {"b": {}}, "required": ["b"], "additionalProperties": false},
             {"type": "object", "properties": {"a": {}, "c": {"type": "string"}}, "additionalProperties": false}
         ]}),
+        // uniqueItems over open item sets: with seven strings (in many
+        // spellings) or six integers to choose from, most items drawn would
+        // repeat one, and the masks must refuse them without dead ends.
+        json!({"type": "array", "items": {"type": "string", "pattern": "^[ab]{0,2}$"},
+               "uniqueItems": true, "minItems": 5}),
+        json!({"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 5},
+               "uniqueItems": true, "minItems": 4}),
+        json!({"type": "array", "uniqueItems": true, "items": {"anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": 12},
+            {"type": "object", "properties": {"a": {"type": "boolean"}, "b": {"enum": [1, [2]]}},
+             "additionalProperties": false},
+            {"type": "array", "items": {"type": "boolean"}, "maxItems": 2}]}}),
         json!({"type": "object", "properties": {"p": {"type": "boolean"}}, "oneOf": [
             {"propertyNames": {"pattern": "^x"}},
             {"patternProperties": {"^x": {"type": "integer"}}, "additionalProperties": {"type": "null"}}

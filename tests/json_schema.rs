@@ -444,7 +444,8 @@ fn lenient_mode_drops_unsupported_keywords_with_warnings() {
         "type": "object",
         "properties": {
             "a": {"type": "string", "pattern": "(?<=x)a"},
-            "b": {"type": "array", "items": {"type": "integer"}, "uniqueItems": true}
+            "b": {"type": "array", "items": {"type": "integer"}, "contains": {"minimum": 5},
+                  "uniqueItems": true}
         },
         "required": ["a", "b"]
     });
@@ -454,7 +455,7 @@ fn lenient_mode_drops_unsupported_keywords_with_warnings() {
     ptrs.sort();
     assert_eq!(
         ptrs,
-        ["/properties/a/pattern", "/properties/b/uniqueItems"],
+        ["/properties/a/pattern", "/properties/b/contains"],
         "{warnings:?}"
     );
     let (vocab, trie) = common::tokenizer("gpt2").unwrap();
@@ -464,7 +465,8 @@ fn lenient_mode_drops_unsupported_keywords_with_warnings() {
         trie,
     );
     // The dropped keywords no longer constrain; the others still do.
-    assert!(accepts(&m, &vocab, r#"{"a": "y", "b": [1, 1]}"#));
+    assert!(accepts(&m, &vocab, r#"{"a": "y", "b": [1, 2]}"#));
+    assert!(!accepts(&m, &vocab, r#"{"a": "y", "b": [1, 1]}"#));
     assert!(!accepts(&m, &vocab, r#"{"a": "y", "b": ["1"]}"#));
     assert!(!accepts(&m, &vocab, r#"{"a": "y"}"#));
     // A malformed schema is still an error.
@@ -910,8 +912,10 @@ fn unsupported_pointer(schema: Value) -> (String, String) {
 
 #[test]
 fn errors_name_keyword_and_pointer() {
-    let (p, m) = unsupported_pointer(json!({"properties": {"a": {"uniqueItems": true}}}));
-    assert_eq!(p, "/properties/a/uniqueItems");
+    let (p, m) = unsupported_pointer(
+        json!({"properties": {"a": {"contains": {"type": "string"}, "uniqueItems": true}}}),
+    );
+    assert_eq!(p, "/properties/a/contains");
     assert!(m.contains("uniqueItems"), "{m}");
     let (p, m) = unsupported_pointer(json!({"items": {"pattern": "(?<=a)b"}}));
     assert_eq!(p, "/items/pattern");
@@ -1134,13 +1138,13 @@ fn test_suite_draft2020_12() {
     suite(
         "draft2020-12",
         "https://json-schema.org/draft/2020-12/schema",
-        365,
+        368,
     );
 }
 
 #[test]
 fn test_suite_draft7() {
-    suite("draft7", "http://json-schema.org/draft-07/schema#", 251);
+    suite("draft7", "http://json-schema.org/draft-07/schema#", 254);
 }
 
 /// A keyword about one type holds for every other type, so its negation holds
@@ -1505,4 +1509,196 @@ fn one_of_with_a_discriminator() {
         &[r#"{"k": 1}"#, r#"{"k": 2}"#],
         &[r#""s""#, "3", r#"{"k": 3}"#],
     );
+}
+
+/// `uniqueItems` over items from an open set: the parser compares each item,
+/// as a JSON value, with the ones before it where the item completes.
+#[test]
+fn unique_items_over_open_item_sets() {
+    check(
+        json!({"type": "array", "items": {"type": "string"}, "uniqueItems": true}),
+        &[
+            r#"["a", "b"]"#,
+            r#"["ab", "a", "b"]"#,
+            "[]",
+            r#"["a", "A"]"#,
+        ],
+        &[
+            r#"["a", "a"]"#,
+            r#"["a", "b", "a"]"#,
+            r#"["a", "\u0061"]"#,
+            r#"["\/", "/"]"#,
+        ],
+    );
+    check(
+        json!({"type": "array", "items": {"type": "number"}, "uniqueItems": true, "maxItems": 3}),
+        &["[1, 2, 3]", "[1, 10, 100]", "[0.5, 5]", "[-1, 1]"],
+        &[
+            "[1, 1.0]",
+            "[1, 2, 1e0]",
+            "[100, 1e2]",
+            "[0, -0]",
+            "[1, 2, 3, 4]",
+        ],
+    );
+    // Objects equal whatever their key order; arrays compared item by item.
+    check(
+        json!({"type": "array", "uniqueItems": true, "items": {"type": "object",
+               "properties": {"a": {"type": "integer"}, "b": {"type": "array"}}}}),
+        &[
+            r#"[{"a": 1}, {"a": 2}]"#,
+            r#"[{"a": 1}, {"a": 1, "b": []}]"#,
+            r#"[{"b": [1, 2]}, {"b": [2, 1]}]"#,
+        ],
+        &[
+            r#"[{"a": 1, "b": [1]}, {"b": [1.0], "a": 1}]"#,
+            r#"[{}, {}]"#,
+        ],
+    );
+    // Any JSON value, mixed types: `1` and `"1"` and `true` and `1.0`.
+    check(
+        json!({"uniqueItems": true}),
+        &[
+            r#"[1, "1", true, [1], {"1": 1}, null, false]"#,
+            r#"[[1, 2], [2, 1]]"#,
+        ],
+        &[
+            r#"[[1, 2], [1, 2.0]]"#,
+            "[null, null]",
+            "[true, 1, true]",
+            r#"[{"a": [1]}, {"a": [1e0]}]"#,
+        ],
+    );
+    // prefixItems, then items; the prefix counts among the items compared.
+    check(
+        json!({"prefixItems": [{"type": "string"}, {"type": "integer"}],
+               "items": {"type": ["string", "integer"]}, "uniqueItems": true, "minItems": 2}),
+        &[r#"["a", 1]"#, r#"["a", 1, "b", 2]"#],
+        &[
+            r#"["a", 1, "a"]"#,
+            r#"["a", 1, 1]"#,
+            r#"["a"]"#,
+            r#"[1, "a"]"#,
+        ],
+    );
+    // Without `items`, at most the prefix.
+    check(
+        json!({"prefixItems": [{"type": "boolean"}, {"type": "boolean"}], "items": false,
+               "uniqueItems": true}),
+        &["[true, false]", "[true]", "[]"],
+        &["[true, true]", "[true, false, true]"],
+    );
+    // Booleans are a finite set: three items cannot all differ.
+    check(
+        json!({"type": "array", "items": {"type": "boolean"}, "uniqueItems": true}),
+        &["[true, false]"],
+        &["[true, true]", "[false, true, false]"],
+    );
+    assert!(matches!(
+        json_schema_grammar(&json!({"type": "array", "items": {"type": "boolean"},
+                                    "uniqueItems": true, "minItems": 3})),
+        Err(GrammarError::EmptyLanguage(_))
+    ));
+}
+
+/// The token that closes a duplicate item is masked out (not only the `,`
+/// or `]` after it), and every token the mask allows can still be completed
+/// into a document that validates.
+#[test]
+fn unique_items_masks_refuse_the_closing_token() {
+    let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+    let cases = [
+        (
+            json!({"type": "array", "items": {"type": "string"}, "uniqueItems": true}),
+            r#"["ab", "a", "a"#,
+        ),
+        (
+            json!({"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 9},
+                   "uniqueItems": true}),
+            "[5, ",
+        ),
+        (
+            json!({"type": "array", "uniqueItems": true, "items": {"type": "object",
+                   "properties": {"k": {"enum": ["x", "y"]}}, "additionalProperties": false}}),
+            r#"[{"k": "x"}, {"k": "x""#,
+        ),
+        (
+            json!({"type": "array", "uniqueItems": true}),
+            "[true, [1], [1",
+        ),
+    ];
+    for (schema, prefix) in cases {
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let mut m = matcher_with(&schema, &options(), &vocab, &trie);
+        m.commit_bytes(prefix.as_bytes()).unwrap();
+        let mask = m.compute_mask();
+        let mut checked = 0;
+        for t in mask.iter() {
+            let bytes = vocab.token_bytes(t);
+            // The tokens that can end an item; the others stay inside one.
+            if vocab.eos_tokens().contains(&t)
+                || !bytes.iter().any(|b| b"\"]}e0123456789,".contains(b))
+            {
+                continue;
+            }
+            let mut n = m.clone();
+            n.commit(t).unwrap();
+            let tail = n.shortest_completion(64).unwrap_or_else(|| {
+                panic!(
+                    "{schema}: {prefix}{:?} allowed but cannot be completed",
+                    String::from_utf8_lossy(bytes)
+                )
+            });
+            let mut doc = prefix.as_bytes().to_vec();
+            doc.extend_from_slice(bytes);
+            doc.extend_from_slice(&tail);
+            let text = String::from_utf8(doc).unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert!(validator.is_valid(&v), "{schema}: {text} allowed");
+            checked += 1;
+        }
+        assert!(checked > 0, "{schema}: no token checked");
+        // The duplicate's own closing token is among the refused ones.
+        let closing: &[&str] = match prefix.as_bytes().last() {
+            Some(b'a') => &["\"", "\",", "\"]"],
+            Some(b' ') => &["5", "5,", "5]"],
+            Some(b'"') => &["}", "},", "}]"],
+            _ => &["]", "],", "]]"],
+        };
+        for c in closing {
+            if let Ok(ts) = vocab.encode(c) {
+                if ts.len() == 1 {
+                    assert!(!mask.contains(ts[0]), "{schema}: {prefix}{c} allowed");
+                }
+            }
+        }
+        // And something that is no duplicate is allowed.
+        let fresh = match prefix.as_bytes().last() {
+            Some(b'a') => "c",
+            Some(b' ') => "6",
+            Some(b'"') => ",",
+            _ => "2",
+        };
+        let ts = vocab.encode(fresh).unwrap();
+        assert!(mask.contains(ts[0]), "{schema}: {prefix}{fresh} refused");
+    }
+    // Inside a number or a literal, a prefix that can only become a
+    // duplicate is refused already.
+    let schema = json!({"type": "array", "uniqueItems": true,
+                        "items": {"type": ["boolean", "integer"], "maximum": 9}});
+    let m = matcher_with(&schema, &options(), &vocab, &trie);
+    for (text, ok) in [
+        ("[true, tr", false),
+        ("[true, fa", true),
+        ("[5, 50", false),
+        ("[5, 5", false),
+        ("[5, 6", true),
+        ("[-5, 5", true),
+    ] {
+        assert_eq!(
+            m.clone().commit_bytes(text.as_bytes()).is_ok(),
+            ok,
+            "{text}"
+        );
+    }
 }

@@ -29,8 +29,10 @@
 //!   required (and counted) members in its item tags.
 //! * Arrays: `items`, `prefixItems`, `additionalItems`, `minItems` /
 //!   `maxItems`, `contains` (items classed by the subset of `contains` they
-//!   match, counts in rules), `uniqueItems` over `enum` items (at most once
-//!   each) or where at most one item can occur.
+//!   match, counts in rules), `uniqueItems`: over `enum`, boolean and
+//!   `null` items in the grammar (each value at most once), over any other
+//!   items as a distinct list ([`Expr::unique_list`]) whose parser compares
+//!   each item, as a JSON value, with the earlier ones where it completes.
 //! * `allOf` (merged), `anyOf` and `oneOf` (distributed over the
 //!   conjunction; a branch whose plain keywords contradict is dropped at
 //!   once), `not`, `if`/`then`/`else` and `dependent*` (rewritten as
@@ -3447,31 +3449,100 @@ impl<'a> Compiler<'a> {
         Ok(Some(out))
     }
 
-    /// `uniqueItems: true` over items from a finite set of values (an
-    /// `enum`): each value is a member of an any-order list that may appear
-    /// at most once, and the parser counts the members for
-    /// `minItems`/`maxItems`. Items from an open set need checks at value
-    /// boundaries, which the matcher does not do yet.
-    fn unique_finite_array(&mut self, n: &Node<'a>, u: &str, plen: usize) -> R<Option<Expr>> {
-        let open = || {
-            unsupported(
+    /// `uniqueItems: true`. Over items from a small finite set of values
+    /// (an `enum`, booleans and `null`), each value is a member of an
+    /// any-order list that may appear at most once, and the parser counts
+    /// the members for `minItems`/`maxItems`: the grammar alone is exact.
+    /// Over any other items the list is distinct ([`Expr::unique_list`]):
+    /// the parser compares each item, as a JSON value, with the ones before
+    /// it where the item completes.
+    fn unique_array(&mut self, n: &Node<'a>, u: &str, plen: usize) -> R<Option<Expr>> {
+        let bound = u64::from(MAX_MEMBER_COUNT);
+        if n.min_items > bound || n.max_items.is_some_and(|m| m > bound) || plen as u64 > bound {
+            // The parser's item count stops at `bound`.
+            return Err(unsupported(
                 u,
-                "uniqueItems: true is not supported yet (except over enum items)",
-            )
-        };
-        if plen > 0 {
-            return Err(open());
+                format!("minItems, maxItems or prefixItems above {bound} with uniqueItems: true"),
+            ));
+        }
+        let mut max = n.max_items;
+        let mut prefix = Vec::new();
+        for i in 0..plen {
+            if max.is_some_and(|m| i as u64 >= m) {
+                break;
+            }
+            let mut subs = Vec::new();
+            for a in &n.arrs {
+                if let Some((p, v)) = a.prefix.get(i) {
+                    subs.push(Sub::new(p.clone(), v));
+                } else if let Some((p, v)) = &a.rest {
+                    subs.push(Sub::new(p.clone(), v));
+                }
+            }
+            match self.value(subs)? {
+                Some(c) => prefix.push(c.expr),
+                None => {
+                    max = Some(i as u64);
+                    break;
+                }
+            }
         }
         let rest: Vec<Sub<'a>> = n
             .arrs
             .iter()
             .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), v)))
             .collect();
-        let Some(item) = self.value(rest)? else {
-            return Ok((n.min_items == 0).then(|| Expr::literal("[]")));
+        let item = if max.is_none_or(|m| m > prefix.len() as u64) && prefix.len() == plen {
+            self.value(rest)?
+        } else {
+            None
         };
-        let Some(vals) = item.values.filter(|v| v.len() <= MAX_COUNTED_ONCE) else {
-            return Err(open());
+        if plen > 0 || item.is_none() {
+            let most = prefix.len() as u64 + if item.is_some() { bound } else { 0 };
+            let max = max.map_or(most, |m| m.min(most));
+            if n.min_items > max {
+                return Ok(None);
+            }
+            return Ok(Some(Expr::seq([
+                Expr::literal("["),
+                Expr::unique_list(
+                    prefix,
+                    item.map(|c| c.expr),
+                    Expr::literal(","),
+                    n.min_items as u32,
+                    (max < bound).then_some(max as u32),
+                ),
+                Expr::literal("]"),
+            ])));
+        }
+        let item = item.expect("checked above");
+        let finite = item.values.clone().or_else(|| {
+            (item.types & !(T_NULL | T_BOOL) == 0).then(|| {
+                let mut v = Vec::new();
+                if item.types & T_NULL != 0 {
+                    v.push(Value::Null);
+                }
+                if item.types & T_BOOL != 0 {
+                    v.extend([Value::Bool(false), Value::Bool(true)]);
+                }
+                v
+            })
+        });
+        let Some(vals) = finite.filter(|v| v.len() <= MAX_COUNTED_ONCE) else {
+            if n.max_items.is_some_and(|m| m < n.min_items) {
+                return Ok(None);
+            }
+            return Ok(Some(Expr::seq([
+                Expr::literal("["),
+                Expr::unique_list(
+                    Vec::new(),
+                    Some(item.expr),
+                    Expr::literal(","),
+                    n.min_items as u32,
+                    n.max_items.map(|m| m as u32),
+                ),
+                Expr::literal("]"),
+            ])));
         };
         let most = vals.len() as u64;
         let max = n.max_items.map_or(most, |m| m.min(most));
@@ -3649,7 +3720,7 @@ impl<'a> Compiler<'a> {
         let min = n.min_items;
         if let Some(u) = &n.unique {
             if max.is_none_or(|m| m > 1) {
-                return self.unique_finite_array(n, u, plen);
+                return self.unique_array(n, u, plen);
             }
         }
         let ptr = n.arrs.first().map_or(String::new(), |a| a.ptr.to_string());
@@ -4654,17 +4725,17 @@ const MAX_LENIENT_DROPS: usize = 64;
 /// is left out and reported as a warning instead of failing the compilation.
 ///
 /// The grammar then no longer matches the schema exactly: leaving out a
-/// constraint usually accepts more (`uniqueItems` ignored lets duplicates
+/// constraint usually accepts more (a `pattern` ignored lets any string
 /// through), and inside `not` it accepts less. Check the warnings; validate
 /// outputs when there are any. Errors that name no droppable keyword (a
 /// malformed schema, an empty language) are still errors.
 ///
 /// ```
 /// use formwork::frontend::schema::{compile_lenient, SchemaOptions};
-/// let schema = serde_json::json!({"type": "array", "items": {"type": "integer"}, "uniqueItems": true});
+/// let schema = serde_json::json!({"type": "array", "items": {"type": "string", "pattern": "(?<=a)b"}});
 /// assert!(formwork::json_schema_grammar(&schema).is_err());
 /// let (grammar, warnings) = compile_lenient(&schema, &SchemaOptions::default()).unwrap();
-/// assert_eq!(warnings[0].pointer, "/uniqueItems");
+/// assert_eq!(warnings[0].pointer, "/items/pattern");
 /// assert!(formwork::CompiledGrammar::new(&grammar).is_ok());
 /// ```
 pub fn compile_lenient(
