@@ -1030,6 +1030,21 @@ impl LexState {
     }
 }
 
+/// Bits of [`LexerCache::end_flags`].
+pub(crate) struct EndFlags;
+
+impl EndFlags {
+    /// Worked out (so never 0).
+    pub(crate) const KNOWN: u8 = 1;
+    /// A lexeme (maybe the ignore lexeme) can end here.
+    pub(crate) const CAN_END: u8 = 2;
+    /// ... and no byte can extend it.
+    pub(crate) const CLOSED: u8 = 4;
+    /// Inside a JSON string (every lexeme alive starts with a quote, and
+    /// the quote has been read).
+    pub(crate) const IN_STRING: u8 = 8;
+}
+
 /// Identity of a product state: (at a lexeme's start, [`LexState::word`],
 /// live members).
 type StateKey = (bool, bool, Box<[(LexemeId, u32)]>);
@@ -1049,9 +1064,12 @@ pub(crate) struct LexerCache {
     /// Per state and text slice `j`: bit `2j` = known, bit `2j+1` = every
     /// string of the slice stays inside the current lexeme.
     slice_ok: Vec<u16>,
-    /// Per state: 0 not yet known, 1 if a byte may follow, 2 if none may
-    /// (see [`is_closed`](Self::is_closed)).
-    closed: Vec<u8>,
+    /// Per state: [`EndFlags`] bits, 0 until worked out.
+    end_flags: Vec<u8>,
+    /// Per lexeme: 0 not yet known, 1 if its matches may start with another
+    /// byte than a quote, 2 if they all start with one (see
+    /// [`in_string`](Self::in_string)).
+    quoted: Vec<u8>,
 }
 
 impl LexerCache {
@@ -1063,7 +1081,8 @@ impl LexerCache {
             ncls: spec.class_count(),
             starts: Default::default(),
             slice_ok: Vec::new(),
-            closed: Vec::new(),
+            end_flags: Vec::new(),
+            quoted: vec![0; spec.lexemes.len()],
         }
     }
 
@@ -1174,7 +1193,7 @@ impl LexerCache {
         });
         self.trans.resize(self.trans.len() + self.ncls, UNKNOWN);
         self.slice_ok.push(0);
-        self.closed.push(0);
+        self.end_flags.push(0);
         self.index.insert(key, id);
         id
     }
@@ -1235,19 +1254,63 @@ impl LexerCache {
         ok
     }
 
+    /// How state `s` stands to the end of its lexeme (see [`EndFlags`]),
+    /// worked out on first use.
+    #[inline]
+    pub(crate) fn end_flags(&mut self, spec: &LexerSpec, s: u32) -> u8 {
+        let f = self.end_flags[s as usize];
+        if f != 0 {
+            return f;
+        }
+        self.end_flags_slow(spec, s)
+    }
+
+    #[cold]
+    fn end_flags_slow(&mut self, spec: &LexerSpec, s: u32) -> u8 {
+        let mut f = EndFlags::KNOWN;
+        if self.states[s as usize].can_end() {
+            f |= EndFlags::CAN_END;
+            if (0..self.ncls).all(|c| self.next(spec, s, spec.class_rep[c]) == DEAD) {
+                f |= EndFlags::CLOSED;
+            }
+        }
+        if self.in_string_slow(spec, s) {
+            f |= EndFlags::IN_STRING;
+        }
+        self.end_flags[s as usize] = f;
+        f
+    }
+
     /// True if a lexeme ends in state `s` and no byte can extend it (a string
     /// after its closing quote, `}`, `true`): the lexeme is over here, not
     /// only at the next byte.
     pub(crate) fn is_closed(&mut self, spec: &LexerSpec, s: u32) -> bool {
-        match self.closed[s as usize] {
-            1 => return false,
-            2 => return true,
-            _ => {}
+        self.end_flags(spec, s) & EndFlags::CLOSED != 0
+    }
+
+    /// True if state `s` is inside a JSON string: past the first byte of a
+    /// lexeme, and every lexeme still alive starts with a quote.
+    pub(crate) fn in_string(&mut self, spec: &LexerSpec, s: u32) -> bool {
+        self.end_flags(spec, s) & EndFlags::IN_STRING != 0
+    }
+
+    fn in_string_slow(&mut self, spec: &LexerSpec, s: u32) -> bool {
+        if self.states[s as usize].at_start {
+            return false;
         }
-        let closed = self.states[s as usize].can_end()
-            && (0..self.ncls).all(|c| self.next(spec, s, spec.class_rep[c]) == DEAD);
-        self.closed[s as usize] = if closed { 2 } else { 1 };
-        closed
+        for i in 0..self.states[s as usize].members.len() {
+            let l = self.states[s as usize].members[i].0 as usize;
+            if self.quoted[l] == 0 {
+                let dfa = &spec.lexemes[l];
+                let only_quote =
+                    (0..=255u8).all(|b| (b == b'"') == (dfa.next(dfa.start, b) != DEAD));
+                self.quoted[l] = if only_quote { 2 } else { 1 };
+            }
+            if self.quoted[l] != 2 {
+                return false;
+            }
+        }
+        true
     }
 
     /// Builds every state reachable from `s` and all their transitions, up

@@ -24,7 +24,7 @@
 
 use crate::compiled::CompiledGrammar;
 use crate::error::MatcherError;
-use crate::lexer::{CountClassKey, LexerCache, DEAD, UNKNOWN};
+use crate::lexer::{CountClassKey, EndFlags, LexerCache, DEAD, UNKNOWN};
 use crate::mask::TokenMask;
 use crate::parser::{FxBuild, Parser};
 use crate::trie::TokenTrie;
@@ -69,6 +69,28 @@ struct Level {
     after_row: u32,
 }
 
+/// A lexeme end resolved in a trie walk (see [`Matcher::boundaries`]).
+#[derive(Clone, Copy, Debug)]
+struct Boundary {
+    /// The next lexeme's lexer start state, or `DEAD`.
+    after: u32,
+    /// The parser row after the lexeme, and its serial.
+    row: u32,
+    serial: u64,
+    /// Where in the output the lexeme ended.
+    pos: u32,
+}
+
+/// What [`Matcher::distinct_node`] makes of a trie node.
+enum NodeCheck {
+    /// The node's token is allowed.
+    Allow,
+    /// Not the node's token, but maybe longer ones below it.
+    Refuse,
+    /// Neither the node's token nor any below it.
+    Prune,
+}
+
 /// The constraint state of one sequence being generated.
 ///
 /// ```
@@ -105,8 +127,9 @@ pub struct Matcher {
     /// token (the middle of a long string), and so does the mask.
     memo: Option<(u64, u32, TokenMask)>,
     /// Lexeme ends already resolved during trie walks: (row serial, lexer
-    /// state) -> (next lexer start state, parser row, that row's serial).
-    boundaries: HashMap<(u64, u32), (u32, u32, u64), FxBuild>,
+    /// state) -> (next lexer start state, parser row, that row's serial, and
+    /// where the lexeme ended).
+    boundaries: HashMap<(u64, u32), Boundary, FxBuild>,
     /// Masks by parser row serial and count class of the lexer state: in a
     /// string of up to 32,767 code points every count is its own lexer
     /// state, yet all counts far from the bounds allow the same tokens.
@@ -216,15 +239,25 @@ impl Matcher {
     /// the arena (checked by its serial number); `rows` is the arena length
     /// the caller's level owns, above which rows may be dropped. An end that
     /// completed a distinct list's member depends on the text, not only on
-    /// (row, state), and is not remembered.
+    /// (row, state), and is not remembered. A row where distinct members
+    /// start records where it is in the output, for their text: it is reused
+    /// only at that same position (whitespace and lexemes of other lengths
+    /// reach the same row and state elsewhere).
     fn end_lexeme_in_walk(&mut self, lex: u32, row: u32, rows: u32, pos: usize) -> (u32, u32) {
         let key = (self.parser.serial(row), lex);
-        if let Some(&(after, after_row, serial)) = self.boundaries.get(&key) {
+        if let Some(&Boundary {
+            after,
+            row: after_row,
+            serial,
+            pos: at,
+        }) = self.boundaries.get(&key)
+        {
             if after == DEAD {
                 return (DEAD, row);
             }
             if (after_row as usize) < self.parser.row_count()
                 && self.parser.serial(after_row) == serial
+                && (at as usize == pos || !self.parser.starts_distinct(after_row))
             {
                 return (after, after_row);
             }
@@ -238,8 +271,13 @@ impl Matcher {
         if self.boundaries.len() >= 4096 {
             self.boundaries.clear();
         }
-        self.boundaries
-            .insert(key, (after, after_row, self.parser.serial(after_row)));
+        let b = Boundary {
+            after,
+            row: after_row,
+            serial: self.parser.serial(after_row),
+            pos: pos as u32,
+        };
+        self.boundaries.insert(key, b);
         (after, after_row)
     }
 
@@ -320,7 +358,7 @@ impl Matcher {
             }
         }
         out.clear();
-        let reads = self.parser.text_reads();
+        let comparisons = self.parser.comparisons();
         let trie = self.trie.clone();
         let spec = &self.grammar.lexer;
         let slice = trie.text_slices().and_then(|(slices, dfa)| {
@@ -335,9 +373,14 @@ impl Matcher {
                 for (w, s) in words.iter_mut().zip(&sl.words) {
                     *w |= *s;
                 }
-                self.walk_trie(&sl.rest, out);
+                if self.distinct {
+                    self.walk_trie::<true>(&sl.rest, out);
+                } else {
+                    self.walk_trie::<false>(&sl.rest, out);
+                }
             }
-            None => self.walk_trie(&trie, out),
+            None if self.distinct => self.walk_trie::<true>(&trie, out),
+            None => self.walk_trie::<false>(&trie, out),
         }
         if self.is_accepting() {
             for &e in self.vocab.eos_tokens() {
@@ -346,10 +389,10 @@ impl Matcher {
                 }
             }
         }
-        // A mask that read a distinct member's text depends on the current
-        // lexeme's bytes, which (row, lexer state) does not pin down; at a
-        // lexeme's start there are none.
-        if self.parser.text_reads() != reads && !self.lexer.state(self.lex).at_start {
+        // A mask that compared a distinct member with earlier ones depends
+        // on the current lexeme's bytes, which (row, lexer state) does not
+        // pin down; at a lexeme's start there are none.
+        if self.parser.comparisons() != comparisons && !self.lexer.state(self.lex).at_start {
             return;
         }
         match &mut self.memo {
@@ -376,7 +419,11 @@ impl Matcher {
     /// lexeme boundary (the lexer is dead on the node's byte, but the lexeme
     /// so far has matched) is resolved once per parent: the parser row it
     /// pushes is kept for all the parent's remaining children.
-    fn walk_trie(&mut self, trie: &TokenTrie, out: &mut TokenMask) {
+    ///
+    /// `DISTINCT`: the grammar has distinct lists, and each node gets the
+    /// checks of [`distinct_node`](Self::distinct_node); the loop for other
+    /// grammars is compiled without them.
+    fn walk_trie<const DISTINCT: bool>(&mut self, trie: &TokenTrie, out: &mut TokenMask) {
         let nodes = trie.nodes();
         let grammar = self.grammar.clone();
         let spec = &grammar.lexer;
@@ -394,9 +441,8 @@ impl Matcher {
         };
         let root_end = nodes[0].subtree_end as usize;
         // Distinct lists: `self.text` is the output, then the trie path.
-        let distinct = self.distinct;
         let base = self.text.len();
-        if distinct {
+        if DISTINCT {
             self.text.resize(base + trie.max_depth(), 0);
         }
         let (words, sink) = out.words_with_sink();
@@ -405,9 +451,6 @@ impl Matcher {
             let node = nodes[i];
             let d = node.depth as usize;
             let parent = levels[d - 1];
-            if distinct {
-                self.text[base + d - 1] = node.byte;
-            }
             let mut t = self
                 .lexer
                 .cached(parent.lex, class_of[node.byte as usize] as usize);
@@ -440,32 +483,23 @@ impl Matcher {
                 after_lex: UNSET,
                 after_row: row,
             };
-            // Distinct lists: where the lexeme may end, end it now (the
-            // children would anyway). If the parser refuses it (a duplicate
-            // member), a token ending here is allowed only if the lexeme can
-            // go on to an end that is not refused: a string after its closing
-            // quote cannot (nor can its subtree), `1` may become `10`.
             let mut allowed = true;
-            if distinct && self.lexer.state(t).can_end() {
-                let p = levels[d - 1];
-                let keep = if p.after_lex != UNSET && p.after_lex != DEAD {
-                    p.rows.max(p.after_row + 1)
-                } else {
-                    p.rows
-                };
-                let (a, r) = self.end_lexeme_in_walk(t, row, keep.max(row + 1), base + d);
-                (level.after_lex, level.after_row) = (a, r);
-                if a == DEAD {
-                    if self.lexer.is_closed(spec, t) {
+            if DISTINCT {
+                self.text[base + d - 1] = node.byte;
+            }
+            // Inside a string nothing needs checking: most nodes of a walk.
+            if DISTINCT
+                && self.lexer.end_flags(spec, t) & (EndFlags::CAN_END | EndFlags::IN_STRING)
+                    != EndFlags::IN_STRING
+            {
+                match self.distinct_node(&levels[d - 1], &mut level, base + d) {
+                    NodeCheck::Allow => {}
+                    NodeCheck::Refuse => allowed = false,
+                    NodeCheck::Prune => {
                         i = node.subtree_end as usize;
                         continue;
                     }
-                    allowed = self.ends_later(t, row, base + d, END_LOOKAHEAD);
                 }
-            } else if distinct && !self.in_string(row, base + d) {
-                // Inside a number, every way on may lead to a duplicate
-                // (`50` heads only for `50e-1` when 5 is taken in 0..9).
-                allowed = self.ends_later(t, row, base + d, END_LOOKAHEAD);
             }
             if allowed {
                 // Branch-free: a node without a token sets a bit in the sink word.
@@ -484,6 +518,45 @@ impl Matcher {
         self.parser.truncate(base_rows as usize);
         self.text.truncate(base);
         self.levels = levels;
+    }
+
+    /// The checks of [`walk_trie`](Self::walk_trie) at a node, for grammars
+    /// with distinct lists: the node's bytes end the output at `end`, in
+    /// `level` (whose lexeme end this may fill in), below `parent`.
+    ///
+    /// Where the lexeme may end, it is ended now (the children would
+    /// anyway). If the parser refuses it (a duplicate member), a token ending
+    /// here is allowed only if the lexeme can go on to an end that is not
+    /// refused: a string after its closing quote cannot (nor can its
+    /// subtree), `1` may become `10`. Inside a number or a literal, every way
+    /// on may lead to a duplicate (`50` heads only for `50e-1` when 5 is
+    /// taken in 0..9), so that is looked into too. Kept out of the walk's
+    /// loop, which other grammars run without it.
+    #[inline(never)]
+    fn distinct_node(&mut self, parent: &Level, level: &mut Level, end: usize) -> NodeCheck {
+        let (t, row) = (level.lex, level.row);
+        if self.lexer.state(t).can_end() {
+            let keep = if parent.after_lex != UNSET && parent.after_lex != DEAD {
+                parent.rows.max(parent.after_row + 1)
+            } else {
+                parent.rows
+            };
+            let (a, r) = self.end_lexeme_in_walk(t, row, keep.max(row + 1), end);
+            (level.after_lex, level.after_row) = (a, r);
+            if a == DEAD {
+                if self.lexer.is_closed(&self.grammar.lexer, t) {
+                    return NodeCheck::Prune;
+                }
+                if !self.ends_later(t, row, end, END_LOOKAHEAD) {
+                    return NodeCheck::Refuse;
+                }
+            }
+        } else if !self.lexer.in_string(&self.grammar.lexer, t)
+            && !self.ends_later(t, row, end, END_LOOKAHEAD)
+        {
+            return NodeCheck::Refuse;
+        }
+        NodeCheck::Allow
     }
 
     /// Commits one token. EOS is accepted only when the output is complete;
@@ -552,7 +625,7 @@ impl Matcher {
         }
         if !self.lexer.state(lex).can_end() {
             // As in the mask: inside a number, see that a way on remains.
-            return self.in_string(row, self.text.len())
+            return self.lexer.in_string(&self.grammar.lexer, lex)
                 || self.ends_later(lex, row, self.text.len(), END_LOOKAHEAD);
         }
         let rows = self.parser.row_count();
@@ -584,19 +657,6 @@ impl Matcher {
         let found = self.ends_later_from(spec, lex, row, pos, depth);
         self.text.truncate(len);
         found
-    }
-
-    /// True if the lexeme after row `row` (the output being
-    /// `self.text[..end]`) is a JSON string: its first byte after any
-    /// whitespace is a quote. [`ends_later`](Self::ends_later) is not asked
-    /// inside strings, where it would cost a parser step at most trie nodes,
-    /// and where a way on that is no duplicate almost always exists.
-    fn in_string(&self, row: u32, end: usize) -> bool {
-        let start = self.parser.pos(row) as usize;
-        self.text
-            .get(start..end)
-            .and_then(|t| t.iter().find(|b| !b" \t\n\r".contains(b)))
-            == Some(&b'"')
     }
 
     /// [`ends_later`](Self::ends_later), `self.text` long enough.

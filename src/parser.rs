@@ -376,6 +376,8 @@ struct Row {
     serial: u64,
     /// Byte offset in the output where the lexeme that made this row ended.
     pos: u32,
+    /// Members of a distinct list are predicted in this row.
+    starts_distinct: bool,
     /// Length of [`Parser::values`] before this row was made.
     values_start: u32,
 }
@@ -483,6 +485,9 @@ pub(crate) struct Parser {
     /// How many times a distinct list's member completed (and so its text
     /// was read), over the parser's life.
     text_reads: u64,
+    /// How many of those compared the member with earlier ones (the set of
+    /// values so far was not empty).
+    comparisons: u64,
     /// Scratch buffer for a member's canonical value.
     canon: Vec<u8>,
 }
@@ -497,6 +502,7 @@ impl Parser {
             next_serial: 0,
             values: ValueSets::default(),
             text_reads: 0,
+            comparisons: 0,
             canon: Vec::new(),
         };
         p.seen.clear();
@@ -516,10 +522,21 @@ impl Parser {
         self.text_reads
     }
 
+    /// How many completed distinct members have been compared with earlier
+    /// members so far. Only a comparison can refuse a member, so a mask
+    /// computed without one does not depend on the members' text (the rows
+    /// it built do: see [`text_reads`](Self::text_reads)).
+    pub(crate) fn comparisons(&self) -> u64 {
+        self.comparisons
+    }
+
     /// Adds the value of the member spanning `text[from..]` to value set
     /// `set`: the new set, or `None` if the value was there already.
     fn distinct_value(&mut self, set: u64, text: &[u8], from: usize) -> Option<u64> {
         self.text_reads += 1;
+        if set & SET_MASK != 0 {
+            self.comparisons += 1;
+        }
         self.canon.clear();
         let span = text.get(from..).unwrap_or_default();
         if !crate::json_value::canonical(span, &mut self.canon) {
@@ -560,11 +577,12 @@ impl Parser {
         self.rows[r as usize].accepting
     }
 
-    /// Where in the output the lexeme that made row `r` ended (0 for the
-    /// first row; kept for grammars with distinct lists).
+    /// True if members of a distinct list start at row `r`: their text,
+    /// read when they complete, starts where the row records (see
+    /// [`push`](Self::push)).
     #[inline]
-    pub(crate) fn pos(&self, r: u32) -> u32 {
-        self.rows[r as usize].pos
+    pub(crate) fn starts_distinct(&self, r: u32) -> bool {
+        self.rows[r as usize].starts_distinct
     }
 
     /// A number identifying row `r`'s content for caching (never reused).
@@ -837,6 +855,7 @@ impl Parser {
             0
         };
         let values_start = self.values.entries.len() as u32;
+        let mut starts_distinct = false;
         debug_assert_eq!(k as usize, self.rows.len());
         let mut j = start;
         while j < self.items.len() {
@@ -861,6 +880,7 @@ impl Parser {
                         continue;
                     };
                     let x = spec.member(it.tag, m) as usize;
+                    starts_distinct |= spec.distinct;
                     for &p in &t.prods_of[x] {
                         self.add(Item {
                             dot: p,
@@ -929,6 +949,7 @@ impl Parser {
             accepting,
             serial: self.next_serial,
             pos: text.len() as u32,
+            starts_distinct,
             values_start,
         });
     }

@@ -1702,3 +1702,60 @@ fn unique_items_masks_refuse_the_closing_token() {
         );
     }
 }
+
+/// The mask of a `uniqueItems` array, computed by the trie walk with its
+/// caches (lexeme ends shared between trie nodes, whitespace and lexemes of
+/// different lengths reaching the same parser row), allows exactly the
+/// tokens that commit one by one.
+#[test]
+fn unique_items_mask_agrees_with_commit() {
+    let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+    let cases = [
+        (
+            json!({"type": "array", "uniqueItems": true, "items": {"type": "array",
+                   "items": {"type": ["integer", "string"]}}}),
+            vec![
+                "[ [1, \"a\"],  [",
+                "[[1],[2], [1",
+                "[[\"ab\"], [\"a",
+                "[[], [ 1], [",
+            ],
+        ),
+        (
+            json!({"type": "array", "uniqueItems": true, "items": {"type": "object",
+                   "additionalProperties": {"type": "number"}}}),
+            vec![
+                "[{\"a\": 1}, {\"a\": 1",
+                "[ {\"a\":1.5 } ,{ \"a\" : 1",
+                "[{}, {\"b\": 2}, {",
+            ],
+        ),
+        (
+            json!({"type": "array", "uniqueItems": true, "items": {"type": "number", "maximum": 20}}),
+            vec!["[1, 2, ", "[1,1", "[ 10 , 1"],
+        ),
+    ];
+    for (schema, prefixes) in cases {
+        let m0 = matcher_with(&schema, &options(), &vocab, &trie);
+        for prefix in prefixes {
+            let mut m = m0.clone();
+            m.commit_bytes(prefix.as_bytes()).unwrap();
+            let mask = m.compute_mask();
+            let mut allowed = 0;
+            for t in 0..vocab.len() as u32 {
+                if vocab.eos_tokens().contains(&t) || vocab.is_special(t) {
+                    continue;
+                }
+                let ok = m.clone().commit(t).is_ok();
+                assert_eq!(
+                    mask.contains(t),
+                    ok,
+                    "{schema}: {prefix:?} + {:?}",
+                    String::from_utf8_lossy(vocab.token_bytes(t))
+                );
+                allowed += ok as usize;
+            }
+            assert!(allowed > 0, "{schema}: {prefix:?}: nothing allowed");
+        }
+    }
+}
