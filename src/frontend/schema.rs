@@ -3465,38 +3465,7 @@ impl<'a> Compiler<'a> {
                 format!("minItems, maxItems or prefixItems above {bound} with uniqueItems: true"),
             ));
         }
-        let mut max = n.max_items;
-        let mut prefix = Vec::new();
-        for i in 0..plen {
-            if max.is_some_and(|m| i as u64 >= m) {
-                break;
-            }
-            let mut subs = Vec::new();
-            for a in &n.arrs {
-                if let Some((p, v)) = a.prefix.get(i) {
-                    subs.push(Sub::new(p.clone(), v));
-                } else if let Some((p, v)) = &a.rest {
-                    subs.push(Sub::new(p.clone(), v));
-                }
-            }
-            match self.value(subs)? {
-                Some(c) => prefix.push(c.expr),
-                None => {
-                    max = Some(i as u64);
-                    break;
-                }
-            }
-        }
-        let rest: Vec<Sub<'a>> = n
-            .arrs
-            .iter()
-            .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), v)))
-            .collect();
-        let item = if max.is_none_or(|m| m > prefix.len() as u64) && prefix.len() == plen {
-            self.value(rest)?
-        } else {
-            None
-        };
+        let (prefix, item, max) = self.array_items(n, plen, n.max_items)?;
         if plen > 0 || item.is_none() {
             let most = prefix.len() as u64 + if item.is_some() { bound } else { 0 };
             let max = max.map_or(most, |m| m.min(most));
@@ -3711,26 +3680,17 @@ impl<'a> Compiler<'a> {
         ])))
     }
 
-    fn array_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
-        if !n.contains.is_empty() {
-            return self.contains_expr(n);
-        }
-        let plen = n.arrs.iter().map(|a| a.prefix.len()).max().unwrap_or(0);
-        let mut max = n.max_items;
-        let min = n.min_items;
-        if let Some(u) = &n.unique {
-            if max.is_none_or(|m| m > 1) {
-                return self.unique_array(n, u, plen);
-            }
-        }
-        let ptr = n.arrs.first().map_or(String::new(), |a| a.ptr.to_string());
-        if min > MAX_ITEMS_BOUND || plen as u64 > MAX_ITEMS_BOUND {
-            return Err(unsupported(
-                &ptr,
-                format!("minItems/prefix length above {MAX_ITEMS_BOUND}"),
-            ));
-        }
-        let mut pos: Vec<Expr> = Vec::new();
+    /// An array's item schemas, compiled: one per `prefixItems` position (up
+    /// to `max` items; a position no value can fill ends the array there),
+    /// and the rest (`items`) if an item may follow the prefix. Returns them
+    /// and the bound on the number of items, lowered by such a position.
+    fn array_items(
+        &mut self,
+        n: &Node<'a>,
+        plen: usize,
+        mut max: Option<u64>,
+    ) -> R<(Vec<Expr>, Option<Compiled>, Option<u64>)> {
+        let mut prefix = Vec::new();
         for i in 0..plen {
             if max.is_some_and(|m| i as u64 >= m) {
                 break;
@@ -3744,7 +3704,7 @@ impl<'a> Compiler<'a> {
                 }
             }
             match self.value(subs)? {
-                Some(c) => pos.push(c.expr),
+                Some(c) => prefix.push(c.expr),
                 None => {
                     max = Some(i as u64);
                     break;
@@ -3752,18 +3712,38 @@ impl<'a> Compiler<'a> {
             }
         }
         let mut rest = None;
-        if max.is_none_or(|m| m > pos.len() as u64) && pos.len() == plen {
-            let mut subs = Vec::new();
-            for a in &n.arrs {
-                if let Some((p, v)) = &a.rest {
-                    subs.push(Sub::new(p.clone(), v));
-                }
-            }
-            match self.value(subs)? {
-                Some(c) => rest = Some(c.expr),
-                None => max = Some(pos.len() as u64),
+        if max.is_none_or(|m| m > prefix.len() as u64) && prefix.len() == plen {
+            let subs: Vec<Sub<'a>> = n
+                .arrs
+                .iter()
+                .filter_map(|a| a.rest.as_ref().map(|(p, v)| Sub::new(p.clone(), v)))
+                .collect();
+            rest = self.value(subs)?;
+        }
+        Ok((prefix, rest, max))
+    }
+
+    fn array_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
+        if !n.contains.is_empty() {
+            return self.contains_expr(n);
+        }
+        let plen = n.arrs.iter().map(|a| a.prefix.len()).max().unwrap_or(0);
+        let max = n.max_items;
+        let min = n.min_items;
+        if let Some(u) = &n.unique {
+            if max.is_none_or(|m| m > 1) {
+                return self.unique_array(n, u, plen);
             }
         }
+        let ptr = n.arrs.first().map_or(String::new(), |a| a.ptr.to_string());
+        if min > MAX_ITEMS_BOUND || plen as u64 > MAX_ITEMS_BOUND {
+            return Err(unsupported(
+                &ptr,
+                format!("minItems/prefix length above {MAX_ITEMS_BOUND}"),
+            ));
+        }
+        let (pos, rest, max) = self.array_items(n, plen, max)?;
+        let rest = rest.map(|c| c.expr);
         let max = match (rest.is_some(), max) {
             (false, _) => Some(max.map_or(pos.len() as u64, |m| m.min(pos.len() as u64))),
             (true, m) => m,
