@@ -21,6 +21,20 @@
 //!
 //! The lexer's product states and transitions are built lazily, per matcher.
 //! A clone of a matcher carries its caches along.
+//!
+//! # Distinct lists
+//!
+//! In a grammar with distinct lists (JSON Schema `uniqueItems`, see
+//! [`crate::grammar::Expr::unique_list`]) the parser reads an item's text
+//! where the item completes, so the matcher keeps the output's bytes, and
+//! during a walk the bytes of the trie path after them. Three things change:
+//! a lexeme nothing can extend (a string after its closing quote, `}`) is
+//! ended at the byte that completes it, so that the token closing a
+//! duplicate is the one refused; inside numbers and literals a prefix whose
+//! every way on (up to 4 bytes) is a duplicate is refused too; and a mask
+//! that compared an item with earlier ones is not kept for reuse, as it
+//! depends on the item's text and not only on (row, lexer state). Other
+//! grammars run a walk compiled without these checks.
 
 use crate::compiled::CompiledGrammar;
 use crate::error::MatcherError;
