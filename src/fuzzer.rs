@@ -72,6 +72,21 @@ pub enum FuzzError {
 /// assert_eq!(v.token_bytes(b'a' as u32), b"a");
 /// ```
 pub fn byte_vocabulary() -> Vocabulary {
+    byte_level_vocabulary(&[])
+}
+
+/// The 256 single bytes (ids 0..=255), then the tokens of `extra` (ids
+/// from 256, in order; each of two bytes or more, no two the same), then
+/// `<|endoftext|>` as EOS: a vocabulary with exactly the multi-byte tokens a
+/// test needs.
+///
+/// ```
+/// let v = formwork::fuzzer::byte_level_vocabulary(&[b"[1,", b" ]"]);
+/// assert_eq!(v.len(), 259);
+/// assert_eq!(v.token_bytes(257), b" ]");
+/// assert!(v.is_eos(258));
+/// ```
+pub fn byte_level_vocabulary(extra: &[&[u8]]) -> Vocabulary {
     // GPT-2's printable spelling of each byte.
     let mut spell = ['\0'; 256];
     let mut n = 0u32;
@@ -84,12 +99,16 @@ pub fn byte_vocabulary() -> Vocabulary {
             char::from_u32(255 + n).unwrap()
         };
     }
-    let vocab: serde_json::Map<String, serde_json::Value> = (0..256)
+    let mut vocab: serde_json::Map<String, serde_json::Value> = (0..256)
         .map(|b| (spell[b].to_string(), serde_json::Value::from(b)))
         .collect();
+    for (i, t) in extra.iter().enumerate() {
+        let s: String = t.iter().map(|&b| spell[b as usize]).collect();
+        vocab.insert(s, serde_json::Value::from(256 + i));
+    }
     let json = serde_json::json!({
         "version": "1.0", "truncation": null, "padding": null,
-        "added_tokens": [{"id": 256, "content": "<|endoftext|>", "single_word": false,
+        "added_tokens": [{"id": 256 + extra.len(), "content": "<|endoftext|>", "single_word": false,
             "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
         "normalizer": null,
         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},

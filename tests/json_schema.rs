@@ -1760,41 +1760,6 @@ fn unique_items_mask_agrees_with_commit() {
     }
 }
 
-/// A vocabulary of the 256 single bytes and `extra` tokens, spelled as
-/// GPT-2's byte-level tokenizer spells bytes, with an EOS token last.
-fn vocabulary_with(extra: &[&str]) -> Arc<Vocabulary> {
-    let mut spell = ['\0'; 256];
-    let mut n = 0u32;
-    for b in 0..256u32 {
-        let printable = (33..=126).contains(&b) || (161..=172).contains(&b) || b >= 174;
-        spell[b as usize] = if printable {
-            char::from_u32(b).unwrap()
-        } else {
-            n += 1;
-            char::from_u32(255 + n).unwrap()
-        };
-    }
-    let mut vocab: serde_json::Map<String, Value> =
-        (0..256).map(|b| (spell[b].to_string(), json!(b))).collect();
-    for (i, t) in extra.iter().enumerate() {
-        let s: String = t.bytes().map(|b| spell[b as usize]).collect();
-        vocab.insert(s, json!(256 + i));
-    }
-    let json = json!({
-        "version": "1.0", "truncation": null, "padding": null,
-        "added_tokens": [{"id": 256 + extra.len(), "content": "<|endoftext|>", "single_word": false,
-            "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
-        "normalizer": null,
-        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
-        "post_processor": null,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-        "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
-            "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
-            "vocab": vocab, "merges": []}
-    });
-    Arc::new(Vocabulary::from_json_bytes(json.to_string().as_bytes(), "test vocabulary").unwrap())
-}
-
 /// One trie walk reaches the row after an array's `[` through tokens that
 /// put different whitespace before it, and completes items inside the same
 /// tokens: each item's text must be read from where the item starts in that
@@ -1804,7 +1769,8 @@ fn unique_items_in_tokens_with_whitespace_before_the_array() {
     let extra = [
         "[1,1]", " [1,1]", "  [1,1]", "[1,2]", " [1,2]", "  [1,2]", "[ 1,1]", " [ 1, 2]",
     ];
-    let vocab = vocabulary_with(&extra);
+    let bytes: Vec<&[u8]> = extra.iter().map(|t| t.as_bytes()).collect();
+    let vocab = Arc::new(formwork::fuzzer::byte_level_vocabulary(&bytes));
     let trie = Arc::new(formwork::TokenTrie::new(&vocab));
     let schema = json!({"type": "object", "properties": {"a": {"type": "array",
                         "items": {"type": "integer"}, "uniqueItems": true}}});
