@@ -1043,7 +1043,12 @@ impl EndFlags {
     /// Inside a JSON string (every lexeme alive starts with a quote, and
     /// the quote has been read).
     pub(crate) const IN_STRING: u8 = 8;
+    /// ... which ends within [`SHORT_REST`] more bytes whatever comes.
+    pub(crate) const SHORT_REST: u8 = 16;
 }
+
+/// See [`EndFlags::SHORT_REST`].
+pub(crate) const SHORT_REST: usize = 4;
 
 /// Identity of a product state: (at a lexeme's start, [`LexState::word`],
 /// live members).
@@ -1068,7 +1073,7 @@ pub(crate) struct LexerCache {
     end_flags: Vec<u8>,
     /// Per lexeme: 0 not yet known, 1 if its matches may start with another
     /// byte than a quote, 2 if they all start with one (see
-    /// [`in_string`](Self::in_string)).
+    /// [`EndFlags::IN_STRING`]).
     quoted: Vec<u8>,
 }
 
@@ -1276,9 +1281,34 @@ impl LexerCache {
         }
         if self.in_string_slow(spec, s) {
             f |= EndFlags::IN_STRING;
+            if self.rest_within(spec, s, SHORT_REST) {
+                f |= EndFlags::SHORT_REST;
+            }
         }
         self.end_flags[s as usize] = f;
         f
+    }
+
+    /// True if no byte string longer than `k` keeps state `s` alive: the
+    /// lexeme ends within `k` more bytes whatever comes.
+    fn rest_within(&mut self, spec: &LexerSpec, s: u32, k: usize) -> bool {
+        let mut level = vec![s];
+        for _ in 0..=k {
+            let mut next: Vec<u32> = Vec::new();
+            for &x in &level {
+                for c in 0..self.ncls {
+                    let t = self.next(spec, x, spec.class_rep[c]);
+                    if t != DEAD && !next.contains(&t) {
+                        next.push(t);
+                    }
+                }
+            }
+            if next.is_empty() {
+                return true;
+            }
+            level = next;
+        }
+        false
     }
 
     /// True if a lexeme ends in state `s` and no byte can extend it (a string
@@ -1290,10 +1320,6 @@ impl LexerCache {
 
     /// True if state `s` is inside a JSON string: past the first byte of a
     /// lexeme, and every lexeme still alive starts with a quote.
-    pub(crate) fn in_string(&mut self, spec: &LexerSpec, s: u32) -> bool {
-        self.end_flags(spec, s) & EndFlags::IN_STRING != 0
-    }
-
     fn in_string_slow(&mut self, spec: &LexerSpec, s: u32) -> bool {
         if self.states[s as usize].at_start {
             return false;

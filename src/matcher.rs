@@ -30,8 +30,9 @@
 //! during a walk the bytes of the trie path after them. Three things change:
 //! a lexeme nothing can extend (a string after its closing quote, `}`) is
 //! ended at the byte that completes it, so that the token closing a
-//! duplicate is the one refused; inside numbers and literals a prefix whose
-//! every way on (up to 4 bytes) is a duplicate is refused too; and a mask
+//! duplicate is the one refused; inside numbers, literals and strings that
+//! end within 4 bytes, a prefix whose every way on is a duplicate is refused
+//! too; and a mask
 //! that compared an item with earlier ones is not kept for reuse, as it
 //! depends on the item's text and not only on (row, lexer state). Other
 //! grammars run a walk compiled without these checks.
@@ -47,8 +48,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 const UNSET: u32 = u32::MAX - 1;
-/// How far [`Matcher::ends_later`] looks for a way out of a duplicate.
-const END_LOOKAHEAD: u32 = 4;
+/// How far [`Matcher::ends_later`] looks for a way out of a duplicate: as
+/// far as the strings it is asked about can go (see [`EndFlags::SHORT_REST`]).
+const END_LOOKAHEAD: u32 = crate::lexer::SHORT_REST as u32;
 /// Bounds on [`Matcher::shortest_completion`]'s search: byte steps tried and
 /// states kept.
 const COMPLETION_STEPS: usize = 2_000_000;
@@ -154,6 +156,10 @@ pub struct Matcher {
     text: Vec<u8>,
     /// The grammar has distinct lists (see [`text`](Self::text)).
     distinct: bool,
+    /// For [`ends_later`](Self::ends_later): whether the parser takes a
+    /// lexeme ending in a lexer state after a row (by serial), where that
+    /// read no item's text (so holds for any text).
+    end_taken: HashMap<(u64, u32), bool, FxBuild>,
 }
 
 /// Most masks kept in [`Matcher::by_count_class`].
@@ -187,6 +193,7 @@ impl Matcher {
             by_count_class: HashMap::default(),
             text: Vec::new(),
             distinct,
+            end_taken: HashMap::default(),
         }
     }
 
@@ -501,9 +508,11 @@ impl Matcher {
             if DISTINCT {
                 self.text[base + d - 1] = node.byte;
             }
-            // Inside a string nothing needs checking: most nodes of a walk.
+            // Inside a string that may go on for more than a few bytes nothing
+            // needs checking: most nodes of a walk.
             if DISTINCT
-                && self.lexer.end_flags(spec, t) & (EndFlags::CAN_END | EndFlags::IN_STRING)
+                && self.lexer.end_flags(spec, t)
+                    & (EndFlags::CAN_END | EndFlags::IN_STRING | EndFlags::SHORT_REST)
                     != EndFlags::IN_STRING
             {
                 match self.distinct_node(&levels[d - 1], &mut level, base + d) {
@@ -565,9 +574,7 @@ impl Matcher {
                     return NodeCheck::Refuse;
                 }
             }
-        } else if !self.lexer.in_string(&self.grammar.lexer, t)
-            && !self.ends_later(t, row, end, END_LOOKAHEAD)
-        {
+        } else if self.checks_ways_on(t) && !self.ends_later(t, row, end, END_LOOKAHEAD) {
             return NodeCheck::Refuse;
         }
         NodeCheck::Allow
@@ -639,7 +646,7 @@ impl Matcher {
         }
         if !self.lexer.state(lex).can_end() {
             // As in the mask: inside a number, see that a way on remains.
-            return self.lexer.in_string(&self.grammar.lexer, lex)
+            return !self.checks_ways_on(lex)
                 || self.ends_later(lex, row, self.text.len(), END_LOOKAHEAD);
         }
         let rows = self.parser.row_count();
@@ -673,6 +680,40 @@ impl Matcher {
         found
     }
 
+    /// Whether, in state `lex` inside a lexeme that cannot end there, the
+    /// matcher looks for a way on that is no duplicate: always outside
+    /// strings (numbers, literals), and inside a string only when it ends
+    /// within [`END_LOOKAHEAD`] bytes whatever comes (`"U` when items are
+    /// two capitals), where every way on is then tried. Inside longer
+    /// strings a way on almost always exists, and trying would cost a parser
+    /// step at most trie nodes.
+    fn checks_ways_on(&mut self, lex: u32) -> bool {
+        let f = self.lexer.end_flags(&self.grammar.lexer, lex);
+        f & EndFlags::IN_STRING == 0 || f & EndFlags::SHORT_REST != 0
+    }
+
+    /// True if the parser takes the lexeme in state `lex` ending after row
+    /// `row` at `pos`; remembered where no item's text was read (a property
+    /// name's end is asked about at many trie nodes).
+    fn end_taken(&mut self, lex: u32, row: u32, pos: usize) -> bool {
+        let key = (self.parser.serial(row), lex);
+        if let Some(&taken) = self.end_taken.get(&key) {
+            return taken;
+        }
+        let reads = self.parser.text_reads();
+        let rows = self.parser.row_count();
+        let (after, _) = self.end_lexeme(lex, row, pos);
+        self.parser.truncate(rows);
+        let taken = after != DEAD;
+        if self.parser.text_reads() == reads {
+            if self.end_taken.len() >= 4096 {
+                self.end_taken.clear();
+            }
+            self.end_taken.insert(key, taken);
+        }
+        taken
+    }
+
     /// [`ends_later`](Self::ends_later), `self.text` long enough.
     fn ends_later_from(
         &mut self,
@@ -689,13 +730,8 @@ impl Matcher {
                 continue;
             }
             self.text[pos] = b;
-            if self.lexer.state(s).can_end() {
-                let rows = self.parser.row_count();
-                let (after, _) = self.end_lexeme(s, row, pos + 1);
-                self.parser.truncate(rows);
-                if after != DEAD {
-                    return true;
-                }
+            if self.lexer.state(s).can_end() && self.end_taken(s, row, pos + 1) {
+                return true;
             }
             if self.ends_later(s, row, pos + 1, depth - 1) {
                 return true;

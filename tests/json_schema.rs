@@ -1701,6 +1701,31 @@ fn unique_items_masks_refuse_the_closing_token() {
             "{text}"
         );
     }
+    // So is one inside a string that ends within a few bytes whatever comes.
+    let schema = json!({"type": "array", "uniqueItems": true,
+                        "items": {"type": "string", "pattern": "^[A-Z]{2}$"}});
+    let m = matcher_with(&schema, &options(), &vocab, &trie);
+    for (text, ok) in [
+        (r#"["US", "US"#, false),
+        (r#"["US", "U"#, true),
+        (r#"["US", "UK"#, true),
+        (r#"["US", "UK", "U"#, true),
+        (r#"["US", "\u0055S"#, false),
+    ] {
+        assert_eq!(
+            m.clone().commit_bytes(text.as_bytes()).is_ok(),
+            ok,
+            "{text}"
+        );
+    }
+    let mut n = m.clone();
+    n.commit_bytes(br#"["US", "U"#).unwrap();
+    let mask = n.compute_mask();
+    for (t, ok) in [("S", false), ("K", true), ("S\"", false), ("K\"", true)] {
+        if let [id] = vocab.encode(t).unwrap()[..] {
+            assert_eq!(mask.contains(id), ok, "{t}");
+        }
+    }
 }
 
 /// The mask of a `uniqueItems` array, computed by the trie walk with its
