@@ -558,6 +558,7 @@ impl Matcher {
     #[inline(never)]
     fn distinct_node(&mut self, parent: &Level, level: &mut Level, end: usize) -> NodeCheck {
         let (t, row) = (level.lex, level.row);
+        let mut after = None;
         if self.lexer.state(t).can_end() {
             let keep = if parent.after_lex != UNSET && parent.after_lex != DEAD {
                 parent.rows.max(parent.after_row + 1)
@@ -566,18 +567,23 @@ impl Matcher {
             };
             let (a, r) = self.end_lexeme_in_walk(t, row, keep.max(row + 1), end);
             (level.after_lex, level.after_row) = (a, r);
-            if a == DEAD {
-                if self.lexer.is_closed(&self.grammar.lexer, t) {
-                    return NodeCheck::Prune;
-                }
-                if !self.ends_later(t, row, end, END_LOOKAHEAD) {
-                    return NodeCheck::Refuse;
-                }
-            }
-        } else if self.checks_ways_on(t) && !self.ends_later(t, row, end, END_LOOKAHEAD) {
-            return NodeCheck::Refuse;
+            after = Some(a);
         }
-        NodeCheck::Allow
+        self.end_check(t, row, end, after)
+    }
+
+    /// The verdict on a token that leaves the lexer in state `t` after row
+    /// `row`, the output ending at `end`, in a grammar with distinct lists.
+    /// `after` is the next lexer start state if the lexeme was ended there
+    /// (`DEAD`: the parser refused it), `None` if it cannot end there.
+    fn end_check(&mut self, t: u32, row: u32, end: usize, after: Option<u32>) -> NodeCheck {
+        match after {
+            Some(a) if a != DEAD => NodeCheck::Allow,
+            Some(_) if self.lexer.is_closed(&self.grammar.lexer, t) => NodeCheck::Prune,
+            None if !self.checks_ways_on(t) => NodeCheck::Allow,
+            _ if self.ends_later(t, row, end, END_LOOKAHEAD) => NodeCheck::Allow,
+            _ => NodeCheck::Refuse,
+        }
     }
 
     /// Commits one token. EOS is accepted only when the output is complete;
@@ -644,19 +650,14 @@ impl Matcher {
         if !self.distinct || self.lexer.state(lex).at_start {
             return true;
         }
-        if !self.lexer.state(lex).can_end() {
-            // As in the mask: inside a number, see that a way on remains.
-            return !self.checks_ways_on(lex)
-                || self.ends_later(lex, row, self.text.len(), END_LOOKAHEAD);
+        let end = self.text.len();
+        let mut after = None;
+        if self.lexer.state(lex).can_end() {
+            let rows = self.parser.row_count();
+            after = Some(self.end_lexeme(lex, row, end).0);
+            self.parser.truncate(rows);
         }
-        let rows = self.parser.row_count();
-        let (after, _) = self.end_lexeme(lex, row, self.text.len());
-        self.parser.truncate(rows);
-        if after != DEAD {
-            return true;
-        }
-        !self.lexer.is_closed(&self.grammar.lexer, lex)
-            && self.ends_later(lex, row, self.text.len(), END_LOOKAHEAD)
+        matches!(self.end_check(lex, row, end, after), NodeCheck::Allow)
     }
 
     /// True if the lexeme in state `lex` (after row `row`, the output being
@@ -666,16 +667,10 @@ impl Matcher {
     /// can follow. The search is bounded: a lexeme whose only way out is
     /// longer is taken as a dead end (the mask stays sound).
     fn ends_later(&mut self, lex: u32, row: u32, pos: usize, depth: u32) -> bool {
-        if depth == 0 {
-            return false;
-        }
         let grammar = self.grammar.clone();
-        let spec = &grammar.lexer;
         let len = self.text.len();
-        if len <= pos {
-            self.text.resize(pos + 1, 0);
-        }
-        let found = self.ends_later_from(spec, lex, row, pos, depth);
+        self.text.resize(len.max(pos + depth as usize), 0);
+        let found = self.ends_later_from(&grammar.lexer, lex, row, pos, depth);
         self.text.truncate(len);
         found
     }
@@ -714,7 +709,8 @@ impl Matcher {
         taken
     }
 
-    /// [`ends_later`](Self::ends_later), `self.text` long enough.
+    /// [`ends_later`](Self::ends_later), `self.text` long enough for `depth`
+    /// more bytes after `pos`.
     fn ends_later_from(
         &mut self,
         spec: &crate::lexer::LexerSpec,
@@ -723,6 +719,9 @@ impl Matcher {
         pos: usize,
         depth: u32,
     ) -> bool {
+        if depth == 0 {
+            return false;
+        }
         for c in 0..spec.class_count() {
             let b = spec.class_rep[c];
             let s = self.lexer.next(spec, lex, b);
@@ -733,7 +732,7 @@ impl Matcher {
             if self.lexer.state(s).can_end() && self.end_taken(s, row, pos + 1) {
                 return true;
             }
-            if self.ends_later(s, row, pos + 1, depth - 1) {
+            if self.ends_later_from(spec, s, row, pos + 1, depth - 1) {
                 return true;
             }
         }
@@ -748,13 +747,13 @@ impl Matcher {
         let text = self.text.len();
         for (offset, &b) in bytes.iter().enumerate() {
             let (l, r) = self.step_byte(lex, row, b);
-            let closed_ok = l != DEAD && {
+            let ok = l != DEAD && {
                 if self.distinct {
                     self.text.push(b);
                 }
                 offset + 1 < bytes.len() || self.end_allowed(l, r)
             };
-            if !closed_ok {
+            if !ok {
                 self.parser.truncate(rows);
                 self.text.truncate(text);
                 return Err(MatcherError::BytesNotAllowed {
