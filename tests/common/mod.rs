@@ -67,3 +67,120 @@ impl Rng {
         (self.next_u64() % n as u64) as usize
     }
 }
+
+/// Address-space limit for [`bounded`] and [`run_cli_bounded`]: 2 GiB.
+pub const BOUND_BYTES: u64 = 2 << 30;
+/// Wall-clock deadline for [`bounded`] and [`run_cli_bounded`]. This is a hang
+/// detector, not a speed assertion: a run that needs the budget at all is
+/// meant to stop within a fraction of it.
+pub const BOUND_SECONDS: u64 = 10;
+
+/// Runs `cmd` under `ulimit -v` of [`BOUND_BYTES`], feeding it `stdin`, and
+/// kills it after [`BOUND_SECONDS`]. Panics (naming `what`) if it was killed
+/// for time; a run that outgrew the memory limit fails to allocate and shows
+/// up as an abort in the returned status.
+pub fn run_bounded(
+    what: &str,
+    cmd: &mut std::process::Command,
+    stdin: &[u8],
+) -> std::process::Output {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    // `ulimit -v` is in KiB; `exec` keeps the pid, so a kill reaches the program.
+    let program = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(format!(
+            "ulimit -v {} && exec \"$0\" \"$@\"",
+            BOUND_BYTES / 1024
+        ))
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        sh.current_dir(d);
+    }
+    let mut child = sh
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        b
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        b
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(BOUND_SECONDS) {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = err_reader.join().unwrap_or_default();
+            panic!(
+                "{what}: still running after {BOUND_SECONDS} s; stderr: {}",
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = writer.join();
+    std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+}
+
+/// Runs the `formwork` binary with `args` under [`run_bounded`].
+pub fn run_cli_bounded(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_formwork"));
+    cmd.args(args);
+    run_bounded(&format!("formwork {}", args.join(" ")), &mut cmd, stdin)
+}
+
+/// Runs `body` in a child process of this test binary under the bounds of
+/// [`run_bounded`], so a library call that hangs or allocates without limit
+/// fails the test instead of the machine. `test` is the test's full name as
+/// the harness prints it (`module::name` inside a module). In the child
+/// (`FORMWORK_BOUNDED_CHILD` set) `body` runs directly.
+pub fn bounded(test: &str, body: impl FnOnce()) {
+    if std::env::var_os("FORMWORK_BOUNDED_CHILD").is_some() {
+        body();
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("FORMWORK_BOUNDED_CHILD", "1");
+    let out = run_bounded(test, &mut cmd, b"");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{test} failed in its bounded child ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
