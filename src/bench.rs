@@ -30,6 +30,9 @@ pub struct Bench {
     /// Empty the process-wide lexeme DFA cache before each case, so that
     /// `compile_us` is what a process compiling only that grammar pays.
     pub cold: bool,
+    /// Work budgets of compiling and masking (see [`crate::budget`]); a
+    /// case that runs out gets status `error`, with the error's message.
+    pub budget: crate::budget::Budget,
 }
 
 #[derive(Default)]
@@ -46,7 +49,15 @@ struct Totals {
 
 enum Drive {
     Accepted,
-    Blocked { pos: usize, why: String },
+    Blocked {
+        pos: usize,
+        why: String,
+    },
+    /// A mask or commit failed (a budget or a DFA size limit ran out).
+    Failed {
+        pos: usize,
+        error: String,
+    },
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -120,7 +131,7 @@ impl Bench {
                 ))
             }
         };
-        let c = CompiledGrammar::new(&g).map_err(|e| e.to_string())?;
+        let c = CompiledGrammar::with_budget(&g, self.budget).map_err(|e| e.to_string())?;
         Ok(Matcher::new(
             Arc::new(c),
             self.vocab.clone(),
@@ -138,8 +149,14 @@ impl Bench {
         let mut m = template.clone();
         for (pos, &tok) in tokens.iter().enumerate() {
             let t0 = Instant::now();
-            m.compute_mask_into(mask);
+            let r = m.try_compute_mask_into(mask);
             times.push(t0.elapsed().as_nanos() as f64 / 1000.0);
+            if let Err(e) = r {
+                return Drive::Failed {
+                    pos,
+                    error: e.to_string(),
+                };
+            }
             if !mask.contains(tok) {
                 return Drive::Blocked {
                     pos,
@@ -151,13 +168,24 @@ impl Bench {
                 };
             }
             if let Err(e) = m.commit(tok) {
+                if e.is_limit() {
+                    return Drive::Failed {
+                        pos,
+                        error: e.to_string(),
+                    };
+                }
                 return Drive::Blocked {
                     pos,
                     why: format!("commit error: {e}"),
                 };
             }
         }
-        m.compute_mask_into(mask);
+        if let Err(e) = m.try_compute_mask_into(mask) {
+            return Drive::Failed {
+                pos: tokens.len(),
+                error: e.to_string(),
+            };
+        }
         let eos_ok = mask.contains(self.eos);
         let accepting = m.is_accepting();
         if eos_ok && accepting {
@@ -255,6 +283,7 @@ impl Bench {
         let (mut rejected_valid, mut accepted_invalid, mut valid_ok, mut invalid_blocked) =
             (0, 0, 0, 0);
         let mut first_mask_us: Option<f64> = None;
+        let mut failed = false;
         for (i, text) in valid.iter().enumerate() {
             let toks = match self.vocab.encode(text) {
                 Ok(t) => t,
@@ -270,6 +299,14 @@ impl Bench {
             }
             match r {
                 Drive::Accepted => valid_ok += 1,
+                Drive::Failed { pos, error } => {
+                    failed = true;
+                    first_error.get_or_insert(format!(
+                        "valid[{i}] at token {pos}/{}: {}",
+                        toks.len(),
+                        shorten(&error, 600)
+                    ));
+                }
                 Drive::Blocked { pos, why } => {
                     rejected_valid += 1;
                     first_error.get_or_insert(format!(
@@ -298,9 +335,19 @@ impl Bench {
                     ));
                 }
                 Drive::Blocked { .. } => invalid_blocked += 1,
+                Drive::Failed { pos, error } => {
+                    failed = true;
+                    first_error.get_or_insert(format!(
+                        "invalid[{i}] at token {pos}/{}: {}",
+                        toks.len(),
+                        shorten(&error, 600)
+                    ));
+                }
             }
         }
-        let status = if rejected_valid > 0 {
+        let status = if failed {
+            "error"
+        } else if rejected_valid > 0 {
             "rejected_valid"
         } else if accepted_invalid > 0 {
             "accepted_invalid"

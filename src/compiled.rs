@@ -16,6 +16,7 @@
 //! so the parser never predicts into a dead end and the mask never allows a
 //! lexeme that cannot lead to a complete output.
 
+use crate::budget::{Budget, Stop};
 use crate::error::GrammarError;
 use crate::grammar::{Expr, Grammar, MemberCount, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use crate::lexer::{LexemeDfa, LexerCache, LexerSpec};
@@ -43,6 +44,8 @@ pub struct CompiledGrammar {
     pub(crate) initial_parser: Parser,
     pub(crate) initial_lexer: LexerCache,
     pub(crate) initial_lex: u32,
+    /// The budgets it was compiled under; its matchers start with them.
+    budget: Budget,
 }
 
 /// How many lexer states to build ahead of time from the first lexer state.
@@ -191,7 +194,8 @@ impl<'g> Lowering<'g> {
             .iter()
             .map(|p| LexemeDfa::new(p))
             .collect::<Result<Vec<_>, _>>()?;
-        LexemeDfa::intersect(&a, &e).map_err(|e| match e {
+        let name = format!("all of {all:?} and none of {except:?}");
+        LexemeDfa::intersect(&a, &e, &name).map_err(|e| match e {
             GrammarError::EmptyRegex { .. } => GrammarError::EmptyRegex {
                 pattern: format!("all of {all:?} and none of {except:?}"),
             },
@@ -402,8 +406,49 @@ impl<'g> Lowering<'g> {
 
 impl CompiledGrammar {
     /// Compiles `grammar`: builds each lexeme's DFA and the parser tables,
-    /// and checks that the grammar is well formed.
+    /// and checks that the grammar is well formed. Uses the default
+    /// [`Budget`]s (see [`with_budget`](Self::with_budget)).
     pub fn new(grammar: &Grammar) -> Result<CompiledGrammar, GrammarError> {
+        Self::with_budget(grammar, Budget::new())
+    }
+
+    /// [`new`](Self::new) within `budget`'s compile budget; matchers of the
+    /// grammar start with `budget`'s mask and completion budgets.
+    ///
+    /// ```
+    /// use formwork::{budget::Budget, regex_grammar, CompiledGrammar, GrammarError};
+    /// let g = regex_grammar(r"(?:[a-z]+@x){2}&?")?;
+    /// let err = CompiledGrammar::with_budget(&g, Budget::new().compile(10)).unwrap_err();
+    /// assert!(matches!(err, GrammarError::BudgetExceeded { budget: 10, .. }));
+    /// assert!(CompiledGrammar::with_budget(&g, Budget::new()).is_ok());
+    /// # Ok::<(), GrammarError>(())
+    /// ```
+    pub fn with_budget(grammar: &Grammar, budget: Budget) -> Result<CompiledGrammar, GrammarError> {
+        let (built, done) = crate::budget::metered(budget.get_compile(), || Self::build(grammar));
+        match done.stop {
+            None => built.map(|mut g| {
+                g.budget = budget;
+                g
+            }),
+            // What was built after the stop may be wrong: only the stop counts.
+            Some(Stop::Budget { lexeme }) => Err(GrammarError::BudgetExceeded {
+                lexeme,
+                budget: budget.get_compile(),
+            }),
+            Some(Stop::Full { lexeme, limit }) => Err(GrammarError::RegexTooLarge {
+                pattern: lexeme,
+                message: format!("its DFA needs more than {} MiB", limit >> 20),
+            }),
+        }
+    }
+
+    /// The budgets this grammar was compiled under, which its matchers
+    /// start with.
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    fn build(grammar: &Grammar) -> Result<CompiledGrammar, GrammarError> {
         let mut lw = Lowering {
             named: HashMap::default(),
             nonterminals: 0,
@@ -459,6 +504,9 @@ impl CompiledGrammar {
         // Productive non-terminals (can derive a finite string).
         let mut productive = vec![false; nnt];
         loop {
+            if !crate::budget::charge(lw.prods.len() as u64) {
+                return Err(budget_spent());
+            }
             let mut changed = false;
             for (lhs, rhs) in &lw.prods {
                 if !productive[*lhs as usize]
@@ -528,6 +576,9 @@ impl CompiledGrammar {
         // Nullable non-terminals.
         let mut nullable = vec![false; nnt + 1];
         loop {
+            if !crate::budget::charge(prods.len() as u64) {
+                return Err(budget_spent());
+            }
             let mut changed = false;
             for (lhs, rhs) in &prods {
                 if !nullable[*lhs as usize]
@@ -594,6 +645,7 @@ impl CompiledGrammar {
             initial_parser,
             initial_lexer,
             initial_lex,
+            budget: Budget::new(),
         })
     }
 
@@ -615,6 +667,15 @@ impl CompiledGrammar {
     /// Number of productions after lowering.
     pub fn production_count(&self) -> usize {
         self.parser.prods_of.iter().map(|p| p.len()).sum()
+    }
+}
+
+/// The error of a build that ran out of budget ([`CompiledGrammar::with_budget`]
+/// replaces it with one that says which budget).
+fn budget_spent() -> GrammarError {
+    GrammarError::BudgetExceeded {
+        lexeme: None,
+        budget: 0,
     }
 }
 

@@ -4,6 +4,7 @@
 //! bad grammar without parsing strings. Every message says what was wrong and,
 //! where it can, what to do about it.
 
+use crate::budget::Stage;
 use std::path::PathBuf;
 
 /// An error while loading or configuring a [`Vocabulary`](crate::Vocabulary).
@@ -96,10 +97,44 @@ pub enum GrammarError {
     /// The JSON Schema is not valid JSON or not a schema.
     #[error("invalid JSON Schema at {pointer:?}: {message}")]
     InvalidSchema { pointer: String, message: String },
+    /// Compiling took more work than the compile budget allows (see
+    /// [`Budget`](crate::budget::Budget)).
+    #[error(
+        "compiling the grammar needed more than its compile budget of {budget} work units{}; \
+         raise the budget ({}) or simplify the constraint",
+        lexeme_clause(.lexeme),
+        Stage::Compile.knob()
+    )]
+    BudgetExceeded {
+        /// The lexeme being built when the budget ran out, if any.
+        lexeme: Option<String>,
+        budget: u64,
+    },
+}
+
+/// " (while building lexeme X)", or nothing.
+fn lexeme_clause(lexeme: &Option<String>) -> String {
+    match lexeme {
+        Some(l) => format!(" (while building the DFA of lexeme {})", lexeme_label(l)),
+        None => String::new(),
+    }
+}
+
+/// A lexeme's pattern quoted for a message, cut short if very long.
+fn lexeme_label(l: &str) -> String {
+    const MAX: usize = 200;
+    if l.len() <= MAX {
+        return format!("{l:?}");
+    }
+    let mut end = MAX;
+    while !l.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}… ({} bytes)", &l[..end], l.len())
 }
 
 /// An error from a [`Matcher`](crate::Matcher) operation.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MatcherError {
     /// A token id at or beyond the logits width was passed in.
     #[error("token id {token} is outside the logits width {width}")]
@@ -116,6 +151,61 @@ pub enum MatcherError {
     /// The matcher already accepted EOS and takes no more tokens.
     #[error("the matcher is stopped (EOS was committed); roll back to continue")]
     Stopped,
+    /// An operation needed more work than its budget allows (see
+    /// [`Budget`](crate::budget::Budget)); the matcher is where it was
+    /// before the operation.
+    #[error(
+        "the {stage} work budget of {budget} units ran out{}; raise it ({}) or simplify \
+         the constraint",
+        lexeme_clause(.lexeme),
+        .stage.knob()
+    )]
+    BudgetExceeded {
+        stage: Stage,
+        /// The lexeme being built when the budget ran out, if any.
+        lexeme: Option<String>,
+        budget: u64,
+    },
+    /// A lazily built lexeme DFA reached its size limit: the constraint
+    /// needs more states of it than the limit allows, and cannot go on.
+    #[error(
+        "the DFA of lexeme {} reached its size limit of {} MiB, so the output cannot go on \
+         under this constraint; simplify the pattern (a repetition of a group whose \
+         matches can overlap, like (\\w+\\s?){{1,1000}}, tracks every count at once)",
+        lexeme_label(.lexeme),
+        .limit >> 20
+    )]
+    LexemeTooLarge {
+        lexeme: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+}
+
+impl MatcherError {
+    /// True for the errors of a limit (a work budget, a DFA's size), as
+    /// opposed to a token the constraint refuses.
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            MatcherError::BudgetExceeded { .. } | MatcherError::LexemeTooLarge { .. }
+        )
+    }
+
+    /// The error for an operation of `stage` that stopped (see
+    /// [`crate::budget`]).
+    pub(crate) fn from_stop(stop: crate::budget::Stop, stage: Stage, budget: u64) -> MatcherError {
+        match stop {
+            crate::budget::Stop::Budget { lexeme } => MatcherError::BudgetExceeded {
+                stage,
+                lexeme,
+                budget,
+            },
+            crate::budget::Stop::Full { lexeme, limit } => {
+                MatcherError::LexemeTooLarge { lexeme, limit }
+            }
+        }
+    }
 }
 
 /// An error from the model runtime or the generator.

@@ -10,7 +10,7 @@
 //! best mean logprob or the majority answer (outputs compared after
 //! canonicalising JSON).
 
-use crate::error::ModelError;
+use crate::error::{MatcherError, ModelError};
 use crate::model::LanguageModel;
 use crate::sampler::{Sampler, SamplerConfig};
 use crate::{CompiledGrammar, Matcher, TokenId, TokenMask, TokenTrie, Vocabulary};
@@ -167,29 +167,32 @@ impl Closer {
     /// Before a step with `room` tokens left: recomputes the completion if it
     /// is due, and always when the limit is near, so that what `close`
     /// forces belongs to the current state.
-    fn refresh(&mut self, m: &mut Matcher, room: usize) {
+    fn refresh(&mut self, m: &mut Matcher, room: usize) -> Result<(), MatcherError> {
         if self.stale >= CLOSE_REFRESH || (self.stale > 0 && self.near(room)) {
-            self.completion = m.completion_tokens(Self::search_bytes(room));
+            self.completion = m.try_completion_tokens(Self::search_bytes(room))?;
             self.stale = 0;
         }
+        Ok(())
     }
 
     /// After `n` tokens were committed with `room` tokens left before them:
     /// true if they may stay. Near the limit, that means a completion still
     /// fits after them.
-    fn keeps(&mut self, m: &mut Matcher, room: usize, n: usize) -> bool {
+    fn keeps(&mut self, m: &mut Matcher, room: usize, n: usize) -> Result<bool, MatcherError> {
         if !self.near(room) {
             self.stale = self.stale.saturating_add(n);
-            return true;
+            return Ok(true);
         }
-        match m.completion_tokens(Self::search_bytes(room - n)) {
-            Some(c) if c.len() <= room - n => {
-                self.completion = Some(c);
-                self.stale = 0;
-                true
-            }
-            _ => false,
-        }
+        Ok(
+            match m.try_completion_tokens(Self::search_bytes(room - n))? {
+                Some(c) if c.len() <= room - n => {
+                    self.completion = Some(c);
+                    self.stale = 0;
+                    true
+                }
+                _ => false,
+            },
+        )
     }
 
     /// Forces the known completion if it fits in `room` tokens (true if it
@@ -340,7 +343,7 @@ impl<M: LanguageModel> Generator<M> {
                 let room = max_tokens - out.tokens.len();
                 if let Some(c) = closer.as_mut() {
                     let t = Instant::now();
-                    c.refresh(m, room);
+                    c.refresh(m, room)?;
                     timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
                 }
                 if !forced.is_empty() && forced.len() <= room {
@@ -349,7 +352,7 @@ impl<M: LanguageModel> Generator<M> {
                     }
                     if let Some(c) = closer.as_mut() {
                         let t = Instant::now();
-                        let fits = c.keeps(m, room, forced.len());
+                        let fits = c.keeps(m, room, forced.len())?;
                         timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
                         if !fits {
                             m.rollback(forced.len())?;
@@ -372,7 +375,7 @@ impl<M: LanguageModel> Generator<M> {
                     continue 'gen;
                 }
                 let t = Instant::now();
-                m.compute_mask_into(&mut mask);
+                m.try_compute_mask_into(&mut mask)?;
                 timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
             }
             let Some(s) = sampler.sample(&logits, matcher.as_ref().map(|_| &mask)) else {
@@ -392,7 +395,7 @@ impl<M: LanguageModel> Generator<M> {
                 if let Some(c) = closer.as_mut() {
                     let room = max_tokens - out.tokens.len();
                     let t = Instant::now();
-                    let fits = c.keeps(m, room, 1);
+                    let fits = c.keeps(m, room, 1)?;
                     timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
                     if !fits {
                         m.rollback(1)?;

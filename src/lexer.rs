@@ -96,11 +96,20 @@ impl DfaCache {
         }
     }
 
+    /// The DFA under `key`; a lazy DFA that is full is dropped instead (it
+    /// would refuse the states a new grammar needs).
     fn get(&mut self, hash: u64, key: &str) -> Option<LexemeDfa> {
         if let Some(d) = self.young.get(hash, key) {
-            return Some(d.clone());
+            if !d.is_full() {
+                return Some(d.clone());
+            }
+            self.young.take(hash, key);
+            return None;
         }
         let e = self.old.take(hash, key)?;
+        if e.1.is_full() {
+            return None;
+        }
         let d = e.1.clone();
         self.insert(hash, e);
         Some(d)
@@ -434,6 +443,11 @@ impl LexemeDfa {
             return Ok(d);
         }
         let dfa = build()?;
+        // A build cut short by the running operation's budget may be wrong
+        // (see `crate::budget`); the operation fails, and the DFA is not kept.
+        if crate::budget::stopped() {
+            return Ok(dfa);
+        }
         if let Ok(mut c) = cache.lock() {
             let size = dfa.trans.len() * 4
                 + dfa.accept.len()
@@ -713,12 +727,14 @@ impl LexemeDfa {
     ///
     /// An empty intersection is an [`GrammarError::EmptyRegex`] error with
     /// no pattern; the caller names it.
+    /// `name` says what the lexeme is in errors.
     pub(crate) fn intersect(
         all: &[LexemeDfa],
         except: &[LexemeDfa],
+        name: &str,
     ) -> Result<LexemeDfa, GrammarError> {
         assert!(!all.is_empty(), "an intersection needs a positive member");
-        let Some((p, classes)) = LazyProduct::new(all, except, DFA_SIZE_LIMIT) else {
+        let Some((p, classes)) = LazyProduct::new(all, except, DFA_SIZE_LIMIT, name) else {
             return Err(GrammarError::EmptyRegex {
                 pattern: String::new(),
             });
@@ -840,12 +856,22 @@ impl LexemeDfa {
         }
     }
 
-    /// Fewest bytes from state `s` to an accepting state.
+    /// Fewest bytes from state `s` to an accepting state (for an
+    /// intersection, a lower bound: see [`lazy::LazyProduct::to_accept`]).
     pub(crate) fn to_accept(&self, s: u32) -> u32 {
-        match &self.counted {
-            Some(c) => c.to_accept(s),
-            None => self.distances().to_accept[s as usize],
+        if let Some(c) = &self.counted {
+            return c.to_accept(s);
         }
+        if let Some(d) = self.lazy.as_ref().and_then(|l| l.to_accept(s)) {
+            return d;
+        }
+        self.distances().to_accept[s as usize]
+    }
+
+    /// True if this is a lazily built DFA that stopped growing for lack of
+    /// room (see [`lazy`]).
+    pub(crate) fn is_full(&self) -> bool {
+        self.lazy.as_ref().is_some_and(|l| l.is_full())
     }
 
     fn compute_distances(&self) -> Distances {
@@ -855,11 +881,17 @@ impl LexemeDfa {
                 shortest: c.to_accept(self.start).max(1),
             };
         }
-        // A lazy DFA is completed first; its state numbers do not change.
+        // A lazy DFA answers from its NFA or parts, without being built.
+        if let Some(shortest) = self.lazy.as_ref().and_then(|l| l.shortest()) {
+            return Distances {
+                to_accept: Vec::new(),
+                shortest,
+            };
+        }
         let full;
         let (trans, accept): (&[u32], &[bool]) = match &self.lazy {
             Some(l) => {
-                full = l.complete_anyway();
+                full = l.complete().unwrap_or_default();
                 (&full.0, &full.1)
             }
             None => (&self.trans, &self.accept),
@@ -1255,6 +1287,9 @@ impl LexerCache {
                 }
             }
         }
+        if crate::budget::stopped() {
+            return false;
+        }
         self.slice_ok[s as usize] |= (1 | if ok { 2 } else { 0 }) << (2 * j);
         ok
     }
@@ -1285,7 +1320,9 @@ impl LexerCache {
                 f |= EndFlags::SHORT_REST;
             }
         }
-        self.end_flags[s as usize] = f;
+        if !crate::budget::stopped() {
+            self.end_flags[s as usize] = f;
+        }
         f
     }
 
@@ -1330,6 +1367,9 @@ impl LexerCache {
                 let dfa = &spec.lexemes[l];
                 let only_quote =
                     (0..=255u8).all(|b| (b == b'"') == (dfa.next(dfa.start, b) != DEAD));
+                if crate::budget::stopped() {
+                    return false;
+                }
                 self.quoted[l] = if only_quote { 2 } else { 1 };
             }
             if self.quoted[l] != 2 {
@@ -1395,6 +1435,11 @@ impl LexerCache {
                 (t != DEAD).then_some((l, t))
             })
             .collect();
+        // A lexeme's step that gave up (see `crate::budget`) reads as dead:
+        // then this state is not the real one, and nothing is kept.
+        if crate::budget::stopped() {
+            return DEAD;
+        }
         let t = self.intern(false, word, members, spec);
         self.trans[idx] = t;
         t
@@ -1591,7 +1636,7 @@ mod tests {
     fn intersections_keep_only_live_states() {
         let email = LexemeDfa::new(r"[a-z]+@x").unwrap();
         let short = LexemeDfa::new(r".{0,5}").unwrap();
-        let both = LexemeDfa::intersect(&[email, short], &[]).unwrap();
+        let both = LexemeDfa::intersect(&[email, short], &[], "test").unwrap();
         assert!(run(&both, b"abc").is_some());
         assert!(run(&both, b"abcd").is_none(), "abcd@x is too long");
         assert!(run(&both, b"abc@x").is_some_and(|(acc, _)| acc));
@@ -1599,14 +1644,14 @@ mod tests {
 
         let word = LexemeDfa::new(r"[a-z]+").unwrap();
         let keywords = LexemeDfa::new(r"if|else").unwrap();
-        let ident = LexemeDfa::intersect(std::slice::from_ref(&word), &[keywords]).unwrap();
+        let ident = LexemeDfa::intersect(std::slice::from_ref(&word), &[keywords], "test").unwrap();
         assert_eq!(run(&ident, b"if").map(|r| r.0), Some(false));
         assert_eq!(run(&ident, b"iff").map(|r| r.0), Some(true));
         assert_eq!(run(&ident, b"els").map(|r| r.0), Some(true));
 
         let digits = LexemeDfa::new(r"[0-9]+").unwrap();
         assert!(matches!(
-            LexemeDfa::intersect(&[word, digits], &[]),
+            LexemeDfa::intersect(&[word, digits], &[], "test"),
             Err(GrammarError::EmptyRegex { .. })
         ));
     }

@@ -31,6 +31,7 @@
 //! ```
 
 pub mod bench;
+pub mod budget;
 pub mod compiled;
 pub mod error;
 pub mod fallback;

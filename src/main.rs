@@ -97,6 +97,8 @@ enum Cmd {
         cold: bool,
         #[command(flatten)]
         schema_flags: SchemaFlags,
+        #[command(flatten)]
+        budget: BudgetFlags,
     },
 }
 
@@ -206,6 +208,39 @@ struct ConstraintArgs {
     /// aliases or UNION; see `frontend::sql::scope_to_tables`).
     #[arg(long, requires = "sql_schema")]
     sql_scoped: bool,
+    #[command(flatten)]
+    budget: BudgetFlags,
+}
+
+/// Work budgets (see `formwork::budget`), in work units.
+#[derive(clap::Args, Clone, Debug, Default)]
+struct BudgetFlags {
+    /// Work units compiling the constraint may use [default: 200000000].
+    #[arg(long, value_name = "UNITS")]
+    compile_budget: Option<u64>,
+    /// Work units one mask or commit may use [default: 50000000].
+    #[arg(long, value_name = "UNITS")]
+    mask_budget: Option<u64>,
+    /// Work units one search for a completion (closing an output before
+    /// --max-tokens) may use [default: 50000000].
+    #[arg(long, value_name = "UNITS")]
+    completion_budget: Option<u64>,
+}
+
+impl BudgetFlags {
+    fn budget(&self) -> formwork::budget::Budget {
+        let mut b = formwork::budget::Budget::new();
+        if let Some(u) = self.compile_budget {
+            b = b.compile(u);
+        }
+        if let Some(u) = self.mask_budget {
+            b = b.mask(u);
+        }
+        if let Some(u) = self.completion_budget {
+            b = b.completion(u);
+        }
+        b
+    }
 }
 
 impl ConstraintArgs {
@@ -328,7 +363,8 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
     let grammar = a.constraint.grammar(Whitespace::Compact)?;
     let grammar = match grammar {
         Some(g) => Some(Arc::new(
-            CompiledGrammar::new(&g).map_err(|e| e.to_string())?,
+            CompiledGrammar::with_budget(&g, a.constraint.budget.budget())
+                .map_err(|e| e.to_string())?,
         )),
         None => None,
     };
@@ -588,12 +624,15 @@ fn run(cli: Cli) -> Result<(), String> {
             let g = constraint
                 .grammar(Whitespace::Flexible)?
                 .ok_or("give one of --regex, --schema or --grammar")?;
-            let g = Arc::new(CompiledGrammar::new(&g).map_err(|e| e.to_string())?);
+            let g = Arc::new(
+                CompiledGrammar::with_budget(&g, constraint.budget.budget())
+                    .map_err(|e| e.to_string())?,
+            );
             let mut m = Matcher::new(g, vocab.clone(), trie);
             let toks = vocab.encode(&text).map_err(|e| e.to_string())?;
             println!("{:>5}  {:>8}  {:>7}  token", "step", "allowed", "ok");
             for (i, &t) in toks.iter().enumerate() {
-                let mask = m.compute_mask();
+                let mask = m.try_compute_mask().map_err(|e| e.to_string())?;
                 let ok = mask.contains(t);
                 println!(
                     "{i:>5}  {:>8}  {:>7}  {t} {:?}",
@@ -608,7 +647,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
                 m.commit(t).map_err(|e| e.to_string())?;
             }
-            let mask = m.compute_mask();
+            let mask = m.try_compute_mask().map_err(|e| e.to_string())?;
             let eos_ok = vocab.eos_tokens().iter().any(|&e| mask.contains(e));
             println!(
                 "  end  {:>8}  {:>7}  EOS",
@@ -632,7 +671,10 @@ fn run(cli: Cli) -> Result<(), String> {
             let g = constraint
                 .grammar(Whitespace::Compact)?
                 .ok_or("give one of --grammar, --schema or --regex")?;
-            let g = Arc::new(CompiledGrammar::new(&g).map_err(|e| e.to_string())?);
+            let g = Arc::new(
+                CompiledGrammar::with_budget(&g, constraint.budget.budget())
+                    .map_err(|e| e.to_string())?,
+            );
             let mut f = match tokenizer {
                 Some(t) => {
                     let vocab = Arc::new(load_vocab(&t, &[])?);
@@ -657,6 +699,7 @@ fn run(cli: Cli) -> Result<(), String> {
             eos,
             cold,
             schema_flags,
+            budget,
         } => {
             let vocab = load_vocab(&tokenizer, &eos.iter().cloned().collect::<Vec<_>>())?;
             let eos_id = vocab.eos_tokens()[0];
@@ -674,6 +717,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 eos: eos_id,
                 schema_options: schema_flags.options(Whitespace::Flexible)?,
                 cold,
+                budget: budget.budget(),
             };
             let input = BufReader::new(
                 std::fs::File::open(&cases).map_err(|e| format!("open {cases}: {e}"))?,

@@ -37,6 +37,7 @@
 //! depends on the item's text and not only on (row, lexer state). Other
 //! grammars run a walk compiled without these checks.
 
+use crate::budget::{Budget, Stage};
 use crate::compiled::CompiledGrammar;
 use crate::error::MatcherError;
 use crate::lexer::{CountClassKey, EndFlags, LexerCache, DEAD, UNKNOWN};
@@ -51,10 +52,9 @@ const UNSET: u32 = u32::MAX - 1;
 /// How far [`Matcher::ends_later`] looks for a way out of a duplicate: as
 /// far as the strings it is asked about can go (see [`EndFlags::SHORT_REST`]).
 const END_LOOKAHEAD: u32 = crate::lexer::SHORT_REST as u32;
-/// Bounds on [`Matcher::shortest_completion`]'s search: byte steps tried and
-/// states kept.
-const COMPLETION_STEPS: usize = 2_000_000;
-const COMPLETION_STATES: usize = 200_000;
+/// Work units [`Matcher::shortest_completion`]'s search charges per state it
+/// keeps (a byte tried costs one): what bounds its memory.
+const COMPLETION_STATE_UNITS: u64 = 8;
 
 /// Where the matcher stood before a committed token.
 #[derive(Clone, Copy, Debug)]
@@ -160,6 +160,12 @@ pub struct Matcher {
     /// lexeme ending in a lexer state after a row (by serial), where that
     /// read no item's text (so holds for any text).
     end_taken: HashMap<(u64, u32), bool, FxBuild>,
+    /// The work budgets of its operations.
+    budget: Budget,
+    /// Work units the last metered operation used, and its error if it
+    /// failed (see [`last_error`](Self::last_error)).
+    last_work: u64,
+    last_error: Option<MatcherError>,
 }
 
 /// Most masks kept in [`Matcher::by_count_class`].
@@ -177,6 +183,7 @@ impl Matcher {
         let lexer = grammar.initial_lexer.clone();
         let lex = grammar.initial_lex;
         let distinct = grammar.parser.has_distinct;
+        let budget = grammar.budget();
         Matcher {
             grammar,
             vocab,
@@ -194,7 +201,59 @@ impl Matcher {
             text: Vec::new(),
             distinct,
             end_taken: HashMap::default(),
+            budget,
+            last_work: 0,
+            last_error: None,
         }
+    }
+
+    /// The work budgets of this matcher's operations (at first, its
+    /// grammar's: see [`CompiledGrammar::with_budget`]).
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
+    /// Sets the work budgets of this matcher's operations: a mask, commit
+    /// or forced-bytes check may use [`Budget::get_mask`] units, a
+    /// completion search [`Budget::get_completion`]. An operation that
+    /// failed for lack of budget may be retried after raising it.
+    pub fn set_budget(&mut self, budget: Budget) {
+        self.budget = budget;
+    }
+
+    /// Work units used by the last mask, commit or completion search (to
+    /// size budgets; see [`crate::budget`]).
+    pub fn last_work(&self) -> u64 {
+        self.last_work
+    }
+
+    /// The error of the last [`compute_mask`](Self::compute_mask) or
+    /// [`compute_mask_into`](Self::compute_mask_into), which return an
+    /// empty mask when they fail; `None` after one that succeeded.
+    pub fn last_error(&self) -> Option<&MatcherError> {
+        self.last_error.as_ref()
+    }
+
+    /// Runs `f` as one operation of `stage` under its budget (see
+    /// [`crate::budget`]): its error if the operation stopped, when what
+    /// `f` returned may be wrong.
+    fn metered<R>(
+        &mut self,
+        stage: Stage,
+        f: impl FnOnce(&mut Matcher) -> R,
+    ) -> (R, Result<(), MatcherError>) {
+        let limit = match stage {
+            Stage::Compile => self.budget.get_compile(),
+            Stage::Mask => self.budget.get_mask(),
+            Stage::Completion => self.budget.get_completion(),
+        };
+        let (r, done) = crate::budget::metered(limit, || f(self));
+        self.last_work = done.used;
+        let status = match done.stop {
+            None => Ok(()),
+            Some(stop) => Err(MatcherError::from_stop(stop, stage, limit)),
+        };
+        (r, status)
     }
 
     /// The vocabulary this matcher masks.
@@ -345,7 +404,10 @@ impl Matcher {
         ok
     }
 
-    /// The set of tokens allowed next (EOS included when the output is complete).
+    /// The set of tokens allowed next (EOS included when the output is
+    /// complete). If the mask's work budget runs out (see
+    /// [`try_compute_mask`](Self::try_compute_mask)) the mask is empty and
+    /// [`last_error`](Self::last_error) says why.
     pub fn compute_mask(&mut self) -> TokenMask {
         let mut m = TokenMask::new(self.vocab.logits_width());
         self.compute_mask_into(&mut m);
@@ -355,6 +417,32 @@ impl Matcher {
     /// Like [`compute_mask`](Self::compute_mask), into an existing mask of the
     /// vocabulary's logits width.
     pub fn compute_mask_into(&mut self, out: &mut TokenMask) {
+        self.last_error = self.try_compute_mask_into(out).err();
+    }
+
+    /// The set of tokens allowed next, or an error if computing it needs
+    /// more work than the mask budget allows
+    /// ([`MatcherError::BudgetExceeded`]) or more states of a lexeme's DFA
+    /// than its size limit ([`MatcherError::LexemeTooLarge`]). Either way
+    /// the error names the lexeme, and the matcher is unchanged: the
+    /// operation may be retried with a larger [`Budget`].
+    pub fn try_compute_mask(&mut self) -> Result<TokenMask, MatcherError> {
+        let mut m = TokenMask::new(self.vocab.logits_width());
+        self.try_compute_mask_into(&mut m)?;
+        Ok(m)
+    }
+
+    /// Like [`try_compute_mask`](Self::try_compute_mask), into an existing
+    /// mask of the vocabulary's logits width (cleared on error).
+    pub fn try_compute_mask_into(&mut self, out: &mut TokenMask) -> Result<(), MatcherError> {
+        let ((), status) = self.metered(Stage::Mask, |m| m.mask_into(out));
+        if status.is_err() {
+            out.clear();
+        }
+        status
+    }
+
+    fn mask_into(&mut self, out: &mut TokenMask) {
         if self.stopped {
             out.clear();
             return;
@@ -409,6 +497,10 @@ impl Matcher {
                     out.insert(e);
                 }
             }
+        }
+        // A mask cut short by the budget is not kept (nor returned).
+        if crate::budget::stopped() {
+            return;
         }
         // A mask that compared a distinct member with earlier ones depends
         // on the current lexeme's bytes, which (row, lexer state) does not
@@ -492,6 +584,11 @@ impl Matcher {
                         row = p.after_row;
                     }
                     if t == DEAD {
+                        // Out of budget, every new step reads as dead: the
+                        // walk is over (and its mask thrown away).
+                        if crate::budget::stopped() {
+                            break;
+                        }
                         i = node.subtree_end as usize;
                         continue;
                     }
@@ -587,8 +684,23 @@ impl Matcher {
     }
 
     /// Commits one token. EOS is accepted only when the output is complete;
-    /// after it the matcher is stopped until rolled back.
+    /// after it the matcher is stopped until rolled back. Stepping the
+    /// lexer may build DFA states, within the mask budget: past it (or past
+    /// a DFA's size limit) the token is not committed and the error says
+    /// so, as [`try_compute_mask`](Self::try_compute_mask)'s does.
     pub fn commit(&mut self, token: TokenId) -> Result<(), MatcherError> {
+        let (r, status) = self.metered(Stage::Mask, |m| m.commit_token(token));
+        if let Err(e) = status {
+            if r.is_ok() {
+                // Undone: a step past the stop may have read wrongly.
+                let _ = self.rollback(1);
+            }
+            return Err(e);
+        }
+        r
+    }
+
+    fn commit_token(&mut self, token: TokenId) -> Result<(), MatcherError> {
         let width = self.vocab.logits_width();
         if token as usize >= width {
             return Err(MatcherError::TokenOutOfRange { token, width });
@@ -741,7 +853,21 @@ impl Matcher {
 
     /// Commits raw bytes (e.g. a prompt-side prefix of the output), which need
     /// not be token-aligned. Not recorded for rollback: use at the start only.
+    /// Within the mask budget, like [`commit`](Self::commit).
     pub fn commit_bytes(&mut self, bytes: &[u8]) -> Result<(), MatcherError> {
+        let before = (self.lex, self.row, self.parser.row_count(), self.text.len());
+        let (r, status) = self.metered(Stage::Mask, |m| m.commit_raw(bytes));
+        if let Err(e) = status {
+            let (lex, row, rows, text) = before;
+            (self.lex, self.row) = (lex, row);
+            self.parser.truncate(rows);
+            self.text.truncate(text);
+            return Err(e);
+        }
+        r
+    }
+
+    fn commit_raw(&mut self, bytes: &[u8]) -> Result<(), MatcherError> {
         let (mut lex, mut row) = (self.lex, self.row);
         let rows = self.parser.row_count();
         let text = self.text.len();
@@ -798,8 +924,14 @@ impl Matcher {
     }
 
     /// The bytes every continuation must start with (empty if there is a
-    /// choice, or if the output may end here).
+    /// choice, or if the output may end here, or if finding out needs more
+    /// than the mask budget: forcing nothing is always safe).
     pub fn forced_bytes(&mut self) -> Vec<u8> {
+        let (out, status) = self.metered(Stage::Mask, |m| m.forced_bytes_unmetered());
+        status.map(|()| out).unwrap_or_default()
+    }
+
+    fn forced_bytes_unmetered(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         if self.stopped {
             return out;
@@ -894,9 +1026,11 @@ impl Matcher {
 
     /// A short byte string that completes the output (the shortest in most
     /// cases), searched best first (A*) over (parser row, lexer state), one
-    /// byte per edge; `None` if no completion of at most `max_bytes` bytes
-    /// is found within a fixed search budget. Printable ASCII is tried
-    /// first, so ties go to the plainest spelling (`0`, `""`, `a`).
+    /// byte per edge; `None` if there is no completion of at most
+    /// `max_bytes` bytes, or if the search needs more than the completion
+    /// budget (see [`try_shortest_completion`](Self::try_shortest_completion),
+    /// which tells the two apart). Printable ASCII is tried first, so ties
+    /// go to the plainest spelling (`0`, `""`, `a`).
     ///
     /// The generator uses it to close an output before `max_tokens` cuts it
     /// short. The search never computes a mask: it steps the lexer and the
@@ -920,15 +1054,26 @@ impl Matcher {
     /// # Ok(()) }
     /// ```
     pub fn shortest_completion(&mut self, max_bytes: usize) -> Option<Vec<u8>> {
+        self.try_shortest_completion(max_bytes).ok().flatten()
+    }
+
+    /// [`shortest_completion`](Self::shortest_completion), with an error
+    /// when the search needs more work than the completion budget allows
+    /// ([`MatcherError::BudgetExceeded`]) or more states of a lexeme's DFA
+    /// than its size limit.
+    pub fn try_shortest_completion(
+        &mut self,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, MatcherError> {
         if self.stopped {
-            return Some(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         let rows = self.parser.row_count();
         let text = self.text.len();
-        let found = self.completion_search(max_bytes);
+        let (found, status) = self.metered(Stage::Completion, |m| m.completion_search(max_bytes));
         self.parser.truncate(rows);
         self.text.truncate(text);
-        found
+        status.map(|()| found)
     }
 
     fn completion_search(&mut self, max_bytes: usize) -> Option<Vec<u8>> {
@@ -970,7 +1115,6 @@ impl Matcher {
         let h0 = estimate(self, self.lex, self.row);
         heap.push(Reverse((h0, h0, 0u32)));
         let mut closed: HashSet<(u64, u32, u64), FxBuild> = HashSet::default();
-        let mut steps = 0usize;
         let base = self.text.len();
         let mut path = Vec::new();
         while let Some(Reverse((_, _, i))) = heap.pop() {
@@ -1016,8 +1160,7 @@ impl Matcher {
             let pos = self.text.len();
             let mut end = None;
             for &b in &order {
-                steps += 1;
-                if steps > COMPLETION_STEPS || nodes.len() > COMPLETION_STATES {
+                if !crate::budget::charge(1) {
                     return None;
                 }
                 let mut l = self.lexer.next(&grammar.lexer, lex, b);
@@ -1045,6 +1188,9 @@ impl Matcher {
                 if h >= crate::parser::FAR {
                     continue;
                 }
+                if !crate::budget::charge(COMPLETION_STATE_UNITS) {
+                    return None;
+                }
                 nodes.push((l, r, i, b, g + 1));
                 heap.push(Reverse((g + 1 + h, h, nodes.len() as u32 - 1)));
             }
@@ -1057,7 +1203,18 @@ impl Matcher {
     /// the bytes, or single-byte tokens where that fails (the bytes are not
     /// whole UTF-8 text, or the encoding does not commit).
     pub fn completion_tokens(&mut self, max_bytes: usize) -> Option<Vec<TokenId>> {
-        let bytes = self.shortest_completion(max_bytes)?;
+        self.try_completion_tokens(max_bytes).ok().flatten()
+    }
+
+    /// [`completion_tokens`](Self::completion_tokens), with the error of
+    /// [`try_shortest_completion`](Self::try_shortest_completion).
+    pub fn try_completion_tokens(
+        &mut self,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<TokenId>>, MatcherError> {
+        let Some(bytes) = self.try_shortest_completion(max_bytes)? else {
+            return Ok(None);
+        };
         let vocab = self.vocab.clone();
         let encoded = std::str::from_utf8(&bytes)
             .ok()
@@ -1066,17 +1223,21 @@ impl Matcher {
         for toks in [encoded, single].into_iter().flatten() {
             let mut done = 0;
             for &t in &toks {
-                if self.commit(t).is_err() {
-                    break;
+                match self.commit(t) {
+                    Ok(()) => done += 1,
+                    Err(e) if e.is_limit() => {
+                        let _ = self.rollback(done);
+                        return Err(e);
+                    }
+                    Err(_) => break,
                 }
-                done += 1;
             }
             let _ = self.rollback(done);
             if done == toks.len() {
-                return Some(toks);
+                return Ok(Some(toks));
             }
         }
-        None
+        Ok(None)
     }
 
     /// Number of lexer product states built so far (for diagnostics).

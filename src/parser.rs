@@ -918,6 +918,9 @@ impl Parser {
             }
         }
         let end = self.items.len();
+        // A row is bounded by the grammar, so it is finished whatever the
+        // budget says; the operation notices the stop at its next check.
+        crate::budget::charge((end - start) as u64 + 1);
         let allowed_start = self.allowed.len();
         let mut accepting = false;
         for it in &self.items[start..end] {

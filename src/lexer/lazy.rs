@@ -25,10 +25,17 @@
 //! subset is [`DEAD`]. [`LazyDfa::new`] declines other regexes, which are
 //! built densely and pruned to their live states instead.
 //!
-//! A DFA that outgrows its size limit at run time stops adding states: the
-//! transitions into new states read as [`DEAD`]. The mask is then smaller
-//! than it should be but never unsound; the dense build would have refused
-//! such a lexeme at compile time.
+//! # Limits
+//!
+//! A DFA whose table and state sets reach its size limit stops adding
+//! states, and so does a step whose operation has spent its work budget
+//! (see [`crate::budget`]). Either way the step gives up: it reads as
+//! [`DEAD`] for the caller, but nothing is recorded, neither in the table
+//! (which other matchers share) nor in the caller's caches, and the
+//! operation's meter says why, so the matcher reports an error naming the
+//! lexeme instead of refusing a valid token. A full DFA keeps serving the
+//! states it has; the lexeme DFA cache drops it, so that grammars compiled
+//! later start from a fresh one.
 
 use super::{DEAD, UNKNOWN};
 use crate::error::GrammarError;
@@ -43,16 +50,21 @@ use std::sync::{Mutex, OnceLock};
 /// A DFA built on demand from a Thompson NFA (see the module docs).
 #[derive(Debug)]
 pub(crate) struct LazyDfa {
+    /// The pattern, to name the lexeme in errors.
+    name: Box<str>,
     /// Number of byte classes.
     stride: usize,
     /// One byte per class.
     reps: Vec<u8>,
-    /// Most states before the DFA stops growing.
-    max_states: usize,
+    /// Most bytes the table and the state sets may take.
+    size_limit: usize,
     memory: usize,
     /// Transitions and acceptance, read without the lock.
     rows: Rows,
     inner: Mutex<Inner>,
+    /// Per NFA state, the fewest bytes to a match (computed on first use:
+    /// only the search for a completion needs it).
+    nfa_dist: OnceLock<Vec<u32>>,
 }
 
 /// The rows of a lazily built DFA: per state, its transition per class
@@ -106,22 +118,28 @@ impl Rows {
 
     /// Cell `col` of row `s`, computed by `compute` under `lock` if still
     /// unknown once the lock is held (another thread may have filled it
-    /// meanwhile).
+    /// meanwhile). A computation that gives up (`None`: the operation's
+    /// budget is spent, or the table is full) reads as [`DEAD`] for this
+    /// once and leaves the cell unknown.
     fn fill<G>(
         &self,
         s: u32,
         col: usize,
         lock: &Mutex<G>,
-        compute: impl FnOnce(&mut G) -> u32,
+        compute: impl FnOnce(&mut G) -> Option<u32>,
     ) -> u32 {
         let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
         let t = self.get(s, col);
         if t != UNKNOWN {
             return t;
         }
-        let t = compute(&mut g);
-        self.set(s, col, t);
-        t
+        match compute(&mut g) {
+            Some(t) => {
+                self.set(s, col, t);
+                t
+            }
+            None => DEAD,
+        }
     }
 
     /// Makes row `s` (all transitions unknown). False if there is no room.
@@ -150,6 +168,11 @@ struct Inner {
     index: HashMap<Box<[StateID]>, u32, FxBuild>,
     /// States made so far.
     count: usize,
+    /// Bytes taken by the states so far: their rows, and their NFA sets
+    /// (kept twice: in `sets` and as `index` keys). The sets dominate when
+    /// states track many NFA states (`(\w+\s?){1,1000}`, where a state holds
+    /// every count the words read so far allow).
+    bytes: usize,
     /// Scratch: the closure being built, and a visited mark per NFA state.
     stack: Vec<StateID>,
     found: Vec<StateID>,
@@ -172,7 +195,9 @@ const NFA_NEXT_MAX: usize = 4 << 20;
 
 impl LazyDfa {
     /// A lazy DFA for `hir` (anchored at both ends), or `None` if the regex
-    /// has look-around or an empty class (see the module docs).
+    /// has look-around or an empty class (see the module docs). The NFA
+    /// and, later, the DFA's table and states may take `size_limit` bytes
+    /// each.
     pub(crate) fn new(
         hir: &Hir,
         pattern: &str,
@@ -204,6 +229,7 @@ impl LazyDfa {
             set_at: vec![0],
             index: HashMap::default(),
             count: 0,
+            bytes: 0,
             stack: Vec::new(),
             found: Vec::new(),
             mark: vec![0; n],
@@ -218,16 +244,19 @@ impl LazyDfa {
         };
         let rows = Rows::new(stride);
         inner.stack.push(start);
+        // The start state always fits: the limit is far above one state.
         let s = inner.close_and_intern(&rows, usize::MAX);
-        debug_assert_eq!(s, 0);
+        debug_assert_eq!(s, Some(0));
         let memory = inner.nfa.memory_usage();
         let dfa = LazyDfa {
+            name: pattern.into(),
             stride,
             reps,
-            max_states: (size_limit / (4 * stride.max(1))).max(1),
+            size_limit,
             memory,
             rows,
             inner: Mutex::new(inner),
+            nfa_dist: OnceLock::new(),
         };
         Ok(Some((dfa, classes)))
     }
@@ -241,7 +270,8 @@ impl LazyDfa {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The state after class `class` from state `s`, or [`DEAD`].
+    /// The state after class `class` from state `s`, or [`DEAD`] (also
+    /// when the running operation has to stop: see [`crate::budget`]).
     #[inline]
     pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
         let t = self.rows.get(s, class as usize);
@@ -254,7 +284,15 @@ impl LazyDfa {
     #[cold]
     fn next_slow(&self, s: u32, class: usize) -> u32 {
         self.rows.fill(s, class, &self.inner, |g| {
-            g.step(&self.rows, s, class, self.reps[class], self.max_states)
+            let t = g.step(&self.rows, s, class, self.reps[class], self.size_limit);
+            if t.is_none() {
+                if g.full {
+                    crate::budget::stop_full(&self.name, self.size_limit);
+                } else {
+                    crate::budget::blame(&self.name);
+                }
+            }
+            t
         })
     }
 
@@ -272,46 +310,151 @@ impl LazyDfa {
         self.lock().count
     }
 
-    /// Builds every reachable state and returns the whole table, `(trans,
-    /// accept)`, numbered as [`next`](Self::next) numbers them; `None` if
-    /// the DFA outgrew its size limit (the table would miss states).
-    pub(crate) fn complete(&self) -> Option<(Vec<u32>, Vec<bool>)> {
-        let t = self.complete_anyway();
-        (!self.lock().full).then_some(t)
+    /// True once the DFA has refused a state for lack of room: it never
+    /// grows again, so a new grammar should not share it.
+    pub(crate) fn is_full(&self) -> bool {
+        self.lock().full
     }
 
-    /// [`complete`](Self::complete), returning what there is when the DFA
-    /// is full.
-    pub(crate) fn complete_anyway(&self) -> (Vec<u32>, Vec<bool>) {
-        let mut g = self.lock();
+    /// Builds every reachable state and returns the whole table, `(trans,
+    /// accept)`, numbered as [`next`](Self::next) numbers them; `None` if
+    /// the DFA outgrew its size limit or the running operation stopped
+    /// (the table would miss states).
+    pub(crate) fn complete(&self) -> Option<(Vec<u32>, Vec<bool>)> {
         let mut s = 0;
-        while s < g.count {
+        while s < self.state_count() {
             for c in 0..self.stride {
                 if self.rows.get(s as u32, c) == UNKNOWN {
-                    let t = g.step(&self.rows, s as u32, c, self.reps[c], self.max_states);
-                    self.rows.set(s as u32, c, t);
+                    self.next_slow(s as u32, c);
+                    if self.rows.get(s as u32, c) == UNKNOWN {
+                        return None;
+                    }
                 }
             }
             s += 1;
         }
+        let g = self.lock();
         let mut trans = Vec::with_capacity(g.count * self.stride);
         let mut accept = Vec::with_capacity(g.count);
         for s in 0..g.count as u32 {
             trans.extend((0..self.stride).map(|c| self.rows.get(s, c)));
             accept.push(self.rows.get(s, self.stride) == 1);
         }
-        (trans, accept)
+        Some((trans, accept))
+    }
+
+    /// Fewest bytes from state `s` to a match: the fewest over the NFA
+    /// states it holds (a path in the NFA is a string the DFA reads).
+    pub(crate) fn to_accept(&self, s: u32) -> u32 {
+        let dist = self.nfa_dist();
+        let g = self.lock();
+        let (a, b) = (g.set_at[s as usize], g.set_at[s as usize + 1]);
+        g.sets[a as usize..b as usize]
+            .iter()
+            .map(|id| dist[id.as_usize()])
+            .min()
+            .unwrap_or(FAR)
+    }
+
+    /// Length of the shortest non-empty match.
+    pub(crate) fn shortest(&self) -> u32 {
+        let dist = self.nfa_dist();
+        let g = self.lock();
+        let (a, b) = (g.set_at[0], g.set_at[1]);
+        let mut best = FAR;
+        for id in &g.sets[a as usize..b as usize] {
+            let mut take = |n: StateID| best = best.min(dist[n.as_usize()].saturating_add(1));
+            match g.nfa.state(*id) {
+                State::ByteRange { trans } => take(trans.next),
+                State::Sparse(sp) => sp.transitions.iter().for_each(|t| take(t.next)),
+                State::Dense(d) => d
+                    .transitions
+                    .iter()
+                    .filter(|n| **n != StateID::ZERO)
+                    .for_each(|&n| take(n)),
+                _ => {}
+            }
+        }
+        best.clamp(1, FAR)
+    }
+
+    /// Per NFA state, the fewest bytes to the match state: a breadth-first
+    /// search backwards from it, where a byte move costs 1 and an epsilon
+    /// move 0.
+    fn nfa_dist(&self) -> &[u32] {
+        self.nfa_dist.get_or_init(|| {
+            let g = self.lock();
+            let nfa = &g.nfa;
+            let n = nfa.states().len();
+            // Reverse edges: (target, source, cost).
+            let mut rev: Vec<Vec<(u32, u8)>> = vec![Vec::new(); n];
+            let mut matches = Vec::new();
+            for (i, st) in nfa.states().iter().enumerate() {
+                let mut edge = |t: StateID, w: u8| rev[t.as_usize()].push((i as u32, w));
+                match st {
+                    State::ByteRange { trans } => edge(trans.next, 1),
+                    State::Sparse(sp) => sp.transitions.iter().for_each(|t| edge(t.next, 1)),
+                    State::Dense(d) => d
+                        .transitions
+                        .iter()
+                        .filter(|t| **t != StateID::ZERO)
+                        .for_each(|&t| edge(t, 1)),
+                    State::Union { alternates } => alternates.iter().for_each(|&t| edge(t, 0)),
+                    State::BinaryUnion { alt1, alt2 } => {
+                        edge(*alt1, 0);
+                        edge(*alt2, 0);
+                    }
+                    State::Capture { next, .. } | State::Look { next, .. } => edge(*next, 0),
+                    State::Match { .. } => matches.push(i),
+                    State::Fail => {}
+                }
+            }
+            let mut dist = vec![FAR; n];
+            let mut queue = std::collections::VecDeque::new();
+            for m in matches {
+                dist[m] = 0;
+                queue.push_back(m);
+            }
+            while let Some(t) = queue.pop_front() {
+                for &(s, w) in &rev[t] {
+                    let d = dist[t] + w as u32;
+                    if d < dist[s as usize] {
+                        dist[s as usize] = d;
+                        if w == 0 {
+                            queue.push_front(s as usize);
+                        } else {
+                            queue.push_back(s as usize);
+                        }
+                    }
+                }
+            }
+            dist
+        })
     }
 }
 
+/// "Unreachable" in distances to a match.
+const FAR: u32 = u32::MAX / 4;
+
 impl Inner {
-    /// The successor of state `s` on `byte`.
-    fn step(&mut self, rows: &Rows, s: u32, class: usize, byte: u8, max_states: usize) -> u32 {
+    /// The successor of state `s` on `byte`; `None` if the DFA is full or
+    /// the running operation's budget is spent.
+    fn step(
+        &mut self,
+        rows: &Rows,
+        s: u32,
+        class: usize,
+        byte: u8,
+        size_limit: usize,
+    ) -> Option<u32> {
         let stride = rows.width - 1;
         if self.nfa_next.len() < self.nfa_next_len {
             self.nfa_next = vec![UNKNOWN; self.nfa_next_len];
         }
         let (a, b) = (self.set_at[s as usize], self.set_at[s as usize + 1]);
+        if !crate::budget::charge(u64::from(b - a) + 1) {
+            return None;
+        }
         for i in a..b {
             let id = self.sets[i as usize];
             // Each NFA state's move on each class is computed once: DFA
@@ -338,26 +481,29 @@ impl Inner {
             }
         }
         if self.stack.is_empty() {
-            return DEAD;
+            return Some(DEAD);
         }
-        self.close_and_intern(rows, max_states)
+        self.close_and_intern(rows, size_limit)
     }
 
     /// The epsilon closure of the NFA states on `stack`, as a DFA state
-    /// (made if new; [`DEAD`] if empty or if the DFA is full).
-    fn close_and_intern(&mut self, rows: &Rows, max_states: usize) -> u32 {
+    /// (made if new; [`DEAD`] if empty), or `None` if it is new and does
+    /// not fit in `size_limit` bytes, or the budget is spent.
+    fn close_and_intern(&mut self, rows: &Rows, size_limit: usize) -> Option<u32> {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             self.mark.iter_mut().for_each(|m| *m = 0);
             self.epoch = 1;
         }
         self.found.clear();
+        let mut visited = 0u64;
         while let Some(id) = self.stack.pop() {
             let m = &mut self.mark[id.as_usize()];
             if *m == self.epoch {
                 continue;
             }
             *m = self.epoch;
+            visited += 1;
             match self.nfa.state(id) {
                 State::ByteRange { .. }
                 | State::Sparse(_)
@@ -374,28 +520,34 @@ impl Inner {
                 State::Look { .. } | State::Fail => {}
             }
         }
+        if !crate::budget::charge(visited) {
+            return None;
+        }
         if self.found.is_empty() {
-            return DEAD;
+            return Some(DEAD);
         }
         self.found.sort_unstable();
         if let Some(&s) = self.index.get(&self.found[..]) {
-            return s;
+            return Some(s);
         }
         let s = self.count;
         let accept = self
             .found
             .iter()
             .any(|&id| matches!(self.nfa.state(id), State::Match { .. }));
-        if s >= max_states || !rows.add(s as u32, accept) {
+        // A row, the set twice (list and key), and the index's overhead.
+        let cost = 4 * rows.width + 8 * self.found.len() + 32;
+        if self.full || self.bytes + cost > size_limit || !rows.add(s as u32, accept) {
             self.full = true;
-            return DEAD;
+            return None;
         }
+        self.bytes += cost;
         self.count += 1;
         self.sets.extend_from_slice(&self.found);
         self.set_at.push(self.sets.len() as u32);
         self.index
             .insert(self.found.clone().into_boxed_slice(), s as u32);
-        s as u32
+        Some(s as u32)
     }
 }
 
@@ -420,17 +572,20 @@ fn has_empty_class(hir: &Hir) -> bool {
 /// states that are alive in every part yet cannot reach a joint match
 /// (`[a-z]+@x` within five characters, after four letters). Each state is
 /// therefore checked for liveness when a transition first leads to it: a
-/// depth-first search for an accepting state, which usually succeeds within
-/// a few steps. A search that runs out proves every state it reached dead,
+/// breadth-first search for an accepting state, which usually succeeds
+/// within a few steps. A search that runs out proves every state it reached dead,
 /// and those verdicts are kept.
 #[derive(Debug)]
 pub(crate) struct LazyProduct {
+    /// What the lexeme is, for errors.
+    name: Box<str>,
     /// Positive parts, then negative ones.
     parts: Vec<super::LexemeDfa>,
     npos: usize,
     stride: usize,
     reps: Vec<u8>,
     max_states: usize,
+    size_limit: usize,
     /// Successors handed out (live ones, or [`DEAD`]) and acceptance,
     /// read without the lock.
     rows: Rows,
@@ -467,22 +622,28 @@ enum Liveness {
 }
 
 impl LazyProduct {
-    /// The product of `all` and `except` with the joint byte classes;
-    /// `None` if the language is empty.
+    /// The product of `all` and `except` with the joint byte classes,
+    /// named `name` in errors; `None` if the language is empty, or if the
+    /// running operation stopped before that was known (see
+    /// [`crate::budget`]).
     pub(crate) fn new(
         all: &[super::LexemeDfa],
         except: &[super::LexemeDfa],
         size_limit: usize,
+        name: &str,
     ) -> Option<(LazyProduct, [u8; 256])> {
         let parts: Vec<super::LexemeDfa> = all.iter().chain(except).cloned().collect();
         let mut classes = [0u8; 256];
         let reps = super::refine_classes(&mut classes, parts.iter().map(|d| &d.classes));
         let stride = reps.len();
         let p = LazyProduct {
+            name: name.into(),
             npos: all.len(),
             stride,
             reps,
-            max_states: (size_limit / (4 * stride.max(1) + 4 * parts.len())).max(1),
+            // A row, the tuple twice (list and key), and the index's overhead.
+            max_states: (size_limit / (4 * stride.max(1) + 16 * parts.len() + 32)).max(1),
+            size_limit,
             rows: Rows::new(stride),
             inner: Mutex::new(ProductInner {
                 tuples: Vec::new(),
@@ -506,8 +667,8 @@ impl LazyProduct {
         let alive = {
             let mut g = p.lock();
             let s = p.intern(&mut g, &start);
-            debug_assert_eq!(s, 0);
-            s != DEAD && p.resolve(&mut g, s)
+            debug_assert_eq!(s, Some(0));
+            s.is_some_and(|s| p.resolve(&mut g, s) == Some(true))
         };
         alive.then_some((p, classes))
     }
@@ -529,6 +690,10 @@ impl LazyProduct {
         self.lock().accept.len()
     }
 
+    pub(crate) fn is_full(&self) -> bool {
+        self.lock().full
+    }
+
     /// The live state after class `class` from state `s`, or [`DEAD`].
     #[inline]
     pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
@@ -542,28 +707,42 @@ impl LazyProduct {
     #[cold]
     fn next_slow(&self, s: u32, class: usize) -> u32 {
         self.rows.fill(s, class, &self.inner, |g| {
-            let r = self.raw_next(g, s, class);
-            if r != DEAD && self.resolve(g, r) {
-                r
-            } else {
-                DEAD
+            let t = self.raw_next(g, s, class).and_then(|r| {
+                if r == DEAD {
+                    return Some(DEAD);
+                }
+                Some(if self.resolve(g, r)? { r } else { DEAD })
+            });
+            if t.is_none() {
+                if g.full {
+                    crate::budget::stop_full(&self.name, self.size_limit);
+                } else {
+                    crate::budget::blame(&self.name);
+                }
             }
+            t
         })
+    }
+
+    /// Fewest bytes from state `s` to a match, or less: the most any
+    /// positive part needs (the parts' own distances are exact or lower
+    /// bounds; a product's joint match may lie further).
+    pub(crate) fn to_accept(&self, s: u32) -> u32 {
+        let g = self.lock();
+        self.bound(&g, s)
     }
 
     /// Every live state and its transitions (see [`LazyDfa::complete`]).
     pub(crate) fn complete(&self) -> Option<(Vec<u32>, Vec<bool>)> {
-        let t = self.complete_anyway();
-        (!self.lock().full).then_some(t)
-    }
-
-    pub(crate) fn complete_anyway(&self) -> (Vec<u32>, Vec<bool>) {
         // Dead states keep their numbers (nothing leads to them).
         let mut s = 0;
         while s < self.state_count() {
             if self.lock().live[s] == Liveness::Live {
                 for c in 0..self.stride {
                     self.next(s as u32, c as u8);
+                    if self.rows.get(s as u32, c) == UNKNOWN {
+                        return None;
+                    }
                 }
             }
             s += 1;
@@ -577,13 +756,14 @@ impl LazyProduct {
                 t => t,
             }));
         }
-        (trans, g.accept.clone())
+        Some((trans, g.accept.clone()))
     }
 
-    /// The product state for the part states `tuple` (made if new).
-    fn intern(&self, g: &mut ProductInner, tuple: &[u32]) -> u32 {
+    /// The product state for the part states `tuple` (made if new), or
+    /// `None` if it is new and the product is full.
+    fn intern(&self, g: &mut ProductInner, tuple: &[u32]) -> Option<u32> {
         if let Some(&s) = g.index.get(tuple) {
-            return s;
+            return Some(s);
         }
         let s = g.accept.len();
         let (pos, neg) = tuple.split_at(self.npos);
@@ -593,7 +773,7 @@ impl LazyProduct {
                 .all(|kq| !self.parts[kq[0] as usize].is_accepting(kq[1]));
         if s >= self.max_states || !self.rows.add(s as u32, accept) {
             g.full = true;
-            return DEAD;
+            return None;
         }
         g.accept.push(accept);
         g.live.push(if accept {
@@ -607,14 +787,19 @@ impl LazyProduct {
         g.raw.resize(g.raw.len() + self.stride, UNKNOWN);
         g.stamp.push(0);
         g.index.insert(tuple.into(), s as u32);
-        s as u32
+        Some(s as u32)
     }
 
-    /// The successor of `s` on class `c`, live or not.
-    fn raw_next(&self, g: &mut ProductInner, s: u32, c: usize) -> u32 {
+    /// The successor of `s` on class `c`, live or not; `None` if the
+    /// product is full or the running operation stopped (a part's step
+    /// that gave up reads as dead, which proves nothing).
+    fn raw_next(&self, g: &mut ProductInner, s: u32, c: usize) -> Option<u32> {
         let idx = s as usize * self.stride + c;
         if g.raw[idx] != UNKNOWN {
-            return g.raw[idx];
+            return Some(g.raw[idx]);
+        }
+        if !crate::budget::charge(1 + self.parts.len() as u64) {
+            return None;
         }
         let byte = self.reps[c];
         let (a, b) = (
@@ -641,38 +826,61 @@ impl LazyProduct {
             }
             i += 2;
         }
-        let t = if alive { self.intern(g, &next) } else { DEAD };
+        let t = if crate::budget::stopped() {
+            None
+        } else if alive {
+            self.intern(g, &next)
+        } else {
+            Some(DEAD)
+        };
         g.scratch = next;
-        g.raw[idx] = t;
+        if let Some(t) = t {
+            g.raw[idx] = t;
+        }
         t
     }
 
     /// Whether an accepting state is reachable from `s`; settles `s` and
     /// the path found, or every state a fruitless search reached.
     ///
-    /// The search is breadth first: the nearest match is usually a step or
-    /// two away (close the string now), while a depth-first search would
-    /// follow one byte class to the far end of a length bound, making a
-    /// state per step.
-    fn resolve(&self, g: &mut ProductInner, s: u32) -> bool {
+    /// The search is best first: it expands the state that the positive
+    /// parts' own distances to a match say is nearest (the most any part
+    /// still needs). Where the parts agree the way to a joint match, that
+    /// walks straight to it (close the string now, or write the few bytes a
+    /// pattern still wants), instead of visiting every state within that
+    /// many bytes; where they do not, it is still a full search.
+    ///
+    /// `None` if the running operation stopped first (nothing is settled
+    /// then but the states found live).
+    fn resolve(&self, g: &mut ProductInner, s: u32) -> Option<bool> {
+        use std::cmp::Reverse;
         match g.live[s as usize] {
-            Liveness::Live => return true,
-            Liveness::Dead => return false,
+            Liveness::Live => return Some(true),
+            Liveness::Dead => return Some(false),
             Liveness::Unknown => {}
         }
         g.epoch = g.epoch.wrapping_add(1).max(1);
         let epoch = g.epoch;
-        let mut queue = std::mem::take(&mut g.visited);
-        queue.clear();
-        queue.push(s);
+        // Every state reached, to settle them if the search fails.
+        let mut reached = std::mem::take(&mut g.visited);
+        reached.clear();
+        reached.push(s);
         // Edges between states of the search, in the order found.
         let mut edges: Vec<(u32, u32)> = Vec::new();
         g.stamp[s as usize] = epoch;
-        let mut head = 0;
-        while head < queue.len() {
-            let x = queue[head];
+        let mut heap = std::collections::BinaryHeap::new();
+        heap.push(Reverse((self.bound(g, s), 0u32, s)));
+        let mut order = 0u32;
+        while let Some(Reverse((_, _, x))) = heap.pop() {
+            if !crate::budget::charge(self.stride as u64) {
+                g.visited = reached;
+                return None;
+            }
             for c in 0..self.stride {
-                let t = self.raw_next(g, x, c);
+                let Some(t) = self.raw_next(g, x, c) else {
+                    g.visited = reached;
+                    return None;
+                };
                 if t == DEAD || g.live[t as usize] == Liveness::Dead {
                     continue;
                 }
@@ -702,25 +910,38 @@ impl LazyProduct {
                             break;
                         }
                     }
-                    g.visited = queue;
-                    return true;
+                    g.visited = reached;
+                    return Some(true);
                 }
                 g.stamp[t as usize] = epoch;
-                queue.push(t);
+                reached.push(t);
                 edges.push((x, t));
+                order += 1;
+                heap.push(Reverse((self.bound(g, t), order, t)));
             }
-            head += 1;
         }
         // Nothing reached accepts, and everything reachable was reached;
         // unless the DFA is full, when states were left out: then nothing
         // is concluded (the transition reads as dead, which is safe).
         if !g.full {
-            for &v in &queue {
+            for &v in &reached {
                 g.live[v as usize] = Liveness::Dead;
             }
         }
-        g.visited = queue;
-        false
+        g.visited = reached;
+        Some(false)
+    }
+
+    /// The most bytes any positive part of state `s` needs to a match: a
+    /// lower bound on the product's own distance.
+    fn bound(&self, g: &ProductInner, s: u32) -> u32 {
+        let a = g.tuple_at[s as usize] as usize;
+        g.tuples[a..a + self.npos]
+            .iter()
+            .zip(&self.parts)
+            .map(|(&q, d)| d.to_accept(q))
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -775,11 +996,33 @@ impl Lazy {
         }
     }
 
-    pub(crate) fn complete_anyway(&self) -> (Vec<u32>, Vec<bool>) {
+    /// True once the DFA stopped growing for lack of room.
+    pub(crate) fn is_full(&self) -> bool {
         match self {
-            Lazy::Regex(d) => d.complete_anyway(),
-            Lazy::Product(p) => p.complete_anyway(),
-            Lazy::Literal(l) => l.complete(),
+            Lazy::Regex(d) => d.is_full(),
+            Lazy::Product(p) => p.is_full(),
+            Lazy::Literal(_) => false,
+        }
+    }
+
+    /// Fewest bytes from `s` to a match (or a lower bound on it, for a
+    /// product), worked out without building the DFA; `None` for a
+    /// literal, whose table is small enough to complete.
+    pub(crate) fn to_accept(&self, s: u32) -> Option<u32> {
+        match self {
+            Lazy::Regex(d) => Some(d.to_accept(s)),
+            Lazy::Product(p) => Some(p.to_accept(s)),
+            Lazy::Literal(_) => None,
+        }
+    }
+
+    /// Length of the shortest match (a lower bound for a product), as
+    /// [`to_accept`](Self::to_accept).
+    pub(crate) fn shortest(&self) -> Option<u32> {
+        match self {
+            Lazy::Regex(d) => Some(d.shortest()),
+            Lazy::Product(p) => Some(p.to_accept(0).max(1)),
+            Lazy::Literal(_) => None,
         }
     }
 }

@@ -1,0 +1,253 @@
+//! Work budgets: how much work compiling a grammar, computing one mask and
+//! searching for a completion may do before giving up with an error.
+//!
+//! Most of the engine's work is bounded by the grammar and the vocabulary:
+//! a mask walks the token trie once. What is not bounded is the work done on
+//! first use, inside the lexeme DFAs built lazily (see `lexer::lazy`): one
+//! step of a DFA made by subset construction costs as much as the NFA states
+//! it tracks, and an intersection of patterns searches for a way to a match
+//! before handing out a state. A hostile regex or schema can make one mask
+//! build millions of such states. A [`Budget`] caps that work per operation,
+//! counted in *work units* (roughly one unit per NFA state, product state or
+//! parser item touched; a typical mask uses a few thousand, the first mask
+//! of a large schema a few hundred thousand). Past the cap the operation
+//! stops and returns a typed error naming the constraint's lexeme and the
+//! budget, instead of running for minutes.
+//!
+//! Budgets are deterministic: the same grammar, vocabulary and text use the
+//! same units on every machine, so an error reproduces exactly.
+//!
+//! # How the work is counted
+//!
+//! Lazily built tables are shared between matchers (and, through the
+//! lexeme DFA cache, between grammars) and are reached through `&self` deep
+//! inside the lexer, so the units are charged to a meter that the
+//! operation installs for its own duration on the current thread
+//! (`metered`); code running outside any operation (a test building a
+//! DFA directly) is not metered. When a charge finds the budget spent, the
+//! meter stops: every lazy computation from then on reports "no state"
+//! without caching that answer anywhere, so nothing computed after the stop
+//! outlives the operation, and the operation returns its error.
+
+/// Work budgets for the stages of constrained decoding, in work units (see
+/// the [module docs](self)).
+///
+/// ```
+/// use formwork::budget::Budget;
+/// let b = Budget::new().mask(10_000_000);
+/// assert_eq!(b.get_mask(), 10_000_000);
+/// assert_eq!(b.get_compile(), Budget::new().get_compile());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    compile: u64,
+    mask: u64,
+    completion: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget::new()
+    }
+}
+
+impl Budget {
+    /// Default units for compiling a grammar.
+    pub const DEFAULT_COMPILE: u64 = 200_000_000;
+    /// Default units for one mask, commit or acceptance check.
+    pub const DEFAULT_MASK: u64 = 50_000_000;
+    /// Default units for one completion search.
+    pub const DEFAULT_COMPLETION: u64 = 50_000_000;
+
+    /// The default budgets: generous for every grammar of the project's
+    /// benchmarks, and each stops a hostile constraint within seconds.
+    pub const fn new() -> Budget {
+        Budget {
+            compile: Self::DEFAULT_COMPILE,
+            mask: Self::DEFAULT_MASK,
+            completion: Self::DEFAULT_COMPLETION,
+        }
+    }
+
+    /// No budget at all (each stage may run as long as it takes).
+    pub const fn unlimited() -> Budget {
+        Budget {
+            compile: u64::MAX,
+            mask: u64::MAX,
+            completion: u64::MAX,
+        }
+    }
+
+    /// Units for compiling a grammar
+    /// ([`CompiledGrammar::with_budget`](crate::CompiledGrammar::with_budget)):
+    /// lexeme DFAs, intersections' liveness searches, parser tables.
+    pub const fn compile(mut self, units: u64) -> Budget {
+        self.compile = units;
+        self
+    }
+
+    /// Units for one matcher operation: a mask, a commit, an acceptance or
+    /// forced-bytes check ([`Matcher::try_compute_mask`](crate::Matcher::try_compute_mask)).
+    pub const fn mask(mut self, units: u64) -> Budget {
+        self.mask = units;
+        self
+    }
+
+    /// Units for one completion search
+    /// ([`Matcher::try_shortest_completion`](crate::Matcher::try_shortest_completion)).
+    pub const fn completion(mut self, units: u64) -> Budget {
+        self.completion = units;
+        self
+    }
+
+    pub const fn get_compile(&self) -> u64 {
+        self.compile
+    }
+
+    pub const fn get_mask(&self) -> u64 {
+        self.mask
+    }
+
+    pub const fn get_completion(&self) -> u64 {
+        self.completion
+    }
+}
+
+/// The stage whose budget ran out (see [`Budget`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Compile,
+    Mask,
+    Completion,
+}
+
+impl Stage {
+    /// The [`Budget`] method and CLI flag that raise this stage's budget.
+    pub fn knob(self) -> &'static str {
+        match self {
+            Stage::Compile => "Budget::compile, CLI --compile-budget",
+            Stage::Mask => "Budget::mask, CLI --mask-budget",
+            Stage::Completion => "Budget::completion, CLI --completion-budget",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::Compile => "compile",
+            Stage::Mask => "mask",
+            Stage::Completion => "completion",
+        })
+    }
+}
+
+/// Why a metered operation stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The budget ran out; `lexeme` names the lexeme being built then, if
+    /// the units were spent inside one.
+    Budget { lexeme: Option<String> },
+    /// A lazily built lexeme DFA reached its size limit (bytes).
+    Full { lexeme: String, limit: usize },
+}
+
+/// What a metered operation did (see [`metered`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Outcome {
+    /// Units charged.
+    pub(crate) used: u64,
+    /// Why it stopped, if it did.
+    pub(crate) stop: Option<Stop>,
+}
+
+#[derive(Debug)]
+struct Meter {
+    limit: u64,
+    done: Outcome,
+}
+
+thread_local! {
+    /// The meter of the operation running on this thread, if any.
+    static CURRENT: std::cell::RefCell<Option<Meter>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` as one operation with a budget of `limit` units, charged for
+/// the work done on this thread (see the [module docs](self)). Operations
+/// nest: an inner one counts against its own budget only, and the outer
+/// one's count resumes after it.
+pub(crate) fn metered<R>(limit: u64, f: impl FnOnce() -> R) -> (R, Outcome) {
+    /// Puts the outer meter back if `f` unwinds.
+    struct Restore(Option<Option<Meter>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(outer) = self.0.take() {
+                CURRENT.with(|c| *c.borrow_mut() = outer);
+            }
+        }
+    }
+    let fresh = Meter {
+        limit,
+        done: Outcome::default(),
+    };
+    let mut restore = Restore(Some(CURRENT.with(|c| c.borrow_mut().replace(fresh))));
+    let r = f();
+    let outer = restore.0.take().flatten();
+    let inner = CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), outer));
+    (r, inner.map(|m| m.done).unwrap_or_default())
+}
+
+/// Runs `f` on the current meter, if an operation installed one.
+#[inline]
+fn with_current<R>(f: impl FnOnce(&mut Meter) -> R) -> Option<R> {
+    CURRENT.with(|c| c.borrow_mut().as_mut().map(f))
+}
+
+/// Charges `units` to the running operation: false if its budget is spent
+/// (or it stopped for another reason), when the caller must give up
+/// without caching what it was computing.
+#[inline]
+pub(crate) fn charge(units: u64) -> bool {
+    with_current(|m| {
+        if m.done.stop.is_some() {
+            return false;
+        }
+        m.done.used = m.done.used.saturating_add(units);
+        if m.done.used > m.limit {
+            m.done.stop = Some(Stop::Budget { lexeme: None });
+            return false;
+        }
+        true
+    })
+    .unwrap_or(true)
+}
+
+/// True if the running operation has stopped.
+#[inline]
+pub(crate) fn stopped() -> bool {
+    with_current(|m| m.done.stop.is_some()).unwrap_or(false)
+}
+
+/// Stops the running operation because lexeme `name`'s DFA is full, at
+/// `limit` bytes. With no operation running nothing is recorded (the
+/// caller still reports "no state").
+pub(crate) fn stop_full(name: &str, limit: usize) {
+    with_current(|m| {
+        if m.done.stop.is_none() {
+            m.done.stop = Some(Stop::Full {
+                lexeme: name.to_string(),
+                limit,
+            });
+        }
+    });
+}
+
+/// Names the lexeme whose construction spent the budget (the first one
+/// named wins: that is where the units ran out).
+pub(crate) fn blame(name: &str) {
+    with_current(|m| {
+        if let Some(Stop::Budget { lexeme: l @ None }) = &mut m.done.stop {
+            *l = Some(name.to_string());
+        }
+    });
+}
