@@ -19,6 +19,7 @@
 
 mod lazy;
 mod literal;
+mod repeat;
 
 use crate::error::GrammarError;
 use crate::parser::FxBuild;
@@ -576,17 +577,34 @@ impl LexemeDfa {
                 && d.counted.is_none()
                 && (0..d.state_count() as u32).all(|s| !d.is_accepting(s) || terminal(d, s))
         };
-        if a.as_ref().is_some_and(|a| !prefix_free(a)) || !prefix_free(&b) {
-            return Ok(None);
-        }
-        let reenters =
-            (0..b.state_count() as u32).any(|s| (0..=255u8).any(|x| b.next(s, x) == b.start));
-        let overlap = c.as_ref().is_some_and(|c| {
-            c.counted.is_some()
-                || (0..=255u8).any(|x| b.next(b.start, x) != DEAD && c.next(c.start, x) != DEAD)
-        });
-        if reenters || overlap {
-            return Ok(None);
+        let splits = a.as_ref().is_none_or(prefix_free) && prefix_free(&b) && {
+            let reenters =
+                (0..b.state_count() as u32).any(|s| (0..=255u8).any(|x| b.next(s, x) == b.start));
+            let overlap = c.as_ref().is_some_and(|c| {
+                c.counted.is_some()
+                    || (0..=255u8).any(|x| b.next(b.start, x) != DEAD && c.next(c.start, x) != DEAD)
+            });
+            !reenters && !overlap
+        };
+        if !splits {
+            // Units that overlap (`\w+\s?`) or parts that run into each
+            // other: counts kept as sets (see `repeat`), unless a unit may be
+            // empty, which a subset construction handles as well.
+            if b.is_accepting(b.start) {
+                return Ok(None);
+            }
+            let (r, classes) = repeat::LazyRepeat::new(pattern, a, b, c, min, max, DFA_SIZE_LIMIT);
+            return Ok(Some(LexemeDfa {
+                classes,
+                stride: r.stride(),
+                trans: Arc::from(Vec::new()),
+                accept: Arc::from(Vec::new()),
+                start: 0,
+                nullable: r.is_accepting(0),
+                distances: Default::default(),
+                counted: None,
+                lazy: Some(Arc::new(Lazy::Repeat(Box::new(r)))),
+            }));
         }
         let a_n = a.as_ref().map_or(0, |a| a.state_count() as u64);
         let b_n = b.state_count() as u64;
@@ -1547,15 +1565,65 @@ mod tests {
         assert!(deepest > 150, "the texts never got deep into a repetition");
     }
 
-    /// Shapes that cannot be split stay dense (and still work).
+    /// Shapes the arithmetic split cannot take keep their counts as sets
+    /// (see [`repeat`]), and behave exactly like the dense DFA of the same
+    /// pattern: alive, accepting and as far from a match on every prefix of
+    /// random texts that go past the bounds.
     #[test]
-    fn unsplittable_repetitions_stay_dense() {
-        for p in [
-            r"a{0,200}a",
-            r"(?:a|ab){0,150}",
-            r"[a-z]{100,200}[a-z]",
-            r"\b[a-z]{0,300}",
-        ] {
+    fn overlapping_repetitions_match_dense_dfas() {
+        // (pattern, pieces that keep it alive, pieces that may kill it)
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            (r"a{0,200}a", &["a", "aa"], &["b"]),
+            (r"(?:a|ab){0,150}", &["a", "ab"], &["b"]),
+            (r"[a-z]{100,200}[a-z]", &["a", "zz"], &["0"]),
+            (r"(?:[a-c]+ ?){1,120}", &["a ", "bc ", "a"], &[" ", "x"]),
+            (r"x(?:ab|a){3,110}b?c", &["ab", "a"], &["b", "c"]),
+            (r"(?:[0-9]+,?){100,}\.", &["1,", "23"], &[",", ".", "1,."]),
+        ];
+        let mut rand = seeded_rand(5);
+        let mut deepest = 0;
+        for (pattern, pieces, bad) in cases {
+            let rep = LexemeDfa::counted(pattern).unwrap().expect("builds");
+            assert!(
+                matches!(rep.lazy.as_deref(), Some(Lazy::Repeat(_))),
+                "{pattern}"
+            );
+            let dense = LexemeDfa::build(pattern).unwrap();
+            assert_eq!(rep.nullable, dense.nullable, "{pattern}");
+            assert_eq!(
+                rep.distances().shortest,
+                dense.distances().shortest,
+                "{pattern}"
+            );
+            for _ in 0..150 {
+                let mut text: Vec<u8> = Vec::new();
+                if pattern.starts_with('x') {
+                    text.push(b'x');
+                }
+                for _ in 0..rand(320) {
+                    text.extend_from_slice(pieces[rand(pieces.len())].as_bytes());
+                    if rand(80) == 0 {
+                        text.extend_from_slice(bad[rand(bad.len())].as_bytes());
+                    }
+                }
+                for end in 0..=text.len() {
+                    let (r, d) = (run(&rep, &text[..end]), run(&dense, &text[..end]));
+                    assert_eq!(
+                        r,
+                        d,
+                        "{pattern} on {:?}",
+                        String::from_utf8_lossy(&text[..end])
+                    );
+                    if d.is_none() {
+                        break;
+                    }
+                    deepest = deepest.max(end);
+                }
+            }
+        }
+        assert!(deepest > 250, "the texts never got past a bound");
+        // Not counted at all: a unit that may be empty, or look-around.
+        for p in [r"(?:a?){0,150}", r"\b[a-z]{0,300}"] {
             assert!(LexemeDfa::counted(p).unwrap().is_none(), "{p}");
         }
         assert!(LexemeDfa::counted(r"[a-z]{0,3}").unwrap().is_none());

@@ -75,13 +75,13 @@ pub(crate) struct LazyDfa {
 /// Rows live in chunks that double in size (16, 16, 32, 64, … rows), so a
 /// row never moves once made and a small DFA stays small.
 #[derive(Debug)]
-struct Rows {
+pub(super) struct Rows {
     width: usize,
     chunks: [OnceLock<Box<[AtomicU32]>>; 32],
 }
 
 impl Rows {
-    fn new(stride: usize) -> Rows {
+    pub(super) fn new(stride: usize) -> Rows {
         Rows {
             width: stride + 1,
             chunks: std::array::from_fn(|_| OnceLock::new()),
@@ -101,7 +101,7 @@ impl Rows {
 
     /// Cell `col` of row `s` ([`UNKNOWN`] if the row does not exist).
     #[inline]
-    fn get(&self, s: u32, col: usize) -> u32 {
+    pub(super) fn get(&self, s: u32, col: usize) -> u32 {
         let (k, r) = Self::locate(s as usize);
         match self.chunks.get(k).and_then(OnceLock::get) {
             Some(c) => c[r * self.width + col].load(Ordering::Acquire),
@@ -121,7 +121,7 @@ impl Rows {
     /// meanwhile). A computation that gives up (`None`: the operation's
     /// budget is spent, or the table is full) reads as [`DEAD`] for this
     /// once and leaves the cell unknown.
-    fn fill<G>(
+    pub(super) fn fill<G>(
         &self,
         s: u32,
         col: usize,
@@ -143,7 +143,7 @@ impl Rows {
     }
 
     /// Makes row `s` (all transitions unknown). False if there is no room.
-    fn add(&self, s: u32, accept: bool) -> bool {
+    pub(super) fn add(&self, s: u32, accept: bool) -> bool {
         let (k, r) = Self::locate(s as usize);
         let Some(slot) = self.chunks.get(k) else {
             return false;
@@ -950,6 +950,8 @@ impl LazyProduct {
 pub(crate) enum Lazy {
     Regex(LazyDfa),
     Product(LazyProduct),
+    /// A long counted repetition of overlapping units (see [`super::repeat`]).
+    Repeat(Box<super::repeat::LazyRepeat>),
     /// Not built at all: worked out from the string (see [`super::literal`]).
     Literal(super::literal::LiteralDfa),
 }
@@ -960,6 +962,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.next(s, class),
             Lazy::Product(p) => p.next(s, class),
+            Lazy::Repeat(r) => r.next(s, class),
             Lazy::Literal(l) => l.next(s, class),
         }
     }
@@ -968,6 +971,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.is_accepting(s),
             Lazy::Product(p) => p.is_accepting(s),
+            Lazy::Repeat(r) => r.is_accepting(s),
             Lazy::Literal(l) => l.is_accepting(s),
         }
     }
@@ -976,6 +980,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.state_count(),
             Lazy::Product(p) => p.state_count(),
+            Lazy::Repeat(r) => r.state_count(),
             Lazy::Literal(l) => l.state_count(),
         }
     }
@@ -983,7 +988,7 @@ impl Lazy {
     pub(crate) fn memory_usage(&self) -> usize {
         match self {
             Lazy::Regex(d) => d.memory_usage(),
-            Lazy::Product(_) => 0,
+            Lazy::Product(_) | Lazy::Repeat(_) => 0,
             Lazy::Literal(l) => l.memory_usage(),
         }
     }
@@ -992,6 +997,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.complete(),
             Lazy::Product(p) => p.complete(),
+            Lazy::Repeat(r) => r.complete(),
             Lazy::Literal(l) => Some(l.complete()),
         }
     }
@@ -1001,6 +1007,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => d.is_full(),
             Lazy::Product(p) => p.is_full(),
+            Lazy::Repeat(r) => r.is_full(),
             Lazy::Literal(_) => false,
         }
     }
@@ -1012,6 +1019,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => Some(d.to_accept(s)),
             Lazy::Product(p) => Some(p.to_accept(s)),
+            Lazy::Repeat(r) => Some(r.to_accept(s)),
             Lazy::Literal(_) => None,
         }
     }
@@ -1022,6 +1030,7 @@ impl Lazy {
         match self {
             Lazy::Regex(d) => Some(d.shortest()),
             Lazy::Product(p) => Some(p.to_accept(0).max(1)),
+            Lazy::Repeat(r) => Some(r.to_accept(0).max(1)),
             Lazy::Literal(_) => None,
         }
     }
