@@ -242,12 +242,15 @@ pub(crate) fn stop_full(name: &str, limit: usize) {
     });
 }
 
-/// Names the lexeme whose construction spent the budget (the first one
-/// named wins: that is where the units ran out).
-pub(crate) fn blame(name: &str) {
+/// Names the lexeme whose step ran out of budget. The innermost step
+/// names it first; an intersection, whose parts only it steps, names
+/// itself instead (`outer`), as the lexeme the grammar knows.
+pub(crate) fn blame(name: &str, outer: bool) {
     with_current(|m| {
-        if let Some(Stop::Budget { lexeme: l @ None }) = &mut m.done.stop {
-            *l = Some(name.to_string());
+        if let Some(Stop::Budget { lexeme }) = &mut m.done.stop {
+            if lexeme.is_none() || outer {
+                *lexeme = Some(name.to_string());
+            }
         }
     });
 }

@@ -170,8 +170,9 @@ pub enum MatcherError {
     /// needs more states of it than the limit allows, and cannot go on.
     #[error(
         "the DFA of lexeme {} reached its size limit of {} MiB, so the output cannot go on \
-         under this constraint; simplify the pattern (a repetition of a group whose \
-         matches can overlap, like (\\w+\\s?){{1,1000}}, tracks every count at once)",
+         under this constraint; simplify the pattern (a large counted repetition costs \
+         least at the top level of a pattern, as in x(?:\\w+\\s?){{1,1000}}y, and most \
+         nested inside a group)",
         lexeme_label(.lexeme),
         .limit >> 20
     )]

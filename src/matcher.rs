@@ -227,9 +227,9 @@ impl Matcher {
         self.last_work
     }
 
-    /// The error of the last [`compute_mask`](Self::compute_mask) or
-    /// [`compute_mask_into`](Self::compute_mask_into), which return an
-    /// empty mask when they fail; `None` after one that succeeded.
+    /// The error of the last mask computed (by any of the `compute_mask`
+    /// methods; those that return no error return an empty mask when they
+    /// fail); `None` after one that succeeded.
     pub fn last_error(&self) -> Option<&MatcherError> {
         self.last_error.as_ref()
     }
@@ -417,7 +417,7 @@ impl Matcher {
     /// Like [`compute_mask`](Self::compute_mask), into an existing mask of the
     /// vocabulary's logits width.
     pub fn compute_mask_into(&mut self, out: &mut TokenMask) {
-        self.last_error = self.try_compute_mask_into(out).err();
+        let _ = self.try_compute_mask_into(out);
     }
 
     /// The set of tokens allowed next, or an error if computing it needs
@@ -439,6 +439,7 @@ impl Matcher {
         if status.is_err() {
             out.clear();
         }
+        self.last_error = status.clone().err();
         status
     }
 

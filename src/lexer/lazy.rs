@@ -68,9 +68,10 @@ pub(crate) struct LazyDfa {
 }
 
 /// The rows of a lazily built DFA: per state, its transition per class
-/// ([`UNKNOWN`] until computed) and, last, 1 if it accepts. Rows are
-/// added and cells filled under the DFA's lock, but read without it: a
-/// lexer only takes the lock for a transition nobody has computed yet.
+/// ([`UNKNOWN`] until computed), 1 if it accepts, and its distance to a
+/// match ([`UNKNOWN`] until asked for). Rows are added and cells filled
+/// under the DFA's lock, but read without it: a lexer only takes the lock
+/// for a transition nobody has computed yet.
 ///
 /// Rows live in chunks that double in size (16, 16, 32, 64, … rows), so a
 /// row never moves once made and a small DFA stays small.
@@ -83,7 +84,7 @@ pub(super) struct Rows {
 impl Rows {
     pub(super) fn new(stride: usize) -> Rows {
         Rows {
-            width: stride + 1,
+            width: stride + 2,
             chunks: std::array::from_fn(|_| OnceLock::new()),
         }
     }
@@ -109,11 +110,23 @@ impl Rows {
         }
     }
 
-    fn set(&self, s: u32, col: usize, v: u32) {
+    pub(super) fn set(&self, s: u32, col: usize, v: u32) {
         let (k, r) = Self::locate(s as usize);
         if let Some(c) = self.chunks.get(k).and_then(OnceLock::get) {
             c[r * self.width + col].store(v, Ordering::Release);
         }
+    }
+
+    /// The distance to a match remembered for state `s`, if any.
+    #[inline]
+    pub(super) fn dist(&self, s: u32) -> Option<u32> {
+        Some(self.get(s, self.width - 1)).filter(|&d| d != UNKNOWN)
+    }
+
+    /// Remembers state `s`'s distance to a match (an idempotent fact, so
+    /// no lock is needed).
+    pub(super) fn set_dist(&self, s: u32, d: u32) {
+        self.set(s, self.width - 1, d);
     }
 
     /// Cell `col` of row `s`, computed by `compute` under `lock` if still
@@ -154,7 +167,7 @@ impl Rows {
                 .map(|_| AtomicU32::new(UNKNOWN))
                 .collect()
         });
-        c[r * self.width + self.width - 1].store(accept as u32, Ordering::Release);
+        c[r * self.width + self.width - 2].store(accept as u32, Ordering::Release);
         true
     }
 }
@@ -284,12 +297,16 @@ impl LazyDfa {
     #[cold]
     fn next_slow(&self, s: u32, class: usize) -> u32 {
         self.rows.fill(s, class, &self.inner, |g| {
+            // After a stop nothing is built, and nothing is blamed on this.
+            if crate::budget::stopped() {
+                return None;
+            }
             let t = g.step(&self.rows, s, class, self.reps[class], self.size_limit);
             if t.is_none() {
                 if g.full {
                     crate::budget::stop_full(&self.name, self.size_limit);
                 } else {
-                    crate::budget::blame(&self.name);
+                    crate::budget::blame(&self.name, false);
                 }
             }
             t
@@ -345,15 +362,27 @@ impl LazyDfa {
 
     /// Fewest bytes from state `s` to a match: the fewest over the NFA
     /// states it holds (a path in the NFA is a string the DFA reads).
+    /// Remembered per state: an intersection's search asks at every step.
+    #[inline]
     pub(crate) fn to_accept(&self, s: u32) -> u32 {
+        match self.rows.dist(s) {
+            Some(d) => d,
+            None => self.to_accept_slow(s),
+        }
+    }
+
+    #[cold]
+    fn to_accept_slow(&self, s: u32) -> u32 {
         let dist = self.nfa_dist();
         let g = self.lock();
         let (a, b) = (g.set_at[s as usize], g.set_at[s as usize + 1]);
-        g.sets[a as usize..b as usize]
+        let d = g.sets[a as usize..b as usize]
             .iter()
             .map(|id| dist[id.as_usize()])
             .min()
-            .unwrap_or(FAR)
+            .unwrap_or(FAR);
+        self.rows.set_dist(s, d);
+        d
     }
 
     /// Length of the shortest non-empty match.
@@ -447,7 +476,7 @@ impl Inner {
         byte: u8,
         size_limit: usize,
     ) -> Option<u32> {
-        let stride = rows.width - 1;
+        let stride = rows.width - 2;
         if self.nfa_next.len() < self.nfa_next_len {
             self.nfa_next = vec![UNKNOWN; self.nfa_next_len];
         }
@@ -707,6 +736,9 @@ impl LazyProduct {
     #[cold]
     fn next_slow(&self, s: u32, class: usize) -> u32 {
         self.rows.fill(s, class, &self.inner, |g| {
+            if crate::budget::stopped() {
+                return None;
+            }
             let t = self.raw_next(g, s, class).and_then(|r| {
                 if r == DEAD {
                     return Some(DEAD);
@@ -717,7 +749,7 @@ impl LazyProduct {
                 if g.full {
                     crate::budget::stop_full(&self.name, self.size_limit);
                 } else {
-                    crate::budget::blame(&self.name);
+                    crate::budget::blame(&self.name, true);
                 }
             }
             t
@@ -843,12 +875,14 @@ impl LazyProduct {
     /// Whether an accepting state is reachable from `s`; settles `s` and
     /// the path found, or every state a fruitless search reached.
     ///
-    /// The search is best first: it expands the state that the positive
-    /// parts' own distances to a match say is nearest (the most any part
-    /// still needs). Where the parts agree the way to a joint match, that
+    /// The search is best first: it follows the edge that the positive
+    /// parts' own distances to a match say leads nearest (the most any part
+    /// still needs). Where the parts agree on the way to a joint match, that
     /// walks straight to it (close the string now, or write the few bytes a
-    /// pattern still wants), instead of visiting every state within that
-    /// many bytes; where they do not, it is still a full search.
+    /// pattern still wants); where they do not, it is still a full search.
+    /// Edges wait in the queue as (state, class) and their targets are only
+    /// made when taken: a state has as many edges as byte classes, and all
+    /// but one usually stay untaken.
     ///
     /// `None` if the running operation stopped first (nothing is settled
     /// then but the states found live).
@@ -868,57 +902,65 @@ impl LazyProduct {
         // Edges between states of the search, in the order found.
         let mut edges: Vec<(u32, u32)> = Vec::new();
         g.stamp[s as usize] = epoch;
+        // (bound after the edge, order, state, class)
         let mut heap = std::collections::BinaryHeap::new();
-        heap.push(Reverse((self.bound(g, s), 0u32, s)));
         let mut order = 0u32;
-        while let Some(Reverse((_, _, x))) = heap.pop() {
-            if !crate::budget::charge(self.stride as u64) {
-                g.visited = reached;
-                return None;
+        let mut expand =
+            |g: &mut ProductInner, x: u32, heap: &mut std::collections::BinaryHeap<_>| {
+                self.edges_by_bound(g, x, &mut |h, c| {
+                    order += 1;
+                    heap.push(Reverse((h, order, x, c)));
+                })
+            };
+        let mut ok = expand(g, s, &mut heap);
+        while ok {
+            let Some(Reverse((_, _, x, c))) = heap.pop() else {
+                break;
+            };
+            let Some(t) = self.raw_next(g, x, c as usize) else {
+                ok = false;
+                break;
+            };
+            if t == DEAD || g.live[t as usize] == Liveness::Dead {
+                continue;
             }
-            for c in 0..self.stride {
-                let Some(t) = self.raw_next(g, x, c) else {
-                    g.visited = reached;
-                    return None;
-                };
-                if t == DEAD || g.live[t as usize] == Liveness::Dead {
-                    continue;
-                }
-                if g.stamp.len() <= t as usize {
-                    g.stamp.resize(t as usize + 1, 0);
-                }
-                if g.stamp[t as usize] == epoch {
-                    edges.push((x, t));
-                    continue;
-                }
-                if g.live[t as usize] == Liveness::Live {
-                    // `t` is live, and so is every state reached that leads
-                    // to it: back along the edges seen, to a fixpoint, so
-                    // that later searches from nearby states end at once.
-                    g.live[x as usize] = Liveness::Live;
-                    loop {
-                        let mut changed = false;
-                        for &(from, to) in edges.iter().rev() {
-                            if g.live[to as usize] == Liveness::Live
-                                && g.live[from as usize] != Liveness::Live
-                            {
-                                g.live[from as usize] = Liveness::Live;
-                                changed = true;
-                            }
-                        }
-                        if !changed {
-                            break;
+            if g.stamp.len() <= t as usize {
+                g.stamp.resize(t as usize + 1, 0);
+            }
+            if g.stamp[t as usize] == epoch {
+                edges.push((x, t));
+                continue;
+            }
+            if g.live[t as usize] == Liveness::Live {
+                // `t` is live, and so is every state reached that leads
+                // to it: back along the edges seen, to a fixpoint, so
+                // that later searches from nearby states end at once.
+                g.live[x as usize] = Liveness::Live;
+                loop {
+                    let mut changed = false;
+                    for &(from, to) in edges.iter().rev() {
+                        if g.live[to as usize] == Liveness::Live
+                            && g.live[from as usize] != Liveness::Live
+                        {
+                            g.live[from as usize] = Liveness::Live;
+                            changed = true;
                         }
                     }
-                    g.visited = reached;
-                    return Some(true);
+                    if !changed {
+                        break;
+                    }
                 }
-                g.stamp[t as usize] = epoch;
-                reached.push(t);
-                edges.push((x, t));
-                order += 1;
-                heap.push(Reverse((self.bound(g, t), order, t)));
+                g.visited = reached;
+                return Some(true);
             }
+            g.stamp[t as usize] = epoch;
+            reached.push(t);
+            edges.push((x, t));
+            ok = expand(g, t, &mut heap);
+        }
+        if !ok {
+            g.visited = reached;
+            return None;
         }
         // Nothing reached accepts, and everything reachable was reached;
         // unless the DFA is full, when states were left out: then nothing
@@ -932,16 +974,69 @@ impl LazyProduct {
         Some(false)
     }
 
+    /// Calls `edge(bound, class)` for each class on which some successor
+    /// of `x` may live, with the bound (see [`bound`](Self::bound)) of that
+    /// successor, worked out from the parts without making it. A class
+    /// that kills a positive part is recorded as dead. False if the running
+    /// operation stopped.
+    fn edges_by_bound(
+        &self,
+        g: &mut ProductInner,
+        x: u32,
+        edge: &mut impl FnMut(u32, u32),
+    ) -> bool {
+        if !crate::budget::charge(self.stride as u64) {
+            return false;
+        }
+        let a = g.tuple_at[x as usize] as usize;
+        for c in 0..self.stride {
+            let idx = x as usize * self.stride + c;
+            match g.raw[idx] {
+                DEAD => continue,
+                UNKNOWN => {}
+                t => {
+                    edge(self.bound(g, t), c as u32);
+                    continue;
+                }
+            }
+            let byte = self.reps[c];
+            let mut h = 0;
+            let mut dead = false;
+            for k in 0..self.npos {
+                let q = self.parts[k].next(g.tuples[a + k], byte);
+                if q == DEAD {
+                    dead = true;
+                    break;
+                }
+                h = h.max(self.parts[k].to_accept(q));
+            }
+            if crate::budget::stopped() {
+                return false;
+            }
+            if dead {
+                g.raw[idx] = DEAD;
+            } else {
+                edge(h, c as u32);
+            }
+        }
+        true
+    }
+
     /// The most bytes any positive part of state `s` needs to a match: a
     /// lower bound on the product's own distance.
     fn bound(&self, g: &ProductInner, s: u32) -> u32 {
+        if let Some(d) = self.rows.dist(s) {
+            return d;
+        }
         let a = g.tuple_at[s as usize] as usize;
-        g.tuples[a..a + self.npos]
+        let d = g.tuples[a..a + self.npos]
             .iter()
             .zip(&self.parts)
             .map(|(&q, d)| d.to_accept(q))
             .max()
-            .unwrap_or(0)
+            .unwrap_or(0);
+        self.rows.set_dist(s, d);
+        d
     }
 }
 

@@ -258,12 +258,15 @@ impl LazyRepeat {
     #[cold]
     fn next_slow(&self, s: u32, class: usize) -> u32 {
         self.rows.fill(s, class, &self.inner, |g| {
+            if crate::budget::stopped() {
+                return None;
+            }
             let t = self.step(g, s, self.reps[class]);
             if t.is_none() {
                 if g.full {
                     crate::budget::stop_full(&self.name, self.size_limit);
                 } else {
-                    crate::budget::blame(&self.name);
+                    crate::budget::blame(&self.name, false);
                 }
             }
             t

@@ -1,0 +1,361 @@
+//! Hostile constraints stay bounded, and limits stay local: a lexeme DFA
+//! that fills its size limit, or an operation past its work budget, fails
+//! with an error naming the lexeme, changes no other constraint's answers,
+//! and a larger budget makes the operation pass.
+
+mod common;
+
+use formwork::bench::Bench;
+use formwork::budget::{Budget, Stage};
+use formwork::frontend::schema::{
+    compile_with, PropertyOrder, SchemaOptions, Spelling, Whitespace,
+};
+use formwork::{
+    regex_grammar, CompiledGrammar, GrammarError, Matcher, MatcherError, TokenTrie, Vocabulary,
+};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// `n` words of letters, digits and underscores, one space apart.
+fn words(n: usize, seed: u64) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+    let mut rng = common::Rng(seed);
+    let mut out = Vec::new();
+    for i in 0..n {
+        if i > 0 {
+            out.push(b' ');
+        }
+        for _ in 0..2 + rng.below(8) {
+            out.push(CHARS[rng.below(CHARS.len())]);
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// A matcher for a regex, with the default budgets.
+fn regex_matcher(pattern: &str, vocab: &Arc<Vocabulary>, trie: &Arc<TokenTrie>) -> Matcher {
+    let g = CompiledGrammar::new(&regex_grammar(pattern).unwrap()).unwrap();
+    Matcher::new(Arc::new(g), vocab.clone(), trie.clone())
+}
+
+/// Drives `m` through `text` token by token, checking each token against
+/// the mask: `Ok(true)` if every token was allowed and EOS is at the end.
+fn drive(m: &mut Matcher, text: &str) -> Result<bool, MatcherError> {
+    let vocab = m.vocabulary().clone();
+    for t in vocab.encode(text).unwrap() {
+        if !m.try_compute_mask()?.contains(t) {
+            return Ok(false);
+        }
+        m.commit(t)?;
+    }
+    let eos = vocab.eos_tokens()[0];
+    Ok(m.try_compute_mask()?.contains(eos))
+}
+
+/// The issue's probe: `(\w+\s?){1,1000}` on 500 words used to fill its
+/// 64 MiB DFA and refuse the text. Its counts are now kept as sets, so the
+/// text passes token by token, and the bound still holds.
+#[test]
+fn counted_overlapping_repetition_accepts_500_words() {
+    common::bounded("counted_overlapping_repetition_accepts_500_words", || {
+        let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+        let pattern = r"(\w+\s?){1,1000}";
+        let mut m = regex_matcher(pattern, &vocab, &trie);
+        assert_eq!(drive(&mut m, &words(500, 1)), Ok(true));
+        let mut m = regex_matcher(pattern, &vocab, &trie);
+        assert_eq!(drive(&mut m, "é中 ñandú 日本語 Ωmega"), Ok(true));
+        let mut m = regex_matcher(pattern, &vocab, &trie);
+        assert_eq!(drive(&mut m, "é中 ñandú!"), Ok(false));
+        // 1,000 words are the most: the 1,001st cannot start.
+        let mut m = regex_matcher(pattern, &vocab, &trie);
+        m.commit_bytes(words(1000, 2).as_bytes()).unwrap();
+        assert!(m.is_accepting());
+        let text = words(1001, 2);
+        let mut m = regex_matcher(pattern, &vocab, &trie);
+        let err = m.commit_bytes(text.as_bytes()).unwrap_err();
+        let last_word = text.rfind(' ').unwrap() + 1;
+        assert_eq!(
+            err,
+            MatcherError::BytesNotAllowed {
+                offset: last_word,
+                text
+            }
+        );
+    });
+}
+
+/// The same repetition nested in a group still goes through a subset
+/// construction, whose table fills on such a text.
+const NESTED: &str = r"(?:(?:\w+\s?){1,1000})?";
+
+/// One constraint of the isolation test and its instances.
+struct Case {
+    id: String,
+    kind: String,
+    grammar: Value,
+    valid: Vec<String>,
+    invalid: Vec<String>,
+}
+
+/// The first `n` cases of a benchmark case file, with at most three
+/// instances of each kind.
+fn cases(file: &str, n: usize) -> Vec<Case> {
+    let path = format!("{}/benches/cases/{file}", env!("CARGO_MANIFEST_DIR"));
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .take(3)
+                    .map(|s| s.as_str().unwrap().into())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .take(n)
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            Case {
+                id: v["id"].as_str().unwrap().into(),
+                kind: v["kind"].as_str().unwrap().into(),
+                grammar: v["grammar"].clone(),
+                valid: strings(&v["valid"]),
+                invalid: strings(&v["invalid"]),
+            }
+        })
+        .collect()
+}
+
+/// Everything a constraint answers on its instances, compiled afresh: per
+/// instance, the size of every mask along its tokens and whether the token
+/// was in it, then whether EOS is allowed at the end.
+fn answers(bench: &Bench, case: &Case) -> Vec<String> {
+    let template = bench.compile(&case.kind, &case.grammar).unwrap();
+    let mut out = Vec::new();
+    for (kind, text) in case
+        .valid
+        .iter()
+        .map(|t| ("valid", t))
+        .chain(case.invalid.iter().map(|t| ("invalid", t)))
+    {
+        let mut m = template.clone();
+        let mut line = format!("{kind}:");
+        let toks = bench.vocab.encode(text).unwrap();
+        let mut refused = false;
+        for &t in &toks {
+            let mask = m.try_compute_mask().unwrap();
+            line.push_str(&format!(" {}{}", mask.count(), mask.contains(t) as u8));
+            if !mask.contains(t) || m.commit(t).is_err() {
+                refused = true;
+                break;
+            }
+        }
+        let accepted = !refused && m.try_compute_mask().unwrap().contains(bench.eos);
+        assert_eq!(accepted, kind == "valid", "{} {kind} {text:?}", case.id);
+        line.push_str(if accepted { " accepted" } else { " refused" });
+        out.push(line);
+    }
+    out
+}
+
+/// The must-show of the issue: one process fills a lexeme's DFA, then 100
+/// other constraints (regexes and schemas from the benchmark cases, the
+/// Unicode text that a full table used to refuse, and the filled pattern
+/// itself compiled again) answer exactly as they did before, and rightly.
+/// The filled DFA's own matcher gets an error naming its lexeme, not a
+/// refusal.
+#[test]
+fn full_dfa_changes_no_other_constraint() {
+    common::bounded("full_dfa_changes_no_other_constraint", || {
+        let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+        let bench = Bench {
+            eos: vocab.eos_tokens()[0],
+            vocab: vocab.clone(),
+            trie: trie.clone(),
+            schema_options: SchemaOptions {
+                whitespace: Whitespace::Flexible,
+                property_order: PropertyOrder::Any,
+                spelling: Spelling::Any,
+                ..SchemaOptions::default()
+            },
+            cold: false,
+            budget: Budget::new(),
+        };
+        let mut all = cases("regex.jsonl", 60);
+        all.extend(cases("jsb_any.jsonl", 38));
+        let own = |id: &str, pattern: &str, valid: &str, invalid: &str| Case {
+            id: id.into(),
+            kind: "regex".into(),
+            grammar: Value::String(pattern.into()),
+            valid: vec![valid.into()],
+            invalid: vec![invalid.into()],
+        };
+        all.push(own(
+            "unicode words",
+            r"(\w+\s?){1,1000}",
+            "é中 ñandú 日本語 Ωmega",
+            "é中 ñandú!",
+        ));
+        all.push(own(
+            "the filled pattern",
+            NESTED,
+            "hello world again",
+            "hello  world",
+        ));
+        assert_eq!(all.len(), 100);
+        let before: Vec<_> = all.iter().map(|c| answers(&bench, c)).collect();
+
+        let mut m = regex_matcher(NESTED, &vocab, &trie);
+        let err = drive(&mut m, &words(500, 1)).unwrap_err();
+        match &err {
+            MatcherError::LexemeTooLarge { lexeme, limit } => {
+                assert_eq!(lexeme, NESTED);
+                assert_eq!(*limit, 64 << 20);
+            }
+            e => panic!("expected LexemeTooLarge, got {e}"),
+        }
+        assert!(err.to_string().contains("size limit of 64 MiB"), "{err}");
+        // The matcher is unchanged, and says so again.
+        assert_eq!(m.try_compute_mask().unwrap_err(), err);
+
+        for (case, want) in all.iter().zip(&before) {
+            assert_eq!(&answers(&bench, case), want, "{}", case.id);
+        }
+    });
+}
+
+/// JSONSchemaBench `Handwritten/allany19`: a string under `anyOf` of `not`s
+/// of patterns, within 10 to 90 characters. Its first completion search
+/// used to build the whole intersection DFA (65 s, 3.5 GB). Now a
+/// generation-like loop of 30 tokens, searching a completion before each
+/// one as the generator does near `max_tokens`, stays within bounds, and its
+/// output validates.
+#[test]
+fn allany19_generation_is_bounded() {
+    common::bounded("allany19_generation_is_bounded", || {
+        let Some((vocab, trie)) = common::tokenizer("smollm2") else {
+            return;
+        };
+        let path = format!(
+            "{}/../shared/corpora/jsonschemabench/Handwritten/allany19.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let schema = &file["schema"];
+        let opts = SchemaOptions {
+            whitespace: Whitespace::Compact,
+            property_order: PropertyOrder::Schema,
+            spelling: Spelling::Canonical,
+            ..SchemaOptions::default()
+        };
+        let g = CompiledGrammar::new(&compile_with(schema, &opts).unwrap()).unwrap();
+        let mut m = Matcher::new(Arc::new(g), vocab.clone(), trie);
+        let mut rng = common::Rng(19);
+        let max_tokens = 30;
+        let mut out: Vec<u8> = Vec::new();
+        for step in 0..max_tokens {
+            let closing = m.try_completion_tokens(240).unwrap().expect("closable");
+            if closing.len() + step >= max_tokens {
+                for t in closing {
+                    out.extend_from_slice(vocab.token_bytes(t));
+                    m.commit(t).unwrap();
+                }
+                break;
+            }
+            let mask = m.try_compute_mask().unwrap();
+            let allowed: Vec<u32> = mask
+                .iter()
+                .filter(|t| !vocab.eos_tokens().contains(t))
+                .collect();
+            if allowed.is_empty() {
+                break;
+            }
+            let t = allowed[rng.below(allowed.len())];
+            out.extend_from_slice(vocab.token_bytes(t));
+            m.commit(t).unwrap();
+        }
+        if !m.is_accepting() {
+            for t in m.try_completion_tokens(240).unwrap().expect("closable") {
+                out.extend_from_slice(vocab.token_bytes(t));
+                m.commit(t).unwrap();
+            }
+        }
+        assert!(m.is_accepting());
+        let value: Value = serde_json::from_slice(&out).unwrap();
+        let validator = jsonschema::validator_for(schema).unwrap();
+        assert!(validator.is_valid(&value), "{value}");
+    });
+}
+
+/// allany19 again: each stage has a budget, a small one gives a typed
+/// error that names the budget and the knob, and raising the budget from
+/// the library makes the same call pass, with the answer an unlimited run
+/// gives.
+#[test]
+fn each_stage_has_a_budget() {
+    common::bounded("each_stage_has_a_budget", || {
+        let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+        let schema: Value = serde_json::from_str(
+            r#"{"type": "string", "pattern": "[aA][12].*[zZ]", "minLength": 10,
+                "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#,
+        )
+        .unwrap();
+        let grammar = compile_with(&schema, &SchemaOptions::default()).unwrap();
+
+        // Compile.
+        let err = CompiledGrammar::with_budget(&grammar, Budget::new().compile(50)).unwrap_err();
+        assert!(
+            matches!(err, GrammarError::BudgetExceeded { budget: 50, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("Budget::compile"), "{err}");
+        let g = Arc::new(CompiledGrammar::with_budget(&grammar, Budget::unlimited()).unwrap());
+        assert_eq!(g.budget(), Budget::unlimited());
+
+        // Mask: the lexeme named is the intersection of the string with
+        // the patterns.
+        let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+        m.commit_bytes(b"\"").unwrap();
+        m.set_budget(Budget::new().mask(1_000));
+        match m.try_compute_mask() {
+            Err(MatcherError::BudgetExceeded {
+                stage: Stage::Mask,
+                lexeme: Some(l),
+                budget: 1_000,
+            }) => assert!(l.starts_with("all of"), "{l}"),
+            r => panic!("expected a mask budget error, got {r:?}"),
+        }
+        let err = m.try_compute_mask().unwrap_err();
+        assert!(err.to_string().contains("Budget::mask"), "{err}");
+        assert!(m.compute_mask().is_empty());
+        assert_eq!(m.last_error(), Some(&err));
+        m.set_budget(Budget::new());
+        let mask = m.try_compute_mask().unwrap();
+        assert!(m.last_work() > 1_000);
+        assert_eq!(m.last_error(), None);
+        // The same as a fresh matcher's with no budget at all.
+        let mut free = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+        free.commit_bytes(b"\"").unwrap();
+        assert_eq!(free.try_compute_mask().unwrap(), mask);
+
+        // Completion.
+        let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+        m.commit_bytes(b"\"a").unwrap();
+        m.set_budget(Budget::new().completion(20));
+        match m.try_shortest_completion(200) {
+            Err(MatcherError::BudgetExceeded {
+                stage: Stage::Completion,
+                budget: 20,
+                ..
+            }) => {}
+            r => panic!("expected a completion budget error, got {r:?}"),
+        }
+        assert_eq!(m.shortest_completion(200), None);
+        m.set_budget(Budget::new());
+        let completion = m.try_shortest_completion(200).unwrap().expect("found");
+        free.commit_bytes(b"a").unwrap();
+        assert_eq!(free.try_shortest_completion(200).unwrap(), Some(completion));
+    });
+}
