@@ -5,7 +5,9 @@
 //! pest text and an optional `start` names its start rule);
 //! results go out as one JSON line per case with the same fields as the peer
 //! harness (`id`, `status`, `compile_us`, `tokens`, `mask_us{mean,p50,p99,max}`,
-//! `first_mask_us`, `valid`, `invalid`, `error`), and a `SUMMARY` line goes to
+//! `first_mask_us`, `valid`, `invalid`, `error`; and, its own, `work`: the
+//! work units of compiling and of the costliest mask, see [`crate::budget`]),
+//! and a `SUMMARY` line goes to
 //! stderr in the peer's exact format, so that both can be compared side by side.
 //!
 //! Timing follows the protocol: `compile_us` covers everything from the
@@ -139,18 +141,22 @@ impl Bench {
         ))
     }
 
+    /// Drives a copy of `template` through `tokens`; `work` keeps the most
+    /// work units a mask took.
     fn drive(
         &self,
         template: &Matcher,
         tokens: &[u32],
         times: &mut Vec<f64>,
         mask: &mut TokenMask,
+        work: &mut u64,
     ) -> Drive {
         let mut m = template.clone();
         for (pos, &tok) in tokens.iter().enumerate() {
             let t0 = Instant::now();
             let r = m.try_compute_mask_into(mask);
             times.push(t0.elapsed().as_nanos() as f64 / 1000.0);
+            *work = (*work).max(m.last_work());
             if let Err(e) = r {
                 return Drive::Failed {
                     pos,
@@ -284,6 +290,7 @@ impl Bench {
             (0, 0, 0, 0);
         let mut first_mask_us: Option<f64> = None;
         let mut failed = false;
+        let mut mask_work = 0u64;
         for (i, text) in valid.iter().enumerate() {
             let toks = match self.vocab.encode(text) {
                 Ok(t) => t,
@@ -293,7 +300,7 @@ impl Bench {
                 }
             };
             let before = times.len();
-            let r = self.drive(&template, &toks, &mut times, &mut mask);
+            let r = self.drive(&template, &toks, &mut times, &mut mask, &mut mask_work);
             if first_mask_us.is_none() && times.len() > before {
                 first_mask_us = Some(times[before]);
             }
@@ -326,7 +333,7 @@ impl Bench {
                     continue;
                 }
             };
-            match self.drive(&template, &toks, &mut inv_times, &mut mask) {
+            match self.drive(&template, &toks, &mut inv_times, &mut mask, &mut mask_work) {
                 Drive::Accepted => {
                     accepted_invalid += 1;
                     first_error.get_or_insert(format!(
@@ -365,6 +372,7 @@ impl Bench {
             "id": id, "status": status, "compile_us": r1(compile_us), "tokens": times.len(),
             "mask_us": stats_json(&times), "first_mask_us": first_mask_us.map(r1),
             "valid": [valid_ok, valid.len()], "invalid": [invalid_blocked, invalid.len()],
+            "work": {"compile": template.grammar().compile_work(), "mask_max": mask_work},
         });
         if let Some(e) = first_error {
             out["error"] = Value::String(e);
@@ -384,7 +392,7 @@ impl Bench {
         if let Ok(m) = self.compile("json_schema", &json!({})) {
             if let Ok(toks) = self.vocab.encode(r#"{"a": "warm up", "b": [1, 2.5]}"#) {
                 let mut mask = TokenMask::new(self.vocab.logits_width());
-                let _ = self.drive(&m, &toks, &mut Vec::new(), &mut mask);
+                let _ = self.drive(&m, &toks, &mut Vec::new(), &mut mask, &mut 0);
             }
         }
         let mut tot = Totals::default();

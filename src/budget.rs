@@ -54,10 +54,10 @@ impl Default for Budget {
 impl Budget {
     /// Default units for compiling a grammar.
     pub const DEFAULT_COMPILE: u64 = 200_000_000;
-    /// Default units for one mask, commit or acceptance check.
-    pub const DEFAULT_MASK: u64 = 50_000_000;
+    /// Default units for one mask, commit or forced-bytes check.
+    pub const DEFAULT_MASK: u64 = 200_000_000;
     /// Default units for one completion search.
-    pub const DEFAULT_COMPLETION: u64 = 50_000_000;
+    pub const DEFAULT_COMPLETION: u64 = 100_000_000;
 
     /// The default budgets: generous for every grammar of the project's
     /// benchmarks, and each stops a hostile constraint within seconds.

@@ -46,6 +46,8 @@ pub struct CompiledGrammar {
     pub(crate) initial_lex: u32,
     /// The budgets it was compiled under; its matchers start with them.
     budget: Budget,
+    /// Work units compiling it took.
+    compile_work: u64,
 }
 
 /// How many lexer states to build ahead of time from the first lexer state.
@@ -428,6 +430,7 @@ impl CompiledGrammar {
         match done.stop {
             None => built.map(|mut g| {
                 g.budget = budget;
+                g.compile_work = done.used;
                 g
             }),
             // What was built after the stop may be wrong: only the stop counts.
@@ -446,6 +449,13 @@ impl CompiledGrammar {
     /// start with.
     pub fn budget(&self) -> Budget {
         self.budget
+    }
+
+    /// Work units compiling this grammar used (to size
+    /// [`Budget::compile`]). Lexeme DFAs another grammar built before are
+    /// shared, and not counted again.
+    pub fn compile_work(&self) -> u64 {
+        self.compile_work
     }
 
     fn build(grammar: &Grammar) -> Result<CompiledGrammar, GrammarError> {
@@ -646,6 +656,7 @@ impl CompiledGrammar {
             initial_lexer,
             initial_lex,
             budget: Budget::new(),
+            compile_work: 0,
         })
     }
 

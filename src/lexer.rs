@@ -46,7 +46,9 @@ pub(crate) const UNKNOWN: u32 = u32::MAX - 1;
 pub(crate) const CACHE_BYTES: usize = 256 << 20;
 
 /// The process-wide DFA cache: two generations, each holding at most half
-/// of [`CACHE_BYTES`]. New DFAs go into the young one; when it is full it
+/// of [`CACHE_BYTES`]. A lazily built DFA that has stopped growing for lack
+/// of room is dropped at its next lookup, so that the next grammar using
+/// the lexeme starts from a fresh one instead of sharing its limit. New DFAs go into the young one; when it is full it
 /// becomes the old one, and the old one is dropped. A hit in the old
 /// generation moves the DFA back to the young one. So the lexemes every
 /// schema uses (a JSON string, a number, an integer in any spelling) stay,

@@ -22,6 +22,19 @@
 //! The lexer's product states and transitions are built lazily, per matcher.
 //! A clone of a matcher carries its caches along.
 //!
+//! # Budgets
+//!
+//! The lexeme DFAs under those product states are themselves built on first
+//! use (see the lexer's `lazy` module), and a hostile lexeme can make one
+//! mask build millions of their states. Each operation therefore runs under
+//! a work budget ([`Budget`]): a mask, a commit or a forced-bytes check under
+//! the mask budget, a completion search under the completion budget. Past
+//! it, or past a lexeme DFA's size limit, the operation gives up, leaves the
+//! matcher as it was, and returns an error naming the lexeme
+//! ([`MatcherError::BudgetExceeded`], [`MatcherError::LexemeTooLarge`]);
+//! nothing it computed is kept, so a retry with a larger budget (see
+//! [`Matcher::set_budget`]) gives the exact answer.
+//!
 //! # Distinct lists
 //!
 //! In a grammar with distinct lists (JSON Schema `uniqueItems`, see
@@ -52,8 +65,12 @@ const UNSET: u32 = u32::MAX - 1;
 /// How far [`Matcher::ends_later`] looks for a way out of a duplicate: as
 /// far as the strings it is asked about can go (see [`EndFlags::SHORT_REST`]).
 const END_LOOKAHEAD: u32 = crate::lexer::SHORT_REST as u32;
-/// Work units [`Matcher::shortest_completion`]'s search charges per state it
-/// keeps (a byte tried costs one): what bounds its memory.
+/// Work units [`Matcher::shortest_completion`]'s search charges: per state
+/// taken from the queue (its parser row's signature, whether the output may
+/// end there), per byte tried from it (a lexer step and the bound on the
+/// rest), and per state kept (its memory). Lexeme DFAs charge their own.
+const COMPLETION_POP_UNITS: u64 = 100;
+const COMPLETION_BYTE_UNITS: u64 = 20;
 const COMPLETION_STATE_UNITS: u64 = 8;
 
 /// Where the matcher stood before a committed token.
@@ -1140,6 +1157,9 @@ impl Matcher {
             // Parser rows are never equal by number, but often by content
             // (`[1,2` and `[1,2,3`): states are merged by the row's
             // signature, so each place is explored once.
+            if !crate::budget::charge(COMPLETION_POP_UNITS) {
+                return None;
+            }
             if !closed.insert((self.parser.signature(row, &mut sigs), lex, text_hash)) {
                 continue;
             }
@@ -1161,7 +1181,7 @@ impl Matcher {
             let pos = self.text.len();
             let mut end = None;
             for &b in &order {
-                if !crate::budget::charge(1) {
+                if !crate::budget::charge(COMPLETION_BYTE_UNITS) {
                     return None;
                 }
                 let mut l = self.lexer.next(&grammar.lexer, lex, b);

@@ -359,3 +359,45 @@ fn each_stage_has_a_budget() {
         assert_eq!(free.try_shortest_completion(200).unwrap(), Some(completion));
     });
 }
+
+/// The CLI: a budget too small for the constraint is an error that names
+/// the budget and the flag that raises it; the default budget passes.
+#[test]
+fn cli_budget_flags() {
+    let gpt2 = common::data_dir().join("tokenizers/gpt2/tokenizer.json.gz");
+    let schema = r#"{"type": "string", "pattern": "[aA][12].*[zZ]", "minLength": 10,
+                     "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#;
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "mask",
+            "--tokenizer",
+            gpt2.to_str().unwrap(),
+            "--schema",
+            schema,
+            "--text",
+            r#""xa1 yz abcZ!""#,
+        ];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        common::run_cli_bounded(&a, b"")
+    };
+    let out = run(args(&["--mask-budget", "1000"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("mask work budget of 1000 units"), "{err}");
+    assert!(err.contains("--mask-budget"), "{err}");
+    let out = run(args(&["--compile-budget", "10"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("compile budget of 10 work units"), "{err}");
+    assert!(err.contains("--compile-budget"), "{err}");
+    let out = run(args(&[]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

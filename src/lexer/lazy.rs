@@ -876,10 +876,13 @@ impl LazyProduct {
     /// the path found, or every state a fruitless search reached.
     ///
     /// The search is best first: it follows the edge that the positive
-    /// parts' own distances to a match say leads nearest (the most any part
-    /// still needs). Where the parts agree on the way to a joint match, that
-    /// walks straight to it (close the string now, or write the few bytes a
-    /// pattern still wants); where they do not, it is still a full search.
+    /// parts' own distances to a match say leads nearest. Any path will do,
+    /// so the estimate need not be a lower bound: it is the sum of the
+    /// parts' distances, which steers towards what every part still wants
+    /// (`a1` for one pattern, `z` for another, ten characters for a length),
+    /// where the largest alone would wander among the states that satisfy
+    /// one part. Where the parts agree, the search walks straight to a
+    /// joint match; where they do not, it is still a full search.
     /// Edges wait in the queue as (state, class) and their targets are only
     /// made when taken: a state has as many edges as byte classes, and all
     /// but one usually stay untaken.
@@ -974,18 +977,19 @@ impl LazyProduct {
         Some(false)
     }
 
-    /// Calls `edge(bound, class)` for each class on which some successor
-    /// of `x` may live, with the bound (see [`bound`](Self::bound)) of that
-    /// successor, worked out from the parts without making it. A class
-    /// that kills a positive part is recorded as dead. False if the running
-    /// operation stopped.
+    /// Calls `edge(estimate, class)` for each class on which some successor
+    /// of `x` may live, with the sum of the positive parts' distances to a
+    /// match from that successor, worked out from the parts without making
+    /// it. A class that kills a positive part is recorded as dead. False if
+    /// the running operation stopped.
     fn edges_by_bound(
         &self,
         g: &mut ProductInner,
         x: u32,
         edge: &mut impl FnMut(u32, u32),
     ) -> bool {
-        if !crate::budget::charge(self.stride as u64) {
+        // A step of every positive part per class, and its distance.
+        if !crate::budget::charge((self.stride * (self.npos + 1)) as u64) {
             return false;
         }
         let a = g.tuple_at[x as usize] as usize;
@@ -995,12 +999,17 @@ impl LazyProduct {
                 DEAD => continue,
                 UNKNOWN => {}
                 t => {
-                    edge(self.bound(g, t), c as u32);
+                    let a = g.tuple_at[t as usize] as usize;
+                    let h = g.tuples[a..a + self.npos]
+                        .iter()
+                        .zip(&self.parts)
+                        .fold(0u32, |h, (&q, d)| h.saturating_add(d.to_accept(q)));
+                    edge(h, c as u32);
                     continue;
                 }
             }
             let byte = self.reps[c];
-            let mut h = 0;
+            let mut h = 0u32;
             let mut dead = false;
             for k in 0..self.npos {
                 let q = self.parts[k].next(g.tuples[a + k], byte);
@@ -1008,7 +1017,7 @@ impl LazyProduct {
                     dead = true;
                     break;
                 }
-                h = h.max(self.parts[k].to_accept(q));
+                h = h.saturating_add(self.parts[k].to_accept(q));
             }
             if crate::budget::stopped() {
                 return false;
