@@ -254,3 +254,51 @@ pub(crate) fn blame(name: &str, outer: bool) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Charges count against the innermost operation only, a stop is
+    /// sticky until its operation ends, and work outside any operation is
+    /// free.
+    #[test]
+    fn meters_nest_and_stop() {
+        assert!(charge(u64::MAX));
+        let ((), outer) = metered(100, || {
+            assert!(charge(60));
+            let ((), inner) = metered(10, || {
+                assert!(charge(10));
+                assert!(!charge(1));
+                blame("x", false);
+                blame("y", false);
+                assert!(stopped());
+                assert!(!charge(0));
+            });
+            assert_eq!(inner.used, 11);
+            assert_eq!(
+                inner.stop,
+                Some(Stop::Budget {
+                    lexeme: Some("x".into())
+                })
+            );
+            assert!(!stopped());
+            assert!(charge(40));
+            stop_full("z", 1 << 20);
+            blame("w", true);
+        });
+        assert_eq!(outer.used, 100);
+        assert_eq!(
+            outer.stop,
+            Some(Stop::Full {
+                lexeme: "z".into(),
+                limit: 1 << 20
+            })
+        );
+        assert!(!stopped());
+        // A panic inside an operation leaves no meter behind.
+        let r = std::panic::catch_unwind(|| metered(1, || panic!("boom")));
+        assert!(r.is_err());
+        assert!(charge(u64::MAX));
+    }
+}

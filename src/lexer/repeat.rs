@@ -373,6 +373,9 @@ impl LazyRepeat {
     /// the current part, plus the fewest units still needed at their
     /// shortest, plus C at its shortest.
     pub(crate) fn to_accept(&self, s: u32) -> u32 {
+        if let Some(d) = self.rows.dist(s) {
+            return d;
+        }
         let far = u32::MAX / 4;
         let t = {
             let g = self.lock();
@@ -402,7 +405,9 @@ impl LazyRepeat {
                 best = best.min(c.to_accept(q));
             }
         }
-        best.min(far)
+        let d = best.min(far);
+        self.rows.set_dist(s, d);
+        d
     }
 
     /// Every state reachable and its transitions (see
