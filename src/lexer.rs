@@ -16,6 +16,11 @@
 //!
 //! The cache belongs to a matcher, not to the compiled grammar, so the grammar
 //! stays immutable and shareable without locks.
+//!
+//! Not every lexeme DFA is a dense table: large ones are built on first use
+//! ([`lazy`]), long counted repetitions are numbered arithmetically
+//! ([`Counted`]) or, when their units overlap, keep their counts as sets
+//! ([`repeat`]).
 
 mod lazy;
 mod literal;

@@ -215,14 +215,14 @@ struct ConstraintArgs {
 /// Work budgets (see `formwork::budget`), in work units.
 #[derive(clap::Args, Clone, Debug, Default)]
 struct BudgetFlags {
-    /// Work units compiling the constraint may use [default: 200000000].
+    /// Work units compiling the constraint may use [default: 500000000].
     #[arg(long, value_name = "UNITS")]
     compile_budget: Option<u64>,
-    /// Work units one mask or commit may use [default: 50000000].
+    /// Work units one mask or commit may use [default: 200000000].
     #[arg(long, value_name = "UNITS")]
     mask_budget: Option<u64>,
     /// Work units one search for a completion (closing an output before
-    /// --max-tokens) may use [default: 50000000].
+    /// --max-tokens) may use [default: 100000000].
     #[arg(long, value_name = "UNITS")]
     completion_budget: Option<u64>,
 }

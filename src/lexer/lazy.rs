@@ -639,8 +639,48 @@ struct ProductInner {
     full: bool,
     /// Scratch for the search.
     visited: Vec<u32>,
+    queue: EdgeQueue,
     stamp: Vec<u32>,
     epoch: u32,
+}
+
+/// The queue of [`LazyProduct::resolve`]: edges by priority, a small
+/// number, so a list per priority (last in, first out within one: any path
+/// will do) instead of a heap.
+#[derive(Debug, Default)]
+struct EdgeQueue {
+    by_priority: Vec<Vec<(u32, u32, u32)>>,
+    /// No list below this one holds an edge.
+    lowest: usize,
+}
+
+/// Priorities above this share the last list.
+const MAX_PRIORITY: u32 = 1 << 12;
+
+impl EdgeQueue {
+    fn clear(&mut self) {
+        self.by_priority.iter_mut().for_each(Vec::clear);
+        self.lowest = 0;
+    }
+
+    fn push(&mut self, priority: u32, edge: (u32, u32, u32)) {
+        let p = priority.min(MAX_PRIORITY) as usize;
+        if self.by_priority.len() <= p {
+            self.by_priority.resize_with(p + 1, Vec::new);
+        }
+        self.by_priority[p].push(edge);
+        self.lowest = self.lowest.min(p);
+    }
+
+    fn pop(&mut self) -> Option<(u32, u32, u32)> {
+        while let Some(list) = self.by_priority.get_mut(self.lowest) {
+            if let Some(e) = list.pop() {
+                return Some(e);
+            }
+            self.lowest += 1;
+        }
+        None
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -670,8 +710,8 @@ impl LazyProduct {
             npos: all.len(),
             stride,
             reps,
-            // A row, the tuple twice (list and key), and the index's overhead.
-            max_states: (size_limit / (4 * stride.max(1) + 16 * parts.len() + 32)).max(1),
+            // A row's transitions and a tuple.
+            max_states: (size_limit / (4 * stride.max(1) + 4 * parts.len())).max(1),
             size_limit,
             rows: Rows::new(stride),
             inner: Mutex::new(ProductInner {
@@ -684,6 +724,7 @@ impl LazyProduct {
                 live: Vec::new(),
                 full: false,
                 visited: Vec::new(),
+                queue: EdgeQueue::default(),
                 stamp: Vec::new(),
                 epoch: 0,
             }),
@@ -875,14 +916,15 @@ impl LazyProduct {
     /// Whether an accepting state is reachable from `s`; settles `s` and
     /// the path found, or every state a fruitless search reached.
     ///
-    /// The search is best first: it follows the edge that the positive
-    /// parts' own distances to a match say leads nearest. Any path will do,
-    /// so the estimate need not be a lower bound: it is the sum of the
-    /// parts' distances, which steers towards what every part still wants
-    /// (`a1` for one pattern, `z` for another, ten characters for a length),
-    /// where the largest alone would wander among the states that satisfy
-    /// one part. Where the parts agree, the search walks straight to a
-    /// joint match; where they do not, it is still a full search.
+    /// The search is best first (A*): it takes the edge whose path so far
+    /// plus the positive parts' own distances to a match from its end is
+    /// least. Any path will do, so the estimate need not be a lower bound:
+    /// it is the sum of the parts' distances, which steers towards what
+    /// every part still wants (`a1` for one pattern, `z` for another, ten
+    /// characters for a length), where the largest alone would wander among
+    /// the states that satisfy one part. Where the parts agree, the search
+    /// walks straight to a joint match; where the estimate says little, the
+    /// length of the path keeps it near, as a breadth-first search would.
     /// Edges wait in the queue as (state, class) and their targets are only
     /// made when taken: a state has as many edges as byte classes, and all
     /// but one usually stay untaken.
@@ -890,7 +932,6 @@ impl LazyProduct {
     /// `None` if the running operation stopped first (nothing is settled
     /// then but the states found live).
     fn resolve(&self, g: &mut ProductInner, s: u32) -> Option<bool> {
-        use std::cmp::Reverse;
         match g.live[s as usize] {
             Liveness::Live => return Some(true),
             Liveness::Dead => return Some(false),
@@ -905,19 +946,18 @@ impl LazyProduct {
         // Edges between states of the search, in the order found.
         let mut edges: Vec<(u32, u32)> = Vec::new();
         g.stamp[s as usize] = epoch;
-        // (bound after the edge, order, state, class)
-        let mut heap = std::collections::BinaryHeap::new();
-        let mut order = 0u32;
-        let mut expand =
-            |g: &mut ProductInner, x: u32, heap: &mut std::collections::BinaryHeap<_>| {
-                self.edges_by_bound(g, x, &mut |h, c| {
-                    order += 1;
-                    heap.push(Reverse((h, order, x, c)));
-                })
-            };
-        let mut ok = expand(g, s, &mut heap);
+        // Edges (depth after it, state, class) by the depth after the edge
+        // plus the estimate from there.
+        let mut queue = std::mem::take(&mut g.queue);
+        queue.clear();
+        let expand = |g: &mut ProductInner, x: u32, depth: u32, queue: &mut EdgeQueue| {
+            self.edges_by_bound(g, x, &mut |h, c| {
+                queue.push(h.saturating_add(depth + 1), (depth + 1, x, c));
+            })
+        };
+        let mut ok = expand(g, s, 0, &mut queue);
         while ok {
-            let Some(Reverse((_, _, x, c))) = heap.pop() else {
+            let Some((depth, x, c)) = queue.pop() else {
                 break;
             };
             let Some(t) = self.raw_next(g, x, c as usize) else {
@@ -954,13 +994,15 @@ impl LazyProduct {
                     }
                 }
                 g.visited = reached;
+                g.queue = queue;
                 return Some(true);
             }
             g.stamp[t as usize] = epoch;
             reached.push(t);
             edges.push((x, t));
-            ok = expand(g, t, &mut heap);
+            ok = expand(g, t, depth, &mut queue);
         }
+        g.queue = queue;
         if !ok {
             g.visited = reached;
             return None;
