@@ -734,13 +734,25 @@ impl LazyProduct {
         for (k, d) in p.parts.iter().enumerate().skip(p.npos) {
             start.extend([k as u32, d.start]);
         }
-        let alive = {
+        let (alive, full) = {
             let mut g = p.lock();
             let s = p.intern(&mut g, &start);
             debug_assert_eq!(s, Some(0));
-            s.is_some_and(|s| p.resolve(&mut g, s) == Some(true))
+            (s.and_then(|s| p.resolve(&mut g, s)), g.full)
         };
-        alive.then_some((p, classes))
+        match alive {
+            Some(true) => Some((p, classes)),
+            Some(false) => None,
+            // Not known: the operation fails, and says why.
+            None if full => {
+                crate::budget::stop_full(name, size_limit);
+                None
+            }
+            None => {
+                crate::budget::blame(name, true);
+                None
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ProductInner> {
