@@ -174,6 +174,8 @@ pub(crate) struct Outcome {
 #[derive(Debug)]
 struct Meter {
     limit: u64,
+    /// Who the work is for (see [`owner`]).
+    owner: u64,
     done: Outcome,
 }
 
@@ -182,11 +184,12 @@ thread_local! {
     static CURRENT: std::cell::RefCell<Option<Meter>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Runs `f` as one operation with a budget of `limit` units, charged for
-/// the work done on this thread (see the [module docs](self)). Operations
-/// nest: an inner one counts against its own budget only, and the outer
-/// one's count resumes after it.
-pub(crate) fn metered<R>(limit: u64, f: impl FnOnce() -> R) -> (R, Outcome) {
+/// Runs `f` as one operation for `owner` (a compiled grammar: see
+/// [`owner`]) with a budget of `limit` units, charged for the work done on
+/// this thread (see the [module docs](self)). Operations nest: an inner
+/// one counts against its own budget only, and the outer one's count
+/// resumes after it.
+pub(crate) fn metered<R>(limit: u64, owner: u64, f: impl FnOnce() -> R) -> (R, Outcome) {
     /// Puts the outer meter back if `f` unwinds.
     struct Restore(Option<Option<Meter>>);
     impl Drop for Restore {
@@ -198,6 +201,7 @@ pub(crate) fn metered<R>(limit: u64, f: impl FnOnce() -> R) -> (R, Outcome) {
     }
     let fresh = Meter {
         limit,
+        owner,
         done: Outcome::default(),
     };
     let mut restore = Restore(Some(CURRENT.with(|c| c.borrow_mut().replace(fresh))));
@@ -230,6 +234,14 @@ pub(crate) fn charge(units: u64) -> bool {
         true
     })
     .unwrap_or(true)
+}
+
+/// The owner of the running operation (0 outside any): the compiled
+/// grammar it works for, so that a table shared by many grammars can give
+/// each its own share of room.
+#[inline]
+pub(crate) fn owner() -> u64 {
+    with_current(|m| m.owner).unwrap_or(0)
 }
 
 /// True if the running operation has stopped.
@@ -275,9 +287,10 @@ mod tests {
     #[test]
     fn meters_nest_and_stop() {
         assert!(charge(u64::MAX));
-        let ((), outer) = metered(100, || {
+        let ((), outer) = metered(100, 1, || {
             assert!(charge(60));
-            let ((), inner) = metered(10, || {
+            let ((), inner) = metered(10, 2, || {
+                assert_eq!(owner(), 2);
                 assert!(charge(10));
                 assert!(!charge(1));
                 blame("x", false);
@@ -293,6 +306,7 @@ mod tests {
                 })
             );
             assert!(!stopped());
+            assert_eq!(owner(), 1);
             assert!(charge(40));
             stop_full("z", 1 << 20);
             blame("w", true);
@@ -307,8 +321,9 @@ mod tests {
         );
         assert!(!stopped());
         // A panic inside an operation leaves no meter behind.
-        let r = std::panic::catch_unwind(|| metered(1, || panic!("boom")));
+        let r = std::panic::catch_unwind(|| metered(1, 3, || panic!("boom")));
         assert!(r.is_err());
         assert!(charge(u64::MAX));
+        assert_eq!(owner(), 0);
     }
 }

@@ -48,6 +48,9 @@ pub struct CompiledGrammar {
     budget: Budget,
     /// Work units compiling it took.
     compile_work: u64,
+    /// Unique per compilation (clones share it): the owner of the states it
+    /// adds to shared lazy DFAs (see [`crate::budget::owner`]).
+    pub(crate) id: u64,
 }
 
 /// How many lexer states to build ahead of time from the first lexer state.
@@ -426,11 +429,15 @@ impl CompiledGrammar {
     /// # Ok::<(), GrammarError>(())
     /// ```
     pub fn with_budget(grammar: &Grammar, budget: Budget) -> Result<CompiledGrammar, GrammarError> {
-        let (built, done) = crate::budget::metered(budget.get_compile(), || Self::build(grammar));
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (built, done) =
+            crate::budget::metered(budget.get_compile(), id, || Self::build(grammar));
         match done.stop {
             None => built.map(|mut g| {
                 g.budget = budget;
                 g.compile_work = done.used;
+                g.id = id;
                 g
             }),
             // What was built after the stop may be wrong: only the stop counts.
@@ -657,6 +664,7 @@ impl CompiledGrammar {
             initial_lex,
             budget: Budget::new(),
             compile_work: 0,
+            id: 0,
         })
     }
 

@@ -51,9 +51,9 @@ pub(crate) const UNKNOWN: u32 = u32::MAX - 1;
 pub(crate) const CACHE_BYTES: usize = 256 << 20;
 
 /// The process-wide DFA cache: two generations, each holding at most half
-/// of [`CACHE_BYTES`]. A lazily built DFA that has stopped growing for lack
-/// of room is dropped at its next lookup, so that the next grammar using
-/// the lexeme starts from a fresh one instead of sharing its limit. New DFAs go into the young one; when it is full it
+/// of [`CACHE_BYTES`]. A lazily built DFA that holds a constraint's worth
+/// of states (see `lazy::Room`) is dropped at its next lookup, so that the
+/// next grammar using the lexeme starts from a fresh one. New DFAs go into the young one; when it is full it
 /// becomes the old one, and the old one is dropped. A hit in the old
 /// generation moves the DFA back to the young one. So the lexemes every
 /// schema uses (a JSON string, a number, an integer in any spelling) stay,
@@ -104,8 +104,7 @@ impl DfaCache {
         }
     }
 
-    /// The DFA under `key`; a lazy DFA that is full is dropped instead (it
-    /// would refuse the states a new grammar needs).
+    /// The DFA under `key`; a lazy DFA that is full is dropped instead.
     fn get(&mut self, hash: u64, key: &str) -> Option<LexemeDfa> {
         if let Some(d) = self.young.get(hash, key) {
             if !d.is_full() {

@@ -264,7 +264,8 @@ impl Matcher {
             Stage::Mask => self.budget.get_mask(),
             Stage::Completion => self.budget.get_completion(),
         };
-        let (r, done) = crate::budget::metered(limit, || f(self));
+        let owner = self.grammar.id;
+        let (r, done) = crate::budget::metered(limit, owner, || f(self));
         self.last_work = done.used;
         let status = match done.stop {
             None => Ok(()),

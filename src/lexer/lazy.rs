@@ -27,15 +27,17 @@
 //!
 //! # Limits
 //!
-//! A DFA whose table and state sets reach its size limit stops adding
-//! states, and so does a step whose operation has spent its work budget
+//! A table is shared, so its size limit is kept per constraint ([`Room`]):
+//! each compiled grammar may add states up to the limit, all of them
+//! together a few times that. A constraint past its share gets no new
+//! state, and so does a step whose operation has spent its work budget
 //! (see [`crate::budget`]). Either way the step gives up: it reads as
 //! [`DEAD`] for the caller, but nothing is recorded, neither in the table
-//! (which other matchers share) nor in the caller's caches, and the
-//! operation's meter says why, so the matcher reports an error naming the
-//! lexeme instead of refusing a valid token. A full DFA keeps serving the
-//! states it has; the lexeme DFA cache drops it, so that grammars compiled
-//! later start from a fresh one.
+//! nor in the caller's caches, and the operation's meter says why, so the
+//! matcher reports an error naming the lexeme instead of refusing a valid
+//! token. Other constraints sharing the table go on in their own shares;
+//! once a table holds one share's worth, the lexeme DFA cache drops it, so
+//! that grammars compiled later start from a fresh one.
 
 use super::{DEAD, UNKNOWN};
 use crate::error::GrammarError;
@@ -172,6 +174,68 @@ impl Rows {
     }
 }
 
+/// Room in a lazily built table, which many grammars may share (through
+/// the lexeme DFA cache): each owner (a compiled grammar, see
+/// [`crate::budget::owner`]) may add states worth the table's size limit,
+/// and all together [`SHARED_ROOM`] times that. A constraint that fills its
+/// share is refused further states, and another constraint using the same
+/// table goes on in its own share, as it would with a table of its own.
+#[derive(Debug)]
+pub(super) struct Room {
+    limit: usize,
+    total: usize,
+    by_owner: HashMap<u64, usize, FxBuild>,
+    /// States refused so far.
+    refusals: u64,
+}
+
+/// How many owners' worth of states a shared table holds at most.
+pub(super) const SHARED_ROOM: usize = 4;
+
+impl Room {
+    pub(super) fn new(limit: usize) -> Room {
+        Room {
+            limit,
+            total: 0,
+            by_owner: HashMap::default(),
+            refusals: 0,
+        }
+    }
+
+    /// Takes `cost` bytes for the running operation's owner; false if they
+    /// fit neither in its share nor in the table.
+    pub(super) fn take(&mut self, cost: usize) -> bool {
+        let mine = self.by_owner.entry(crate::budget::owner()).or_default();
+        if *mine + cost > self.limit || self.total + cost > SHARED_ROOM * self.limit {
+            self.refusals += 1;
+            return false;
+        }
+        *mine += cost;
+        self.total += cost;
+        true
+    }
+
+    /// Takes `cost` bytes whatever the shares (a table's first state).
+    pub(super) fn take_anyway(&mut self, cost: usize) {
+        self.total += cost;
+    }
+
+    /// Records a state refused for another reason (no row left).
+    pub(super) fn refuse(&mut self) {
+        self.refusals += 1;
+    }
+
+    pub(super) fn refusals(&self) -> u64 {
+        self.refusals
+    }
+
+    /// The table holds a share's worth of states: a grammar compiled now
+    /// should start from a fresh one.
+    pub(super) fn is_full(&self) -> bool {
+        self.total >= self.limit || self.refusals > 0
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     nfa: NFA,
@@ -181,18 +245,16 @@ struct Inner {
     index: HashMap<Box<[StateID]>, u32, FxBuild>,
     /// States made so far.
     count: usize,
-    /// Bytes taken by the states so far: their rows, and their NFA sets
+    /// Bytes taken by the states, by owner: their rows, and their NFA sets
     /// (kept twice: in `sets` and as `index` keys). The sets dominate when
-    /// states track many NFA states (`(\w+\s?){1,1000}`, where a state holds
-    /// every count the words read so far allow).
-    bytes: usize,
+    /// states track many NFA states (`(?:(?:\w+\s?){1,1000})?`, where a
+    /// state holds every count the words read so far allow).
+    room: Room,
     /// Scratch: the closure being built, and a visited mark per NFA state.
     stack: Vec<StateID>,
     found: Vec<StateID>,
     mark: Vec<u32>,
     epoch: u32,
-    /// A state was refused for lack of room.
-    full: bool,
     /// Per NFA state and class: the NFA state it moves to, [`NO_MOVE`], or
     /// [`UNKNOWN`]; allocated at the first step (compiling does not pay
     /// for it), and never when the NFA is too large to keep this.
@@ -242,12 +304,11 @@ impl LazyDfa {
             set_at: vec![0],
             index: HashMap::default(),
             count: 0,
-            bytes: 0,
+            room: Room::new(size_limit),
             stack: Vec::new(),
             found: Vec::new(),
             mark: vec![0; n],
             epoch: 0,
-            full: false,
             nfa_next: Vec::new(),
             nfa_next_len: if n * stride <= NFA_NEXT_MAX {
                 n * stride
@@ -257,8 +318,7 @@ impl LazyDfa {
         };
         let rows = Rows::new(stride);
         inner.stack.push(start);
-        // The start state always fits: the limit is far above one state.
-        let s = inner.close_and_intern(&rows, usize::MAX);
+        let s = inner.close_and_intern(&rows, true);
         debug_assert_eq!(s, Some(0));
         let memory = inner.nfa.memory_usage();
         let dfa = LazyDfa {
@@ -301,9 +361,10 @@ impl LazyDfa {
             if crate::budget::stopped() {
                 return None;
             }
-            let t = g.step(&self.rows, s, class, self.reps[class], self.size_limit);
+            let refusals = g.room.refusals();
+            let t = g.step(&self.rows, s, class, self.reps[class]);
             if t.is_none() {
-                if g.full {
+                if g.room.refusals() > refusals {
                     crate::budget::stop_full(&self.name, self.size_limit);
                 } else {
                     crate::budget::blame(&self.name, false);
@@ -327,10 +388,10 @@ impl LazyDfa {
         self.lock().count
     }
 
-    /// True once the DFA has refused a state for lack of room: it never
-    /// grows again, so a new grammar should not share it.
+    /// True once the DFA holds a constraint's worth of states (see
+    /// [`Room`]): a new grammar should not share it.
     pub(crate) fn is_full(&self) -> bool {
-        self.lock().full
+        self.lock().room.is_full()
     }
 
     /// Builds every reachable state and returns the whole table, `(trans,
@@ -466,16 +527,9 @@ impl LazyDfa {
 const FAR: u32 = u32::MAX / 4;
 
 impl Inner {
-    /// The successor of state `s` on `byte`; `None` if the DFA is full or
+    /// The successor of state `s` on `byte`; `None` if it has no room or
     /// the running operation's budget is spent.
-    fn step(
-        &mut self,
-        rows: &Rows,
-        s: u32,
-        class: usize,
-        byte: u8,
-        size_limit: usize,
-    ) -> Option<u32> {
+    fn step(&mut self, rows: &Rows, s: u32, class: usize, byte: u8) -> Option<u32> {
         let stride = rows.width - 2;
         if self.nfa_next.len() < self.nfa_next_len {
             self.nfa_next = vec![UNKNOWN; self.nfa_next_len];
@@ -512,13 +566,13 @@ impl Inner {
         if self.stack.is_empty() {
             return Some(DEAD);
         }
-        self.close_and_intern(rows, size_limit)
+        self.close_and_intern(rows, false)
     }
 
     /// The epsilon closure of the NFA states on `stack`, as a DFA state
-    /// (made if new; [`DEAD`] if empty), or `None` if it is new and does
-    /// not fit in `size_limit` bytes, or the budget is spent.
-    fn close_and_intern(&mut self, rows: &Rows, size_limit: usize) -> Option<u32> {
+    /// (made if new; [`DEAD`] if empty), or `None` if it is new and has no
+    /// [`Room`] (unless it is the `first`), or the budget is spent.
+    fn close_and_intern(&mut self, rows: &Rows, first: bool) -> Option<u32> {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             self.mark.iter_mut().for_each(|m| *m = 0);
@@ -566,11 +620,15 @@ impl Inner {
             .any(|&id| matches!(self.nfa.state(id), State::Match { .. }));
         // A row, the set twice (list and key), and the index's overhead.
         let cost = 4 * rows.width + 8 * self.found.len() + 32;
-        if self.full || self.bytes + cost > size_limit || !rows.add(s as u32, accept) {
-            self.full = true;
+        if first {
+            self.room.take_anyway(cost);
+        } else if !self.room.take(cost) {
             return None;
         }
-        self.bytes += cost;
+        if !rows.add(s as u32, accept) {
+            self.room.refuse();
+            return None;
+        }
         self.count += 1;
         self.sets.extend_from_slice(&self.found);
         self.set_at.push(self.sets.len() as u32);
@@ -613,7 +671,6 @@ pub(crate) struct LazyProduct {
     npos: usize,
     stride: usize,
     reps: Vec<u8>,
-    max_states: usize,
     size_limit: usize,
     /// Successors handed out (live ones, or [`DEAD`]) and acceptance,
     /// read without the lock.
@@ -636,7 +693,7 @@ struct ProductInner {
     raw: Vec<u32>,
     accept: Vec<bool>,
     live: Vec<Liveness>,
-    full: bool,
+    room: Room,
     /// Scratch for the search.
     visited: Vec<u32>,
     queue: EdgeQueue,
@@ -710,8 +767,6 @@ impl LazyProduct {
             npos: all.len(),
             stride,
             reps,
-            // A row's transitions and a tuple.
-            max_states: (size_limit / (4 * stride.max(1) + 4 * parts.len())).max(1),
             size_limit,
             rows: Rows::new(stride),
             inner: Mutex::new(ProductInner {
@@ -722,7 +777,7 @@ impl LazyProduct {
                 raw: Vec::new(),
                 accept: Vec::new(),
                 live: Vec::new(),
-                full: false,
+                room: Room::new(size_limit),
                 visited: Vec::new(),
                 queue: EdgeQueue::default(),
                 stamp: Vec::new(),
@@ -738,7 +793,7 @@ impl LazyProduct {
             let mut g = p.lock();
             let s = p.intern(&mut g, &start);
             debug_assert_eq!(s, Some(0));
-            (s.and_then(|s| p.resolve(&mut g, s)), g.full)
+            (s.and_then(|s| p.resolve(&mut g, s)), g.room.refusals() > 0)
         };
         match alive {
             Some(true) => Some((p, classes)),
@@ -773,7 +828,7 @@ impl LazyProduct {
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        self.lock().full
+        self.lock().room.is_full()
     }
 
     /// The live state after class `class` from state `s`, or [`DEAD`].
@@ -792,6 +847,7 @@ impl LazyProduct {
             if crate::budget::stopped() {
                 return None;
             }
+            let refusals = g.room.refusals();
             let t = self.raw_next(g, s, class).and_then(|r| {
                 if r == DEAD {
                     return Some(DEAD);
@@ -799,7 +855,7 @@ impl LazyProduct {
                 Some(if self.resolve(g, r)? { r } else { DEAD })
             });
             if t.is_none() {
-                if g.full {
+                if g.room.refusals() > refusals {
                     crate::budget::stop_full(&self.name, self.size_limit);
                 } else {
                     crate::budget::blame(&self.name, true);
@@ -845,7 +901,7 @@ impl LazyProduct {
     }
 
     /// The product state for the part states `tuple` (made if new), or
-    /// `None` if it is new and the product is full.
+    /// `None` if it is new and has no [`Room`] (the first state always has).
     fn intern(&self, g: &mut ProductInner, tuple: &[u32]) -> Option<u32> {
         if let Some(&s) = g.index.get(tuple) {
             return Some(s);
@@ -856,8 +912,15 @@ impl LazyProduct {
             && neg
                 .chunks_exact(2)
                 .all(|kq| !self.parts[kq[0] as usize].is_accepting(kq[1]));
-        if s >= self.max_states || !self.rows.add(s as u32, accept) {
-            g.full = true;
+        // A row's transitions and the tuple.
+        let cost = 4 * self.stride + 4 * tuple.len();
+        if s == 0 {
+            g.room.take_anyway(cost);
+        } else if !g.room.take(cost) {
+            return None;
+        }
+        if !self.rows.add(s as u32, accept) {
+            g.room.refuse();
             return None;
         }
         g.accept.push(accept);
@@ -1019,13 +1082,10 @@ impl LazyProduct {
             g.visited = reached;
             return None;
         }
-        // Nothing reached accepts, and everything reachable was reached;
-        // unless the DFA is full, when states were left out: then nothing
-        // is concluded (the transition reads as dead, which is safe).
-        if !g.full {
-            for &v in &reached {
-                g.live[v as usize] = Liveness::Dead;
-            }
+        // Nothing reached accepts, and everything reachable was reached
+        // (a state refused for lack of room ends the search above).
+        for &v in &reached {
+            g.live[v as usize] = Liveness::Dead;
         }
         g.visited = reached;
         Some(false)

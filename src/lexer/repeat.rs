@@ -32,7 +32,7 @@
 //! thread. States are interned as they are reached, like [`super::lazy`]'s,
 //! under the same size limit and work budget.
 
-use super::lazy::Rows;
+use super::lazy::{Room, Rows};
 use super::{LexemeDfa, DEAD, UNKNOWN};
 use crate::parser::FxBuild;
 use std::collections::HashMap;
@@ -149,14 +149,14 @@ pub(crate) struct LazyRepeat {
     inner: Mutex<Inner>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
     /// Keys, flat: state `s` is `keys[key_at[s]..key_at[s + 1]]`.
     keys: Vec<u32>,
     key_at: Vec<u32>,
     index: HashMap<Box<[u32]>, u32, FxBuild>,
-    bytes: usize,
-    full: bool,
+    /// Bytes taken by the states (rows and keys), by owner.
+    room: Room,
     scratch: Vec<u32>,
 }
 
@@ -193,8 +193,11 @@ impl LazyRepeat {
             size_limit,
             rows: Rows::new(stride),
             inner: Mutex::new(Inner {
+                keys: Vec::new(),
                 key_at: vec![0],
-                ..Inner::default()
+                index: HashMap::default(),
+                room: Room::new(size_limit),
+                scratch: Vec::new(),
             }),
         };
         let mut start = Threads::default();
@@ -241,7 +244,7 @@ impl LazyRepeat {
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        self.lock().full
+        self.lock().room.is_full()
     }
 
     /// The state after class `class` from `s`, or [`DEAD`] (also when the
@@ -261,9 +264,10 @@ impl LazyRepeat {
             if crate::budget::stopped() {
                 return None;
             }
+            let refusals = g.room.refusals();
             let t = self.step(g, s, self.reps[class]);
             if t.is_none() {
-                if g.full {
+                if g.room.refusals() > refusals {
                     crate::budget::stop_full(&self.name, self.size_limit);
                 } else {
                     crate::budget::blame(&self.name, false);
@@ -344,12 +348,16 @@ impl LazyRepeat {
         let found = g.index.get(&key[..]).copied();
         let s = found.or_else(|| {
             let s = g.key_at.len() as u32 - 1;
-            let cost = 4 * (self.stride + 1) + 8 * key.len() + 32;
-            if g.full || g.bytes + cost > self.size_limit || !self.rows.add(s, self.accepts(t)) {
-                g.full = true;
+            let cost = 4 * (self.stride + 2) + 8 * key.len() + 32;
+            if s == 0 {
+                g.room.take_anyway(cost);
+            } else if !g.room.take(cost) {
                 return None;
             }
-            g.bytes += cost;
+            if !self.rows.add(s, self.accepts(t)) {
+                g.room.refuse();
+                return None;
+            }
             g.keys.extend_from_slice(&key);
             let end = g.keys.len() as u32;
             g.key_at.push(end);
