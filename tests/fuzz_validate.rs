@@ -102,7 +102,7 @@ const FLOOR_SCOPED: f64 = 65.0;
 /// loaded 2-core machine), so not in the default run:
 /// `cargo test --release --test fuzz_validate -- --ignored`.
 #[test]
-#[ignore]
+#[ignore = "slow (minutes): run with --ignored"]
 fn scoped_fuzzed_sql_compiles_in_sqlite() {
     let rate = fuzzed_sql_in_sqlite("scoped SQL", true, 5);
     // Names are settled by scoping; what is left is SQLite's other checks.
