@@ -163,6 +163,12 @@ fn json_grammar_gpt2() {
     run("gpt2");
 }
 
+/// A SentencePiece vocabulary (`▁` for spaces, byte-fallback tokens).
+#[test]
+fn json_grammar_mistral() {
+    run("mistral");
+}
+
 #[test]
 #[cfg_attr(
     not(formwork_shared),

@@ -370,6 +370,12 @@ fn json_masks_equal_oracle_gpt2() {
     run("gpt2", 80, 40);
 }
 
+/// A SentencePiece vocabulary (`▁` for spaces, byte-fallback tokens).
+#[test]
+fn json_masks_equal_oracle_mistral() {
+    run("mistral", 60, 30);
+}
+
 #[test]
 #[cfg_attr(
     not(formwork_shared),

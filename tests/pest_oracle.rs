@@ -90,6 +90,14 @@ fn pest_masks_equal_oracle_gpt2() {
     assert_eq!(diffs, 0);
 }
 
+/// A SentencePiece vocabulary (`▁` for spaces, byte-fallback tokens).
+#[test]
+fn pest_masks_equal_oracle_mistral() {
+    let (states, diffs) = check("mistral", 3);
+    assert!(states >= 50, "{states}");
+    assert_eq!(diffs, 0);
+}
+
 #[test]
 #[cfg_attr(
     not(formwork_shared),

@@ -200,6 +200,14 @@ fn regex_masks_equal_oracle_gpt2() {
     assert_eq!(diffs, 0);
 }
 
+/// A SentencePiece vocabulary (`▁` for spaces, byte-fallback tokens).
+#[test]
+fn regex_masks_equal_oracle_mistral() {
+    let (states, diffs) = check_tokenizer("mistral", 20);
+    assert!(states >= 20 * 60);
+    assert_eq!(diffs, 0);
+}
+
 #[test]
 #[cfg_attr(
     not(formwork_shared),
