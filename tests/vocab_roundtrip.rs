@@ -243,6 +243,21 @@ fn roundtrip_gemma3() {
     roundtrip_tokenizer("gemma3");
 }
 
+/// The tests were built knowing whether the shared models directory is
+/// there: otherwise the tests that need it would be ignored although it is
+/// there (or fail although it is not).
+#[test]
+fn the_build_saw_the_shared_models_directory() {
+    let present = common::models_dir().is_some();
+    assert!(
+        present == cfg!(formwork_shared),
+        "the shared models directory is {} now but was {} when the tests were built: \
+         `touch build.rs` and run the tests again",
+        if present { "present" } else { "missing" },
+        if present { "missing" } else { "present" },
+    );
+}
+
 /// The vendored tokenizers are the shared files, gzip-compressed.
 #[test]
 #[cfg_attr(
