@@ -101,8 +101,9 @@ impl Bench {
                 let parsed;
                 let schema = match grammar {
                     Value::String(s) => {
-                        parsed = serde_json::from_str(s)
-                            .map_err(|e| format!("schema string is not JSON: {e}"))?;
+                        parsed = serde_json::from_str(s).map_err(|e| {
+                            format!("schema string: {}", crate::error::json_error_message(&e))
+                        })?;
                         &parsed
                     }
                     v => v,
@@ -174,8 +175,9 @@ impl Bench {
         let case: Value = match serde_json::from_str(line) {
             Ok(c) => c,
             Err(e) => {
+                let e = crate::error::json_error_message(&e);
                 return json!({"id": Value::Null, "status": "error", "compile_us": Value::Null, "tokens": 0,
-                              "mask_us": Value::Null, "error": format!("bad case line: {e}")})
+                              "mask_us": Value::Null, "error": format!("bad case line: {e}")});
             }
         };
         let id = match case.get("id") {
@@ -376,7 +378,10 @@ impl Bench {
         c.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let m = stats_json(&tot.mask_us);
         let g = |k: &str| tot.by_status.get(k).copied().unwrap_or(0);
-        eprintln!(
+        // Written like this rather than with `eprintln!`, which panics when
+        // stderr is a closed pipe.
+        let _ = writeln!(
+            std::io::stderr(),
             "SUMMARY cases={} ok={} unsupported={} rejected_valid={} accepted_invalid={} error={} \
              valid_ok={}/{} invalid_blocked={}/{} tokens={} compile_us p50={:.1} p99={:.1} \
              mask_us mean={} p50={} p99={} max={} wall_s={:.1}",

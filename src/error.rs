@@ -146,3 +146,36 @@ pub enum ModelError {
     #[error(transparent)]
     Matcher(#[from] MatcherError),
 }
+
+/// The deepest nesting of arrays and objects that serde_json reads: its
+/// recursion limit (128) refuses the 128th level, which keeps a hostile
+/// document from overflowing the stack.
+pub const JSON_MAX_DEPTH: usize = 127;
+
+/// Says what is wrong with a JSON text that serde_json refused, for a
+/// message that begins with the document's name.
+///
+/// A document nested past [`JSON_MAX_DEPTH`] may well be valid JSON, so it
+/// is not called invalid: the message says how deep is too deep.
+///
+/// ```
+/// let nest = |n| "[".repeat(n) + &"]".repeat(n);
+/// assert!(serde_json::from_str::<serde_json::Value>(&nest(127)).is_ok());
+/// let e = serde_json::from_str::<serde_json::Value>(&nest(128)).unwrap_err();
+/// let m = formwork::error::json_error_message(&e);
+/// assert!(m.starts_with("nested deeper than 127 levels"), "{m}");
+/// ```
+pub fn json_error_message(e: &serde_json::Error) -> String {
+    // serde_json has no error category for its recursion limit; its
+    // message is the stable way to tell.
+    if e.to_string().starts_with("recursion limit exceeded") {
+        format!(
+            "nested deeper than {JSON_MAX_DEPTH} levels (at line {}, column {}); formwork reads \
+             JSON nested up to {JSON_MAX_DEPTH} levels deep",
+            e.line(),
+            e.column()
+        )
+    } else {
+        format!("not valid JSON: {e}")
+    }
+}
