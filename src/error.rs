@@ -31,6 +31,12 @@ pub enum VocabError {
     /// The vocabulary has no tokens at all.
     #[error("tokenizer vocabulary is empty")]
     Empty,
+    /// The tokenizer file is bigger than formwork loads, or declares token
+    /// ids that would need a table of that size (see
+    /// [`vocab::limits`](crate::vocab::limits)). Raised before anything of
+    /// that size is allocated.
+    #[error("tokenizer {what} is refused: {message}")]
+    TooLarge { what: String, message: String },
     /// A logits width smaller than the vocabulary was requested.
     #[error("logits width {width} is smaller than the vocabulary size {vocab}")]
     LogitsTooNarrow { width: usize, vocab: usize },

