@@ -133,8 +133,12 @@ pub enum ModelError {
     /// The default model could not be fetched.
     #[error("cannot fetch the default model: {0}")]
     Fetch(String),
-    /// The prompt (plus the tokens to generate) does not fit the context.
-    #[error("{needed} tokens do not fit the model's context of {context}; shorten the prompt or lower --max-tokens")]
+    /// The prompt plus the tokens to generate (`max_tokens`) do not fit the
+    /// context; checked before any work is done.
+    #[error(
+        "{needed} tokens (the prompt's and --max-tokens together) do not fit the model's \
+         context of {context}; shorten the prompt or lower --max-tokens"
+    )]
     ContextFull { needed: usize, context: usize },
     /// The model and the tokenizer disagree.
     #[error("tokenizer and model do not match: {0}")]

@@ -13,7 +13,9 @@ mod download;
 mod gguf_check;
 mod gguf_tokenizer;
 
-pub use download::{default_model_path, DEFAULT_MODEL_SHA256};
+pub use download::{
+    cache_dir, default_model_path, CachedModel, WheelSource, DEFAULT_MODEL, DEFAULT_MODEL_SHA256,
+};
 pub use gguf_check::limits as gguf_limits;
 
 use crate::error::ModelError;
@@ -133,6 +135,25 @@ impl GgufModel {
     }
 }
 
+/// Most tokens fed to the model in one pass. A longer run (a long prompt)
+/// goes in batches of this many, each attending to the cache of the ones
+/// before: attention then holds `BATCH × position` scores per head instead
+/// of `T × T` for the whole prompt, and peak memory stays flat as prompts
+/// grow.
+pub const BATCH: usize = 512;
+
+impl GgufModel {
+    /// One forward pass over at most [`BATCH`] tokens.
+    fn forward_batch(&mut self, tokens: &[u32], pos: usize) -> candle_core::Result<Vec<f32>> {
+        let x = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
+        let logits = self.weights.forward(&x, pos)?;
+        logits
+            .squeeze(0)?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1::<f32>()
+    }
+}
+
 impl LanguageModel for GgufModel {
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>, ModelError> {
         if pos + tokens.len() > self.context {
@@ -141,15 +162,16 @@ impl LanguageModel for GgufModel {
                 context: self.context,
             });
         }
-        let mut run = || -> candle_core::Result<Vec<f32>> {
-            let x = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
-            let logits = self.weights.forward(&x, pos)?;
-            logits
-                .squeeze(0)?
-                .to_dtype(candle_core::DType::F32)?
-                .to_vec1::<f32>()
-        };
-        run().map_err(|e| ModelError::Inference(e.to_string()))
+        if tokens.is_empty() {
+            return Err(ModelError::Inference("no tokens to feed".into()));
+        }
+        let mut logits = Vec::new();
+        for (i, batch) in tokens.chunks(BATCH).enumerate() {
+            logits = self
+                .forward_batch(batch, pos + i * BATCH)
+                .map_err(|e| ModelError::Inference(e.to_string()))?;
+        }
+        Ok(logits)
     }
 
     fn context_length(&self) -> usize {
