@@ -266,8 +266,7 @@ impl SchemaFlags {
             let (uri, file) = r
                 .split_once('=')
                 .ok_or_else(|| format!("--remote {r:?}: expected URI=FILE"))?;
-            let text =
-                std::fs::read_to_string(file).map_err(|e| format!("--remote {file}: {e}"))?;
+            let text = read_file(file).map_err(|e| format!("--remote {file}: {e}"))?;
             let doc: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| format!("--remote {file}: {}", json_error_message(&e)))?;
             remote.insert(uri.to_string(), doc);
@@ -377,13 +376,13 @@ impl ConstraintArgs {
             }
             (None, Some(r), None) => regex_grammar(r),
             (None, None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read grammar file {path}: {e}"))?;
+                let text =
+                    read_file(path).map_err(|e| format!("cannot read grammar file {path}: {e}"))?;
                 let mut g = pest_grammar(&text, self.start.as_deref())
                     .map_err(|e| format!("{path}: {e}"))?;
                 if let Some(ddl) = &self.sql_schema {
                     use formwork::frontend::sql::{restrict_to_schema, SqlSchema};
-                    let ddl = std::fs::read_to_string(ddl)
+                    let ddl = read_file(ddl)
                         .map_err(|e| format!("cannot read SQL schema file {ddl}: {e}"))?;
                     let schema = SqlSchema::parse(&ddl).map_err(|e| e.to_string())?;
                     restrict_to_schema(&mut g, &schema).map_err(|e| e.to_string())?;
@@ -756,14 +755,39 @@ fn load_vocab(path: &str, eos: &[String]) -> Result<Vocabulary, String> {
     }
 }
 
+/// The most read from one input file or stdin: 64 MiB, far above any real
+/// schema, grammar or document to repair, and well within memory once parsed
+/// (about ten times the text).
+const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// Reads UTF-8 text of at most [`MAX_INPUT_BYTES`], through a bound rather
+/// than by a reported size (`/dev/zero` and pipes have none).
+fn read_text(r: impl std::io::Read) -> Result<String, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    r.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(format!(
+            "larger than {} MiB, the most formwork reads",
+            MAX_INPUT_BYTES >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text ({e})"))
+}
+
+fn read_file(path: &str) -> Result<String, String> {
+    read_text(std::fs::File::open(path).map_err(|e| e.to_string())?)
+}
+
 fn schema_arg(s: &str) -> Result<serde_json::Value, String> {
     let inline =
         s.trim_start().starts_with(['{', '[']) || s.trim() == "true" || s.trim() == "false";
     let (text, what) = if inline {
         (s.to_string(), "the --schema JSON".to_string())
     } else {
-        let text =
-            std::fs::read_to_string(s).map_err(|e| format!("cannot read schema file {s}: {e}"))?;
+        let text = read_file(s).map_err(|e| format!("cannot read schema file {s}: {e}"))?;
         (text, format!("schema file {s}"))
     };
     serde_json::from_str(&text).map_err(|e| format!("{what}: {}", json_error_message(&e)))
@@ -778,8 +802,7 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
             salvage,
         } => {
             use formwork::repair::{repair_with_schema, SchemaMode};
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            let text = read_text(std::io::stdin().lock())
                 .map_err(|e| format!("cannot read stdin: {e}"))?;
             let nothing = |e| format!("nothing to recover: {e}");
             let (value, fixes, changes, mismatches) = match schema {

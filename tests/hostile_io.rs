@@ -1119,3 +1119,41 @@ fn a_prompt_fed_in_batches_gives_the_logits_of_one_pass() {
         .fold(0f32, f32::max);
     assert!(diff < 1e-3, "logits differ by {diff}");
 }
+
+// ------------------------------------------------------------ endless input
+
+#[test]
+fn endless_input_files_and_stdin_are_bounded() {
+    // `/dev/zero` reports no size and never ends: each reader stops at its
+    // limit and says so.
+    for (args, needle) in [
+        (
+            &["fuzz", "--schema", "/dev/zero"][..],
+            "schema file /dev/zero",
+        ),
+        (
+            &["fuzz", "--grammar", "/dev/zero"][..],
+            "grammar file /dev/zero",
+        ),
+        (
+            &[
+                "mask",
+                "--tokenizer",
+                "/dev/zero",
+                "--regex",
+                "a",
+                "--text",
+                "a",
+            ][..],
+            "tokenizer /dev/zero",
+        ),
+    ] {
+        let out = run_cli_bounded(args, b"");
+        assert_error(&out, &[needle, "64 MiB"]);
+    }
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exec \"$0\" repair < /dev/zero"])
+        .arg(env!("CARGO_BIN_EXE_formwork"));
+    let out = run_bounded("repair < /dev/zero", &mut cmd, b"");
+    assert_error(&out, &["stdin", "64 MiB"]);
+}
