@@ -548,11 +548,11 @@ impl GenerateArgs {
 
 #[cfg(feature = "model")]
 fn generate(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
-    a.check(given)?;
     use formwork::generate::{GenerateOptions, Generator, Select};
     use formwork::model::{apply_chat_template, default_model_path, GgufModel};
     use formwork::sampler::SamplerConfig;
     use std::time::Instant;
+    a.check(given)?;
     let select = match a.select.as_str() {
         "best" => Select::Best,
         "vote" => Select::Vote,
@@ -911,8 +911,9 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
                 None => Fuzzer::new(g, seed, max_len),
             };
             // Each line is flushed as it is drawn: a reader sees output at
-            // once, `| head` ends the run, and Ctrl-C (which, unhandled,
-            // ends the process) never leaves half a line behind.
+            // once, and `| head` ends the run quietly. Ctrl-C keeps its
+            // default action and ends the process at once; there is
+            // nothing to clean up.
             let mut out = Out::new();
             for _ in 0..n {
                 let s = f.sample().map_err(|e| e.to_string())?;

@@ -320,6 +320,10 @@ fn gguf_with_a_hostile_header_is_refused() {
     let g = Gguf::default().raw("general.name", 8, &(1u64 << 40).to_le_bytes());
     gguf_refused("string-length", &g.bytes(), &["bytes"]);
 
+    // An alignment of zero, which candle would divide by.
+    let g = Gguf::llama().u32("general.alignment", 0);
+    gguf_refused("alignment", &g.bytes(), &["general.alignment"]);
+
     // More metadata entries than any file has.
     let mut b = Gguf::llama().bytes();
     b[16..24].copy_from_slice(&(1u64 << 40).to_le_bytes());
