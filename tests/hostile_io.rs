@@ -737,262 +737,94 @@ fn fuzz_streams_and_stops_on_sigint() {
 
 // -------------------------------------------------------------------- flags
 
+/// Splits a command line on spaces, putting the vendored GPT-2 tokenizer's
+/// path for `TOK` and a small schema for `SCHEMA`.
+fn words(cmd: &str) -> Vec<String> {
+    cmd.split(' ')
+        .map(|w| match w {
+            "TOK" => gpt2(),
+            "SCHEMA" => r#"{"type":"string"}"#.to_string(),
+            w => w.to_string(),
+        })
+        .collect()
+}
+
 #[test]
 fn flags_that_do_not_apply_are_errors() {
-    let tok = gpt2();
-    let deep_ok = r#"{"type": "string"}"#;
-    let cases: &[(&[&str], &str)] = &[
-        (&["fuzz", "--regex", "ab", "--start", "nosuch"], "--start"),
+    let cases = [
+        ("fuzz --regex ab --start nosuch", "--start"),
+        ("fuzz --regex ab --sql-schema nofile.sql", "--sql-schema"),
+        ("fuzz --schema SCHEMA --start x", "--start"),
+        ("fuzz --regex ab --whitespace flexible", "--whitespace"),
+        ("fuzz --regex ab --format annotate", "--format"),
+        ("fuzz --regex ab --property-order any", "--property-order"),
+        ("fuzz --regex ab --spelling any", "--spelling"),
+        ("fuzz --regex ab --lenient", "--lenient"),
+        ("fuzz --regex ab --remote u=f", "--remote"),
         (
-            &["fuzz", "--regex", "ab", "--sql-schema", "nofile.sql"],
-            "--sql-schema",
+            "fuzz --schema SCHEMA --max-whitespace 2",
+            "--max-whitespace",
         ),
-        (&["fuzz", "--schema", deep_ok, "--start", "x"], "--start"),
+        ("fuzz --schema SCHEMA --remote nofile", "URI=FILE"),
         (
-            &["fuzz", "--regex", "ab", "--whitespace", "flexible"],
+            "mask --tokenizer TOK --regex a --text a --spelling any",
+            "--spelling",
+        ),
+        (
+            "mask --tokenizer TOK --schema SCHEMA --text x --whitespace compact --max-whitespace 1",
+            "--max-whitespace",
+        ),
+        ("bench --tokenizer TOK --cases x --lenient", "--lenient"),
+        (
+            "bench --tokenizer TOK --cases x --whitespace compact --max-whitespace 1",
+            "--max-whitespace",
+        ),
+        ("generate --prompt p --regex a --stop x", "--stop"),
+        ("generate --prompt p --temperature NaN", "--temperature"),
+        ("generate --prompt p --temperature inf", "--temperature"),
+        ("generate --prompt p --temperature=-1", "--temperature"),
+        ("generate --prompt p --temperature 1 --top-p 0", "--top-p"),
+        ("generate --prompt p --temperature 1 --top-p NaN", "--top-p"),
+        ("generate --prompt p --temperature 1 --top-k 0", "--top-k"),
+        ("generate --prompt p --top-k 5", "--top-k"),
+        ("generate --prompt p --top-p 0.9", "--top-p"),
+        ("generate --prompt p --seed 3", "--seed"),
+        ("generate --prompt p --n 3", "--n"),
+        ("generate --prompt p --n 0", "--n"),
+        ("generate --prompt p --max-tokens 0", "--max-tokens"),
+        ("generate --prompt p --select vote", "--select"),
+        ("generate --prompt p --top-logprobs 3", "--top-logprobs"),
+        ("generate --prompt p --raw --system s", "--system"),
+        ("generate --prompt p --regex a --spelling any", "--spelling"),
+        (
+            "generate --prompt p --schema SCHEMA --fallback retry --whitespace flexible",
             "--whitespace",
         ),
         (
-            &["fuzz", "--regex", "ab", "--format", "annotate"],
-            "--format",
-        ),
-        (
-            &["fuzz", "--regex", "ab", "--property-order", "any"],
-            "--property-order",
-        ),
-        (
-            &["fuzz", "--regex", "ab", "--spelling", "any"],
-            "--spelling",
-        ),
-        (&["fuzz", "--regex", "ab", "--lenient"], "--lenient"),
-        (&["fuzz", "--regex", "ab", "--remote", "u=f"], "--remote"),
-        (
-            &["fuzz", "--schema", deep_ok, "--max-whitespace", "2"],
-            "--max-whitespace",
-        ),
-        (
-            &["fuzz", "--schema", deep_ok, "--remote", "nofile"],
-            "URI=FILE",
-        ),
-        (
-            &[
-                "mask",
-                "--tokenizer",
-                &tok,
-                "--regex",
-                "a",
-                "--text",
-                "a",
-                "--spelling",
-                "any",
-            ],
-            "--spelling",
-        ),
-        (
-            &[
-                "mask",
-                "--tokenizer",
-                &tok,
-                "--schema",
-                deep_ok,
-                "--text",
-                "\"a\"",
-                "--whitespace",
-                "compact",
-                "--max-whitespace",
-                "1",
-            ],
-            "--max-whitespace",
-        ),
-        (
-            &["bench", "--tokenizer", &tok, "--cases", "x", "--lenient"],
-            "--lenient",
-        ),
-        (
-            &[
-                "bench",
-                "--tokenizer",
-                &tok,
-                "--cases",
-                "x",
-                "--whitespace",
-                "compact",
-                "--max-whitespace",
-                "1",
-            ],
-            "--max-whitespace",
-        ),
-        (
-            &["generate", "--prompt", "p", "--regex", "a", "--stop", "x"],
-            "--stop",
-        ),
-        (
-            &["generate", "--prompt", "p", "--temperature", "NaN"],
-            "--temperature",
-        ),
-        (
-            &["generate", "--prompt", "p", "--temperature", "inf"],
-            "--temperature",
-        ),
-        (
-            &["generate", "--prompt", "p", "--temperature=-1"],
-            "--temperature",
-        ),
-        (
-            &[
-                "generate",
-                "--prompt",
-                "p",
-                "--temperature",
-                "1",
-                "--top-p",
-                "0",
-            ],
-            "--top-p",
-        ),
-        (
-            &[
-                "generate",
-                "--prompt",
-                "p",
-                "--temperature",
-                "1",
-                "--top-p",
-                "NaN",
-            ],
-            "--top-p",
-        ),
-        (
-            &[
-                "generate",
-                "--prompt",
-                "p",
-                "--temperature",
-                "1",
-                "--top-k",
-                "0",
-            ],
-            "--top-k",
-        ),
-        (&["generate", "--prompt", "p", "--top-k", "5"], "--top-k"),
-        (&["generate", "--prompt", "p", "--top-p", "0.9"], "--top-p"),
-        (&["generate", "--prompt", "p", "--seed", "3"], "--seed"),
-        (&["generate", "--prompt", "p", "--n", "3"], "--n"),
-        (&["generate", "--prompt", "p", "--n", "0"], "--n"),
-        (
-            &["generate", "--prompt", "p", "--max-tokens", "0"],
-            "--max-tokens",
-        ),
-        (
-            &["generate", "--prompt", "p", "--select", "vote"],
-            "--select",
-        ),
-        (
-            &["generate", "--prompt", "p", "--top-logprobs", "3"],
-            "--top-logprobs",
-        ),
-        (
-            &["generate", "--prompt", "p", "--raw", "--system", "s"],
-            "--system",
-        ),
-        (
-            &[
-                "generate",
-                "--prompt",
-                "p",
-                "--regex",
-                "a",
-                "--spelling",
-                "any",
-            ],
-            "--spelling",
-        ),
-        (
-            &[
-                "generate",
-                "--prompt",
-                "p",
-                "--schema",
-                deep_ok,
-                "--fallback",
-                "retry",
-                "--whitespace",
-                "flexible",
-            ],
-            "--whitespace",
-        ),
-        (
-            &[
-                "generate",
-                "--prompt",
-                "p",
-                "--schema",
-                deep_ok,
-                "--fallback",
-                "retry",
-                "--no-close",
-            ],
+            "generate --prompt p --schema SCHEMA --fallback retry --no-close",
             "--no-close",
         ),
         (
-            &[
-                "generate",
-                "--prompt",
-                "p",
-                "--schema",
-                deep_ok,
-                "--fallback",
-                "retry",
-                "--temperature",
-                "1",
-                "--n",
-                "2",
-            ],
+            "generate --prompt p --schema SCHEMA --fallback retry --temperature 1 --n 2",
             "--n",
         ),
     ];
-    for (args, flag) in cases {
-        let out = run_cli_bounded(args, b"");
+    for (cmd, flag) in cases {
+        let args = words(cmd);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_cli_bounded(&args, b"");
         assert_error(&out, &[flag]);
     }
     // What does apply is still accepted.
-    for args in [
-        &[
-            "fuzz",
-            "--schema",
-            deep_ok,
-            "--whitespace",
-            "flexible",
-            "--max-whitespace",
-            "2",
-            "-n",
-            "2",
-        ][..],
-        &[
-            "fuzz",
-            "--regex",
-            "ab",
-            "-n",
-            "1",
-            "--seed",
-            "4",
-            "--max-len",
-            "5",
-        ][..],
-        &[
-            "mask",
-            "--tokenizer",
-            &tok,
-            "--schema",
-            deep_ok,
-            "--text",
-            "\"ab\"",
-            "--max-whitespace",
-            "1",
-        ][..],
+    for cmd in [
+        "fuzz --schema SCHEMA --whitespace flexible --max-whitespace 2 -n 2",
+        "fuzz --regex ab -n 1 --seed 4 --max-len 5",
+        "mask --tokenizer TOK --schema SCHEMA --text \"ab\" --max-whitespace 1",
     ] {
-        let out = run_cli_bounded(args, b"");
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let args = words(cmd);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_cli_bounded(&args, b"");
+        assert!(out.status.success(), "{cmd}: {}", stderr(&out));
     }
 }
 
@@ -1130,29 +962,21 @@ fn a_prompt_fed_in_batches_gives_the_logits_of_one_pass() {
 fn endless_input_files_and_stdin_are_bounded() {
     // `/dev/zero` reports no size and never ends: each reader stops at its
     // limit and says so.
-    for (args, needle) in [
+    for (cmd, needle) in [
+        ("fuzz --schema /dev/zero", "schema file /dev/zero"),
+        ("fuzz --grammar /dev/zero", "grammar file /dev/zero"),
         (
-            &["fuzz", "--schema", "/dev/zero"][..],
-            "schema file /dev/zero",
-        ),
-        (
-            &["fuzz", "--grammar", "/dev/zero"][..],
-            "grammar file /dev/zero",
-        ),
-        (
-            &[
-                "mask",
-                "--tokenizer",
-                "/dev/zero",
-                "--regex",
-                "a",
-                "--text",
-                "a",
-            ][..],
+            "mask --tokenizer /dev/zero --regex a --text a",
             "tokenizer /dev/zero",
         ),
+        (
+            "bench --tokenizer TOK --cases /dev/zero",
+            "a case line is longer than",
+        ),
     ] {
-        let out = run_cli_bounded(args, b"");
+        let args = words(cmd);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run_cli_bounded(&args, b"");
         assert_error(&out, &[needle, "64 MiB"]);
     }
     let mut cmd = Command::new("sh");
