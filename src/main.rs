@@ -530,6 +530,20 @@ impl GenerateArgs {
                 )
             });
         }
+        if !self.constraint.is_some() {
+            given.refuse(
+                &[
+                    ("no_fast_forward", "--no-fast-forward"),
+                    ("no_close", "--no-close"),
+                ],
+                |flag| {
+                    format!(
+                        "{flag} applies to constrained generation only (--schema, --regex or \
+                         --grammar); drop it"
+                    )
+                },
+            )?;
+        }
         if self.n < 2 {
             given.refuse(&[("select", "--select")], |_| {
                 "--select chooses among samples; add --n 2 or more".into()
@@ -549,7 +563,9 @@ impl GenerateArgs {
 #[cfg(feature = "model")]
 fn generate(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
     use formwork::generate::{GenerateOptions, Generator, Select};
-    use formwork::model::{apply_chat_template, default_model_path, GgufModel};
+    use formwork::model::{
+        apply_chat_template, chat_template_is_known, default_model_path, GgufModel,
+    };
     use formwork::sampler::SamplerConfig;
     use std::time::Instant;
     a.check(given)?;
@@ -573,6 +589,15 @@ fn generate(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
     note!("formwork: loading {} ...", path.display());
     let model = GgufModel::load(&path).map_err(|e| e.to_string())?;
     let template = model.chat_template().map(str::to_string);
+    if a.system.is_some() && !a.raw && !chat_template_is_known(template.as_deref()) {
+        return Err(format!(
+            "--system: the chat template of {} is missing or not recognised (ChatML and \
+             Llama-2 [INST] are), so a system message has no place in the prompt; drop \
+             --system, or write the whole prompt out with --raw",
+            path.display()
+        )
+        .into());
+    }
     let vocab = match &a.tokenizer {
         Some(tk) => Vocabulary::from_file(tk).map_err(|e| e.to_string())?,
         None => model.vocabulary().map_err(|e| e.to_string())?,

@@ -691,6 +691,27 @@ fn a_closed_stdout_ends_generate_quietly() {
 }
 
 #[test]
+fn system_message_without_a_known_chat_template_is_an_error() {
+    // The tiny model's GGUF has no chat template.
+    let (model, tok) = tiny();
+    let out = run_cli_bounded(
+        &[
+            "generate",
+            "--model",
+            &model,
+            "--tokenizer",
+            &tok,
+            "--prompt",
+            "hi",
+            "--system",
+            "s",
+        ],
+        b"",
+    );
+    assert_error(&out, &["--system", "chat template", &model]);
+}
+
+#[test]
 fn fuzz_streams_and_stops_on_sigint() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_formwork"))
         .args(["fuzz", "--regex", "[a-z]{1,20}", "-n", "999999999"])
@@ -796,6 +817,8 @@ fn flags_that_do_not_apply_are_errors() {
         ("generate --prompt p --top-logprobs 3", "--top-logprobs"),
         ("generate --prompt p --raw --system s", "--system"),
         ("generate --prompt p --regex a --spelling any", "--spelling"),
+        ("generate --prompt p --no-fast-forward", "--no-fast-forward"),
+        ("generate --prompt p --no-close", "--no-close"),
         (
             "generate --prompt p --schema SCHEMA --fallback retry --whitespace flexible",
             "--whitespace",

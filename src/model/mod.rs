@@ -188,6 +188,12 @@ impl LanguageModel for GgufModel {
     }
 }
 
+/// True if [`apply_chat_template`] recognises `template` (ChatML or
+/// Llama-2 `[INST]`), so that a system message has a place in the prompt.
+pub fn chat_template_is_known(template: Option<&str>) -> bool {
+    template.is_some_and(|t| t.contains("<|im_start|>") || t.contains("[INST]"))
+}
+
 /// Formats a single-turn chat prompt the way the model's chat template
 /// would: ChatML (`<|im_start|>`) and Llama-2 `[INST]` are recognised;
 /// otherwise the prompt is used as it is. A default system message written
