@@ -44,14 +44,14 @@ fn gpt2() -> String {
         .to_string()
 }
 
-/// The tiny random Llama-2 GGUF and its tokenizer.json.
+/// A tiny random-weight llama GGUF written by the tests (32,000 logits) and
+/// the vendored Mistral tokenizer.json of that width.
 fn tiny() -> (String, String) {
-    let d = common::models_dir().expect("../shared/models (or FORMWORK_MODELS)");
     (
-        d.join("llama2-tiny-random/llama-2-tiny-random.gguf")
+        common::tiny_model::tiny_mistral_model()
             .display()
             .to_string(),
-        d.join("llama2/tokenizer.json").display().to_string(),
+        common::tokenizer_path("mistral").display().to_string(),
     )
 }
 
