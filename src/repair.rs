@@ -72,28 +72,36 @@
 //!   numbers and `null` is what `JSON.stringify` writes for them.
 //! * **Numbers with leading zeros** (`0789`) become strings, so that no digit
 //!   is lost. Truncated numbers are completed (`2.` → `2.0`, `2e` → `2e0`,
-//!   `-` → `-0`, `.5` → `0.5`). `1_000` is read as `1000`.
+//!   `-` → `-0`, `.5` → `0.5`). `1_000` is read as `1000`. A quote right
+//!   after a number, before `,`, `}`, `]` or the end of the line (`12345"`),
+//!   is dropped and the number stands.
+//! * **Empty values.** A key followed by no value before `,` or `}`
+//!   (`{"key": , "k2": 1}`) gets `""`, as `json_repair` writes.
 //! * **Truncated output**: an open string is closed (trailing whitespace is
-//!   dropped), a key without value gets `null`, open arrays and objects are
-//!   closed. An empty, unterminated string at the very end of an array is dropped.
-//! * **Several documents** in a row (NDJSON, `1, 2`) come back as one
-//!   array of all of them. Documents glued together with nothing between
-//!   them (`[…][…]`) are one answer written twice: a later one of the same
-//!   shape replaces the earlier (`[{"k": 1}][{"k": 2}]` → `[{"k": 2}]`) and an
-//!   empty one is dropped (`[]{}` → `[]`). Once a container (object or array)
-//!   was read, trailing *prose* (a word) ends the input and is ignored.
-//! * **Prose before JSON**: if the text starts with a word and a `{`, `[` or a
-//!   code fence follows later, everything before it is skipped. If no bracket
-//!   follows, the whole text is one unquoted string (`hello world` →
-//!   `"hello world"`). `callback({...})` (JSONP) and `ObjectId("…")` (MongoDB)
-//!   are unwrapped.
+//!   dropped), a key cut off after its colon gets `null` (the value is
+//!   unknown), open arrays and objects are closed. An empty, unterminated
+//!   string at the very end of an array is dropped.
+//! * **Prose and several documents** (see the `top` module): a text that
+//!   starts with a word and holds no `{`, `[` or code fence is prose, not a
+//!   value ([`RepairError::NothingRecoverable`]: `hello`, `Sorry, I can't
+//!   help with that.`); a keyword alone (`true`, `None`) and a call
+//!   (`callback({...})`, JSONP) are values. Prose before, between and after
+//!   JSON is skipped, so several fenced blocks all come back, as an array.
+//!   Of several documents, an empty container next to one with data is
+//!   dropped (`{"a": 1}, []` → `{"a": 1}`), a document of the same shape as
+//!   the one before it and not separated from it by a comma replaces it
+//!   (`{"k": 1}\n{"k": 2}` → `{"k": 2}`), and scalar documents count only
+//!   in a text with no container (`1\n2` → `[1, 2]`). `ObjectId("…")`
+//!   (MongoDB) is unwrapped.
 //! * **Code fences** (```` ``` ```` with an optional language tag) are treated
 //!   like whitespace between tokens. A string value that is only a fence
 //!   around a valid JSON object or array (`"```json {…}```"`) is that value.
 //! * **Invalid escapes** (`"\s"`) keep the backslash as text (`\\s`): they
 //!   are regular expressions and Windows paths far more often than typos.
-//!   An escaped quote of another kind (`\'`) is that quote. A truncated `\u`
-//!   escape at the end of the text is dropped. A run of backslashes before a
+//!   An escaped quote of another kind (`\'`) is that quote. An escape cut off
+//!   by the end of the text (`"val\`, `"\u12`) is kept as text with its
+//!   backslash; a `\u` without four hex digits before the end is an error
+//!   ([`RepairError::InvalidUnicodeEscape`]). A run of backslashes before a
 //!   quote that text follows (`{\\"key\\\":` — JSON escaped once more, or
 //!   badly) is one escaped quote, as is an odd run before any quote.
 //! * **Missing end quotes inside objects.** An object value whose end quote
@@ -114,7 +122,7 @@
 //!   treats a missing end quote as cut off (no trimming, no splitting), so
 //!   that repairing a growing prefix gives growing values.
 //! * **Errors.** [`RepairError::NothingRecoverable`] when the text contains no
-//!   value at all (empty, whitespace, a stray `}`), plus two structural errors
+//!   value at all (empty, whitespace, a stray `}`, prose), plus two structural errors
 //!   where guessing would invent data: a member that starts with `:` (no key)
 //!   and a key followed by something that cannot be a value. A NUL character
 //!   anywhere means binary data ([`RepairError::NulCharacter`]).
@@ -125,6 +133,7 @@ use serde_json::Map;
 use std::cell::Cell;
 
 pub mod schema;
+mod top;
 
 pub use schema::{repair_with_schema, Change, ChangeKind, Mismatch, SchemaMode, SchemaRepaired};
 /// The value type returned by [`repair`] (re-exported from `serde_json`).
@@ -172,8 +181,10 @@ pub enum RepairKind {
     RemovedComma,
     /// A missing colon was inserted.
     InsertedColon,
-    /// A key had no value; `null` was used.
+    /// The text ended after a key; `null` was used.
     InsertedNull,
+    /// A key was followed by no value before `,` or `}`; `""` was used.
+    EmptyValue,
     /// An unterminated string was closed (truncated output).
     ClosedString,
     /// An unterminated array or object was closed (truncated output).
@@ -190,6 +201,8 @@ pub enum RepairKind {
     FixedNumber,
     /// A number with leading zeros was kept as a string.
     NumberAsString,
+    /// A quote right after a number (`12345"`) was removed.
+    RemovedStrayQuote,
     /// `"a" + "b"` was concatenated.
     ConcatenatedStrings,
     /// A JSONP or function-call wrapper (`cb(...)`, `ObjectId(...)`) was removed.
@@ -252,6 +265,11 @@ pub enum RepairError {
     /// A key is followed by something that cannot start a value (`{"a" ]`).
     #[error("colon expected at character {offset}")]
     ColonExpected { offset: usize },
+    /// A `\u` escape without four hex digits inside a string (`"\u12x"`):
+    /// the character meant cannot be known. Write `\\u` for a literal
+    /// backslash followed by `u`.
+    #[error("invalid \\u escape at character {offset}: four hex digits must follow \\u (write \\\\u for a backslash and a u)")]
+    InvalidUnicodeEscape { offset: usize },
     /// A NUL character: the text is binary data, not (broken) JSON text.
     #[error("NUL character at character {offset}: binary data, not text")]
     NulCharacter { offset: usize },
@@ -320,6 +338,9 @@ pub fn repair_with(text: &str, opts: &RepairOptions) -> Result<Repaired, RepairE
     let mut p = Parser::new(text);
     p.stream_stable = opts.stream_stable;
     let value = p.parse_top()?;
+    if let Some(offset) = p.bad_escape {
+        return Err(RepairError::InvalidUnicodeEscape { offset });
+    }
     Ok(Repaired {
         value,
         fixes: p.fixes,
@@ -441,6 +462,9 @@ struct Parser {
     class_end: Cell<(usize, usize)>,
     /// Search cache of [`Parser::fenced_json_string`].
     fence_at: Cell<(usize, usize)>,
+    /// Where the first `\u` escape without four hex digits before the end
+    /// of the text is (reported as [`RepairError::InvalidUnicodeEscape`]).
+    bad_escape: Option<usize>,
 }
 
 impl Parser {
@@ -459,6 +483,7 @@ impl Parser {
             bracket_quotes: Cell::new(('"', 1, 0, 0)),
             class_end: Cell::new((usize::MAX, 0)),
             fence_at: Cell::new((usize::MAX, 0)),
+            bad_escape: None,
         }
     }
 
@@ -570,178 +595,6 @@ impl Parser {
             });
         }
         Ok(())
-    }
-
-    // -----------------------------------------------------------------------
-    // top level
-
-    fn parse_top(&mut self) -> Result<Value, RepairError> {
-        self.ws();
-        self.skip_leading_prose();
-        let mut docs: Vec<Value> = Vec::new();
-        let mut saw_container = false;
-        loop {
-            self.ws();
-            let Some(c) = self.cur() else { break };
-            match c {
-                '}' | ']' | ')' => {
-                    self.fix(RepairKind::RemovedBracket, self.i);
-                    self.i += 1;
-                    continue;
-                }
-                ',' | ';' => {
-                    if docs.is_empty() {
-                        self.fix(RepairKind::SkippedJunk, self.i);
-                    } else {
-                        self.fix(RepairKind::RemovedComma, self.i);
-                    }
-                    self.i += 1;
-                    continue;
-                }
-                _ => {}
-            }
-            if saw_container && (c.is_alphabetic() || c == '_') && !self.keyword_ahead() {
-                // Prose after the JSON.
-                self.fix(RepairKind::SkippedTrailingText, self.i);
-                break;
-            }
-            let start = self.i;
-            match self.parse_value(Ctx::Top)? {
-                Some(v) => {
-                    saw_container |= v.is_object() || v.is_array();
-                    let is_object = v.is_object();
-                    // Several documents glued together (`[…][…]`, no space,
-                    // newline or comma between) are one answer written twice:
-                    // a later one of the same shape is a corrected
-                    // re-emission and replaces the earlier, and an empty one
-                    // (`{}`, `[]`, `""`) next to the other carries nothing.
-                    // Separated documents (NDJSON) are all kept.
-                    let glued =
-                        start > 0 && self.at(start - 1).is_some_and(|c| !is_ws(c) && c != ',');
-                    match docs.last() {
-                        Some(_) if glued && is_empty_value(&v) => {
-                            self.fix(RepairKind::SkippedJunk, start);
-                            continue;
-                        }
-                        Some(last) if glued && (is_empty_value(last) || same_shape(last, &v)) => {
-                            self.fix(RepairKind::SkippedJunk, start);
-                            docs.pop();
-                        }
-                        _ => {}
-                    }
-                    docs.push(v);
-                    if is_object && self.members_follow() {
-                        // `{"a": 1}, "b": 2}`: the object was closed too
-                        // early. Read the rest as members of the same object
-                        // (the comma stands in for its `{`).
-                        self.fix(RepairKind::RemovedBracket, start);
-                        self.i = self.skip_ws_at(self.i, true);
-                        if let Value::Object(more) = self.parse_object(false)? {
-                            if let Some(Value::Object(m)) = docs.last_mut() {
-                                m.extend(more);
-                            }
-                        }
-                    }
-                }
-                None => {
-                    // Not a value: skip one character.
-                    self.fix(RepairKind::SkippedJunk, start);
-                    self.i = start + 1;
-                }
-            }
-            if self.i == start {
-                self.i += 1;
-            }
-        }
-        let skipped_prose = self
-            .fixes
-            .iter()
-            .any(|f| f.kind == RepairKind::SkippedLeadingText);
-        let closed = self
-            .fixes
-            .iter()
-            .any(|f| f.kind == RepairKind::ClosedContainer);
-        if skipped_prose && closed && docs.len() == 1 && is_empty_container(&docs[0]) {
-            // `text [`: a stray bracket in prose, not JSON.
-            return Err(RepairError::NothingRecoverable);
-        }
-        match docs.len() {
-            0 => Err(RepairError::NothingRecoverable),
-            1 => Ok(docs.pop().unwrap_or(Value::Null)),
-            _ => {
-                self.fix(RepairKind::WrappedDocuments, 0);
-                Ok(Value::Array(docs))
-            }
-        }
-    }
-
-    /// After a top-level object: whether `, "key":` or `, "key" "value"`
-    /// follows, i.e. more members of the same object.
-    fn members_follow(&self) -> bool {
-        let j = self.skip_ws_at(self.i, true);
-        if self.at(j) != Some(',') {
-            return false;
-        }
-        let q = self.skip_ws_at(j + 1, true);
-        let Some(open) = self.at(q).filter(|&c| is_quote(c)) else {
-            return false;
-        };
-        if self.quoted_key_at(q) {
-            return true;
-        }
-        // `"key" "value"`: a missing colon.
-        let mut k = q + 1;
-        while let Some(c) = self.at(k) {
-            if c == open || (is_double_quote_like(open) && is_double_quote_like(c)) {
-                return self.at(self.skip_ws_at(k + 1, false)).is_some_and(is_quote);
-            }
-            if c == '\n' {
-                return false;
-            }
-            k += 1;
-        }
-        false
-    }
-
-    /// Whether a JSON/Python keyword starts here (so it is not prose).
-    fn keyword_ahead(&self) -> bool {
-        self.keyword_at(self.i).is_some()
-    }
-
-    /// If the text starts with prose and a bracket or code fence follows,
-    /// skip to it. JSONP (`name(`) is left to the value parser.
-    fn skip_leading_prose(&mut self) {
-        let Some(c) = self.cur() else { return };
-        if !(c.is_alphabetic() || c == '*' || c == '#' || c == '>' || c == '_' || c == '-') {
-            return;
-        }
-        if c == '-'
-            && self
-                .at(self.i + 1)
-                .is_some_and(|d| d.is_ascii_digit() || d == '.')
-        {
-            return;
-        }
-        // JSONP / function call: identifier, optional spaces, '('.
-        if is_ident_start(c) {
-            let mut k = self.i;
-            while self.at(k).is_some_and(is_ident) {
-                k += 1;
-            }
-            let k = self.skip_ws_at(k, true);
-            if self.at(k) == Some('(') {
-                return;
-            }
-        }
-        let mut k = self.i;
-        while let Some(d) = self.at(k) {
-            if d == '{' || d == '[' || self.starts_with(k, "```") {
-                self.fix(RepairKind::SkippedLeadingText, self.i);
-                self.i = k;
-                return;
-            }
-            k += 1;
-        }
     }
 
     // -----------------------------------------------------------------------
@@ -1001,7 +854,15 @@ impl Parser {
             };
             let value = match value {
                 Some(v) => v,
+                None if self.cur().is_some() => {
+                    // `{"key": , …}`: the value was left out. An empty
+                    // string, as `json_repair` writes (schema-guided repair
+                    // turns it into the empty value of the type wanted).
+                    self.fix(RepairKind::EmptyValue, val_start);
+                    Value::String(String::new())
+                }
                 None => {
+                    // Cut off after the colon: the value is unknown.
                     self.fix(RepairKind::InsertedNull, val_start);
                     Value::Null
                 }
@@ -1371,11 +1232,13 @@ impl Parser {
         }
         let start = self.i;
         let fixes_before = self.fixes.len();
+        let bad_escape = self.bad_escape;
         let mut s = match self.scan_string(StrMode::Normal, ctx) {
             StrScan::Done(s) => s,
             StrScan::Retry(mode) => {
                 self.i = start;
                 self.fixes.truncate(fixes_before);
+                self.bad_escape = bad_escape;
                 match self.scan_string(mode, ctx) {
                     StrScan::Done(s) => s,
                     StrScan::Retry(_) => String::new(), // not reached: retries never nest
@@ -1400,6 +1263,7 @@ impl Parser {
                         StrScan::Retry(mode) => {
                             self.i = st;
                             self.fixes.truncate(fb);
+                            self.bad_escape = bad_escape;
                             match self.scan_string(mode, ctx) {
                                 StrScan::Done(t) => t,
                                 StrScan::Retry(_) => String::new(),
@@ -2187,9 +2051,20 @@ impl Parser {
         k
     }
 
+    /// Reads the escape at the cursor (a backslash) into `out`.
+    ///
+    /// Cut off at the end of the text (`"val\`, `"\u12`), the escape is
+    /// kept as text with its backslash (dropped in streaming mode, where a
+    /// longer prefix will complete it). A `\u` without four hex digits
+    /// *before* the end is an error ([`RepairError::InvalidUnicodeEscape`]):
+    /// which character was meant cannot be known.
     fn scan_escape(&mut self, out: &mut String) {
         let Some(e) = self.at(self.i + 1) else {
             // A lone backslash at the end of the text.
+            self.fix(RepairKind::FixedInvalidEscape, self.i);
+            if !self.stream_stable {
+                out.push('\\');
+            }
             self.i += 1;
             return;
         };
@@ -2219,18 +2094,19 @@ impl Parser {
                     out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
                 }
                 None => {
-                    // Truncated or invalid \u escape.
                     let mut k = self.i + 2;
                     while k < self.i + 6 && self.at(k).is_some_and(|c| c.is_ascii_hexdigit()) {
                         k += 1;
                     }
                     self.fix(RepairKind::FixedInvalidEscape, self.i);
-                    if self.at(k).is_none() {
-                        self.i = k; // truncated at the end: drop it
-                    } else {
-                        out.push('u');
-                        self.i += 2;
+                    if self.at(k).is_some() {
+                        if self.bad_escape.is_none() {
+                            self.bad_escape = Some(self.i);
+                        }
+                    } else if !self.stream_stable {
+                        out.extend(&self.s[self.i..k]);
                     }
+                    self.i = k;
                 }
             }
             return;
@@ -2372,15 +2248,36 @@ impl Parser {
                 i += 1;
             }
         }
-        if !self.at_end_of_number(i) {
+        let stray_quote = self.stray_quote_at(i);
+        // `"a": 1"b": 2`: the comma before the next key is missing.
+        let key_follows = self.at(i).is_some_and(is_quote) && self.quoted_key_at(i);
+        if !stray_quote && !key_follows && !self.at_end_of_number(i) {
             return None;
         }
-        if leading_zero {
+        let v = if leading_zero {
             self.fix(RepairKind::NumberAsString, start);
             self.i = i;
-            return Some(Value::String(self.s[start..i].iter().collect()));
+            Value::String(self.s[start..i].iter().collect())
+        } else {
+            self.finish_number(start, i, text, repaired)?
+        };
+        if stray_quote {
+            // `12345"` before `,` or `}`: a quote typed after a number (or
+            // its start quote lost); the number stands.
+            self.fix(RepairKind::RemovedStrayQuote, i);
+            self.i = i + 1;
         }
-        self.finish_number(start, i, text, repaired)
+        Some(v)
+    }
+
+    /// Whether a quote at `i` that follows a number is stray: the value
+    /// ends after it (`,`, `}`, `]`, a newline or the end of the text).
+    fn stray_quote_at(&self, i: usize) -> bool {
+        if !self.at(i).is_some_and(is_quote) {
+            return false;
+        }
+        let k = self.skip_ws_at(i + 1, false);
+        matches!(self.at(k), None | Some(',' | '}' | ']' | '\n'))
     }
 
     fn finish_number(
@@ -2596,35 +2493,6 @@ fn merge_rows(prev: &mut Vec<Value>, items: Vec<Value>) {
         prev.extend(items);
     } else {
         prev.push(Value::Array(items));
-    }
-}
-
-/// An empty container or string: a document that carries no data.
-fn is_empty_value(v: &Value) -> bool {
-    is_empty_container(v) || v.as_str() == Some("")
-}
-
-/// Same type, same keys and array lengths, recursively (values may differ).
-fn same_shape(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_shape(v, w)))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_shape(v, w))
-        }
-        (Value::Number(_), Value::Number(_)) => true,
-        _ => std::mem::discriminant(a) == std::mem::discriminant(b),
-    }
-}
-
-fn is_empty_container(v: &Value) -> bool {
-    match v {
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
     }
 }
 

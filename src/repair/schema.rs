@@ -49,8 +49,9 @@
 //! * **Forbidden properties.** Members that `additionalProperties: false`
 //!   forbids are dropped (unless `patternProperties` is present: the keys may
 //!   match a pattern, and this pass has no regex engine).
-//! * **Missing data.** A `null` where the schema does not allow `null` (the
-//!   syntax repair writes `null` for a missing value) becomes the schema's
+//! * **Missing data.** A `null` or `""` where the schema does not allow it
+//!   (the syntax repair writes `""` for a left-out value, `{"a": }`, and
+//!   `null` for one cut off, `{"a":`) becomes the schema's
 //!   `default`, else the empty value of its type (`""`, `0`, `false`, `[]`,
 //!   `{}`). A missing property that has a `default` gets it.
 //! * **Salvage mode** goes further: a missing *required* property is filled
@@ -105,7 +106,8 @@ pub enum ChangeKind {
     InsertedDefault,
     /// A missing required property was filled (salvage mode).
     FilledRequired,
-    /// A `null` the schema does not allow was replaced by a default value.
+    /// A `null` or `""` (a left-out value) the schema does not allow was
+    /// replaced by a default value.
     ReplacedNull,
 }
 
@@ -121,7 +123,9 @@ impl fmt::Display for ChangeKind {
             }
             ChangeKind::InsertedDefault => f.write_str("inserted the schema default"),
             ChangeKind::FilledRequired => f.write_str("filled a missing required property"),
-            ChangeKind::ReplacedNull => f.write_str("replaced a null the schema does not allow"),
+            ChangeKind::ReplacedNull => {
+                f.write_str("replaced an empty value (null or \"\") the schema does not allow")
+            }
         }
     }
 }
@@ -536,7 +540,9 @@ impl<'s> Walker<'s> {
                 break;
             }
         }
-        if out.is_none() && types.contains(&"array") && !v.is_array() && !v.is_null() {
+        // `null` and `""` are what syntax repair writes for a left-out value.
+        let missing = v.is_null() || v.as_str() == Some("");
+        if out.is_none() && types.contains(&"array") && !v.is_array() && !missing {
             // A single value where a list is expected.
             let item_ok = match s.get("items") {
                 Some(items) => {
@@ -549,7 +555,7 @@ impl<'s> Walker<'s> {
                 out = Some((Value::Array(vec![v.clone()]), ChangeKind::WrappedInArray));
             }
         }
-        if out.is_none() && v.is_null() {
+        if out.is_none() && missing {
             let d = s
                 .get("default")
                 .cloned()
