@@ -325,7 +325,19 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
         "vote" => Select::Vote,
         other => return Err(format!("--select {other:?}: use best or vote")),
     };
-    let grammar = a.constraint.grammar(Whitespace::Compact)?;
+    if let Some(f) = &a.fallback {
+        // The fallback validates with the jsonschema crate and never compiles
+        // the schema to a grammar: it is for schemas the compiler refuses.
+        if f != "retry" {
+            return Err(format!("--fallback {f:?}: the only fallback is `retry`"));
+        }
+        let schema = schema_arg(a.constraint.schema.as_deref().unwrap_or("true"))?;
+        formwork::repair::SchemaCheck::new(&schema).map_err(|e| format!("--schema: {e}"))?;
+    }
+    let grammar = match a.fallback {
+        Some(_) => None,
+        None => a.constraint.grammar(Whitespace::Compact)?,
+    };
     let grammar = match grammar {
         Some(g) => Some(Arc::new(
             CompiledGrammar::new(&g).map_err(|e| e.to_string())?,
@@ -352,10 +364,7 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
         "formwork: model ready in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    if let Some(f) = &a.fallback {
-        if f != "retry" {
-            return Err(format!("--fallback {f:?}: the only fallback is `retry`"));
-        }
+    if a.fallback.is_some() {
         return generate_fallback(&a, gen, template);
     }
     let prompt = if a.raw {
@@ -542,16 +551,20 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
                 .map_err(|e| format!("cannot read stdin: {e}"))?;
-            let nothing = |e| format!("nothing to recover: {e}");
-            let (value, fixes, changes, mismatches) = match schema {
+            let nothing = |e| format!("cannot repair: {e}");
+            let (value, fixes, changes, violations) = match schema {
                 Some(s) => {
                     let mode = if salvage {
                         SchemaMode::Salvage
                     } else {
                         SchemaMode::Standard
                     };
-                    let r = repair_with_schema(&text, &schema_arg(&s)?, mode).map_err(nothing)?;
-                    (r.value, r.fixes, r.changes, r.mismatches)
+                    let schema = schema_arg(&s)?;
+                    let check = formwork::repair::SchemaCheck::new(&schema)
+                        .map_err(|e| format!("--schema {s}: {e}"))?;
+                    let r = repair_with_schema(&text, &schema, mode).map_err(nothing)?;
+                    let violations = check.violations(&r.value, 20);
+                    (r.value, r.fixes, r.changes, violations)
                 }
                 None => {
                     let r = formwork::repair::repair(&text).map_err(nothing)?;
@@ -559,15 +572,26 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             };
             if verbose {
-                for f in &fixes {
-                    eprintln!("fix: {f:?}");
+                for f in formwork::repair::describe(&fixes, &text) {
+                    eprintln!("fix: {f}");
                 }
             }
             for c in &changes {
                 eprintln!("schema: {c}");
             }
-            for m in &mismatches {
-                eprintln!("warning: does not fit the schema: {m}");
+            if !violations.is_empty() {
+                for v in &violations {
+                    eprintln!("does not fit the schema: {v}");
+                }
+                let hint = if salvage {
+                    ""
+                } else {
+                    " (--salvage fills missing required properties)"
+                };
+                return Err(format!(
+                    "the repaired value still does not fit the schema, so it is not printed; \
+                     fix the input or the schema{hint}"
+                ));
             }
             println!("{}", serde_json::to_string_pretty(&value).unwrap());
             Ok(())

@@ -132,9 +132,13 @@
 use serde_json::Map;
 use std::cell::Cell;
 
+mod check;
+mod describe;
 pub mod schema;
 mod top;
 
+pub use check::{InvalidSchema, SchemaCheck, Violation};
+pub use describe::{describe, Position};
 pub use schema::{repair_with_schema, Change, ChangeKind, Mismatch, SchemaMode, SchemaRepaired};
 /// The value type returned by [`repair`] (re-exported from `serde_json`).
 pub use serde_json::Value;
@@ -211,6 +215,10 @@ pub enum RepairKind {
     RemovedEllipsis,
     /// Several top-level documents were wrapped in an array.
     WrappedDocuments,
+    /// A top-level document was dropped: empty next to one with data, a
+    /// scalar next to a container, or replaced by a later one of the same
+    /// shape.
+    DroppedDocument,
     /// A Python tuple `( ... )` became an array (or a one-element group its value).
     ConvertedTuple,
     /// A set literal `{"a", "b"}` became an array.
@@ -254,7 +262,7 @@ impl Repaired {
 pub enum RepairError {
     /// The text holds no JSON value at all (empty, only whitespace or comments,
     /// only stray brackets).
-    #[error("nothing recoverable: the text contains no JSON value")]
+    #[error("the text contains no JSON value (no object, array, quoted string, number or literal; prose is not JSON)")]
     NothingRecoverable,
     /// Nesting deeper than [`MAX_DEPTH`].
     #[error("nesting deeper than {limit} levels at character {offset}")]
@@ -731,17 +739,19 @@ impl Parser {
             if !first {
                 if c == ',' {
                     comma = true;
+                    let mut last_comma = self.i;
                     self.i += 1;
                     self.ws();
                     // Doubled comma or trailing comma.
                     while self.cur() == Some(',') {
                         self.fix(RepairKind::RemovedComma, self.i);
+                        last_comma = self.i;
                         self.i += 1;
                         self.ws();
                     }
                     match self.cur() {
                         None | Some('}') | Some(']') => {
-                            self.fix(RepairKind::RemovedComma, self.i);
+                            self.fix(RepairKind::RemovedComma, last_comma);
                             continue;
                         }
                         _ => {}
@@ -1065,15 +1075,17 @@ impl Parser {
             }
             if !first {
                 if c == ',' {
+                    let mut last_comma = self.i;
                     self.i += 1;
                     self.ws();
                     while self.cur() == Some(',') {
                         self.fix(RepairKind::RemovedComma, self.i);
+                        last_comma = self.i;
                         self.i += 1;
                         self.ws();
                     }
                     if matches!(self.cur(), None | Some(']') | Some('}')) {
-                        self.fix(RepairKind::RemovedComma, self.i);
+                        self.fix(RepairKind::RemovedComma, last_comma);
                         continue;
                     }
                 } else {

@@ -5,6 +5,8 @@
 //! failing case ids; with `REPAIR_VERBOSE=1` also each failing input and
 //! what we got instead of the expected value.
 
+mod common;
+
 use formwork::repair::{
     repair, repair_with, repair_with_schema, RepairError, RepairOptions, SchemaMode, MAX_DEPTH,
 };
@@ -733,4 +735,248 @@ fn documented_choices() {
     ));
     assert_eq!(v("   "), Err(RepairError::NothingRecoverable));
     assert_eq!(v(""), Err(RepairError::NothingRecoverable));
+}
+
+// ---------------------------------------------------------------------------
+// 4. the `formwork repair` command
+
+fn cli(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let out = common::run_cli_bounded(args, stdin.as_bytes());
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Prose with no JSON in it is not repaired into a string: exit 1, nothing
+/// on stdout, and an error that says why.
+#[test]
+fn cli_prose_without_json_fails() {
+    for text in [
+        "Sorry, I can't help with that.\n",
+        "hello\n",
+        "I said \"yes\" and she said \"no\"",
+        "42 is the answer",
+        "- first item\n- second item\n",
+        "",
+    ] {
+        let (code, out, err) = cli(&["repair"], text);
+        assert_eq!(code, 1, "{text:?}: {out}");
+        assert!(out.is_empty(), "{text:?}: {out}");
+        assert!(err.contains("contains no JSON value"), "{text:?}: {err}");
+    }
+    let (code, out, _) = cli(
+        &["repair"],
+        "Sure, it's:\n```json\n{\"a\": 1}\n```\nand\n```\n[2]\n```",
+    );
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, serde_json::json!([{"a": 1}, [2]]));
+}
+
+/// `--verbose` says what each fix did, in words, at a line and column.
+#[test]
+fn cli_verbose_says_what_was_fixed_and_where() {
+    let text = "{\n  name: 'Ada',\n  \"tags\": [1, 2,],\n  \"ok\": True // done\n";
+    let (code, _, err) = cli(&["repair", "--verbose"], text);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    for want in [
+        "fix: line 2, column 3: added quotes around an object key",
+        "fix: line 3, column 16: removed a trailing or extra comma",
+        "fix: line 4, column 9: converted a literal (True, None, undefined) to JSON",
+        "fix: line 4, column 14: removed a comment",
+        "fix: line 1, column 1: closed the array or object that opens here, left open",
+    ] {
+        assert!(lines.contains(&want), "missing {want:?} in:\n{err}");
+    }
+    assert!(!err.contains("Fix {") && !err.contains("kind:"), "{err}");
+}
+
+/// `--schema` must be a JSON Schema, as for `mask` and `fuzz`.
+#[test]
+fn cli_schema_rejects_what_is_no_schema() {
+    for schema in [
+        "[1,2]",
+        "{\"type\":5}",
+        "{\"required\": \"name\"}",
+        "{\"minItems\": -1}",
+    ] {
+        let (code, out, err) = cli(&["repair", "--schema", schema], "{\"name\": \"Ada\"}");
+        assert_eq!(code, 1, "{schema}: {out}");
+        assert!(out.is_empty(), "{schema}: {out}");
+        assert!(err.contains("invalid JSON Schema"), "{schema}: {err}");
+    }
+}
+
+/// A value that still does not fit after schema-guided repair is not
+/// printed: each violation is listed with its path and the exit code is 1.
+#[test]
+fn cli_schema_reports_what_still_does_not_fit() {
+    let schema = r#"{"type": "object", "required": ["name", "age"],
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
+                       "tags": {"type": "array", "items": {"type": "string"}}}}"#;
+    let (code, out, err) = cli(&["repair", "--schema", schema], "{\"name\": \"Ada\"}");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("does not fit the schema: (root): \"age\" is a required property"),
+        "{err}"
+    );
+    assert!(err.contains("--salvage"), "{err}");
+    let (code, _, err) = cli(
+        &["repair", "--schema", schema],
+        "{\"name\": \"Ada\", \"age\": 3, \"tags\": [\"a\", true]}",
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("/tags/1: "), "{err}");
+    // Salvage fills the required key; what fits is printed.
+    let (code, out, err) = cli(
+        &["repair", "--schema", schema, "--salvage"],
+        "{\"name\": \"Ada\"}",
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, serde_json::json!({"name": "Ada", "age": 0}));
+}
+
+/// The probe of issue #18: random inputs against schemas with required
+/// keys. Whenever `repair --schema` exits 0, what it printed is valid.
+#[test]
+fn cli_schema_exit_zero_implies_valid() {
+    use formwork::repair::SchemaCheck;
+    let schemas = [
+        r#"{"type": "object", "required": ["name", "age"],
+            "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}}}"#,
+        r#"{"type": "object", "required": ["id", "tags"], "additionalProperties": false,
+            "properties": {"id": {"type": "integer"},
+                           "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1}}}"#,
+        r#"{"type": "array", "items": {"type": "object", "required": ["k"],
+            "properties": {"k": {"enum": ["a", "b"]}}}}"#,
+    ];
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"name\"",
+        "'age'",
+        "id",
+        "\"tags\"",
+        "\"k\"",
+        "\"a\"",
+        "\"Ada\"",
+        "36",
+        "-1",
+        "\"7\"",
+        "true",
+        "None",
+        "\"x\"",
+        " ",
+        "\n",
+        "Sure! ",
+        "```json\n",
+        "\"b\"",
+        "[\"t\"]",
+        "{\"name\": \"Ada\"}",
+        "{\"k\": \"a\"}",
+    ];
+    let mut rng = Rng(0x5EED_0018);
+    let (mut ok, mut refused) = (0, 0);
+    for i in 0..600 {
+        let schema = schemas[i % schemas.len()];
+        let check = SchemaCheck::new(&serde_json::from_str(schema).unwrap()).unwrap();
+        let n = 1 + rng.below(12) as usize;
+        let text: String = (0..n)
+            .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
+            .collect();
+        let mut args = vec!["repair", "--schema", schema];
+        if rng.below(2) == 0 {
+            args.push("--salvage");
+        }
+        let (code, out, err) = cli(&args, &text);
+        if code == 0 {
+            let v: Value = serde_json::from_str(&out)
+                .unwrap_or_else(|e| panic!("{text:?}: stdout is not JSON ({e}): {out}"));
+            let bad = check.violations(&v, 5);
+            assert!(bad.is_empty(), "{text:?} exit 0 but invalid: {v} {bad:?}");
+            ok += 1;
+        } else {
+            assert_eq!(code, 1, "{text:?}: {err}");
+            assert!(out.is_empty(), "{text:?}: printed {out} with exit {code}");
+            refused += 1;
+        }
+    }
+    println!("exit 0 (valid): {ok}, exit 1: {refused}");
+    assert!(ok >= 30 && refused >= 30, "ok {ok}, refused {refused}");
+}
+
+/// `generate --fallback retry` runs on a schema the mask compiler refuses
+/// (a backreference): it only validates and repairs.
+#[cfg(feature = "model")]
+#[test]
+fn cli_fallback_runs_on_a_schema_the_compiler_refuses() {
+    let Some(d) = common::models_dir() else {
+        assert_eq!(
+            std::env::var("FORMWORK_SKIP_SHARED").as_deref(),
+            Ok("1"),
+            "../shared/models not found (set FORMWORK_SKIP_SHARED=1 to skip)"
+        );
+        eprintln!("SKIPPED: no ../shared/models");
+        return;
+    };
+    let model = d.join("llama2-tiny-random/llama-2-tiny-random.gguf");
+    let tok = d.join("llama2/tokenizer.json");
+    let schema = r#"{"type": "object", "required": ["code"],
+        "properties": {"code": {"type": "string", "pattern": "^(a)\\1$"}}}"#;
+    let (m, t) = (model.to_str().unwrap(), tok.to_str().unwrap());
+    let base = [
+        "generate",
+        "--model",
+        m,
+        "--tokenizer",
+        t,
+        "--schema",
+        schema,
+    ];
+    let (code, _, err) = cli(
+        &[&base[..], &["--prompt", "x", "--max-tokens", "8"]].concat(),
+        "",
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("backreference"),
+        "the compiler refuses it: {err}"
+    );
+    let args = [
+        &base[..],
+        &[
+            "--prompt",
+            "x",
+            "--max-tokens",
+            "8",
+            "--fallback",
+            "retry",
+            "--retries",
+            "1",
+        ],
+    ]
+    .concat();
+    let (code, out, err) = cli(&args, "");
+    assert!(!err.contains("unsupported JSON Schema"), "{err}");
+    assert!(
+        err.contains("formwork: attempt 1"),
+        "the fallback ran: {err}"
+    );
+    // The random model writes noise: either it was repaired into a valid
+    // value, or both attempts were reported invalid.
+    if code == 0 {
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["code"], "aa");
+    } else {
+        assert!(err.contains("attempt 2 invalid"), "{err}");
+    }
 }

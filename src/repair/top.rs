@@ -196,7 +196,9 @@ impl Parser {
                     let is_object = v.is_object();
                     match docs.push(v, comma, glued) {
                         Kept::Added => {}
-                        Kept::Replaced | Kept::Dropped => self.fix(RepairKind::SkippedJunk, start),
+                        Kept::Replaced | Kept::Dropped => {
+                            self.fix(RepairKind::DroppedDocument, start)
+                        }
                     }
                     comma = false;
                     if is_object && self.members_follow() {
