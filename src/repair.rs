@@ -94,8 +94,14 @@
 //!   in a text with no container (`1\n2` → `[1, 2]`). `ObjectId("…")`
 //!   (MongoDB) is unwrapped.
 //! * **Code fences** (```` ``` ```` with an optional language tag) are treated
-//!   like whitespace between tokens. A string value that is only a fence
-//!   around a valid JSON object or array (`"```json {…}```"`) is that value.
+//!   like whitespace between top-level tokens. Inside an array or object a
+//!   fence ends the code block: the containers still open are closed as at
+//!   the end of the text, and the top level reads on after the fence. A
+//!   string value that is only a fence around a valid JSON object or array
+//!   (`"```json {…}```"`) is that value.
+//! * **Comments**: `//`, `/* */` and `# ` (a `#` before whitespace; inside
+//!   a container it also ends at `]` or `}`, as `json_repair` reads it;
+//!   `#tag` is text).
 //! * **Invalid escapes** (`"\s"`) keep the backslash as text (`\\s`): they
 //!   are regular expressions and Windows paths far more often than typos.
 //!   An escaped quote of another kind (`\'`) is that quote. An escape cut off
@@ -162,7 +168,7 @@ pub enum RepairKind {
     SkippedTrailingText,
     /// A stray character or word that belongs to no value was dropped.
     SkippedJunk,
-    /// A `//`, `/* */` comment was removed.
+    /// A `//`, `/* */` or `# ` comment was removed.
     RemovedComment,
     /// Single, curly or backtick quotes were replaced by double quotes.
     NormalizedQuotes,
@@ -459,6 +465,7 @@ struct Parser {
     /// [`Parser::end_quote_ahead`].
     block_end: Cell<(usize, usize)>,
     line_end: Cell<(usize, usize)>,
+    hash_end: Cell<(usize, usize)>,
     next_quote: Cell<(usize, usize)>,
     /// [`RepairOptions::stream_stable`].
     stream_stable: bool,
@@ -473,6 +480,9 @@ struct Parser {
     /// Where the first `\u` escape without four hex digits before the end
     /// of the text is (reported as [`RepairError::InvalidUnicodeEscape`]).
     bad_escape: Option<usize>,
+    /// Where the text ends for the value being read: its length, or a code
+    /// fence met inside a container (see [`Parser::ws_opt`]).
+    end: usize,
 }
 
 impl Parser {
@@ -484,6 +494,7 @@ impl Parser {
             key_mode: false,
             block_end: Cell::new((usize::MAX, 0)),
             line_end: Cell::new((usize::MAX, 0)),
+            hash_end: Cell::new((usize::MAX, 0)),
             next_quote: Cell::new((usize::MAX, 0)),
             fixes: Vec::new(),
             stream_stable: false,
@@ -492,11 +503,16 @@ impl Parser {
             class_end: Cell::new((usize::MAX, 0)),
             fence_at: Cell::new((usize::MAX, 0)),
             bad_escape: None,
+            end: usize::MAX,
         }
     }
 
     fn at(&self, i: usize) -> Option<char> {
-        self.s.get(i).copied()
+        if i < self.end {
+            self.s.get(i).copied()
+        } else {
+            None
+        }
     }
 
     fn cur(&self) -> Option<char> {
@@ -519,6 +535,9 @@ impl Parser {
                 Some('\n') if !newlines => return i,
                 Some(c) if is_ws(c) => i += 1,
                 Some('/') if matches!(self.at(i + 1), Some('*') | Some('/')) => {
+                    i = self.skip_comment(i);
+                }
+                Some('#') if self.at(i + 1).is_none_or(is_ws) => {
                     i = self.skip_comment(i);
                 }
                 Some('`') if self.starts_with(i, "```") => {
@@ -547,6 +566,19 @@ impl Parser {
                     self.i = self.skip_comment(self.i);
                     self.fix(RepairKind::RemovedComment, start);
                 }
+                Some('#') if self.at(self.i + 1).is_none_or(is_ws) => {
+                    // A Python or shell comment (`# note`); `#tag` is text.
+                    let start = self.i;
+                    self.i = self.skip_comment(self.i);
+                    self.fix(RepairKind::RemovedComment, start);
+                }
+                Some('`') if self.starts_with(self.i, "```") && self.depth > 0 => {
+                    // A code fence ends the code block: containers still
+                    // open are closed as at the end of the text (the top
+                    // level lifts this end and reads on after the fence).
+                    self.end = self.i;
+                    return;
+                }
                 Some('`') if self.starts_with(self.i, "```") => {
                     let start = self.i;
                     self.i += 3;
@@ -560,12 +592,21 @@ impl Parser {
         }
     }
 
-    /// Index after the comment that starts at `i` (`/*` or `//`).
+    /// Index after the comment that starts at `i` (`/*`, `//` or `#`).
     ///
     /// Look-ahead re-skips the same comment many times (once per quote that
     /// might end a string), so the end found by the last search is cached:
     /// without it a line of `" /*` repeated would take quadratic time.
     fn skip_comment(&self, i: usize) -> usize {
+        if self.at(i) == Some('#') {
+            // Inside a container, a `#` comment also ends at a closing
+            // bracket (`{"a": 1 # note }`), as `json_repair` reads it.
+            return if self.depth > 0 {
+                self.find_from(i, &self.hash_end, |p, k| matches!(p.s[k], '\n' | ']' | '}'))
+            } else {
+                self.find_from(i, &self.line_end, |p, k| p.s[k] == '\n')
+            };
+        }
         if self.at(i + 1) == Some('*') {
             let k = self.find_from(i + 2, &self.block_end, |p, k| p.starts_with(k, "*/"));
             (k + 2).min(self.s.len())
@@ -610,19 +651,20 @@ impl Parser {
 
     fn parse_value(&mut self, ctx: Ctx) -> Result<Option<Value>, RepairError> {
         self.ws();
-        let Some(c) = self.cur() else { return Ok(None) };
-        if matches!(c, '{' | '[') && ctx == Ctx::Top {
-            // `[```json ... ```]`: a bracket wrapped around a code fence.
+        // `[```json ... ```]`: a bracket wrapped around a code fence.
+        while ctx == Ctx::Top && matches!(self.cur(), Some('{' | '[')) {
             let mut k = self.i + 1;
             while self.at(k).is_some_and(is_ws) {
                 k += 1;
             }
-            if self.starts_with(k, "```") {
-                self.fix(RepairKind::SkippedJunk, self.i);
-                self.i += 1;
-                return self.parse_value(ctx);
+            if !self.starts_with(k, "```") {
+                break;
             }
+            self.fix(RepairKind::SkippedJunk, self.i);
+            self.i += 1;
+            self.ws();
         }
+        let Some(c) = self.cur() else { return Ok(None) };
         let v = match c {
             '/' => self.parse_regex(),
             '{' => Some(self.parse_object(ctx == Ctx::Array)?),
@@ -2346,10 +2388,12 @@ impl Parser {
         match self.at(k) {
             None => {}
             Some(c) if is_delimiter(c) || is_quote(c) || c == ';' || c == '#' => {}
-            Some(_) if k > end => {
-                // "None of them" is text; "True\n" is handled above.
+            Some(_) if k > end && self.keyword_at(k).is_none() => {
+                // "None of them" is text; "True\n" is handled above, and
+                // "null null" is two values with the comma missing.
                 return None;
             }
+            Some(_) if k > end => {}
             Some(_) => return None,
         }
         if !exact {

@@ -191,7 +191,10 @@ impl Parser {
                 && self
                     .at(start - 1)
                     .is_some_and(|c| !super::is_ws(c) && c != ',');
-            match self.parse_value(Ctx::Top)? {
+            let value = self.parse_value(Ctx::Top);
+            // A code fence that closed the containers ends only this value.
+            self.end = usize::MAX;
+            match value? {
                 Some(v) => {
                     let is_object = v.is_object();
                     match docs.push(v, comma, glued) {
@@ -213,9 +216,10 @@ impl Parser {
                     }
                 }
                 None => {
-                    // Not a value: skip one character.
+                    // Not a value: skip what was read (brackets, fences,
+                    // comments), or one character.
                     self.fix(RepairKind::SkippedJunk, start);
-                    self.i = start + 1;
+                    self.i = self.i.max(start + 1);
                 }
             }
             if self.i == start {
