@@ -130,8 +130,10 @@
 //! * **Errors.** [`RepairError::NothingRecoverable`] when the text contains no
 //!   value at all (empty, whitespace, a stray `}`, prose), plus two structural errors
 //!   where guessing would invent data: a member that starts with `:` (no key)
-//!   and a key followed by something that cannot be a value. A NUL character
-//!   anywhere means binary data ([`RepairError::NulCharacter`]).
+//!   and a key followed by something that cannot be a value. A NUL or
+//!   another C0 control character but `\t` `\n` `\r` `\b` `\f` anywhere
+//!   means binary data ([`RepairError::NulCharacter`],
+//!   [`RepairError::ControlCharacter`]).
 //!
 //! Positions in [`Fix`] and [`RepairError`] are character (not byte) offsets.
 
@@ -180,7 +182,8 @@ pub enum RepairKind {
     AddedMissingQuote,
     /// A quote inside a string was escaped.
     EscapedQuote,
-    /// A raw newline, tab or other control character in a string was escaped.
+    /// A raw newline, tab, carriage return, backspace or form feed in a
+    /// string was escaped.
     EscapedControlChar,
     /// An invalid escape sequence (`\s`) was kept as text with its
     /// backslash, or an escaped quote of another kind (`\'`) was unescaped.
@@ -284,6 +287,10 @@ pub enum RepairError {
     /// backslash followed by `u`.
     #[error("invalid \\u escape at character {offset}: four hex digits must follow \\u (write \\\\u for a backslash and a u)")]
     InvalidUnicodeEscape { offset: usize },
+    /// A C0 control character other than `\t`, `\n`, `\r`, `\b`, `\f` (and
+    /// not NUL): binary data or a terminal escape, not (broken) JSON text.
+    #[error("control character U+{code:04X} at character {offset}: binary data or a terminal escape, not JSON text; remove it, or write it as \\u{code:04x}")]
+    ControlCharacter { offset: usize, code: u32 },
     /// A NUL character: the text is binary data, not (broken) JSON text.
     #[error("NUL character at character {offset}: binary data, not text")]
     NulCharacter { offset: usize },
@@ -344,10 +351,22 @@ pub fn repair_with(text: &str, opts: &RepairOptions) -> Result<Repaired, RepairE
             });
         }
     }
-    if let Some(offset) = text.chars().position(|c| c == '\0') {
-        // Nothing a model writes contains NUL; guessing JSON out of binary
-        // data would invent a value (jsonrepair refuses it too).
-        return Err(RepairError::NulCharacter { offset });
+    if let Some((offset, c)) = text
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| is_binary_control(c))
+    {
+        // Nothing a model writes contains NUL or other C0 controls but the
+        // whitespace ones; guessing JSON out of binary data would invent a
+        // value (jsonrepair refuses these too).
+        return Err(if c == '\0' {
+            RepairError::NulCharacter { offset }
+        } else {
+            RepairError::ControlCharacter {
+                offset,
+                code: c as u32,
+            }
+        });
     }
     let mut p = Parser::new(text);
     p.stream_stable = opts.stream_stable;
@@ -368,6 +387,12 @@ pub fn repair_value(text: &str) -> Result<Value, RepairError> {
 
 // ---------------------------------------------------------------------------
 // character classes
+
+/// A C0 control character other than tab, newline, carriage return,
+/// backspace and form feed (which JSON strings escape as `\t` … `\f`).
+fn is_binary_control(c: char) -> bool {
+    (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r' | '\u{8}' | '\u{c}')
+}
 
 fn is_ws(c: char) -> bool {
     matches!(

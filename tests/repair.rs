@@ -731,9 +731,13 @@ fn documented_choices() {
         serde_json::json!({"a": [1, 2, {"b": "c"}]})
     );
     assert_eq!(
-        v("{\"a\": \"x\ny\u{1}\"}").unwrap(),
-        serde_json::json!({"a": "x\ny\u{1}"})
+        v("{\"a\": \"x\ny\u{8}\tz\"}").unwrap(),
+        serde_json::json!({"a": "x\ny\u{8}\tz"})
     );
+    assert!(matches!(
+        v("{\"a\": \"x\u{1}y\"}"),
+        Err(RepairError::ControlCharacter { offset: 8, code: 1 })
+    ));
     assert_eq!(v("[1, 2, ...]").unwrap(), serde_json::json!([1, 2]));
     assert_eq!(
         v("Here you go:\n```json\n{\"a\": 1}\n```\nAnything else?").unwrap(),

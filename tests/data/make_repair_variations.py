@@ -314,9 +314,9 @@ class Gen:
             return "{" + pre + self.choice([":", " :", ": "]) + v + "}"
         if k == 1:  # a key followed by what cannot start a value
             return '{"%s"%s%s' % (key, self.choice([" ", "", "  "]), self.choice(["]", " ]", "]}", ")"]))
-        if k == 2:  # a raw NUL inside
+        if k == 2:  # a raw NUL or other binary control character inside
             s = json.dumps({key: self.choice(TEXT) + "@" + self.choice(TEXT)}, ensure_ascii=False)
-            return s.replace("@", "\x00")
+            return s.replace("@", self.choice(["\x00", "\x01", "\x1b", "\x1f", "\x07"]))
         if k == 3:  # prose then a stray bracket
             return self.choice(PROSE) + " " + self.choice(["[", "{", "[ ", "{ "])
         if k == 4:  # invalid \u escape inside a string with text after it
