@@ -586,7 +586,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 let hint = if salvage {
                     ""
                 } else {
-                    " (--salvage fills missing required properties)"
+                    " (--salvage fills missing required properties that have a default, const or enum)"
                 };
                 return Err(format!(
                     "the repaired value still does not fit the schema, so it is not printed; \

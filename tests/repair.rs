@@ -863,14 +863,29 @@ fn cli_schema_reports_what_still_does_not_fit() {
     );
     assert_eq!(code, 1);
     assert!(err.contains("/tags/1: "), "{err}");
-    // Salvage fills the required key; what fits is printed.
-    let (code, out, err) = cli(
+    // Salvage does not invent an age: still reported.
+    let (code, _, err) = cli(
         &["repair", "--schema", schema, "--salvage"],
         "{\"name\": \"Ada\"}",
     );
+    assert_eq!(code, 1);
+    assert!(err.contains("\"age\" is a required property"), "{err}");
+    // It fills a required key from the schema's default; what fits is printed.
+    let with_default = schema.replace(
+        r#""age": {"type": "integer"}"#,
+        r#""age": {"type": "integer", "default": 36}"#,
+    );
+    let (code, out, err) = cli(
+        &["repair", "--schema", &with_default, "--salvage"],
+        "Sure: [{\"name\": \"Ada\"}]",
+    );
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v, serde_json::json!({"name": "Ada", "age": 0}));
+    assert_eq!(v, serde_json::json!({"name": "Ada", "age": 36}));
+    assert!(
+        err.contains("took the object out of a one-element array"),
+        "{err}"
+    );
 }
 
 /// The probe of issue #18: random inputs against schemas with required

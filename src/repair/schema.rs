@@ -55,16 +55,21 @@
 //!   `default`, else the empty value of its type (`""`, `0`, `false`, `[]`,
 //!   `{}`). A missing property that has a `default` gets it.
 //! * **Salvage mode** goes further: a missing *required* property is filled
-//!   from `default`, `const`, the first `enum` value or the empty value of its
-//!   type; an array where an object is expected is mapped to the properties in
-//!   order when the lengths agree (or, for a schema without properties, a list
-//!   of strings becomes keys with `null` values).
+//!   from `default`, `const`, the first `enum` value, or `[]`/`{}` where the
+//!   schema allows an empty array or object (never a made-up `0`, `""` or
+//!   `false`, as `json_repair` decides); a one-element array holding an object where the root is an object
+//!   is that object; an array where an object is expected is mapped to the
+//!   properties in order when the lengths agree (or, for a schema without
+//!   properties, a list of strings becomes keys with `null` values); of
+//!   several top-level documents (`{"b": 2} {"a": 1}`), the first that fits
+//!   the schema after these repairs is kept (checked with
+//!   [`SchemaCheck`](super::SchemaCheck)), as `json_repair` does.
 //!
 //! The pass is linear in the size of the value: each node is visited once per
 //! schema branch that applies to it, `$ref` chains are followed at most
 //! [`MAX_REF_HOPS`] times per node, and `anyOf`/`oneOf` try each branch once.
 
-use super::{repair, Fix, RepairError};
+use super::{repair, Fix, RepairError, RepairKind, SchemaCheck};
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
@@ -109,6 +114,12 @@ pub enum ChangeKind {
     /// A `null` or `""` (a left-out value) the schema does not allow was
     /// replaced by a default value.
     ReplacedNull,
+    /// The object in a one-element array was taken where the root is an
+    /// object (salvage mode).
+    UnwrappedArray,
+    /// Of several top-level documents, the first that fits the schema was
+    /// kept (salvage mode).
+    ChoseDocument,
 }
 
 impl fmt::Display for ChangeKind {
@@ -123,6 +134,10 @@ impl fmt::Display for ChangeKind {
             }
             ChangeKind::InsertedDefault => f.write_str("inserted the schema default"),
             ChangeKind::FilledRequired => f.write_str("filled a missing required property"),
+            ChangeKind::UnwrappedArray => f.write_str("took the object out of a one-element array"),
+            ChangeKind::ChoseDocument => {
+                f.write_str("kept the first of several documents that fits the schema")
+            }
             ChangeKind::ReplacedNull => {
                 f.write_str("replaced an empty value (null or \"\") the schema does not allow")
             }
@@ -201,8 +216,32 @@ pub fn repair_with_schema(
     mode: SchemaMode,
 ) -> Result<SchemaRepaired, RepairError> {
     let r = repair(text)?;
+    let several = r
+        .fixes
+        .iter()
+        .any(|f| f.kind == RepairKind::WrappedDocuments);
     let mut w = Walker::new(schema, mode);
-    let value = w.conform(r.value, schema, &mut String::new());
+    let value = w.conform(r.value.clone(), schema, &mut String::new());
+    if mode == SchemaMode::Salvage && several {
+        if let (Value::Array(docs), Ok(check)) = (&r.value, SchemaCheck::new(schema)) {
+            if !check.is_valid(&value) {
+                // Several documents where one is wanted: the first that fits.
+                for d in docs {
+                    let mut wd = Walker::new(schema, mode);
+                    let v = wd.conform(d.clone(), schema, &mut String::new());
+                    if check.is_valid(&v) {
+                        wd.change("", ChangeKind::ChoseDocument);
+                        return Ok(SchemaRepaired {
+                            value: v,
+                            fixes: r.fixes,
+                            changes: wd.changes,
+                            mismatches: wd.mismatches,
+                        });
+                    }
+                }
+            }
+        }
+    }
     Ok(SchemaRepaired {
         value,
         fixes: r.fixes,
@@ -308,6 +347,19 @@ fn empty_of(t: &str) -> Value {
 
 /// A number parsed from the whole of `s` (JSON number syntax, surrounding
 /// spaces allowed), as JSON would read it.
+/// `[]` or `{}` for a missing required property whose schema allows it
+/// (no `minItems`, `minProperties` or `required` that the empty value
+/// breaks). No scalar is made up: a `0` or `""` would be invented data.
+fn empty_container_for(p: &Map<String, Value>) -> Option<Value> {
+    let positive = |k: &str| p.get(k).and_then(Value::as_u64).is_some_and(|n| n > 0);
+    let needs_keys = matches!(p.get("required"), Some(Value::Array(r)) if !r.is_empty());
+    implied_types(p).into_iter().find_map(|t| match t {
+        "array" if !positive("minItems") => Some(Value::Array(Vec::new())),
+        "object" if !positive("minProperties") && !needs_keys => Some(Value::Object(Map::new())),
+        _ => None,
+    })
+}
+
 fn number_from_str(s: &str) -> Option<Number> {
     let t = s.trim();
     if t.is_empty() || t.starts_with('+') {
@@ -522,6 +574,11 @@ impl<'s> Walker<'s> {
                     None
                 }
                 (Value::Array(items), "object") if salvage => {
+                    if path.is_empty() && items.len() == 1 && items[0].is_object() {
+                        // `[{...}]` where the root is an object.
+                        out = Some((items[0].clone(), ChangeKind::UnwrappedArray));
+                        break;
+                    }
                     if let Some(o) = self.array_to_object(items, s) {
                         out = Some((o, ChangeKind::ArrayToObject));
                         break;
@@ -665,7 +722,7 @@ impl<'s> Walker<'s> {
                             Some(Value::Array(e)) => e.first().cloned(),
                             _ => None,
                         })
-                        .or_else(|| implied_types(p).first().map(|t| empty_of(t)));
+                        .or_else(|| empty_container_for(p));
                     if let Some(f) = fill {
                         out.insert(k.clone(), f);
                         self.change(path, ChangeKind::FilledRequired);
@@ -765,7 +822,33 @@ mod tests {
         let (v, c) = apply_schema(json!({}), &s, SchemaMode::Salvage);
         assert_eq!(v, json!({"a": "x", "b": []}));
         assert_eq!(c.len(), 2);
+        // No scalar is invented, nor an empty array the schema forbids.
+        let s2 = json!({"type": "object", "required": ["n", "l"], "properties": {
+            "n": {"type": "integer"}, "l": {"type": "array", "minItems": 1}}});
+        let (v, c) = apply_schema(json!({}), &s2, SchemaMode::Salvage);
+        assert_eq!(v, json!({}));
+        assert!(c.is_empty());
         let (v, _) = apply_schema(json!({}), &s, SchemaMode::Standard);
         assert_eq!(v, json!({}));
+    }
+
+    #[test]
+    fn salvage_unwraps_and_chooses_a_document() {
+        let s = json!({"type": "object", "properties": {"a": {"type": "integer"}},
+                       "required": ["a"]});
+        let (v, c) = apply_schema(json!([{"a": 1}]), &s, SchemaMode::Salvage);
+        assert_eq!(v, json!({"a": 1}));
+        assert_eq!(c[0].kind, ChangeKind::UnwrappedArray);
+        let (v, _) = apply_schema(json!([{"a": 1}]), &s, SchemaMode::Standard);
+        assert_eq!(v, json!([{"a": 1}]));
+        let r = repair_with_schema("{\"b\": 2}\n{\"a\": \"3\"}", &s, SchemaMode::Salvage).unwrap();
+        assert_eq!(r.value, json!({"a": 3}));
+        assert!(r
+            .changes
+            .iter()
+            .any(|c| c.kind == ChangeKind::ChoseDocument));
+        // Nothing fits: the documents stay as they are, and do not validate.
+        let r = repair_with_schema("{\"b\": 2}\n{\"c\": 3}", &s, SchemaMode::Salvage).unwrap();
+        assert!(r.value.is_array());
     }
 }
