@@ -351,33 +351,49 @@ pub fn repair_with(text: &str, opts: &RepairOptions) -> Result<Repaired, RepairE
             });
         }
     }
-    if let Some((offset, c)) = text
+    check_binary(text)?;
+    let mut p = Parser::new(text);
+    p.stream_stable = opts.stream_stable;
+    p.finish()
+}
+
+/// Nothing a model writes contains NUL or other C0 controls but the
+/// whitespace ones; guessing JSON out of binary data would invent a value
+/// (jsonrepair refuses these too).
+fn check_binary(text: &str) -> Result<(), RepairError> {
+    match text
         .chars()
         .enumerate()
         .find(|&(_, c)| is_binary_control(c))
     {
-        // Nothing a model writes contains NUL or other C0 controls but the
-        // whitespace ones; guessing JSON out of binary data would invent a
-        // value (jsonrepair refuses these too).
-        return Err(if c == '\0' {
-            RepairError::NulCharacter { offset }
-        } else {
-            RepairError::ControlCharacter {
-                offset,
-                code: c as u32,
-            }
+        None => Ok(()),
+        Some((offset, '\0')) => Err(RepairError::NulCharacter { offset }),
+        Some((offset, c)) => Err(RepairError::ControlCharacter {
+            offset,
+            code: c as u32,
+        }),
+    }
+}
+
+/// What [`repair_marking_left_out`] writes for a left-out value
+/// (`{"key": , …}`) instead of `""`: two noncharacters around a name, text
+/// no model writes. Schema-guided repair fills it from the schema and turns
+/// any that remain into `""`.
+const LEFT_OUT: &str = "\u{fdd0}left out\u{fdd0}";
+
+/// [`repair`], with left-out values written as [`LEFT_OUT`] (for
+/// schema-guided repair, which fills those and only those).
+fn repair_marking_left_out(text: &str) -> Result<Repaired, RepairError> {
+    if let Ok(value) = serde_json::from_str::<Value>(text) {
+        return Ok(Repaired {
+            value,
+            fixes: Vec::new(),
         });
     }
+    check_binary(text)?;
     let mut p = Parser::new(text);
-    p.stream_stable = opts.stream_stable;
-    let value = p.parse_top()?;
-    if let Some(offset) = p.bad_escape {
-        return Err(RepairError::InvalidUnicodeEscape { offset });
-    }
-    Ok(Repaired {
-        value,
-        fixes: p.fixes,
-    })
+    p.mark_left_out = true;
+    p.finish()
 }
 
 /// Like [`repair`], but returns only the value.
@@ -508,9 +524,23 @@ struct Parser {
     /// Where the text ends for the value being read: its length, or a code
     /// fence met inside a container (see [`Parser::ws_opt`]).
     end: usize,
+    /// Write [`LEFT_OUT`] for a left-out value instead of `""`.
+    mark_left_out: bool,
 }
 
 impl Parser {
+    /// Reads the whole text.
+    fn finish(mut self) -> Result<Repaired, RepairError> {
+        let value = self.parse_top()?;
+        if let Some(offset) = self.bad_escape {
+            return Err(RepairError::InvalidUnicodeEscape { offset });
+        }
+        Ok(Repaired {
+            value,
+            fixes: self.fixes,
+        })
+    }
+
     fn new(text: &str) -> Self {
         Parser {
             s: text.chars().collect(),
@@ -529,6 +559,7 @@ impl Parser {
             fence_at: Cell::new((usize::MAX, 0)),
             bad_escape: None,
             end: usize::MAX,
+            mark_left_out: false,
         }
     }
 
@@ -936,7 +967,11 @@ impl Parser {
                     // string, as `json_repair` writes (schema-guided repair
                     // turns it into the empty value of the type wanted).
                     self.fix(RepairKind::EmptyValue, val_start);
-                    Value::String(String::new())
+                    Value::String(if self.mark_left_out {
+                        LEFT_OUT.to_string()
+                    } else {
+                        String::new()
+                    })
                 }
                 None => {
                     // Cut off after the colon: the value is unknown.

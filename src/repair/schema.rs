@@ -49,18 +49,21 @@
 //! * **Forbidden properties.** Members that `additionalProperties: false`
 //!   forbids are dropped (unless `patternProperties` is present: the keys may
 //!   match a pattern, and this pass has no regex engine).
-//! * **Missing data.** A `null` or `""` where the schema does not allow it
-//!   (the syntax repair writes `""` for a left-out value, `{"a": }`, and
-//!   `null` for one cut off, `{"a":`) becomes the schema's
-//!   `default`, else the empty value of its type (`""`, `0`, `false`, `[]`,
-//!   `{}`). A missing property that has a `default` gets it.
+//! * **Left-out values.** A value the text left out (`{"a": , "b": 1}`)
+//!   becomes the schema's `default`, else its `const`, its first `enum`
+//!   value, or the empty value of its type (`""`, `0`, `false`, `[]`, `{}`).
+//!   A `null` or `""` the model did write is data, not a gap: where the
+//!   schema does not allow it, it is a mismatch (as `json_repair` decides).
+//!   A missing property that has a `default` gets it.
 //! * **Salvage mode** goes further: a missing *required* property is filled
 //!   from `default`, `const`, the first `enum` value, or `[]`/`{}` where the
 //!   schema allows an empty array or object (never a made-up `0`, `""` or
 //!   `false`, as `json_repair` decides); a one-element array holding an object where the root is an object
 //!   is that object; an array where an object is expected is mapped to the
 //!   properties in order when the lengths agree (or, for a schema without
-//!   properties, a list of strings becomes keys with `null` values); of
+//!   properties, a list of strings becomes keys with `null` values); an
+//!   array item that cannot be made to fit its schema is dropped (a scalar
+//!   where a list is expected, `null` included, is wrapped first); of
 //!   several top-level documents (`{"b": 2} {"a": 1}`), the first that fits
 //!   the schema after these repairs is kept (checked with
 //!   [`SchemaCheck`](super::SchemaCheck)), as `json_repair` does.
@@ -69,7 +72,7 @@
 //! schema branch that applies to it, `$ref` chains are followed at most
 //! [`MAX_REF_HOPS`] times per node, and `anyOf`/`oneOf` try each branch once.
 
-use super::{repair, Fix, RepairError, RepairKind, SchemaCheck};
+use super::{repair, repair_marking_left_out, Fix, RepairError, RepairKind, SchemaCheck, LEFT_OUT};
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
@@ -111,9 +114,11 @@ pub enum ChangeKind {
     InsertedDefault,
     /// A missing required property was filled (salvage mode).
     FilledRequired,
-    /// A `null` or `""` (a left-out value) the schema does not allow was
-    /// replaced by a default value.
-    ReplacedNull,
+    /// A value left out (`{"a": , …}`) was filled from the schema.
+    FilledLeftOut,
+    /// An array item that could not be made to fit was dropped (salvage
+    /// mode).
+    DroppedItem,
     /// The object in a one-element array was taken where the root is an
     /// object (salvage mode).
     UnwrappedArray,
@@ -138,9 +143,8 @@ impl fmt::Display for ChangeKind {
             ChangeKind::ChoseDocument => {
                 f.write_str("kept the first of several documents that fits the schema")
             }
-            ChangeKind::ReplacedNull => {
-                f.write_str("replaced an empty value (null or \"\") the schema does not allow")
-            }
+            ChangeKind::FilledLeftOut => f.write_str("filled a left-out value from the schema"),
+            ChangeKind::DroppedItem => f.write_str("dropped an array item that does not fit"),
         }
     }
 }
@@ -215,20 +219,22 @@ pub fn repair_with_schema(
     schema: &Value,
     mode: SchemaMode,
 ) -> Result<SchemaRepaired, RepairError> {
-    let r = repair(text)?;
+    let r = repair_marking_left_out(text)?;
     let several = r
         .fixes
         .iter()
         .any(|f| f.kind == RepairKind::WrappedDocuments);
     let mut w = Walker::new(schema, mode);
-    let value = w.conform(r.value.clone(), schema, &mut String::new());
+    let mut value = w.conform(r.value.clone(), schema, &mut String::new());
+    unmark(&mut value);
     if mode == SchemaMode::Salvage && several {
         if let (Value::Array(docs), Ok(check)) = (&r.value, SchemaCheck::new(schema)) {
             if !check.is_valid(&value) {
                 // Several documents where one is wanted: the first that fits.
                 for d in docs {
                     let mut wd = Walker::new(schema, mode);
-                    let v = wd.conform(d.clone(), schema, &mut String::new());
+                    let mut v = wd.conform(d.clone(), schema, &mut String::new());
+                    unmark(&mut v);
                     if check.is_valid(&v) {
                         wd.change("", ChangeKind::ChoseDocument);
                         return Ok(SchemaRepaired {
@@ -347,6 +353,17 @@ fn empty_of(t: &str) -> Value {
 
 /// A number parsed from the whole of `s` (JSON number syntax, surrounding
 /// spaces allowed), as JSON would read it.
+/// Left-out values the schema did not fill (no schema there) become `""`,
+/// what [`repair`] writes for them.
+fn unmark(v: &mut Value) {
+    match v {
+        Value::String(s) if s == LEFT_OUT => s.clear(),
+        Value::Array(a) => a.iter_mut().for_each(unmark),
+        Value::Object(m) => m.values_mut().for_each(unmark),
+        _ => {}
+    }
+}
+
 /// `[]` or `{}` for a missing required property whose schema allows it
 /// (no `minItems`, `minProperties` or `required` that the empty value
 /// breaks). No scalar is made up: a `0` or `""` would be invented data.
@@ -436,6 +453,9 @@ impl<'s> Walker<'s> {
         let Some(s) = self.deref(schema) else {
             return v;
         };
+        if v.as_str() == Some(LEFT_OUT) {
+            return self.fill_left_out(s, path);
+        }
         let mut v = v;
         // allOf: every branch applies.
         if let Some(Value::Array(all)) = s.get("allOf") {
@@ -488,6 +508,28 @@ impl<'s> Walker<'s> {
             Value::Array(a) => Value::Array(self.conform_array(a, s, path)),
             other => other,
         }
+    }
+
+    /// The value for one the text left out: `default`, `const`, the first
+    /// `enum` value, else the empty value of the first type (`""` when a
+    /// string is allowed or there is no `type`).
+    fn fill_left_out(&mut self, s: &'s Map<String, Value>, path: &str) -> Value {
+        let v = s
+            .get("default")
+            .or_else(|| s.get("const"))
+            .cloned()
+            .or_else(|| match s.get("enum") {
+                Some(Value::Array(e)) => e.first().cloned(),
+                _ => None,
+            })
+            .unwrap_or_else(|| match schema_types(s) {
+                Some(types) if !types.contains(&"string") => types
+                    .first()
+                    .map_or(Value::String(String::new()), |t| empty_of(t)),
+                _ => Value::String(String::new()),
+            });
+        self.change(path, ChangeKind::FilledLeftOut);
+        v
     }
 
     /// Whether `v` fits the branch without changes (shallow: its type).
@@ -597,28 +639,16 @@ impl<'s> Walker<'s> {
                 break;
             }
         }
-        // `null` and `""` are what syntax repair writes for a left-out value.
-        let missing = v.is_null() || v.as_str() == Some("");
-        if out.is_none() && types.contains(&"array") && !v.is_array() && !missing {
-            // A single value where a list is expected.
-            let item_ok = match s.get("items") {
-                Some(items) => {
-                    let item = v.clone();
-                    self.fits_shallow(&item, items)
-                }
-                None => true,
-            };
+        if out.is_none() && types.contains(&"array") && !v.is_array() {
+            // A single value where a list is expected (in salvage mode the
+            // list then drops it if it cannot be made to fit).
+            let item_ok = salvage
+                || match s.get("items") {
+                    Some(items) => self.fits_shallow(&v, items),
+                    None => true,
+                };
             if item_ok {
                 out = Some((Value::Array(vec![v.clone()]), ChangeKind::WrappedInArray));
-            }
-        }
-        if out.is_none() && missing {
-            let d = s
-                .get("default")
-                .cloned()
-                .or_else(|| types.first().map(|t| empty_of(t)));
-            if let Some(d) = d {
-                out = Some((d, ChangeKind::ReplacedNull));
             }
         }
         match out {
@@ -749,23 +779,27 @@ impl<'s> Walker<'s> {
                 (None, items) => (&[], items),
                 (Some(_), items) => (&[], items),
             };
-        a.into_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let sch = prefix.get(i).or(rest);
-                match sch {
-                    Some(sch) => {
-                        let len = path.len();
-                        path.push('/');
-                        path.push_str(&i.to_string());
-                        let nv = self.conform(v, sch, path);
-                        path.truncate(len);
-                        nv
-                    }
-                    None => v,
-                }
-            })
-            .collect()
+        let mut out = Vec::with_capacity(a.len());
+        for (i, v) in a.into_iter().enumerate() {
+            let Some(sch) = prefix.get(i).or(rest) else {
+                out.push(v);
+                continue;
+            };
+            let len = path.len();
+            path.push('/');
+            path.push_str(&i.to_string());
+            let m = self.mismatches.len();
+            let nv = self.conform(v, sch, path);
+            if self.mode == SchemaMode::Salvage && i >= prefix.len() && self.mismatches.len() > m {
+                // Salvage: an item that cannot be made to fit is dropped.
+                self.mismatches.truncate(m);
+                self.change(path, ChangeKind::DroppedItem);
+            } else {
+                out.push(nv);
+            }
+            path.truncate(len);
+        }
+        out
     }
 }
 
@@ -830,6 +864,41 @@ mod tests {
         assert!(c.is_empty());
         let (v, _) = apply_schema(json!({}), &s, SchemaMode::Standard);
         assert_eq!(v, json!({}));
+    }
+
+    #[test]
+    fn left_out_values_are_filled_written_nulls_are_not() {
+        let s = json!({"type": "object", "properties": {
+            "n": {"type": "integer"}, "s": {"type": "string", "default": "x"},
+            "e": {"enum": ["low", "high"]}, "l": {"type": "array"}}});
+        let r = repair_with_schema(
+            "{\"n\": , \"s\": , \"e\": , \"l\": , \"z\": }",
+            &s,
+            SchemaMode::Standard,
+        )
+        .unwrap();
+        assert_eq!(
+            r.value,
+            json!({"n": 0, "s": "x", "e": "low", "l": [], "z": ""})
+        );
+        let r = repair_with_schema("{\"n\": null, \"s\": \"\"", &s, SchemaMode::Standard).unwrap();
+        assert_eq!(r.value, json!({"n": null, "s": ""}));
+        assert_eq!(r.mismatches.len(), 1, "{:?}", r.mismatches);
+    }
+
+    #[test]
+    fn salvage_drops_items_that_do_not_fit() {
+        let s = json!({"type": "array", "items": {"type": "integer"}});
+        let (v, c) = apply_schema(json!([1, "2", "a", null, 3]), &s, SchemaMode::Salvage);
+        assert_eq!(v, json!([1, 2, 3]));
+        assert_eq!(
+            c.iter()
+                .filter(|c| c.kind == ChangeKind::DroppedItem)
+                .count(),
+            2
+        );
+        let (v, _) = apply_schema(json!([1, "a"]), &s, SchemaMode::Standard);
+        assert_eq!(v, json!([1, "a"]));
     }
 
     #[test]

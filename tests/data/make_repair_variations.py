@@ -30,6 +30,11 @@ The kinds (see issue #18, section 3):
 * `general`       random valid JSON damaged by the edits the two suites cover
                   (truncation, single quotes, unquoted keys, trailing commas,
                   comments, Python literals, missing commas or brackets).
+* `schema`        objects with missing, extra and loosely typed properties
+                  (in prose, fences, `[...]`, after another document) against
+                  five schemas, in `standard` and `salvage` mode; rows carry
+                  `schema` and `mode`, and `json_repair` is null with `error`
+                  set where json_repair refuses (ValueError).
 """
 
 import argparse
@@ -358,6 +363,72 @@ class Gen:
         return text if i < 0 else text[:i] + text[i + 1 :]
 
 
+    # -- schema-guided repair ------------------------------------------
+
+    def schema_case(self):
+        """An input, a schema and a mode for `repair_json(..., schema=...)`."""
+        schema = self.choice(SCHEMAS)
+        props = schema.get("properties", {})
+        obj = {}
+        for k, p in props.items():
+            if self.r.random() < 0.25:
+                continue  # missing
+            obj[k] = self.loose_value(p)
+        if self.r.random() < 0.3:
+            obj[self.choice(["extra", "note", "x"])] = self.scalar()
+        text = json.dumps(obj, ensure_ascii=False)
+        k = self.r.randrange(6)
+        if k == 1:
+            text = self.damage_light(text)
+        elif k == 2:
+            text = "[" + text + "]"
+        elif k == 3:
+            text = self.choice(SENTENCES) + "\n```json\n" + text + "\n```"
+        elif k == 4:
+            text = json.dumps({self.choice(["b", "c"]): 1}) + "\n" + text
+        elif k == 5:
+            text = text.replace('"', "'")
+        return text, schema, self.choice(["standard", "salvage"])
+
+    def loose_value(self, p):
+        """A value for property schema `p`, right, loosely typed or wrong."""
+        t = p.get("type")
+        roll = self.r.random()
+        if "enum" in p:
+            return self.choice(p["enum"] + ["other"])
+        if t == "integer":
+            return self.choice([self.r.randrange(0, 99), str(self.r.randrange(0, 99)), 3.0, "many", None, True])
+        if t == "number":
+            return self.choice([1.5, "2.5", "x", None, 7])
+        if t == "boolean":
+            return self.choice([True, False, "yes", "no", "true", 1, 0, "maybe", None])
+        if t == "string":
+            return self.choice(["Ada", 42, True, None, "", ["a"]])
+        if t == "array":
+            return self.choice([["a", "b"], "a", '["a", "b"]', [], None, [1]])
+        if t == "object":
+            return self.choice([{"k": "v"}, '{"k": "v"}', [], "x", None])
+        return self.scalar() if roll < 0.5 else None
+
+
+SCHEMAS = [
+    {"type": "object", "required": ["name", "age"],
+     "properties": {"name": {"type": "string"}, "age": {"type": "integer"}}},
+    {"type": "object", "required": ["id", "tags"], "additionalProperties": False,
+     "properties": {"id": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}}}},
+    {"type": "object", "required": ["ok", "level"],
+     "properties": {"ok": {"type": "boolean"}, "level": {"enum": ["low", "high"]},
+                    "score": {"type": "number", "default": 0.5}}},
+    {"type": "object", "required": ["user"],
+     "properties": {"user": {"type": "object", "required": ["email"],
+                             "properties": {"email": {"type": "string"}, "age": {"type": "integer"}}},
+                    "meta": {"type": "object"}}},
+    {"type": "object", "required": ["title", "items"],
+     "properties": {"title": {"type": "string", "default": "untitled"},
+                    "items": {"type": "array", "items": {"type": "integer"}}}},
+]
+
+
 KINDS = ["fenced", "empty_value", "escape_cut", "number_quote", "top_tail", "prose", "error", "general"]
 
 
@@ -412,6 +483,21 @@ def main():
                 continue
             rows.append({"kind": kind, "input": text, "json_repair": out})
             made += 1
+    # Schema-guided repair: json_repair's value, or its refusal (ValueError).
+    made = 0
+    while made < a.per_kind:
+        text, schema, mode = g.schema_case()
+        if ("schema", text, json.dumps(schema), mode) in seen:
+            continue
+        seen.add(("schema", text, json.dumps(schema), mode))
+        try:
+            out = json_repair.repair_json(text, schema=schema, schema_repair_mode=mode)
+            err = None
+        except ValueError as e:
+            out, err = None, str(e)
+        rows.append({"kind": "schema", "input": text, "schema": schema, "mode": mode,
+                     "json_repair": out, "error": err})
+        made += 1
     js = run_jsonrepair([r["input"] for r in rows], a.jsonrepair_dir)
     kept = []
     for r, j in zip(rows, js):
