@@ -20,7 +20,7 @@ impl RepairKind {
         match self {
             StrippedCodeFence => "removed a Markdown code fence",
             SkippedLeadingText => "skipped text before the JSON",
-            SkippedTrailingText => "skipped text after the JSON",
+            SkippedTrailingText => "skipped text after a JSON value",
             SkippedJunk => "dropped a character or word that belongs to no value",
             RemovedComment => "removed a comment",
             NormalizedQuotes => "replaced single, curly or backtick quotes by double quotes",
