@@ -574,7 +574,19 @@ fn generate(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
         "vote" => Select::Vote,
         other => return Err(format!("--select {other:?}: use best or vote").into()),
     };
-    let grammar = a.constraint.grammar(Whitespace::Compact)?;
+    if let Some(f) = &a.fallback {
+        // The fallback validates with the jsonschema crate and never compiles
+        // the schema to a grammar: it is for schemas the compiler refuses.
+        if f != "retry" {
+            return Err(format!("--fallback {f:?}: the only fallback is `retry`").into());
+        }
+        let schema = schema_arg(a.constraint.schema.as_deref().unwrap_or("true"))?;
+        formwork::repair::SchemaCheck::new(&schema).map_err(|e| format!("--schema: {e}"))?;
+    }
+    let grammar = match a.fallback {
+        Some(_) => None,
+        None => a.constraint.grammar(Whitespace::Compact)?,
+    };
     let grammar = match grammar {
         Some(g) => Some(Arc::new(
             CompiledGrammar::new(&g).map_err(|e| e.to_string())?,
@@ -610,10 +622,7 @@ fn generate(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
         "formwork: model ready in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    if let Some(f) = &a.fallback {
-        if f != "retry" {
-            return Err(format!("--fallback {f:?}: the only fallback is `retry`").into());
-        }
+    if a.fallback.is_some() {
         return generate_fallback(&a, gen, template);
     }
     let prompt = if a.raw {
@@ -829,16 +838,20 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
             use formwork::repair::{repair_with_schema, SchemaMode};
             let text = read_text(std::io::stdin().lock())
                 .map_err(|e| format!("cannot read stdin: {e}"))?;
-            let nothing = |e| format!("nothing to recover: {e}");
-            let (value, fixes, changes, mismatches) = match schema {
+            let nothing = |e| format!("cannot repair: {e}");
+            let (value, fixes, changes, violations) = match schema {
                 Some(s) => {
                     let mode = if salvage {
                         SchemaMode::Salvage
                     } else {
                         SchemaMode::Standard
                     };
-                    let r = repair_with_schema(&text, &schema_arg(&s)?, mode).map_err(nothing)?;
-                    (r.value, r.fixes, r.changes, r.mismatches)
+                    let schema = schema_arg(&s)?;
+                    let check = formwork::repair::SchemaCheck::new(&schema)
+                        .map_err(|e| format!("--schema {s}: {e}"))?;
+                    let r = repair_with_schema(&text, &schema, mode).map_err(nothing)?;
+                    let violations = check.violations(&r.value, 20);
+                    (r.value, r.fixes, r.changes, violations)
                 }
                 None => {
                     let r = formwork::repair::repair(&text).map_err(nothing)?;
@@ -846,15 +859,27 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
                 }
             };
             if verbose {
-                for f in &fixes {
-                    note!("fix: {f:?}");
+                for f in formwork::repair::describe(&fixes, &text) {
+                    note!("fix: {f}");
                 }
             }
             for c in &changes {
                 note!("schema: {c}");
             }
-            for m in &mismatches {
-                note!("warning: does not fit the schema: {m}");
+            if !violations.is_empty() {
+                for v in &violations {
+                    note!("does not fit the schema: {v}");
+                }
+                let hint = if salvage {
+                    ""
+                } else {
+                    " (--salvage fills missing required properties that have a default, const or enum)"
+                };
+                return Err(format!(
+                    "the repaired value still does not fit the schema, so it is not printed; \
+                     fix the input or the schema{hint}"
+                )
+                .into());
             }
             let mut out = Out::new();
             out.line(serde_json::to_string_pretty(&value).unwrap())?;
