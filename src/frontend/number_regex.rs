@@ -19,33 +19,62 @@
 //! construction, and even a single bound is split in two (see below), which
 //! avoids the quadratic blow-up of textbook "digit string ≥ N" regexes.
 //!
-//! # The exponent window (the one documented incompleteness)
+//! # Exponent windows: the exact guarantee
 //!
 //! Let `E` be the value of the written exponent of a spelling (`0` when
-//! there is none; leading zeros and `+` are allowed, so `1e007` has `E = 7`).
+//! there is none; leading zeros and `+` are allowed, so `1e007` has `E = 7`)
+//! and call the constraint's *scales* the magnitude `q` of each non-zero
+//! bound (`b = ±0.S × 10^q`: `q = 23` for `1e22`, `-29` for `1e-30`) and
+//! the exponent `p` of the step (`m × 10^p`, see `multipleOf` below). A
+//! spelling is decided **exactly** (it matches iff its value satisfies the
+//! constraint, compared as decimals, never through `f64`) when
 //!
-//! * Every spelling with `-EXP_WINDOW <= E <= EXP_WINDOW` is decided
-//!   **exactly**: it matches iff its value satisfies the constraint. This
-//!   includes `-0`, `0.0`, trailing zeros (`5.000`), arbitrarily long
-//!   mantissas and fractions, `1.5e1`, `150e-1`, `1E+1`, `1e007`.
-//! * Every spelling whose value is zero (`0e999999`, `-0.0E-7`) is decided
-//!   exactly, whatever its exponent.
-//! * Other spellings with `|E| > EXP_WINDOW` (non-zero value) may be
-//!   rejected. They match only when every regex of the list accepts them
-//!   through one of these sound rules, so nothing whose value violates the
-//!   constraint ever matches, whatever its exponent (`1e999999` never passes
-//!   a maximum):
-//!   - a sign with no bound on it and no integrality / `multipleOf`
-//!     accepts every exponent (`minimum: 0` accepts `1e999`);
-//!   - for a bound that limits the absolute value from below (`x >= b > 0`,
-//!     or `x <= b < 0`, `b = ±0.S × 10^q`): `E > EXP_WINDOW` with a mantissa
-//!     of magnitude `>= q - EXP_WINDOW`, so `|x| >= 10^q > |b|`;
-//!   - for a bound that limits the absolute value from above
-//!     (`0 < x <= b`, or `b <= x < 0`): `E < -EXP_WINDOW` with a mantissa
-//!     of magnitude `<= q + EXP_WINDOW`, so `|x| < 10^(q-1) <= |b|`;
-//!   - integrality / `multipleOf`: `E > EXP_WINDOW` when the mantissa times
-//!     `10^(EXP_WINDOW+1)` is already a multiple; never `E < -EXP_WINDOW`.
+//! * `-EXP_WINDOW <= E <= EXP_WINDOW` (20), whatever its mantissa: `-0`,
+//!   `0.0`, trailing zeros (`5.000`), arbitrarily long mantissas and
+//!   fractions, `1.5e1`, `150e-1`, `1E+1`, `1e007`,
+//!   `100000000000000000000`; or
+//! * `E` is within [`SCALE_WINDOW`] (10) of one of the scales, whatever its
+//!   mantissa (`maximum: 1e308` decides `1e307`, `10e306`,
+//!   `0.99999999999999999999999e308` exactly); or
+//! * its mantissa has at most [`SCALE_WINDOW`] digits before and at most
+//!   [`SCALE_WINDOW`] digits after the point, whatever its exponent
+//!   (`maximum: 1e308` accepts `1e150` and refuses `2e308`, `1e999999`);
+//!   or
+//! * its value is zero (`0e999999`, `-0.0E-7`).
 //!
+//! Other spellings (a long mantissa with an exponent far from 0 and from
+//! every scale, such as `100000000000000000000000e150`) may be rejected,
+//! never wrongly accepted: nothing whose value violates the constraint
+//! ever matches, whatever its exponent. Exactness everywhere is impossible
+//! for a regular language: it would compare the exponent's decimal value
+//! with a count of mantissa digits.
+//!
+//! Each regex is a union of one alternative per exponent of the windows
+//! (`[-EXP_WINDOW, EXP_WINDOW]` and `[s - SCALE_WINDOW, s + SCALE_WINDOW]`
+//! for each scale `s`, merged; every regex of one constraint uses the same
+//! windows, so their intersection is exact there) and, for each gap
+//! `[lo, hi]` between and beyond the windows, one sound rule whose
+//! mantissas satisfy the condition at every exponent of the gap:
+//!
+//! * magnitude at least `t` (`x >= b > 0`, or `x <= b < 0`): mantissas of
+//!   magnitude `>= t - lo` (none when the gap is unbounded below);
+//! * magnitude at most `t` (`0 < x <= b`, or `b <= x < 0`): mantissas of
+//!   magnitude `<= t - hi` (none when unbounded above);
+//! * multiple of `10^p` (or of `s × 10^p`): mantissas that are already one
+//!   after a shift by `10^(lo - p)` (none when unbounded below);
+//! * a sign with no bound on it and no integrality / `multipleOf` accepts
+//!   every exponent (`minimum: 0` accepts `1e999`).
+//!
+//! With a window of ±`SCALE_WINDOW` around each scale, these rules accept
+//! every short mantissa (at most `SCALE_WINDOW` digits on each side) whose
+//! value satisfies the constraint, which is the third point above.
+//! Windows around scales near 0 lie inside the window of 0, so typical
+//! bounds (`|q| <= 10`) and steps cost nothing more.
+//!
+//! Bounds, steps and `const` numbers are limited to 10^±[`MAX_BOUND_MAGNITUDE`]
+//! and [`MAX_BOUND_DIGITS`] significant digits (steps: [`MAX_STEP_DIGITS`]);
+//! beyond that [`number_regex`] returns an error instead of a grammar.
+
 //! # Construction
 //!
 //! Write a non-zero value as `±0.S × 10^q` where `S` is its significant
@@ -63,9 +92,10 @@
 //!   zeros, one short counted repetition per exponent. The lexicographic
 //!   condition ignores the point and the exponent entirely and is a chain of
 //!   `|S|` nested alternatives. So each bound is two regexes, each of size
-//!   `O(|S| + EXP_WINDOW)` text; only the DFA counts digits up to the bound's
-//!   magnitude (a `maximum: 1e300` costs 600–1300 states per regex,
-//!   inherent to counting 300 digits). Strict bounds change only the lexicographic part.
+//!   `O(|S| + EXP_WINDOW + SCALE_WINDOW)` text; only the DFA counts digits
+//!   up to the bound's magnitude (a `maximum: 1e300` costs 850–1700 states
+//!   per regex, inherent to counting 300 digits). Strict bounds change only
+//!   the lexicographic part.
 //!   Negative bounds reuse the same construction on the absolute value, and
 //!   signs are handled by disjoint classes: zero spellings (any sign, any
 //!   exponent), positive non-zero, negative non-zero.
@@ -101,13 +131,14 @@
 //!
 //! Measured by the `sizes` test (total regex bytes; states of each regex's
 //! unminimised dense DFA, built as the lexer does): `type: integer` 2.1 KB,
-//! 962 states (the window costs `O(EXP_WINDOW²)` states: the DFA tracks the
+//! 960 states (the window costs `O(EXP_WINDOW²)` states: the DFA tracks the
 //! position of the last non-zero fraction digit); integer in `[0, 100]`
-//! 6.6 KB, [26, 309, 684, 962]; number in `[0.5, 99.99)` 8.8 KB,
-//! [303, 761, 307, 965]; `maximum: 1e300` 5.5 KB, [629, 1323];
-//! `maximum: 1.7976931348623157e308` 5.9 KB, [637, 7985]; `multipleOf`
-//! `0.01` 2.1 KB, 1001; `0.25` 3.6 KB, 1140; `3` 2.2 KB, [962, 13];
-//! `7` 21 KB, [962, 77]; `12` 5.0 KB, [1070, 13].
+//! 6.6 KB, [26, 313, 681, 960]; number in `[0.5, 99.99)` 8.8 KB,
+//! [306, 758, 311, 962]; `maximum: 1e300` 7.7 KB, [844, 1721];
+//! `maximum: 1.7976931348623157e308` 8.1 KB, [852, 9014]; integer
+//! `> 9007199254740993` 7.3 KB, [352, 2614, 1263]; `multipleOf` `0.01`
+//! 2.1 KB, 999; `0.25` 3.6 KB, 1138; `3` 2.2 KB, [960, 13]; `7` 21 KB,
+//! [960, 77]; `12` 5.0 KB, [1068, 13].
 //!
 //! Emptiness (`Ok(None)`) is decided exactly: crossed bounds, equal bounds
 //! with an exclusive side, or no multiple of the step between the bounds

@@ -13,7 +13,7 @@
 //! short, and how each is done:
 //!
 //! * `type`, `enum`, `const`: values spelled in every JSON spelling (numbers
-//!   whose exponent lies in ±[`EXP_WINDOW`]; objects with up to
+//!   in the spellings [`value_regex`] covers; objects with up to
 //!   [`MAX_COUNTED_ONCE`] keys in any order, as a counted any-order list).
 //!   Next to other keywords, each value is checked with `Compiler::holds`,
 //!   the compiler's own reading of the keywords applied to one value.
@@ -21,7 +21,9 @@
 //!   `pattern` (ECMA-262 translated over every escape spelling; leading
 //!   lookaheads become intersections and exclusions), asserted `format`s.
 //! * Numbers: bounds, `type: integer` and `multipleOf` (several: their least
-//!   common multiple) exact on the value through digit automata.
+//!   common multiple) exact on the value through digit automata. Every
+//!   numeric keyword is read from the number's text (serde_json's
+//!   `arbitrary_precision`) as an exact decimal, never through `f64`.
 //! * Objects: `properties`, `required`, `additionalProperties`,
 //!   `patternProperties` (keys split into classes by the patterns they
 //!   match), `propertyNames`, `minProperties` / `maxProperties`,
