@@ -489,6 +489,8 @@ fn out_of_range_numbers_are_clear_errors() {
             (r#"{"multipleOf": 1e999999999}"#, "/multipleOf"),
             (r#"{"const": 1e999999999}"#, "/const"),
             (r#"{"enum": [1, 1e-5000]}"#, "/enum"),
+            (r#"{"maximum": 1e99999999999999999999}"#, "/maximum"),
+            (r#"{"maxLength": 1e99999999999999999999}"#, "/maxLength"),
         ] {
             let s: Value = serde_json::from_str(text).unwrap();
             let err = compile_with(&s, &SchemaOptions::default())

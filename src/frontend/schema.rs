@@ -961,7 +961,8 @@ fn as_u64(v: &Value, ptr: &str, kw: &str) -> R<u64> {
     if let Some(u) = n.as_u64() {
         return Ok(u);
     }
-    let d = Decimal::parse(&n.to_string()).ok_or_else(bad)?;
+    let d = Decimal::parse(&n.to_string())
+        .ok_or_else(|| unsupported(ptr, format!("{kw} {n}: exponent beyond ±10^12")))?;
     if d.is_negative() || !d.is_integer() {
         return Err(bad());
     }
