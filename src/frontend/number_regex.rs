@@ -1964,6 +1964,57 @@ mod tests {
         }
     }
 
+    /// `nat_range` and `exp_range` against every number up to 2,500.
+    #[test]
+    fn exponent_ranges() {
+        let ranges = [
+            (1, Some(1)),
+            (1, Some(9)),
+            (3, Some(17)),
+            (21, Some(288)),
+            (99, Some(100)),
+            (100, Some(999)),
+            (109, Some(1021)),
+            (321, None),
+            (1, None),
+            (1000, Some(1999)),
+        ];
+        for (lo, hi) in ranges {
+            let re = Regex::new(&format!("^(?:{})$", nat_range(lo, hi))).unwrap();
+            for n in 0..2500u64 {
+                let want = n >= lo && hi.is_none_or(|h| n <= h);
+                assert_eq!(
+                    re.is_match(n.to_string().as_bytes()),
+                    want,
+                    "{lo}..{hi:?}: {n}"
+                );
+            }
+            assert!(!re.is_match(b"01") && !re.is_match(b""));
+            let (l, h) = (lo as i64, hi.map(|h| h as i64));
+            let up = Regex::new(&format!("^(?:{})$", exp_range(Some(l), h))).unwrap();
+            let down =
+                Regex::new(&format!("^(?:{})$", exp_range(h.map(|h| -h), Some(-l)))).unwrap();
+            for n in [
+                lo,
+                lo + 1,
+                lo.saturating_sub(1),
+                hi.unwrap_or(5000),
+                hi.unwrap_or(5000) + 1,
+            ] {
+                let want = n >= lo && hi.is_none_or(|h| n <= h);
+                for (text, re) in [
+                    (format!("e{n}"), &up),
+                    (format!("E+00{n}"), &up),
+                    (format!("e-0{n}"), &down),
+                ] {
+                    assert_eq!(re.is_match(text.as_bytes()), want, "{lo}..{hi:?}: {text}");
+                }
+                assert!(!up.is_match(format!("e-{n}").as_bytes()));
+                assert!(!down.is_match(format!("e{n}").as_bytes()));
+            }
+        }
+    }
+
     #[test]
     fn decimal_parse_and_order() {
         assert_eq!(d("1.5e1"), d("15"));
