@@ -33,9 +33,10 @@
 //!   `0.0`, trailing zeros (`5.000`), arbitrarily long mantissas and
 //!   fractions, `1.5e1`, `150e-1`, `1E+1`, `1e007`,
 //!   `100000000000000000000`; or
-//! * `E` is within [`SCALE_WINDOW`] (10) of one of the scales, whatever its
-//!   mantissa (`maximum: 1e308` decides `1e307`, `10e306`,
-//!   `0.99999999999999999999999e308` exactly); or
+//! * `E` is within [`SCALE_WINDOW`] (10) of the step's exponent, or of a
+//!   bound's magnitude when there is no step (no `type: integer` or
+//!   `multipleOf`), whatever its mantissa (`maximum: 1e308` decides
+//!   `1e307`, `10e306`, `0.99999999999999999999999e308` exactly); or
 //! * its mantissa has at most [`SCALE_WINDOW`] digits before and at most
 //!   [`SCALE_WINDOW`] digits after the point, whatever its exponent
 //!   (`maximum: 1e308` accepts `1e150` and refuses `2e308`, `1e999999`);
@@ -43,18 +44,23 @@
 //! * its value is zero (`0e999999`, `-0.0E-7`).
 //!
 //! Other spellings (a long mantissa with an exponent far from 0 and from
-//! every scale, such as `100000000000000000000000e150`) may be rejected,
+//! the scales, such as `100000000000000000000000e150`, or
+//! `1.0000000000000000000001e22` under `type: integer`) may be rejected,
 //! never wrongly accepted: nothing whose value violates the constraint
 //! ever matches, whatever its exponent. Exactness everywhere is impossible
 //! for a regular language: it would compare the exponent's decimal value
 //! with a count of mantissa digits.
 //!
-//! Each regex is a union of one alternative per exponent of the windows
-//! (`[-EXP_WINDOW, EXP_WINDOW]` and `[s - SCALE_WINDOW, s + SCALE_WINDOW]`
-//! for each scale `s`, merged; every regex of one constraint uses the same
-//! windows, so their intersection is exact there) and, for each gap
-//! `[lo, hi]` between and beyond the windows, one sound rule whose
-//! mantissas satisfy the condition at every exponent of the gap:
+//! Each regex is a union of one alternative per exponent of its windows
+//! and, for each gap `[lo, hi]` between and beyond them, one sound rule
+//! whose mantissas satisfy the condition at every exponent of the gap. The
+//! windows are `[-EXP_WINDOW, EXP_WINDOW]` and `[s - SCALE_WINDOW, s +
+//! SCALE_WINDOW]` around scales `s`, merged: the bound regexes take every
+//! scale, the step's regex only its own exponent (`[p - SCALE_WINDOW, p +
+//! SCALE_WINDOW + c]`). Within a window the step's regex counts fraction
+//! digits up to the window's distance from `p`, so windows around a far
+//! bound (`1e300`) would cost it hundreds of counted digits per exponent,
+//! and the lazy product of the regexes many times that. The gap rules:
 //!
 //! * magnitude at least `t` (`x >= b > 0`, or `x <= b < 0`): mantissas of
 //!   magnitude `>= t - lo` (none when the gap is unbounded below);
@@ -150,10 +156,10 @@ use std::fmt;
 
 /// Written exponents `E` with `|E| <= EXP_WINDOW` are decided exactly.
 pub const EXP_WINDOW: i64 = 20;
-/// Written exponents within `SCALE_WINDOW` of a constraint's own scale (a
-/// bound's magnitude, a step's exponent) are decided exactly, and so are
-/// mantissas with at most `SCALE_WINDOW` digits on each side of the point,
-/// whatever their exponent.
+/// Written exponents within `SCALE_WINDOW` of a constraint's own scale (the
+/// step's exponent; a bound's magnitude when there is no step) are decided
+/// exactly, and so are mantissas with at most `SCALE_WINDOW` digits on each
+/// side of the point, whatever their exponent.
 pub const SCALE_WINDOW: i64 = 10;
 /// Largest total size, in bytes, of the regexes returned for one constraint.
 pub const MAX_REGEX_BYTES: usize = 100_000;
@@ -583,17 +589,20 @@ pub fn number_regex(c: &NumberConstraint) -> Result<Option<Vec<String>>, NumberR
     if is_empty(c, step) {
         return Ok(None);
     }
-    let mut scales: Vec<(i64, i64)> = [&c.minimum, &c.maximum]
+    // The step's regex counts fraction digits up to each window's distance
+    // from the step's exponent; windows around far bounds would make it
+    // count hundreds, so it keeps to its own.
+    let step_windows = step.map(|(m, p)| {
+        let (a, b, _) = split_2_5(m);
+        Windows::new([Windows::around(p, a.max(b) as i64)])
+    });
+    let bound_scales = [&c.minimum, &c.maximum]
         .into_iter()
         .flatten()
         .filter(|(b, _)| !b.is_zero())
-        .map(|(b, _)| Windows::around(b.point, 0))
-        .collect();
-    if let Some((m, p)) = step {
-        let (a, b, _) = split_2_5(m);
-        scales.push(Windows::around(p, a.max(b) as i64));
-    }
-    let windows = Windows::new(scales);
+        .map(|(b, _)| Windows::around(b.point, 0));
+    let windows =
+        Windows::new(bound_scales.chain(step_windows.iter().flat_map(|w| w.0.iter().copied())));
     let mut parts: Vec<(Keyword, String)> = Vec::new();
     if let Some((b, excl)) = &c.minimum {
         for p in lower_bound(b, *excl, &windows) {
@@ -606,7 +615,8 @@ pub fn number_regex(c: &NumberConstraint) -> Result<Option<Vec<String>>, NumberR
         }
     }
     if let Some((m, p)) = step {
-        for part in step_parts(m, p, &windows).map_err(|size| NumberRegexError::TooLarge {
+        let own = step_windows.as_ref().unwrap_or(&windows);
+        for part in step_parts(m, p, own).map_err(|size| NumberRegexError::TooLarge {
             keyword: Keyword::MultipleOf,
             value: step_text(c),
             size,
@@ -1039,12 +1049,11 @@ fn mag_le(t: i64) -> String {
     }
 }
 
-/// The written exponents decided exactly, whatever the mantissa:
-/// `[-EXP_WINDOW, EXP_WINDOW]` and a window around each scale at which the
-/// constraint's own digits sit (a bound's magnitude `q`: `[q - EXP_WINDOW,
-/// q + EXP_WINDOW]`; a step `m × 10^p`: `[p - EXP_WINDOW, p + EXP_WINDOW +
-/// c]`). Every regex of one constraint uses the same windows, so that
-/// their intersection is exact there. Sorted, disjoint, not adjacent.
+/// The written exponents one regex decides exactly, whatever the mantissa:
+/// `[-EXP_WINDOW, EXP_WINDOW]` and windows around scales at which the
+/// constraint's own digits sit (a bound's magnitude `q`: `[q -
+/// SCALE_WINDOW, q + SCALE_WINDOW]`; a step `m × 10^p`: `[p -
+/// SCALE_WINDOW, p + SCALE_WINDOW + c]`). Sorted, disjoint, not adjacent.
 #[derive(Clone, Debug)]
 struct Windows(Vec<(i64, i64)>);
 
@@ -1692,11 +1701,15 @@ mod tests {
         let mant = &body[..body.find(['e', 'E']).unwrap_or(body.len())];
         let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
         let short = int.len() as i64 <= SCALE_WINDOW && frac.len() as i64 <= SCALE_WINDOW;
+        // A bound's scale counts without a step; the step's always.
+        let step = step_of(c).ok().flatten();
         let mut scales = Vec::new();
-        for (b, _) in [&c.minimum, &c.maximum].into_iter().flatten() {
-            scales.push(b.point);
+        if step.is_none() {
+            for (b, _) in [&c.minimum, &c.maximum].into_iter().flatten() {
+                scales.push(b.point);
+            }
         }
-        if let Ok(Some((_, p))) = step_of(c) {
+        if let Some((_, p)) = step {
             scales.push(p);
         }
         let e = written_exp(s);
