@@ -39,6 +39,32 @@ fn options_supported(opts: &Map<String, Value>) -> Result<(), String> {
     Ok(())
 }
 
+/// Equality of JSON values with numbers compared by value (`1e10` and
+/// `10000000000.0` are one number), as the reference libraries' Python and
+/// JavaScript tests compare them. serde_json keeps each number's text, so
+/// `==` on values would compare spellings.
+fn same(a: &Value, b: &Value) -> bool {
+    use formwork::frontend::number_regex::Decimal;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            match (
+                Decimal::parse(&x.to_string()),
+                Decimal::parse(&y.to_string()),
+            ) {
+                (Some(p), Some(q)) => p == q,
+                _ => x == y,
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| same(p, q)))
+        }
+        _ => a == b,
+    }
+}
+
 /// Checks one case; `Err` explains the failure.
 fn check_case(case: &Value) -> Result<(), String> {
     let input = case["input"].as_str().ok_or("no input")?;
@@ -80,7 +106,7 @@ fn check_case(case: &Value) -> Result<(), String> {
         "value" => {
             let want = &case["expected"];
             match got {
-                Ok(r) if &r.value == want => Ok(()),
+                Ok(r) if same(&r.value, want) => Ok(()),
                 Ok(r) => Err(format!("got {}, want {want}", r.value)),
                 Err(e) => Err(format!("error {e}, want {want}")),
             }
@@ -100,7 +126,7 @@ fn check_case(case: &Value) -> Result<(), String> {
             let want: Value = serde_json::from_str(want_text)
                 .map_err(|e| format!("expected text is not JSON: {e}"))?;
             match got {
-                Ok(r) if r.value == want => Ok(()),
+                Ok(r) if same(&r.value, &want) => Ok(()),
                 Ok(r) => Err(format!("got {}, want {want}", r.value)),
                 Err(e) => Err(format!("error {e}, want {want}")),
             }
@@ -555,7 +581,7 @@ fn structural_guesses() {
     assert_eq!(v("[{]"), json!([]));
     assert_eq!(v("[1, {"), json!([1]));
     assert_eq!(v("[1, -"), json!([1]));
-    assert_eq!(v("[-,"), json!([-0.0]));
+    assert!(same(&v("[-,"), &json!([-0.0])));
     assert_eq!(v("[{}]"), json!([{}]));
     // Rows with the `}, {` lost: a repeated key without a comma before it.
     assert_eq!(v(r#"[{"a": 1 "a": 2}]"#), json!([{"a": 1}, {"a": 2}]));

@@ -13,7 +13,7 @@
 //! short, and how each is done:
 //!
 //! * `type`, `enum`, `const`: values spelled in every JSON spelling (numbers
-//!   whose exponent lies in ±[`EXP_WINDOW`]; objects with up to
+//!   in the spellings [`value_regex`] covers; objects with up to
 //!   [`MAX_COUNTED_ONCE`] keys in any order, as a counted any-order list).
 //!   Next to other keywords, each value is checked with `Compiler::holds`,
 //!   the compiler's own reading of the keywords applied to one value.
@@ -21,7 +21,9 @@
 //!   `pattern` (ECMA-262 translated over every escape spelling; leading
 //!   lookaheads become intersections and exclusions), asserted `format`s.
 //! * Numbers: bounds, `type: integer` and `multipleOf` (several: their least
-//!   common multiple) exact on the value through digit automata.
+//!   common multiple) exact on the value through digit automata. Every
+//!   numeric keyword is read from the number's text (serde_json's
+//!   `arbitrary_precision`) as an exact decimal, never through `f64`.
 //! * Objects: `properties`, `required`, `additionalProperties`,
 //!   `patternProperties` (keys split into classes by the patterns they
 //!   match), `propertyNames`, `minProperties` / `maxProperties`,
@@ -59,7 +61,10 @@
 
 use crate::error::GrammarError;
 use crate::frontend::json::{add_json_rules, NUMBER, STRING};
-use crate::frontend::number_regex::{number_regex, Decimal, Keyword, NumberConstraint};
+use crate::frontend::number_regex::{
+    number_regex, value_regex, Decimal, Keyword, NumberConstraint, MAX_BOUND_DIGITS,
+    MAX_BOUND_MAGNITUDE,
+};
 use crate::frontend::schema_ids::{
     push_escaped, resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
 };
@@ -75,8 +80,9 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use typed_arena::Arena;
 
-/// Exponents tried for the spellings of a `const`/`enum` number.
-pub const EXP_WINDOW: i32 = 20;
+/// Written exponents around 0 within which every spelling of a number is
+/// decided exactly (see [`crate::frontend::number_regex`]).
+pub const EXP_WINDOW: i32 = crate::frontend::number_regex::EXP_WINDOW as i32;
 /// Fraction digits and negative exponents handled exactly for `integer`.
 pub const INT_EXP_LIMIT: u32 = 20;
 /// Largest object `const`/`enum` value spelled as a choice of key orders;
@@ -945,27 +951,22 @@ const IGNORED: &[&str] = &[
     "allOf",
 ];
 
+/// A count keyword (`minLength`, `maxItems`, …): a non-negative integer,
+/// in any spelling (`2`, `2.0`, `2e0`); counts beyond `u64` saturate.
 fn as_u64(v: &Value, ptr: &str, kw: &str) -> R<u64> {
-    match v {
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                Ok(u)
-            } else if let Some(f) = n.as_f64() {
-                if f >= 0.0 && f.fract() == 0.0 {
-                    Ok(if f > u64::MAX as f64 {
-                        u64::MAX
-                    } else {
-                        f as u64
-                    })
-                } else {
-                    Err(invalid(ptr, format!("{kw} must be a non-negative integer")))
-                }
-            } else {
-                Err(invalid(ptr, format!("{kw} must be a non-negative integer")))
-            }
-        }
-        _ => Err(invalid(ptr, format!("{kw} must be a non-negative integer"))),
+    let bad = || invalid(ptr, format!("{kw} must be a non-negative integer"));
+    let Value::Number(n) = v else {
+        return Err(bad());
+    };
+    if let Some(u) = n.as_u64() {
+        return Ok(u);
     }
+    let d = Decimal::parse(&n.to_string())
+        .ok_or_else(|| unsupported(ptr, format!("{kw} {n}: exponent beyond ±10^12")))?;
+    if d.is_negative() || !d.is_integer() {
+        return Err(bad());
+    }
+    Ok(d.to_u64().unwrap_or(u64::MAX))
 }
 
 impl<'a> Compiler<'a> {
@@ -2702,7 +2703,7 @@ impl<'a> Compiler<'a> {
             Value::Number(v) => match (n.number, Decimal::parse(&v.to_string())) {
                 (NumKind::None, _) => false,
                 (_, Some(d)) => {
-                    let plain = v.is_i64() || v.is_u64();
+                    let plain = !v.to_string().contains(['.', 'e', 'E']);
                     let integral = if self.draft4 { plain } else { d.is_integer() };
                     number_constraint(n).contains(&d)
                         && !(self.draft4 && n.number == NumKind::Int && !plain)
@@ -3882,7 +3883,7 @@ fn infeasible(subs: &[Sub]) -> bool {
         if let Some(Value::Array(r)) = m.get("required") {
             required.extend(r.iter().filter_map(Value::as_str));
         }
-        if let Some(x) = m.get("maxProperties").and_then(Value::as_u64) {
+        if let Some(x) = m.get("maxProperties").and_then(|v| as_u64(v, "", "").ok()) {
             max_props = max_props.min(x);
         }
     }
@@ -4024,12 +4025,13 @@ fn disjoint(a: &Compiled, b: &Compiled) -> bool {
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
-            if let (Some(p), Some(q)) = (x.as_i64(), y.as_i64()) {
-                p == q
-            } else if let (Some(p), Some(q)) = (x.as_u64(), y.as_u64()) {
-                p == q
-            } else {
-                x.as_f64() == y.as_f64()
+            match (
+                Decimal::parse(&x.to_string()),
+                Decimal::parse(&y.to_string()),
+            ) {
+                (Some(p), Some(q)) => p == q,
+                // Exponents beyond ±10^12: equal spellings are equal values.
+                _ => x == y,
             }
         }
         (Value::Array(x), Value::Array(y)) => {
@@ -4477,71 +4479,19 @@ fn exclude_spellings(e: Expr, except: &[String]) -> Expr {
     }
 }
 
-/// Every spelling of a number value whose exponent is within ±EXP_WINDOW.
+/// Every spelling of a number value (see [`value_regex`]).
 fn spell_number(x: &serde_json::Number, ptr: &str) -> R<String> {
-    // Decimal digits of the value: sign, significant digits, exponent p
-    // such that value = 0.D × 10^p.
-    let text = if x.is_i64() || x.is_u64() {
-        x.to_string()
-    } else {
-        let f = x.as_f64().unwrap_or(f64::NAN);
-        if !f.is_finite() {
-            return Err(unsupported(ptr, "non-finite number"));
-        }
-        format!("{f:e}")
-    };
-    let (neg, body) = match text.strip_prefix('-') {
-        Some(b) => (true, b.to_string()),
-        None => (false, text.clone()),
-    };
-    let (mant, exp) = match body.split_once('e') {
-        Some((m, e)) => (m.to_string(), e.parse::<i64>().unwrap_or(0)),
-        None => (body.clone(), 0),
-    };
-    let (ip, fp) = match mant.split_once('.') {
-        Some((i, f)) => (i.to_string(), f.to_string()),
-        None => (mant.clone(), String::new()),
-    };
-    let all = format!("{ip}{fp}");
-    let lead = all.len() - all.trim_start_matches('0').len();
-    let d = all.trim_matches('0').to_string();
-    if d.is_empty() {
-        // Zero: any sign, fraction of zeros, any exponent.
-        return Ok("-?0(?:\\.0+)?(?:[eE][+-]?[0-9]+)?".into());
-    }
-    if !(x.is_i64() || x.is_u64()) && d.len() > 15 {
-        return Err(unsupported(
-            ptr,
-            "a non-integer number with more than 15 significant digits in enum/const",
-        ));
-    }
-    let p = ip.len() as i64 - lead as i64 + exp;
-    let sign = if neg { "-" } else { "" };
-    let mut alts = Vec::new();
-    // Exponents near 0 (`1000`, `1e3`) and near the value's own scale
-    // (`1e+308` for 1e308, whose plain spelling has 309 digits).
-    let w = EXP_WINDOW as i64;
-    let mut exps: Vec<i64> = (-w..=w).chain(p - 1 - w..=p - 1 + w).collect();
-    exps.sort_unstable();
-    exps.dedup();
-    for e in exps {
-        let q = p - e; // mantissa = 0.D × 10^q
-        let dl = d.len() as i64;
-        let m = if q >= dl {
-            format!("{d}{}(?:\\.0+)?", "0".repeat((q - dl) as usize))
-        } else if q > 0 {
-            format!("{}\\.{}0*", &d[..q as usize], &d[q as usize..])
-        } else {
-            format!("0\\.{}{d}0*", "0".repeat((-q) as usize))
-        };
-        let ex = match e.cmp(&0) {
-            std::cmp::Ordering::Greater => format!("[eE]\\+?0*{e}"),
-            std::cmp::Ordering::Less => format!("[eE]-0*{}", -e),
-            std::cmp::Ordering::Equal => "(?:[eE][+-]?0+)?".to_string(),
-        };
-        alts.push(format!("{m}{ex}"));
-    }
-    Ok(format!("{sign}(?:{})", alts.join("|")))
+    Decimal::parse(&x.to_string())
+        .and_then(|d| value_regex(&d))
+        .ok_or_else(|| {
+            unsupported(
+                ptr,
+                format!(
+                    "enum/const number {x} has more than {MAX_BOUND_DIGITS} significant digits \
+                     or a magnitude beyond 10^±{MAX_BOUND_MAGNITUDE}"
+                ),
+            )
+        })
 }
 
 /// An expression accepting every JSON spelling of `v`.

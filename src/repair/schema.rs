@@ -73,6 +73,7 @@
 //! [`MAX_REF_HOPS`] times per node, and `anyOf`/`oneOf` try each branch once.
 
 use super::{repair, repair_marking_left_out, Fix, RepairError, RepairKind, SchemaCheck, LEFT_OUT};
+use crate::frontend::number_regex::Decimal;
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
@@ -303,7 +304,9 @@ fn has_type(v: &Value, t: &str) -> bool {
         | ("object", Value::Object(_))
         | ("number", Value::Number(_)) => true,
         ("integer", Value::Number(n)) => {
-            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+            n.is_i64()
+                || n.is_u64()
+                || Decimal::parse(&n.to_string()).is_some_and(|d| d.is_integer())
         }
         _ => false,
     }
@@ -919,5 +922,17 @@ mod tests {
         // Nothing fits: the documents stay as they are, and do not validate.
         let r = repair_with_schema("{\"b\": 2}\n{\"c\": 3}", &s, SchemaMode::Salvage).unwrap();
         assert!(r.value.is_array());
+    }
+
+    /// Integers are recognised by exact value, beyond `f64` too.
+    #[test]
+    fn integer_type_is_exact() {
+        let n = |t: &str| serde_json::from_str::<Value>(t).unwrap();
+        for t in ["100000000000000000000", "1e400", "2.0", "-0", "1.5e1"] {
+            assert!(has_type(&n(t), "integer"), "{t}");
+        }
+        for t in ["1.0000000000000000001", "1e-400", "0.5"] {
+            assert!(!has_type(&n(t), "integer"), "{t}");
+        }
     }
 }
