@@ -387,49 +387,121 @@ struct Row {
 /// [`crate::json_value::canonical`]) added to set `parent`, and set 0 is
 /// empty. Entries are made in the order rows are, so popping rows pops the
 /// entries they made.
+///
+/// The sets form a tree (each set is its parent plus one value), and
+/// several of its branches are alive at once: the mask walk tries items on
+/// top of the committed list, and an ambiguous parse keeps one set per
+/// reading. Membership is therefore asked of a tree path, not of one hash
+/// set: the entries holding a value are found through a hash index
+/// ([`ValueSets::latest`], with each entry linking to the previous entry of
+/// the same hash), and each is checked for being on the set's path by a
+/// level-ancestor query over skew-binary jump pointers (Myers, "An
+/// applicative random-access stack", 1983), in O(log n) steps. A list of n
+/// items thus costs O(log n) per item, not O(n).
 #[derive(Clone, Debug, Default)]
 struct ValueSets {
     entries: Vec<ValueEntry>,
     bytes: Vec<u8>,
+    /// Per value hash: the newest set whose own entry has that hash.
+    latest: std::collections::HashMap<u64, u64, FxBuild>,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct ValueEntry {
     parent: u64,
+    /// An ancestor set to jump to (see [`ValueSets::ancestor_at`]).
+    jump: u64,
+    /// Number of values in the set.
+    depth: u32,
     hash: u64,
+    /// The next older set whose own entry has the same hash (0: none).
+    same_hash: u64,
     start: u32,
     end: u32,
 }
 
 impl ValueSets {
+    #[inline]
+    fn depth(&self, set: u64) -> u32 {
+        match set {
+            0 => 0,
+            s => self.entries[s as usize - 1].depth,
+        }
+    }
+
+    #[inline]
+    fn jump(&self, set: u64) -> u64 {
+        match set {
+            0 => 0,
+            s => self.entries[s as usize - 1].jump,
+        }
+    }
+
+    /// The ancestor of `set` (itself included) with `depth` values.
+    fn ancestor_at(&self, mut set: u64, depth: u32) -> u64 {
+        while self.depth(set) > depth {
+            let e = &self.entries[set as usize - 1];
+            set = if self.depth(e.jump) >= depth {
+                e.jump
+            } else {
+                e.parent
+            };
+        }
+        set
+    }
+
     /// The set `set` plus `value`, or `None` if `value` is in it already.
     fn insert(&mut self, set: u64, value: &[u8]) -> Option<u64> {
         let mut h = FxHasher::default();
         h.write(value);
         let hash = h.finish();
-        let mut s = set;
+        let newest = self.latest.get(&hash).copied().unwrap_or(0);
+        let mut s = newest;
         while s != 0 {
             let e = self.entries[s as usize - 1];
-            if e.hash == hash && &self.bytes[e.start as usize..e.end as usize] == value {
+            if &self.bytes[e.start as usize..e.end as usize] == value
+                && self.ancestor_at(set, e.depth) == s
+            {
                 return None;
             }
-            s = e.parent;
+            s = e.same_hash;
         }
+        // Myers' rule: jump as far as the parent's jump does, again, when
+        // the two jumps have equal length; else to the parent.
+        let (pj, depth) = (self.jump(set), self.depth(set));
+        let jump =
+            if set != 0 && depth - self.depth(pj) == self.depth(pj) - self.depth(self.jump(pj)) {
+                self.jump(pj)
+            } else {
+                set
+            };
         let start = self.bytes.len() as u32;
         self.bytes.extend_from_slice(value);
         self.entries.push(ValueEntry {
             parent: set,
+            jump,
+            depth: depth + 1,
             hash,
+            same_hash: newest,
             start,
             end: self.bytes.len() as u32,
         });
-        Some(self.entries.len() as u64)
+        let id = self.entries.len() as u64;
+        self.latest.insert(hash, id);
+        Some(id)
     }
 
     fn truncate(&mut self, n: usize) {
         if let Some(e) = self.entries.get(n) {
             self.bytes.truncate(e.start as usize);
-            self.entries.truncate(n);
+        }
+        // Newest first, so each popped entry is the newest of its hash.
+        while self.entries.len() > n {
+            let e = self.entries.pop().expect("more than n entries");
+            match e.same_hash {
+                0 => self.latest.remove(&e.hash),
+                older => self.latest.insert(e.hash, older),
+            };
         }
     }
 }
@@ -952,5 +1024,67 @@ impl Parser {
             starts_distinct,
             values_start,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ValueSets;
+
+    /// Membership over the tree of sets agrees with walking each set's
+    /// whole path, under random inserts on random live sets and pops.
+    #[test]
+    fn value_sets_agree_with_path_walks() {
+        let mut rng = 0x1234_5678_9abc_def0u64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut v = ValueSets::default();
+        // Each entry's (parent, value), mirrored naively.
+        let mut naive: Vec<(u64, Vec<u8>)> = Vec::new();
+        let contains = |naive: &[(u64, Vec<u8>)], mut s: u64, x: &[u8]| {
+            while s != 0 {
+                if naive[s as usize - 1].1 == x {
+                    return true;
+                }
+                s = naive[s as usize - 1].0;
+            }
+            false
+        };
+        for _ in 0..20_000 {
+            if next(50) == 0 && !naive.is_empty() {
+                // Pop a few, as a mask walk does; now and then many.
+                let len = naive.len() as u64;
+                let n = if next(20) == 0 {
+                    next(len + 1)
+                } else {
+                    len - next(len.min(5) + 1)
+                } as usize;
+                v.truncate(n);
+                naive.truncate(n);
+                continue;
+            }
+            // Mostly extend a recent set, so that paths get long.
+            let len = naive.len() as u64;
+            let set = if len == 0 || next(4) == 0 {
+                next(len + 1)
+            } else {
+                len - next(len.min(3))
+            };
+            let x = next(400).to_string().into_bytes();
+            let dup = contains(&naive, set, &x);
+            match v.insert(set, &x) {
+                None => assert!(dup, "{x:?} reported in set {set}"),
+                Some(id) => {
+                    assert!(!dup, "{x:?} missed in set {set}");
+                    naive.push((set, x));
+                    assert_eq!(id, naive.len() as u64);
+                }
+            }
+        }
+        assert!(v.entries.iter().any(|e| e.depth > 40), "paths stayed short");
     }
 }
