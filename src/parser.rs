@@ -506,6 +506,10 @@ impl ValueSets {
     }
 }
 
+/// Rows with more items than this get an index for completions (see
+/// [`Parser::waiting_in`]); smaller ones are scanned.
+const INDEX_FROM: u32 = 32;
+
 /// A fast hasher for small integer keys (FxHash).
 #[derive(Default, Clone, Copy)]
 pub(crate) struct FxHasher(u64);
@@ -550,6 +554,10 @@ pub(crate) type CostMemo = std::collections::HashMap<u64, std::rc::Rc<CostMap>, 
 pub(crate) struct Parser {
     items: Vec<Item>,
     rows: Vec<Row>,
+    /// Per row, once a completion has asked for it and the row is large:
+    /// its items that wait for a non-terminal, as `(symbol, item)` sorted
+    /// (see [`waiting_in`](Self::waiting_in)).
+    waiting: Vec<Option<Box<[(u32, u32)]>>>,
     allowed: Vec<u32>,
     seen: HashSet<(u32, u32, u64), FxBuild>,
     next_serial: u64,
@@ -569,6 +577,7 @@ impl Parser {
         let mut p = Parser {
             items: Vec::new(),
             rows: Vec::new(),
+            waiting: Vec::new(),
             allowed: Vec::new(),
             seen: HashSet::default(),
             next_serial: 0,
@@ -878,6 +887,7 @@ impl Parser {
         }
         let r = self.rows[n];
         self.rows.truncate(n);
+        self.waiting.truncate(n);
         self.items.truncate(r.start as usize);
         self.allowed.truncate(r.allowed_start as usize);
         self.values.truncate(r.values_start as usize);
@@ -887,32 +897,85 @@ impl Parser {
     /// has just been completed (its text is `text` from row `o` on).
     fn complete(&mut self, t: &ParserTables, x: u32, o: u32, text: &[u8]) {
         let a = NT | x;
-        let o = self.rows[o as usize];
-        for i in o.start..o.end {
-            let px = self.items[i as usize];
-            let sym = t.rhs[px.dot as usize];
-            if sym == a {
-                self.add(Item {
-                    dot: px.dot + 1,
-                    origin: px.origin,
-                    tag: 0,
-                });
-            } else if is_any_order(sym) {
-                let spec = t.spec(sym);
-                for m in spec.members_of(x) {
-                    if spec.member(px.tag, m) == x {
-                        let Some(mut tag) = spec.advance(px.tag, m) else {
+        let row = self.rows[o as usize];
+        if row.end - row.start <= INDEX_FROM {
+            for i in row.start..row.end {
+                self.advance_over(t, i, a, row.pos, text);
+            }
+            return;
+        }
+        let index = self.waiting_in(t, o);
+        let from = index.partition_point(|&(s, _)| s < a);
+        for &(s, i) in &index[from..] {
+            if s != a {
+                break;
+            }
+            self.advance_over(t, i, a, row.pos, text);
+        }
+        // Any-order symbols sort last, after every plain non-terminal.
+        let lists = index.partition_point(|&(s, _)| !is_any_order(s));
+        for &(_, i) in &index[lists..] {
+            self.advance_over(t, i, a, row.pos, text);
+        }
+        self.waiting[o as usize] = Some(index);
+    }
+
+    /// Row `o`'s items that wait for a non-terminal (plain or any-order),
+    /// as `(symbol, item)` sorted; taken out of [`Parser::waiting`] (built
+    /// on first use), for the caller to put back.
+    ///
+    /// A completion advances the items of its origin row that wait for the
+    /// completed non-terminal. Scanning the whole row for them costs the
+    /// row's size per completion, and a row can hold thousands of items
+    /// (an object with thousands of optional properties in schema order
+    /// predicts all of them) while a completion chain runs through
+    /// thousands of its rules: quadratic. Looked up in this index, each
+    /// completion costs a binary search.
+    fn waiting_in(&mut self, t: &ParserTables, o: u32) -> Box<[(u32, u32)]> {
+        if self.waiting.len() < self.rows.len() {
+            self.waiting.resize(self.rows.len(), None);
+        }
+        if let Some(index) = self.waiting[o as usize].take() {
+            return index;
+        }
+        let row = self.rows[o as usize];
+        let mut index: Vec<(u32, u32)> = (row.start..row.end)
+            .filter_map(|i| {
+                let sym = t.rhs[self.items[i as usize].dot as usize];
+                (sym != END && sym & NT != 0).then_some((sym, i))
+            })
+            .collect();
+        index.sort_unstable();
+        index.into_boxed_slice()
+    }
+
+    /// Advances item `i` (of the origin row, which ended at byte `pos`)
+    /// over the completed non-terminal `a` if it waits for it.
+    #[inline]
+    fn advance_over(&mut self, t: &ParserTables, i: u32, a: u32, pos: u32, text: &[u8]) {
+        let px = self.items[i as usize];
+        let sym = t.rhs[px.dot as usize];
+        if sym == a {
+            self.add(Item {
+                dot: px.dot + 1,
+                origin: px.origin,
+                tag: 0,
+            });
+        } else if is_any_order(sym) {
+            let x = a & !NT;
+            let spec = t.spec(sym);
+            for m in spec.members_of(x) {
+                if spec.member(px.tag, m) == x {
+                    let Some(mut tag) = spec.advance(px.tag, m) else {
+                        continue;
+                    };
+                    if spec.distinct {
+                        let Some(set) = self.distinct_value(px.tag, text, pos as usize) else {
                             continue;
                         };
-                        if spec.distinct {
-                            let Some(set) = self.distinct_value(px.tag, text, o.pos as usize)
-                            else {
-                                continue;
-                            };
-                            tag = (tag & !SET_MASK) | set;
-                        }
-                        self.add(Item { tag, ..px });
+                        tag = (tag & !SET_MASK) | set;
                     }
+                    self.add(Item { tag, ..px });
                 }
             }
         }
