@@ -506,6 +506,9 @@ impl ValueSets {
     }
 }
 
+/// A row's items that wait for a non-terminal, as `(symbol, item)` sorted.
+type WaitingIndex = Box<[(u32, u32)]>;
+
 /// Rows with more items than this get an index for completions (see
 /// [`Parser::waiting_in`]); smaller ones are scanned.
 const INDEX_FROM: u32 = 32;
@@ -557,7 +560,7 @@ pub(crate) struct Parser {
     /// Per row, once a completion has asked for it and the row is large:
     /// its items that wait for a non-terminal, as `(symbol, item)` sorted
     /// (see [`waiting_in`](Self::waiting_in)).
-    waiting: Vec<Option<Box<[(u32, u32)]>>>,
+    waiting: Vec<Option<WaitingIndex>>,
     allowed: Vec<u32>,
     seen: HashSet<(u32, u32, u64), FxBuild>,
     next_serial: u64,
@@ -931,7 +934,7 @@ impl Parser {
     /// predicts all of them) while a completion chain runs through
     /// thousands of its rules: quadratic. Looked up in this index, each
     /// completion costs a binary search.
-    fn waiting_in(&mut self, t: &ParserTables, o: u32) -> Box<[(u32, u32)]> {
+    fn waiting_in(&mut self, t: &ParserTables, o: u32) -> WaitingIndex {
         if self.waiting.len() < self.rows.len() {
             self.waiting.resize(self.rows.len(), None);
         }
