@@ -181,6 +181,22 @@ impl<'g> Lowering<'g> {
         })
     }
 
+    fn json_strings(&mut self, values: &'g [String]) -> Result<u32, GrammarError> {
+        if values.is_empty() {
+            return Err(GrammarError::EmptyLanguage(
+                "a set of JSON strings with no string".into(),
+            ));
+        }
+        // Not a regex (NUL is not valid regex text outside an escape), and
+        // each value JSON-quoted, so that no two sets share a key.
+        let mut key = String::from("\0json");
+        for v in values {
+            key.push('\0');
+            key.push_str(&serde_json::to_string(v).expect("a string serializes"));
+        }
+        self.lexeme_with(Cow::Owned(key), |_| LexemeDfa::strings(values))
+    }
+
     /// The intersection's DFA, built (see [`LexemeDfa::intersect`]).
     fn intersect(all: &[String], except: &[String]) -> Result<LexemeDfa, GrammarError> {
         let a = all
@@ -261,6 +277,7 @@ impl<'g> Lowering<'g> {
         Ok(match e {
             Expr::Regex(p) => self.lexeme(p)?,
             Expr::Literal(s) => self.literal(s)?,
+            Expr::JsonStrings(values) => self.json_strings(values)?,
             Expr::Intersect { all, except } => match self.intersection(all, except) {
                 // An empty intersection is a symbol with no production: the
                 // alternatives using it are pruned like any unproductive one.

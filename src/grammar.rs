@@ -51,6 +51,12 @@ pub enum Expr {
         all: Vec<String>,
         except: Vec<String>,
     },
+    /// A lexeme matching any one of these strings as a JSON string token:
+    /// quoted, in every JSON spelling (`"A"`, `"\u0041"`, `"\u0061"` is
+    /// not `"A"`). A JSON Schema `enum` of strings: built as a trie, so
+    /// tens of thousands of values cost about their total length. Must not
+    /// be empty.
+    JsonStrings(Vec<String>),
     /// A reference to a named rule.
     Rule(String),
     /// The expressions one after another.

@@ -19,6 +19,7 @@
 
 mod lazy;
 mod literal;
+mod strings;
 
 use crate::error::GrammarError;
 use crate::parser::FxBuild;
@@ -444,6 +445,12 @@ impl LexemeDfa {
         Ok(dfa)
     }
 
+    /// The lexeme matching any one of the JSON strings `values` (quotes
+    /// included) in every JSON spelling: a trie (see [`strings`]).
+    pub(crate) fn strings(values: &[String]) -> Result<LexemeDfa, GrammarError> {
+        strings::string_set_dfa(values)
+    }
+
     /// `pattern` as a lazily built DFA (see [`lazy`]), if it qualifies
     /// (`None`: build it densely; that also reports a syntax error).
     fn lazy(pattern: &str) -> Result<Option<LexemeDfa>, GrammarError> {
@@ -842,9 +849,19 @@ impl LexemeDfa {
 
     /// Fewest bytes from state `s` to an accepting state.
     pub(crate) fn to_accept(&self, s: u32) -> u32 {
+        if let Some(t) = self.string_set() {
+            return t.to_accept(s);
+        }
         match &self.counted {
             Some(c) => c.to_accept(s),
             None => self.distances().to_accept[s as usize],
+        }
+    }
+
+    fn string_set(&self) -> Option<&strings::StringSetDfa> {
+        match self.lazy.as_deref() {
+            Some(Lazy::Strings(t)) => Some(t),
+            _ => None,
         }
     }
 
@@ -853,6 +870,12 @@ impl LexemeDfa {
             return Distances {
                 to_accept: Vec::new(),
                 shortest: c.to_accept(self.start).max(1),
+            };
+        }
+        if let Some(t) = self.string_set() {
+            return Distances {
+                to_accept: Vec::new(),
+                shortest: t.shortest(),
             };
         }
         // A lazy DFA is completed first; its state numbers do not change.

@@ -63,6 +63,7 @@ use crate::frontend::number_regex::{number_regex, Decimal, Keyword, NumberConstr
 use crate::frontend::schema_ids::{
     push_escaped, resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
 };
+use crate::frontend::schema_values::ValueSet;
 use crate::frontend::string_regex::{drop_trailing_lookahead, split_leading_lookaheads};
 use crate::grammar::{
     spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT,
@@ -725,7 +726,7 @@ struct Node<'a> {
     non_integer: bool,
     /// Only numbers that are not multiples of these (negated `multipleOf`).
     not_multiple_of: Vec<(Decimal, String)>,
-    values: Option<Vec<Value>>,
+    values: Option<ValueSet>,
     values_ptr: String,
     // strings
     min_len: u64,
@@ -736,7 +737,7 @@ struct Node<'a> {
     /// Patterns the string must not match (from negations).
     not_patterns: Vec<(String, StrRule)>,
     /// Values excluded (from negated `enum`/`const`).
-    not_values: Vec<Value>,
+    not_values: ValueSet,
     not_values_ptr: String,
     // numbers
     lo: Option<Bound>,
@@ -821,7 +822,7 @@ impl<'a> Node<'a> {
             len_ptr: String::new(),
             patterns: Vec::new(),
             not_patterns: Vec::new(),
-            not_values: Vec::new(),
+            not_values: ValueSet::default(),
             not_values_ptr: String::new(),
             lo: None,
             hi: None,
@@ -1951,8 +1952,10 @@ impl<'a> Compiler<'a> {
                 }
                 match (values(x, key), values(y, key)) {
                     (Some(vx), Some(vy)) => {
-                        (requires(x, key) || requires(&context, key))
-                            && !vx.iter().any(|a| vy.iter().any(|b| json_eq(a, b)))
+                        (requires(x, key) || requires(&context, key)) && {
+                            let vy = ValueSet::from_values(vy);
+                            !vx.iter().any(|a| vy.contains(a))
+                        }
                     }
                     _ => false,
                 }
@@ -2087,8 +2090,9 @@ impl<'a> Compiler<'a> {
                             .push((d, kp().replace("$fw_not_multiple_of", "multipleOf")));
                     }
                     "$fw_not_values" => {
-                        n.not_values
-                            .extend(v.as_array().into_iter().flatten().cloned());
+                        for x in v.as_array().into_iter().flatten() {
+                            n.not_values.insert(x.clone());
+                        }
                         n.not_values_ptr = kp();
                     }
                     "$fw_not_pattern" => {
@@ -2194,12 +2198,13 @@ impl<'a> Compiler<'a> {
                                 .ok_or_else(|| invalid(&kp(), "enum must be an array"))?
                                 .clone()
                         };
+                        let vals = ValueSet::from_values(vals);
                         n.values = Some(match n.values.take() {
                             None => vals,
-                            Some(old) => old
-                                .into_iter()
-                                .filter(|x| vals.iter().any(|y| json_eq(x, y)))
-                                .collect(),
+                            Some(mut old) => {
+                                old.retain(|x| vals.contains(x));
+                                old
+                            }
                         });
                         n.values_ptr = kp();
                     }
@@ -2520,7 +2525,7 @@ impl<'a> Compiler<'a> {
         if let Some(vals) = &n.values {
             let vals = vals
                 .iter()
-                .filter(|v| !n.not_values.iter().any(|x| json_eq(x, v)))
+                .filter(|v| !n.not_values.contains(v))
                 .cloned()
                 .collect();
             return self.emit_values(&n, vals);
@@ -2600,12 +2605,12 @@ impl<'a> Compiler<'a> {
         })
     }
 
+    /// The values `vals` (distinct) that the rest of `n` accepts, spelled:
+    /// strings as one set lexeme (a trie, however many), other values each
+    /// in its own spellings.
     fn emit_values(&mut self, n: &Node<'a>, vals: Vec<Value>) -> R<Option<Compiled>> {
         let mut kept: Vec<Value> = Vec::new();
         for v in vals {
-            if kept.iter().any(|k| json_eq(k, &v)) {
-                continue;
-            }
             if self.node_holds(&v, n)? {
                 kept.push(v);
             }
@@ -2614,10 +2619,19 @@ impl<'a> Compiler<'a> {
             return Ok(None);
         }
         let mut alts = Vec::new();
+        let mut strings = Vec::new();
         let mut types = 0;
         for v in &kept {
-            alts.push(spell_value(v, &n.values_ptr)?);
+            match v {
+                Value::String(s) => strings.push(s.clone()),
+                _ => alts.push(spell_value(v, &n.values_ptr)?),
+            }
             types |= type_bit(v);
+        }
+        match strings.len() {
+            0 => {}
+            1 => alts.push(Expr::regex(spell_string(&strings[0]))),
+            _ => alts.push(Expr::JsonStrings(strings)),
         }
         Ok(Some(Compiled {
             expr: if alts.len() == 1 {
@@ -2679,11 +2693,7 @@ impl<'a> Compiler<'a> {
     /// Whether the value `x` satisfies the merged keywords of `n` (members
     /// and items through [`Self::holds`]).
     fn node_holds(&mut self, x: &Value, n: &Node<'a>) -> R<bool> {
-        if n.values
-            .as_ref()
-            .is_some_and(|v| !v.iter().any(|y| json_eq(x, y)))
-            || n.not_values.iter().any(|y| json_eq(x, y))
-        {
+        if n.values.as_ref().is_some_and(|v| !v.contains(x)) || n.not_values.contains(x) {
             return Ok(false);
         }
         let ptr = if n.values_ptr.is_empty() {
@@ -2739,9 +2749,8 @@ impl<'a> Compiler<'a> {
                 if !n.array || count < n.min_items || n.max_items.is_some_and(|mx| count > mx) {
                     return Ok(false);
                 }
-                if n.unique.is_some()
-                    && (0..a.len()).any(|i| (i + 1..a.len()).any(|j| json_eq(&a[i], &a[j])))
-                {
+                let mut seen = ValueSet::default();
+                if n.unique.is_some() && a.iter().any(|x| !seen.insert(x.clone())) {
                     return Ok(false);
                 }
                 for (i, item) in a.iter().enumerate() {
@@ -4013,34 +4022,13 @@ fn disjoint(a: &Compiled, b: &Compiled) -> bool {
         return true;
     }
     match (&a.values, &b.values) {
-        (Some(x), Some(y)) => !x.iter().any(|v| y.iter().any(|w| json_eq(v, w))),
+        (Some(x), Some(y)) => {
+            let y = ValueSet::from_values(y.iter().cloned());
+            !x.iter().any(|v| y.contains(v))
+        }
         (Some(x), None) => x.iter().all(|v| type_bit(v) & b.types == 0),
         (None, Some(y)) => y.iter().all(|v| type_bit(v) & a.types == 0),
         _ => false,
-    }
-}
-
-/// JSON Schema equality (numbers by value).
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            if let (Some(p), Some(q)) = (x.as_i64(), y.as_i64()) {
-                p == q
-            } else if let (Some(p), Some(q)) = (x.as_u64(), y.as_u64()) {
-                p == q
-            } else {
-                x.as_f64() == y.as_f64()
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
     }
 }
 
@@ -4080,10 +4068,9 @@ fn node_is_empty(n: &Node) -> bool {
         Value::Number(_) => n.number != NumKind::None,
     };
     no_type
-        || n.values.as_ref().is_some_and(|vals| {
-            vals.iter()
-                .all(|v| !type_ok(v) || n.not_values.iter().any(|x| json_eq(x, v)))
-        })
+        || n.values
+            .as_ref()
+            .is_some_and(|vals| vals.iter().all(|v| !type_ok(v) || n.not_values.contains(v)))
 }
 
 /// Whether the JSON string token `token` full-matches every regex of `rx`.
@@ -4205,13 +4192,11 @@ fn token_matches(rx: &[String], token: &str, ptr: &str) -> R<bool> {
 /// Whether the string `s` satisfies a node (its string keywords).
 fn string_ok(n: &Node, s: &str) -> R<bool> {
     let v = Value::String(s.to_string());
-    if !n.string || n.not_values.iter().any(|x| json_eq(x, &v)) {
+    if !n.string || n.not_values.contains(&v) {
         return Ok(false);
     }
-    if let Some(vals) = &n.values {
-        if !vals.iter().any(|x| json_eq(x, &v)) {
-            return Ok(false);
-        }
+    if n.values.as_ref().is_some_and(|vals| !vals.contains(&v)) {
+        return Ok(false);
     }
     let len = s.chars().count() as u64;
     if len < n.min_len || n.max_len.is_some_and(|m| len > m) {

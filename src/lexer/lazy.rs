@@ -731,6 +731,8 @@ pub(crate) enum Lazy {
     Product(LazyProduct),
     /// Not built at all: worked out from the string (see [`super::literal`]).
     Literal(super::literal::LiteralDfa),
+    /// Worked out from a trie of strings (see [`super::strings`]).
+    Strings(super::strings::StringSetDfa),
 }
 
 impl Lazy {
@@ -740,6 +742,7 @@ impl Lazy {
             Lazy::Regex(d) => d.next(s, class),
             Lazy::Product(p) => p.next(s, class),
             Lazy::Literal(l) => l.next(s, class),
+            Lazy::Strings(t) => t.next(s, class),
         }
     }
 
@@ -748,6 +751,7 @@ impl Lazy {
             Lazy::Regex(d) => d.is_accepting(s),
             Lazy::Product(p) => p.is_accepting(s),
             Lazy::Literal(l) => l.is_accepting(s),
+            Lazy::Strings(t) => t.is_accepting(s),
         }
     }
 
@@ -756,6 +760,7 @@ impl Lazy {
             Lazy::Regex(d) => d.state_count(),
             Lazy::Product(p) => p.state_count(),
             Lazy::Literal(l) => l.state_count(),
+            Lazy::Strings(t) => t.state_count(),
         }
     }
 
@@ -764,6 +769,7 @@ impl Lazy {
             Lazy::Regex(d) => d.memory_usage(),
             Lazy::Product(_) => 0,
             Lazy::Literal(l) => l.memory_usage(),
+            Lazy::Strings(t) => t.memory_usage(),
         }
     }
 
@@ -772,6 +778,7 @@ impl Lazy {
             Lazy::Regex(d) => d.complete(),
             Lazy::Product(p) => p.complete(),
             Lazy::Literal(l) => Some(l.complete()),
+            Lazy::Strings(t) => t.complete(super::DFA_SIZE_LIMIT / 4),
         }
     }
 
@@ -780,6 +787,9 @@ impl Lazy {
             Lazy::Regex(d) => d.complete_anyway(),
             Lazy::Product(p) => p.complete_anyway(),
             Lazy::Literal(l) => l.complete(),
+            // Distances of a string set are worked out from its trie instead
+            // (see `LexemeDfa::to_accept`); a table is made only if asked for.
+            Lazy::Strings(t) => t.complete(usize::MAX).expect("no limit"),
         }
     }
 }

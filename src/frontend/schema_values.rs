@@ -1,0 +1,120 @@
+//! Sets of JSON values (`enum`, `const`), with membership by hash.
+//!
+//! An `enum` may list tens of thousands of values, and the schema compiler
+//! asks of each of them whether it is among others: a repeated value, the
+//! values two `enum`s of an `allOf` share, those a negated `enum` excludes.
+//! Compared pair by pair that is quadratic (50,000 strings took a minute and
+//! a half). A [`ValueSet`] keeps its values in order together with a hash
+//! set of their canonical bytes ([`crate::json_value::canonical`], the
+//! equality `uniqueItems` uses too: numbers by exact value, so `1` and
+//! `1.0` are one value; object keys in any order), so membership costs one
+//! hash of the value.
+
+use crate::parser::FxBuild;
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// Distinct JSON values in the order first given (see the module docs).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ValueSet {
+    list: Vec<Value>,
+    keys: HashSet<Box<[u8]>, FxBuild>,
+}
+
+/// The bytes two values share exactly when JSON Schema calls them equal.
+pub(crate) fn value_key(v: &Value) -> Box<[u8]> {
+    let text = serde_json::to_vec(v).expect("a JSON value serializes");
+    let mut out = Vec::with_capacity(text.len() + 4);
+    if crate::json_value::canonical(&text, &mut out) {
+        out.into()
+    } else {
+        // Nested too deep for the canonical reader: the text itself, marked
+        // so that it equals no canonical form.
+        let mut raw = vec![0xff];
+        raw.extend_from_slice(&text);
+        raw.into()
+    }
+}
+
+impl ValueSet {
+    /// The distinct values of `values`, the first of equal ones kept.
+    pub(crate) fn from_values(values: impl IntoIterator<Item = Value>) -> ValueSet {
+        let mut s = ValueSet::default();
+        for v in values {
+            s.insert(v);
+        }
+        s
+    }
+
+    /// Adds `v`; false if an equal value is there already.
+    pub(crate) fn insert(&mut self, v: Value) -> bool {
+        if self.keys.insert(value_key(&v)) {
+            self.list.push(v);
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn contains(&self, v: &Value) -> bool {
+        !self.keys.is_empty() && self.keys.contains(&value_key(v))
+    }
+
+    /// Keeps only the values `keep` accepts.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Value) -> bool) {
+        let keys = &mut self.keys;
+        self.list.retain(|v| {
+            let k = keep(v);
+            if !k {
+                keys.remove(&value_key(v));
+            }
+            k
+        });
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Value> {
+        self.list.iter()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+impl<'s> IntoIterator for &'s ValueSet {
+    type Item = &'s Value;
+    type IntoIter = std::slice::Iter<'s, Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_are_equal_as_json_schema_says() {
+        let s = ValueSet::from_values([
+            json!(1),
+            json!(1.0),
+            json!("a"),
+            json!({"x": 1, "y": [2]}),
+            json!({"y": [2.0], "x": 1}),
+            json!([1, "a"]),
+            json!(null),
+            json!(false),
+        ]);
+        assert_eq!(s.iter().count(), 6, "{:?}", s.iter().collect::<Vec<_>>());
+        assert!(s.contains(&json!(10e-1)));
+        assert!(s.contains(&json!({"x": 1.0, "y": [2]})));
+        assert!(!s.contains(&json!("1")));
+        assert!(!s.contains(&json!([1])));
+        assert!(!s.contains(&json!(0)));
+        let mut s = s;
+        s.retain(|v| !v.is_number());
+        assert!(!s.contains(&json!(1)));
+        assert_eq!(s.iter().count(), 5);
+    }
+}
