@@ -76,6 +76,10 @@ enum Cmd {
         /// Draw tokens of this tokenizer instead of single bytes.
         #[arg(long)]
         tokenizer: Option<String>,
+        /// Most masks plus commits one string may take; past it the command
+        /// stops with an error instead of running on.
+        #[arg(long, default_value_t = formwork::fuzzer::FuzzConfig::new().get_work_budget())]
+        work_budget: u64,
     },
     /// Run the shared benchmark protocol (peer-bench/README.md) on a case file.
     Bench {
@@ -626,24 +630,28 @@ fn run(cli: Cli) -> Result<(), String> {
             seed,
             max_len,
             tokenizer,
+            work_budget,
         } => {
-            use formwork::fuzzer::Fuzzer;
+            use formwork::fuzzer::{FuzzConfig, Fuzzer};
             use std::io::Write;
             let g = constraint
                 .grammar(Whitespace::Compact)?
                 .ok_or("give one of --grammar, --schema or --regex")?;
             let g = Arc::new(CompiledGrammar::new(&g).map_err(|e| e.to_string())?);
+            let config = FuzzConfig::new().max_len(max_len).work_budget(work_budget);
             let mut f = match tokenizer {
                 Some(t) => {
                     let vocab = Arc::new(load_vocab(&t, &[])?);
                     let trie = Arc::new(TokenTrie::new(&vocab));
-                    Fuzzer::with_vocabulary(g, vocab, trie, seed, max_len)
+                    Fuzzer::with_vocabulary_config(g, vocab, trie, seed, config)
                 }
-                None => Fuzzer::new(g, seed, max_len),
+                None => Fuzzer::with_config(g, seed, config),
             };
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for _ in 0..n {
-                let s = f.sample().map_err(|e| e.to_string())?;
+            for i in 0..n {
+                let s = f
+                    .sample()
+                    .map_err(|e| format!("fuzz: string {} of {n}: {e}", i + 1))?;
                 writeln!(out, "{}", serde_json::Value::String(s))
                     .map_err(|e| format!("cannot write: {e}"))?;
             }
