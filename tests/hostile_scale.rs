@@ -245,6 +245,55 @@ fn compile_an_enum_of_50000_strings() {
     });
 }
 
+/// Numbers have no trie: each is a lexeme of every spelling. Past
+/// `MAX_ENUM_NUMBERS` the compiler refuses them with an error that says
+/// what to do, at once, instead of building a lexeme per number (50,000
+/// took gigabytes).
+#[test]
+fn an_enum_of_50000_numbers_is_refused_clearly() {
+    bounded("an_enum_of_50000_numbers_is_refused_clearly", || {
+        let tokenizer = common::data_dir().join("tokenizers/gpt2/tokenizer.json.gz");
+        let many = json!({ "enum": (0..50_000).map(|i| i * 2).collect::<Vec<_>>() });
+        let path = schema_file("enum-numbers", &many);
+        let args = |text: &'static str| {
+            vec![
+                "mask".to_string(),
+                "--tokenizer".into(),
+                tokenizer.to_str().unwrap().into(),
+                "--schema".into(),
+                path.to_str().unwrap().into(),
+                "--text".into(),
+                text.into(),
+            ]
+        };
+        let a = args("12");
+        let out = run_cli_bounded(&a.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains("\"/enum\"") && stderr.contains("more than 2000 numbers"),
+            "{stderr}"
+        );
+        // Within the limit, with strings next to them: compiled, exact.
+        let (vocab, trie) = gpt2();
+        let mut values: Vec<Value> = (0..2000).map(|i| json!(i * 2)).collect();
+        values.extend((0..20_000).map(|i| json!(format!("s{i}"))));
+        let g = Arc::new(
+            CompiledGrammar::new(&json_schema_grammar(&json!({ "enum": values })).unwrap())
+                .unwrap(),
+        );
+        for (text, ok) in [
+            ("12", true),
+            ("1.2e1", true),
+            ("13", false),
+            ("\"s19999\"", true),
+            ("\"s20000\"", false),
+        ] {
+            assert_eq!(accepts(&g, &vocab, &trie, text), ok, "{text}");
+        }
+    });
+}
+
 /// Commits `[0,1,…,n-1` token by token (masks checked every `every`
 /// tokens), then checks that a repeated item is refused where it closes
 /// and a new one is accepted.

@@ -80,6 +80,11 @@ use typed_arena::Arena;
 pub const EXP_WINDOW: i32 = 20;
 /// Fraction digits and negative exponents handled exactly for `integer`.
 pub const INT_EXP_LIMIT: u32 = 20;
+/// Most numbers one `enum` may list. Each number is a lexeme of its own,
+/// the regex of all its spellings (about 40 exponents), and a lexer state
+/// holding thousands of them costs about 100 KB of tables each; strings, by
+/// contrast, share one trie however many there are.
+pub const MAX_ENUM_NUMBERS: usize = 2_000;
 /// Largest object `const`/`enum` value spelled as a choice of key orders;
 /// larger ones (up to [`MAX_COUNTED_ONCE`] keys) are counted any-order lists.
 pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
@@ -2617,6 +2622,16 @@ impl<'a> Compiler<'a> {
         }
         if kept.is_empty() {
             return Ok(None);
+        }
+        if kept.iter().filter(|v| v.is_number()).count() > MAX_ENUM_NUMBERS {
+            return Err(unsupported(
+                &n.values_ptr,
+                format!(
+                    "an enum of more than {MAX_ENUM_NUMBERS} numbers (each number is a lexeme \
+                     of its own); list them as strings, or describe them with \
+                     minimum/maximum/multipleOf"
+                ),
+            ));
         }
         let mut alts = Vec::new();
         let mut strings = Vec::new();
