@@ -1314,24 +1314,36 @@ impl LexerCache {
 
     /// True if no byte string longer than `k` keeps state `s` alive: the
     /// lexeme ends within `k` more bytes whatever comes.
+    ///
+    /// Asked of each member lexeme's own DFA: stepping the lexer instead
+    /// would make a lexer state for every string within reach (inside an
+    /// `enum` of thousands of strings, thousands of them).
     fn rest_within(&mut self, spec: &LexerSpec, s: u32, k: usize) -> bool {
-        let mut level = vec![s];
-        for _ in 0..=k {
-            let mut next: Vec<u32> = Vec::new();
-            for &x in &level {
-                for c in 0..self.ncls {
-                    let t = self.next(spec, x, spec.class_rep[c]);
-                    if t != DEAD && !next.contains(&t) {
-                        next.push(t);
+        let mut level: Vec<u32> = Vec::new();
+        let mut next: Vec<u32> = Vec::new();
+        let mut seen: std::collections::HashSet<u32, FxBuild> = Default::default();
+        self.states[s as usize].members.iter().all(|&(l, q)| {
+            let dfa = &spec.lexemes[l as usize];
+            level.clear();
+            level.push(q);
+            for _ in 0..=k {
+                next.clear();
+                seen.clear();
+                for &x in &level {
+                    for &b in &spec.class_rep {
+                        let t = dfa.next(x, b);
+                        if t != DEAD && seen.insert(t) {
+                            next.push(t);
+                        }
                     }
                 }
+                if next.is_empty() {
+                    return true;
+                }
+                std::mem::swap(&mut level, &mut next);
             }
-            if next.is_empty() {
-                return true;
-            }
-            level = next;
-        }
-        false
+            false
+        })
     }
 
     /// True if a lexeme ends in state `s` and no byte can extend it (a string
