@@ -66,7 +66,8 @@ use crate::frontend::schema_ids::{
 use crate::frontend::schema_values::ValueSet;
 use crate::frontend::string_regex::{drop_trailing_lookahead, split_leading_lookaheads};
 use crate::grammar::{
-    spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT,
+    json_strings_key, spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE,
+    MAX_MEMBER_COUNT,
 };
 use crate::parser::FxBuild;
 use serde_json::{Map, Value};
@@ -2536,7 +2537,6 @@ impl<'a> Compiler<'a> {
             return self.emit_values(&n, vals);
         }
         // Values excluded by a negated enum/const: by type.
-        let mut not_str: Vec<String> = Vec::new();
         let mut not_num: Vec<String> = Vec::new();
         let (mut no_null, mut no_true, mut no_false) = (false, false, false);
         for v in &n.not_values {
@@ -2544,7 +2544,8 @@ impl<'a> Compiler<'a> {
                 Value::Null => no_null = true,
                 Value::Bool(true) => no_true = true,
                 Value::Bool(false) => no_false = true,
-                Value::String(s) => not_str.push(spell_string(s)),
+                // Excluded by the string lexeme itself (`string_parts`).
+                Value::String(_) => {}
                 Value::Number(x) => not_num.push(spell_number(x, &n.not_values_ptr)?),
                 _ => {
                     return Err(unsupported(
@@ -2570,7 +2571,7 @@ impl<'a> Compiler<'a> {
             types |= T_BOOL;
         }
         if n.string {
-            if let Some(e) = string_expr(&n, not_str)? {
+            if let Some(e) = string_expr(&n, Vec::new())? {
                 alts.push(e);
                 types |= T_STR;
             }
@@ -4253,24 +4254,31 @@ fn string_parts(n: &Node, mut except: Vec<String>) -> R<Option<(Vec<String>, Vec
         return Ok(None);
     }
     if let Some(vals) = &n.values {
-        // A finite set: the spellings of the values that qualify.
-        let mut alts = Vec::new();
+        // A finite set: the values that qualify, as one trie.
+        let mut kept = Vec::new();
         for v in vals {
             if let Value::String(s) = v {
                 if string_ok(n, s)? {
-                    alts.push(spell_string(s));
+                    kept.push(s.clone());
                 }
             }
         }
-        if alts.is_empty() {
-            return Ok(None);
-        }
-        return Ok(Some((vec![format!("(?:{})", alts.join("|"))], Vec::new())));
+        return Ok(match kept.len() {
+            0 => None,
+            1 => Some((vec![spell_string(&kept[0])], Vec::new())),
+            _ => Some((vec![json_strings_key(&kept)], Vec::new())),
+        });
     }
-    for v in &n.not_values {
-        if let Value::String(s) = v {
-            except.push(spell_string(s));
-        }
+    // Excluded values: as one trie when there are several.
+    let excluded: Vec<String> = n
+        .not_values
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    match excluded.len() {
+        0 => {}
+        1 => except.push(spell_string(&excluded[0])),
+        _ => except.push(json_strings_key(&excluded)),
     }
     let mut all = Vec::new();
     if n.min_len > 0 || n.max_len.is_some() || n.patterns.is_empty() {
