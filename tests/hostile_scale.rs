@@ -123,8 +123,12 @@ fn fuzz_a_oneof_of_50_overlapping_patterns() {
     }
 }
 
+/// The vendored GPT-2 tokenizer (no shared models needed).
 fn gpt2() -> (Arc<Vocabulary>, Arc<TokenTrie>) {
-    common::tokenizer("gpt2").expect("the vendored GPT-2 tokenizer")
+    let path = common::data_dir().join("tokenizers/gpt2/tokenizer.json.gz");
+    let vocab = Vocabulary::from_file(&path).unwrap();
+    let trie = TokenTrie::new(&vocab);
+    (Arc::new(vocab), Arc::new(trie))
 }
 
 /// Commits `text` token by token, checking each token against the mask;
