@@ -178,6 +178,10 @@ enum Cmd {
         /// Draw tokens of this tokenizer instead of single bytes.
         #[arg(long)]
         tokenizer: Option<String>,
+        /// Most masks plus commits one string may take; past it the command
+        /// stops with an error instead of running on.
+        #[arg(long, default_value_t = formwork::fuzzer::FuzzConfig::new().get_work_budget())]
+        work_budget: u64,
     },
     /// Run the shared benchmark protocol (peer-bench/README.md) on a case file.
     Bench {
@@ -945,28 +949,32 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
             seed,
             max_len,
             tokenizer,
+            work_budget,
         } => {
-            use formwork::fuzzer::Fuzzer;
+            use formwork::fuzzer::{FuzzConfig, Fuzzer};
             constraint.check(given, Whitespace::Compact)?;
             let g = constraint
                 .grammar(Whitespace::Compact)?
                 .ok_or("give one of --grammar, --schema or --regex")?;
             let g = Arc::new(CompiledGrammar::new(&g).map_err(|e| e.to_string())?);
+            let config = FuzzConfig::new().max_len(max_len).work_budget(work_budget);
             let mut f = match tokenizer {
                 Some(t) => {
                     let vocab = Arc::new(load_vocab(&t, &[])?);
                     let trie = Arc::new(TokenTrie::new(&vocab));
-                    Fuzzer::with_vocabulary(g, vocab, trie, seed, max_len)
+                    Fuzzer::with_vocabulary_config(g, vocab, trie, seed, config)
                 }
-                None => Fuzzer::new(g, seed, max_len),
+                None => Fuzzer::with_config(g, seed, config),
             };
             // Each line is flushed as it is drawn: a reader sees output at
             // once, and `| head` ends the run quietly. Ctrl-C keeps its
             // default action and ends the process at once; there is
             // nothing to clean up.
             let mut out = Out::new();
-            for _ in 0..n {
-                let s = f.sample().map_err(|e| e.to_string())?;
+            for i in 0..n {
+                let s = f
+                    .sample()
+                    .map_err(|e| format!("fuzz: string {} of {n}: {e}", i + 1))?;
                 out.line(serde_json::Value::String(s))?;
             }
             out.flush()

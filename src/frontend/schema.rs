@@ -68,9 +68,11 @@ use crate::frontend::number_regex::{
 use crate::frontend::schema_ids::{
     push_escaped, resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
 };
+use crate::frontend::schema_values::ValueSet;
 use crate::frontend::string_regex::{drop_trailing_lookahead, split_leading_lookaheads};
 use crate::grammar::{
-    spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT,
+    json_strings_key, spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE,
+    MAX_MEMBER_COUNT,
 };
 use crate::parser::FxBuild;
 use serde_json::{Map, Value};
@@ -85,6 +87,11 @@ use typed_arena::Arena;
 pub const EXP_WINDOW: i32 = crate::frontend::number_regex::EXP_WINDOW as i32;
 /// Fraction digits and negative exponents handled exactly for `integer`.
 pub const INT_EXP_LIMIT: u32 = 20;
+/// Most numbers one `enum` may list. Each number is a lexeme of its own,
+/// the regex of all its spellings (about 40 exponents), and a lexer state
+/// holding thousands of them costs about 100 KB of tables each; strings, by
+/// contrast, share one trie however many there are.
+pub const MAX_ENUM_NUMBERS: usize = 2_000;
 /// Largest object `const`/`enum` value spelled as a choice of key orders;
 /// larger ones (up to [`MAX_COUNTED_ONCE`] keys) are counted any-order lists.
 pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
@@ -731,7 +738,7 @@ struct Node<'a> {
     non_integer: bool,
     /// Only numbers that are not multiples of these (negated `multipleOf`).
     not_multiple_of: Vec<(Decimal, String)>,
-    values: Option<Vec<Value>>,
+    values: Option<ValueSet>,
     values_ptr: String,
     // strings
     min_len: u64,
@@ -742,7 +749,7 @@ struct Node<'a> {
     /// Patterns the string must not match (from negations).
     not_patterns: Vec<(String, StrRule)>,
     /// Values excluded (from negated `enum`/`const`).
-    not_values: Vec<Value>,
+    not_values: ValueSet,
     not_values_ptr: String,
     // numbers
     lo: Option<Bound>,
@@ -827,7 +834,7 @@ impl<'a> Node<'a> {
             len_ptr: String::new(),
             patterns: Vec::new(),
             not_patterns: Vec::new(),
-            not_values: Vec::new(),
+            not_values: ValueSet::default(),
             not_values_ptr: String::new(),
             lo: None,
             hi: None,
@@ -1952,8 +1959,10 @@ impl<'a> Compiler<'a> {
                 }
                 match (values(x, key), values(y, key)) {
                     (Some(vx), Some(vy)) => {
-                        (requires(x, key) || requires(&context, key))
-                            && !vx.iter().any(|a| vy.iter().any(|b| json_eq(a, b)))
+                        (requires(x, key) || requires(&context, key)) && {
+                            let vy = ValueSet::from_values(vy);
+                            !vx.iter().any(|a| vy.contains(a))
+                        }
                     }
                     _ => false,
                 }
@@ -2088,8 +2097,9 @@ impl<'a> Compiler<'a> {
                             .push((d, kp().replace("$fw_not_multiple_of", "multipleOf")));
                     }
                     "$fw_not_values" => {
-                        n.not_values
-                            .extend(v.as_array().into_iter().flatten().cloned());
+                        for x in v.as_array().into_iter().flatten() {
+                            n.not_values.insert(x.clone());
+                        }
                         n.not_values_ptr = kp();
                     }
                     "$fw_not_pattern" => {
@@ -2195,12 +2205,13 @@ impl<'a> Compiler<'a> {
                                 .ok_or_else(|| invalid(&kp(), "enum must be an array"))?
                                 .clone()
                         };
+                        let vals = ValueSet::from_values(vals);
                         n.values = Some(match n.values.take() {
                             None => vals,
-                            Some(old) => old
-                                .into_iter()
-                                .filter(|x| vals.iter().any(|y| json_eq(x, y)))
-                                .collect(),
+                            Some(mut old) => {
+                                old.retain(|x| vals.contains(x));
+                                old
+                            }
                         });
                         n.values_ptr = kp();
                     }
@@ -2521,13 +2532,12 @@ impl<'a> Compiler<'a> {
         if let Some(vals) = &n.values {
             let vals = vals
                 .iter()
-                .filter(|v| !n.not_values.iter().any(|x| json_eq(x, v)))
+                .filter(|v| !n.not_values.contains(v))
                 .cloned()
                 .collect();
             return self.emit_values(&n, vals);
         }
         // Values excluded by a negated enum/const: by type.
-        let mut not_str: Vec<String> = Vec::new();
         let mut not_num: Vec<String> = Vec::new();
         let (mut no_null, mut no_true, mut no_false) = (false, false, false);
         for v in &n.not_values {
@@ -2535,7 +2545,8 @@ impl<'a> Compiler<'a> {
                 Value::Null => no_null = true,
                 Value::Bool(true) => no_true = true,
                 Value::Bool(false) => no_false = true,
-                Value::String(s) => not_str.push(spell_string(s)),
+                // Excluded by the string lexeme itself (`string_parts`).
+                Value::String(_) => {}
                 Value::Number(x) => not_num.push(spell_number(x, &n.not_values_ptr)?),
                 _ => {
                     return Err(unsupported(
@@ -2561,7 +2572,7 @@ impl<'a> Compiler<'a> {
             types |= T_BOOL;
         }
         if n.string {
-            if let Some(e) = string_expr(&n, not_str)? {
+            if let Some(e) = string_expr(&n, Vec::new())? {
                 alts.push(e);
                 types |= T_STR;
             }
@@ -2601,12 +2612,12 @@ impl<'a> Compiler<'a> {
         })
     }
 
+    /// The values `vals` (distinct) that the rest of `n` accepts, spelled:
+    /// strings as one set lexeme (a trie, however many), other values each
+    /// in its own spellings.
     fn emit_values(&mut self, n: &Node<'a>, vals: Vec<Value>) -> R<Option<Compiled>> {
         let mut kept: Vec<Value> = Vec::new();
         for v in vals {
-            if kept.iter().any(|k| json_eq(k, &v)) {
-                continue;
-            }
             if self.node_holds(&v, n)? {
                 kept.push(v);
             }
@@ -2614,11 +2625,30 @@ impl<'a> Compiler<'a> {
         if kept.is_empty() {
             return Ok(None);
         }
+        if kept.iter().filter(|v| v.is_number()).count() > MAX_ENUM_NUMBERS {
+            return Err(unsupported(
+                &n.values_ptr,
+                format!(
+                    "an enum of more than {MAX_ENUM_NUMBERS} numbers (each number is a lexeme \
+                     of its own); list them as strings, or describe them with \
+                     minimum/maximum/multipleOf"
+                ),
+            ));
+        }
         let mut alts = Vec::new();
+        let mut strings = Vec::new();
         let mut types = 0;
         for v in &kept {
-            alts.push(spell_value(v, &n.values_ptr)?);
+            match v {
+                Value::String(s) => strings.push(s.clone()),
+                _ => alts.push(spell_value(v, &n.values_ptr)?),
+            }
             types |= type_bit(v);
+        }
+        match strings.len() {
+            0 => {}
+            1 => alts.push(Expr::regex(spell_string(&strings[0]))),
+            _ => alts.push(Expr::JsonStrings(strings)),
         }
         Ok(Some(Compiled {
             expr: if alts.len() == 1 {
@@ -2680,11 +2710,7 @@ impl<'a> Compiler<'a> {
     /// Whether the value `x` satisfies the merged keywords of `n` (members
     /// and items through [`Self::holds`]).
     fn node_holds(&mut self, x: &Value, n: &Node<'a>) -> R<bool> {
-        if n.values
-            .as_ref()
-            .is_some_and(|v| !v.iter().any(|y| json_eq(x, y)))
-            || n.not_values.iter().any(|y| json_eq(x, y))
-        {
+        if n.values.as_ref().is_some_and(|v| !v.contains(x)) || n.not_values.contains(x) {
             return Ok(false);
         }
         let ptr = if n.values_ptr.is_empty() {
@@ -2740,9 +2766,8 @@ impl<'a> Compiler<'a> {
                 if !n.array || count < n.min_items || n.max_items.is_some_and(|mx| count > mx) {
                     return Ok(false);
                 }
-                if n.unique.is_some()
-                    && (0..a.len()).any(|i| (i + 1..a.len()).any(|j| json_eq(&a[i], &a[j])))
-                {
+                let mut seen = ValueSet::default();
+                if n.unique.is_some() && a.iter().any(|x| !seen.insert(x.clone())) {
                     return Ok(false);
                 }
                 for (i, item) in a.iter().enumerate() {
@@ -4014,35 +4039,13 @@ fn disjoint(a: &Compiled, b: &Compiled) -> bool {
         return true;
     }
     match (&a.values, &b.values) {
-        (Some(x), Some(y)) => !x.iter().any(|v| y.iter().any(|w| json_eq(v, w))),
+        (Some(x), Some(y)) => {
+            let y = ValueSet::from_values(y.iter().cloned());
+            !x.iter().any(|v| y.contains(v))
+        }
         (Some(x), None) => x.iter().all(|v| type_bit(v) & b.types == 0),
         (None, Some(y)) => y.iter().all(|v| type_bit(v) & a.types == 0),
         _ => false,
-    }
-}
-
-/// JSON Schema equality (numbers by value).
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            match (
-                Decimal::parse(&x.to_string()),
-                Decimal::parse(&y.to_string()),
-            ) {
-                (Some(p), Some(q)) => p == q,
-                // Exponents beyond ±10^12: equal spellings are equal values.
-                _ => x == y,
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
     }
 }
 
@@ -4082,10 +4085,9 @@ fn node_is_empty(n: &Node) -> bool {
         Value::Number(_) => n.number != NumKind::None,
     };
     no_type
-        || n.values.as_ref().is_some_and(|vals| {
-            vals.iter()
-                .all(|v| !type_ok(v) || n.not_values.iter().any(|x| json_eq(x, v)))
-        })
+        || n.values
+            .as_ref()
+            .is_some_and(|vals| vals.iter().all(|v| !type_ok(v) || n.not_values.contains(v)))
 }
 
 /// Whether the JSON string token `token` full-matches every regex of `rx`.
@@ -4207,13 +4209,11 @@ fn token_matches(rx: &[String], token: &str, ptr: &str) -> R<bool> {
 /// Whether the string `s` satisfies a node (its string keywords).
 fn string_ok(n: &Node, s: &str) -> R<bool> {
     let v = Value::String(s.to_string());
-    if !n.string || n.not_values.iter().any(|x| json_eq(x, &v)) {
+    if !n.string || n.not_values.contains(&v) {
         return Ok(false);
     }
-    if let Some(vals) = &n.values {
-        if !vals.iter().any(|x| json_eq(x, &v)) {
-            return Ok(false);
-        }
+    if n.values.as_ref().is_some_and(|vals| !vals.contains(&v)) {
+        return Ok(false);
     }
     let len = s.chars().count() as u64;
     if len < n.min_len || n.max_len.is_some_and(|m| len > m) {
@@ -4255,24 +4255,31 @@ fn string_parts(n: &Node, mut except: Vec<String>) -> R<Option<(Vec<String>, Vec
         return Ok(None);
     }
     if let Some(vals) = &n.values {
-        // A finite set: the spellings of the values that qualify.
-        let mut alts = Vec::new();
+        // A finite set: the values that qualify, as one trie.
+        let mut kept = Vec::new();
         for v in vals {
             if let Value::String(s) = v {
                 if string_ok(n, s)? {
-                    alts.push(spell_string(s));
+                    kept.push(s.clone());
                 }
             }
         }
-        if alts.is_empty() {
-            return Ok(None);
-        }
-        return Ok(Some((vec![format!("(?:{})", alts.join("|"))], Vec::new())));
+        return Ok(match kept.len() {
+            0 => None,
+            1 => Some((vec![spell_string(&kept[0])], Vec::new())),
+            _ => Some((vec![json_strings_key(&kept)], Vec::new())),
+        });
     }
-    for v in &n.not_values {
-        if let Value::String(s) = v {
-            except.push(spell_string(s));
-        }
+    // Excluded values: as one trie when there are several.
+    let excluded: Vec<String> = n
+        .not_values
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    match excluded.len() {
+        0 => {}
+        1 => except.push(spell_string(&excluded[0])),
+        _ => except.push(json_strings_key(&excluded)),
     }
     let mut all = Vec::new();
     if n.min_len > 0 || n.max_len.is_some() || n.patterns.is_empty() {

@@ -423,6 +423,16 @@ fn has_empty_class(hir: &Hir) -> bool {
 /// depth-first search for an accepting state, which usually succeeds within
 /// a few steps. A search that runs out proves every state it reached dead,
 /// and those verdicts are kept.
+///
+/// Proving a state dead by that search costs everything reachable from
+/// it, which for many negative parts is exponential: in a `oneOf` of 50
+/// patterns `^a.*X0` … `^a.*X49`, each branch excludes the other 49, and
+/// once one of those has matched, the states reachable still track which
+/// of the other 48 match later (2^48 tuples). So a tuple is first tested
+/// for a negative part that is *certain* to match: one whose state accepts
+/// every string a positive part accepts from its own state (language
+/// containment, decided by a search over pairs of the two parts' states,
+/// [`LazyProduct::contained`]). Such a tuple is dead without a search.
 #[derive(Debug)]
 pub(crate) struct LazyProduct {
     /// Positive parts, then negative ones.
@@ -457,7 +467,15 @@ struct ProductInner {
     visited: Vec<u32>,
     stamp: Vec<u32>,
     epoch: u32,
+    /// Verdicts of [`LazyProduct::contained`], by (positive part, its
+    /// state, negative part, its state).
+    contained: HashMap<(u32, u32, u32, u32), bool, FxBuild>,
 }
+
+/// Most pairs of states one containment test visits; past it the test
+/// answers "not contained", which only leaves the liveness search to
+/// decide, as without the test.
+const CONTAIN_PAIRS: usize = 2048;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Liveness {
@@ -496,6 +514,7 @@ impl LazyProduct {
                 visited: Vec::new(),
                 stamp: Vec::new(),
                 epoch: 0,
+                contained: HashMap::default(),
             }),
             parts,
         };
@@ -506,7 +525,7 @@ impl LazyProduct {
         let alive = {
             let mut g = p.lock();
             let s = p.intern(&mut g, &start);
-            debug_assert_eq!(s, 0);
+            debug_assert!(s == 0 || s == DEAD);
             s != DEAD && p.resolve(&mut g, s)
         };
         alive.then_some((p, classes))
@@ -587,6 +606,12 @@ impl LazyProduct {
         }
         let s = g.accept.len();
         let (pos, neg) = tuple.split_at(self.npos);
+        let certain_to_match = neg
+            .chunks_exact(2)
+            .any(|kq| (0..self.npos).any(|i| self.contained(g, i, pos[i], kq[0] as usize, kq[1])));
+        if certain_to_match {
+            return DEAD;
+        }
         let accept = pos.iter().zip(&self.parts).all(|(&q, d)| d.is_accepting(q))
             && neg
                 .chunks_exact(2)
@@ -608,6 +633,55 @@ impl LazyProduct {
         g.stamp.push(0);
         g.index.insert(tuple.into(), s as u32);
         s as u32
+    }
+
+    /// True if part `k` from state `q` accepts every string part `i`
+    /// accepts from state `p` (so a product state holding both, `k`
+    /// negative, is dead). A breadth-first search over pairs of states
+    /// for a string that `i` accepts and `k` does not (every state of a
+    /// part is live, so `k` dying while `i` lives is such a string);
+    /// false also when the search outgrows [`CONTAIN_PAIRS`].
+    fn contained(&self, g: &mut ProductInner, i: usize, p: u32, k: usize, q: u32) -> bool {
+        let key = (i as u32, p, k as u32, q);
+        if let Some(&r) = g.contained.get(&key) {
+            return r;
+        }
+        let (a, b) = (&self.parts[i], &self.parts[k]);
+        let mut seen: Vec<(u32, u32)> = vec![(p, q)];
+        let mut index: HashMap<(u32, u32), (), FxBuild> = HashMap::default();
+        index.insert((p, q), ());
+        let mut head = 0;
+        let mut result = true;
+        'search: while head < seen.len() {
+            let (x, y) = seen[head];
+            head += 1;
+            if a.is_accepting(x) && !b.is_accepting(y) {
+                result = false;
+                break;
+            }
+            for &byte in &self.reps {
+                let x2 = a.next(x, byte);
+                if x2 == DEAD {
+                    continue;
+                }
+                let y2 = b.next(y, byte);
+                if y2 == DEAD || seen.len() >= CONTAIN_PAIRS {
+                    result = false;
+                    break 'search;
+                }
+                if index.insert((x2, y2), ()).is_none() {
+                    seen.push((x2, y2));
+                }
+            }
+        }
+        if result {
+            // Containment holds from every pair reached as well.
+            for &(x, y) in &seen {
+                g.contained.insert((i as u32, x, k as u32, y), true);
+            }
+        }
+        g.contained.insert(key, result);
+        result
     }
 
     /// The successor of `s` on class `c`, live or not.
@@ -731,6 +805,8 @@ pub(crate) enum Lazy {
     Product(LazyProduct),
     /// Not built at all: worked out from the string (see [`super::literal`]).
     Literal(super::literal::LiteralDfa),
+    /// Worked out from a trie of strings (see [`super::strings`]).
+    Strings(super::strings::StringSetDfa),
 }
 
 impl Lazy {
@@ -740,6 +816,7 @@ impl Lazy {
             Lazy::Regex(d) => d.next(s, class),
             Lazy::Product(p) => p.next(s, class),
             Lazy::Literal(l) => l.next(s, class),
+            Lazy::Strings(t) => t.next(s, class),
         }
     }
 
@@ -748,6 +825,7 @@ impl Lazy {
             Lazy::Regex(d) => d.is_accepting(s),
             Lazy::Product(p) => p.is_accepting(s),
             Lazy::Literal(l) => l.is_accepting(s),
+            Lazy::Strings(t) => t.is_accepting(s),
         }
     }
 
@@ -756,6 +834,7 @@ impl Lazy {
             Lazy::Regex(d) => d.state_count(),
             Lazy::Product(p) => p.state_count(),
             Lazy::Literal(l) => l.state_count(),
+            Lazy::Strings(t) => t.state_count(),
         }
     }
 
@@ -764,6 +843,7 @@ impl Lazy {
             Lazy::Regex(d) => d.memory_usage(),
             Lazy::Product(_) => 0,
             Lazy::Literal(l) => l.memory_usage(),
+            Lazy::Strings(t) => t.memory_usage(),
         }
     }
 
@@ -772,6 +852,7 @@ impl Lazy {
             Lazy::Regex(d) => d.complete(),
             Lazy::Product(p) => p.complete(),
             Lazy::Literal(l) => Some(l.complete()),
+            Lazy::Strings(t) => t.complete(super::DFA_SIZE_LIMIT / 4),
         }
     }
 
@@ -780,6 +861,9 @@ impl Lazy {
             Lazy::Regex(d) => d.complete_anyway(),
             Lazy::Product(p) => p.complete_anyway(),
             Lazy::Literal(l) => l.complete(),
+            // Distances of a string set are worked out from its trie instead
+            // (see `LexemeDfa::to_accept`); a table is made only if asked for.
+            Lazy::Strings(t) => t.complete(usize::MAX).expect("no limit"),
         }
     }
 }
