@@ -30,7 +30,7 @@ const HASH_FROM: usize = 16;
 
 /// Whether `a` and `b` are equal as JSON Schema says, as [`value_key`]
 /// decides it, without writing the keys of strings and structures.
-fn same_value(a: &Value, b: &Value) -> bool {
+pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(_), Value::Number(_)) => value_key(a) == value_key(b),
         (Value::Array(x), Value::Array(y)) => {

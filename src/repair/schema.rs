@@ -74,6 +74,7 @@
 
 use super::{repair, repair_marking_left_out, Fix, RepairError, RepairKind, SchemaCheck, LEFT_OUT};
 use crate::frontend::number_regex::Decimal;
+use crate::frontend::schema_values::same_value;
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
@@ -538,11 +539,12 @@ impl<'s> Walker<'s> {
     /// Whether `v` fits the branch without changes (shallow: its type).
     fn fits_shallow(&self, v: &Value, b: &'s Value) -> bool {
         let Some(s) = self.deref(b) else { return true };
+        // Numbers by value (`1` is `1.0`), as JSON Schema compares them.
         if let Some(c) = s.get("const") {
-            return c == v;
+            return same_value(c, v);
         }
         if let Some(Value::Array(e)) = s.get("enum") {
-            return e.contains(v);
+            return e.iter().any(|x| same_value(x, v));
         }
         let types = implied_types(s);
         types.is_empty() || types.iter().any(|t| has_type(v, t))
@@ -934,5 +936,20 @@ mod tests {
         for t in ["1.0000000000000000001", "1e-400", "0.5"] {
             assert!(!has_type(&n(t), "integer"), "{t}");
         }
+    }
+
+    /// A `oneOf` branch whose `const` or `enum` holds the value by value
+    /// (`1.0` is `1`) fits it as written: the value is not changed.
+    #[test]
+    fn const_and_enum_branches_compare_numbers_by_value() {
+        let n = |t: &str| serde_json::from_str::<Value>(t).unwrap();
+        let s = json!({"oneOf": [{"const": 1}, {"type": "string"}]});
+        let (v, c) = apply_schema(n("1.0"), &s, SchemaMode::Standard);
+        assert_eq!(v.to_string(), "1.0");
+        assert!(c.is_empty(), "{c:?}");
+        let s = n(r#"{"anyOf": [{"enum": [2, 100000000000000000000]}, {"type": "string"}]}"#);
+        let (v, c) = apply_schema(n("1e20"), &s, SchemaMode::Standard);
+        assert_eq!(v, n("1e20"));
+        assert!(c.is_empty(), "{c:?}");
     }
 }
