@@ -62,6 +62,38 @@ enum Drive {
     },
 }
 
+/// Longest case line read: 64 MiB, far above a grammar and its strings,
+/// so that a file without newlines cannot fill memory.
+const MAX_LINE_BYTES: u64 = 64 << 20;
+
+/// The next line of a case file without its newline, `None` at the end.
+fn read_case_line(input: &mut impl BufRead) -> std::io::Result<Option<String>> {
+    use std::io::{Error, ErrorKind, Read};
+    let mut buf = Vec::new();
+    let n = input
+        .by_ref()
+        .take(MAX_LINE_BYTES + 1)
+        .read_until(b'\n', &mut buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if n as u64 > MAX_LINE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("a case line is longer than {} MiB", MAX_LINE_BYTES >> 20),
+        ));
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| Error::new(ErrorKind::InvalidData, "a case line is not UTF-8"))
+}
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -114,8 +146,9 @@ impl Bench {
                 let parsed;
                 let schema = match grammar {
                     Value::String(s) => {
-                        parsed = serde_json::from_str(s)
-                            .map_err(|e| format!("schema string is not JSON: {e}"))?;
+                        parsed = serde_json::from_str(s).map_err(|e| {
+                            format!("schema string: {}", crate::error::json_error_message(&e))
+                        })?;
                         &parsed
                     }
                     v => v,
@@ -208,8 +241,9 @@ impl Bench {
         let case: Value = match serde_json::from_str(line) {
             Ok(c) => c,
             Err(e) => {
+                let e = crate::error::json_error_message(&e);
                 return json!({"id": Value::Null, "status": "error", "compile_us": Value::Null, "tokens": 0,
-                              "mask_us": Value::Null, "error": format!("bad case line: {e}")})
+                              "mask_us": Value::Null, "error": format!("bad case line: {e}")});
             }
         };
         let id = match case.get("id") {
@@ -397,8 +431,8 @@ impl Bench {
         }
         let mut tot = Totals::default();
         let wall = Instant::now();
-        for line in input.lines() {
-            let line = line?;
+        let mut input = input;
+        while let Some(line) = read_case_line(&mut input)? {
             if line.trim().is_empty() {
                 continue;
             }
@@ -431,7 +465,10 @@ impl Bench {
         c.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let m = stats_json(&tot.mask_us);
         let g = |k: &str| tot.by_status.get(k).copied().unwrap_or(0);
-        eprintln!(
+        // Written like this rather than with `eprintln!`, which panics when
+        // stderr is a closed pipe.
+        let _ = writeln!(
+            std::io::stderr(),
             "SUMMARY cases={} ok={} unsupported={} rejected_valid={} accepted_invalid={} error={} \
              valid_ok={}/{} invalid_blocked={}/{} tokens={} compile_us p50={:.1} p99={:.1} \
              mask_us mean={} p50={} p99={} max={} wall_s={:.1}",

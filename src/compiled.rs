@@ -27,6 +27,15 @@ use crate::parser::{
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+/// The DFA of a regex, or of the string set a
+/// [`json_strings_key`](crate::grammar::json_strings_key) stands for.
+fn pattern_dfa(pattern: &str) -> Result<LexemeDfa, GrammarError> {
+    match crate::grammar::json_strings_of_key(pattern) {
+        Some(values) if !values.is_empty() => LexemeDfa::strings(&values),
+        _ => LexemeDfa::new(pattern),
+    }
+}
+
 /// Upper bound on the number of grammar symbols after lowering.
 const MAX_SYMBOLS: usize = 2_000_000;
 
@@ -142,7 +151,7 @@ impl<'g> Lowering<'g> {
     }
 
     fn lexeme(&mut self, pattern: &'g str) -> Result<u32, GrammarError> {
-        self.lexeme_with(Cow::Borrowed(pattern), LexemeDfa::new)
+        self.lexeme_with(Cow::Borrowed(pattern), pattern_dfa)
     }
 
     fn literal(&mut self, text: &'g str) -> Result<u32, GrammarError> {
@@ -189,15 +198,25 @@ impl<'g> Lowering<'g> {
         })
     }
 
+    fn json_strings(&mut self, values: &'g [String]) -> Result<u32, GrammarError> {
+        if values.is_empty() {
+            return Err(GrammarError::EmptyLanguage(
+                "a set of JSON strings with no string".into(),
+            ));
+        }
+        let key = crate::grammar::json_strings_key(values);
+        self.lexeme_with(Cow::Owned(key), |_| LexemeDfa::strings(values))
+    }
+
     /// The intersection's DFA, built (see [`LexemeDfa::intersect`]).
     fn intersect(all: &[String], except: &[String]) -> Result<LexemeDfa, GrammarError> {
         let a = all
             .iter()
-            .map(|p| LexemeDfa::new(p))
+            .map(|p| pattern_dfa(p))
             .collect::<Result<Vec<_>, _>>()?;
         let e = except
             .iter()
-            .map(|p| LexemeDfa::new(p))
+            .map(|p| pattern_dfa(p))
             .collect::<Result<Vec<_>, _>>()?;
         let name = format!("all of {all:?} and none of {except:?}");
         LexemeDfa::intersect(&a, &e, &name).map_err(|e| match e {
@@ -270,6 +289,7 @@ impl<'g> Lowering<'g> {
         Ok(match e {
             Expr::Regex(p) => self.lexeme(p)?,
             Expr::Literal(s) => self.literal(s)?,
+            Expr::JsonStrings(values) => self.json_strings(values)?,
             Expr::Intersect { all, except } => match self.intersection(all, except) {
                 // An empty intersection is a symbol with no production: the
                 // alternatives using it are pruned like any unproductive one.

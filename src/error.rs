@@ -32,6 +32,12 @@ pub enum VocabError {
     /// The vocabulary has no tokens at all.
     #[error("tokenizer vocabulary is empty")]
     Empty,
+    /// The tokenizer file is bigger than formwork loads, or declares token
+    /// ids that would need a table of that size (see
+    /// [`vocab::limits`](crate::vocab::limits)). Raised before anything of
+    /// that size is allocated.
+    #[error("tokenizer {what} is refused: {message}")]
+    TooLarge { what: String, message: String },
     /// A logits width smaller than the vocabulary was requested.
     #[error("logits width {width} is smaller than the vocabulary size {vocab}")]
     LogitsTooNarrow { width: usize, vocab: usize },
@@ -218,8 +224,12 @@ pub enum ModelError {
     /// The default model could not be fetched.
     #[error("cannot fetch the default model: {0}")]
     Fetch(String),
-    /// The prompt (plus the tokens to generate) does not fit the context.
-    #[error("{needed} tokens do not fit the model's context of {context}; shorten the prompt or lower --max-tokens")]
+    /// The prompt plus the tokens to generate (`max_tokens`) do not fit the
+    /// context; checked before any work is done.
+    #[error(
+        "{needed} tokens (the prompt's and --max-tokens together) do not fit the model's \
+         context of {context}; shorten the prompt or lower --max-tokens"
+    )]
     ContextFull { needed: usize, context: usize },
     /// The model and the tokenizer disagree.
     #[error("tokenizer and model do not match: {0}")]
@@ -236,4 +246,37 @@ pub enum ModelError {
     /// The matcher refused a token the sampler picked (a bug if it happens).
     #[error(transparent)]
     Matcher(#[from] MatcherError),
+}
+
+/// The deepest nesting of arrays and objects that serde_json reads: its
+/// recursion limit (128) refuses the 128th level, which keeps a hostile
+/// document from overflowing the stack.
+pub const JSON_MAX_DEPTH: usize = 127;
+
+/// Says what is wrong with a JSON text that serde_json refused, for a
+/// message that begins with the document's name.
+///
+/// A document nested past [`JSON_MAX_DEPTH`] may well be valid JSON, so it
+/// is not called invalid: the message says how deep is too deep.
+///
+/// ```
+/// let nest = |n| "[".repeat(n) + &"]".repeat(n);
+/// assert!(serde_json::from_str::<serde_json::Value>(&nest(127)).is_ok());
+/// let e = serde_json::from_str::<serde_json::Value>(&nest(128)).unwrap_err();
+/// let m = formwork::error::json_error_message(&e);
+/// assert!(m.starts_with("nested deeper than 127 levels"), "{m}");
+/// ```
+pub fn json_error_message(e: &serde_json::Error) -> String {
+    // serde_json has no error category for its recursion limit; its
+    // message is the stable way to tell.
+    if e.to_string().starts_with("recursion limit exceeded") {
+        format!(
+            "nested deeper than {JSON_MAX_DEPTH} levels (at line {}, column {}); formwork reads \
+             JSON nested up to {JSON_MAX_DEPTH} levels deep",
+            e.line(),
+            e.column()
+        )
+    } else {
+        format!("not valid JSON: {e}")
+    }
 }

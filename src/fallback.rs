@@ -173,7 +173,7 @@ pub struct Checked {
 /// The retry-on-invalid pipeline for one schema. See the [module
 /// documentation](self).
 pub struct Fallback {
-    validator: jsonschema::Validator,
+    check: repair::SchemaCheck,
     schema: Value,
     retries: usize,
     mode: SchemaMode,
@@ -197,10 +197,10 @@ const MAX_QUOTED: usize = 2000;
 impl Fallback {
     /// A pipeline for `schema`, with no retries, repair on.
     pub fn new(schema: &Value) -> Result<Fallback, FallbackError> {
-        let validator = jsonschema::validator_for(schema)
-            .map_err(|e| FallbackError::InvalidSchema(e.to_string()))?;
+        let check =
+            repair::SchemaCheck::new(schema).map_err(|e| FallbackError::InvalidSchema(e.0))?;
         Ok(Fallback {
-            validator,
+            check,
             schema: schema.clone(),
             retries: 0,
             mode: SchemaMode::Standard,
@@ -230,14 +230,10 @@ impl Fallback {
 
     /// Validation errors of `value`, at most `max_errors`, as `pointer: message`.
     fn errors(&self, value: &Value) -> Vec<String> {
-        self.validator
-            .iter_errors(value)
-            .take(self.max_errors)
-            .map(|e| {
-                let p = e.instance_path().to_string();
-                let p = if p.is_empty() { "(root)".into() } else { p };
-                format!("{p}: {e}")
-            })
+        self.check
+            .violations(value, self.max_errors)
+            .iter()
+            .map(ToString::to_string)
             .collect()
     }
 
@@ -268,7 +264,7 @@ impl Fallback {
         let r = match repair::repair(text) {
             Ok(r) => r,
             Err(e) => {
-                out.errors = vec![format!("the answer contains no JSON value ({e})")];
+                out.errors = vec![format!("the answer is not JSON: {e}")];
                 return out;
             }
         };
@@ -435,6 +431,25 @@ mod tests {
             Err(FallbackError::Exhausted { history }) => assert_eq!(history.len(), 2),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A schema the mask compiler refuses (a backreference) is exactly what
+    /// the fallback is for: it needs only validation and repair.
+    #[test]
+    fn schema_the_compiler_refuses() {
+        let schema = json!({"type": "object", "required": ["code"],
+                            "properties": {"code": {"type": "string", "pattern": "^(ab)-\\1$"}}});
+        assert!(crate::json_schema_grammar(&schema).is_err());
+        let f = Fallback::new(&schema).unwrap();
+        assert_eq!(f.check("{\"code\": \"ab-ab\"}").stage, Some(Stage::Strict));
+        assert_eq!(f.check("Sure: {code: 'ab-ab'}").stage, Some(Stage::Repair));
+        let c = f.check("{\"code\": \"ab-ba\"}");
+        assert_eq!(c.stage, None);
+        assert!(c.errors[0].starts_with("/code: "), "{:?}", c.errors);
+        let mut b = scripted(&["{\"code\": \"ab-ba\"}", "{\"code\": \"ab-ab\"}"]);
+        let ok = f.retries(1).run(&mut b, "code?").unwrap();
+        assert_eq!(ok.attempts(), 2);
+        assert_eq!(ok.value, json!({"code": "ab-ab"}));
     }
 
     #[test]

@@ -22,6 +22,16 @@
 //! [`ATTEMPTS`] failures [`Fuzzer::sample`] returns an error. Every call
 //! therefore terminates.
 //!
+//! # Work budget
+//!
+//! Each step of a sample costs a mask and a commit, and how much a mask
+//! costs depends on the grammar; nothing above bounds the number of steps
+//! of a sample as a whole (the closing search bounds its own). So every
+//! sample has a work budget ([`FuzzConfig::work_budget`]), counted in
+//! masks computed plus tokens committed over all its attempts; past it
+//! [`Fuzzer::sample`] returns [`FuzzError::WorkBudget`] instead of running
+//! on. The default is far above what a sample of the default length needs.
+//!
 //! By default the vocabulary is [`byte_vocabulary`], the 256 single bytes
 //! plus an EOS token, which reaches every string of the language. A real
 //! tokenizer may be used instead ([`Fuzzer::with_vocabulary`]); then
@@ -52,6 +62,56 @@ pub const CLOSE_BUDGET: usize = 6000;
 /// Tries per sample before giving up.
 pub const ATTEMPTS: usize = 8;
 
+/// How a [`Fuzzer`] samples.
+///
+/// ```
+/// use formwork::fuzzer::FuzzConfig;
+/// let c = FuzzConfig::new().max_len(80).work_budget(10_000);
+/// assert_eq!((c.get_max_len(), c.get_work_budget()), (80, 10_000));
+/// ```
+#[derive(Clone, Debug)]
+pub struct FuzzConfig {
+    max_len: usize,
+    work_budget: u64,
+}
+
+impl Default for FuzzConfig {
+    fn default() -> FuzzConfig {
+        FuzzConfig {
+            max_len: 200,
+            work_budget: 1_000_000,
+        }
+    }
+}
+
+impl FuzzConfig {
+    /// The defaults: outputs of up to 200 bytes, a budget of 1,000,000.
+    pub fn new() -> FuzzConfig {
+        FuzzConfig::default()
+    }
+
+    /// Aim at outputs of at most `n` bytes (at least 1).
+    pub fn max_len(mut self, n: usize) -> FuzzConfig {
+        self.max_len = n.max(1);
+        self
+    }
+
+    /// Most work one sample may take, over all its attempts: masks
+    /// computed plus tokens committed (see the module docs).
+    pub fn work_budget(mut self, units: u64) -> FuzzConfig {
+        self.work_budget = units;
+        self
+    }
+
+    pub fn get_max_len(&self) -> usize {
+        self.max_len
+    }
+
+    pub fn get_work_budget(&self) -> u64 {
+        self.work_budget
+    }
+}
+
 /// Why a sample could not be produced.
 #[derive(Debug, thiserror::Error)]
 pub enum FuzzError {
@@ -61,6 +121,32 @@ pub enum FuzzError {
          outputs to finish); raise --max-len"
     )]
     NoCompletion,
+    /// The sample took more than [`FuzzConfig::work_budget`] masks and
+    /// commits.
+    #[error(
+        "a sample needed more than {budget} masks and commits (the fuzz work budget, \
+         FuzzConfig::work_budget); raise --work-budget, or lower --max-len"
+    )]
+    WorkBudget {
+        /// The budget that ran out.
+        budget: u64,
+    },
+}
+
+/// Work left for the current sample; running out stops it.
+struct Budget {
+    left: u64,
+}
+
+/// The budget ran out (see [`Budget`]).
+struct OutOfWork;
+
+impl Budget {
+    #[inline]
+    fn spend(&mut self) -> Result<(), OutOfWork> {
+        self.left = self.left.checked_sub(1).ok_or(OutOfWork)?;
+        Ok(())
+    }
 }
 
 /// The vocabulary of the 256 single bytes (ids 0..=255) plus
@@ -148,7 +234,8 @@ pub struct Fuzzer {
     vocab: Arc<Vocabulary>,
     trie: Arc<TokenTrie>,
     rng: Rng,
-    max_len: usize,
+    config: FuzzConfig,
+    budget: Budget,
 }
 
 impl Fuzzer {
@@ -160,6 +247,23 @@ impl Fuzzer {
         Fuzzer::with_vocabulary(grammar, vocab, trie, seed, max_len)
     }
 
+    /// A fuzzer over [`byte_vocabulary`] with the given configuration.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use formwork::fuzzer::{FuzzConfig, FuzzError, Fuzzer};
+    /// use formwork::{regex_grammar, CompiledGrammar};
+    /// let g = Arc::new(CompiledGrammar::new(&regex_grammar("[a-z]{20}").unwrap()).unwrap());
+    /// // Twenty letters need more than ten masks and commits.
+    /// let mut f = Fuzzer::with_config(g, 1, FuzzConfig::new().work_budget(10));
+    /// assert!(matches!(f.sample(), Err(FuzzError::WorkBudget { budget: 10 })));
+    /// ```
+    pub fn with_config(grammar: Arc<CompiledGrammar>, seed: u64, config: FuzzConfig) -> Fuzzer {
+        let vocab = Arc::new(byte_vocabulary());
+        let trie = Arc::new(TokenTrie::new(&vocab));
+        Fuzzer::with_vocabulary_config(grammar, vocab, trie, seed, config)
+    }
+
     /// A fuzzer over a real tokenizer's vocabulary (`trie` built from it).
     pub fn with_vocabulary(
         grammar: Arc<CompiledGrammar>,
@@ -168,12 +272,28 @@ impl Fuzzer {
         seed: u64,
         max_len: usize,
     ) -> Fuzzer {
+        let config = FuzzConfig::new().max_len(max_len);
+        Fuzzer::with_vocabulary_config(grammar, vocab, trie, seed, config)
+    }
+
+    /// A fuzzer over a real tokenizer's vocabulary, with the given
+    /// configuration.
+    pub fn with_vocabulary_config(
+        grammar: Arc<CompiledGrammar>,
+        vocab: Arc<Vocabulary>,
+        trie: Arc<TokenTrie>,
+        seed: u64,
+        config: FuzzConfig,
+    ) -> Fuzzer {
         Fuzzer {
             grammar,
             vocab,
             trie,
             rng: Rng(seed ^ 0x5EED_F0F0_1234_5678),
-            max_len: max_len.max(1),
+            budget: Budget {
+                left: config.work_budget,
+            },
+            config,
         }
     }
 
@@ -194,24 +314,47 @@ impl Fuzzer {
 
     /// One random complete output of the language.
     pub fn sample(&mut self) -> Result<String, FuzzError> {
+        self.budget.left = self.config.work_budget;
+        let out_of_work = FuzzError::WorkBudget {
+            budget: self.config.work_budget,
+        };
         for attempt in 0..ATTEMPTS {
-            let cap = (self.max_len >> attempt).max(1);
+            let cap = (self.config.max_len >> attempt).max(1);
             let target = 1 + self.rng.below(cap);
-            if let Some(bytes) = self.try_sample(target) {
-                if let Ok(s) = String::from_utf8(bytes) {
-                    return Ok(s);
+            match self.try_sample(target) {
+                Ok(Some(bytes)) => {
+                    if let Ok(s) = String::from_utf8(bytes) {
+                        return Ok(s);
+                    }
                 }
+                Ok(None) => {}
+                Err(OutOfWork) => return Err(out_of_work),
             }
         }
         Err(FuzzError::NoCompletion)
     }
 
-    fn try_sample(&mut self, target: usize) -> Option<Vec<u8>> {
+    /// A mask for `m`, paid for from the budget.
+    fn mask(&mut self, m: &mut Matcher, mask: &mut TokenMask) -> Result<(), OutOfWork> {
+        self.budget.spend()?;
+        m.compute_mask_into(mask);
+        Ok(())
+    }
+
+    /// Commits `t`, paid for from the budget; `Ok(false)` if not allowed.
+    fn commit(&mut self, m: &mut Matcher, t: u32) -> Result<bool, OutOfWork> {
+        self.budget.spend()?;
+        Ok(m.commit(t).is_ok())
+    }
+
+    /// One output aiming at `target` bytes; `Ok(None)` if this attempt
+    /// found no way to finish.
+    fn try_sample(&mut self, target: usize) -> Result<Option<Vec<u8>>, OutOfWork> {
         let mut m = Matcher::new(self.grammar.clone(), self.vocab.clone(), self.trie.clone());
         let mut out = Vec::new();
         let mut mask = TokenMask::new(self.vocab.logits_width());
         loop {
-            m.compute_mask_into(&mut mask);
+            self.mask(&mut m, &mut mask)?;
             let accepting = self.vocab.eos_tokens().iter().any(|&e| mask.contains(e));
             if accepting {
                 // Only trailing whitespace left: usually stop.
@@ -225,11 +368,11 @@ impl Fuzzer {
                 });
                 let stop = if only_space { 0.8 } else { 0.03 };
                 if out.len() >= target || self.rng.unit() < stop {
-                    return Some(out);
+                    return Ok(Some(out));
                 }
             }
             if out.len() >= target {
-                match self.close(&m) {
+                match self.close(&m)? {
                     Some(path) => {
                         for t in path {
                             out.extend_from_slice(self.vocab.token_bytes(t));
@@ -237,16 +380,21 @@ impl Fuzzer {
                     }
                     // The random beam found nothing (long keywords and names
                     // to finish, as in scoped SQL): take the matcher's own
-                    // shortest completion.
-                    None => out.extend(m.clone().shortest_completion(MAX_CLOSE)?),
+                    // shortest completion (its search has its own bound).
+                    None => match m.clone().shortest_completion(MAX_CLOSE) {
+                        Some(rest) => out.extend(rest),
+                        None => return Ok(None),
+                    },
                 }
-                return Some(out);
+                return Ok(Some(out));
             }
             // Like a writer, often put a space after a word where one may go
             // (SQL needs one between a keyword and a name).
             if out.last().is_some_and(|b| b.is_ascii_alphanumeric()) && self.rng.unit() < 0.5 {
                 if let Some(sp) = self.vocab.byte_token(b' ').filter(|&t| mask.contains(t)) {
-                    m.commit(sp).ok()?;
+                    if !self.commit(&mut m, sp)? {
+                        return Ok(None);
+                    }
                     out.push(b' ');
                     continue;
                 }
@@ -266,42 +414,54 @@ impl Fuzzer {
             }
             let t = match choice {
                 Some(t) => t,
-                None if accepting => return Some(out),
-                None => return None,
+                None if accepting => return Ok(Some(out)),
+                None => return Ok(None),
             };
-            m.commit(t).ok()?;
+            if !self.commit(&mut m, t)? {
+                return Ok(None);
+            }
             out.extend_from_slice(self.vocab.token_bytes(t));
         }
     }
 
-    /// A shortest sequence of single-byte tokens that completes `m`'s output.
-    fn close(&mut self, m: &Matcher) -> Option<Vec<u32>> {
+    /// A shortest sequence of single-byte tokens that completes `m`'s output
+    /// (`Ok(None)` if the search finds none within its limits).
+    fn close(&mut self, m: &Matcher) -> Result<Option<Vec<u32>>, OutOfWork> {
         let mut work = m.clone();
         let base = work.committed();
         let mut frontier: Vec<Vec<u32>> = vec![Vec::new()];
         let mut mask = TokenMask::new(self.vocab.logits_width());
         let mut budget = CLOSE_BUDGET;
+        // A step that cannot be taken or undone ends the search.
+        macro_rules! must {
+            ($e:expr) => {
+                match $e {
+                    Some(x) => x,
+                    None => return Ok(None),
+                }
+            };
+        }
         for _depth in 0..MAX_CLOSE {
             let mut next: Vec<Vec<u32>> = Vec::new();
             let mut seen: HashSet<Vec<u32>> = HashSet::new();
             for path in &frontier {
-                work.rollback(work.committed() - base).ok()?;
+                must!(work.rollback(work.committed() - base).ok());
                 for &t in path {
-                    work.commit(t).ok()?;
+                    must!(self.commit(&mut work, t)?.then_some(()));
                 }
                 // Bytes every completion starts with (a required key, a
                 // keyword's rest) are taken at once.
                 let mut path = path.clone();
                 for b in work.forced_bytes() {
-                    let t = self.vocab.byte_token(b)?;
-                    work.commit(t).ok()?;
+                    let t = must!(self.vocab.byte_token(b));
+                    must!(self.commit(&mut work, t)?.then_some(()));
                     path.push(t);
                 }
                 if work.is_accepting() {
-                    return Some(path);
+                    return Ok(Some(path));
                 }
                 let path = &path;
-                work.compute_mask_into(&mut mask);
+                self.mask(&mut work, &mut mask)?;
                 let mut cands: Vec<u32> = (0..=255u8)
                     .filter_map(|b| self.vocab.byte_token(b))
                     .filter(|&t| mask.contains(t))
@@ -328,27 +488,27 @@ impl Fuzzer {
                     }
                 });
                 for t in cands {
-                    budget = budget.checked_sub(1)?;
-                    if work.commit(t).is_err() {
+                    budget = must!(budget.checked_sub(1));
+                    if !self.commit(&mut work, t)? {
                         continue;
                     }
                     let mut p = path.clone();
                     p.push(t);
                     if work.is_accepting() {
-                        return Some(p);
+                        return Ok(Some(p));
                     }
-                    work.compute_mask_into(&mut mask);
+                    self.mask(&mut work, &mut mask)?;
                     if next.len() < BEAM && seen.insert(mask.as_words().to_vec()) {
                         next.push(p);
                     }
-                    work.rollback(1).ok()?;
+                    must!(work.rollback(1).ok());
                 }
             }
             if next.is_empty() {
-                return None;
+                return Ok(None);
             }
             frontier = next;
         }
-        None
+        Ok(None)
     }
 }

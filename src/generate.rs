@@ -300,14 +300,17 @@ impl<M: LanguageModel> Generator<M> {
             .map_err(|e| crate::error::VocabError::Encode(e.to_string()))?
             .get_ids()
             .to_vec();
+        // Before any forward pass: a prompt that leaves no room for
+        // `max_tokens` fails now, not after minutes of prompt processing.
         let ctx = self.model.context_length();
-        if prompt_ids.len() + 1 > ctx {
+        let needed = prompt_ids.len().saturating_add(opts.max_tokens.max(1));
+        if needed > ctx {
             return Err(ModelError::ContextFull {
-                needed: prompt_ids.len() + 1,
+                needed,
                 context: ctx,
             });
         }
-        let max_tokens = opts.max_tokens.min(ctx - prompt_ids.len());
+        let max_tokens = opts.max_tokens;
         let mut matcher = grammar.map(|g| self.matcher(g));
         let mut sampler = Sampler::new(opts.sampler.clone());
         let mut timings = Timings::default();

@@ -51,6 +51,12 @@ pub enum Expr {
         all: Vec<String>,
         except: Vec<String>,
     },
+    /// A lexeme matching any one of these strings as a JSON string token:
+    /// quoted, in every JSON spelling (`"A"`, `"\u0041"`, `"\u0061"` is
+    /// not `"A"`). A JSON Schema `enum` of strings: built as a trie, so
+    /// tens of thousands of values cost about their total length. Must not
+    /// be empty.
+    JsonStrings(Vec<String>),
     /// A reference to a named rule.
     Rule(String),
     /// The expressions one after another.
@@ -489,6 +495,30 @@ pub(crate) fn spell_json_char_into(c: char, out: &mut String) {
         }
     }
     out.push(')');
+}
+
+/// A stand-in for a regex in [`Expr::Intersect`]: the lexeme of
+/// [`Expr::JsonStrings`] over `values`, so that an intersection can exclude
+/// (or be limited to) thousands of strings as one trie instead of a part
+/// per string. Not a regex (it starts with NUL, which regex text has only
+/// inside an escape); [`json_strings_of_key`] reads it back.
+pub(crate) fn json_strings_key(values: &[String]) -> String {
+    let mut key = String::from("\0json");
+    for v in values {
+        key.push('\0');
+        // JSON-quoted: no raw NUL inside, and no two sets share a key.
+        key.push_str(&serde_json::to_string(v).expect("a string serializes"));
+    }
+    key
+}
+
+/// The strings of a [`json_strings_key`], if `pattern` is one.
+pub(crate) fn json_strings_of_key(pattern: &str) -> Option<Vec<String>> {
+    let rest = pattern.strip_prefix("\0json")?;
+    rest.split('\0')
+        .skip(1)
+        .map(|q| serde_json::from_str(q).ok())
+        .collect()
 }
 
 /// Every JSON spelling of the string `s` (quotes included), as a regex.

@@ -25,6 +25,7 @@
 mod lazy;
 mod literal;
 mod repeat;
+mod strings;
 
 use crate::error::GrammarError;
 use crate::parser::FxBuild;
@@ -465,6 +466,12 @@ impl LexemeDfa {
         Ok(dfa)
     }
 
+    /// The lexeme matching any one of the JSON strings `values` (quotes
+    /// included) in every JSON spelling: a trie (see [`strings`]).
+    pub(crate) fn strings(values: &[String]) -> Result<LexemeDfa, GrammarError> {
+        strings::string_set_dfa(values)
+    }
+
     /// `pattern` as a lazily built DFA (see [`lazy`]), if it qualifies
     /// (`None`: build it densely; that also reports a syntax error).
     fn lazy(pattern: &str) -> Result<Option<LexemeDfa>, GrammarError> {
@@ -883,6 +890,9 @@ impl LexemeDfa {
     /// Fewest bytes from state `s` to an accepting state (for an
     /// intersection, a lower bound: see [`lazy::LazyProduct::to_accept`]).
     pub(crate) fn to_accept(&self, s: u32) -> u32 {
+        if let Some(t) = self.string_set() {
+            return t.to_accept(s);
+        }
         if let Some(c) = &self.counted {
             return c.to_accept(s);
         }
@@ -898,11 +908,24 @@ impl LexemeDfa {
         self.lazy.as_ref().is_some_and(|l| l.is_full())
     }
 
+    fn string_set(&self) -> Option<&strings::StringSetDfa> {
+        match self.lazy.as_deref() {
+            Some(Lazy::Strings(t)) => Some(t),
+            _ => None,
+        }
+    }
+
     fn compute_distances(&self) -> Distances {
         if let Some(c) = &self.counted {
             return Distances {
                 to_accept: Vec::new(),
                 shortest: c.to_accept(self.start).max(1),
+            };
+        }
+        if let Some(t) = self.string_set() {
+            return Distances {
+                to_accept: Vec::new(),
+                shortest: t.shortest(),
             };
         }
         // A lazy DFA answers from its NFA or parts, without being built.
@@ -1352,24 +1375,36 @@ impl LexerCache {
 
     /// True if no byte string longer than `k` keeps state `s` alive: the
     /// lexeme ends within `k` more bytes whatever comes.
+    ///
+    /// Asked of each member lexeme's own DFA: stepping the lexer instead
+    /// would make a lexer state for every string within reach (inside an
+    /// `enum` of thousands of strings, thousands of them).
     fn rest_within(&mut self, spec: &LexerSpec, s: u32, k: usize) -> bool {
-        let mut level = vec![s];
-        for _ in 0..=k {
-            let mut next: Vec<u32> = Vec::new();
-            for &x in &level {
-                for c in 0..self.ncls {
-                    let t = self.next(spec, x, spec.class_rep[c]);
-                    if t != DEAD && !next.contains(&t) {
-                        next.push(t);
+        let mut level: Vec<u32> = Vec::new();
+        let mut next: Vec<u32> = Vec::new();
+        let mut seen: std::collections::HashSet<u32, FxBuild> = Default::default();
+        self.states[s as usize].members.iter().all(|&(l, q)| {
+            let dfa = &spec.lexemes[l as usize];
+            level.clear();
+            level.push(q);
+            for _ in 0..=k {
+                next.clear();
+                seen.clear();
+                for &x in &level {
+                    for &b in &spec.class_rep {
+                        let t = dfa.next(x, b);
+                        if t != DEAD && seen.insert(t) {
+                            next.push(t);
+                        }
                     }
                 }
+                if next.is_empty() {
+                    return true;
+                }
+                std::mem::swap(&mut level, &mut next);
             }
-            if next.is_empty() {
-                return true;
-            }
-            level = next;
-        }
-        false
+            false
+        })
     }
 
     /// True if a lexeme ends in state `s` and no byte can extend it (a string

@@ -1,6 +1,7 @@
 //! The `formwork` command line.
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use formwork::error::json_error_message;
 use formwork::frontend::schema::{
     compile_lenient, compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
@@ -8,9 +9,109 @@ use formwork::{
     bench::Bench, grammar::Grammar, pest_grammar, regex_grammar, CompiledGrammar, Matcher,
     TokenTrie, Vocabulary,
 };
+use output::{note, Failure, Out};
 use std::io::BufReader;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+/// Output that never panics: stdout errors become [`Failure`]s, and a reader
+/// that goes away (`formwork fuzz ... | head`) ends the program quietly, as
+/// ripgrep does; stderr notes are best-effort.
+mod output {
+    use std::io::{self, Write};
+
+    /// How a run that did not succeed ends.
+    pub enum Failure {
+        /// Reported on stderr as `error: ...`, exit code 1.
+        Error(String),
+        /// Whoever read stdout closed it: stop quietly, exit code 0.
+        StdoutClosed,
+    }
+
+    impl From<String> for Failure {
+        fn from(e: String) -> Failure {
+            Failure::Error(e)
+        }
+    }
+
+    impl From<&str> for Failure {
+        fn from(e: &str) -> Failure {
+            Failure::Error(e.to_string())
+        }
+    }
+
+    /// A failed write to stdout.
+    pub fn stdout_error(e: io::Error) -> Failure {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Failure::StdoutClosed
+        } else {
+            Failure::Error(format!("cannot write to stdout: {e}"))
+        }
+    }
+
+    /// Line-buffered stdout: each line reaches the reader as it is written,
+    /// so `fuzz -n 1000000 | head` sees its first lines at once.
+    pub struct Out(io::LineWriter<io::StdoutLock<'static>>);
+
+    impl Out {
+        pub fn new() -> Out {
+            Out(io::LineWriter::new(io::stdout().lock()))
+        }
+
+        /// Writes `line` and a newline.
+        pub fn line(&mut self, line: impl std::fmt::Display) -> Result<(), Failure> {
+            writeln!(self.0, "{line}").map_err(stdout_error)
+        }
+
+        pub fn flush(&mut self) -> Result<(), Failure> {
+            self.0.flush().map_err(stdout_error)
+        }
+    }
+
+    /// `eprintln!` without the panic when stderr is gone: a note that cannot
+    /// be written has nowhere else to go.
+    macro_rules! note {
+        ($($arg:tt)*) => {{
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), $($arg)*);
+        }};
+    }
+    pub(crate) use note;
+}
+
+/// The flags given on a subcommand's command line (not defaulted), so that a
+/// flag that would have no effect is refused instead of silently ignored.
+struct Given<'a>(Option<&'a ArgMatches>);
+
+impl Given<'_> {
+    fn has(&self, id: &str) -> bool {
+        self.0.is_some_and(|m| {
+            matches!(
+                m.value_source(id),
+                Some(clap::parser::ValueSource::CommandLine)
+            )
+        })
+    }
+
+    /// `Err` naming the first of `flags` (`(id, "--flag")`) that was given.
+    fn refuse(&self, flags: &[(&str, &str)], why: impl Fn(&str) -> String) -> Result<(), String> {
+        match flags.iter().find(|(id, _)| self.has(id)) {
+            Some((_, flag)) => Err(why(flag)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The flags of [`SchemaFlags`], as `(id, flag)`.
+const SCHEMA_FLAGS: &[(&str, &str)] = &[
+    ("whitespace", "--whitespace"),
+    ("format", "--format"),
+    ("property_order", "--property-order"),
+    ("spelling", "--spelling"),
+    ("max_whitespace", "--max-whitespace"),
+    ("lenient", "--lenient"),
+    ("remote", "--remote"),
+];
 
 #[derive(Parser)]
 #[command(
@@ -65,9 +166,10 @@ enum Cmd {
     Fuzz {
         #[command(flatten)]
         constraint: ConstraintArgs,
-        /// Number of strings.
+        /// Number of strings (each line is written as it is drawn, so a
+        /// large count can be cut short with `| head` or Ctrl-C).
         #[arg(short = 'n', long = "count", default_value_t = 10)]
-        n: usize,
+        n: u64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Aim at strings of at most this many bytes.
@@ -76,6 +178,10 @@ enum Cmd {
         /// Draw tokens of this tokenizer instead of single bytes.
         #[arg(long)]
         tokenizer: Option<String>,
+        /// Most masks plus commits one string may take; past it the command
+        /// stops with an error instead of running on.
+        #[arg(long, default_value_t = formwork::fuzzer::FuzzConfig::new().get_work_budget())]
+        work_budget: u64,
     },
     /// Run the shared benchmark protocol (peer-bench/README.md) on a case file.
     Bench {
@@ -139,6 +245,25 @@ struct SchemaFlags {
 }
 
 impl SchemaFlags {
+    /// Refuses flags that would have no effect with these settings.
+    fn check(&self, default_ws: Whitespace) -> Result<(), String> {
+        let flexible = match self.whitespace.as_deref() {
+            Some(w) => w == "flexible",
+            None => default_ws == Whitespace::Flexible,
+        };
+        if self.max_whitespace.is_some() && !flexible {
+            return Err(
+                "--max-whitespace limits flexible whitespace, but the whitespace here is \
+                        compact; add --whitespace flexible or drop --max-whitespace"
+                    .into(),
+            );
+        }
+        match self.remote.iter().find(|r| !r.contains('=')) {
+            Some(r) => Err(format!("--remote {r:?}: expected URI=FILE")),
+            None => Ok(()),
+        }
+    }
+
     /// Options for checking documents (mask, bench) or for generating.
     fn options(&self, default_ws: Whitespace) -> Result<SchemaOptions, String> {
         let checking = default_ws == Whitespace::Flexible;
@@ -147,10 +272,9 @@ impl SchemaFlags {
             let (uri, file) = r
                 .split_once('=')
                 .ok_or_else(|| format!("--remote {r:?}: expected URI=FILE"))?;
-            let text =
-                std::fs::read_to_string(file).map_err(|e| format!("--remote {file}: {e}"))?;
-            let doc: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| format!("--remote {file}: {e}"))?;
+            let text = read_file(file).map_err(|e| format!("--remote {file}: {e}"))?;
+            let doc: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("--remote {file}: {}", json_error_message(&e)))?;
             remote.insert(uri.to_string(), doc);
         }
         Ok(SchemaOptions {
@@ -244,6 +368,34 @@ impl BudgetFlags {
 }
 
 impl ConstraintArgs {
+    /// Refuses flags that do not apply to the constraint given.
+    fn check(&self, given: &Given, default_ws: Whitespace) -> Result<(), String> {
+        if self.schema.is_none() {
+            given.refuse(SCHEMA_FLAGS, |flag| {
+                format!("{flag} applies to --schema only; drop it or give a --schema")
+            })?;
+        } else {
+            self.schema_flags.check(default_ws)?;
+        }
+        if self.grammar.is_none() {
+            given.refuse(
+                &[("start", "--start"), ("sql_schema", "--sql-schema")],
+                |flag| format!("{flag} applies to --grammar (a pest grammar) only; drop it or give a --grammar"),
+            )?;
+        }
+        if self.sql_schema.is_none() {
+            given.refuse(&[("sql_scoped", "--sql-scoped")], |flag| {
+                format!("{flag} applies with --sql-schema only")
+            })?;
+        }
+        Ok(())
+    }
+
+    /// True if a constraint was given.
+    fn is_some(&self) -> bool {
+        self.schema.is_some() || self.regex.is_some() || self.grammar.is_some()
+    }
+
     /// The constraint's grammar, or `None` if no constraint was given.
     /// `default_ws`: JSON whitespace unless `--whitespace` says otherwise.
     fn grammar(&self, default_ws: Whitespace) -> Result<Option<Grammar>, String> {
@@ -252,7 +404,7 @@ impl ConstraintArgs {
                 compile_lenient(&schema_arg(s)?, &self.schema_flags.options(default_ws)?).map(
                     |(g, warnings)| {
                         for w in warnings {
-                            eprintln!("formwork: warning: {w}");
+                            note!("formwork: warning: {w}");
                         }
                         g
                     },
@@ -263,13 +415,13 @@ impl ConstraintArgs {
             }
             (None, Some(r), None) => regex_grammar(r),
             (None, None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read grammar file {path}: {e}"))?;
+                let text =
+                    read_file(path).map_err(|e| format!("cannot read grammar file {path}: {e}"))?;
                 let mut g = pest_grammar(&text, self.start.as_deref())
                     .map_err(|e| format!("{path}: {e}"))?;
                 if let Some(ddl) = &self.sql_schema {
                     use formwork::frontend::sql::{restrict_to_schema, SqlSchema};
-                    let ddl = std::fs::read_to_string(ddl)
+                    let ddl = read_file(ddl)
                         .map_err(|e| format!("cannot read SQL schema file {ddl}: {e}"))?;
                     let schema = SqlSchema::parse(&ddl).map_err(|e| e.to_string())?;
                     restrict_to_schema(&mut g, &schema).map_err(|e| e.to_string())?;
@@ -350,17 +502,130 @@ struct GenerateArgs {
 }
 
 #[cfg(feature = "model")]
-fn generate(a: GenerateArgs) -> Result<bool, String> {
+impl GenerateArgs {
+    /// Refuses values out of range and flags that would have no effect.
+    fn check(&self, given: &Given) -> Result<(), String> {
+        self.constraint.check(given, Whitespace::Compact)?;
+        let t = self.temperature;
+        if !(t.is_finite() && t >= 0.0) {
+            return Err(format!(
+                "--temperature {t}: give a finite number, 0 (greedy) or more"
+            ));
+        }
+        if let Some(p) = self.top_p {
+            if !(p > 0.0 && p <= 1.0) {
+                return Err(format!("--top-p {p}: give a number above 0 and at most 1"));
+            }
+        }
+        if self.top_k == Some(0) {
+            return Err("--top-k 0 would allow no token; give 1 or more".into());
+        }
+        if self.max_tokens == 0 {
+            return Err("--max-tokens 0 would generate nothing; give 1 or more".into());
+        }
+        if self.n == 0 {
+            return Err("--n 0 would generate nothing; give 1 or more samples".into());
+        }
+        if t == 0.0 {
+            given.refuse(
+                &[("top_k", "--top-k"), ("top_p", "--top-p"), ("seed", "--seed")],
+                |flag| {
+                    format!(
+                        "{flag} applies when sampling, but --temperature 0 (the default) is greedy; \
+                         add --temperature T above 0, or drop {flag}"
+                    )
+                },
+            )?;
+            if self.n > 1 {
+                return Err(format!(
+                    "--n {} with greedy decoding (--temperature 0, the default) gives {} identical \
+                     samples; add --temperature T above 0",
+                    self.n, self.n
+                ));
+            }
+        }
+        if self.top_logprobs > 0 && !self.json {
+            return Err("--top-logprobs are reported in the --json output only; add --json".into());
+        }
+        if self.raw {
+            given.refuse(&[("system", "--system")], |_| {
+                "--system goes into the chat template, which --raw leaves out; drop one of them"
+                    .into()
+            })?;
+        }
+        if self.fallback.is_some() {
+            let mut flags = vec![
+                ("n", "--n"),
+                ("select", "--select"),
+                ("top_logprobs", "--top-logprobs"),
+                ("no_fast_forward", "--no-fast-forward"),
+                ("no_close", "--no-close"),
+            ];
+            flags.extend_from_slice(SCHEMA_FLAGS);
+            return given.refuse(&flags, |flag| {
+                format!(
+                    "{flag} does not apply to --fallback retry (one unconstrained output, checked \
+                     against --schema); drop {flag} or --fallback"
+                )
+            });
+        }
+        if !self.constraint.is_some() {
+            given.refuse(
+                &[
+                    ("no_fast_forward", "--no-fast-forward"),
+                    ("no_close", "--no-close"),
+                ],
+                |flag| {
+                    format!(
+                        "{flag} applies to constrained generation only (--schema, --regex or \
+                         --grammar); drop it"
+                    )
+                },
+            )?;
+        }
+        if self.n < 2 {
+            given.refuse(&[("select", "--select")], |_| {
+                "--select chooses among samples; add --n 2 or more".into()
+            })?;
+        }
+        if self.constraint.is_some() && !self.stop.is_empty() {
+            return Err(
+                "--stop applies to unconstrained generation only: a constrained output \
+                        ends where its constraint does; drop --stop or the constraint"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "model")]
+fn generate(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
     use formwork::generate::{GenerateOptions, Generator, Select};
-    use formwork::model::{apply_chat_template, default_model_path, GgufModel};
+    use formwork::model::{
+        apply_chat_template, chat_template_is_known, default_model_path, GgufModel,
+    };
     use formwork::sampler::SamplerConfig;
     use std::time::Instant;
+    a.check(given)?;
     let select = match a.select.as_str() {
         "best" => Select::Best,
         "vote" => Select::Vote,
-        other => return Err(format!("--select {other:?}: use best or vote")),
+        other => return Err(format!("--select {other:?}: use best or vote").into()),
     };
-    let grammar = a.constraint.grammar(Whitespace::Compact)?;
+    if let Some(f) = &a.fallback {
+        // The fallback validates with the jsonschema crate and never compiles
+        // the schema to a grammar: it is for schemas the compiler refuses.
+        if f != "retry" {
+            return Err(format!("--fallback {f:?}: the only fallback is `retry`").into());
+        }
+        let schema = schema_arg(a.constraint.schema.as_deref().unwrap_or("true"))?;
+        formwork::repair::SchemaCheck::new(&schema).map_err(|e| format!("--schema: {e}"))?;
+    }
+    let grammar = match a.fallback {
+        Some(_) => None,
+        None => a.constraint.grammar(Whitespace::Compact)?,
+    };
     let grammar = match grammar {
         Some(g) => Some(Arc::new(
             CompiledGrammar::with_budget(&g, a.constraint.budget.budget())
@@ -373,9 +638,18 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
         None => default_model_path().map_err(|e| e.to_string())?,
     };
     let t = Instant::now();
-    eprintln!("formwork: loading {} ...", path.display());
+    note!("formwork: loading {} ...", path.display());
     let model = GgufModel::load(&path).map_err(|e| e.to_string())?;
     let template = model.chat_template().map(str::to_string);
+    if a.system.is_some() && !a.raw && !chat_template_is_known(template.as_deref()) {
+        return Err(format!(
+            "--system: the chat template of {} is missing or not recognised (ChatML and \
+             Llama-2 [INST] are), so a system message has no place in the prompt; drop \
+             --system, or write the whole prompt out with --raw",
+            path.display()
+        )
+        .into());
+    }
     let vocab = match &a.tokenizer {
         Some(tk) => Vocabulary::from_file(tk).map_err(|e| e.to_string())?,
         None => model.vocabulary().map_err(|e| e.to_string())?,
@@ -384,14 +658,11 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
         .vocabulary(vocab)
         .build()
         .map_err(|e| e.to_string())?;
-    eprintln!(
+    note!(
         "formwork: model ready in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    if let Some(f) = &a.fallback {
-        if f != "retry" {
-            return Err(format!("--fallback {f:?}: the only fallback is `retry`"));
-        }
+    if a.fallback.is_some() {
         return generate_fallback(&a, gen, template);
     }
     let prompt = if a.raw {
@@ -448,18 +719,18 @@ fn generate(a: GenerateArgs) -> Result<bool, String> {
             "chosen": pick,
             "tokens": tokens,
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap());
+        Out::new().line(serde_json::to_string_pretty(&out).unwrap())?;
     } else {
-        println!("{}", g.text);
+        Out::new().line(&g.text)?;
     }
     if g.stop == formwork::generate::StopReason::Closed {
-        eprintln!(
+        note!(
             "formwork: --max-tokens {} was near, so the output was closed with its shortest completion",
             a.max_tokens
         );
     }
     if !g.complete {
-        eprintln!(
+        note!(
             "formwork: the output was cut short by --max-tokens {} and is NOT complete under the constraint",
             a.max_tokens
         );
@@ -474,7 +745,7 @@ fn generate_fallback(
     a: &GenerateArgs,
     generator: formwork::generate::Generator<formwork::model::GgufModel>,
     template: Option<String>,
-) -> Result<bool, String> {
+) -> Result<bool, Failure> {
     use formwork::fallback::{Fallback, FallbackError, ModelBackend};
     use formwork::generate::GenerateOptions;
     use formwork::sampler::SamplerConfig;
@@ -504,7 +775,7 @@ fn generate_fallback(
     match fb.run(&mut backend, &a.prompt) {
         Ok(ok) => {
             for (i, at) in ok.history.iter().enumerate() {
-                eprintln!(
+                note!(
                     "formwork: attempt {} ({:.1} s): {}",
                     i + 1,
                     at.elapsed.as_secs_f64(),
@@ -513,7 +784,7 @@ fn generate_fallback(
                 );
             }
             for c in &ok.changes {
-                eprintln!("formwork: schema-guided change {c}");
+                note!("formwork: schema-guided change {c}");
             }
             if a.json {
                 let out = serde_json::json!({
@@ -524,15 +795,15 @@ fn generate_fallback(
                     "texts": ok.history.iter().map(|h| h.text.clone()).collect::<Vec<_>>(),
                     "completion_tokens": backend.tokens,
                 });
-                println!("{}", serde_json::to_string_pretty(&out).unwrap());
+                Out::new().line(serde_json::to_string_pretty(&out).unwrap())?;
             } else {
-                println!("{}", serde_json::to_string_pretty(&ok.value).unwrap());
+                Out::new().line(serde_json::to_string_pretty(&ok.value).unwrap())?;
             }
             Ok(true)
         }
         Err(FallbackError::Exhausted { history }) => {
             for (i, at) in history.iter().enumerate() {
-                eprintln!(
+                note!(
                     "formwork: attempt {} invalid: {}",
                     i + 1,
                     at.errors.join("; ")
@@ -541,9 +812,10 @@ fn generate_fallback(
             Err(format!(
                 "no valid output after {} attempt(s); raise --retries or drop --fallback to use constrained decoding",
                 history.len()
-            ))
+            )
+            .into())
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.to_string().into()),
     }
 }
 
@@ -557,17 +829,46 @@ fn load_vocab(path: &str, eos: &[String]) -> Result<Vocabulary, String> {
     }
 }
 
-fn schema_arg(s: &str) -> Result<serde_json::Value, String> {
-    let text =
-        if s.trim_start().starts_with(['{', '[']) || s.trim() == "true" || s.trim() == "false" {
-            s.to_string()
-        } else {
-            std::fs::read_to_string(s).map_err(|e| format!("cannot read schema file {s}: {e}"))?
-        };
-    serde_json::from_str(&text).map_err(|e| format!("schema {s} is not valid JSON: {e}"))
+/// The most read from one input file or stdin: 64 MiB, far above any real
+/// schema, grammar or document to repair, and well within memory once parsed
+/// (about ten times the text).
+const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// Reads UTF-8 text of at most [`MAX_INPUT_BYTES`], through a bound rather
+/// than by a reported size (`/dev/zero` and pipes have none).
+fn read_text(r: impl std::io::Read) -> Result<String, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    r.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(format!(
+            "larger than {} MiB, the most formwork reads",
+            MAX_INPUT_BYTES >> 20
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text ({e})"))
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn read_file(path: &str) -> Result<String, String> {
+    read_text(std::fs::File::open(path).map_err(|e| e.to_string())?)
+}
+
+fn schema_arg(s: &str) -> Result<serde_json::Value, String> {
+    let inline =
+        s.trim_start().starts_with(['{', '[']) || s.trim() == "true" || s.trim() == "false";
+    let (text, what) = if inline {
+        (s.to_string(), "the --schema JSON".to_string())
+    } else {
+        let text = read_file(s).map_err(|e| format!("cannot read schema file {s}: {e}"))?;
+        (text, format!("schema file {s}"))
+    };
+    serde_json::from_str(&text).map_err(|e| format!("{what}: {}", json_error_message(&e)))
+}
+
+/// Runs one subcommand; `given` holds its command-line matches.
+fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
     match cli.cmd {
         Cmd::Repair {
             verbose,
@@ -575,19 +876,22 @@ fn run(cli: Cli) -> Result<(), String> {
             salvage,
         } => {
             use formwork::repair::{repair_with_schema, SchemaMode};
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            let text = read_text(std::io::stdin().lock())
                 .map_err(|e| format!("cannot read stdin: {e}"))?;
-            let nothing = |e| format!("nothing to recover: {e}");
-            let (value, fixes, changes, mismatches) = match schema {
+            let nothing = |e| format!("cannot repair: {e}");
+            let (value, fixes, changes, violations) = match schema {
                 Some(s) => {
                     let mode = if salvage {
                         SchemaMode::Salvage
                     } else {
                         SchemaMode::Standard
                     };
-                    let r = repair_with_schema(&text, &schema_arg(&s)?, mode).map_err(nothing)?;
-                    (r.value, r.fixes, r.changes, r.mismatches)
+                    let schema = schema_arg(&s)?;
+                    let check = formwork::repair::SchemaCheck::new(&schema)
+                        .map_err(|e| format!("--schema {s}: {e}"))?;
+                    let r = repair_with_schema(&text, &schema, mode).map_err(nothing)?;
+                    let violations = check.violations(&r.value, 20);
+                    (r.value, r.fixes, r.changes, violations)
                 }
                 None => {
                     let r = formwork::repair::repair(&text).map_err(nothing)?;
@@ -595,21 +899,34 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             };
             if verbose {
-                for f in &fixes {
-                    eprintln!("fix: {f:?}");
+                for f in formwork::repair::describe(&fixes, &text) {
+                    note!("fix: {f}");
                 }
             }
             for c in &changes {
-                eprintln!("schema: {c}");
+                note!("schema: {c}");
             }
-            for m in &mismatches {
-                eprintln!("warning: does not fit the schema: {m}");
+            if !violations.is_empty() {
+                for v in &violations {
+                    note!("does not fit the schema: {v}");
+                }
+                let hint = if salvage {
+                    ""
+                } else {
+                    " (--salvage fills missing required properties that have a default, const or enum)"
+                };
+                return Err(format!(
+                    "the repaired value still does not fit the schema, so it is not printed; \
+                     fix the input or the schema{hint}"
+                )
+                .into());
             }
-            println!("{}", serde_json::to_string_pretty(&value).unwrap());
-            Ok(())
+            let mut out = Out::new();
+            out.line(serde_json::to_string_pretty(&value).unwrap())?;
+            out.flush()
         }
         #[cfg(feature = "model")]
-        Cmd::Generate(a) => match generate(a)? {
+        Cmd::Generate(a) => match generate(a, given)? {
             true => Ok(()),
             false => Err("incomplete output (raise --max-tokens)".into()),
         },
@@ -619,6 +936,7 @@ fn run(cli: Cli) -> Result<(), String> {
             text,
             eos,
         } => {
+            constraint.check(given, Whitespace::Flexible)?;
             let vocab = Arc::new(load_vocab(&tokenizer, &eos)?);
             let trie = Arc::new(TokenTrie::new(&vocab));
             let g = constraint
@@ -630,30 +948,35 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             let mut m = Matcher::new(g, vocab.clone(), trie);
             let toks = vocab.encode(&text).map_err(|e| e.to_string())?;
-            println!("{:>5}  {:>8}  {:>7}  token", "step", "allowed", "ok");
+            let mut out = Out::new();
+            out.line(format_args!(
+                "{:>5}  {:>8}  {:>7}  token",
+                "step", "allowed", "ok"
+            ))?;
             for (i, &t) in toks.iter().enumerate() {
                 let mask = m.try_compute_mask().map_err(|e| e.to_string())?;
                 let ok = mask.contains(t);
-                println!(
+                out.line(format_args!(
                     "{i:>5}  {:>8}  {:>7}  {t} {:?}",
                     mask.count(),
                     if ok { "yes" } else { "NO" },
                     String::from_utf8_lossy(vocab.token_bytes(t))
-                );
+                ))?;
                 if !ok {
                     return Err(format!(
                         "token {i} ({t}) is not allowed; the text does not match the constraint"
-                    ));
+                    )
+                    .into());
                 }
                 m.commit(t).map_err(|e| e.to_string())?;
             }
             let mask = m.try_compute_mask().map_err(|e| e.to_string())?;
             let eos_ok = vocab.eos_tokens().iter().any(|&e| mask.contains(e));
-            println!(
+            out.line(format_args!(
                 "  end  {:>8}  {:>7}  EOS",
                 mask.count(),
                 if eos_ok { "yes" } else { "NO" }
-            );
+            ))?;
             if !eos_ok {
                 return Err("the text is a valid prefix but not complete (EOS not allowed)".into());
             }
@@ -665,9 +988,10 @@ fn run(cli: Cli) -> Result<(), String> {
             seed,
             max_len,
             tokenizer,
+            work_budget,
         } => {
-            use formwork::fuzzer::Fuzzer;
-            use std::io::Write;
+            use formwork::fuzzer::{FuzzConfig, Fuzzer};
+            constraint.check(given, Whitespace::Compact)?;
             let g = constraint
                 .grammar(Whitespace::Compact)?
                 .ok_or("give one of --grammar, --schema or --regex")?;
@@ -675,21 +999,27 @@ fn run(cli: Cli) -> Result<(), String> {
                 CompiledGrammar::with_budget(&g, constraint.budget.budget())
                     .map_err(|e| e.to_string())?,
             );
+            let config = FuzzConfig::new().max_len(max_len).work_budget(work_budget);
             let mut f = match tokenizer {
                 Some(t) => {
                     let vocab = Arc::new(load_vocab(&t, &[])?);
                     let trie = Arc::new(TokenTrie::new(&vocab));
-                    Fuzzer::with_vocabulary(g, vocab, trie, seed, max_len)
+                    Fuzzer::with_vocabulary_config(g, vocab, trie, seed, config)
                 }
-                None => Fuzzer::new(g, seed, max_len),
+                None => Fuzzer::with_config(g, seed, config),
             };
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for _ in 0..n {
-                let s = f.sample().map_err(|e| e.to_string())?;
-                writeln!(out, "{}", serde_json::Value::String(s))
-                    .map_err(|e| format!("cannot write: {e}"))?;
+            // Each line is flushed as it is drawn: a reader sees output at
+            // once, and `| head` ends the run quietly. Ctrl-C keeps its
+            // default action and ends the process at once; there is
+            // nothing to clean up.
+            let mut out = Out::new();
+            for i in 0..n {
+                let s = f
+                    .sample()
+                    .map_err(|e| format!("fuzz: string {} of {n}: {e}", i + 1))?;
+                out.line(serde_json::Value::String(s))?;
             }
-            out.flush().map_err(|e| format!("cannot write: {e}"))
+            out.flush()
         }
         Cmd::Bench {
             tokenizer,
@@ -701,11 +1031,17 @@ fn run(cli: Cli) -> Result<(), String> {
             schema_flags,
             budget,
         } => {
+            given.refuse(&[("lenient", "--lenient")], |_| {
+                "--lenient does not apply to bench: every case is compiled strictly, and a \
+                 schema that cannot be enforced is reported as unsupported"
+                    .into()
+            })?;
+            schema_flags.check(Whitespace::Flexible)?;
             let vocab = load_vocab(&tokenizer, &eos.iter().cloned().collect::<Vec<_>>())?;
             let eos_id = vocab.eos_tokens()[0];
             let vocab = Arc::new(vocab);
             let trie = Arc::new(TokenTrie::new(&vocab));
-            eprintln!(
+            note!(
                 "formwork bench | tokenizer {tokenizer} vocab={} eos={eos_id} {:?} | trie nodes={}",
                 vocab.len(),
                 vocab.token_name(eos_id),
@@ -722,22 +1058,38 @@ fn run(cli: Cli) -> Result<(), String> {
             let input = BufReader::new(
                 std::fs::File::open(&cases).map_err(|e| format!("open {cases}: {e}"))?,
             );
-            let mut w: Box<dyn std::io::Write> = match out {
-                Some(p) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(&p).map_err(|e| format!("create {p}: {e}"))?,
-                )),
-                None => Box::new(std::io::stdout().lock()),
-            };
-            bench.run(input, &mut *w, limit).map_err(|e| e.to_string())
+            match out {
+                Some(p) => {
+                    let mut w = std::io::BufWriter::new(
+                        std::fs::File::create(&p).map_err(|e| format!("create {p}: {e}"))?,
+                    );
+                    bench
+                        .run(input, &mut w, limit)
+                        .map_err(|e| format!("bench ({cases} to {p}): {e}").into())
+                }
+                None => {
+                    let mut w = std::io::stdout().lock();
+                    bench.run(input, &mut w, limit).map_err(|e| {
+                        if e.kind() == std::io::ErrorKind::BrokenPipe {
+                            Failure::StdoutClosed
+                        } else {
+                            Failure::Error(format!("bench ({cases}): {e}"))
+                        }
+                    })
+                }
+            }
         }
     }
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let given = Given(matches.subcommand().map(|(_, m)| m));
+    match run(cli, &given) {
+        Ok(()) | Err(Failure::StdoutClosed) => ExitCode::SUCCESS,
+        Err(Failure::Error(e)) => {
+            note!("error: {e}");
             ExitCode::FAILURE
         }
     }

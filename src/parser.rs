@@ -387,52 +387,131 @@ struct Row {
 /// [`crate::json_value::canonical`]) added to set `parent`, and set 0 is
 /// empty. Entries are made in the order rows are, so popping rows pops the
 /// entries they made.
+///
+/// The sets form a tree (each set is its parent plus one value), and
+/// several of its branches are alive at once: the mask walk tries items on
+/// top of the committed list, and an ambiguous parse keeps one set per
+/// reading. Membership is therefore asked of a tree path, not of one hash
+/// set: the entries holding a value are found through a hash index
+/// ([`ValueSets::latest`], with each entry linking to the previous entry of
+/// the same hash), and each is checked for being on the set's path by a
+/// level-ancestor query over skew-binary jump pointers (Myers, "An
+/// applicative random-access stack", 1983), in O(log n) steps. A list of n
+/// items thus costs O(log n) per item, not O(n).
 #[derive(Clone, Debug, Default)]
 struct ValueSets {
     entries: Vec<ValueEntry>,
     bytes: Vec<u8>,
+    /// Per value hash: the newest set whose own entry has that hash.
+    latest: std::collections::HashMap<u64, u64, FxBuild>,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct ValueEntry {
     parent: u64,
+    /// An ancestor set to jump to (see [`ValueSets::ancestor_at`]).
+    jump: u64,
+    /// Number of values in the set.
+    depth: u32,
     hash: u64,
+    /// The next older set whose own entry has the same hash (0: none).
+    same_hash: u64,
     start: u32,
     end: u32,
 }
 
 impl ValueSets {
+    #[inline]
+    fn depth(&self, set: u64) -> u32 {
+        match set {
+            0 => 0,
+            s => self.entries[s as usize - 1].depth,
+        }
+    }
+
+    #[inline]
+    fn jump(&self, set: u64) -> u64 {
+        match set {
+            0 => 0,
+            s => self.entries[s as usize - 1].jump,
+        }
+    }
+
+    /// The ancestor of `set` (itself included) with `depth` values.
+    fn ancestor_at(&self, mut set: u64, depth: u32) -> u64 {
+        while self.depth(set) > depth {
+            let e = &self.entries[set as usize - 1];
+            set = if self.depth(e.jump) >= depth {
+                e.jump
+            } else {
+                e.parent
+            };
+        }
+        set
+    }
+
     /// The set `set` plus `value`, or `None` if `value` is in it already.
     fn insert(&mut self, set: u64, value: &[u8]) -> Option<u64> {
         let mut h = FxHasher::default();
         h.write(value);
         let hash = h.finish();
-        let mut s = set;
+        let newest = self.latest.get(&hash).copied().unwrap_or(0);
+        let mut s = newest;
         while s != 0 {
             let e = self.entries[s as usize - 1];
-            if e.hash == hash && &self.bytes[e.start as usize..e.end as usize] == value {
+            if &self.bytes[e.start as usize..e.end as usize] == value
+                && self.ancestor_at(set, e.depth) == s
+            {
                 return None;
             }
-            s = e.parent;
+            s = e.same_hash;
         }
+        // Myers' rule: jump as far as the parent's jump does, again, when
+        // the two jumps have equal length; else to the parent.
+        let (pj, depth) = (self.jump(set), self.depth(set));
+        let jump =
+            if set != 0 && depth - self.depth(pj) == self.depth(pj) - self.depth(self.jump(pj)) {
+                self.jump(pj)
+            } else {
+                set
+            };
         let start = self.bytes.len() as u32;
         self.bytes.extend_from_slice(value);
         self.entries.push(ValueEntry {
             parent: set,
+            jump,
+            depth: depth + 1,
             hash,
+            same_hash: newest,
             start,
             end: self.bytes.len() as u32,
         });
-        Some(self.entries.len() as u64)
+        let id = self.entries.len() as u64;
+        self.latest.insert(hash, id);
+        Some(id)
     }
 
     fn truncate(&mut self, n: usize) {
         if let Some(e) = self.entries.get(n) {
             self.bytes.truncate(e.start as usize);
-            self.entries.truncate(n);
+        }
+        // Newest first, so each popped entry is the newest of its hash.
+        while self.entries.len() > n {
+            let e = self.entries.pop().expect("more than n entries");
+            match e.same_hash {
+                0 => self.latest.remove(&e.hash),
+                older => self.latest.insert(e.hash, older),
+            };
         }
     }
 }
+
+/// A row's items that wait for a non-terminal, as `(symbol, item)` sorted.
+type WaitingIndex = Box<[(u32, u32)]>;
+
+/// Rows with more items than this get an index for completions (see
+/// [`Parser::waiting_in`]); smaller ones are scanned.
+const INDEX_FROM: u32 = 32;
 
 /// A fast hasher for small integer keys (FxHash).
 #[derive(Default, Clone, Copy)]
@@ -478,6 +557,10 @@ pub(crate) type CostMemo = std::collections::HashMap<u64, std::rc::Rc<CostMap>, 
 pub(crate) struct Parser {
     items: Vec<Item>,
     rows: Vec<Row>,
+    /// Per row, once a completion has asked for it and the row is large:
+    /// its items that wait for a non-terminal, as `(symbol, item)` sorted
+    /// (see [`waiting_in`](Self::waiting_in)).
+    waiting: Vec<Option<WaitingIndex>>,
     allowed: Vec<u32>,
     seen: HashSet<(u32, u32, u64), FxBuild>,
     next_serial: u64,
@@ -497,6 +580,7 @@ impl Parser {
         let mut p = Parser {
             items: Vec::new(),
             rows: Vec::new(),
+            waiting: Vec::new(),
             allowed: Vec::new(),
             seen: HashSet::default(),
             next_serial: 0,
@@ -806,6 +890,7 @@ impl Parser {
         }
         let r = self.rows[n];
         self.rows.truncate(n);
+        self.waiting.truncate(n);
         self.items.truncate(r.start as usize);
         self.allowed.truncate(r.allowed_start as usize);
         self.values.truncate(r.values_start as usize);
@@ -815,32 +900,85 @@ impl Parser {
     /// has just been completed (its text is `text` from row `o` on).
     fn complete(&mut self, t: &ParserTables, x: u32, o: u32, text: &[u8]) {
         let a = NT | x;
-        let o = self.rows[o as usize];
-        for i in o.start..o.end {
-            let px = self.items[i as usize];
-            let sym = t.rhs[px.dot as usize];
-            if sym == a {
-                self.add(Item {
-                    dot: px.dot + 1,
-                    origin: px.origin,
-                    tag: 0,
-                });
-            } else if is_any_order(sym) {
-                let spec = t.spec(sym);
-                for m in spec.members_of(x) {
-                    if spec.member(px.tag, m) == x {
-                        let Some(mut tag) = spec.advance(px.tag, m) else {
+        let row = self.rows[o as usize];
+        if row.end - row.start <= INDEX_FROM {
+            for i in row.start..row.end {
+                self.advance_over(t, i, a, row.pos, text);
+            }
+            return;
+        }
+        let index = self.waiting_in(t, o);
+        let from = index.partition_point(|&(s, _)| s < a);
+        for &(s, i) in &index[from..] {
+            if s != a {
+                break;
+            }
+            self.advance_over(t, i, a, row.pos, text);
+        }
+        // Any-order symbols sort last, after every plain non-terminal.
+        let lists = index.partition_point(|&(s, _)| !is_any_order(s));
+        for &(_, i) in &index[lists..] {
+            self.advance_over(t, i, a, row.pos, text);
+        }
+        self.waiting[o as usize] = Some(index);
+    }
+
+    /// Row `o`'s items that wait for a non-terminal (plain or any-order),
+    /// as `(symbol, item)` sorted; taken out of [`Parser::waiting`] (built
+    /// on first use), for the caller to put back.
+    ///
+    /// A completion advances the items of its origin row that wait for the
+    /// completed non-terminal. Scanning the whole row for them costs the
+    /// row's size per completion, and a row can hold thousands of items
+    /// (an object with thousands of optional properties in schema order
+    /// predicts all of them) while a completion chain runs through
+    /// thousands of its rules: quadratic. Looked up in this index, each
+    /// completion costs a binary search.
+    fn waiting_in(&mut self, t: &ParserTables, o: u32) -> WaitingIndex {
+        if self.waiting.len() < self.rows.len() {
+            self.waiting.resize(self.rows.len(), None);
+        }
+        if let Some(index) = self.waiting[o as usize].take() {
+            return index;
+        }
+        let row = self.rows[o as usize];
+        let mut index: Vec<(u32, u32)> = (row.start..row.end)
+            .filter_map(|i| {
+                let sym = t.rhs[self.items[i as usize].dot as usize];
+                (sym != END && sym & NT != 0).then_some((sym, i))
+            })
+            .collect();
+        index.sort_unstable();
+        index.into_boxed_slice()
+    }
+
+    /// Advances item `i` (of the origin row, which ended at byte `pos`)
+    /// over the completed non-terminal `a` if it waits for it.
+    #[inline]
+    fn advance_over(&mut self, t: &ParserTables, i: u32, a: u32, pos: u32, text: &[u8]) {
+        let px = self.items[i as usize];
+        let sym = t.rhs[px.dot as usize];
+        if sym == a {
+            self.add(Item {
+                dot: px.dot + 1,
+                origin: px.origin,
+                tag: 0,
+            });
+        } else if is_any_order(sym) {
+            let x = a & !NT;
+            let spec = t.spec(sym);
+            for m in spec.members_of(x) {
+                if spec.member(px.tag, m) == x {
+                    let Some(mut tag) = spec.advance(px.tag, m) else {
+                        continue;
+                    };
+                    if spec.distinct {
+                        let Some(set) = self.distinct_value(px.tag, text, pos as usize) else {
                             continue;
                         };
-                        if spec.distinct {
-                            let Some(set) = self.distinct_value(px.tag, text, o.pos as usize)
-                            else {
-                                continue;
-                            };
-                            tag = (tag & !SET_MASK) | set;
-                        }
-                        self.add(Item { tag, ..px });
+                        tag = (tag & !SET_MASK) | set;
                     }
+                    self.add(Item { tag, ..px });
                 }
             }
         }
@@ -955,5 +1093,67 @@ impl Parser {
             starts_distinct,
             values_start,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ValueSets;
+
+    /// Membership over the tree of sets agrees with walking each set's
+    /// whole path, under random inserts on random live sets and pops.
+    #[test]
+    fn value_sets_agree_with_path_walks() {
+        let mut rng = 0x1234_5678_9abc_def0u64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let mut v = ValueSets::default();
+        // Each entry's (parent, value), mirrored naively.
+        let mut naive: Vec<(u64, Vec<u8>)> = Vec::new();
+        let contains = |naive: &[(u64, Vec<u8>)], mut s: u64, x: &[u8]| {
+            while s != 0 {
+                if naive[s as usize - 1].1 == x {
+                    return true;
+                }
+                s = naive[s as usize - 1].0;
+            }
+            false
+        };
+        for _ in 0..20_000 {
+            if next(50) == 0 && !naive.is_empty() {
+                // Pop a few, as a mask walk does; now and then many.
+                let len = naive.len() as u64;
+                let n = if next(20) == 0 {
+                    next(len + 1)
+                } else {
+                    len - next(len.min(5) + 1)
+                } as usize;
+                v.truncate(n);
+                naive.truncate(n);
+                continue;
+            }
+            // Mostly extend a recent set, so that paths get long.
+            let len = naive.len() as u64;
+            let set = if len == 0 || next(4) == 0 {
+                next(len + 1)
+            } else {
+                len - next(len.min(3))
+            };
+            let x = next(400).to_string().into_bytes();
+            let dup = contains(&naive, set, &x);
+            match v.insert(set, &x) {
+                None => assert!(dup, "{x:?} reported in set {set}"),
+                Some(id) => {
+                    assert!(!dup, "{x:?} missed in set {set}");
+                    naive.push((set, x));
+                    assert_eq!(id, naive.len() as u64);
+                }
+            }
+        }
+        assert!(v.entries.iter().any(|e| e.depth > 40), "paths stayed short");
     }
 }

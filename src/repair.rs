@@ -72,28 +72,42 @@
 //!   numbers and `null` is what `JSON.stringify` writes for them.
 //! * **Numbers with leading zeros** (`0789`) become strings, so that no digit
 //!   is lost. Truncated numbers are completed (`2.` → `2.0`, `2e` → `2e0`,
-//!   `-` → `-0`, `.5` → `0.5`). `1_000` is read as `1000`.
+//!   `-` → `-0`, `.5` → `0.5`). `1_000` is read as `1000`. A quote right
+//!   after a number, before `,`, `}`, `]` or the end of the line (`12345"`),
+//!   is dropped and the number stands.
+//! * **Empty values.** A key followed by no value before `,` or `}`
+//!   (`{"key": , "k2": 1}`) gets `""`, as `json_repair` writes.
 //! * **Truncated output**: an open string is closed (trailing whitespace is
-//!   dropped), a key without value gets `null`, open arrays and objects are
-//!   closed. An empty, unterminated string at the very end of an array is dropped.
-//! * **Several documents** in a row (NDJSON, `1, 2`) come back as one
-//!   array of all of them. Documents glued together with nothing between
-//!   them (`[…][…]`) are one answer written twice: a later one of the same
-//!   shape replaces the earlier (`[{"k": 1}][{"k": 2}]` → `[{"k": 2}]`) and an
-//!   empty one is dropped (`[]{}` → `[]`). Once a container (object or array)
-//!   was read, trailing *prose* (a word) ends the input and is ignored.
-//! * **Prose before JSON**: if the text starts with a word and a `{`, `[` or a
-//!   code fence follows later, everything before it is skipped. If no bracket
-//!   follows, the whole text is one unquoted string (`hello world` →
-//!   `"hello world"`). `callback({...})` (JSONP) and `ObjectId("…")` (MongoDB)
-//!   are unwrapped.
+//!   dropped), a key cut off after its colon gets `null` (the value is
+//!   unknown), open arrays and objects are closed. An empty, unterminated
+//!   string at the very end of an array is dropped.
+//! * **Prose and several documents** (see the `top` module): a text that
+//!   starts with a word and holds no `{`, `[` or code fence is prose, not a
+//!   value ([`RepairError::NothingRecoverable`]: `hello`, `Sorry, I can't
+//!   help with that.`); a keyword alone (`true`, `None`) and a call
+//!   (`callback({...})`, JSONP) are values. Prose before, between and after
+//!   JSON is skipped, so several fenced blocks all come back, as an array.
+//!   Of several documents, an empty container next to one with data is
+//!   dropped (`{"a": 1}, []` → `{"a": 1}`), a document of the same shape as
+//!   the one before it and not separated from it by a comma replaces it
+//!   (`{"k": 1}\n{"k": 2}` → `{"k": 2}`), and scalar documents count only
+//!   in a text with no container (`1\n2` → `[1, 2]`). `ObjectId("…")`
+//!   (MongoDB) is unwrapped.
 //! * **Code fences** (```` ``` ```` with an optional language tag) are treated
-//!   like whitespace between tokens. A string value that is only a fence
-//!   around a valid JSON object or array (`"```json {…}```"`) is that value.
+//!   like whitespace between top-level tokens. Inside an array or object a
+//!   fence ends the code block: the containers still open are closed as at
+//!   the end of the text, and the top level reads on after the fence. A
+//!   string value that is only a fence around a valid JSON object or array
+//!   (`"```json {…}```"`) is that value.
+//! * **Comments**: `//`, `/* */` and `# ` (a `#` before whitespace; inside
+//!   a container it also ends at `]` or `}`, as `json_repair` reads it;
+//!   `#tag` is text).
 //! * **Invalid escapes** (`"\s"`) keep the backslash as text (`\\s`): they
 //!   are regular expressions and Windows paths far more often than typos.
-//!   An escaped quote of another kind (`\'`) is that quote. A truncated `\u`
-//!   escape at the end of the text is dropped. A run of backslashes before a
+//!   An escaped quote of another kind (`\'`) is that quote. An escape cut off
+//!   by the end of the text (`"val\`, `"\u12`) is kept as text with its
+//!   backslash; a `\u` without four hex digits before the end is an error
+//!   ([`RepairError::InvalidUnicodeEscape`]). A run of backslashes before a
 //!   quote that text follows (`{\\"key\\\":` — JSON escaped once more, or
 //!   badly) is one escaped quote, as is an odd run before any quote.
 //! * **Missing end quotes inside objects.** An object value whose end quote
@@ -114,18 +128,26 @@
 //!   treats a missing end quote as cut off (no trimming, no splitting), so
 //!   that repairing a growing prefix gives growing values.
 //! * **Errors.** [`RepairError::NothingRecoverable`] when the text contains no
-//!   value at all (empty, whitespace, a stray `}`), plus two structural errors
+//!   value at all (empty, whitespace, a stray `}`, prose), plus two structural errors
 //!   where guessing would invent data: a member that starts with `:` (no key)
-//!   and a key followed by something that cannot be a value. A NUL character
-//!   anywhere means binary data ([`RepairError::NulCharacter`]).
+//!   and a key followed by something that cannot be a value. A NUL or
+//!   another C0 control character but `\t` `\n` `\r` `\b` `\f` anywhere
+//!   means binary data ([`RepairError::NulCharacter`],
+//!   [`RepairError::ControlCharacter`]).
 //!
 //! Positions in [`Fix`] and [`RepairError`] are character (not byte) offsets.
 
 use serde_json::Map;
 use std::cell::Cell;
 
+mod check;
+mod describe;
 pub mod schema;
+mod strings;
+mod top;
 
+pub use check::{InvalidSchema, SchemaCheck, Violation};
+pub use describe::{describe, Position};
 pub use schema::{repair_with_schema, Change, ChangeKind, Mismatch, SchemaMode, SchemaRepaired};
 /// The value type returned by [`repair`] (re-exported from `serde_json`).
 pub use serde_json::Value;
@@ -149,7 +171,7 @@ pub enum RepairKind {
     SkippedTrailingText,
     /// A stray character or word that belongs to no value was dropped.
     SkippedJunk,
-    /// A `//`, `/* */` comment was removed.
+    /// A `//`, `/* */` or `# ` comment was removed.
     RemovedComment,
     /// Single, curly or backtick quotes were replaced by double quotes.
     NormalizedQuotes,
@@ -161,7 +183,8 @@ pub enum RepairKind {
     AddedMissingQuote,
     /// A quote inside a string was escaped.
     EscapedQuote,
-    /// A raw newline, tab or other control character in a string was escaped.
+    /// A raw newline, tab, carriage return, backspace or form feed in a
+    /// string was escaped.
     EscapedControlChar,
     /// An invalid escape sequence (`\s`) was kept as text with its
     /// backslash, or an escaped quote of another kind (`\'`) was unescaped.
@@ -172,8 +195,10 @@ pub enum RepairKind {
     RemovedComma,
     /// A missing colon was inserted.
     InsertedColon,
-    /// A key had no value; `null` was used.
+    /// The text ended after a key; `null` was used.
     InsertedNull,
+    /// A key was followed by no value before `,` or `}`; `""` was used.
+    EmptyValue,
     /// An unterminated string was closed (truncated output).
     ClosedString,
     /// An unterminated array or object was closed (truncated output).
@@ -190,6 +215,8 @@ pub enum RepairKind {
     FixedNumber,
     /// A number with leading zeros was kept as a string.
     NumberAsString,
+    /// A quote right after a number (`12345"`) was removed.
+    RemovedStrayQuote,
     /// `"a" + "b"` was concatenated.
     ConcatenatedStrings,
     /// A JSONP or function-call wrapper (`cb(...)`, `ObjectId(...)`) was removed.
@@ -198,6 +225,10 @@ pub enum RepairKind {
     RemovedEllipsis,
     /// Several top-level documents were wrapped in an array.
     WrappedDocuments,
+    /// A top-level document was dropped: empty next to one with data, a
+    /// scalar next to a container, or replaced by a later one of the same
+    /// shape.
+    DroppedDocument,
     /// A Python tuple `( ... )` became an array (or a one-element group its value).
     ConvertedTuple,
     /// A set literal `{"a", "b"}` became an array.
@@ -241,7 +272,7 @@ impl Repaired {
 pub enum RepairError {
     /// The text holds no JSON value at all (empty, only whitespace or comments,
     /// only stray brackets).
-    #[error("nothing recoverable: the text contains no JSON value")]
+    #[error("the text contains no JSON value (no object, array, quoted string, number or literal; prose is not JSON)")]
     NothingRecoverable,
     /// Nesting deeper than [`MAX_DEPTH`].
     #[error("nesting deeper than {limit} levels at character {offset}")]
@@ -252,6 +283,15 @@ pub enum RepairError {
     /// A key is followed by something that cannot start a value (`{"a" ]`).
     #[error("colon expected at character {offset}")]
     ColonExpected { offset: usize },
+    /// A `\u` escape without four hex digits inside a string (`"\u12x"`):
+    /// the character meant cannot be known. Write `\\u` for a literal
+    /// backslash followed by `u`.
+    #[error("invalid \\u escape at character {offset}: four hex digits must follow \\u (write \\\\u for a backslash and a u)")]
+    InvalidUnicodeEscape { offset: usize },
+    /// A C0 control character other than `\t`, `\n`, `\r`, `\b`, `\f` (and
+    /// not NUL): binary data or a terminal escape, not (broken) JSON text.
+    #[error("control character U+{code:04X} at character {offset}: binary data or a terminal escape, not JSON text; remove it, or write it as \\u{code:04x}")]
+    ControlCharacter { offset: usize, code: u32 },
     /// A NUL character: the text is binary data, not (broken) JSON text.
     #[error("NUL character at character {offset}: binary data, not text")]
     NulCharacter { offset: usize },
@@ -312,18 +352,49 @@ pub fn repair_with(text: &str, opts: &RepairOptions) -> Result<Repaired, RepairE
             });
         }
     }
-    if let Some(offset) = text.chars().position(|c| c == '\0') {
-        // Nothing a model writes contains NUL; guessing JSON out of binary
-        // data would invent a value (jsonrepair refuses it too).
-        return Err(RepairError::NulCharacter { offset });
-    }
+    check_binary(text)?;
     let mut p = Parser::new(text);
     p.stream_stable = opts.stream_stable;
-    let value = p.parse_top()?;
-    Ok(Repaired {
-        value,
-        fixes: p.fixes,
-    })
+    p.finish()
+}
+
+/// Nothing a model writes contains NUL or other C0 controls but the
+/// whitespace ones; guessing JSON out of binary data would invent a value
+/// (jsonrepair refuses these too).
+fn check_binary(text: &str) -> Result<(), RepairError> {
+    match text
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| is_binary_control(c))
+    {
+        None => Ok(()),
+        Some((offset, '\0')) => Err(RepairError::NulCharacter { offset }),
+        Some((offset, c)) => Err(RepairError::ControlCharacter {
+            offset,
+            code: c as u32,
+        }),
+    }
+}
+
+/// What [`repair_marking_left_out`] writes for a left-out value
+/// (`{"key": , …}`) instead of `""`: two noncharacters around a name, text
+/// no model writes. Schema-guided repair fills it from the schema and turns
+/// any that remain into `""`.
+const LEFT_OUT: &str = "\u{fdd0}left out\u{fdd0}";
+
+/// [`repair`], with left-out values written as [`LEFT_OUT`] (for
+/// schema-guided repair, which fills those and only those).
+fn repair_marking_left_out(text: &str) -> Result<Repaired, RepairError> {
+    if let Ok(value) = serde_json::from_str::<Value>(text) {
+        return Ok(Repaired {
+            value,
+            fixes: Vec::new(),
+        });
+    }
+    check_binary(text)?;
+    let mut p = Parser::new(text);
+    p.mark_left_out = true;
+    p.finish()
 }
 
 /// Like [`repair`], but returns only the value.
@@ -333,6 +404,12 @@ pub fn repair_value(text: &str) -> Result<Value, RepairError> {
 
 // ---------------------------------------------------------------------------
 // character classes
+
+/// A C0 control character other than tab, newline, carriage return,
+/// backspace and form feed (which JSON strings escape as `\t` … `\f`).
+fn is_binary_control(c: char) -> bool {
+    (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r' | '\u{8}' | '\u{c}')
+}
 
 fn is_ws(c: char) -> bool {
     matches!(
@@ -430,6 +507,7 @@ struct Parser {
     /// [`Parser::end_quote_ahead`].
     block_end: Cell<(usize, usize)>,
     line_end: Cell<(usize, usize)>,
+    hash_end: Cell<(usize, usize)>,
     next_quote: Cell<(usize, usize)>,
     /// [`RepairOptions::stream_stable`].
     stream_stable: bool,
@@ -441,9 +519,29 @@ struct Parser {
     class_end: Cell<(usize, usize)>,
     /// Search cache of [`Parser::fenced_json_string`].
     fence_at: Cell<(usize, usize)>,
+    /// Where the first `\u` escape without four hex digits before the end
+    /// of the text is (reported as [`RepairError::InvalidUnicodeEscape`]).
+    bad_escape: Option<usize>,
+    /// Where the text ends for the value being read: its length, or a code
+    /// fence met inside a container (see [`Parser::ws_opt`]).
+    end: usize,
+    /// Write [`LEFT_OUT`] for a left-out value instead of `""`.
+    mark_left_out: bool,
 }
 
 impl Parser {
+    /// Reads the whole text.
+    fn finish(mut self) -> Result<Repaired, RepairError> {
+        let value = self.parse_top()?;
+        if let Some(offset) = self.bad_escape {
+            return Err(RepairError::InvalidUnicodeEscape { offset });
+        }
+        Ok(Repaired {
+            value,
+            fixes: self.fixes,
+        })
+    }
+
     fn new(text: &str) -> Self {
         Parser {
             s: text.chars().collect(),
@@ -452,6 +550,7 @@ impl Parser {
             key_mode: false,
             block_end: Cell::new((usize::MAX, 0)),
             line_end: Cell::new((usize::MAX, 0)),
+            hash_end: Cell::new((usize::MAX, 0)),
             next_quote: Cell::new((usize::MAX, 0)),
             fixes: Vec::new(),
             stream_stable: false,
@@ -459,11 +558,18 @@ impl Parser {
             bracket_quotes: Cell::new(('"', 1, 0, 0)),
             class_end: Cell::new((usize::MAX, 0)),
             fence_at: Cell::new((usize::MAX, 0)),
+            bad_escape: None,
+            end: usize::MAX,
+            mark_left_out: false,
         }
     }
 
     fn at(&self, i: usize) -> Option<char> {
-        self.s.get(i).copied()
+        if i < self.end {
+            self.s.get(i).copied()
+        } else {
+            None
+        }
     }
 
     fn cur(&self) -> Option<char> {
@@ -486,6 +592,9 @@ impl Parser {
                 Some('\n') if !newlines => return i,
                 Some(c) if is_ws(c) => i += 1,
                 Some('/') if matches!(self.at(i + 1), Some('*') | Some('/')) => {
+                    i = self.skip_comment(i);
+                }
+                Some('#') if self.at(i + 1).is_none_or(is_ws) => {
                     i = self.skip_comment(i);
                 }
                 Some('`') if self.starts_with(i, "```") => {
@@ -514,6 +623,19 @@ impl Parser {
                     self.i = self.skip_comment(self.i);
                     self.fix(RepairKind::RemovedComment, start);
                 }
+                Some('#') if self.at(self.i + 1).is_none_or(is_ws) => {
+                    // A Python or shell comment (`# note`); `#tag` is text.
+                    let start = self.i;
+                    self.i = self.skip_comment(self.i);
+                    self.fix(RepairKind::RemovedComment, start);
+                }
+                Some('`') if self.starts_with(self.i, "```") && self.depth > 0 => {
+                    // A code fence ends the code block: containers still
+                    // open are closed as at the end of the text (the top
+                    // level lifts this end and reads on after the fence).
+                    self.end = self.i;
+                    return;
+                }
                 Some('`') if self.starts_with(self.i, "```") => {
                     let start = self.i;
                     self.i += 3;
@@ -527,12 +649,21 @@ impl Parser {
         }
     }
 
-    /// Index after the comment that starts at `i` (`/*` or `//`).
+    /// Index after the comment that starts at `i` (`/*`, `//` or `#`).
     ///
     /// Look-ahead re-skips the same comment many times (once per quote that
     /// might end a string), so the end found by the last search is cached:
     /// without it a line of `" /*` repeated would take quadratic time.
     fn skip_comment(&self, i: usize) -> usize {
+        if self.at(i) == Some('#') {
+            // Inside a container, a `#` comment also ends at a closing
+            // bracket (`{"a": 1 # note }`), as `json_repair` reads it.
+            return if self.depth > 0 {
+                self.find_from(i, &self.hash_end, |p, k| matches!(p.s[k], '\n' | ']' | '}'))
+            } else {
+                self.find_from(i, &self.line_end, |p, k| p.s[k] == '\n')
+            };
+        }
         if self.at(i + 1) == Some('*') {
             let k = self.find_from(i + 2, &self.block_end, |p, k| p.starts_with(k, "*/"));
             (k + 2).min(self.s.len())
@@ -573,195 +704,24 @@ impl Parser {
     }
 
     // -----------------------------------------------------------------------
-    // top level
-
-    fn parse_top(&mut self) -> Result<Value, RepairError> {
-        self.ws();
-        self.skip_leading_prose();
-        let mut docs: Vec<Value> = Vec::new();
-        let mut saw_container = false;
-        loop {
-            self.ws();
-            let Some(c) = self.cur() else { break };
-            match c {
-                '}' | ']' | ')' => {
-                    self.fix(RepairKind::RemovedBracket, self.i);
-                    self.i += 1;
-                    continue;
-                }
-                ',' | ';' => {
-                    if docs.is_empty() {
-                        self.fix(RepairKind::SkippedJunk, self.i);
-                    } else {
-                        self.fix(RepairKind::RemovedComma, self.i);
-                    }
-                    self.i += 1;
-                    continue;
-                }
-                _ => {}
-            }
-            if saw_container && (c.is_alphabetic() || c == '_') && !self.keyword_ahead() {
-                // Prose after the JSON.
-                self.fix(RepairKind::SkippedTrailingText, self.i);
-                break;
-            }
-            let start = self.i;
-            match self.parse_value(Ctx::Top)? {
-                Some(v) => {
-                    saw_container |= v.is_object() || v.is_array();
-                    let is_object = v.is_object();
-                    // Several documents glued together (`[…][…]`, no space,
-                    // newline or comma between) are one answer written twice:
-                    // a later one of the same shape is a corrected
-                    // re-emission and replaces the earlier, and an empty one
-                    // (`{}`, `[]`, `""`) next to the other carries nothing.
-                    // Separated documents (NDJSON) are all kept.
-                    let glued =
-                        start > 0 && self.at(start - 1).is_some_and(|c| !is_ws(c) && c != ',');
-                    match docs.last() {
-                        Some(_) if glued && is_empty_value(&v) => {
-                            self.fix(RepairKind::SkippedJunk, start);
-                            continue;
-                        }
-                        Some(last) if glued && (is_empty_value(last) || same_shape(last, &v)) => {
-                            self.fix(RepairKind::SkippedJunk, start);
-                            docs.pop();
-                        }
-                        _ => {}
-                    }
-                    docs.push(v);
-                    if is_object && self.members_follow() {
-                        // `{"a": 1}, "b": 2}`: the object was closed too
-                        // early. Read the rest as members of the same object
-                        // (the comma stands in for its `{`).
-                        self.fix(RepairKind::RemovedBracket, start);
-                        self.i = self.skip_ws_at(self.i, true);
-                        if let Value::Object(more) = self.parse_object(false)? {
-                            if let Some(Value::Object(m)) = docs.last_mut() {
-                                m.extend(more);
-                            }
-                        }
-                    }
-                }
-                None => {
-                    // Not a value: skip one character.
-                    self.fix(RepairKind::SkippedJunk, start);
-                    self.i = start + 1;
-                }
-            }
-            if self.i == start {
-                self.i += 1;
-            }
-        }
-        let skipped_prose = self
-            .fixes
-            .iter()
-            .any(|f| f.kind == RepairKind::SkippedLeadingText);
-        let closed = self
-            .fixes
-            .iter()
-            .any(|f| f.kind == RepairKind::ClosedContainer);
-        if skipped_prose && closed && docs.len() == 1 && is_empty_container(&docs[0]) {
-            // `text [`: a stray bracket in prose, not JSON.
-            return Err(RepairError::NothingRecoverable);
-        }
-        match docs.len() {
-            0 => Err(RepairError::NothingRecoverable),
-            1 => Ok(docs.pop().unwrap_or(Value::Null)),
-            _ => {
-                self.fix(RepairKind::WrappedDocuments, 0);
-                Ok(Value::Array(docs))
-            }
-        }
-    }
-
-    /// After a top-level object: whether `, "key":` or `, "key" "value"`
-    /// follows, i.e. more members of the same object.
-    fn members_follow(&self) -> bool {
-        let j = self.skip_ws_at(self.i, true);
-        if self.at(j) != Some(',') {
-            return false;
-        }
-        let q = self.skip_ws_at(j + 1, true);
-        let Some(open) = self.at(q).filter(|&c| is_quote(c)) else {
-            return false;
-        };
-        if self.quoted_key_at(q) {
-            return true;
-        }
-        // `"key" "value"`: a missing colon.
-        let mut k = q + 1;
-        while let Some(c) = self.at(k) {
-            if c == open || (is_double_quote_like(open) && is_double_quote_like(c)) {
-                return self.at(self.skip_ws_at(k + 1, false)).is_some_and(is_quote);
-            }
-            if c == '\n' {
-                return false;
-            }
-            k += 1;
-        }
-        false
-    }
-
-    /// Whether a JSON/Python keyword starts here (so it is not prose).
-    fn keyword_ahead(&self) -> bool {
-        self.keyword_at(self.i).is_some()
-    }
-
-    /// If the text starts with prose and a bracket or code fence follows,
-    /// skip to it. JSONP (`name(`) is left to the value parser.
-    fn skip_leading_prose(&mut self) {
-        let Some(c) = self.cur() else { return };
-        if !(c.is_alphabetic() || c == '*' || c == '#' || c == '>' || c == '_' || c == '-') {
-            return;
-        }
-        if c == '-'
-            && self
-                .at(self.i + 1)
-                .is_some_and(|d| d.is_ascii_digit() || d == '.')
-        {
-            return;
-        }
-        // JSONP / function call: identifier, optional spaces, '('.
-        if is_ident_start(c) {
-            let mut k = self.i;
-            while self.at(k).is_some_and(is_ident) {
-                k += 1;
-            }
-            let k = self.skip_ws_at(k, true);
-            if self.at(k) == Some('(') {
-                return;
-            }
-        }
-        let mut k = self.i;
-        while let Some(d) = self.at(k) {
-            if d == '{' || d == '[' || self.starts_with(k, "```") {
-                self.fix(RepairKind::SkippedLeadingText, self.i);
-                self.i = k;
-                return;
-            }
-            k += 1;
-        }
-    }
-
-    // -----------------------------------------------------------------------
     // values
 
     fn parse_value(&mut self, ctx: Ctx) -> Result<Option<Value>, RepairError> {
         self.ws();
-        let Some(c) = self.cur() else { return Ok(None) };
-        if matches!(c, '{' | '[') && ctx == Ctx::Top {
-            // `[```json ... ```]`: a bracket wrapped around a code fence.
+        // `[```json ... ```]`: a bracket wrapped around a code fence.
+        while ctx == Ctx::Top && matches!(self.cur(), Some('{' | '[')) {
             let mut k = self.i + 1;
             while self.at(k).is_some_and(is_ws) {
                 k += 1;
             }
-            if self.starts_with(k, "```") {
-                self.fix(RepairKind::SkippedJunk, self.i);
-                self.i += 1;
-                return self.parse_value(ctx);
+            if !self.starts_with(k, "```") {
+                break;
             }
+            self.fix(RepairKind::SkippedJunk, self.i);
+            self.i += 1;
+            self.ws();
         }
+        let Some(c) = self.cur() else { return Ok(None) };
         let v = match c {
             '/' => self.parse_regex(),
             '{' => Some(self.parse_object(ctx == Ctx::Array)?),
@@ -878,17 +838,19 @@ impl Parser {
             if !first {
                 if c == ',' {
                     comma = true;
+                    let mut last_comma = self.i;
                     self.i += 1;
                     self.ws();
                     // Doubled comma or trailing comma.
                     while self.cur() == Some(',') {
                         self.fix(RepairKind::RemovedComma, self.i);
+                        last_comma = self.i;
                         self.i += 1;
                         self.ws();
                     }
                     match self.cur() {
                         None | Some('}') | Some(']') => {
-                            self.fix(RepairKind::RemovedComma, self.i);
+                            self.fix(RepairKind::RemovedComma, last_comma);
                             continue;
                         }
                         _ => {}
@@ -1001,7 +963,19 @@ impl Parser {
             };
             let value = match value {
                 Some(v) => v,
+                None if self.cur().is_some() => {
+                    // `{"key": , …}`: the value was left out. An empty
+                    // string, as `json_repair` writes (schema-guided repair
+                    // turns it into the empty value of the type wanted).
+                    self.fix(RepairKind::EmptyValue, val_start);
+                    Value::String(if self.mark_left_out {
+                        LEFT_OUT.to_string()
+                    } else {
+                        String::new()
+                    })
+                }
                 None => {
+                    // Cut off after the colon: the value is unknown.
                     self.fix(RepairKind::InsertedNull, val_start);
                     Value::Null
                 }
@@ -1204,15 +1178,17 @@ impl Parser {
             }
             if !first {
                 if c == ',' {
+                    let mut last_comma = self.i;
                     self.i += 1;
                     self.ws();
                     while self.cur() == Some(',') {
                         self.fix(RepairKind::RemovedComma, self.i);
+                        last_comma = self.i;
                         self.i += 1;
                         self.ws();
                     }
                     if matches!(self.cur(), None | Some(']') | Some('}')) {
-                        self.fix(RepairKind::RemovedComma, self.i);
+                        self.fix(RepairKind::RemovedComma, last_comma);
                         continue;
                     }
                 } else {
@@ -1363,900 +1339,6 @@ impl Parser {
     }
 
     // -----------------------------------------------------------------------
-    // strings
-
-    fn parse_string(&mut self, ctx: Ctx) -> Result<Option<Value>, RepairError> {
-        if let Some(v) = self.fenced_json_string() {
-            return Ok(Some(v));
-        }
-        let start = self.i;
-        let fixes_before = self.fixes.len();
-        let mut s = match self.scan_string(StrMode::Normal, ctx) {
-            StrScan::Done(s) => s,
-            StrScan::Retry(mode) => {
-                self.i = start;
-                self.fixes.truncate(fixes_before);
-                match self.scan_string(mode, ctx) {
-                    StrScan::Done(s) => s,
-                    StrScan::Retry(_) => String::new(), // not reached: retries never nest
-                }
-            }
-        };
-        // Concatenation: "a" + "b"
-        loop {
-            let k = self.skip_ws_at(self.i, true);
-            if self.at(k) != Some('+') {
-                break;
-            }
-            let k2 = self.skip_ws_at(k + 1, true);
-            self.fix(RepairKind::ConcatenatedStrings, k);
-            self.i = k2;
-            match self.cur() {
-                Some(c) if is_quote(c) => {
-                    let st = self.i;
-                    let fb = self.fixes.len();
-                    let more = match self.scan_string(StrMode::Normal, ctx) {
-                        StrScan::Done(t) => t,
-                        StrScan::Retry(mode) => {
-                            self.i = st;
-                            self.fixes.truncate(fb);
-                            match self.scan_string(mode, ctx) {
-                                StrScan::Done(t) => t,
-                                StrScan::Retry(_) => String::new(),
-                            }
-                        }
-                    };
-                    s.push_str(&more);
-                }
-                _ => break,
-            }
-        }
-        let _ = ctx;
-        Ok(Some(Value::String(s)))
-    }
-
-    /// `"```json {…}```"`: a string value that is only a code fence around
-    /// a JSON object or array is that value.
-    fn fenced_json_string(&mut self) -> Option<Value> {
-        let q = self.cur().filter(|&c| is_quote(c))?;
-        if self.key_mode || !self.starts_with(self.i + 1, "```") {
-            return None;
-        }
-        let mut k = self.i + 4;
-        while self.at(k).is_some_and(is_ident) {
-            k += 1;
-        }
-        let fence = self.find_from(k, &self.fence_at, |p, j| p.starts_with(j, "```"));
-        let close = self.skip_ws_at(fence + 3, true);
-        let is_close = self
-            .at(close)
-            .is_some_and(|c| c == q || (is_double_quote_like(q) && is_double_quote_like(c)));
-        if fence >= self.s.len() || !is_close {
-            return None;
-        }
-        let inner: String = self.s.get(k..fence)?.iter().collect();
-        let value: Value = serde_json::from_str(inner.trim()).ok()?;
-        if !value.is_object() && !value.is_array() {
-            return None;
-        }
-        self.fix(RepairKind::StrippedCodeFence, self.i + 1);
-        self.i = close + 1;
-        Some(value)
-    }
-
-    fn scan_string(&mut self, mode: StrMode, ctx: Ctx) -> StrScan {
-        let start = self.i;
-        let mut skip_escapes = false;
-        if self.cur() == Some('\\') {
-            // `\"text\"`: escaped JSON text.
-            self.i += 1;
-            skip_escapes = true;
-            self.fix(RepairKind::UnescapedText, start);
-        }
-        let Some(q) = self.cur() else {
-            return StrScan::Done(String::new());
-        };
-        let open_at = self.i;
-        if q != '"' {
-            self.fix(RepairKind::NormalizedQuotes, self.i);
-        }
-        let is_end: fn(char) -> bool = if q == '"' {
-            |c| c == '"'
-        } else if q == '\'' {
-            |c| c == '\''
-        } else if is_single_quote_like(q) {
-            is_single_quote_like
-        } else {
-            is_double_quote_like
-        };
-        self.i += 1;
-        // `""value"`: a doubled opening quote. If the next quote is doubled
-        // too (`""value""`, CSV style), that pair is the end quote.
-        let mut doubled = false;
-        let mut leading_span = false;
-        if mode == StrMode::Normal && self.cur() == Some(q) && self.at(self.i + 1) == Some(q) {
-            // Three or more quotes before a delimiter: an empty string and
-            // stray quotes.
-            let mut k = self.i;
-            while self.at(k) == Some(q) {
-                k += 1;
-            }
-            let after = self.skip_ws_at(k, false);
-            if matches!(self.at(after), None | Some(',' | ':' | '}' | ']' | '\n')) {
-                self.fix(RepairKind::SkippedJunk, self.i);
-                self.i = k;
-                return StrScan::Done(String::new());
-            }
-        }
-        if mode == StrMode::Normal && self.cur() == Some(q) {
-            let k = self.skip_ws_at(self.i + 1, false);
-            let next_is_text = self
-                .at(k)
-                .is_some_and(|n| !is_delimiter(n) && !is_quote(n) && n != ';');
-            if next_is_text && self.at(self.i + 1).is_some_and(|n| n != '\n') {
-                self.fix(RepairKind::EscapedQuote, self.i);
-                self.i += 1;
-                let mut j = self.i;
-                while self.at(j).is_some_and(|c| !is_end(c)) {
-                    j += 1;
-                }
-                doubled = self.at(j + 1) == Some(q);
-                if !doubled && ctx == Ctx::Object && !self.key_mode && self.at(j).is_some() {
-                    // `""quoted" text"`: the quoted span starts the value
-                    // when the quote after it ends the member.
-                    let mut k = j + 1;
-                    while self.at(k).is_some_and(|c| !is_end(c)) {
-                        k += 1;
-                    }
-                    let after = self.at(self.skip_ws_at(k + 1, true));
-                    leading_span = self.at(k).is_some() && matches!(after, None | Some(',' | '}'));
-                }
-            }
-        }
-        let mut out = String::new();
-        // Start (in `out`) of a trailing run of raw whitespace, and whether it
-        // holds a raw newline: `"text\n"` loses that newline.
-        let mut raw_ws: Option<(usize, bool)> = None;
-        // In an object value: the first comma that is followed by the start of
-        // another member (`, "b":`, `, b:`). If the end quote turns out to be
-        // missing, the value ends there (`{"a": "x, b: 1`).
-        let mut member_comma: Option<usize> = None;
-        let obj_value_text = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
-        // Quotes inside an object value taken as text so far: while their
-        // number is odd, a quote before the object's `}` closes the quoted
-        // span (`{"a": "v"alue"}`), not the value.
-        let mut text_quotes = 0usize;
-        if leading_span {
-            out.push(q);
-            text_quotes = 1;
-        }
-        let mut low_quote_open = false;
-        // In an array item: a quote taken as text opened a quoted span that
-        // the next quote closes.
-        let mut span_open = false;
-        // Inside `[…` with no whitespace since: a regex character class.
-        let mut class_open = false;
-        // `{` in the text not closed yet: a `}` after a quote may close it.
-        let mut open_braces = 0usize;
-        loop {
-            let Some(c) = self.cur() else {
-                // End of text: the end quote is missing.
-                if self.stream_stable {
-                    // Cut off while streaming: keep the text as it is, so that a
-                    // longer prefix only extends it.
-                    self.fix(RepairKind::ClosedString, self.i);
-                    return StrScan::Done(out);
-                }
-                if let Some(k) = member_comma {
-                    // The first scan took every quote before `k` as text.
-                    return StrScan::Retry(StrMode::StopAtQuotesText(k));
-                }
-                if obj_value_text {
-                    // `{"a": "text "quoted" text}`: the end quote is missing
-                    // and the `}` that ends the text closes the object; the
-                    // quotes before it were text.
-                    let mut k = self.prev_non_ws(self.i);
-                    if k >= open_at + 4 && self.starts_with(k - 3, "```") {
-                        k = self.prev_non_ws(k - 3);
-                    }
-                    let quotes = (open_at + 1..k).filter(|&j| self.at(j).is_some_and(is_end));
-                    let quotes = quotes.count();
-                    if k > open_at + 1
-                        && self.at(k - 1) == Some('}')
-                        && quotes > 0
-                        && quotes % 2 == 0
-                    {
-                        // Only when the quotes inside pair up (`"sic"`): a
-                        // single one (`"b": "x" true}`) is the end quote.
-                        return StrScan::Retry(StrMode::StopAtQuotesText(k - 1));
-                    }
-                }
-                if mode == StrMode::Normal {
-                    let mut k = self.prev_non_ws(self.i);
-                    if k >= open_at + 4 && self.starts_with(k - 3, "```") {
-                        // A closing code fence ends the text: look before it.
-                        k = self.prev_non_ws(k - 3);
-                    }
-                    if k > open_at && self.at(k - 1).is_some_and(is_delimiter) {
-                        return StrScan::Retry(StrMode::StopAtDelimiter);
-                    }
-                }
-                self.fix(RepairKind::ClosedString, self.i);
-                trim_end_ws(&mut out);
-                return StrScan::Done(out);
-            };
-            if let StrMode::StopAt(stop) | StrMode::StopAtQuotesText(stop) = mode {
-                if self.i == stop {
-                    self.fix(RepairKind::AddedMissingQuote, self.i);
-                    trim_end_ws(&mut out);
-                    return StrScan::Done(out);
-                }
-            }
-            if c == ',' && ctx == Ctx::Object && !self.key_mode {
-                if let Some(end) = self.inline_container_after(self.i + 1) {
-                    // `"a, {"k": 1}, ...`: a balanced object or array right
-                    // after a comma inside an object value is quoted text,
-                    // not the next member.
-                    out.extend(&self.s[self.i..end]);
-                    self.fix(RepairKind::EscapedQuote, self.i);
-                    raw_ws = None;
-                    self.i = end;
-                    continue;
-                }
-            }
-            if doubled && c == q && self.at(self.i + 1) == Some(q) {
-                // The end of `""value""`.
-                self.fix(RepairKind::EscapedQuote, self.i);
-                self.i += 2;
-                trim_end_ws(&mut out);
-                return StrScan::Done(out);
-            }
-            if matches!(c, '{' | '[') && obj_value_text {
-                if let Some(end) = self.quoted_container_in_text(self.i, is_end) {
-                    // `"{"k": 1}"`, `"list [1, "2"]"`: a container with
-                    // quotes inside is text.
-                    out.extend(self.s.get(self.i..end).unwrap_or_default());
-                    self.fix(RepairKind::EscapedQuote, self.i);
-                    raw_ws = None;
-                    self.i = end;
-                    continue;
-                }
-            }
-            if is_end(c) && matches!(mode, StrMode::StopAtQuotesText(_)) {
-                self.fix(RepairKind::EscapedQuote, self.i);
-                out.push(c);
-                raw_ws = None;
-                self.i += 1;
-            } else if is_end(c) {
-                let quote_at = self.i;
-                let after = self.skip_ws_at(self.i + 1, false);
-                let next = self.at(after);
-                let obj_value = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
-                // (Not while streaming: the quotes that decide may not have
-                // arrived yet.)
-                let in_array = ctx == Ctx::Array
-                    && !self.key_mode
-                    && mode == StrMode::Normal
-                    && !self.stream_stable;
-                let old_end = mode != StrMode::Normal
-                    || match next {
-                        None => true,
-                        Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
-                    };
-                if in_array
-                    && (span_open || (!old_end && self.array_quote_opens_span(quote_at, q, is_end)))
-                {
-                    // `["a "b" c"]`: a quoted span inside an array item.
-                    span_open = !span_open;
-                    self.fix(RepairKind::EscapedQuote, quote_at);
-                    out.push(c);
-                    raw_ws = None;
-                    self.i = quote_at + 1;
-                    continue;
-                }
-                if obj_value && class_open && self.class_closes_ahead(quote_at + 1) {
-                    // `"[^'"]+"`: a quote inside a regular expression's
-                    // character class is text.
-                    self.fix(RepairKind::EscapedQuote, quote_at);
-                    out.push(c);
-                    raw_ws = None;
-                    self.i = quote_at + 1;
-                    continue;
-                }
-                let opens_key = obj_value && self.opens_next_key(open_at, quote_at);
-                // Junk between the end quote and the rest of the object.
-                let mut junk_end = None;
-                let odd = text_quotes % 2 == 1;
-                if obj_value
-                    && odd
-                    && !opens_key
-                    && open_braces == 0
-                    && self.closes_object_at(quote_at + 1)
-                {
-                    // `{"a": "v"alue"}`: this quote closes the quoted span
-                    // and the value ends at the object's `}`.
-                    self.fix(RepairKind::EscapedQuote, quote_at);
-                    out.push(c);
-                    self.i = quote_at + 1;
-                    self.fix(RepairKind::AddedMissingQuote, self.i);
-                    return StrScan::Done(out);
-                }
-                if obj_value
-                    && !odd
-                    && !opens_key
-                    && self.at(quote_at + 1).is_some_and(is_end)
-                    && !self.quoted_key_at(quote_at + 1)
-                    && self.object_value_ends_at(quote_at + 2)
-                {
-                    // `"5'11"", `: a doubled quote before the end of the
-                    // member is a literal quote and the end quote.
-                    self.fix(RepairKind::EscapedQuote, quote_at);
-                    out.push(c);
-                    self.i = quote_at + 2;
-                    return StrScan::Done(out);
-                }
-                let is_real_end = if obj_value {
-                    !opens_key
-                        && if odd {
-                            self.object_value_ends_at(quote_at + 1)
-                                && !self.closes_object_at(quote_at + 1)
-                        } else {
-                            self.object_value_ends_at(quote_at + 1) || {
-                                junk_end = self.closes_before_quote(quote_at + 1, is_end);
-                                junk_end.is_some()
-                            }
-                        }
-                } else {
-                    old_end
-                };
-                if is_real_end {
-                    // `"a" "b"` where the second quote is the start of text
-                    // that goes on, e.g. `"The TV is 72""` — a doubled quote
-                    // at the very end is a literal quote.
-                    if next.is_some_and(is_end)
-                        && after == quote_at + 1
-                        && self.at(after + 1).is_none()
-                        && mode == StrMode::Normal
-                        && !out.is_empty()
-                    {
-                        out.push(c);
-                        self.fix(RepairKind::EscapedQuote, quote_at);
-                        self.i = after + 1;
-                        self.fix(RepairKind::ClosedString, self.i);
-                        return StrScan::Done(out);
-                    }
-                    self.i = quote_at + 1;
-                    if let Some(j) = junk_end {
-                        let j = self.prev_non_ws(j);
-                        if j > self.i {
-                            self.fix(RepairKind::SkippedJunk, self.skip_ws_at(self.i, true));
-                            self.i = j;
-                        }
-                    }
-                    if let Some((from, true)) = raw_ws {
-                        out.truncate(from);
-                    }
-                    return StrScan::Done(out);
-                }
-                let prev = self.prev_non_ws(quote_at);
-                if obj_value && !opens_key {
-                    // A quote inside an object value that is not followed by
-                    // the end of the member: part of the text.
-                    if low_quote_open {
-                        // `„quoted"`: this quote closes a low quote, not a span.
-                        low_quote_open = false;
-                    } else {
-                        text_quotes += 1;
-                    }
-                    self.fix(RepairKind::EscapedQuote, quote_at);
-                    out.push(c);
-                    raw_ws = None;
-                    self.i = quote_at + 1;
-                    if skip_escapes && self.cur() == Some('\\') {
-                        self.i += 1;
-                    }
-                    continue;
-                }
-                if prev > open_at + 1 {
-                    let prev_c = self.at(prev - 1);
-                    if prev_c == Some(',')
-                        && (ctx != Ctx::Object || self.key_follows(quote_at, is_end))
-                    {
-                        if obj_value {
-                            // The quotes before were all taken as text.
-                            return StrScan::Retry(StrMode::StopAtQuotesText(prev - 1));
-                        }
-                        return StrScan::Retry(StrMode::StopAt(prev - 1));
-                    }
-                    if prev_c.is_some_and(is_delimiter) {
-                        return StrScan::Retry(StrMode::StopAtDelimiter);
-                    }
-                }
-                if in_array {
-                    // `["a" b" ]`: no quoted span pairs up after it, so this
-                    // quote ends the item and `b"` is another one.
-                    self.i = quote_at + 1;
-                    return StrScan::Done(out);
-                }
-                // An unescaped quote inside the string.
-                self.fix(RepairKind::EscapedQuote, quote_at);
-                out.push(c);
-                raw_ws = None;
-                self.i = quote_at + 1;
-            } else if mode == StrMode::StopAtDelimiter
-                && (is_unquoted_delimiter(c)
-                    || (c == '/' && matches!(self.at(self.i + 1), Some('/') | Some('*'))))
-                && !self.comma_in_value_text(c, ctx)
-            {
-                // URL like "https://..." inside a string with a missing quote.
-                if c == '/' && out.ends_with(':') {
-                    while self.cur().is_some_and(is_url_char) {
-                        out.push(self.s[self.i]);
-                        self.i += 1;
-                    }
-                }
-                self.fix(RepairKind::AddedMissingQuote, self.i);
-                trim_end_ws(&mut out);
-                return StrScan::Done(out);
-            } else if c == '\\' {
-                if skip_escapes || !self.backslash_run(is_end, &mut out) {
-                    self.scan_escape(&mut out);
-                }
-                raw_ws = None;
-            } else {
-                if c == ','
-                    && obj_value_text
-                    && member_comma.is_none()
-                    && !self.stream_stable
-                    && self.member_follows(self.i + 1)
-                {
-                    member_comma = Some(self.i);
-                }
-                if is_ws(c) {
-                    let (from, nl) = raw_ws.unwrap_or((out.len(), false));
-                    raw_ws = Some((from, nl || c == '\n'));
-                } else {
-                    raw_ws = None;
-                }
-                if c == '\u{201e}' {
-                    low_quote_open = true;
-                }
-                match c {
-                    '{' => open_braces += 1,
-                    '}' => open_braces = open_braces.saturating_sub(1),
-                    _ => {}
-                }
-                class_open = match c {
-                    '[' => true,
-                    ']' => false,
-                    _ => class_open && !is_ws(c),
-                };
-                if (c as u32) < 0x20 {
-                    self.fix(RepairKind::EscapedControlChar, self.i);
-                } else if c == '"' {
-                    self.fix(RepairKind::EscapedQuote, self.i);
-                }
-                out.push(c);
-                self.i += 1;
-            }
-            if skip_escapes && self.cur() == Some('\\') {
-                self.i += 1;
-            }
-        }
-    }
-
-    /// A run of two or more backslashes at the cursor, read as a whole (so
-    /// that a long run is not counted again from each of its backslashes).
-    /// Before a quote that text follows (`\\"key\\\":`: escaped JSON
-    /// escaped once more, or badly), the run and the quote are one escaped
-    /// quote. Otherwise each pair is one backslash, as in JSON; a last odd
-    /// backslash is left for [`Parser::scan_escape`]. Returns whether
-    /// anything was read.
-    fn backslash_run(&mut self, is_end: fn(char) -> bool, out: &mut String) -> bool {
-        let start = self.i;
-        let mut end = start;
-        while self.at(end) == Some('\\') {
-            end += 1;
-        }
-        let n = end - start;
-        if n < 2 {
-            return false;
-        }
-        if let Some(q) = self.at(end).filter(|&c| is_end(c)) {
-            let after = self.at(self.skip_ws_at(end + 1, true));
-            let ends = matches!(after, None | Some(',' | ':' | '}' | ']'));
-            if n % 2 == 1 || !ends {
-                self.fix(RepairKind::FixedInvalidEscape, start);
-                out.push(q);
-                self.i = end + 1;
-                return true;
-            }
-        }
-        for _ in 0..n / 2 {
-            out.push('\\');
-        }
-        self.i = start + n / 2 * 2;
-        true
-    }
-
-    /// If `{` or `[` follows `k` (after spaces) and its brackets balance, with
-    /// quoted strings skipped, the index just after its closing bracket.
-    ///
-    /// Each call may scan far ahead, so all calls of one repair share a
-    /// budget of [`INLINE_SCAN_BUDGET`] characters: beyond it the answer is
-    /// `None`, which keeps adversarial input (`, [, [, [` …) linear.
-    fn inline_container_after(&self, k: usize) -> Option<usize> {
-        let open = self.skip_ws_at(k, false);
-        if !matches!(self.at(open), Some('{') | Some('[')) {
-            return None;
-        }
-        let mut stack: Vec<char> = Vec::new();
-        let mut j = open;
-        let budget = self.inline_budget.get();
-        let limit = open.saturating_add(budget);
-        let result = loop {
-            if j >= limit {
-                break None;
-            }
-            let Some(c) = self.at(j) else { break None };
-            match c {
-                '{' => stack.push('}'),
-                '[' => stack.push(']'),
-                '}' | ']' => {
-                    if stack.pop() != Some(c) {
-                        break None;
-                    }
-                    if stack.is_empty() {
-                        break Some(j + 1);
-                    }
-                }
-                '"' => {
-                    j += 1;
-                    while j < limit && self.at(j).is_some_and(|d| d != '"' && d != '\n') {
-                        j += if self.at(j) == Some('\\') { 2 } else { 1 };
-                    }
-                    if self.at(j) != Some('"') {
-                        break None;
-                    }
-                }
-                _ => {}
-            }
-            j += 1;
-        };
-        self.inline_budget
-            .set(budget.saturating_sub(j.saturating_sub(open)));
-        result
-    }
-
-    /// In an object value: if the `{` or `[` at `k` opens a balanced
-    /// container on one line that holds a quote (and no escape), the index
-    /// after it, when the container is valid JSON not followed by a colon,
-    /// or is followed by the value's end quote and the end of the member.
-    fn quoted_container_in_text(&self, k: usize, is_end: fn(char) -> bool) -> Option<usize> {
-        let end = self.inline_container_after(k)?;
-        let inner = self.s.get(k..end)?;
-        if inner.iter().any(|&c| c == '\n' || c == '\\') || !inner.iter().any(|&c| is_end(c)) {
-            return None;
-        }
-        let after = self.skip_ws_at(end, true);
-        let text: String = inner.iter().collect();
-        if serde_json::from_str::<Value>(&text).is_ok() {
-            return (self.at(after) != Some(':')).then_some(end);
-        }
-        (self.at(after).is_some_and(is_end) && self.object_value_ends_at(after + 1)).then_some(end)
-    }
-
-    /// In an object value whose end quote is missing: whether the comma `c`
-    /// at the cursor is text (no member follows it) rather than the end.
-    fn comma_in_value_text(&self, c: char, ctx: Ctx) -> bool {
-        c == ',' && ctx == Ctx::Object && !self.key_mode && !self.member_follows(self.i + 1)
-    }
-
-    /// In an object value: whether the quote at `q` opens the next member's
-    /// key, after a comma (`{"a": "b, "c": 1}`: the end quote of `b` is missing).
-    /// Also true for `{"a": "b, c: "d"}`: the quote follows `, c:`.
-    fn opens_next_key(&self, open_at: usize, q: usize) -> bool {
-        let prev = self.prev_non_ws(q);
-        if prev <= open_at + 1 {
-            return false;
-        }
-        match self.at(prev - 1) {
-            Some(',') => self.quoted_key_at(q),
-            Some(':') => {
-                // `, ident :` before the quote.
-                let mut k = self.prev_non_ws(prev - 1);
-                let end = k;
-                while k > open_at + 1 && self.at(k - 1).is_some_and(|c| is_ident(c) || c == '-') {
-                    k -= 1;
-                }
-                k < end && {
-                    let c = self.prev_non_ws(k);
-                    c > open_at + 1 && self.at(c - 1) == Some(',')
-                }
-            }
-            _ => false,
-        }
-    }
-
-    /// In an object value: whether the text from `k` (just after a quote)
-    /// ends the member: `}`, `]`, the end of the text, a comma followed by
-    /// another member, or (a comma missing) the next key.
-    fn object_value_ends_at(&self, k: usize) -> bool {
-        let j = self.skip_ws_at(k, true);
-        match self.at(j) {
-            None | Some('}') | Some(']') | Some(':') | Some('{') | Some('[') | Some('+') => true,
-            Some(',') => self.member_follows(j + 1),
-            // `"hello"\n",}`: a quote at the end of the line, then a stray
-            // quote alone on the last line of the object.
-            Some(c) if is_quote(c) => self.quoted_key_at(j) || self.stray_last_quote(k, j),
-            Some(c) if c.is_ascii_digit() => true,
-            Some(c) if is_ident_start(c) => self.unquoted_key_at(j),
-            _ => false,
-        }
-    }
-
-    /// In an object value, after a quote: whether the text from `k` reaches
-    /// a `}` or the end of the text before any other quote (`"x" tail}`),
-    /// or reaches the next quoted key (`"x" tail "b": 1`): the quote ends the
-    /// value and the rest is junk. Gives where the junk ends.
-    fn closes_before_quote(&self, k: usize, is_end: fn(char) -> bool) -> Option<usize> {
-        let mut j = k;
-        while let Some(c) = self.at(j) {
-            if c == '}' {
-                return Some(j);
-            }
-            if is_end(c) {
-                return self.quoted_key_at(j).then_some(j);
-            }
-            j += 1;
-        }
-        // While streaming, the end of the text is only where it was cut.
-        (!self.stream_stable).then_some(j)
-    }
-
-    /// In an array item: whether the quote at `at` opens a quoted span
-    /// rather than ending the item. It does when text (not only whitespace)
-    /// and then another quote follow before any `,` or `]`, and the quotes
-    /// from that one up to the array's `]` pair up (`["a "b" c", "d"]`);
-    /// an odd count means a quote is missing and this one ends the item
-    /// (`["a" b" ]`).
-    fn array_quote_opens_span(&self, at: usize, q: char, is_end: fn(char) -> bool) -> bool {
-        let mut j = at + 1;
-        let mut text = false;
-        loop {
-            match self.at(j) {
-                None | Some(',') | Some(']') => return false,
-                Some(c) if is_end(c) && !self.escaped_at(j) => break,
-                Some(c) => text |= !is_ws(c),
-            }
-            j += 1;
-        }
-        text && self.quotes_to_bracket(j, q, is_end).is_multiple_of(2)
-    }
-
-    fn escaped_at(&self, j: usize) -> bool {
-        j > 0 && self.at(j - 1) == Some('\\')
-    }
-
-    /// The number of unescaped quotes (`is_end`) from `k` up to the next `]`
-    /// or the end of the text.
-    ///
-    /// Cached in [`Parser::bracket_quotes`] as `(quote, from, at, count)`:
-    /// a query inside the cached range adjusts the count by the characters
-    /// between `from` and `k`, so a scan that goes forward (or retries
-    /// backwards) costs what it moves, not the distance to the `]`.
-    fn quotes_to_bracket(&self, k: usize, q: char, is_end: fn(char) -> bool) -> usize {
-        let is_q = |j: usize| self.at(j).is_some_and(is_end) && !self.escaped_at(j);
-        let (cq, from, at, count) = self.bracket_quotes.get();
-        let same_run = cq == q
-            && from <= at
-            && k <= at
-            && (k >= from || (k..from).all(|j| self.at(j) != Some(']')));
-        let count = if same_run {
-            if k >= from {
-                count.saturating_sub((from..k).filter(|&j| is_q(j)).count())
-            } else {
-                count + (k..from).filter(|&j| is_q(j)).count()
-            }
-        } else {
-            let mut j = k;
-            let mut n = 0;
-            while let Some(c) = self.at(j) {
-                if c == ']' {
-                    break;
-                }
-                if is_q(j) {
-                    n += 1;
-                }
-                j += 1;
-            }
-            self.bracket_quotes.set((q, k, j, n));
-            return n;
-        };
-        self.bracket_quotes.set((q, k, at, count));
-        count
-    }
-
-    /// Whether a `]` comes from `k` on before any whitespace (the end of a
-    /// regex character class). Cached: the answer is the same for every `k`
-    /// of one run.
-    fn class_closes_ahead(&self, k: usize) -> bool {
-        let j = self.find_from(k, &self.class_end, |p, j| p.s[j] == ']' || is_ws(p.s[j]));
-        self.at(j) == Some(']')
-    }
-
-    /// Whether only whitespace and then `}` or the end of the text follow `k`.
-    fn closes_object_at(&self, k: usize) -> bool {
-        matches!(self.at(self.skip_ws_at(k, true)), None | Some('}'))
-    }
-
-    /// Whether the quote at `q` stands alone on the last line of an object
-    /// (`…"\n",}` or `…"\n"}`), with a line break between `k` and it.
-    fn stray_last_quote(&self, k: usize, q: usize) -> bool {
-        if !self.s[k..q].contains(&'\n') {
-            return false;
-        }
-        let mut j = self.skip_ws_at(q + 1, true);
-        if self.at(j) == Some(',') {
-            j = self.skip_ws_at(j + 1, true);
-        }
-        self.at(j) == Some('}')
-    }
-
-    /// After a comma in an object: whether another member (or the end of the
-    /// object) follows.
-    fn member_follows(&self, k: usize) -> bool {
-        let j = self.skip_ws_at(k, true);
-        match self.at(j) {
-            None | Some('}') | Some(']') | Some(',') | Some('[') | Some('{') => true,
-            Some('.') => self.starts_with(j, "..."),
-            // `"key":`, or `` `key: `` with a stray quote that closes nothing.
-            Some(c) if is_quote(c) => self.quoted_key_at(j) || self.bare_key_at(j + 1),
-            Some(c) if is_ident_start(c) || c.is_ascii_digit() => {
-                if self.unquoted_key_at(j) {
-                    return true;
-                }
-                // `COMMENT "key": ...`: a stray word before a quoted key.
-                let mut k = j;
-                while self.at(k).is_some_and(is_ident) {
-                    k += 1;
-                }
-                let k = self.skip_ws_at(k, false);
-                self.at(k).is_some_and(is_quote) && self.quoted_key_at(k)
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether the next quote on this line, from `k`, is followed by `,`,
-    /// `}` or the end of the line (an end quote whose start is missing).
-    fn end_quote_ahead(&self, k: usize) -> bool {
-        let q = self.find_from(k, &self.next_quote, |p, k| {
-            p.s[k] == '\n' || is_quote(p.s[k])
-        });
-        if self.at(q).is_none_or(|c| c == '\n') {
-            return false;
-        }
-        let j = self.skip_ws_at(q + 1, false);
-        matches!(self.at(j), None | Some(',') | Some('}') | Some('\n'))
-    }
-
-    /// Whether an unquoted key (`name:`, or `name":` with a missing start
-    /// quote, on one line) starts at `k`.
-    fn unquoted_key_at(&self, k: usize) -> bool {
-        let mut j = k;
-        while self.at(j).is_some_and(|c| is_ident(c) || c == '-') {
-            j += 1;
-        }
-        if j > k && self.at(j).is_some_and(is_quote) {
-            j += 1;
-        }
-        j > k && self.at(self.skip_ws_at(j, false)) == Some(':')
-    }
-
-    /// Whether a bare key (`name:`, no quote after the name) starts at `k`.
-    fn bare_key_at(&self, k: usize) -> bool {
-        let mut j = k;
-        while self.at(j).is_some_and(|c| is_ident(c) || c == '-') {
-            j += 1;
-        }
-        j > k && self.at(self.skip_ws_at(j, false)) == Some(':')
-    }
-
-    /// Whether the quote at `q` opens a key: `"key" :` (on the same line).
-    fn key_follows(&self, q: usize, is_end: fn(char) -> bool) -> bool {
-        let mut k = q + 1;
-        while let Some(c) = self.at(k) {
-            if is_end(c) {
-                return self.at(self.skip_ws_at(k + 1, false)) == Some(':');
-            }
-            if c == '\n' {
-                return false;
-            }
-            k += 1;
-        }
-        false
-    }
-
-    /// Index just after the last non-whitespace character before `i`.
-    fn prev_non_ws(&self, i: usize) -> usize {
-        let mut k = i;
-        while k > 0 && self.at(k - 1).is_some_and(is_ws) {
-            k -= 1;
-        }
-        k
-    }
-
-    fn scan_escape(&mut self, out: &mut String) {
-        let Some(e) = self.at(self.i + 1) else {
-            // A lone backslash at the end of the text.
-            self.i += 1;
-            return;
-        };
-        let simple = crate::grammar::json_short_unescape(e);
-        if let Some(ch) = simple {
-            out.push(ch);
-            self.i += 2;
-            return;
-        }
-        if e == 'u' {
-            match self.hex4(self.i + 2) {
-                Some(cp) => {
-                    self.i += 6;
-                    if (0xD800..0xDC00).contains(&cp)
-                        && self.at(self.i) == Some('\\')
-                        && self.at(self.i + 1) == Some('u')
-                    {
-                        if let Some(lo) = self.hex4(self.i + 2) {
-                            if (0xDC00..0xE000).contains(&lo) {
-                                let c = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                                out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
-                                self.i += 6;
-                                return;
-                            }
-                        }
-                    }
-                    out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
-                }
-                None => {
-                    // Truncated or invalid \u escape.
-                    let mut k = self.i + 2;
-                    while k < self.i + 6 && self.at(k).is_some_and(|c| c.is_ascii_hexdigit()) {
-                        k += 1;
-                    }
-                    self.fix(RepairKind::FixedInvalidEscape, self.i);
-                    if self.at(k).is_none() {
-                        self.i = k; // truncated at the end: drop it
-                    } else {
-                        out.push('u');
-                        self.i += 2;
-                    }
-                }
-            }
-            return;
-        }
-        // Invalid escape. An escaped quote of another kind (`\'`) is just that
-        // quote; otherwise the backslash is kept as text: `\s`, `\d`, `\(`
-        // are regular expressions and `C:\dir` a path more often than typos,
-        // and dropping the backslash would lose what the writer meant.
-        self.fix(RepairKind::FixedInvalidEscape, self.i);
-        if !is_quote(e) && e != '\u{201e}' {
-            out.push('\\');
-        }
-        out.push(e);
-        self.i += 2;
-    }
-
-    fn hex4(&self, i: usize) -> Option<u32> {
-        let mut v = 0u32;
-        for k in 0..4 {
-            let d = self.at(i + k)?.to_digit(16)?;
-            v = v * 16 + d;
-        }
-        Some(v)
-    }
-
-    // -----------------------------------------------------------------------
     // numbers, keywords, unquoted text
 
     fn at_end_of_number(&self, i: usize) -> bool {
@@ -2372,15 +1454,36 @@ impl Parser {
                 i += 1;
             }
         }
-        if !self.at_end_of_number(i) {
+        let stray_quote = self.stray_quote_at(i);
+        // `"a": 1"b": 2`: the comma before the next key is missing.
+        let key_follows = self.at(i).is_some_and(is_quote) && self.quoted_key_at(i);
+        if !stray_quote && !key_follows && !self.at_end_of_number(i) {
             return None;
         }
-        if leading_zero {
+        let v = if leading_zero {
             self.fix(RepairKind::NumberAsString, start);
             self.i = i;
-            return Some(Value::String(self.s[start..i].iter().collect()));
+            Value::String(self.s[start..i].iter().collect())
+        } else {
+            self.finish_number(start, i, text, repaired)?
+        };
+        if stray_quote {
+            // `12345"` before `,` or `}`: a quote typed after a number (or
+            // its start quote lost); the number stands.
+            self.fix(RepairKind::RemovedStrayQuote, i);
+            self.i = i + 1;
         }
-        self.finish_number(start, i, text, repaired)
+        Some(v)
+    }
+
+    /// Whether a quote at `i` that follows a number is stray: the value
+    /// ends after it (`,`, `}`, `]`, a newline or the end of the text).
+    fn stray_quote_at(&self, i: usize) -> bool {
+        if !self.at(i).is_some_and(is_quote) {
+            return false;
+        }
+        let k = self.skip_ws_at(i + 1, false);
+        matches!(self.at(k), None | Some(',' | '}' | ']' | '\n'))
     }
 
     fn finish_number(
@@ -2437,10 +1540,12 @@ impl Parser {
         match self.at(k) {
             None => {}
             Some(c) if is_delimiter(c) || is_quote(c) || c == ';' || c == '#' => {}
-            Some(_) if k > end => {
-                // "None of them" is text; "True\n" is handled above.
+            Some(_) if k > end && self.keyword_at(k).is_none() => {
+                // "None of them" is text; "True\n" is handled above, and
+                // "null null" is two values with the comma missing.
                 return None;
             }
+            Some(_) if k > end => {}
             Some(_) => return None,
         }
         if !exact {
@@ -2596,35 +1701,6 @@ fn merge_rows(prev: &mut Vec<Value>, items: Vec<Value>) {
         prev.extend(items);
     } else {
         prev.push(Value::Array(items));
-    }
-}
-
-/// An empty container or string: a document that carries no data.
-fn is_empty_value(v: &Value) -> bool {
-    is_empty_container(v) || v.as_str() == Some("")
-}
-
-/// Same type, same keys and array lengths, recursively (values may differ).
-fn same_shape(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_shape(v, w)))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_shape(v, w))
-        }
-        (Value::Number(_), Value::Number(_)) => true,
-        _ => std::mem::discriminant(a) == std::mem::discriminant(b),
-    }
-}
-
-fn is_empty_container(v: &Value) -> bool {
-    match v {
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
     }
 }
 

@@ -42,6 +42,15 @@
 //! as added tokens). Ids that no token uses (holes) produce no bytes and are
 //! flagged special, so they are never allowed.
 
+//!
+//! # Limits
+//!
+//! A tokenizer file is input like any other, and a hostile one must not take
+//! the process down. Before anything is built from a file, its size (after
+//! gzip, read through a bound so that a gzip bomb stops early) and its token
+//! ids are checked against [`limits`]: an id of three billion would
+//! otherwise ask for a 24 GB table.
+
 use crate::error::VocabError;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -51,6 +60,20 @@ use tokenizers::{AddedVocabulary, Model, OffsetType, PreTokenizer, Tokenizer};
 
 /// A token id, as the model's logits index it.
 pub type TokenId = u32;
+
+/// What a tokenizer file may declare. The largest tokenizers in use stay
+/// below these: Gemma-3's `tokenizer.json` is 33 MB for 262,144 tokens (and
+/// takes about 470 MB to load), so the file limit leaves twice that room
+/// while keeping a maximal file well within a 2 GB process.
+pub mod limits {
+    /// Largest tokenizer file read, in bytes, after gzip decompression: 64 MiB.
+    pub const MAX_FILE_BYTES: u64 = 64 << 20;
+    /// Token ids must be below this: 2^24 = 16,777,216.
+    pub const MAX_IDS: u64 = 1 << 24;
+    /// Ids that no token uses ("holes") are allowed up to the number of
+    /// tokens plus this many; ids beyond that are far past the token count.
+    pub const MAX_EXTRA_HOLES: u64 = 65_536;
+}
 
 /// Names tried, in order, when no EOS token is given explicitly. Every one of
 /// them that is present as a special token joins the EOS set.
@@ -149,10 +172,7 @@ impl Vocabulary {
     /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<Vocabulary, VocabError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| VocabError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = read_bounded(path)?;
         let mut vocab = Self::build(&bytes, &path.display().to_string())?;
         let config_eos = match path.parent() {
             Some(dir) => read_config_eos(dir)?,
@@ -182,10 +202,7 @@ impl Vocabulary {
         eos: &[&str],
     ) -> Result<Vocabulary, VocabError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| VocabError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = read_bounded(path)?;
         Self::build(&bytes, &path.display().to_string())?.with_eos(eos)
     }
 
@@ -395,9 +412,9 @@ impl Vocabulary {
             what: what.to_string(),
             message,
         };
-        let json = maybe_gunzip(bytes).map_err(|e| corrupt(format!("bad gzip data: {e}")))?;
-        let mut root: Value =
-            serde_json::from_slice(&json).map_err(|e| corrupt(format!("not JSON: {e}")))?;
+        let json = maybe_gunzip(bytes, what)?;
+        let mut root: Value = serde_json::from_slice(&json)
+            .map_err(|e| corrupt(crate::error::json_error_message(&e)))?;
         drop(json);
         if !root.is_object() {
             return Err(corrupt("the top level is not a JSON object".to_string()));
@@ -405,6 +422,10 @@ impl Vocabulary {
         if !root.get("model").is_some_and(Value::is_object) {
             return Err(corrupt("it has no \"model\" object".to_string()));
         }
+        check_ids(&root).map_err(|message| VocabError::TooLarge {
+            what: what.to_string(),
+            message,
+        })?;
         adjust_json(&mut root);
         let spelling = detect_spelling(&root);
         let adjusted =
@@ -438,7 +459,10 @@ impl Vocabulary {
             byte_tokens: Vec::new(),
             single_byte: Vec::new(),
         };
-        vocab.fill_table().map_err(corrupt)?;
+        vocab.fill_table().map_err(|message| VocabError::TooLarge {
+            what: what.to_string(),
+            message,
+        })?;
         if vocab.is_empty() {
             return Err(VocabError::Empty);
         }
@@ -460,6 +484,15 @@ impl Vocabulary {
             .map(|&id| id as usize + 1)
             .max()
             .unwrap_or(0);
+        // `check_ids` bounds the ids a file declares; this bounds what the
+        // tokenizer ended up with, before the table is allocated.
+        if len as u64 > limits::MAX_IDS {
+            return Err(format!(
+                "token id {} is not below the limit of {} ids",
+                len - 1,
+                limits::MAX_IDS
+            ));
+        }
 
         let mut bytes = Vec::with_capacity(len * 6);
         let mut offsets = Vec::with_capacity(len + 1);
@@ -645,15 +678,127 @@ impl Vocabulary {
 // Helpers
 // --------------------------------------------------------------------------
 
-/// Decompresses `bytes` if they start with the gzip magic number.
-fn maybe_gunzip(bytes: &[u8]) -> std::io::Result<Cow<'_, [u8]>> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(bytes.len() * 4);
-        flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
-        Ok(Cow::Owned(out))
-    } else {
-        Ok(Cow::Borrowed(bytes))
+/// Reads a file of at most [`limits::MAX_FILE_BYTES`], through a bound
+/// rather than by its reported size (a FIFO or `/dev/zero` has none).
+fn read_bounded(path: &Path) -> Result<Vec<u8>, VocabError> {
+    let io = |source| VocabError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(limits::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limits::MAX_FILE_BYTES {
+        return Err(too_big(&path.display().to_string(), "the file"));
     }
+    Ok(bytes)
+}
+
+fn too_big(what: &str, thing: &str) -> VocabError {
+    VocabError::TooLarge {
+        what: what.to_string(),
+        message: format!(
+            "{thing} is larger than {} MiB, the most formwork reads for a tokenizer",
+            limits::MAX_FILE_BYTES >> 20
+        ),
+    }
+}
+
+/// Decompresses `bytes` if they start with the gzip magic number, stopping
+/// past [`limits::MAX_FILE_BYTES`] of output (a gzip bomb is refused after
+/// that much, not after filling memory). Plain bytes are held to the same
+/// limit. `what` names the source in errors.
+fn maybe_gunzip<'b>(bytes: &'b [u8], what: &str) -> Result<Cow<'b, [u8]>, VocabError> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        if bytes.len() as u64 > limits::MAX_FILE_BYTES {
+            return Err(too_big(what, "the tokenizer JSON"));
+        }
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let limit = limits::MAX_FILE_BYTES;
+    let mut out = Vec::with_capacity((bytes.len() as u64 * 4).min(limit) as usize);
+    flate2::read::GzDecoder::new(bytes)
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| VocabError::Corrupt {
+            what: what.to_string(),
+            message: format!("bad gzip data: {e}"),
+        })?;
+    if out.len() as u64 > limit {
+        return Err(too_big(what, "the decompressed file"));
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// Checks the token ids a tokenizer.json declares (`model.vocab` and
+/// `added_tokens`) against [`limits`], before the tokenizers crate or the
+/// byte table is built from them. Malformed entries are left to the
+/// tokenizers crate to report.
+fn check_ids(root: &Value) -> Result<(), String> {
+    /// Entries seen, and the highest id with its token's name.
+    #[derive(Default)]
+    struct Seen<'a> {
+        count: u64,
+        highest: Option<(u64, &'a str)>,
+    }
+    impl<'a> Seen<'a> {
+        fn see(&mut self, id: u64, name: &'a str, entries: u64) {
+            self.count += entries;
+            if self.highest.is_none_or(|(h, _)| id > h) {
+                self.highest = Some((id, name));
+            }
+        }
+    }
+    let mut seen = Seen::default();
+    match root["model"].get("vocab") {
+        Some(Value::Object(vocab)) => {
+            for (name, id) in vocab {
+                if let Some(id) = id.as_u64() {
+                    seen.see(id, name, 1);
+                }
+            }
+        }
+        // Unigram: a list of [piece, score]; ids are positions.
+        Some(Value::Array(pieces)) => {
+            if let Some(last) = pieces.last() {
+                let name = last.get(0).and_then(Value::as_str).unwrap_or("");
+                seen.see(pieces.len() as u64 - 1, name, pieces.len() as u64);
+            }
+        }
+        _ => {}
+    }
+    if let Some(Value::Array(added)) = root.get("added_tokens") {
+        for tok in added {
+            if let Some(id) = tok.get("id").and_then(Value::as_u64) {
+                let name = tok.get("content").and_then(Value::as_str).unwrap_or("");
+                seen.see(id, name, 1);
+            }
+        }
+    }
+    let count = seen.count;
+    let Some((id, name)) = seen.highest else {
+        return Ok(());
+    };
+    if id >= limits::MAX_IDS {
+        return Err(format!(
+            "token {name:?} has id {id}, beyond the limit of {} ids; a tokenizer's ids \
+             number its tokens from 0",
+            limits::MAX_IDS
+        ));
+    }
+    let allowed = count
+        .saturating_mul(2)
+        .saturating_add(limits::MAX_EXTRA_HOLES);
+    if id >= allowed {
+        return Err(format!(
+            "token {name:?} has id {id}, far beyond the file's {count} tokens (ids up to \
+             {} are accepted); a tokenizer's ids number its tokens from 0 with few gaps",
+            allowed - 1
+        ));
+    }
+    Ok(())
 }
 
 /// Reads `eos_token` from `tokenizer_config.json` (or `.json.gz`) in `dir`.
@@ -663,17 +808,13 @@ fn read_config_eos(dir: &Path) -> Result<Option<String>, VocabError> {
         if !path.is_file() {
             continue;
         }
-        let raw = std::fs::read(&path).map_err(|source| VocabError::Io {
-            path: path.clone(),
-            source,
+        let raw = read_bounded(&path)?;
+        let what = path.display().to_string();
+        let json = maybe_gunzip(&raw, &what)?;
+        let config: Value = serde_json::from_slice(&json).map_err(|e| VocabError::Corrupt {
+            what,
+            message: crate::error::json_error_message(&e),
         })?;
-        let corrupt = |message: String| VocabError::Corrupt {
-            what: path.display().to_string(),
-            message,
-        };
-        let json = maybe_gunzip(&raw).map_err(|e| corrupt(format!("bad gzip data: {e}")))?;
-        let config: Value =
-            serde_json::from_slice(&json).map_err(|e| corrupt(format!("not JSON: {e}")))?;
         let eos = match config.get("eos_token") {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Object(o)) => o.get("content").and_then(Value::as_str).map(String::from),

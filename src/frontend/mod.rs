@@ -8,5 +8,6 @@ pub mod pest;
 pub mod regex;
 pub mod schema;
 mod schema_ids;
+pub(crate) mod schema_values;
 pub mod sql;
 pub mod string_regex;

@@ -13,7 +13,7 @@
 //! short, and how each is done:
 //!
 //! * `type`, `enum`, `const`: values spelled in every JSON spelling (numbers
-//!   whose exponent lies in ±[`EXP_WINDOW`]; objects with up to
+//!   in the spellings [`value_regex`] covers; objects with up to
 //!   [`MAX_COUNTED_ONCE`] keys in any order, as a counted any-order list).
 //!   Next to other keywords, each value is checked with `Compiler::holds`,
 //!   the compiler's own reading of the keywords applied to one value.
@@ -21,7 +21,9 @@
 //!   `pattern` (ECMA-262 translated over every escape spelling; leading
 //!   lookaheads become intersections and exclusions), asserted `format`s.
 //! * Numbers: bounds, `type: integer` and `multipleOf` (several: their least
-//!   common multiple) exact on the value through digit automata.
+//!   common multiple) exact on the value through digit automata. Every
+//!   numeric keyword is read from the number's text (serde_json's
+//!   `arbitrary_precision`) as an exact decimal, never through `f64`.
 //! * Objects: `properties`, `required`, `additionalProperties`,
 //!   `patternProperties` (keys split into classes by the patterns they
 //!   match), `propertyNames`, `minProperties` / `maxProperties`,
@@ -59,13 +61,18 @@
 
 use crate::error::GrammarError;
 use crate::frontend::json::{add_json_rules, NUMBER, STRING};
-use crate::frontend::number_regex::{number_regex, Decimal, Keyword, NumberConstraint};
+use crate::frontend::number_regex::{
+    number_regex, value_regex, Decimal, Keyword, NumberConstraint, MAX_BOUND_DIGITS,
+    MAX_BOUND_MAGNITUDE,
+};
 use crate::frontend::schema_ids::{
     push_escaped, resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
 };
+use crate::frontend::schema_values::ValueSet;
 use crate::frontend::string_regex::{drop_trailing_lookahead, split_leading_lookaheads};
 use crate::grammar::{
-    spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT,
+    json_strings_key, spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE,
+    MAX_MEMBER_COUNT,
 };
 use crate::parser::FxBuild;
 use serde_json::{Map, Value};
@@ -75,10 +82,16 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use typed_arena::Arena;
 
-/// Exponents tried for the spellings of a `const`/`enum` number.
-pub const EXP_WINDOW: i32 = 20;
+/// Written exponents around 0 within which every spelling of a number is
+/// decided exactly (see [`crate::frontend::number_regex`]).
+pub const EXP_WINDOW: i32 = crate::frontend::number_regex::EXP_WINDOW as i32;
 /// Fraction digits and negative exponents handled exactly for `integer`.
 pub const INT_EXP_LIMIT: u32 = 20;
+/// Most numbers one `enum` may list. Each number is a lexeme of its own,
+/// the regex of all its spellings (about 40 exponents), and a lexer state
+/// holding thousands of them costs about 100 KB of tables each; strings, by
+/// contrast, share one trie however many there are.
+pub const MAX_ENUM_NUMBERS: usize = 2_000;
 /// Largest object `const`/`enum` value spelled as a choice of key orders;
 /// larger ones (up to [`MAX_COUNTED_ONCE`] keys) are counted any-order lists.
 pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
@@ -725,7 +738,7 @@ struct Node<'a> {
     non_integer: bool,
     /// Only numbers that are not multiples of these (negated `multipleOf`).
     not_multiple_of: Vec<(Decimal, String)>,
-    values: Option<Vec<Value>>,
+    values: Option<ValueSet>,
     values_ptr: String,
     // strings
     min_len: u64,
@@ -736,7 +749,7 @@ struct Node<'a> {
     /// Patterns the string must not match (from negations).
     not_patterns: Vec<(String, StrRule)>,
     /// Values excluded (from negated `enum`/`const`).
-    not_values: Vec<Value>,
+    not_values: ValueSet,
     not_values_ptr: String,
     // numbers
     lo: Option<Bound>,
@@ -821,7 +834,7 @@ impl<'a> Node<'a> {
             len_ptr: String::new(),
             patterns: Vec::new(),
             not_patterns: Vec::new(),
-            not_values: Vec::new(),
+            not_values: ValueSet::default(),
             not_values_ptr: String::new(),
             lo: None,
             hi: None,
@@ -945,27 +958,22 @@ const IGNORED: &[&str] = &[
     "allOf",
 ];
 
+/// A count keyword (`minLength`, `maxItems`, …): a non-negative integer,
+/// in any spelling (`2`, `2.0`, `2e0`); counts beyond `u64` saturate.
 fn as_u64(v: &Value, ptr: &str, kw: &str) -> R<u64> {
-    match v {
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                Ok(u)
-            } else if let Some(f) = n.as_f64() {
-                if f >= 0.0 && f.fract() == 0.0 {
-                    Ok(if f > u64::MAX as f64 {
-                        u64::MAX
-                    } else {
-                        f as u64
-                    })
-                } else {
-                    Err(invalid(ptr, format!("{kw} must be a non-negative integer")))
-                }
-            } else {
-                Err(invalid(ptr, format!("{kw} must be a non-negative integer")))
-            }
-        }
-        _ => Err(invalid(ptr, format!("{kw} must be a non-negative integer"))),
+    let bad = || invalid(ptr, format!("{kw} must be a non-negative integer"));
+    let Value::Number(n) = v else {
+        return Err(bad());
+    };
+    if let Some(u) = n.as_u64() {
+        return Ok(u);
     }
+    let d = Decimal::parse(&n.to_string())
+        .ok_or_else(|| unsupported(ptr, format!("{kw} {n}: exponent beyond ±10^12")))?;
+    if d.is_negative() || !d.is_integer() {
+        return Err(bad());
+    }
+    Ok(d.to_u64().unwrap_or(u64::MAX))
 }
 
 impl<'a> Compiler<'a> {
@@ -1951,8 +1959,10 @@ impl<'a> Compiler<'a> {
                 }
                 match (values(x, key), values(y, key)) {
                     (Some(vx), Some(vy)) => {
-                        (requires(x, key) || requires(&context, key))
-                            && !vx.iter().any(|a| vy.iter().any(|b| json_eq(a, b)))
+                        (requires(x, key) || requires(&context, key)) && {
+                            let vy = ValueSet::from_values(vy);
+                            !vx.iter().any(|a| vy.contains(a))
+                        }
                     }
                     _ => false,
                 }
@@ -2087,8 +2097,9 @@ impl<'a> Compiler<'a> {
                             .push((d, kp().replace("$fw_not_multiple_of", "multipleOf")));
                     }
                     "$fw_not_values" => {
-                        n.not_values
-                            .extend(v.as_array().into_iter().flatten().cloned());
+                        for x in v.as_array().into_iter().flatten() {
+                            n.not_values.insert(x.clone());
+                        }
                         n.not_values_ptr = kp();
                     }
                     "$fw_not_pattern" => {
@@ -2194,12 +2205,13 @@ impl<'a> Compiler<'a> {
                                 .ok_or_else(|| invalid(&kp(), "enum must be an array"))?
                                 .clone()
                         };
+                        let vals = ValueSet::from_values(vals);
                         n.values = Some(match n.values.take() {
                             None => vals,
-                            Some(old) => old
-                                .into_iter()
-                                .filter(|x| vals.iter().any(|y| json_eq(x, y)))
-                                .collect(),
+                            Some(mut old) => {
+                                old.retain(|x| vals.contains(x));
+                                old
+                            }
                         });
                         n.values_ptr = kp();
                     }
@@ -2520,13 +2532,12 @@ impl<'a> Compiler<'a> {
         if let Some(vals) = &n.values {
             let vals = vals
                 .iter()
-                .filter(|v| !n.not_values.iter().any(|x| json_eq(x, v)))
+                .filter(|v| !n.not_values.contains(v))
                 .cloned()
                 .collect();
             return self.emit_values(&n, vals);
         }
         // Values excluded by a negated enum/const: by type.
-        let mut not_str: Vec<String> = Vec::new();
         let mut not_num: Vec<String> = Vec::new();
         let (mut no_null, mut no_true, mut no_false) = (false, false, false);
         for v in &n.not_values {
@@ -2534,7 +2545,8 @@ impl<'a> Compiler<'a> {
                 Value::Null => no_null = true,
                 Value::Bool(true) => no_true = true,
                 Value::Bool(false) => no_false = true,
-                Value::String(s) => not_str.push(spell_string(s)),
+                // Excluded by the string lexeme itself (`string_parts`).
+                Value::String(_) => {}
                 Value::Number(x) => not_num.push(spell_number(x, &n.not_values_ptr)?),
                 _ => {
                     return Err(unsupported(
@@ -2560,7 +2572,7 @@ impl<'a> Compiler<'a> {
             types |= T_BOOL;
         }
         if n.string {
-            if let Some(e) = string_expr(&n, not_str)? {
+            if let Some(e) = string_expr(&n, Vec::new())? {
                 alts.push(e);
                 types |= T_STR;
             }
@@ -2600,12 +2612,12 @@ impl<'a> Compiler<'a> {
         })
     }
 
+    /// The values `vals` (distinct) that the rest of `n` accepts, spelled:
+    /// strings as one set lexeme (a trie, however many), other values each
+    /// in its own spellings.
     fn emit_values(&mut self, n: &Node<'a>, vals: Vec<Value>) -> R<Option<Compiled>> {
         let mut kept: Vec<Value> = Vec::new();
         for v in vals {
-            if kept.iter().any(|k| json_eq(k, &v)) {
-                continue;
-            }
             if self.node_holds(&v, n)? {
                 kept.push(v);
             }
@@ -2613,11 +2625,30 @@ impl<'a> Compiler<'a> {
         if kept.is_empty() {
             return Ok(None);
         }
+        if kept.iter().filter(|v| v.is_number()).count() > MAX_ENUM_NUMBERS {
+            return Err(unsupported(
+                &n.values_ptr,
+                format!(
+                    "an enum of more than {MAX_ENUM_NUMBERS} numbers (each number is a lexeme \
+                     of its own); list them as strings, or describe them with \
+                     minimum/maximum/multipleOf"
+                ),
+            ));
+        }
         let mut alts = Vec::new();
+        let mut strings = Vec::new();
         let mut types = 0;
         for v in &kept {
-            alts.push(spell_value(v, &n.values_ptr)?);
+            match v {
+                Value::String(s) => strings.push(s.clone()),
+                _ => alts.push(spell_value(v, &n.values_ptr)?),
+            }
             types |= type_bit(v);
+        }
+        match strings.len() {
+            0 => {}
+            1 => alts.push(Expr::regex(spell_string(&strings[0]))),
+            _ => alts.push(Expr::JsonStrings(strings)),
         }
         Ok(Some(Compiled {
             expr: if alts.len() == 1 {
@@ -2679,11 +2710,7 @@ impl<'a> Compiler<'a> {
     /// Whether the value `x` satisfies the merged keywords of `n` (members
     /// and items through [`Self::holds`]).
     fn node_holds(&mut self, x: &Value, n: &Node<'a>) -> R<bool> {
-        if n.values
-            .as_ref()
-            .is_some_and(|v| !v.iter().any(|y| json_eq(x, y)))
-            || n.not_values.iter().any(|y| json_eq(x, y))
-        {
+        if n.values.as_ref().is_some_and(|v| !v.contains(x)) || n.not_values.contains(x) {
             return Ok(false);
         }
         let ptr = if n.values_ptr.is_empty() {
@@ -2702,7 +2729,7 @@ impl<'a> Compiler<'a> {
             Value::Number(v) => match (n.number, Decimal::parse(&v.to_string())) {
                 (NumKind::None, _) => false,
                 (_, Some(d)) => {
-                    let plain = v.is_i64() || v.is_u64();
+                    let plain = !v.to_string().contains(['.', 'e', 'E']);
                     let integral = if self.draft4 { plain } else { d.is_integer() };
                     number_constraint(n).contains(&d)
                         && !(self.draft4 && n.number == NumKind::Int && !plain)
@@ -2739,9 +2766,8 @@ impl<'a> Compiler<'a> {
                 if !n.array || count < n.min_items || n.max_items.is_some_and(|mx| count > mx) {
                     return Ok(false);
                 }
-                if n.unique.is_some()
-                    && (0..a.len()).any(|i| (i + 1..a.len()).any(|j| json_eq(&a[i], &a[j])))
-                {
+                let mut seen = ValueSet::default();
+                if n.unique.is_some() && a.iter().any(|x| !seen.insert(x.clone())) {
                     return Ok(false);
                 }
                 for (i, item) in a.iter().enumerate() {
@@ -3882,7 +3908,7 @@ fn infeasible(subs: &[Sub]) -> bool {
         if let Some(Value::Array(r)) = m.get("required") {
             required.extend(r.iter().filter_map(Value::as_str));
         }
-        if let Some(x) = m.get("maxProperties").and_then(Value::as_u64) {
+        if let Some(x) = m.get("maxProperties").and_then(|v| as_u64(v, "", "").ok()) {
             max_props = max_props.min(x);
         }
     }
@@ -4013,34 +4039,13 @@ fn disjoint(a: &Compiled, b: &Compiled) -> bool {
         return true;
     }
     match (&a.values, &b.values) {
-        (Some(x), Some(y)) => !x.iter().any(|v| y.iter().any(|w| json_eq(v, w))),
+        (Some(x), Some(y)) => {
+            let y = ValueSet::from_values(y.iter().cloned());
+            !x.iter().any(|v| y.contains(v))
+        }
         (Some(x), None) => x.iter().all(|v| type_bit(v) & b.types == 0),
         (None, Some(y)) => y.iter().all(|v| type_bit(v) & a.types == 0),
         _ => false,
-    }
-}
-
-/// JSON Schema equality (numbers by value).
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            if let (Some(p), Some(q)) = (x.as_i64(), y.as_i64()) {
-                p == q
-            } else if let (Some(p), Some(q)) = (x.as_u64(), y.as_u64()) {
-                p == q
-            } else {
-                x.as_f64() == y.as_f64()
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
     }
 }
 
@@ -4080,10 +4085,9 @@ fn node_is_empty(n: &Node) -> bool {
         Value::Number(_) => n.number != NumKind::None,
     };
     no_type
-        || n.values.as_ref().is_some_and(|vals| {
-            vals.iter()
-                .all(|v| !type_ok(v) || n.not_values.iter().any(|x| json_eq(x, v)))
-        })
+        || n.values
+            .as_ref()
+            .is_some_and(|vals| vals.iter().all(|v| !type_ok(v) || n.not_values.contains(v)))
 }
 
 /// Whether the JSON string token `token` full-matches every regex of `rx`.
@@ -4205,13 +4209,11 @@ fn token_matches(rx: &[String], token: &str, ptr: &str) -> R<bool> {
 /// Whether the string `s` satisfies a node (its string keywords).
 fn string_ok(n: &Node, s: &str) -> R<bool> {
     let v = Value::String(s.to_string());
-    if !n.string || n.not_values.iter().any(|x| json_eq(x, &v)) {
+    if !n.string || n.not_values.contains(&v) {
         return Ok(false);
     }
-    if let Some(vals) = &n.values {
-        if !vals.iter().any(|x| json_eq(x, &v)) {
-            return Ok(false);
-        }
+    if n.values.as_ref().is_some_and(|vals| !vals.contains(&v)) {
+        return Ok(false);
     }
     let len = s.chars().count() as u64;
     if len < n.min_len || n.max_len.is_some_and(|m| len > m) {
@@ -4253,24 +4255,31 @@ fn string_parts(n: &Node, mut except: Vec<String>) -> R<Option<(Vec<String>, Vec
         return Ok(None);
     }
     if let Some(vals) = &n.values {
-        // A finite set: the spellings of the values that qualify.
-        let mut alts = Vec::new();
+        // A finite set: the values that qualify, as one trie.
+        let mut kept = Vec::new();
         for v in vals {
             if let Value::String(s) = v {
                 if string_ok(n, s)? {
-                    alts.push(spell_string(s));
+                    kept.push(s.clone());
                 }
             }
         }
-        if alts.is_empty() {
-            return Ok(None);
-        }
-        return Ok(Some((vec![format!("(?:{})", alts.join("|"))], Vec::new())));
+        return Ok(match kept.len() {
+            0 => None,
+            1 => Some((vec![spell_string(&kept[0])], Vec::new())),
+            _ => Some((vec![json_strings_key(&kept)], Vec::new())),
+        });
     }
-    for v in &n.not_values {
-        if let Value::String(s) = v {
-            except.push(spell_string(s));
-        }
+    // Excluded values: as one trie when there are several.
+    let excluded: Vec<String> = n
+        .not_values
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    match excluded.len() {
+        0 => {}
+        1 => except.push(spell_string(&excluded[0])),
+        _ => except.push(json_strings_key(&excluded)),
     }
     let mut all = Vec::new();
     if n.min_len > 0 || n.max_len.is_some() || n.patterns.is_empty() {
@@ -4477,71 +4486,19 @@ fn exclude_spellings(e: Expr, except: &[String]) -> Expr {
     }
 }
 
-/// Every spelling of a number value whose exponent is within ±EXP_WINDOW.
+/// Every spelling of a number value (see [`value_regex`]).
 fn spell_number(x: &serde_json::Number, ptr: &str) -> R<String> {
-    // Decimal digits of the value: sign, significant digits, exponent p
-    // such that value = 0.D × 10^p.
-    let text = if x.is_i64() || x.is_u64() {
-        x.to_string()
-    } else {
-        let f = x.as_f64().unwrap_or(f64::NAN);
-        if !f.is_finite() {
-            return Err(unsupported(ptr, "non-finite number"));
-        }
-        format!("{f:e}")
-    };
-    let (neg, body) = match text.strip_prefix('-') {
-        Some(b) => (true, b.to_string()),
-        None => (false, text.clone()),
-    };
-    let (mant, exp) = match body.split_once('e') {
-        Some((m, e)) => (m.to_string(), e.parse::<i64>().unwrap_or(0)),
-        None => (body.clone(), 0),
-    };
-    let (ip, fp) = match mant.split_once('.') {
-        Some((i, f)) => (i.to_string(), f.to_string()),
-        None => (mant.clone(), String::new()),
-    };
-    let all = format!("{ip}{fp}");
-    let lead = all.len() - all.trim_start_matches('0').len();
-    let d = all.trim_matches('0').to_string();
-    if d.is_empty() {
-        // Zero: any sign, fraction of zeros, any exponent.
-        return Ok("-?0(?:\\.0+)?(?:[eE][+-]?[0-9]+)?".into());
-    }
-    if !(x.is_i64() || x.is_u64()) && d.len() > 15 {
-        return Err(unsupported(
-            ptr,
-            "a non-integer number with more than 15 significant digits in enum/const",
-        ));
-    }
-    let p = ip.len() as i64 - lead as i64 + exp;
-    let sign = if neg { "-" } else { "" };
-    let mut alts = Vec::new();
-    // Exponents near 0 (`1000`, `1e3`) and near the value's own scale
-    // (`1e+308` for 1e308, whose plain spelling has 309 digits).
-    let w = EXP_WINDOW as i64;
-    let mut exps: Vec<i64> = (-w..=w).chain(p - 1 - w..=p - 1 + w).collect();
-    exps.sort_unstable();
-    exps.dedup();
-    for e in exps {
-        let q = p - e; // mantissa = 0.D × 10^q
-        let dl = d.len() as i64;
-        let m = if q >= dl {
-            format!("{d}{}(?:\\.0+)?", "0".repeat((q - dl) as usize))
-        } else if q > 0 {
-            format!("{}\\.{}0*", &d[..q as usize], &d[q as usize..])
-        } else {
-            format!("0\\.{}{d}0*", "0".repeat((-q) as usize))
-        };
-        let ex = match e.cmp(&0) {
-            std::cmp::Ordering::Greater => format!("[eE]\\+?0*{e}"),
-            std::cmp::Ordering::Less => format!("[eE]-0*{}", -e),
-            std::cmp::Ordering::Equal => "(?:[eE][+-]?0+)?".to_string(),
-        };
-        alts.push(format!("{m}{ex}"));
-    }
-    Ok(format!("{sign}(?:{})", alts.join("|")))
+    Decimal::parse(&x.to_string())
+        .and_then(|d| value_regex(&d))
+        .ok_or_else(|| {
+            unsupported(
+                ptr,
+                format!(
+                    "enum/const number {x} has more than {MAX_BOUND_DIGITS} significant digits \
+                     or a magnitude beyond 10^±{MAX_BOUND_MAGNITUDE}"
+                ),
+            )
+        })
 }
 
 /// An expression accepting every JSON spelling of `v`.

@@ -541,7 +541,11 @@ fn collect_rules(e: &Expr, out: &mut Vec<String>) {
             members.iter().for_each(|x| collect_rules(x, out));
             collect_rules(separator, out);
         }
-        Expr::Empty | Expr::Regex(_) | Expr::Literal(_) | Expr::Intersect { .. } => {}
+        Expr::Empty
+        | Expr::Regex(_)
+        | Expr::Literal(_)
+        | Expr::JsonStrings(_)
+        | Expr::Intersect { .. } => {}
     }
 }
 

@@ -662,6 +662,16 @@ fn has_empty_class(hir: &Hir) -> bool {
 /// breadth-first search for an accepting state, which usually succeeds
 /// within a few steps. A search that runs out proves every state it reached dead,
 /// and those verdicts are kept.
+///
+/// Proving a state dead by that search costs everything reachable from
+/// it, which for many negative parts is exponential: in a `oneOf` of 50
+/// patterns `^a.*X0` … `^a.*X49`, each branch excludes the other 49, and
+/// once one of those has matched, the states reachable still track which
+/// of the other 48 match later (2^48 tuples). So a tuple is first tested
+/// for a negative part that is *certain* to match: one whose state accepts
+/// every string a positive part accepts from its own state (language
+/// containment, decided by a search over pairs of the two parts' states,
+/// [`LazyProduct::contained`]). Such a tuple is dead without a search.
 #[derive(Debug)]
 pub(crate) struct LazyProduct {
     /// What the lexeme is, for errors.
@@ -699,6 +709,9 @@ struct ProductInner {
     queue: EdgeQueue,
     stamp: Vec<u32>,
     epoch: u32,
+    /// Verdicts of [`LazyProduct::contained`], by (positive part, its
+    /// state, negative part, its state).
+    contained: HashMap<(u32, u32, u32, u32), bool, FxBuild>,
 }
 
 /// The queue of [`LazyProduct::resolve`]: edges by priority, a small
@@ -739,6 +752,11 @@ impl EdgeQueue {
         None
     }
 }
+
+/// Most pairs of states one containment test visits; past it the test
+/// answers "not contained", which only leaves the liveness search to
+/// decide, as without the test.
+const CONTAIN_PAIRS: usize = 2048;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Liveness {
@@ -782,6 +800,7 @@ impl LazyProduct {
                 queue: EdgeQueue::default(),
                 stamp: Vec::new(),
                 epoch: 0,
+                contained: HashMap::default(),
             }),
             parts,
         };
@@ -792,8 +811,13 @@ impl LazyProduct {
         let (alive, full) = {
             let mut g = p.lock();
             let s = p.intern(&mut g, &start);
-            debug_assert_eq!(s, Some(0));
-            (s.and_then(|s| p.resolve(&mut g, s)), g.room.refusals() > 0)
+            debug_assert!(s == Some(0) || s == Some(DEAD));
+            let alive = match s {
+                // A negative part is certain to match from the start.
+                Some(DEAD) => Some(false),
+                s => s.and_then(|s| p.resolve(&mut g, s)),
+            };
+            (alive, g.room.refusals() > 0)
         };
         match alive {
             Some(true) => Some((p, classes)),
@@ -908,6 +932,12 @@ impl LazyProduct {
         }
         let s = g.accept.len();
         let (pos, neg) = tuple.split_at(self.npos);
+        let certain_to_match = neg
+            .chunks_exact(2)
+            .any(|kq| (0..self.npos).any(|i| self.contained(g, i, pos[i], kq[0] as usize, kq[1])));
+        if certain_to_match {
+            return Some(DEAD);
+        }
         let accept = pos.iter().zip(&self.parts).all(|(&q, d)| d.is_accepting(q))
             && neg
                 .chunks_exact(2)
@@ -936,6 +966,63 @@ impl LazyProduct {
         g.stamp.push(0);
         g.index.insert(tuple.into(), s as u32);
         Some(s as u32)
+    }
+
+    /// True if part `k` from state `q` accepts every string part `i`
+    /// accepts from state `p` (so a product state holding both, `k`
+    /// negative, is dead). A breadth-first search over pairs of states
+    /// for a string that `i` accepts and `k` does not (every state of a
+    /// part is live, so `k` dying while `i` lives is such a string);
+    /// false also when the search outgrows [`CONTAIN_PAIRS`].
+    fn contained(&self, g: &mut ProductInner, i: usize, p: u32, k: usize, q: u32) -> bool {
+        let key = (i as u32, p, k as u32, q);
+        if let Some(&r) = g.contained.get(&key) {
+            return r;
+        }
+        let (a, b) = (&self.parts[i], &self.parts[k]);
+        let mut seen: Vec<(u32, u32)> = vec![(p, q)];
+        let mut index: HashMap<(u32, u32), (), FxBuild> = HashMap::default();
+        index.insert((p, q), ());
+        let mut head = 0;
+        let mut result = true;
+        'search: while head < seen.len() {
+            let (x, y) = seen[head];
+            head += 1;
+            if !crate::budget::charge(1) {
+                break;
+            }
+            if a.is_accepting(x) && !b.is_accepting(y) {
+                result = false;
+                break;
+            }
+            for &byte in &self.reps {
+                let x2 = a.next(x, byte);
+                if x2 == DEAD {
+                    continue;
+                }
+                let y2 = b.next(y, byte);
+                if y2 == DEAD || seen.len() >= CONTAIN_PAIRS {
+                    result = false;
+                    break 'search;
+                }
+                if index.insert((x2, y2), ()).is_none() {
+                    seen.push((x2, y2));
+                }
+            }
+        }
+        // A part's step that gave up (budget or room) read as dead and was
+        // skipped: the search proves nothing, and nothing is kept.
+        if crate::budget::stopped() {
+            return false;
+        }
+        if result {
+            // Containment holds from every pair reached as well.
+            for &(x, y) in &seen {
+                g.contained.insert((i as u32, x, k as u32, y), true);
+            }
+        }
+        g.contained.insert(key, result);
+        result
     }
 
     /// The successor of `s` on class `c`, live or not; `None` if the
@@ -1172,6 +1259,8 @@ pub(crate) enum Lazy {
     Repeat(Box<super::repeat::LazyRepeat>),
     /// Not built at all: worked out from the string (see [`super::literal`]).
     Literal(super::literal::LiteralDfa),
+    /// Worked out from a trie of strings (see [`super::strings`]).
+    Strings(super::strings::StringSetDfa),
 }
 
 impl Lazy {
@@ -1182,6 +1271,7 @@ impl Lazy {
             Lazy::Product(p) => p.next(s, class),
             Lazy::Repeat(r) => r.next(s, class),
             Lazy::Literal(l) => l.next(s, class),
+            Lazy::Strings(t) => t.next(s, class),
         }
     }
 
@@ -1191,6 +1281,7 @@ impl Lazy {
             Lazy::Product(p) => p.is_accepting(s),
             Lazy::Repeat(r) => r.is_accepting(s),
             Lazy::Literal(l) => l.is_accepting(s),
+            Lazy::Strings(t) => t.is_accepting(s),
         }
     }
 
@@ -1200,6 +1291,7 @@ impl Lazy {
             Lazy::Product(p) => p.state_count(),
             Lazy::Repeat(r) => r.state_count(),
             Lazy::Literal(l) => l.state_count(),
+            Lazy::Strings(t) => t.state_count(),
         }
     }
 
@@ -1208,6 +1300,7 @@ impl Lazy {
             Lazy::Regex(d) => d.memory_usage(),
             Lazy::Product(_) | Lazy::Repeat(_) => 0,
             Lazy::Literal(l) => l.memory_usage(),
+            Lazy::Strings(t) => t.memory_usage(),
         }
     }
 
@@ -1217,6 +1310,7 @@ impl Lazy {
             Lazy::Product(p) => p.complete(),
             Lazy::Repeat(r) => r.complete(),
             Lazy::Literal(l) => Some(l.complete()),
+            Lazy::Strings(t) => t.complete(super::DFA_SIZE_LIMIT / 4),
         }
     }
 
@@ -1226,7 +1320,7 @@ impl Lazy {
             Lazy::Regex(d) => d.is_full(),
             Lazy::Product(p) => p.is_full(),
             Lazy::Repeat(r) => r.is_full(),
-            Lazy::Literal(_) => false,
+            Lazy::Literal(_) | Lazy::Strings(_) => false,
         }
     }
 
@@ -1238,7 +1332,7 @@ impl Lazy {
             Lazy::Regex(d) => Some(d.to_accept(s)),
             Lazy::Product(p) => Some(p.to_accept(s)),
             Lazy::Repeat(r) => Some(r.to_accept(s)),
-            Lazy::Literal(_) => None,
+            Lazy::Literal(_) | Lazy::Strings(_) => None,
         }
     }
 
@@ -1249,7 +1343,7 @@ impl Lazy {
             Lazy::Regex(d) => Some(d.shortest()),
             Lazy::Product(p) => Some(p.to_accept(0).max(1)),
             Lazy::Repeat(r) => Some(r.to_accept(0).max(1)),
-            Lazy::Literal(_) => None,
+            Lazy::Literal(_) | Lazy::Strings(_) => None,
         }
     }
 }

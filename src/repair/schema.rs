@@ -49,21 +49,32 @@
 //! * **Forbidden properties.** Members that `additionalProperties: false`
 //!   forbids are dropped (unless `patternProperties` is present: the keys may
 //!   match a pattern, and this pass has no regex engine).
-//! * **Missing data.** A `null` where the schema does not allow `null` (the
-//!   syntax repair writes `null` for a missing value) becomes the schema's
-//!   `default`, else the empty value of its type (`""`, `0`, `false`, `[]`,
-//!   `{}`). A missing property that has a `default` gets it.
+//! * **Left-out values.** A value the text left out (`{"a": , "b": 1}`)
+//!   becomes the schema's `default`, else its `const`, its first `enum`
+//!   value, or the empty value of its type (`""`, `0`, `false`, `[]`, `{}`).
+//!   A `null` or `""` the model did write is data, not a gap: where the
+//!   schema does not allow it, it is a mismatch (as `json_repair` decides).
+//!   A missing property that has a `default` gets it.
 //! * **Salvage mode** goes further: a missing *required* property is filled
-//!   from `default`, `const`, the first `enum` value or the empty value of its
-//!   type; an array where an object is expected is mapped to the properties in
-//!   order when the lengths agree (or, for a schema without properties, a list
-//!   of strings becomes keys with `null` values).
+//!   from `default`, `const`, the first `enum` value, or `[]`/`{}` where the
+//!   schema allows an empty array or object (never a made-up `0`, `""` or
+//!   `false`, as `json_repair` decides); a one-element array holding an object where the root is an object
+//!   is that object; an array where an object is expected is mapped to the
+//!   properties in order when the lengths agree (or, for a schema without
+//!   properties, a list of strings becomes keys with `null` values); an
+//!   array item that cannot be made to fit its schema is dropped (a scalar
+//!   where a list is expected, `null` included, is wrapped first); of
+//!   several top-level documents (`{"b": 2} {"a": 1}`), the first that fits
+//!   the schema after these repairs is kept (checked with
+//!   [`SchemaCheck`](super::SchemaCheck)), as `json_repair` does.
 //!
 //! The pass is linear in the size of the value: each node is visited once per
 //! schema branch that applies to it, `$ref` chains are followed at most
 //! [`MAX_REF_HOPS`] times per node, and `anyOf`/`oneOf` try each branch once.
 
-use super::{repair, Fix, RepairError};
+use super::{repair, repair_marking_left_out, Fix, RepairError, RepairKind, SchemaCheck, LEFT_OUT};
+use crate::frontend::number_regex::Decimal;
+use crate::frontend::schema_values::same_value;
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
@@ -105,8 +116,17 @@ pub enum ChangeKind {
     InsertedDefault,
     /// A missing required property was filled (salvage mode).
     FilledRequired,
-    /// A `null` the schema does not allow was replaced by a default value.
-    ReplacedNull,
+    /// A value left out (`{"a": , …}`) was filled from the schema.
+    FilledLeftOut,
+    /// An array item that could not be made to fit was dropped (salvage
+    /// mode).
+    DroppedItem,
+    /// The object in a one-element array was taken where the root is an
+    /// object (salvage mode).
+    UnwrappedArray,
+    /// Of several top-level documents, the first that fits the schema was
+    /// kept (salvage mode).
+    ChoseDocument,
 }
 
 impl fmt::Display for ChangeKind {
@@ -121,7 +141,12 @@ impl fmt::Display for ChangeKind {
             }
             ChangeKind::InsertedDefault => f.write_str("inserted the schema default"),
             ChangeKind::FilledRequired => f.write_str("filled a missing required property"),
-            ChangeKind::ReplacedNull => f.write_str("replaced a null the schema does not allow"),
+            ChangeKind::UnwrappedArray => f.write_str("took the object out of a one-element array"),
+            ChangeKind::ChoseDocument => {
+                f.write_str("kept the first of several documents that fits the schema")
+            }
+            ChangeKind::FilledLeftOut => f.write_str("filled a left-out value from the schema"),
+            ChangeKind::DroppedItem => f.write_str("dropped an array item that does not fit"),
         }
     }
 }
@@ -196,9 +221,35 @@ pub fn repair_with_schema(
     schema: &Value,
     mode: SchemaMode,
 ) -> Result<SchemaRepaired, RepairError> {
-    let r = repair(text)?;
+    let r = repair_marking_left_out(text)?;
+    let several = r
+        .fixes
+        .iter()
+        .any(|f| f.kind == RepairKind::WrappedDocuments);
     let mut w = Walker::new(schema, mode);
-    let value = w.conform(r.value, schema, &mut String::new());
+    let mut value = w.conform(r.value.clone(), schema, &mut String::new());
+    unmark(&mut value);
+    if mode == SchemaMode::Salvage && several {
+        if let (Value::Array(docs), Ok(check)) = (&r.value, SchemaCheck::new(schema)) {
+            if !check.is_valid(&value) {
+                // Several documents where one is wanted: the first that fits.
+                for d in docs {
+                    let mut wd = Walker::new(schema, mode);
+                    let mut v = wd.conform(d.clone(), schema, &mut String::new());
+                    unmark(&mut v);
+                    if check.is_valid(&v) {
+                        wd.change("", ChangeKind::ChoseDocument);
+                        return Ok(SchemaRepaired {
+                            value: v,
+                            fixes: r.fixes,
+                            changes: wd.changes,
+                            mismatches: wd.mismatches,
+                        });
+                    }
+                }
+            }
+        }
+    }
     Ok(SchemaRepaired {
         value,
         fixes: r.fixes,
@@ -254,7 +305,9 @@ fn has_type(v: &Value, t: &str) -> bool {
         | ("object", Value::Object(_))
         | ("number", Value::Number(_)) => true,
         ("integer", Value::Number(n)) => {
-            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+            n.is_i64()
+                || n.is_u64()
+                || Decimal::parse(&n.to_string()).is_some_and(|d| d.is_integer())
         }
         _ => false,
     }
@@ -304,6 +357,30 @@ fn empty_of(t: &str) -> Value {
 
 /// A number parsed from the whole of `s` (JSON number syntax, surrounding
 /// spaces allowed), as JSON would read it.
+/// Left-out values the schema did not fill (no schema there) become `""`,
+/// what [`repair`] writes for them.
+fn unmark(v: &mut Value) {
+    match v {
+        Value::String(s) if s == LEFT_OUT => s.clear(),
+        Value::Array(a) => a.iter_mut().for_each(unmark),
+        Value::Object(m) => m.values_mut().for_each(unmark),
+        _ => {}
+    }
+}
+
+/// `[]` or `{}` for a missing required property whose schema allows it
+/// (no `minItems`, `minProperties` or `required` that the empty value
+/// breaks). No scalar is made up: a `0` or `""` would be invented data.
+fn empty_container_for(p: &Map<String, Value>) -> Option<Value> {
+    let positive = |k: &str| p.get(k).and_then(Value::as_u64).is_some_and(|n| n > 0);
+    let needs_keys = matches!(p.get("required"), Some(Value::Array(r)) if !r.is_empty());
+    implied_types(p).into_iter().find_map(|t| match t {
+        "array" if !positive("minItems") => Some(Value::Array(Vec::new())),
+        "object" if !positive("minProperties") && !needs_keys => Some(Value::Object(Map::new())),
+        _ => None,
+    })
+}
+
 fn number_from_str(s: &str) -> Option<Number> {
     let t = s.trim();
     if t.is_empty() || t.starts_with('+') {
@@ -380,6 +457,9 @@ impl<'s> Walker<'s> {
         let Some(s) = self.deref(schema) else {
             return v;
         };
+        if v.as_str() == Some(LEFT_OUT) {
+            return self.fill_left_out(s, path);
+        }
         let mut v = v;
         // allOf: every branch applies.
         if let Some(Value::Array(all)) = s.get("allOf") {
@@ -434,14 +514,37 @@ impl<'s> Walker<'s> {
         }
     }
 
+    /// The value for one the text left out: `default`, `const`, the first
+    /// `enum` value, else the empty value of the first type (`""` when a
+    /// string is allowed or there is no `type`).
+    fn fill_left_out(&mut self, s: &'s Map<String, Value>, path: &str) -> Value {
+        let v = s
+            .get("default")
+            .or_else(|| s.get("const"))
+            .cloned()
+            .or_else(|| match s.get("enum") {
+                Some(Value::Array(e)) => e.first().cloned(),
+                _ => None,
+            })
+            .unwrap_or_else(|| match schema_types(s) {
+                Some(types) if !types.contains(&"string") => types
+                    .first()
+                    .map_or(Value::String(String::new()), |t| empty_of(t)),
+                _ => Value::String(String::new()),
+            });
+        self.change(path, ChangeKind::FilledLeftOut);
+        v
+    }
+
     /// Whether `v` fits the branch without changes (shallow: its type).
     fn fits_shallow(&self, v: &Value, b: &'s Value) -> bool {
         let Some(s) = self.deref(b) else { return true };
+        // Numbers by value (`1` is `1.0`), as JSON Schema compares them.
         if let Some(c) = s.get("const") {
-            return c == v;
+            return same_value(c, v);
         }
         if let Some(Value::Array(e)) = s.get("enum") {
-            return e.contains(v);
+            return e.iter().any(|x| same_value(x, v));
         }
         let types = implied_types(s);
         types.is_empty() || types.iter().any(|t| has_type(v, t))
@@ -518,6 +621,11 @@ impl<'s> Walker<'s> {
                     None
                 }
                 (Value::Array(items), "object") if salvage => {
+                    if path.is_empty() && items.len() == 1 && items[0].is_object() {
+                        // `[{...}]` where the root is an object.
+                        out = Some((items[0].clone(), ChangeKind::UnwrappedArray));
+                        break;
+                    }
                     if let Some(o) = self.array_to_object(items, s) {
                         out = Some((o, ChangeKind::ArrayToObject));
                         break;
@@ -536,26 +644,16 @@ impl<'s> Walker<'s> {
                 break;
             }
         }
-        if out.is_none() && types.contains(&"array") && !v.is_array() && !v.is_null() {
-            // A single value where a list is expected.
-            let item_ok = match s.get("items") {
-                Some(items) => {
-                    let item = v.clone();
-                    self.fits_shallow(&item, items)
-                }
-                None => true,
-            };
+        if out.is_none() && types.contains(&"array") && !v.is_array() {
+            // A single value where a list is expected (in salvage mode the
+            // list then drops it if it cannot be made to fit).
+            let item_ok = salvage
+                || match s.get("items") {
+                    Some(items) => self.fits_shallow(&v, items),
+                    None => true,
+                };
             if item_ok {
                 out = Some((Value::Array(vec![v.clone()]), ChangeKind::WrappedInArray));
-            }
-        }
-        if out.is_none() && v.is_null() {
-            let d = s
-                .get("default")
-                .cloned()
-                .or_else(|| types.first().map(|t| empty_of(t)));
-            if let Some(d) = d {
-                out = Some((d, ChangeKind::ReplacedNull));
             }
         }
         match out {
@@ -659,7 +757,7 @@ impl<'s> Walker<'s> {
                             Some(Value::Array(e)) => e.first().cloned(),
                             _ => None,
                         })
-                        .or_else(|| implied_types(p).first().map(|t| empty_of(t)));
+                        .or_else(|| empty_container_for(p));
                     if let Some(f) = fill {
                         out.insert(k.clone(), f);
                         self.change(path, ChangeKind::FilledRequired);
@@ -686,23 +784,27 @@ impl<'s> Walker<'s> {
                 (None, items) => (&[], items),
                 (Some(_), items) => (&[], items),
             };
-        a.into_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let sch = prefix.get(i).or(rest);
-                match sch {
-                    Some(sch) => {
-                        let len = path.len();
-                        path.push('/');
-                        path.push_str(&i.to_string());
-                        let nv = self.conform(v, sch, path);
-                        path.truncate(len);
-                        nv
-                    }
-                    None => v,
-                }
-            })
-            .collect()
+        let mut out = Vec::with_capacity(a.len());
+        for (i, v) in a.into_iter().enumerate() {
+            let Some(sch) = prefix.get(i).or(rest) else {
+                out.push(v);
+                continue;
+            };
+            let len = path.len();
+            path.push('/');
+            path.push_str(&i.to_string());
+            let m = self.mismatches.len();
+            let nv = self.conform(v, sch, path);
+            if self.mode == SchemaMode::Salvage && i >= prefix.len() && self.mismatches.len() > m {
+                // Salvage: an item that cannot be made to fit is dropped.
+                self.mismatches.truncate(m);
+                self.change(path, ChangeKind::DroppedItem);
+            } else {
+                out.push(nv);
+            }
+            path.truncate(len);
+        }
+        out
     }
 }
 
@@ -759,7 +861,95 @@ mod tests {
         let (v, c) = apply_schema(json!({}), &s, SchemaMode::Salvage);
         assert_eq!(v, json!({"a": "x", "b": []}));
         assert_eq!(c.len(), 2);
+        // No scalar is invented, nor an empty array the schema forbids.
+        let s2 = json!({"type": "object", "required": ["n", "l"], "properties": {
+            "n": {"type": "integer"}, "l": {"type": "array", "minItems": 1}}});
+        let (v, c) = apply_schema(json!({}), &s2, SchemaMode::Salvage);
+        assert_eq!(v, json!({}));
+        assert!(c.is_empty());
         let (v, _) = apply_schema(json!({}), &s, SchemaMode::Standard);
         assert_eq!(v, json!({}));
+    }
+
+    #[test]
+    fn left_out_values_are_filled_written_nulls_are_not() {
+        let s = json!({"type": "object", "properties": {
+            "n": {"type": "integer"}, "s": {"type": "string", "default": "x"},
+            "e": {"enum": ["low", "high"]}, "l": {"type": "array"}}});
+        let r = repair_with_schema(
+            "{\"n\": , \"s\": , \"e\": , \"l\": , \"z\": }",
+            &s,
+            SchemaMode::Standard,
+        )
+        .unwrap();
+        assert_eq!(
+            r.value,
+            json!({"n": 0, "s": "x", "e": "low", "l": [], "z": ""})
+        );
+        let r = repair_with_schema("{\"n\": null, \"s\": \"\"", &s, SchemaMode::Standard).unwrap();
+        assert_eq!(r.value, json!({"n": null, "s": ""}));
+        assert_eq!(r.mismatches.len(), 1, "{:?}", r.mismatches);
+    }
+
+    #[test]
+    fn salvage_drops_items_that_do_not_fit() {
+        let s = json!({"type": "array", "items": {"type": "integer"}});
+        let (v, c) = apply_schema(json!([1, "2", "a", null, 3]), &s, SchemaMode::Salvage);
+        assert_eq!(v, json!([1, 2, 3]));
+        assert_eq!(
+            c.iter()
+                .filter(|c| c.kind == ChangeKind::DroppedItem)
+                .count(),
+            2
+        );
+        let (v, _) = apply_schema(json!([1, "a"]), &s, SchemaMode::Standard);
+        assert_eq!(v, json!([1, "a"]));
+    }
+
+    #[test]
+    fn salvage_unwraps_and_chooses_a_document() {
+        let s = json!({"type": "object", "properties": {"a": {"type": "integer"}},
+                       "required": ["a"]});
+        let (v, c) = apply_schema(json!([{"a": 1}]), &s, SchemaMode::Salvage);
+        assert_eq!(v, json!({"a": 1}));
+        assert_eq!(c[0].kind, ChangeKind::UnwrappedArray);
+        let (v, _) = apply_schema(json!([{"a": 1}]), &s, SchemaMode::Standard);
+        assert_eq!(v, json!([{"a": 1}]));
+        let r = repair_with_schema("{\"b\": 2}\n{\"a\": \"3\"}", &s, SchemaMode::Salvage).unwrap();
+        assert_eq!(r.value, json!({"a": 3}));
+        assert!(r
+            .changes
+            .iter()
+            .any(|c| c.kind == ChangeKind::ChoseDocument));
+        // Nothing fits: the documents stay as they are, and do not validate.
+        let r = repair_with_schema("{\"b\": 2}\n{\"c\": 3}", &s, SchemaMode::Salvage).unwrap();
+        assert!(r.value.is_array());
+    }
+
+    /// Integers are recognised by exact value, beyond `f64` too.
+    #[test]
+    fn integer_type_is_exact() {
+        let n = |t: &str| serde_json::from_str::<Value>(t).unwrap();
+        for t in ["100000000000000000000", "1e400", "2.0", "-0", "1.5e1"] {
+            assert!(has_type(&n(t), "integer"), "{t}");
+        }
+        for t in ["1.0000000000000000001", "1e-400", "0.5"] {
+            assert!(!has_type(&n(t), "integer"), "{t}");
+        }
+    }
+
+    /// A `oneOf` branch whose `const` or `enum` holds the value by value
+    /// (`1.0` is `1`) fits it as written: the value is not changed.
+    #[test]
+    fn const_and_enum_branches_compare_numbers_by_value() {
+        let n = |t: &str| serde_json::from_str::<Value>(t).unwrap();
+        let s = json!({"oneOf": [{"const": 1}, {"type": "string"}]});
+        let (v, c) = apply_schema(n("1.0"), &s, SchemaMode::Standard);
+        assert_eq!(v.to_string(), "1.0");
+        assert!(c.is_empty(), "{c:?}");
+        let s = n(r#"{"anyOf": [{"enum": [2, 100000000000000000000]}, {"type": "string"}]}"#);
+        let (v, c) = apply_schema(n("1e20"), &s, SchemaMode::Standard);
+        assert_eq!(v, n("1e20"));
+        assert!(c.is_empty(), "{c:?}");
     }
 }

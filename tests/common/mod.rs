@@ -1,5 +1,15 @@
 //! Shared helpers for the integration tests: locating tokenizers and data.
+//!
+//! Three tokenizers are vendored under `tests/data/tokenizers` (GPT-2,
+//! Mistral, SmolLM2; see `tests/data/README.md`) and are always there. The
+//! others (Llama-2, Llama-3, Qwen3, Gemma-3) come from the shared models
+//! directory, which `build.rs` looks for: a test that needs one carries
+//! `#[cfg_attr(not(formwork_shared), ignore = "needs ../shared/models ...")]`
+//! so that without it the test is reported as ignored, not passed.
 #![allow(dead_code)]
+
+#[cfg(feature = "model")]
+pub mod tiny_model;
 
 use formwork::{TokenTrie, Vocabulary};
 use std::path::PathBuf;
@@ -10,7 +20,8 @@ pub fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
-/// The shared models directory (`FORMWORK_MODELS` or `../shared/models`).
+/// The shared models directory (`FORMWORK_MODELS` or `../shared/models`), if
+/// it exists.
 pub fn models_dir() -> Option<PathBuf> {
     let p = std::env::var_os("FORMWORK_MODELS")
         .map(PathBuf::from)
@@ -18,38 +29,40 @@ pub fn models_dir() -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
-/// Loads a tokenizer by short name: `gpt2` comes from the vendored copy, the
-/// others from the shared models directory. Returns `None` (after saying so)
-/// only when the shared directory is absent and `FORMWORK_SKIP_SHARED=1`.
-pub fn tokenizer(name: &str) -> Option<(Arc<Vocabulary>, Arc<TokenTrie>)> {
-    let path = if name == "gpt2" {
-        data_dir().join("tokenizers/gpt2/tokenizer.json.gz")
-    } else {
-        let rel = match name {
-            "llama3" => "llama3/tokenizer.json.gz",
-            "llama2" => "llama2/tokenizer.json",
-            "qwen3" => "qwen3/tokenizer.json.gz",
-            "gemma3" => "gemma3/tokenizer.json.gz",
-            "mistral" => "mistral-7b-v0.1/tokenizer.json",
-            "smollm2" => "smollm2-135m-instruct/tokenizer.json",
-            other => panic!("unknown tokenizer {other}"),
-        };
-        match models_dir() {
-            Some(d) => d.join(rel),
-            None => {
-                if std::env::var("FORMWORK_SKIP_SHARED").as_deref() == Ok("1") {
-                    eprintln!(
-                        "SKIPPED: {name} tokenizer (no ../shared/models; FORMWORK_SKIP_SHARED=1)"
-                    );
-                    return None;
-                }
-                panic!("../shared/models not found: set FORMWORK_MODELS, or FORMWORK_SKIP_SHARED=1 to skip");
-            }
-        }
-    };
+/// The shared models directory; panics, saying what to do, if it is missing
+/// (a test that calls this must be ignored without `cfg(formwork_shared)`).
+pub fn shared_models_dir() -> PathBuf {
+    models_dir().unwrap_or_else(|| {
+        panic!(
+            "this test needs the shared models directory: put it at ../shared/models next to \
+             the crate or point FORMWORK_MODELS at it, then `touch build.rs` so the build sees it"
+        )
+    })
+}
+
+/// The file of a tokenizer by short name: the vendored copy for `gpt2`,
+/// `mistral` and `smollm2`, else the shared models directory (see
+/// [`shared_models_dir`]).
+pub fn tokenizer_path(name: &str) -> PathBuf {
+    let vendored = |rel: &str| data_dir().join("tokenizers").join(rel);
+    match name {
+        "gpt2" => vendored("gpt2/tokenizer.json.gz"),
+        "mistral" => vendored("mistral-7b-v0.1/tokenizer.json.gz"),
+        "smollm2" => vendored("smollm2-135m-instruct/tokenizer.json.gz"),
+        "llama3" => shared_models_dir().join("llama3/tokenizer.json.gz"),
+        "llama2" => shared_models_dir().join("llama2/tokenizer.json"),
+        "qwen3" => shared_models_dir().join("qwen3/tokenizer.json.gz"),
+        "gemma3" => shared_models_dir().join("gemma3/tokenizer.json.gz"),
+        other => panic!("unknown tokenizer {other}"),
+    }
+}
+
+/// Loads a tokenizer by short name (see [`tokenizer_path`]) with its trie.
+pub fn tokenizer(name: &str) -> (Arc<Vocabulary>, Arc<TokenTrie>) {
+    let path = tokenizer_path(name);
     let v = Vocabulary::from_file(&path).unwrap_or_else(|e| panic!("load {}: {e}", path.display()));
     let t = TokenTrie::new(&v);
-    Some((Arc::new(v), Arc::new(t)))
+    (Arc::new(v), Arc::new(t))
 }
 
 /// A small deterministic PRNG (SplitMix64), so that tests need no extra crate.

@@ -1,5 +1,8 @@
 //! Tests: an oracle comparing token regexes with the `regex` crate on decoded
 //! values, ECMA-262 translation cases, and the JSON-Schema-Test-Suite.
+//!
+//! The data is vendored in `tests/data` (see its README): the suite's
+//! `optional/` tests and the 300 most frequent JSONSchemaBench patterns.
 
 use super::*;
 use regex_automata::{
@@ -11,8 +14,11 @@ use regex_automata::{
 use serde_json::Value;
 use std::time::Instant;
 
-const JSTS: &str = "/work/shared/corpora/json-schema-test-suite/tests/draft2020-12/optional";
-const BENCH: &str = "/work/shared/corpora/jsonschemabench";
+/// The vendored JSON-Schema-Test-Suite's draft 2020-12 `optional/` tests.
+fn jsts_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/json-schema-test-suite/tests/draft2020-12/optional")
+}
 
 /// A small deterministic PRNG (xorshift64*).
 struct Rng(u64);
@@ -394,8 +400,30 @@ fn oracle_handpicked() {
     }
 }
 
-/// Distinct `pattern` strings of JSONSchemaBench (decoded), most frequent first.
+/// The 300 most frequent `pattern` strings of JSONSchemaBench, most frequent
+/// first (vendored: `tests/data/jsb_patterns.jsonl`).
+fn vendored_bench_patterns() -> Vec<String> {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/jsb_patterns.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["pattern"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// Distinct `pattern` strings of the whole JSONSchemaBench corpus
+/// (`../shared/corpora/jsonschemabench`), most frequent first.
 fn bench_patterns() -> Vec<String> {
+    let bench =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/jsonschemabench");
+    assert!(
+        bench.is_dir(),
+        "{} not found: this report reads the whole JSONSchemaBench corpus",
+        bench.display()
+    );
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     fn walk(v: &Value, counts: &mut BTreeMap<String, usize>) {
         match v {
@@ -422,7 +450,7 @@ fn bench_patterns() -> Vec<String> {
         }
     }
     let mut fs = Vec::new();
-    files(std::path::Path::new(BENCH), &mut fs);
+    files(&bench, &mut fs);
     for f in fs {
         let Ok(text) = std::fs::read_to_string(&f) else {
             continue;
@@ -462,10 +490,8 @@ fn dfa_size(re: &str) -> Result<(usize, usize), String> {
 
 #[test]
 fn oracle_bench_patterns() {
-    let pats = bench_patterns();
-    if pats.is_empty() {
-        return; // corpus not available
-    }
+    let pats = vendored_bench_patterns();
+    assert_eq!(pats.len(), 300);
     let mut rng = Rng(42);
     let mut checked = 0;
     for p in pats.iter().take(300) {
@@ -486,7 +512,7 @@ fn oracle_bench_patterns() {
 /// Prints the share of JSONSchemaBench patterns translated and DFA figures.
 /// `cargo test --release --no-default-features --lib string_regex::tests::bench_report -- --ignored --nocapture`
 #[test]
-#[ignore]
+#[ignore = "a report, not a check; reads ../shared/corpora/jsonschemabench (run with --ignored --nocapture)"]
 fn bench_report() {
     let pats = bench_patterns();
     let mut ok = 0;
@@ -550,9 +576,8 @@ fn bench_report() {
 
 /// Samples of the JSTS optional tests: (schema, data, valid).
 fn jsts(file: &str) -> Vec<(Value, Value, bool, String)> {
-    let Ok(text) = std::fs::read_to_string(format!("{JSTS}/{file}")) else {
-        return Vec::new();
-    };
+    let path = jsts_dir().join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let v: Value = serde_json::from_str(&text).unwrap();
     let mut out = Vec::new();
     for g in v.as_array().unwrap() {
@@ -582,9 +607,7 @@ fn jsts_patterns() {
             n += 1;
         }
     }
-    if std::path::Path::new(JSTS).exists() {
-        assert!(n > 20);
-    }
+    assert!(n > 20, "{n}");
 }
 
 /// Format tests deliberately not supported: (format, data).
@@ -610,9 +633,7 @@ const FORMAT_KNOWN_DEVIATIONS: &[(&str, &str)] = &[
 #[test]
 fn jsts_formats() {
     let mut rng = Rng(3);
-    let Ok(rd) = std::fs::read_dir(format!("{JSTS}/format")) else {
-        return;
-    };
+    let rd = std::fs::read_dir(jsts_dir().join("format")).unwrap();
     let mut names: Vec<String> = rd
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -686,7 +707,7 @@ fn common_patterns_compile_fast() {
 
 /// Prints regex length and DFA build figures of every format.
 #[test]
-#[ignore]
+#[ignore = "a report, not a check (run with --ignored --nocapture)"]
 fn format_report() {
     for f in [
         "date",
