@@ -49,7 +49,7 @@
 //! }
 //! ```
 
-use crate::{CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
+use crate::{CompiledGrammar, Matcher, MatcherError, TokenMask, TokenTrie, Vocabulary};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -131,6 +131,10 @@ pub enum FuzzError {
         /// The budget that ran out.
         budget: u64,
     },
+    /// The matcher hit one of its own limits (a mask or completion work
+    /// budget, a lexeme DFA's size): see [`MatcherError::is_limit`].
+    #[error(transparent)]
+    Matcher(MatcherError),
 }
 
 /// Work left for the current sample; running out stops it.
@@ -138,13 +142,17 @@ struct Budget {
     left: u64,
 }
 
-/// The budget ran out (see [`Budget`]).
-struct OutOfWork;
+/// Why a sample stopped early: the fuzz budget ran out (see [`Budget`]),
+/// or the matcher hit a limit of its own.
+enum OutOfWork {
+    Fuzz,
+    Matcher(MatcherError),
+}
 
 impl Budget {
     #[inline]
     fn spend(&mut self) -> Result<(), OutOfWork> {
-        self.left = self.left.checked_sub(1).ok_or(OutOfWork)?;
+        self.left = self.left.checked_sub(1).ok_or(OutOfWork::Fuzz)?;
         Ok(())
     }
 }
@@ -328,7 +336,8 @@ impl Fuzzer {
                     }
                 }
                 Ok(None) => {}
-                Err(OutOfWork) => return Err(out_of_work),
+                Err(OutOfWork::Fuzz) => return Err(out_of_work),
+                Err(OutOfWork::Matcher(e)) => return Err(FuzzError::Matcher(e)),
             }
         }
         Err(FuzzError::NoCompletion)
@@ -337,14 +346,17 @@ impl Fuzzer {
     /// A mask for `m`, paid for from the budget.
     fn mask(&mut self, m: &mut Matcher, mask: &mut TokenMask) -> Result<(), OutOfWork> {
         self.budget.spend()?;
-        m.compute_mask_into(mask);
-        Ok(())
+        m.try_compute_mask_into(mask).map_err(OutOfWork::Matcher)
     }
 
     /// Commits `t`, paid for from the budget; `Ok(false)` if not allowed.
     fn commit(&mut self, m: &mut Matcher, t: u32) -> Result<bool, OutOfWork> {
         self.budget.spend()?;
-        Ok(m.commit(t).is_ok())
+        match m.commit(t) {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_limit() => Err(OutOfWork::Matcher(e)),
+            Err(_) => Ok(false),
+        }
     }
 
     /// One output aiming at `target` bytes; `Ok(None)` if this attempt
@@ -381,7 +393,11 @@ impl Fuzzer {
                     // The random beam found nothing (long keywords and names
                     // to finish, as in scoped SQL): take the matcher's own
                     // shortest completion (its search has its own bound).
-                    None => match m.clone().shortest_completion(MAX_CLOSE) {
+                    None => match m
+                        .clone()
+                        .try_shortest_completion(MAX_CLOSE)
+                        .map_err(OutOfWork::Matcher)?
+                    {
                         Some(rest) => out.extend(rest),
                         None => return Ok(None),
                     },

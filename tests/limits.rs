@@ -374,6 +374,35 @@ fn each_stage_has_a_budget() {
     });
 }
 
+/// The fuzzer reports a matcher limit as the matcher's own typed error
+/// (not as "no complete output"), and the grammar's default budgets let
+/// the same sample through.
+#[test]
+fn fuzzing_reports_the_matchers_budget() {
+    use formwork::fuzzer::{FuzzError, Fuzzer};
+    let schema: Value = serde_json::from_str(
+        r#"{"type": "string", "pattern": "[aA][12].*[zZ]", "minLength": 10,
+            "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#,
+    )
+    .unwrap();
+    let grammar = compile_with(&schema, &SchemaOptions::default()).unwrap();
+    let tight =
+        Arc::new(CompiledGrammar::with_budget(&grammar, Budget::new().mask(1_000)).unwrap());
+    match Fuzzer::new(tight, 1, 60).sample() {
+        Err(FuzzError::Matcher(MatcherError::BudgetExceeded {
+            stage: Stage::Mask,
+            budget: 1_000,
+            ..
+        })) => {}
+        r => panic!("expected the mask budget error, got {r:?}"),
+    }
+    let g = Arc::new(CompiledGrammar::new(&grammar).unwrap());
+    let text = Fuzzer::new(g, 1, 60).sample().unwrap();
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&value), "{text}");
+}
+
 /// The CLI: a budget too small for the constraint is an error that names
 /// the budget and the flag that raises it; the default budget passes.
 #[test]
