@@ -344,6 +344,16 @@ pub fn repair(text: &str) -> Result<Repaired, RepairError> {
 
 /// [`repair`] with options.
 pub fn repair_with(text: &str, opts: &RepairOptions) -> Result<Repaired, RepairError> {
+    repair_text(text, opts, false)
+}
+
+/// The strict parse first (unless `always_repair`), else the repair parser;
+/// `mark_left_out` writes left-out values as [`LEFT_OUT`].
+fn repair_text(
+    text: &str,
+    opts: &RepairOptions,
+    mark_left_out: bool,
+) -> Result<Repaired, RepairError> {
     if !opts.always_repair {
         if let Ok(value) = serde_json::from_str::<Value>(text) {
             return Ok(Repaired {
@@ -355,6 +365,7 @@ pub fn repair_with(text: &str, opts: &RepairOptions) -> Result<Repaired, RepairE
     check_binary(text)?;
     let mut p = Parser::new(text);
     p.stream_stable = opts.stream_stable;
+    p.mark_left_out = mark_left_out;
     p.finish()
 }
 
@@ -385,16 +396,7 @@ const LEFT_OUT: &str = "\u{fdd0}left out\u{fdd0}";
 /// [`repair`], with left-out values written as [`LEFT_OUT`] (for
 /// schema-guided repair, which fills those and only those).
 fn repair_marking_left_out(text: &str) -> Result<Repaired, RepairError> {
-    if let Ok(value) = serde_json::from_str::<Value>(text) {
-        return Ok(Repaired {
-            value,
-            fixes: Vec::new(),
-        });
-    }
-    check_binary(text)?;
-    let mut p = Parser::new(text);
-    p.mark_left_out = true;
-    p.finish()
+    repair_text(text, &RepairOptions::default(), true)
 }
 
 /// Like [`repair`], but returns only the value.
