@@ -49,6 +49,7 @@
 //! }
 //! ```
 
+use crate::budget::Stage;
 use crate::{CompiledGrammar, Matcher, MatcherError, TokenMask, TokenTrie, Vocabulary};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -393,13 +394,17 @@ impl Fuzzer {
                     // The random beam found nothing (long keywords and names
                     // to finish, as in scoped SQL): take the matcher's own
                     // shortest completion (its search has its own bound).
-                    None => match m
-                        .clone()
-                        .try_shortest_completion(MAX_CLOSE)
-                        .map_err(OutOfWork::Matcher)?
-                    {
-                        Some(rest) => out.extend(rest),
-                        None => return Ok(None),
+                    // A search that runs out of its budget only fails this
+                    // attempt (the next aims at a shorter output); other
+                    // limits end the sample.
+                    None => match m.clone().try_shortest_completion(MAX_CLOSE) {
+                        Ok(Some(rest)) => out.extend(rest),
+                        Ok(None) => return Ok(None),
+                        Err(MatcherError::BudgetExceeded {
+                            stage: Stage::Completion,
+                            ..
+                        }) => return Ok(None),
+                        Err(e) => return Err(OutOfWork::Matcher(e)),
                     },
                 }
                 return Ok(Some(out));
