@@ -19,8 +19,8 @@
 use crate::budget::{Budget, Stop};
 use crate::error::GrammarError;
 use crate::grammar::{Expr, Grammar, MemberCount, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
+use crate::hash::FxBuild;
 use crate::lexer::{LexemeDfa, LexerCache, LexerSpec};
-use crate::parser::FxBuild;
 use crate::parser::{
     any_order_index, is_any_order, AnyOrderSpec, Parser, ParserTables, ANY_ORDER, END, NT,
 };

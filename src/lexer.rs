@@ -28,7 +28,7 @@ mod repeat;
 mod strings;
 
 use crate::error::GrammarError;
-use crate::parser::FxBuild;
+use crate::hash::FxBuild;
 use lazy::{Lazy, LazyDfa, LazyProduct};
 use regex_automata::{
     dfa::{dense, Automaton, StartKind},

@@ -40,6 +40,7 @@ pub mod fuzzer;
 #[cfg(feature = "model")]
 pub mod generate;
 pub mod grammar;
+mod hash;
 mod json_value;
 mod lexer;
 pub mod mask;

@@ -53,9 +53,10 @@
 use crate::budget::{Budget, Stage};
 use crate::compiled::CompiledGrammar;
 use crate::error::MatcherError;
+use crate::hash::FxBuild;
 use crate::lexer::{CountClassKey, EndFlags, LexerCache, DEAD, UNKNOWN};
 use crate::mask::TokenMask;
-use crate::parser::{FxBuild, Parser};
+use crate::parser::Parser;
 use crate::trie::TokenTrie;
 use crate::vocab::{TokenId, Vocabulary};
 use std::collections::HashMap;
@@ -1151,7 +1152,7 @@ impl Matcher {
                 }
                 self.text.truncate(base);
                 self.text.extend(path.iter().rev());
-                let mut h = crate::parser::FxHasher::default();
+                let mut h = crate::hash::FxHasher::default();
                 std::hash::Hasher::write(&mut h, &self.text[base..]);
                 text_hash = std::hash::Hasher::finish(&h);
             }

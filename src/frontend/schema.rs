@@ -74,7 +74,7 @@ use crate::grammar::{
     json_strings_key, spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE,
     MAX_MEMBER_COUNT,
 };
-use crate::parser::FxBuild;
+use crate::hash::FxBuild;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;

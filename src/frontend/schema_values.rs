@@ -13,7 +13,7 @@
 //! values a set has no hash and compares values directly, in the same
 //! equality.
 
-use crate::parser::FxBuild;
+use crate::hash::FxBuild;
 use serde_json::Value;
 use std::collections::HashSet;
 

@@ -41,7 +41,7 @@
 
 use super::{DEAD, UNKNOWN};
 use crate::error::GrammarError;
-use crate::parser::FxBuild;
+use crate::hash::FxBuild;
 use regex_automata::nfa::thompson::{self, State, WhichCaptures, NFA};
 use regex_automata::util::primitives::StateID;
 use regex_syntax::hir::{Hir, HirKind};

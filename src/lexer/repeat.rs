@@ -34,7 +34,7 @@
 
 use super::lazy::{Room, Rows};
 use super::{LexemeDfa, DEAD, UNKNOWN};
-use crate::parser::FxBuild;
+use crate::hash::FxBuild;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
