@@ -50,6 +50,7 @@
 //! ```
 
 use crate::budget::Stage;
+use crate::rng::Rng;
 use crate::{CompiledGrammar, Matcher, MatcherError, TokenMask, TokenTrie, Vocabulary};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -215,26 +216,6 @@ pub fn byte_level_vocabulary(extra: &[&[u8]]) -> Vocabulary {
     });
     Vocabulary::from_json_bytes(json.to_string().as_bytes(), "byte vocabulary")
         .expect("the byte vocabulary is well formed")
-}
-
-/// A small seeded generator (SplitMix64).
-#[derive(Clone, Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// Draws random strings of a compiled grammar's language through a [`Matcher`].

@@ -49,6 +49,7 @@ pub mod matcher;
 pub mod model;
 mod parser;
 pub mod repair;
+mod rng;
 pub mod sampler;
 pub mod trie;
 pub mod vocab;
