@@ -4,12 +4,13 @@
 //! `cargo run --release --example generate`
 
 use formwork::generate::{GenerateOptions, Generator};
-use formwork::model::{apply_chat_template, default_model_path, GgufModel};
+use formwork::model::fetch::{default_model, FetchConfig};
+use formwork::model::{apply_chat_template, GgufModel};
 use formwork::{json_schema_grammar, CompiledGrammar};
 use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let model = GgufModel::load(default_model_path()?)?;
+    let model = GgufModel::load(default_model(&FetchConfig::from_env())?)?;
     let template = model.chat_template().map(str::to_string);
     let vocab = model.vocabulary()?;
     let mut generator = Generator::builder(model).vocabulary(vocab).build()?;

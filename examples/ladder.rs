@@ -22,7 +22,8 @@
 use formwork::fallback::{Fallback, FallbackError, ModelBackend, Stage};
 use formwork::frontend::schema::{compile_with, SchemaOptions, Spelling};
 use formwork::generate::{GenerateOptions, Generator};
-use formwork::model::{apply_chat_template, default_model_path, GgufModel};
+use formwork::model::fetch::{default_model, FetchConfig};
+use formwork::model::{apply_chat_template, GgufModel};
 use formwork::CompiledGrammar;
 use std::io::Write;
 use std::sync::Arc;
@@ -54,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     let cases = &cases[..limit.unwrap_or(cases.len()).min(cases.len())];
-    let model = GgufModel::load(default_model_path()?)?;
+    let model = GgufModel::load(default_model(&FetchConfig::from_env())?)?;
     let template = model.chat_template().map(str::to_string);
     let vocab = model.vocabulary()?;
     let generator = Generator::builder(model).vocabulary(vocab).build()?;

@@ -11,7 +11,8 @@
 
 use formwork::frontend::schema::{compile_with, SchemaOptions, Spelling};
 use formwork::generate::{GenerateOptions, Generation, Generator, StopReason};
-use formwork::model::{apply_chat_template, default_model_path, GgufModel};
+use formwork::model::fetch::{default_model, FetchConfig};
+use formwork::model::{apply_chat_template, GgufModel};
 use formwork::CompiledGrammar;
 use std::sync::Arc;
 
@@ -85,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     let cases = &cases[..limit.unwrap_or(cases.len()).min(cases.len())];
-    let model = GgufModel::load(default_model_path()?)?;
+    let model = GgufModel::load(default_model(&FetchConfig::from_env())?)?;
     let template = model.chat_template().map(str::to_string);
     let vocab = model.vocabulary()?;
     let mut gen = Generator::builder(model).vocabulary(vocab).build()?;

@@ -24,13 +24,18 @@
 //!
 //! `cargo run --release --example spider_sql [-- --limit N --only DB --retries K --max-tokens N --names-only]`
 
-use formwork::frontend::sql::{restrict_to_schema, scope_to_tables, spider_ddl, SqlSchema};
+#[path = "../tests/common/spider.rs"]
+mod spider;
+
+use formwork::frontend::pest::sql::{restrict_to_schema, scope_to_tables, SqlSchema};
 use formwork::generate::{GenerateOptions, Generator};
-use formwork::model::{apply_chat_template, default_model_path, GgufModel};
+use formwork::model::fetch::{default_model, FetchConfig};
+use formwork::model::{apply_chat_template, GgufModel};
 use formwork::sampler::SamplerConfig;
 use formwork::{pest_grammar, CompiledGrammar};
 use serde_json::Value;
 use std::collections::HashMap;
+use spider::spider_ddl;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -147,7 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Result<_, _>>()?;
     let grammar_text = std::fs::read_to_string(format!("{root}/grammars/sql.pest"))?;
 
-    let model = GgufModel::load(default_model_path()?)?;
+    let model = GgufModel::load(default_model(&FetchConfig::from_env())?)?;
     let template = model.chat_template().map(str::to_string);
     let vocab = model.vocabulary()?;
     let mut gen = Generator::builder(model).vocabulary(vocab).build()?;

@@ -4,9 +4,8 @@
 
 mod common;
 
-use formwork::frontend::sql::{
-    restrict_to_schema, scope_to_tables, spider_ddl, sql_name, SqlSchema,
-};
+use common::spider::spider_ddl;
+use formwork::frontend::pest::sql::{restrict_to_schema, scope_to_tables, sql_name, SqlSchema};
 use formwork::fuzzer::Fuzzer;
 use formwork::{json_schema_grammar, pest_grammar, CompiledGrammar};
 use serde_json::{json, Value};

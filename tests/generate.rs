@@ -9,7 +9,8 @@ mod common;
 
 use common::tiny_model::tiny_mistral_model;
 use formwork::generate::{GenerateOptions, Generator, StopReason};
-use formwork::model::{default_model_path, GgufModel, LanguageModel};
+use formwork::model::fetch::{default_model, FetchConfig};
+use formwork::model::{GgufModel, LanguageModel};
 use formwork::sampler::SamplerConfig;
 use formwork::{regex_grammar, CompiledGrammar, ModelError, Vocabulary};
 use std::path::Path;
@@ -193,7 +194,7 @@ fn prompt_longer_than_the_context_is_an_error() {
 /// samples. The model is fetched on first use, as `formwork generate` does.
 #[test]
 fn gguf_tokenizer_matches_tokenizer_json() {
-    let model = GgufModel::load(default_model_path().expect("default model")).unwrap();
+    let model = GgufModel::load(default_model(&FetchConfig::from_env()).expect("default model")).unwrap();
     let from_gguf = model.vocabulary().unwrap();
     let reference = {
         use std::io::Read;

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{run_bounded, run_cli_bounded};
-use formwork::model::{CachedModel, WheelSource, DEFAULT_MODEL};
+use formwork::model::fetch::{CachedModel, FetchConfig, WheelSource, DEFAULT_MODEL};
 use formwork::{VocabError, Vocabulary};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -559,7 +559,7 @@ fn flipped_bytes_in_a_cached_model_are_caught() {
 
 #[test]
 fn flipped_bytes_in_the_cached_default_model_stop_generate() {
-    let real = formwork::model::default_model_path().expect("the default model");
+    let real = formwork::model::fetch::default_model(&FetchConfig::from_env()).expect("the default model");
     let d = scratch("flipped-cli");
     let copy = DEFAULT_MODEL.path(&d);
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();

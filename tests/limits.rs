@@ -5,7 +5,6 @@
 
 mod common;
 
-use formwork::bench::Bench;
 use formwork::budget::{Budget, Stage};
 use formwork::frontend::schema::{
     compile_with, PropertyOrder, SchemaOptions, Spelling, Whitespace,
@@ -128,6 +127,38 @@ fn cases(file: &str, n: usize) -> Vec<Case> {
         .collect()
 }
 
+/// The cases' constraints compiled as `formwork bench` compiles them:
+/// regexes, and JSON Schemas (inline or as JSON text) with the bench's
+/// checking options.
+struct Bench {
+    vocab: Arc<Vocabulary>,
+    trie: Arc<TokenTrie>,
+    eos: u32,
+    schema_options: SchemaOptions,
+    budget: Budget,
+}
+
+impl Bench {
+    /// A matcher of the case's constraint, ready for its first mask.
+    fn compile(&self, kind: &str, grammar: &Value) -> Result<Matcher, String> {
+        let g = match (kind, grammar) {
+            ("regex", Value::String(r)) => regex_grammar(r),
+            ("json_schema", Value::String(s)) => {
+                compile_with(&serde_json::from_str(s).unwrap(), &self.schema_options)
+            }
+            ("json_schema", v) => compile_with(v, &self.schema_options),
+            _ => panic!("no {kind} case here"),
+        }
+        .map_err(|e| e.to_string())?;
+        let c = CompiledGrammar::with_budget(&g, self.budget).map_err(|e| e.to_string())?;
+        Ok(Matcher::new(
+            Arc::new(c),
+            self.vocab.clone(),
+            self.trie.clone(),
+        ))
+    }
+}
+
 /// Everything a constraint answers on its instances, compiled afresh (see
 /// [`answers_of`]).
 fn answers(bench: &Bench, case: &Case) -> Vec<String> {
@@ -191,7 +222,6 @@ fn full_dfa_changes_no_other_constraint() {
                 spelling: Spelling::Any,
                 ..SchemaOptions::default()
             },
-            cold: false,
             budget: Budget::new(),
         };
         let mut all = cases("regex.jsonl", 60);

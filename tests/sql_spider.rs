@@ -6,7 +6,7 @@
 
 mod common;
 
-use formwork::frontend::sql::{restrict_to_schema, SqlSchema, SqlTable};
+use formwork::frontend::pest::sql::{restrict_to_schema, SqlSchema, SqlTable};
 use formwork::fuzzer::byte_vocabulary;
 use formwork::{pest_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
 use serde_json::Value;
@@ -169,3 +169,17 @@ fn spider_queries_accepted_with_their_schema() {
 
 #[allow(dead_code)]
 fn _types(_: &Vocabulary) {}
+
+#[test]
+fn a_spider_record_becomes_create_table_statements() {
+    let record = serde_json::json!({
+        "table_names_original": ["singer", "sqlite_sequence"],
+        "column_names_original": [[-1, "*"], [0, "Singer_ID"], [0, "Name"], [1, "name"]],
+        "column_types": ["text", "number", "text", "text"],
+    });
+    let ddl = common::spider::spider_ddl(&record).unwrap();
+    assert_eq!(
+        ddl,
+        "CREATE TABLE \"singer\" (\"Singer_ID\" NUMERIC, \"Name\" TEXT);\n"
+    );
+}

