@@ -34,8 +34,8 @@ use formwork::model::{apply_chat_template, GgufModel};
 use formwork::sampler::SamplerConfig;
 use formwork::{pest_grammar, CompiledGrammar};
 use serde_json::Value;
-use std::collections::HashMap;
 use spider::spider_ddl;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 

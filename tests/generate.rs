@@ -194,7 +194,8 @@ fn prompt_longer_than_the_context_is_an_error() {
 /// samples. The model is fetched on first use, as `formwork generate` does.
 #[test]
 fn gguf_tokenizer_matches_tokenizer_json() {
-    let model = GgufModel::load(default_model(&FetchConfig::from_env()).expect("default model")).unwrap();
+    let model =
+        GgufModel::load(default_model(&FetchConfig::from_env()).expect("default model")).unwrap();
     let from_gguf = model.vocabulary().unwrap();
     let reference = {
         use std::io::Read;

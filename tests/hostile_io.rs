@@ -559,7 +559,8 @@ fn flipped_bytes_in_a_cached_model_are_caught() {
 
 #[test]
 fn flipped_bytes_in_the_cached_default_model_stop_generate() {
-    let real = formwork::model::fetch::default_model(&FetchConfig::from_env()).expect("the default model");
+    let real =
+        formwork::model::fetch::default_model(&FetchConfig::from_env()).expect("the default model");
     let d = scratch("flipped-cli");
     let copy = DEFAULT_MODEL.path(&d);
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();

@@ -70,9 +70,11 @@ pub enum Cmd {
     /// Print N random strings of a constraint's language, one JSON string per
     /// line, drawn through the matcher with seeded random logits.
     Fuzz(FuzzArgs),
-    /// Run the benchmark protocol on a case file: compile each case's
-    /// constraint, drive its valid and invalid strings through the masks,
-    /// and report per-case JSON lines and a SUMMARY line on stderr.
+    /// Run the benchmark protocol on a case file.
+    ///
+    /// Compiles each case's constraint, drives its valid and invalid strings
+    /// through the masks, and reports one JSON line per case and a SUMMARY
+    /// line on stderr.
     Bench(BenchArgs),
 }
 

@@ -134,21 +134,15 @@ fn shorten(s: &str, n: usize) -> String {
 impl Bench {
     /// Compiles a case's grammar (of the case's `kind`; `start`: the start
     /// rule of a `pest` case) into a matcher ready for its first mask.
-    fn compile(
-        &self,
-        kind: &str,
-        grammar: &Value,
-        start: Option<&str>,
-    ) -> Result<Matcher, String> {
+    fn compile(&self, kind: &str, grammar: &Value, start: Option<&str>) -> Result<Matcher, String> {
         let parsed;
         let source = match kind {
             "regex" => Source::Regex(grammar.as_str().ok_or("regex grammar must be a string")?),
             "json_schema" => Source::JsonSchema {
                 schema: match grammar {
                     Value::String(s) => {
-                        parsed = serde_json::from_str(s).map_err(|e| {
-                            format!("schema string: {}", json_error_message(&e))
-                        })?;
+                        parsed = serde_json::from_str(s)
+                            .map_err(|e| format!("schema string: {}", json_error_message(&e)))?;
                         &parsed
                     }
                     v => v,

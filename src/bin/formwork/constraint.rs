@@ -43,7 +43,10 @@ pub fn grammar(source: Source) -> Result<Grammar, GrammarError> {
             lenient: true,
         } => compile_lenient(schema, options).map(|(g, warnings)| {
             for w in warnings {
-                note!("formwork: warning: {}", crate::wording::cli_message(&w.to_string()));
+                note!(
+                    "formwork: warning: {}",
+                    crate::wording::cli_warning(&w.to_string())
+                );
             }
             g
         }),

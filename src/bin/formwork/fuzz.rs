@@ -23,8 +23,7 @@ pub fn command(a: FuzzArgs, given: &Given) -> Result<(), Failure> {
         .grammar(Whitespace::Compact)?
         .ok_or("give one of --grammar, --schema or --regex")?;
     let g = Arc::new(
-        CompiledGrammar::with_budget(&g, constraint.budget.budget())
-            .map_err(|e| e.to_string())?,
+        CompiledGrammar::with_budget(&g, constraint.budget.budget()).map_err(|e| e.to_string())?,
     );
     let config = FuzzConfig::new().max_len(max_len).work_budget(work_budget);
     let mut f = match tokenizer {

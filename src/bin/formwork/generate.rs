@@ -44,8 +44,7 @@ pub fn command(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
         Some(p) => std::path::PathBuf::from(p),
         // The default model is fetched here, at the user's request: the
         // library never fetches on its own.
-        None => fetch::default_model(&fetch::FetchConfig::from_env())
-            .map_err(|e| e.to_string())?,
+        None => fetch::default_model(&fetch::FetchConfig::from_env()).map_err(|e| e.to_string())?,
     };
     let t = Instant::now();
     note!("formwork: loading {} ...", path.display());

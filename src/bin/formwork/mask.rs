@@ -22,8 +22,7 @@ pub fn command(a: MaskArgs, given: &Given) -> Result<(), Failure> {
         .grammar(Whitespace::Flexible)?
         .ok_or("give one of --regex, --schema or --grammar")?;
     let g = Arc::new(
-        CompiledGrammar::with_budget(&g, constraint.budget.budget())
-            .map_err(|e| e.to_string())?,
+        CompiledGrammar::with_budget(&g, constraint.budget.budget()).map_err(|e| e.to_string())?,
     );
     let mut m = Matcher::new(g, vocab.clone(), trie);
     let toks = vocab.encode(&text).map_err(|e| e.to_string())?;

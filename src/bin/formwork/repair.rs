@@ -12,8 +12,7 @@ pub fn command(a: RepairArgs) -> Result<(), Failure> {
         salvage,
     } = a;
     use formwork::repair::{repair_with_schema, SchemaMode};
-    let text = read_text(std::io::stdin().lock())
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    let text = read_text(std::io::stdin().lock()).map_err(|e| format!("cannot read stdin: {e}"))?;
     let nothing = |e| format!("cannot repair: {e}");
     let (value, fixes, changes, violations) = match schema {
         Some(s) => {

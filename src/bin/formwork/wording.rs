@@ -27,6 +27,15 @@ const PHRASES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The part of the format remedy that a warning of `--lenient`, which has
+/// already left the keyword out, does not need.
+const LENIENT_REMEDY: &str = ", or --lenient to leave this one out";
+
+/// A `--lenient` warning in the command line's words.
+pub fn cli_warning(message: &str) -> String {
+    cli_message(message).replace(LENIENT_REMEDY, "")
+}
+
 /// The flag that raises a stage's work budget.
 fn budget_flag(stage: Stage) -> &'static str {
     match stage {
@@ -57,7 +66,10 @@ mod tests {
         let m = cli_message(
             "format \"idn-email\" cannot be enforced exactly (use FormatMode::Annotate)",
         );
-        assert!(m.contains("(use --format annotate") && !m.contains("FormatMode"), "{m}");
+        assert!(
+            m.contains("(use --format annotate") && !m.contains("FormatMode"),
+            "{m}"
+        );
         let m = cli_message("raise the budget (Budget::compile, CLI --compile-budget) or");
         assert_eq!(m, "raise the budget (--compile-budget) or");
         let m = cli_message("supply it in `SchemaOptions::remote` (CLI: `--remote URI=FILE`)");
