@@ -2395,17 +2395,7 @@ mod tests {
         let states = parts
             .iter()
             .map(|p| {
-                let dfa = dense::Builder::new()
-                    .syntax(syntax::Config::new().utf8(true).unicode(true))
-                    .thompson(thompson::Config::new().utf8(true))
-                    .configure(
-                        dense::Config::new()
-                            .match_kind(MatchKind::All)
-                            .start_kind(StartKind::Anchored)
-                            .minimize(false),
-                    )
-                    .build(p)
-                    .unwrap();
+                let dfa = crate::lexer::dense_builder(None).build(p).unwrap();
                 // Count the states reachable from the anchored start.
                 let start = dfa
                     .start_state(&start::Config::new().anchored(Anchored::Yes))

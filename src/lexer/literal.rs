@@ -18,7 +18,8 @@
 //! megabytes (a few kilobytes each, most of it escape states), and crowded
 //! the lexemes every schema shares out of the process-wide cache.
 
-use super::{LexemeDfa, DEAD};
+use super::classes::DEAD;
+use super::dfa::LexemeDfa;
 use crate::grammar::{json_short_escape, json_short_unescape, spell_json_char_into};
 
 /// The string whose spellings `pattern` matches, if `pattern` is exactly
