@@ -2381,11 +2381,9 @@ mod tests {
     /// Builds each part into a dense DFA like the lexer does; returns
     /// (total regex bytes, DFA states per part).
     fn dfa_stats(c: &NumberConstraint) -> (usize, Vec<usize>) {
-        use regex_automata::dfa::{dense, Automaton, StartKind};
-        use regex_automata::nfa::thompson;
+        use regex_automata::dfa::Automaton;
         use regex_automata::util::start;
-        use regex_automata::util::syntax;
-        use regex_automata::{Anchored, MatchKind};
+        use regex_automata::Anchored;
         let parts = number_regex(c).unwrap().unwrap();
         let size = parts.iter().map(|p| p.len()).sum();
         eprintln!(

@@ -1,7 +1,10 @@
 //! Lexeme DFAs against dense `regex-automata` DFAs, and the helpers the
 //! other lexer tests share.
 
+use super::cache::DfaCache;
+use super::lazy::Lazy;
 use super::*;
+use crate::error::GrammarError;
 
 /// Runs `text` through `d`: (alive, accepting, bytes to acceptance).
 /// A reproducible source of numbers below `n` for random test texts
@@ -60,7 +63,9 @@ fn counted_lexemes_match_dense_dfas() {
     let mut rand = seeded_rand(7);
     let mut deepest = 0;
     for (pattern, pieces, bad) in cases {
-        let counted = LexemeDfa::counted(pattern).unwrap().expect("splits");
+        let counted = LexemeDfa::counted(pattern, &DfaCache::default())
+            .unwrap()
+            .expect("splits");
         let dense = LexemeDfa::build(pattern).unwrap();
         assert_eq!(counted.nullable, dense.nullable, "{pattern}");
         for round in 0..300 {
@@ -118,7 +123,9 @@ fn overlapping_repetitions_match_dense_dfas() {
     let mut rand = seeded_rand(5);
     let mut deepest = 0;
     for (pattern, pieces, bad) in cases {
-        let rep = LexemeDfa::counted(pattern).unwrap().expect("builds");
+        let rep = LexemeDfa::counted(pattern, &DfaCache::default())
+            .unwrap()
+            .expect("builds");
         assert!(
             matches!(rep.lazy.as_deref(), Some(Lazy::Repeat(_))),
             "{pattern}"
@@ -159,9 +166,16 @@ fn overlapping_repetitions_match_dense_dfas() {
     assert!(deepest > 250, "the texts never got past a bound");
     // Not counted at all: a unit that may be empty, or look-around.
     for p in [r"(?:a?){0,150}", r"\b[a-z]{0,300}"] {
-        assert!(LexemeDfa::counted(p).unwrap().is_none(), "{p}");
+        assert!(
+            LexemeDfa::counted(p, &DfaCache::default())
+                .unwrap()
+                .is_none(),
+            "{p}"
+        );
     }
-    assert!(LexemeDfa::counted(r"[a-z]{0,3}").unwrap().is_none());
+    assert!(LexemeDfa::counted(r"[a-z]{0,3}", &DfaCache::default())
+        .unwrap()
+        .is_none());
 }
 
 /// Lazily built DFAs agree with dense ones on every prefix of random
@@ -212,22 +226,22 @@ fn lazy_dfas_match_dense_dfas() {
 /// completion inside every part is dead at once.
 #[test]
 fn intersections_keep_only_live_states() {
-    let email = LexemeDfa::new(r"[a-z]+@x").unwrap();
-    let short = LexemeDfa::new(r".{0,5}").unwrap();
+    let email = LexemeDfa::new(r"[a-z]+@x", &DfaCache::default()).unwrap();
+    let short = LexemeDfa::new(r".{0,5}", &DfaCache::default()).unwrap();
     let both = LexemeDfa::intersect(&[email, short], &[], "test").unwrap();
     assert!(run(&both, b"abc").is_some());
     assert!(run(&both, b"abcd").is_none(), "abcd@x is too long");
     assert!(run(&both, b"abc@x").is_some_and(|(acc, _)| acc));
     assert_eq!(run(&both, b"ab@x"), Some((true, 0)));
 
-    let word = LexemeDfa::new(r"[a-z]+").unwrap();
-    let keywords = LexemeDfa::new(r"if|else").unwrap();
+    let word = LexemeDfa::new(r"[a-z]+", &DfaCache::default()).unwrap();
+    let keywords = LexemeDfa::new(r"if|else", &DfaCache::default()).unwrap();
     let ident = LexemeDfa::intersect(std::slice::from_ref(&word), &[keywords], "test").unwrap();
     assert_eq!(run(&ident, b"if").map(|r| r.0), Some(false));
     assert_eq!(run(&ident, b"iff").map(|r| r.0), Some(true));
     assert_eq!(run(&ident, b"els").map(|r| r.0), Some(true));
 
-    let digits = LexemeDfa::new(r"[0-9]+").unwrap();
+    let digits = LexemeDfa::new(r"[0-9]+", &DfaCache::default()).unwrap();
     assert!(matches!(
         LexemeDfa::intersect(&[word, digits], &[], "test"),
         Err(GrammarError::EmptyRegex { .. })

@@ -5,12 +5,6 @@
 //! `optional/` tests and the 300 most frequent JSONSchemaBench patterns.
 
 use super::*;
-use regex_automata::{
-    dfa::{dense, StartKind},
-    nfa::thompson,
-    util::syntax,
-    MatchKind,
-};
 use serde_json::Value;
 use std::time::Instant;
 
