@@ -1060,13 +1060,13 @@ impl Matcher {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use formwork::{regex_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// use formwork::{regex_grammar, CompiledGrammar, Matcher, TokenEnv};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
-    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
-    /// let trie = Arc::new(TokenTrie::new(&vocab));
+    /// let env = Arc::new(TokenEnv::from_file(path)?);
+    /// let vocab = env.vocab();
     /// let grammar = Arc::new(CompiledGrammar::new(&regex_grammar(r"\[[a-z]+(,[a-z]+)*\]")?)?);
-    /// let mut m = Matcher::new(grammar, vocab.clone(), trie);
+    /// let mut m = Matcher::new(grammar, &env);
     /// for t in vocab.encode("[ab,c")? {
     ///     m.commit(t)?;
     /// }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub(crate) struct LexemeDfa {
     pub(super) classes: [u8; 256],
     pub(super) stride: usize,
-    // Shared, so that a clone (from the process-wide cache) is cheap.
+    // Shared, so that a clone (from a `DfaCache`) is cheap.
     pub(super) trans: Arc<[u32]>,
     pub(super) accept: Arc<[bool]>,
     pub(crate) start: u32,
