@@ -15,7 +15,7 @@
 //! runs on a fresh copy of that matcher (cold lexer caches) and every
 //! `compute_mask` is timed on its own.
 
-use crate::{regex_grammar, CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
+use crate::{regex_grammar, CompiledGrammar, DfaCache, Matcher, TokenEnv, TokenMask};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -23,14 +23,15 @@ use std::time::Instant;
 
 /// Shared state for a benchmark run.
 pub struct Bench {
-    pub vocab: Arc<Vocabulary>,
-    pub trie: Arc<TokenTrie>,
+    /// The tokenizer, and the lexeme DFA cache cases share.
+    pub env: Arc<TokenEnv>,
     pub eos: u32,
     /// How JSON Schema cases are compiled (flexible whitespace: case files
     /// hold `json.dumps` output).
     pub schema_options: crate::frontend::schema::SchemaOptions,
-    /// Empty the process-wide lexeme DFA cache before each case, so that
-    /// `compile_us` is what a process compiling only that grammar pays.
+    /// Compile each case with a fresh lexeme DFA cache instead of
+    /// `env`'s, so that `compile_us` is what a process compiling only that
+    /// grammar pays.
     pub cold: bool,
     /// Work budgets of compiling and masking (see [`crate::budget`]); a
     /// case that runs out gets status `error`, with the error's message.
@@ -166,12 +167,16 @@ impl Bench {
                 ))
             }
         };
-        let c = CompiledGrammar::with_budget(&g, self.budget).map_err(|e| e.to_string())?;
-        Ok(Matcher::new(
-            Arc::new(c),
-            self.vocab.clone(),
-            self.trie.clone(),
-        ))
+        let c = if self.cold {
+            CompiledGrammar::builder()
+                .budget(self.budget)
+                .cache(&DfaCache::default())
+                .build(&g)
+                .map(Arc::new)
+        } else {
+            self.env.compile_with_budget(&g, self.budget)
+        };
+        Ok(Matcher::new(c.map_err(|e| e.to_string())?, &self.env))
     }
 
     /// Drives a copy of `template` through `tokens`; `work` keeps the most
@@ -201,7 +206,7 @@ impl Bench {
                     pos,
                     why: format!(
                         "token {tok} {:?} not allowed ({} allowed)",
-                        String::from_utf8_lossy(self.vocab.token_bytes(tok)),
+                        String::from_utf8_lossy(self.env.vocab().token_bytes(tok)),
                         mask.count()
                     ),
                 };
@@ -285,9 +290,6 @@ impl Bench {
 
         let start = case.get("start").and_then(Value::as_str);
 
-        if self.cold {
-            crate::lexer::clear_cache();
-        }
         let t0 = Instant::now();
         let compiled = self.compile_with_start(kind, &grammar, start);
         let compile_us = t0.elapsed().as_nanos() as f64 / 1000.0;
@@ -317,7 +319,7 @@ impl Bench {
         };
         tot.compile_us.push(compile_us);
 
-        let mut mask = TokenMask::new(self.vocab.logits_width());
+        let mut mask = TokenMask::new(self.env.vocab().logits_width());
         let mut times = Vec::new();
         let mut first_error: Option<String> = None;
         let (mut rejected_valid, mut accepted_invalid, mut valid_ok, mut invalid_blocked) =
@@ -326,7 +328,7 @@ impl Bench {
         let mut failed = false;
         let mut mask_work = 0u64;
         for (i, text) in valid.iter().enumerate() {
-            let toks = match self.vocab.encode(text) {
+            let toks = match self.env.vocab().encode(text) {
                 Ok(t) => t,
                 Err(e) => {
                     first_error.get_or_insert(format!("valid[{i}]: {e}"));
@@ -360,7 +362,7 @@ impl Bench {
         }
         let mut inv_times = Vec::new();
         for (i, text) in invalid.iter().enumerate() {
-            let toks = match self.vocab.encode(text) {
+            let toks = match self.env.vocab().encode(text) {
                 Ok(t) => t,
                 Err(e) => {
                     first_error.get_or_insert(format!("invalid[{i}]: {e}"));
@@ -424,8 +426,12 @@ impl Bench {
     ) -> std::io::Result<()> {
         // Untimed warm-up, as the peer harness does.
         if let Ok(m) = self.compile("json_schema", &json!({})) {
-            if let Ok(toks) = self.vocab.encode(r#"{"a": "warm up", "b": [1, 2.5]}"#) {
-                let mut mask = TokenMask::new(self.vocab.logits_width());
+            if let Ok(toks) = self
+                .env
+                .vocab()
+                .encode(r#"{"a": "warm up", "b": [1, 2.5]}"#)
+            {
+                let mut mask = TokenMask::new(self.env.vocab().logits_width());
                 let _ = self.drive(&m, &toks, &mut Vec::new(), &mut mask, &mut 0);
             }
         }

@@ -7,7 +7,7 @@ use formwork::frontend::schema::{
 };
 use formwork::{
     bench::Bench, grammar::Grammar, pest_grammar, regex_grammar, CompiledGrammar, Matcher,
-    TokenTrie, Vocabulary,
+    TokenEnv, Vocabulary,
 };
 use output::{note, Failure, Out};
 use std::io::BufReader;
@@ -197,8 +197,8 @@ enum Cmd {
         /// EOS token (name or id) checked at the end of each instance.
         #[arg(long)]
         eos: Option<String>,
-        /// Empty the process-wide lexeme DFA cache before each case (compile
-        /// times as a process compiling one grammar sees them).
+        /// Compile each case with a fresh lexeme DFA cache (compile times as
+        /// a process compiling one grammar sees them).
         #[arg(long)]
         cold: bool,
         #[command(flatten)]
@@ -937,8 +937,8 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
             eos,
         } => {
             constraint.check(given, Whitespace::Flexible)?;
-            let vocab = Arc::new(load_vocab(&tokenizer, &eos)?);
-            let trie = Arc::new(TokenTrie::new(&vocab));
+            let env = Arc::new(TokenEnv::new(load_vocab(&tokenizer, &eos)?));
+            let vocab = env.vocab().clone();
             let g = constraint
                 .grammar(Whitespace::Flexible)?
                 .ok_or("give one of --regex, --schema or --grammar")?;
@@ -946,7 +946,7 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
                 CompiledGrammar::with_budget(&g, constraint.budget.budget())
                     .map_err(|e| e.to_string())?,
             );
-            let mut m = Matcher::new(g, vocab.clone(), trie);
+            let mut m = Matcher::new(g, &env);
             let toks = vocab.encode(&text).map_err(|e| e.to_string())?;
             let mut out = Out::new();
             out.line(format_args!(
@@ -1002,9 +1002,8 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
             let config = FuzzConfig::new().max_len(max_len).work_budget(work_budget);
             let mut f = match tokenizer {
                 Some(t) => {
-                    let vocab = Arc::new(load_vocab(&t, &[])?);
-                    let trie = Arc::new(TokenTrie::new(&vocab));
-                    Fuzzer::with_vocabulary_config(g, vocab, trie, seed, config)
+                    let env = Arc::new(TokenEnv::new(load_vocab(&t, &[])?));
+                    Fuzzer::with_vocabulary_config(g, env, seed, config)
                 }
                 None => Fuzzer::with_config(g, seed, config),
             };
@@ -1039,8 +1038,8 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
             schema_flags.check(Whitespace::Flexible)?;
             let vocab = load_vocab(&tokenizer, &eos.iter().cloned().collect::<Vec<_>>())?;
             let eos_id = vocab.eos_tokens()[0];
-            let vocab = Arc::new(vocab);
-            let trie = Arc::new(TokenTrie::new(&vocab));
+            let env = Arc::new(TokenEnv::new(vocab));
+            let (vocab, trie) = (env.vocab(), env.trie());
             note!(
                 "formwork bench | tokenizer {tokenizer} vocab={} eos={eos_id} {:?} | trie nodes={}",
                 vocab.len(),
@@ -1048,8 +1047,7 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
                 trie.node_count()
             );
             let bench = Bench {
-                vocab,
-                trie,
+                env: env.clone(),
                 eos: eos_id,
                 schema_options: schema_flags.options(Whitespace::Flexible)?,
                 cold,

@@ -400,8 +400,7 @@ fn fake_model(sha256: &str, size: u64) -> CachedModel<'_> {
 }
 
 fn fake_content() -> Vec<u8> {
-    let mut rng = common::Rng(42);
-    (0..2_000_000).map(|_| rng.next_u64() as u8).collect()
+    common::random_bytes(42, 2_000_000)
 }
 
 /// Run as a child process by `concurrent_fetches_share_one_download`: one
