@@ -136,6 +136,15 @@
 //!   [`RepairError::ControlCharacter`]).
 //!
 //! Positions in [`Fix`] and [`RepairError`] are character (not byte) offsets.
+//!
+//! # Layout
+//!
+//! `types` holds the public types. The parser's state and the reading of
+//! one value are in `parser`; each kind of value has its own module
+//! (`strings`, `object`, `array`, `number`, `words`), and `top` reads the
+//! documents and prose around them. `schema` fits a value to a JSON Schema,
+//! `check` validates, `describe` puts fixes into words. A module imports an
+//! item from the module that defines it, never from this one.
 
 mod array;
 mod chars;

@@ -344,7 +344,7 @@ impl Parser {
             }
             self.fix(RepairKind::AddedMissingQuote, self.i);
             trim_end_ws(&mut st.out);
-            return Step::Done(StrScan::Done(take(&mut st.out)));
+            Step::Done(StrScan::Done(take(&mut st.out)))
         } else if c == '\\' {
             if st.skip_escapes || !self.backslash_run(st.is_end, &mut st.out) {
                 self.scan_escape(&mut st.out);
