@@ -67,3 +67,8 @@ pub use matcher::Matcher;
 pub use token_env::TokenEnv;
 pub use trie::TokenTrie;
 pub use vocab::{TokenId, Vocabulary};
+
+/// The README's code blocks, compiled and run as doctests (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
