@@ -12,9 +12,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use formwork::grammar::Grammar;
-use formwork::{
-    json_grammar, regex_grammar, CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary,
-};
+use formwork::{json_grammar, regex_grammar, Matcher, TokenEnv, TokenMask, Vocabulary};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,18 +61,9 @@ fn tokenizers() -> Vec<(&'static str, Arc<Vocabulary>)> {
 }
 
 /// A matcher whose lexer caches are warm for `text`, and `text`'s tokens.
-fn prepare(
-    g: &Grammar,
-    vocab: &Arc<Vocabulary>,
-    trie: &Arc<TokenTrie>,
-    text: &str,
-) -> (Matcher, Vec<u32>) {
-    let mut m = Matcher::new(
-        Arc::new(CompiledGrammar::new(g).unwrap()),
-        vocab.clone(),
-        trie.clone(),
-    );
-    let toks = vocab.encode(text).unwrap();
+fn prepare(g: &Grammar, env: &Arc<TokenEnv>, text: &str) -> (Matcher, Vec<u32>) {
+    let mut m = Matcher::new(env.compile(g).unwrap(), env);
+    let toks = env.vocab().encode(text).unwrap();
     // Walk the path once (checking it is accepted) so the caches are built,
     // then roll back to the start: clones of `m` start warm.
     for &t in &toks {
@@ -104,10 +93,10 @@ fn bench_masks(c: &mut Criterion) {
         ),
     ];
     for (tok_name, vocab) in tokenizers() {
-        let trie = Arc::new(TokenTrie::new(&vocab));
+        let env = Arc::new(TokenEnv::new(vocab.clone()));
         let mut group = c.benchmark_group(format!("mask/{tok_name}"));
         for (case, g, text) in &cases {
-            let (template, toks) = prepare(g, &vocab, &trie, text);
+            let (template, toks) = prepare(g, &env, text);
             group.throughput(Throughput::Elements(toks.len() as u64));
             group.bench_function(BenchmarkId::from_parameter(case), |b| {
                 let mut mask = TokenMask::new(vocab.logits_width());

@@ -20,7 +20,7 @@ use crate::budget::{Budget, Stop};
 use crate::error::GrammarError;
 use crate::grammar::{Expr, Grammar, MemberCount, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use crate::hash::FxBuild;
-use crate::lexer::{LexemeDfa, LexerCache, LexerSpec};
+use crate::lexer::{DfaCache, LexemeDfa, LexerCache, LexerSpec};
 use crate::parser::{
     any_order_index, is_any_order, AnyOrderSpec, Parser, ParserTables, ANY_ORDER, END, NT,
 };
@@ -29,10 +29,10 @@ use std::collections::HashMap;
 
 /// The DFA of a regex, or of the string set a
 /// [`json_strings_key`](crate::grammar::json_strings_key) stands for.
-fn pattern_dfa(pattern: &str) -> Result<LexemeDfa, GrammarError> {
+fn pattern_dfa(pattern: &str, cache: &DfaCache) -> Result<LexemeDfa, GrammarError> {
     match crate::grammar::json_strings_of_key(pattern) {
         Some(values) if !values.is_empty() => LexemeDfa::strings(&values),
-        _ => LexemeDfa::new(pattern),
+        _ => LexemeDfa::new(pattern, cache),
     }
 }
 
@@ -66,6 +66,8 @@ pub struct CompiledGrammar {
 const EAGER_LEXER_STATES: usize = 256;
 
 struct Lowering<'g> {
+    /// Where lexeme DFAs are looked up, and kept once built.
+    cache: DfaCache,
     named: HashMap<&'g str, u32, FxBuild>,
     /// Non-terminals so far (named rules first, then helpers).
     nonterminals: usize,
@@ -151,7 +153,8 @@ impl<'g> Lowering<'g> {
     }
 
     fn lexeme(&mut self, pattern: &'g str) -> Result<u32, GrammarError> {
-        self.lexeme_with(Cow::Borrowed(pattern), pattern_dfa)
+        let cache = self.cache.clone();
+        self.lexeme_with(Cow::Borrowed(pattern), |p| pattern_dfa(p, &cache))
     }
 
     fn literal(&mut self, text: &'g str) -> Result<u32, GrammarError> {
@@ -159,7 +162,8 @@ impl<'g> Lowering<'g> {
             Some(&id) => id,
             None => {
                 let pattern = regex_syntax::escape(text);
-                let id = self.lexeme_id(Cow::Owned(pattern), LexemeDfa::new)?;
+                let cache = self.cache.clone();
+                let id = self.lexeme_id(Cow::Owned(pattern), |p| LexemeDfa::new(p, &cache))?;
                 self.literal_index.insert(text, id);
                 id
             }
@@ -193,8 +197,9 @@ impl<'g> Lowering<'g> {
             key.push('\0');
             key.push_str(p);
         }
+        let cache = self.cache.clone();
         self.lexeme_with(Cow::Owned(key), |key| {
-            LexemeDfa::cached(key, || Self::intersect(all, except))
+            cache.get_or_build(key, || Self::intersect(all, except, &cache))
         })
     }
 
@@ -209,14 +214,18 @@ impl<'g> Lowering<'g> {
     }
 
     /// The intersection's DFA, built (see [`LexemeDfa::intersect`]).
-    fn intersect(all: &[String], except: &[String]) -> Result<LexemeDfa, GrammarError> {
+    fn intersect(
+        all: &[String],
+        except: &[String],
+        cache: &DfaCache,
+    ) -> Result<LexemeDfa, GrammarError> {
         let a = all
             .iter()
-            .map(|p| pattern_dfa(p))
+            .map(|p| pattern_dfa(p, cache))
             .collect::<Result<Vec<_>, _>>()?;
         let e = except
             .iter()
-            .map(|p| pattern_dfa(p))
+            .map(|p| pattern_dfa(p, cache))
             .collect::<Result<Vec<_>, _>>()?;
         let name = format!("all of {all:?} and none of {except:?}");
         LexemeDfa::intersect(&a, &e, &name).map_err(|e| match e {
@@ -429,12 +438,70 @@ impl<'g> Lowering<'g> {
     }
 }
 
+/// How to compile a [`CompiledGrammar`]: the [`Budget`]s, and the
+/// [`DfaCache`] that lexeme DFAs are looked up in and kept in (by default
+/// a fresh one, so nothing is shared with other compilations).
+///
+/// ```
+/// use formwork::{budget::Budget, regex_grammar, CompiledGrammar, DfaCache};
+/// let cache = DfaCache::default();
+/// let g = regex_grammar(r"[0-9]{4}-[0-9]{2}")?;
+/// let compiled = CompiledGrammar::builder()
+///     .budget(Budget::new().compile(1_000_000))
+///     .cache(&cache)
+///     .build(&g)?;
+/// assert_eq!(compiled.lexeme_count(), 1);
+/// # Ok::<(), formwork::GrammarError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct CompileBuilder {
+    budget: Budget,
+    cache: Option<DfaCache>,
+}
+
+impl CompileBuilder {
+    /// The default budgets and a fresh cache.
+    pub fn new() -> CompileBuilder {
+        CompileBuilder::default()
+    }
+
+    /// Compiles within `budget`'s compile budget; matchers of the grammar
+    /// start with `budget`'s mask and completion budgets.
+    pub fn budget(&mut self, budget: Budget) -> &mut CompileBuilder {
+        self.budget = budget;
+        self
+    }
+
+    /// Looks lexeme DFAs up in `cache` and keeps new ones there (the
+    /// handle is cloned: the cache is shared, not copied).
+    pub fn cache(&mut self, cache: &DfaCache) -> &mut CompileBuilder {
+        self.cache = Some(cache.clone());
+        self
+    }
+
+    /// Compiles `grammar` (see [`CompiledGrammar::new`]).
+    pub fn build(&self, grammar: &Grammar) -> Result<CompiledGrammar, GrammarError> {
+        match &self.cache {
+            Some(cache) => CompiledGrammar::compile(grammar, self.budget, cache),
+            None => CompiledGrammar::compile(grammar, self.budget, &DfaCache::default()),
+        }
+    }
+}
+
 impl CompiledGrammar {
+    /// A [`CompileBuilder`]: the budgets and the lexeme DFA cache to
+    /// compile with.
+    pub fn builder() -> CompileBuilder {
+        CompileBuilder::new()
+    }
+
     /// Compiles `grammar`: builds each lexeme's DFA and the parser tables,
     /// and checks that the grammar is well formed. Uses the default
-    /// [`Budget`]s (see [`with_budget`](Self::with_budget)).
+    /// [`Budget`]s (see [`with_budget`](Self::with_budget)) and a fresh
+    /// [`DfaCache`] (see [`builder`](Self::builder) and
+    /// [`TokenEnv::compile`](crate::TokenEnv::compile) to share one).
     pub fn new(grammar: &Grammar) -> Result<CompiledGrammar, GrammarError> {
-        Self::with_budget(grammar, Budget::new())
+        Self::builder().build(grammar)
     }
 
     /// [`new`](Self::new) within `budget`'s compile budget; matchers of the
@@ -449,10 +516,18 @@ impl CompiledGrammar {
     /// # Ok::<(), GrammarError>(())
     /// ```
     pub fn with_budget(grammar: &Grammar, budget: Budget) -> Result<CompiledGrammar, GrammarError> {
+        Self::builder().budget(budget).build(grammar)
+    }
+
+    fn compile(
+        grammar: &Grammar,
+        budget: Budget,
+        cache: &DfaCache,
+    ) -> Result<CompiledGrammar, GrammarError> {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (built, done) =
-            crate::budget::metered(budget.get_compile(), id, || Self::build(grammar));
+            crate::budget::metered(budget.get_compile(), id, || Self::build(grammar, cache));
         match done.stop {
             None => built.map(|mut g| {
                 g.budget = budget;
@@ -485,8 +560,9 @@ impl CompiledGrammar {
         self.compile_work
     }
 
-    fn build(grammar: &Grammar) -> Result<CompiledGrammar, GrammarError> {
+    fn build(grammar: &Grammar, cache: &DfaCache) -> Result<CompiledGrammar, GrammarError> {
         let mut lw = Lowering {
+            cache: cache.clone(),
             named: HashMap::default(),
             nonterminals: 0,
             prods: Vec::new(),
@@ -529,7 +605,7 @@ impl CompiledGrammar {
         let ignore = match &grammar.ignore {
             Some(p) => {
                 lw.current_rule = "<ignore>";
-                let dfa = LexemeDfa::new(p)?;
+                let dfa = LexemeDfa::new(p, &lw.cache)?;
                 let id = lw.lexemes.len() as u32;
                 lw.lexemes.push(dfa);
                 Some(id)

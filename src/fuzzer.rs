@@ -51,7 +51,7 @@
 
 use crate::budget::Stage;
 use crate::rng::Rng;
-use crate::{CompiledGrammar, Matcher, MatcherError, TokenMask, TokenTrie, Vocabulary};
+use crate::{CompiledGrammar, Matcher, MatcherError, TokenEnv, TokenMask, Vocabulary};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -221,8 +221,7 @@ pub fn byte_level_vocabulary(extra: &[&[u8]]) -> Vocabulary {
 /// Draws random strings of a compiled grammar's language through a [`Matcher`].
 pub struct Fuzzer {
     grammar: Arc<CompiledGrammar>,
-    vocab: Arc<Vocabulary>,
-    trie: Arc<TokenTrie>,
+    env: Arc<TokenEnv>,
     rng: Rng,
     config: FuzzConfig,
     budget: Budget,
@@ -232,9 +231,8 @@ impl Fuzzer {
     /// A fuzzer over [`byte_vocabulary`], seeded with `seed`, aiming at
     /// outputs of at most `max_len` bytes.
     pub fn new(grammar: Arc<CompiledGrammar>, seed: u64, max_len: usize) -> Fuzzer {
-        let vocab = Arc::new(byte_vocabulary());
-        let trie = Arc::new(TokenTrie::new(&vocab));
-        Fuzzer::with_vocabulary(grammar, vocab, trie, seed, max_len)
+        let env = Arc::new(TokenEnv::new(byte_vocabulary()));
+        Fuzzer::with_vocabulary(grammar, env, seed, max_len)
     }
 
     /// A fuzzer over [`byte_vocabulary`] with the given configuration.
@@ -249,36 +247,32 @@ impl Fuzzer {
     /// assert!(matches!(f.sample(), Err(FuzzError::WorkBudget { budget: 10 })));
     /// ```
     pub fn with_config(grammar: Arc<CompiledGrammar>, seed: u64, config: FuzzConfig) -> Fuzzer {
-        let vocab = Arc::new(byte_vocabulary());
-        let trie = Arc::new(TokenTrie::new(&vocab));
-        Fuzzer::with_vocabulary_config(grammar, vocab, trie, seed, config)
+        let env = Arc::new(TokenEnv::new(byte_vocabulary()));
+        Fuzzer::with_vocabulary_config(grammar, env, seed, config)
     }
 
-    /// A fuzzer over a real tokenizer's vocabulary (`trie` built from it).
+    /// A fuzzer over a real tokenizer's vocabulary.
     pub fn with_vocabulary(
         grammar: Arc<CompiledGrammar>,
-        vocab: Arc<Vocabulary>,
-        trie: Arc<TokenTrie>,
+        env: Arc<TokenEnv>,
         seed: u64,
         max_len: usize,
     ) -> Fuzzer {
         let config = FuzzConfig::new().max_len(max_len);
-        Fuzzer::with_vocabulary_config(grammar, vocab, trie, seed, config)
+        Fuzzer::with_vocabulary_config(grammar, env, seed, config)
     }
 
     /// A fuzzer over a real tokenizer's vocabulary, with the given
     /// configuration.
     pub fn with_vocabulary_config(
         grammar: Arc<CompiledGrammar>,
-        vocab: Arc<Vocabulary>,
-        trie: Arc<TokenTrie>,
+        env: Arc<TokenEnv>,
         seed: u64,
         config: FuzzConfig,
     ) -> Fuzzer {
         Fuzzer {
             grammar,
-            vocab,
-            trie,
+            env,
             rng: Rng(seed ^ 0x5EED_F0F0_1234_5678),
             budget: Budget {
                 left: config.work_budget,
@@ -290,7 +284,7 @@ impl Fuzzer {
     /// How likely a token is drawn: mostly printable ASCII, some spaces, a
     /// little of everything else.
     fn weight(&self, id: u32) -> f64 {
-        let b = self.vocab.token_bytes(id);
+        let b = self.env.vocab().token_bytes(id);
         let w = match b.first() {
             Some(b' ') => 0.3,
             Some(b'\n' | b'\t' | b'\r') => 0.05,
@@ -344,18 +338,24 @@ impl Fuzzer {
     /// One output aiming at `target` bytes; `Ok(None)` if this attempt
     /// found no way to finish.
     fn try_sample(&mut self, target: usize) -> Result<Option<Vec<u8>>, OutOfWork> {
-        let mut m = Matcher::new(self.grammar.clone(), self.vocab.clone(), self.trie.clone());
+        let mut m = Matcher::new(self.grammar.clone(), &self.env);
         let mut out = Vec::new();
-        let mut mask = TokenMask::new(self.vocab.logits_width());
+        let mut mask = TokenMask::new(self.env.vocab().logits_width());
         loop {
             self.mask(&mut m, &mut mask)?;
-            let accepting = self.vocab.eos_tokens().iter().any(|&e| mask.contains(e));
+            let accepting = self
+                .env
+                .vocab()
+                .eos_tokens()
+                .iter()
+                .any(|&e| mask.contains(e));
             if accepting {
                 // Only trailing whitespace left: usually stop.
                 let only_space = mask.iter().all(|t| {
-                    self.vocab.is_eos(t)
+                    self.env.vocab().is_eos(t)
                         || self
-                            .vocab
+                            .env
+                            .vocab()
                             .token_bytes(t)
                             .iter()
                             .all(|b| b.is_ascii_whitespace())
@@ -369,7 +369,7 @@ impl Fuzzer {
                 match self.close(&m)? {
                     Some(path) => {
                         for t in path {
-                            out.extend_from_slice(self.vocab.token_bytes(t));
+                            out.extend_from_slice(self.env.vocab().token_bytes(t));
                         }
                     }
                     // The random beam found nothing (long keywords and names
@@ -393,7 +393,12 @@ impl Fuzzer {
             // Like a writer, often put a space after a word where one may go
             // (SQL needs one between a keyword and a name).
             if out.last().is_some_and(|b| b.is_ascii_alphanumeric()) && self.rng.unit() < 0.5 {
-                if let Some(sp) = self.vocab.byte_token(b' ').filter(|&t| mask.contains(t)) {
+                if let Some(sp) = self
+                    .env
+                    .vocab()
+                    .byte_token(b' ')
+                    .filter(|&t| mask.contains(t))
+                {
                     if !self.commit(&mut m, sp)? {
                         return Ok(None);
                     }
@@ -405,7 +410,7 @@ impl Fuzzer {
             let mut total = 0.0;
             let mut choice = None;
             for t in mask.iter() {
-                if self.vocab.is_eos(t) {
+                if self.env.vocab().is_eos(t) {
                     continue;
                 }
                 let w = self.weight(t);
@@ -422,7 +427,7 @@ impl Fuzzer {
             if !self.commit(&mut m, t)? {
                 return Ok(None);
             }
-            out.extend_from_slice(self.vocab.token_bytes(t));
+            out.extend_from_slice(self.env.vocab().token_bytes(t));
         }
     }
 
@@ -432,7 +437,7 @@ impl Fuzzer {
         let mut work = m.clone();
         let base = work.committed();
         let mut frontier: Vec<Vec<u32>> = vec![Vec::new()];
-        let mut mask = TokenMask::new(self.vocab.logits_width());
+        let mut mask = TokenMask::new(self.env.vocab().logits_width());
         let mut budget = CLOSE_BUDGET;
         // A step that cannot be taken or undone ends the search.
         macro_rules! must {
@@ -455,7 +460,7 @@ impl Fuzzer {
                 // keyword's rest) are taken at once.
                 let mut path = path.clone();
                 for b in work.forced_bytes() {
-                    let t = must!(self.vocab.byte_token(b));
+                    let t = must!(self.env.vocab().byte_token(b));
                     must!(self.commit(&mut work, t)?.then_some(()));
                     path.push(t);
                 }
@@ -465,7 +470,7 @@ impl Fuzzer {
                 let path = &path;
                 self.mask(&mut work, &mut mask)?;
                 let mut cands: Vec<u32> = (0..=255u8)
-                    .filter_map(|b| self.vocab.byte_token(b))
+                    .filter_map(|b| self.env.vocab().byte_token(b))
                     .filter(|&t| mask.contains(t))
                     .collect();
                 // Random order, so that equal-length completions vary, but
@@ -474,14 +479,14 @@ impl Fuzzer {
                     cands.swap(i, self.rng.below(i + 1));
                 }
                 cands.sort_by_key(|&t| {
-                    let b = self.vocab.token_bytes(t)[0];
+                    let b = self.env.vocab().token_bytes(t)[0];
                     !(b.is_ascii_punctuation() || b == b' ')
                 });
                 // A few letters and digits stand for all of them (they
                 // rarely close anything), and other bytes are left out.
                 let mut alnum = 0;
                 cands.retain(|&t| {
-                    let b = self.vocab.token_bytes(t)[0];
+                    let b = self.env.vocab().token_bytes(t)[0];
                     if b.is_ascii_alphanumeric() || b == b'_' {
                         alnum += 1;
                         alnum <= 6

@@ -13,7 +13,7 @@
 use crate::error::{MatcherError, ModelError};
 use crate::model::LanguageModel;
 use crate::sampler::{Sampler, SamplerConfig};
-use crate::{CompiledGrammar, Matcher, TokenId, TokenMask, TokenTrie, Vocabulary};
+use crate::{CompiledGrammar, Matcher, TokenEnv, TokenId, TokenMask, TokenTrie, Vocabulary};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -249,11 +249,9 @@ impl<M: LanguageModel> GeneratorBuilder<M> {
             )));
         }
         let vocab = vocab.with_logits_width(width)?;
-        let trie = Arc::new(TokenTrie::new(&vocab));
         Ok(Generator {
             model: self.model,
-            vocab: Arc::new(vocab),
-            trie,
+            env: Arc::new(TokenEnv::new(vocab)),
         })
     }
 }
@@ -261,8 +259,7 @@ impl<M: LanguageModel> GeneratorBuilder<M> {
 /// A model plus its vocabulary, ready to generate.
 pub struct Generator<M> {
     model: M,
-    vocab: Arc<Vocabulary>,
-    trie: Arc<TokenTrie>,
+    env: Arc<TokenEnv>,
 }
 
 impl<M: LanguageModel> Generator<M> {
@@ -272,16 +269,22 @@ impl<M: LanguageModel> Generator<M> {
     }
 
     pub fn vocabulary(&self) -> &Arc<Vocabulary> {
-        &self.vocab
+        self.env.vocab()
     }
 
     pub fn trie(&self) -> &Arc<TokenTrie> {
-        &self.trie
+        self.env.trie()
+    }
+
+    /// The vocabulary, its trie and the lexeme DFA cache grammars for this
+    /// generator are best compiled with ([`TokenEnv::compile`]).
+    pub fn env(&self) -> &Arc<TokenEnv> {
+        &self.env
     }
 
     /// A matcher for `grammar` over this generator's vocabulary.
     pub fn matcher(&self, grammar: Arc<CompiledGrammar>) -> Matcher {
-        Matcher::new(grammar, self.vocab.clone(), self.trie.clone())
+        Matcher::new(grammar, &self.env)
     }
 
     /// Generates one continuation of `prompt` (already formatted, special
@@ -294,7 +297,8 @@ impl<M: LanguageModel> Generator<M> {
     ) -> Result<Generation, ModelError> {
         let start = Instant::now();
         let prompt_ids: Vec<u32> = self
-            .vocab
+            .env
+            .vocab()
             .tokenizer()
             .encode(prompt, false)
             .map_err(|e| crate::error::VocabError::Encode(e.to_string()))?
@@ -330,9 +334,9 @@ impl<M: LanguageModel> Generator<M> {
             complete: true,
             timings: Timings::default(),
         };
-        let mut mask = TokenMask::new(self.vocab.logits_width());
+        let mut mask = TokenMask::new(self.env.vocab().logits_width());
         let mut bytes: Vec<u8> = Vec::new();
-        let eos = self.vocab.eos_tokens().to_vec();
+        let eos = self.env.vocab().eos_tokens().to_vec();
         let mut closer = opts.close_before_max_tokens.then(Closer::new);
         'gen: while out.tokens.len() < max_tokens {
             if let Some(m) = matcher.as_mut() {
@@ -359,7 +363,7 @@ impl<M: LanguageModel> Generator<M> {
                         timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
                         if !fits {
                             m.rollback(forced.len())?;
-                            if c.close(m, room, &mut out, &mut bytes, &self.vocab)? {
+                            if c.close(m, room, &mut out, &mut bytes, self.env.vocab())? {
                                 break 'gen;
                             }
                             for &f in &forced {
@@ -368,7 +372,7 @@ impl<M: LanguageModel> Generator<M> {
                         }
                     }
                     for &f in &forced {
-                        out.push_forced(f, &mut bytes, &self.vocab);
+                        out.push_forced(f, &mut bytes, self.env.vocab());
                     }
                     let t = Instant::now();
                     logits = self.model.forward(&forced, pos)?;
@@ -402,7 +406,7 @@ impl<M: LanguageModel> Generator<M> {
                     timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
                     if !fits {
                         m.rollback(1)?;
-                        if c.close(m, room, &mut out, &mut bytes, &self.vocab)? {
+                        if c.close(m, room, &mut out, &mut bytes, self.env.vocab())? {
                             break 'gen;
                         }
                         m.commit(s.token)?;
@@ -412,7 +416,7 @@ impl<M: LanguageModel> Generator<M> {
             out.tokens.push(s.token);
             out.logprobs.push(Some(s.logprob));
             out.top_logprobs.push(s.top);
-            bytes.extend_from_slice(self.vocab.token_bytes(s.token));
+            bytes.extend_from_slice(self.env.vocab().token_bytes(s.token));
             if matcher.is_none() {
                 let text = String::from_utf8_lossy(&bytes);
                 if let Some(stop) = opts

@@ -178,7 +178,7 @@ impl Expr {
     /// ```
     /// use std::sync::Arc;
     /// use formwork::grammar::{Expr, Grammar};
-    /// use formwork::{CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// use formwork::{CompiledGrammar, Matcher, TokenEnv};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// // `a` and `b` required, `c` optional, comma-separated, in any order.
     /// let mut g = Grammar::new("s");
@@ -187,9 +187,9 @@ impl Expr {
     ///     Expr::literal(","),
     /// ));
     /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
-    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
-    /// let trie = Arc::new(TokenTrie::new(&vocab));
-    /// let m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), vocab, trie);
+    /// let env = Arc::new(TokenEnv::from_file(path)?);
+    /// let vocab = env.vocab();
+    /// let m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), &env);
     /// for text in ["a,b", "b,c,a", "c,b,c,a"] {
     ///     let mut m = m.clone();
     ///     m.commit_bytes(text.as_bytes())?;
@@ -216,7 +216,7 @@ impl Expr {
     /// ```
     /// use std::sync::Arc;
     /// use formwork::grammar::{Expr, Grammar};
-    /// use formwork::{CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// use formwork::{CompiledGrammar, Matcher, TokenEnv};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// // `a` required, `b` optional, `x` repeatable; two or three in all.
     /// let mut g = Grammar::new("s");
@@ -228,9 +228,9 @@ impl Expr {
     ///     Some(3),
     /// ));
     /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
-    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
-    /// let trie = Arc::new(TokenTrie::new(&vocab));
-    /// let m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), vocab, trie);
+    /// let env = Arc::new(TokenEnv::from_file(path)?);
+    /// let vocab = env.vocab();
+    /// let m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), &env);
     /// for (text, ok) in [("b,a", true), ("x,a,x", true), ("a", false), ("a,b,x,x", false), ("a,a", false)] {
     ///     let mut m = m.clone();
     ///     let fits = m.commit_bytes(text.as_bytes()).is_ok() && m.is_accepting();
@@ -279,7 +279,7 @@ impl Expr {
     /// ```
     /// use std::sync::Arc;
     /// use formwork::grammar::{Expr, Grammar};
-    /// use formwork::{CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// use formwork::{CompiledGrammar, Matcher, TokenEnv};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let mut g = Grammar::new("s");
     /// g.rule("s", Expr::seq([
@@ -294,9 +294,9 @@ impl Expr {
     ///     Expr::literal("]"),
     /// ]));
     /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
-    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
-    /// let trie = Arc::new(TokenTrie::new(&vocab));
-    /// let m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), vocab, trie);
+    /// let env = Arc::new(TokenEnv::from_file(path)?);
+    /// let vocab = env.vocab();
+    /// let m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), &env);
     /// for (text, ok) in [(r#"["a","b",1]"#, true), (r#"["a","a"]"#, false), (r#"["a",1,1.0]"#, false),
     ///                    (r#"["a",1,10]"#, true), ("[1]", false)] {
     ///     let mut m = m.clone();
@@ -389,16 +389,16 @@ impl Grammar {
     /// ```
     /// use std::sync::Arc;
     /// use formwork::grammar::{Expr, Grammar};
-    /// use formwork::{CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// use formwork::{CompiledGrammar, Matcher, TokenEnv};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let mut g = Grammar::new("s");
     /// g.rule("s", Expr::seq([Expr::literal("select"), Expr::regex("[a-z]+|[0-9]+|[*]")]));
     /// g.ignore(" +");
     /// g.separate_words(true);
     /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
-    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
-    /// let trie = Arc::new(TokenTrie::new(&vocab));
-    /// let mut m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), vocab, trie);
+    /// let env = Arc::new(TokenEnv::from_file(path)?);
+    /// let vocab = env.vocab();
+    /// let mut m = Matcher::new(Arc::new(CompiledGrammar::new(&g)?), &env);
     /// m.commit_bytes(b"select")?;
     /// assert!(m.clone().commit_bytes(b"7").is_err());
     /// assert!(m.clone().commit_bytes(b"*").is_ok());

@@ -4,25 +4,26 @@
 //!
 //! ```text
 //! frontend (regex | JSON | JSON Schema) ─► Grammar (IR) ─► CompiledGrammar ─┐
-//! tokenizer.json ─► Vocabulary ─► TokenTrie ─────────────────────────────────┴─► Matcher
+//! tokenizer.json ─► TokenEnv (Vocabulary, TokenTrie, DfaCache) ─────────────┴─► Matcher
 //! ```
 //!
 //! * [`Grammar`](grammar::Grammar): lexemes (regexes) under context-free rules.
 //! * [`CompiledGrammar`]: one byte DFA per lexeme plus Earley tables; immutable.
-//! * [`Vocabulary`] and [`TokenTrie`]: every token's exact bytes; immutable.
+//! * [`TokenEnv`]: per tokenizer, shared by `Arc`: the [`Vocabulary`] (every
+//!   token's exact bytes), its [`TokenTrie`], and the [`DfaCache`] of lexeme
+//!   DFAs that [`TokenEnv::compile`] shares across grammars.
 //! * [`Matcher`]: one sequence's state; computes masks, commits and rolls
 //!   back tokens, reports forced bytes and tokens.
 //!
 //! ```
 //! use std::sync::Arc;
-//! use formwork::{json_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+//! use formwork::{json_grammar, Matcher, TokenEnv};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
-//! let vocab = Arc::new(Vocabulary::from_file(path)?);
-//! let trie = Arc::new(TokenTrie::new(&vocab));
-//! let grammar = Arc::new(CompiledGrammar::new(&json_grammar())?);
-//! let mut m = Matcher::new(grammar, vocab.clone(), trie);
-//! for t in vocab.encode(r#"{"a": [1, 2.5e3, "x"]}"#)? {
+//! let env = Arc::new(TokenEnv::from_file(path)?);
+//! let grammar = env.compile(&json_grammar())?;
+//! let mut m = Matcher::new(grammar, &env);
+//! for t in env.vocab().encode(r#"{"a": [1, 2.5e3, "x"]}"#)? {
 //!     assert!(m.compute_mask().contains(t));
 //!     m.commit(t)?;
 //! }
@@ -50,22 +51,23 @@ mod parser;
 pub mod repair;
 mod rng;
 pub mod sampler;
+mod token_env;
 pub mod trie;
 pub mod vocab;
 
-pub use compiled::CompiledGrammar;
+pub use compiled::{CompileBuilder, CompiledGrammar};
 pub use error::{GrammarError, MatcherError, ModelError, VocabError};
 pub use frontend::json::{json_grammar, json_schema_grammar};
 pub use frontend::pest::pest_grammar;
 pub use frontend::regex::regex_grammar;
+pub use lexer::DfaCache;
 pub use mask::TokenMask;
 pub use matcher::Matcher;
+pub use token_env::TokenEnv;
 pub use trie::TokenTrie;
 pub use vocab::{TokenId, Vocabulary};
 
-/// Empties the process-wide cache of lexeme DFAs, which grammars compiled
-/// later would otherwise share: compile times measured after this are those
-/// of a process that compiles only that grammar (`formwork bench --cold`).
-pub fn clear_lexeme_cache() {
-    lexer::clear_cache();
-}
+/// The README's code blocks, compiled and run as doctests (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -57,6 +57,7 @@ use crate::hash::FxBuild;
 use crate::lexer::{CountClassKey, EndFlags, LexerCache, DEAD, UNKNOWN};
 use crate::mask::TokenMask;
 use crate::parser::Parser;
+use crate::token_env::TokenEnv;
 use crate::trie::TokenTrie;
 use crate::vocab::{TokenId, Vocabulary};
 use std::collections::HashMap;
@@ -129,14 +130,13 @@ enum NodeCheck {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use formwork::{regex_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+/// use formwork::{regex_grammar, Matcher, TokenEnv};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
-/// let vocab = Arc::new(Vocabulary::from_file(path)?);
-/// let trie = Arc::new(TokenTrie::new(&vocab));
-/// let grammar = Arc::new(CompiledGrammar::new(&regex_grammar("[0-9]{4}-[0-9]{2}")?)?);
-/// let mut m = Matcher::new(grammar, vocab.clone(), trie);
-/// for t in vocab.encode("2024-05")? {
+/// let env = Arc::new(TokenEnv::from_file(path)?);
+/// let grammar = env.compile(&regex_grammar("[0-9]{4}-[0-9]{2}")?)?;
+/// let mut m = Matcher::new(grammar, &env);
+/// for t in env.vocab().encode("2024-05")? {
 ///     assert!(m.compute_mask().contains(t));
 ///     m.commit(t)?;
 /// }
@@ -146,8 +146,8 @@ enum NodeCheck {
 #[derive(Clone)]
 pub struct Matcher {
     grammar: Arc<CompiledGrammar>,
-    vocab: Arc<Vocabulary>,
-    trie: Arc<TokenTrie>,
+    /// The vocabulary and its trie.
+    env: Arc<TokenEnv>,
     parser: Parser,
     lexer: LexerCache,
     /// Current parser row and lexer state.
@@ -190,13 +190,9 @@ pub struct Matcher {
 const COUNT_CLASS_MASKS: usize = 32;
 
 impl Matcher {
-    /// A matcher at the start of `grammar`, for the tokens of `vocab`.
-    /// `trie` must have been built from `vocab`.
-    pub fn new(
-        grammar: Arc<CompiledGrammar>,
-        vocab: Arc<Vocabulary>,
-        trie: Arc<TokenTrie>,
-    ) -> Matcher {
+    /// A matcher at the start of `grammar`, for the tokens of `env`'s
+    /// vocabulary.
+    pub fn new(grammar: Arc<CompiledGrammar>, env: &Arc<TokenEnv>) -> Matcher {
         let parser = grammar.initial_parser.clone();
         let lexer = grammar.initial_lexer.clone();
         let lex = grammar.initial_lex;
@@ -204,8 +200,7 @@ impl Matcher {
         let budget = grammar.budget();
         Matcher {
             grammar,
-            vocab,
-            trie,
+            env: env.clone(),
             parser,
             lexer,
             row: 0,
@@ -275,9 +270,14 @@ impl Matcher {
         (r, status)
     }
 
+    /// The token environment this matcher masks the tokens of.
+    pub fn env(&self) -> &Arc<TokenEnv> {
+        &self.env
+    }
+
     /// The vocabulary this matcher masks.
     pub fn vocabulary(&self) -> &Arc<Vocabulary> {
-        &self.vocab
+        self.env.vocab()
     }
 
     /// The compiled grammar this matcher follows.
@@ -428,7 +428,7 @@ impl Matcher {
     /// [`try_compute_mask`](Self::try_compute_mask)) the mask is empty and
     /// [`last_error`](Self::last_error) says why.
     pub fn compute_mask(&mut self) -> TokenMask {
-        let mut m = TokenMask::new(self.vocab.logits_width());
+        let mut m = TokenMask::new(self.env.vocab().logits_width());
         self.compute_mask_into(&mut m);
         m
     }
@@ -446,7 +446,7 @@ impl Matcher {
     /// the error names the lexeme, and the matcher is unchanged: the
     /// operation may be retried with a larger [`Budget`].
     pub fn try_compute_mask(&mut self) -> Result<TokenMask, MatcherError> {
-        let mut m = TokenMask::new(self.vocab.logits_width());
+        let mut m = TokenMask::new(self.env.vocab().logits_width());
         self.try_compute_mask_into(&mut m)?;
         Ok(m)
     }
@@ -475,7 +475,7 @@ impl Matcher {
             }
         }
         let grammar = self.grammar.clone();
-        let depth = self.trie.max_depth() as u32;
+        let depth = self.env.trie().max_depth() as u32;
         let class_key = self
             .lexer
             .count_class_key(&grammar.lexer, self.lex, depth)
@@ -488,7 +488,7 @@ impl Matcher {
         }
         out.clear();
         let comparisons = self.parser.comparisons();
-        let trie = self.trie.clone();
+        let trie = self.env.trie().clone();
         let spec = &self.grammar.lexer;
         let slice = trie.text_slices().and_then(|(slices, dfa)| {
             slices.iter().enumerate().find(|(j, sl)| {
@@ -512,7 +512,7 @@ impl Matcher {
             None => self.walk_trie::<false>(&trie, out),
         }
         if self.is_accepting() {
-            for &e in self.vocab.eos_tokens() {
+            for &e in self.env.vocab().eos_tokens() {
                 if (e as usize) < out.width() {
                     out.insert(e);
                 }
@@ -721,7 +721,7 @@ impl Matcher {
     }
 
     fn commit_token(&mut self, token: TokenId) -> Result<(), MatcherError> {
-        let width = self.vocab.logits_width();
+        let width = self.env.vocab().logits_width();
         if token as usize >= width {
             return Err(MatcherError::TokenOutOfRange { token, width });
         }
@@ -735,7 +735,7 @@ impl Matcher {
             stopped: false,
             text: self.text.len() as u32,
         };
-        if self.vocab.eos_tokens().contains(&token) {
+        if self.env.vocab().eos_tokens().contains(&token) {
             if self.is_accepting() {
                 self.history.push(snap);
                 self.stopped = true;
@@ -743,7 +743,7 @@ impl Matcher {
             }
             return Err(self.not_allowed(token));
         }
-        let vocab = self.vocab.clone();
+        let vocab = self.env.vocab().clone();
         let bytes = vocab.token_bytes(token);
         if bytes.is_empty() || vocab.is_special(token) {
             return Err(self.not_allowed(token));
@@ -918,7 +918,7 @@ impl Matcher {
     fn not_allowed(&self, token: TokenId) -> MatcherError {
         MatcherError::TokenNotAllowed {
             token,
-            text: String::from_utf8_lossy(self.vocab.token_bytes(token)).into_owned(),
+            text: String::from_utf8_lossy(self.env.vocab().token_bytes(token)).into_owned(),
         }
     }
 
@@ -1015,7 +1015,7 @@ impl Matcher {
             Ok(s) => s,
             Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap(),
         };
-        let Ok(mut toks) = self.vocab.encode(valid) else {
+        let Ok(mut toks) = self.env.vocab().encode(valid) else {
             return Vec::new();
         };
         let Some((&last, head)) = toks.split_last() else {
@@ -1029,7 +1029,7 @@ impl Matcher {
                 return Vec::new();
             }
         }
-        let vocab = self.vocab.clone();
+        let vocab = self.env.vocab().clone();
         let last_bytes = vocab.token_bytes(last);
         let mask = self.compute_mask();
         let keep_last = mask.contains(last)
@@ -1060,13 +1060,13 @@ impl Matcher {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use formwork::{regex_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+    /// use formwork::{regex_grammar, CompiledGrammar, Matcher, TokenEnv};
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
-    /// let vocab = Arc::new(Vocabulary::from_file(path)?);
-    /// let trie = Arc::new(TokenTrie::new(&vocab));
+    /// let env = Arc::new(TokenEnv::from_file(path)?);
+    /// let vocab = env.vocab();
     /// let grammar = Arc::new(CompiledGrammar::new(&regex_grammar(r"\[[a-z]+(,[a-z]+)*\]")?)?);
-    /// let mut m = Matcher::new(grammar, vocab.clone(), trie);
+    /// let mut m = Matcher::new(grammar, &env);
     /// for t in vocab.encode("[ab,c")? {
     ///     m.commit(t)?;
     /// }
@@ -1238,7 +1238,7 @@ impl Matcher {
         let Some(bytes) = self.try_shortest_completion(max_bytes)? else {
             return Ok(None);
         };
-        let vocab = self.vocab.clone();
+        let vocab = self.env.vocab().clone();
         let encoded = std::str::from_utf8(&bytes)
             .ok()
             .and_then(|s| vocab.encode(s).ok());

@@ -86,11 +86,16 @@ impl TokenTrie {
     /// Builds the trie of all non-special tokens of `vocab` that produce at
     /// least one byte.
     pub fn new(vocab: &Vocabulary) -> TokenTrie {
+        Self::with_cache(vocab, &crate::lexer::DfaCache::default())
+    }
+
+    /// [`new`](Self::new), taking the DFA of text slices from `cache`.
+    pub(crate) fn with_cache(vocab: &Vocabulary, cache: &crate::lexer::DfaCache) -> TokenTrie {
         let ids: Vec<TokenId> = (0..vocab.len() as TokenId)
             .filter(|&id| !vocab.is_special(id) && !vocab.token_bytes(id).is_empty())
             .collect();
-        let dfa =
-            crate::lexer::LexemeDfa::new(TEXT_SLICE_REGEX).expect("text slice regex compiles");
+        let dfa = crate::lexer::LexemeDfa::new(TEXT_SLICE_REGEX, cache)
+            .expect("text slice regex compiles");
         let mut slices = Vec::new();
         for limit in std::iter::once(usize::MAX).chain(SLICE_LIMITS.iter().copied()) {
             let mut words = vec![0u32; vocab.len().div_ceil(32)];

@@ -4,35 +4,24 @@
 use formwork::grammar::{Expr, Grammar};
 use formwork::{
     json_grammar, json_schema_grammar, regex_grammar, CompiledGrammar, GrammarError, Matcher,
-    MatcherError, TokenTrie, VocabError, Vocabulary,
+    MatcherError, VocabError, Vocabulary,
 };
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+
+mod common;
+
+use common::{gpt2_padded, random_bytes};
 
 fn gpt2_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tokenizers/gpt2/tokenizer.json.gz")
+    common::tokenizer_path("gpt2")
 }
 
-/// The vendored GPT-2 tokenizer with its logits padded to 50,300 (ids 50,257 to
-/// 50,299 are padding), loaded once for all tests.
-fn gpt2() -> (Arc<Vocabulary>, Arc<TokenTrie>) {
-    static V: OnceLock<(Arc<Vocabulary>, Arc<TokenTrie>)> = OnceLock::new();
-    V.get_or_init(|| {
-        let v = Vocabulary::from_file(gpt2_path())
-            .unwrap()
-            .with_logits_width(50_300)
-            .unwrap();
-        let t = TokenTrie::new(&v);
-        (Arc::new(v), Arc::new(t))
-    })
-    .clone()
-}
-
+/// A matcher at the start of `g` over [`gpt2_padded`].
 fn matcher(g: &Grammar) -> Matcher {
-    let (v, t) = gpt2();
-    Matcher::new(Arc::new(CompiledGrammar::new(g).unwrap()), v, t)
+    common::matcher_in(&gpt2_padded(), g)
 }
 
 /// A fresh scratch directory under the target directory.
@@ -48,19 +37,6 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
-}
-
-/// Deterministic pseudo-random bytes (xorshift).
-fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 /// A tiny, valid WordLevel tokenizer.json with no special tokens (so no EOS).
@@ -503,7 +479,7 @@ fn logits_width_too_narrow() {
 
 #[test]
 fn token_ids_outside_the_logits_width() {
-    let (vocab, _) = gpt2();
+    let vocab = gpt2_padded().vocab().clone();
     assert_eq!(vocab.len(), 50_257);
     assert_eq!(vocab.logits_width(), 50_300);
     let mut m = matcher(&json_grammar());
@@ -551,7 +527,7 @@ fn token_ids_outside_the_logits_width() {
 
 #[test]
 fn disallowed_token_names_it() {
-    let (vocab, _) = gpt2();
+    let vocab = gpt2_padded().vocab().clone();
     let mut m = matcher(&regex_grammar("[0-9]+").unwrap());
     let x = vocab.encode("hello").unwrap()[0];
     match m.commit(x) {
@@ -581,7 +557,7 @@ fn disallowed_token_names_it() {
 
 #[test]
 fn rollback_too_far() {
-    let (vocab, _) = gpt2();
+    let vocab = gpt2_padded().vocab().clone();
     let mut m = matcher(&regex_grammar("[a-z]+").unwrap());
     match m.rollback(1) {
         Err(e @ MatcherError::RollbackTooFar { .. }) => {
@@ -626,7 +602,7 @@ fn rollback_too_far() {
 
 #[test]
 fn commit_after_eos_is_stopped() {
-    let (vocab, _) = gpt2();
+    let vocab = gpt2_padded().vocab().clone();
     let mut m = matcher(&regex_grammar("ab").unwrap());
     for t in vocab.encode("ab").unwrap() {
         m.commit(t).unwrap();
@@ -812,9 +788,9 @@ fn cli_bench_missing_case_file() {
 
 #[test]
 fn commit_bytes_outside_the_grammar() {
-    let (vocab, trie) = gpt2();
+    let env = gpt2_padded();
     let g = Arc::new(CompiledGrammar::new(&regex_grammar("abc").unwrap()).unwrap());
-    let mut m = Matcher::new(g, vocab, trie);
+    let mut m = Matcher::new(g, &env);
     let err = m.commit_bytes(b"abx").unwrap_err();
     assert_eq!(
         err,

@@ -124,7 +124,7 @@ fn scoped_sql_accepts_only_queries_that_compile() {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
     let vocab = Arc::new(formwork::fuzzer::byte_vocabulary());
-    let trie = Arc::new(formwork::TokenTrie::new(&vocab));
+    let env = Arc::new(formwork::TokenEnv::new(vocab.clone()));
     let from = regex::Regex::new(r"(?i)\bfrom\s+([A-Za-z_][A-Za-z0-9_]*)").unwrap();
     let (mut gold, mut gold_ok, mut swapped, mut swapped_accepted) = (0, 0, 0, 0);
     for (db, schema, ddl_text) in schemas().iter().step_by(4) {
@@ -134,7 +134,7 @@ fn scoped_sql_accepts_only_queries_that_compile() {
         restrict_to_schema(&mut g, schema).unwrap();
         scope_to_tables(&mut g, schema).unwrap();
         let c = Arc::new(CompiledGrammar::new(&g).unwrap());
-        let m0 = formwork::Matcher::new(c, vocab.clone(), trie.clone());
+        let m0 = formwork::Matcher::new(c, &env);
         let accepts = |q: &str| {
             let mut m = m0.clone();
             m.commit_bytes(q.as_bytes()).is_ok() && m.is_accepting()

@@ -400,8 +400,7 @@ fn fake_model(sha256: &str, size: u64) -> CachedModel<'_> {
 }
 
 fn fake_content() -> Vec<u8> {
-    let mut rng = common::Rng(42);
-    (0..2_000_000).map(|_| rng.next_u64() as u8).collect()
+    common::random_bytes(42, 2_000_000)
 }
 
 /// Run as a child process by `concurrent_fetches_share_one_download`: one
@@ -714,12 +713,23 @@ fn system_message_without_a_known_chat_template_is_an_error() {
 
 #[test]
 fn fuzz_streams_and_stops_on_sigint() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_formwork"))
-        .args(["fuzz", "--regex", "[a-z]{1,20}", "-n", "999999999"])
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_formwork"));
+    cmd.args(["fuzz", "--regex", "[a-z]{1,20}", "-n", "999999999"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    // A shell without job control starts background commands with SIGINT
+    // ignored, and the child would inherit that (`cargo test &`): give the
+    // child the default disposition, as an interactive terminal would.
+    // SAFETY: `signal` is async-signal-safe, and nothing else runs between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
     // Whole lines arrive while the run goes on.
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     for _ in 0..3 {

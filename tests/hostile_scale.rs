@@ -13,7 +13,7 @@
 mod common;
 
 use common::{bounded, run_cli_bounded};
-use formwork::{json_schema_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+use formwork::{json_schema_grammar, CompiledGrammar, Matcher, TokenEnv, Vocabulary};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -123,14 +123,6 @@ fn fuzz_a_oneof_of_50_overlapping_patterns() {
     }
 }
 
-/// The vendored GPT-2 tokenizer (no shared models needed).
-fn gpt2() -> (Arc<Vocabulary>, Arc<TokenTrie>) {
-    let path = common::data_dir().join("tokenizers/gpt2/tokenizer.json.gz");
-    let vocab = Vocabulary::from_file(&path).unwrap();
-    let trie = TokenTrie::new(&vocab);
-    (Arc::new(vocab), Arc::new(trie))
-}
-
 /// Commits `text` token by token, checking each token against the mask;
 /// false at the first token the mask refuses.
 fn walk(m: &mut Matcher, vocab: &Vocabulary, text: &str) -> bool {
@@ -144,13 +136,9 @@ fn walk(m: &mut Matcher, vocab: &Vocabulary, text: &str) -> bool {
 }
 
 /// Whether `text` is a complete document of `g`, token by token.
-fn accepts(
-    g: &Arc<CompiledGrammar>,
-    vocab: &Arc<Vocabulary>,
-    trie: &Arc<TokenTrie>,
-    text: &str,
-) -> bool {
-    let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+fn accepts(g: &Arc<CompiledGrammar>, env: &Arc<TokenEnv>, text: &str) -> bool {
+    let vocab = env.vocab();
+    let mut m = Matcher::new(g.clone(), env);
     walk(&mut m, vocab, text)
         && vocab
             .eos_tokens()
@@ -163,7 +151,7 @@ fn accepts(
 #[test]
 fn compile_a_oneof_of_50_overlapping_patterns() {
     bounded("compile_a_oneof_of_50_overlapping_patterns", || {
-        let (vocab, trie) = gpt2();
+        let env = common::gpt2();
         let schemas = overlapping_patterns();
         let g = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schemas[0]).unwrap()).unwrap());
         let validator = jsonschema::validator_for(&schemas[0]).unwrap();
@@ -181,7 +169,7 @@ fn compile_a_oneof_of_50_overlapping_patterns() {
             let doc = json!(serde_json::from_str::<String>(&format!("\"{text}\"")).unwrap());
             let json_text = format!("\"{text}\"");
             assert_eq!(
-                accepts(&g, &vocab, &trie, &json_text),
+                accepts(&g, &env, &json_text),
                 validator.is_valid(&doc),
                 "{json_text}"
             );
@@ -191,7 +179,7 @@ fn compile_a_oneof_of_50_overlapping_patterns() {
         for text in ["aY", "a12 Q", "aYY", "aYZ", "abz", "a", "aY z"] {
             let json_text = format!("\"{text}\"");
             assert_eq!(
-                accepts(&g, &vocab, &trie, &json_text),
+                accepts(&g, &env, &json_text),
                 validator.is_valid(&json!(text)),
                 "{json_text}"
             );
@@ -207,7 +195,8 @@ fn compile_a_oneof_of_50_overlapping_patterns() {
 #[test]
 fn compile_an_enum_of_50000_strings() {
     bounded("compile_an_enum_of_50000_strings", || {
-        let (vocab, trie) = gpt2();
+        let env = common::gpt2();
+        let vocab = env.vocab().clone();
         let values: Vec<String> = (0..50_000)
             .map(|i| format!("value-{i:05}-{}", (i * 7919) % 100_003))
             .collect();
@@ -223,13 +212,13 @@ fn compile_an_enum_of_50000_strings() {
         let g = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schema).unwrap()).unwrap());
         for v in ["value-00000-0", "value-49999-30204", "value-12345-57124"] {
             assert!(values.iter().any(|x| x == v), "{v} is not in the list");
-            assert!(accepts(&g, &vocab, &trie, &format!("\"{v}\"")), "{v}");
+            assert!(accepts(&g, &env, &format!("\"{v}\"")), "{v}");
         }
         // Any JSON spelling of a value.
-        assert!(accepts(&g, &vocab, &trie, "\"\\u0076alue-00000-0\""));
-        assert!(accepts(&g, &vocab, &trie, "7"));
-        assert!(accepts(&g, &vocab, &trie, "7.0"));
-        assert!(accepts(&g, &vocab, &trie, "null"));
+        assert!(accepts(&g, &env, "\"\\u0076alue-00000-0\""));
+        assert!(accepts(&g, &env, "7"));
+        assert!(accepts(&g, &env, "7.0"));
+        assert!(accepts(&g, &env, "null"));
         for bad in [
             "\"value-00000-1\"",
             "\"value-50000-0\"",
@@ -237,11 +226,11 @@ fn compile_an_enum_of_50000_strings() {
             "8",
             "\"\"",
         ] {
-            assert!(!accepts(&g, &vocab, &trie, bad), "{bad}");
+            assert!(!accepts(&g, &env, bad), "{bad}");
         }
         // A prefix allows exactly the tokens that go on to a value: after
         // `"value-49999-3020` only the digit 4, not 3 nor the closing quote.
-        let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+        let mut m = Matcher::new(g.clone(), &env);
         assert!(walk(&mut m, &vocab, "\"value-49999-3020"));
         let mask = m.compute_mask();
         let tok = |s: &str| vocab.encode(s).unwrap()[0];
@@ -255,7 +244,7 @@ fn compile_an_enum_of_50000_strings() {
 #[test]
 fn exclude_an_enum_of_5000_strings() {
     bounded("exclude_an_enum_of_5000_strings", || {
-        let (vocab, trie) = gpt2();
+        let env = common::gpt2();
         let values: Vec<String> = (0..5000)
             .map(|i| format!("value-{i:05}-{}", (i * 7919) % 100_003))
             .collect();
@@ -281,7 +270,7 @@ fn exclude_an_enum_of_5000_strings() {
                 };
                 let doc: Value = serde_json::from_str(&text).unwrap();
                 assert_eq!(
-                    accepts(&g, &vocab, &trie, &text),
+                    accepts(&g, &env, &text),
                     validator.is_valid(&doc),
                     "{text} in {}",
                     &schema.to_string()[..60]
@@ -321,7 +310,7 @@ fn an_enum_of_50000_numbers_is_refused_clearly() {
             "{stderr}"
         );
         // Within the limit, with strings next to them: compiled, exact.
-        let (vocab, trie) = gpt2();
+        let env = common::gpt2();
         let mut values: Vec<Value> = (0..2000).map(|i| json!(i * 2)).collect();
         values.extend((0..20_000).map(|i| json!(format!("s{i}"))));
         let g = Arc::new(
@@ -335,7 +324,7 @@ fn an_enum_of_50000_numbers_is_refused_clearly() {
             ("\"s19999\"", true),
             ("\"s20000\"", false),
         ] {
-            assert_eq!(accepts(&g, &vocab, &trie, text), ok, "{text}");
+            assert_eq!(accepts(&g, &env, text), ok, "{text}");
         }
     });
 }
@@ -344,10 +333,11 @@ fn an_enum_of_50000_numbers_is_refused_clearly() {
 /// tokens), then checks that a repeated item is refused where it closes
 /// and a new one is accepted.
 fn unique_integers(n: usize, every: usize) {
-    let (vocab, trie) = gpt2();
+    let env = common::gpt2();
+    let vocab = env.vocab().clone();
     let schema = json!({"type": "array", "items": {"type": "integer"}, "uniqueItems": true});
     let g = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schema).unwrap()).unwrap());
-    let mut m = Matcher::new(g, vocab.clone(), trie);
+    let mut m = Matcher::new(g, &env);
     let text = format!(
         "[{},",
         (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(",")

@@ -120,9 +120,10 @@ fn mutate(text: &str, rng: &mut Rng) -> Option<(String, &'static str)> {
 }
 
 fn run(name: &str) {
-    let (vocab, trie) = common::tokenizer(name);
+    let env = common::tokenizer(name);
+    let vocab = env.vocab().clone();
     let grammar = Arc::new(CompiledGrammar::new(&json_grammar()).unwrap());
-    let m0 = Matcher::new(grammar, vocab.clone(), trie.clone());
+    let m0 = Matcher::new(grammar, &env);
     let all = texts();
     let mut failures = 0;
     for t in &all {

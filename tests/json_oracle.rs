@@ -305,9 +305,10 @@ fn compare(m: &mut Matcher, rec: &Recogniser, vocab: &Vocabulary, what: &str) ->
 }
 
 fn run(name: &str, texts_to_use: usize, random_walks: usize) {
-    let (vocab, trie) = common::tokenizer(name);
+    let env = common::tokenizer(name);
+    let vocab = env.vocab().clone();
     let grammar = Arc::new(CompiledGrammar::new(&json_grammar()).unwrap());
-    let m0 = Matcher::new(grammar, vocab.clone(), trie);
+    let m0 = Matcher::new(grammar, &env);
     let texts: Vec<String> = std::fs::read_to_string(common::data_dir().join("jsts_data.jsonl"))
         .unwrap()
         .split('\n')

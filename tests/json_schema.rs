@@ -8,7 +8,7 @@ mod common;
 use formwork::frontend::schema::{
     compile_lenient, compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
-use formwork::{json_schema_grammar, CompiledGrammar, GrammarError, Matcher, Vocabulary};
+use formwork::{json_schema_grammar, CompiledGrammar, GrammarError, Matcher, TokenEnv, Vocabulary};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,15 +40,10 @@ fn options() -> SchemaOptions {
     }
 }
 
-fn matcher_with(
-    schema: &Value,
-    opts: &SchemaOptions,
-    vocab: &Arc<Vocabulary>,
-    trie: &Arc<formwork::TokenTrie>,
-) -> Matcher {
+fn matcher_with(schema: &Value, opts: &SchemaOptions, env: &Arc<TokenEnv>) -> Matcher {
     let g = compile_with(schema, opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
     let c = CompiledGrammar::new(&g).unwrap_or_else(|e| panic!("{schema}: {e}"));
-    Matcher::new(Arc::new(c), vocab.clone(), trie.clone())
+    Matcher::new(Arc::new(c), env)
 }
 
 fn check(schema: Value, valid: &[&str], invalid: &[&str]) {
@@ -56,8 +51,9 @@ fn check(schema: Value, valid: &[&str], invalid: &[&str]) {
 }
 
 fn check_with(schema: Value, opts: &SchemaOptions, valid: &[&str], invalid: &[&str]) {
-    let (vocab, trie) = common::tokenizer("gpt2");
-    let m = matcher_with(&schema, opts, &vocab, &trie);
+    let env = common::tokenizer("gpt2");
+    let vocab = env.vocab().clone();
+    let m = matcher_with(&schema, opts, &env);
     for v in valid {
         assert!(accepts(&m, &vocab, v), "{schema} should accept {v}");
     }
@@ -136,8 +132,9 @@ fn many_required_properties_in_any_order() {
     props.insert("opt".into(), json!({"type": "string"}));
     let schema = json!({"type": "object", "properties": props, "required": keys,
                         "additionalProperties": false});
-    let (vocab, trie) = common::tokenizer("gpt2");
-    let m = matcher_with(&schema, &options(), &vocab, &trie);
+    let env = common::tokenizer("gpt2");
+    let vocab = env.vocab().clone();
+    let m = matcher_with(&schema, &options(), &env);
     let render = |order: &[usize], opt_at: Option<usize>| -> String {
         let mut parts: Vec<String> = order.iter().map(|&i| format!("\"k{i}\": {i}")).collect();
         if let Some(p) = opt_at {
@@ -189,9 +186,10 @@ fn many_required_properties_in_any_order() {
 /// state per count, still exact to the code point.
 #[test]
 fn long_string_length_bounds_are_exact() {
-    let (vocab, trie) = common::tokenizer("gpt2");
+    let env = common::tokenizer("gpt2");
+    let vocab = env.vocab().clone();
     let schema = json!({"type": "string", "minLength": 11000, "maxLength": 12000});
-    let m = matcher_with(&schema, &options(), &vocab, &trie);
+    let m = matcher_with(&schema, &options(), &env);
     // Code points written three ways: raw ASCII, raw two-byte, escaped.
     let text = |n: usize| -> String {
         let pieces = ["a", "é", "\\u00e9", " ", "\\n"];
@@ -208,7 +206,7 @@ fn long_string_length_bounds_are_exact() {
         assert_eq!(accepts(&m, &vocab, &text(n)), ok, "{n} code points");
     }
     let unbounded = json!({"type": "string", "minLength": 20000});
-    let m = matcher_with(&unbounded, &options(), &vocab, &trie);
+    let m = matcher_with(&unbounded, &options(), &env);
     assert!(!accepts(&m, &vocab, &text(19999)));
     assert!(accepts(&m, &vocab, &text(20000)));
     assert!(accepts(&m, &vocab, &text(25000)));
@@ -216,7 +214,7 @@ fn long_string_length_bounds_are_exact() {
     // maxLength is fine; a large minLength is refused, by name (the first
     // match is thousands of characters away).
     let with_pattern = json!({"type": "string", "maxLength": 32767, "pattern": "^a[bc]*$"});
-    let m = matcher_with(&with_pattern, &options(), &vocab, &trie);
+    let m = matcher_with(&with_pattern, &options(), &env);
     let abc = |n: usize| format!("\"a{}\"", "bc".repeat(n));
     assert!(accepts(&m, &vocab, &abc(5)));
     assert!(accepts(&m, &vocab, &abc(16383)));
@@ -458,12 +456,9 @@ fn lenient_mode_drops_unsupported_keywords_with_warnings() {
         ["/properties/a/pattern", "/properties/b/contains"],
         "{warnings:?}"
     );
-    let (vocab, trie) = common::tokenizer("gpt2");
-    let m = Matcher::new(
-        Arc::new(CompiledGrammar::new(&g).unwrap()),
-        vocab.clone(),
-        trie,
-    );
+    let env = common::tokenizer("gpt2");
+    let vocab = env.vocab().clone();
+    let m = Matcher::new(Arc::new(CompiledGrammar::new(&g).unwrap()), &env);
     // The dropped keywords no longer constrain; the others still do.
     assert!(accepts(&m, &vocab, r#"{"a": "y", "b": [1, 2]}"#));
     assert!(!accepts(&m, &vocab, r#"{"a": "y", "b": [1, 1]}"#));
@@ -514,13 +509,14 @@ fn canonical_spelling_forces_whole_keys() {
     );
     // The first key's bytes are forced, and so are its tokens but the last
     // (`":"`: GPT-2 has longer tokens that start with it and may follow).
-    let (vocab, trie) = common::tokenizer("gpt2");
-    let mut m = matcher_with(&schema, &opts, &vocab, &trie);
+    let env = common::tokenizer("gpt2");
+    let vocab = env.vocab().clone();
+    let mut m = matcher_with(&schema, &opts, &env);
     assert_eq!(m.forced_bytes(), br#"{"name":""#);
     let forced = m.forced_tokens();
     assert_eq!(vocab.decode_bytes(&forced), br#"{"name"#);
     // Under every spelling, only `{"` is forced.
-    let mut m = matcher_with(&schema, &SchemaOptions::default(), &vocab, &trie);
+    let mut m = matcher_with(&schema, &SchemaOptions::default(), &env);
     assert_eq!(m.forced_bytes(), br#"{""#);
 }
 
@@ -1001,7 +997,8 @@ fn remotes(dir: &Path) -> BTreeMap<String, Value> {
 
 /// Compiles every group of one draft; returns (groups, compiled, failures).
 fn run_draft(draft: &str, schema_uri: &str) -> (usize, usize, Vec<String>) {
-    let (vocab, trie) = common::tokenizer("gpt2");
+    let env = common::tokenizer("gpt2");
+    let vocab = env.vocab().clone();
     let dir = suite_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(draft))
         .unwrap()
@@ -1049,7 +1046,7 @@ fn run_draft(draft: &str, schema_uri: &str) -> (usize, usize, Vec<String>) {
                 Err(_) => continue,
             };
             fc += 1;
-            let m = Matcher::new(Arc::new(c), vocab.clone(), trie.clone());
+            let m = Matcher::new(Arc::new(c), &env);
             for t in case["tests"].as_array().unwrap() {
                 let inst = serde_json::to_string(&t["data"]).unwrap();
                 let want = t["valid"].as_bool().unwrap();
@@ -1575,7 +1572,8 @@ fn unique_items_over_open_item_sets() {
 /// into a document that validates.
 #[test]
 fn unique_items_masks_refuse_the_closing_token() {
-    let (vocab, trie) = common::tokenizer("gpt2");
+    let env = common::tokenizer("gpt2");
+    let vocab = env.vocab().clone();
     let cases = [
         (
             json!({"type": "array", "items": {"type": "string"}, "uniqueItems": true}),
@@ -1598,7 +1596,7 @@ fn unique_items_masks_refuse_the_closing_token() {
     ];
     for (schema, prefix) in cases {
         let validator = jsonschema::validator_for(&schema).unwrap();
-        let mut m = matcher_with(&schema, &options(), &vocab, &trie);
+        let mut m = matcher_with(&schema, &options(), &env);
         m.commit_bytes(prefix.as_bytes()).unwrap();
         let mask = m.compute_mask();
         let mut checked = 0;
@@ -1655,7 +1653,7 @@ fn unique_items_masks_refuse_the_closing_token() {
     // duplicate is refused already.
     let schema = json!({"type": "array", "uniqueItems": true,
                         "items": {"type": ["boolean", "integer"], "maximum": 9}});
-    let m = matcher_with(&schema, &options(), &vocab, &trie);
+    let m = matcher_with(&schema, &options(), &env);
     for (text, ok) in [
         ("[true, tr", false),
         ("[true, fa", true),
@@ -1673,7 +1671,7 @@ fn unique_items_masks_refuse_the_closing_token() {
     // So is one inside a string that ends within a few bytes whatever comes.
     let schema = json!({"type": "array", "uniqueItems": true,
                         "items": {"type": "string", "pattern": "^[A-Z]{2}$"}});
-    let m = matcher_with(&schema, &options(), &vocab, &trie);
+    let m = matcher_with(&schema, &options(), &env);
     for (text, ok) in [
         (r#"["US", "US"#, false),
         (r#"["US", "U"#, true),
@@ -1703,7 +1701,8 @@ fn unique_items_masks_refuse_the_closing_token() {
 /// tokens that commit one by one.
 #[test]
 fn unique_items_mask_agrees_with_commit() {
-    let (vocab, trie) = common::tokenizer("gpt2");
+    let env = common::tokenizer("gpt2");
+    let vocab = env.vocab().clone();
     let cases = [
         (
             json!({"type": "array", "uniqueItems": true, "items": {"type": "array",
@@ -1730,7 +1729,7 @@ fn unique_items_mask_agrees_with_commit() {
         ),
     ];
     for (schema, prefixes) in cases {
-        let m0 = matcher_with(&schema, &options(), &vocab, &trie);
+        let m0 = matcher_with(&schema, &options(), &env);
         for prefix in prefixes {
             let mut m = m0.clone();
             m.commit_bytes(prefix.as_bytes()).unwrap();
@@ -1765,10 +1764,10 @@ fn unique_items_in_tokens_with_whitespace_before_the_array() {
     ];
     let bytes: Vec<&[u8]> = extra.iter().map(|t| t.as_bytes()).collect();
     let vocab = Arc::new(formwork::fuzzer::byte_level_vocabulary(&bytes));
-    let trie = Arc::new(formwork::TokenTrie::new(&vocab));
+    let env = Arc::new(formwork::TokenEnv::new(vocab.clone()));
     let schema = json!({"type": "object", "properties": {"a": {"type": "array",
                         "items": {"type": "integer"}, "uniqueItems": true}}});
-    let mut m = matcher_with(&schema, &options(), &vocab, &trie);
+    let mut m = matcher_with(&schema, &options(), &env);
     m.commit_bytes(br#"{"a":"#).unwrap();
     let mask = m.compute_mask();
     for (i, t) in extra.iter().enumerate() {

@@ -9,9 +9,7 @@ use formwork::budget::{Budget, Stage};
 use formwork::frontend::schema::{
     compile_with, PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
-use formwork::{
-    regex_grammar, CompiledGrammar, GrammarError, Matcher, MatcherError, TokenTrie, Vocabulary,
-};
+use formwork::{regex_grammar, CompiledGrammar, GrammarError, Matcher, MatcherError, TokenEnv};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -32,9 +30,10 @@ fn words(n: usize, seed: u64) -> String {
 }
 
 /// A matcher for a regex, with the default budgets.
-fn regex_matcher(pattern: &str, vocab: &Arc<Vocabulary>, trie: &Arc<TokenTrie>) -> Matcher {
-    let g = CompiledGrammar::new(&regex_grammar(pattern).unwrap()).unwrap();
-    Matcher::new(Arc::new(g), vocab.clone(), trie.clone())
+/// Compiled with `env`'s DFA cache, so matchers of one pattern share its
+/// lazily built DFA.
+fn regex_matcher(pattern: &str, env: &Arc<TokenEnv>) -> Matcher {
+    common::matcher_in(env, &regex_grammar(pattern).unwrap())
 }
 
 /// Drives `m` through `text` token by token, checking each token against
@@ -57,20 +56,20 @@ fn drive(m: &mut Matcher, text: &str) -> Result<bool, MatcherError> {
 #[test]
 fn counted_overlapping_repetition_accepts_500_words() {
     common::bounded("counted_overlapping_repetition_accepts_500_words", || {
-        let (vocab, trie) = common::tokenizer("gpt2");
+        let env = common::tokenizer("gpt2");
         let pattern = r"(\w+\s?){1,1000}";
-        let mut m = regex_matcher(pattern, &vocab, &trie);
+        let mut m = regex_matcher(pattern, &env);
         assert_eq!(drive(&mut m, &words(500, 1)), Ok(true));
-        let mut m = regex_matcher(pattern, &vocab, &trie);
+        let mut m = regex_matcher(pattern, &env);
         assert_eq!(drive(&mut m, "é中 ñandú 日本語 Ωmega"), Ok(true));
-        let mut m = regex_matcher(pattern, &vocab, &trie);
+        let mut m = regex_matcher(pattern, &env);
         assert_eq!(drive(&mut m, "é中 ñandú!"), Ok(false));
         // 1,000 words are the most: the 1,001st cannot start.
-        let mut m = regex_matcher(pattern, &vocab, &trie);
+        let mut m = regex_matcher(pattern, &env);
         m.commit_bytes(words(1000, 2).as_bytes()).unwrap();
         assert!(m.is_accepting());
         let text = words(1001, 2);
-        let mut m = regex_matcher(pattern, &vocab, &trie);
+        let mut m = regex_matcher(pattern, &env);
         let err = m.commit_bytes(text.as_bytes()).unwrap_err();
         let last_word = text.rfind(' ').unwrap() + 1;
         assert_eq!(
@@ -131,8 +130,7 @@ fn cases(file: &str, n: usize) -> Vec<Case> {
 /// regexes, and JSON Schemas (inline or as JSON text) with the bench's
 /// checking options.
 struct Bench {
-    vocab: Arc<Vocabulary>,
-    trie: Arc<TokenTrie>,
+    env: Arc<TokenEnv>,
     eos: u32,
     schema_options: SchemaOptions,
     budget: Budget,
@@ -150,12 +148,11 @@ impl Bench {
             _ => panic!("no {kind} case here"),
         }
         .map_err(|e| e.to_string())?;
-        let c = CompiledGrammar::with_budget(&g, self.budget).map_err(|e| e.to_string())?;
-        Ok(Matcher::new(
-            Arc::new(c),
-            self.vocab.clone(),
-            self.trie.clone(),
-        ))
+        let c = self
+            .env
+            .compile_with_budget(&g, self.budget)
+            .map_err(|e| e.to_string())?;
+        Ok(Matcher::new(c, &self.env))
     }
 }
 
@@ -211,11 +208,11 @@ fn answers_of(template: &Matcher, valid: &[String], invalid: &[String], eos: u32
 #[test]
 fn full_dfa_changes_no_other_constraint() {
     common::bounded("full_dfa_changes_no_other_constraint", || {
-        let (vocab, trie) = common::tokenizer("gpt2");
+        let env = common::tokenizer("gpt2");
+        let vocab = env.vocab().clone();
         let bench = Bench {
             eos: vocab.eos_tokens()[0],
-            vocab: vocab.clone(),
-            trie: trie.clone(),
+            env: env.clone(),
             schema_options: SchemaOptions {
                 whitespace: Whitespace::Flexible,
                 property_order: PropertyOrder::Any,
@@ -250,12 +247,12 @@ fn full_dfa_changes_no_other_constraint() {
         // The same language spelled otherwise, so as not to share its table.
         let valid = ["é中 ñandú 日本語 Ωmega ünïcödé".to_string()];
         let invalid = ["é中  ñandú".to_string()];
-        let same = regex_matcher(r"(?:|(?:\w+\s?){1,1000})", &vocab, &trie);
+        let same = regex_matcher(r"(?:|(?:\w+\s?){1,1000})", &env);
         let want = answers_of(&same, &valid, &invalid, bench.eos);
         assert!(want[0].ends_with("accepted") && want[1].ends_with("refused"));
-        let sharing = regex_matcher(NESTED, &vocab, &trie);
+        let sharing = regex_matcher(NESTED, &env);
 
-        let mut m = regex_matcher(NESTED, &vocab, &trie);
+        let mut m = regex_matcher(NESTED, &env);
         let err = drive(&mut m, &words(500, 1)).unwrap_err();
         match &err {
             MatcherError::LexemeTooLarge { lexeme, limit } => {
@@ -284,7 +281,8 @@ fn full_dfa_changes_no_other_constraint() {
 #[test]
 fn allany19_generation_is_bounded() {
     common::bounded("allany19_generation_is_bounded", || {
-        let (vocab, trie) = common::tokenizer("smollm2");
+        let env = common::tokenizer("smollm2");
+        let vocab = env.vocab().clone();
         let path = common::data_dir().join("jsonschemabench/Handwritten-allany19.json");
         let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let schema = &file["schema"];
@@ -295,7 +293,7 @@ fn allany19_generation_is_bounded() {
             ..SchemaOptions::default()
         };
         let g = CompiledGrammar::new(&compile_with(schema, &opts).unwrap()).unwrap();
-        let mut m = Matcher::new(Arc::new(g), vocab.clone(), trie);
+        let mut m = Matcher::new(Arc::new(g), &env);
         let mut rng = common::Rng(19);
         let max_tokens = 30;
         let mut out: Vec<u8> = Vec::new();
@@ -340,7 +338,7 @@ fn allany19_generation_is_bounded() {
 #[test]
 fn each_stage_has_a_budget() {
     common::bounded("each_stage_has_a_budget", || {
-        let (vocab, trie) = common::tokenizer("gpt2");
+        let env = common::tokenizer("gpt2");
         let schema: Value = serde_json::from_str(
             r#"{"type": "string", "pattern": "[aA][12].*[zZ]", "minLength": 10,
                 "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#,
@@ -360,7 +358,7 @@ fn each_stage_has_a_budget() {
 
         // Mask: the lexeme named is the intersection of the string with
         // the patterns.
-        let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+        let mut m = Matcher::new(g.clone(), &env);
         m.commit_bytes(b"\"").unwrap();
         m.set_budget(Budget::new().mask(1_000));
         match m.try_compute_mask() {
@@ -380,12 +378,12 @@ fn each_stage_has_a_budget() {
         assert!(m.last_work() > 1_000);
         assert_eq!(m.last_error(), None);
         // The same as a fresh matcher's with no budget at all.
-        let mut free = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+        let mut free = Matcher::new(g.clone(), &env);
         free.commit_bytes(b"\"").unwrap();
         assert_eq!(free.try_compute_mask().unwrap(), mask);
 
         // Completion.
-        let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+        let mut m = Matcher::new(g.clone(), &env);
         m.commit_bytes(b"\"a").unwrap();
         m.set_budget(Budget::new().completion(20));
         match m.try_shortest_completion(200) {

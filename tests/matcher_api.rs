@@ -5,34 +5,18 @@
 use formwork::grammar::Grammar;
 use formwork::{
     json_grammar, regex_grammar, CompiledGrammar, Matcher, MatcherError, TokenId, TokenMask,
-    TokenTrie, Vocabulary,
+    Vocabulary,
 };
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 const EOS: TokenId = 50_256;
 
-fn gpt2() -> (Arc<Vocabulary>, Arc<TokenTrie>) {
-    static V: OnceLock<(Arc<Vocabulary>, Arc<TokenTrie>)> = OnceLock::new();
-    V.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/tokenizers/gpt2/tokenizer.json.gz"
-        );
-        let v = Vocabulary::from_file(path).unwrap();
-        assert_eq!(v.eos_tokens(), &[EOS]);
-        let t = TokenTrie::new(&v);
-        (Arc::new(v), Arc::new(t))
-    })
-    .clone()
-}
+mod common;
+
+use common::{gpt2, matcher};
 
 fn vocab() -> Arc<Vocabulary> {
-    gpt2().0
-}
-
-fn matcher(g: &Grammar) -> Matcher {
-    let (v, t) = gpt2();
-    Matcher::new(Arc::new(CompiledGrammar::new(g).unwrap()), v, t)
+    gpt2().vocab().clone()
 }
 
 fn regex(p: &str) -> Matcher {
@@ -366,11 +350,10 @@ fn special_tokens_never_allowed() {
         .with_logits_width(50_300)
         .unwrap(),
     );
-    let trie = Arc::new(TokenTrie::new(&padded));
+    let env = Arc::new(formwork::TokenEnv::new(padded.clone()));
     let mut m = Matcher::new(
         Arc::new(CompiledGrammar::new(&regex_grammar(r"(?s).*").unwrap()).unwrap()),
-        padded.clone(),
-        trie,
+        &env,
     );
     let mask = m.compute_mask();
     assert_eq!(mask.width(), 50_300);
@@ -458,12 +441,12 @@ fn intersection_lexemes_match_their_definition() {
             strings.extend(next.iter().cloned());
             frontier = next;
         }
-        let (v, t) = gpt2();
+        let env = gpt2();
         let mut checked = 0;
         for s in &strings {
             // A lexeme matching "" makes it optional, so "" is in the language then.
             let want = pos.iter().all(|r| r.is_match(s)) && !neg.iter().any(|r| r.is_match(s));
-            let mut m = Matcher::new(compiled.clone(), v.clone(), t.clone());
+            let mut m = Matcher::new(compiled.clone(), &env);
             let got = m.commit_bytes(s.as_bytes()).is_ok() && m.is_accepting();
             assert_eq!(got, want, "{all:?} except {except:?} on {s:?}");
             checked += 1;
@@ -527,9 +510,9 @@ fn shortest_completion_of_every_prefix_validates() {
                 skipped += 1;
                 continue;
             }
-            let (v, t) = gpt2();
+            let env = gpt2();
             for end in 0..=doc.len() {
-                let mut m = Matcher::new(g.clone(), v.clone(), t.clone());
+                let mut m = Matcher::new(g.clone(), &env);
                 m.commit_bytes(&doc.as_bytes()[..end]).unwrap();
                 let c = m.shortest_completion(512).unwrap_or_else(|| {
                     let prefix = String::from_utf8_lossy(&doc.as_bytes()[..end]);

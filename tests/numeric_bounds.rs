@@ -14,7 +14,7 @@
 mod common;
 
 use formwork::frontend::schema::{compile_with, FormatMode, SchemaOptions, Whitespace};
-use formwork::{CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+use formwork::{CompiledGrammar, Matcher, TokenEnv, Vocabulary};
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -177,14 +177,6 @@ impl Exact {
     }
 }
 
-/// The vendored GPT-2 tokenizer and its trie.
-fn gpt2() -> (Arc<Vocabulary>, Arc<TokenTrie>) {
-    let path = common::data_dir().join("tokenizers/gpt2/tokenizer.json.gz");
-    let v = Vocabulary::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let t = TokenTrie::new(&v);
-    (Arc::new(v), Arc::new(t))
-}
-
 /// The bounds under test, as written in the schema.
 const BOUNDS: &[&str] = &[
     "18446744073709551615",
@@ -273,7 +265,7 @@ struct Grammar {
 }
 
 impl Grammar {
-    fn new(schema: &Value, vocab: &Arc<Vocabulary>, trie: &Arc<TokenTrie>) -> Grammar {
+    fn new(schema: &Value, env: &Arc<TokenEnv>) -> Grammar {
         let opts = SchemaOptions {
             whitespace: Whitespace::Flexible,
             format: FormatMode::Annotate,
@@ -282,8 +274,8 @@ impl Grammar {
         let g = compile_with(schema, &opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
         let c = CompiledGrammar::new(&g).unwrap_or_else(|e| panic!("{schema}: {e}"));
         Grammar {
-            matcher: Matcher::new(Arc::new(c), vocab.clone(), trie.clone()),
-            vocab: vocab.clone(),
+            matcher: Matcher::new(Arc::new(c), env),
+            vocab: env.vocab().clone(),
         }
     }
 
@@ -316,7 +308,7 @@ fn schema(integer: bool, kw: &str, b: &str) -> Value {
 
 #[test]
 fn bounds_are_exact_decimal_comparisons() {
-    let (vocab, trie) = gpt2();
+    let env = common::gpt2();
     let (mut checked, mut masked, mut sound_only, mut refused) = (0, 0, 0, 0);
     let mut js_disagree = Vec::new();
     for b_text in BOUNDS {
@@ -325,7 +317,7 @@ fn bounds_are_exact_decimal_comparisons() {
         for integer in [false, true] {
             for kw in KEYWORDS {
                 let s = schema(integer, kw, b_text);
-                let g = Grammar::new(&s, &vocab, &trie);
+                let g = Grammar::new(&s, &env);
                 let js = jsonschema::validator_for(&s).unwrap();
                 for inst in &insts {
                     let x = Exact::parse(inst);
@@ -374,7 +366,7 @@ fn bounds_are_exact_decimal_comparisons() {
 /// draft-04 boolean forms of the exclusive bounds.
 #[test]
 fn combined_and_draft4_bounds() {
-    let (vocab, trie) = gpt2();
+    let env = common::gpt2();
     let cases: Vec<(Value, Vec<&str>, Vec<&str>)> = vec![
         (
             serde_json::from_str(r#"{"exclusiveMinimum": 0, "maximum": 1e-25}"#).unwrap(),
@@ -412,7 +404,7 @@ fn combined_and_draft4_bounds() {
         ),
     ];
     for (s, valid, invalid) in cases {
-        let g = Grammar::new(&s, &vocab, &trie);
+        let g = Grammar::new(&s, &env);
         for v in valid {
             assert!(g.matches(v) && g.masks_allow(v), "{s} should accept {v}");
         }
@@ -458,7 +450,7 @@ fn jsonschema_agrees_where_exact() {
 /// `enum` numbers beyond `f64` precision or range.
 #[test]
 fn other_numeric_keywords_are_exact() {
-    let (vocab, trie) = gpt2();
+    let env = common::gpt2();
     let cases: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
         (
             r#"{"const": 18446744073709551617}"#,
@@ -497,7 +489,7 @@ fn other_numeric_keywords_are_exact() {
     ];
     for (text, valid, invalid) in cases {
         let s: Value = serde_json::from_str(text).unwrap();
-        let g = Grammar::new(&s, &vocab, &trie);
+        let g = Grammar::new(&s, &env);
         for v in valid {
             assert!(g.matches(v), "{s} should accept {v}");
         }
@@ -586,10 +578,10 @@ fn test_suite_bignum_and_float_overflow() {
         (r#"{"exclusiveMinimum": -972783798187987123879878123.18878137}"#, &[("-972783798187987123879878123.188781371", false)]),
         (r#"{"type": "integer", "multipleOf": 0.5}"#, &[("1e308", true)]),
     ];
-    let (vocab, trie) = gpt2();
+    let env = common::gpt2();
     for (schema, tests) in groups {
         let s: Value = serde_json::from_str(schema).unwrap();
-        let g = Grammar::new(&s, &vocab, &trie);
+        let g = Grammar::new(&s, &env);
         for (inst, want) in *tests {
             assert_eq!(g.matches(inst), *want, "{schema}: {inst}");
             assert_eq!(g.masks_allow(inst), *want, "{schema}: masks for {inst}");

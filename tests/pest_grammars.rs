@@ -221,14 +221,14 @@ fn case_insensitive_strings_ranges_and_builtins() {
     .unwrap();
     let c = Arc::new(CompiledGrammar::new(&g).unwrap());
     let vocab = Arc::new(formwork::fuzzer::byte_vocabulary());
-    let trie = Arc::new(formwork::TokenTrie::new(&vocab));
+    let env = Arc::new(formwork::TokenEnv::new(vocab.clone()));
     for (text, ok) in [
         ("SeLeCt abc1", true),
         ("select cab 2\r\n", true),
         ("select d1", false),
         ("selekt a1", false),
     ] {
-        let mut m = formwork::Matcher::new(c.clone(), vocab.clone(), trie.clone());
+        let mut m = formwork::Matcher::new(c.clone(), &env);
         let accepted = m.commit_bytes(text.as_bytes()).is_ok() && m.is_accepting();
         assert_eq!(accepted, ok, "{text:?}");
     }
@@ -238,9 +238,9 @@ fn case_insensitive_strings_ranges_and_builtins() {
 fn accepts(grammar: &CompiledGrammar, cases: &[(&str, bool)]) {
     let c = Arc::new(grammar.clone());
     let vocab = Arc::new(formwork::fuzzer::byte_vocabulary());
-    let trie = Arc::new(formwork::TokenTrie::new(&vocab));
+    let env = Arc::new(formwork::TokenEnv::new(vocab.clone()));
     for (text, ok) in cases {
-        let mut m = formwork::Matcher::new(c.clone(), vocab.clone(), trie.clone());
+        let mut m = formwork::Matcher::new(c.clone(), &env);
         let accepted = m.commit_bytes(text.as_bytes()).is_ok() && m.is_accepting();
         assert_eq!(accepted, *ok, "{text:?}");
     }

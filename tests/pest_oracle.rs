@@ -22,7 +22,8 @@ const GRAMMARS: &[&str] = &[
 ];
 
 fn check(tokenizer: &str, strings_per_grammar: usize) -> (usize, usize) {
-    let (vocab, trie) = common::tokenizer(tokenizer);
+    let env = common::tokenizer(tokenizer);
+    let vocab = env.vocab().clone();
     let mut rng = Rng(0xfeed);
     let (mut states, mut diffs) = (0usize, 0usize);
     for file in GRAMMARS {
@@ -38,7 +39,7 @@ fn check(tokenizer: &str, strings_per_grammar: usize) -> (usize, usize) {
         for _ in 0..strings_per_grammar {
             let s = fuzzer.sample().unwrap();
             let toks = vocab.encode(&s).unwrap();
-            let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+            let mut m = Matcher::new(g.clone(), &env);
             for (i, &t) in toks.iter().enumerate().take(30) {
                 let mask = m.compute_mask();
                 let accepting = m.is_accepting();

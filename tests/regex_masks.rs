@@ -115,7 +115,8 @@ fn regexes() -> Vec<String> {
 }
 
 fn check_tokenizer(name: &str, min_states_per_regex: usize) -> (usize, usize) {
-    let (vocab, trie) = common::tokenizer(name);
+    let env = common::tokenizer(name);
+    let vocab = env.vocab().clone();
     let patterns = regexes();
     assert!(
         patterns.len() >= 60,
@@ -134,7 +135,7 @@ fn check_tokenizer(name: &str, min_states_per_regex: usize) -> (usize, usize) {
         let mut walks = 0;
         while compared < min_states_per_regex && walks < 200 {
             walks += 1;
-            let mut m = Matcher::new(grammar.clone(), vocab.clone(), trie.clone());
+            let mut m = Matcher::new(grammar.clone(), &env);
             let mut prefix: Vec<u8> = Vec::new();
             for _step in 0..40 {
                 let fast = m.compute_mask();

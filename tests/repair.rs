@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::Rng;
+
 use formwork::repair::{
     repair, repair_with, repair_with_schema, RepairError, RepairOptions, SchemaCheck, SchemaMode,
     MAX_DEPTH,
@@ -485,21 +487,6 @@ fn agreement_with_json_repair() {
 // ---------------------------------------------------------------------------
 // 2. property: valid JSON round-trips unchanged
 
-/// xorshift64*: small, seeded, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn gen_string(rng: &mut Rng) -> String {
     const PIECES: &[&str] = &[
         "a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\u{1}", "é", "中", "😀", "'", "`", "“", "”",
@@ -507,9 +494,7 @@ fn gen_string(rng: &mut Rng) -> String {
         "\u{2028}", "\u{a0}", "```",
     ];
     let n = rng.below(8);
-    (0..n)
-        .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
-        .collect()
+    (0..n).map(|_| PIECES[rng.below(PIECES.len())]).collect()
 }
 
 fn gen_value(rng: &mut Rng, depth: u32) -> Value {
@@ -518,12 +503,12 @@ fn gen_value(rng: &mut Rng, depth: u32) -> Value {
     match k {
         0 => Value::Null,
         1 => Value::Bool(rng.below(2) == 0),
-        2 => Value::Number(Number::from(rng.next() as i64 >> rng.below(64))),
+        2 => Value::Number(Number::from(rng.next_u64() as i64 >> rng.below(64))),
         3 => {
-            let f = (rng.next() as i64 as f64) / (1u64 << rng.below(60)) as f64;
+            let f = (rng.next_u64() as i64 as f64) / (1u64 << rng.below(60)) as f64;
             Number::from_f64(f).map_or(Value::Null, Value::Number)
         }
-        4 => Value::Number(Number::from(rng.next())),
+        4 => Value::Number(Number::from(rng.next_u64())),
         5 => Value::String(gen_string(rng)),
         6 => Value::Array(
             (0..rng.below(5))
@@ -733,13 +718,13 @@ fn random_bytes() {
     let mut rng = Rng(42);
     const ALPHABET: &[u8] = b"{}[]()\"'`:,.+-/*\\ \n\t01eE_aTfnNuI#;";
     for round in 0..3000 {
-        let len = rng.below(200) as usize;
+        let len = rng.below(200);
         let bytes: Vec<u8> = (0..len)
             .map(|_| {
                 if round % 2 == 0 {
-                    ALPHABET[rng.below(ALPHABET.len() as u64) as usize]
+                    ALPHABET[rng.below(ALPHABET.len())]
                 } else {
-                    rng.next() as u8
+                    rng.next_u64() as u8
                 }
             })
             .collect();
@@ -987,10 +972,8 @@ fn cli_schema_exit_zero_implies_valid() {
     for i in 0..600 {
         let schema = schemas[i % schemas.len()];
         let check = SchemaCheck::new(&serde_json::from_str(schema).unwrap()).unwrap();
-        let n = 1 + rng.below(12) as usize;
-        let text: String = (0..n)
-            .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
-            .collect();
+        let n = 1 + rng.below(12);
+        let text: String = (0..n).map(|_| PIECES[rng.below(PIECES.len())]).collect();
         let mut args = vec!["repair", "--schema", schema];
         if rng.below(2) == 0 {
             args.push("--salvage");

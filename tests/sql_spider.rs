@@ -8,7 +8,7 @@ mod common;
 
 use formwork::frontend::pest::sql::{restrict_to_schema, SqlSchema, SqlTable};
 use formwork::fuzzer::byte_vocabulary;
-use formwork::{pest_grammar, CompiledGrammar, Matcher, TokenTrie, Vocabulary};
+use formwork::{pest_grammar, CompiledGrammar, Matcher, Vocabulary};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -89,11 +89,11 @@ fn report(what: &str, total: usize, rejected: &[String]) {
 fn spider_queries_accepted_byte_by_byte() {
     let g = sql_grammar();
     let vocab = Arc::new(byte_vocabulary());
-    let trie = Arc::new(TokenTrie::new(&vocab));
+    let env = Arc::new(formwork::TokenEnv::new(vocab.clone()));
     let qs = queries();
     let mut rejected = Vec::new();
     for (_, q) in &qs {
-        let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+        let mut m = Matcher::new(g.clone(), &env);
         if !(m.commit_bytes(q.as_bytes()).is_ok() && m.is_accepting()) {
             rejected.push(q.clone());
         }
@@ -107,13 +107,14 @@ fn spider_queries_accepted_byte_by_byte() {
     ignore = "needs the Llama-3 tokenizer from ../shared/models (not vendored: Llama 3 licence)"
 )]
 fn spider_queries_accepted_token_by_token_llama3() {
-    let (vocab, trie) = common::tokenizer("llama3");
+    let env = common::tokenizer("llama3");
+    let vocab = env.vocab().clone();
     let g = sql_grammar();
     let qs = queries();
     let mut rejected = Vec::new();
     let mut masks = 0;
     for (i, (_, q)) in qs.iter().enumerate() {
-        let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+        let mut m = Matcher::new(g.clone(), &env);
         let toks = vocab.encode(q).unwrap();
         // Masks on every 8th query (commits check every token on all).
         let with_masks = i % 8 == 0;
@@ -142,7 +143,7 @@ fn spider_queries_accepted_with_their_schema() {
     let schemas = schemas();
     let text = sql_text();
     let vocab = Arc::new(byte_vocabulary());
-    let trie = Arc::new(TokenTrie::new(&vocab));
+    let env = Arc::new(formwork::TokenEnv::new(vocab.clone()));
     let mut by_db: HashMap<&str, Vec<&str>> = HashMap::new();
     let qs = queries();
     for (db, q) in &qs {
@@ -157,7 +158,7 @@ fn spider_queries_accepted_with_their_schema() {
         let g = Arc::new(CompiledGrammar::new(&g).unwrap());
         for q in &by_db[db] {
             total += 1;
-            let mut m = Matcher::new(g.clone(), vocab.clone(), trie.clone());
+            let mut m = Matcher::new(g.clone(), &env);
             if m.commit_bytes(q.as_bytes()).is_ok() && m.is_accepting() {
                 ok += 1;
             }

@@ -20,8 +20,8 @@
 #![no_main]
 
 use formwork::{
-    json_grammar, regex_grammar, CompiledGrammar, Matcher, MatcherError, TokenId, TokenMask,
-    TokenTrie, Vocabulary,
+    json_grammar, regex_grammar, Matcher, MatcherError, TokenId, TokenMask,
+    TokenEnv, Vocabulary,
 };
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
@@ -46,8 +46,8 @@ fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
         let vocab = Vocabulary::from_file(GPT2).expect("load GPT-2").with_logits_width(WIDTH).expect("width");
-        let vocab = Arc::new(vocab);
-        let trie = Arc::new(TokenTrie::new(&vocab));
+        let env = Arc::new(TokenEnv::new(vocab));
+        let vocab = env.vocab().clone();
         let grammars = [
             json_grammar(),
             // an ISO 8601 date-time
@@ -62,7 +62,7 @@ fn setup() -> &'static Setup {
         ];
         let templates = grammars
             .iter()
-            .map(|g| Matcher::new(Arc::new(CompiledGrammar::new(g).unwrap()), vocab.clone(), trie.clone()))
+            .map(|g| Matcher::new(env.compile(g).unwrap(), &env))
             .collect();
         let eos = vocab.eos_tokens()[0];
         assert_eq!(vocab.eos_tokens(), &[eos]);

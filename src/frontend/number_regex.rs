@@ -2381,11 +2381,9 @@ mod tests {
     /// Builds each part into a dense DFA like the lexer does; returns
     /// (total regex bytes, DFA states per part).
     fn dfa_stats(c: &NumberConstraint) -> (usize, Vec<usize>) {
-        use regex_automata::dfa::{dense, Automaton, StartKind};
-        use regex_automata::nfa::thompson;
+        use regex_automata::dfa::Automaton;
         use regex_automata::util::start;
-        use regex_automata::util::syntax;
-        use regex_automata::{Anchored, MatchKind};
+        use regex_automata::Anchored;
         let parts = number_regex(c).unwrap().unwrap();
         let size = parts.iter().map(|p| p.len()).sum();
         eprintln!(
@@ -2395,17 +2393,7 @@ mod tests {
         let states = parts
             .iter()
             .map(|p| {
-                let dfa = dense::Builder::new()
-                    .syntax(syntax::Config::new().utf8(true).unicode(true))
-                    .thompson(thompson::Config::new().utf8(true))
-                    .configure(
-                        dense::Config::new()
-                            .match_kind(MatchKind::All)
-                            .start_kind(StartKind::Anchored)
-                            .minimize(false),
-                    )
-                    .build(p)
-                    .unwrap();
+                let dfa = crate::lexer::dense_builder(None).build(p).unwrap();
                 // Count the states reachable from the anchored start.
                 let start = dfa
                     .start_state(&start::Config::new().anchored(Anchored::Yes))

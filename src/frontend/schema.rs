@@ -4177,12 +4177,19 @@ fn key_pattern_complement(all: &[String], except: &[String]) -> Vec<(Vec<String>
     out
 }
 
+/// The DFAs of the patterns [`token_matches`] checks values against (schema
+/// constants, defaults, property names), kept across schemas. Compiled
+/// grammars take their lexeme DFAs from the cache they are compiled with,
+/// never from this one.
+static VALUE_DFAS: std::sync::LazyLock<crate::lexer::DfaCache> =
+    std::sync::LazyLock::new(crate::lexer::DfaCache::default);
+
 fn token_matches(rx: &[String], token: &str, ptr: &str) -> R<bool> {
     use crate::lexer::{LexemeDfa, DEAD};
     for r in rx {
-        // The lexer's DFAs are cached process-wide by pattern: the same
-        // key patterns are checked against many keys and branches.
-        let dfa = match LexemeDfa::new(r) {
+        // The same key patterns are checked against many keys and
+        // branches: their DFAs are kept in the front end's cache.
+        let dfa = match LexemeDfa::new(r, &VALUE_DFAS) {
             Ok(d) => d,
             Err(GrammarError::EmptyRegex { .. }) => return Ok(false),
             Err(e) => {

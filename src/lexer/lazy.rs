@@ -39,14 +39,18 @@
 //! once a table holds one share's worth, the lexeme DFA cache drops it, so
 //! that grammars compiled later start from a fresh one.
 
-use super::{DEAD, UNKNOWN};
+use super::classes::{class_table, refine_classes, DEAD, DFA_SIZE_LIMIT, UNKNOWN};
+use super::dfa::LexemeDfa;
+use super::literal::LiteralDfa;
+use super::repeat::LazyRepeat;
+use super::rows::{Grows, Named, Room, Rows};
+use super::strings::StringSetDfa;
 use crate::error::GrammarError;
 use crate::hash::FxBuild;
 use regex_automata::nfa::thompson::{self, State, WhichCaptures, NFA};
 use regex_automata::util::primitives::StateID;
 use regex_syntax::hir::{Hir, HirKind};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// A DFA built on demand from a Thompson NFA (see the module docs).
@@ -67,173 +71,6 @@ pub(crate) struct LazyDfa {
     /// Per NFA state, the fewest bytes to a match (computed on first use:
     /// only the search for a completion needs it).
     nfa_dist: OnceLock<Vec<u32>>,
-}
-
-/// The rows of a lazily built DFA: per state, its transition per class
-/// ([`UNKNOWN`] until computed), 1 if it accepts, and its distance to a
-/// match ([`UNKNOWN`] until asked for). Rows are added and cells filled
-/// under the DFA's lock, but read without it: a lexer only takes the lock
-/// for a transition nobody has computed yet.
-///
-/// Rows live in chunks that double in size (16, 16, 32, 64, … rows), so a
-/// row never moves once made and a small DFA stays small.
-#[derive(Debug)]
-pub(super) struct Rows {
-    width: usize,
-    chunks: [OnceLock<Box<[AtomicU32]>>; 32],
-}
-
-impl Rows {
-    pub(super) fn new(stride: usize) -> Rows {
-        Rows {
-            width: stride + 2,
-            chunks: std::array::from_fn(|_| OnceLock::new()),
-        }
-    }
-
-    /// Chunk and row within it of state `s`.
-    #[inline]
-    fn locate(s: usize) -> (usize, usize) {
-        if s < 16 {
-            (0, s)
-        } else {
-            let k = (usize::BITS - 1 - (s >> 4).leading_zeros()) as usize + 1;
-            (k, s - (16 << (k - 1)))
-        }
-    }
-
-    /// Cell `col` of row `s` ([`UNKNOWN`] if the row does not exist).
-    #[inline]
-    pub(super) fn get(&self, s: u32, col: usize) -> u32 {
-        let (k, r) = Self::locate(s as usize);
-        match self.chunks.get(k).and_then(OnceLock::get) {
-            Some(c) => c[r * self.width + col].load(Ordering::Acquire),
-            None => UNKNOWN,
-        }
-    }
-
-    pub(super) fn set(&self, s: u32, col: usize, v: u32) {
-        let (k, r) = Self::locate(s as usize);
-        if let Some(c) = self.chunks.get(k).and_then(OnceLock::get) {
-            c[r * self.width + col].store(v, Ordering::Release);
-        }
-    }
-
-    /// The distance to a match remembered for state `s`, if any.
-    #[inline]
-    pub(super) fn dist(&self, s: u32) -> Option<u32> {
-        Some(self.get(s, self.width - 1)).filter(|&d| d != UNKNOWN)
-    }
-
-    /// Remembers state `s`'s distance to a match (an idempotent fact, so
-    /// no lock is needed).
-    pub(super) fn set_dist(&self, s: u32, d: u32) {
-        self.set(s, self.width - 1, d);
-    }
-
-    /// Cell `col` of row `s`, computed by `compute` under `lock` if still
-    /// unknown once the lock is held (another thread may have filled it
-    /// meanwhile). A computation that gives up (`None`: the operation's
-    /// budget is spent, or the table is full) reads as [`DEAD`] for this
-    /// once and leaves the cell unknown.
-    pub(super) fn fill<G>(
-        &self,
-        s: u32,
-        col: usize,
-        lock: &Mutex<G>,
-        compute: impl FnOnce(&mut G) -> Option<u32>,
-    ) -> u32 {
-        let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
-        let t = self.get(s, col);
-        if t != UNKNOWN {
-            return t;
-        }
-        match compute(&mut g) {
-            Some(t) => {
-                self.set(s, col, t);
-                t
-            }
-            None => DEAD,
-        }
-    }
-
-    /// Makes row `s` (all transitions unknown). False if there is no room.
-    pub(super) fn add(&self, s: u32, accept: bool) -> bool {
-        let (k, r) = Self::locate(s as usize);
-        let Some(slot) = self.chunks.get(k) else {
-            return false;
-        };
-        let len = if k == 0 { 16 } else { 16 << (k - 1) };
-        let c = slot.get_or_init(|| {
-            (0..len * self.width)
-                .map(|_| AtomicU32::new(UNKNOWN))
-                .collect()
-        });
-        c[r * self.width + self.width - 2].store(accept as u32, Ordering::Release);
-        true
-    }
-}
-
-/// Room in a lazily built table, which many grammars may share (through
-/// the lexeme DFA cache): each owner (a compiled grammar, see
-/// [`crate::budget::owner`]) may add states worth the table's size limit,
-/// and all together [`SHARED_ROOM`] times that. A constraint that fills its
-/// share is refused further states, and another constraint using the same
-/// table goes on in its own share, as it would with a table of its own.
-#[derive(Debug)]
-pub(super) struct Room {
-    limit: usize,
-    total: usize,
-    by_owner: HashMap<u64, usize, FxBuild>,
-    /// States refused so far.
-    refusals: u64,
-}
-
-/// How many owners' worth of states a shared table holds at most.
-pub(super) const SHARED_ROOM: usize = 4;
-
-impl Room {
-    pub(super) fn new(limit: usize) -> Room {
-        Room {
-            limit,
-            total: 0,
-            by_owner: HashMap::default(),
-            refusals: 0,
-        }
-    }
-
-    /// Takes `cost` bytes for the running operation's owner; false if they
-    /// fit neither in its share nor in the table.
-    pub(super) fn take(&mut self, cost: usize) -> bool {
-        let mine = self.by_owner.entry(crate::budget::owner()).or_default();
-        if *mine + cost > self.limit || self.total + cost > SHARED_ROOM * self.limit {
-            self.refusals += 1;
-            return false;
-        }
-        *mine += cost;
-        self.total += cost;
-        true
-    }
-
-    /// Takes `cost` bytes whatever the shares (a table's first state).
-    pub(super) fn take_anyway(&mut self, cost: usize) {
-        self.total += cost;
-    }
-
-    /// Records a state refused for another reason (no row left).
-    pub(super) fn refuse(&mut self) {
-        self.refusals += 1;
-    }
-
-    pub(super) fn refusals(&self) -> u64 {
-        self.refusals
-    }
-
-    /// The table holds a share's worth of states: a grammar compiled now
-    /// should start from a fresh one.
-    pub(super) fn is_full(&self) -> bool {
-        self.total >= self.limit || self.refusals > 0
-    }
 }
 
 #[derive(Debug)]
@@ -294,7 +131,7 @@ impl LazyDfa {
                 pattern: pattern.to_string(),
                 message: e.to_string(),
             })?;
-        let (classes, reps) = super::class_table(nfa.byte_classes());
+        let (classes, reps) = class_table(nfa.byte_classes());
         let stride = reps.len();
         let n = nfa.states().len();
         let start = nfa.start_anchored();
@@ -347,31 +184,18 @@ impl LazyDfa {
     /// when the running operation has to stop: see [`crate::budget`]).
     #[inline]
     pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
-        let t = self.rows.get(s, class as usize);
-        if t != UNKNOWN {
-            return t;
-        }
-        self.next_slow(s, class as usize)
+        let class = class as usize;
+        self.rows.next(s, class, &self.inner, self.named(), |g| {
+            g.step(&self.rows, s, class, self.reps[class])
+        })
     }
 
-    #[cold]
-    fn next_slow(&self, s: u32, class: usize) -> u32 {
-        self.rows.fill(s, class, &self.inner, |g| {
-            // After a stop nothing is built, and nothing is blamed on this.
-            if crate::budget::stopped() {
-                return None;
-            }
-            let refusals = g.room.refusals();
-            let t = g.step(&self.rows, s, class, self.reps[class]);
-            if t.is_none() {
-                if g.room.refusals() > refusals {
-                    crate::budget::stop_full(&self.name, self.size_limit);
-                } else {
-                    crate::budget::blame(&self.name, false);
-                }
-            }
-            t
-        })
+    fn named(&self) -> Named<'_> {
+        Named {
+            name: &self.name,
+            size_limit: self.size_limit,
+            outer: false,
+        }
     }
 
     #[inline]
@@ -403,7 +227,7 @@ impl LazyDfa {
         while s < self.state_count() {
             for c in 0..self.stride {
                 if self.rows.get(s as u32, c) == UNKNOWN {
-                    self.next_slow(s as u32, c);
+                    self.next(s as u32, c as u8);
                     if self.rows.get(s as u32, c) == UNKNOWN {
                         return None;
                     }
@@ -525,6 +349,12 @@ impl LazyDfa {
 
 /// "Unreachable" in distances to a match.
 const FAR: u32 = u32::MAX / 4;
+
+impl Grows for Inner {
+    fn room(&self) -> &Room {
+        &self.room
+    }
+}
 
 impl Inner {
     /// The successor of state `s` on `byte`; `None` if it has no room or
@@ -677,7 +507,7 @@ pub(crate) struct LazyProduct {
     /// What the lexeme is, for errors.
     name: Box<str>,
     /// Positive parts, then negative ones.
-    parts: Vec<super::LexemeDfa>,
+    parts: Vec<LexemeDfa>,
     npos: usize,
     stride: usize,
     reps: Vec<u8>,
@@ -765,20 +595,26 @@ enum Liveness {
     Dead,
 }
 
+impl Grows for ProductInner {
+    fn room(&self) -> &Room {
+        &self.room
+    }
+}
+
 impl LazyProduct {
     /// The product of `all` and `except` with the joint byte classes,
     /// named `name` in errors; `None` if the language is empty, or if the
     /// running operation stopped before that was known (see
     /// [`crate::budget`]).
     pub(crate) fn new(
-        all: &[super::LexemeDfa],
-        except: &[super::LexemeDfa],
+        all: &[LexemeDfa],
+        except: &[LexemeDfa],
         size_limit: usize,
         name: &str,
     ) -> Option<(LazyProduct, [u8; 256])> {
-        let parts: Vec<super::LexemeDfa> = all.iter().chain(except).cloned().collect();
+        let parts: Vec<LexemeDfa> = all.iter().chain(except).cloned().collect();
         let mut classes = [0u8; 256];
-        let reps = super::refine_classes(&mut classes, parts.iter().map(|d| &d.classes));
+        let reps = refine_classes(&mut classes, parts.iter().map(|d| &d.classes));
         let stride = reps.len();
         let p = LazyProduct {
             name: name.into(),
@@ -858,34 +694,18 @@ impl LazyProduct {
     /// The live state after class `class` from state `s`, or [`DEAD`].
     #[inline]
     pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
-        let t = self.rows.get(s, class as usize);
-        if t != UNKNOWN {
-            return t;
-        }
-        self.next_slow(s, class as usize)
-    }
-
-    #[cold]
-    fn next_slow(&self, s: u32, class: usize) -> u32 {
-        self.rows.fill(s, class, &self.inner, |g| {
-            if crate::budget::stopped() {
-                return None;
+        let class = class as usize;
+        let who = Named {
+            name: &self.name,
+            size_limit: self.size_limit,
+            outer: true,
+        };
+        self.rows.next(s, class, &self.inner, who, |g| {
+            let r = self.raw_next(g, s, class)?;
+            if r == DEAD {
+                return Some(DEAD);
             }
-            let refusals = g.room.refusals();
-            let t = self.raw_next(g, s, class).and_then(|r| {
-                if r == DEAD {
-                    return Some(DEAD);
-                }
-                Some(if self.resolve(g, r)? { r } else { DEAD })
-            });
-            if t.is_none() {
-                if g.room.refusals() > refusals {
-                    crate::budget::stop_full(&self.name, self.size_limit);
-                } else {
-                    crate::budget::blame(&self.name, true);
-                }
-            }
-            t
+            Some(if self.resolve(g, r)? { r } else { DEAD })
         })
     }
 
@@ -1256,11 +1076,11 @@ pub(crate) enum Lazy {
     Regex(LazyDfa),
     Product(LazyProduct),
     /// A long counted repetition of overlapping units (see [`super::repeat`]).
-    Repeat(Box<super::repeat::LazyRepeat>),
+    Repeat(Box<LazyRepeat>),
     /// Not built at all: worked out from the string (see [`super::literal`]).
-    Literal(super::literal::LiteralDfa),
+    Literal(LiteralDfa),
     /// Worked out from a trie of strings (see [`super::strings`]).
-    Strings(super::strings::StringSetDfa),
+    Strings(StringSetDfa),
 }
 
 impl Lazy {
@@ -1310,7 +1130,7 @@ impl Lazy {
             Lazy::Product(p) => p.complete(),
             Lazy::Repeat(r) => r.complete(),
             Lazy::Literal(l) => Some(l.complete()),
-            Lazy::Strings(t) => t.complete(super::DFA_SIZE_LIMIT / 4),
+            Lazy::Strings(t) => t.complete(DFA_SIZE_LIMIT / 4),
         }
     }
 

@@ -16,9 +16,10 @@
 //! one of its spellings, and [`LiteralDfa::next`] works the transition out
 //! from the string. As tables, the names of a schema corpus took hundreds of
 //! megabytes (a few kilobytes each, most of it escape states), and crowded
-//! the lexemes every schema shares out of the process-wide cache.
+//! the lexemes every schema shares out of the DFA cache.
 
-use super::{LexemeDfa, DEAD};
+use super::classes::DEAD;
+use super::dfa::LexemeDfa;
 use crate::grammar::{json_short_escape, json_short_unescape, spell_json_char_into};
 
 /// The string whose spellings `pattern` matches, if `pattern` is exactly
@@ -104,7 +105,7 @@ fn first_char(group: &str) -> Option<char> {
 /// It holds no table: [`LiteralDfa`] works each transition out from the
 /// string itself. A schema corpus names tens of thousands of distinct
 /// properties; as tables (a few kilobytes each) they crowded the
-/// process-wide DFA cache out of the lexemes every schema shares.
+/// DFA cache out of the lexemes every schema shares.
 pub(crate) fn literal_dfa(s: &str) -> LexemeDfa {
     let chars: Box<[CharSpelling]> = s.chars().map(CharSpelling::new).collect();
     // A class per byte that appears on an edge; every other byte is dead

@@ -32,8 +32,9 @@
 //! thread. States are interned as they are reached, like [`super::lazy`]'s,
 //! under the same size limit and work budget.
 
-use super::lazy::{Room, Rows};
-use super::{LexemeDfa, DEAD, UNKNOWN};
+use super::classes::{refine_classes, DEAD, UNKNOWN};
+use super::dfa::LexemeDfa;
+use super::rows::{Grows, Named, Room, Rows};
 use crate::hash::FxBuild;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -160,6 +161,12 @@ struct Inner {
     scratch: Vec<u32>,
 }
 
+impl Grows for Inner {
+    fn room(&self) -> &Room {
+        &self.room
+    }
+}
+
 impl LazyRepeat {
     /// `a b{min,max} c` (B not nullable; A and C absent when `None`), with
     /// the joint byte classes; named `name` in errors.
@@ -175,7 +182,7 @@ impl LazyRepeat {
         debug_assert!(!b.is_accepting(b.start), "B must not be nullable");
         let mut classes = [0u8; 256];
         let tables = a.iter().chain([&b]).chain(c.iter()).map(|d| &d.classes);
-        let reps = super::refine_classes(&mut classes, tables);
+        let reps = refine_classes(&mut classes, tables);
         let b_terminal = (0..b.state_count() as u32)
             .map(|s| (0..=255u8).all(|x| b.next(s, x) == DEAD))
             .collect();
@@ -251,29 +258,14 @@ impl LazyRepeat {
     /// running operation has to stop: see [`crate::budget`]).
     #[inline]
     pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
-        let t = self.rows.get(s, class as usize);
-        if t != UNKNOWN {
-            return t;
-        }
-        self.next_slow(s, class as usize)
-    }
-
-    #[cold]
-    fn next_slow(&self, s: u32, class: usize) -> u32 {
-        self.rows.fill(s, class, &self.inner, |g| {
-            if crate::budget::stopped() {
-                return None;
-            }
-            let refusals = g.room.refusals();
-            let t = self.step(g, s, self.reps[class]);
-            if t.is_none() {
-                if g.room.refusals() > refusals {
-                    crate::budget::stop_full(&self.name, self.size_limit);
-                } else {
-                    crate::budget::blame(&self.name, false);
-                }
-            }
-            t
+        let class = class as usize;
+        let who = Named {
+            name: &self.name,
+            size_limit: self.size_limit,
+            outer: false,
+        };
+        self.rows.next(s, class, &self.inner, who, |g| {
+            self.step(g, s, self.reps[class])
         })
     }
 

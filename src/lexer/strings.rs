@@ -27,7 +27,8 @@
 //!   (with `ESC = 2 + nodes`). Narrowing the run by one more digit is a
 //!   binary search.
 
-use super::{LexemeDfa, DEAD};
+use super::classes::DEAD;
+use super::dfa::LexemeDfa;
 use crate::error::GrammarError;
 use crate::grammar::{json_short_escape, json_short_unescape};
 

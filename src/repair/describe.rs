@@ -10,7 +10,7 @@
 //! # Ok::<(), formwork::repair::RepairError>(())
 //! ```
 
-use super::{Fix, RepairKind, Repaired};
+use super::types::{Fix, RepairKind, Repaired};
 use std::fmt;
 
 impl RepairKind {

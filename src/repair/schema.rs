@@ -72,7 +72,9 @@
 //! schema branch that applies to it, `$ref` chains are followed at most
 //! [`MAX_REF_HOPS`] times per node, and `anyOf`/`oneOf` try each branch once.
 
-use super::{repair, repair_marking_left_out, Fix, RepairError, RepairKind, SchemaCheck, LEFT_OUT};
+use super::check::SchemaCheck;
+use super::parser::{repair_marking_left_out, repair_text, LEFT_OUT};
+use super::types::{Fix, RepairError, RepairKind, RepairOptions};
 use crate::frontend::number_regex::Decimal;
 use crate::frontend::schema_values::same_value;
 use serde_json::{Map, Number, Value};
@@ -608,7 +610,9 @@ impl<'s> Walker<'s> {
                         .ok()
                         .or_else(|| {
                             if salvage {
-                                repair(x).ok().map(|r| r.value)
+                                repair_text(x, &RepairOptions::default(), false)
+                                    .ok()
+                                    .map(|r| r.value)
                             } else {
                                 None
                             }

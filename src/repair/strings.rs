@@ -8,7 +8,14 @@
 //! again. The look-ahead helpers below cache their searches so that a text
 //! made of quotes stays linear.
 
-use super::*;
+use super::chars::{
+    is_delimiter, is_double_quote_like, is_ident, is_ident_start, is_quote, is_single_quote_like,
+    is_unquoted_delimiter, is_url_char, is_ws,
+};
+use super::parser::{Ctx, Parser, StrMode};
+use super::types::{RepairError, RepairKind};
+use serde_json::Value;
+use std::mem::take;
 
 impl Parser {
     pub(super) fn parse_string(&mut self, ctx: Ctx) -> Result<Option<Value>, RepairError> {
@@ -93,7 +100,32 @@ impl Parser {
         Some(value)
     }
 
+    /// Reads a string from its opening quote; see the module documentation
+    /// for how a string whose quotes are wrong ends. At most one
+    /// [`StrScan::Retry`] in another [`StrMode`].
     pub(super) fn scan_string(&mut self, mode: StrMode, ctx: Ctx) -> StrScan {
+        let mut st = match self.scan_open(mode, ctx) {
+            Ok(st) => st,
+            Err(done) => return done,
+        };
+        loop {
+            let Some(c) = self.cur() else {
+                return self.scan_end_of_text(st);
+            };
+            match self.scan_char(&mut st, c) {
+                Step::Done(r) => return r,
+                Step::Continue => continue,
+                Step::Next => {}
+            }
+            if st.skip_escapes && self.cur() == Some('\\') {
+                self.i += 1;
+            }
+        }
+    }
+
+    /// The opening quote (and a doubled one, `""value"`): the state of the
+    /// scan, or the string when it ends there.
+    fn scan_open(&mut self, mode: StrMode, ctx: Ctx) -> Result<Scan, StrScan> {
         let start = self.i;
         let mut skip_escapes = false;
         if self.cur() == Some('\\') {
@@ -103,7 +135,7 @@ impl Parser {
             self.fix(RepairKind::UnescapedText, start);
         }
         let Some(q) = self.cur() else {
-            return StrScan::Done(String::new());
+            return Err(StrScan::Done(String::new()));
         };
         let open_at = self.i;
         if q != '"' {
@@ -134,7 +166,7 @@ impl Parser {
             if matches!(self.at(after), None | Some(',' | ':' | '}' | ']' | '\n')) {
                 self.fix(RepairKind::SkippedJunk, self.i);
                 self.i = k;
-                return StrScan::Done(String::new());
+                return Err(StrScan::Done(String::new()));
             }
         }
         if mode == StrMode::Normal && self.cur() == Some(q) {
@@ -165,11 +197,11 @@ impl Parser {
         let mut out = String::new();
         // Start (in `out`) of a trailing run of raw whitespace, and whether it
         // holds a raw newline: `"text\n"` loses that newline.
-        let mut raw_ws: Option<(usize, bool)> = None;
+        let raw_ws: Option<(usize, bool)> = None;
         // In an object value: the first comma that is followed by the start of
         // another member (`, "b":`, `, b:`). If the end quote turns out to be
         // missing, the value ends there (`{"a": "x, b: 1`).
-        let mut member_comma: Option<usize> = None;
+        let member_comma: Option<usize> = None;
         let obj_value_text = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
         // Quotes inside an object value taken as text so far: while their
         // number is odd, a quote before the object's `}` closes the quoted
@@ -179,319 +211,363 @@ impl Parser {
             out.push(q);
             text_quotes = 1;
         }
-        let mut low_quote_open = false;
+        let low_quote_open = false;
         // In an array item: a quote taken as text opened a quoted span that
         // the next quote closes.
-        let mut span_open = false;
+        let span_open = false;
         // Inside `[…` with no whitespace since: a regex character class.
-        let mut class_open = false;
+        let class_open = false;
         // `{` in the text not closed yet: a `}` after a quote may close it.
-        let mut open_braces = 0usize;
-        loop {
-            let Some(c) = self.cur() else {
-                // End of text: the end quote is missing.
-                if self.stream_stable {
-                    // Cut off while streaming: keep the text as it is, so that a
-                    // longer prefix only extends it.
-                    self.fix(RepairKind::ClosedString, self.i);
-                    return StrScan::Done(out);
-                }
-                if let Some(k) = member_comma {
-                    // The first scan took every quote before `k` as text.
-                    return StrScan::Retry(StrMode::StopAtQuotesText(k));
-                }
-                if obj_value_text {
-                    // `{"a": "text "quoted" text}`: the end quote is missing
-                    // and the `}` that ends the text closes the object; the
-                    // quotes before it were text.
-                    let mut k = self.prev_non_ws(self.i);
-                    if k >= open_at + 4 && self.starts_with(k - 3, "```") {
-                        k = self.prev_non_ws(k - 3);
-                    }
-                    let quotes = (open_at + 1..k).filter(|&j| self.at(j).is_some_and(is_end));
-                    let quotes = quotes.count();
-                    if k > open_at + 1
-                        && self.at(k - 1) == Some('}')
-                        && quotes > 0
-                        && quotes % 2 == 0
-                    {
-                        // Only when the quotes inside pair up (`"sic"`): a
-                        // single one (`"b": "x" true}`) is the end quote.
-                        return StrScan::Retry(StrMode::StopAtQuotesText(k - 1));
-                    }
-                }
-                if mode == StrMode::Normal {
-                    let mut k = self.prev_non_ws(self.i);
-                    if k >= open_at + 4 && self.starts_with(k - 3, "```") {
-                        // A closing code fence ends the text: look before it.
-                        k = self.prev_non_ws(k - 3);
-                    }
-                    if k > open_at && self.at(k - 1).is_some_and(is_delimiter) {
-                        return StrScan::Retry(StrMode::StopAtDelimiter);
-                    }
-                }
-                self.fix(RepairKind::ClosedString, self.i);
-                trim_end_ws(&mut out);
-                return StrScan::Done(out);
-            };
-            if let StrMode::StopAt(stop) | StrMode::StopAtQuotesText(stop) = mode {
-                if self.i == stop {
-                    self.fix(RepairKind::AddedMissingQuote, self.i);
-                    trim_end_ws(&mut out);
-                    return StrScan::Done(out);
-                }
+        let open_braces = 0usize;
+        Ok(Scan {
+            mode,
+            ctx,
+            q,
+            is_end,
+            open_at,
+            skip_escapes,
+            doubled,
+            obj_value_text,
+            out,
+            raw_ws,
+            member_comma,
+            text_quotes,
+            low_quote_open,
+            span_open,
+            class_open,
+            open_braces,
+        })
+    }
+
+    /// The text ends before the end quote.
+    fn scan_end_of_text(&mut self, mut st: Scan) -> StrScan {
+        // End of text: the end quote is missing.
+        if self.stream_stable {
+            // Cut off while streaming: keep the text as it is, so that a
+            // longer prefix only extends it.
+            self.fix(RepairKind::ClosedString, self.i);
+            return StrScan::Done(st.out);
+        }
+        if let Some(k) = st.member_comma {
+            // The first scan took every quote before `k` as text.
+            return StrScan::Retry(StrMode::StopAtQuotesText(k));
+        }
+        if st.obj_value_text {
+            // `{"a": "text "quoted" text}`: the end quote is missing
+            // and the `}` that ends the text closes the object; the
+            // quotes before it were text.
+            let mut k = self.prev_non_ws(self.i);
+            if k >= st.open_at + 4 && self.starts_with(k - 3, "```") {
+                k = self.prev_non_ws(k - 3);
             }
-            if c == ',' && ctx == Ctx::Object && !self.key_mode {
-                if let Some(end) = self.inline_container_after(self.i + 1) {
-                    // `"a, {"k": 1}, ...`: a balanced object or array right
-                    // after a comma inside an object value is quoted text,
-                    // not the next member.
-                    out.extend(&self.s[self.i..end]);
-                    self.fix(RepairKind::EscapedQuote, self.i);
-                    raw_ws = None;
-                    self.i = end;
-                    continue;
-                }
-            }
-            if doubled && c == q && self.at(self.i + 1) == Some(q) {
-                // The end of `""value""`.
-                self.fix(RepairKind::EscapedQuote, self.i);
-                self.i += 2;
-                trim_end_ws(&mut out);
-                return StrScan::Done(out);
-            }
-            if matches!(c, '{' | '[') && obj_value_text {
-                if let Some(end) = self.quoted_container_in_text(self.i, is_end) {
-                    // `"{"k": 1}"`, `"list [1, "2"]"`: a container with
-                    // quotes inside is text.
-                    out.extend(self.s.get(self.i..end).unwrap_or_default());
-                    self.fix(RepairKind::EscapedQuote, self.i);
-                    raw_ws = None;
-                    self.i = end;
-                    continue;
-                }
-            }
-            if is_end(c) && matches!(mode, StrMode::StopAtQuotesText(_)) {
-                self.fix(RepairKind::EscapedQuote, self.i);
-                out.push(c);
-                raw_ws = None;
-                self.i += 1;
-            } else if is_end(c) {
-                let quote_at = self.i;
-                let after = self.skip_ws_at(self.i + 1, false);
-                let next = self.at(after);
-                let obj_value = ctx == Ctx::Object && !self.key_mode && mode == StrMode::Normal;
-                // (Not while streaming: the quotes that decide may not have
-                // arrived yet.)
-                let in_array = ctx == Ctx::Array
-                    && !self.key_mode
-                    && mode == StrMode::Normal
-                    && !self.stream_stable;
-                let old_end = mode != StrMode::Normal
-                    || match next {
-                        None => true,
-                        Some(n) => end_delimiter(n, ctx) || is_quote(n) || n.is_ascii_digit(),
-                    };
-                if in_array
-                    && (span_open || (!old_end && self.array_quote_opens_span(quote_at, q, is_end)))
-                {
-                    // `["a "b" c"]`: a quoted span inside an array item.
-                    span_open = !span_open;
-                    self.fix(RepairKind::EscapedQuote, quote_at);
-                    out.push(c);
-                    raw_ws = None;
-                    self.i = quote_at + 1;
-                    continue;
-                }
-                if obj_value && class_open && self.class_closes_ahead(quote_at + 1) {
-                    // `"[^'"]+"`: a quote inside a regular expression's
-                    // character class is text.
-                    self.fix(RepairKind::EscapedQuote, quote_at);
-                    out.push(c);
-                    raw_ws = None;
-                    self.i = quote_at + 1;
-                    continue;
-                }
-                let opens_key = obj_value && self.opens_next_key(open_at, quote_at);
-                // Junk between the end quote and the rest of the object.
-                let mut junk_end = None;
-                let odd = text_quotes % 2 == 1;
-                if obj_value
-                    && odd
-                    && !opens_key
-                    && open_braces == 0
-                    && self.closes_object_at(quote_at + 1)
-                {
-                    // `{"a": "v"alue"}`: this quote closes the quoted span
-                    // and the value ends at the object's `}`.
-                    self.fix(RepairKind::EscapedQuote, quote_at);
-                    out.push(c);
-                    self.i = quote_at + 1;
-                    self.fix(RepairKind::AddedMissingQuote, self.i);
-                    return StrScan::Done(out);
-                }
-                if obj_value
-                    && !odd
-                    && !opens_key
-                    && self.at(quote_at + 1).is_some_and(is_end)
-                    && !self.quoted_key_at(quote_at + 1)
-                    && self.object_value_ends_at(quote_at + 2)
-                {
-                    // `"5'11"", `: a doubled quote before the end of the
-                    // member is a literal quote and the end quote.
-                    self.fix(RepairKind::EscapedQuote, quote_at);
-                    out.push(c);
-                    self.i = quote_at + 2;
-                    return StrScan::Done(out);
-                }
-                let is_real_end = if obj_value {
-                    !opens_key
-                        && if odd {
-                            self.object_value_ends_at(quote_at + 1)
-                                && !self.closes_object_at(quote_at + 1)
-                        } else {
-                            self.object_value_ends_at(quote_at + 1) || {
-                                junk_end = self.closes_before_quote(quote_at + 1, is_end);
-                                junk_end.is_some()
-                            }
-                        }
-                } else {
-                    old_end
-                };
-                if is_real_end {
-                    // `"a" "b"` where the second quote is the start of text
-                    // that goes on, e.g. `"The TV is 72""` — a doubled quote
-                    // at the very end is a literal quote.
-                    if next.is_some_and(is_end)
-                        && after == quote_at + 1
-                        && self.at(after + 1).is_none()
-                        && mode == StrMode::Normal
-                        && !out.is_empty()
-                    {
-                        out.push(c);
-                        self.fix(RepairKind::EscapedQuote, quote_at);
-                        self.i = after + 1;
-                        self.fix(RepairKind::ClosedString, self.i);
-                        return StrScan::Done(out);
-                    }
-                    self.i = quote_at + 1;
-                    if let Some(j) = junk_end {
-                        let j = self.prev_non_ws(j);
-                        if j > self.i {
-                            self.fix(RepairKind::SkippedJunk, self.skip_ws_at(self.i, true));
-                            self.i = j;
-                        }
-                    }
-                    if let Some((from, true)) = raw_ws {
-                        out.truncate(from);
-                    }
-                    return StrScan::Done(out);
-                }
-                let prev = self.prev_non_ws(quote_at);
-                if obj_value && !opens_key {
-                    // A quote inside an object value that is not followed by
-                    // the end of the member: part of the text.
-                    if low_quote_open {
-                        // `„quoted"`: this quote closes a low quote, not a span.
-                        low_quote_open = false;
-                    } else {
-                        text_quotes += 1;
-                    }
-                    self.fix(RepairKind::EscapedQuote, quote_at);
-                    out.push(c);
-                    raw_ws = None;
-                    self.i = quote_at + 1;
-                    if skip_escapes && self.cur() == Some('\\') {
-                        self.i += 1;
-                    }
-                    continue;
-                }
-                if prev > open_at + 1 {
-                    let prev_c = self.at(prev - 1);
-                    if prev_c == Some(',')
-                        && (ctx != Ctx::Object || self.key_follows(quote_at, is_end))
-                    {
-                        if obj_value {
-                            // The quotes before were all taken as text.
-                            return StrScan::Retry(StrMode::StopAtQuotesText(prev - 1));
-                        }
-                        return StrScan::Retry(StrMode::StopAt(prev - 1));
-                    }
-                    if prev_c.is_some_and(is_delimiter) {
-                        return StrScan::Retry(StrMode::StopAtDelimiter);
-                    }
-                }
-                if in_array {
-                    // `["a" b" ]`: no quoted span pairs up after it, so this
-                    // quote ends the item and `b"` is another one.
-                    self.i = quote_at + 1;
-                    return StrScan::Done(out);
-                }
-                // An unescaped quote inside the string.
-                self.fix(RepairKind::EscapedQuote, quote_at);
-                out.push(c);
-                raw_ws = None;
-                self.i = quote_at + 1;
-            } else if mode == StrMode::StopAtDelimiter
-                && (is_unquoted_delimiter(c)
-                    || (c == '/' && matches!(self.at(self.i + 1), Some('/') | Some('*'))))
-                && !self.comma_in_value_text(c, ctx)
-            {
-                // URL like "https://..." inside a string with a missing quote.
-                if c == '/' && out.ends_with(':') {
-                    while self.cur().is_some_and(is_url_char) {
-                        out.push(self.s[self.i]);
-                        self.i += 1;
-                    }
-                }
-                self.fix(RepairKind::AddedMissingQuote, self.i);
-                trim_end_ws(&mut out);
-                return StrScan::Done(out);
-            } else if c == '\\' {
-                if skip_escapes || !self.backslash_run(is_end, &mut out) {
-                    self.scan_escape(&mut out);
-                }
-                raw_ws = None;
-            } else {
-                if c == ','
-                    && obj_value_text
-                    && member_comma.is_none()
-                    && !self.stream_stable
-                    && self.member_follows(self.i + 1)
-                {
-                    member_comma = Some(self.i);
-                }
-                if is_ws(c) {
-                    let (from, nl) = raw_ws.unwrap_or((out.len(), false));
-                    raw_ws = Some((from, nl || c == '\n'));
-                } else {
-                    raw_ws = None;
-                }
-                if c == '\u{201e}' {
-                    low_quote_open = true;
-                }
-                match c {
-                    '{' => open_braces += 1,
-                    '}' => open_braces = open_braces.saturating_sub(1),
-                    _ => {}
-                }
-                class_open = match c {
-                    '[' => true,
-                    ']' => false,
-                    _ => class_open && !is_ws(c),
-                };
-                if (c as u32) < 0x20 {
-                    self.fix(RepairKind::EscapedControlChar, self.i);
-                } else if c == '"' {
-                    self.fix(RepairKind::EscapedQuote, self.i);
-                }
-                out.push(c);
-                self.i += 1;
-            }
-            if skip_escapes && self.cur() == Some('\\') {
-                self.i += 1;
+            let quotes = (st.open_at + 1..k).filter(|&j| self.at(j).is_some_and(st.is_end));
+            let quotes = quotes.count();
+            if k > st.open_at + 1 && self.at(k - 1) == Some('}') && quotes > 0 && quotes % 2 == 0 {
+                // Only when the quotes inside pair up (`"sic"`): a
+                // single one (`"b": "x" true}`) is the end quote.
+                return StrScan::Retry(StrMode::StopAtQuotesText(k - 1));
             }
         }
+        if st.mode == StrMode::Normal {
+            let mut k = self.prev_non_ws(self.i);
+            if k >= st.open_at + 4 && self.starts_with(k - 3, "```") {
+                // A closing code fence ends the text: look before it.
+                k = self.prev_non_ws(k - 3);
+            }
+            if k > st.open_at && self.at(k - 1).is_some_and(is_delimiter) {
+                return StrScan::Retry(StrMode::StopAtDelimiter);
+            }
+        }
+        self.fix(RepairKind::ClosedString, self.i);
+        trim_end_ws(&mut st.out);
+        StrScan::Done(st.out)
+    }
+
+    /// One character of the string (`c`, at the cursor).
+    fn scan_char(&mut self, st: &mut Scan, c: char) -> Step {
+        if let StrMode::StopAt(stop) | StrMode::StopAtQuotesText(stop) = st.mode {
+            if self.i == stop {
+                self.fix(RepairKind::AddedMissingQuote, self.i);
+                trim_end_ws(&mut st.out);
+                return Step::Done(StrScan::Done(take(&mut st.out)));
+            }
+        }
+        if c == ',' && st.ctx == Ctx::Object && !self.key_mode {
+            if let Some(end) = self.inline_container_after(self.i + 1) {
+                // `"a, {"k": 1}, ...`: a balanced object or array right
+                // after a comma inside an object value is quoted text,
+                // not the next member.
+                st.out.extend(&self.s[self.i..end]);
+                self.fix(RepairKind::EscapedQuote, self.i);
+                st.raw_ws = None;
+                self.i = end;
+                return Step::Continue;
+            }
+        }
+        if st.doubled && c == st.q && self.at(self.i + 1) == Some(st.q) {
+            // The end of `""value""`.
+            self.fix(RepairKind::EscapedQuote, self.i);
+            self.i += 2;
+            trim_end_ws(&mut st.out);
+            return Step::Done(StrScan::Done(take(&mut st.out)));
+        }
+        if matches!(c, '{' | '[') && st.obj_value_text {
+            if let Some(end) = self.quoted_container_in_text(self.i, st.is_end) {
+                // `"{"k": 1}"`, `"list [1, "2"]"`: a container with
+                // quotes inside is text.
+                st.out.extend(self.s.get(self.i..end).unwrap_or_default());
+                self.fix(RepairKind::EscapedQuote, self.i);
+                st.raw_ws = None;
+                self.i = end;
+                return Step::Continue;
+            }
+        }
+        if (st.is_end)(c) && matches!(st.mode, StrMode::StopAtQuotesText(_)) {
+            self.fix(RepairKind::EscapedQuote, self.i);
+            st.out.push(c);
+            st.raw_ws = None;
+            self.i += 1;
+            Step::Next
+        } else if (st.is_end)(c) {
+            self.scan_quote(st, c)
+        } else if st.mode == StrMode::StopAtDelimiter
+            && (is_unquoted_delimiter(c)
+                || (c == '/' && matches!(self.at(self.i + 1), Some('/') | Some('*'))))
+            && !self.comma_in_value_text(c, st.ctx)
+        {
+            // URL like "https://..." inside a string with a missing quote.
+            if c == '/' && st.out.ends_with(':') {
+                while self.cur().is_some_and(is_url_char) {
+                    st.out.push(self.s[self.i]);
+                    self.i += 1;
+                }
+            }
+            self.fix(RepairKind::AddedMissingQuote, self.i);
+            trim_end_ws(&mut st.out);
+            Step::Done(StrScan::Done(take(&mut st.out)))
+        } else if c == '\\' {
+            if st.skip_escapes || !self.backslash_run(st.is_end, &mut st.out) {
+                self.scan_escape(&mut st.out);
+            }
+            st.raw_ws = None;
+            Step::Next
+        } else {
+            self.scan_plain(st, c);
+            Step::Next
+        }
+    }
+
+    /// A quote that may end the string (`c`, at the cursor).
+    fn scan_quote(&mut self, st: &mut Scan, c: char) -> Step {
+        let quote_at = self.i;
+        let after = self.skip_ws_at(self.i + 1, false);
+        let next = self.at(after);
+        let obj_value = st.ctx == Ctx::Object && !self.key_mode && st.mode == StrMode::Normal;
+        // (Not while streaming: the quotes that decide may not have
+        // arrived yet.)
+        let in_array = st.ctx == Ctx::Array
+            && !self.key_mode
+            && st.mode == StrMode::Normal
+            && !self.stream_stable;
+        let old_end = st.mode != StrMode::Normal
+            || match next {
+                None => true,
+                Some(n) => end_delimiter(n, st.ctx) || is_quote(n) || n.is_ascii_digit(),
+            };
+        if in_array
+            && (st.span_open
+                || (!old_end && self.array_quote_opens_span(quote_at, st.q, st.is_end)))
+        {
+            // `["a "b" c"]`: a quoted span inside an array item.
+            st.span_open = !st.span_open;
+            self.fix(RepairKind::EscapedQuote, quote_at);
+            st.out.push(c);
+            st.raw_ws = None;
+            self.i = quote_at + 1;
+            return Step::Continue;
+        }
+        if obj_value && st.class_open && self.class_closes_ahead(quote_at + 1) {
+            // `"[^'"]+"`: a quote inside a regular expression's
+            // character class is text.
+            self.fix(RepairKind::EscapedQuote, quote_at);
+            st.out.push(c);
+            st.raw_ws = None;
+            self.i = quote_at + 1;
+            return Step::Continue;
+        }
+        let opens_key = obj_value && self.opens_next_key(st.open_at, quote_at);
+        // Junk between the end quote and the rest of the object.
+        let mut junk_end = None;
+        let odd = st.text_quotes % 2 == 1;
+        if obj_value
+            && odd
+            && !opens_key
+            && st.open_braces == 0
+            && self.closes_object_at(quote_at + 1)
+        {
+            // `{"a": "v"alue"}`: this quote closes the quoted span
+            // and the value ends at the object's `}`.
+            self.fix(RepairKind::EscapedQuote, quote_at);
+            st.out.push(c);
+            self.i = quote_at + 1;
+            self.fix(RepairKind::AddedMissingQuote, self.i);
+            return Step::Done(StrScan::Done(take(&mut st.out)));
+        }
+        if obj_value
+            && !odd
+            && !opens_key
+            && self.at(quote_at + 1).is_some_and(st.is_end)
+            && !self.quoted_key_at(quote_at + 1)
+            && self.object_value_ends_at(quote_at + 2)
+        {
+            // `"5'11"", `: a doubled quote before the end of the
+            // member is a literal quote and the end quote.
+            self.fix(RepairKind::EscapedQuote, quote_at);
+            st.out.push(c);
+            self.i = quote_at + 2;
+            return Step::Done(StrScan::Done(take(&mut st.out)));
+        }
+        let is_real_end = if obj_value {
+            !opens_key
+                && if odd {
+                    self.object_value_ends_at(quote_at + 1) && !self.closes_object_at(quote_at + 1)
+                } else {
+                    self.object_value_ends_at(quote_at + 1) || {
+                        junk_end = self.closes_before_quote(quote_at + 1, st.is_end);
+                        junk_end.is_some()
+                    }
+                }
+        } else {
+            old_end
+        };
+        if is_real_end {
+            // `"a" "b"` where the second quote is the start of text
+            // that goes on, e.g. `"The TV is 72""` — a doubled quote
+            // at the very end is a literal quote.
+            if next.is_some_and(st.is_end)
+                && after == quote_at + 1
+                && self.at(after + 1).is_none()
+                && st.mode == StrMode::Normal
+                && !st.out.is_empty()
+            {
+                st.out.push(c);
+                self.fix(RepairKind::EscapedQuote, quote_at);
+                self.i = after + 1;
+                self.fix(RepairKind::ClosedString, self.i);
+                return Step::Done(StrScan::Done(take(&mut st.out)));
+            }
+            self.i = quote_at + 1;
+            if let Some(j) = junk_end {
+                let j = self.prev_non_ws(j);
+                if j > self.i {
+                    self.fix(RepairKind::SkippedJunk, self.skip_ws_at(self.i, true));
+                    self.i = j;
+                }
+            }
+            if let Some((from, true)) = st.raw_ws {
+                st.out.truncate(from);
+            }
+            return Step::Done(StrScan::Done(take(&mut st.out)));
+        }
+        self.scan_text_quote(st, c, quote_at, obj_value, opens_key, in_array)
+    }
+
+    /// A quote that does not end the string where it stands: text, or the
+    /// sign that the end quote is missing (a retry).
+    #[allow(clippy::too_many_arguments)]
+    fn scan_text_quote(
+        &mut self,
+        st: &mut Scan,
+        c: char,
+        quote_at: usize,
+        obj_value: bool,
+        opens_key: bool,
+        in_array: bool,
+    ) -> Step {
+        let prev = self.prev_non_ws(quote_at);
+        if obj_value && !opens_key {
+            // A quote inside an object value that is not followed by
+            // the end of the member: part of the text.
+            if st.low_quote_open {
+                // `„quoted"`: this quote closes a low quote, not a span.
+                st.low_quote_open = false;
+            } else {
+                st.text_quotes += 1;
+            }
+            self.fix(RepairKind::EscapedQuote, quote_at);
+            st.out.push(c);
+            st.raw_ws = None;
+            self.i = quote_at + 1;
+            if st.skip_escapes && self.cur() == Some('\\') {
+                self.i += 1;
+            }
+            return Step::Continue;
+        }
+        if prev > st.open_at + 1 {
+            let prev_c = self.at(prev - 1);
+            if prev_c == Some(',')
+                && (st.ctx != Ctx::Object || self.key_follows(quote_at, st.is_end))
+            {
+                if obj_value {
+                    // The quotes before were all taken as text.
+                    return Step::Done(StrScan::Retry(StrMode::StopAtQuotesText(prev - 1)));
+                }
+                return Step::Done(StrScan::Retry(StrMode::StopAt(prev - 1)));
+            }
+            if prev_c.is_some_and(is_delimiter) {
+                return Step::Done(StrScan::Retry(StrMode::StopAtDelimiter));
+            }
+        }
+        if in_array {
+            // `["a" b" ]`: no quoted span pairs up after it, so this
+            // quote ends the item and `b"` is another one.
+            self.i = quote_at + 1;
+            return Step::Done(StrScan::Done(take(&mut st.out)));
+        }
+        // An unescaped quote inside the string.
+        self.fix(RepairKind::EscapedQuote, quote_at);
+        st.out.push(c);
+        st.raw_ws = None;
+        self.i = quote_at + 1;
+        Step::Next
+    }
+
+    /// Any other character of the string.
+    fn scan_plain(&mut self, st: &mut Scan, c: char) {
+        if c == ','
+            && st.obj_value_text
+            && st.member_comma.is_none()
+            && !self.stream_stable
+            && self.member_follows(self.i + 1)
+        {
+            st.member_comma = Some(self.i);
+        }
+        if is_ws(c) {
+            let (from, nl) = st.raw_ws.unwrap_or((st.out.len(), false));
+            st.raw_ws = Some((from, nl || c == '\n'));
+        } else {
+            st.raw_ws = None;
+        }
+        if c == '\u{201e}' {
+            st.low_quote_open = true;
+        }
+        match c {
+            '{' => st.open_braces += 1,
+            '}' => st.open_braces = st.open_braces.saturating_sub(1),
+            _ => {}
+        }
+        st.class_open = match c {
+            '[' => true,
+            ']' => false,
+            _ => st.class_open && !is_ws(c),
+        };
+        if (c as u32) < 0x20 {
+            self.fix(RepairKind::EscapedControlChar, self.i);
+        } else if c == '"' {
+            self.fix(RepairKind::EscapedQuote, self.i);
+        }
+        st.out.push(c);
+        self.i += 1;
     }
 
     /// A run of two or more backslashes at the cursor, read as a whole (so
@@ -925,4 +1001,61 @@ impl Parser {
         }
         Some(v)
     }
+}
+
+/// Whether `c` after a quote makes it an end quote, in context `ctx`.
+fn end_delimiter(c: char, ctx: Ctx) -> bool {
+    match c {
+        '(' => false,
+        ')' => ctx == Ctx::Tuple,
+        ']' | '}' => ctx != Ctx::Top,
+        _ => is_delimiter(c),
+    }
+}
+
+/// The state of [`Parser::scan_string`].
+pub(super) struct Scan {
+    mode: StrMode,
+    ctx: Ctx,
+    /// The opening quote.
+    q: char,
+    /// Whether a character closes the quote `q`.
+    is_end: fn(char) -> bool,
+    open_at: usize,
+    /// `\"text\"`: escaped JSON text, whose backslashes before quotes are
+    /// skipped.
+    skip_escapes: bool,
+    /// `""value""`: the end quote is doubled too.
+    doubled: bool,
+    obj_value_text: bool,
+    out: String,
+    /// See [`Parser::scan_open`].
+    raw_ws: Option<(usize, bool)>,
+    member_comma: Option<usize>,
+    text_quotes: usize,
+    low_quote_open: bool,
+    span_open: bool,
+    class_open: bool,
+    open_braces: usize,
+}
+
+/// What one step of the scan leads to.
+pub(super) enum Step {
+    /// The scan ends.
+    Done(StrScan),
+    /// Read on at the cursor, without the skip below.
+    Continue,
+    /// Read on, after skipping a backslash of escaped text.
+    Next,
+}
+
+/// How a string scan ends.
+pub(super) enum StrScan {
+    Done(String),
+    Retry(StrMode),
+}
+
+pub(super) fn trim_end_ws(s: &mut String) {
+    let t = s.trim_end_matches(is_ws).len();
+    s.truncate(t);
 }

@@ -29,7 +29,10 @@
 //!     container at all (`1\n2` → `[1, 2]`, but `"x", [1]` → `[1]`), and
 //!     no prose follows them (`42 is the answer` is a sentence).
 
-use super::{is_ident, is_ident_start, is_quote, Ctx, Map, Parser, RepairError, RepairKind, Value};
+use super::chars::{is_delimiter, is_double_quote_like, is_ident, is_ident_start, is_quote, is_ws};
+use super::parser::{Ctx, Parser};
+use super::types::{RepairError, RepairKind};
+use serde_json::{Map, Value};
 
 /// The top-level documents read so far, and the rules above that decide
 /// which of them are kept.
@@ -187,10 +190,7 @@ impl Parser {
             }
             skipping = false;
             let start = self.i;
-            let glued = start > 0
-                && self
-                    .at(start - 1)
-                    .is_some_and(|c| !super::is_ws(c) && c != ',');
+            let glued = start > 0 && self.at(start - 1).is_some_and(|c| !is_ws(c) && c != ',');
             let value = self.parse_value(Ctx::Top);
             // A code fence that closed the containers ends only this value.
             self.end = usize::MAX;
@@ -261,7 +261,7 @@ impl Parser {
         // `"key" "value"`: a missing colon.
         let mut k = q + 1;
         while let Some(c) = self.at(k) {
-            if c == open || (super::is_double_quote_like(open) && super::is_double_quote_like(c)) {
+            if c == open || (is_double_quote_like(open) && is_double_quote_like(c)) {
                 return self.at(self.skip_ws_at(k + 1, false)).is_some_and(is_quote);
             }
             if c == '\n' {
@@ -284,7 +284,7 @@ impl Parser {
             let k = self.skip_ws_at(self.i + len, false);
             let alone = match self.at(k) {
                 None => true,
-                Some(d) => super::is_delimiter(d) || is_quote(d) || d == ';' || d == '#',
+                Some(d) => is_delimiter(d) || is_quote(d) || d == ';' || d == '#',
             };
             if alone {
                 return false;
@@ -311,7 +311,7 @@ impl Parser {
     fn at_prose(&self) -> bool {
         match self.cur() {
             Some('*' | '#' | '>') => true,
-            Some('-') => self.at(self.i + 1).is_some_and(super::is_ws),
+            Some('-') => self.at(self.i + 1).is_some_and(is_ws),
             _ => self.at_word(),
         }
     }

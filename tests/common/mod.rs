@@ -1,4 +1,6 @@
-//! Shared helpers for the integration tests: locating tokenizers and data.
+//! The integration tests' one support module: locating tokenizers and
+//! data, loading tokenizers as [`TokenEnv`]s, matchers over them, the seeded
+//! [`Rng`] (the crate's own, `src/rng.rs`), and running the CLI under limits.
 //!
 //! Three tokenizers are vendored under `tests/data/tokenizers` (GPT-2,
 //! Mistral, SmolLM2; see `tests/data/README.md`) and are always there. The
@@ -12,9 +14,14 @@ pub mod spider;
 #[cfg(feature = "model")]
 pub mod tiny_model;
 
-use formwork::{TokenTrie, Vocabulary};
+#[path = "../../src/rng.rs"]
+mod rng;
+pub use rng::Rng;
+
+use formwork::grammar::Grammar;
+use formwork::{Matcher, TokenEnv, Vocabulary};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// `tests/data` inside the crate.
 pub fn data_dir() -> PathBuf {
@@ -58,28 +65,52 @@ pub fn tokenizer_path(name: &str) -> PathBuf {
     }
 }
 
-/// Loads a tokenizer by short name (see [`tokenizer_path`]) with its trie.
-pub fn tokenizer(name: &str) -> (Arc<Vocabulary>, Arc<TokenTrie>) {
+/// Loads a tokenizer by short name (see [`tokenizer_path`]), with its trie.
+pub fn tokenizer(name: &str) -> Arc<TokenEnv> {
     let path = tokenizer_path(name);
     let v = Vocabulary::from_file(&path).unwrap_or_else(|e| panic!("load {}: {e}", path.display()));
-    let t = TokenTrie::new(&v);
-    (Arc::new(v), Arc::new(t))
+    Arc::new(TokenEnv::new(v))
 }
 
-/// A small deterministic PRNG (SplitMix64), so that tests need no extra crate.
-pub struct Rng(pub u64);
+/// The vendored GPT-2 tokenizer (EOS 50,256), loaded once per test binary.
+pub fn gpt2() -> Arc<TokenEnv> {
+    static ENV: OnceLock<Arc<TokenEnv>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let env = tokenizer("gpt2");
+        assert_eq!(env.vocab().eos_tokens(), &[50_256]);
+        env
+    })
+    .clone()
+}
 
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
+/// The vendored GPT-2 tokenizer with its logits padded to 50,300 (ids
+/// 50,257 to 50,299 are padding), loaded once per test binary.
+pub fn gpt2_padded() -> Arc<TokenEnv> {
+    static ENV: OnceLock<Arc<TokenEnv>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let v = Vocabulary::from_file(tokenizer_path("gpt2"))
+            .unwrap()
+            .with_logits_width(50_300)
+            .unwrap();
+        Arc::new(TokenEnv::new(v))
+    })
+    .clone()
+}
+
+/// A matcher at the start of `g`, compiled with `env`'s DFA cache.
+pub fn matcher_in(env: &Arc<TokenEnv>, g: &Grammar) -> Matcher {
+    Matcher::new(env.compile(g).unwrap(), env)
+}
+
+/// A matcher at the start of `g` over [`gpt2`].
+pub fn matcher(g: &Grammar) -> Matcher {
+    matcher_in(&gpt2(), g)
+}
+
+/// `n` seeded random bytes.
+pub fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut rng = Rng(seed);
+    (0..n).map(|_| rng.next_u64() as u8).collect()
 }
 
 /// Address-space limit for [`bounded`] and [`run_cli_bounded`]: 2 GiB.

@@ -153,8 +153,8 @@ pub struct BenchArgs {
     /// EOS token (name or id) checked at the end of each instance.
     #[arg(long)]
     pub eos: Option<String>,
-    /// Empty the process-wide lexeme DFA cache before each case (compile
-    /// times as a process compiling one grammar sees them).
+    /// Compile each case with a fresh lexeme DFA cache (compile times as
+    /// a process compiling one grammar sees them).
     #[arg(long)]
     pub cold: bool,
     #[command(flatten)]

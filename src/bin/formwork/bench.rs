@@ -22,7 +22,7 @@ use crate::input::load_vocab;
 use crate::output::{note, Failure};
 use formwork::error::json_error_message;
 use formwork::frontend::schema::{SchemaOptions, Whitespace};
-use formwork::{CompiledGrammar, Matcher, TokenMask, TokenTrie, Vocabulary};
+use formwork::{CompiledGrammar, DfaCache, Matcher, TokenEnv, TokenMask};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::sync::Arc;
@@ -30,14 +30,15 @@ use std::time::Instant;
 
 /// Shared state for a benchmark run.
 struct Bench {
-    vocab: Arc<Vocabulary>,
-    trie: Arc<TokenTrie>,
+    /// The tokenizer, and the lexeme DFA cache cases share.
+    env: Arc<TokenEnv>,
     eos: u32,
     /// How JSON Schema cases are compiled (flexible whitespace: case files
     /// hold `json.dumps` output).
     schema_options: SchemaOptions,
-    /// Empty the process-wide lexeme DFA cache before each case, so that
-    /// `compile_us` is what a process compiling only that grammar pays.
+    /// Compile each case with a fresh lexeme DFA cache instead of
+    /// `env`'s, so that `compile_us` is what a process compiling only that
+    /// grammar pays.
     cold: bool,
     /// Work budgets of compiling and masking (see [`formwork::budget`]); a
     /// case that runs out gets status `error`, with the error's message.
@@ -161,12 +162,16 @@ impl Bench {
             }
         };
         let g = constraint::grammar(source).map_err(|e| e.to_string())?;
-        let c = CompiledGrammar::with_budget(&g, self.budget).map_err(|e| e.to_string())?;
-        Ok(Matcher::new(
-            Arc::new(c),
-            self.vocab.clone(),
-            self.trie.clone(),
-        ))
+        let c = if self.cold {
+            CompiledGrammar::builder()
+                .budget(self.budget)
+                .cache(&DfaCache::default())
+                .build(&g)
+                .map(Arc::new)
+        } else {
+            self.env.compile_with_budget(&g, self.budget)
+        };
+        Ok(Matcher::new(c.map_err(|e| e.to_string())?, &self.env))
     }
 
     /// Drives a copy of `template` through `tokens`; `work` keeps the most
@@ -196,7 +201,7 @@ impl Bench {
                     pos,
                     why: format!(
                         "token {tok} {:?} not allowed ({} allowed)",
-                        String::from_utf8_lossy(self.vocab.token_bytes(tok)),
+                        String::from_utf8_lossy(self.env.vocab().token_bytes(tok)),
                         mask.count()
                     ),
                 };
@@ -280,9 +285,6 @@ impl Bench {
 
         let start = case.get("start").and_then(Value::as_str);
 
-        if self.cold {
-            formwork::clear_lexeme_cache();
-        }
         let t0 = Instant::now();
         let compiled = self.compile(kind, &grammar, start);
         let compile_us = t0.elapsed().as_nanos() as f64 / 1000.0;
@@ -312,7 +314,7 @@ impl Bench {
         };
         tot.compile_us.push(compile_us);
 
-        let mut mask = TokenMask::new(self.vocab.logits_width());
+        let mut mask = TokenMask::new(self.env.vocab().logits_width());
         let mut times = Vec::new();
         let mut first_error: Option<String> = None;
         let (mut rejected_valid, mut accepted_invalid, mut valid_ok, mut invalid_blocked) =
@@ -321,7 +323,7 @@ impl Bench {
         let mut failed = false;
         let mut mask_work = 0u64;
         for (i, text) in valid.iter().enumerate() {
-            let toks = match self.vocab.encode(text) {
+            let toks = match self.env.vocab().encode(text) {
                 Ok(t) => t,
                 Err(e) => {
                     first_error.get_or_insert(format!("valid[{i}]: {e}"));
@@ -355,7 +357,7 @@ impl Bench {
         }
         let mut inv_times = Vec::new();
         for (i, text) in invalid.iter().enumerate() {
-            let toks = match self.vocab.encode(text) {
+            let toks = match self.env.vocab().encode(text) {
                 Ok(t) => t,
                 Err(e) => {
                     first_error.get_or_insert(format!("invalid[{i}]: {e}"));
@@ -419,8 +421,12 @@ impl Bench {
     ) -> std::io::Result<()> {
         // Untimed warm-up, as the peer harness does.
         if let Ok(m) = self.compile("json_schema", &json!({}), None) {
-            if let Ok(toks) = self.vocab.encode(r#"{"a": "warm up", "b": [1, 2.5]}"#) {
-                let mut mask = TokenMask::new(self.vocab.logits_width());
+            if let Ok(toks) = self
+                .env
+                .vocab()
+                .encode(r#"{"a": "warm up", "b": [1, 2.5]}"#)
+            {
+                let mut mask = TokenMask::new(self.env.vocab().logits_width());
                 let _ = self.drive(&m, &toks, &mut Vec::new(), &mut mask, &mut 0);
             }
         }
@@ -511,8 +517,8 @@ pub fn command(a: BenchArgs, given: &Given) -> Result<(), Failure> {
     schema_flags.check(Whitespace::Flexible)?;
     let vocab = load_vocab(&tokenizer, &eos.iter().cloned().collect::<Vec<_>>())?;
     let eos_id = vocab.eos_tokens()[0];
-    let vocab = Arc::new(vocab);
-    let trie = Arc::new(TokenTrie::new(&vocab));
+    let env = Arc::new(TokenEnv::new(vocab));
+    let (vocab, trie) = (env.vocab(), env.trie());
     note!(
         "formwork bench | tokenizer {tokenizer} vocab={} eos={eos_id} {:?} | trie nodes={}",
         vocab.len(),
@@ -520,8 +526,7 @@ pub fn command(a: BenchArgs, given: &Given) -> Result<(), Failure> {
         trie.node_count()
     );
     let bench = Bench {
-        vocab,
-        trie,
+        env: env.clone(),
         eos: eos_id,
         schema_options: schema_flags.options(Whitespace::Flexible)?,
         cold,

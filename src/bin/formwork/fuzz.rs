@@ -5,7 +5,7 @@ use crate::args::{FuzzArgs, Given};
 use crate::input::load_vocab;
 use crate::output::{Failure, Out};
 use formwork::frontend::schema::Whitespace;
-use formwork::{CompiledGrammar, TokenTrie};
+use formwork::{CompiledGrammar, TokenEnv};
 use std::sync::Arc;
 
 pub fn command(a: FuzzArgs, given: &Given) -> Result<(), Failure> {
@@ -28,9 +28,8 @@ pub fn command(a: FuzzArgs, given: &Given) -> Result<(), Failure> {
     let config = FuzzConfig::new().max_len(max_len).work_budget(work_budget);
     let mut f = match tokenizer {
         Some(t) => {
-            let vocab = Arc::new(load_vocab(&t, &[])?);
-            let trie = Arc::new(TokenTrie::new(&vocab));
-            Fuzzer::with_vocabulary_config(g, vocab, trie, seed, config)
+            let env = Arc::new(TokenEnv::new(load_vocab(&t, &[])?));
+            Fuzzer::with_vocabulary_config(g, env, seed, config)
         }
         None => Fuzzer::with_config(g, seed, config),
     };

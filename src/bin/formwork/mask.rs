@@ -5,7 +5,7 @@ use crate::args::{Given, MaskArgs};
 use crate::input::load_vocab;
 use crate::output::{Failure, Out};
 use formwork::frontend::schema::Whitespace;
-use formwork::{CompiledGrammar, Matcher, TokenTrie};
+use formwork::{CompiledGrammar, Matcher, TokenEnv};
 use std::sync::Arc;
 
 pub fn command(a: MaskArgs, given: &Given) -> Result<(), Failure> {
@@ -16,15 +16,15 @@ pub fn command(a: MaskArgs, given: &Given) -> Result<(), Failure> {
         eos,
     } = a;
     constraint.check(given, Whitespace::Flexible)?;
-    let vocab = Arc::new(load_vocab(&tokenizer, &eos)?);
-    let trie = Arc::new(TokenTrie::new(&vocab));
+    let env = Arc::new(TokenEnv::new(load_vocab(&tokenizer, &eos)?));
+    let vocab = env.vocab().clone();
     let g = constraint
         .grammar(Whitespace::Flexible)?
         .ok_or("give one of --regex, --schema or --grammar")?;
     let g = Arc::new(
         CompiledGrammar::with_budget(&g, constraint.budget.budget()).map_err(|e| e.to_string())?,
     );
-    let mut m = Matcher::new(g, vocab.clone(), trie);
+    let mut m = Matcher::new(g, &env);
     let toks = vocab.encode(&text).map_err(|e| e.to_string())?;
     let mut out = Out::new();
     out.line(format_args!(

@@ -5,12 +5,6 @@
 //! `optional/` tests and the 300 most frequent JSONSchemaBench patterns.
 
 use super::*;
-use regex_automata::{
-    dfa::{dense, StartKind},
-    nfa::thompson,
-    util::syntax,
-    MatchKind,
-};
 use serde_json::Value;
 use std::time::Instant;
 
@@ -472,17 +466,7 @@ fn bench_patterns() -> Vec<String> {
 
 /// Builds the lexeme DFA as `LexemeDfa::new` does; returns (states, bytes).
 fn dfa_size(re: &str) -> Result<(usize, usize), String> {
-    let dfa = dense::Builder::new()
-        .syntax(syntax::Config::new().utf8(true).unicode(true))
-        .thompson(thompson::Config::new().utf8(true))
-        .configure(
-            dense::Config::new()
-                .match_kind(MatchKind::All)
-                .start_kind(StartKind::Anchored)
-                .minimize(false)
-                .dfa_size_limit(Some(64 << 20))
-                .determinize_size_limit(Some(64 << 20)),
-        )
+    let dfa = crate::lexer::dense_builder(Some(64 << 20))
         .build(&format!("^(?:{re})$"))
         .map_err(|e| e.to_string())?;
     Ok((0, dfa.memory_usage()))
