@@ -6,8 +6,8 @@
 //!
 //! 1. generate text;
 //! 2. parse it strictly (`serde_json`);
-//! 3. otherwise [repair](crate::repair) it, first for syntax, then guided by
-//!    the schema ([`repair::schema`](crate::repair::schema));
+//! 3. otherwise [repair] it, first for syntax, then guided by
+//!    the schema ([`repair::schema`]);
 //! 4. validate the value with the `jsonschema` crate;
 //! 5. on failure, ask again — up to `retries` more times — with the previous
 //!    answer and the validation errors added to the prompt.
@@ -42,7 +42,7 @@
 //! measures how far each stage gets with a small model.
 //!
 //! Schema-guided repair only makes changes it can name (see
-//! [`Change`](crate::repair::Change)); a value that it had to change is
+//! [`Change`]); a value that it had to change is
 //! reported as [`Stage::SchemaRepair`], so a caller that wants only what the
 //! model wrote can reject that stage.
 

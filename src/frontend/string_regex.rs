@@ -23,7 +23,7 @@
 //!    and word boundaries are rejected with [`StringRegexError::Unsupported`].
 //! 2. **Parse** the translation into an [`Hir`] (Unicode and UTF-8 on), which
 //!    resolves `\p{…}` and simplifies the tree.
-//! 3. **Anchors** ([`branches`]). A pattern is a *search*: it matches if it
+//! 3. **Anchors** (`branches`). A pattern is a *search*: it matches if it
 //!    matches anywhere. The Hir is split into branches
 //!    `(anchored at start?, body, anchored at end?)` by distributing
 //!    alternations and concatenations over `^`/`$` (`(^|x)a` becomes two

@@ -66,7 +66,7 @@
 //!   where a list is expected, `null` included, is wrapped first); of
 //!   several top-level documents (`{"b": 2} {"a": 1}`), the first that fits
 //!   the schema after these repairs is kept (checked with
-//!   [`SchemaCheck`](super::SchemaCheck)), as `json_repair` does.
+//!   [`SchemaCheck`]), as `json_repair` does.
 //!
 //! The pass is linear in the size of the value: each node is visited once per
 //! schema branch that applies to it, `$ref` chains are followed at most

@@ -41,7 +41,7 @@
 //!
 //! `!e` and `&e` consume nothing, so they cannot be lexemes. Inside an atomic
 //! rule they are folded into the rule's regex with automata operations (see
-//! [`regular`]): in `@{ !A ~ R }` the lexeme is `R ∖ A·Σ*`, in
+//! `regular`): in `@{ !A ~ R }` the lexeme is `R ∖ A·Σ*`, in
 //! `@{ &A ~ R }` it is `R ∩ A·Σ*`, and the repetition `(!P ~ Q)*` (the
 //! "anything but `P`" idiom, as in `"/*" ~ (!"*/" ~ ANY)* ~ "*/"`) is `Q*`
 //! minus the strings containing a `P`. In any other repetition a lookahead
