@@ -153,7 +153,7 @@ impl Bench {
                     }
                     v => v,
                 };
-                crate::frontend::schema::compile_with(schema, &self.schema_options)
+                crate::frontend::schema::compile(schema, &self.schema_options)
                     .map_err(|e| e.to_string())?
             }
             "pest" => {

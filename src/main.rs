@@ -3,7 +3,7 @@
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use formwork::error::json_error_message;
 use formwork::frontend::schema::{
-    compile_lenient, compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
+    compile, compile_lenient, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
 use formwork::{
     bench::Bench, grammar::Grammar, pest_grammar, regex_grammar, CompiledGrammar, Matcher,
@@ -411,7 +411,7 @@ impl ConstraintArgs {
                 )
             }
             (Some(s), None, None) => {
-                compile_with(&schema_arg(s)?, &self.schema_flags.options(default_ws)?)
+                compile(&schema_arg(s)?, &self.schema_flags.options(default_ws)?)
             }
             (None, Some(r), None) => regex_grammar(r),
             (None, None, Some(path)) => {

@@ -8,7 +8,7 @@ use formwork::frontend::sql::{
     restrict_to_schema, scope_to_tables, spider_ddl, sql_name, SqlSchema,
 };
 use formwork::fuzzer::Fuzzer;
-use formwork::{json_schema_grammar, pest_grammar, CompiledGrammar};
+use formwork::{json_schema, pest_grammar, CompiledGrammar, SchemaOptions};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -234,9 +234,9 @@ fn json_schema_fuzz_validates() {
             ..Default::default()
         };
         let grammar = if (5..7).contains(&k) {
-            formwork::frontend::schema::compile_with(schema, &any_order)
+            formwork::frontend::schema::compile(schema, &any_order)
         } else {
-            json_schema_grammar(schema)
+            json_schema(schema, &SchemaOptions::default())
         };
         let g = match grammar.and_then(|g| CompiledGrammar::new(&g)) {
             Ok(g) => Arc::new(g),

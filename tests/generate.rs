@@ -11,7 +11,7 @@ use common::tiny_model::tiny_mistral_model;
 use formwork::generate::{GenerateOptions, Generator, StopReason};
 use formwork::model::{default_model_path, GgufModel, LanguageModel};
 use formwork::sampler::SamplerConfig;
-use formwork::{regex_grammar, CompiledGrammar, ModelError, Vocabulary};
+use formwork::{regex_grammar, CompiledGrammar, ModelError, SchemaOptions, Vocabulary};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -242,7 +242,10 @@ fn near_max_tokens_the_output_is_closed_not_cut() {
         "required": ["xs"]
     });
     let grammar = Arc::new(
-        CompiledGrammar::new(&formwork::frontend::schema::compile(&schema).unwrap()).unwrap(),
+        CompiledGrammar::new(
+            &formwork::frontend::schema::compile(&schema, &SchemaOptions::default()).unwrap(),
+        )
+        .unwrap(),
     );
     let validator = jsonschema::validator_for(&schema).unwrap();
     let mut closed = 0;

@@ -7,9 +7,7 @@ mod common;
 
 use formwork::bench::Bench;
 use formwork::budget::{Budget, Stage};
-use formwork::frontend::schema::{
-    compile_with, PropertyOrder, SchemaOptions, Spelling, Whitespace,
-};
+use formwork::frontend::schema::{compile, PropertyOrder, SchemaOptions, Spelling, Whitespace};
 use formwork::{
     regex_grammar, CompiledGrammar, GrammarError, Matcher, MatcherError, TokenTrie, Vocabulary,
 };
@@ -264,7 +262,7 @@ fn allany19_generation_is_bounded() {
             spelling: Spelling::Canonical,
             ..SchemaOptions::default()
         };
-        let g = CompiledGrammar::new(&compile_with(schema, &opts).unwrap()).unwrap();
+        let g = CompiledGrammar::new(&compile(schema, &opts).unwrap()).unwrap();
         let mut m = Matcher::new(Arc::new(g), vocab.clone(), trie);
         let mut rng = common::Rng(19);
         let max_tokens = 30;
@@ -316,7 +314,7 @@ fn each_stage_has_a_budget() {
                 "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#,
         )
         .unwrap();
-        let grammar = compile_with(&schema, &SchemaOptions::default()).unwrap();
+        let grammar = compile(&schema, &SchemaOptions::default()).unwrap();
 
         // Compile.
         let err = CompiledGrammar::with_budget(&grammar, Budget::new().compile(50)).unwrap_err();
@@ -385,7 +383,7 @@ fn fuzzing_reports_the_matchers_budget() {
             "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#,
     )
     .unwrap();
-    let grammar = compile_with(&schema, &SchemaOptions::default()).unwrap();
+    let grammar = compile(&schema, &SchemaOptions::default()).unwrap();
     let tight =
         Arc::new(CompiledGrammar::with_budget(&grammar, Budget::new().mask(1_000)).unwrap());
     match Fuzzer::new(tight, 1, 60).sample() {

@@ -13,7 +13,7 @@
 
 mod common;
 
-use formwork::frontend::schema::{compile_with, FormatMode, SchemaOptions, Whitespace};
+use formwork::frontend::schema::{compile, FormatMode, SchemaOptions, Whitespace};
 use formwork::{CompiledGrammar, Matcher, TokenTrie, Vocabulary};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -279,7 +279,7 @@ impl Grammar {
             format: FormatMode::Annotate,
             ..SchemaOptions::default()
         };
-        let g = compile_with(schema, &opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
+        let g = compile(schema, &opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
         let c = CompiledGrammar::new(&g).unwrap_or_else(|e| panic!("{schema}: {e}"));
         Grammar {
             matcher: Matcher::new(Arc::new(c), vocab.clone(), trie.clone()),
@@ -524,7 +524,7 @@ fn out_of_range_numbers_are_clear_errors() {
             (r#"{"maxLength": 1e99999999999999999999}"#, "/maxLength"),
         ] {
             let s: Value = serde_json::from_str(text).unwrap();
-            let err = compile_with(&s, &SchemaOptions::default())
+            let err = compile(&s, &SchemaOptions::default())
                 .expect_err(text)
                 .to_string();
             assert!(

@@ -148,6 +148,22 @@ fn invalid(pointer: &str, message: impl Into<String>) -> GrammarError {
     }
 }
 
+/// A numeric keyword's value, checked to be a number.
+fn number_keyword(v: &Value, kp: &str, k: &str) -> R<Value> {
+    match v {
+        Value::Number(_) => Ok(v.clone()),
+        _ => Err(invalid(kp, format!("{k} must be a number"))),
+    }
+}
+
+/// The error for a keyword whose negation is not expressible.
+fn cannot_negate(kp: &str, k: &str) -> GrammarError {
+    unsupported(
+        kp,
+        format!("keyword {k:?} under `not` (or a negated `if`) cannot be negated yet"),
+    )
+}
+
 /// Whether `m` holds any keyword [`Compiler::flatten`] acts on (references,
 /// `allOf`, and what [`Compiler::rewrites`] rewrites).
 fn has_flatten_keywords(m: &Map<String, Value>) -> bool {
@@ -279,10 +295,10 @@ pub enum Spelling {
 /// Options of the JSON Schema compiler.
 ///
 /// ```
-/// use formwork::frontend::schema::{compile_with, SchemaOptions, Whitespace};
+/// use formwork::{json_schema, SchemaOptions, Whitespace};
 /// let schema = serde_json::json!({"type": "array", "items": {"type": "integer"}});
 /// let opts = SchemaOptions { whitespace: Whitespace::Flexible, ..SchemaOptions::default() };
-/// let g = compile_with(&schema, &opts).unwrap();
+/// let g = json_schema(&schema, &opts).unwrap();
 /// assert!(formwork::CompiledGrammar::new(&g).is_ok());
 /// ```
 #[derive(Clone, Debug, Default)]
@@ -304,7 +320,7 @@ pub struct SchemaOptions {
     /// main schema's (draft-07 and before vs later) is unsupported.
     ///
     /// ```
-    /// use formwork::frontend::schema::{compile_with, SchemaOptions};
+    /// use formwork::{json_schema, SchemaOptions};
     /// use serde_json::json;
     /// let mut opts = SchemaOptions::default();
     /// opts.remote.insert(
@@ -312,21 +328,39 @@ pub struct SchemaOptions {
     ///     json!({"$defs": {"id": {"type": "integer", "minimum": 1}}}),
     /// );
     /// let schema = json!({"$ref": "http://example.com/defs.json#/$defs/id"});
-    /// assert!(compile_with(&schema, &opts).is_ok());
+    /// assert!(json_schema(&schema, &opts).is_ok());
     /// // Without the document, the error says where to supply it.
-    /// let err = compile_with(&schema, &SchemaOptions::default()).unwrap_err();
+    /// let err = json_schema(&schema, &SchemaOptions::default()).unwrap_err();
     /// assert!(err.to_string().contains("SchemaOptions::remote"));
     /// ```
     pub remote: std::collections::BTreeMap<String, Value>,
 }
 
-/// Compiles `schema` with the default options (see the module docs).
-pub fn compile(schema: &Value) -> R<Grammar> {
-    compile_with(schema, &SchemaOptions::default())
+/// Compiles a JSON Schema into a grammar whose language is the JSON texts
+/// that validate against it, or returns [`GrammarError::UnsupportedSchema`]
+/// naming a keyword that cannot be enforced exactly and its JSON pointer.
+/// The module docs say what is supported.
+///
+/// ```
+/// use formwork::SchemaOptions;
+/// let schema = serde_json::json!({"type": "object", "properties": {"a": {"type": "integer"}}});
+/// let g = formwork::json_schema(&schema, &SchemaOptions::default()).unwrap();
+/// assert!(formwork::CompiledGrammar::new(&g).is_ok());
+/// let not_anything = serde_json::json!({"not": {}});
+/// assert!(formwork::json_schema(&not_anything, &SchemaOptions::default()).is_err());
+/// ```
+pub fn compile(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
+    match schema {
+        Value::Bool(_) | Value::Object(_) => compile_schema(schema, options),
+        _ => Err(GrammarError::InvalidSchema {
+            pointer: String::new(),
+            message: "a JSON Schema must be an object or a boolean".into(),
+        }),
+    }
 }
 
-/// Compiles `schema` with `options`.
-pub fn compile_with(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
+/// Compiles a schema that is an object or a boolean.
+fn compile_schema(schema: &Value, options: &SchemaOptions) -> R<Grammar> {
     let (legacy, draft4) = dialect(schema, "")?.unwrap_or((false, false));
     // Keywords of later drafts are annotations under an older `$schema`.
     let later = later_keywords(schema);
@@ -1245,7 +1279,6 @@ impl<'a> Compiler<'a> {
 
     fn negation(&self, s: &Sub<'a>) -> R<Value> {
         use serde_json::json;
-        const TYPES: [&str; 6] = ["null", "boolean", "object", "array", "string", "number"];
         let m = match s.val {
             Value::Bool(b) => return Ok(Value::Bool(!b)),
             Value::Object(m) => m,
@@ -1263,291 +1296,39 @@ impl<'a> Compiler<'a> {
                 return Ok(json!({ "anyOf": branches }));
             }
         }
-        let num = |v: &Value, kp: &str, k: &str| -> R<Value> {
-            match v {
-                Value::Number(_) => Ok(v.clone()),
-                _ => Err(invalid(kp, format!("{k} must be a number"))),
-            }
-        };
         for (k, v) in m {
             let kp = child(&s.ptr, k);
-            let cant = || {
-                unsupported(
-                    &kp,
-                    format!("keyword {k:?} under `not` (or a negated `if`) cannot be negated yet"),
-                )
-            };
+            let kv = (k.as_str(), v);
+            let (kp, branches) = (kp.as_str(), &mut branches);
             match k.as_str() {
                 "$ref" | "then" | "else" | "minContains" | "maxContains" => {}
-                "$fw_all" => {
-                    for x in v.as_array().into_iter().flatten() {
-                        branches.push(json!({ "$fw_not": x }));
-                    }
+                "$fw_all" | "$fw_not" | "$fw_nots" => {
+                    self.negate_combinator(s, m, kv, kp, branches)?
                 }
-                "$fw_not" => branches.push(json!({ "$fw_all": [v] })),
-                "$fw_nots" => {
-                    for x in v.as_array().into_iter().flatten() {
-                        branches.push(json!({ "$fw_all": [x] }));
-                    }
+                "$fw_not_values" | "$fw_not_pattern" | "$fw_not_format" => {
+                    return Err(cannot_negate(kp, k))
                 }
-                "$fw_not_values" | "$fw_not_pattern" | "$fw_not_format" => return Err(cant()),
-                "multipleOf" => {
-                    num(v, &kp, k)?;
-                    branches.push(json!({ "type": "number", "$fw_not_multiple_of": v }));
+                "multipleOf" | "$fw_not_multiple_of" | "$fw_non_integer" => {
+                    self.negate_value_keyword(kv, kp, branches)?
                 }
-                "$fw_not_multiple_of" => branches.push(json!({ "multipleOf": v })),
-                // Not a non-integer number: anything but a number, or an integer.
-                "$fw_non_integer" => branches.push(json!({
-                    "type": ["null", "boolean", "object", "array", "string", "integer"]
-                })),
                 "format" if self.options.format == FormatMode::Assert => {
-                    let f = v.as_str().unwrap_or("");
-                    match StrRule::Format(f.to_string()).regexes(&kp)? {
-                        // Not of the format: a string its regex rejects.
-                        Some(r) if r.len() == 1 => branches.push(json!({
-                            "type": "string", "$fw_not_format": f
-                        })),
-                        // An intersection of regexes cannot be an exclusion.
-                        Some(_) => return Err(cant()),
-                        None => {}
-                    }
+                    self.negate_value_keyword(kv, kp, branches)?
                 }
                 _ if IGNORED.contains(&k.as_str()) && k != "allOf" => {}
-                "allOf" => {
-                    for (i, b) in v.as_array().into_iter().flatten().enumerate() {
-                        branches.push(json!({ "$fw_not": reg(format!("{kp}/{i}"), b) }));
-                    }
+                "allOf" | "anyOf" | "oneOf" | "not" | "if" => {
+                    self.negate_combinator(s, m, kv, kp, branches)?
                 }
-                "anyOf" => {
-                    let all: Vec<usize> = v
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .enumerate()
-                        .map(|(i, b)| reg(format!("{kp}/{i}"), b))
-                        .collect();
-                    branches.push(json!({ "$fw_nots": all }));
-                }
-                "oneOf" => {
-                    // None holds, or at least two hold.
-                    let all: Vec<usize> = v
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .enumerate()
-                        .map(|(i, b)| reg(format!("{kp}/{i}"), b))
-                        .collect();
-                    branches.push(json!({ "$fw_nots": all }));
-                    for x in 0..all.len() {
-                        for y in x + 1..all.len() {
-                            branches.push(json!({ "$fw_all": [all[x], all[y]] }));
-                        }
-                    }
-                }
-                "not" => branches.push(json!({ "$fw_all": [reg(kp.clone(), v)] })),
-                "if" => {
-                    let i = reg(kp.clone(), v);
-                    if let Some(t) = m.get("then") {
-                        let t = reg(child(&s.ptr, "then"), t);
-                        branches.push(json!({ "$fw_all": [i], "$fw_not": t }));
-                    }
-                    if let Some(e) = m.get("else") {
-                        let e = reg(child(&s.ptr, "else"), e);
-                        branches.push(json!({ "$fw_nots": [i, e] }));
-                    }
-                }
-                "type" => {
-                    let names: Vec<&str> = match v {
-                        Value::String(t) => vec![t.as_str()],
-                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-                        _ => return Err(invalid(&kp, "type must be a string or an array")),
-                    };
-                    // Not an integer: another type, or a number that is
-                    // not an integer.
-                    let only_integer = names.contains(&"integer") && !names.contains(&"number");
-                    let rest: Vec<&str> = TYPES
-                        .iter()
-                        .copied()
-                        .filter(|t| !(names.contains(t) || (only_integer && *t == "number")))
-                        .collect();
-                    if !rest.is_empty() {
-                        branches.push(json!({ "type": rest }));
-                    }
-                    if only_integer {
-                        branches.push(json!({ "type": "number", "$fw_non_integer": true }));
-                    }
-                }
-                "enum" | "const" => {
-                    let vals = if k == "const" {
-                        vec![v.clone()]
-                    } else {
-                        v.as_array()
-                            .ok_or_else(|| invalid(&kp, "enum must be an array"))?
-                            .clone()
-                    };
-                    // Not any of them: scalars are excluded spellings; an
-                    // object or array value is negated as the schema that
-                    // holds exactly it (every key/position with its const).
-                    let (scalars, structured): (Vec<Value>, Vec<Value>) = vals
-                        .into_iter()
-                        .partition(|x| !(x.is_object() || x.is_array()));
-                    let mut b = json!({ "$fw_not_values": scalars });
-                    if !structured.is_empty() {
-                        let regs: Vec<usize> = structured
-                            .iter()
-                            .enumerate()
-                            .map(|(i, x)| reg(format!("{kp}/{i}(value)"), self.made_up(exactly(x))))
-                            .collect();
-                        b["$fw_nots"] = json!(regs);
-                    }
-                    branches.push(b);
-                }
-                "required" => {
-                    for r in v.as_array().into_iter().flatten() {
-                        let r = r
-                            .as_str()
-                            .ok_or_else(|| invalid(&kp, "required must list strings"))?;
-                        branches.push(json!({ "type": "object", "properties": { r: false } }));
-                    }
-                }
-                "properties" => {
-                    let p = v
-                        .as_object()
-                        .ok_or_else(|| invalid(&kp, "properties must be an object"))?;
-                    for (name, sub) in p {
-                        // `{}` never fails: no branch (it would be unsatisfiable).
-                        if sub == &Value::Bool(true)
-                            || sub.as_object().is_some_and(|o| o.is_empty())
-                        {
-                            continue;
-                        }
-                        let n = reg(child(&kp, name), sub);
-                        branches.push(json!({ "type": "object", "required": [name],
-                            "properties": { name.clone(): { "$fw_not": n } } }));
-                    }
-                }
-                "items" | "prefixItems" => match v {
-                    Value::Array(a) => {
-                        if k == "items" && m.contains_key("prefixItems") {
-                            continue;
-                        }
-                        for (i, sub) in a.iter().enumerate() {
-                            let n = reg(format!("{kp}/{i}"), sub);
-                            let mut prefix = vec![Value::Bool(true); i];
-                            prefix.push(json!({ "$fw_not": n }));
-                            branches.push(json!({ "type": "array", "prefixItems": prefix }));
-                        }
-                    }
-                    _ if k == "items" => {
-                        if m.contains_key("prefixItems") {
-                            return Err(cant());
-                        }
-                        if v == &Value::Bool(true) {
-                            continue;
-                        }
-                        let n = reg(kp.clone(), v);
-                        branches.push(json!({ "type": "array", "contains": { "$fw_not": n } }));
-                    }
-                    _ => return Err(invalid(&kp, "prefixItems must be an array")),
-                },
-                "contains" => {
-                    if m.contains_key("minContains") || m.contains_key("maxContains") {
-                        return Err(cant());
-                    }
-                    let n = reg(kp.clone(), v);
-                    branches.push(json!({ "type": "array", "items": { "$fw_not": n } }));
+                "type" | "enum" | "const" => self.negate_value_keyword(kv, kp, branches)?,
+                "required" | "properties" => self.negate_object_keyword(m, kv, kp, branches)?,
+                "items" | "prefixItems" | "contains" => {
+                    self.negate_array_keyword(m, kv, kp, branches)?
                 }
                 "minItems" | "maxItems" | "minLength" | "maxLength" | "minProperties"
-                | "maxProperties" => {
-                    let x = as_u64(v, &kp, k)?;
-                    let (t, flip) = match k.as_str() {
-                        "minItems" => ("array", "maxItems"),
-                        "maxItems" => ("array", "minItems"),
-                        "minLength" => ("string", "maxLength"),
-                        "maxLength" => ("string", "minLength"),
-                        "minProperties" => ("object", "maxProperties"),
-                        _ => ("object", "minProperties"),
-                    };
-                    if k.starts_with("min") && x == 0 {
-                        continue;
-                    }
-                    let y = if k.starts_with("min") {
-                        x - 1
-                    } else {
-                        x.saturating_add(1)
-                    };
-                    branches.push(json!({ "type": t, flip: y }));
-                }
-                "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => {
-                    let is_min = k.ends_with("inimum");
-                    let (bound, excl) = match v {
-                        Value::Bool(_) => continue, // draft-04 modifier: read below
-                        _ if !k.starts_with("exclusive") => {
-                            let draft4 = m.get(if is_min {
-                                "exclusiveMinimum"
-                            } else {
-                                "exclusiveMaximum"
-                            }) == Some(&Value::Bool(true));
-                            (num(v, &kp, k)?, draft4)
-                        }
-                        _ => (num(v, &kp, k)?, true),
-                    };
-                    let flip = match (is_min, excl) {
-                        (true, false) => "exclusiveMaximum",
-                        (true, true) => "maximum",
-                        (false, false) => "exclusiveMinimum",
-                        (false, true) => "minimum",
-                    };
-                    branches.push(json!({ "type": "number", flip: bound }));
-                }
-                "pattern" => match split_leading_lookaheads(&{
-                    let p = v.as_str().unwrap_or_default();
-                    drop_trailing_lookahead(p).unwrap_or_else(|| p.to_string())
-                }) {
-                    // Not (^R and ^A and not ^B): one of them fails.
-                    Some((rest, pos, neg)) => {
-                        branches.push(
-                            json!({ "type": "string", "$fw_not_pattern": format!("^{rest}") }),
-                        );
-                        for a in pos {
-                            branches.push(
-                                json!({ "type": "string", "$fw_not_pattern": format!("^(?:{a})") }),
-                            );
-                        }
-                        for b in neg {
-                            branches
-                                .push(json!({ "type": "string", "pattern": format!("^(?:{b})") }));
-                        }
-                    }
-                    None => {
-                        let p = v.as_str().unwrap_or_default();
-                        let p = drop_trailing_lookahead(p).unwrap_or_else(|| p.to_string());
-                        branches.push(json!({ "type": "string", "$fw_not_pattern": p }))
-                    }
-                },
+                | "maxProperties" | "minimum" | "maximum" | "exclusiveMinimum"
+                | "exclusiveMaximum" | "pattern" => self.negate_bound(m, kv, kp, branches)?,
                 "uniqueItems" if v == &Value::Bool(false) => {}
                 "dependentRequired" | "dependentSchemas" | "dependencies" => {
-                    let d = v
-                        .as_object()
-                        .ok_or_else(|| invalid(&kp, format!("{k} must be an object")))?;
-                    for (key, dv) in d {
-                        match dv {
-                            Value::Array(a) => {
-                                for x in a {
-                                    let x = x.as_str().ok_or_else(|| {
-                                        invalid(&kp, "dependencies must list strings")
-                                    })?;
-                                    branches.push(json!({ "type": "object", "required": [key],
-                                        "properties": { x: false } }));
-                                }
-                            }
-                            _ => {
-                                let n = reg(child(&kp, key), dv);
-                                branches.push(json!({ "type": "object", "required": [key],
-                                    "$fw_not": n }));
-                            }
-                        }
-                    }
+                    self.negate_object_keyword(m, kv, kp, branches)?
                 }
                 "additionalProperties"
                 | "patternProperties"
@@ -1556,64 +1337,16 @@ impl<'a> Compiler<'a> {
                 | "unevaluatedItems"
                 | "additionalItems"
                     if v == &Value::Bool(true) || v.as_object().is_some_and(|o| o.is_empty()) => {}
-                // Some member breaks it: a key of the keyword's kind (not
-                // in `properties`, matching no pattern; matching this
-                // pattern; any key) whose value fails the subschema, or
-                // (propertyNames) a key failing it. See `$fw_exists`.
-                "additionalProperties" => {
-                    if m.contains_key("unevaluatedProperties") {
-                        return Err(cant());
-                    }
-                    let known: Vec<Value> = match m.get("properties") {
-                        Some(Value::Object(p)) => p.keys().map(|k| json!(k)).collect(),
-                        _ => Vec::new(),
-                    };
-                    let pats: Vec<Value> = match m.get("patternProperties") {
-                        Some(Value::Object(p)) => p.keys().map(|k| json!(k)).collect(),
-                        _ => Vec::new(),
-                    };
-                    let key = self.made_up(json!({ "type": "string",
-                        "$fw_not_values": known, "$fw_not_pattern": pats }));
-                    let key = reg(format!("{kp}(key)"), key);
-                    let value = self.register(self.negate(&Sub::new(kp.clone(), v))?);
-                    branches.push(json!({ "type": "object",
-                        "$fw_exists": { "key": key, "value": value } }));
-                }
-                "patternProperties" => {
-                    let p = v
-                        .as_object()
-                        .ok_or_else(|| invalid(&kp, "patternProperties must be an object"))?;
-                    for (pat, sub) in p {
-                        if sub == &Value::Bool(true)
-                            || sub.as_object().is_some_and(|o| o.is_empty())
-                        {
-                            continue;
-                        }
-                        let pp = child(&kp, pat);
-                        let key = self.made_up(json!({ "type": "string", "pattern": pat }));
-                        let key = reg(format!("{pp}(key)"), key);
-                        let value = self.register(self.negate(&Sub::new(pp, sub))?);
-                        branches.push(json!({ "type": "object",
-                            "$fw_exists": { "key": key, "value": value } }));
-                    }
-                }
-                "propertyNames" => {
-                    let key = self.register(self.negate(&Sub::new(kp.clone(), v))?);
-                    branches.push(json!({ "type": "object", "$fw_exists": { "key": key } }));
+                "additionalProperties" | "patternProperties" | "propertyNames" => {
+                    self.negate_object_keyword(m, kv, kp, branches)?
                 }
                 "unevaluatedProperties"
                 | "unevaluatedItems"
                 | "additionalItems"
                 | "uniqueItems"
                 | "$fw_exists"
-                | "$recursiveRef" => return Err(cant()),
-                "$dynamicRef" => {
-                    let r = v
-                        .as_str()
-                        .ok_or_else(|| invalid(&kp, "$dynamicRef must be a string"))?;
-                    let (p, t) = self.resolve_dynamic(r, &s.ptr)?;
-                    branches.push(json!({ "$fw_not": reg(p, t) }));
-                }
+                | "$recursiveRef" => return Err(cannot_negate(kp, k)),
+                "$dynamicRef" => self.negate_combinator(s, m, kv, kp, branches)?,
                 _ => {} // unknown keyword: validates nothing, its negation is false
             }
         }
@@ -1622,6 +1355,402 @@ impl<'a> Compiler<'a> {
         } else {
             json!({ "anyOf": branches })
         })
+    }
+    /// The negation of an applicator keyword (`allOf`, `anyOf`, `oneOf`,
+    /// `not`, `if`, `$dynamicRef` and the internal `$fw_*` references).
+    fn negate_combinator(
+        &self,
+        s: &Sub<'a>,
+        m: &'a Map<String, Value>,
+        (k, v): (&str, &'a Value),
+        kp: &str,
+        branches: &mut Vec<Value>,
+    ) -> R<()> {
+        use serde_json::json;
+        let reg = |p: String, v: &'a Value| self.register(Sub::new(p, v));
+        match k {
+            "$fw_all" => {
+                for x in v.as_array().into_iter().flatten() {
+                    branches.push(json!({ "$fw_not": x }));
+                }
+            }
+            "$fw_not" => branches.push(json!({ "$fw_all": [v] })),
+            "$fw_nots" => {
+                for x in v.as_array().into_iter().flatten() {
+                    branches.push(json!({ "$fw_all": [x] }));
+                }
+            }
+            "allOf" => {
+                for (i, b) in v.as_array().into_iter().flatten().enumerate() {
+                    branches.push(json!({ "$fw_not": reg(format!("{kp}/{i}"), b) }));
+                }
+            }
+            "anyOf" => {
+                let all: Vec<usize> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, b)| reg(format!("{kp}/{i}"), b))
+                    .collect();
+                branches.push(json!({ "$fw_nots": all }));
+            }
+            "oneOf" => {
+                // None holds, or at least two hold.
+                let all: Vec<usize> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, b)| reg(format!("{kp}/{i}"), b))
+                    .collect();
+                branches.push(json!({ "$fw_nots": all }));
+                for x in 0..all.len() {
+                    for y in x + 1..all.len() {
+                        branches.push(json!({ "$fw_all": [all[x], all[y]] }));
+                    }
+                }
+            }
+            "not" => branches.push(json!({ "$fw_all": [reg(kp.to_string(), v)] })),
+            "if" => {
+                let i = reg(kp.to_string(), v);
+                if let Some(t) = m.get("then") {
+                    let t = reg(child(&s.ptr, "then"), t);
+                    branches.push(json!({ "$fw_all": [i], "$fw_not": t }));
+                }
+                if let Some(e) = m.get("else") {
+                    let e = reg(child(&s.ptr, "else"), e);
+                    branches.push(json!({ "$fw_nots": [i, e] }));
+                }
+            }
+            "$dynamicRef" => {
+                let r = v
+                    .as_str()
+                    .ok_or_else(|| invalid(kp, "$dynamicRef must be a string"))?;
+                let (p, t) = self.resolve_dynamic(r, &s.ptr)?;
+                branches.push(json!({ "$fw_not": reg(p, t) }));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The negation of `type`, `enum`/`const`, `multipleOf` or an asserted
+    /// `format`.
+    fn negate_value_keyword(
+        &self,
+        (k, v): (&str, &'a Value),
+        kp: &str,
+        branches: &mut Vec<Value>,
+    ) -> R<()> {
+        use serde_json::json;
+        const TYPES: [&str; 6] = ["null", "boolean", "object", "array", "string", "number"];
+        let reg = |p: String, v: &'a Value| self.register(Sub::new(p, v));
+        match k {
+            "multipleOf" => {
+                number_keyword(v, kp, k)?;
+                branches.push(json!({ "type": "number", "$fw_not_multiple_of": v }));
+            }
+            "$fw_not_multiple_of" => branches.push(json!({ "multipleOf": v })),
+            // Not a non-integer number: anything but a number, or an integer.
+            "$fw_non_integer" => branches.push(json!({
+                "type": ["null", "boolean", "object", "array", "string", "integer"]
+            })),
+            "format" if self.options.format == FormatMode::Assert => {
+                let f = v.as_str().unwrap_or("");
+                match StrRule::Format(f.to_string()).regexes(kp)? {
+                    // Not of the format: a string its regex rejects.
+                    Some(r) if r.len() == 1 => branches.push(json!({
+                        "type": "string", "$fw_not_format": f
+                    })),
+                    // An intersection of regexes cannot be an exclusion.
+                    Some(_) => return Err(cannot_negate(kp, k)),
+                    None => {}
+                }
+            }
+            "type" => {
+                let names: Vec<&str> = match v {
+                    Value::String(t) => vec![t.as_str()],
+                    Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                    _ => return Err(invalid(kp, "type must be a string or an array")),
+                };
+                // Not an integer: another type, or a number that is
+                // not an integer.
+                let only_integer = names.contains(&"integer") && !names.contains(&"number");
+                let rest: Vec<&str> = TYPES
+                    .iter()
+                    .copied()
+                    .filter(|t| !(names.contains(t) || (only_integer && *t == "number")))
+                    .collect();
+                if !rest.is_empty() {
+                    branches.push(json!({ "type": rest }));
+                }
+                if only_integer {
+                    branches.push(json!({ "type": "number", "$fw_non_integer": true }));
+                }
+            }
+            "enum" | "const" => {
+                let vals = if k == "const" {
+                    vec![v.clone()]
+                } else {
+                    v.as_array()
+                        .ok_or_else(|| invalid(kp, "enum must be an array"))?
+                        .clone()
+                };
+                // Not any of them: scalars are excluded spellings; an
+                // object or array value is negated as the schema that
+                // holds exactly it (every key/position with its const).
+                let (scalars, structured): (Vec<Value>, Vec<Value>) = vals
+                    .into_iter()
+                    .partition(|x| !(x.is_object() || x.is_array()));
+                let mut b = json!({ "$fw_not_values": scalars });
+                if !structured.is_empty() {
+                    let regs: Vec<usize> = structured
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| reg(format!("{kp}/{i}(value)"), self.made_up(exactly(x))))
+                        .collect();
+                    b["$fw_nots"] = json!(regs);
+                }
+                branches.push(b);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The negation of an object keyword: a missing required key, a member
+    /// failing its schema, a broken dependency, a witness member.
+    fn negate_object_keyword(
+        &self,
+        m: &'a Map<String, Value>,
+        (k, v): (&str, &'a Value),
+        kp: &str,
+        branches: &mut Vec<Value>,
+    ) -> R<()> {
+        use serde_json::json;
+        let reg = |p: String, v: &'a Value| self.register(Sub::new(p, v));
+        match k {
+            "required" => {
+                for r in v.as_array().into_iter().flatten() {
+                    let r = r
+                        .as_str()
+                        .ok_or_else(|| invalid(kp, "required must list strings"))?;
+                    branches.push(json!({ "type": "object", "properties": { r: false } }));
+                }
+            }
+            "properties" => {
+                let p = v
+                    .as_object()
+                    .ok_or_else(|| invalid(kp, "properties must be an object"))?;
+                for (name, sub) in p {
+                    // `{}` never fails: no branch (it would be unsatisfiable).
+                    if sub == &Value::Bool(true) || sub.as_object().is_some_and(|o| o.is_empty()) {
+                        continue;
+                    }
+                    let n = reg(child(kp, name), sub);
+                    branches.push(json!({ "type": "object", "required": [name],
+                        "properties": { name.clone(): { "$fw_not": n } } }));
+                }
+            }
+            "dependentRequired" | "dependentSchemas" | "dependencies" => {
+                let d = v
+                    .as_object()
+                    .ok_or_else(|| invalid(kp, format!("{k} must be an object")))?;
+                for (key, dv) in d {
+                    match dv {
+                        Value::Array(a) => {
+                            for x in a {
+                                let x = x
+                                    .as_str()
+                                    .ok_or_else(|| invalid(kp, "dependencies must list strings"))?;
+                                branches.push(json!({ "type": "object", "required": [key],
+                                    "properties": { x: false } }));
+                            }
+                        }
+                        _ => {
+                            let n = reg(child(kp, key), dv);
+                            branches.push(json!({ "type": "object", "required": [key],
+                                "$fw_not": n }));
+                        }
+                    }
+                }
+            }
+            // Some member breaks it: a key of the keyword's kind (not
+            // in `properties`, matching no pattern; matching this
+            // pattern; any key) whose value fails the subschema, or
+            // (propertyNames) a key failing it. See `$fw_exists`.
+            "additionalProperties" => {
+                if m.contains_key("unevaluatedProperties") {
+                    return Err(cannot_negate(kp, k));
+                }
+                let known: Vec<Value> = match m.get("properties") {
+                    Some(Value::Object(p)) => p.keys().map(|k| json!(k)).collect(),
+                    _ => Vec::new(),
+                };
+                let pats: Vec<Value> = match m.get("patternProperties") {
+                    Some(Value::Object(p)) => p.keys().map(|k| json!(k)).collect(),
+                    _ => Vec::new(),
+                };
+                let key = self.made_up(json!({ "type": "string",
+                    "$fw_not_values": known, "$fw_not_pattern": pats }));
+                let key = reg(format!("{kp}(key)"), key);
+                let value = self.register(self.negate(&Sub::new(kp.to_string(), v))?);
+                branches.push(json!({ "type": "object",
+                    "$fw_exists": { "key": key, "value": value } }));
+            }
+            "patternProperties" => {
+                let p = v
+                    .as_object()
+                    .ok_or_else(|| invalid(kp, "patternProperties must be an object"))?;
+                for (pat, sub) in p {
+                    if sub == &Value::Bool(true) || sub.as_object().is_some_and(|o| o.is_empty()) {
+                        continue;
+                    }
+                    let pp = child(kp, pat);
+                    let key = self.made_up(json!({ "type": "string", "pattern": pat }));
+                    let key = reg(format!("{pp}(key)"), key);
+                    let value = self.register(self.negate(&Sub::new(pp, sub))?);
+                    branches.push(json!({ "type": "object",
+                        "$fw_exists": { "key": key, "value": value } }));
+                }
+            }
+            "propertyNames" => {
+                let key = self.register(self.negate(&Sub::new(kp.to_string(), v))?);
+                branches.push(json!({ "type": "object", "$fw_exists": { "key": key } }));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The negation of `items`, `prefixItems` or `contains`.
+    fn negate_array_keyword(
+        &self,
+        m: &'a Map<String, Value>,
+        (k, v): (&str, &'a Value),
+        kp: &str,
+        branches: &mut Vec<Value>,
+    ) -> R<()> {
+        use serde_json::json;
+        let reg = |p: String, v: &'a Value| self.register(Sub::new(p, v));
+        match k {
+            "items" | "prefixItems" => match v {
+                Value::Array(a) => {
+                    if k == "items" && m.contains_key("prefixItems") {
+                        return Ok(());
+                    }
+                    for (i, sub) in a.iter().enumerate() {
+                        let n = reg(format!("{kp}/{i}"), sub);
+                        let mut prefix = vec![Value::Bool(true); i];
+                        prefix.push(json!({ "$fw_not": n }));
+                        branches.push(json!({ "type": "array", "prefixItems": prefix }));
+                    }
+                }
+                _ if k == "items" => {
+                    if m.contains_key("prefixItems") {
+                        return Err(cannot_negate(kp, k));
+                    }
+                    if v == &Value::Bool(true) {
+                        return Ok(());
+                    }
+                    let n = reg(kp.to_string(), v);
+                    branches.push(json!({ "type": "array", "contains": { "$fw_not": n } }));
+                }
+                _ => return Err(invalid(kp, "prefixItems must be an array")),
+            },
+            "contains" => {
+                if m.contains_key("minContains") || m.contains_key("maxContains") {
+                    return Err(cannot_negate(kp, k));
+                }
+                let n = reg(kp.to_string(), v);
+                branches.push(json!({ "type": "array", "items": { "$fw_not": n } }));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The negation of a count (`minLength`, `maxItems`, …), a numeric
+    /// bound or a `pattern`.
+    fn negate_bound(
+        &self,
+        m: &'a Map<String, Value>,
+        (k, v): (&str, &'a Value),
+        kp: &str,
+        branches: &mut Vec<Value>,
+    ) -> R<()> {
+        use serde_json::json;
+        match k {
+            "minItems" | "maxItems" | "minLength" | "maxLength" | "minProperties"
+            | "maxProperties" => {
+                let x = as_u64(v, kp, k)?;
+                let (t, flip) = match k {
+                    "minItems" => ("array", "maxItems"),
+                    "maxItems" => ("array", "minItems"),
+                    "minLength" => ("string", "maxLength"),
+                    "maxLength" => ("string", "minLength"),
+                    "minProperties" => ("object", "maxProperties"),
+                    _ => ("object", "minProperties"),
+                };
+                if k.starts_with("min") && x == 0 {
+                    return Ok(());
+                }
+                let y = if k.starts_with("min") {
+                    x - 1
+                } else {
+                    x.saturating_add(1)
+                };
+                branches.push(json!({ "type": t, flip: y }));
+            }
+            "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => {
+                let is_min = k.ends_with("inimum");
+                let (bound, excl) = match v {
+                    Value::Bool(_) => return Ok(()), // draft-04 modifier: read below
+                    _ if !k.starts_with("exclusive") => {
+                        let draft4 = m.get(if is_min {
+                            "exclusiveMinimum"
+                        } else {
+                            "exclusiveMaximum"
+                        }) == Some(&Value::Bool(true));
+                        (number_keyword(v, kp, k)?, draft4)
+                    }
+                    _ => (number_keyword(v, kp, k)?, true),
+                };
+                let flip = match (is_min, excl) {
+                    (true, false) => "exclusiveMaximum",
+                    (true, true) => "maximum",
+                    (false, false) => "exclusiveMinimum",
+                    (false, true) => "minimum",
+                };
+                branches.push(json!({ "type": "number", flip: bound }));
+            }
+            "pattern" => match split_leading_lookaheads(&{
+                let p = v.as_str().unwrap_or_default();
+                drop_trailing_lookahead(p).unwrap_or_else(|| p.to_string())
+            }) {
+                // Not (^R and ^A and not ^B): one of them fails.
+                Some((rest, pos, neg)) => {
+                    branches
+                        .push(json!({ "type": "string", "$fw_not_pattern": format!("^{rest}") }));
+                    for a in pos {
+                        branches.push(
+                            json!({ "type": "string", "$fw_not_pattern": format!("^(?:{a})") }),
+                        );
+                    }
+                    for b in neg {
+                        branches.push(json!({ "type": "string", "pattern": format!("^(?:{b})") }));
+                    }
+                }
+                None => {
+                    let p = v.as_str().unwrap_or_default();
+                    let p = drop_trailing_lookahead(p).unwrap_or_else(|| p.to_string());
+                    branches.push(json!({ "type": "string", "$fw_not_pattern": p }))
+                }
+            },
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Expands `$ref` and `allOf`; None if some part is `false`.
@@ -2862,47 +2991,80 @@ impl<'a> Compiler<'a> {
         })
     }
 
+    /// The grammar of an object: its known keys and their value schemas
+    /// (`properties`, `required`), the classes of other keys
+    /// (`patternProperties`, `additionalProperties`, `propertyNames`), then
+    /// the members laid out in any order (counted in the parser) or in the
+    /// schema's order (counted in rules), with witness members for negated
+    /// object keywords.
     fn object_expr(&mut self, n: &Node<'a>) -> R<Option<Expr>> {
         let names = self.names_node(n)?;
-        // Known keys in order: properties of every holder, then required.
-        let mut keys: Vec<String> = Vec::new();
-        for o in &n.objs {
-            if let Some(p) = o.props {
-                for k in p.keys() {
-                    if !keys.contains(k) {
-                        keys.push(k.clone());
-                    }
-                }
-            }
+        let keys = known_keys(n);
+        let pats = key_patterns(n)?;
+        let Some((members, known)) = self.known_members(n, names.as_ref(), &keys, &pats)? else {
+            return Ok(None);
+        };
+        let (extra, classes) = self.other_key_members(n, names.as_ref(), &keys, &pats)?;
+        let (minp, maxp) = (n.min_props, n.max_props);
+        if maxp.is_some_and(|m| m < minp) {
+            return Ok(None);
         }
-        for r in &n.required {
-            if !keys.contains(r) {
-                keys.push(r.clone());
-            }
-        }
-        // Every patternProperties pattern, with its holder and regexes.
-        type KeyPattern<'v> = (usize, String, (Vec<String>, Vec<String>), &'v Value);
-        let mut pats: Vec<KeyPattern<'a>> = Vec::new();
-        for (h, o) in n.objs.iter().enumerate() {
-            for (ptr, p, v) in &o.patterns {
-                pats.push((h, ptr.clone(), key_pattern(p, ptr)?, *v));
-            }
-        }
-        if pats.len() > MAX_PATTERN_PROPERTIES {
+        let Some(wit) = self.witness_variants(n, &known, &classes)? else {
+            return Ok(None);
+        };
+        let wit = wit.without_implied(&members);
+        if wit.count > MAX_WITNESSES {
             return Err(unsupported(
-                &pats[0].1,
-                format!("more than {MAX_PATTERN_PROPERTIES} patternProperties in one object"),
+                &n.exists[0].ptr,
+                format!(
+                    "more than {MAX_WITNESSES} negated additionalProperties/patternProperties/\
+                     propertyNames in one object"
+                ),
             ));
         }
+        let nw = wit.count;
+        if self.options.property_order == PropertyOrder::Any {
+            // Counted in the parser's item tags while they have room; else
+            // the canonical order below counts with rules.
+            let bound = |x: u64| u32::try_from(x).ok().filter(|&x| x <= MAX_MEMBER_COUNT);
+            let count = if minp == 0 && maxp.is_none() {
+                Some(None)
+            } else if let (Some(lo), Some(hi)) =
+                (bound(minp), maxp.map_or(Some(None), |m| bound(m).map(Some)))
+            {
+                (members.len() + nw <= MAX_COUNTED_ONCE).then_some(Some((lo, hi)))
+            } else {
+                None
+            };
+            if let Some(count) = count {
+                return self.any_order_witnessed(n, members, extra, &wit, count);
+            }
+        }
+        self.schema_order_object(n, &members, extra, &wit)
+    }
+
+    /// Each known key's member (key and value expression, and whether it is
+    /// required): per holder, its property schema and the matching
+    /// patterns, or else its additionalProperties. None if a required key
+    /// admits no value. Also each member's key and value schemas, for
+    /// witness variants.
+    #[allow(clippy::type_complexity)]
+    fn known_members(
+        &mut self,
+        n: &Node<'a>,
+        names: Option<&Node<'a>>,
+        keys: &[String],
+        pats: &[KeyPattern<'a>],
+    ) -> R<Option<(Vec<(Expr, bool)>, Vec<(String, Vec<Sub<'a>>)>)>> {
         // Each known key's schema: per holder, its property schema and the
         // matching patterns, or else its additionalProperties.
         let mut members: Vec<(Expr, bool)> = Vec::new();
         // Per member: its key and value schemas (for witness variants).
         let mut known: Vec<(String, Vec<Sub<'a>>)> = Vec::new();
         let props_ptrs: Vec<String> = n.objs.iter().map(|o| child(&o.ptr, "properties")).collect();
-        for k in &keys {
+        for k in keys {
             let required = n.required.contains(k);
-            let name_ok = match &names {
+            let name_ok = match names {
                 Some(nn) => string_ok(nn, k)?,
                 None => true,
             };
@@ -2914,7 +3076,7 @@ impl<'a> Compiler<'a> {
                     subs.push(Sub::new(child(&props_ptrs[h], k), v));
                     matched = true;
                 }
-                for (ph, ptr, (rx, rx_except), v) in &pats {
+                for (ph, ptr, (rx, rx_except), v) in pats {
                     if *ph == h && key_matches(rx, rx_except, &token, ptr)? {
                         subs.push(Sub::new(ptr.clone(), v));
                         matched = true;
@@ -2946,8 +3108,23 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+        Ok(Some((members, known)))
+    }
+
+    /// The member of keys other than the known ones (None if no such key
+    /// is allowed), split by the set of patterns they match, and per class
+    /// its key regexes (all, except) and value schemas when the node has
+    /// witnesses.
+    #[allow(clippy::type_complexity)]
+    fn other_key_members(
+        &mut self,
+        n: &Node<'a>,
+        names: Option<&Node<'a>>,
+        keys: &[String],
+        pats: &[KeyPattern<'a>],
+    ) -> R<(Option<Expr>, Vec<(Vec<String>, Vec<String>, Vec<Sub<'a>>)>)> {
         // Other keys, split by the set of patterns they match.
-        let (name_all, name_except) = match &names {
+        let (name_all, name_except) = match names {
             None => (vec![STRING.to_string()], Vec::new()),
             Some(nn) => string_parts(nn, Vec::new())?.unwrap_or_default(),
         };
@@ -3034,127 +3211,121 @@ impl<'a> Compiler<'a> {
             1 => extra_alts.pop(),
             _ => Some(Expr::Choice(extra_alts)),
         };
-        let (minp, maxp) = (n.min_props, n.max_props);
-        if maxp.is_some_and(|m| m < minp) {
-            return Ok(None);
-        }
-        let Some(wit) = self.witness_variants(n, &known, &classes)? else {
-            return Ok(None);
-        };
-        let wit = wit.without_implied(&members);
-        if wit.count > MAX_WITNESSES {
-            return Err(unsupported(
-                &n.exists[0].ptr,
-                format!(
-                    "more than {MAX_WITNESSES} negated additionalProperties/patternProperties/\
-                     propertyNames in one object"
-                ),
-            ));
-        }
+        Ok((extra, classes))
+    }
+
+    /// An object in any property order with its witnesses: per partition of
+    /// the witnesses into blocks and per assignment of a witness member to
+    /// each block, one any-order list.
+    fn any_order_witnessed(
+        &mut self,
+        n: &Node<'a>,
+        mut members: Vec<(Expr, bool)>,
+        extra: Option<Expr>,
+        wit: &WitnessVariants,
+        count: Option<(u32, Option<u32>)>,
+    ) -> R<Option<Expr>> {
         let nw = wit.count;
         let full: u32 = (1 << nw) - 1;
-        if self.options.property_order == PropertyOrder::Any {
-            // Counted in the parser's item tags while they have room; else
-            // the canonical order below counts with rules.
-            let bound = |x: u64| u32::try_from(x).ok().filter(|&x| x <= MAX_MEMBER_COUNT);
-            let count = if minp == 0 && maxp.is_none() {
-                Some(None)
-            } else if let (Some(lo), Some(hi)) =
-                (bound(minp), maxp.map_or(Some(None), |m| bound(m).map(Some)))
-            {
-                (members.len() + nw <= MAX_COUNTED_ONCE).then_some(Some((lo, hi)))
-            } else {
-                None
-            };
-            if let Some(count) = count {
-                let optional_known = |t: usize| {
-                    wit.known[t]
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, v)| v.is_some() && !members[*i].1)
-                        .count()
+        let optional_known = |t: usize| {
+            wit.known[t]
+                .iter()
+                .enumerate()
+                .filter(|(i, v)| v.is_some() && !members[*i].1)
+                .count()
+        };
+        if count.is_some() && (1..=full as usize).any(|t| optional_known(t) > 0) {
+            // An optional known key as a witness could repeat the
+            // key (its plain member is `once`) and be counted twice.
+            return Err(unsupported(
+                &n.exists[0].ptr,
+                "a negated additionalProperties/patternProperties/propertyNames \
+                 together with minProperties/maxProperties in any property order",
+            ));
+        }
+        // Witnesses: per partition of them into blocks (one member
+        // may witness several), each block is witnessed by a
+        // required key (its member becomes the witness variant: it
+        // occurs once, and must count for both) or by one more
+        // required member (an optional known key or another key).
+        // One list per partition and assignment.
+        let mut lists = Vec::new();
+        for blocks in partitions(nw) {
+            let mut assign: Vec<Vec<Option<usize>>> = vec![Vec::new()];
+            for &b in &blocks {
+                let mut grown = Vec::new();
+                for a in &assign {
+                    let mut others = a.clone();
+                    others.push(None);
+                    grown.push(others);
+                    for (i, v) in wit.known[b as usize].iter().enumerate() {
+                        if v.is_some() && members[i].1 && !a.contains(&Some(i)) {
+                            let mut with = a.clone();
+                            with.push(Some(i));
+                            grown.push(with);
+                        }
+                    }
+                }
+                assign = grown;
+            }
+            'assignment: for a in assign {
+                // Without witnesses there is one assignment, the
+                // last use of the members.
+                let mut ms = if nw == 0 {
+                    std::mem::take(&mut members)
+                } else {
+                    members.clone()
                 };
-                if count.is_some() && (1..=full as usize).any(|t| optional_known(t) > 0) {
-                    // An optional known key as a witness could repeat the
-                    // key (its plain member is `once`) and be counted twice.
+                for (&b, who) in blocks.iter().zip(&a) {
+                    let b = b as usize;
+                    match who {
+                        Some(i) => ms[*i].0 = wit.known[b][*i].clone().expect("a variant"),
+                        None => {
+                            let mut alts: Vec<Expr> = wit.known[b]
+                                .iter()
+                                .enumerate()
+                                .filter(|(i, _)| !members[*i].1)
+                                .filter_map(|(_, v)| v.clone())
+                                .collect();
+                            alts.extend(wit.extra[b].iter().cloned());
+                            if alts.is_empty() {
+                                continue 'assignment;
+                            }
+                            ms.push((one_of(alts), true));
+                        }
+                    }
+                }
+                if lists.len() >= MAX_WITNESS_LISTS {
                     return Err(unsupported(
                         &n.exists[0].ptr,
-                        "a negated additionalProperties/patternProperties/propertyNames \
-                         together with minProperties/maxProperties in any property order",
+                        "too many ways to witness negated additionalProperties/\
+                         patternProperties/propertyNames with required keys",
                     ));
                 }
-                // Witnesses: per partition of them into blocks (one member
-                // may witness several), each block is witnessed by a
-                // required key (its member becomes the witness variant: it
-                // occurs once, and must count for both) or by one more
-                // required member (an optional known key or another key).
-                // One list per partition and assignment.
-                let mut lists = Vec::new();
-                for blocks in partitions(nw) {
-                    let mut assign: Vec<Vec<Option<usize>>> = vec![Vec::new()];
-                    for &b in &blocks {
-                        let mut grown = Vec::new();
-                        for a in &assign {
-                            let mut others = a.clone();
-                            others.push(None);
-                            grown.push(others);
-                            for (i, v) in wit.known[b as usize].iter().enumerate() {
-                                if v.is_some() && members[i].1 && !a.contains(&Some(i)) {
-                                    let mut with = a.clone();
-                                    with.push(Some(i));
-                                    grown.push(with);
-                                }
-                            }
-                        }
-                        assign = grown;
-                    }
-                    'assignment: for a in assign {
-                        // Without witnesses there is one assignment, the
-                        // last use of the members.
-                        let mut ms = if nw == 0 {
-                            std::mem::take(&mut members)
-                        } else {
-                            members.clone()
-                        };
-                        for (&b, who) in blocks.iter().zip(&a) {
-                            let b = b as usize;
-                            match who {
-                                Some(i) => ms[*i].0 = wit.known[b][*i].clone().expect("a variant"),
-                                None => {
-                                    let mut alts: Vec<Expr> = wit.known[b]
-                                        .iter()
-                                        .enumerate()
-                                        .filter(|(i, _)| !members[*i].1)
-                                        .filter_map(|(_, v)| v.clone())
-                                        .collect();
-                                    alts.extend(wit.extra[b].iter().cloned());
-                                    if alts.is_empty() {
-                                        continue 'assignment;
-                                    }
-                                    ms.push((one_of(alts), true));
-                                }
-                            }
-                        }
-                        if lists.len() >= MAX_WITNESS_LISTS {
-                            return Err(unsupported(
-                                &n.exists[0].ptr,
-                                "too many ways to witness negated additionalProperties/\
-                                 patternProperties/propertyNames with required keys",
-                            ));
-                        }
-                        lists.push(self.any_order_object(n, ms, extra.clone(), count)?);
-                    }
-                }
-                return Ok(match lists.len() {
-                    0 => None,
-                    _ => Some(Expr::seq([
-                        Expr::literal("{"),
-                        one_of(lists),
-                        Expr::literal("}"),
-                    ])),
-                });
+                lists.push(self.any_order_object(n, ms, extra.clone(), count)?);
             }
         }
+        Ok(match lists.len() {
+            0 => None,
+            _ => Some(Expr::seq([
+                Expr::literal("{"),
+                one_of(lists),
+                Expr::literal("}"),
+            ])),
+        })
+    }
+
+    /// An object in the schema's property order, counted in rules.
+    fn schema_order_object(
+        &mut self,
+        n: &Node<'a>,
+        members: &[(Expr, bool)],
+        extra: Option<Expr>,
+        wit: &WitnessVariants,
+    ) -> R<Option<Expr>> {
+        let (minp, maxp) = (n.min_props, n.max_props);
+        let nw = wit.count;
+        let full: u32 = (1 << nw) - 1;
         // S(i, c, f): members i.. with none before; T(i, c, f): members i..,
         // each after a comma; c members are present so far (capped where the
         // count no longer matters), f the set of witnesses found so far.
@@ -3952,6 +4123,50 @@ fn type_name_bit(t: &str) -> u8 {
     }
 }
 
+/// Every `patternProperties` pattern of an object: its holder's index,
+/// pointer, key regexes (all, except) and schema.
+type KeyPattern<'v> = (usize, String, (Vec<String>, Vec<String>), &'v Value);
+
+/// An object's known keys in order: the properties of every holder, then
+/// the other required keys.
+fn known_keys(n: &Node) -> Vec<String> {
+    // Known keys in order: properties of every holder, then required.
+    let mut keys: Vec<String> = Vec::new();
+    for o in &n.objs {
+        if let Some(p) = o.props {
+            for k in p.keys() {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+        }
+    }
+    for r in &n.required {
+        if !keys.contains(r) {
+            keys.push(r.clone());
+        }
+    }
+    keys
+}
+
+/// Every `patternProperties` pattern of the node's holders.
+fn key_patterns<'a>(n: &Node<'a>) -> R<Vec<KeyPattern<'a>>> {
+    // Every patternProperties pattern, with its holder and regexes.
+    let mut pats: Vec<KeyPattern<'a>> = Vec::new();
+    for (h, o) in n.objs.iter().enumerate() {
+        for (ptr, p, v) in &o.patterns {
+            pats.push((h, ptr.clone(), key_pattern(p, ptr)?, *v));
+        }
+    }
+    if pats.len() > MAX_PATTERN_PROPERTIES {
+        return Err(unsupported(
+            &pats[0].1,
+            format!("more than {MAX_PATTERN_PROPERTIES} patternProperties in one object"),
+        ));
+    }
+    Ok(pats)
+}
+
 /// The members satisfying each set of an object's witnesses, indexed by
 /// the set's bits (see [`Compiler::witness_variants`]).
 struct WitnessVariants {
@@ -4657,7 +4872,7 @@ const DROPPABLE_KEYWORDS: &[&str] = &[
 /// Most keywords one lenient compilation drops.
 const MAX_LENIENT_DROPS: usize = 64;
 
-/// Compiles `schema` like [`compile_with`], but a keyword that cannot be
+/// Compiles `schema` like [`compile`], but a keyword that cannot be
 /// enforced (`GrammarError::UnsupportedSchema` naming it by its JSON pointer)
 /// is left out and reported as a warning instead of failing the compilation.
 ///
@@ -4668,10 +4883,10 @@ const MAX_LENIENT_DROPS: usize = 64;
 /// malformed schema, an empty language) are still errors.
 ///
 /// ```
-/// use formwork::frontend::schema::{compile_lenient, SchemaOptions};
+/// use formwork::{json_schema_lenient, SchemaOptions};
 /// let schema = serde_json::json!({"type": "array", "items": {"type": "string", "pattern": "(?<=a)b"}});
-/// assert!(formwork::json_schema_grammar(&schema).is_err());
-/// let (grammar, warnings) = compile_lenient(&schema, &SchemaOptions::default()).unwrap();
+/// assert!(formwork::json_schema(&schema, &SchemaOptions::default()).is_err());
+/// let (grammar, warnings) = json_schema_lenient(&schema, &SchemaOptions::default()).unwrap();
 /// assert_eq!(warnings[0].pointer, "/items/pattern");
 /// assert!(formwork::CompiledGrammar::new(&grammar).is_ok());
 /// ```
@@ -4682,7 +4897,7 @@ pub fn compile_lenient(
     let mut schema = schema.clone();
     let mut warnings = Vec::new();
     loop {
-        match compile_with(&schema, options) {
+        match compile(&schema, options) {
             Ok(g) => return Ok((g, warnings)),
             Err(GrammarError::UnsupportedSchema { pointer, message })
                 if warnings.len() < MAX_LENIENT_DROPS && drop_keyword(&mut schema, &pointer) =>
