@@ -2219,308 +2219,45 @@ impl<'a> Compiler<'a> {
                     "$fw_all" | "$fw_not" | "$fw_nots" | "$fw_exclusive" | "not" | "if"
                     | "then" | "else" | "dependentRequired" | "dependentSchemas"
                     | "dependencies" => {}
-                    "$fw_non_integer" => n.non_integer = true,
-                    "$fw_not_multiple_of" => {
-                        let d = step_value(v, &kp())?;
-                        n.not_multiple_of
-                            .push((d, kp().replace("$fw_not_multiple_of", "multipleOf")));
+                    "$fw_non_integer"
+                    | "$fw_not_multiple_of"
+                    | "$fw_not_values"
+                    | "$fw_not_pattern"
+                    | "$fw_exists"
+                    | "$fw_not_format" => self.collect_internal(&mut n, &s.ptr, k, v)?,
+                    "pattern" | "type" | "enum" | "const" | "minLength" | "maxLength" => {
+                        self.collect_string_keyword(&mut n, &s.ptr, k, v)?
                     }
-                    "$fw_not_values" => {
-                        for x in v.as_array().into_iter().flatten() {
-                            n.not_values.insert(x.clone());
-                        }
-                        n.not_values_ptr = kp();
-                    }
-                    "$fw_not_pattern" => {
-                        // One pattern, or a list (the keys of a negated
-                        // additionalProperties' patternProperties).
-                        let ps = match v {
-                            Value::Array(a) => a.iter().collect(),
-                            _ => vec![v],
-                        };
-                        for p in ps {
-                            let p = p
-                                .as_str()
-                                .ok_or_else(|| invalid(&kp(), "pattern must be a string"))?;
-                            n.not_patterns.push((
-                                kp().replace("$fw_not_pattern", "pattern"),
-                                StrRule::Pattern(p.to_string()),
-                            ));
-                        }
-                    }
-                    "$fw_exists" => {
-                        let key = self.registered(&v["key"], &kp())?;
-                        let value = match v.get("value") {
-                            Some(x) => Some(self.registered(x, &kp())?),
-                            None => None,
-                        };
-                        n.exists.push(Witness {
-                            ptr: s.ptr.to_string(),
-                            key,
-                            value,
-                        });
-                    }
-                    "$fw_not_format" => {
-                        let f = v.as_str().unwrap_or_default();
-                        n.not_patterns.push((
-                            kp().replace("$fw_not_format", "format"),
-                            StrRule::Format(f.to_string()),
-                        ));
-                    }
-                    "pattern" => {
-                        let p = v
-                            .as_str()
-                            .ok_or_else(|| invalid(&kp(), "pattern must be a string"))?;
-                        let plain = drop_trailing_lookahead(p);
-                        let p = plain.as_deref().unwrap_or(p);
-                        match split_leading_lookaheads(p) {
-                            // `^(?=A)(?!B)R`: `^R` and `^A` hold, `^B` does not.
-                            Some((rest, pos, neg)) => {
-                                n.patterns
-                                    .push((kp(), StrRule::Pattern(format!("^{rest}"))));
-                                for a in pos {
-                                    n.patterns
-                                        .push((kp(), StrRule::Pattern(format!("^(?:{a})"))));
-                                }
-                                for b in neg {
-                                    n.not_patterns
-                                        .push((kp(), StrRule::Pattern(format!("^(?:{b})"))));
-                                }
-                            }
-                            None => n.patterns.push((kp(), StrRule::Pattern(p.to_string()))),
-                        }
-                    }
-                    "type" => {
-                        let names: Vec<&Value> = match v {
-                            Value::String(_) => vec![v],
-                            Value::Array(a) => a.iter().collect(),
-                            _ => return Err(invalid(&kp(), "type must be a string or an array")),
-                        };
-                        let (mut nu, mut bo, mut ob, mut ar, mut st) =
-                            (false, false, false, false, false);
-                        let mut num = NumKind::None;
-                        for t in names {
-                            match t.as_str() {
-                                Some("null") => nu = true,
-                                Some("boolean") => bo = true,
-                                Some("object") => ob = true,
-                                Some("array") => ar = true,
-                                Some("string") => st = true,
-                                Some("number") => num = NumKind::Num,
-                                Some("integer") => {
-                                    if num == NumKind::None {
-                                        num = NumKind::Int
-                                    }
-                                }
-                                _ => return Err(invalid(&kp(), format!("unknown type {t}"))),
-                            }
-                        }
-                        n.null &= nu;
-                        n.boolean &= bo;
-                        n.object &= ob;
-                        n.array &= ar;
-                        n.string &= st;
-                        n.number = match (n.number, num) {
-                            (NumKind::None, _) | (_, NumKind::None) => NumKind::None,
-                            (NumKind::Int, _) | (_, NumKind::Int) => NumKind::Int,
-                            _ => NumKind::Num,
-                        };
-                    }
-                    "enum" | "const" => {
-                        let vals: Vec<Value> = if k == "const" {
-                            vec![v.clone()]
-                        } else {
-                            v.as_array()
-                                .ok_or_else(|| invalid(&kp(), "enum must be an array"))?
-                                .clone()
-                        };
-                        let vals = ValueSet::from_values(vals);
-                        n.values = Some(match n.values.take() {
-                            None => vals,
-                            Some(mut old) => {
-                                old.retain(|x| vals.contains(x));
-                                old
-                            }
-                        });
-                        n.values_ptr = kp();
-                    }
-                    "minLength" => {
-                        n.min_len = n.min_len.max(as_u64(v, &kp(), k)?);
-                        n.len_ptr = kp();
-                    }
-                    "maxLength" => {
-                        let x = as_u64(v, &kp(), k)?;
-                        n.len_ptr = kp();
-                        n.max_len = Some(n.max_len.map_or(x, |y| y.min(x)));
-                    }
-                    "minimum" | "exclusiveMinimum" | "maximum" | "exclusiveMaximum" => {
-                        let is_min = k.ends_with("inimum");
-                        let (val, excl) = match v {
-                            Value::Bool(b) => {
-                                // Draft-04: modifies minimum/maximum.
-                                if !*b {
-                                    continue;
-                                }
-                                let base = if is_min { "minimum" } else { "maximum" };
-                                match m.get(base) {
-                                    Some(Value::Number(x)) => (x, true),
-                                    _ => continue,
-                                }
-                            }
-                            Value::Number(x) => {
-                                let draft4_excl = !k.starts_with("exclusive")
-                                    && m.get(&format!(
-                                        "exclusive{}",
-                                        if is_min { "Minimum" } else { "Maximum" }
-                                    )) == Some(&Value::Bool(true));
-                                if draft4_excl {
-                                    // Handled by the boolean keyword.
-                                    continue;
-                                }
-                                (x, k.starts_with("exclusive"))
-                            }
-                            _ => return Err(invalid(&kp(), format!("{k} must be a number"))),
-                        };
-                        let d = Decimal::parse(&val.to_string()).ok_or_else(|| {
-                            unsupported(&kp(), format!("{k}: bound out of range"))
-                        })?;
-                        n.bound_ptrs.push(kp());
-                        let b = Bound {
-                            d,
-                            excl,
-                            ptr_kw: n.bound_ptrs.len() - 1,
-                        };
-                        if is_min {
-                            n.lo = Some(match n.lo.take() {
-                                Some(o) if o.d > b.d || (o.d == b.d && o.excl) => o,
-                                _ => b,
-                            });
-                        } else {
-                            n.hi = Some(match n.hi.take() {
-                                Some(o) if o.d < b.d || (o.d == b.d && o.excl) => o,
-                                _ => b,
-                            });
-                        }
-                    }
-                    "multipleOf" => {
-                        let d = step_value(v, &kp())?;
-                        // Multiples of both are the multiples of their lcm.
-                        match &n.multiple_of {
-                            Some((o, op)) if *o != d => {
-                                let l = o.lcm(&d).ok_or_else(|| {
-                                    unsupported(
-                                        &kp(),
-                                        "two multipleOf whose least common multiple has too many digits",
-                                    )
-                                })?;
-                                n.multiple_of = Some((l, op.clone()));
-                            }
-                            _ => n.multiple_of = Some((d, kp())),
-                        }
-                    }
-                    "properties" => {
-                        obj.props = Some(
-                            v.as_object()
-                                .ok_or_else(|| invalid(&kp(), "properties must be an object"))?,
-                        );
-                        has_obj = true;
-                    }
-                    "additionalProperties" => {
-                        obj.additional = Some(v);
-                        has_obj = true;
-                    }
-                    "patternProperties" => {
-                        for (p, sub) in v
-                            .as_object()
-                            .ok_or_else(|| invalid(&kp(), "patternProperties must be an object"))?
-                        {
-                            obj.patterns.push((child(&kp(), p), p.clone(), sub));
-                        }
-                        has_obj = true;
-                    }
-                    "propertyNames" => n.names.push(Sub::new(kp(), v)),
-                    "minProperties" => n.min_props = n.min_props.max(as_u64(v, &kp(), k)?),
-                    "maxProperties" => {
-                        let x = as_u64(v, &kp(), k)?;
-                        n.max_props = Some(n.max_props.map_or(x, |y| y.min(x)));
-                        n.props_ptr = kp();
-                    }
-                    "required" => {
-                        for r in v
-                            .as_array()
-                            .ok_or_else(|| invalid(&kp(), "required must be an array"))?
-                        {
-                            let r = r
-                                .as_str()
-                                .ok_or_else(|| invalid(&kp(), "required must list strings"))?;
-                            if !n.required.iter().any(|x| x == r) {
-                                n.required.push(r.to_string());
-                            }
-                        }
+                    "minimum" | "exclusiveMinimum" | "maximum" | "exclusiveMaximum"
+                    | "multipleOf" => self.collect_number_keyword(&mut n, m, &s.ptr, k, v)?,
+                    "properties"
+                    | "additionalProperties"
+                    | "patternProperties"
+                    | "propertyNames"
+                    | "minProperties"
+                    | "maxProperties"
+                    | "required" => {
+                        self.collect_object_keyword(&mut n, (&mut obj, &mut has_obj), &s.ptr, k, v)?
                     }
                     // Read after the loop, over the whole conjunction.
                     "unevaluatedProperties" | "unevaluatedItems" => {}
-                    "items" => {
-                        has_arr = true;
-                        match v {
-                            Value::Array(a) => {
-                                for (i, x) in a.iter().enumerate() {
-                                    arr.prefix.push((format!("{}/{i}", kp()), x));
-                                }
-                            }
-                            _ => {
-                                if m.contains_key("prefixItems") || !items_is_array {
-                                    arr.rest = Some((kp(), v));
-                                }
-                            }
-                        }
-                    }
-                    "prefixItems" => {
-                        has_arr = true;
-                        if items_is_array {
-                            return Err(unsupported(
-                                &kp(),
-                                "prefixItems together with an array items",
-                            ));
-                        }
-                        for (i, x) in v
-                            .as_array()
-                            .ok_or_else(|| invalid(&kp(), "prefixItems must be an array"))?
-                            .iter()
-                            .enumerate()
-                        {
-                            arr.prefix.push((format!("{}/{i}", kp()), x));
-                        }
-                    }
+                    "items" | "prefixItems" | "minItems" | "maxItems" | "uniqueItems"
+                    | "minContains" | "maxContains" | "contains" => self.collect_array_keyword(
+                        &mut n,
+                        (&mut arr, &mut has_arr),
+                        m,
+                        &s.ptr,
+                        (k, v),
+                    )?,
                     // Only meaningful next to an array-form `items` (else ignored).
-                    "additionalItems" if items_is_array && !m.contains_key("prefixItems") => {
-                        has_arr = true;
-                        arr.rest = Some((kp(), v));
-                    }
-                    "minItems" => n.min_items = n.min_items.max(as_u64(v, &kp(), k)?),
-                    "maxItems" => {
-                        let x = as_u64(v, &kp(), k)?;
-                        n.max_items = Some(n.max_items.map_or(x, |y| y.min(x)));
-                    }
-                    "uniqueItems" => match v {
-                        Value::Bool(false) => {}
-                        Value::Bool(true) => n.unique = Some(kp()),
-                        _ => return Err(invalid(&kp(), "uniqueItems must be a boolean")),
-                    },
-                    "minContains" | "maxContains" => {} // read with `contains`
-                    "contains" => {
-                        let min = match m.get("minContains") {
-                            Some(x) => as_u64(x, &child(&s.ptr, "minContains"), "minContains")?,
-                            None => 1,
-                        };
-                        let max = match m.get("maxContains") {
-                            Some(x) => {
-                                Some(as_u64(x, &child(&s.ptr, "maxContains"), "maxContains")?)
-                            }
-                            None => None,
-                        };
-                        n.contains.push((kp(), v, min, max));
-                    }
+                    "additionalItems" if items_is_array && !m.contains_key("prefixItems") => self
+                        .collect_array_keyword(
+                        &mut n,
+                        (&mut arr, &mut has_arr),
+                        m,
+                        &s.ptr,
+                        (k, v),
+                    )?,
                     "$dynamicRef" => {} // resolved by `flatten`
                     "$recursiveRef" => {
                         return Err(unsupported(
@@ -2550,6 +2287,369 @@ impl<'a> Compiler<'a> {
             }
         }
         Ok(n)
+    }
+
+    /// Reads an internal keyword of a made-up schema (negations, witnesses).
+    fn collect_internal(&self, n: &mut Node<'a>, ptr: &str, k: &str, v: &'a Value) -> R<()> {
+        let kp = || child(ptr, k);
+        match k {
+            "$fw_non_integer" => n.non_integer = true,
+            "$fw_not_multiple_of" => {
+                let d = step_value(v, &kp())?;
+                n.not_multiple_of
+                    .push((d, kp().replace("$fw_not_multiple_of", "multipleOf")));
+            }
+            "$fw_not_values" => {
+                for x in v.as_array().into_iter().flatten() {
+                    n.not_values.insert(x.clone());
+                }
+                n.not_values_ptr = kp();
+            }
+            "$fw_not_pattern" => {
+                // One pattern, or a list (the keys of a negated
+                // additionalProperties' patternProperties).
+                let ps = match v {
+                    Value::Array(a) => a.iter().collect(),
+                    _ => vec![v],
+                };
+                for p in ps {
+                    let p = p
+                        .as_str()
+                        .ok_or_else(|| invalid(&kp(), "pattern must be a string"))?;
+                    n.not_patterns.push((
+                        kp().replace("$fw_not_pattern", "pattern"),
+                        StrRule::Pattern(p.to_string()),
+                    ));
+                }
+            }
+            "$fw_exists" => {
+                let key = self.registered(&v["key"], &kp())?;
+                let value = match v.get("value") {
+                    Some(x) => Some(self.registered(x, &kp())?),
+                    None => None,
+                };
+                n.exists.push(Witness {
+                    ptr: ptr.to_string(),
+                    key,
+                    value,
+                });
+            }
+            "$fw_not_format" => {
+                let f = v.as_str().unwrap_or_default();
+                n.not_patterns.push((
+                    kp().replace("$fw_not_format", "format"),
+                    StrRule::Format(f.to_string()),
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Reads `type`, `enum`/`const` or a string keyword (`pattern`, lengths).
+    fn collect_string_keyword(&self, n: &mut Node<'a>, ptr: &str, k: &str, v: &'a Value) -> R<()> {
+        let kp = || child(ptr, k);
+        match k {
+            "pattern" => {
+                let p = v
+                    .as_str()
+                    .ok_or_else(|| invalid(&kp(), "pattern must be a string"))?;
+                let plain = drop_trailing_lookahead(p);
+                let p = plain.as_deref().unwrap_or(p);
+                match split_leading_lookaheads(p) {
+                    // `^(?=A)(?!B)R`: `^R` and `^A` hold, `^B` does not.
+                    Some((rest, pos, neg)) => {
+                        n.patterns
+                            .push((kp(), StrRule::Pattern(format!("^{rest}"))));
+                        for a in pos {
+                            n.patterns
+                                .push((kp(), StrRule::Pattern(format!("^(?:{a})"))));
+                        }
+                        for b in neg {
+                            n.not_patterns
+                                .push((kp(), StrRule::Pattern(format!("^(?:{b})"))));
+                        }
+                    }
+                    None => n.patterns.push((kp(), StrRule::Pattern(p.to_string()))),
+                }
+            }
+            "type" => {
+                let names: Vec<&Value> = match v {
+                    Value::String(_) => vec![v],
+                    Value::Array(a) => a.iter().collect(),
+                    _ => return Err(invalid(&kp(), "type must be a string or an array")),
+                };
+                let (mut nu, mut bo, mut ob, mut ar, mut st) = (false, false, false, false, false);
+                let mut num = NumKind::None;
+                for t in names {
+                    match t.as_str() {
+                        Some("null") => nu = true,
+                        Some("boolean") => bo = true,
+                        Some("object") => ob = true,
+                        Some("array") => ar = true,
+                        Some("string") => st = true,
+                        Some("number") => num = NumKind::Num,
+                        Some("integer") => {
+                            if num == NumKind::None {
+                                num = NumKind::Int
+                            }
+                        }
+                        _ => return Err(invalid(&kp(), format!("unknown type {t}"))),
+                    }
+                }
+                n.null &= nu;
+                n.boolean &= bo;
+                n.object &= ob;
+                n.array &= ar;
+                n.string &= st;
+                n.number = match (n.number, num) {
+                    (NumKind::None, _) | (_, NumKind::None) => NumKind::None,
+                    (NumKind::Int, _) | (_, NumKind::Int) => NumKind::Int,
+                    _ => NumKind::Num,
+                };
+            }
+            "enum" | "const" => {
+                let vals: Vec<Value> = if k == "const" {
+                    vec![v.clone()]
+                } else {
+                    v.as_array()
+                        .ok_or_else(|| invalid(&kp(), "enum must be an array"))?
+                        .clone()
+                };
+                let vals = ValueSet::from_values(vals);
+                n.values = Some(match n.values.take() {
+                    None => vals,
+                    Some(mut old) => {
+                        old.retain(|x| vals.contains(x));
+                        old
+                    }
+                });
+                n.values_ptr = kp();
+            }
+            "minLength" => {
+                n.min_len = n.min_len.max(as_u64(v, &kp(), k)?);
+                n.len_ptr = kp();
+            }
+            "maxLength" => {
+                let x = as_u64(v, &kp(), k)?;
+                n.len_ptr = kp();
+                n.max_len = Some(n.max_len.map_or(x, |y| y.min(x)));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Reads a numeric bound or `multipleOf`.
+    fn collect_number_keyword(
+        &self,
+        n: &mut Node<'a>,
+        m: &'a Map<String, Value>,
+        ptr: &str,
+        k: &str,
+        v: &'a Value,
+    ) -> R<()> {
+        let kp = || child(ptr, k);
+        match k {
+            "minimum" | "exclusiveMinimum" | "maximum" | "exclusiveMaximum" => {
+                let is_min = k.ends_with("inimum");
+                let (val, excl) = match v {
+                    Value::Bool(b) => {
+                        // Draft-04: modifies minimum/maximum.
+                        if !*b {
+                            return Ok(());
+                        }
+                        let base = if is_min { "minimum" } else { "maximum" };
+                        match m.get(base) {
+                            Some(Value::Number(x)) => (x, true),
+                            _ => return Ok(()),
+                        }
+                    }
+                    Value::Number(x) => {
+                        let draft4_excl = !k.starts_with("exclusive")
+                            && m.get(&format!(
+                                "exclusive{}",
+                                if is_min { "Minimum" } else { "Maximum" }
+                            )) == Some(&Value::Bool(true));
+                        if draft4_excl {
+                            // Handled by the boolean keyword.
+                            return Ok(());
+                        }
+                        (x, k.starts_with("exclusive"))
+                    }
+                    _ => return Err(invalid(&kp(), format!("{k} must be a number"))),
+                };
+                let d = Decimal::parse(&val.to_string())
+                    .ok_or_else(|| unsupported(&kp(), format!("{k}: bound out of range")))?;
+                n.bound_ptrs.push(kp());
+                let b = Bound {
+                    d,
+                    excl,
+                    ptr_kw: n.bound_ptrs.len() - 1,
+                };
+                if is_min {
+                    n.lo = Some(match n.lo.take() {
+                        Some(o) if o.d > b.d || (o.d == b.d && o.excl) => o,
+                        _ => b,
+                    });
+                } else {
+                    n.hi = Some(match n.hi.take() {
+                        Some(o) if o.d < b.d || (o.d == b.d && o.excl) => o,
+                        _ => b,
+                    });
+                }
+            }
+            "multipleOf" => {
+                let d = step_value(v, &kp())?;
+                // Multiples of both are the multiples of their lcm.
+                match &n.multiple_of {
+                    Some((o, op)) if *o != d => {
+                        let l = o.lcm(&d).ok_or_else(|| {
+                            unsupported(
+                                &kp(),
+                                "two multipleOf whose least common multiple has too many digits",
+                            )
+                        })?;
+                        n.multiple_of = Some((l, op.clone()));
+                    }
+                    _ => n.multiple_of = Some((d, kp())),
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Reads an object keyword into the node or its holder `obj`.
+    fn collect_object_keyword(
+        &self,
+        n: &mut Node<'a>,
+        (obj, has_obj): (&mut ObjKw<'a>, &mut bool),
+        ptr: &str,
+        k: &str,
+        v: &'a Value,
+    ) -> R<()> {
+        let kp = || child(ptr, k);
+        match k {
+            "properties" => {
+                obj.props = Some(
+                    v.as_object()
+                        .ok_or_else(|| invalid(&kp(), "properties must be an object"))?,
+                );
+                *has_obj = true;
+            }
+            "additionalProperties" => {
+                obj.additional = Some(v);
+                *has_obj = true;
+            }
+            "patternProperties" => {
+                for (p, sub) in v
+                    .as_object()
+                    .ok_or_else(|| invalid(&kp(), "patternProperties must be an object"))?
+                {
+                    obj.patterns.push((child(&kp(), p), p.clone(), sub));
+                }
+                *has_obj = true;
+            }
+            "propertyNames" => n.names.push(Sub::new(kp(), v)),
+            "minProperties" => n.min_props = n.min_props.max(as_u64(v, &kp(), k)?),
+            "maxProperties" => {
+                let x = as_u64(v, &kp(), k)?;
+                n.max_props = Some(n.max_props.map_or(x, |y| y.min(x)));
+                n.props_ptr = kp();
+            }
+            "required" => {
+                for r in v
+                    .as_array()
+                    .ok_or_else(|| invalid(&kp(), "required must be an array"))?
+                {
+                    let r = r
+                        .as_str()
+                        .ok_or_else(|| invalid(&kp(), "required must list strings"))?;
+                    if !n.required.iter().any(|x| x == r) {
+                        n.required.push(r.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Reads an array keyword into the node or its holder `arr`.
+    fn collect_array_keyword(
+        &self,
+        n: &mut Node<'a>,
+        (arr, has_arr): (&mut ArrKw<'a>, &mut bool),
+        m: &'a Map<String, Value>,
+        ptr: &str,
+        (k, v): (&str, &'a Value),
+    ) -> R<()> {
+        let items_is_array = m.get("items").is_some_and(Value::is_array);
+        let kp = || child(ptr, k);
+        match k {
+            "items" => {
+                *has_arr = true;
+                match v {
+                    Value::Array(a) => {
+                        for (i, x) in a.iter().enumerate() {
+                            arr.prefix.push((format!("{}/{i}", kp()), x));
+                        }
+                    }
+                    _ => {
+                        if m.contains_key("prefixItems") || !items_is_array {
+                            arr.rest = Some((kp(), v));
+                        }
+                    }
+                }
+            }
+            "prefixItems" => {
+                *has_arr = true;
+                if items_is_array {
+                    return Err(unsupported(
+                        &kp(),
+                        "prefixItems together with an array items",
+                    ));
+                }
+                for (i, x) in v
+                    .as_array()
+                    .ok_or_else(|| invalid(&kp(), "prefixItems must be an array"))?
+                    .iter()
+                    .enumerate()
+                {
+                    arr.prefix.push((format!("{}/{i}", kp()), x));
+                }
+            }
+            // Only meaningful next to an array-form `items` (else ignored).
+            "additionalItems" => {
+                *has_arr = true;
+                arr.rest = Some((kp(), v));
+            }
+            "minItems" => n.min_items = n.min_items.max(as_u64(v, &kp(), k)?),
+            "maxItems" => {
+                let x = as_u64(v, &kp(), k)?;
+                n.max_items = Some(n.max_items.map_or(x, |y| y.min(x)));
+            }
+            "uniqueItems" => match v {
+                Value::Bool(false) => {}
+                Value::Bool(true) => n.unique = Some(kp()),
+                _ => return Err(invalid(&kp(), "uniqueItems must be a boolean")),
+            },
+            "minContains" | "maxContains" => {} // read with `contains`
+            "contains" => {
+                let min = match m.get("minContains") {
+                    Some(x) => as_u64(x, &child(ptr, "minContains"), "minContains")?,
+                    None => 1,
+                };
+                let max = match m.get("maxContains") {
+                    Some(x) => Some(as_u64(x, &child(ptr, "maxContains"), "maxContains")?),
+                    None => None,
+                };
+                n.contains.push((kp(), v, min, max));
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// `unevaluatedProperties`/`unevaluatedItems` of `u`: the keys (items)
