@@ -73,8 +73,8 @@
 //! [`MAX_REF_HOPS`] times per node, and `anyOf`/`oneOf` try each branch once.
 
 use super::{repair, repair_marking_left_out, Fix, RepairError, RepairKind, SchemaCheck, LEFT_OUT};
-use crate::frontend::number_regex::Decimal;
-use crate::frontend::schema_values::same_value;
+use crate::frontend::schema::same_value;
+use crate::frontend::schema::Decimal;
 use serde_json::{Map, Number, Value};
 use std::fmt;
 

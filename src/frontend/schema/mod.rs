@@ -59,32 +59,37 @@
 //! Annotations (`title`, `description`, `default`, …) and unknown keywords
 //! are ignored: they validate nothing.
 
+mod number;
+mod refs;
+mod string;
+mod values;
+
+pub(crate) use number::Decimal;
+pub(crate) use values::same_value;
+
 use crate::error::GrammarError;
 use crate::frontend::json::{add_json_rules, NUMBER, STRING};
-use crate::frontend::number_regex::{
-    number_regex, value_regex, Decimal, Keyword, NumberConstraint, MAX_BOUND_DIGITS,
-    MAX_BOUND_MAGNITUDE,
-};
-use crate::frontend::schema_ids::{
-    push_escaped, resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE,
-};
-use crate::frontend::schema_values::ValueSet;
-use crate::frontend::string_regex::{drop_trailing_lookahead, split_leading_lookaheads};
 use crate::grammar::{
     json_strings_key, spell_json_string as spell_string, Expr, Grammar, MAX_COUNTED_ONCE,
     MAX_MEMBER_COUNT,
 };
 use crate::hash::FxBuild;
+use number::{
+    number_regex, value_regex, Keyword, NumberConstraint, MAX_BOUND_DIGITS, MAX_BOUND_MAGNITUDE,
+};
+use refs::{push_escaped, resolve as resolve_uri, split_fragment, Resources, DEFAULT_BASE};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
+use string::{drop_trailing_lookahead, split_leading_lookaheads};
 use typed_arena::Arena;
+use values::ValueSet;
 
 /// Written exponents around 0 within which every spelling of a number is
-/// decided exactly (see [`crate::frontend::number_regex`]).
-pub const EXP_WINDOW: i32 = crate::frontend::number_regex::EXP_WINDOW as i32;
+/// decided exactly (see the `number` submodule).
+pub const EXP_WINDOW: i32 = number::EXP_WINDOW as i32;
 /// Fraction digits and negative exponents handled exactly for `integer`.
 pub const INT_EXP_LIMIT: u32 = 20;
 /// Most numbers one `enum` may list. Each number is a lexeme of its own,
@@ -707,7 +712,7 @@ impl StrRule {
     /// Regexes over the string token whose intersection is the rule; None
     /// for an unknown format (an annotation).
     fn regexes(&self, ptr: &str) -> R<Option<Vec<String>>> {
-        use crate::frontend::string_regex::{format_regexes, pattern_regex};
+        use string::{format_regexes, pattern_regex};
         match self {
             StrRule::Pattern(p) => {
                 // Translated once per pattern: the same patterns come back in
