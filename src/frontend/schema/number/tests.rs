@@ -1,5 +1,5 @@
-use super::*;
 use super::decimal::trim_lead;
+use super::*;
 use crate::rng::Rng;
 use regex::bytes::{Regex, RegexBuilder};
 
