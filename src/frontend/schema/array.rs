@@ -1,17 +1,12 @@
-use super::context::unsupported;
-use super::context::Compiled;
-use super::context::Compiler;
-use super::context::Node;
-use super::context::Sub;
-use super::context::R;
-use super::context::T_BOOL;
-use super::context::T_NULL;
-use super::options::MAX_ITEMS_BOUND;
-use super::options::MAX_OBJECT_RULES;
+//! Arrays: `items`/`prefixItems` as positions, `minItems`/`maxItems` as
+//! counted repeats, `contains` by classing items on the subset of `contains`
+//! schemas they match (with the counts in rules), and `uniqueItems` as a
+//! grammar over finite item values or a distinct list checked by the parser.
+
+use super::context::{unsupported, Compiled, Compiler, Node, Sub, R, T_BOOL, T_NULL};
+use super::options::{MAX_ITEMS_BOUND, MAX_OBJECT_RULES};
 use super::scalar::spell_value;
-use crate::grammar::Expr;
-use crate::grammar::MAX_COUNTED_ONCE;
-use crate::grammar::MAX_MEMBER_COUNT;
+use crate::grammar::{Expr, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -1,27 +1,18 @@
-use super::context::as_u64;
-use super::context::child;
-use super::context::has_unevaluated;
-use super::context::invalid;
-use super::context::unsupported;
-use super::context::ArrKw;
-use super::context::Bound;
-use super::context::Compiler;
-use super::context::Node;
-use super::context::NumKind;
-use super::context::ObjKw;
-use super::context::StrRule;
-use super::context::Sub;
-use super::context::Witness;
-use super::context::IGNORED;
-use super::context::R;
+//! Merging a flattened conjunction into one [`Node`]: every keyword of every
+//! schema read into the node (types and values intersected, bounds
+//! tightened, object and array keywords kept per holder), then
+//! `unevaluated*` over the annotations of each schema's own subtree.
+
+use super::context::{
+    as_u64, child, has_unevaluated, invalid, unsupported, ArrKw, Bound, Compiler, Node, NumKind,
+    ObjKw, StrRule, Sub, Witness, IGNORED, R,
+};
 use super::number::Decimal;
 use super::options::FormatMode;
 use super::scalar::step_value;
-use super::string::drop_trailing_lookahead;
-use super::string::split_leading_lookaheads;
+use super::string::{drop_trailing_lookahead, split_leading_lookaheads};
 use super::values::ValueSet;
-use serde_json::Map;
-use serde_json::Value;
+use serde_json::{Map, Value};
 impl<'a> Compiler<'a> {
     /// Merges the keywords of a flattened conjunction without anyOf/oneOf.
     pub(super) fn collect(&mut self, subs: &[Sub<'a>]) -> R<Node<'a>> {

@@ -1,50 +1,27 @@
+//! The compiler's driver: a schema compiled from its root (dialect, remote
+//! documents, whitespace), a conjunction compiled into a cached rule
+//! ([`Compiler::value`]), a [`Node`] emitted per type, and `holds`, the
+//! compiler's own reading of the keywords applied to one value (used to
+//! filter `enum`/`const` values next to other keywords).
+
 use super::conjunction::pending_disjunction;
-use super::context::child;
-use super::context::has_unevaluated;
-use super::context::invalid;
-use super::context::type_bit;
-use super::context::unsupported;
-use super::context::Compiled;
-use super::context::Compiler;
-use super::context::ConjKey;
-use super::context::Node;
-use super::context::NumKind;
-use super::context::Sub;
-use super::context::R;
-use super::context::SKIP_ANYOF;
-use super::context::SKIP_NO_EVAL;
-use super::context::T_ALL;
-use super::context::T_ARR;
-use super::context::T_BOOL;
-use super::context::T_NULL;
-use super::context::T_NUM;
-use super::context::T_OBJ;
-use super::context::T_STR;
-use super::dialect::dialect;
-use super::dialect::later_keywords;
-use super::dialect::without_keywords;
-use super::ids::split_fragment;
-use super::ids::Resources;
+use super::context::{
+    child, has_unevaluated, invalid, type_bit, unsupported, Compiled, Compiler, ConjKey, Node,
+    NumKind, Sub, R, SKIP_ANYOF, SKIP_NO_EVAL, T_ALL, T_ARR, T_BOOL, T_NULL, T_NUM, T_OBJ, T_STR,
+};
+use super::dialect::{dialect, later_keywords, without_keywords};
+use super::ids::{split_fragment, Resources};
 use super::number::Decimal;
 use super::object::key_subs;
-use super::options::SchemaOptions;
-use super::options::Spelling;
-use super::options::Whitespace;
-use super::options::MAX_ENUM_NUMBERS;
-use super::options::MAX_WORK;
-use super::scalar::exclude_spellings;
-use super::scalar::number_constraint;
-use super::scalar::number_expr;
-use super::scalar::spell_number;
-use super::scalar::spell_value;
-use super::scalar::string_expr;
-use super::scalar::string_ok;
+use super::options::{SchemaOptions, Spelling, Whitespace, MAX_ENUM_NUMBERS, MAX_WORK};
+use super::scalar::{
+    exclude_spellings, number_constraint, number_expr, spell_number, spell_value, string_expr,
+    string_ok,
+};
 use super::values::ValueSet;
 use crate::error::GrammarError;
 use crate::frontend::json::add_json_rules;
-use crate::grammar::spell_json_string as spell_string;
-use crate::grammar::Expr;
-use crate::grammar::Grammar;
+use crate::grammar::{spell_json_string as spell_string, Expr, Grammar};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -514,23 +491,4 @@ impl<'a> Compiler<'a> {
             }
         })
     }
-}
-
-/// True if no value satisfies a node's type and value keywords (the other
-/// keywords are not looked at).
-pub(super) fn node_is_empty(n: &Node) -> bool {
-    let no_type =
-        !(n.null || n.boolean || n.object || n.array || n.string) && n.number == NumKind::None;
-    let type_ok = |v: &Value| match v {
-        Value::Null => n.null,
-        Value::Bool(_) => n.boolean,
-        Value::Object(_) => n.object,
-        Value::Array(_) => n.array,
-        Value::String(_) => n.string,
-        Value::Number(_) => n.number != NumKind::None,
-    };
-    no_type
-        || n.values
-            .as_ref()
-            .is_some_and(|vals| vals.iter().all(|v| !type_ok(v) || n.not_values.contains(v)))
 }

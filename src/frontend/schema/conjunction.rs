@@ -1,29 +1,15 @@
-use super::compiler::node_is_empty;
-use super::context::as_u64;
-use super::context::child;
-use super::context::has_flatten_keywords;
-use super::context::has_unevaluated;
-use super::context::invalid;
-use super::context::type_bit;
-use super::context::unsupported;
-use super::context::Compiled;
-use super::context::Compiler;
-use super::context::NumKind;
-use super::context::SeenPointers;
-use super::context::Sub;
-use super::context::R;
-use super::context::SKIP_ANYOF;
-use super::context::SKIP_ONEOF;
-use super::context::T_ALL;
-use super::context::T_ARR;
-use super::context::T_BOOL;
-use super::context::T_NULL;
-use super::context::T_NUM;
-use super::context::T_OBJ;
-use super::context::T_STR;
+//! Conjunctions: `$ref` and `allOf` flattened, the rewrites of
+//! [`super::normalize`] added, `anyOf`/`oneOf` distributed over the rest
+//! (branches whose plain keywords contradict dropped at once, disjoint
+//! `oneOf` branches recognised so they need no negation of the others).
+
+use super::context::{
+    as_u64, child, has_flatten_keywords, has_unevaluated, invalid, node_is_empty, type_bit,
+    unsupported, Compiled, Compiler, NumKind, SeenPointers, Sub, R, SKIP_ANYOF, SKIP_ONEOF, T_ALL,
+    T_ARR, T_BOOL, T_NULL, T_NUM, T_OBJ, T_STR,
+};
 use super::object::key_subs;
-use super::options::MAX_DEPTH;
-use super::options::MAX_WORK;
+use super::options::{MAX_DEPTH, MAX_WORK};
 use super::values::ValueSet;
 use crate::error::GrammarError;
 use crate::grammar::Expr;

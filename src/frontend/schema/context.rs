@@ -1,14 +1,17 @@
-use super::ids::push_escaped;
-use super::ids::Resources;
+//! What the steps of the compiler share: the compiler state
+//! ([`Compiler`]), a schema in a conjunction ([`Sub`]), the merged keywords
+//! of a conjunction ([`Node`]), a compiled position ([`Compiled`]), and the
+//! small helpers every step uses (errors, pointers, type bits, counts).
+//! A leaf of the module: it imports no compiler step.
+
+use super::ids::{push_escaped, Resources};
 use super::number::Decimal;
 use super::options::SchemaOptions;
 use super::values::ValueSet;
 use crate::error::GrammarError;
-use crate::grammar::Expr;
-use crate::grammar::Grammar;
+use crate::grammar::{Expr, Grammar};
 use crate::hash::FxBuild;
-use serde_json::Map;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -535,4 +538,23 @@ pub(super) fn as_u64(v: &Value, ptr: &str, kw: &str) -> R<u64> {
         return Err(bad());
     }
     Ok(d.to_u64().unwrap_or(u64::MAX))
+}
+
+/// True if no value satisfies a node's type and value keywords (the other
+/// keywords are not looked at).
+pub(super) fn node_is_empty(n: &Node) -> bool {
+    let no_type =
+        !(n.null || n.boolean || n.object || n.array || n.string) && n.number == NumKind::None;
+    let type_ok = |v: &Value| match v {
+        Value::Null => n.null,
+        Value::Bool(_) => n.boolean,
+        Value::Object(_) => n.object,
+        Value::Array(_) => n.array,
+        Value::String(_) => n.string,
+        Value::Number(_) => n.number != NumKind::None,
+    };
+    no_type
+        || n.values
+            .as_ref()
+            .is_some_and(|vals| vals.iter().all(|v| !type_ok(v) || n.not_values.contains(v)))
 }

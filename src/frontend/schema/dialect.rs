@@ -1,5 +1,8 @@
-use super::context::unsupported;
-use super::context::R;
+//! Drafts: the draft family a `$schema` names, and the keywords that came
+//! after it, which its validators ignore (removed from the schema before it
+//! is compiled).
+
+use super::context::{unsupported, R};
 use serde_json::Value;
 /// The draft family a document's `$schema` names: (`legacy`: draft-07 and
 /// before, where `$ref` overrides its siblings; `draft4`: draft-04 and before,

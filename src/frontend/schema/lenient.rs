@@ -1,3 +1,6 @@
+//! Lenient compilation: a keyword that cannot be enforced is dropped and
+//! reported as a [`SchemaWarning`], and the schema compiled again.
+
 use super::compiler::compile_root;
 use super::context::R;
 use super::options::SchemaOptions;

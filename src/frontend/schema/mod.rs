@@ -96,6 +96,7 @@ mod conjunction;
 mod context;
 mod dialect;
 mod ids;
+mod keys;
 mod lenient;
 mod normalize;
 mod number;

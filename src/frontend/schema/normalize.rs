@@ -1,18 +1,12 @@
-use super::context::as_u64;
-use super::context::child;
-use super::context::invalid;
-use super::context::unsupported;
-use super::context::Compiler;
-use super::context::StrRule;
-use super::context::Sub;
-use super::context::IGNORED;
-use super::context::R;
+//! Rewrites that turn keywords into conjuncts: internal references,
+//! `not` (a negation built as a made-up schema, keyword by keyword),
+//! `if`/`then`/`else` and `dependent*` as disjunctions.
+
+use super::context::{as_u64, child, invalid, unsupported, Compiler, StrRule, Sub, IGNORED, R};
 use super::options::FormatMode;
-use super::string::drop_trailing_lookahead;
-use super::string::split_leading_lookaheads;
+use super::string::{drop_trailing_lookahead, split_leading_lookaheads};
 use crate::error::GrammarError;
-use serde_json::Map;
-use serde_json::Value;
+use serde_json::{Map, Value};
 /// A numeric keyword's value, checked to be a number.
 pub(super) fn number_keyword(v: &Value, kp: &str, k: &str) -> R<Value> {
     match v {

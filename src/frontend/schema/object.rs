@@ -1,28 +1,19 @@
-use super::context::child;
-use super::context::unsupported;
-use super::context::Compiler;
-use super::context::Node;
-use super::context::StrRule;
-use super::context::Sub;
-use super::context::R;
-use super::options::PropertyOrder;
-use super::options::MAX_OBJECT_RULES;
-use super::options::MAX_PATTERN_PROPERTIES;
-use super::options::MAX_WITNESSES;
-use super::options::MAX_WITNESS_LISTS;
-use super::scalar::string_ok;
-use super::scalar::string_parts;
-use super::string::drop_trailing_lookahead;
-use super::string::split_leading_lookaheads;
-use super::witness::partitions;
-use super::witness::WitnessVariants;
-use crate::error::GrammarError;
+//! Objects: the known keys and their value schemas, the classes of other
+//! keys by the `patternProperties` they match, and the members laid out in
+//! any order (counted in the parser's item tags) or in the schema's order
+//! (counted in rules, with witness sets as a rule dimension).
+
+use super::context::{child, unsupported, Compiler, Node, Sub, R};
+use super::keys::{key_lexeme, key_matches, key_pattern, key_pattern_complement};
+use super::options::{
+    PropertyOrder, MAX_OBJECT_RULES, MAX_PATTERN_PROPERTIES, MAX_WITNESSES, MAX_WITNESS_LISTS,
+};
+use super::scalar::{string_ok, string_parts};
+use super::witness::{partitions, WitnessVariants};
 use crate::frontend::json::STRING;
-use crate::grammar::spell_json_string as spell_string;
-use crate::grammar::Expr;
-use crate::grammar::MAX_COUNTED_ONCE;
-use crate::grammar::MAX_MEMBER_COUNT;
+use crate::grammar::{spell_json_string as spell_string, Expr, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use serde_json::Value;
+
 impl<'a> Compiler<'a> {
     /// The merged `propertyNames` schemas as a node (None: no constraint).
     pub(super) fn names_node(&mut self, n: &Node<'a>) -> R<Option<Node<'a>>> {
@@ -589,19 +580,6 @@ pub(super) fn key_patterns<'a>(n: &Node<'a>) -> R<Vec<KeyPattern<'a>>> {
     Ok(pats)
 }
 
-/// A key lexeme: the intersection of `all` minus `except`.
-pub(super) fn key_lexeme(mut all: Vec<String>, mut except: Vec<String>) -> Expr {
-    all.sort();
-    all.dedup();
-    except.sort();
-    except.dedup();
-    if all.len() == 1 && except.is_empty() {
-        Expr::regex(all.pop().unwrap())
-    } else {
-        Expr::Intersect { all, except }
-    }
-}
-
 pub(super) fn one_of(mut alts: Vec<Expr>) -> Expr {
     if alts.len() == 1 {
         alts.pop().unwrap()
@@ -637,94 +615,4 @@ pub(super) fn key_subs<'a>(n: &Node<'a>, key: &str) -> R<Vec<Sub<'a>>> {
         }
     }
     Ok(subs)
-}
-
-/// A `patternProperties` pattern as key regexes: a key matches when it
-/// matches every regex of the first list and none of the second (a pattern
-/// starting with lookaheads, see [`split_leading_lookaheads`]; otherwise
-/// one regex and no exclusion).
-pub(super) fn key_pattern(p: &str, ptr: &str) -> R<(Vec<String>, Vec<String>)> {
-    let plain = drop_trailing_lookahead(p);
-    let p = plain.as_deref().unwrap_or(p);
-    let rx = |p: String| -> R<String> {
-        Ok(StrRule::Pattern(p)
-            .regexes(ptr)?
-            .and_then(|mut v| v.pop())
-            .unwrap_or_default())
-    };
-    match split_leading_lookaheads(p) {
-        None => Ok((vec![rx(p.to_string())?], Vec::new())),
-        Some((rest, pos, neg)) => {
-            let mut all = vec![rx(format!("^{rest}"))?];
-            for a in pos {
-                all.push(rx(format!("^(?:{a})"))?);
-            }
-            let except = neg
-                .into_iter()
-                .map(|b| rx(format!("^(?:{b})")))
-                .collect::<R<_>>()?;
-            Ok((all, except))
-        }
-    }
-}
-
-/// Whether the string token `token` matches a [`key_pattern`].
-pub(super) fn key_matches(all: &[String], except: &[String], token: &str, ptr: &str) -> R<bool> {
-    if !token_matches(all, token, ptr)? {
-        return Ok(false);
-    }
-    for b in except {
-        if token_matches(std::slice::from_ref(b), token, ptr)? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// The keys that do not match a [`key_pattern`], as disjoint (all,
-/// except) alternatives: `¬(A₁ ∧ A₂ ∧ ¬B)` is `¬A₁`, `A₁ ∧ ¬A₂` or
-/// `A₁ ∧ A₂ ∧ B`.
-pub(super) fn key_pattern_complement(
-    all: &[String],
-    except: &[String],
-) -> Vec<(Vec<String>, Vec<String>)> {
-    let mut out = Vec::new();
-    for i in 0..all.len() {
-        out.push((all[..i].to_vec(), vec![all[i].clone()]));
-    }
-    for j in 0..except.len() {
-        let mut a = all.to_vec();
-        a.push(except[j].clone());
-        out.push((a, except[..j].to_vec()));
-    }
-    out
-}
-
-pub(super) fn token_matches(rx: &[String], token: &str, ptr: &str) -> R<bool> {
-    use crate::lexer::{LexemeDfa, DEAD};
-    for r in rx {
-        // The lexer's DFAs are cached process-wide by pattern: the same
-        // key patterns are checked against many keys and branches.
-        let dfa = match LexemeDfa::new(r) {
-            Ok(d) => d,
-            Err(GrammarError::EmptyRegex { .. }) => return Ok(false),
-            Err(e) => {
-                return Err(unsupported(
-                    ptr,
-                    format!("pattern too large to evaluate: {e}"),
-                ))
-            }
-        };
-        let mut s = dfa.start;
-        for b in token.bytes() {
-            s = dfa.next(s, b);
-            if s == DEAD {
-                return Ok(false);
-            }
-        }
-        if !dfa.is_accepting(s) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }

@@ -1,3 +1,5 @@
+//! The options of the JSON Schema compiler and its documented limits.
+
 use super::number;
 use serde_json::Value;
 

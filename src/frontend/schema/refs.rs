@@ -1,10 +1,10 @@
-use super::context::unsupported;
-use super::context::Compiler;
-use super::context::R;
+//! `$ref` and `$dynamicRef`: where a reference points, in the main
+//! document or a supplied remote one, with the `$id`/anchor index of
+//! [`super::ids`].
+
+use super::context::{unsupported, Compiler, R};
 use super::dialect::dialect;
-use super::ids::resolve as resolve_uri;
-use super::ids::split_fragment;
-use super::ids::DEFAULT_BASE;
+use super::ids::{resolve as resolve_uri, split_fragment, DEFAULT_BASE};
 use crate::error::GrammarError;
 use serde_json::Value;
 /// The value at JSON pointer `ptr` (RFC 6901; `""` is `v` itself) below `v`.

@@ -1,26 +1,18 @@
-use super::context::invalid;
-use super::context::unsupported;
-use super::context::Node;
-use super::context::NumKind;
-use super::context::R;
-use super::number::number_regex;
-use super::number::value_regex;
-use super::number::Decimal;
-use super::number::Keyword;
-use super::number::NumberConstraint;
-use super::number::MAX_BOUND_DIGITS;
-use super::number::MAX_BOUND_MAGNITUDE;
-use super::object::token_matches;
-use super::options::MAX_ENUM_OBJECT_KEYS;
-use super::options::MAX_PLAIN_STRING_BOUND;
-use super::options::MAX_STRING_BOUND;
-use super::options::PLAIN_INTEGER;
-use crate::frontend::json::NUMBER;
-use crate::frontend::json::STRING;
-use crate::grammar::json_strings_key;
-use crate::grammar::spell_json_string as spell_string;
-use crate::grammar::Expr;
-use crate::grammar::MAX_COUNTED_ONCE;
+//! Scalars: strings (lengths, patterns, formats, exclusions), numbers
+//! (bounds and steps through [`super::number`]), and `enum`/`const` values
+//! spelled in every JSON spelling.
+
+use super::context::{invalid, unsupported, Node, NumKind, R};
+use super::keys::token_matches;
+use super::number::{
+    number_regex, value_regex, Decimal, Keyword, NumberConstraint, MAX_BOUND_DIGITS,
+    MAX_BOUND_MAGNITUDE,
+};
+use super::options::{
+    MAX_ENUM_OBJECT_KEYS, MAX_PLAIN_STRING_BOUND, MAX_STRING_BOUND, PLAIN_INTEGER,
+};
+use crate::frontend::json::{NUMBER, STRING};
+use crate::grammar::{json_strings_key, spell_json_string as spell_string, Expr, MAX_COUNTED_ONCE};
 use serde_json::Value;
 /// Whether the string `s` satisfies a node (its string keywords).
 pub(super) fn string_ok(n: &Node, s: &str) -> R<bool> {

@@ -1,24 +1,15 @@
-use super::context::child;
-use super::context::invalid;
-use super::context::unsupported;
-use super::context::Compiler;
-use super::context::Node;
-use super::context::Sub;
-use super::context::R;
-use super::context::SKIP_ANYOF;
-use super::context::SKIP_ONEOF;
-use super::object::key_lexeme;
-use super::options::MAX_DEPTH;
-use super::options::MAX_KEY_NODES;
-use super::options::MAX_WITNESSES_SEEN;
-use super::options::MAX_WITNESS_LEXEMES;
-use super::options::MAX_WORK;
-use super::scalar::string_ok;
-use super::scalar::string_parts;
+//! Witnesses: a negated `additionalProperties`, `patternProperties` or
+//! `propertyNames` says some member breaks it (`$fw_exists`), and the
+//! object then has a member that does; here are the member variants that
+//! witness each set of them.
+
+use super::context::{child, invalid, unsupported, Compiler, Node, Sub, R, SKIP_ANYOF, SKIP_ONEOF};
+use super::keys::key_lexeme;
+use super::options::{MAX_DEPTH, MAX_KEY_NODES, MAX_WITNESSES_SEEN, MAX_WITNESS_LEXEMES, MAX_WORK};
+use super::scalar::{string_ok, string_parts};
 use crate::error::GrammarError;
 use crate::grammar::Expr;
-use serde_json::Map;
-use serde_json::Value;
+use serde_json::{Map, Value};
 impl<'a> Compiler<'a> {
     /// Whether an object (an `enum`/`const` value) has the members all of
     /// the node's witnesses ask for.
