@@ -726,7 +726,7 @@ fn raw_spellings_oracle() {
                 }
             }
             if rng.chance(1, 2) {
-                s.push_str(["e", "E", "e+", "e-", "E-"][rng.below(5) as usize]);
+                s.push_str(["e", "E", "e+", "e-", "E-"][rng.below(5)]);
                 for _ in 0..rng.range(1, 3) {
                     s.push((b'0' + rng.below(10) as u8) as char);
                 }
