@@ -238,7 +238,7 @@ fn instances(b: &Exact) -> Vec<String> {
     out
 }
 
-/// Whether the exact guarantee of `formwork::frontend::number_regex`
+/// Whether the exact guarantee of the number regexes (`frontend::schema`'s private `number` module)
 /// covers spelling `s` under a bound `b` (and `type: integer`): its
 /// exponent is within 20 of 0, or (without `type: integer`) within 10 of
 /// the bound's magnitude; or its mantissa has at most 10 digits on each
