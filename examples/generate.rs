@@ -6,7 +6,7 @@
 use formwork::generate::{GenerateOptions, Generator};
 use formwork::model::fetch::{default_model, FetchConfig};
 use formwork::model::{apply_chat_template, GgufModel};
-use formwork::{json_schema_grammar, CompiledGrammar};
+use formwork::{json_schema, CompiledGrammar, SchemaOptions};
 use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,7 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut generator = Generator::builder(model).vocabulary(vocab).build()?;
 
     let schema: serde_json::Value = serde_json::from_str(include_str!("person.schema.json"))?;
-    let grammar = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schema)?)?);
+    let grammar = Arc::new(CompiledGrammar::new(&json_schema(
+        &schema,
+        &SchemaOptions::default(),
+    )?)?);
     let prompt = apply_chat_template(
         template.as_deref(),
         None,

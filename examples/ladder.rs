@@ -20,7 +20,7 @@
 //! `cargo run --release --example ladder [-- --limit N --max-tokens N --out F.jsonl]`
 
 use formwork::fallback::{Fallback, FallbackError, ModelBackend, Stage};
-use formwork::frontend::schema::{compile_with, SchemaOptions, Spelling};
+use formwork::frontend::schema::{compile, SchemaOptions, Spelling};
 use formwork::generate::{GenerateOptions, Generator};
 use formwork::model::fetch::{default_model, FetchConfig};
 use formwork::model::{apply_chat_template, GgufModel};
@@ -116,8 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             spelling: Spelling::Canonical,
             ..SchemaOptions::default()
         };
-        let con_ok = match compile_with(schema, &schema_opts).and_then(|g| CompiledGrammar::new(&g))
-        {
+        let con_ok = match compile(schema, &schema_opts).and_then(|g| CompiledGrammar::new(&g)) {
             Ok(g) => {
                 let p = apply_chat_template(template.as_deref(), None, prompt);
                 let g = backend

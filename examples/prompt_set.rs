@@ -9,7 +9,7 @@
 //!
 //! `cargo run --release --example prompt_set [-- --limit N] [--only ID-SUBSTRING]`
 
-use formwork::frontend::schema::{compile_with, SchemaOptions, Spelling};
+use formwork::frontend::schema::{compile, SchemaOptions, Spelling};
 use formwork::generate::{GenerateOptions, Generation, Generator, StopReason};
 use formwork::model::fetch::{default_model, FetchConfig};
 use formwork::model::{apply_chat_template, GgufModel};
@@ -109,15 +109,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             spelling: Spelling::Canonical,
             ..SchemaOptions::default()
         };
-        let grammar =
-            match compile_with(schema, &schema_opts).and_then(|g| CompiledGrammar::new(&g)) {
-                Ok(g) => Arc::new(g),
-                Err(e) => {
-                    eprintln!("{}: schema not supported: {e}", c["id"]);
-                    invalid.push(c["id"].to_string());
-                    continue;
-                }
-            };
+        let grammar = match compile(schema, &schema_opts).and_then(|g| CompiledGrammar::new(&g)) {
+            Ok(g) => Arc::new(g),
+            Err(e) => {
+                eprintln!("{}: schema not supported: {e}", c["id"]);
+                invalid.push(c["id"].to_string());
+                continue;
+            }
+        };
         let g = gen.generate(&prompt, Some(grammar.clone()), &opts)?;
         let ok = g.complete && valid(schema, &g.text);
         if !ok {

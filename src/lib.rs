@@ -57,9 +57,13 @@ pub mod vocab;
 
 pub use compiled::{CompileBuilder, CompiledGrammar};
 pub use error::{GrammarError, MatcherError, ModelError, VocabError};
-pub use frontend::json::{json_grammar, json_schema_grammar};
+pub use frontend::json::json_grammar;
 pub use frontend::pest::pest_grammar;
 pub use frontend::regex::regex_grammar;
+pub use frontend::schema::{
+    compile as json_schema, compile_lenient as json_schema_lenient, FormatMode, PropertyOrder,
+    SchemaOptions, SchemaWarning, Spelling, Whitespace,
+};
 pub use lexer::DfaCache;
 pub use mask::TokenMask;
 pub use matcher::Matcher;

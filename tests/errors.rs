@@ -3,8 +3,8 @@
 
 use formwork::grammar::{Expr, Grammar};
 use formwork::{
-    json_grammar, json_schema_grammar, regex_grammar, CompiledGrammar, GrammarError, Matcher,
-    MatcherError, VocabError, Vocabulary,
+    json_grammar, json_schema, regex_grammar, CompiledGrammar, GrammarError, Matcher, MatcherError,
+    SchemaOptions, VocabError, Vocabulary,
 };
 use std::io::Write;
 use std::path::PathBuf;
@@ -250,7 +250,7 @@ fn missing_start_rule() {
 #[test]
 fn unsupported_schema_keyword() {
     let schema = serde_json::json!({"type": "object", "$dynamicRef": "#meta"});
-    match json_schema_grammar(&schema) {
+    match json_schema(&schema, &SchemaOptions::default()) {
         Err(e @ GrammarError::UnsupportedSchema { .. }) => {
             let GrammarError::UnsupportedSchema { pointer, message } = &e else {
                 unreachable!()
@@ -266,8 +266,9 @@ fn unsupported_schema_keyword() {
         other => panic!("expected UnsupportedSchema, got {other:?}"),
     }
     // A pointer escapes `~` and `/` (RFC 6901).
-    match json_schema_grammar(
+    match json_schema(
         &serde_json::json!({"title": "t", "properties": {"a/b~c": {"not": {"unevaluatedItems": false}}}}),
+        &SchemaOptions::default(),
     ) {
         Err(GrammarError::UnsupportedSchema { pointer, .. }) => {
             assert_eq!(pointer, "/properties/a~1b~0c/not/unevaluatedItems")
@@ -276,11 +277,11 @@ fn unsupported_schema_keyword() {
     }
     // Schemas that are not objects or booleans are invalid, `false` is empty.
     assert!(matches!(
-        json_schema_grammar(&serde_json::json!(5)),
+        json_schema(&serde_json::json!(5), &SchemaOptions::default()),
         Err(GrammarError::InvalidSchema { .. })
     ));
     assert!(matches!(
-        json_schema_grammar(&serde_json::json!(false)),
+        json_schema(&serde_json::json!(false), &SchemaOptions::default()),
         Err(GrammarError::EmptyLanguage(_))
     ));
     // The accepting-everything schemas work.
@@ -289,10 +290,13 @@ fn unsupported_schema_keyword() {
         serde_json::json!({}),
         serde_json::json!({"title": "x", "$schema": "https://json-schema.org/draft/2020-12/schema"}),
     ] {
-        assert!(json_schema_grammar(&ok).is_ok(), "{ok}");
+        assert!(json_schema(&ok, &SchemaOptions::default()).is_ok(), "{ok}");
     }
     // A custom meta-schema may turn vocabularies off: reported, not guessed.
-    match json_schema_grammar(&serde_json::json!({"$schema": "https://example.com/meta"})) {
+    match json_schema(
+        &serde_json::json!({"$schema": "https://example.com/meta"}),
+        &SchemaOptions::default(),
+    ) {
         Err(GrammarError::UnsupportedSchema { pointer, message }) => {
             assert_eq!(pointer, "/$schema");
             assert!(message.contains("meta-schema"), "{message}");

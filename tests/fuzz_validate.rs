@@ -7,7 +7,7 @@ mod common;
 use common::spider::spider_ddl;
 use formwork::frontend::pest::sql::{restrict_to_schema, scope_to_tables, sql_name, SqlSchema};
 use formwork::fuzzer::Fuzzer;
-use formwork::{json_schema_grammar, pest_grammar, CompiledGrammar};
+use formwork::{json_schema, pest_grammar, CompiledGrammar, SchemaOptions};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -233,9 +233,9 @@ fn json_schema_fuzz_validates() {
             ..Default::default()
         };
         let grammar = if (5..7).contains(&k) {
-            formwork::frontend::schema::compile_with(schema, &any_order)
+            formwork::frontend::schema::compile(schema, &any_order)
         } else {
-            json_schema_grammar(schema)
+            json_schema(schema, &SchemaOptions::default())
         };
         let g = match grammar.and_then(|g| CompiledGrammar::new(&g)) {
             Ok(g) => Arc::new(g),

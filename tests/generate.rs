@@ -12,7 +12,7 @@ use formwork::generate::{GenerateOptions, Generator, StopReason};
 use formwork::model::fetch::{default_model, FetchConfig};
 use formwork::model::{GgufModel, LanguageModel};
 use formwork::sampler::SamplerConfig;
-use formwork::{regex_grammar, CompiledGrammar, ModelError, Vocabulary};
+use formwork::{regex_grammar, CompiledGrammar, ModelError, SchemaOptions, Vocabulary};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -244,7 +244,10 @@ fn near_max_tokens_the_output_is_closed_not_cut() {
         "required": ["xs"]
     });
     let grammar = Arc::new(
-        CompiledGrammar::new(&formwork::frontend::schema::compile(&schema).unwrap()).unwrap(),
+        CompiledGrammar::new(
+            &formwork::frontend::schema::compile(&schema, &SchemaOptions::default()).unwrap(),
+        )
+        .unwrap(),
     );
     let validator = jsonschema::validator_for(&schema).unwrap();
     let mut closed = 0;

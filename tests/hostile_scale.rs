@@ -13,7 +13,7 @@
 mod common;
 
 use common::{bounded, run_cli_bounded};
-use formwork::{json_schema_grammar, CompiledGrammar, Matcher, TokenEnv, Vocabulary};
+use formwork::{json_schema, CompiledGrammar, Matcher, SchemaOptions, TokenEnv, Vocabulary};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -153,7 +153,10 @@ fn compile_a_oneof_of_50_overlapping_patterns() {
     bounded("compile_a_oneof_of_50_overlapping_patterns", || {
         let env = common::gpt2();
         let schemas = overlapping_patterns();
-        let g = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schemas[0]).unwrap()).unwrap());
+        let g = Arc::new(
+            CompiledGrammar::new(&json_schema(&schemas[0], &SchemaOptions::default()).unwrap())
+                .unwrap(),
+        );
         let validator = jsonschema::validator_for(&schemas[0]).unwrap();
         for text in [
             "aX7",
@@ -174,7 +177,10 @@ fn compile_a_oneof_of_50_overlapping_patterns() {
                 "{json_text}"
             );
         }
-        let g = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schemas[1]).unwrap()).unwrap());
+        let g = Arc::new(
+            CompiledGrammar::new(&json_schema(&schemas[1], &SchemaOptions::default()).unwrap())
+                .unwrap(),
+        );
         let validator = jsonschema::validator_for(&schemas[1]).unwrap();
         for text in ["aY", "a12 Q", "aYY", "aYZ", "abz", "a", "aY z"] {
             let json_text = format!("\"{text}\"");
@@ -186,7 +192,9 @@ fn compile_a_oneof_of_50_overlapping_patterns() {
         }
         // Fifty copies of one pattern: a string matching one matches all.
         let same = json!({"oneOf": vec![json!({"type": "string", "pattern": "^a.*X"}); 50]});
-        assert!(CompiledGrammar::new(&json_schema_grammar(&same).unwrap()).is_err());
+        assert!(
+            CompiledGrammar::new(&json_schema(&same, &SchemaOptions::default()).unwrap()).is_err()
+        );
     });
 }
 
@@ -209,7 +217,10 @@ fn compile_an_enum_of_50000_strings() {
             json!(null),
         ]);
         let schema = json!({ "enum": listed });
-        let g = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schema).unwrap()).unwrap());
+        let g = Arc::new(
+            CompiledGrammar::new(&json_schema(&schema, &SchemaOptions::default()).unwrap())
+                .unwrap(),
+        );
         for v in ["value-00000-0", "value-49999-30204", "value-12345-57124"] {
             assert!(values.iter().any(|x| x == v), "{v} is not in the list");
             assert!(accepts(&g, &env, &format!("\"{v}\"")), "{v}");
@@ -252,7 +263,10 @@ fn exclude_an_enum_of_5000_strings() {
             json!({"type": "string", "not": {"enum": values}}),
             json!({"type": "object", "propertyNames": {"enum": values}, "additionalProperties": {"type": "integer"}}),
         ] {
-            let g = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schema).unwrap()).unwrap());
+            let g = Arc::new(
+                CompiledGrammar::new(&json_schema(&schema, &SchemaOptions::default()).unwrap())
+                    .unwrap(),
+            );
             let validator = jsonschema::validator_for(&schema).unwrap();
             let object = schema["type"] == "object";
             for v in [
@@ -314,8 +328,10 @@ fn an_enum_of_50000_numbers_is_refused_clearly() {
         let mut values: Vec<Value> = (0..2000).map(|i| json!(i * 2)).collect();
         values.extend((0..20_000).map(|i| json!(format!("s{i}"))));
         let g = Arc::new(
-            CompiledGrammar::new(&json_schema_grammar(&json!({ "enum": values })).unwrap())
-                .unwrap(),
+            CompiledGrammar::new(
+                &json_schema(&json!({ "enum": values }), &SchemaOptions::default()).unwrap(),
+            )
+            .unwrap(),
         );
         for (text, ok) in [
             ("12", true),
@@ -336,7 +352,9 @@ fn unique_integers(n: usize, every: usize) {
     let env = common::gpt2();
     let vocab = env.vocab().clone();
     let schema = json!({"type": "array", "items": {"type": "integer"}, "uniqueItems": true});
-    let g = Arc::new(CompiledGrammar::new(&json_schema_grammar(&schema).unwrap()).unwrap());
+    let g = Arc::new(
+        CompiledGrammar::new(&json_schema(&schema, &SchemaOptions::default()).unwrap()).unwrap(),
+    );
     let mut m = Matcher::new(g, &env);
     let text = format!(
         "[{},",

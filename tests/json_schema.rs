@@ -6,9 +6,9 @@
 mod common;
 
 use formwork::frontend::schema::{
-    compile_lenient, compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
+    compile, compile_lenient, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
-use formwork::{json_schema_grammar, CompiledGrammar, GrammarError, Matcher, TokenEnv, Vocabulary};
+use formwork::{json_schema, CompiledGrammar, GrammarError, Matcher, TokenEnv, Vocabulary};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,7 +41,7 @@ fn options() -> SchemaOptions {
 }
 
 fn matcher_with(schema: &Value, opts: &SchemaOptions, env: &Arc<TokenEnv>) -> Matcher {
-    let g = compile_with(schema, opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
+    let g = compile(schema, opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
     let c = CompiledGrammar::new(&g).unwrap_or_else(|e| panic!("{schema}: {e}"));
     Matcher::new(Arc::new(c), env)
 }
@@ -221,7 +221,7 @@ fn long_string_length_bounds_are_exact() {
     assert!(!accepts(&m, &vocab, &abc(16384)), "32,769 code points");
     assert!(!accepts(&m, &vocab, r#""ab d""#));
     let long_min = json!({"type": "string", "minLength": 32767, "pattern": "^a"});
-    let err = compile_with(&long_min, &options()).unwrap_err().to_string();
+    let err = compile(&long_min, &options()).unwrap_err().to_string();
     assert!(
         err.contains("minLength") && err.contains("pattern"),
         "{err}"
@@ -351,7 +351,7 @@ fn negated_formats() {
         &[r#""2024-01-31""#, "1", "null"],
     );
     // A format whose regexes intersect cannot be excluded: a clear error.
-    let err = compile_with(
+    let err = compile(
         &json!({"type": "string", "not": {"format": "hostname"}}),
         &assert,
     )
@@ -447,7 +447,7 @@ fn lenient_mode_drops_unsupported_keywords_with_warnings() {
         },
         "required": ["a", "b"]
     });
-    assert!(compile_with(&schema, &options()).is_err());
+    assert!(compile(&schema, &options()).is_err());
     let (g, warnings) = compile_lenient(&schema, &options()).unwrap();
     let mut ptrs: Vec<&str> = warnings.iter().map(|w| w.pointer.as_str()).collect();
     ptrs.sort();
@@ -855,8 +855,9 @@ fn unique_items_over_enum_values() {
         &["[1, 2, 3]", "[2, 2]"],
     );
     // More items required than there are distinct values: nothing validates.
-    assert!(formwork::json_schema_grammar(
-        &json!({"items": {"enum": [1, 2]}, "uniqueItems": true, "minItems": 3, "type": "array"})
+    assert!(formwork::json_schema(
+        &json!({"items": {"enum": [1, 2]}, "uniqueItems": true, "minItems": 3, "type": "array"}),
+        &SchemaOptions::default()
     )
     .is_err());
 }
@@ -900,7 +901,7 @@ fn arrays_refs_and_combinators() {
 }
 
 fn unsupported_pointer(schema: Value) -> (String, String) {
-    match json_schema_grammar(&schema) {
+    match json_schema(&schema, &SchemaOptions::default()) {
         Err(GrammarError::UnsupportedSchema { pointer, message }) => (pointer, message),
         other => panic!("{schema}: expected UnsupportedSchema, got {other:?}"),
     }
@@ -925,15 +926,19 @@ fn errors_name_keyword_and_pointer() {
     ]}));
     assert_eq!(p, "/oneOf");
     assert!(matches!(
-        json_schema_grammar(&json!(false)),
+        json_schema(&json!(false), &SchemaOptions::default()),
         Err(GrammarError::EmptyLanguage(_))
     ));
     assert!(matches!(
-        json_schema_grammar(&json!({"type": 3})),
+        json_schema(&json!({"type": 3}), &SchemaOptions::default()),
         Err(GrammarError::InvalidSchema { .. })
     ));
     // Annotations and unknown keywords are ignored.
-    assert!(json_schema_grammar(&json!({"title": "t", "x-foo": 1, "format": "email"})).is_ok());
+    assert!(json_schema(
+        &json!({"title": "t", "x-foo": 1, "format": "email"}),
+        &SchemaOptions::default()
+    )
+    .is_ok());
 }
 
 /// True if some order of the top-level keys of `data` (an object with at
@@ -1026,7 +1031,7 @@ fn run_draft(draft: &str, schema_uri: &str) -> (usize, usize, Vec<String>) {
                     m.insert("$schema".into(), json!(schema_uri));
                 }
             }
-            let c = match compile_with(&schema, &opts).and_then(|g| CompiledGrammar::new(&g)) {
+            let c = match compile(&schema, &opts).and_then(|g| CompiledGrammar::new(&g)) {
                 Ok(c) => c,
                 // A schema no value satisfies is reported as such: right
                 // exactly when the group has no valid instance (as in bench).
@@ -1370,7 +1375,7 @@ fn remote_documents() {
         &["3"],
         &["0"],
     );
-    let err = compile_with(
+    let err = compile(
         &json!({"properties": {"a": {"$ref": "http://example.com/missing.json#/x"}}}),
         &opts,
     )
@@ -1380,7 +1385,7 @@ fn remote_documents() {
     assert!(err.contains("http://example.com/missing.json"), "{err}");
     assert!(err.contains("SchemaOptions::remote"), "{err}");
     // A pointer that does not resolve inside a supplied document.
-    assert!(compile_with(
+    assert!(compile(
         &json!({"$ref": "http://example.com/defs.json#/$defs/nope"}),
         &opts
     )
@@ -1561,8 +1566,11 @@ fn unique_items_over_open_item_sets() {
         &["[true, true]", "[false, true, false]"],
     );
     assert!(matches!(
-        json_schema_grammar(&json!({"type": "array", "items": {"type": "boolean"},
-                                    "uniqueItems": true, "minItems": 3})),
+        json_schema(
+            &json!({"type": "array", "items": {"type": "boolean"},
+                                    "uniqueItems": true, "minItems": 3}),
+            &SchemaOptions::default()
+        ),
         Err(GrammarError::EmptyLanguage(_))
     ));
 }

@@ -6,9 +6,7 @@
 mod common;
 
 use formwork::budget::{Budget, Stage};
-use formwork::frontend::schema::{
-    compile_with, PropertyOrder, SchemaOptions, Spelling, Whitespace,
-};
+use formwork::frontend::schema::{compile, PropertyOrder, SchemaOptions, Spelling, Whitespace};
 use formwork::{regex_grammar, CompiledGrammar, GrammarError, Matcher, MatcherError, TokenEnv};
 use serde_json::Value;
 use std::sync::Arc;
@@ -142,9 +140,9 @@ impl Bench {
         let g = match (kind, grammar) {
             ("regex", Value::String(r)) => regex_grammar(r),
             ("json_schema", Value::String(s)) => {
-                compile_with(&serde_json::from_str(s).unwrap(), &self.schema_options)
+                compile(&serde_json::from_str(s).unwrap(), &self.schema_options)
             }
-            ("json_schema", v) => compile_with(v, &self.schema_options),
+            ("json_schema", v) => compile(v, &self.schema_options),
             _ => panic!("no {kind} case here"),
         }
         .map_err(|e| e.to_string())?;
@@ -292,7 +290,7 @@ fn allany19_generation_is_bounded() {
             spelling: Spelling::Canonical,
             ..SchemaOptions::default()
         };
-        let g = CompiledGrammar::new(&compile_with(schema, &opts).unwrap()).unwrap();
+        let g = CompiledGrammar::new(&compile(schema, &opts).unwrap()).unwrap();
         let mut m = Matcher::new(Arc::new(g), &env);
         let mut rng = common::Rng(19);
         let max_tokens = 30;
@@ -344,7 +342,7 @@ fn each_stage_has_a_budget() {
                 "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#,
         )
         .unwrap();
-        let grammar = compile_with(&schema, &SchemaOptions::default()).unwrap();
+        let grammar = compile(&schema, &SchemaOptions::default()).unwrap();
 
         // Compile.
         let err = CompiledGrammar::with_budget(&grammar, Budget::new().compile(50)).unwrap_err();
@@ -413,7 +411,7 @@ fn fuzzing_reports_the_matchers_budget() {
             "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#,
     )
     .unwrap();
-    let grammar = compile_with(&schema, &SchemaOptions::default()).unwrap();
+    let grammar = compile(&schema, &SchemaOptions::default()).unwrap();
     let tight =
         Arc::new(CompiledGrammar::with_budget(&grammar, Budget::new().mask(1_000)).unwrap());
     match Fuzzer::new(tight, 1, 60).sample() {

@@ -13,7 +13,7 @@
 
 mod common;
 
-use formwork::frontend::schema::{compile_with, FormatMode, SchemaOptions, Whitespace};
+use formwork::frontend::schema::{compile, FormatMode, SchemaOptions, Whitespace};
 use formwork::{CompiledGrammar, Matcher, TokenEnv, Vocabulary};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -230,7 +230,7 @@ fn instances(b: &Exact) -> Vec<String> {
     out
 }
 
-/// Whether the exact guarantee of `formwork::frontend::number_regex`
+/// Whether the exact guarantee of the number regexes (`frontend::schema`'s private `number` module)
 /// covers spelling `s` under a bound `b` (and `type: integer`): its
 /// exponent is within 20 of 0, or (without `type: integer`) within 10 of
 /// the bound's magnitude; or its mantissa has at most 10 digits on each
@@ -271,7 +271,7 @@ impl Grammar {
             format: FormatMode::Annotate,
             ..SchemaOptions::default()
         };
-        let g = compile_with(schema, &opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
+        let g = compile(schema, &opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
         let c = CompiledGrammar::new(&g).unwrap_or_else(|e| panic!("{schema}: {e}"));
         Grammar {
             matcher: Matcher::new(Arc::new(c), env),
@@ -516,7 +516,7 @@ fn out_of_range_numbers_are_clear_errors() {
             (r#"{"maxLength": 1e99999999999999999999}"#, "/maxLength"),
         ] {
             let s: Value = serde_json::from_str(text).unwrap();
-            let err = compile_with(&s, &SchemaOptions::default())
+            let err = compile(&s, &SchemaOptions::default())
                 .expect_err(text)
                 .to_string();
             assert!(

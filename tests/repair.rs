@@ -41,18 +41,36 @@ fn options_supported(opts: &Map<String, Value>) -> Result<(), String> {
     Ok(())
 }
 
+/// A JSON number's exact value as (negative, significant digits, exponent
+/// of the last digit): equal values give equal triples.
+fn exact(text: &str) -> Option<(bool, String, i64)> {
+    let (neg, t) = match text.strip_prefix('-') {
+        Some(t) => (true, t),
+        None => (false, text),
+    };
+    let (mant, exp) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], t[i + 1..].parse::<i64>().ok()?),
+        None => (t, 0),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    let all = format!("{int}{frac}");
+    let digits = all.trim_start_matches('0');
+    let trimmed = digits.trim_end_matches('0');
+    if trimmed.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    let exp = exp - frac.len() as i64 + (digits.len() - trimmed.len()) as i64;
+    Some((neg, trimmed.to_string(), exp))
+}
+
 /// Equality of JSON values with numbers compared by value (`1e10` and
 /// `10000000000.0` are one number), as the reference libraries' Python and
 /// JavaScript tests compare them. serde_json keeps each number's text, so
 /// `==` on values would compare spellings.
 fn same(a: &Value, b: &Value) -> bool {
-    use formwork::frontend::number_regex::Decimal;
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
-            match (
-                Decimal::parse(&x.to_string()),
-                Decimal::parse(&y.to_string()),
-            ) {
+            match (exact(&x.to_string()), exact(&y.to_string())) {
                 (Some(p), Some(q)) => p == q,
                 _ => x == y,
             }

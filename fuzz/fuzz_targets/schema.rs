@@ -1,4 +1,4 @@
-//! Fuzzes the JSON Schema compiler with arbitrary JSON: `json_schema_grammar`
+//! Fuzzes the JSON Schema compiler with arbitrary JSON: `json_schema`
 //! and then `CompiledGrammar::new` must return (`Ok` or a clear `Err`), never
 //! panic or hang. Inputs that are not JSON are skipped.
 //!
@@ -7,7 +7,7 @@
 
 #![no_main]
 
-use formwork::{json_schema_grammar, CompiledGrammar};
+use formwork::{json_schema, SchemaOptions, CompiledGrammar};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(schema) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };
-    if let Ok(g) = json_schema_grammar(&schema) {
+    if let Ok(g) = json_schema(&schema, &SchemaOptions::default()) {
         let _ = CompiledGrammar::new(&g);
     }
 });

@@ -7,11 +7,10 @@
 //! UTF-8 and may not contain raw control characters, as RFC 8259 requires.
 //!
 //! JSON Schemas accepting everything (`{}` and `true`) map to this grammar;
-//! the JSON Schema frontend proper builds on the same lexemes.
+//! the JSON Schema frontend ([`crate::frontend::schema`]) builds on the same
+//! lexemes and rules. This module is a leaf: it uses no other frontend.
 
-use crate::error::GrammarError;
 use crate::grammar::{Expr, Grammar};
-use serde_json::Value;
 
 /// A JSON string lexeme (quotes included).
 pub const STRING: &str = r#""(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*""#;
@@ -94,25 +93,4 @@ pub(crate) fn add_json_rules(g: &mut Grammar, value: &str) {
             Expr::repeat(Expr::seq([Expr::literal(","), Expr::rule(value)]), 0, None),
         ]),
     );
-}
-
-/// Compiles a JSON Schema into a grammar whose language is the JSON texts
-/// that validate against it, or returns [`GrammarError::UnsupportedSchema`]
-/// naming a keyword that cannot be enforced exactly and its JSON pointer.
-/// See [`crate::frontend::schema`] for what is supported.
-///
-/// ```
-/// let schema = serde_json::json!({"type": "object", "properties": {"a": {"type": "integer"}}});
-/// let g = formwork::json_schema_grammar(&schema).unwrap();
-/// assert!(formwork::CompiledGrammar::new(&g).is_ok());
-/// assert!(formwork::json_schema_grammar(&serde_json::json!({"not": {}})).is_err());
-/// ```
-pub fn json_schema_grammar(schema: &Value) -> Result<Grammar, GrammarError> {
-    match schema {
-        Value::Bool(_) | Value::Object(_) => crate::frontend::schema::compile(schema),
-        _ => Err(GrammarError::InvalidSchema {
-            pointer: String::new(),
-            message: "a JSON Schema must be an object or a boolean".into(),
-        }),
-    }
 }

@@ -3,10 +3,6 @@
 //! the [`Grammar`](crate::grammar::Grammar) IR. Frontends never see tokens.
 
 pub mod json;
-pub mod number_regex;
 pub mod pest;
 pub mod regex;
 pub mod schema;
-mod schema_ids;
-pub(crate) mod schema_values;
-pub mod string_regex;

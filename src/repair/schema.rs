@@ -75,8 +75,8 @@
 use super::check::SchemaCheck;
 use super::parser::{repair_marking_left_out, repair_text, LEFT_OUT};
 use super::types::{Fix, RepairError, RepairKind, RepairOptions};
-use crate::frontend::number_regex::Decimal;
-use crate::frontend::schema_values::same_value;
+use crate::frontend::schema::same_value;
+use crate::frontend::schema::Decimal;
 use serde_json::{Map, Number, Value};
 use std::fmt;
 

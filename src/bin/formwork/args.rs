@@ -3,7 +3,7 @@
 //! (schema options, budgets, grammars) is left to the modules that use them.
 
 use clap::{ArgMatches, Parser, Subcommand};
-use formwork::frontend::schema::Whitespace;
+use formwork::Whitespace;
 
 /// The flags given on a subcommand's command line (not defaulted), so that a
 /// flag that would have no effect is refused instead of silently ignored.

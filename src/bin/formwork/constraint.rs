@@ -6,11 +6,12 @@ use crate::args::{ConstraintArgs, SchemaFlags};
 use crate::input::{read_file, schema_arg};
 use crate::output::note;
 use formwork::error::json_error_message;
-use formwork::frontend::schema::{
-    compile_lenient, compile_with, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
-};
 use formwork::grammar::Grammar;
 use formwork::GrammarError;
+use formwork::{
+    json_schema, json_schema_lenient, FormatMode, PropertyOrder, SchemaOptions, Spelling,
+    Whitespace,
+};
 
 /// A constraint of one of the kinds formwork compiles.
 pub enum Source<'a> {
@@ -41,7 +42,7 @@ pub fn grammar(source: Source) -> Result<Grammar, GrammarError> {
             schema,
             options,
             lenient: true,
-        } => compile_lenient(schema, options).map(|(g, warnings)| {
+        } => json_schema_lenient(schema, options).map(|(g, warnings)| {
             for w in warnings {
                 note!(
                     "formwork: warning: {}",
@@ -52,7 +53,7 @@ pub fn grammar(source: Source) -> Result<Grammar, GrammarError> {
         }),
         Source::JsonSchema {
             schema, options, ..
-        } => compile_with(schema, options),
+        } => json_schema(schema, options),
         Source::Pest { text, start } => formwork::pest_grammar(text, start),
     }
 }

@@ -4,7 +4,7 @@
 use crate::args::{GenerateArgs, Given};
 use crate::input::schema_arg;
 use crate::output::{note, Failure, Out};
-use formwork::frontend::schema::Whitespace;
+use formwork::Whitespace;
 use formwork::{CompiledGrammar, Vocabulary};
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 use crate::args::{Given, MaskArgs};
 use crate::input::load_vocab;
 use crate::output::{Failure, Out};
-use formwork::frontend::schema::Whitespace;
+use formwork::Whitespace;
 use formwork::{CompiledGrammar, Matcher, TokenEnv};
 use std::sync::Arc;
 

@@ -60,7 +60,7 @@ use std::fmt::Write as _;
 
 /// Largest regex text produced (bytes); larger results are
 /// [`StringRegexError::TooLarge`].
-pub const MAX_REGEX_LEN: usize = 4 << 20;
+pub(crate) const MAX_REGEX_LEN: usize = 4 << 20;
 /// Most anchor branches a pattern may split into.
 const MAX_BRANCHES: usize = 256;
 /// A regex with the empty language.
@@ -68,7 +68,7 @@ const NEVER: &str = r"[^\x{0}-\x{10FFFF}]";
 
 /// Why a constraint could not be compiled into an exact regex.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StringRegexError {
+pub(crate) enum StringRegexError {
     /// The pattern uses a construct that has no exact regular translation.
     #[error("pattern {pattern:?}: {what} is not supported")]
     Unsupported {
@@ -112,15 +112,7 @@ type R<T> = Result<T, StringRegexError>;
 /// Regex (Rust syntax) matching exactly the JSON string tokens (with quotes)
 /// whose decoded value is matched (searched, unanchored) by the ECMA-262
 /// `pattern`.
-///
-/// ```
-/// use formwork::frontend::string_regex::pattern_regex;
-/// let r = regex::Regex::new(&format!("^(?:{})$", pattern_regex("^a+$").unwrap())).unwrap();
-/// assert!(r.is_match(r#""a\u0061""#));
-/// assert!(!r.is_match(r#""ab""#));
-/// assert!(pattern_regex("^(?!x)").is_err());
-/// ```
-pub fn pattern_regex(pattern: &str) -> R<String> {
+pub(crate) fn pattern_regex(pattern: &str) -> R<String> {
     let rust = translate_ecma(pattern)?;
     let hir = parse_rust(&rust).map_err(|message| StringRegexError::Invalid {
         pattern: pattern.to_string(),
@@ -137,14 +129,9 @@ pub fn pattern_regex(pattern: &str) -> R<String> {
 /// support. `None` if the pattern does not start that way, or if `R` has a
 /// top-level `|` (the anchor and lookaheads would bind to its first branch
 /// only).
-///
-/// ```
-/// use formwork::frontend::string_regex::split_leading_lookaheads;
-/// let (rest, pos, neg) = split_leading_lookaheads(r"^(?!io\.)(?=[a-z])[a-z.]+$").unwrap();
-/// assert_eq!((rest.as_str(), pos, neg), ("[a-z.]+$", vec!["[a-z]".to_string()], vec![r"io\.".to_string()]));
-/// assert!(split_leading_lookaheads("^a|(?!b)").is_none());
-/// ```
-pub fn split_leading_lookaheads(pattern: &str) -> Option<(String, Vec<String>, Vec<String>)> {
+pub(crate) fn split_leading_lookaheads(
+    pattern: &str,
+) -> Option<(String, Vec<String>, Vec<String>)> {
     let chars: Vec<char> = pattern.chars().collect();
     if chars.first() != Some(&'^') {
         return None;
@@ -175,14 +162,7 @@ pub fn split_leading_lookaheads(pattern: &str) -> Option<(String, Vec<String>, V
 /// `P(?=X)` finds a match exactly when one for `P(?:X)` does (a match is only
 /// asked to exist, not to end anywhere). `None` if the pattern does not end
 /// in `(?=...)` at top level, or has a top-level `|`.
-///
-/// ```
-/// use formwork::frontend::string_regex::drop_trailing_lookahead;
-/// assert_eq!(drop_trailing_lookahead(r"[^/]*/(?=\.(yaml|json))").as_deref(), Some(r"[^/]*/(?:\.(yaml|json))"));
-/// assert!(drop_trailing_lookahead("a(?=b)|c").is_none());
-/// assert!(drop_trailing_lookahead("a(?!b)").is_none());
-/// ```
-pub fn drop_trailing_lookahead(pattern: &str) -> Option<String> {
+pub(crate) fn drop_trailing_lookahead(pattern: &str) -> Option<String> {
     let chars: Vec<char> = pattern.chars().collect();
     let (a, b) = *top_level_groups(&chars)?.last()?;
     if b + 1 != chars.len() || chars.get(a + 1) != Some(&'?') || chars.get(a + 2) != Some(&'=') {
@@ -231,7 +211,8 @@ fn top_level_groups(chars: &[char]) -> Option<Vec<(usize, usize)>> {
 /// `hostname` needs two regexes (its structure and its 253-character bound)
 /// and is refused here: use [`format_regexes`]. `idn-hostname` and `regex`
 /// are refused as not regular/not enforceable (see [`format_regexes`]).
-pub fn format_regex(format: &str) -> R<Option<String>> {
+#[cfg(test)]
+pub(crate) fn format_regex(format: &str) -> R<Option<String>> {
     match format_regexes(format)? {
         None => Ok(None),
         Some(mut v) if v.len() == 1 => Ok(v.pop()),
@@ -254,7 +235,7 @@ pub fn format_regex(format: &str) -> R<Option<String>> {
 /// non-ASCII character in domain labels (no IDNA check). `idn-hostname`
 /// (IDNA2008 contextual and bidi rules) and `regex` (not a regular language)
 /// are [`StringRegexError::UnsupportedFormat`].
-pub fn format_regexes(format: &str) -> R<Option<Vec<String>>> {
+pub(crate) fn format_regexes(format: &str) -> R<Option<Vec<String>>> {
     let Some(sources) = format_source(format)? else {
         return Ok(None);
     };
@@ -347,7 +328,7 @@ struct Ecma<'a> {
 /// Translates an ECMA-262 pattern (`u` flag semantics, with the common
 /// non-`u` leniencies: literal `{`, `}`, `]` and identity escapes of
 /// punctuation) into `regex-syntax` syntax with the same language.
-pub fn translate_ecma(pattern: &str) -> R<String> {
+pub(crate) fn translate_ecma(pattern: &str) -> R<String> {
     let mut e = Ecma {
         pattern,
         chars: pattern.chars().collect(),
@@ -697,7 +678,7 @@ fn atom_class(a: Atom) -> ClassUnicode {
 
 /// One well-formed JSON string code point: a raw character, a short escape,
 /// a non-surrogate `\u` escape or a surrogate-pair escape.
-pub const ANY_CHAR: &str = r#"(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u(?:[0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}|[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})))"#;
+pub(crate) const ANY_CHAR: &str = r#"(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u(?:[0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}|[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})))"#;
 
 /// An anchor-free piece of a pattern and the anchors around it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -935,7 +916,7 @@ const SHORT_ESCAPES: &[(u32, &str)] = &[
 ];
 
 /// Every JSON spelling of one code point of the class `c`, as a regex.
-pub fn spell_class(c: &ClassUnicode) -> String {
+pub(crate) fn spell_class(c: &ClassUnicode) -> String {
     let ranges: Vec<(u32, u32)> = c
         .ranges()
         .iter()
@@ -1034,7 +1015,7 @@ fn digit_class(ds: &[u32]) -> String {
 /// `level` hex digits (either case) whose value lies in `ranges` (clipped to
 /// `[lo, lo + 16^level)` and non-empty): a digit trie whose identical
 /// subtrees share one digit class.
-pub fn hex_set(ranges: &[(u32, u32)], lo: u32, level: u32) -> String {
+pub(crate) fn hex_set(ranges: &[(u32, u32)], lo: u32, level: u32) -> String {
     let span = 16u32.pow(level);
     if ranges.len() == 1 && ranges[0] == (lo, lo + span - 1) {
         return match level {
@@ -1198,7 +1179,7 @@ fn date() -> String {
 /// 2 × 1440 cases that cost a 35 MB DFA. The offsets in use (whole hours,
 /// `:30`, `:45`) keep it small; a leap second under another offset
 /// (`+00:20`) is rejected although valid.
-pub const LEAP_OFFSET_MINUTES: &[i32] = &[0, 30, 45];
+pub(crate) const LEAP_OFFSET_MINUTES: &[i32] = &[0, 30, 45];
 
 /// RFC 3339 `full-time`; a leap second (`:60`) only at 23:59 UTC, under an
 /// offset whose minutes are in [`LEAP_OFFSET_MINUTES`].
@@ -1321,7 +1302,7 @@ fn email(idn: bool) -> String {
 /// `reg-name`), `uri-template` (RFC 6570 level 4, with `'` allowed in
 /// literals as the test suite expects), `uuid`, `json-pointer`
 /// and `relative-json-pointer`.
-pub fn format_source(format: &str) -> R<Option<Vec<String>>> {
+pub(crate) fn format_source(format: &str) -> R<Option<Vec<String>>> {
     let one = |s: String| Ok(Some(vec![s]));
     let pointer = "(?:/(?:[^~/]|~[01])*)*";
     match format {
