@@ -28,6 +28,7 @@ mod classes;
 mod dfa;
 mod lazy;
 mod literal;
+mod part;
 mod product;
 mod repeat;
 mod rows;
