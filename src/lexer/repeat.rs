@@ -1,7 +1,7 @@
 //! A lexeme `A B{min,max} C` with a large bound whose units can overlap,
 //! built on first use with the counts kept as sets.
 //!
-//! [`super::Counted`] numbers the states of such a lexeme arithmetically,
+//! [`super::dfa::Counted`] numbers the states of such a lexeme arithmetically,
 //! which needs every unit B to end exactly where its DFA accepts. A unit
 //! like `\w+\s?` does not: after `ab`, one unit or two were read, and after
 //! 500 words, any count from 500 up to the number of letters. A subset

@@ -1,5 +1,6 @@
 //! The storage of a lazily built DFA ([`Rows`]) and its per-constraint
-//! size limit ([`Room`]), shared by [`super::lazy`] and [`super::repeat`].
+//! size limit ([`Room`]), shared by [`super::lazy`], [`super::intersect`]
+//! and [`super::repeat`].
 
 use super::classes::{DEAD, UNKNOWN};
 use crate::hash::FxBuild;
