@@ -8,8 +8,7 @@
 //! no kind refers back to this file.
 
 use super::classes::{class_table, DEAD, DFA_SIZE_LIMIT};
-use super::intersect::LazyProduct;
-use super::lazy::LazyDfa;
+use super::lazy::{LazyDfa, LazyProduct};
 use super::literal::LiteralDfa;
 use super::part::Part;
 use super::repeat::LazyRepeat;

@@ -18,11 +18,11 @@
 //! stays immutable and shareable without locks.
 //!
 //! Not every lexeme DFA is a dense table: large ones are built on first use
-//! ([`lazy`]), intersections of lexemes are products built on first use
-//! ([`intersect`]), long counted repetitions are numbered arithmetically
-//! (`dfa::Counted`) or, when their units overlap, keep their counts as sets
-//! ([`repeat`]), and JSON strings are worked out from the string
-//! ([`literal`]) or from a trie of them ([`strings`]).
+//! ([`lazy`]), and so are intersections of lexemes (`LazyProduct`); long
+//! counted repetitions are numbered arithmetically (`dfa::Counted`) or,
+//! when their units overlap, keep their counts as sets ([`repeat`]); JSON
+//! strings are worked out from the string ([`literal`]) or from a trie of
+//! them ([`strings`]).
 //!
 //! # Layering
 //!
@@ -36,8 +36,9 @@
 //!    DFAs needs of them (a step, acceptance, distances to a match).
 //! 2. The automaton kinds, each on leaves only: `literal.rs` and
 //!    `strings.rs` (worked out from strings), `lazy.rs` (a subset
-//!    construction on demand), and the two made of parts, `intersect.rs`
-//!    (`LazyProduct<P: Part>`) and `repeat.rs` (`LazyRepeat<P: Part>`).
+//!    construction on demand, and `LazyProduct<P: Part>`, the intersection
+//!    of parts) and `repeat.rs` (`LazyRepeat<P: Part>`, a repetition of
+//!    parts).
 //! 3. `dfa.rs`: [`LexemeDfa`], a dense table or one of the kinds (the
 //!    `Lazy` enum, and `Counted`); it implements `Part` and instantiates
 //!    the composite kinds with itself as their parts.
@@ -59,7 +60,6 @@ mod build;
 mod cache;
 mod classes;
 mod dfa;
-mod intersect;
 mod lazy;
 mod literal;
 mod part;

@@ -1,7 +1,7 @@
 //! What an automaton built from other lexeme DFAs needs of them: the
 //! [`Part`] trait.
 //!
-//! An intersection ([`super::intersect::LazyProduct`]) and a repetition with
+//! An intersection ([`super::lazy::LazyProduct`]) and a repetition with
 //! overlapping units ([`super::repeat::LazyRepeat`]) are made of lexeme
 //! DFAs, and a lexeme DFA ([`super::dfa::LexemeDfa`]) may be either of
 //! them. Naming the parts' type here, below both, keeps the files apart:

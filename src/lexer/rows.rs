@@ -1,6 +1,5 @@
 //! The storage of a lazily built DFA ([`Rows`]) and its per-constraint
-//! size limit ([`Room`]), shared by [`super::lazy`], [`super::intersect`]
-//! and [`super::repeat`].
+//! size limit ([`Room`]), shared by [`super::lazy`] and [`super::repeat`].
 
 use super::classes::{DEAD, UNKNOWN};
 use crate::hash::FxBuild;
