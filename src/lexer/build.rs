@@ -4,9 +4,11 @@
 
 use super::cache::DfaCache;
 use super::classes::{DEAD, DFA_SIZE_LIMIT, UNKNOWN};
-use super::dfa::{Counted, LexemeDfa, COUNTED_FROM};
-use super::lazy::{Lazy, LazyDfa};
-use super::{literal, repeat, strings};
+use super::dfa::{Counted, Lazy, LexemeDfa, COUNTED_FROM};
+use super::lazy::LazyDfa;
+use super::literal::{self, LiteralDfa};
+use super::repeat::LazyRepeat;
+use super::strings::StringSetDfa;
 use crate::error::GrammarError;
 use regex_automata::util::syntax;
 use std::collections::HashMap;
@@ -18,7 +20,7 @@ impl LexemeDfa {
     pub(crate) fn new(pattern: &str, cache: &DfaCache) -> Result<LexemeDfa, GrammarError> {
         cache.get_or_build(pattern, || {
             let dfa = match literal::spelled_literal(pattern) {
-                Some(s) => literal::literal_dfa(&s),
+                Some(s) => Self::literal(&s),
                 None => match Self::counted(pattern, cache)? {
                     Some(d) => d,
                     None => match Self::lazy(pattern)? {
@@ -32,12 +34,28 @@ impl LexemeDfa {
     }
 
     /// The lexeme matching any one of the JSON strings `values` (quotes
-    /// included) in every JSON spelling: a trie (see [`strings`]).
+    /// included) in every JSON spelling: a trie (see [`super::strings`]).
     pub(crate) fn strings(values: &[String]) -> Result<LexemeDfa, GrammarError> {
-        strings::string_set_dfa(values)
+        let (d, classes) = StringSetDfa::new(values)?;
+        let (stride, start) = (d.stride(), d.start());
+        Ok(LexemeDfa::with_lazy(
+            classes,
+            stride,
+            start,
+            false,
+            Lazy::Strings(d),
+        ))
     }
 
-    /// `pattern` as a lazily built DFA (see [`lazy`]), if it qualifies
+    /// Every JSON spelling of the string `s`, quotes included, worked out
+    /// from the string (see [`literal`]).
+    pub(super) fn literal(s: &str) -> LexemeDfa {
+        let (d, classes) = LiteralDfa::new(s);
+        let stride = d.stride();
+        LexemeDfa::with_lazy(classes, stride, 0, false, Lazy::Literal(d))
+    }
+
+    /// `pattern` as a lazily built DFA (see [`super::lazy`]), if it qualifies
     /// (`None`: build it densely; that also reports a syntax error).
     pub(super) fn lazy(pattern: &str) -> Result<Option<LexemeDfa>, GrammarError> {
         let config = syntax::Config::new().utf8(true).unicode(true);
@@ -47,17 +65,14 @@ impl LexemeDfa {
         let Some((dfa, classes)) = LazyDfa::new(&hir, pattern, DFA_SIZE_LIMIT)? else {
             return Ok(None);
         };
-        Ok(Some(LexemeDfa {
+        let (stride, nullable) = (dfa.stride(), dfa.is_accepting(0));
+        Ok(Some(LexemeDfa::with_lazy(
             classes,
-            stride: dfa.stride(),
-            trans: Arc::from(Vec::new()),
-            accept: Arc::from(Vec::new()),
-            start: 0,
-            nullable: dfa.is_accepting(0),
-            distances: Default::default(),
-            counted: None,
-            lazy: Some(Arc::new(Lazy::Regex(dfa))),
-        }))
+            stride,
+            0,
+            nullable,
+            Lazy::Regex(dfa),
+        )))
     }
 
     /// `pattern` as a [`Counted`] lexeme, if it has the shape one needs
@@ -150,18 +165,15 @@ impl LexemeDfa {
             if b.is_accepting(b.start) {
                 return Ok(None);
             }
-            let (r, classes) = repeat::LazyRepeat::new(pattern, a, b, c, min, max, DFA_SIZE_LIMIT);
-            return Ok(Some(LexemeDfa {
+            let (r, classes) = LazyRepeat::new(pattern, a, b, c, min, max, DFA_SIZE_LIMIT);
+            let (stride, nullable) = (r.stride(), r.is_accepting(0));
+            return Ok(Some(LexemeDfa::with_lazy(
                 classes,
-                stride: r.stride(),
-                trans: Arc::from(Vec::new()),
-                accept: Arc::from(Vec::new()),
-                start: 0,
-                nullable: r.is_accepting(0),
-                distances: Default::default(),
-                counted: None,
-                lazy: Some(Arc::new(Lazy::Repeat(Box::new(r)))),
-            }));
+                stride,
+                0,
+                nullable,
+                Lazy::Repeat(Box::new(r)),
+            )));
         }
         let a_n = a.as_ref().map_or(0, |a| a.state_count() as u64);
         let b_n = b.state_count() as u64;

@@ -31,7 +31,7 @@ pub(crate) const CACHE_BYTES: usize = 256 << 20;
 /// quarter of the budget is not kept.
 ///
 /// A lazily built DFA is shared through the cache too, each compiled
-/// grammar adding states within its own share (see `lazy::Room`); one that
+/// grammar adding states within its own share (see `rows::Room`); one that
 /// holds a constraint's worth of states is dropped at its next lookup, so
 /// that the next grammar using the lexeme starts from a fresh one.
 ///

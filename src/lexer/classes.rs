@@ -5,7 +5,8 @@
 /// Index of a lexeme in its grammar.
 pub(crate) type LexemeId = u32;
 
-/// The dead state (in [`LexemeDfa`] tables and in the product cache).
+/// The dead state (in [`LexemeDfa`](super::LexemeDfa) tables and in the
+/// product cache).
 pub(crate) const DEAD: u32 = u32::MAX;
 /// A product transition not computed yet.
 pub(crate) const UNKNOWN: u32 = u32::MAX - 1;

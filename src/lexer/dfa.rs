@@ -1,10 +1,18 @@
 //! One lexeme's DFA: [`LexemeDfa`], its dense tables and the forms that
-//! are not tables (a [`Counted`] repetition, or a DFA built on first use:
-//! see [`super::lazy`]). How a pattern becomes one is in [`super::build`].
+//! are not tables (a [`Counted`] repetition, or one of the automata of
+//! [`Lazy`], worked out or built on first use). How a pattern becomes one
+//! is in [`super::build`].
+//!
+//! This is the file that ties the automaton kinds together: they know
+//! their parts only as a [`Part`], which [`LexemeDfa`] implements here, so
+//! no kind refers back to this file.
 
 use super::classes::{class_table, DEAD, DFA_SIZE_LIMIT};
-use super::lazy::{Lazy, LazyProduct};
-use super::strings;
+use super::lazy::{LazyDfa, LazyProduct};
+use super::literal::LiteralDfa;
+use super::part::Part;
+use super::repeat::LazyRepeat;
+use super::strings::StringSetDfa;
 use crate::error::GrammarError;
 use regex_automata::{
     dfa::{dense, Automaton, StartKind},
@@ -33,8 +41,8 @@ pub(crate) struct LexemeDfa {
     /// Set for a long counted repetition (see [`Counted`]): then the states
     /// are computed, not stored, and `trans` and `accept` are empty.
     pub(super) counted: Option<Arc<Counted>>,
-    /// Set when the states are built on first use (see [`lazy`]): then
-    /// `trans` and `accept` are empty.
+    /// Set when the states are worked out or built on first use (see
+    /// [`Lazy`]): then `trans` and `accept` are empty.
     pub(super) lazy: Option<Arc<Lazy>>,
 }
 
@@ -334,17 +342,36 @@ impl LexemeDfa {
                 pattern: String::new(),
             });
         };
-        Ok(LexemeDfa {
+        let (stride, nullable) = (p.stride(), p.is_accepting(0));
+        Ok(LexemeDfa::with_lazy(
             classes,
-            stride: p.stride(),
+            stride,
+            0,
+            nullable,
+            Lazy::Product(p),
+        ))
+    }
+
+    /// A lexeme DFA without a table: `lazy` with its byte classes, the
+    /// number of them, and its start state.
+    pub(super) fn with_lazy(
+        classes: [u8; 256],
+        stride: usize,
+        start: u32,
+        nullable: bool,
+        lazy: Lazy,
+    ) -> LexemeDfa {
+        LexemeDfa {
+            classes,
+            stride,
             trans: Arc::from(Vec::new()),
             accept: Arc::from(Vec::new()),
-            start: 0,
-            nullable: p.is_accepting(0),
+            start,
+            nullable,
             distances: Default::default(),
             counted: None,
-            lazy: Some(Arc::new(Lazy::Product(p))),
-        })
+            lazy: Some(Arc::new(lazy)),
+        }
     }
 
     /// Keeps the live states of a raw table (state 0 is the start).
@@ -452,7 +479,7 @@ impl LexemeDfa {
     }
 
     /// Fewest bytes from state `s` to an accepting state (for an
-    /// intersection, a lower bound: see [`lazy::LazyProduct::to_accept`]).
+    /// intersection, a lower bound: see [`LazyProduct::to_accept`]).
     pub(crate) fn to_accept(&self, s: u32) -> u32 {
         if let Some(t) = self.string_set() {
             return t.to_accept(s);
@@ -467,12 +494,12 @@ impl LexemeDfa {
     }
 
     /// True if this is a lazily built DFA that stopped growing for lack of
-    /// room (see [`lazy`]).
+    /// room (see [`super::lazy`]).
     pub(crate) fn is_full(&self) -> bool {
         self.lazy.as_ref().is_some_and(|l| l.is_full())
     }
 
-    pub(super) fn string_set(&self) -> Option<&strings::StringSetDfa> {
+    pub(super) fn string_set(&self) -> Option<&StringSetDfa> {
         match self.lazy.as_deref() {
             Some(Lazy::Strings(t)) => Some(t),
             _ => None,
@@ -584,5 +611,145 @@ impl LexemeDfa {
     /// Byte class of `b` in this DFA.
     pub(crate) fn class(&self, b: u8) -> u8 {
         self.classes[b as usize]
+    }
+}
+
+/// The parts of an intersection or a repetition are lexeme DFAs.
+impl Part for LexemeDfa {
+    #[inline]
+    fn classes(&self) -> &[u8; 256] {
+        &self.classes
+    }
+
+    #[inline]
+    fn start(&self) -> u32 {
+        self.start
+    }
+
+    #[inline]
+    fn next(&self, s: u32, byte: u8) -> u32 {
+        LexemeDfa::next(self, s, byte)
+    }
+
+    #[inline]
+    fn is_accepting(&self, s: u32) -> bool {
+        LexemeDfa::is_accepting(self, s)
+    }
+
+    #[inline]
+    fn to_accept(&self, s: u32) -> u32 {
+        LexemeDfa::to_accept(self, s)
+    }
+
+    #[inline]
+    fn shortest(&self) -> u32 {
+        self.distances().shortest
+    }
+
+    #[inline]
+    fn state_count(&self) -> usize {
+        LexemeDfa::state_count(self)
+    }
+}
+
+/// A lexeme DFA that is not a table: built on first use (from one regex,
+/// as a product of others, as a repetition of another), or worked out
+/// from a string or a trie.
+#[derive(Debug)]
+pub(crate) enum Lazy {
+    /// A subset construction run on demand (see [`super::lazy`]).
+    Regex(LazyDfa),
+    /// An intersection of lexemes, minus others (see [`LazyProduct`]).
+    Product(LazyProduct<LexemeDfa>),
+    /// A long counted repetition of overlapping units (see [`super::repeat`]).
+    Repeat(Box<LazyRepeat<LexemeDfa>>),
+    /// Not built at all: worked out from the string (see [`super::literal`]).
+    Literal(LiteralDfa),
+    /// Worked out from a trie of strings (see [`super::strings`]).
+    Strings(StringSetDfa),
+}
+
+impl Lazy {
+    #[inline]
+    pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
+        match self {
+            Lazy::Regex(d) => d.next(s, class),
+            Lazy::Product(p) => p.next(s, class),
+            Lazy::Repeat(r) => r.next(s, class),
+            Lazy::Literal(l) => l.next(s, class),
+            Lazy::Strings(t) => t.next(s, class),
+        }
+    }
+
+    pub(crate) fn is_accepting(&self, s: u32) -> bool {
+        match self {
+            Lazy::Regex(d) => d.is_accepting(s),
+            Lazy::Product(p) => p.is_accepting(s),
+            Lazy::Repeat(r) => r.is_accepting(s),
+            Lazy::Literal(l) => l.is_accepting(s),
+            Lazy::Strings(t) => t.is_accepting(s),
+        }
+    }
+
+    pub(crate) fn state_count(&self) -> usize {
+        match self {
+            Lazy::Regex(d) => d.state_count(),
+            Lazy::Product(p) => p.state_count(),
+            Lazy::Repeat(r) => r.state_count(),
+            Lazy::Literal(l) => l.state_count(),
+            Lazy::Strings(t) => t.state_count(),
+        }
+    }
+
+    pub(crate) fn memory_usage(&self) -> usize {
+        match self {
+            Lazy::Regex(d) => d.memory_usage(),
+            Lazy::Product(_) | Lazy::Repeat(_) => 0,
+            Lazy::Literal(l) => l.memory_usage(),
+            Lazy::Strings(t) => t.memory_usage(),
+        }
+    }
+
+    pub(crate) fn complete(&self) -> Option<(Vec<u32>, Vec<bool>)> {
+        match self {
+            Lazy::Regex(d) => d.complete(),
+            Lazy::Product(p) => p.complete(),
+            Lazy::Repeat(r) => r.complete(),
+            Lazy::Literal(l) => Some(l.complete()),
+            Lazy::Strings(t) => t.complete(DFA_SIZE_LIMIT / 4),
+        }
+    }
+
+    /// True once the DFA stopped growing for lack of room.
+    pub(crate) fn is_full(&self) -> bool {
+        match self {
+            Lazy::Regex(d) => d.is_full(),
+            Lazy::Product(p) => p.is_full(),
+            Lazy::Repeat(r) => r.is_full(),
+            Lazy::Literal(_) | Lazy::Strings(_) => false,
+        }
+    }
+
+    /// Fewest bytes from `s` to a match (or a lower bound on it, for a
+    /// product), worked out without building the DFA; `None` for a
+    /// literal, whose table is small enough to complete.
+    pub(crate) fn to_accept(&self, s: u32) -> Option<u32> {
+        match self {
+            Lazy::Regex(d) => Some(d.to_accept(s)),
+            Lazy::Product(p) => Some(p.to_accept(s)),
+            Lazy::Repeat(r) => Some(r.to_accept(s)),
+            Lazy::Literal(_) | Lazy::Strings(_) => None,
+        }
+    }
+
+    /// Length of the shortest match (a lower bound for a product), as
+    /// [`to_accept`](Self::to_accept).
+    pub(crate) fn shortest(&self) -> Option<u32> {
+        match self {
+            Lazy::Regex(d) => Some(d.shortest()),
+            Lazy::Product(p) => Some(p.to_accept(0).max(1)),
+            Lazy::Repeat(r) => Some(r.to_accept(0).max(1)),
+            Lazy::Literal(_) | Lazy::Strings(_) => None,
+        }
     }
 }

@@ -39,12 +39,9 @@
 //! once a table holds one share's worth, the lexeme DFA cache drops it, so
 //! that grammars compiled later start from a fresh one.
 
-use super::classes::{class_table, refine_classes, DEAD, DFA_SIZE_LIMIT, UNKNOWN};
-use super::dfa::LexemeDfa;
-use super::literal::LiteralDfa;
-use super::repeat::LazyRepeat;
+use super::classes::{class_table, refine_classes, DEAD, UNKNOWN};
+use super::part::Part;
 use super::rows::{Grows, Named, Room, Rows};
-use super::strings::StringSetDfa;
 use crate::error::GrammarError;
 use crate::hash::FxBuild;
 use regex_automata::nfa::thompson::{self, State, WhichCaptures, NFA};
@@ -503,11 +500,11 @@ fn has_empty_class(hir: &Hir) -> bool {
 /// containment, decided by a search over pairs of the two parts' states,
 /// [`LazyProduct::contained`]). Such a tuple is dead without a search.
 #[derive(Debug)]
-pub(crate) struct LazyProduct {
+pub(crate) struct LazyProduct<P> {
     /// What the lexeme is, for errors.
     name: Box<str>,
     /// Positive parts, then negative ones.
-    parts: Vec<LexemeDfa>,
+    parts: Vec<P>,
     npos: usize,
     stride: usize,
     reps: Vec<u8>,
@@ -601,20 +598,20 @@ impl Grows for ProductInner {
     }
 }
 
-impl LazyProduct {
+impl<P: Part> LazyProduct<P> {
     /// The product of `all` and `except` with the joint byte classes,
     /// named `name` in errors; `None` if the language is empty, or if the
     /// running operation stopped before that was known (see
     /// [`crate::budget`]).
     pub(crate) fn new(
-        all: &[LexemeDfa],
-        except: &[LexemeDfa],
+        all: &[P],
+        except: &[P],
         size_limit: usize,
         name: &str,
-    ) -> Option<(LazyProduct, [u8; 256])> {
-        let parts: Vec<LexemeDfa> = all.iter().chain(except).cloned().collect();
+    ) -> Option<(LazyProduct<P>, [u8; 256])> {
+        let parts: Vec<P> = all.iter().chain(except).cloned().collect();
         let mut classes = [0u8; 256];
-        let reps = refine_classes(&mut classes, parts.iter().map(|d| &d.classes));
+        let reps = refine_classes(&mut classes, parts.iter().map(|d| d.classes()));
         let stride = reps.len();
         let p = LazyProduct {
             name: name.into(),
@@ -640,9 +637,9 @@ impl LazyProduct {
             }),
             parts,
         };
-        let mut start: Vec<u32> = p.parts[..p.npos].iter().map(|d| d.start).collect();
+        let mut start: Vec<u32> = p.parts[..p.npos].iter().map(|d| d.start()).collect();
         for (k, d) in p.parts.iter().enumerate().skip(p.npos) {
-            start.extend([k as u32, d.start]);
+            start.extend([k as u32, d.start()]);
         }
         let (alive, full) = {
             let mut g = p.lock();
@@ -1067,103 +1064,5 @@ impl LazyProduct {
             .unwrap_or(0);
         self.rows.set_dist(s, d);
         d
-    }
-}
-
-/// A DFA built on first use: from one regex, or as a product of others.
-#[derive(Debug)]
-pub(crate) enum Lazy {
-    Regex(LazyDfa),
-    Product(LazyProduct),
-    /// A long counted repetition of overlapping units (see [`super::repeat`]).
-    Repeat(Box<LazyRepeat>),
-    /// Not built at all: worked out from the string (see [`super::literal`]).
-    Literal(LiteralDfa),
-    /// Worked out from a trie of strings (see [`super::strings`]).
-    Strings(StringSetDfa),
-}
-
-impl Lazy {
-    #[inline]
-    pub(crate) fn next(&self, s: u32, class: u8) -> u32 {
-        match self {
-            Lazy::Regex(d) => d.next(s, class),
-            Lazy::Product(p) => p.next(s, class),
-            Lazy::Repeat(r) => r.next(s, class),
-            Lazy::Literal(l) => l.next(s, class),
-            Lazy::Strings(t) => t.next(s, class),
-        }
-    }
-
-    pub(crate) fn is_accepting(&self, s: u32) -> bool {
-        match self {
-            Lazy::Regex(d) => d.is_accepting(s),
-            Lazy::Product(p) => p.is_accepting(s),
-            Lazy::Repeat(r) => r.is_accepting(s),
-            Lazy::Literal(l) => l.is_accepting(s),
-            Lazy::Strings(t) => t.is_accepting(s),
-        }
-    }
-
-    pub(crate) fn state_count(&self) -> usize {
-        match self {
-            Lazy::Regex(d) => d.state_count(),
-            Lazy::Product(p) => p.state_count(),
-            Lazy::Repeat(r) => r.state_count(),
-            Lazy::Literal(l) => l.state_count(),
-            Lazy::Strings(t) => t.state_count(),
-        }
-    }
-
-    pub(crate) fn memory_usage(&self) -> usize {
-        match self {
-            Lazy::Regex(d) => d.memory_usage(),
-            Lazy::Product(_) | Lazy::Repeat(_) => 0,
-            Lazy::Literal(l) => l.memory_usage(),
-            Lazy::Strings(t) => t.memory_usage(),
-        }
-    }
-
-    pub(crate) fn complete(&self) -> Option<(Vec<u32>, Vec<bool>)> {
-        match self {
-            Lazy::Regex(d) => d.complete(),
-            Lazy::Product(p) => p.complete(),
-            Lazy::Repeat(r) => r.complete(),
-            Lazy::Literal(l) => Some(l.complete()),
-            Lazy::Strings(t) => t.complete(DFA_SIZE_LIMIT / 4),
-        }
-    }
-
-    /// True once the DFA stopped growing for lack of room.
-    pub(crate) fn is_full(&self) -> bool {
-        match self {
-            Lazy::Regex(d) => d.is_full(),
-            Lazy::Product(p) => p.is_full(),
-            Lazy::Repeat(r) => r.is_full(),
-            Lazy::Literal(_) | Lazy::Strings(_) => false,
-        }
-    }
-
-    /// Fewest bytes from `s` to a match (or a lower bound on it, for a
-    /// product), worked out without building the DFA; `None` for a
-    /// literal, whose table is small enough to complete.
-    pub(crate) fn to_accept(&self, s: u32) -> Option<u32> {
-        match self {
-            Lazy::Regex(d) => Some(d.to_accept(s)),
-            Lazy::Product(p) => Some(p.to_accept(s)),
-            Lazy::Repeat(r) => Some(r.to_accept(s)),
-            Lazy::Literal(_) | Lazy::Strings(_) => None,
-        }
-    }
-
-    /// Length of the shortest match (a lower bound for a product), as
-    /// [`to_accept`](Self::to_accept).
-    pub(crate) fn shortest(&self) -> Option<u32> {
-        match self {
-            Lazy::Regex(d) => Some(d.shortest()),
-            Lazy::Product(p) => Some(p.to_accept(0).max(1)),
-            Lazy::Repeat(r) => Some(r.to_accept(0).max(1)),
-            Lazy::Literal(_) | Lazy::Strings(_) => None,
-        }
     }
 }

@@ -10,7 +10,7 @@
 //! straight away: a chain of states per character, with a branch for the
 //! escapes. [`spelled_literal`] recognizes such a regex (exactly: it checks
 //! that re-spelling the string gives the same text back) and
-//! [`literal_dfa`] makes its DFA.
+//! [`LiteralDfa::new`] makes its DFA.
 //!
 //! That DFA has no table: a state is a character's index and a position in
 //! one of its spellings, and [`LiteralDfa::next`] works the transition out
@@ -19,7 +19,6 @@
 //! the lexemes every schema shares out of the DFA cache.
 
 use super::classes::DEAD;
-use super::dfa::LexemeDfa;
 use crate::grammar::{json_short_escape, json_short_unescape, spell_json_char_into};
 
 /// The string whose spellings `pattern` matches, if `pattern` is exactly
@@ -100,55 +99,6 @@ fn first_char(group: &str) -> Option<char> {
     }
 }
 
-/// The DFA of every JSON spelling of the string `s`, quotes included.
-///
-/// It holds no table: [`LiteralDfa`] works each transition out from the
-/// string itself. A schema corpus names tens of thousands of distinct
-/// properties; as tables (a few kilobytes each) they crowded the
-/// DFA cache out of the lexemes every schema shares.
-pub(crate) fn literal_dfa(s: &str) -> LexemeDfa {
-    let chars: Box<[CharSpelling]> = s.chars().map(CharSpelling::new).collect();
-    // A class per byte that appears on an edge; every other byte is dead
-    // everywhere and shares class 0.
-    let mut classes = [0u8; 256];
-    let mut reps = vec![0u8];
-    let mut edge = |b: u8| {
-        if classes[b as usize] == 0 {
-            classes[b as usize] = reps.len() as u8;
-            reps.push(b);
-        }
-    };
-    edge(b'"');
-    for c in chars.iter() {
-        if c.plain {
-            c.utf8[..c.len as usize].iter().for_each(|&b| edge(b));
-        }
-        edge(b'\\');
-        if c.short != 0 {
-            edge(c.short);
-        }
-        edge(b'u');
-        for &d in c.hex[..c.units as usize].iter().flatten() {
-            edge(d);
-            edge(d.to_ascii_uppercase());
-        }
-    }
-    let stride = reps.len();
-    LexemeDfa {
-        classes,
-        stride,
-        trans: std::sync::Arc::from(Vec::new()),
-        accept: std::sync::Arc::from(Vec::new()),
-        start: 0,
-        nullable: false,
-        distances: Default::default(),
-        counted: None,
-        lazy: Some(std::sync::Arc::new(super::lazy::Lazy::Literal(
-            LiteralDfa { chars, reps },
-        ))),
-    }
-}
-
 /// The ways to write one character inside a JSON string.
 #[derive(Clone, Debug)]
 struct CharSpelling {
@@ -196,7 +146,7 @@ const HEX: u32 = 5;
 const PAIR_BACKSLASH: u32 = 13;
 const PAIR_U: u32 = 14;
 
-/// The DFA of [`literal_dfa`]: state 0 is before the opening quote, state
+/// The DFA of [`LiteralDfa::new`]: state 0 is before the opening quote, state
 /// `1 + 16 i + k` is sub-state `k` of character `i`, `1 + 16 n` is before
 /// the closing quote and `2 + 16 n` after it (`n` characters). Numbers of
 /// sub-states a character does not use are never reached.
@@ -208,6 +158,48 @@ pub(crate) struct LiteralDfa {
 }
 
 impl LiteralDfa {
+    /// The DFA of every JSON spelling of the string `s`, quotes included,
+    /// with its byte classes (as many as [`stride`](Self::stride)).
+    ///
+    /// It holds no table: each transition is worked out from the string
+    /// itself. A schema corpus names tens of thousands of distinct
+    /// properties; as tables (a few kilobytes each) they crowded the
+    /// DFA cache out of the lexemes every schema shares.
+    pub(crate) fn new(s: &str) -> (LiteralDfa, [u8; 256]) {
+        let chars: Box<[CharSpelling]> = s.chars().map(CharSpelling::new).collect();
+        // A class per byte that appears on an edge; every other byte is dead
+        // everywhere and shares class 0.
+        let mut classes = [0u8; 256];
+        let mut reps = vec![0u8];
+        let mut edge = |b: u8| {
+            if classes[b as usize] == 0 {
+                classes[b as usize] = reps.len() as u8;
+                reps.push(b);
+            }
+        };
+        edge(b'"');
+        for c in chars.iter() {
+            if c.plain {
+                c.utf8[..c.len as usize].iter().for_each(|&b| edge(b));
+            }
+            edge(b'\\');
+            if c.short != 0 {
+                edge(c.short);
+            }
+            edge(b'u');
+            for &d in c.hex[..c.units as usize].iter().flatten() {
+                edge(d);
+                edge(d.to_ascii_uppercase());
+            }
+        }
+        (LiteralDfa { chars, reps }, classes)
+    }
+
+    /// Number of byte classes.
+    pub(crate) fn stride(&self) -> usize {
+        self.reps.len()
+    }
+
     fn before(i: usize) -> u32 {
         1 + PER_CHAR * i as u32
     }
@@ -300,6 +292,7 @@ impl LiteralDfa {
 mod tests {
     use super::*;
     use crate::grammar::spell_json_string;
+    use crate::lexer::LexemeDfa;
 
     #[test]
     fn literals_are_recognized_exactly() {
@@ -330,7 +323,7 @@ mod tests {
     #[test]
     fn literal_tables_agree_with_transitions() {
         for s in ["ab", "é", "😀", "a\"b"] {
-            let direct = literal_dfa(s);
+            let direct = LexemeDfa::literal(s);
             let regex = LexemeDfa::build(&spell_json_string(s)).unwrap();
             // The shortest spelling is the plain one, quotes included.
             let plain = serde_json::to_string(s).unwrap().len() as u32;
@@ -373,7 +366,7 @@ mod tests {
     fn literal_dfas_match_regex_dfas() {
         let mut rand = crate::lexer::tests::seeded_rand(5);
         for s in ["name", "a/\"b\\c", "é€😀", "tab\there", "\u{1}x"] {
-            let direct = literal_dfa(s);
+            let direct = LexemeDfa::literal(s);
             let regex = LexemeDfa::build(&spell_json_string(s)).unwrap();
             let mut pieces: Vec<String> = [
                 "\"", "\\", "u", "0", "e", "E", "/", "\t", "\\\"", "\\/", "\\t",

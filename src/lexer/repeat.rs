@@ -1,7 +1,7 @@
 //! A lexeme `A B{min,max} C` with a large bound whose units can overlap,
 //! built on first use with the counts kept as sets.
 //!
-//! [`super::Counted`] numbers the states of such a lexeme arithmetically,
+//! [`super::dfa::Counted`] numbers the states of such a lexeme arithmetically,
 //! which needs every unit B to end exactly where its DFA accepts. A unit
 //! like `\w+\s?` does not: after `ab`, one unit or two were read, and after
 //! 500 words, any count from 500 up to the number of letters. A subset
@@ -33,7 +33,7 @@
 //! under the same size limit and work budget.
 
 use super::classes::{refine_classes, DEAD, UNKNOWN};
-use super::dfa::LexemeDfa;
+use super::part::Part;
 use super::rows::{Grows, Named, Room, Rows};
 use crate::hash::FxBuild;
 use std::collections::HashMap;
@@ -133,11 +133,11 @@ impl Threads {
 
 /// See the [module docs](self).
 #[derive(Debug)]
-pub(crate) struct LazyRepeat {
+pub(crate) struct LazyRepeat<P> {
     name: Box<str>,
-    a: Option<LexemeDfa>,
-    b: LexemeDfa,
-    c: Option<LexemeDfa>,
+    a: Option<P>,
+    b: P,
+    c: Option<P>,
     min: u32,
     max: Option<u32>,
     /// Per B state: no byte leads on (a thread there can only have ended
@@ -167,21 +167,21 @@ impl Grows for Inner {
     }
 }
 
-impl LazyRepeat {
+impl<P: Part> LazyRepeat<P> {
     /// `a b{min,max} c` (B not nullable; A and C absent when `None`), with
     /// the joint byte classes; named `name` in errors.
     pub(crate) fn new(
         name: &str,
-        a: Option<LexemeDfa>,
-        b: LexemeDfa,
-        c: Option<LexemeDfa>,
+        a: Option<P>,
+        b: P,
+        c: Option<P>,
         min: u32,
         max: Option<u32>,
         size_limit: usize,
-    ) -> (LazyRepeat, [u8; 256]) {
-        debug_assert!(!b.is_accepting(b.start), "B must not be nullable");
+    ) -> (LazyRepeat<P>, [u8; 256]) {
+        debug_assert!(!b.is_accepting(b.start()), "B must not be nullable");
         let mut classes = [0u8; 256];
-        let tables = a.iter().chain([&b]).chain(c.iter()).map(|d| &d.classes);
+        let tables = a.iter().chain([&b]).chain(c.iter()).map(|d| d.classes());
         let reps = refine_classes(&mut classes, tables);
         let b_terminal = (0..b.state_count() as u32)
             .map(|s| (0..=255u8).all(|x| b.next(s, x) == DEAD))
@@ -210,8 +210,8 @@ impl LazyRepeat {
         let mut start = Threads::default();
         match &r.a {
             Some(a) => {
-                start.a = Some(a.start);
-                if a.is_accepting(a.start) {
+                start.a = Some(a.start());
+                if a.is_accepting(a.start()) {
                     start.at = r.initial();
                 }
             }
@@ -293,11 +293,11 @@ impl LazyRepeat {
         if !from.at.is_empty() {
             let more = after_unit(&from.at);
             if !more.is_empty() {
-                self.unit_step(&mut to, self.b.start, &more, byte);
+                self.unit_step(&mut to, self.b.start(), &more, byte);
             }
             if let Some(c) = &self.c {
                 if from.at[0].0 == 0 {
-                    let t = c.next(c.start, byte);
+                    let t = c.next(c.start(), byte);
                     if t != DEAD && !to.c.contains(&t) {
                         to.c.push(t);
                     }
@@ -361,7 +361,7 @@ impl LazyRepeat {
     }
 
     fn accepts(&self, t: &Threads) -> bool {
-        let c_empty = self.c.as_ref().is_none_or(|c| c.is_accepting(c.start));
+        let c_empty = self.c.as_ref().is_none_or(|c| c.is_accepting(c.start()));
         (c_empty && t.at.first().is_some_and(|&(lo, _)| lo == 0))
             || self
                 .c
@@ -382,8 +382,8 @@ impl LazyRepeat {
             let (lo, hi) = (g.key_at[s as usize] as usize, g.key_at[s as usize + 1]);
             Threads::decode(&g.keys[lo..hi as usize])
         };
-        let unit = self.b.distances().shortest;
-        let tail = self.c.as_ref().map_or(0, |c| c.to_accept(c.start));
+        let unit = self.b.shortest();
+        let tail = self.c.as_ref().map_or(0, |c| c.to_accept(c.start()));
         let from_boundary = |r: &[(u32, u32)]| -> u32 {
             r.first().map_or(far, |&(lo, _)| {
                 lo.saturating_mul(unit).saturating_add(tail).min(far)

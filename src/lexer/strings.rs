@@ -28,7 +28,6 @@
 //!   binary search.
 
 use super::classes::DEAD;
-use super::dfa::LexemeDfa;
 use crate::error::GrammarError;
 use crate::grammar::{json_short_escape, json_short_unescape};
 
@@ -41,7 +40,7 @@ const START: u32 = 0;
 const ACCEPT: u32 = 1;
 const FAR: u32 = u32::MAX / 4;
 
-/// The DFA of [`string_set_dfa`] (see the module docs).
+/// The DFA of [`StringSetDfa::new`] (see the module docs).
 #[derive(Debug)]
 pub(crate) struct StringSetDfa {
     /// Per node, its raw edges: `edge_at[v]..edge_at[v + 1]` index
@@ -64,39 +63,6 @@ pub(crate) struct StringSetDfa {
     reps: Vec<u8>,
 }
 
-/// The DFA of every JSON spelling of every string of `values`, quotes
-/// included (a JSON `enum` of strings). `values` must not be empty.
-pub(crate) fn string_set_dfa(values: &[String]) -> Result<LexemeDfa, GrammarError> {
-    assert!(!values.is_empty(), "a string set needs a value");
-    let mut sorted: Vec<&[u8]> = values.iter().map(|s| s.as_bytes()).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let total: usize = sorted.iter().map(|s| s.len()).sum();
-    // States are u32, with LEVELS per character; refuse what cannot fit.
-    if (total as u64 + sorted.len() as u64 + 2) * (LEVELS as u64 + 1) >= u64::from(u32::MAX / 2) {
-        return Err(GrammarError::TooLarge(format!(
-            "an enum of {} strings ({total} bytes) is too large for one lexeme",
-            sorted.len()
-        )));
-    }
-    let d = StringSetDfa::build(&sorted);
-    let mut classes = [0u8; 256];
-    for (i, &b) in d.reps.iter().enumerate().skip(1) {
-        classes[b as usize] = i as u8;
-    }
-    Ok(LexemeDfa {
-        classes,
-        stride: d.reps.len(),
-        trans: std::sync::Arc::from(Vec::new()),
-        accept: std::sync::Arc::from(Vec::new()),
-        start: START,
-        nullable: false,
-        distances: Default::default(),
-        counted: None,
-        lazy: Some(std::sync::Arc::new(super::lazy::Lazy::Strings(d))),
-    })
-}
-
 /// Bytes that may appear raw inside a JSON string.
 #[inline]
 fn raw_ok(b: u8) -> bool {
@@ -109,6 +75,41 @@ fn hex_value(b: u8) -> Option<u32> {
 }
 
 impl StringSetDfa {
+    /// The DFA of every JSON spelling of every string of `values`, quotes
+    /// included (a JSON `enum` of strings), with its byte classes (as many
+    /// as [`stride`](Self::stride)). `values` must not be empty.
+    pub(crate) fn new(values: &[String]) -> Result<(StringSetDfa, [u8; 256]), GrammarError> {
+        assert!(!values.is_empty(), "a string set needs a value");
+        let mut sorted: Vec<&[u8]> = values.iter().map(|s| s.as_bytes()).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let total: usize = sorted.iter().map(|s| s.len()).sum();
+        // States are u32, with LEVELS per character; refuse what cannot fit.
+        if (total as u64 + sorted.len() as u64 + 2) * (LEVELS as u64 + 1) >= u64::from(u32::MAX / 2)
+        {
+            return Err(GrammarError::TooLarge(format!(
+                "an enum of {} strings ({total} bytes) is too large for one lexeme",
+                sorted.len()
+            )));
+        }
+        let d = StringSetDfa::build(&sorted);
+        let mut classes = [0u8; 256];
+        for (i, &b) in d.reps.iter().enumerate().skip(1) {
+            classes[b as usize] = i as u8;
+        }
+        Ok((d, classes))
+    }
+
+    /// Number of byte classes.
+    pub(crate) fn stride(&self) -> usize {
+        self.reps.len()
+    }
+
+    /// The start state.
+    pub(crate) fn start(&self) -> u32 {
+        START
+    }
+
     /// The trie of `sorted` (sorted, distinct), nodes numbered breadth
     /// first, so that each node's edges are contiguous and children come
     /// after their parent.
@@ -452,6 +453,7 @@ fn utf16_key(c: char) -> u32 {
 mod tests {
     use super::*;
     use crate::grammar::spell_json_string;
+    use crate::lexer::LexemeDfa;
 
     fn sets() -> Vec<Vec<String>> {
         let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -475,7 +477,7 @@ mod tests {
     fn string_sets_match_regex_dfas() {
         let mut rand = crate::lexer::tests::seeded_rand(11);
         for values in sets() {
-            let direct = string_set_dfa(&values).unwrap();
+            let direct = LexemeDfa::strings(&values).unwrap();
             let alternation: Vec<String> = values.iter().map(|s| spell_json_string(s)).collect();
             let regex = LexemeDfa::build(&format!("(?:{})", alternation.join("|"))).unwrap();
             assert_eq!(
@@ -543,7 +545,7 @@ mod tests {
     #[test]
     fn string_set_tables_agree_with_transitions() {
         let values: Vec<String> = ["ab", "é", "😀", "a\"b"].map(String::from).to_vec();
-        let direct = string_set_dfa(&values).unwrap();
+        let direct = LexemeDfa::strings(&values).unwrap();
         let dense = direct.to_dense("strings").unwrap();
         for s in &values {
             let (mut p, mut q) = (direct.start, dense.start);
@@ -561,8 +563,8 @@ mod tests {
     #[test]
     fn large_string_sets_are_tries() {
         let values: Vec<String> = (0..50_000).map(|i| format!("value-{i:06}")).collect();
-        let d = string_set_dfa(&values).unwrap();
-        let Some(crate::lexer::lazy::Lazy::Strings(t)) = d.lazy.as_deref() else {
+        let d = LexemeDfa::strings(&values).unwrap();
+        let Some(crate::lexer::dfa::Lazy::Strings(t)) = d.lazy.as_deref() else {
             panic!("not a string set");
         };
         // "value-0" is shared; then five digits: under 56,000 nodes.

@@ -2,7 +2,7 @@
 //! other lexer tests share.
 
 use super::cache::DfaCache;
-use super::lazy::Lazy;
+use super::dfa::Lazy;
 use super::*;
 use crate::error::GrammarError;
 
