@@ -35,7 +35,6 @@ const LONG_FILES: &[(&str, &str)] = &[];
 const LIB_NAME: &str = "formwork";
 
 #[test]
-#[ignore = "enabled once the module split lands"]
 fn source_files_are_short() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let tree = SourceTree::load(&src);
@@ -61,7 +60,6 @@ fn source_files_are_short() {
 }
 
 #[test]
-#[ignore = "enabled once the module split lands"]
 fn no_import_cycles_between_files() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let tree = SourceTree::load(&src);
