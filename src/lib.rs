@@ -31,11 +31,12 @@
 //! # Ok(()) }
 //! ```
 
-pub mod budget;
-pub mod compiled;
-pub mod error;
+#![warn(unreachable_pub)]
+mod budget;
+mod compiled;
+mod error;
 pub mod fallback;
-pub mod frontend;
+mod frontend;
 pub mod fuzzer;
 #[cfg(feature = "model")]
 pub mod generate;
@@ -43,22 +44,25 @@ pub mod grammar;
 mod hash;
 mod json_value;
 mod lexer;
-pub mod mask;
-pub mod matcher;
+mod mask;
+mod matcher;
 #[cfg(feature = "model")]
 pub mod model;
 mod parser;
 pub mod repair;
+#[allow(unreachable_pub)] // also compiled into tests/common as their `Rng`
 mod rng;
 pub mod sampler;
 mod token_env;
-pub mod trie;
-pub mod vocab;
+mod trie;
+mod vocab;
 
+pub use budget::{Budget, Stage};
 pub use compiled::{CompileBuilder, CompiledGrammar};
-pub use error::{GrammarError, MatcherError, ModelError, VocabError};
+pub use error::{json_error_message, GrammarError, MatcherError, ModelError, VocabError};
 pub use frontend::json::json_grammar;
 pub use frontend::pest::pest_grammar;
+pub use frontend::pest::sql;
 pub use frontend::regex::regex_grammar;
 pub use frontend::schema::{
     compile as json_schema, compile_lenient as json_schema_lenient, FormatMode, PropertyOrder,
