@@ -15,6 +15,25 @@
 //! * [`Matcher`]: one sequence's state; computes masks, commits and rolls
 //!   back tokens, reports forced bytes and tokens.
 //!
+//! Every public item has exactly one path. **The crate root holds the
+//! pipeline**, in the order a caller meets it:
+//!
+//! * constraints: [`json_grammar`], [`regex_grammar`], [`pest_grammar`],
+//!   [`json_schema`] and [`json_schema_lenient`] (with [`SchemaOptions`],
+//!   [`Whitespace`], [`FormatMode`], [`PropertyOrder`], [`Spelling`],
+//!   [`SchemaWarning`]);
+//! * per tokenizer: [`TokenEnv`], [`Vocabulary`], [`TokenId`], [`TokenTrie`],
+//!   [`DfaCache`];
+//! * per constraint and sequence: [`CompiledGrammar`], [`CompileBuilder`],
+//!   [`Matcher`], [`TokenMask`], [`Budget`], [`Stage`];
+//! * errors: [`GrammarError`], [`MatcherError`], [`VocabError`],
+//!   [`ModelError`], [`json_error_message`].
+//!
+//! **Subsystems are namespaced modules**, not re-exported at the root:
+//! [`grammar`] (the IR), [`sql`] (schema scoping of the SQL grammar),
+//! [`repair`], [`fallback`], [`fuzzer`], [`sampler`], and with the `model`
+//! feature `generate` and `model`.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use formwork::{json_grammar, Matcher, TokenEnv};
@@ -31,7 +50,6 @@
 //! # Ok(()) }
 //! ```
 
-#![warn(unreachable_pub)]
 mod budget;
 mod compiled;
 mod error;
@@ -50,7 +68,6 @@ mod matcher;
 pub mod model;
 mod parser;
 pub mod repair;
-#[allow(unreachable_pub)] // also compiled into tests/common as their `Rng`
 mod rng;
 pub mod sampler;
 mod token_env;
