@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod batch;
 pub mod budget;
 pub mod compiled;
 pub mod error;
@@ -55,6 +56,7 @@ mod token_env;
 pub mod trie;
 pub mod vocab;
 
+pub use batch::{compute_masks, try_compute_masks};
 pub use compiled::{CompileBuilder, CompiledGrammar};
 pub use error::{GrammarError, MatcherError, ModelError, VocabError};
 pub use frontend::json::json_grammar;
