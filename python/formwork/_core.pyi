@@ -1,9 +1,8 @@
 """Type stubs of formwork's native module (import ``formwork`` instead)."""
 
-from __future__ import annotations
-
 import os
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 class FormworkError(Exception):
     """Base class of every error formwork raises."""
@@ -37,27 +36,25 @@ class Tokenizer:
 
     @staticmethod
     def from_file(
-        path: Union[str, os.PathLike[str]],
+        path: str | os.PathLike[str],
         *,
-        eos_token_ids: Optional[Sequence[int]] = None,
-        vocab_size: Optional[int] = None,
+        eos_token_ids: Sequence[int] | None = None,
+        vocab_size: int | None = None,
     ) -> Tokenizer:
         """Loads a Hugging Face ``tokenizer.json`` (plain or ``.json.gz``)."""
     @staticmethod
     def from_json(
         json: str,
         *,
-        eos_token_ids: Optional[Sequence[int]] = None,
-        vocab_size: Optional[int] = None,
+        eos_token_ids: Sequence[int] | None = None,
+        vocab_size: int | None = None,
     ) -> Tokenizer:
         """The tokenizer of a ``tokenizer.json`` given as a string."""
     @staticmethod
-    def from_gguf(
-        path: Union[str, os.PathLike[str]], *, vocab_size: Optional[int] = None
-    ) -> Tokenizer:
+    def from_gguf(path: str | os.PathLike[str], *, vocab_size: int | None = None) -> Tokenizer:
         """The tokenizer stored in a GGUF file's metadata (byte-level BPE models)."""
     @staticmethod
-    def from_transformers(hf_tokenizer: Any, vocab_size: Optional[int] = None) -> Tokenizer:
+    def from_transformers(hf_tokenizer: Any, vocab_size: int | None = None) -> Tokenizer:
         """The tokenizer of a ``transformers`` fast tokenizer."""
     @property
     def vocab_size(self) -> int:
@@ -78,12 +75,12 @@ class Grammar:
 
     @staticmethod
     def json_schema(
-        schema: Union[str, dict[str, Any], bool],
+        schema: str | dict[str, Any] | bool,
         *,
         whitespace: str = "compact",
         property_order: str = "schema",
         spelling: str = "any",
-        max_whitespace: Optional[int] = None,
+        max_whitespace: int | None = None,
         lenient: bool = False,
     ) -> Grammar:
         """Output valid for a JSON Schema (a str of JSON or a dict)."""
@@ -91,7 +88,7 @@ class Grammar:
     def regex(pattern: str) -> Grammar:
         """Output that fully matches ``pattern``."""
     @staticmethod
-    def pest(text: str, start: Optional[str] = None) -> Grammar:
+    def pest(text: str, start: str | None = None) -> Grammar:
         """Output in the language of a pest grammar, from rule ``start``."""
     @staticmethod
     def any_json() -> Grammar:
@@ -148,7 +145,7 @@ class Matcher:
         """The compiled grammar this matcher follows."""
 
 def fill_next_token_bitmask_batch(
-    matchers: list[Matcher], bitmask: Any, indices: Optional[Sequence[int]] = None
+    matchers: list[Matcher], bitmask: Any, indices: Sequence[int] | None = None
 ) -> None:
     """Fills one bitmask row per matcher, computing the masks in parallel."""
 

@@ -111,16 +111,19 @@ fn matcher_err(e: formwork::MatcherError) -> PyErr {
 /// Most compiled grammars a tokenizer keeps in its cache.
 const CACHE_SIZE: usize = 64;
 
+/// Compiled grammars by grammar key, and the keys oldest first.
+type CompileCache = (
+    HashMap<String, Arc<formwork::CompiledGrammar>>,
+    VecDeque<String>,
+);
+
 /// A tokenizer's vocabulary with every token's bytes, and what is shared
 /// across the grammars compiled for it (token trie, lexeme DFA cache, and a
 /// bounded cache of compiled grammars). Load it once per model.
 #[pyclass(frozen, module = "formwork._core")]
 struct Tokenizer {
     env: Arc<formwork::TokenEnv>,
-    cache: Mutex<(
-        HashMap<String, Arc<formwork::CompiledGrammar>>,
-        VecDeque<String>,
-    )>,
+    cache: Mutex<CompileCache>,
 }
 
 impl Tokenizer {
@@ -479,9 +482,7 @@ impl Grammar {
     #[staticmethod]
     fn choice(py: Python<'_>, options: Vec<String>) -> PyResult<Grammar> {
         if options.is_empty() {
-            return Err(GrammarError::new_err(
-                "choice() needs at least one option",
-            ));
+            return Err(GrammarError::new_err("choice() needs at least one option"));
         }
         let pattern = options
             .iter()
@@ -619,11 +620,11 @@ fn rows_of(arr: &Bound<'_, PyArrayDyn<i32>>) -> usize {
 }
 
 fn write_row(arr: &Bound<'_, PyArrayDyn<i32>>, row: usize, words: &[u32]) -> PyResult<()> {
-    let mut rw = arr
-        .try_readwrite()
-        .map_err(|e| {
-            BitmaskError::new_err(format!("the bitmask cannot be written (read-only or in use): {e}"))
-        })?;
+    let mut rw = arr.try_readwrite().map_err(|e| {
+        BitmaskError::new_err(format!(
+            "the bitmask cannot be written (read-only or in use): {e}"
+        ))
+    })?;
     let slice = rw
         .as_slice_mut()
         .map_err(|_| BitmaskError::new_err("the bitmask must be C-contiguous"))?;

@@ -141,7 +141,9 @@ def test_regex_choice_pest_any_json(gpt2):
         (formwork.Grammar.choice(["yes", "no", "a.b (c)"]), "a.b (c)", "maybe"),
         (formwork.Grammar.any_json(), '{"a": [1, 2.5e3, "x"]}', "{a}"),
         (
-            formwork.Grammar.pest((DATA.parent.parent / "grammars" / "arithmetic.pest").read_text()),
+            formwork.Grammar.pest(
+                (DATA.parent.parent / "grammars" / "arithmetic.pest").read_text()
+            ),
             "1 + 2 * (3 - 4)",
             "1 + * 2",
         ),

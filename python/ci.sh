@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The Python package's CI: lints (ruff, clippy of the binding crate), then
+# `pip install ./python` (maturin builds the native module) into a venv and
+# pytest. The venv (FORMWORK_VENV, default /tmp/formwork-venv) survives
+# between runs on the same machine; a fresh machine creates it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=${FORMWORK_VENV:-/tmp/formwork-venv}
+python=${PYTHON:-python3}
+step() { printf '\n--- python: %s (%ds)\n' "$*" "$SECONDS"; }
+
+step "venv $venv"
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+"$venv/bin/python" --version
+"$venv/bin/pip" install -q --upgrade maturin pytest numpy jsonschema ruff
+
+step "ruff"
+"$venv/bin/ruff" check python
+"$venv/bin/ruff" format --check python
+
+step "cargo clippy -p formwork-python -- -D warnings"
+PYO3_PYTHON="$venv/bin/python" cargo clippy -p formwork-python -- -D warnings
+
+step "pip install ./python"
+"$venv/bin/pip" install -q ./python
+
+step "pytest"
+# From the repository root, so the source tree's python/formwork (which has
+# no native module) does not shadow the installed package.
+"$venv/bin/pytest" -q python/tests
+step "done"
