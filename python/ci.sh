@@ -19,6 +19,9 @@ step "ruff"
 "$venv/bin/ruff" check python
 "$venv/bin/ruff" format --check python
 
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
 step "cargo clippy -p formwork-python -- -D warnings"
 PYO3_PYTHON="$venv/bin/python" cargo clippy -p formwork-python -- -D warnings
 
