@@ -43,7 +43,7 @@ if [ "${FORMWORK_PY_HF:-1}" = 1 ]; then
     [ -x "$hf/bin/python" ] || "$python" -m venv "$hf"
     "$hf/bin/pip" install -q torch transformers gguf accelerate numpy pytest jsonschema
     "$hf/bin/pip" install -q ./python
-    step "transformers adapter: pytest python/tests/test_hf.py"
-    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$hf/bin/pytest" -q python/tests/test_hf.py
+    step "transformers adapter: pytest test_hf.py test_readme.py"
+    HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$hf/bin/pytest" -q python/tests/test_hf.py python/tests/test_readme.py
 fi
 step "done"

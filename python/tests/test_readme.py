@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -15,13 +16,15 @@ def test_readme_python_examples():
     blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
     assert blocks
     for code in blocks:
+        if "transformers" in code and importlib.util.find_spec("transformers") is None:
+            continue  # the adapter's example runs where transformers is installed
         out = subprocess.run(
             [sys.executable, "-c", code],
             check=False,
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=600,
             env={**os.environ},
         )
         assert out.returncode == 0, out.stderr
