@@ -19,9 +19,26 @@ import pathlib
 import statistics
 import time
 
+import numpy as np
+
 import formwork
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def random_walk(compiled, tok, n: int, rng) -> list[int]:
+    """Up to n tokens drawn uniformly among those the grammar allows."""
+    m = formwork.Matcher(compiled)
+    bitmask = formwork.allocate_token_bitmask(1, tok.vocab_size)
+    out = []
+    while len(out) < n and not m.is_accepting():
+        m.fill_next_token_bitmask(bitmask)
+        bits = np.unpackbits(bitmask[0].view(np.uint8), bitorder="little")
+        allowed = np.flatnonzero(bits)
+        t = int(rng.choice(allowed))
+        assert m.accept_token(t)
+        out.append(t)
+    return out
 
 
 def main() -> None:
@@ -36,9 +53,12 @@ def main() -> None:
 
     tok = formwork.Tokenizer.from_file(args.tokenizer)
     walks = []
+    rng = np.random.default_rng(0)
     for line in pathlib.Path(args.cases).read_text().splitlines():
         case = json.loads(line)
-        if "grammar" not in case or not case.get("valid"):
+        if "schema" in case:  # tests/data/prompts.jsonl: a walk drawn at random
+            case = {"kind": "json_schema", "grammar": case["schema"], "valid": None}
+        elif "grammar" not in case or not case.get("valid"):
             continue
         try:
             if case["kind"] == "regex":
@@ -50,7 +70,10 @@ def main() -> None:
             compiled = formwork.compile(g, tok)
         except formwork.FormworkError:
             continue
-        tokens = tok.encode(case["valid"][0])
+        if case["valid"] is None:
+            tokens = random_walk(compiled, tok, args.steps + 1, rng)
+        else:
+            tokens = tok.encode(case["valid"][0])
         if len(tokens) <= args.steps:
             continue
         walks.append((compiled, tokens))
