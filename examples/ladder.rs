@@ -6,7 +6,7 @@
 //!
 //! 1. plain: unconstrained greedy output, parsed strictly;
 //! 2. + repair: syntax repair (`formwork::repair`);
-//! 3. + schema-guided repair (`formwork::repair::schema`);
+//! 3. + schema-guided repair (`formwork::repair::repair_with_schema`);
 //! 4. + 1, 2, 3 retries with the validation errors in the prompt.
 //!
 //! All four come from one `formwork::fallback::Fallback` run per prompt; and,
@@ -20,11 +20,10 @@
 //! `cargo run --release --example ladder [-- --limit N --max-tokens N --out F.jsonl]`
 
 use formwork::fallback::{Fallback, FallbackError, ModelBackend, Stage};
-use formwork::frontend::schema::{compile, SchemaOptions, Spelling};
 use formwork::generate::{GenerateOptions, Generator};
 use formwork::model::fetch::{default_model, FetchConfig};
 use formwork::model::{apply_chat_template, GgufModel};
-use formwork::CompiledGrammar;
+use formwork::{json_schema, CompiledGrammar, SchemaOptions, Spelling};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -116,7 +115,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             spelling: Spelling::Canonical,
             ..SchemaOptions::default()
         };
-        let con_ok = match compile(schema, &schema_opts).and_then(|g| CompiledGrammar::new(&g)) {
+        let con_ok = match json_schema(schema, &schema_opts).and_then(|g| CompiledGrammar::new(&g))
+        {
             Ok(g) => {
                 let p = apply_chat_template(template.as_deref(), None, prompt);
                 let g = backend

@@ -9,11 +9,10 @@
 //!
 //! `cargo run --release --example prompt_set [-- --limit N] [--only ID-SUBSTRING]`
 
-use formwork::frontend::schema::{compile, SchemaOptions, Spelling};
 use formwork::generate::{GenerateOptions, Generation, Generator, StopReason};
 use formwork::model::fetch::{default_model, FetchConfig};
 use formwork::model::{apply_chat_template, GgufModel};
-use formwork::CompiledGrammar;
+use formwork::{json_schema, CompiledGrammar, SchemaOptions, Spelling};
 use std::sync::Arc;
 
 fn valid(schema: &serde_json::Value, text: &str) -> bool {
@@ -109,7 +108,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             spelling: Spelling::Canonical,
             ..SchemaOptions::default()
         };
-        let grammar = match compile(schema, &schema_opts).and_then(|g| CompiledGrammar::new(&g)) {
+        let grammar = match json_schema(schema, &schema_opts).and_then(|g| CompiledGrammar::new(&g))
+        {
             Ok(g) => Arc::new(g),
             Err(e) => {
                 eprintln!("{}: schema not supported: {e}", c["id"]);

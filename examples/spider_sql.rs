@@ -27,11 +27,11 @@
 #[path = "../tests/common/spider.rs"]
 mod spider;
 
-use formwork::frontend::pest::sql::{restrict_to_schema, scope_to_tables, SqlSchema};
 use formwork::generate::{GenerateOptions, Generator};
 use formwork::model::fetch::{default_model, FetchConfig};
 use formwork::model::{apply_chat_template, GgufModel};
 use formwork::sampler::SamplerConfig;
+use formwork::sql::{restrict_to_schema, scope_to_tables, SqlSchema};
 use formwork::{pest_grammar, CompiledGrammar};
 use serde_json::Value;
 use spider::spider_ddl;

@@ -1,31 +1,6 @@
 //! Work budgets: how much work compiling a grammar, computing one mask and
-//! searching for a completion may do before giving up with an error.
-//!
-//! Most of the engine's work is bounded by the grammar and the vocabulary:
-//! a mask walks the token trie once. What is not bounded is the work done on
-//! first use, inside the lexeme DFAs built lazily (see `lexer::lazy`): one
-//! step of a DFA made by subset construction costs as much as the NFA states
-//! it tracks, and an intersection of patterns searches for a way to a match
-//! before handing out a state. A hostile regex or schema can make one mask
-//! build millions of such states. A [`Budget`] caps that work per operation,
-//! counted in *work units*: one per NFA state or parser item touched, one
-//! per part stepped in an intersection, more per state of a completion
-//! search; on a current x86 core a unit is 1 to 10 ns of work. Past the cap
-//! the operation stops and returns a typed error naming the constraint's
-//! lexeme and the budget, instead of running for minutes.
-//!
-//! For scale (Llama-3 tokenizer): the costliest mask of a case in the
-//! project's `regex.jsonl` uses about 11,000 units, in 400 JSONSchemaBench
-//! schemas about 10 million; JSONSchemaBench `Handwritten/allany19`, an
-//! intersection of patterns under `not`s, 41 million. Compiling takes at
-//! most 1.5 million units for those 400 schemas, and 383 million for
-//! `Handwritten/string5`, whose intersections of patterns are empty and must
-//! be searched through to know it. The defaults (500 million for compiling,
-//! 200 million for a mask, 100 million for a completion search) leave room
-//! above that, and stop a runaway operation within seconds.
-//!
-//! Budgets are deterministic: the same grammar, vocabulary and text use the
-//! same units on every machine, so an error reproduces exactly.
+//! searching for a completion may do before giving up with an error. The
+//! user-facing account is on [`Budget`].
 //!
 //! # How the work is counted
 //!
@@ -39,11 +14,36 @@
 //! without caching that answer anywhere, so nothing computed after the stop
 //! outlives the operation, and the operation returns its error.
 
-/// Work budgets for the stages of constrained decoding, in work units (see
-/// the [module docs](self)).
+/// Work budgets for the stages of constrained decoding, in work units.
+///
+/// Most of the engine's work is bounded by the grammar and the vocabulary:
+/// a mask walks the token trie once. What is not bounded is the work done on
+/// first use, inside the lexeme DFAs built lazily (see `lexer::lazy`): one
+/// step of a DFA made by subset construction costs as much as the NFA states
+/// it tracks, and an intersection of patterns searches for a way to a match
+/// before handing out a state. A hostile regex or schema can make one mask
+/// build millions of such states. A `Budget` caps that work per operation,
+/// counted in *work units*: one per NFA state or parser item touched, one
+/// per part stepped in an intersection, more per state of a completion
+/// search; on a current x86 core a unit is 1 to 10 ns of work. Past the cap
+/// the operation stops and returns a typed error naming the constraint's
+/// lexeme and the budget, instead of running for minutes.
+///
+/// For scale (Llama-3 tokenizer): the costliest mask of a case in the
+/// project's `regex.jsonl` uses about 11,000 units, in 400 JSONSchemaBench
+/// schemas about 10 million; JSONSchemaBench `Handwritten/allany19`, an
+/// intersection of patterns under `not`s, 41 million. Compiling takes at
+/// most 1.5 million units for those 400 schemas, and 383 million for
+/// `Handwritten/string5`, whose intersections of patterns are empty and must
+/// be searched through to know it. The defaults (500 million for compiling,
+/// 200 million for a mask, 100 million for a completion search) leave room
+/// above that, and stop a runaway operation within seconds.
+///
+/// Budgets are deterministic: the same grammar, vocabulary and text use the
+/// same units on every machine, so an error reproduces exactly.
 ///
 /// ```
-/// use formwork::budget::Budget;
+/// use formwork::Budget;
 /// let b = Budget::new().mask(10_000_000);
 /// assert_eq!(b.get_mask(), 10_000_000);
 /// assert_eq!(b.get_compile(), Budget::new().get_compile());
@@ -69,8 +69,7 @@ impl Budget {
     /// Default units for one completion search.
     pub const DEFAULT_COMPLETION: u64 = 100_000_000;
 
-    /// The default budgets (see the [module docs](self) for what they
-    /// leave room for).
+    /// The default budgets (see [`Budget`] for what they leave room for).
     pub const fn new() -> Budget {
         Budget {
             compile: Self::DEFAULT_COMPILE,

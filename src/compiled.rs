@@ -443,7 +443,7 @@ impl<'g> Lowering<'g> {
 /// a fresh one, so nothing is shared with other compilations).
 ///
 /// ```
-/// use formwork::{budget::Budget, regex_grammar, CompiledGrammar, DfaCache};
+/// use formwork::{regex_grammar, Budget, CompiledGrammar, DfaCache};
 /// let cache = DfaCache::default();
 /// let g = regex_grammar(r"[0-9]{4}-[0-9]{2}")?;
 /// let compiled = CompiledGrammar::builder()
@@ -508,7 +508,7 @@ impl CompiledGrammar {
     /// grammar start with `budget`'s mask and completion budgets.
     ///
     /// ```
-    /// use formwork::{budget::Budget, regex_grammar, CompiledGrammar, GrammarError};
+    /// use formwork::{regex_grammar, Budget, CompiledGrammar, GrammarError};
     /// let g = regex_grammar(r"(?:[a-z]+@x){2}&?")?;
     /// let err = CompiledGrammar::with_budget(&g, Budget::new().compile(10)).unwrap_err();
     /// assert!(matches!(err, GrammarError::BudgetExceeded { budget: 10, .. }));

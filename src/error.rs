@@ -34,7 +34,8 @@ pub enum VocabError {
     Empty,
     /// The tokenizer file is bigger than formwork loads, or declares token
     /// ids that would need a table of that size (see
-    /// [`vocab::limits`](crate::vocab::limits)). Raised before anything of
+    /// `Vocabulary::MAX_FILE_BYTES`,
+    /// `Vocabulary::MAX_IDS`, `Vocabulary::MAX_EXTRA_HOLES`). Raised before anything of
     /// that size is allocated.
     #[error("tokenizer {what} is refused: {message}")]
     TooLarge { what: String, message: String },
@@ -251,19 +252,19 @@ pub enum ModelError {
 /// The deepest nesting of arrays and objects that serde_json reads: its
 /// recursion limit (128) refuses the 128th level, which keeps a hostile
 /// document from overflowing the stack.
-pub const JSON_MAX_DEPTH: usize = 127;
+pub(crate) const JSON_MAX_DEPTH: usize = 127;
 
 /// Says what is wrong with a JSON text that serde_json refused, for a
 /// message that begins with the document's name.
 ///
-/// A document nested past [`JSON_MAX_DEPTH`] may well be valid JSON, so it
+/// A document nested past 127 levels (serde_json's recursion limit) may well be valid JSON, so it
 /// is not called invalid: the message says how deep is too deep.
 ///
 /// ```
 /// let nest = |n| "[".repeat(n) + &"]".repeat(n);
 /// assert!(serde_json::from_str::<serde_json::Value>(&nest(127)).is_ok());
 /// let e = serde_json::from_str::<serde_json::Value>(&nest(128)).unwrap_err();
-/// let m = formwork::error::json_error_message(&e);
+/// let m = formwork::json_error_message(&e);
 /// assert!(m.starts_with("nested deeper than 127 levels"), "{m}");
 /// ```
 pub fn json_error_message(e: &serde_json::Error) -> String {

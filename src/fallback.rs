@@ -7,7 +7,7 @@
 //! 1. generate text;
 //! 2. parse it strictly (`serde_json`);
 //! 3. otherwise [repair] it, first for syntax, then guided by
-//!    the schema ([`repair::schema`]);
+//!    the schema ([`repair::apply_schema`]);
 //! 4. validate the value with the `jsonschema` crate;
 //! 5. on failure, ask again — up to `retries` more times — with the previous
 //!    answer and the validation errors added to the prompt.
@@ -274,7 +274,7 @@ impl Fallback {
             out.stage = Some(Stage::Repair);
             return out;
         }
-        let (v, changes) = repair::schema::apply_schema(r.value, &self.schema, self.mode);
+        let (v, changes) = repair::apply_schema(r.value, &self.schema, self.mode);
         let errs2 = self.errors(&v);
         out.value = Some(v);
         if errs2.is_empty() {
@@ -291,7 +291,7 @@ impl Fallback {
 
     /// The prompt for the next attempt: the original, the previous answer and
     /// what is wrong with it.
-    pub fn retry_prompt(prompt: &str, previous: &str, errors: &[String]) -> String {
+    pub(crate) fn retry_prompt(prompt: &str, previous: &str, errors: &[String]) -> String {
         let mut quoted: String = previous.trim().chars().take(MAX_QUOTED).collect();
         if quoted.len() < previous.trim().len() {
             quoted.push_str(" …");

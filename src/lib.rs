@@ -15,6 +15,26 @@
 //! * [`Matcher`]: one sequence's state; computes masks, commits and rolls
 //!   back tokens, reports forced bytes and tokens.
 //!
+//! Every public item has exactly one path. **The crate root holds the
+//! pipeline**, in the order a caller meets it:
+//!
+//! * constraints: [`json_grammar`], [`regex_grammar`], [`pest_grammar`],
+//!   [`json_schema`] and [`json_schema_lenient`] (with [`SchemaOptions`],
+//!   [`Whitespace`], [`FormatMode`], [`PropertyOrder`], [`Spelling`],
+//!   [`SchemaWarning`]);
+//! * per tokenizer: [`TokenEnv`], [`Vocabulary`], [`TokenId`], [`TokenTrie`],
+//!   [`DfaCache`];
+//! * per constraint and sequence: [`CompiledGrammar`], [`CompileBuilder`],
+//!   [`Matcher`], [`TokenMask`], [`Budget`], [`Stage`], and for a batch
+//!   [`compute_masks`] and [`try_compute_masks`] (in parallel, with rayon);
+//! * errors: [`GrammarError`], [`MatcherError`], [`VocabError`],
+//!   [`ModelError`], [`json_error_message`].
+//!
+//! **Subsystems are namespaced modules**, not re-exported at the root:
+//! [`grammar`] (the IR), [`sql`] (schema scoping of the SQL grammar),
+//! [`repair`], [`fallback`], [`fuzzer`], [`sampler`], and with the `model`
+//! feature `generate` and `model`.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use formwork::{json_grammar, Matcher, TokenEnv};
@@ -31,12 +51,12 @@
 //! # Ok(()) }
 //! ```
 
-pub mod batch;
-pub mod budget;
-pub mod compiled;
-pub mod error;
+mod batch;
+mod budget;
+mod compiled;
+mod error;
 pub mod fallback;
-pub mod frontend;
+mod frontend;
 pub mod fuzzer;
 #[cfg(feature = "model")]
 pub mod generate;
@@ -44,8 +64,8 @@ pub mod grammar;
 mod hash;
 mod json_value;
 mod lexer;
-pub mod mask;
-pub mod matcher;
+mod mask;
+mod matcher;
 #[cfg(feature = "model")]
 pub mod model;
 mod parser;
@@ -53,14 +73,16 @@ pub mod repair;
 mod rng;
 pub mod sampler;
 mod token_env;
-pub mod trie;
-pub mod vocab;
+mod trie;
+mod vocab;
 
 pub use batch::{compute_masks, try_compute_masks};
+pub use budget::{Budget, Stage};
 pub use compiled::{CompileBuilder, CompiledGrammar};
-pub use error::{GrammarError, MatcherError, ModelError, VocabError};
+pub use error::{json_error_message, GrammarError, MatcherError, ModelError, VocabError};
 pub use frontend::json::json_grammar;
 pub use frontend::pest::pest_grammar;
+pub use frontend::pest::sql;
 pub use frontend::regex::regex_grammar;
 pub use frontend::schema::{
     compile as json_schema, compile_lenient as json_schema_lenient, FormatMode, PropertyOrder,

@@ -235,7 +235,7 @@ impl Matcher {
     }
 
     /// Work units used by the last mask, commit or completion search (to
-    /// size budgets; see [`crate::budget`]).
+    /// size budgets; see [`Budget`](crate::Budget)).
     pub fn last_work(&self) -> u64 {
         self.last_work
     }

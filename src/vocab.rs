@@ -48,7 +48,8 @@
 //! A tokenizer file is input like any other, and a hostile one must not take
 //! the process down. Before anything is built from a file, its size (after
 //! gzip, read through a bound so that a gzip bomb stops early) and its token
-//! ids are checked against [`limits`]: an id of three billion would
+//! ids are checked against the limits ([`Vocabulary::MAX_FILE_BYTES`], [`Vocabulary::MAX_IDS`],
+//! [`Vocabulary::MAX_EXTRA_HOLES`]): an id of three billion would
 //! otherwise ask for a 24 GB table.
 
 use crate::error::VocabError;
@@ -60,33 +61,6 @@ use tokenizers::{AddedVocabulary, Model, OffsetType, PreTokenizer, Tokenizer};
 
 /// A token id, as the model's logits index it.
 pub type TokenId = u32;
-
-/// What a tokenizer file may declare. The largest tokenizers in use stay
-/// below these: Gemma-3's `tokenizer.json` is 33 MB for 262,144 tokens (and
-/// takes about 470 MB to load), so the file limit leaves twice that room
-/// while keeping a maximal file well within a 2 GB process.
-pub mod limits {
-    /// Largest tokenizer file read, in bytes, after gzip decompression: 64 MiB.
-    pub const MAX_FILE_BYTES: u64 = 64 << 20;
-    /// Token ids must be below this: 2^24 = 16,777,216.
-    pub const MAX_IDS: u64 = 1 << 24;
-    /// Ids that no token uses ("holes") are allowed up to the number of
-    /// tokens plus this many; ids beyond that are far past the token count.
-    pub const MAX_EXTRA_HOLES: u64 = 65_536;
-}
-
-/// Names tried, in order, when no EOS token is given explicitly. Every one of
-/// them that is present as a special token joins the EOS set.
-pub const EOS_CANDIDATES: &[&str] = &[
-    "<|endoftext|>",
-    "</s>",
-    "<|end_of_text|>",
-    "<|im_end|>",
-    "<|eot_id|>",
-    "<eos>",
-    "<|end|>",
-    "<end_of_turn>",
-];
 
 /// How the tokenizer file spells the bytes of its (model) tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,9 +116,37 @@ impl std::fmt::Debug for Vocabulary {
 }
 
 impl Vocabulary {
+    // What a tokenizer file may declare. The largest tokenizers in use stay
+    // below these: Gemma-3's `tokenizer.json` is 33 MB for 262,144 tokens (and
+    // takes about 470 MB to load), so the file limit leaves twice that room
+    // while keeping a maximal file well within a 2 GB process.
+
+    /// Largest tokenizer file read, in bytes, after gzip decompression: 64 MiB.
+    pub const MAX_FILE_BYTES: u64 = 64 << 20;
+    /// Token ids must be below this: 2^24 = 16,777,216.
+    pub const MAX_IDS: u64 = 1 << 24;
+    /// Ids that no token uses ("holes") are allowed up to the number of
+    /// tokens plus this many; ids beyond that are far past the token count.
+    pub const MAX_EXTRA_HOLES: u64 = 65_536;
+
+    /// Names tried, in order, when no EOS token is given explicitly. Every one of
+    /// them that is present as a special token joins the EOS set.
+    pub const EOS_CANDIDATES: &'static [&'static str] = &[
+        "<|endoftext|>",
+        "</s>",
+        "<|end_of_text|>",
+        "<|im_end|>",
+        "<|eot_id|>",
+        "<eos>",
+        "<|end|>",
+        "<end_of_turn>",
+    ];
+}
+
+impl Vocabulary {
     /// Loads a Hugging Face `tokenizer.json`, plain or gzip-compressed (`.gz`).
     ///
-    /// The EOS set is found among [`EOS_CANDIDATES`] (and the `eos_token` of a
+    /// The EOS set is found among [`EOS_CANDIDATES`](Self::EOS_CANDIDATES) (and the `eos_token` of a
     /// `tokenizer_config.json` beside the file, if there is one).
     ///
     /// Gzip is recognised by its magic bytes, not by the file name. The
@@ -185,7 +187,7 @@ impl Vocabulary {
     /// Loads a tokenizer from the bytes of a `tokenizer.json` (plain or gzip).
     /// `what` names the source in error messages.
     ///
-    /// The EOS set is found among [`EOS_CANDIDATES`] only (there is no
+    /// The EOS set is found among [`EOS_CANDIDATES`](Self::EOS_CANDIDATES) only (there is no
     /// directory to find a `tokenizer_config.json` in).
     pub fn from_json_bytes(bytes: &[u8], what: &str) -> Result<Vocabulary, VocabError> {
         let mut vocab = Self::build(bytes, what)?;
@@ -486,11 +488,11 @@ impl Vocabulary {
             .unwrap_or(0);
         // `check_ids` bounds the ids a file declares; this bounds what the
         // tokenizer ended up with, before the table is allocated.
-        if len as u64 > limits::MAX_IDS {
+        if len as u64 > Vocabulary::MAX_IDS {
             return Err(format!(
                 "token id {} is not below the limit of {} ids",
                 len - 1,
-                limits::MAX_IDS
+                Vocabulary::MAX_IDS
             ));
         }
 
@@ -594,7 +596,7 @@ impl Vocabulary {
     /// The default EOS set: candidates present in the vocabulary (only the
     /// special ones if any is special) plus the config's `eos_token`.
     fn default_eos(&self, config_eos: Option<&str>) -> Result<Vec<TokenId>, VocabError> {
-        let present: Vec<TokenId> = EOS_CANDIDATES
+        let present: Vec<TokenId> = Vocabulary::EOS_CANDIDATES
             .iter()
             .filter_map(|name| self.tokenizer.token_to_id(name))
             .filter(|&id| (id as usize) < self.len())
@@ -613,7 +615,7 @@ impl Vocabulary {
         }
         if eos.is_empty() {
             return Err(VocabError::NoEos {
-                tried: EOS_CANDIDATES.join(", "),
+                tried: Vocabulary::EOS_CANDIDATES.join(", "),
             });
         }
         Ok(eos)
@@ -678,7 +680,7 @@ impl Vocabulary {
 // Helpers
 // --------------------------------------------------------------------------
 
-/// Reads a file of at most [`limits::MAX_FILE_BYTES`], through a bound
+/// Reads a file of at most [`Vocabulary::MAX_FILE_BYTES`], through a bound
 /// rather than by its reported size (a FIFO or `/dev/zero` has none).
 fn read_bounded(path: &Path) -> Result<Vec<u8>, VocabError> {
     let io = |source| VocabError::Io {
@@ -687,10 +689,10 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, VocabError> {
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
-    file.take(limits::MAX_FILE_BYTES + 1)
+    file.take(Vocabulary::MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    if bytes.len() as u64 > limits::MAX_FILE_BYTES {
+    if bytes.len() as u64 > Vocabulary::MAX_FILE_BYTES {
         return Err(too_big(&path.display().to_string(), "the file"));
     }
     Ok(bytes)
@@ -701,23 +703,23 @@ fn too_big(what: &str, thing: &str) -> VocabError {
         what: what.to_string(),
         message: format!(
             "{thing} is larger than {} MiB, the most formwork reads for a tokenizer",
-            limits::MAX_FILE_BYTES >> 20
+            Vocabulary::MAX_FILE_BYTES >> 20
         ),
     }
 }
 
 /// Decompresses `bytes` if they start with the gzip magic number, stopping
-/// past [`limits::MAX_FILE_BYTES`] of output (a gzip bomb is refused after
+/// past [`Vocabulary::MAX_FILE_BYTES`] of output (a gzip bomb is refused after
 /// that much, not after filling memory). Plain bytes are held to the same
 /// limit. `what` names the source in errors.
 fn maybe_gunzip<'b>(bytes: &'b [u8], what: &str) -> Result<Cow<'b, [u8]>, VocabError> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
-        if bytes.len() as u64 > limits::MAX_FILE_BYTES {
+        if bytes.len() as u64 > Vocabulary::MAX_FILE_BYTES {
             return Err(too_big(what, "the tokenizer JSON"));
         }
         return Ok(Cow::Borrowed(bytes));
     }
-    let limit = limits::MAX_FILE_BYTES;
+    let limit = Vocabulary::MAX_FILE_BYTES;
     let mut out = Vec::with_capacity((bytes.len() as u64 * 4).min(limit) as usize);
     flate2::read::GzDecoder::new(bytes)
         .take(limit + 1)
@@ -733,7 +735,8 @@ fn maybe_gunzip<'b>(bytes: &'b [u8], what: &str) -> Result<Cow<'b, [u8]>, VocabE
 }
 
 /// Checks the token ids a tokenizer.json declares (`model.vocab` and
-/// `added_tokens`) against [`limits`], before the tokenizers crate or the
+/// `added_tokens`) against [`Vocabulary::MAX_IDS`] and
+/// [`Vocabulary::MAX_EXTRA_HOLES`], before the tokenizers crate or the
 /// byte table is built from them. Malformed entries are left to the
 /// tokenizers crate to report.
 fn check_ids(root: &Value) -> Result<(), String> {
@@ -781,16 +784,16 @@ fn check_ids(root: &Value) -> Result<(), String> {
     let Some((id, name)) = seen.highest else {
         return Ok(());
     };
-    if id >= limits::MAX_IDS {
+    if id >= Vocabulary::MAX_IDS {
         return Err(format!(
             "token {name:?} has id {id}, beyond the limit of {} ids; a tokenizer's ids \
              number its tokens from 0",
-            limits::MAX_IDS
+            Vocabulary::MAX_IDS
         ));
     }
     let allowed = count
         .saturating_mul(2)
-        .saturating_add(limits::MAX_EXTRA_HOLES);
+        .saturating_add(Vocabulary::MAX_EXTRA_HOLES);
     if id >= allowed {
         return Err(format!(
             "token {name:?} has id {id}, far beyond the file's {count} tokens (ids up to \

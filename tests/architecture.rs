@@ -15,6 +15,12 @@
 //!   left out; comments and string literals are ignored. So a `pub use
 //!   child::X` in a `mod.rs` is an edge `mod.rs → child`, and a child's
 //!   `use super::X` an edge `child → mod.rs`.
+//! * **One path per public item.** A `pub use` in a module that callers
+//!   can reach, of a crate item whose own module path is public too
+//!   (`pub use budget::Budget` beside `pub mod budget`), would be a second
+//!   path to the item; so would two such re-exports of one item. Module
+//!   paths are resolved as above; a path into an external crate is not
+//!   checked.
 //!
 //! The test prints the largest files and the size of the module graph, so its
 //! output shows what it checked; with `ARCH_EDGES=1` it also prints every
@@ -108,6 +114,155 @@ fn no_import_cycles_between_files() {
         cycles.len(),
         report.join("\n")
     );
+}
+
+#[test]
+fn every_public_item_has_one_path() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let tree = SourceTree::load(&src);
+    let lib = |m: &[String]| tree.modules.get(&("lib".to_string(), m.to_vec()));
+    // The library's modules declared `pub mod` (exactly `pub`, not `pub(…)`).
+    let mut public_decl: BTreeSet<Vec<String>> = BTreeSet::new();
+    // (re-exporting module, item path as written, resolved absolute path).
+    let mut reexports: Vec<(Vec<String>, String, Vec<String>)> = Vec::new();
+    for f in tree.files.values() {
+        if f.krate != "lib" || f.is_test {
+            continue;
+        }
+        let toks = tokens(&f.code);
+        let t = |i: usize| toks.get(i).map(|x| x.1.as_str()).unwrap_or("");
+        let mut depth = 0usize;
+        for i in 0..toks.len() {
+            match t(i) {
+                "{" => depth += 1,
+                "}" => depth = depth.saturating_sub(1),
+                "pub" if depth == 0 && t(i + 1) == "mod" && is_ident(t(i + 2)) => {
+                    let mut m = f.module.clone();
+                    m.push(t(i + 2).to_string());
+                    public_decl.insert(m);
+                }
+                "pub" if depth == 0 && t(i + 1) == "use" => {
+                    let end = (i..toks.len()).find(|&j| t(j) == ";").unwrap_or(toks.len());
+                    let tree_toks: Vec<&str> = (i + 2..end).map(t).collect();
+                    for path in expand_use(&tree_toks) {
+                        if let Some(abs) = resolve_use(&f.module, &path, |m| lib(m).is_some()) {
+                            reexports.push((f.module.clone(), path.join("::"), abs));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // A module path is public when each of its modules is declared `pub`.
+    let public = |m: &[String]| (1..=m.len()).all(|n| public_decl.contains(&m[..n]));
+    let mut paths: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
+    for (module, written, abs) in &reexports {
+        if !public(module) {
+            continue;
+        }
+        let at = if module.is_empty() {
+            "crate root".to_string()
+        } else {
+            module.join("::")
+        };
+        let e = paths.entry(abs.clone()).or_default();
+        // The item's own path: its modules must all be known and public.
+        let parent = &abs[..abs.len() - 1];
+        if e.is_empty() && (1..=parent.len()).all(|n| lib(&parent[..n]).is_some()) && public(parent)
+        {
+            e.push(format!("{} (where it is defined)", abs.join("::")));
+        }
+        e.push(format!("`pub use {written}` in {at}"));
+    }
+    println!(
+        "{} public re-exports checked, {} public modules",
+        paths.values().map(Vec::len).sum::<usize>(),
+        public_decl.iter().filter(|m| public(m)).count()
+    );
+    let twice: Vec<String> = paths
+        .iter()
+        .filter(|(_, p)| p.len() > 1)
+        .map(|(abs, p)| format!("{}: {}", abs.join("::"), p.join(", ")))
+        .collect();
+    assert!(
+        twice.is_empty(),
+        "public items reachable by more than one path (make the defining module private, \
+         or drop the re-export):\n  {}",
+        twice.join("\n  ")
+    );
+}
+
+/// The paths a `use` tree names (`a::{b, c::{d, e as f}}` → `a::b`, `a::c::d`,
+/// `a::c::e`); a renaming `as` is dropped, a glob stays as `*`.
+fn expand_use(toks: &[&str]) -> Vec<Vec<String>> {
+    fn tree(toks: &[&str], i: &mut usize, prefix: &[String], out: &mut Vec<Vec<String>>) {
+        let mut path = prefix.to_vec();
+        while *i < toks.len() {
+            match toks[*i] {
+                "::" => *i += 1,
+                "{" => {
+                    *i += 1;
+                    while *i < toks.len() && toks[*i] != "}" {
+                        tree(toks, i, &path, out);
+                        if toks.get(*i) == Some(&",") {
+                            *i += 1;
+                        }
+                    }
+                    *i += 1;
+                    return;
+                }
+                "," | "}" => break,
+                "as" => *i += 2,
+                seg => {
+                    path.push(seg.to_string());
+                    *i += 1;
+                }
+            }
+        }
+        out.push(path);
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        tree(toks, &mut i, &[], &mut out);
+        i += 1;
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// The absolute path of a `use` path written in `module`, or `None` when it
+/// leads out of the crate (or to an item of `module` itself).
+fn resolve_use(
+    module: &[String],
+    path: &[String],
+    is_module: impl Fn(&[String]) -> bool,
+) -> Option<Vec<String>> {
+    let mut abs = module.to_vec();
+    let mut rest = path;
+    match path.first()?.as_str() {
+        "crate" => {
+            abs.clear();
+            rest = &path[1..];
+        }
+        "self" => rest = &path[1..],
+        "super" => {
+            while rest.first().is_some_and(|s| s == "super") {
+                abs.pop()?;
+                rest = &rest[1..];
+            }
+        }
+        first => {
+            let mut child = module.to_vec();
+            child.push(first.to_string());
+            if !is_module(&child) {
+                return None;
+            }
+        }
+    }
+    abs.extend(rest.iter().cloned());
+    (abs.len() > module.len() || !abs.starts_with(module)).then_some(abs)
 }
 
 /// One source file.

@@ -5,8 +5,8 @@
 mod common;
 
 use common::spider::spider_ddl;
-use formwork::frontend::pest::sql::{restrict_to_schema, scope_to_tables, sql_name, SqlSchema};
 use formwork::fuzzer::Fuzzer;
+use formwork::sql::{restrict_to_schema, scope_to_tables, sql_name, SqlSchema};
 use formwork::{json_schema, pest_grammar, CompiledGrammar, SchemaOptions};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -228,12 +228,12 @@ fn json_schema_fuzz_validates() {
         ]}),
     ];
     for (k, schema) in schemas.iter().enumerate() {
-        let any_order = formwork::frontend::schema::SchemaOptions {
-            property_order: formwork::frontend::schema::PropertyOrder::Any,
+        let any_order = formwork::SchemaOptions {
+            property_order: formwork::PropertyOrder::Any,
             ..Default::default()
         };
         let grammar = if (5..7).contains(&k) {
-            formwork::frontend::schema::compile(schema, &any_order)
+            formwork::json_schema(schema, &any_order)
         } else {
             json_schema(schema, &SchemaOptions::default())
         };

@@ -244,10 +244,8 @@ fn near_max_tokens_the_output_is_closed_not_cut() {
         "required": ["xs"]
     });
     let grammar = Arc::new(
-        CompiledGrammar::new(
-            &formwork::frontend::schema::compile(&schema, &SchemaOptions::default()).unwrap(),
-        )
-        .unwrap(),
+        CompiledGrammar::new(&formwork::json_schema(&schema, &SchemaOptions::default()).unwrap())
+            .unwrap(),
     );
     let validator = jsonschema::validator_for(&schema).unwrap();
     let mut closed = 0;

@@ -5,10 +5,10 @@
 
 mod common;
 
-use formwork::frontend::schema::{
-    compile, compile_lenient, FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace,
+use formwork::{
+    json_schema, json_schema_lenient, CompiledGrammar, FormatMode, GrammarError, Matcher,
+    PropertyOrder, SchemaOptions, Spelling, TokenEnv, Vocabulary, Whitespace,
 };
-use formwork::{json_schema, CompiledGrammar, GrammarError, Matcher, TokenEnv, Vocabulary};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,7 +41,7 @@ fn options() -> SchemaOptions {
 }
 
 fn matcher_with(schema: &Value, opts: &SchemaOptions, env: &Arc<TokenEnv>) -> Matcher {
-    let g = compile(schema, opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
+    let g = json_schema(schema, opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
     let c = CompiledGrammar::new(&g).unwrap_or_else(|e| panic!("{schema}: {e}"));
     Matcher::new(Arc::new(c), env)
 }
@@ -221,7 +221,7 @@ fn long_string_length_bounds_are_exact() {
     assert!(!accepts(&m, &vocab, &abc(16384)), "32,769 code points");
     assert!(!accepts(&m, &vocab, r#""ab d""#));
     let long_min = json!({"type": "string", "minLength": 32767, "pattern": "^a"});
-    let err = compile(&long_min, &options()).unwrap_err().to_string();
+    let err = json_schema(&long_min, &options()).unwrap_err().to_string();
     assert!(
         err.contains("minLength") && err.contains("pattern"),
         "{err}"
@@ -351,7 +351,7 @@ fn negated_formats() {
         &[r#""2024-01-31""#, "1", "null"],
     );
     // A format whose regexes intersect cannot be excluded: a clear error.
-    let err = compile(
+    let err = json_schema(
         &json!({"type": "string", "not": {"format": "hostname"}}),
         &assert,
     )
@@ -447,8 +447,8 @@ fn lenient_mode_drops_unsupported_keywords_with_warnings() {
         },
         "required": ["a", "b"]
     });
-    assert!(compile(&schema, &options()).is_err());
-    let (g, warnings) = compile_lenient(&schema, &options()).unwrap();
+    assert!(json_schema(&schema, &options()).is_err());
+    let (g, warnings) = json_schema_lenient(&schema, &options()).unwrap();
     let mut ptrs: Vec<&str> = warnings.iter().map(|w| w.pointer.as_str()).collect();
     ptrs.sort();
     assert_eq!(
@@ -465,7 +465,7 @@ fn lenient_mode_drops_unsupported_keywords_with_warnings() {
     assert!(!accepts(&m, &vocab, r#"{"a": "y", "b": ["1"]}"#));
     assert!(!accepts(&m, &vocab, r#"{"a": "y"}"#));
     // A malformed schema is still an error.
-    assert!(compile_lenient(&json!({"type": 5}), &options()).is_err());
+    assert!(json_schema_lenient(&json!({"type": 5}), &options()).is_err());
 }
 
 #[test]
@@ -1031,7 +1031,7 @@ fn run_draft(draft: &str, schema_uri: &str) -> (usize, usize, Vec<String>) {
                     m.insert("$schema".into(), json!(schema_uri));
                 }
             }
-            let c = match compile(&schema, &opts).and_then(|g| CompiledGrammar::new(&g)) {
+            let c = match json_schema(&schema, &opts).and_then(|g| CompiledGrammar::new(&g)) {
                 Ok(c) => c,
                 // A schema no value satisfies is reported as such: right
                 // exactly when the group has no valid instance (as in bench).
@@ -1375,7 +1375,7 @@ fn remote_documents() {
         &["3"],
         &["0"],
     );
-    let err = compile(
+    let err = json_schema(
         &json!({"properties": {"a": {"$ref": "http://example.com/missing.json#/x"}}}),
         &opts,
     )
@@ -1385,7 +1385,7 @@ fn remote_documents() {
     assert!(err.contains("http://example.com/missing.json"), "{err}");
     assert!(err.contains("SchemaOptions::remote"), "{err}");
     // A pointer that does not resolve inside a supplied document.
-    assert!(compile(
+    assert!(json_schema(
         &json!({"$ref": "http://example.com/defs.json#/$defs/nope"}),
         &opts
     )

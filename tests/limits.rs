@@ -5,9 +5,10 @@
 
 mod common;
 
-use formwork::budget::{Budget, Stage};
-use formwork::frontend::schema::{compile, PropertyOrder, SchemaOptions, Spelling, Whitespace};
-use formwork::{regex_grammar, CompiledGrammar, GrammarError, Matcher, MatcherError, TokenEnv};
+use formwork::{
+    json_schema, regex_grammar, Budget, CompiledGrammar, GrammarError, Matcher, MatcherError,
+    PropertyOrder, SchemaOptions, Spelling, Stage, TokenEnv, Whitespace,
+};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -140,9 +141,9 @@ impl Bench {
         let g = match (kind, grammar) {
             ("regex", Value::String(r)) => regex_grammar(r),
             ("json_schema", Value::String(s)) => {
-                compile(&serde_json::from_str(s).unwrap(), &self.schema_options)
+                json_schema(&serde_json::from_str(s).unwrap(), &self.schema_options)
             }
-            ("json_schema", v) => compile(v, &self.schema_options),
+            ("json_schema", v) => json_schema(v, &self.schema_options),
             _ => panic!("no {kind} case here"),
         }
         .map_err(|e| e.to_string())?;
@@ -290,7 +291,7 @@ fn allany19_generation_is_bounded() {
             spelling: Spelling::Canonical,
             ..SchemaOptions::default()
         };
-        let g = CompiledGrammar::new(&compile(schema, &opts).unwrap()).unwrap();
+        let g = CompiledGrammar::new(&json_schema(schema, &opts).unwrap()).unwrap();
         let mut m = Matcher::new(Arc::new(g), &env);
         let mut rng = common::Rng(19);
         let max_tokens = 30;
@@ -342,7 +343,7 @@ fn each_stage_has_a_budget() {
                 "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#,
         )
         .unwrap();
-        let grammar = compile(&schema, &SchemaOptions::default()).unwrap();
+        let grammar = json_schema(&schema, &SchemaOptions::default()).unwrap();
 
         // Compile.
         let err = CompiledGrammar::with_budget(&grammar, Budget::new().compile(50)).unwrap_err();
@@ -411,7 +412,7 @@ fn fuzzing_reports_the_matchers_budget() {
             "maxLength": 90, "not": {"pattern": "^[\\w]*$"}}"#,
     )
     .unwrap();
-    let grammar = compile(&schema, &SchemaOptions::default()).unwrap();
+    let grammar = json_schema(&schema, &SchemaOptions::default()).unwrap();
     let tight =
         Arc::new(CompiledGrammar::with_budget(&grammar, Budget::new().mask(1_000)).unwrap());
     match Fuzzer::new(tight, 1, 60).sample() {

@@ -463,11 +463,11 @@ fn shortest_completion_inside_a_list() {
                        "q": {"type": "array", "items": {"type": "number"}}},
         "required": ["p", "q"], "additionalProperties": false
     });
-    let opts = formwork::frontend::schema::SchemaOptions {
-        spelling: formwork::frontend::schema::Spelling::Canonical,
+    let opts = formwork::SchemaOptions {
+        spelling: formwork::Spelling::Canonical,
         ..Default::default()
     };
-    let g = formwork::frontend::schema::compile(&schema, &opts).unwrap();
+    let g = formwork::json_schema(&schema, &opts).unwrap();
     let mut m = matcher(&g);
     m.commit_bytes(br#"{"p":[3.0,2.0,2.0"#).unwrap();
     let c = m.shortest_completion(64).unwrap();
@@ -484,7 +484,7 @@ fn shortest_completion_inside_a_list() {
 /// crate, not with formwork).
 #[test]
 fn shortest_completion_of_every_prefix_validates() {
-    use formwork::frontend::schema::{compile, SchemaOptions, Spelling};
+    use formwork::{json_schema, SchemaOptions, Spelling};
     let data = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/prompts.jsonl"
@@ -498,7 +498,7 @@ fn shortest_completion_of_every_prefix_validates() {
     for line in data.lines().filter(|l| !l.trim().is_empty()) {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
         let schema = &case["schema"];
-        let g = Arc::new(CompiledGrammar::new(&compile(schema, &opts).unwrap()).unwrap());
+        let g = Arc::new(CompiledGrammar::new(&json_schema(schema, &opts).unwrap()).unwrap());
         let validator = jsonschema::validator_for(schema).unwrap();
         let mut fuzzer = formwork::fuzzer::Fuzzer::new(g.clone(), schemas as u64, 120);
         schemas += 1;

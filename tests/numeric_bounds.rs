@@ -13,8 +13,10 @@
 
 mod common;
 
-use formwork::frontend::schema::{compile, FormatMode, SchemaOptions, Whitespace};
-use formwork::{CompiledGrammar, Matcher, TokenEnv, Vocabulary};
+use formwork::{
+    json_schema, CompiledGrammar, FormatMode, Matcher, SchemaOptions, TokenEnv, Vocabulary,
+    Whitespace,
+};
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -271,7 +273,7 @@ impl Grammar {
             format: FormatMode::Annotate,
             ..SchemaOptions::default()
         };
-        let g = compile(schema, &opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
+        let g = json_schema(schema, &opts).unwrap_or_else(|e| panic!("{schema}: {e}"));
         let c = CompiledGrammar::new(&g).unwrap_or_else(|e| panic!("{schema}: {e}"));
         Grammar {
             matcher: Matcher::new(Arc::new(c), env),
@@ -516,7 +518,7 @@ fn out_of_range_numbers_are_clear_errors() {
             (r#"{"maxLength": 1e99999999999999999999}"#, "/maxLength"),
         ] {
             let s: Value = serde_json::from_str(text).unwrap();
-            let err = compile(&s, &SchemaOptions::default())
+            let err = json_schema(&s, &SchemaOptions::default())
                 .expect_err(text)
                 .to_string();
             assert!(

@@ -6,8 +6,8 @@
 
 mod common;
 
-use formwork::frontend::pest::sql::{restrict_to_schema, SqlSchema, SqlTable};
 use formwork::fuzzer::byte_vocabulary;
+use formwork::sql::{restrict_to_schema, SqlSchema, SqlTable};
 use formwork::{pest_grammar, CompiledGrammar, Matcher, Vocabulary};
 use serde_json::Value;
 use std::collections::HashMap;

@@ -13,7 +13,6 @@
 
 mod common;
 
-use formwork::vocab::EOS_CANDIDATES;
 use formwork::{TokenId, VocabError, Vocabulary};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -760,7 +759,7 @@ fn eos_are_special(name: &str) {
     let v = load(name);
     for &t in v.eos_tokens() {
         assert!(v.is_special(t), "{name}: EOS {t} {:?}", v.token_name(t));
-        assert!(EOS_CANDIDATES.contains(&v.token_name(t).as_str()));
+        assert!(Vocabulary::EOS_CANDIDATES.contains(&v.token_name(t).as_str()));
     }
 }
 

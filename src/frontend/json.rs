@@ -13,11 +13,11 @@
 use crate::grammar::{Expr, Grammar};
 
 /// A JSON string lexeme (quotes included).
-pub const STRING: &str = r#""(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*""#;
+pub(crate) const STRING: &str = r#""(?:[^"\\\x00-\x1F]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*""#;
 /// A JSON number lexeme.
-pub const NUMBER: &str = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?";
+pub(crate) const NUMBER: &str = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?";
 /// JSON insignificant whitespace.
-pub const WHITESPACE: &str = r"[ \t\n\r]+";
+pub(crate) const WHITESPACE: &str = r"[ \t\n\r]+";
 
 /// The grammar of any JSON value.
 ///

@@ -2,7 +2,7 @@
 //! grammar) into
 //! the [`Grammar`](crate::grammar::Grammar) IR. Frontends never see tokens.
 
-pub mod json;
-pub mod pest;
-pub mod regex;
-pub mod schema;
+pub(crate) mod json;
+pub(crate) mod pest;
+pub(crate) mod regex;
+pub(crate) mod schema;

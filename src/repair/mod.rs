@@ -153,7 +153,7 @@ mod describe;
 mod number;
 mod object;
 mod parser;
-pub mod schema;
+mod schema;
 mod strings;
 mod top;
 mod types;
@@ -161,7 +161,9 @@ mod words;
 
 pub use check::{InvalidSchema, SchemaCheck, Violation};
 pub use describe::{describe, Position};
-pub use schema::{repair_with_schema, Change, ChangeKind, Mismatch, SchemaMode, SchemaRepaired};
+pub use schema::{
+    apply_schema, repair_with_schema, Change, ChangeKind, Mismatch, SchemaMode, SchemaRepaired,
+};
 pub use types::{Fix, RepairError, RepairKind, RepairOptions, Repaired, MAX_DEPTH};
 
 /// The value type returned by [`repair`] (re-exported from `serde_json`).

@@ -1,76 +1,6 @@
 //! Schema-guided repair: make a repaired value fit a JSON Schema where the
-//! fix is unambiguous, and report every change by JSON pointer.
-//!
-//! ```
-//! use formwork::repair::schema::{repair_with_schema, ChangeKind, SchemaMode};
-//! use serde_json::json;
-//!
-//! let schema = json!({
-//!     "type": "object",
-//!     "properties": {"port": {"type": "integer"}, "tls": {"type": "boolean"}},
-//!     "additionalProperties": false
-//! });
-//! let out = repair_with_schema("{port: '8443', tls: 'true', note: 'x'}", &schema, SchemaMode::Standard)?;
-//! assert_eq!(out.value, json!({"port": 8443, "tls": true}));
-//! assert_eq!(out.changes[0].pointer, "/port");
-//! assert!(out.changes.iter().any(|c| c.pointer == "/note" && c.kind == ChangeKind::DroppedProperty));
-//! # Ok::<(), formwork::repair::RepairError>(())
-//! ```
-//!
-//! # Design
-//!
-//! Syntax repair ([`repair`](super::repair)) runs first and knows nothing about
-//! the schema; this pass then walks the value and the schema together. It is
-//! deliberately *not* a validator (use the `jsonschema` crate for that, as
-//! [`fallback`](crate::fallback) does): it only looks at the keywords that say
-//! what shape a value should have — `type`, `properties`,
-//! `additionalProperties`, `required`, `items`/`prefixItems`, `default`,
-//! `const`, `enum`, `anyOf`/`oneOf`/`allOf` and local `$ref`s — and leaves
-//! everything else alone. A value that already has the right shape is never
-//! changed, so valid output stays byte-for-byte the value the model wrote.
-//!
-//! What counts as unambiguous:
-//!
-//! * **Scalars.** A string that is exactly a number becomes that number where
-//!   a `number`/`integer` is expected (`"8443"` → `8443`, but `"8443 ms"` stays
-//!   a string); `"true"`/`"false"`/`"yes"`/`"no"`/`"1"`/`"0"` and the numbers
-//!   `1`/`0` become booleans; a number becomes its JSON text where a string
-//!   is expected; `3.0` becomes `3` where an integer is expected. A boolean
-//!   is *not* turned into text (`true` where a name is expected is a wrong
-//!   answer, not a spelling), as the Python `json_repair` decides.
-//! * **Mismatches.** A value with a type the schema does not allow and no
-//!   such reading is left as it is and reported in
-//!   [`SchemaRepaired::mismatches`] (where `json_repair` gives up).
-//! * **Embedded JSON.** A string that holds a JSON array or object where one is
-//!   expected is parsed (`"[\"a\", \"b\"]"` → `["a", "b"]`); in
-//!   [`SchemaMode::Salvage`] it may also be repaired (`"[a, b]"`).
-//! * **Single values in arrays.** A scalar where an array is expected becomes a
-//!   one-element array.
-//! * **Forbidden properties.** Members that `additionalProperties: false`
-//!   forbids are dropped (unless `patternProperties` is present: the keys may
-//!   match a pattern, and this pass has no regex engine).
-//! * **Left-out values.** A value the text left out (`{"a": , "b": 1}`)
-//!   becomes the schema's `default`, else its `const`, its first `enum`
-//!   value, or the empty value of its type (`""`, `0`, `false`, `[]`, `{}`).
-//!   A `null` or `""` the model did write is data, not a gap: where the
-//!   schema does not allow it, it is a mismatch (as `json_repair` decides).
-//!   A missing property that has a `default` gets it.
-//! * **Salvage mode** goes further: a missing *required* property is filled
-//!   from `default`, `const`, the first `enum` value, or `[]`/`{}` where the
-//!   schema allows an empty array or object (never a made-up `0`, `""` or
-//!   `false`, as `json_repair` decides); a one-element array holding an object where the root is an object
-//!   is that object; an array where an object is expected is mapped to the
-//!   properties in order when the lengths agree (or, for a schema without
-//!   properties, a list of strings becomes keys with `null` values); an
-//!   array item that cannot be made to fit its schema is dropped (a scalar
-//!   where a list is expected, `null` included, is wrapped first); of
-//!   several top-level documents (`{"b": 2} {"a": 1}`), the first that fits
-//!   the schema after these repairs is kept (checked with
-//!   [`SchemaCheck`]), as `json_repair` does.
-//!
-//! The pass is linear in the size of the value: each node is visited once per
-//! schema branch that applies to it, `$ref` chains are followed at most
-//! [`MAX_REF_HOPS`] times per node, and `anyOf`/`oneOf` try each branch once.
+//! fix is unambiguous, and report every change by JSON pointer. The account
+//! (what is changed, and how) is on [`repair_with_schema`].
 
 use super::check::SchemaCheck;
 use super::parser::{repair_marking_left_out, repair_text, LEFT_OUT};
@@ -93,7 +23,7 @@ pub enum SchemaMode {
 
 /// Maximum number of `$ref`s followed in a row without descending into the
 /// value (guards against `$ref` cycles).
-pub const MAX_REF_HOPS: usize = 32;
+pub(crate) const MAX_REF_HOPS: usize = 32;
 
 /// What schema-guided repair changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,8 +146,79 @@ impl fmt::Display for Mismatch {
     }
 }
 
-/// Repair `text` into a JSON value, then fit it to `schema` (see the [module
-/// documentation](self)).
+/// Repair `text` into a JSON value, then fit it to `schema`: make it fit
+/// where the fix is unambiguous, and report every change by JSON pointer.
+///
+/// ```
+/// use formwork::repair::{repair_with_schema, ChangeKind, SchemaMode};
+/// use serde_json::json;
+///
+/// let schema = json!({
+///     "type": "object",
+///     "properties": {"port": {"type": "integer"}, "tls": {"type": "boolean"}},
+///     "additionalProperties": false
+/// });
+/// let out = repair_with_schema("{port: '8443', tls: 'true', note: 'x'}", &schema, SchemaMode::Standard)?;
+/// assert_eq!(out.value, json!({"port": 8443, "tls": true}));
+/// assert_eq!(out.changes[0].pointer, "/port");
+/// assert!(out.changes.iter().any(|c| c.pointer == "/note" && c.kind == ChangeKind::DroppedProperty));
+/// # Ok::<(), formwork::repair::RepairError>(())
+/// ```
+///
+/// # Design
+///
+/// Syntax repair ([`repair`](super::repair)) runs first and knows nothing about
+/// the schema; this pass then walks the value and the schema together. It is
+/// deliberately *not* a validator (use the `jsonschema` crate for that, as
+/// [`fallback`](crate::fallback) does): it only looks at the keywords that say
+/// what shape a value should have — `type`, `properties`,
+/// `additionalProperties`, `required`, `items`/`prefixItems`, `default`,
+/// `const`, `enum`, `anyOf`/`oneOf`/`allOf` and local `$ref`s — and leaves
+/// everything else alone. A value that already has the right shape is never
+/// changed, so valid output stays byte-for-byte the value the model wrote.
+///
+/// What counts as unambiguous:
+///
+/// * **Scalars.** A string that is exactly a number becomes that number where
+///   a `number`/`integer` is expected (`"8443"` → `8443`, but `"8443 ms"` stays
+///   a string); `"true"`/`"false"`/`"yes"`/`"no"`/`"1"`/`"0"` and the numbers
+///   `1`/`0` become booleans; a number becomes its JSON text where a string
+///   is expected; `3.0` becomes `3` where an integer is expected. A boolean
+///   is *not* turned into text (`true` where a name is expected is a wrong
+///   answer, not a spelling), as the Python `json_repair` decides.
+/// * **Mismatches.** A value with a type the schema does not allow and no
+///   such reading is left as it is and reported in
+///   [`SchemaRepaired::mismatches`] (where `json_repair` gives up).
+/// * **Embedded JSON.** A string that holds a JSON array or object where one is
+///   expected is parsed (`"[\"a\", \"b\"]"` → `["a", "b"]`); in
+///   [`SchemaMode::Salvage`] it may also be repaired (`"[a, b]"`).
+/// * **Single values in arrays.** A scalar where an array is expected becomes a
+///   one-element array.
+/// * **Forbidden properties.** Members that `additionalProperties: false`
+///   forbids are dropped (unless `patternProperties` is present: the keys may
+///   match a pattern, and this pass has no regex engine).
+/// * **Left-out values.** A value the text left out (`{"a": , "b": 1}`)
+///   becomes the schema's `default`, else its `const`, its first `enum`
+///   value, or the empty value of its type (`""`, `0`, `false`, `[]`, `{}`).
+///   A `null` or `""` the model did write is data, not a gap: where the
+///   schema does not allow it, it is a mismatch (as `json_repair` decides).
+///   A missing property that has a `default` gets it.
+/// * **Salvage mode** goes further: a missing *required* property is filled
+///   from `default`, `const`, the first `enum` value, or `[]`/`{}` where the
+///   schema allows an empty array or object (never a made-up `0`, `""` or
+///   `false`, as `json_repair` decides); a one-element array holding an object where the root is an object
+///   is that object; an array where an object is expected is mapped to the
+///   properties in order when the lengths agree (or, for a schema without
+///   properties, a list of strings becomes keys with `null` values); an
+///   array item that cannot be made to fit its schema is dropped (a scalar
+///   where a list is expected, `null` included, is wrapped first); of
+///   several top-level documents (`{"b": 2} {"a": 1}`), the first that fits
+///   the schema after these repairs is kept (checked with
+///   [`SchemaCheck`]), as `json_repair` does.
+///
+/// The pass is linear in the size of the value: each node is visited once per
+/// schema branch that applies to it, `$ref` chains are followed at most
+/// 32 times per node, and `anyOf`/`oneOf` try each branch once.
 pub fn repair_with_schema(
     text: &str,
     schema: &Value,
@@ -264,7 +265,7 @@ pub fn repair_with_schema(
 /// changes made.
 ///
 /// ```
-/// use formwork::repair::schema::{apply_schema, SchemaMode};
+/// use formwork::repair::{apply_schema, SchemaMode};
 /// use serde_json::json;
 ///
 /// let schema = json!({"type": "array", "items": {"type": "number"}});

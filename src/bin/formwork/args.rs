@@ -298,8 +298,8 @@ pub struct BudgetFlags {
 }
 
 impl BudgetFlags {
-    pub fn budget(&self) -> formwork::budget::Budget {
-        let mut b = formwork::budget::Budget::new();
+    pub fn budget(&self) -> formwork::Budget {
+        let mut b = formwork::Budget::new();
         if let Some(u) = self.compile_budget {
             b = b.compile(u);
         }

@@ -7,7 +7,7 @@
 //! results go out as one JSON line per case with the same fields as the peer
 //! harness (`id`, `status`, `compile_us`, `tokens`, `mask_us{mean,p50,p99,max}`,
 //! `first_mask_us`, `valid`, `invalid`, `error`; and, its own, `work`: the
-//! work units of compiling and of the costliest mask, see [`formwork::budget`]),
+//! work units of compiling and of the costliest mask, see [`formwork::Budget`]),
 //! and a `SUMMARY` line goes to
 //! stderr in the peer's exact format, so that both can be compared side by side.
 //!
@@ -20,9 +20,10 @@ use crate::args::{BenchArgs, Given};
 use crate::constraint::{self, Source, KIND_NAMES};
 use crate::input::load_vocab;
 use crate::output::{note, Failure};
-use formwork::error::json_error_message;
-use formwork::{CompiledGrammar, DfaCache, Matcher, TokenEnv, TokenMask};
-use formwork::{SchemaOptions, Whitespace};
+use formwork::{
+    json_error_message, CompiledGrammar, DfaCache, Matcher, SchemaOptions, TokenEnv, TokenMask,
+    Whitespace,
+};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::sync::Arc;
@@ -40,9 +41,9 @@ struct Bench {
     /// `env`'s, so that `compile_us` is what a process compiling only that
     /// grammar pays.
     cold: bool,
-    /// Work budgets of compiling and masking (see [`formwork::budget`]); a
+    /// Work budgets of compiling and masking (see [`formwork::Budget`]); a
     /// case that runs out gets status `error`, with the error's message.
-    budget: formwork::budget::Budget,
+    budget: formwork::Budget,
 }
 
 #[derive(Default)]

@@ -5,12 +5,10 @@
 use crate::args::{ConstraintArgs, SchemaFlags};
 use crate::input::{read_file, schema_arg};
 use crate::output::note;
-use formwork::error::json_error_message;
 use formwork::grammar::Grammar;
-use formwork::GrammarError;
 use formwork::{
-    json_schema, json_schema_lenient, FormatMode, PropertyOrder, SchemaOptions, Spelling,
-    Whitespace,
+    json_error_message, json_schema, json_schema_lenient, FormatMode, GrammarError, PropertyOrder,
+    SchemaOptions, Spelling, Whitespace,
 };
 
 /// A constraint of one of the kinds formwork compiles.
@@ -121,9 +119,7 @@ impl ConstraintArgs {
                 })
                 .map_err(|e| format!("{path}: {e}"))?;
                 if let Some(ddl) = &self.sql_schema {
-                    use formwork::frontend::pest::sql::{
-                        restrict_to_schema, scope_to_tables, SqlSchema,
-                    };
+                    use formwork::sql::{restrict_to_schema, scope_to_tables, SqlSchema};
                     let ddl = read_file(ddl)
                         .map_err(|e| format!("cannot read SQL schema file {ddl}: {e}"))?;
                     let schema = SqlSchema::parse(&ddl).map_err(|e| e.to_string())?;

@@ -1,8 +1,7 @@
 //! Reading the command line's inputs: files and stdin (bounded in size),
 //! inline-or-file JSON Schemas, tokenizers.
 
-use formwork::error::json_error_message;
-use formwork::Vocabulary;
+use formwork::{json_error_message, Vocabulary};
 
 /// The tokenizer at `path`; `eos`, if not empty, replaces its EOS tokens
 /// (names or ids).

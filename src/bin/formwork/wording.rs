@@ -6,7 +6,7 @@
 //! each such phrase is replaced by the flag that does the same; the rest of
 //! the message, and the exit code, stay as they are.
 
-use formwork::budget::Stage;
+use formwork::Stage;
 
 /// Library phrases and their command-line wording (besides the budget
 /// stages, which [`cli_message`] takes from [`Stage::knob`]).

@@ -15,7 +15,7 @@
 //! compile in SQLite only most of the time (see the README for the rate).
 //!
 //! ```
-//! use formwork::frontend::pest::sql::{restrict_to_schema, SqlSchema};
+//! use formwork::sql::{restrict_to_schema, SqlSchema};
 //! let schema = SqlSchema::parse("CREATE TABLE singer (id INTEGER PRIMARY KEY, name TEXT);").unwrap();
 //! assert_eq!(schema.tables[0].columns, ["id", "name"]);
 //! let mut g = formwork::pest_grammar(r#"
@@ -47,7 +47,7 @@ pub struct SqlSchema {
 
 /// Words that must be quoted when used as names (the keywords of
 /// `grammars/sql.pest`).
-pub const KEYWORDS: &[&str] = &[
+pub(crate) const KEYWORDS: &[&str] = &[
     "all",
     "and",
     "as",
@@ -232,7 +232,7 @@ fn unquote(s: &str) -> String {
 }
 
 /// Keywords that SQLite also accepts as plain names (its fallback tokens).
-pub const FALLBACK_KEYWORDS: &[&str] =
+pub(crate) const FALLBACK_KEYWORDS: &[&str] =
     &["asc", "by", "cast", "desc", "end", "glob", "like", "offset"];
 
 /// How `name` is written in a query: as it is if it is a plain identifier

@@ -7,7 +7,7 @@ use super::options::SchemaOptions;
 use crate::error::GrammarError;
 use crate::grammar::Grammar;
 use serde_json::Value;
-/// A keyword that [`compile_lenient`] left out, and why.
+/// A keyword that [`json_schema_lenient`](crate::json_schema_lenient) left out, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchemaWarning {
     /// JSON pointer of the keyword in the schema.

@@ -109,11 +109,7 @@ mod values;
 mod witness;
 
 pub use lenient::SchemaWarning;
-pub use options::{
-    FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace, EXP_WINDOW, INT_EXP_LIMIT,
-    MAX_ENUM_NUMBERS, MAX_ENUM_OBJECT_KEYS, MAX_ITEMS_BOUND, MAX_PLAIN_STRING_BOUND,
-    MAX_STRING_BOUND,
-};
+pub use options::{FormatMode, PropertyOrder, SchemaOptions, Spelling, Whitespace};
 
 pub(crate) use number::Decimal;
 pub(crate) use values::same_value;

@@ -1,32 +1,26 @@
 //! The options of the JSON Schema compiler and its documented limits.
 
-use super::number;
 use serde_json::Value;
 
-/// Written exponents around 0 within which every spelling of a number is
-/// decided exactly (see the `number` submodule).
-pub const EXP_WINDOW: i32 = number::EXP_WINDOW as i32;
-/// Fraction digits and negative exponents handled exactly for `integer`.
-pub const INT_EXP_LIMIT: u32 = 20;
 /// Most numbers one `enum` may list. Each number is a lexeme of its own,
 /// the regex of all its spellings (about 40 exponents), and a lexer state
 /// holding thousands of them costs about 100 KB of tables each; strings, by
 /// contrast, share one trie however many there are.
-pub const MAX_ENUM_NUMBERS: usize = 2_000;
+pub(super) const MAX_ENUM_NUMBERS: usize = 2_000;
 /// Largest object `const`/`enum` value spelled as a choice of key orders;
 /// larger ones (up to [`MAX_COUNTED_ONCE`] keys) are counted any-order lists.
-pub const MAX_ENUM_OBJECT_KEYS: usize = 4;
+pub(super) const MAX_ENUM_OBJECT_KEYS: usize = 4;
 /// Largest `minLength` compiled into a lexeme together with a `pattern` or
 /// an exclusion: the intersection is built lazily, but checking that it is
 /// not empty searches for a first match, which is that many code points
 /// away. (`maxLength` goes up to [`MAX_PLAIN_STRING_BOUND`] either way.)
-pub const MAX_STRING_BOUND: u64 = 10_000;
+pub(super) const MAX_STRING_BOUND: u64 = 10_000;
 /// Largest finite `maxLength` / `minLength` of a string with no `pattern`:
 /// its lexeme counts code points without a state per count (see the lexer's
 /// counted lexemes), so the bound is only limited by state numbering.
-pub const MAX_PLAIN_STRING_BOUND: u64 = 1_000_000;
+pub(super) const MAX_PLAIN_STRING_BOUND: u64 = 1_000_000;
 /// Largest finite `maxItems` / `minItems` (and prefix length) compiled.
-pub const MAX_ITEMS_BOUND: u64 = 2_000;
+pub(super) const MAX_ITEMS_BOUND: u64 = 2_000;
 /// Most `patternProperties` in one object (keys are split by the subset of
 /// patterns they match: 2^n classes).
 pub(super) const MAX_PATTERN_PROPERTIES: usize = 6;
