@@ -25,7 +25,8 @@
 //! * per tokenizer: [`TokenEnv`], [`Vocabulary`], [`TokenId`], [`TokenTrie`],
 //!   [`DfaCache`];
 //! * per constraint and sequence: [`CompiledGrammar`], [`CompileBuilder`],
-//!   [`Matcher`], [`TokenMask`], [`Budget`], [`Stage`];
+//!   [`Matcher`], [`TokenMask`], [`Budget`], [`Stage`], and for a batch
+//!   [`compute_masks`] and [`try_compute_masks`] (in parallel, with rayon);
 //! * errors: [`GrammarError`], [`MatcherError`], [`VocabError`],
 //!   [`ModelError`], [`json_error_message`].
 //!
@@ -50,6 +51,7 @@
 //! # Ok(()) }
 //! ```
 
+mod batch;
 mod budget;
 mod compiled;
 mod error;
@@ -74,6 +76,7 @@ mod token_env;
 mod trie;
 mod vocab;
 
+pub use batch::{compute_masks, try_compute_masks};
 pub use budget::{Budget, Stage};
 pub use compiled::{CompileBuilder, CompiledGrammar};
 pub use error::{json_error_message, GrammarError, MatcherError, ModelError, VocabError};

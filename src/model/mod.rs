@@ -144,6 +144,39 @@ impl GgufModel {
     }
 }
 
+/// The vocabulary stored in a GGUF file's `tokenizer.ggml.*` metadata,
+/// read without loading the weights (byte-level BPE models only, as
+/// [`GgufModel::vocabulary`]). Its logits width is the output tensor's
+/// rows when the model pads its vocabulary.
+pub fn gguf_vocabulary(path: impl AsRef<Path>) -> Result<Vocabulary, ModelError> {
+    let path = path.as_ref();
+    let load = |message: String| ModelError::Load {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut f = std::fs::File::open(path).map_err(|e| load(format!("cannot open: {e}")))?;
+    gguf_check::check_header(&mut f).map_err(|e| load(format!("refused: {e}")))?;
+    f.rewind().map_err(|e| load(format!("cannot read: {e}")))?;
+    let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gguf_file::Content::read(&mut f)
+    }))
+    .map_err(|_| load("not a valid GGUF file (candle's reader panicked on it)".into()))?
+    .map_err(|e| load(format!("not a valid GGUF file ({e})")))?;
+    let vocab = gguf_tokenizer::vocabulary_from_gguf(&content.metadata, path)?;
+    let width = content
+        .tensor_infos
+        .get("output.weight")
+        .or_else(|| content.tensor_infos.get("token_embd.weight"))
+        .and_then(|t| t.shape.dims().first().copied())
+        .unwrap_or(0);
+    if width > vocab.len() {
+        return vocab
+            .with_logits_width(width)
+            .map_err(|e| load(e.to_string()));
+    }
+    Ok(vocab)
+}
+
 /// Most tokens fed to the model in one pass. A longer run (a long prompt)
 /// goes in batches of this many, each attending to the cache of the ones
 /// before: attention then holds `BATCH × position` scores per head instead
