@@ -1,4 +1,4 @@
-"""The README's Python examples run and print schema-valid JSON."""
+"""The Python examples of the README and docs/python.md run and print schema-valid JSON."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from conftest import ROOT
 
 
 def test_readme_python_examples():
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    text = "".join((ROOT / f).read_text() for f in ("README.md", "docs/python.md"))
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
     assert blocks
     for code in blocks:
         if "transformers" in code and importlib.util.find_spec("transformers") is None:
