@@ -67,20 +67,11 @@ impl GgufModel {
             path: path.to_path_buf(),
             message,
         };
-        let mut f = std::fs::File::open(path).map_err(|e| load(format!("cannot open: {e}")))?;
+        let (mut f, content) = read_header(path)?;
         let file_len = f
             .metadata()
             .map_err(|e| load(format!("cannot open: {e}")))?
             .len();
-        gguf_check::check_header(&mut f).map_err(|e| load(format!("refused: {e}")))?;
-        f.rewind().map_err(|e| load(format!("cannot read: {e}")))?;
-        // The header check covers what is known to panic in candle's
-        // reader (a zero alignment); anything else is still an error.
-        let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            gguf_file::Content::read(&mut f)
-        }))
-        .map_err(|_| load("not a valid GGUF file (candle's reader panicked on it)".into()))?
-        .map_err(|e| load(format!("not a valid GGUF file ({e})")))?;
         let arch = content
             .metadata
             .get("general.architecture")
@@ -101,12 +92,7 @@ impl GgufModel {
             .min(MAX_SEQ_LEN);
         gguf_check::check_model(&content, file_len).map_err(|e| load(format!("refused: {e}")))?;
         let metadata = content.metadata.clone();
-        let width = content
-            .tensor_infos
-            .get("output.weight")
-            .or_else(|| content.tensor_infos.get("token_embd.weight"))
-            .and_then(|t| t.shape.dims().first().copied())
-            .unwrap_or(0);
+        let width = logits_width(&content);
         // `check_model` covers what is known to size buffers; a panic on
         // some other inconsistency is still an error, not an abort.
         let weights = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -154,27 +140,47 @@ pub fn gguf_vocabulary(path: impl AsRef<Path>) -> Result<Vocabulary, ModelError>
         path: path.to_path_buf(),
         message,
     };
-    let mut f = std::fs::File::open(path).map_err(|e| load(format!("cannot open: {e}")))?;
-    gguf_check::check_header(&mut f).map_err(|e| load(format!("refused: {e}")))?;
-    f.rewind().map_err(|e| load(format!("cannot read: {e}")))?;
-    let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        gguf_file::Content::read(&mut f)
-    }))
-    .map_err(|_| load("not a valid GGUF file (candle's reader panicked on it)".into()))?
-    .map_err(|e| load(format!("not a valid GGUF file ({e})")))?;
+    let (_, content) = read_header(path)?;
     let vocab = gguf_tokenizer::vocabulary_from_gguf(&content.metadata, path)?;
-    let width = content
-        .tensor_infos
-        .get("output.weight")
-        .or_else(|| content.tensor_infos.get("token_embd.weight"))
-        .and_then(|t| t.shape.dims().first().copied())
-        .unwrap_or(0);
+    let width = logits_width(&content);
     if width > vocab.len() {
         return vocab
             .with_logits_width(width)
             .map_err(|e| load(e.to_string()));
     }
     Ok(vocab)
+}
+
+/// Opens a GGUF file and reads its metadata and tensor table (not the
+/// weights), after [`gguf_check::check_header`] has walked the header. The
+/// file is returned positioned after the table, where the weights start.
+fn read_header(path: &Path) -> Result<(std::fs::File, gguf_file::Content), ModelError> {
+    let load = |message: String| ModelError::Load {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut f = std::fs::File::open(path).map_err(|e| load(format!("cannot open: {e}")))?;
+    gguf_check::check_header(&mut f).map_err(|e| load(format!("refused: {e}")))?;
+    f.rewind().map_err(|e| load(format!("cannot read: {e}")))?;
+    // The header check covers what is known to panic in candle's reader (a
+    // zero alignment); anything else is still an error.
+    let content = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gguf_file::Content::read(&mut f)
+    }))
+    .map_err(|_| load("not a valid GGUF file (candle's reader panicked on it)".into()))?
+    .map_err(|e| load(format!("not a valid GGUF file ({e})")))?;
+    Ok((f, content))
+}
+
+/// The logits width: the rows of the output (or tied embedding) tensor,
+/// which may exceed the tokenizer's token count; 0 if neither is present.
+fn logits_width(content: &gguf_file::Content) -> usize {
+    content
+        .tensor_infos
+        .get("output.weight")
+        .or_else(|| content.tensor_infos.get("token_embd.weight"))
+        .and_then(|t| t.shape.dims().first().copied())
+        .unwrap_or(0)
 }
 
 /// Most tokens fed to the model in one pass. A longer run (a long prompt)
