@@ -26,7 +26,8 @@
 //!   [`DfaCache`];
 //! * per constraint and sequence: [`CompiledGrammar`], [`CompileBuilder`],
 //!   [`Matcher`], [`TokenMask`], [`Budget`], [`Stage`], and for a batch
-//!   [`compute_masks`] and [`try_compute_masks`] (in parallel, with rayon);
+//!   [`compute_masks`], [`try_compute_masks`], [`try_compute_masks_into`]
+//!   and [`try_compute_masks_with`] (in parallel, with rayon);
 //! * errors: [`GrammarError`], [`MatcherError`], [`VocabError`],
 //!   [`ModelError`], [`json_error_message`].
 //!
@@ -76,7 +77,7 @@ mod token_env;
 mod trie;
 mod vocab;
 
-pub use batch::{compute_masks, try_compute_masks};
+pub use batch::{compute_masks, try_compute_masks, try_compute_masks_into, try_compute_masks_with};
 pub use budget::{Budget, Stage};
 pub use compiled::{CompileBuilder, CompiledGrammar};
 pub use error::{json_error_message, GrammarError, MatcherError, ModelError, VocabError};

@@ -566,6 +566,9 @@ fn compile(
 struct Matcher {
     inner: formwork::Matcher,
     compiled: Py<CompiledGrammar>,
+    /// The last mask, reused from call to call so that a step allocates
+    /// nothing (see `formwork::try_compute_masks_into`).
+    scratch: formwork::TokenMask,
 }
 
 /// A C-contiguous int32 bitmask (numpy array, or a CPU torch tensor
@@ -668,9 +671,11 @@ impl Matcher {
         let c = compiled.get();
         let env = c.tokenizer.get().env.clone();
         let inner = guarded(|| Ok(formwork::Matcher::new(c.compiled.clone(), &env)))?;
+        let scratch = formwork::TokenMask::new(inner.vocabulary().logits_width());
         Ok(Matcher {
             inner,
             compiled: compiled.clone().unbind(),
+            scratch,
         })
     }
 
@@ -694,9 +699,9 @@ impl Matcher {
             )));
         }
         self.check_live()?;
-        let inner = &mut self.inner;
-        let mask = py.detach(|| guarded(|| inner.try_compute_mask().map_err(matcher_err)))?;
-        write_row(&arr, index, mask.as_words())
+        let (inner, scratch) = (&mut self.inner, &mut self.scratch);
+        py.detach(|| guarded(|| inner.try_compute_mask_into(scratch).map_err(matcher_err)))?;
+        write_row(&arr, index, self.scratch.as_words())
     }
 
     /// Accepts token `id` if the grammar allows it: True, and the state
@@ -803,6 +808,7 @@ impl Matcher {
         Ok(Matcher {
             inner: guarded(|| Ok(self.inner.clone()))?,
             compiled: self.compiled.clone_ref(py),
+            scratch: self.scratch.clone(),
         })
     }
 
@@ -858,10 +864,38 @@ fn fill_next_token_bitmask_batch(
     for m in &refs {
         m.check_live()?;
     }
+    let mut rw = arr.try_readwrite().map_err(|e| {
+        BitmaskError::new_err(format!(
+            "the bitmask cannot be written (read-only or in use): {e}"
+        ))
+    })?;
+    let slice = rw
+        .as_slice_mut()
+        .map_err(|_| BitmaskError::new_err("the bitmask must be C-contiguous"))?;
+    let mut rows: Vec<Option<&mut [i32]>> = slice.chunks_mut(words).map(Some).collect();
+    let mut sinks = Vec::with_capacity(indices.len());
+    for &row in &indices {
+        sinks.push(rows[row].take().ok_or_else(|| {
+            BitmaskError::new_err(format!("row {row} appears twice in the indices"))
+        })?);
+    }
     let mut inner: Vec<&mut formwork::Matcher> = refs.iter_mut().map(|m| &mut m.inner).collect();
-    let masks = py.detach(|| guarded(|| Ok(formwork::try_compute_masks(&mut inner))))?;
-    for (mask, &row) in masks.into_iter().zip(&indices) {
-        write_row(&arr, row, mask.map_err(matcher_err)?.as_words())?;
+    // Each mask is copied into its row by the thread that computed it.
+    let status = py.detach(|| {
+        guarded(|| {
+            Ok(formwork::try_compute_masks_with(
+                &mut inner,
+                &mut sinks,
+                |mask, row| {
+                    for (d, &s) in row.iter_mut().zip(mask.as_words()) {
+                        *d = s as i32;
+                    }
+                },
+            ))
+        })
+    })?;
+    for r in status {
+        r.map_err(matcher_err)?;
     }
     Ok(())
 }

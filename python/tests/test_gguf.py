@@ -4,25 +4,12 @@ GGUF metadata encodes and masks like the vendored tokenizer.json."""
 
 from __future__ import annotations
 
-import os
-import pathlib
-
 import numpy as np
 import pytest
 from conftest import DATA
+from model_files import cached_model
 
 import formwork
-
-
-def cached_model() -> pathlib.Path | None:
-    if os.environ.get("FORMWORK_CACHE"):
-        cache = pathlib.Path(os.environ["FORMWORK_CACHE"])
-    elif os.environ.get("XDG_CACHE_HOME"):
-        cache = pathlib.Path(os.environ["XDG_CACHE_HOME"]) / "formwork"
-    else:
-        cache = pathlib.Path.home() / ".cache" / "formwork"
-    path = cache / "smollm2-135m-instruct" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return path if path.exists() else None
 
 
 def test_from_gguf_matches_tokenizer_json():

@@ -10,7 +10,7 @@ import json
 import jsonschema
 import pytest
 from conftest import DATA
-from test_gguf import cached_model
+from model_files import cached_model
 
 import formwork
 
