@@ -91,7 +91,7 @@ def run_hf(cases, constrained: bool, batch: int):
             compiled = [
                 formwork.compile(formwork.Grammar.json_schema(c["schema"]), ours) for c in group
             ]
-            procs = [Timed(LogitsProcessor(compiled))]
+            procs = [Timed(LogitsProcessor(compiled, max_new_tokens=MAX_TOKENS))]
         t = time.perf_counter()
         with torch.inference_mode():
             out = model.generate(
@@ -128,7 +128,7 @@ def run_llama_cpp(cases, constrained: bool):
         procs = []
         if constrained:
             compiled = formwork.compile(formwork.Grammar.json_schema(case["schema"]), ours)
-            procs = [Timed(LogitsProcessor(compiled))]
+            procs = [Timed(LogitsProcessor(compiled, max_tokens=MAX_TOKENS))]
         t = time.perf_counter()
         out = llm.create_chat_completion(
             [{"role": "user", "content": case["prompt"]}],

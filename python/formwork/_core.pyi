@@ -113,8 +113,11 @@ def compile(grammar: Grammar, tokenizer: Tokenizer) -> CompiledGrammar:
 class Matcher:
     """One sequence's state under a compiled grammar."""
 
-    def __init__(self, compiled: CompiledGrammar) -> None:
-        """A matcher at the start of ``compiled``."""
+    def __init__(self, compiled: CompiledGrammar, max_tokens: int | None = None) -> None:
+        """A matcher at the start of ``compiled``. With ``max_tokens``, the
+        masks steer the output to end, complete, within that many accepted
+        tokens (near the limit only the shortest completion's next token is
+        allowed): pass the engine's own ``max_tokens``."""
     def fill_next_token_bitmask(self, bitmask: Any, index: int = 0) -> None:
         """Writes the allowed next tokens into row ``index`` of an int32 bitmask, in place."""
     def accept_token(self, id: int) -> bool:

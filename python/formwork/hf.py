@@ -42,9 +42,16 @@ class LogitsProcessor:
     model's whole logits width.
     """
 
-    def __init__(self, compiled: CompiledGrammar | Sequence[CompiledGrammar]) -> None:
-        """A processor for ``compiled`` (one grammar, or one per prompt)."""
+    def __init__(
+        self,
+        compiled: CompiledGrammar | Sequence[CompiledGrammar],
+        max_new_tokens: int | None = None,
+    ) -> None:
+        """A processor for ``compiled`` (one grammar, or one per prompt).
+        Give ``generate``'s ``max_new_tokens`` so the output closes, valid,
+        within it rather than being cut off (see ``Matcher``)."""
         self._compiled = [compiled] if isinstance(compiled, CompiledGrammar) else list(compiled)
+        self._max_new_tokens = max_new_tokens
         if not self._compiled:
             raise ValueError("LogitsProcessor needs at least one compiled grammar")
         self.reset()
@@ -66,7 +73,9 @@ class LogitsProcessor:
                     f"{rows} rows cannot be split among {len(self._compiled)} grammars"
                 )
             per = rows // len(self._compiled)
-            self.matchers = [Matcher(self._compiled[r // per]) for r in range(rows)]
+            self.matchers = [
+                Matcher(self._compiled[r // per], self._max_new_tokens) for r in range(rows)
+            ]
             width = self._compiled[0].tokenizer.vocab_size
             self._bitmask = torch.from_numpy(allocate_token_bitmask(rows, width))
         else:

@@ -48,21 +48,24 @@ class LogitsProcessor:
     compiled grammar allows. Compile the grammar for ``tokenizer_for(llm)``.
     """
 
-    def __init__(self, compiled: CompiledGrammar) -> None:
-        """A processor for ``compiled``."""
+    def __init__(self, compiled: CompiledGrammar, max_tokens: int | None = None) -> None:
+        """A processor for ``compiled``. Give the completion's ``max_tokens``
+        so the output closes, valid, within it rather than being cut off
+        (see ``Matcher``)."""
         self._compiled = compiled
+        self._max_tokens = max_tokens
         self._bitmask = allocate_token_bitmask(1, compiled.tokenizer.vocab_size)
         self.reset()
 
     def reset(self) -> None:
         """Forgets the current completion."""
-        self.matcher = Matcher(self._compiled)
+        self.matcher = Matcher(self._compiled, self._max_tokens)
         # The tokens of the previous call, and where the output began.
         self._seen: np.ndarray | None = None
         self._start = 0
 
     def _restart(self, ids: np.ndarray) -> None:
-        self.matcher = Matcher(self._compiled)
+        self.matcher = Matcher(self._compiled, self._max_tokens)
         self._start = len(ids)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:

@@ -207,7 +207,8 @@ class LogitsProcessor(_VllmLogitsProcessor):
             constraint = constraint_of(params.extra_args)
             if constraint is None:
                 return None
-            return _Row(Matcher(self._compile(constraint)), output)
+            # The output closes, valid, within the request's max_tokens.
+            return _Row(Matcher(self._compile(constraint), params.max_tokens), output)
         except (FormworkError, TypeError, ValueError) as e:
             log.warning("formwork: %s; the request will end with EOS", e)
             return _Row(None, output)

@@ -18,6 +18,9 @@ use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
+mod limit;
+use limit::TokenLimit;
+
 create_exception!(
     _core,
     FormworkError,
@@ -569,6 +572,8 @@ struct Matcher {
     /// The last mask, reused from call to call so that a step allocates
     /// nothing (see `formwork::try_compute_masks_into`).
     scratch: formwork::TokenMask,
+    /// The token limit the output must close within, if one was given.
+    limit: Option<TokenLimit>,
 }
 
 /// A C-contiguous int32 bitmask (numpy array, or a CPU torch tensor
@@ -638,6 +643,17 @@ fn write_row(arr: &Bound<'_, PyArrayDyn<i32>>, row: usize, words: &[u32]) -> PyR
     Ok(())
 }
 
+/// The token `limit` forces next, if any.
+fn forced_by_limit(
+    m: &mut formwork::Matcher,
+    limit: &mut Option<TokenLimit>,
+) -> PyResult<Option<u32>> {
+    match limit {
+        Some(l) => l.forced(m).map_err(matcher_err),
+        None => Ok(None),
+    }
+}
+
 impl Matcher {
     fn check_live(&self) -> PyResult<()> {
         if self.inner.is_stopped() {
@@ -665,9 +681,13 @@ impl Matcher {
 
 #[pymethods]
 impl Matcher {
-    /// A matcher at the start of `compiled`.
+    /// A matcher at the start of `compiled`. With `max_tokens`, the masks
+    /// steer the output to end, complete, within that many accepted tokens:
+    /// near the limit they allow only the next token of the shortest
+    /// completion (pass the engine's own `max_tokens`).
     #[new]
-    fn new(compiled: &Bound<'_, CompiledGrammar>) -> PyResult<Matcher> {
+    #[pyo3(signature = (compiled, max_tokens=None))]
+    fn new(compiled: &Bound<'_, CompiledGrammar>, max_tokens: Option<usize>) -> PyResult<Matcher> {
         let c = compiled.get();
         let env = c.tokenizer.get().env.clone();
         let inner = guarded(|| Ok(formwork::Matcher::new(c.compiled.clone(), &env)))?;
@@ -676,6 +696,7 @@ impl Matcher {
             inner,
             compiled: compiled.clone().unbind(),
             scratch,
+            limit: max_tokens.map(TokenLimit::new),
         })
     }
 
@@ -699,8 +720,17 @@ impl Matcher {
             )));
         }
         self.check_live()?;
-        let (inner, scratch) = (&mut self.inner, &mut self.scratch);
-        py.detach(|| guarded(|| inner.try_compute_mask_into(scratch).map_err(matcher_err)))?;
+        let (inner, scratch, limit) = (&mut self.inner, &mut self.scratch, &mut self.limit);
+        py.detach(|| {
+            guarded(|| {
+                if let Some(t) = forced_by_limit(inner, limit)? {
+                    scratch.clear();
+                    scratch.insert(t);
+                    return Ok(());
+                }
+                inner.try_compute_mask_into(scratch).map_err(matcher_err)
+            })
+        })?;
         write_row(&arr, index, self.scratch.as_words())
     }
 
@@ -800,6 +830,9 @@ impl Matcher {
         let env = c.tokenizer.get().env.clone();
         let _ = py;
         self.inner = guarded(|| Ok(formwork::Matcher::new(c.compiled.clone(), &env)))?;
+        if let Some(limit) = &mut self.limit {
+            limit.reset();
+        }
         Ok(())
     }
 
@@ -809,6 +842,7 @@ impl Matcher {
             inner: guarded(|| Ok(self.inner.clone()))?,
             compiled: self.compiled.clone_ref(py),
             scratch: self.scratch.clone(),
+            limit: self.limit.clone(),
         })
     }
 
@@ -874,12 +908,21 @@ fn fill_next_token_bitmask_batch(
         .map_err(|_| BitmaskError::new_err("the bitmask must be C-contiguous"))?;
     let mut rows: Vec<Option<&mut [i32]>> = slice.chunks_mut(words).map(Some).collect();
     let mut sinks = Vec::with_capacity(indices.len());
-    for &row in &indices {
-        sinks.push(rows[row].take().ok_or_else(|| {
+    let mut inner: Vec<&mut formwork::Matcher> = Vec::with_capacity(indices.len());
+    for (m, &row) in refs.iter_mut().zip(&indices) {
+        let sink = rows[row].take().ok_or_else(|| {
             BitmaskError::new_err(format!("row {row} appears twice in the indices"))
-        })?);
+        })?;
+        let m = &mut **m;
+        // Rows a token limit forces are written here (rare: near the limit).
+        if let Some(t) = forced_by_limit(&mut m.inner, &mut m.limit)? {
+            sink.fill(0);
+            sink[t as usize / 32] = (1u32 << (t % 32)) as i32;
+            continue;
+        }
+        sinks.push(sink);
+        inner.push(&mut m.inner);
     }
-    let mut inner: Vec<&mut formwork::Matcher> = refs.iter_mut().map(|m| &mut m.inner).collect();
     // Each mask is copied into its row by the thread that computed it.
     let status = py.detach(|| {
         guarded(|| {

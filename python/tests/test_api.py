@@ -265,3 +265,55 @@ def test_every_public_name_has_a_docstring():
         for attr, value in vars(obj).items() if isinstance(obj, type) else []:
             if not attr.startswith("_"):
                 assert getattr(value, "__doc__", None), f"{name}.{attr}"
+
+
+def test_max_tokens_closes_the_output(gpt2):
+    """A 'model' that never chooses to stop (it takes the allowed token with
+    the highest id among those without a ``]``, else any, never EOS) still
+    ends with complete output within max_tokens; without the limit it runs
+    on."""
+    schema = {"type": "array", "items": {"type": "number"}}
+    compiled = formwork.compile(formwork.Grammar.json_schema(schema), gpt2)
+    eos = set(gpt2.eos_token_ids)
+    bitmask = formwork.allocate_token_bitmask(1, gpt2.vocab_size)
+
+    def choose(allowed: list[int]) -> int:
+        free = [t for t in allowed if t not in eos]
+        going = [t for t in free if b"]" not in gpt2.token_bytes(t)]
+        return max(going or free)
+
+    def run(m: formwork.Matcher, steps: int) -> list[int]:
+        out: list[int] = []
+        for _ in range(steps):
+            m.fill_next_token_bitmask(bitmask)
+            bits = np.unpackbits(bitmask[0].view(np.uint8), bitorder="little")
+            allowed = [int(t) for t in np.flatnonzero(bits)]
+            if allowed == [next(iter(eos))]:
+                break
+            pick = choose(allowed)
+            assert m.accept_token(pick)
+            out.append(pick)
+        return out
+
+    for limit in (6, 24, 60):
+        m = formwork.Matcher(compiled, max_tokens=limit)
+        tokens = run(m, 200)
+        assert len(tokens) <= limit
+        assert m.is_accepting(), b"".join(gpt2.token_bytes(t) for t in tokens)
+        json.loads(b"".join(gpt2.token_bytes(t) for t in tokens))
+        # The batch call follows the same limit.
+        ms = [formwork.Matcher(compiled, max_tokens=limit) for _ in range(2)]
+        batch = formwork.allocate_token_bitmask(2, gpt2.vocab_size)
+        for _ in range(limit + 1):
+            formwork.fill_next_token_bitmask_batch(ms, batch)
+            assert (batch[0] == batch[1]).all()
+            bits = np.unpackbits(batch[0].view(np.uint8), bitorder="little")
+            allowed = [int(t) for t in np.flatnonzero(bits)]
+            if set(allowed) <= eos:
+                break
+            pick = choose(allowed)
+            for mm in ms:
+                assert mm.accept_token(pick)
+        assert all(mm.is_accepting() for mm in ms)
+    unlimited = formwork.Matcher(compiled)
+    assert len(run(unlimited, 100)) == 100 and not unlimited.is_accepting()
