@@ -1,4 +1,5 @@
-"""The Python examples of the README and docs/python.md run and print JSON.
+"""The Python examples of the README and docs/python.md run and print JSON
+(a line of their output starts with ``{``).
 
 Each ```python block is one test. A block that imports an engine
 (transformers, llama_cpp, vllm) runs in the venv that has it, and is
@@ -57,4 +58,5 @@ def test_example_runs(code: str):
         env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
     )
     assert out.returncode == 0, out.stderr[-4000:]
-    assert out.stdout.strip().startswith("{"), out.stdout
+    # The example's own output (engines such as vLLM also log to stdout).
+    assert any(line.startswith("{") for line in out.stdout.splitlines()), out.stdout[-4000:]
