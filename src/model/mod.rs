@@ -19,8 +19,10 @@
 pub mod fetch;
 mod gguf_check;
 mod gguf_tokenizer;
+mod requant;
 
 pub use gguf_check::limits as gguf_limits;
+pub use requant::MAX_REQUANTIZED_BYTES;
 
 use crate::error::ModelError;
 use crate::vocab::Vocabulary;
@@ -58,10 +60,36 @@ fn candle_err(path: &Path) -> impl Fn(candle_core::Error) -> ModelError + '_ {
     }
 }
 
+/// How [`GgufModel::load_with`] loads a file.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Convert Q4_1 weights to Q8_0 at load, for candle's SIMD kernels (on
+    /// by default; see [`MAX_REQUANTIZED_BYTES`]). The outputs stay the
+    /// same in practice: Q8_0's rounding is a fraction of Q4_1's.
+    pub requantize_q4_1: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            requantize_q4_1: true,
+        }
+    }
+}
+
 impl GgufModel {
-    /// Loads a GGUF file. A missing or unreadable file, a file that is not
-    /// GGUF, or an architecture other than llama is a clear error.
+    /// Loads a GGUF file with the default [`LoadOptions`]. A missing or
+    /// unreadable file, a file that is not GGUF, or an architecture other
+    /// than llama is a clear error.
     pub fn load(path: impl AsRef<Path>) -> Result<GgufModel, ModelError> {
+        GgufModel::load_with(path, &LoadOptions::default())
+    }
+
+    /// Loads a GGUF file as `options` say.
+    pub fn load_with(
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+    ) -> Result<GgufModel, ModelError> {
         let path = path.as_ref();
         let load = |message: String| ModelError::Load {
             path: path.to_path_buf(),
@@ -95,8 +123,16 @@ impl GgufModel {
         let width = logits_width(&content);
         // `check_model` covers what is known to size buffers; a panic on
         // some other inconsistency is still an error, not an abort.
+        let q4_1 = requant::q4_1_bytes(&content);
+        let requantize =
+            options.requantize_q4_1 && q4_1 > 0 && q4_1 <= requant::MAX_REQUANTIZED_BYTES;
         let weights = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            ModelWeights::from_gguf(content, &mut f, &Device::Cpu)
+            if requantize {
+                let (table, mut image) = requant::requantize(&content, &mut f)?;
+                ModelWeights::from_gguf(table, &mut image, &Device::Cpu)
+            } else {
+                ModelWeights::from_gguf(content, &mut f, &Device::Cpu)
+            }
         }))
         .map_err(|_| load("candle panicked reading the weights; the file is inconsistent".into()))?
         .map_err(candle_err(path))?;

@@ -1,0 +1,141 @@
+//! Model runtime speed and agreement: the default model's forward pass,
+//! prompt and greedy decoding, unconstrained, timed in CPU time (so that
+//! load from other jobs cancels out), with Q4_1 weights as the file has
+//! them and requantized to Q8_0 at load (`LoadOptions::requantize_q4_1`).
+//! Prints CPU ms per prompt token and per decoded token for each, and how
+//! often their greedy tokens agree, over the first prompts of
+//! `tests/data/prompts.jsonl`.
+//!
+//! `cargo run --release --example runtime [-- PROMPTS [TOKENS [DUMP.json]]]` (default 8 prompts,
+//! 64 tokens). DUMP.json gets the prompts' token ids and both runs' greedy tokens, for
+//! `python/benches/llama_cpp_runtime.py --ids DUMP.json`.
+//! Threads: `RAYON_NUM_THREADS` (candle's matrix products run on rayon).
+
+use formwork::model::fetch::{default_model, FetchConfig};
+use formwork::model::{apply_chat_template, GgufModel, LanguageModel, LoadOptions};
+use std::time::Instant;
+
+fn cpu_seconds() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn argmax(v: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+struct Run {
+    prompt_tokens: usize,
+    prompt_cpu: f64,
+    decode_tokens: usize,
+    decode_cpu: f64,
+    wall: f64,
+    outputs: Vec<Vec<u32>>,
+}
+
+fn run(model: &mut GgufModel, prompts: &[Vec<u32>], tokens: usize) -> Run {
+    let mut r = Run {
+        prompt_tokens: 0,
+        prompt_cpu: 0.0,
+        decode_tokens: 0,
+        decode_cpu: 0.0,
+        wall: 0.0,
+        outputs: vec![],
+    };
+    let start = Instant::now();
+    for p in prompts {
+        let c = cpu_seconds();
+        let mut logits = model.forward(p, 0).unwrap();
+        r.prompt_cpu += cpu_seconds() - c;
+        r.prompt_tokens += p.len();
+        let mut out = vec![];
+        let c = cpu_seconds();
+        for i in 0..tokens {
+            let t = argmax(&logits);
+            out.push(t);
+            logits = model.forward(&[t], p.len() + i).unwrap();
+        }
+        r.decode_cpu += cpu_seconds() - c;
+        r.decode_tokens += tokens;
+        r.outputs.push(out);
+    }
+    r.wall = start.elapsed().as_secs_f64();
+    r
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let n_prompts: usize = args.get(1).map_or(Ok(8), |s| s.parse())?;
+    let tokens: usize = args.get(2).map_or(Ok(64), |s| s.parse())?;
+    let path = default_model(&FetchConfig::from_env())?;
+    let lines = include_str!("../tests/data/prompts.jsonl");
+    let mut runs = vec![];
+    let mut prompt_ids = vec![];
+    for requantize in [false, true] {
+        let t = Instant::now();
+        let mut model = GgufModel::load_with(
+            &path,
+            &LoadOptions {
+                requantize_q4_1: requantize,
+            },
+        )?;
+        let load = t.elapsed().as_secs_f64();
+        let template = model.chat_template().map(str::to_string);
+        let vocab = model.vocabulary()?;
+        let prompts: Vec<Vec<u32>> = lines
+            .lines()
+            .take(n_prompts)
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let text =
+                    apply_chat_template(template.as_deref(), None, v["prompt"].as_str().unwrap());
+                vocab.encode(&text).unwrap()
+            })
+            .collect();
+        let r = run(&mut model, &prompts, tokens);
+        prompt_ids = prompts;
+        println!(
+            "{}: load {:.2} s; prompt {:.2} CPU ms/token ({} tokens); decode {:.2} CPU ms/token \
+             ({:.1} tokens/CPU-s; {} tokens); wall {:.1} s",
+            if requantize {
+                "Q4_1 -> Q8_0"
+            } else {
+                "Q4_1 as is"
+            },
+            load,
+            1e3 * r.prompt_cpu / r.prompt_tokens as f64,
+            r.prompt_tokens,
+            1e3 * r.decode_cpu / r.decode_tokens as f64,
+            r.decode_tokens as f64 / r.decode_cpu,
+            r.decode_tokens,
+            r.wall
+        );
+        runs.push(r);
+    }
+    let (a, b) = (&runs[0].outputs, &runs[1].outputs);
+    let same = a.iter().zip(b).filter(|(x, y)| x == y).count();
+    let agree: usize = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| x.iter().zip(y).take_while(|(p, q)| p == q).count())
+        .sum();
+    println!(
+        "greedy outputs identical: {same}/{} prompts; tokens before the first difference: {agree}/{}",
+        a.len(),
+        a.len() * tokens
+    );
+    if let Some(dump) = args.get(3) {
+        let v = serde_json::json!({"prompts": prompt_ids, "q4_1": a, "q8_0": b});
+        std::fs::write(dump, v.to_string())?;
+    }
+    Ok(())
+}
