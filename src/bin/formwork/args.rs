@@ -381,6 +381,10 @@ pub struct GenerateArgs {
     /// With --fallback retry: retries after the first attempt.
     #[arg(long, default_value_t = 2, requires = "fallback")]
     pub retries: usize,
+    /// Threads for the model's matrix products (default: one per physical
+    /// core; the same as CANDLE_NUM_THREADS=N).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[cfg(feature = "model")]
@@ -407,6 +411,9 @@ impl GenerateArgs {
         }
         if self.n == 0 {
             return Err("--n 0 would generate nothing; give 1 or more samples".into());
+        }
+        if self.threads == Some(0) {
+            return Err("--threads 0: give 1 or more threads".into());
         }
         if t == 0.0 {
             given.refuse(

@@ -15,6 +15,11 @@ pub fn command(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
     use formwork::sampler::SamplerConfig;
     use std::time::Instant;
     a.check(given)?;
+    if let Some(n) = a.threads {
+        // candle sizes its thread pool from this variable on first use,
+        // which comes later (the model's first matrix product).
+        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+    }
     let select = match a.select.as_str() {
         "best" => Select::Best,
         "vote" => Select::Vote,
