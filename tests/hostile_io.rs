@@ -824,6 +824,7 @@ fn flags_that_do_not_apply_are_errors() {
         ("generate --prompt p --n 3", "--n"),
         ("generate --prompt p --n 0", "--n"),
         ("generate --prompt p --max-tokens 0", "--max-tokens"),
+        ("generate --prompt p --threads 0", "--threads"),
         ("generate --prompt p --select vote", "--select"),
         ("generate --prompt p --top-logprobs 3", "--top-logprobs"),
         ("generate --prompt p --raw --system s", "--system"),
