@@ -80,7 +80,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lines = include_str!("../tests/data/prompts.jsonl");
     let mut runs = vec![];
     let mut prompt_ids = vec![];
+    // RUNTIME_ONLY=q8_0 runs the requantized model alone (for profiling).
+    let only_q8 = std::env::var("RUNTIME_ONLY").is_ok_and(|v| v == "q8_0");
     for requantize in [false, true] {
+        if only_q8 && !requantize {
+            continue;
+        }
         let t = Instant::now();
         let mut model = GgufModel::load_with(
             &path,
@@ -120,6 +125,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.wall
         );
         runs.push(r);
+    }
+    if runs.len() < 2 {
+        return Ok(());
     }
     let (a, b) = (&runs[0].outputs, &runs[1].outputs);
     let same = a.iter().zip(b).filter(|(x, y)| x == y).count();
