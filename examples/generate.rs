@@ -5,13 +5,13 @@
 
 use formwork::generate::{GenerateOptions, Generator};
 use formwork::model::fetch::{default_model, FetchConfig};
-use formwork::model::{apply_chat_template, GgufModel};
+use formwork::model::{chat_prompt, GgufModel};
 use formwork::{json_schema, CompiledGrammar, SchemaOptions};
 use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = GgufModel::load(default_model(&FetchConfig::from_env())?)?;
-    let template = model.chat_template().map(str::to_string);
+    let template = model.chat()?;
     let vocab = model.vocabulary()?;
     let mut generator = Generator::builder(model).vocabulary(vocab).build()?;
 
@@ -20,11 +20,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &schema,
         &SchemaOptions::default(),
     )?)?);
-    let prompt = apply_chat_template(
-        template.as_deref(),
+    let prompt = chat_prompt(
+        template.as_ref(),
         None,
         "Describe Ada Lovelace as a JSON object with name, age, city and languages.",
-    );
+    )?;
     let out = generator.generate(&prompt, Some(grammar), &GenerateOptions::default())?;
     println!("{}", out.text);
     eprintln!(

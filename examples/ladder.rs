@@ -22,7 +22,7 @@
 use formwork::fallback::{Fallback, FallbackError, ModelBackend, Stage};
 use formwork::generate::{GenerateOptions, Generator};
 use formwork::model::fetch::{default_model, FetchConfig};
-use formwork::model::{apply_chat_template, GgufModel};
+use formwork::model::{chat_prompt, GgufModel};
 use formwork::{json_schema, CompiledGrammar, SchemaOptions, Spelling};
 use std::io::Write;
 use std::sync::Arc;
@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<_, _>>()?;
     let cases = &cases[..limit.unwrap_or(cases.len()).min(cases.len())];
     let model = GgufModel::load(default_model(&FetchConfig::from_env())?)?;
-    let template = model.chat_template().map(str::to_string);
+    let template = model.chat()?;
     let vocab = model.vocabulary()?;
     let generator = Generator::builder(model).vocabulary(vocab).build()?;
     let options = GenerateOptions {
@@ -118,7 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let con_ok = match json_schema(schema, &schema_opts).and_then(|g| CompiledGrammar::new(&g))
         {
             Ok(g) => {
-                let p = apply_chat_template(template.as_deref(), None, prompt);
+                let p = chat_prompt(template.as_ref(), None, prompt)?;
                 let g = backend
                     .generator
                     .generate(&p, Some(Arc::new(g)), &options)?;

@@ -11,7 +11,7 @@
 
 use formwork::generate::{GenerateOptions, Generation, Generator, StopReason};
 use formwork::model::fetch::{default_model, FetchConfig};
-use formwork::model::{apply_chat_template, GgufModel};
+use formwork::model::{chat_prompt, GgufModel};
 use formwork::{json_schema, CompiledGrammar, SchemaOptions, Spelling};
 use std::sync::Arc;
 
@@ -86,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let cases = &cases[..limit.unwrap_or(cases.len()).min(cases.len())];
     let model = GgufModel::load(default_model(&FetchConfig::from_env())?)?;
-    let template = model.chat_template().map(str::to_string);
+    let template = model.chat()?;
     let vocab = model.vocabulary()?;
     let mut gen = Generator::builder(model).vocabulary(vocab).build()?;
     let opts = GenerateOptions {
@@ -101,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut invalid = Vec::new();
     for (i, c) in cases.iter().enumerate() {
         let schema = &c["schema"];
-        let prompt = apply_chat_template(template.as_deref(), None, c["prompt"].as_str().unwrap());
+        let prompt = chat_prompt(template.as_ref(), None, c["prompt"].as_str().unwrap())?;
         // What `formwork generate` uses: compact whitespace, schema property
         // order, keys spelled the shortest way.
         let schema_opts = SchemaOptions {

@@ -12,7 +12,7 @@
 //! Threads: `RAYON_NUM_THREADS` (candle's matrix products run on rayon).
 
 use formwork::model::fetch::{default_model, FetchConfig};
-use formwork::model::{apply_chat_template, GgufModel, LanguageModel, LoadOptions};
+use formwork::model::{chat_prompt, GgufModel, LanguageModel, LoadOptions};
 use std::time::Instant;
 
 fn cpu_seconds() -> f64 {
@@ -94,7 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         )?;
         let load = t.elapsed().as_secs_f64();
-        let template = model.chat_template().map(str::to_string);
+        let template = model.chat()?;
         let vocab = model.vocabulary()?;
         let prompts: Vec<Vec<u32>> = lines
             .lines()
@@ -102,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
                 let text =
-                    apply_chat_template(template.as_deref(), None, v["prompt"].as_str().unwrap());
+                    chat_prompt(template.as_ref(), None, v["prompt"].as_str().unwrap()).unwrap();
                 vocab.encode(&text).unwrap()
             })
             .collect();

@@ -29,7 +29,7 @@ mod spider;
 
 use formwork::generate::{GenerateOptions, Generator};
 use formwork::model::fetch::{default_model, FetchConfig};
-use formwork::model::{apply_chat_template, GgufModel};
+use formwork::model::{chat_prompt, GgufModel};
 use formwork::sampler::SamplerConfig;
 use formwork::sql::{restrict_to_schema, scope_to_tables, SqlSchema};
 use formwork::{pest_grammar, CompiledGrammar};
@@ -153,7 +153,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let grammar_text = std::fs::read_to_string(format!("{root}/grammars/sql.pest"))?;
 
     let model = GgufModel::load(default_model(&FetchConfig::from_env())?)?;
-    let template = model.chat_template().map(str::to_string);
+    let template = model.chat()?;
     let vocab = model.vocabulary()?;
     let mut gen = Generator::builder(model).vocabulary(vocab).build()?;
     let greedy = GenerateOptions {
@@ -190,7 +190,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let grammar = Arc::new(CompiledGrammar::new(&g)?);
         let user = format!("{EXAMPLE}Schema:\n{ddl}Question: {question}\nSQL:");
-        let prompt = apply_chat_template(template.as_deref(), None, &user);
+        let prompt = chat_prompt(template.as_ref(), None, &user)?;
         n += 1;
 
         // Constrained, then sampled retries while SQLite rejects the answer.

@@ -238,6 +238,10 @@ pub enum ModelError {
     /// A forward pass failed.
     #[error("inference failed: {0}")]
     Inference(String),
+    /// A chat template that does not parse, or that raised an error (its
+    /// message is kept).
+    #[error("chat template: {0}")]
+    Template(String),
     /// A vocabulary problem.
     #[error(transparent)]
     Vocab(#[from] VocabError),

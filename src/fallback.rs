@@ -351,8 +351,9 @@ impl Fallback {
 pub struct ModelBackend<M> {
     /// The generator.
     pub generator: crate::generate::Generator<M>,
-    /// The model's chat template (see [`apply_chat_template`](crate::model::apply_chat_template)).
-    pub template: Option<String>,
+    /// The model's chat template (see [`GgufModel::chat`](crate::model::GgufModel::chat));
+    /// without one the prompt is fed as it is.
+    pub template: Option<crate::model::ChatTemplate>,
     /// System message.
     pub system: Option<String>,
     /// Generation options (greedy by default).
@@ -364,11 +365,12 @@ pub struct ModelBackend<M> {
 #[cfg(feature = "model")]
 impl<M: crate::model::LanguageModel> TextBackend for ModelBackend<M> {
     fn complete(&mut self, prompt: &str) -> Result<String, BackendError> {
-        let p = crate::model::apply_chat_template(
-            self.template.as_deref(),
-            self.system.as_deref(),
-            prompt,
-        );
+        let p = match &self.template {
+            Some(t) => t
+                .prompt(self.system.as_deref(), prompt)
+                .map_err(|e| -> BackendError { Box::new(e) })?,
+            None => prompt.to_string(),
+        };
         let g = self.generator.generate(&p, None, &self.options)?;
         self.tokens += g.tokens.len();
         Ok(g.text)

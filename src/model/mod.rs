@@ -16,11 +16,13 @@
 //! an error rather than an abort. Long runs of tokens (a long prompt) are fed
 //! in batches of [`BATCH`], so memory stays flat as prompts grow.
 
+mod chat;
 pub mod fetch;
 mod gguf_check;
 mod gguf_tokenizer;
 mod requant;
 
+pub use chat::{chat_prompt, ChatTemplate};
 pub use gguf_check::limits as gguf_limits;
 pub use requant::MAX_REQUANTIZED_BYTES;
 
@@ -152,12 +154,44 @@ impl GgufModel {
         gguf_tokenizer::vocabulary_from_gguf(&self.metadata, &self.path)
     }
 
-    /// The chat template stored in the file, if any.
+    /// The chat template stored in the file (its Jinja source), if any.
     pub fn chat_template(&self) -> Option<&str> {
         self.metadata
             .get("tokenizer.chat_template")
             .and_then(|v| v.to_string().ok())
             .map(String::as_str)
+    }
+
+    /// The file's chat template, compiled to render prompts as Hugging
+    /// Face's `apply_chat_template` does, with the file's BOS and EOS token
+    /// texts; `None` if the file has none.
+    pub fn chat(&self) -> Result<Option<ChatTemplate>, ModelError> {
+        let Some(source) = self.chat_template() else {
+            return Ok(None);
+        };
+        let token = |key: &str| -> String {
+            let id = self.metadata.get(key).and_then(|v| v.to_u32().ok());
+            let tokens = self
+                .metadata
+                .get("tokenizer.ggml.tokens")
+                .and_then(|v| v.to_vec().ok());
+            match (id, tokens) {
+                (Some(id), Some(tokens)) => tokens
+                    .get(id as usize)
+                    .and_then(|t| t.to_string().ok())
+                    .cloned()
+                    .unwrap_or_default(),
+                _ => String::new(),
+            }
+        };
+        let bos = token("tokenizer.ggml.bos_token_id");
+        let eos = token("tokenizer.ggml.eos_token_id");
+        ChatTemplate::new(source, &bos, &eos)
+            .map(Some)
+            .map_err(|e| ModelError::Load {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })
     }
 
     /// The file this model was loaded from.
@@ -264,43 +298,5 @@ impl LanguageModel for GgufModel {
 
     fn logits_width(&self) -> usize {
         self.width
-    }
-}
-
-/// True if [`apply_chat_template`] recognises `template` (ChatML or
-/// Llama-2 `[INST]`), so that a system message has a place in the prompt.
-pub fn chat_template_is_known(template: Option<&str>) -> bool {
-    template.is_some_and(|t| t.contains("<|im_start|>") || t.contains("[INST]"))
-}
-
-/// Formats a single-turn chat prompt the way the model's chat template
-/// would: ChatML (`<|im_start|>`) and Llama-2 `[INST]` are recognised;
-/// otherwise the prompt is used as it is. A default system message written
-/// into a ChatML template (SmolLM2 has one) is kept.
-pub fn apply_chat_template(template: Option<&str>, system: Option<&str>, prompt: &str) -> String {
-    let Some(t) = template else {
-        return prompt.to_string();
-    };
-    if t.contains("<|im_start|>") {
-        let default_system = t
-            .split("<|im_start|>system\n")
-            .nth(1)
-            .and_then(|rest| rest.split("<|im_end|>").next())
-            .filter(|s| !s.contains("{{") && !s.contains("{%"));
-        let mut out = String::new();
-        if let Some(s) = system.or(default_system) {
-            out.push_str(&format!("<|im_start|>system\n{s}<|im_end|>\n"));
-        }
-        out.push_str(&format!(
-            "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
-        ));
-        out
-    } else if t.contains("[INST]") {
-        match system {
-            Some(s) => format!("[INST] <<SYS>>\n{s}\n<</SYS>>\n\n{prompt} [/INST]"),
-            None => format!("[INST] {prompt} [/INST]"),
-        }
-    } else {
-        prompt.to_string()
     }
 }

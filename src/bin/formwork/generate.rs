@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// `formwork generate`; `Ok(false)` if the output is not complete.
 pub fn command(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
     use formwork::generate::{GenerateOptions, Generator, Select};
-    use formwork::model::{apply_chat_template, chat_template_is_known, fetch, GgufModel};
+    use formwork::model::{fetch, GgufModel};
     use formwork::sampler::SamplerConfig;
     use std::time::Instant;
     a.check(given)?;
@@ -54,12 +54,15 @@ pub fn command(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
     let t = Instant::now();
     note!("formwork: loading {} ...", path.display());
     let model = GgufModel::load(&path).map_err(|e| e.to_string())?;
-    let template = model.chat_template().map(str::to_string);
-    if a.system.is_some() && !a.raw && !chat_template_is_known(template.as_deref()) {
+    let template = if a.raw {
+        None
+    } else {
+        model.chat().map_err(|e| e.to_string())?
+    };
+    if a.system.is_some() && !a.raw && template.is_none() {
         return Err(format!(
-            "--system: the chat template of {} is missing or not recognised (ChatML and \
-             Llama-2 [INST] are), so a system message has no place in the prompt; drop \
-             --system, or write the whole prompt out with --raw",
+            "--system: {} has no chat template, so a system message has no place in the \
+             prompt; drop --system, or write the whole prompt out with --raw",
             path.display()
         )
         .into());
@@ -79,10 +82,11 @@ pub fn command(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
     if a.fallback.is_some() {
         return generate_fallback(&a, gen, template);
     }
-    let prompt = if a.raw {
-        a.prompt.clone()
-    } else {
-        apply_chat_template(template.as_deref(), a.system.as_deref(), &a.prompt)
+    let prompt = match &template {
+        Some(t) => t
+            .prompt(a.system.as_deref(), &a.prompt)
+            .map_err(|e| e.to_string())?,
+        None => a.prompt.clone(),
     };
     let opts = GenerateOptions {
         max_tokens: a.max_tokens,
@@ -157,7 +161,7 @@ pub fn command(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
 fn generate_fallback(
     a: &GenerateArgs,
     generator: formwork::generate::Generator<formwork::model::GgufModel>,
-    template: Option<String>,
+    template: Option<formwork::model::ChatTemplate>,
 ) -> Result<bool, Failure> {
     use formwork::fallback::{Fallback, FallbackError, ModelBackend};
     use formwork::generate::GenerateOptions;
@@ -168,7 +172,7 @@ fn generate_fallback(
         .retries(a.retries);
     let mut backend = ModelBackend {
         generator,
-        template: if a.raw { None } else { template },
+        template,
         system: a.system.clone(),
         options: GenerateOptions {
             max_tokens: a.max_tokens,
