@@ -21,6 +21,7 @@ use crate::error::GrammarError;
 use crate::grammar::{Expr, Grammar, MemberCount, MAX_COUNTED_ONCE, MAX_MEMBER_COUNT};
 use crate::hash::FxBuild;
 use crate::lexer::{DfaCache, LexemeDfa, LexerCache, LexerSpec};
+use crate::mask::TokenMask;
 use crate::parser::{
     any_order_index, is_any_order, AnyOrderSpec, Parser, ParserTables, ANY_ORDER, END, NT,
 };
@@ -60,6 +61,9 @@ pub struct CompiledGrammar {
     /// Unique per compilation (clones share it): the owner of the states it
     /// adds to shared lazy DFAs (see [`crate::budget::owner`]).
     pub(crate) id: u64,
+    /// The first mask, for the token environment (by id) that
+    /// [`TokenEnv::compile`](crate::TokenEnv::compile) computed it in.
+    initial_mask: std::sync::OnceLock<(u64, TokenMask)>,
 }
 
 /// How many lexer states to build ahead of time from the first lexer state.
@@ -489,6 +493,20 @@ impl CompileBuilder {
 }
 
 impl CompiledGrammar {
+    /// Keeps `mask` as the first mask in the token environment `env`
+    /// (the first one set stays).
+    pub(crate) fn set_initial_mask(&self, env: u64, mask: TokenMask) {
+        let _ = self.initial_mask.set((env, mask));
+    }
+
+    /// The first mask in the token environment `env`, if known.
+    pub(crate) fn initial_mask(&self, env: u64) -> Option<&TokenMask> {
+        self.initial_mask
+            .get()
+            .filter(|(e, _)| *e == env)
+            .map(|(_, m)| m)
+    }
+
     /// A [`CompileBuilder`]: the budgets and the lexeme DFA cache to
     /// compile with.
     pub fn builder() -> CompileBuilder {
@@ -761,6 +779,7 @@ impl CompiledGrammar {
             budget: Budget::new(),
             compile_work: 0,
             id: 0,
+            initial_mask: std::sync::OnceLock::new(),
         })
     }
 

@@ -198,6 +198,11 @@ impl Matcher {
         let lex = grammar.initial_lex;
         let distinct = grammar.parser.has_distinct;
         let budget = grammar.budget();
+        // The first mask, if the grammar was compiled in this environment
+        // (see `TokenEnv::compile`), stands in the memo.
+        let memo = grammar
+            .initial_mask(env.id())
+            .map(|m| (parser.serial(0), lex, m.clone()));
         Matcher {
             grammar,
             env: env.clone(),
@@ -208,7 +213,7 @@ impl Matcher {
             stopped: false,
             history: Vec::new(),
             levels: Vec::new(),
-            memo: None,
+            memo,
             boundaries: HashMap::default(),
             by_count_class: HashMap::default(),
             text: Vec::new(),

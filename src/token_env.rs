@@ -33,18 +33,23 @@ use crate::compiled::CompiledGrammar;
 use crate::error::{GrammarError, VocabError};
 use crate::grammar::Grammar;
 use crate::lexer::DfaCache;
+use crate::matcher::Matcher;
 use crate::trie::TokenTrie;
 use crate::vocab::Vocabulary;
 use std::path::Path;
 use std::sync::Arc;
 
 /// A vocabulary, the trie of its tokens, and a lexeme DFA cache (see the
-/// module docs). `Send + Sync`; share it with an `Arc`.
-#[derive(Debug)]
+/// module docs). `Send + Sync`; share it with an `Arc` (a clone shares the
+/// same parts).
+#[derive(Clone, Debug)]
 pub struct TokenEnv {
     vocab: Arc<Vocabulary>,
     trie: Arc<TokenTrie>,
     cache: DfaCache,
+    /// Unique per environment (clones share it): a compiled grammar keeps
+    /// its first mask for the environment it was compiled in.
+    id: u64,
 }
 
 impl TokenEnv {
@@ -59,7 +64,14 @@ impl TokenEnv {
     pub fn with_cache(vocab: impl Into<Arc<Vocabulary>>, cache: DfaCache) -> TokenEnv {
         let vocab = vocab.into();
         let trie = Arc::new(TokenTrie::with_cache(&vocab, &cache));
-        TokenEnv { vocab, trie, cache }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        TokenEnv {
+            vocab,
+            trie,
+            cache,
+            id,
+        }
     }
 
     /// The environment of the tokenizer at `path` (see
@@ -83,8 +95,16 @@ impl TokenEnv {
         &self.cache
     }
 
+    /// This environment's identity (shared by its clones).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Compiles `grammar` with this environment's DFA cache and the
-    /// default [`Budget`]s.
+    /// default [`Budget`]s. It also computes the grammar's first mask for
+    /// this environment, which every matcher of the grammar in this
+    /// environment then starts with instead of computing it again (the
+    /// first mask is on the way to every sequence's first token).
     pub fn compile(&self, grammar: &Grammar) -> Result<Arc<CompiledGrammar>, GrammarError> {
         self.compile_with_budget(grammar, Budget::new())
     }
@@ -96,11 +116,19 @@ impl TokenEnv {
         grammar: &Grammar,
         budget: Budget,
     ) -> Result<Arc<CompiledGrammar>, GrammarError> {
-        CompiledGrammar::builder()
-            .budget(budget)
-            .cache(&self.cache)
-            .build(grammar)
-            .map(Arc::new)
+        let compiled = Arc::new(
+            CompiledGrammar::builder()
+                .budget(budget)
+                .cache(&self.cache)
+                .build(grammar)?,
+        );
+        // A first mask that runs out of budget is left to the matchers,
+        // which report it as they would have.
+        let mut m = Matcher::new(compiled.clone(), &Arc::new(self.clone()));
+        if let Ok(mask) = m.try_compute_mask() {
+            compiled.set_initial_mask(self.id, mask);
+        }
+        Ok(compiled)
     }
 }
 

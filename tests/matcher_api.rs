@@ -535,3 +535,36 @@ fn shortest_completion_of_every_prefix_validates() {
     );
     assert!(prefixes > 1000, "{prefixes}");
 }
+
+/// `TokenEnv::compile` computes a grammar's first mask once; every matcher
+/// of the grammar in that environment starts with it (no work), and it is
+/// the mask a matcher computes afresh, in any environment.
+#[test]
+fn first_mask_is_computed_at_compile() {
+    let env = common::gpt2();
+    let schema = serde_json::json!({"type": "object", "properties": {"a": {"type": "integer"}}});
+    let g = formwork::json_schema(&schema, &formwork::SchemaOptions::default()).unwrap();
+    let compiled = env.compile(&g).unwrap();
+    let mut m = Matcher::new(compiled.clone(), &env);
+    let first = m.compute_mask();
+    assert_eq!(
+        m.last_work(),
+        0,
+        "the first mask comes from the compiled grammar"
+    );
+    // A grammar compiled without an environment computes it.
+    let plain = std::sync::Arc::new(formwork::CompiledGrammar::builder().build(&g).unwrap());
+    let mut fresh = Matcher::new(plain, &env);
+    assert_eq!(fresh.compute_mask(), first);
+    assert!(fresh.last_work() > 0);
+    // Another environment (same vocabulary) does not take it.
+    let other = std::sync::Arc::new(formwork::TokenEnv::new(env.vocab().clone()));
+    let mut elsewhere = Matcher::new(compiled, &other);
+    assert_eq!(elsewhere.compute_mask(), first);
+    assert!(elsewhere.last_work() > 0);
+    // After a token and a rollback, the same mask again.
+    let t = first.iter().next().unwrap();
+    m.commit(t).unwrap();
+    m.rollback(1).unwrap();
+    assert_eq!(m.compute_mask(), first);
+}
