@@ -62,7 +62,7 @@ pub struct CompiledGrammar {
     /// adds to shared lazy DFAs (see [`crate::budget::owner`]).
     pub(crate) id: u64,
     /// The first mask, for the token environment (by id) that
-    /// [`TokenEnv::compile`](crate::TokenEnv::compile) computed it in.
+    /// [`Matcher::prepare`](crate::Matcher::prepare) computed it in.
     initial_mask: std::sync::OnceLock<(u64, TokenMask)>,
 }
 

@@ -198,8 +198,8 @@ impl Matcher {
         let lex = grammar.initial_lex;
         let distinct = grammar.parser.has_distinct;
         let budget = grammar.budget();
-        // The first mask, if the grammar was compiled in this environment
-        // (see `TokenEnv::compile`), stands in the memo.
+        // The grammar's first mask in this environment, if a matcher made
+        // by `prepare` computed it, stands in the memo.
         let memo = grammar
             .initial_mask(env.id())
             .map(|m| (parser.serial(0), lex, m.clone()));
@@ -223,6 +223,38 @@ impl Matcher {
             last_work: 0,
             last_error: None,
         }
+    }
+
+    /// Like [`new`](Self::new), and computes the first mask now if no
+    /// matcher of `grammar` in `env` has: it is kept in the compiled
+    /// grammar, and every later matcher of it in `env` starts with it, so a
+    /// new sequence pays nothing for its first mask. Call it when compiling
+    /// (a server caching compiled grammars, the Python `compile`), to make
+    /// that work compile-time work. A first mask that runs out of budget is
+    /// not kept; the matchers then report it as they would have.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use formwork::{regex_grammar, Matcher, TokenEnv};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tokenizers/gpt2/tokenizer.json.gz");
+    /// let env = Arc::new(TokenEnv::from_file(path)?);
+    /// let g = env.compile(&regex_grammar("[0-9]+")?)?;
+    /// let _ = Matcher::prepare(g.clone(), &env);
+    /// let mut m = Matcher::new(g, &env);
+    /// let first = m.compute_mask();
+    /// assert_eq!(m.last_work(), 0); // it was already known
+    /// # assert!(!first.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn prepare(grammar: Arc<CompiledGrammar>, env: &Arc<TokenEnv>) -> Matcher {
+        let mut m = Matcher::new(grammar, env);
+        if m.memo.is_none() {
+            if let Ok(mask) = m.try_compute_mask() {
+                m.grammar.set_initial_mask(env.id(), mask);
+            }
+        }
+        m
     }
 
     /// The work budgets of this matcher's operations (at first, its

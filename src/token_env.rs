@@ -33,7 +33,6 @@ use crate::compiled::CompiledGrammar;
 use crate::error::{GrammarError, VocabError};
 use crate::grammar::Grammar;
 use crate::lexer::DfaCache;
-use crate::matcher::Matcher;
 use crate::trie::TokenTrie;
 use crate::vocab::Vocabulary;
 use std::path::Path;
@@ -101,10 +100,8 @@ impl TokenEnv {
     }
 
     /// Compiles `grammar` with this environment's DFA cache and the
-    /// default [`Budget`]s. It also computes the grammar's first mask for
-    /// this environment, which every matcher of the grammar in this
-    /// environment then starts with instead of computing it again (the
-    /// first mask is on the way to every sequence's first token).
+    /// default [`Budget`]s. ([`Matcher::prepare`](crate::Matcher::prepare)
+    /// then computes its first mask once for every matcher of it.)
     pub fn compile(&self, grammar: &Grammar) -> Result<Arc<CompiledGrammar>, GrammarError> {
         self.compile_with_budget(grammar, Budget::new())
     }
@@ -116,19 +113,11 @@ impl TokenEnv {
         grammar: &Grammar,
         budget: Budget,
     ) -> Result<Arc<CompiledGrammar>, GrammarError> {
-        let compiled = Arc::new(
-            CompiledGrammar::builder()
-                .budget(budget)
-                .cache(&self.cache)
-                .build(grammar)?,
-        );
-        // A first mask that runs out of budget is left to the matchers,
-        // which report it as they would have.
-        let mut m = Matcher::new(compiled.clone(), &Arc::new(self.clone()));
-        if let Ok(mask) = m.try_compute_mask() {
-            compiled.set_initial_mask(self.id, mask);
-        }
-        Ok(compiled)
+        CompiledGrammar::builder()
+            .budget(budget)
+            .cache(&self.cache)
+            .build(grammar)
+            .map(Arc::new)
     }
 }
 

@@ -536,15 +536,17 @@ fn shortest_completion_of_every_prefix_validates() {
     assert!(prefixes > 1000, "{prefixes}");
 }
 
-/// `TokenEnv::compile` computes a grammar's first mask once; every matcher
+/// `Matcher::prepare` computes a grammar's first mask once; every matcher
 /// of the grammar in that environment starts with it (no work), and it is
 /// the mask a matcher computes afresh, in any environment.
 #[test]
-fn first_mask_is_computed_at_compile() {
+fn first_mask_is_computed_once() {
     let env = common::gpt2();
     let schema = serde_json::json!({"type": "object", "properties": {"a": {"type": "integer"}}});
     let g = formwork::json_schema(&schema, &formwork::SchemaOptions::default()).unwrap();
     let compiled = env.compile(&g).unwrap();
+    let mut before = Matcher::new(compiled.clone(), &env);
+    let _ = Matcher::prepare(compiled.clone(), &env);
     let mut m = Matcher::new(compiled.clone(), &env);
     let first = m.compute_mask();
     assert_eq!(
@@ -552,6 +554,9 @@ fn first_mask_is_computed_at_compile() {
         0,
         "the first mask comes from the compiled grammar"
     );
+    // A matcher made before `prepare` computes it.
+    assert_eq!(before.compute_mask(), first);
+    assert!(before.last_work() > 0);
     // A grammar compiled without an environment computes it.
     let plain = std::sync::Arc::new(formwork::CompiledGrammar::builder().build(&g).unwrap());
     let mut fresh = Matcher::new(plain, &env);

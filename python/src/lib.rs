@@ -542,7 +542,14 @@ fn compile(
         None => {
             let env = t.env.clone();
             let ir = g.grammar.clone();
-            let c = py.detach(|| guarded(|| env.compile(&ir).map_err(grammar_err)))?;
+            let c = py.detach(|| {
+                guarded(|| {
+                    let c = env.compile(&ir).map_err(grammar_err)?;
+                    // Its first mask, once, for every matcher of it.
+                    let _ = formwork::Matcher::prepare(c.clone(), &env);
+                    Ok(c)
+                })
+            })?;
             if let Ok(mut cache) = t.cache.lock() {
                 if !cache.0.contains_key(&g.key) {
                     if cache.1.len() >= CACHE_SIZE {

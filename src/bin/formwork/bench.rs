@@ -172,7 +172,9 @@ impl Bench {
         } else {
             self.env.compile_with_budget(&g, self.budget)
         };
-        Ok(Matcher::new(c.map_err(|e| e.to_string())?, &self.env))
+        // The first mask is computed here, once, and kept in the compiled
+        // grammar (as a server caching compiled grammars does).
+        Ok(Matcher::prepare(c.map_err(|e| e.to_string())?, &self.env))
     }
 
     /// Drives a copy of `template` through `tokens`; `work` keeps the most
