@@ -1,18 +1,19 @@
 //! Model runtime speed and agreement: the default model's forward pass,
 //! prompt and greedy decoding, unconstrained, timed in CPU time (so that
-//! load from other jobs cancels out), with Q4_1 weights as the file has
-//! them and requantized to Q8_0 at load (`LoadOptions::requantize_q4_1`).
-//! Prints CPU ms per prompt token and per decoded token for each, and how
-//! often their greedy tokens agree, over the first prompts of
+//! load from other jobs cancels out), on formwork's native pass (the file's
+//! Q4_1 weights) and on candle's (`Backend::Candle`, Q4_1 requantized to
+//! Q8_0 at load). Prints CPU ms per prompt token and per decoded token for
+//! each, and how often their greedy tokens agree, over the first prompts of
 //! `tests/data/prompts.jsonl`.
 //!
 //! `cargo run --release --example runtime [-- PROMPTS [TOKENS [DUMP.json]]]` (default 8 prompts,
-//! 64 tokens). DUMP.json gets the prompts' token ids and both runs' greedy tokens, for
-//! `python/benches/llama_cpp_runtime.py --ids DUMP.json`.
-//! Threads: `RAYON_NUM_THREADS` (candle's matrix products run on rayon).
+//! 64 tokens; `RUNTIME_MODEL=F.gguf` for another model). DUMP.json gets the prompts' token ids
+//! and the runs' greedy tokens; `python/benches/runtime_vs_llama_cpp.py` runs this example and
+//! llama.cpp on the same ids. Each run also prints a `RESULT {json}` line.
+//! Threads: `CANDLE_NUM_THREADS` (both backends follow it). `RUNTIME_ONLY=native|candle` runs one.
 
 use formwork::model::fetch::{default_model, FetchConfig};
-use formwork::model::{chat_prompt, GgufModel, LanguageModel, LoadOptions};
+use formwork::model::{chat_prompt, Backend, GgufModel, LanguageModel, LoadOptions};
 use std::time::Instant;
 
 fn cpu_seconds() -> f64 {
@@ -36,8 +37,10 @@ fn argmax(v: &[f32]) -> u32 {
 struct Run {
     prompt_tokens: usize,
     prompt_cpu: f64,
+    prompt_wall: f64,
     decode_tokens: usize,
     decode_cpu: f64,
+    decode_wall: f64,
     wall: f64,
     outputs: Vec<Vec<u32>>,
 }
@@ -46,25 +49,29 @@ fn run(model: &mut GgufModel, prompts: &[Vec<u32>], tokens: usize) -> Run {
     let mut r = Run {
         prompt_tokens: 0,
         prompt_cpu: 0.0,
+        prompt_wall: 0.0,
         decode_tokens: 0,
         decode_cpu: 0.0,
+        decode_wall: 0.0,
         wall: 0.0,
         outputs: vec![],
     };
     let start = Instant::now();
     for p in prompts {
-        let c = cpu_seconds();
+        let (c, w) = (cpu_seconds(), Instant::now());
         let mut logits = model.forward(p, 0).unwrap();
         r.prompt_cpu += cpu_seconds() - c;
+        r.prompt_wall += w.elapsed().as_secs_f64();
         r.prompt_tokens += p.len();
         let mut out = vec![];
-        let c = cpu_seconds();
+        let (c, w) = (cpu_seconds(), Instant::now());
         for i in 0..tokens {
             let t = argmax(&logits);
             out.push(t);
             logits = model.forward(&[t], p.len() + i).unwrap();
         }
         r.decode_cpu += cpu_seconds() - c;
+        r.decode_wall += w.elapsed().as_secs_f64();
         r.decode_tokens += tokens;
         r.outputs.push(out);
     }
@@ -76,21 +83,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let n_prompts: usize = args.get(1).map_or(Ok(8), |s| s.parse())?;
     let tokens: usize = args.get(2).map_or(Ok(64), |s| s.parse())?;
-    let path = default_model(&FetchConfig::from_env())?;
+    let path = match std::env::var_os("RUNTIME_MODEL") {
+        Some(p) => p.into(),
+        None => default_model(&FetchConfig::from_env())?,
+    };
     let lines = include_str!("../tests/data/prompts.jsonl");
     let mut runs = vec![];
     let mut prompt_ids = vec![];
-    // RUNTIME_ONLY=q8_0 runs the requantized model alone (for profiling).
-    let only_q8 = std::env::var("RUNTIME_ONLY").is_ok_and(|v| v == "q8_0");
-    for requantize in [false, true] {
-        if only_q8 && !requantize {
+    let only = std::env::var("RUNTIME_ONLY").unwrap_or_default();
+    for (name, backend) in [("native", Backend::Native), ("candle", Backend::Candle)] {
+        if !only.is_empty() && only != name {
             continue;
         }
         let t = Instant::now();
         let mut model = GgufModel::load_with(
             &path,
             &LoadOptions {
-                requantize_q4_1: requantize,
+                backend,
+                ..LoadOptions::default()
             },
         )?;
         let load = t.elapsed().as_secs_f64();
@@ -111,10 +121,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "{}: load {:.2} s; prompt {:.2} CPU ms/token ({} tokens); decode {:.2} CPU ms/token \
              ({:.1} tokens/CPU-s; {} tokens); wall {:.1} s",
-            if requantize {
-                "Q4_1 -> Q8_0"
+            if backend == Backend::Native {
+                "native (Q4_1)"
             } else {
-                "Q4_1 as is"
+                "candle (Q4_1 -> Q8_0)"
             },
             load,
             1e3 * r.prompt_cpu / r.prompt_tokens as f64,
@@ -124,7 +134,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.decode_tokens,
             r.wall
         );
+        let result = serde_json::json!({
+            "backend": name,
+            "prompt_tokens": r.prompt_tokens, "prompt_cpu": r.prompt_cpu, "prompt_wall": r.prompt_wall,
+            "decode_tokens": r.decode_tokens, "decode_cpu": r.decode_cpu, "decode_wall": r.decode_wall,
+        });
+        println!("RESULT {result}");
         runs.push(r);
+    }
+    if let (Some(dump), [r]) = (args.get(3), &runs[..]) {
+        let v = serde_json::json!({"prompts": prompt_ids, only.as_str(): r.outputs});
+        std::fs::write(dump, v.to_string())?;
     }
     if runs.len() < 2 {
         return Ok(());
@@ -142,7 +162,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         a.len() * tokens
     );
     if let Some(dump) = args.get(3) {
-        let v = serde_json::json!({"prompts": prompt_ids, "q4_1": a, "q8_0": b});
+        let v = serde_json::json!({"prompts": prompt_ids, "native": a, "candle": b});
         std::fs::write(dump, v.to_string())?;
     }
     Ok(())

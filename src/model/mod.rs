@@ -22,10 +22,12 @@
 
 mod arch;
 mod chat;
+mod decoder;
 pub mod fetch;
 mod gemma3;
 mod gguf_check;
 mod gguf_tokenizer;
+mod quant;
 mod requant;
 
 pub use arch::SUPPORTED as SUPPORTED_ARCHITECTURES;
@@ -54,7 +56,7 @@ pub trait LanguageModel {
 
 /// A GGUF model (one of [`SUPPORTED_ARCHITECTURES`]) running on the CPU.
 pub struct GgufModel {
-    weights: arch::Weights,
+    runtime: Runtime,
     path: PathBuf,
     context: usize,
     width: usize,
@@ -68,20 +70,62 @@ fn candle_err(path: &Path) -> impl Fn(candle_core::Error) -> ModelError + '_ {
     }
 }
 
+/// The model behind a [`GgufModel`].
+enum Runtime {
+    /// formwork's own forward pass (the Llama family).
+    Native(Box<decoder::Decoder>),
+    /// A candle-transformers implementation.
+    Candle(arch::Weights),
+}
+
+/// Which implementation runs a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// formwork's own forward pass and kernels where the family has one
+    /// (Llama/SmolLM2, Qwen2/2.5, Qwen3), candle's otherwise.
+    #[default]
+    Native,
+    /// candle-transformers' implementation for every family (the
+    /// reference the native pass is checked against).
+    Candle,
+}
+
 /// How [`GgufModel::load_with`] loads a file.
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
-    /// Convert Q4_1 weights to Q8_0 at load, for candle's SIMD kernels (on
-    /// by default; see [`MAX_REQUANTIZED_BYTES`]). The outputs stay the
-    /// same in practice: Q8_0's rounding is a fraction of Q4_1's.
+    /// Which implementation runs the model.
+    pub backend: Backend,
+    /// Threads for the native pass (`None`: `CANDLE_NUM_THREADS` if set,
+    /// else every core). candle's own threads follow `CANDLE_NUM_THREADS`.
+    pub threads: Option<usize>,
+    /// On the candle backend, convert Q4_1 weights to Q8_0 at load, for
+    /// candle's SIMD kernels (on by default; see [`MAX_REQUANTIZED_BYTES`]).
+    /// The outputs stay the same in practice: Q8_0's rounding is a fraction
+    /// of Q4_1's. The native pass has its own Q4_1 kernel.
     pub requantize_q4_1: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> LoadOptions {
         LoadOptions {
+            backend: Backend::Native,
+            threads: None,
             requantize_q4_1: true,
         }
+    }
+}
+
+impl LoadOptions {
+    fn thread_count(&self) -> usize {
+        self.threads
+            .or_else(|| {
+                std::env::var("CANDLE_NUM_THREADS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+            })
+            .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+            .unwrap_or(1)
+            .max(1)
     }
 }
 
@@ -128,21 +172,32 @@ impl GgufModel {
         let width = logits_width(&content);
         // `check_model` covers what is known to size buffers; a panic on
         // some other inconsistency is still an error, not an abort.
-        let q4_1 = requant::q4_1_bytes(&content);
-        let requantize =
-            options.requantize_q4_1 && q4_1 > 0 && q4_1 <= requant::MAX_REQUANTIZED_BYTES;
-        let weights = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if requantize {
-                let (table, mut image) = requant::requantize(&content, &mut f)?;
-                arch::Weights::load(&arch, table, &mut image)
-            } else {
-                arch::Weights::load(&arch, content, &mut f)
-            }
-        }))
-        .map_err(|_| load("candle panicked reading the weights; the file is inconsistent".into()))?
-        .map_err(candle_err(path))?;
+        let runtime = if options.backend == Backend::Native
+            && decoder::ARCHITECTURES.contains(&arch.as_str())
+        {
+            let threads = options.thread_count();
+            let d = decoder::Decoder::load(&arch, &content, &mut f, threads).map_err(load)?;
+            Runtime::Native(Box::new(d))
+        } else {
+            let q4_1 = requant::q4_1_bytes(&content);
+            let requantize =
+                options.requantize_q4_1 && q4_1 > 0 && q4_1 <= requant::MAX_REQUANTIZED_BYTES;
+            let weights = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if requantize {
+                    let (table, mut image) = requant::requantize(&content, &mut f)?;
+                    arch::Weights::load(&arch, table, &mut image)
+                } else {
+                    arch::Weights::load(&arch, content, &mut f)
+                }
+            }))
+            .map_err(|_| {
+                load("candle panicked reading the weights; the file is inconsistent".into())
+            })?
+            .map_err(candle_err(path))?;
+            Runtime::Candle(weights)
+        };
         let m = GgufModel {
-            weights,
+            runtime,
             path: path.to_path_buf(),
             context,
             width,
@@ -265,13 +320,39 @@ pub const BATCH: usize = 512;
 
 impl GgufModel {
     /// One forward pass over at most [`BATCH`] tokens.
-    fn forward_batch(&mut self, tokens: &[u32], pos: usize) -> candle_core::Result<Vec<f32>> {
-        let x = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
-        let logits = self.weights.forward(&x, pos)?;
-        logits
-            .squeeze(0)?
-            .to_dtype(candle_core::DType::F32)?
-            .to_vec1::<f32>()
+    fn forward_batch(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>, ModelError> {
+        match &mut self.runtime {
+            Runtime::Native(d) => {
+                let rows: Vec<decoder::Row> = (0..tokens.len())
+                    .map(|i| decoder::Row {
+                        seq: 0,
+                        pos: pos + i,
+                        token: tokens[i],
+                    })
+                    .collect();
+                d.forward(&rows, &[rows.len() - 1])
+                    .map_err(ModelError::Inference)
+            }
+            Runtime::Candle(w) => {
+                let mut run = || -> candle_core::Result<Vec<f32>> {
+                    let x = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
+                    let logits = w.forward(&x, pos)?;
+                    logits
+                        .squeeze(0)?
+                        .to_dtype(candle_core::DType::F32)?
+                        .to_vec1::<f32>()
+                };
+                run().map_err(|e| ModelError::Inference(e.to_string()))
+            }
+        }
+    }
+
+    /// Which implementation runs this model.
+    pub fn backend(&self) -> Backend {
+        match self.runtime {
+            Runtime::Native(_) => Backend::Native,
+            Runtime::Candle(_) => Backend::Candle,
+        }
     }
 }
 
@@ -288,9 +369,7 @@ impl LanguageModel for GgufModel {
         }
         let mut logits = Vec::new();
         for (i, batch) in tokens.chunks(BATCH).enumerate() {
-            logits = self
-                .forward_batch(batch, pos + i * BATCH)
-                .map_err(|e| ModelError::Inference(e.to_string()))?;
+            logits = self.forward_batch(batch, pos + i * BATCH)?;
         }
         Ok(logits)
     }
