@@ -28,6 +28,7 @@ mod gemma3;
 mod gguf_check;
 mod gguf_tokenizer;
 mod quant;
+mod team;
 mod requant;
 
 pub use arch::SUPPORTED as SUPPORTED_ARCHITECTURES;

@@ -33,7 +33,7 @@
 use candle_core::quantized::k_quants::{self, GgmlType};
 use candle_core::quantized::GgmlDType;
 use half::f16;
-use rayon::prelude::*;
+use super::team::Team;
 
 /// Values per quantization block (Q4_0 … Q8_0 and the activations).
 pub(crate) const QK: usize = 32;
@@ -44,56 +44,40 @@ const GROUP: usize = 8;
 /// How many quads of rows ahead the kernels prefetch.
 const PREFETCH_QUADS: usize = 3;
 
-/// Threads for the products: a rayon pool, or none for one thread (no
+/// Threads for the products: a [`Team`], or none for one thread (no
 /// synchronisation at all on that path).
 pub(crate) struct Parallel {
-    pool: Option<rayon::ThreadPool>,
-    threads: usize,
+    team: Option<std::sync::Mutex<Team>>,
 }
 
 impl Parallel {
-    /// A pool of `threads` workers (1: run on the calling thread).
+    /// `threads` threads (1: run on the calling thread).
     pub(crate) fn new(threads: usize) -> Parallel {
-        let threads = threads.max(1);
-        let pool = (threads > 1)
-            .then(|| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .thread_name(|i| format!("formwork-model-{i}"))
-                    .build()
-                    .ok()
-            })
-            .flatten();
-        let threads = if pool.is_some() { threads } else { 1 };
-        Parallel { pool, threads }
+        let team = (threads > 1)
+            .then(|| Team::new(threads))
+            .flatten()
+            .map(std::sync::Mutex::new);
+        Parallel { team }
     }
 
-    pub(crate) fn threads(&self) -> usize {
-        self.threads
-    }
-
-    /// Calls `f` on disjoint ranges covering `0..n`, in parallel when there
-    /// is a pool; `grain` is the smallest range worth a task.
+    /// Calls `f` on disjoint ranges covering `0..n`, one per thread, when
+    /// `n` is more than `grain`; else on `0..n` on this thread.
     pub(crate) fn for_ranges(
         &self,
         n: usize,
         grain: usize,
         f: impl Fn(std::ops::Range<usize>) + Sync,
     ) {
-        match &self.pool {
-            Some(pool) if n > grain => {
-                // A few tasks per thread balance uneven progress cheaply.
-                let tasks = (self.threads * 4).min(n.div_ceil(grain)).max(1);
-                let per = n.div_ceil(tasks);
-                pool.install(|| {
-                    (0..tasks).into_par_iter().for_each(|t| {
-                        let start = t * per;
-                        let end = ((t + 1) * per).min(n);
-                        if start < end {
-                            f(start..end)
-                        }
-                    })
-                })
+        match &self.team {
+            Some(team) if n > grain => {
+                let mut team = team.lock().unwrap_or_else(|e| e.into_inner());
+                let t = team.threads();
+                team.run(&|i| {
+                    let (start, end) = (i * n / t, (i + 1) * n / t);
+                    if start < end {
+                        f(start..end)
+                    }
+                });
             }
             _ => f(0..n),
         }
