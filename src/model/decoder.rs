@@ -71,13 +71,6 @@ pub(crate) struct KvCache {
     len: usize,
 }
 
-impl KvCache {
-    /// Positions cached.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-}
-
 /// One row of a pass: feed `token` at `pos` of sequence `seq`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Row {
@@ -114,7 +107,11 @@ impl Decoder {
         let meta = |key: &str| content.metadata.get(&format!("{arch}.{key}"));
         let int = |key: &str| -> Result<usize, String> {
             meta(key)
-                .and_then(|v| v.to_u32().ok().or_else(|| v.to_u64().ok().map(|v| v as u32)))
+                .and_then(|v| {
+                    v.to_u32()
+                        .ok()
+                        .or_else(|| v.to_u64().ok().map(|v| v as u32))
+                })
                 .map(|v| v as usize)
                 .ok_or_else(|| format!("metadata {arch}.{key} is missing or not an integer"))
         };
@@ -132,7 +129,10 @@ impl Decoder {
         if head_dim == 0 || head_dim % 2 != 0 {
             return Err(format!("head dimension {head_dim} is not even"));
         }
-        let rope_dim = int("rope.dimension_count").unwrap_or(head_dim).min(head_dim) & !1;
+        let rope_dim = int("rope.dimension_count")
+            .unwrap_or(head_dim)
+            .min(head_dim)
+            & !1;
         let theta = float("rope.freq_base").unwrap_or(10_000.0);
         let eps = float("attention.layer_norm_rms_epsilon").unwrap_or(1e-5);
         let rope_style = if arch == "llama" {
@@ -244,7 +244,11 @@ impl Decoder {
             for (t, v, len) in lens {
                 if let Some(v) = v {
                     if v.len() != len {
-                        return Err(format!("{} has {} values, expected {len}", name(t), v.len()));
+                        return Err(format!(
+                            "{} has {} values, expected {len}",
+                            name(t),
+                            v.len()
+                        ));
                     }
                 }
             }
@@ -270,11 +274,6 @@ impl Decoder {
         })
     }
 
-    /// Width of the logits.
-    pub(crate) fn vocab(&self) -> usize {
-        self.output.as_ref().unwrap_or(&self.embed).rows()
-    }
-
     fn output(&self) -> &QMatrix {
         self.output.as_ref().unwrap_or(&self.embed)
     }
@@ -283,7 +282,11 @@ impl Decoder {
     /// `logits_for` (indices into `rows`), concatenated. Rows of the same
     /// sequence must be in position order; a sequence's cache is cut back
     /// to its first position here, so feeding a position again replaces it.
-    pub(crate) fn forward(&mut self, rows: &[Row], logits_for: &[usize]) -> Result<Vec<f32>, String> {
+    pub(crate) fn forward(
+        &mut self,
+        rows: &[Row],
+        logits_for: &[usize],
+    ) -> Result<Vec<f32>, String> {
         let c = &self.config;
         let (dim, hd) = (c.dim, c.head_dim);
         let q_dim = c.heads * hd;
@@ -292,7 +295,10 @@ impl Decoder {
         let vocab = self.embed.rows();
         for r in rows {
             if r.token as usize >= vocab {
-                return Err(format!("token id {} is out of range ({vocab} tokens)", r.token));
+                return Err(format!(
+                    "token id {} is out of range ({vocab} tokens)",
+                    r.token
+                ));
             }
             if r.seq >= self.caches.len() {
                 self.caches.resize_with(r.seq + 1, KvCache::default);
@@ -327,7 +333,8 @@ impl Decoder {
 
         let mut x = vec![0f32; m * dim];
         for (j, r) in rows.iter().enumerate() {
-            self.embed.row_to_f32(r.token as usize, &mut x[j * dim..(j + 1) * dim]);
+            self.embed
+                .row_to_f32(r.token as usize, &mut x[j * dim..(j + 1) * dim]);
         }
         let (cos, sin) = rope_tables(c, rows);
         let mut h = vec![0f32; m * dim];
@@ -359,8 +366,7 @@ impl Decoder {
                 let cache = &mut self.caches[r.seq];
                 let at = r.pos * kv_dim;
                 cache.keys[li][at..at + kv_dim].copy_from_slice(&k[j * kv_dim..(j + 1) * kv_dim]);
-                cache.values[li][at..at + kv_dim]
-                    .copy_from_slice(&v[j * kv_dim..(j + 1) * kv_dim]);
+                cache.values[li][at..at + kv_dim].copy_from_slice(&v[j * kv_dim..(j + 1) * kv_dim]);
             }
             attention(c, &self.caches, li, rows, &q, &mut att, &self.par);
             layer.wo.matmul(&att, m, &mut o, &self.par);
@@ -387,7 +393,12 @@ impl Decoder {
         let n = logits_for.len();
         let mut last = vec![0f32; n * dim];
         for (i, &j) in logits_for.iter().enumerate() {
-            rms_norm(&x[j * dim..(j + 1) * dim], &self.norm, c.eps, &mut last[i * dim..(i + 1) * dim]);
+            rms_norm(
+                &x[j * dim..(j + 1) * dim],
+                &self.norm,
+                c.eps,
+                &mut last[i * dim..(i + 1) * dim],
+            );
         }
         let out = self.output();
         let mut logits = vec![0f32; n * out.rows()];
@@ -403,7 +414,10 @@ struct Tensors<'a, R> {
 }
 
 impl<R: Read + Seek> Tensors<'_, R> {
-    fn bytes(&mut self, name: &str) -> Result<(candle_core::quantized::GgmlDType, Vec<usize>, Vec<u8>), String> {
+    fn bytes(
+        &mut self,
+        name: &str,
+    ) -> Result<(candle_core::quantized::GgmlDType, Vec<usize>, Vec<u8>), String> {
         let info = self
             .content
             .tensor_infos
@@ -412,8 +426,10 @@ impl<R: Read + Seek> Tensors<'_, R> {
         let dims = info.shape.dims().to_vec();
         let elems: usize = dims.iter().product();
         let block = info.ggml_dtype.block_size();
-        if elems % block != 0 {
-            return Err(format!("tensor {name} has {elems} values, not whole blocks"));
+        if !elems.is_multiple_of(block) {
+            return Err(format!(
+                "tensor {name} has {elems} values, not whole blocks"
+            ));
         }
         let len = elems / block * info.ggml_dtype.type_size();
         let at = self.content.tensor_data_offset + info.offset;
@@ -430,7 +446,9 @@ impl<R: Read + Seek> Tensors<'_, R> {
     fn matrix(&mut self, name: &str) -> Result<QMatrix, String> {
         let (dtype, dims, bytes) = self.bytes(name)?;
         let [rows, cols] = dims[..] else {
-            return Err(format!("tensor {name} has shape {dims:?}, expected a matrix"));
+            return Err(format!(
+                "tensor {name} has shape {dims:?}, expected a matrix"
+            ));
         };
         QMatrix::from_ggml(dtype, rows, cols, &bytes).map_err(|e| format!("{name}: {}", e.0))
     }
@@ -502,7 +520,10 @@ fn rope_tables(c: &Config, rows: &[Row]) -> (Vec<f32>, Vec<f32>) {
 fn rope(c: &Config, x: &mut [f32], heads: usize, cos: &[f32], sin: &[f32]) {
     let (hd, half) = (c.head_dim, c.rope_dim / 2);
     for (j, row) in x.chunks_exact_mut(heads * hd).enumerate() {
-        let (cos, sin) = (&cos[j * half..(j + 1) * half], &sin[j * half..(j + 1) * half]);
+        let (cos, sin) = (
+            &cos[j * half..(j + 1) * half],
+            &sin[j * half..(j + 1) * half],
+        );
         for head in row.chunks_exact_mut(hd) {
             for i in 0..half {
                 let (a, b) = match c.rope_style {
@@ -536,7 +557,11 @@ fn attention(
     let out_ptr = OutPtr(out.as_mut_ptr());
     let longest = rows.iter().map(|r| r.pos + 1).max().unwrap_or(0);
     // Small passes (a decode step) are not worth the pool's hand-off.
-    let grain = if rows.len() * longest < 4096 { items } else { 1 };
+    let grain = if rows.len() * longest < 4096 {
+        items
+    } else {
+        1
+    };
     par.for_ranges(items, grain, |range| {
         let mut scores = vec![0f32; longest];
         for item in range {
@@ -559,7 +584,8 @@ fn attention(
                 sum += *s;
             }
             // SAFETY: each (row, head) item owns its slice of `out`.
-            let oh = unsafe { std::slice::from_raw_parts_mut(out_ptr.at((j * c.heads + h) * hd), hd) };
+            let oh =
+                unsafe { std::slice::from_raw_parts_mut(out_ptr.at((j * c.heads + h) * hd), hd) };
             oh.fill(0.0);
             for (t, &s) in scores[..n].iter().enumerate() {
                 let w = s / sum;

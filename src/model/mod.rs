@@ -28,8 +28,8 @@ mod gemma3;
 mod gguf_check;
 mod gguf_tokenizer;
 mod quant;
-mod team;
 mod requant;
+mod team;
 
 pub use arch::SUPPORTED as SUPPORTED_ARCHITECTURES;
 pub use chat::{chat_prompt, ChatTemplate};
@@ -76,7 +76,7 @@ enum Runtime {
     /// formwork's own forward pass (the Llama family).
     Native(Box<decoder::Decoder>),
     /// A candle-transformers implementation.
-    Candle(arch::Weights),
+    Candle(Box<arch::Weights>),
 }
 
 /// Which implementation runs a model.
@@ -195,7 +195,7 @@ impl GgufModel {
                 load("candle panicked reading the weights; the file is inconsistent".into())
             })?
             .map_err(candle_err(path))?;
-            Runtime::Candle(weights)
+            Runtime::Candle(Box::new(weights))
         };
         let m = GgufModel {
             runtime,

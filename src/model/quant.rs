@@ -30,16 +30,20 @@
 //! reached over the hardware prefetcher alone (7.8 → 19 GB/s streaming a
 //! 1536×576 Q4_1 matrix set larger than the caches).
 
+use super::team::Team;
 use candle_core::quantized::k_quants::{self, GgmlType};
 use candle_core::quantized::GgmlDType;
 use half::f16;
-use super::team::Team;
 
 /// Values per quantization block (Q4_0 … Q8_0 and the activations).
 pub(crate) const QK: usize = 32;
 
 /// Blocks per group: the scales of a group are loaded as one vector.
 const GROUP: usize = 8;
+
+/// Activation rows per kernel call in a prompt: each weight block is
+/// unpacked once for this many rows.
+const TILE: usize = 4;
 
 /// How many quads of rows ahead the kernels prefetch.
 const PREFETCH_QUADS: usize = 3;
@@ -284,7 +288,7 @@ impl QMatrix {
     ) -> Result<QMatrix, UnsupportedTensor> {
         let n = rows * cols;
         let block = dtype.block_size();
-        if cols % block != 0 {
+        if !cols.is_multiple_of(block) {
             return Err(UnsupportedTensor(format!(
                 "a {dtype:?} matrix needs rows that are a multiple of {block} values, not {cols}"
             )));
@@ -296,8 +300,7 @@ impl QMatrix {
                 bytes.len()
             )));
         }
-        let blocks =
-            |format| Data::Blocks(BlockRows::from_file(format, rows, cols / QK, bytes));
+        let blocks = |format| Data::Blocks(BlockRows::from_file(format, rows, cols / QK, bytes));
         let data = match dtype {
             GgmlDType::Q4_0 => blocks(BlockFormat::Q4_0),
             GgmlDType::Q4_1 => blocks(BlockFormat::Q4_1),
@@ -382,17 +385,34 @@ impl QMatrix {
                     for quad in quads {
                         let r0 = quad * 4;
                         let rs = (n - r0).min(4);
-                        let rows: [&[u8]; 4] = std::array::from_fn(|i| blocks.row(r0 + i.min(rs - 1)));
+                        let rows: [&[u8]; 4] =
+                            std::array::from_fn(|i| blocks.row(r0 + i.min(rs - 1)));
                         // While the first activation row runs, the quad
                         // after next is fetched.
                         let ahead = blocks.quad_ahead(r0 + 4 * PREFETCH_QUADS);
-                        for j in 0..m {
-                            let ahead = if j == 0 { ahead } else { None };
-                            let v = kernel.dot4(l, rows, &acts.row(j), ahead);
+                        let put = |j: usize, v: [f32; 4]| {
                             for (i, &v) in v.iter().enumerate().take(rs) {
                                 // SAFETY: (j, r0 + i) is written by this quad only.
                                 unsafe { out.write(j * n + r0 + i, v) }
                             }
+                        };
+                        // Activation rows four at a time (a prompt), then
+                        // one at a time.
+                        let mut j = 0;
+                        while j + TILE <= m {
+                            let a: [ActRow; TILE] = std::array::from_fn(|t| acts.row(j + t));
+                            let ahead = if j == 0 { ahead } else { None };
+                            let v = kernel.dot4(l, rows, a.each_ref(), ahead);
+                            for (t, v) in v.into_iter().enumerate() {
+                                put(j + t, v);
+                            }
+                            j += TILE;
+                        }
+                        while j < m {
+                            let ahead = if j == 0 { ahead } else { None };
+                            let [v] = kernel.dot4(l, rows, [&acts.row(j)], ahead);
+                            put(j, v);
+                            j += 1;
                         }
                     }
                 });
@@ -454,7 +474,10 @@ impl Acts {
                 let id = if d > 0.0 { 1.0 / d } else { 0.0 };
                 let mut sum = 0i32;
                 for (q, &v) in qb.iter_mut().zip(xb) {
-                    let r = (v * id).round() as i32;
+                    // Half away from zero, as `round` (which is a libm call
+                    // without SSE4.1).
+                    let y = v * id;
+                    let r = (y + 0.5f32.copysign(y)) as i32;
                     *q = r as i8;
                     sum += r;
                 }
@@ -550,9 +573,15 @@ impl Kernel {
         }
     }
 
-    /// Four rows' dot products with one activation row.
+    /// Four rows' dot products with each of `J` activation rows.
     #[inline]
-    fn dot4(self, l: &Layout, rows: [&[u8]; 4], a: &ActRow, ahead: Option<&[u8]>) -> [f32; 4] {
+    fn dot4<const J: usize>(
+        self,
+        l: &Layout,
+        rows: [&[u8]; 4],
+        acts: [&ActRow; J],
+        ahead: Option<&[u8]>,
+    ) -> [[f32; 4]; J] {
         #[cfg(target_arch = "x86_64")]
         let ahead = match ahead {
             Some(next) => x86::Prefetch {
@@ -564,29 +593,29 @@ impl Kernel {
         #[cfg(not(target_arch = "x86_64"))]
         let _ = ahead;
         match self {
-            Kernel::Scalar => rows.map(|r| dot_scalar(l, r, a)),
+            Kernel::Scalar => acts.map(|a| rows.map(|r| dot_scalar(l, r, a))),
             // SAFETY: `detect` saw the features these functions enable, and
             // the rows and activations have `l`'s shape.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe {
                 let rows = rows.map(|r| r.as_ptr());
                 match l.format {
-                    BlockFormat::Q4_0 => x86::q4_avx2::<false, false>(l, rows, a, ahead),
-                    BlockFormat::Q4_1 => x86::q4_avx2::<true, false>(l, rows, a, ahead),
-                    BlockFormat::Q5_0 => x86::q4_avx2::<false, true>(l, rows, a, ahead),
-                    BlockFormat::Q5_1 => x86::q4_avx2::<true, true>(l, rows, a, ahead),
-                    BlockFormat::Q8_0 => x86::q8_avx2(l, rows, a, ahead),
+                    BlockFormat::Q4_0 => x86::q4_avx2::<false, false, J>(l, rows, acts, ahead),
+                    BlockFormat::Q4_1 => x86::q4_avx2::<true, false, J>(l, rows, acts, ahead),
+                    BlockFormat::Q5_0 => x86::q4_avx2::<false, true, J>(l, rows, acts, ahead),
+                    BlockFormat::Q5_1 => x86::q4_avx2::<true, true, J>(l, rows, acts, ahead),
+                    BlockFormat::Q8_0 => x86::q8_avx2::<J>(l, rows, acts, ahead),
                 }
             },
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512Vnni => unsafe {
                 let rows = rows.map(|r| r.as_ptr());
                 match l.format {
-                    BlockFormat::Q4_0 => x86::q4_vnni::<false, false>(l, rows, a, ahead),
-                    BlockFormat::Q4_1 => x86::q4_vnni::<true, false>(l, rows, a, ahead),
-                    BlockFormat::Q5_0 => x86::q4_vnni::<false, true>(l, rows, a, ahead),
-                    BlockFormat::Q5_1 => x86::q4_vnni::<true, true>(l, rows, a, ahead),
-                    BlockFormat::Q8_0 => x86::q8_vnni(l, rows, a, ahead),
+                    BlockFormat::Q4_0 => x86::q4_vnni::<false, false, J>(l, rows, acts, ahead),
+                    BlockFormat::Q4_1 => x86::q4_vnni::<true, false, J>(l, rows, acts, ahead),
+                    BlockFormat::Q5_0 => x86::q4_vnni::<false, true, J>(l, rows, acts, ahead),
+                    BlockFormat::Q5_1 => x86::q4_vnni::<true, true, J>(l, rows, acts, ahead),
+                    BlockFormat::Q8_0 => x86::q8_vnni::<J>(l, rows, acts, ahead),
                 }
             },
         }
@@ -704,45 +733,50 @@ mod x86 {
 
     macro_rules! kernels {
         ($q4:ident, $q8:ident, $features:literal, $dot:ident) => {
-            /// 4- and 5-bit rows: `d·Σ q·x` per block plus the offsets
-            /// (`m·s`, or `−8d·s` / `−16d·s`) summed per group.
+            /// 4- and 5-bit rows against `J` activation rows: `d·Σ q·x` per
+            /// block plus the offsets (`m·s`, or `−8d·s` / `−16d·s`) summed
+            /// per group. A block's quants are unpacked once for the `J`
+            /// rows (a prompt's register tile); the combined scales go
+            /// through the stack and are broadcast from there.
             #[target_feature(enable = $features)]
-            pub(super) unsafe fn $q4<const HAS_MIN: bool, const HIGH: bool>(
+            pub(super) unsafe fn $q4<const HAS_MIN: bool, const HIGH: bool, const J: usize>(
                 l: &Layout,
                 rows: [*const u8; 4],
-                a: &ActRow,
+                acts: [&ActRow; J],
                 ahead: Prefetch,
-            ) -> [f32; 4] {
+            ) -> [[f32; 4]; J] {
                 let mask = _mm256_set1_epi8(0x0F);
-                let mut acc = [_mm256_setzero_ps(); 4];
-                let mut offs = [_mm256_setzero_ps(); 4];
+                let mut acc = [[_mm256_setzero_ps(); 4]; J];
+                let mut offs = [[_mm256_setzero_ps(); 4]; J];
+                let mut dd = [[[0f32; GROUP]; 4]; J];
                 for g in 0..l.nbp / GROUP {
                     ahead.group(g);
-                    let ad = _mm256_loadu_ps(a.d.as_ptr().add(GROUP * g));
-                    let asum = _mm256_loadu_ps(a.s.as_ptr().add(GROUP * g));
-                    let mut dd = [_mm256_setzero_ps(); 4];
                     for r in 0..4 {
                         let dw = _mm256_cvtph_ps(_mm_loadu_si128(
                             rows[r].add(2 * GROUP * g) as *const __m128i
                         ));
-                        dd[r] = _mm256_mul_ps(dw, ad);
                         let mw = if HAS_MIN {
                             _mm256_cvtph_ps(_mm_loadu_si128(
-                                rows[r].add(l.m_off + 2 * GROUP * g) as *const __m128i,
+                                rows[r].add(l.m_off + 2 * GROUP * g) as *const __m128i
                             ))
                         } else {
                             dw
                         };
-                        offs[r] = _mm256_fmadd_ps(mw, asum, offs[r]);
+                        for j in 0..J {
+                            let ad = _mm256_loadu_ps(acts[j].d.as_ptr().add(GROUP * g));
+                            let asum = _mm256_loadu_ps(acts[j].s.as_ptr().add(GROUP * g));
+                            _mm256_storeu_ps(dd[j][r].as_mut_ptr(), _mm256_mul_ps(dw, ad));
+                            offs[j][r] = _mm256_fmadd_ps(mw, asum, offs[j][r]);
+                        }
                     }
                     for b in 0..(l.nb - GROUP * g).min(GROUP) {
                         let blk = GROUP * g + b;
-                        let x = _mm256_loadu_si256(a.qs.as_ptr().add(QK * blk) as *const __m256i);
-                        let lane = _mm256_set1_epi32(b as i32);
+                        let x: [__m256i; J] = std::array::from_fn(|j| {
+                            _mm256_loadu_si256(acts[j].qs.as_ptr().add(QK * blk) as *const __m256i)
+                        });
                         for r in 0..4 {
-                            let raw = _mm_loadu_si128(
-                                rows[r].add(l.qs_off + 16 * blk) as *const __m128i
-                            );
+                            let raw =
+                                _mm_loadu_si128(rows[r].add(l.qs_off + 16 * blk) as *const __m128i);
                             let mut w = _mm256_and_si256(
                                 _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw),
                                 mask,
@@ -752,9 +786,11 @@ mod x86 {
                                     .read_unaligned();
                                 w = _mm256_or_si256(w, fifth_bits(qh));
                             }
-                            let p = _mm256_cvtepi32_ps($dot(w, x));
-                            let scale = _mm256_permutevar8x32_ps(dd[r], lane);
-                            acc[r] = _mm256_fmadd_ps(scale, p, acc[r]);
+                            for j in 0..J {
+                                let p = _mm256_cvtepi32_ps($dot(w, x[j]));
+                                let scale = _mm256_broadcast_ss(&dd[j][r][b]);
+                                acc[j][r] = _mm256_fmadd_ps(scale, p, acc[j][r]);
+                            }
                         }
                     }
                 }
@@ -763,46 +799,54 @@ mod x86 {
                     (false, false) => -8.0,
                     (false, true) => -16.0,
                 };
-                std::array::from_fn(|r| hsum(acc[r]) + off_scale * hsum(offs[r]))
+                std::array::from_fn(|j| {
+                    std::array::from_fn(|r| hsum(acc[j][r]) + off_scale * hsum(offs[j][r]))
+                })
             }
 
-            /// Q8_0 rows: `d·Σ w·x` per block, with the signs moved onto
-            /// the activations for the unsigned×signed byte product.
+            /// Q8_0 rows against `J` activation rows: `d·Σ w·x` per block,
+            /// with the signs moved onto the activations for the
+            /// unsigned×signed byte product.
             #[target_feature(enable = $features)]
-            pub(super) unsafe fn $q8(
+            pub(super) unsafe fn $q8<const J: usize>(
                 l: &Layout,
                 rows: [*const u8; 4],
-                a: &ActRow,
+                acts: [&ActRow; J],
                 ahead: Prefetch,
-            ) -> [f32; 4] {
-                let mut acc = [_mm256_setzero_ps(); 4];
+            ) -> [[f32; 4]; J] {
+                let mut acc = [[_mm256_setzero_ps(); 4]; J];
+                let mut dd = [[[0f32; GROUP]; 4]; J];
                 for g in 0..l.nbp / GROUP {
                     ahead.group(g);
-                    let ad = _mm256_loadu_ps(a.d.as_ptr().add(GROUP * g));
-                    let mut dd = [_mm256_setzero_ps(); 4];
                     for r in 0..4 {
                         let dw = _mm256_cvtph_ps(_mm_loadu_si128(
                             rows[r].add(2 * GROUP * g) as *const __m128i
                         ));
-                        dd[r] = _mm256_mul_ps(dw, ad);
+                        for j in 0..J {
+                            let ad = _mm256_loadu_ps(acts[j].d.as_ptr().add(GROUP * g));
+                            _mm256_storeu_ps(dd[j][r].as_mut_ptr(), _mm256_mul_ps(dw, ad));
+                        }
                     }
                     for b in 0..(l.nb - GROUP * g).min(GROUP) {
                         let blk = GROUP * g + b;
-                        let x = _mm256_loadu_si256(a.qs.as_ptr().add(QK * blk) as *const __m256i);
-                        let lane = _mm256_set1_epi32(b as i32);
+                        let x: [__m256i; J] = std::array::from_fn(|j| {
+                            _mm256_loadu_si256(acts[j].qs.as_ptr().add(QK * blk) as *const __m256i)
+                        });
                         for r in 0..4 {
                             let w = _mm256_loadu_si256(
                                 rows[r].add(l.qs_off + 32 * blk) as *const __m256i
                             );
                             let aw = _mm256_sign_epi8(w, w);
-                            let sx = _mm256_sign_epi8(x, w);
-                            let p = _mm256_cvtepi32_ps($dot(aw, sx));
-                            let scale = _mm256_permutevar8x32_ps(dd[r], lane);
-                            acc[r] = _mm256_fmadd_ps(scale, p, acc[r]);
+                            for j in 0..J {
+                                let sx = _mm256_sign_epi8(x[j], w);
+                                let p = _mm256_cvtepi32_ps($dot(aw, sx));
+                                let scale = _mm256_broadcast_ss(&dd[j][r][b]);
+                                acc[j][r] = _mm256_fmadd_ps(scale, p, acc[j][r]);
+                            }
                         }
                     }
                 }
-                std::array::from_fn(|r| hsum(acc[r]))
+                std::array::from_fn(|j| std::array::from_fn(|r| hsum(acc[j][r])))
             }
         };
     }
@@ -823,9 +867,7 @@ fn prefetch<T>(data: &[T]) {
         let p = data.as_ptr() as *const i8;
         for at in (0..std::mem::size_of_val(data)).step_by(64) {
             // SAFETY: a prefetch never faults; the addresses are in `data`.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch(p.add(at), std::arch::x86_64::_MM_HINT_T0)
-            };
+            unsafe { std::arch::x86_64::_mm_prefetch(p.add(at), std::arch::x86_64::_MM_HINT_T0) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -896,7 +938,7 @@ impl<T: GgmlType + 'static> CandleRows for Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::quantized::{QTensor, GgmlDType};
+    use candle_core::quantized::{GgmlDType, QTensor};
     use candle_core::{Device, Tensor};
 
     /// Deterministic pseudo-random values in -1..1.
@@ -904,7 +946,9 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
             })
             .collect()
@@ -915,7 +959,13 @@ mod tests {
         let w = Tensor::from_vec(values(rows * cols, 7), (rows, cols), &Device::Cpu).unwrap();
         let q = QTensor::quantize(&w, dtype).unwrap();
         let bytes = q.data().unwrap().to_vec();
-        let deq = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let deq = q
+            .dequantize(&Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         (QMatrix::from_ggml(dtype, rows, cols, &bytes).unwrap(), deq)
     }
 
@@ -923,7 +973,9 @@ mod tests {
         let mut out = vec![0f32; m * n];
         for j in 0..m {
             for r in 0..n {
-                out[j * n + r] = (0..k).map(|c| w[r * k + c] as f64 * x[j * k + c] as f64).sum::<f64>() as f32;
+                out[j * n + r] = (0..k)
+                    .map(|c| w[r * k + c] as f64 * x[j * k + c] as f64)
+                    .sum::<f64>() as f32;
             }
         }
         out
@@ -950,7 +1002,7 @@ mod tests {
         let (n, k) = (37, 512);
         for dtype in types {
             let (w, deq) = matrix(dtype, n, k);
-            for m in [1, 5] {
+            for m in [1, 5, 9] {
                 let x = values(m * k, 11 + m as u64);
                 let want = reference(&deq, &x, m, n, k);
                 for threads in [1, 3] {
@@ -984,19 +1036,34 @@ mod tests {
                 GgmlDType::Q8_0,
             ] {
                 let (w, _) = matrix(dtype, 4, k);
-                let Data::Blocks(blocks) = &w.data else { unreachable!() };
+                let Data::Blocks(blocks) = &w.data else {
+                    unreachable!()
+                };
                 let rows: [&[u8]; 4] = std::array::from_fn(|i| blocks.row(i));
-                let acts = Acts::quantize(&values(k, 3), 1, k);
+                let acts = Acts::quantize(&values(4 * k, 3), 4, k);
                 let l = &blocks.layout;
-                let want = Kernel::Scalar.dot4(l, rows, &acts.row(0), None);
+                let [want] = Kernel::Scalar.dot4(l, rows, [&acts.row(0)], None);
                 for kernel in Kernel::available() {
-                    let got = kernel.dot4(l, rows, &acts.row(0), Some(blocks.row(1)));
+                    let [got] = kernel.dot4(l, rows, [&acts.row(0)], Some(blocks.row(1)));
                     for (g, e) in got.iter().zip(&want) {
                         let name = kernel.name();
                         assert!(
                             (g - e).abs() <= 1e-4 * e.abs().max(1.0),
                             "{dtype:?} k={k} {name}: {g} vs {e}"
                         );
+                    }
+                    // The prompt tile: four activation rows per call.
+                    let tile: [ActRow; 4] = std::array::from_fn(|j| acts.row(j));
+                    let got = kernel.dot4(l, rows, tile.each_ref(), None);
+                    for (j, got) in got.iter().enumerate() {
+                        let [want] = Kernel::Scalar.dot4(l, rows, [&acts.row(j)], None);
+                        for (g, e) in got.iter().zip(&want) {
+                            let name = kernel.name();
+                            assert!(
+                                (g - e).abs() <= 1e-4 * e.abs().max(1.0),
+                                "{dtype:?} k={k} {name} tile row {j}: {g} vs {e}"
+                            );
+                        }
                     }
                 }
             }
@@ -1020,7 +1087,9 @@ mod timing {
         let x: Vec<f32> = (0..k).map(|i| (i as f32).sin()).collect();
         let par = Parallel::new(1);
         for copies in [1usize, 30, 200] {
-            let ms: Vec<QMatrix> = (0..copies).map(|_| QMatrix::from_ggml(GgmlDType::Q4_1, n, k, &bytes).unwrap()).collect();
+            let ms: Vec<QMatrix> = (0..copies)
+                .map(|_| QMatrix::from_ggml(GgmlDType::Q4_1, n, k, &bytes).unwrap())
+                .collect();
             let mut out = vec![0f32; n];
             let iters = 2000;
             let t = std::time::Instant::now();
@@ -1029,7 +1098,10 @@ mod timing {
             }
             let e = t.elapsed().as_secs_f64();
             let gb = (iters * bytes.len()) as f64 / e / 1e9;
-            eprintln!("copies {copies}: {:.1} us per matmul, {gb:.1} GB/s", e / iters as f64 * 1e6);
+            eprintln!(
+                "copies {copies}: {:.1} us per matmul, {gb:.1} GB/s",
+                e / iters as f64 * 1e6
+            );
         }
     }
 }
