@@ -4,8 +4,9 @@
 //! (`Backend::Candle` without requantization): the logits after a prompt
 //! and through greedy decoding stay within 10% of the largest logit (both
 //! round activations to 8 bits, at different points), with the same greedy
-//! tokens. Two threads give exactly one thread's
-//! logits, and feeding a position again replaces it in the cache.
+//! tokens. Two threads give exactly one thread's logits, feeding a position
+//! again replaces it in the cache, and tokens the cache already holds are
+//! not computed again.
 
 use formwork::model::fetch::{default_model, FetchConfig};
 use formwork::model::{chat_prompt, Backend, GgufModel, LanguageModel, LoadOptions};
@@ -94,4 +95,28 @@ fn feeding_a_position_again_replaces_it() {
     // A position past the cache is an error, not a panic.
     let err = m.forward(&[1], ids.len() + 10).unwrap_err().to_string();
     assert!(err.contains("position"), "{err}");
+}
+
+#[test]
+fn a_prompt_already_in_the_cache_is_not_computed_again() {
+    let mut m = load(Backend::Native, 1);
+    let ids = prompt(&m);
+    let first = m.forward(&ids, 0).unwrap();
+    assert_eq!(m.tokens_computed(), ids.len() as u64);
+    let t = argmax(&first);
+    m.forward(&[t], ids.len()).unwrap();
+    // The same prompt again (another sample): nothing is computed.
+    assert_eq!(m.forward(&ids, 0).unwrap(), first);
+    assert_eq!(m.tokens_computed(), ids.len() as u64 + 1);
+    // A longer prompt sharing it and the decoded token (a next turn): only
+    // the two new tokens.
+    let mut longer = ids.clone();
+    longer.extend_from_slice(&[t, 13, 28]);
+    let fresh = {
+        let mut other = load(Backend::Native, 1);
+        other.forward(&longer, 0).unwrap()
+    };
+    let before = m.tokens_computed();
+    assert_eq!(m.forward(&longer, 0).unwrap(), fresh);
+    assert_eq!(m.tokens_computed() - before, 2);
 }

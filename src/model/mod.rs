@@ -62,6 +62,7 @@ pub trait LanguageModel {
 /// A GGUF model (one of [`SUPPORTED_ARCHITECTURES`]) running on the CPU.
 pub struct GgufModel {
     runtime: Runtime,
+    fed: Fed,
     path: PathBuf,
     context: usize,
     width: usize,
@@ -73,6 +74,19 @@ fn candle_err(path: &Path) -> impl Fn(candle_core::Error) -> ModelError + '_ {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
+}
+
+/// The tokens in the native pass's cache, so that feeding them again (the
+/// same prompt for another sample or a retry, or a conversation's earlier
+/// turns) skips the positions already computed.
+#[derive(Default)]
+struct Fed {
+    ids: Vec<u32>,
+    /// The logits after the first `n` of `ids`, kept after a multi-token
+    /// feed (a prompt) while those `n` stay.
+    last: Option<(usize, Vec<f32>)>,
+    /// Tokens actually run through the model.
+    computed: u64,
 }
 
 /// The model behind a [`GgufModel`].
@@ -203,6 +217,7 @@ impl GgufModel {
         };
         let m = GgufModel {
             runtime,
+            fed: Fed::default(),
             path: path.to_path_buf(),
             context,
             width,
@@ -352,6 +367,13 @@ impl GgufModel {
         }
     }
 
+    /// Tokens this model has run through its forward pass so far; tokens
+    /// its cache already held at the same positions are not counted (they
+    /// are not computed again).
+    pub fn tokens_computed(&self) -> u64 {
+        self.fed.computed
+    }
+
     /// Which implementation runs this model.
     pub fn backend(&self) -> Backend {
         match self.runtime {
@@ -372,9 +394,37 @@ impl LanguageModel for GgufModel {
         if tokens.is_empty() {
             return Err(ModelError::Inference("no tokens to feed".into()));
         }
+        // Tokens the native cache already holds at these positions are
+        // not fed again; the last one is, unless its logits were kept.
+        let mut skip = 0;
+        if matches!(self.runtime, Runtime::Native(_)) && pos <= self.fed.ids.len() {
+            let same = tokens
+                .iter()
+                .zip(&self.fed.ids[pos..])
+                .take_while(|(a, b)| a == b)
+                .count();
+            if same == tokens.len() {
+                if let Some((n, l)) = &self.fed.last {
+                    if *n == pos + same {
+                        return Ok(l.clone());
+                    }
+                }
+            }
+            skip = same.min(tokens.len() - 1);
+        }
+        let (tokens, pos) = (&tokens[skip..], pos + skip);
+        self.fed.ids.truncate(pos);
+        if self.fed.last.as_ref().is_some_and(|(n, _)| *n > pos) {
+            self.fed.last = None;
+        }
         let mut logits = Vec::new();
         for (i, batch) in tokens.chunks(BATCH).enumerate() {
             logits = self.forward_batch(batch, pos + i * BATCH)?;
+            self.fed.ids.extend_from_slice(batch);
+            self.fed.computed += batch.len() as u64;
+        }
+        if tokens.len() > 1 {
+            self.fed.last = Some((pos + tokens.len(), logits.clone()));
         }
         Ok(logits)
     }
