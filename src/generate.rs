@@ -11,7 +11,7 @@
 //! canonicalising JSON).
 
 use crate::error::{MatcherError, ModelError};
-use crate::model::LanguageModel;
+use crate::model::{LanguageModel, SequenceFeed};
 use crate::sampler::{Sampler, SamplerConfig};
 use crate::{CompiledGrammar, Matcher, TokenEnv, TokenId, TokenMask, TokenTrie, Vocabulary};
 use std::sync::Arc;
@@ -282,6 +282,11 @@ impl<M: LanguageModel> Generator<M> {
         &self.env
     }
 
+    /// The model this generator runs.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
     /// A matcher for `grammar` over this generator's vocabulary.
     pub fn matcher(&self, grammar: Arc<CompiledGrammar>) -> Matcher {
         Matcher::new(grammar, &self.env)
@@ -295,7 +300,48 @@ impl<M: LanguageModel> Generator<M> {
         grammar: Option<Arc<CompiledGrammar>>,
         opts: &GenerateOptions,
     ) -> Result<Generation, ModelError> {
+        self.generate_streaming(prompt, grammar, opts, &mut |_| {})
+    }
+
+    /// [`generate`](Generator::generate), handing the text to `on_text` in
+    /// pieces as tokens are chosen. The pieces are whole UTF-8 characters
+    /// and join into [`Generation::text`]; with stop strings, text that
+    /// could still turn out to be the start of one is held back until it
+    /// cannot.
+    pub fn generate_streaming(
+        &mut self,
+        prompt: &str,
+        grammar: Option<Arc<CompiledGrammar>>,
+        opts: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation, ModelError> {
         let start = Instant::now();
+        let prompt_ids = self.prompt_ids(prompt, opts)?;
+        let mut run = Sequence::new(
+            &self.env,
+            grammar,
+            opts,
+            opts.sampler.seed,
+            prompt_ids.len(),
+        );
+        let t = Instant::now();
+        let mut logits = self.model.forward(&prompt_ids, 0)?;
+        run.timings.prompt_ms = t.elapsed().as_secs_f64() * 1e3;
+        run.timings.forward_calls = 1;
+        while let Some(feed) = run.step(&logits, &self.env, opts)? {
+            run.stream(opts, on_text);
+            let t = Instant::now();
+            logits = self.model.forward(&feed, run.pos)?;
+            run.fed(feed.len(), t.elapsed().as_secs_f64() * 1e3);
+        }
+        run.stream_rest(on_text);
+        Ok(run.finish(start))
+    }
+
+    /// The prompt's token ids, after checking that they leave room for
+    /// `max_tokens` in the context (before any forward pass: a prompt that
+    /// does not fit fails now, not after minutes of prompt processing).
+    fn prompt_ids(&self, prompt: &str, opts: &GenerateOptions) -> Result<Vec<u32>, ModelError> {
         let prompt_ids: Vec<u32> = self
             .env
             .vocab()
@@ -304,8 +350,6 @@ impl<M: LanguageModel> Generator<M> {
             .map_err(|e| crate::error::VocabError::Encode(e.to_string()))?
             .get_ids()
             .to_vec();
-        // Before any forward pass: a prompt that leaves no room for
-        // `max_tokens` fails now, not after minutes of prompt processing.
         let ctx = self.model.context_length();
         let needed = prompt_ids.len().saturating_add(opts.max_tokens.max(1));
         if needed > ctx {
@@ -314,137 +358,70 @@ impl<M: LanguageModel> Generator<M> {
                 context: ctx,
             });
         }
-        let max_tokens = opts.max_tokens;
-        let mut matcher = grammar.map(|g| self.matcher(g));
-        let mut sampler = Sampler::new(opts.sampler.clone());
-        let mut timings = Timings::default();
+        Ok(prompt_ids)
+    }
+
+    /// `n` samples of `prompt` (seeds `opts.sampler.seed + i`) decoded
+    /// together: the prompt is fed once, each sample continues from a copy
+    /// of its cache, and every step feeds all unfinished samples in one
+    /// pass. `None` if the model runs one sequence at a time.
+    fn generate_batched(
+        &mut self,
+        prompt: &str,
+        grammar: Option<Arc<CompiledGrammar>>,
+        opts: &GenerateOptions,
+        n: usize,
+    ) -> Result<Option<Vec<Generation>>, ModelError> {
+        let start = Instant::now();
+        let prompt_ids = self.prompt_ids(prompt, opts)?;
         let t = Instant::now();
-        let mut logits = self.model.forward(&prompt_ids, 0)?;
-        timings.prompt_ms = t.elapsed().as_secs_f64() * 1e3;
-        timings.forward_calls = 1;
-        let mut pos = prompt_ids.len();
-        let mut out = Generation {
-            text: String::new(),
-            tokens: Vec::new(),
-            logprobs: Vec::new(),
-            top_logprobs: Vec::new(),
-            prompt_tokens: prompt_ids.len(),
-            forced_tokens: 0,
-            stop: StopReason::MaxTokens,
-            complete: true,
-            timings: Timings::default(),
-        };
-        let mut mask = TokenMask::new(self.env.vocab().logits_width());
-        let mut bytes: Vec<u8> = Vec::new();
-        let eos = self.env.vocab().eos_tokens().to_vec();
-        let mut closer = opts.close_before_max_tokens.then(Closer::new);
-        'gen: while out.tokens.len() < max_tokens {
-            if let Some(m) = matcher.as_mut() {
-                let t = Instant::now();
-                let forced = if opts.fast_forward {
-                    m.forced_tokens()
-                } else {
-                    Vec::new()
-                };
-                timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
-                let room = max_tokens - out.tokens.len();
-                if let Some(c) = closer.as_mut() {
-                    let t = Instant::now();
-                    c.refresh(m, room)?;
-                    timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
-                }
-                if !forced.is_empty() && forced.len() <= room {
-                    for &f in &forced {
-                        m.commit(f)?;
-                    }
-                    if let Some(c) = closer.as_mut() {
-                        let t = Instant::now();
-                        let fits = c.keeps(m, room, forced.len())?;
-                        timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
-                        if !fits {
-                            m.rollback(forced.len())?;
-                            if c.close(m, room, &mut out, &mut bytes, self.env.vocab())? {
-                                break 'gen;
-                            }
-                            for &f in &forced {
-                                m.commit(f)?;
-                            }
-                        }
-                    }
-                    for &f in &forced {
-                        out.push_forced(f, &mut bytes, self.env.vocab());
-                    }
-                    let t = Instant::now();
-                    logits = self.model.forward(&forced, pos)?;
-                    timings.forward_ms += t.elapsed().as_secs_f64() * 1e3;
-                    timings.forward_calls += 1;
-                    pos += forced.len();
-                    continue 'gen;
-                }
-                let t = Instant::now();
-                m.try_compute_mask_into(&mut mask)?;
-                timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+        let logits = self.model.forward(&prompt_ids, 0)?;
+        let prompt_ms = t.elapsed().as_secs_f64() * 1e3;
+        // Sequence 0 keeps the prompt; sample i runs as sequence i + 1.
+        for i in 0..n {
+            if !self.model.fork_sequence(0, i + 1) {
+                return Ok(None);
             }
-            let Some(s) = sampler.sample(&logits, matcher.as_ref().map(|_| &mask)) else {
-                // Nothing allowed: the constraint is complete (EOS not in this vocabulary's set).
-                out.stop = StopReason::Complete;
-                break;
-            };
-            if eos.contains(&s.token) {
-                if let Some(m) = matcher.as_mut() {
-                    m.commit(s.token)?;
-                }
-                out.stop = StopReason::Eos;
-                break;
-            }
-            if let Some(m) = matcher.as_mut() {
-                m.commit(s.token)?;
-                if let Some(c) = closer.as_mut() {
-                    let room = max_tokens - out.tokens.len();
-                    let t = Instant::now();
-                    let fits = c.keeps(m, room, 1)?;
-                    timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
-                    if !fits {
-                        m.rollback(1)?;
-                        if c.close(m, room, &mut out, &mut bytes, self.env.vocab())? {
-                            break 'gen;
-                        }
-                        m.commit(s.token)?;
-                    }
-                }
-            }
-            out.tokens.push(s.token);
-            out.logprobs.push(Some(s.logprob));
-            out.top_logprobs.push(s.top);
-            bytes.extend_from_slice(self.env.vocab().token_bytes(s.token));
-            if matcher.is_none() {
-                let text = String::from_utf8_lossy(&bytes);
-                if let Some(stop) = opts
-                    .stop
-                    .iter()
-                    .find(|st| !st.is_empty() && text.ends_with(st.as_str()))
-                {
-                    bytes.truncate(bytes.len() - stop.len());
-                    out.stop = StopReason::StopString(stop.clone());
-                    break;
-                }
-            }
-            if out.tokens.len() >= max_tokens {
+        }
+        let mut runs: Vec<Sequence> = (0..n)
+            .map(|i| {
+                let seed = opts.sampler.seed.wrapping_add(i as u64);
+                let mut r = Sequence::new(&self.env, grammar.clone(), opts, seed, prompt_ids.len());
+                r.timings.prompt_ms = prompt_ms;
+                r.timings.forward_calls = 1;
+                r
+            })
+            .collect();
+        let mut feeds: Vec<Option<Vec<u32>>> = Vec::with_capacity(n);
+        for r in &mut runs {
+            feeds.push(r.step(&logits, &self.env, opts)?);
+        }
+        loop {
+            let batch: Vec<SequenceFeed> = feeds
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| {
+                    f.as_deref().map(|tokens| SequenceFeed {
+                        seq: i + 1,
+                        tokens,
+                        pos: runs[i].pos,
+                    })
+                })
+                .collect();
+            if batch.is_empty() {
                 break;
             }
             let t = Instant::now();
-            logits = self.model.forward(&[s.token], pos)?;
-            timings.forward_ms += t.elapsed().as_secs_f64() * 1e3;
-            timings.forward_calls += 1;
-            pos += 1;
+            let outs = self.model.forward_sequences(&batch)?;
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            let fed: Vec<(usize, usize)> =
+                batch.iter().map(|f| (f.seq - 1, f.tokens.len())).collect();
+            for ((i, len), logits) in fed.into_iter().zip(outs) {
+                runs[i].fed(len, ms);
+                feeds[i] = runs[i].step(&logits, &self.env, opts)?;
+            }
         }
-        if let Some(m) = matcher.as_mut() {
-            out.complete = m.is_accepting();
-        }
-        out.text = String::from_utf8_lossy(&bytes).into_owned();
-        timings.total_ms = start.elapsed().as_secs_f64() * 1e3;
-        out.timings = timings;
-        Ok(out)
+        Ok(Some(runs.into_iter().map(|r| r.finish(start)).collect()))
     }
 
     /// Generates `n` samples (seeds `seed`, `seed + 1`, ...) and returns them
@@ -457,12 +434,24 @@ impl<M: LanguageModel> Generator<M> {
         n: usize,
         select: Select,
     ) -> Result<(Vec<Generation>, usize), ModelError> {
-        let mut outs = Vec::new();
-        for i in 0..n.max(1) {
-            let mut o = opts.clone();
-            o.sampler.seed = opts.sampler.seed.wrapping_add(i as u64);
-            outs.push(self.generate(prompt, grammar.clone(), &o)?);
-        }
+        let n = n.max(1);
+        let batched = if n > 1 {
+            self.generate_batched(prompt, grammar.clone(), opts, n)?
+        } else {
+            None
+        };
+        let outs = match batched {
+            Some(outs) => outs,
+            None => {
+                let mut outs = Vec::new();
+                for i in 0..n {
+                    let mut o = opts.clone();
+                    o.sampler.seed = opts.sampler.seed.wrapping_add(i as u64);
+                    outs.push(self.generate(prompt, grammar.clone(), &o)?);
+                }
+                outs
+            }
+        };
         let pick = match select {
             Select::Best => (0..outs.len())
                 .filter(|&i| outs[i].complete)
@@ -482,6 +471,225 @@ impl<M: LanguageModel> Generator<M> {
         };
         Ok((outs, pick))
     }
+}
+
+/// One output being generated: its constraint, sampler and text so far.
+/// [`Sequence::step`] takes the logits after what was fed and says what to
+/// feed next, so one driver runs a single sequence and another runs many
+/// in one batch.
+struct Sequence {
+    matcher: Option<Matcher>,
+    sampler: Sampler,
+    out: Generation,
+    bytes: Vec<u8>,
+    closer: Option<Closer>,
+    mask: TokenMask,
+    eos: Vec<u32>,
+    timings: Timings,
+    /// The position the next feed starts at.
+    pos: usize,
+    /// Bytes of the text already handed to a stream.
+    emitted: usize,
+}
+
+impl Sequence {
+    fn new(
+        env: &Arc<TokenEnv>,
+        grammar: Option<Arc<CompiledGrammar>>,
+        opts: &GenerateOptions,
+        seed: u64,
+        prompt_tokens: usize,
+    ) -> Sequence {
+        let mut sampler = opts.sampler.clone();
+        sampler.seed = seed;
+        Sequence {
+            matcher: grammar.map(|g| Matcher::new(g, env)),
+            sampler: Sampler::new(sampler),
+            out: Generation {
+                text: String::new(),
+                tokens: Vec::new(),
+                logprobs: Vec::new(),
+                top_logprobs: Vec::new(),
+                prompt_tokens,
+                forced_tokens: 0,
+                stop: StopReason::MaxTokens,
+                complete: true,
+                timings: Timings::default(),
+            },
+            bytes: Vec::new(),
+            closer: opts.close_before_max_tokens.then(Closer::new),
+            mask: TokenMask::new(env.vocab().logits_width()),
+            eos: env.vocab().eos_tokens().to_vec(),
+            timings: Timings::default(),
+            pos: prompt_tokens,
+            emitted: 0,
+        }
+    }
+
+    /// Hands the text chosen since the last call to `on_text`: whole
+    /// characters, minus what could still be the start of a stop string.
+    fn stream(&mut self, opts: &GenerateOptions, on_text: &mut dyn FnMut(&str)) {
+        let hold = opts.stop.iter().map(|s| s.len()).max().unwrap_or(1) - 1;
+        let end = self.bytes.len().saturating_sub(hold);
+        if end <= self.emitted {
+            return;
+        }
+        let piece = match std::str::from_utf8(&self.bytes[self.emitted..end]) {
+            Ok(p) => p,
+            // Up to a character cut by the token boundary; a byte that can
+            // never be valid is left for `stream_rest`'s lossy text.
+            Err(e) => {
+                let valid = e.valid_up_to();
+                std::str::from_utf8(&self.bytes[self.emitted..self.emitted + valid]).unwrap_or("")
+            }
+        };
+        if !piece.is_empty() {
+            on_text(piece);
+            self.emitted += piece.len();
+        }
+    }
+
+    /// Hands the rest of the final text to `on_text`.
+    fn stream_rest(&mut self, on_text: &mut dyn FnMut(&str)) {
+        if self.emitted < self.bytes.len() {
+            on_text(&String::from_utf8_lossy(&self.bytes[self.emitted..]));
+            self.emitted = self.bytes.len();
+        }
+    }
+
+    /// Records that `len` tokens were fed, in `ms`.
+    fn fed(&mut self, len: usize, ms: f64) {
+        self.pos += len;
+        self.timings.forward_ms += ms;
+        self.timings.forward_calls += 1;
+    }
+
+    /// Given the logits after everything fed so far, the tokens to feed
+    /// next (forced ones, or one sampled), or `None` when the output is
+    /// finished.
+    fn step(
+        &mut self,
+        logits: &[f32],
+        env: &TokenEnv,
+        opts: &GenerateOptions,
+    ) -> Result<Option<Vec<u32>>, ModelError> {
+        let max_tokens = opts.max_tokens;
+        let vocab = env.vocab();
+        let (out, bytes, timings) = (&mut self.out, &mut self.bytes, &mut self.timings);
+        if out.tokens.len() >= max_tokens {
+            return Ok(None);
+        }
+        if let Some(m) = self.matcher.as_mut() {
+            let t = Instant::now();
+            let forced = if opts.fast_forward {
+                m.forced_tokens()
+            } else {
+                Vec::new()
+            };
+            timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+            let room = max_tokens - out.tokens.len();
+            if let Some(c) = self.closer.as_mut() {
+                let t = Instant::now();
+                c.refresh(m, room)?;
+                timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+            }
+            if !forced.is_empty() && forced.len() <= room {
+                for &f in &forced {
+                    m.commit(f)?;
+                }
+                if let Some(c) = self.closer.as_mut() {
+                    let t = Instant::now();
+                    let fits = c.keeps(m, room, forced.len())?;
+                    timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+                    if !fits {
+                        m.rollback(forced.len())?;
+                        if c.close(m, room, out, bytes, vocab)? {
+                            return Ok(None);
+                        }
+                        for &f in &forced {
+                            m.commit(f)?;
+                        }
+                    }
+                }
+                for &f in &forced {
+                    out.push_forced(f, bytes, vocab);
+                }
+                return Ok(Some(forced));
+            }
+            let t = Instant::now();
+            m.try_compute_mask_into(&mut self.mask)?;
+            timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+        }
+        let mask = self.matcher.as_ref().map(|_| &self.mask);
+        let Some(s) = self.sampler.sample(logits, mask) else {
+            // Nothing allowed: the constraint is complete (EOS not in this vocabulary's set).
+            out.stop = StopReason::Complete;
+            return Ok(None);
+        };
+        if self.eos.contains(&s.token) {
+            if let Some(m) = self.matcher.as_mut() {
+                m.commit(s.token)?;
+            }
+            out.stop = StopReason::Eos;
+            return Ok(None);
+        }
+        if let Some(m) = self.matcher.as_mut() {
+            m.commit(s.token)?;
+            if let Some(c) = self.closer.as_mut() {
+                let room = max_tokens - out.tokens.len();
+                let t = Instant::now();
+                let fits = c.keeps(m, room, 1)?;
+                timings.mask_ms += t.elapsed().as_secs_f64() * 1e3;
+                if !fits {
+                    m.rollback(1)?;
+                    if c.close(m, room, out, bytes, vocab)? {
+                        return Ok(None);
+                    }
+                    m.commit(s.token)?;
+                }
+            }
+        }
+        out.tokens.push(s.token);
+        out.logprobs.push(Some(s.logprob));
+        out.top_logprobs.push(s.top);
+        bytes.extend_from_slice(vocab.token_bytes(s.token));
+        if self.matcher.is_none() {
+            let text = String::from_utf8_lossy(bytes);
+            if let Some(stop) = opts
+                .stop
+                .iter()
+                .find(|st| !st.is_empty() && text.ends_with(st.as_str()))
+            {
+                bytes.truncate(bytes.len() - stop.len());
+                out.stop = StopReason::StopString(stop.clone());
+                return Ok(None);
+            }
+        }
+        if out.tokens.len() >= max_tokens {
+            return Ok(None);
+        }
+        Ok(Some(vec![s.token]))
+    }
+
+    fn finish(mut self, start: Instant) -> Generation {
+        if let Some(m) = self.matcher.as_mut() {
+            self.out.complete = m.is_accepting();
+        }
+        self.out.text = String::from_utf8_lossy(&self.bytes).into_owned();
+        self.timings.total_ms = start.elapsed().as_secs_f64() * 1e3;
+        self.out.timings = self.timings;
+        self.out
+    }
+}
+
+/// For each sample, how many of the samples (itself included) give the same
+/// answer: JSON compared after canonicalising (keys sorted, compact), other
+/// text after trimming. [`Select::Vote`] picks the sample with the most.
+pub fn vote_counts(samples: &[Generation]) -> Vec<usize> {
+    let keys: Vec<String> = samples.iter().map(|g| canonical(&g.text)).collect();
+    keys.iter()
+        .map(|k| keys.iter().filter(|o| *o == k).count())
+        .collect()
 }
 
 /// JSON text canonicalised (keys sorted, compact), or the trimmed text.

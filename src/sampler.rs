@@ -110,12 +110,22 @@ impl Sampler {
                 .unwrap()
                 .0
         } else {
-            cand.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            // Best first, ties by id; only as much ordering as top-k and
+            // top-p need (a full sort of a 50k vocabulary costs more than a
+            // small model's forward pass).
+            let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
             if let Some(k) = self.cfg.top_k {
-                cand.truncate(k.max(1));
+                let k = k.max(1);
+                if k < cand.len() {
+                    cand.select_nth_unstable_by(k - 1, order);
+                    cand.truncate(k);
+                }
+            }
+            if self.cfg.top_k.is_some() || self.cfg.top_p.is_some() {
+                cand.sort_by(order);
             }
             let t = self.cfg.temperature;
-            let m = cand[0].1 / t;
+            let m = max / t;
             let mut probs: Vec<f64> = cand.iter().map(|c| ((c.1 / t - m) as f64).exp()).collect();
             let total: f64 = probs.iter().sum();
             probs.iter_mut().for_each(|p| *p /= total);

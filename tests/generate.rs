@@ -285,3 +285,73 @@ fn near_max_tokens_the_output_is_closed_not_cut() {
     }
     assert!(closed > 0, "the random model never needed closing");
 }
+
+/// `generate_n` on the native runtime decodes its samples together (the
+/// prompt fed once, every step one pass over all unfinished samples) and
+/// gives exactly the samples `generate` gives one at a time with the same
+/// seeds: same tokens, same text, each valid under the schema.
+#[test]
+fn batched_samples_equal_samples_one_at_a_time() {
+    let path = default_model(&FetchConfig::from_env()).expect("default model");
+    let model = GgufModel::load(&path).unwrap();
+    let template = model.chat().unwrap();
+    let vocab = model.vocabulary().unwrap();
+    let mut g = Generator::builder(model).vocabulary(vocab).build().unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../examples/person.schema.json")).unwrap();
+    let grammar = formwork::json_schema(&schema, &SchemaOptions::default()).unwrap();
+    let compiled = g.env().compile(&grammar).unwrap();
+    let prompt = formwork::model::chat_prompt(
+        template.as_ref(),
+        None,
+        "Describe Ada Lovelace as JSON with name, age, city and languages.",
+    )
+    .unwrap();
+    let opts = GenerateOptions {
+        max_tokens: 60,
+        sampler: SamplerConfig {
+            temperature: 0.9,
+            seed: 11,
+            ..SamplerConfig::default()
+        },
+        ..GenerateOptions::default()
+    };
+    let before = g.model().tokens_computed();
+    let (batched, _) = g
+        .generate_n(
+            &prompt,
+            Some(compiled.clone()),
+            &opts,
+            4,
+            formwork::generate::Select::Best,
+        )
+        .unwrap();
+    let computed = g.model().tokens_computed() - before;
+    let prompt_tokens = batched[0].prompt_tokens as u64;
+    let output_tokens: u64 = batched.iter().map(|o| o.tokens.len() as u64).sum();
+    // The prompt once, then each sample's tokens (minus its last, which is
+    // never fed back).
+    assert!(
+        computed <= prompt_tokens + output_tokens,
+        "{computed} tokens computed"
+    );
+    for (i, b) in batched.iter().enumerate() {
+        let mut o = opts.clone();
+        o.sampler.seed = opts.sampler.seed + i as u64;
+        let one = g.generate(&prompt, Some(compiled.clone()), &o).unwrap();
+        assert_eq!(b.tokens, one.tokens, "sample {i}");
+        assert_eq!(b.text, one.text, "sample {i}");
+        let value: serde_json::Value = serde_json::from_str(&b.text).unwrap();
+        assert!(
+            jsonschema::is_valid(&schema, &value),
+            "sample {i}: {}",
+            b.text
+        );
+    }
+    let distinct: std::collections::HashSet<&str> =
+        batched.iter().map(|b| b.text.as_str()).collect();
+    assert!(
+        distinct.len() > 1,
+        "four samples at temperature 0.9 all equal"
+    );
+}

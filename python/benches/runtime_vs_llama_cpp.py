@@ -37,7 +37,7 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python" / "tests"))
-from model_files import cached_model  # noqa: E402
+from model_files import cached_model
 
 
 def q4_k_m(default: pathlib.Path) -> pathlib.Path:
@@ -95,7 +95,14 @@ def llama_cpp_run(model: pathlib.Path, threads: int, ids: dict) -> tuple[dict, l
     )
     tokens = len(ids["native"][0])
     r = dict.fromkeys(
-        ["prompt_tokens", "prompt_cpu", "prompt_wall", "decode_tokens", "decode_cpu", "decode_wall"],
+        [
+            "prompt_tokens",
+            "prompt_cpu",
+            "prompt_wall",
+            "decode_tokens",
+            "decode_cpu",
+            "decode_wall",
+        ],
         0.0,
     )
     outputs = []

@@ -274,6 +274,19 @@ impl Decoder {
         })
     }
 
+    /// Makes sequence `to`'s cache a copy of `from`'s (`false` if `from`
+    /// does not exist).
+    pub(crate) fn fork(&mut self, from: usize, to: usize) -> bool {
+        let Some(src) = self.caches.get(from).cloned() else {
+            return false;
+        };
+        if to >= self.caches.len() {
+            self.caches.resize_with(to + 1, KvCache::default);
+        }
+        self.caches[to] = src;
+        true
+    }
+
     fn output(&self) -> &QMatrix {
         self.output.as_ref().unwrap_or(&self.embed)
     }

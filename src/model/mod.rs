@@ -57,6 +57,37 @@ pub trait LanguageModel {
     fn context_length(&self) -> usize;
     /// Width of the logits vector.
     fn logits_width(&self) -> usize;
+
+    /// Makes sequence `to` a copy of sequence `from` (its cache), for a
+    /// model that runs several sequences at once; sequence 0 is the one
+    /// [`forward`](LanguageModel::forward) feeds. `false` (the default): this
+    /// model runs one sequence at a time.
+    fn fork_sequence(&mut self, _from: usize, _to: usize) -> bool {
+        false
+    }
+
+    /// Feeds every [`SequenceFeed`] in one pass and returns the logits
+    /// after each one's last token, in order. Only for sequences made by
+    /// [`fork_sequence`](LanguageModel::fork_sequence), other than 0, each
+    /// at most once per call.
+    fn forward_sequences(
+        &mut self,
+        _feeds: &[SequenceFeed<'_>],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        Err(ModelError::Inference(
+            "this model runs one sequence at a time".into(),
+        ))
+    }
+}
+
+/// Tokens to feed to one sequence of a batch
+/// ([`LanguageModel::forward_sequences`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SequenceFeed<'a> {
+    pub seq: usize,
+    pub tokens: &'a [u32],
+    /// The position of the first token.
+    pub pos: usize,
 }
 
 /// A GGUF model (one of [`SUPPORTED_ARCHITECTURES`]) running on the CPU.
@@ -435,5 +466,51 @@ impl LanguageModel for GgufModel {
 
     fn logits_width(&self) -> usize {
         self.width
+    }
+
+    fn fork_sequence(&mut self, from: usize, to: usize) -> bool {
+        match &mut self.runtime {
+            Runtime::Native(d) if to != 0 => d.fork(from, to),
+            _ => false,
+        }
+    }
+
+    fn forward_sequences(
+        &mut self,
+        feeds: &[SequenceFeed<'_>],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let Runtime::Native(d) = &mut self.runtime else {
+            return Err(ModelError::Inference(
+                "this model runs one sequence at a time".into(),
+            ));
+        };
+        let mut rows = Vec::new();
+        let mut last = Vec::with_capacity(feeds.len());
+        for (i, f) in feeds.iter().enumerate() {
+            if f.seq == 0 || f.tokens.is_empty() || feeds[..i].iter().any(|g| g.seq == f.seq) {
+                return Err(ModelError::Inference(format!(
+                    "sequence {}: feed a forked sequence (not 0) some tokens, once per call",
+                    f.seq
+                )));
+            }
+            if f.pos + f.tokens.len() > self.context {
+                return Err(ModelError::ContextFull {
+                    needed: f.pos + f.tokens.len(),
+                    context: self.context,
+                });
+            }
+            rows.extend(f.tokens.iter().enumerate().map(|(k, &token)| decoder::Row {
+                seq: f.seq,
+                pos: f.pos + k,
+                token,
+            }));
+            last.push(rows.len() - 1);
+        }
+        self.fed.computed += rows.len() as u64;
+        let logits = d.forward(&rows, &last).map_err(ModelError::Inference)?;
+        Ok(logits
+            .chunks_exact(self.width)
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 }

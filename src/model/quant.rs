@@ -64,8 +64,8 @@ impl Parallel {
         Parallel { team }
     }
 
-    /// Calls `f` on disjoint ranges covering `0..n`, one per thread, when
-    /// `n` is more than `grain`; else on `0..n` on this thread.
+    /// Calls `f` on disjoint ranges covering `0..n`, of at least `grain`
+    /// items each where there is more than one, spread over the threads.
     pub(crate) fn for_ranges(
         &self,
         n: usize,
@@ -75,9 +75,12 @@ impl Parallel {
         match &self.team {
             Some(team) if n > grain => {
                 let mut team = team.lock().unwrap_or_else(|e| e.into_inner());
-                let t = team.threads();
-                team.run(&|i| {
-                    let (start, end) = (i * n / t, (i + 1) * n / t);
+                // A few chunks per thread: a thread that starts late (or
+                // not at all, on a busy machine) leaves its share to the
+                // others.
+                let chunks = n.div_ceil(grain.max(1)).min(team.threads() * 4);
+                team.run(chunks, &|c| {
+                    let (start, end) = (c * n / chunks, (c + 1) * n / chunks);
                     if start < end {
                         f(start..end)
                     }

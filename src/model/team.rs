@@ -4,9 +4,15 @@
 //! of microseconds each. Handing each to a general pool (rayon) costs a
 //! wake-up per product and left two threads slower than one. A [`Team`]
 //! instead keeps its helpers spinning between jobs for a while (then
-//! sleeping, so an idle model costs nothing), and the calling thread takes
-//! a share of every job itself. Work is split statically, one contiguous
-//! range per thread: the rows of a product cost the same.
+//! sleeping, so an idle model costs nothing), and the calling thread works
+//! on every job itself.
+//!
+//! A job is a number of chunks that the threads claim one at a time from a
+//! shared counter. A helper that is not running when a job starts (the
+//! machine is busy with other work) therefore never holds the job up: the
+//! caller claims every chunk itself, closes the job, and waits only for
+//! helpers that joined it. Joining and closing are ordered so that a helper
+//! that comes late never touches a closed job.
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
@@ -22,10 +28,16 @@ type Job = *const (dyn Fn(usize) + Sync);
 struct Shared {
     /// Bumped for every job; helpers wait for it to change.
     epoch: AtomicUsize,
-    /// The current job, written only while every helper is idle.
+    /// The current job, written only while it is closed and no helper is
+    /// in it.
     job: UnsafeCell<Job>,
-    /// Helpers still running the current job.
-    running: AtomicUsize,
+    /// Chunks of the current job, and the next one to claim.
+    chunks: AtomicUsize,
+    next: AtomicUsize,
+    /// Whether helpers may still join the current job.
+    open: AtomicBool,
+    /// Helpers inside a job.
+    active: AtomicUsize,
     /// Helpers asleep, or about to be.
     sleeping: AtomicUsize,
     panicked: AtomicBool,
@@ -34,8 +46,9 @@ struct Shared {
     wake: Condvar,
 }
 
-// SAFETY: `job` is written by the team's owner only while no helper runs
-// (`running == 0`), and read by helpers only after the epoch's release.
+// SAFETY: `job` is written by the team's owner only while the job is closed
+// and `active == 0`; helpers read it only after joining (`active` raised)
+// and seeing the job open, which the write happens-before.
 unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 
@@ -52,7 +65,10 @@ impl Team {
         let shared = Arc::new(Shared {
             epoch: AtomicUsize::new(0),
             job: UnsafeCell::new(noop as Job),
-            running: AtomicUsize::new(0),
+            chunks: AtomicUsize::new(0),
+            next: AtomicUsize::new(0),
+            open: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
             sleeping: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -64,7 +80,7 @@ impl Team {
             let s = Arc::clone(&shared);
             let h = std::thread::Builder::new()
                 .name(format!("formwork-model-{index}"))
-                .spawn(move || helper(&s, index))
+                .spawn(move || helper(&s))
                 .ok()?;
             helpers.push(h);
         }
@@ -76,27 +92,34 @@ impl Team {
         self.helpers.len() + 1
     }
 
-    /// Runs `f(i)` for every thread index `i` (the caller runs 0) and
-    /// returns when all have finished. A panic in any of them is resumed
-    /// here.
-    pub(crate) fn run(&mut self, f: &(dyn Fn(usize) + Sync)) {
+    /// Runs `f(c)` for every chunk `c` in `0..chunks`, each exactly once, on
+    /// whichever threads claim them, and returns when all have finished. A
+    /// panic in any of them is resumed here.
+    pub(crate) fn run(&mut self, chunks: usize, f: &(dyn Fn(usize) + Sync)) {
         let s = &*self.shared;
-        // SAFETY: no helper runs (the previous `run` waited for all), so
-        // nothing reads `job` now. The lifetime is erased; `Wait` below
-        // keeps `f` alive until every helper is done with it, even if the
-        // caller's share panics.
+        // SAFETY: the previous job is closed and no helper is in it (the
+        // previous `run` waited), so nothing reads `job` now. The lifetime
+        // is erased; `Close` below keeps `f` alive until every helper that
+        // joined has left, even if the caller's share panics.
         unsafe { *s.job.get() = std::mem::transmute::<&(dyn Fn(usize) + Sync), Job>(f) };
-        s.running.store(self.helpers.len(), SeqCst);
+        s.chunks.store(chunks, SeqCst);
+        s.next.store(0, SeqCst);
+        s.open.store(true, SeqCst);
         s.epoch.fetch_add(1, SeqCst);
         if s.sleeping.load(SeqCst) > 0 {
             let _g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
             s.wake.notify_all();
         }
-        struct Wait<'a>(&'a Shared);
-        impl Drop for Wait<'_> {
+        struct Close<'a>(&'a Shared);
+        impl Drop for Close<'_> {
             fn drop(&mut self) {
+                let s = self.0;
+                // No chunk is left unclaimed once the caller stops; closing
+                // turns away helpers that have not joined yet.
+                s.next.store(usize::MAX / 2, SeqCst);
+                s.open.store(false, SeqCst);
                 let mut spins = 0usize;
-                while self.0.running.load(Acquire) != 0 {
+                while s.active.load(SeqCst) != 0 {
                     spins += 1;
                     if spins < SPINS {
                         std::hint::spin_loop();
@@ -106,16 +129,28 @@ impl Team {
                 }
             }
         }
-        let wait = Wait(s);
-        f(0);
-        drop(wait);
+        let close = Close(s);
+        work(s, f);
+        drop(close);
         if s.panicked.swap(false, SeqCst) {
             panic!("a model thread panicked");
         }
     }
 }
 
-fn helper(s: &Shared, index: usize) {
+/// Claims and runs chunks of the current job until none is left.
+fn work(s: &Shared, f: &(dyn Fn(usize) + Sync)) {
+    let chunks = s.chunks.load(SeqCst);
+    loop {
+        let c = s.next.fetch_add(1, SeqCst);
+        if c >= chunks {
+            return;
+        }
+        f(c);
+    }
+}
+
+fn helper(s: &Shared) {
     let mut seen = 0usize;
     loop {
         let mut spins = 0usize;
@@ -142,13 +177,19 @@ fn helper(s: &Shared, index: usize) {
             s.sleeping.fetch_sub(1, SeqCst);
             spins = 0;
         }
-        // SAFETY: the epoch's acquire orders this read after the write of
-        // the job, which stays alive until `running` reaches 0.
-        let job = unsafe { &**s.job.get() };
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(index))).is_err() {
-            s.panicked.store(true, SeqCst);
+        // Join, then check the job is still open: either the caller sees
+        // this helper active and waits for it, or the helper sees the job
+        // closed and leaves without reading it.
+        s.active.fetch_add(1, SeqCst);
+        if s.open.load(SeqCst) {
+            // SAFETY: the job is open and this helper is counted active, so
+            // the job outlives this use (see `Shared`).
+            let job = unsafe { &**s.job.get() };
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(s, job))).is_err() {
+                s.panicked.store(true, SeqCst);
+            }
         }
-        s.running.fetch_sub(1, Release);
+        s.active.fetch_sub(1, SeqCst);
     }
 }
 
@@ -170,12 +211,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_index_runs_once_per_job() {
+    fn every_chunk_runs_once_per_job() {
         let mut team = Team::new(3).unwrap();
-        for round in 0..2000 {
-            let hits: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
-            team.run(&|i| {
-                hits[i].fetch_add(1, SeqCst);
+        for round in 0..3000 {
+            let chunks = round % 7;
+            let hits: Vec<AtomicUsize> = (0..chunks).map(|_| AtomicUsize::new(0)).collect();
+            team.run(chunks, &|c| {
+                hits[c].fetch_add(1, SeqCst);
             });
             assert!(hits.iter().all(|h| h.load(SeqCst) == 1), "round {round}");
             if round % 500 == 0 {
@@ -186,16 +228,16 @@ mod tests {
     }
 
     #[test]
-    fn a_helper_panic_reaches_the_caller_and_the_team_goes_on() {
+    fn a_panic_in_a_chunk_reaches_the_caller_and_the_team_goes_on() {
         let mut team = Team::new(2).unwrap();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            team.run(&|i| assert!(i == 0, "helper fails"));
+            team.run(8, &|c| assert!(c != 5, "chunk fails"));
         }));
         assert!(r.is_err());
         let n = AtomicUsize::new(0);
-        team.run(&|_| {
+        team.run(4, &|_| {
             n.fetch_add(1, SeqCst);
         });
-        assert_eq!(n.load(SeqCst), 2);
+        assert_eq!(n.load(SeqCst), 4);
     }
 }

@@ -101,10 +101,39 @@ pub fn command(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
         fast_forward: !a.no_fast_forward,
         close_before_max_tokens: !a.no_close,
     };
-    let (outs, pick) = gen
-        .generate_n(&prompt, grammar, &opts, a.n, select)
-        .map_err(|e| e.to_string())?;
+    // One sample in text mode streams to stdout as tokens are chosen.
+    let stream = a.n <= 1 && !a.json;
+    let t = std::time::Instant::now();
+    let (outs, pick) = if stream {
+        let mut out = Out::new();
+        let mut failed = None;
+        let g = gen
+            .generate_streaming(&prompt, grammar, &opts, &mut |piece| {
+                if failed.is_none() {
+                    failed = out.piece(piece).err();
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        if let Some(f) = failed {
+            return Err(f);
+        }
+        out.line("")?;
+        (vec![g], 0)
+    } else {
+        gen.generate_n(&prompt, grammar, &opts, a.n, select)
+            .map_err(|e| e.to_string())?
+    };
+    let seconds = t.elapsed().as_secs_f64();
     let g = &outs[pick];
+    let generated: usize = outs.iter().map(|o| o.tokens.len()).sum();
+    note!(
+        "formwork: {} sample{}, {generated} tokens in {seconds:.2} s ({:.1} tokens/s; prompt {} tokens in {:.0} ms)",
+        outs.len(),
+        if outs.len() == 1 { "" } else { "s" },
+        generated as f64 / seconds.max(1e-9),
+        g.prompt_tokens,
+        g.timings.prompt_ms
+    );
     if a.json {
         let vocab = gen.vocabulary();
         let tokens: Vec<serde_json::Value> = g
@@ -136,9 +165,19 @@ pub fn command(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
             "samples": outs.len(),
             "chosen": pick,
             "tokens": tokens,
+            "all_samples": outs.iter().zip(formwork::generate::vote_counts(&outs)).map(|(o, votes)| {
+                serde_json::json!({
+                    "text": o.text,
+                    "complete": o.complete,
+                    "stop": format!("{:?}", o.stop),
+                    "completion_tokens": o.tokens.len(),
+                    "mean_logprob": o.mean_logprob(),
+                    "votes": votes,
+                })
+            }).collect::<Vec<_>>(),
         });
         Out::new().line(serde_json::to_string_pretty(&out).unwrap())?;
-    } else {
+    } else if !stream {
         Out::new().line(&g.text)?;
     }
     if g.stop == formwork::generate::StopReason::Closed {

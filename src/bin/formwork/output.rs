@@ -46,6 +46,12 @@ impl Out {
         writeln!(self.0, "{line}").map_err(stdout_error)
     }
 
+    /// Writes `text` as it is (no newline) and flushes it to the reader.
+    pub fn piece(&mut self, text: &str) -> Result<(), Failure> {
+        self.0.write_all(text.as_bytes()).map_err(stdout_error)?;
+        self.flush()
+    }
+
     pub fn flush(&mut self) -> Result<(), Failure> {
         self.0.flush().map_err(stdout_error)
     }
