@@ -58,6 +58,9 @@ fn run(model: &mut GgufModel, prompts: &[Vec<u32>], tokens: usize) -> Run {
     };
     let start = Instant::now();
     for p in prompts {
+        // Every prompt is computed whole, as llama.cpp's are (the cache
+        // would otherwise skip the chat template's shared system prefix).
+        model.forget_cached_tokens();
         let (c, w) = (cpu_seconds(), Instant::now());
         let mut logits = model.forward(p, 0).unwrap();
         r.prompt_cpu += cpu_seconds() - c;

@@ -120,3 +120,13 @@ fn a_prompt_already_in_the_cache_is_not_computed_again() {
     assert_eq!(m.forward(&longer, 0).unwrap(), fresh);
     assert_eq!(m.tokens_computed() - before, 2);
 }
+
+#[test]
+fn forgotten_tokens_are_computed_again() {
+    let mut m = load(Backend::Native, 1);
+    let ids = prompt(&m);
+    let first = m.forward(&ids, 0).unwrap();
+    m.forget_cached_tokens();
+    assert_eq!(m.forward(&ids, 0).unwrap(), first);
+    assert_eq!(m.tokens_computed(), 2 * ids.len() as u64);
+}

@@ -19,7 +19,10 @@ matrices fall back to Q5_0, the 1536-wide ones are Q4_K/Q6_K).
 
 Prints a Markdown table: tokens per CPU-second and per wall-second for the
 prompt and for decoding, and formwork's ratio to llama.cpp (above 1: formwork
-is faster).
+is faster). Then, with `--samples` prompts (default 8), `formwork generate --n
+4` against `--n 1` on the default model: the same prompts and schemas, at
+temperature 0.7, timed from formwork's own tokens/s line (generation only,
+not the model load).
 """
 
 from __future__ import annotations
@@ -145,6 +148,45 @@ def best(a: dict | None, b: dict) -> dict:
     return out
 
 
+def samples_run(prompts: int, threads: int) -> list[tuple[int, float, int, float]]:
+    """Per prompt: (tokens, seconds) of `generate --n 1`, then of `--n 4`."""
+    exe = ROOT / "target" / "release" / "formwork"
+    lines = (ROOT / "tests/data/prompts.jsonl").read_text().splitlines()[:prompts]
+    out = []
+    for line in lines:
+        case = json.loads(line)
+        figures = []
+        for n in (1, 4):
+            err = subprocess.run(
+                [
+                    str(exe),
+                    "generate",
+                    "--schema",
+                    json.dumps(case["schema"]),
+                    "--prompt",
+                    case["prompt"],
+                    "--n",
+                    str(n),
+                    "--temperature",
+                    "0.7",
+                    "--seed",
+                    "1",
+                    "--threads",
+                    str(threads),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stderr
+            line = next(ln for ln in err.splitlines() if " tokens in " in ln)
+            words = line.split()
+            tokens = int(words[words.index("tokens") - 1])
+            seconds = float(words[words.index("s") - 1])
+            figures += [tokens, seconds]
+        out.append(tuple(figures))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="default,q4_k_m")
@@ -152,9 +194,12 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--samples", type=int, default=8)
     args = ap.parse_args()
     subprocess.run(
-        ["cargo", "build", "--release", "--quiet", "--example", "runtime"], cwd=ROOT, check=True
+        ["cargo", "build", "--release", "--quiet", "--example", "runtime", "--bin", "formwork"],
+        cwd=ROOT,
+        check=True,
     )
     default = cached_model()
     names = {"default": default}
@@ -213,6 +258,19 @@ def main() -> None:
             f"{fw['decode_tokens']:.0f} decoded per round; greedy tokens equal to llama.cpp's "
             f"before the first difference: {agree}/{total}"
         )
+    if args.samples:
+        print()
+        print(
+            "| threads | prompts | `--n 1` tokens | seconds | `--n 4` tokens | seconds | time ratio |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for threads in [int(t) for t in args.threads.split(",")]:
+            runs = samples_run(args.samples, threads)
+            t1, s1 = sum(r[0] for r in runs), sum(r[1] for r in runs)
+            t4, s4 = sum(r[2] for r in runs), sum(r[3] for r in runs)
+            print(
+                f"| {threads} | {len(runs)} | {t1} | {s1:.2f} | {t4} | {s4:.2f} | {s4 / s1:.2f}× |"
+            )
 
 
 if __name__ == "__main__":

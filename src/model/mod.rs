@@ -398,6 +398,13 @@ impl GgufModel {
         }
     }
 
+    /// Forgets which tokens the cache holds, so the next feed computes all
+    /// of its tokens (for timing a prompt as a cold one).
+    pub fn forget_cached_tokens(&mut self) {
+        self.fed.ids.clear();
+        self.fed.last = None;
+    }
+
     /// Tokens this model has run through its forward pass so far; tokens
     /// its cache already held at the same positions are not counted (they
     /// are not computed again).
