@@ -2,8 +2,9 @@
 //! computes the logits Hugging Face transformers computes for the same
 //! tiny random-weight GGUF (`tests/data/tiny_models/`, written with the
 //! reference logits by `tests/data/make_tiny_models.py`): after a prompt fed
-//! at once, and after each of three tokens fed one at a time through the KV
-//! cache. An unknown architecture is an error that names it.
+//! at once, after each of three tokens fed one at a time through the KV
+//! cache, and after two of them fed at once. An unknown architecture is an
+//! error that names it. Each family also generates schema-valid JSON.
 
 mod common;
 
@@ -63,6 +64,18 @@ fn check(arch: &str) {
             logits = m.forward(&[t], prompt.len() + k).unwrap();
         }
     }
+    // Two tokens fed at once after the prompt (as fast-forward feeds
+    // forced tokens) give the logits of feeding them one at a time.
+    if steps.len() >= 2 && rows.len() >= 3 {
+        let mut m = GgufModel::load(&path).unwrap();
+        m.forward(&prompt, 0).unwrap();
+        let logits = m.forward(&steps[..2], prompt.len()).unwrap();
+        let d = rel_diff(&logits, rows[2].as_array().unwrap());
+        assert!(
+            d < 1e-3,
+            "{arch}: two tokens at once: relative difference {d}"
+        );
+    }
 }
 
 #[test]
@@ -118,4 +131,102 @@ fn unknown_architecture_is_named() {
     };
     std::fs::remove_dir_all(&dir).ok();
     assert!(err.contains("\"mamba\"") && err.contains("qwen3"), "{err}");
+}
+
+/// A byte-level vocabulary (one token per byte, GPT-2's byte spelling, no
+/// merges) and an EOS, padded to `width` logits: the tiny models' files
+/// carry tokens but no merges.
+fn byte_vocabulary(width: usize) -> formwork::Vocabulary {
+    // GPT-2's byte-to-character table.
+    let mut printable: Vec<u32> = (b'!' as u32..=b'~' as u32)
+        .chain(0xA1..=0xAC)
+        .chain(0xAE..=0xFF)
+        .collect();
+    let mut chars: Vec<u32> = printable.clone();
+    let mut extra = 0;
+    for b in 0..256u32 {
+        if !printable.contains(&b) {
+            printable.push(b);
+            chars.push(256 + extra);
+            extra += 1;
+        }
+    }
+    let vocab: serde_json::Map<String, Value> = printable
+        .iter()
+        .zip(&chars)
+        .map(|(&b, &c)| (char::from_u32(c).unwrap().to_string(), Value::from(b)))
+        .collect();
+    let json = serde_json::json!({
+        "version": "1.0",
+        "added_tokens": [{"id": 256, "content": "<|endoftext|>", "single_word": false,
+                          "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+        "normalizer": null,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
+                          "use_regex": true},
+        "post_processor": null,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true,
+                    "use_regex": true},
+        "model": {"type": "BPE", "vocab": vocab, "merges": []}
+    });
+    formwork::Vocabulary::from_json_bytes(json.to_string().as_bytes(), "byte vocabulary")
+        .unwrap()
+        .with_logits_width(width)
+        .unwrap()
+}
+
+/// Every family generates through the whole pipeline (masks, fast-forward,
+/// and for `--n` the batched samples) over a byte-level vocabulary: each
+/// output is complete and validates against the schema.
+#[test]
+fn every_family_generates_schema_valid_json() {
+    use formwork::generate::{GenerateOptions, Generator, Select};
+    use formwork::sampler::SamplerConfig;
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "minimum": 0},
+            "tag": {"type": "string", "maxLength": 4},
+            "ok": {"type": "boolean"}
+        },
+        "required": ["id", "tag", "ok"],
+        "additionalProperties": false
+    });
+    // As `formwork generate` compiles schemas: the shortest spelling, so
+    // that an integer is digits (a random model otherwise writes integers
+    // such as `2.5e300`, valid but beyond the f64 the `jsonschema` crate
+    // checks with).
+    let options = formwork::SchemaOptions {
+        spelling: formwork::Spelling::Canonical,
+        ..formwork::SchemaOptions::default()
+    };
+    let grammar = formwork::json_schema(&schema, &options).unwrap();
+    for arch in SUPPORTED_ARCHITECTURES.iter().filter(|a| **a != "gemma2") {
+        let path = common::data_dir().join(format!("tiny_models/{arch}.gguf"));
+        let model = GgufModel::load(&path).unwrap();
+        let vocab = byte_vocabulary(model.logits_width());
+        let mut g = Generator::builder(model).vocabulary(vocab).build().unwrap();
+        let compiled = g.env().compile(&grammar).unwrap();
+        let opts = GenerateOptions {
+            max_tokens: 64,
+            sampler: SamplerConfig {
+                temperature: 0.8,
+                seed: 5,
+                ..SamplerConfig::default()
+            },
+            ..GenerateOptions::default()
+        };
+        let (outs, _) = g
+            .generate_n("{", Some(compiled), &opts, 3, Select::Best)
+            .unwrap();
+        for (i, o) in outs.iter().enumerate() {
+            assert!(o.complete, "{arch} sample {i}: incomplete {:?}", o.text);
+            let v: Value = serde_json::from_str(&o.text)
+                .unwrap_or_else(|e| panic!("{arch} sample {i}: {e}: {:?}", o.text));
+            assert!(
+                jsonschema::is_valid(&schema, &v),
+                "{arch} sample {i}: {}",
+                o.text
+            );
+        }
+    }
 }

@@ -129,40 +129,33 @@ struct LayerWeights {
 }
 
 impl LayerWeights {
+    /// Which keys each of `seq_len` queries fed at `index_pos` may attend
+    /// to (1) or not (0), over every cached position: not later ones, and
+    /// on sliding-window layers not those `window` or more positions back
+    /// (as transformers' Gemma masks them). `None` when nothing is masked.
     fn mask(
         &self,
         b_sz: usize,
         seq_len: usize,
         index_pos: usize,
-        dtype: DType,
         device: &Device,
-    ) -> Result<Tensor> {
-        let mask: Vec<_> = if let Some(sliding_window_size) = self.sliding_window_size {
-            (0..seq_len)
-                .flat_map(|i| {
-                    (0..seq_len).map(move |j| {
-                        if i < j || j + sliding_window_size < i {
-                            0u32
-                        } else {
-                            1u32
-                        }
-                    })
+    ) -> Result<Option<Tensor>> {
+        let keys = index_pos + seq_len;
+        let window = self.sliding_window_size.filter(|&w| keys > w);
+        if seq_len == 1 && window.is_none() {
+            return Ok(None);
+        }
+        let mask: Vec<u32> = (0..seq_len)
+            .flat_map(|i| {
+                let q = index_pos + i;
+                (0..keys).map(move |k| {
+                    let hidden = k > q || window.is_some_and(|w| q - k >= w);
+                    u32::from(!hidden)
                 })
-                .collect()
-        } else {
-            (0..seq_len)
-                .flat_map(|i| (0..seq_len).map(move |j| if i < j { 0u32 } else { 1u32 }))
-                .collect()
-        };
-        let mask = Tensor::from_slice(&mask, (seq_len, seq_len), device)?;
-        let mask = if index_pos > 0 {
-            let mask0 = Tensor::zeros((seq_len, index_pos), DType::F32, device)?;
-            Tensor::cat(&[&mask0, &mask], D::Minus1)?
-        } else {
-            mask
-        };
-        mask.expand((b_sz, 1, seq_len, seq_len + index_pos))?
-            .to_dtype(dtype)
+            })
+            .collect();
+        let mask = Tensor::from_slice(&mask, (seq_len, keys), device)?;
+        Ok(Some(mask.expand((b_sz, 1, seq_len, keys))?))
     }
 
     fn forward_attn(
@@ -417,11 +410,7 @@ impl ModelWeights {
         layer_in = (layer_in * (self.embedding_length as f64).sqrt())?;
 
         for layer in self.layers.iter_mut() {
-            let attention_mask = if seq_len == 1 {
-                None
-            } else {
-                Some(layer.mask(b_sz, seq_len, index_pos, x.dtype(), x.device())?)
-            };
+            let attention_mask = layer.mask(b_sz, seq_len, index_pos, x.device())?;
 
             // Attention block
             let residual = &layer_in;
