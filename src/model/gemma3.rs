@@ -11,7 +11,6 @@
 
 use candle_core::quantized::gguf_file;
 use candle_core::quantized::QTensor;
-use candle_core::D;
 use candle_core::{DType, Device, IndexOp, Result, Tensor};
 use candle_nn::{Embedding, Module};
 use candle_transformers::quantized_nn::RmsNorm;
