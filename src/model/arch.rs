@@ -24,13 +24,18 @@ pub(super) enum Weights {
 }
 
 /// The context length the family's implementation takes from `content`
-/// (`{arch}.context_length`), capped where the implementation caps it.
-pub(super) fn context_length(arch: &str, content: &gguf_file::Content) -> Option<usize> {
+/// (`{arch}.context_length`), capped where candle's implementation caps it
+/// (`on_candle`; formwork's own pass has no cap of its own).
+pub(super) fn context_length(
+    arch: &str,
+    content: &gguf_file::Content,
+    on_candle: bool,
+) -> Option<usize> {
     let key = format!("{arch}.context_length");
     let n = content.metadata.get(&key)?.to_u32().ok()? as usize;
     Some(match arch {
         // candle's llama precomputes rotary tables for this many positions.
-        "llama" => n.min(quantized_llama::MAX_SEQ_LEN),
+        "llama" if on_candle => n.min(quantized_llama::MAX_SEQ_LEN),
         _ => n,
     })
 }

@@ -216,15 +216,15 @@ impl GgufModel {
                 ),
             });
         }
-        let context = arch::context_length(&arch, &content).unwrap_or(4096);
+        let native =
+            options.backend == Backend::Native && decoder::ARCHITECTURES.contains(&arch.as_str());
+        let context = arch::context_length(&arch, &content, !native).unwrap_or(4096);
         gguf_check::check_model(&content, file_len).map_err(|e| load(format!("refused: {e}")))?;
         let metadata = content.metadata.clone();
         let width = logits_width(&content);
         // `check_model` covers what is known to size buffers; a panic on
         // some other inconsistency is still an error, not an abort.
-        let runtime = if options.backend == Backend::Native
-            && decoder::ARCHITECTURES.contains(&arch.as_str())
-        {
+        let runtime = if native {
             let threads = options.thread_count();
             let d = decoder::Decoder::load(&arch, &content, &mut f, threads).map_err(load)?;
             Runtime::Native(Box::new(d))
