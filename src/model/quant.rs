@@ -1073,38 +1073,3 @@ mod tests {
         }
     }
 }
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-    use candle_core::quantized::{GgmlDType, QTensor};
-    use candle_core::{Device, Tensor};
-
-    #[test]
-    #[ignore]
-    fn memory_or_compute() {
-        let (n, k) = (1536, 576);
-        let w = Tensor::randn(0f32, 1.0, (n, k), &Device::Cpu).unwrap();
-        let q = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
-        let bytes = q.data().unwrap().to_vec();
-        let x: Vec<f32> = (0..k).map(|i| (i as f32).sin()).collect();
-        let par = Parallel::new(1);
-        for copies in [1usize, 30, 200] {
-            let ms: Vec<QMatrix> = (0..copies)
-                .map(|_| QMatrix::from_ggml(GgmlDType::Q4_1, n, k, &bytes).unwrap())
-                .collect();
-            let mut out = vec![0f32; n];
-            let iters = 2000;
-            let t = std::time::Instant::now();
-            for i in 0..iters {
-                ms[i % copies].matmul(&x, 1, &mut out, &par);
-            }
-            let e = t.elapsed().as_secs_f64();
-            let gb = (iters * bytes.len()) as f64 / e / 1e9;
-            eprintln!(
-                "copies {copies}: {:.1} us per matmul, {gb:.1} GB/s",
-                e / iters as f64 * 1e6
-            );
-        }
-    }
-}
