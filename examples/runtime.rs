@@ -125,9 +125,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{}: load {:.2} s; prompt {:.2} CPU ms/token ({} tokens); decode {:.2} CPU ms/token \
              ({:.1} tokens/CPU-s; {} tokens); wall {:.1} s",
             if backend == Backend::Native {
-                "native (Q4_1)"
+                "native"
             } else {
-                "candle (Q4_1 -> Q8_0)"
+                "candle (Q4_1 requantized to Q8_0)"
             },
             load,
             1e3 * r.prompt_cpu / r.prompt_tokens as f64,

@@ -558,6 +558,7 @@ impl Kernel {
             if avx2
                 && is_x86_feature_detected!("avx512f")
                 && is_x86_feature_detected!("avx512vl")
+                && is_x86_feature_detected!("avx512bw")
                 && is_x86_feature_detected!("avx512vnni")
             {
                 kernels.push(Kernel::Avx512Vnni);
@@ -734,8 +735,15 @@ mod x86 {
         _mm256_and_si256(set, _mm256_set1_epi8(0x10))
     }
 
+    /// [`fifth_bits`] in one instruction: `qh` is a byte mask.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw")]
+    unsafe fn fifth_bits_bw(qh: i32) -> __m256i {
+        _mm256_maskz_mov_epi8(qh as u32, _mm256_set1_epi8(0x10))
+    }
+
     macro_rules! kernels {
-        ($q4:ident, $q8:ident, $features:literal, $dot:ident) => {
+        ($q4:ident, $q8:ident, $features:literal, $dot:ident, $fifth:ident) => {
             /// 4- and 5-bit rows against `J` activation rows: `d·Σ q·x` per
             /// block plus the offsets (`m·s`, or `−8d·s` / `−16d·s`) summed
             /// per group. A block's quants are unpacked once for the `J`
@@ -787,7 +795,7 @@ mod x86 {
                             if HIGH {
                                 let qh = (rows[r].add(l.qh_off + 4 * blk) as *const i32)
                                     .read_unaligned();
-                                w = _mm256_or_si256(w, fifth_bits(qh));
+                                w = _mm256_or_si256(w, $fifth(qh));
                             }
                             for j in 0..J {
                                 let p = _mm256_cvtepi32_ps($dot(w, x[j]));
@@ -854,12 +862,13 @@ mod x86 {
         };
     }
 
-    kernels!(q4_avx2, q8_avx2, "avx2,fma,f16c", dot_avx2);
+    kernels!(q4_avx2, q8_avx2, "avx2,fma,f16c", dot_avx2, fifth_bits);
     kernels!(
         q4_vnni,
         q8_vnni,
-        "avx2,fma,f16c,avx512f,avx512vl,avx512vnni",
-        dot_vnni
+        "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni",
+        dot_vnni,
+        fifth_bits_bw
     );
 }
 
