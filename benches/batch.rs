@@ -22,10 +22,18 @@ const STEPS: usize = 16;
 /// Fresh matchers and each row's token path.
 fn setup() -> (Vec<Matcher>, Vec<Vec<u32>>) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let env = Arc::new(
-        TokenEnv::from_file(root.join("tests/data/tokenizers/gpt2/tokenizer.json.gz"))
-            .expect("vendored GPT-2 tokenizer"),
-    );
+    // The Llama-3 tokenizer (128k tokens) from ../shared/models when it is
+    // there, else the vendored GPT-2 one.
+    let models = std::env::var_os("FORMWORK_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/models"));
+    let llama3 = models.join("llama3/tokenizer.json.gz");
+    let path = if llama3.is_file() {
+        llama3
+    } else {
+        root.join("tests/data/tokenizers/gpt2/tokenizer.json.gz")
+    };
+    let env = Arc::new(TokenEnv::from_file(&path).expect("tokenizer"));
     let compiled = env.compile(&json_grammar()).expect("JSON grammar");
     Matcher::prepare(compiled.clone(), &env);
     let cases = std::fs::read_to_string(root.join("benches/cases/jsb_any.jsonl")).unwrap();
