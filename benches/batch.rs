@@ -1,9 +1,10 @@
 //! The batch mask API against one call per sequence: 64 sequences, each a
 //! matcher walking its own JSONSchemaBench document (the any-JSON cases of
-//! `benches/cases/jsb_any.jsonl`) with the vendored GPT-2 tokenizer. One
-//! iteration takes fresh matchers through 16 steps: at each step every
-//! row's mask is computed, either by `try_compute_masks_into` (rayon, every
-//! core) or by `compute_mask_into` row after row; then every row commits its
+//! `benches/cases/jsb_any.jsonl`) with the Llama-3 tokenizer from
+//! `../shared/models` (the vendored GPT-2 one without it). One iteration
+//! takes fresh matchers through 16 steps: at each step every row's mask is
+//! computed, either by `try_compute_masks_into` (rayon, every core) or by
+//! `try_compute_mask_into` row after row; then every row commits its
 //! next token. Only the mask computation is timed, so a row's mask is never
 //! served from its memo.
 //!
