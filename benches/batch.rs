@@ -59,6 +59,31 @@ fn setup() -> (Vec<Matcher>, Vec<Vec<u32>>) {
     (matchers, paths)
 }
 
+/// Runs `iters` walks of fresh matchers along `paths`, timing only
+/// `compute` (every row's mask at each step).
+fn walk(
+    fresh: &[Matcher],
+    paths: &[Vec<u32>],
+    width: usize,
+    iters: u64,
+    mut compute: impl FnMut(&mut [Matcher], &mut [TokenMask]),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut masks: Vec<TokenMask> = (0..ROWS).map(|_| TokenMask::new(width)).collect();
+    for _ in 0..iters {
+        let mut rows = fresh.to_vec();
+        for step in 0..STEPS {
+            let t = Instant::now();
+            compute(&mut rows, &mut masks);
+            total += t.elapsed();
+            for (m, path) in rows.iter_mut().zip(paths) {
+                m.commit(path[step]).unwrap();
+            }
+        }
+    }
+    total
+}
+
 fn batch(c: &mut Criterion) {
     let (fresh, paths) = setup();
     let width = fresh[0].clone().compute_mask().width();
@@ -68,42 +93,20 @@ fn batch(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(5));
     g.bench_function("one_call_per_row", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut masks: Vec<TokenMask> = (0..ROWS).map(|_| TokenMask::new(width)).collect();
-            for _ in 0..iters {
-                let mut rows = fresh.clone();
-                for step in 0..STEPS {
-                    let t = Instant::now();
-                    for (m, mask) in rows.iter_mut().zip(&mut masks) {
-                        m.try_compute_mask_into(mask).unwrap();
-                    }
-                    total += t.elapsed();
-                    for (m, path) in rows.iter_mut().zip(&paths) {
-                        m.commit(path[step]).unwrap();
-                    }
+            walk(&fresh, &paths, width, iters, |rows, masks| {
+                for (m, mask) in rows.iter_mut().zip(masks) {
+                    m.try_compute_mask_into(mask).unwrap();
                 }
-            }
-            total
+            })
         })
     });
     g.bench_function("compute_masks", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut masks: Vec<TokenMask> = (0..ROWS).map(|_| TokenMask::new(width)).collect();
-            for _ in 0..iters {
-                let mut rows = fresh.clone();
-                for step in 0..STEPS {
-                    let t = Instant::now();
-                    for r in try_compute_masks_into(&mut rows, &mut masks) {
-                        r.unwrap();
-                    }
-                    total += t.elapsed();
-                    for (m, path) in rows.iter_mut().zip(&paths) {
-                        m.commit(path[step]).unwrap();
-                    }
+            walk(&fresh, &paths, width, iters, |rows, masks| {
+                for r in try_compute_masks_into(rows, masks) {
+                    r.unwrap();
                 }
-            }
-            total
+            })
         })
     });
     g.finish();

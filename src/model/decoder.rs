@@ -89,7 +89,7 @@ pub(crate) struct Decoder {
     output: Option<QMatrix>,
     par: Parallel,
     /// The caches of the sequences in flight; sequence 0 is the default one.
-    pub(crate) caches: Vec<KvCache>,
+    caches: Vec<KvCache>,
 }
 
 /// The `general.architecture` values this decoder runs.

@@ -602,25 +602,11 @@ impl Kernel {
             // the rows and activations have `l`'s shape.
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe {
-                let rows = rows.map(|r| r.as_ptr());
-                match l.format {
-                    BlockFormat::Q4_0 => x86::q4_avx2::<false, false, J>(l, rows, acts, ahead),
-                    BlockFormat::Q4_1 => x86::q4_avx2::<true, false, J>(l, rows, acts, ahead),
-                    BlockFormat::Q5_0 => x86::q4_avx2::<false, true, J>(l, rows, acts, ahead),
-                    BlockFormat::Q5_1 => x86::q4_avx2::<true, true, J>(l, rows, acts, ahead),
-                    BlockFormat::Q8_0 => x86::q8_avx2::<J>(l, rows, acts, ahead),
-                }
+                x86::dot4_avx2::<J>(l, rows.map(|r| r.as_ptr()), acts, ahead)
             },
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512Vnni => unsafe {
-                let rows = rows.map(|r| r.as_ptr());
-                match l.format {
-                    BlockFormat::Q4_0 => x86::q4_vnni::<false, false, J>(l, rows, acts, ahead),
-                    BlockFormat::Q4_1 => x86::q4_vnni::<true, false, J>(l, rows, acts, ahead),
-                    BlockFormat::Q5_0 => x86::q4_vnni::<false, true, J>(l, rows, acts, ahead),
-                    BlockFormat::Q5_1 => x86::q4_vnni::<true, true, J>(l, rows, acts, ahead),
-                    BlockFormat::Q8_0 => x86::q8_vnni::<J>(l, rows, acts, ahead),
-                }
+                x86::dot4_vnni::<J>(l, rows.map(|r| r.as_ptr()), acts, ahead)
             },
         }
     }
@@ -664,7 +650,7 @@ mod x86 {
     //! AVX-512 VNNI versions are one body with a different byte product
     //! (`vpmaddubsw` + `vpmaddwd`, or one `vpdpbusd`).
 
-    use super::{ActRow, Layout, GROUP, QK};
+    use super::{ActRow, BlockFormat, Layout, GROUP, QK};
     use std::arch::x86_64::*;
 
     /// Weights to pull into the cache while a group is computed: the rows
@@ -743,14 +729,34 @@ mod x86 {
     }
 
     macro_rules! kernels {
-        ($q4:ident, $q8:ident, $features:literal, $dot:ident, $fifth:ident) => {
+        ($dot4:ident, $q4:ident, $q8:ident, $features:literal, $dot:ident, $fifth:ident) => {
+            /// The kernel for `l`'s block format.
+            ///
+            /// # Safety
+            /// The CPU has this kernel's features, and `rows` and `acts`
+            /// have `l`'s shape.
+            pub(super) unsafe fn $dot4<const J: usize>(
+                l: &Layout,
+                rows: [*const u8; 4],
+                acts: [&ActRow; J],
+                ahead: Prefetch,
+            ) -> [[f32; 4]; J] {
+                match l.format {
+                    BlockFormat::Q4_0 => $q4::<false, false, J>(l, rows, acts, ahead),
+                    BlockFormat::Q4_1 => $q4::<true, false, J>(l, rows, acts, ahead),
+                    BlockFormat::Q5_0 => $q4::<false, true, J>(l, rows, acts, ahead),
+                    BlockFormat::Q5_1 => $q4::<true, true, J>(l, rows, acts, ahead),
+                    BlockFormat::Q8_0 => $q8::<J>(l, rows, acts, ahead),
+                }
+            }
+
             /// 4- and 5-bit rows against `J` activation rows: `d·Σ q·x` per
             /// block plus the offsets (`m·s`, or `−8d·s` / `−16d·s`) summed
             /// per group. A block's quants are unpacked once for the `J`
             /// rows (a prompt's register tile); the combined scales go
             /// through the stack and are broadcast from there.
             #[target_feature(enable = $features)]
-            pub(super) unsafe fn $q4<const HAS_MIN: bool, const HIGH: bool, const J: usize>(
+            unsafe fn $q4<const HAS_MIN: bool, const HIGH: bool, const J: usize>(
                 l: &Layout,
                 rows: [*const u8; 4],
                 acts: [&ActRow; J],
@@ -819,7 +825,7 @@ mod x86 {
             /// with the signs moved onto the activations for the
             /// unsigned×signed byte product.
             #[target_feature(enable = $features)]
-            pub(super) unsafe fn $q8<const J: usize>(
+            unsafe fn $q8<const J: usize>(
                 l: &Layout,
                 rows: [*const u8; 4],
                 acts: [&ActRow; J],
@@ -862,8 +868,16 @@ mod x86 {
         };
     }
 
-    kernels!(q4_avx2, q8_avx2, "avx2,fma,f16c", dot_avx2, fifth_bits);
     kernels!(
+        dot4_avx2,
+        q4_avx2,
+        q8_avx2,
+        "avx2,fma,f16c",
+        dot_avx2,
+        fifth_bits
+    );
+    kernels!(
+        dot4_vnni,
         q4_vnni,
         q8_vnni,
         "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni",
