@@ -64,6 +64,8 @@ pub struct CompiledGrammar {
     /// The first mask, for the token environment (by id) that
     /// [`Matcher::prepare`](crate::Matcher::prepare) computed it in.
     initial_mask: std::sync::OnceLock<(u64, TokenMask)>,
+    /// What each lexer state decides alone, for all its matchers.
+    pub(crate) state_masks: crate::state_mask::SharedStateMasks,
 }
 
 /// How many lexer states to build ahead of time from the first lexer state.
@@ -780,6 +782,7 @@ impl CompiledGrammar {
             compile_work: 0,
             id: 0,
             initial_mask: std::sync::OnceLock::new(),
+            state_masks: Default::default(),
         })
     }
 

@@ -73,6 +73,7 @@ mod parser;
 pub mod repair;
 mod rng;
 pub mod sampler;
+mod state_mask;
 mod token_env;
 mod trie;
 mod vocab;

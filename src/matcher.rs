@@ -17,10 +17,20 @@
 //! and all children of one trie node share the row their parent pushed, so a
 //! lexeme boundary costs one parser step per trie node, not per token.
 //!
+//! Most of that walk depends on the lexer state alone, and it is done once
+//! per lexer state and grammar: a [`StateMask`] holds the tokens the current
+//! lexeme takes whole and the trie nodes where it may end (see
+//! [`crate::state_mask`]). A mask copies the former and walks only below
+//! the latter, asking the parser once per lexer state that ends there. In
+//! grammars with distinct lists the whole trie is walked, as described
+//! above, since there the parser may refuse a token in the middle of a
+//! lexeme.
+//!
 //! # Caches
 //!
 //! The lexer's product states and transitions are built lazily, per matcher.
-//! A clone of a matcher carries its caches along.
+//! A clone of a matcher carries its caches along. State masks are kept in
+//! the compiled grammar and shared by all its matchers, on every thread.
 //!
 //! # Budgets
 //!
@@ -57,6 +67,7 @@ use crate::hash::FxBuild;
 use crate::lexer::{CountClassKey, EndFlags, LexerCache, DEAD, UNKNOWN};
 use crate::mask::TokenMask;
 use crate::parser::Parser;
+use crate::state_mask::{LocalStateMask, StateMask, MAX_LOCAL_STATE_MASKS};
 use crate::token_env::TokenEnv;
 use crate::trie::TokenTrie;
 use crate::vocab::{TokenId, Vocabulary};
@@ -168,6 +179,10 @@ pub struct Matcher {
     /// string of up to 32,767 code points every count is its own lexer
     /// state, yet all counts far from the bounds allow the same tokens.
     by_count_class: HashMap<(u64, CountClassKey), TokenMask, FxBuild>,
+    /// What each lexer state decides alone (see [`crate::state_mask`]),
+    /// by lexer state, from the grammar's shared ones or built here; not
+    /// used in grammars with distinct lists.
+    state_masks: HashMap<u32, LocalStateMask, FxBuild>,
     /// The output so far, kept only for grammars with distinct lists
     /// (`uniqueItems`), whose parser reads a member's text when it completes.
     /// During a trie walk it also holds the bytes of the current trie path.
@@ -216,6 +231,7 @@ impl Matcher {
             memo,
             boundaries: HashMap::default(),
             by_count_class: HashMap::default(),
+            state_masks: HashMap::default(),
             text: Vec::new(),
             distinct,
             end_taken: HashMap::default(),
@@ -523,30 +539,15 @@ impl Matcher {
                 return;
             }
         }
-        out.clear();
         let comparisons = self.parser.comparisons();
-        let trie = self.env.trie().clone();
-        let spec = &self.grammar.lexer;
-        let slice = trie.text_slices().and_then(|(slices, dfa)| {
-            slices.iter().enumerate().find(|(j, sl)| {
-                self.lexer
-                    .slice_allowed(spec, self.lex, *j, dfa, sl.max_len)
-            })
-        });
-        match slice {
-            Some((_, sl)) => {
-                let words = out.words_mut();
-                for (w, s) in words.iter_mut().zip(&sl.words) {
-                    *w |= *s;
-                }
-                if self.distinct {
-                    self.walk_trie::<true>(&sl.rest, out);
-                } else {
-                    self.walk_trie::<false>(&sl.rest, out);
-                }
+        if self.distinct {
+            self.walk_whole(out);
+        } else {
+            match self.state_mask(self.lex, out.as_words().len()) {
+                Some(sm) => self.apply_state_mask(&sm, out),
+                // Out of budget: the mask is thrown away.
+                None => out.clear(),
             }
-            None if self.distinct => self.walk_trie::<true>(&trie, out),
-            None => self.walk_trie::<false>(&trie, out),
         }
         if self.is_accepting() {
             for &e in self.env.vocab().eos_tokens() {
@@ -580,6 +581,173 @@ impl Matcher {
         }
     }
 
+    /// Walks the whole trie from the current state into `out` (cleared
+    /// first), adding a text slice's tokens at once where the lexer state
+    /// takes all of them.
+    fn walk_whole(&mut self, out: &mut TokenMask) {
+        out.clear();
+        let trie = self.env.trie().clone();
+        match self.text_slice(&trie, self.lex) {
+            Some(j) => {
+                let sl = &trie.text_slices().expect("a slice was found").0[j];
+                let words = out.words_mut();
+                for (w, s) in words.iter_mut().zip(&sl.words) {
+                    *w |= *s;
+                }
+                if self.distinct {
+                    self.walk_trie::<true>(&sl.rest, out);
+                } else {
+                    self.walk_trie::<false>(&sl.rest, out);
+                }
+            }
+            None if self.distinct => self.walk_trie::<true>(&trie, out),
+            None => self.walk_trie::<false>(&trie, out),
+        }
+    }
+
+    /// The longest text slice of `trie` whose every token lexer state `lex`
+    /// takes whole, if any.
+    fn text_slice(&mut self, trie: &TokenTrie, lex: u32) -> Option<usize> {
+        let spec = &self.grammar.lexer;
+        let (slices, dfa) = trie.text_slices()?;
+        slices
+            .iter()
+            .enumerate()
+            .find(|(j, sl)| self.lexer.slice_allowed(spec, lex, *j, dfa, sl.max_len))
+            .map(|(j, _)| j)
+    }
+
+    /// The state mask of lexer state `lex` (see [`crate::state_mask`]),
+    /// from this matcher, else from its grammar, else built now, for masks
+    /// of `width_words` words. `None` if the budget ran out while building
+    /// it.
+    fn state_mask(&mut self, lex: u32, width_words: usize) -> Option<LocalStateMask> {
+        if let Some(sm) = self.state_masks.get(&lex) {
+            if sm.mask.tokens.width_words() == width_words {
+                return Some(sm.clone());
+            }
+        }
+        let grammar = self.grammar.clone();
+        let spec = &grammar.lexer;
+        let key = self.lexer.key(lex);
+        let env = self.env.id();
+        let local = match grammar.state_masks.get(env, &key) {
+            Some(m) if m.tokens.width_words() == width_words => {
+                LocalStateMask::new(m, &mut self.lexer, spec)
+            }
+            _ => {
+                let trie = self.env.trie().clone();
+                let slice = self.text_slice(&trie, lex);
+                let mut words = vec![0u32; width_words + 1];
+                let walked = match slice {
+                    Some(j) => {
+                        let sl = &trie.text_slices().expect("a slice was found").0[j];
+                        for (w, s) in words.iter_mut().zip(&sl.words) {
+                            *w = *s;
+                        }
+                        &sl.rest
+                    }
+                    None => &*trie,
+                };
+                let (mask, ends_from) =
+                    StateMask::build(&mut self.lexer, spec, walked, slice, lex, words)?;
+                let mask = Arc::new(mask);
+                grammar.state_masks.insert(env, key, mask.clone());
+                LocalStateMask { mask, ends_from }
+            }
+        };
+        if self.state_masks.len() >= MAX_LOCAL_STATE_MASKS {
+            self.state_masks.clear();
+        }
+        self.state_masks.insert(lex, local.clone());
+        Some(local)
+    }
+
+    /// The mask in the current state from its state mask: the tokens the
+    /// lexer state takes whole, then the subtrees of its lexeme ends, walked
+    /// under the current parser row. Grammars without distinct lists only.
+    fn apply_state_mask(&mut self, local: &LocalStateMask, out: &mut TokenMask) {
+        let sm: &StateMask = &local.mask;
+        sm.tokens.write(out.words_mut());
+        if sm.groups.is_empty() {
+            return;
+        }
+        let env = self.env.clone();
+        let trie = match sm.slice {
+            Some(j) => &env.trie().text_slices().expect("built with a slice").0[j].rest,
+            None => &**env.trie(),
+        };
+        let grammar = self.grammar.clone();
+        let spec = &grammar.lexer;
+        let nodes = trie.nodes();
+        let base_rows = self.parser.row_count() as u32;
+        let mut levels = std::mem::take(&mut self.levels);
+        levels.clear();
+        levels.resize(trie.max_depth() + 1, Level::default());
+        let (words, sink) = out.words_with_sink();
+        let groups = &sm.groups;
+        let mut gi = 0;
+        'groups: while gi < groups.len() {
+            let f = groups[gi].from;
+            let p = local.ends_from[f as usize];
+            let mut gend = gi + 1;
+            while gend < groups.len() && groups[gend].from == f {
+                gend += 1;
+            }
+            let (after, after_row) = self.end_lexeme_in_walk(p, self.row, base_rows, 0);
+            if after == DEAD && crate::budget::stopped() {
+                break;
+            }
+            if after != DEAD {
+                for g in &groups[gi..gend] {
+                    let t = self.lexer.next(spec, after, g.byte);
+                    if t == DEAD {
+                        if crate::budget::stopped() {
+                            break 'groups;
+                        }
+                        continue;
+                    }
+                    let rows = self.parser.row_count() as u32;
+                    for &c in &sm.nodes[g.start as usize..g.end as usize] {
+                        let node = nodes[c as usize];
+                        let tok = node.token.min(sink) as usize;
+                        words[tok / 32] |= 1 << (tok % 32);
+                        if node.has_duplicates {
+                            for dup in trie.duplicates(c) {
+                                words[dup as usize / 32] |= 1 << (dup % 32);
+                            }
+                        }
+                        levels[node.depth as usize] = Level {
+                            lex: t,
+                            row: after_row,
+                            rows,
+                            after_lex: UNSET,
+                            after_row,
+                        };
+                        let (from, to) = (c as usize + 1, node.subtree_end as usize);
+                        if from < to {
+                            self.walk_nodes::<false>(
+                                &grammar,
+                                trie,
+                                &mut levels,
+                                (from, to),
+                                (&mut *words, sink),
+                                0,
+                            );
+                            if crate::budget::stopped() {
+                                break 'groups;
+                            }
+                        }
+                    }
+                }
+            }
+            gi = gend;
+        }
+        *words.last_mut().unwrap() = 0;
+        self.parser.truncate(base_rows as usize);
+        self.levels = levels;
+    }
+
     /// Walks `trie` from the current state, setting the bit of every token
     /// whose bytes can follow.
     ///
@@ -596,8 +764,6 @@ impl Matcher {
     fn walk_trie<const DISTINCT: bool>(&mut self, trie: &TokenTrie, out: &mut TokenMask) {
         let nodes = trie.nodes();
         let grammar = self.grammar.clone();
-        let spec = &grammar.lexer;
-        let class_of = &spec.class_of;
         let base_rows = self.parser.row_count() as u32;
         let mut levels = std::mem::take(&mut self.levels);
         levels.clear();
@@ -616,8 +782,38 @@ impl Matcher {
             self.text.resize(base + trie.max_depth(), 0);
         }
         let (words, sink) = out.words_with_sink();
-        let mut i = 1usize;
-        while i < root_end {
+        self.walk_nodes::<DISTINCT>(
+            &grammar,
+            trie,
+            &mut levels,
+            (1, root_end),
+            (&mut *words, sink),
+            base,
+        );
+        *words.last_mut().unwrap() = 0;
+        self.parser.truncate(base_rows as usize);
+        self.text.truncate(base);
+        self.levels = levels;
+    }
+
+    /// The loop of [`walk_trie`](Self::walk_trie) over the trie nodes
+    /// `from..to` (whole subtrees, in pre-order), whose parents' states are
+    /// in `levels`. `base`: where the trie path starts in `self.text`.
+    #[inline(always)]
+    fn walk_nodes<const DISTINCT: bool>(
+        &mut self,
+        grammar: &CompiledGrammar,
+        trie: &TokenTrie,
+        levels: &mut [Level],
+        (from, to): (usize, usize),
+        (words, sink): (&mut [u32], u32),
+        base: usize,
+    ) {
+        let nodes = trie.nodes();
+        let spec = &grammar.lexer;
+        let class_of = &spec.class_of;
+        let mut i = from;
+        while i < to {
             let node = nodes[i];
             let d = node.depth as usize;
             let parent = levels[d - 1];
@@ -691,10 +887,6 @@ impl Matcher {
             levels[d] = level;
             i += 1;
         }
-        *words.last_mut().unwrap() = 0;
-        self.parser.truncate(base_rows as usize);
-        self.text.truncate(base);
-        self.levels = levels;
     }
 
     /// The checks of [`walk_trie`](Self::walk_trie) at a node, for grammars

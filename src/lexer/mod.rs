@@ -75,4 +75,4 @@ pub(crate) use classes::{DEAD, UNKNOWN};
 #[cfg(test)]
 pub(crate) use dfa::dense_builder;
 pub(crate) use dfa::LexemeDfa;
-pub(crate) use product::{CountClassKey, EndFlags, LexerCache, LexerSpec, SHORT_REST};
+pub(crate) use product::{CountClassKey, EndFlags, LexerCache, LexerSpec, StateKey, SHORT_REST};

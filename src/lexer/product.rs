@@ -121,7 +121,7 @@ pub(crate) const SHORT_REST: usize = 4;
 
 /// Identity of a product state: (at a lexeme's start, [`LexState::word`],
 /// live members).
-type StateKey = (bool, bool, Box<[(LexemeId, u32)]>);
+pub(crate) type StateKey = (bool, bool, Box<[(LexemeId, u32)]>);
 /// See [`LexerCache::count_class_key`].
 pub(crate) type CountClassKey = StateKey;
 
@@ -158,6 +158,23 @@ impl LexerCache {
             end_flags: Vec::new(),
             quoted: vec![0; spec.lexemes.len()],
         }
+    }
+
+    /// The identity of state `s`, the same in every lexer cache of one
+    /// grammar (state numbers are not: each cache numbers the states in
+    /// the order it built them).
+    pub(crate) fn key(&self, s: u32) -> StateKey {
+        let st = &self.states[s as usize];
+        (st.at_start, st.word, st.members.clone())
+    }
+
+    /// The number of the state with identity `key` in this cache, made
+    /// now if it has not been built yet.
+    pub(crate) fn state_of_key(&mut self, spec: &LexerSpec, key: &StateKey) -> u32 {
+        if let Some(&id) = self.index.get(key) {
+            return id;
+        }
+        self.intern(key.0, key.1, key.2.clone(), spec)
     }
 
     #[inline]

@@ -1,0 +1,306 @@
+//! [`StateMask`]: the part of a mask that a lexer state decides alone.
+//!
+//! A mask is computed by walking the token trie from the matcher's lexer
+//! state. Most of that walk never leaves the current lexeme: a token whose
+//! every byte keeps the lexer alive is allowed whatever the parser says,
+//! and a token on which the lexer dies where the lexeme cannot end is
+//! refused whatever the parser says. Only where the lexeme can end and the
+//! next byte does not continue it does the parser have a say, and those
+//! tokens are few (a closing quote followed by `,` or `:`, a digit
+//! followed by `}`).
+//!
+//! So, in the manner of XGrammar's adaptive token-mask cache, the walk is
+//! split in two. [`StateMask::build`] walks the trie once per lexer state
+//! with the lexer alone, keeping the bitset of the tokens the lexeme takes
+//! whole, and the *ends*: the trie nodes where the lexer died after a state
+//! that can end its lexeme. They are grouped by (that state, the node's
+//! byte), because every node of a group leaves the same lexeme in the same
+//! state and starts the next one on the same byte: the parser is asked once
+//! per state, and the next lexeme's first step is taken once per group. At
+//! each later mask in that lexer state the matcher copies the bitset and
+//! walks only the subtrees of the ends, under its current parser row (see
+//! `Matcher::mask_into`).
+//!
+//! # Shared by every matcher of a grammar
+//!
+//! What a lexer state decides does not depend on the sequence, so state
+//! masks are kept in the compiled grammar ([`SharedStateMasks`]), keyed by
+//! the state's identity (its live lexemes and their DFA states), and every
+//! matcher of the grammar uses them: a second request with the same schema
+//! walks only the lexeme ends. The lexer states that the ends leave are
+//! stored by identity too, since each matcher numbers its lexer states in
+//! the order it built them; a matcher translates them once
+//! ([`LocalStateMask`]). The shared cache is bounded in bytes; a mask with
+//! few tokens is stored as their list.
+
+use crate::hash::FxBuild;
+use crate::lexer::{LexerCache, LexerSpec, StateKey, DEAD, UNKNOWN};
+use crate::trie::TokenTrie;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Most state masks one matcher keeps translated; past it they are
+/// dropped and translated again as they come back.
+pub(crate) const MAX_LOCAL_STATE_MASKS: usize = 4096;
+
+/// Bytes of state masks a compiled grammar keeps for its matchers; past
+/// it, new ones are used by the matcher that built them only.
+const SHARED_BYTES: usize = 32 << 20;
+
+/// Trie nodes where the lexeme may end: the lexer in state
+/// `StateMask::ends_from[from]` dies on `byte`, the byte into each of the
+/// nodes `StateMask::nodes[start..end]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EndGroup {
+    pub(crate) from: u32,
+    pub(crate) byte: u8,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+/// What one lexer state decides about every token (see the module docs).
+#[derive(Clone, Debug)]
+pub(crate) struct StateMask {
+    /// The text slice whose rest trie the node indices are into (`None`:
+    /// the whole trie); the slice's tokens are in `words`.
+    pub(crate) slice: Option<usize>,
+    /// The tokens whose bytes all continue the current lexeme.
+    pub(crate) tokens: Tokens,
+    /// The ends, sorted by lexer state then byte.
+    pub(crate) groups: Box<[EndGroup]>,
+    pub(crate) nodes: Box<[u32]>,
+    /// The lexer states the ends leave, by identity.
+    pub(crate) ends_from: Box<[StateKey]>,
+}
+
+/// A set of tokens, as mask words (without the sink word) or, when it is
+/// small, as a list.
+#[derive(Clone, Debug)]
+pub(crate) enum Tokens {
+    Words(Box<[u32]>),
+    List { ids: Box<[u32]>, width_words: usize },
+}
+
+impl Tokens {
+    fn new(words: Vec<u32>) -> Tokens {
+        let count: usize = words.iter().map(|w| w.count_ones() as usize).sum();
+        if count * 8 > words.len() {
+            return Tokens::Words(words.into_boxed_slice());
+        }
+        let mut ids = Vec::with_capacity(count);
+        for (i, &w) in words.iter().enumerate() {
+            let mut w = w;
+            while w != 0 {
+                ids.push(i as u32 * 32 + w.trailing_zeros());
+                w &= w - 1;
+            }
+        }
+        Tokens::List {
+            ids: ids.into_boxed_slice(),
+            width_words: words.len(),
+        }
+    }
+
+    /// The number of mask words the set was made for.
+    pub(crate) fn width_words(&self) -> usize {
+        match self {
+            Tokens::Words(w) => w.len(),
+            Tokens::List { width_words, .. } => *width_words,
+        }
+    }
+
+    /// Writes the set into `words` (of [`width_words`](Self::width_words)).
+    pub(crate) fn write(&self, words: &mut [u32]) {
+        match self {
+            Tokens::Words(w) => words.copy_from_slice(w),
+            Tokens::List { ids, .. } => {
+                words.fill(0);
+                for &t in ids.iter() {
+                    words[t as usize / 32] |= 1 << (t % 32);
+                }
+            }
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Tokens::Words(w) => w.len() * 4,
+            Tokens::List { ids, .. } => ids.len() * 4,
+        }
+    }
+}
+
+/// A state mask with the lexer states its ends leave numbered in one
+/// matcher's lexer cache: `ends_from[i]` is the state of
+/// `mask.ends_from[i]` there.
+#[derive(Clone, Debug)]
+pub(crate) struct LocalStateMask {
+    pub(crate) mask: Arc<StateMask>,
+    pub(crate) ends_from: Box<[u32]>,
+}
+
+impl LocalStateMask {
+    /// `mask` with its end states numbered in `lexer`.
+    pub(crate) fn new(mask: Arc<StateMask>, lexer: &mut LexerCache, spec: &LexerSpec) -> Self {
+        let ends_from = mask
+            .ends_from
+            .iter()
+            .map(|k| lexer.state_of_key(spec, k))
+            .collect();
+        LocalStateMask { mask, ends_from }
+    }
+}
+
+impl StateMask {
+    /// Walks `trie` from lexer state `lex` with the lexer alone. `words`
+    /// starts the bitset (the slice's tokens, or zeros) and has a sink word
+    /// at its end, as [`crate::TokenMask`]'s walk uses. `None` if the work
+    /// budget ran out during the walk (a step that gave up reads as dead,
+    /// so what was found is not the state's).
+    pub(crate) fn build(
+        lexer: &mut LexerCache,
+        spec: &LexerSpec,
+        trie: &TokenTrie,
+        slice: Option<usize>,
+        lex: u32,
+        mut words: Vec<u32>,
+    ) -> Option<(StateMask, Box<[u32]>)> {
+        let nodes = trie.nodes();
+        let class_of = &spec.class_of;
+        let sink = (words.len() as u32 - 1) * 32;
+        let mut lexes = vec![0u32; trie.max_depth() + 1];
+        lexes[0] = lex;
+        let mut ends: Vec<(u32, u8, u32)> = Vec::new();
+        let root_end = nodes[0].subtree_end as usize;
+        let mut i = 1usize;
+        while i < root_end {
+            let node = nodes[i];
+            let d = node.depth as usize;
+            let parent = lexes[d - 1];
+            let mut t = lexer.cached(parent, class_of[node.byte as usize] as usize);
+            if t == UNKNOWN {
+                t = lexer.next(spec, parent, node.byte);
+            }
+            if t == DEAD {
+                if crate::budget::stopped() {
+                    return None;
+                }
+                if lexer.state(parent).can_end() {
+                    ends.push((parent, node.byte, i as u32));
+                }
+                i = node.subtree_end as usize;
+                continue;
+            }
+            let tok = node.token.min(sink) as usize;
+            words[tok / 32] |= 1 << (tok % 32);
+            if node.has_duplicates {
+                for dup in trie.duplicates(i as u32) {
+                    words[dup as usize / 32] |= 1 << (dup % 32);
+                }
+            }
+            lexes[d] = t;
+            i += 1;
+        }
+        if crate::budget::stopped() {
+            return None;
+        }
+        words.pop();
+        // Stable: within a group the nodes stay in trie order.
+        ends.sort_by_key(|&(l, b, _)| (l, b));
+        let mut groups: Vec<EndGroup> = Vec::new();
+        let mut from: Vec<u32> = Vec::new();
+        for (k, &(l, b, _)) in ends.iter().enumerate() {
+            if from.last() != Some(&l) {
+                from.push(l);
+            }
+            let f = from.len() as u32 - 1;
+            match groups.last_mut() {
+                Some(g) if g.from == f && g.byte == b => g.end += 1,
+                _ => groups.push(EndGroup {
+                    from: f,
+                    byte: b,
+                    start: k as u32,
+                    end: k as u32 + 1,
+                }),
+            }
+        }
+        let mask = StateMask {
+            slice,
+            tokens: Tokens::new(words),
+            groups: groups.into_boxed_slice(),
+            nodes: ends.iter().map(|&(_, _, n)| n).collect(),
+            ends_from: from.iter().map(|&l| lexer.key(l)).collect(),
+        };
+        Some((mask, from.into_boxed_slice()))
+    }
+
+    /// Bytes this mask holds, roughly.
+    fn bytes(&self) -> usize {
+        let keys: usize = self.ends_from.iter().map(|k| 16 + k.2.len() * 8).sum();
+        64 + self.tokens.bytes() + self.groups.len() * 16 + self.nodes.len() * 4 + keys
+    }
+}
+
+/// The state masks of one compiled grammar, for one token environment,
+/// shared by all its matchers (see the module docs). Clones of the grammar
+/// share them.
+#[derive(Clone, Default)]
+pub(crate) struct SharedStateMasks {
+    inner: Arc<Mutex<Shared>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// The token environment the masks are for: another one empties the
+    /// cache.
+    env: u64,
+    masks: HashMap<StateKey, Arc<StateMask>, FxBuild>,
+    bytes: usize,
+}
+
+impl SharedStateMasks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The mask of the lexer state `key` in environment `env`, if a
+    /// matcher built it.
+    pub(crate) fn get(&self, env: u64, key: &StateKey) -> Option<Arc<StateMask>> {
+        let s = self.lock();
+        if s.env != env {
+            return None;
+        }
+        s.masks.get(key).cloned()
+    }
+
+    /// Keeps `mask`, of the lexer state `key` in environment `env`, if
+    /// there is room.
+    pub(crate) fn insert(&self, env: u64, key: StateKey, mask: Arc<StateMask>) {
+        let mut s = self.lock();
+        if s.env != env {
+            *s = Shared {
+                env,
+                ..Shared::default()
+            };
+        }
+        let b = mask.bytes();
+        if s.bytes + b > SHARED_BYTES {
+            return;
+        }
+        if s.masks.insert(key, mask).is_none() {
+            s.bytes += b;
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedStateMasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.lock();
+        write!(
+            f,
+            "SharedStateMasks({} masks, {} bytes)",
+            s.masks.len(),
+            s.bytes
+        )
+    }
+}
