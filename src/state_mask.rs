@@ -205,8 +205,8 @@ impl StateMask {
             return None;
         }
         words.pop();
-        // Stable: within a group the nodes stay in trie order.
-        ends.sort_by_key(|&(l, b, _)| (l, b));
+        // Within a group the nodes stay in trie order.
+        ends.sort_unstable();
         let mut groups: Vec<EndGroup> = Vec::new();
         let mut from: Vec<u32> = Vec::new();
         for (k, &(l, b, _)) in ends.iter().enumerate() {
@@ -261,6 +261,18 @@ struct Shared {
 impl SharedStateMasks {
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A cache holding what this one holds now, shared with nothing.
+    pub(crate) fn snapshot(&self) -> SharedStateMasks {
+        let s = self.lock();
+        SharedStateMasks {
+            inner: Arc::new(Mutex::new(Shared {
+                env: s.env,
+                masks: s.masks.clone(),
+                bytes: s.bytes,
+            })),
+        }
     }
 
     /// The mask of the lexer state `key` in environment `env`, if a

@@ -187,7 +187,8 @@ impl Bench {
         mask: &mut TokenMask,
         work: &mut u64,
     ) -> Drive {
-        let mut m = template.clone();
+        // Cold, as the protocol asks: nothing another instance built.
+        let mut m = template.deep_clone();
         for (pos, &tok) in tokens.iter().enumerate() {
             let t0 = Instant::now();
             let r = m.try_compute_mask_into(mask);
