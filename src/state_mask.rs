@@ -82,25 +82,6 @@ pub(crate) enum Tokens {
 }
 
 impl Tokens {
-    fn new(words: Vec<u32>) -> Tokens {
-        let count: usize = words.iter().map(|w| w.count_ones() as usize).sum();
-        if count * 8 > words.len() {
-            return Tokens::Words(words.into_boxed_slice());
-        }
-        let mut ids = Vec::with_capacity(count);
-        for (i, &w) in words.iter().enumerate() {
-            let mut w = w;
-            while w != 0 {
-                ids.push(i as u32 * 32 + w.trailing_zeros());
-                w &= w - 1;
-            }
-        }
-        Tokens::List {
-            ids: ids.into_boxed_slice(),
-            width_words: words.len(),
-        }
-    }
-
     /// The number of mask words the set was made for.
     pub(crate) fn width_words(&self) -> usize {
         match self {
@@ -151,27 +132,67 @@ impl LocalStateMask {
     }
 }
 
+/// Buffers [`StateMask::build`] reuses from one state to the next. The
+/// words are all zero between builds.
+#[derive(Default)]
+pub(crate) struct BuildScratch {
+    words: Vec<u32>,
+    ids: Vec<u32>,
+    lexes: Vec<u32>,
+    ends: Vec<(u32, u8, u32)>,
+}
+
+/// A clone starts empty: scratch space holds nothing worth copying.
+impl Clone for BuildScratch {
+    fn clone(&self) -> Self {
+        BuildScratch::default()
+    }
+}
+
+impl std::fmt::Debug for BuildScratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BuildScratch")
+    }
+}
+
 impl StateMask {
-    /// Walks `trie` from lexer state `lex` with the lexer alone. `words`
-    /// starts the bitset (the slice's tokens, or zeros) and has a sink word
-    /// at its end, as [`crate::TokenMask`]'s walk uses. `None` if the work
-    /// budget ran out during the walk (a step that gave up reads as dead,
-    /// so what was found is not the state's).
+    /// Walks `trie` from lexer state `lex` with the lexer alone, for masks
+    /// of `width_words` words. `slice`: the text slice (its index and
+    /// words) whose rest trie `trie` is; its tokens are all allowed. `None`
+    /// if the work budget ran out during the walk (a step that gave up
+    /// reads as dead, so what was found is not the state's).
     pub(crate) fn build(
         lexer: &mut LexerCache,
         spec: &LexerSpec,
         trie: &TokenTrie,
-        slice: Option<usize>,
+        slice: Option<(usize, &[u32])>,
         lex: u32,
-        mut words: Vec<u32>,
+        width_words: usize,
+        scratch: &mut BuildScratch,
     ) -> Option<(StateMask, Box<[u32]>)> {
+        let BuildScratch {
+            words,
+            ids,
+            lexes,
+            ends,
+        } = scratch;
+        // The bitset, plus a sink word for nodes without a token.
+        words.resize(width_words + 1, 0);
+        let sink = width_words as u32 * 32;
+        if let Some((_, sw)) = slice {
+            for (w, s) in words.iter_mut().zip(sw) {
+                *w = *s;
+            }
+        }
+        ids.clear();
+        ends.clear();
+        lexes.clear();
+        lexes.resize(trie.max_depth() + 1, 0);
+        lexes[0] = lex;
         let nodes = trie.nodes();
         let class_of = &spec.class_of;
-        let sink = (words.len() as u32 - 1) * 32;
-        let mut lexes = vec![0u32; trie.max_depth() + 1];
-        lexes[0] = lex;
-        let mut ends: Vec<(u32, u8, u32)> = Vec::new();
         let root_end = nodes[0].subtree_end as usize;
+        let mut stopped = false;
         let mut i = 1usize;
         while i < root_end {
             let node = nodes[i];
@@ -183,7 +204,8 @@ impl StateMask {
             }
             if t == DEAD {
                 if crate::budget::stopped() {
-                    return None;
+                    stopped = true;
+                    break;
                 }
                 if lexer.state(parent).can_end() {
                     ends.push((parent, node.byte, i as u32));
@@ -191,20 +213,36 @@ impl StateMask {
                 i = node.subtree_end as usize;
                 continue;
             }
-            let tok = node.token.min(sink) as usize;
-            words[tok / 32] |= 1 << (tok % 32);
+            let tok = node.token.min(sink);
+            words[tok as usize / 32] |= 1 << (tok % 32);
+            if tok != sink {
+                ids.push(tok);
+            }
             if node.has_duplicates {
                 for dup in trie.duplicates(i as u32) {
                     words[dup as usize / 32] |= 1 << (dup % 32);
+                    ids.push(dup);
                 }
             }
             lexes[d] = t;
             i += 1;
         }
-        if crate::budget::stopped() {
-            return None;
-        }
-        words.pop();
+        stopped |= crate::budget::stopped();
+        let tokens = if slice.is_some() || ids.len() * 8 > width_words {
+            let t = (!stopped).then(|| Tokens::Words(words[..width_words].into()));
+            words.fill(0);
+            t
+        } else {
+            for &t in ids.iter() {
+                words[t as usize / 32] = 0;
+            }
+            words[width_words] = 0;
+            (!stopped).then(|| Tokens::List {
+                ids: ids.as_slice().into(),
+                width_words,
+            })
+        };
+        let tokens = tokens?;
         // Within a group the nodes stay in trie order.
         ends.sort_unstable();
         let mut groups: Vec<EndGroup> = Vec::new();
@@ -225,8 +263,8 @@ impl StateMask {
             }
         }
         let mask = StateMask {
-            slice,
-            tokens: Tokens::new(words),
+            slice: slice.map(|(j, _)| j),
+            tokens,
             groups: groups.into_boxed_slice(),
             nodes: ends.iter().map(|&(_, _, n)| n).collect(),
             ends_from: from.iter().map(|&l| lexer.key(l)).collect(),

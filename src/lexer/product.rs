@@ -8,10 +8,13 @@ use super::dfa::LexemeDfa;
 use crate::hash::FxBuild;
 use std::collections::HashMap;
 
-/// explores before answering "no": a state whose pairs do not close up by
-/// then (a count that changes with every byte) would only waste the work,
-/// once per lexer state.
-const SLICE_CHECK_PAIRS: usize = 4_096;
+/// Pairs of a lexer state and a text-slice DFA state that
+/// [`LexerCache::text_run`] explores at most from one state. A state whose
+/// product with the slice's DFA does not close up by then (a count that
+/// changes with every byte) answers with the length it explored in full:
+/// a shorter run (a shorter slice, or none) than the truth, never a longer
+/// one.
+const TEXT_RUN_PAIRS: usize = 4_096;
 
 /// All lexemes of a grammar, plus the byte classes no lexeme distinguishes.
 #[derive(Clone, Debug)]
@@ -135,9 +138,11 @@ pub(crate) struct LexerCache {
     /// Start states by allowed lexemes; index bit 0: after a word byte,
     /// bit 1: after the ignore lexeme (which then may not start again).
     starts: [HashMap<Box<[LexemeId]>, u32, FxBuild>; 4],
-    /// Per state and text slice `j`: bit `2j` = known, bit `2j+1` = every
-    /// string of the slice stays inside the current lexeme.
-    slice_ok: Vec<u16>,
+    /// Per state: 0 until worked out, else 1 + [`text_run`](Self::text_run).
+    text_run: Vec<u16>,
+    /// One byte per joint class of the lexer and the text slices' DFA
+    /// (empty until [`text_run`](Self::text_run) needs them).
+    slice_reps: Vec<u8>,
     /// Per state: [`EndFlags`] bits, 0 until worked out.
     end_flags: Vec<u8>,
     /// Per lexeme: 0 not yet known, 1 if its matches may start with another
@@ -154,7 +159,8 @@ impl LexerCache {
             trans: Vec::new(),
             ncls: spec.class_count(),
             starts: Default::default(),
-            slice_ok: Vec::new(),
+            text_run: Vec::new(),
+            slice_reps: Vec::new(),
             end_flags: Vec::new(),
             quoted: vec![0; spec.lexemes.len()],
         }
@@ -283,48 +289,50 @@ impl LexerCache {
             word,
         });
         self.trans.resize(self.trans.len() + self.ncls, UNKNOWN);
-        self.slice_ok.push(0);
+        self.text_run.push(0);
         self.end_flags.push(0);
         self.index.insert(key, id);
         id
     }
 
-    /// True if every string of `slice` keeps state `s` alive without ending
-    /// its lexeme: then every token of the slice is allowed in `s`, whatever
-    /// the parser says. Checked once per state by exploring the product of
-    /// the lexer and the slice's DFA; a product too large to explore counts
-    /// as "no" (the mask is then computed token by token, still exactly).
-    pub(crate) fn slice_allowed(
+    /// The length of the shortest string of `slice`'s language that kills
+    /// state `s` (the lexeme can neither take it nor go on), or `max_len + 1`
+    /// if none of at most `max_len` bytes does: every token of at most that
+    /// many bytes in the slice is then allowed in `s`, whatever the parser
+    /// says. Worked out once per state by exploring the product of the
+    /// lexer and the slice's DFA breadth first, so the first string found
+    /// is a shortest one; where that product grows too large, the answer is
+    /// the length explored in full (shorter than the truth, which only
+    /// means walking more tokens one by one, still exactly).
+    pub(crate) fn text_run(
         &mut self,
         spec: &LexerSpec,
         s: u32,
-        j: usize,
         slice: &LexemeDfa,
         max_len: usize,
-    ) -> bool {
-        let flags = self.slice_ok[s as usize] >> (2 * j);
-        if flags & 1 != 0 {
-            return flags & 2 != 0;
+    ) -> usize {
+        let known = self.text_run[s as usize];
+        if known != 0 {
+            return known as usize - 1;
         }
-        // Bytes that neither the lexer nor the slice tell apart behave alike:
-        // one representative per joint class is enough.
-        let mut reps: Vec<u8> = Vec::new();
-        let mut seen_class = std::collections::HashSet::new();
-        for b in 0..=255u8 {
-            if seen_class.insert((spec.class_of[b as usize], slice.class(b))) {
-                reps.push(b);
+        if self.slice_reps.is_empty() {
+            // Bytes that neither the lexer nor the slice tell apart behave
+            // alike: one representative per joint class is enough.
+            let mut seen_class: std::collections::HashSet<(u16, u8), FxBuild> = Default::default();
+            for b in 0..=255u8 {
+                if seen_class.insert((spec.class_of[b as usize] as u16, slice.class(b))) {
+                    self.slice_reps.push(b);
+                }
             }
         }
-        // Breadth first, so that each pair is reached at its least depth;
-        // tokens are at most `max_len` bytes long, so deeper pairs never matter.
-        let mut seen: std::collections::HashSet<(u32, u32), FxBuild> =
-            std::collections::HashSet::default();
+        let reps = std::mem::take(&mut self.slice_reps);
+        let mut seen: std::collections::HashSet<(u32, u32), FxBuild> = Default::default();
         let mut queue = std::collections::VecDeque::from([(s, slice.start, 0usize)]);
         seen.insert((s, slice.start));
-        let mut ok = true;
+        let mut run = max_len + 1;
         'outer: while let Some((ls, q, depth)) = queue.pop_front() {
             if depth >= max_len {
-                continue;
+                break;
             }
             for &b in &reps {
                 let q2 = slice.next(q, b);
@@ -332,8 +340,13 @@ impl LexerCache {
                     continue;
                 }
                 let l2 = self.next(spec, ls, b);
-                if l2 == DEAD || seen.len() > SLICE_CHECK_PAIRS {
-                    ok = false;
+                if l2 == DEAD {
+                    run = depth + 1;
+                    break 'outer;
+                }
+                if seen.len() > TEXT_RUN_PAIRS {
+                    // Every string of `depth` bytes was tried.
+                    run = depth + 1;
                     break 'outer;
                 }
                 if seen.insert((l2, q2)) {
@@ -341,11 +354,13 @@ impl LexerCache {
                 }
             }
         }
+        self.slice_reps = reps;
         if crate::budget::stopped() {
-            return false;
+            // A step that gave up read as dead: nothing is kept.
+            return 0;
         }
-        self.slice_ok[s as usize] |= (1 | if ok { 2 } else { 0 }) << (2 * j);
-        ok
+        self.text_run[s as usize] = (run.min(u16::MAX as usize - 2) + 1) as u16;
+        run
     }
 
     /// How state `s` stands to the end of its lexeme (see [`EndFlags`]),

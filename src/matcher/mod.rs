@@ -67,7 +67,7 @@ use crate::hash::FxBuild;
 use crate::lexer::{CountClassKey, EndFlags, LexerCache, DEAD};
 use crate::mask::TokenMask;
 use crate::parser::Parser;
-use crate::state_mask::{LocalStateMask, SharedStateMasks};
+use crate::state_mask::{BuildScratch, LocalStateMask, SharedStateMasks};
 use crate::token_env::TokenEnv;
 use crate::vocab::{TokenId, Vocabulary};
 
@@ -187,6 +187,8 @@ pub struct Matcher {
     /// Where state masks are shared: the grammar's, unless this matcher
     /// is a [`deep_clone`](Self::deep_clone).
     shared_masks: SharedStateMasks,
+    /// Buffers for building state masks.
+    scratch: BuildScratch,
     /// The output so far, kept only for grammars with distinct lists
     /// (`uniqueItems`), whose parser reads a member's text when it completes.
     /// During a trie walk it also holds the bytes of the current trie path.
@@ -238,6 +240,7 @@ impl Matcher {
             by_count_class: HashMap::default(),
             state_masks: HashMap::default(),
             shared_masks,
+            scratch: BuildScratch::default(),
             text: Vec::new(),
             distinct,
             end_taken: HashMap::default(),

@@ -43,11 +43,8 @@ impl Matcher {
     fn text_slice(&mut self, trie: &TokenTrie, lex: u32) -> Option<usize> {
         let spec = &self.grammar.lexer;
         let (slices, dfa) = trie.text_slices()?;
-        slices
-            .iter()
-            .enumerate()
-            .find(|(j, sl)| self.lexer.slice_allowed(spec, lex, *j, dfa, sl.max_len))
-            .map(|(j, _)| j)
+        let run = self.lexer.text_run(spec, lex, dfa, slices.first()?.max_len);
+        slices.iter().position(|sl| sl.max_len < run)
     }
 
     /// The state mask of lexer state `lex` (see [`crate::state_mask`]),
@@ -71,19 +68,20 @@ impl Matcher {
             _ => {
                 let trie = self.env.trie().clone();
                 let slice = self.text_slice(&trie, lex);
-                let mut words = vec![0u32; width_words + 1];
-                let walked = match slice {
-                    Some(j) => {
-                        let sl = &trie.text_slices().expect("a slice was found").0[j];
-                        for (w, s) in words.iter_mut().zip(&sl.words) {
-                            *w = *s;
-                        }
-                        &sl.rest
-                    }
-                    None => &*trie,
+                let slices = trie.text_slices().map(|(s, _)| s).unwrap_or(&[]);
+                let (walked, slice) = match slice {
+                    Some(j) => (&slices[j].rest, Some((j, &slices[j].words[..]))),
+                    None => (&*trie, None),
                 };
-                let (mask, ends_from) =
-                    StateMask::build(&mut self.lexer, spec, walked, slice, lex, words)?;
+                let (mask, ends_from) = StateMask::build(
+                    &mut self.lexer,
+                    spec,
+                    walked,
+                    slice,
+                    lex,
+                    width_words,
+                    &mut self.scratch,
+                )?;
                 let mask = Arc::new(mask);
                 self.shared_masks.insert(env, key, mask.clone());
                 LocalStateMask { mask, ends_from }
