@@ -37,7 +37,7 @@ use crate::hash::FxBuild;
 use crate::lexer::{LexerCache, LexerSpec, StateKey, DEAD, UNKNOWN};
 use crate::trie::TokenTrie;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 /// Most state masks one matcher keeps translated; past it they are
 /// dropped and translated again as they come back.
@@ -284,7 +284,7 @@ impl StateMask {
 /// share them.
 #[derive(Clone, Default)]
 pub(crate) struct SharedStateMasks {
-    inner: Arc<Mutex<Shared>>,
+    inner: Arc<RwLock<Shared>>,
 }
 
 #[derive(Default)]
@@ -297,15 +297,19 @@ struct Shared {
 }
 
 impl SharedStateMasks {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Shared> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Shared> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A cache holding what this one holds now, shared with nothing.
     pub(crate) fn snapshot(&self) -> SharedStateMasks {
-        let s = self.lock();
+        let s = self.read();
         SharedStateMasks {
-            inner: Arc::new(Mutex::new(Shared {
+            inner: Arc::new(RwLock::new(Shared {
                 env: s.env,
                 masks: s.masks.clone(),
                 bytes: s.bytes,
@@ -316,7 +320,7 @@ impl SharedStateMasks {
     /// The mask of the lexer state `key` in environment `env`, if a
     /// matcher built it.
     pub(crate) fn get(&self, env: u64, key: &StateKey) -> Option<Arc<StateMask>> {
-        let s = self.lock();
+        let s = self.read();
         if s.env != env {
             return None;
         }
@@ -326,7 +330,7 @@ impl SharedStateMasks {
     /// Keeps `mask`, of the lexer state `key` in environment `env`, if
     /// there is room.
     pub(crate) fn insert(&self, env: u64, key: StateKey, mask: Arc<StateMask>) {
-        let mut s = self.lock();
+        let mut s = self.write();
         if s.env != env {
             *s = Shared {
                 env,
@@ -345,7 +349,7 @@ impl SharedStateMasks {
 
 impl std::fmt::Debug for SharedStateMasks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = self.lock();
+        let s = self.read();
         write!(
             f,
             "SharedStateMasks({} masks, {} bytes)",

@@ -585,7 +585,10 @@ impl Matcher {
             self.walk_whole(out);
         } else {
             match self.state_mask(self.lex, out.as_words().len()) {
-                Some(sm) => self.apply_state_mask(&sm, out),
+                Some(sm) => {
+                    self.apply_state_mask(&sm, out);
+                    self.keep_state_mask(self.lex, sm);
+                }
                 // Out of budget: the mask is thrown away.
                 None => out.clear(),
             }

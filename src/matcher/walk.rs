@@ -49,12 +49,15 @@ impl Matcher {
 
     /// The state mask of lexer state `lex` (see [`crate::state_mask`]),
     /// from this matcher, else from its grammar, else built now, for masks
-    /// of `width_words` words. `None` if the budget ran out while building
+    /// of `width_words` words; give it back with
+    /// [`keep_state_mask`](Self::keep_state_mask). `None` if the budget ran out while building
     /// it.
     pub(super) fn state_mask(&mut self, lex: u32, width_words: usize) -> Option<LocalStateMask> {
-        if let Some(sm) = self.state_masks.get(&lex) {
+        // Taken out of the map, not cloned (the caller puts it back): a
+        // clone would touch the shared mask's count from every thread.
+        if let Some(sm) = self.state_masks.remove(&lex) {
             if sm.mask.tokens.width_words() == width_words {
-                return Some(sm.clone());
+                return Some(sm);
             }
         }
         let grammar = self.grammar.clone();
@@ -87,11 +90,16 @@ impl Matcher {
                 LocalStateMask { mask, ends_from }
             }
         };
+        Some(local)
+    }
+
+    /// Keeps `local`, the state mask of lexer state `lex`, for the next
+    /// masks in that state.
+    pub(super) fn keep_state_mask(&mut self, lex: u32, local: LocalStateMask) {
         if self.state_masks.len() >= MAX_LOCAL_STATE_MASKS {
             self.state_masks.clear();
         }
-        self.state_masks.insert(lex, local.clone());
-        Some(local)
+        self.state_masks.insert(lex, local);
     }
 
     /// The mask in the current state from its state mask: the tokens the
