@@ -62,7 +62,7 @@ pub(crate) struct EndGroup {
 #[derive(Clone, Debug)]
 pub(crate) struct StateMask {
     /// The text slice whose rest trie the node indices are into (`None`:
-    /// the whole trie); the slice's tokens are in `words`.
+    /// the whole trie); the slice's tokens are in `tokens`.
     pub(crate) slice: Option<usize>,
     /// The tokens whose bytes all continue the current lexeme.
     pub(crate) tokens: Tokens,
