@@ -539,6 +539,9 @@ struct ProductInner {
     /// Verdicts of [`LazyProduct::contained`], by (positive part, its
     /// state, negative part, its state).
     contained: HashMap<(u32, u32, u32, u32), bool, FxBuild>,
+    /// Verdicts of [`LazyProduct::disjoint`], by (positive part, its
+    /// state, a later positive part, its state).
+    disjoint: HashMap<(u32, u32, u32, u32), bool, FxBuild>,
 }
 
 /// The queue of [`LazyProduct::resolve`]: edges by priority, a small
@@ -584,6 +587,10 @@ impl EdgeQueue {
 /// answers "not contained", which only leaves the liveness search to
 /// decide, as without the test.
 const CONTAIN_PAIRS: usize = 2048;
+
+/// Most pairs of states one disjointness test visits; past it the test
+/// answers "not disjoint", which leaves the product's own search to decide.
+const DISJOINT_PAIRS: usize = 65536;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Liveness {
@@ -634,6 +641,7 @@ impl<P: Part> LazyProduct<P> {
                 stamp: Vec::new(),
                 epoch: 0,
                 contained: HashMap::default(),
+                disjoint: HashMap::default(),
             }),
             parts,
         };
@@ -842,6 +850,81 @@ impl<P: Part> LazyProduct<P> {
         result
     }
 
+    /// True if positive parts `i` and `j` have no match in common from
+    /// states `p` and `q`, so that a product state holding both is dead
+    /// whatever its other parts hold. A best-first search over pairs of
+    /// the two parts' states for a joint match; false when one is found,
+    /// and also when the search outgrows [`DISJOINT_PAIRS`] (unknown: the
+    /// product's own search decides).
+    ///
+    /// Proving a product state dead costs its search everything reachable
+    /// from it, the product of every part's counters (a number under
+    /// `minimum`, `maximum` and `type: integer` spelled with exponents:
+    /// tens of thousands of states). The conflict that kills it is
+    /// usually between two parts (`999` exceeds the maximum and no
+    /// exponent makes it smaller yet whole), and a pair's space is the
+    /// product of two counters only; its verdicts are shared by every
+    /// tuple holding that pair.
+    fn disjoint(&self, g: &mut ProductInner, i: usize, p: u32, j: usize, q: u32) -> bool {
+        let key = (i as u32, p, j as u32, q);
+        if let Some(&r) = g.disjoint.get(&key) {
+            return r;
+        }
+        let (a, b) = (&self.parts[i], &self.parts[j]);
+        let mut seen: Vec<(u32, u32)> = vec![(p, q)];
+        let mut index: HashMap<(u32, u32), (), FxBuild> = HashMap::default();
+        index.insert((p, q), ());
+        let mut queue = EdgeQueue::default();
+        queue.push(0, (p, q, 0));
+        let mut result = true;
+        'search: while let Some((x, y, depth)) = queue.pop() {
+            // A step of both parts per class.
+            if !crate::budget::charge(1 + self.reps.len() as u64) {
+                break;
+            }
+            if a.is_accepting(x) && b.is_accepting(y) {
+                result = false;
+                break;
+            }
+            for &byte in &self.reps {
+                let x2 = a.next(x, byte);
+                if x2 == DEAD {
+                    continue;
+                }
+                let y2 = b.next(y, byte);
+                if y2 == DEAD {
+                    continue;
+                }
+                // A pair already proven disjoint leads to no joint match.
+                if g.disjoint.get(&(i as u32, x2, j as u32, y2)) == Some(&true) {
+                    continue;
+                }
+                if index.insert((x2, y2), ()).is_none() {
+                    if seen.len() >= DISJOINT_PAIRS {
+                        result = false;
+                        break 'search;
+                    }
+                    seen.push((x2, y2));
+                    let h = a.to_accept(x2).saturating_add(b.to_accept(y2));
+                    queue.push(h.saturating_add(depth + 1), (x2, y2, depth + 1));
+                }
+            }
+        }
+        // A part's step that gave up (budget or room) read as dead and was
+        // skipped: the search proves nothing, and nothing is kept.
+        if crate::budget::stopped() {
+            return false;
+        }
+        if result {
+            // No joint match from any pair reached either.
+            for &(x, y) in &seen {
+                g.disjoint.insert((i as u32, x, j as u32, y), true);
+            }
+        }
+        g.disjoint.insert(key, result);
+        result
+    }
+
     /// The successor of `s` on class `c`, live or not; `None` if the
     /// product is full or the running operation stopped (a part's step
     /// that gave up reads as dead, which proves nothing).
@@ -915,6 +998,21 @@ impl<P: Part> LazyProduct<P> {
             Liveness::Live => return Some(true),
             Liveness::Dead => return Some(false),
             Liveness::Unknown => {}
+        }
+        if self.npos >= 3 || (self.npos == 2 && self.parts.len() > 2) {
+            let a = g.tuple_at[s as usize] as usize;
+            let pos: Vec<u32> = g.tuples[a..a + self.npos].to_vec();
+            for i in 0..self.npos {
+                for j in i + 1..self.npos {
+                    if self.disjoint(g, i, pos[i], j, pos[j]) {
+                        g.live[s as usize] = Liveness::Dead;
+                        return Some(false);
+                    }
+                }
+            }
+            if crate::budget::stopped() {
+                return None;
+            }
         }
         g.epoch = g.epoch.wrapping_add(1).max(1);
         let epoch = g.epoch;

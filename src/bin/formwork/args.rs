@@ -157,6 +157,10 @@ pub struct BenchArgs {
     /// a process compiling one grammar sees them).
     #[arg(long)]
     pub cold: bool,
+    /// Print every mask slower than US microseconds to stderr, with its
+    /// work units and the text before it (to find what makes a schema slow).
+    #[arg(long, value_name = "US")]
+    pub show_slow: Option<f64>,
     #[command(flatten)]
     pub schema_flags: SchemaFlags,
     #[command(flatten)]

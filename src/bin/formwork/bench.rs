@@ -42,6 +42,8 @@ struct Bench {
     /// `env`'s, so that `compile_us` is what a process compiling only that
     /// grammar pays.
     cold: bool,
+    /// Print every mask slower than this many microseconds (stderr).
+    show_slow: Option<f64>,
     /// Work budgets of compiling and masking (see [`formwork::Budget`]); a
     /// case that runs out gets status `error`, with the error's message.
     budget: formwork::Budget,
@@ -183,6 +185,7 @@ impl Bench {
     /// work units a mask took.
     fn drive(
         &self,
+        label: &str,
         template: &Matcher,
         tokens: &[u32],
         times: &mut Vec<f64>,
@@ -195,6 +198,21 @@ impl Bench {
             let t0 = Instant::now();
             let r = m.try_compute_mask_into(mask);
             times.push(t0.elapsed().as_nanos() as f64 / 1000.0);
+            if let Some(slow) = self.show_slow {
+                let us = times[times.len() - 1];
+                if us > slow {
+                    let vocab = self.env.vocab();
+                    let before: Vec<u8> = tokens[..pos]
+                        .iter()
+                        .flat_map(|&t| vocab.token_bytes(t).iter().copied())
+                        .collect();
+                    note!(
+                        "slow mask: {label} {us:.0} µs, {} work units, after {:?}",
+                        m.last_work(),
+                        String::from_utf8_lossy(&before)
+                    );
+                }
+            }
             *work = (*work).max(m.last_work());
             if let Err(e) = r {
                 return Drive::Failed {
@@ -319,6 +337,7 @@ impl Bench {
             }
         };
         tot.compile_us.push(compile_us);
+        let label = id.as_str().unwrap_or("(no id)").to_string();
 
         let mut mask = TokenMask::new(self.env.vocab().logits_width());
         let mut times = Vec::new();
@@ -337,7 +356,14 @@ impl Bench {
                 }
             };
             let before = times.len();
-            let r = self.drive(&template, &toks, &mut times, &mut mask, &mut mask_work);
+            let r = self.drive(
+                &label,
+                &template,
+                &toks,
+                &mut times,
+                &mut mask,
+                &mut mask_work,
+            );
             if first_mask_us.is_none() && times.len() > before {
                 first_mask_us = Some(times[before]);
             }
@@ -370,7 +396,14 @@ impl Bench {
                     continue;
                 }
             };
-            match self.drive(&template, &toks, &mut inv_times, &mut mask, &mut mask_work) {
+            match self.drive(
+                &label,
+                &template,
+                &toks,
+                &mut inv_times,
+                &mut mask,
+                &mut mask_work,
+            ) {
                 Drive::Accepted => {
                     accepted_invalid += 1;
                     first_error.get_or_insert(format!(
@@ -433,7 +466,7 @@ impl Bench {
                 .encode(r#"{"a": "warm up", "b": [1, 2.5]}"#)
             {
                 let mut mask = TokenMask::new(self.env.vocab().logits_width());
-                let _ = self.drive(&m, &toks, &mut Vec::new(), &mut mask, &mut 0);
+                let _ = self.drive("warm-up", &m, &toks, &mut Vec::new(), &mut mask, &mut 0);
             }
         }
         let mut tot = Totals::default();
@@ -513,6 +546,7 @@ pub fn command(a: BenchArgs, given: &Given) -> Result<(), Failure> {
         limit,
         eos,
         cold,
+        show_slow,
         schema_flags,
         budget,
     } = a;
@@ -537,6 +571,7 @@ pub fn command(a: BenchArgs, given: &Given) -> Result<(), Failure> {
         eos: eos_id,
         schema_options: schema_flags.options(Whitespace::Flexible)?,
         cold,
+        show_slow,
         budget: budget.budget(),
     };
     let input =
