@@ -881,23 +881,20 @@ impl Parser {
             }
             self.advance_over(t, i, a, row.pos, text);
         }
-        // Any-order symbols sort last, after every plain non-terminal.
-        let lists = index.partition_point(|&(s, _)| !is_any_order(s));
-        for &(_, i) in &index[lists..] {
-            self.advance_over(t, i, a, row.pos, text);
-        }
         self.waiting[o as usize] = Some(index);
     }
 
-    /// Row `o`'s items that wait for a non-terminal (plain or any-order),
-    /// as `(symbol, item)` sorted; taken out of [`Parser::waiting`] (built
-    /// on first use), for the caller to put back.
+    /// Row `o`'s items that wait for a non-terminal, as `(non-terminal,
+    /// item)` sorted; taken out of [`Parser::waiting`] (built on first
+    /// use), for the caller to put back. An item at an any-order list is
+    /// listed under each non-terminal its members may be.
     ///
     /// A completion advances the items of its origin row that wait for the
     /// completed non-terminal. Scanning the whole row for them costs the
     /// row's size per completion, and a row can hold thousands of items
     /// (an object with thousands of optional properties in schema order
-    /// predicts all of them) while a completion chain runs through
+    /// predicts all of them; a `oneOf` of hundreds of objects starts as
+    /// many property lists) while a completion chain runs through
     /// thousands of its rules: quadratic. Looked up in this index, each
     /// completion costs a binary search.
     fn waiting_in(&mut self, t: &ParserTables, o: u32) -> WaitingIndex {
@@ -908,12 +905,24 @@ impl Parser {
             return index;
         }
         let row = self.rows[o as usize];
-        let mut index: Vec<(u32, u32)> = (row.start..row.end)
-            .filter_map(|i| {
-                let sym = t.rhs[self.items[i as usize].dot as usize];
-                (sym != END && sym & NT != 0).then_some((sym, i))
-            })
-            .collect();
+        let mut index: Vec<(u32, u32)> = Vec::new();
+        for i in row.start..row.end {
+            let sym = t.rhs[self.items[i as usize].dot as usize];
+            if sym == END || sym & NT == 0 {
+                continue;
+            }
+            if is_any_order(sym) {
+                let mut last = None;
+                for &(x, _) in &t.spec(sym).by_nonterminal {
+                    if last != Some(x) {
+                        index.push((NT | x, i));
+                        last = Some(x);
+                    }
+                }
+            } else {
+                index.push((sym, i));
+            }
+        }
         index.sort_unstable();
         index.into_boxed_slice()
     }
