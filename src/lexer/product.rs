@@ -8,8 +8,8 @@ use super::dfa::LexemeDfa;
 use crate::hash::FxBuild;
 use std::collections::HashMap;
 
-/// Pairs of a lexer state and a text-slice DFA state that
-/// [`LexerCache::text_run`] explores at most from one state. A state whose
+/// Pairs of a member lexeme's state and a text-slice DFA state that
+/// [`LexerCache::text_run`] explores at most per member. A state whose
 /// product with the slice's DFA does not close up by then (a count that
 /// changes with every byte) answers with the length it explored in full:
 /// a shorter run (a shorter slice, or none) than the truth, never a longer
@@ -299,11 +299,20 @@ impl LexerCache {
     /// state `s` (the lexeme can neither take it nor go on), or `max_len + 1`
     /// if none of at most `max_len` bytes does: every token of at most that
     /// many bytes in the slice is then allowed in `s`, whatever the parser
-    /// says. Worked out once per state by exploring the product of the
-    /// lexer and the slice's DFA breadth first, so the first string found
-    /// is a shortest one; where that product grows too large, the answer is
-    /// the length explored in full (shorter than the truth, which only
-    /// means walking more tokens one by one, still exactly).
+    /// says. Worked out once per state.
+    ///
+    /// Asked of each member lexeme's own DFA, as [`Self::rest_within`] is:
+    /// stepping the lexer would make a lexer state (an allocation and a
+    /// hash) for every string within reach, and a string under
+    /// `maxLength` has a state per length. A string that kills state `s`
+    /// kills every member, so it is at least as long as the longest of the
+    /// members' shortest killing strings: that length is no longer than
+    /// the truth, and exact for a single member (the usual case inside a
+    /// string). Each search runs breadth first over pairs of
+    /// the member's and the slice's states, so the first string found is
+    /// a shortest one; where that product grows too large, the answer is
+    /// the length explored in full. Shorter than the truth only means
+    /// walking more tokens one by one, still exactly.
     pub(crate) fn text_run(
         &mut self,
         spec: &LexerSpec,
@@ -325,36 +334,19 @@ impl LexerCache {
                 }
             }
         }
-        let reps = std::mem::take(&mut self.slice_reps);
-        let mut seen: std::collections::HashSet<(u32, u32), FxBuild> = Default::default();
-        let mut queue = std::collections::VecDeque::from([(s, slice.start, 0usize)]);
-        seen.insert((s, slice.start));
-        let mut run = max_len + 1;
-        'outer: while let Some((ls, q, depth)) = queue.pop_front() {
-            if depth >= max_len {
-                break;
-            }
-            for &b in &reps {
-                let q2 = slice.next(q, b);
-                if q2 == DEAD {
-                    continue;
-                }
-                let l2 = self.next(spec, ls, b);
-                if l2 == DEAD {
-                    run = depth + 1;
-                    break 'outer;
-                }
-                if seen.len() > TEXT_RUN_PAIRS {
-                    // Every string of `depth` bytes was tried.
-                    run = depth + 1;
-                    break 'outer;
-                }
-                if seen.insert((l2, q2)) {
-                    queue.push_back((l2, q2, depth + 1));
+        let st = &self.states[s as usize];
+        // A start state after a word byte dies on another word byte, which
+        // its members do not know: such a state is given no run.
+        let mut run = 0;
+        if !(st.at_start && st.word) {
+            for &(l, q) in st.members.iter() {
+                let dfa = &spec.lexemes[l as usize];
+                run = run.max(member_run(dfa, q, slice, &self.slice_reps, max_len));
+                if run > max_len {
+                    break;
                 }
             }
         }
-        self.slice_reps = reps;
         if crate::budget::stopped() {
             // A step that gave up read as dead: nothing is kept.
             return 0;
@@ -525,4 +517,42 @@ impl LexerCache {
         self.trans[idx] = t;
         t
     }
+}
+
+/// The length of the shortest string of `slice`'s language that kills
+/// lexeme DFA `dfa` from state `q`, or `max_len + 1` if none of at most
+/// `max_len` bytes does (see [`LexerCache::text_run`]); `reps` holds one
+/// byte per joint class of the two.
+fn member_run(dfa: &LexemeDfa, q: u32, slice: &LexemeDfa, reps: &[u8], max_len: usize) -> usize {
+    let mut seen: std::collections::HashSet<(u32, u32), FxBuild> = Default::default();
+    let mut level: Vec<(u32, u32)> = vec![(q, slice.start)];
+    let mut next: Vec<(u32, u32)> = Vec::new();
+    seen.insert((q, slice.start));
+    for depth in 0..max_len {
+        next.clear();
+        for &(x, y) in &level {
+            for &b in reps {
+                let y2 = slice.next(y, b);
+                if y2 == DEAD {
+                    continue;
+                }
+                let x2 = dfa.next(x, b);
+                if x2 == DEAD {
+                    return depth + 1;
+                }
+                if seen.len() > TEXT_RUN_PAIRS {
+                    // Every string of `depth` bytes was tried.
+                    return depth + 1;
+                }
+                if seen.insert((x2, y2)) {
+                    next.push((x2, y2));
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        std::mem::swap(&mut level, &mut next);
+    }
+    max_len + 1
 }
