@@ -9,7 +9,8 @@ use crate::hash::FxBuild;
 use std::collections::HashMap;
 
 /// Pairs of a member lexeme's state and a text-slice DFA state that
-/// [`LexerCache::text_run`] explores at most per member. A state whose
+/// [`LexerCache::text_run`] explores at most from one lexer state, over
+/// all its members. A state whose
 /// product with the slice's DFA does not close up by then (a count that
 /// changes with every byte) answers with the length it explored in full:
 /// a shorter run (a shorter slice, or none) than the truth, never a longer
@@ -339,12 +340,16 @@ impl LexerCache {
         // its members do not know: such a state is given no run.
         let mut run = 0;
         if !(st.at_start && st.word) {
+            // The members share one allowance of pairs; those left out
+            // once it is spent only make the answer shorter.
+            let mut pairs = TEXT_RUN_PAIRS;
             for &(l, q) in st.members.iter() {
-                let dfa = &spec.lexemes[l as usize];
-                run = run.max(member_run(dfa, q, slice, &self.slice_reps, max_len));
-                if run > max_len {
+                if pairs == 0 || run > max_len {
                     break;
                 }
+                let dfa = &spec.lexemes[l as usize];
+                let r = member_run(dfa, q, slice, &self.slice_reps, max_len, &mut pairs);
+                run = run.max(r);
             }
         }
         if crate::budget::stopped() {
@@ -523,7 +528,15 @@ impl LexerCache {
 /// lexeme DFA `dfa` from state `q`, or `max_len + 1` if none of at most
 /// `max_len` bytes does (see [`LexerCache::text_run`]); `reps` holds one
 /// byte per joint class of the two.
-fn member_run(dfa: &LexemeDfa, q: u32, slice: &LexemeDfa, reps: &[u8], max_len: usize) -> usize {
+/// `pairs` is the allowance of pairs left, which the search draws on.
+fn member_run(
+    dfa: &LexemeDfa,
+    q: u32,
+    slice: &LexemeDfa,
+    reps: &[u8],
+    max_len: usize,
+    pairs: &mut usize,
+) -> usize {
     let mut seen: std::collections::HashSet<(u32, u32), FxBuild> = Default::default();
     let mut level: Vec<(u32, u32)> = vec![(q, slice.start)];
     let mut next: Vec<(u32, u32)> = Vec::new();
@@ -540,11 +553,12 @@ fn member_run(dfa: &LexemeDfa, q: u32, slice: &LexemeDfa, reps: &[u8], max_len: 
                 if x2 == DEAD {
                     return depth + 1;
                 }
-                if seen.len() > TEXT_RUN_PAIRS {
-                    // Every string of `depth` bytes was tried.
-                    return depth + 1;
-                }
                 if seen.insert((x2, y2)) {
+                    if *pairs == 0 {
+                        // Every string of `depth` bytes was tried.
+                        return depth + 1;
+                    }
+                    *pairs -= 1;
                     next.push((x2, y2));
                 }
             }
