@@ -64,6 +64,9 @@ pub struct CompiledGrammar {
     /// The first mask, for the token environment (by id) that
     /// [`Matcher::prepare`](crate::Matcher::prepare) computed it in.
     initial_mask: std::sync::OnceLock<(u64, TokenMask)>,
+    /// What [`Matcher::prepare`](crate::Matcher::prepare) found would not
+    /// fit the mask budget, for the token environment (by id) it ran in.
+    budget_warnings: std::sync::OnceLock<(u64, Box<[String]>)>,
     /// What each lexer state decides alone, for all its matchers.
     pub(crate) state_masks: crate::state_mask::SharedStateMasks,
 }
@@ -501,6 +504,24 @@ impl CompiledGrammar {
         let _ = self.initial_mask.set((env, mask));
     }
 
+    pub(crate) fn set_budget_warnings(&self, env: u64, warnings: Vec<String>) {
+        let _ = self.budget_warnings.set((env, warnings.into()));
+    }
+
+    /// The lexemes whose first mask [`Matcher::prepare`](crate::Matcher::prepare)
+    /// found to need more than the mask budget in `env`'s vocabulary, one
+    /// message each (empty if none did, or if the grammar was not prepared
+    /// in `env`). A mask that meets such a lexeme is likely to fail with a
+    /// budget error: raise the mask budget
+    /// ([`Budget::mask`](crate::Budget::mask)) or simplify the constraint
+    /// the message names.
+    pub fn budget_warnings(&self, env: &crate::TokenEnv) -> &[String] {
+        match self.budget_warnings.get() {
+            Some((e, w)) if *e == env.id() => w,
+            _ => &[],
+        }
+    }
+
     /// The first mask in the token environment `env`, if known.
     pub(crate) fn initial_mask(&self, env: u64) -> Option<&TokenMask> {
         self.initial_mask
@@ -782,6 +803,7 @@ impl CompiledGrammar {
             compile_work: 0,
             id: 0,
             initial_mask: std::sync::OnceLock::new(),
+            budget_warnings: std::sync::OnceLock::new(),
             state_masks: Default::default(),
         })
     }

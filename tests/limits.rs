@@ -401,6 +401,57 @@ fn each_stage_has_a_budget() {
     });
 }
 
+/// Preparing a grammar walks its costly lexemes (intersections, large
+/// patterns) from their starts under the mask budget: one that needs more
+/// is reported before any generation, and the masks then find the states
+/// built.
+#[test]
+fn prepare_reports_budget_trouble() {
+    common::bounded("prepare_reports_budget_trouble", || {
+        let env = common::tokenizer("gpt2");
+        // A bounded integer is an intersection of exact number regexes.
+        let schema: Value = serde_json::from_str(
+            r#"{"type": "object", "properties": {"day": {"type": "integer",
+                "minimum": 1, "maximum": 31}}, "required": ["day"]}"#,
+        )
+        .unwrap();
+        let grammar = json_schema(&schema, &SchemaOptions::default()).unwrap();
+
+        // A fresh DFA cache each time, so that nothing is built already.
+        let compile = |mask: u64| {
+            Arc::new(
+                CompiledGrammar::builder()
+                    .budget(Budget::new().mask(mask))
+                    .cache(&formwork::DfaCache::default())
+                    .build(&grammar)
+                    .unwrap(),
+            )
+        };
+        let tight = compile(200);
+        let _ = Matcher::prepare(tight.clone(), &env);
+        let warnings = tight.budget_warnings(&env);
+        // The number, and the key that is none of the known ones.
+        assert!(
+            warnings.iter().all(|w| w.contains("Budget::mask")),
+            "{warnings:?}"
+        );
+        assert!(warnings.iter().any(|w| w.contains("[eE]")), "{warnings:?}");
+
+        let roomy = compile(Budget::DEFAULT_MASK);
+        let template = Matcher::prepare(roomy.clone(), &env);
+        assert!(roomy.budget_warnings(&env).is_empty());
+        // Not prepared in this environment: nothing is known.
+        assert!(roomy.budget_warnings(&common::gpt2_padded()).is_empty());
+        // The digits after the key were built when preparing.
+        let mut m = template.deep_clone();
+        m.commit_bytes(br#"{"day":"#).unwrap();
+        let mask = m.try_compute_mask().unwrap();
+        assert!(mask.contains(env.vocab().encode("31").unwrap()[0]));
+        assert!(!mask.contains(env.vocab().encode("x").unwrap()[0]));
+        assert!(m.last_work() < 20_000, "{}", m.last_work());
+    });
+}
+
 /// The fuzzer reports a matcher limit as the matcher's own typed error
 /// (not as "no complete output"), and the grammar's default budgets let
 /// the same sample through.

@@ -46,6 +46,11 @@ pub(crate) struct LexemeDfa {
     pub(super) lazy: Option<Arc<Lazy>>,
 }
 
+/// NFA states from which a lexeme built by subset construction on first
+/// use counts as costly (see [`LexemeDfa::is_costly_on_first_use`]): each
+/// new DFA state costs a pass over up to that many NFA states.
+const COSTLY_NFA_STATES: usize = 2_000;
+
 /// Repetition bounds from which [`LexemeDfa::new`] builds a [`Counted`]
 /// lexeme instead of a dense table.
 pub(super) const COUNTED_FROM: u32 = 100;
@@ -598,6 +603,19 @@ impl LexemeDfa {
     }
 
     /// Number of live states.
+    /// True if the states a first mask needs cost much to build: an
+    /// intersection (each new state is searched for a way to a match) or
+    /// a subset construction over a large NFA (see
+    /// [`COSTLY_NFA_STATES`]). [`crate::Matcher::prepare`] builds those
+    /// states ahead of time.
+    pub(crate) fn is_costly_on_first_use(&self) -> bool {
+        match self.lazy.as_deref() {
+            Some(Lazy::Product(_)) => true,
+            Some(Lazy::Regex(d)) => d.nfa_len() >= COSTLY_NFA_STATES,
+            _ => false,
+        }
+    }
+
     pub(crate) fn state_count(&self) -> usize {
         match &self.counted {
             Some(c) => c.c_base as usize + c.c.as_ref().map_or(0, |d| d.state_count()),

@@ -209,6 +209,11 @@ impl LazyDfa {
         self.lock().count
     }
 
+    /// Number of states of the NFA the DFA is built from.
+    pub(crate) fn nfa_len(&self) -> usize {
+        self.lock().nfa.states().len()
+    }
+
     /// True once the DFA holds a constraint's worth of states (see
     /// [`Room`]): a new grammar should not share it.
     pub(crate) fn is_full(&self) -> bool {

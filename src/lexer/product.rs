@@ -17,6 +17,10 @@ use std::collections::HashMap;
 /// one.
 const TEXT_RUN_PAIRS: usize = 4_096;
 
+/// The pairs of [`TEXT_RUN_PAIRS`] a member lexeme that is costly on first
+/// use (see `LexemeDfa::is_costly_on_first_use`) may take.
+const COSTLY_TEXT_RUN_PAIRS: usize = 256;
+
 /// All lexemes of a grammar, plus the byte classes no lexeme distinguishes.
 #[derive(Clone, Debug)]
 pub(crate) struct LexerSpec {
@@ -348,7 +352,17 @@ impl LexerCache {
                     break;
                 }
                 let dfa = &spec.lexemes[l as usize];
-                let r = member_run(dfa, q, slice, &self.slice_reps, max_len, &mut pairs);
+                // Deep in a costly lexeme each pair may build a DFA state
+                // (a pass over a large NFA): a shorter search, and a
+                // shorter run, cost less than the tokens they save.
+                let r = if dfa.is_costly_on_first_use() {
+                    let mut few = pairs.min(COSTLY_TEXT_RUN_PAIRS);
+                    let r = member_run(dfa, q, slice, &self.slice_reps, max_len, &mut few);
+                    pairs -= pairs.min(COSTLY_TEXT_RUN_PAIRS) - few;
+                    r
+                } else {
+                    member_run(dfa, q, slice, &self.slice_reps, max_len, &mut pairs)
+                };
                 run = run.max(r);
             }
         }

@@ -278,8 +278,33 @@ impl Matcher {
             if let Ok(mask) = m.try_compute_mask() {
                 m.grammar.set_initial_mask(env.id(), mask);
             }
+            let warnings = m.warm_costly_lexemes();
+            m.grammar.set_budget_warnings(env.id(), warnings);
         }
         m
+    }
+
+    /// Walks the token trie from the start of each lexeme that is costly
+    /// to build on first use (an intersection, a large pattern), each under
+    /// the mask budget, so that the first mask to meet one finds the
+    /// states every token needs from its start already built, and a lexeme
+    /// that needs more than the budget for that is known before any
+    /// generation: its message is returned.
+    fn warm_costly_lexemes(&mut self) -> Vec<String> {
+        let grammar = self.grammar.clone();
+        let trie = self.env.trie().clone();
+        let mut warnings = Vec::new();
+        for dfa in grammar.lexer.lexemes.iter() {
+            if !dfa.is_costly_on_first_use() {
+                continue;
+            }
+            let ((), status) = self.metered(Stage::Mask, |_| walk::walk_lexeme(dfa, &trie));
+            if let Err(e) = status {
+                warnings.push(e.to_string());
+            }
+        }
+        self.last_work = 0;
+        warnings
     }
 
     /// A copy of this matcher that shares no cache with it or with its

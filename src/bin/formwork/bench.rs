@@ -8,9 +8,11 @@
 //! harness (`id`, `status`, `compile_us`, `tokens`, `mask_us{mean,p50,p99,max}`,
 //! `first_mask_us`, `valid`, `invalid`, `error`; and, its own, `work`: the
 //! work units of compiling and of the costliest mask, see [`formwork::Budget`],
-//! and the mask time's `p999`), and a `SUMMARY` line goes to stderr in the
-//! peer's format, with `p999` added, so that both can be compared side by
-//! side.
+//! the mask time's `p999`, and `budget_warnings` when preparing the grammar
+//! found lexemes whose first mask needs more than the mask budget), and a
+//! `SUMMARY` line goes to stderr in the peer's format, with `p999` and
+//! `budget_trouble` (the number of such cases) added, so that both can be
+//! compared side by side.
 //!
 //! Timing follows the protocol: `compile_us` covers everything from the
 //! case's grammar to a matcher ready for its first mask; each instance then
@@ -59,6 +61,9 @@ struct Totals {
     valid_total: usize,
     invalid_blocked: usize,
     invalid_total: usize,
+    /// Cases whose grammar reported budget trouble when it was prepared
+    /// (see `CompiledGrammar::budget_warnings`).
+    budget_trouble: usize,
 }
 
 enum Drive {
@@ -338,6 +343,10 @@ impl Bench {
         };
         tot.compile_us.push(compile_us);
         let label = id.as_str().unwrap_or("(no id)").to_string();
+        let budget_warnings = template.grammar().budget_warnings(template.env()).to_vec();
+        if !budget_warnings.is_empty() {
+            tot.budget_trouble += 1;
+        }
 
         let mut mask = TokenMask::new(self.env.vocab().logits_width());
         let mut times = Vec::new();
@@ -444,6 +453,9 @@ impl Bench {
             "valid": [valid_ok, valid.len()], "invalid": [invalid_blocked, invalid.len()],
             "work": {"compile": template.grammar().compile_work(), "mask_max": mask_work},
         });
+        if !budget_warnings.is_empty() {
+            out["budget_warnings"] = json!(budget_warnings);
+        }
         if let Some(e) = first_error {
             out["error"] = Value::String(e);
         }
@@ -511,7 +523,7 @@ impl Bench {
             std::io::stderr(),
             "SUMMARY cases={} ok={} unsupported={} rejected_valid={} accepted_invalid={} error={} \
              valid_ok={}/{} invalid_blocked={}/{} tokens={} compile_us p50={:.1} p99={:.1} \
-             mask_us mean={} p50={} p99={} p999={} max={} wall_s={:.1}",
+             mask_us mean={} p50={} p99={} p999={} max={} wall_s={:.1} budget_trouble={}",
             tot.cases,
             g("ok"),
             g("unsupported"),
@@ -530,7 +542,8 @@ impl Bench {
             m["p99"],
             m["p999"],
             m["max"],
-            wall.elapsed().as_secs_f64()
+            wall.elapsed().as_secs_f64(),
+            tot.budget_trouble
         );
         Ok(())
     }
