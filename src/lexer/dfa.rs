@@ -604,13 +604,13 @@ impl LexemeDfa {
 
     /// Number of live states.
     /// True if the states a first mask needs cost much to build: an
-    /// intersection (each new state is searched for a way to a match) or
-    /// a subset construction over a large NFA (see
-    /// [`COSTLY_NFA_STATES`]). [`crate::Matcher::prepare`] builds those
-    /// states ahead of time.
+    /// intersection of several regexes (each new state is searched for a
+    /// way to a match; a string that is none of some keys is not one) or a
+    /// subset construction over a large NFA (see [`COSTLY_NFA_STATES`]).
+    /// [`crate::Matcher::prepare`] builds those states ahead of time.
     pub(crate) fn is_costly_on_first_use(&self) -> bool {
         match self.lazy.as_deref() {
-            Some(Lazy::Product(_)) => true,
+            Some(Lazy::Product(p)) => p.positive_parts() >= 2,
             Some(Lazy::Regex(d)) => d.nfa_len() >= COSTLY_NFA_STATES,
             _ => false,
         }

@@ -688,6 +688,11 @@ impl<P: Part> LazyProduct<P> {
         self.stride
     }
 
+    /// Number of positive parts (regexes the lexeme must match).
+    pub(crate) fn positive_parts(&self) -> usize {
+        self.npos
+    }
+
     #[inline]
     pub(crate) fn is_accepting(&self, s: u32) -> bool {
         self.rows.get(s, self.stride) == 1
