@@ -206,6 +206,36 @@ impl TokenTrie {
         &self.nodes
     }
 
+    /// Steps `dfa` alone along the whole trie from its start state,
+    /// pruning at the first dead byte: builds, in the DFA's shared table,
+    /// every state a token reaches from the lexeme's start (see
+    /// [`Matcher::prepare`](crate::Matcher::prepare)). Stops when the
+    /// running operation does.
+    pub(crate) fn walk_lexeme(&self, dfa: &crate::lexer::LexemeDfa) {
+        let nodes = &self.nodes;
+        let mut states = vec![crate::lexer::DEAD; self.depth + 1];
+        states[0] = dfa.start;
+        let root_end = nodes[0].subtree_end as usize;
+        let mut i = 1usize;
+        while i < root_end {
+            let node = nodes[i];
+            let d = node.depth as usize;
+            if !crate::budget::charge(1) {
+                return;
+            }
+            let t = dfa.next(states[d - 1], node.byte);
+            if t == crate::lexer::DEAD {
+                if crate::budget::stopped() {
+                    return;
+                }
+                i = node.subtree_end as usize;
+                continue;
+            }
+            states[d] = t;
+            i += 1;
+        }
+    }
+
     /// The extra tokens that share node `n`'s bytes.
     pub(crate) fn duplicates(&self, n: u32) -> impl Iterator<Item = TokenId> + '_ {
         let start = self.duplicates.partition_point(|&(m, _)| m < n);

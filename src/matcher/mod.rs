@@ -298,7 +298,7 @@ impl Matcher {
             if !dfa.is_costly_on_first_use() {
                 continue;
             }
-            let ((), status) = self.metered(Stage::Mask, |_| walk::walk_lexeme(dfa, &trie));
+            let ((), status) = self.metered(Stage::Mask, |_| trie.walk_lexeme(dfa));
             if let Err(e) = status {
                 warnings.push(e.to_string());
             }

@@ -377,33 +377,3 @@ impl Matcher {
         }
     }
 }
-
-/// Steps `dfa` alone along the whole trie from its start state, pruning at
-/// the first dead byte: builds, in the DFA's shared table, every state a
-/// token reaches from the lexeme's start (see
-/// [`Matcher::prepare`](super::Matcher::prepare)). Stops when the running
-/// operation does.
-pub(super) fn walk_lexeme(dfa: &crate::lexer::LexemeDfa, trie: &TokenTrie) {
-    let nodes = trie.nodes();
-    let mut states = vec![DEAD; trie.max_depth() + 1];
-    states[0] = dfa.start;
-    let root_end = nodes[0].subtree_end as usize;
-    let mut i = 1usize;
-    while i < root_end {
-        let node = nodes[i];
-        let d = node.depth as usize;
-        if !crate::budget::charge(1) {
-            return;
-        }
-        let t = dfa.next(states[d - 1], node.byte);
-        if t == DEAD {
-            if crate::budget::stopped() {
-                return;
-            }
-            i = node.subtree_end as usize;
-            continue;
-        }
-        states[d] = t;
-        i += 1;
-    }
-}
