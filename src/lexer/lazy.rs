@@ -504,6 +504,14 @@ fn has_empty_class(hir: &Hir) -> bool {
 /// every string a positive part accepts from its own state (language
 /// containment, decided by a search over pairs of the two parts' states,
 /// [`LazyProduct::contained`]). Such a tuple is dead without a search.
+///
+/// The same holds between positive parts: a tuple in which two of them
+/// share no match from their states is dead, whatever the others hold
+/// ([`LazyProduct::disjoint`]). A number under `minimum`, `maximum` and
+/// `type: integer` is five parts whose counters multiply in the product
+/// (tens of thousands of tuples reachable from a dead `999`), while the
+/// conflict that kills a tuple lies between two of them; the pair's
+/// verdicts are kept and serve every tuple holding that pair.
 #[derive(Debug)]
 pub(crate) struct LazyProduct<P> {
     /// What the lexeme is, for errors.
@@ -596,6 +604,9 @@ const CONTAIN_PAIRS: usize = 2048;
 /// Most pairs of states one disjointness test visits; past it the test
 /// answers "not disjoint", which leaves the product's own search to decide.
 const DISJOINT_PAIRS: usize = 65536;
+
+/// Most pair verdicts a product keeps (about 32 bytes each).
+const DISJOINT_VERDICTS: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Liveness {
@@ -925,8 +936,9 @@ impl<P: Part> LazyProduct<P> {
         if crate::budget::stopped() {
             return false;
         }
-        if result {
-            // No joint match from any pair reached either.
+        // No joint match from any pair reached either; kept while the
+        // verdicts stay within bounds (they are not counted as states).
+        if result && g.disjoint.len() + seen.len() <= DISJOINT_VERDICTS {
             for &(x, y) in &seen {
                 g.disjoint.insert((i as u32, x, j as u32, y), true);
             }
