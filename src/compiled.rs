@@ -508,16 +508,11 @@ impl CompiledGrammar {
         let _ = self.budget_warnings.set((env, warnings.into()));
     }
 
-    /// The lexemes whose first mask [`Matcher::prepare`](crate::Matcher::prepare)
-    /// found to need more than the mask budget in `env`'s vocabulary, one
-    /// message each (empty if none did, or if the grammar was not prepared
-    /// in `env`). A mask that meets such a lexeme is likely to fail with a
-    /// budget error: raise the mask budget
-    /// ([`Budget::mask`](crate::Budget::mask)) or simplify the constraint
-    /// the message names.
-    pub fn budget_warnings(&self, env: &crate::TokenEnv) -> &[String] {
+    /// What [`Matcher::prepare`](crate::Matcher::prepare) found in the
+    /// token environment `env` (by id); see `TokenEnv::budget_warnings`.
+    pub(crate) fn budget_warnings_in(&self, env: u64) -> &[String] {
         match self.budget_warnings.get() {
-            Some((e, w)) if *e == env.id() => w,
+            Some((e, w)) if *e == env => w,
             _ => &[],
         }
     }

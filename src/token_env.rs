@@ -106,6 +106,17 @@ impl TokenEnv {
         self.compile_with_budget(grammar, Budget::new())
     }
 
+    /// The lexemes of `grammar` whose first mask
+    /// [`Matcher::prepare`](crate::Matcher::prepare) found to need more
+    /// than the mask budget in this environment's vocabulary, one message
+    /// each (empty if none did, or if the grammar was not prepared here). A
+    /// mask that meets such a lexeme is likely to fail with a budget error:
+    /// raise the mask budget ([`Budget::mask`]) or simplify the constraint
+    /// the message names.
+    pub fn budget_warnings<'g>(&self, grammar: &'g CompiledGrammar) -> &'g [String] {
+        grammar.budget_warnings_in(self.id())
+    }
+
     /// [`compile`](Self::compile) within `budget` (see
     /// [`CompiledGrammar::with_budget`]).
     pub fn compile_with_budget(

@@ -429,16 +429,16 @@ fn prepare_reports_budget_trouble() {
         };
         let tight = compile(200);
         let _ = Matcher::prepare(tight.clone(), &env);
-        let warnings = tight.budget_warnings(&env);
+        let warnings = env.budget_warnings(&tight);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("Budget::mask"), "{}", warnings[0]);
         assert!(warnings[0].contains("[eE]"), "{}", warnings[0]);
 
         let roomy = compile(Budget::DEFAULT_MASK);
         let template = Matcher::prepare(roomy.clone(), &env);
-        assert!(roomy.budget_warnings(&env).is_empty());
+        assert!(env.budget_warnings(&roomy).is_empty());
         // Not prepared in this environment: nothing is known.
-        assert!(roomy.budget_warnings(&common::gpt2_padded()).is_empty());
+        assert!(common::gpt2_padded().budget_warnings(&roomy).is_empty());
         // The digits after the key were built when preparing.
         let mut m = template.deep_clone();
         m.commit_bytes(br#"{"day":"#).unwrap();

@@ -62,7 +62,7 @@ struct Totals {
     invalid_blocked: usize,
     invalid_total: usize,
     /// Cases whose grammar reported budget trouble when it was prepared
-    /// (see `CompiledGrammar::budget_warnings`).
+    /// (see `TokenEnv::budget_warnings`).
     budget_trouble: usize,
 }
 
@@ -343,7 +343,7 @@ impl Bench {
         };
         tot.compile_us.push(compile_us);
         let label = id.as_str().unwrap_or("(no id)").to_string();
-        let budget_warnings = template.grammar().budget_warnings(template.env()).to_vec();
+        let budget_warnings = template.env().budget_warnings(template.grammar()).to_vec();
         if !budget_warnings.is_empty() {
             tot.budget_trouble += 1;
         }
