@@ -74,6 +74,7 @@ pub mod repair;
 mod rng;
 pub mod sampler;
 mod state_mask;
+mod team;
 mod token_env;
 mod trie;
 mod vocab;

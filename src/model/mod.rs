@@ -6,7 +6,7 @@
 //! SmolLM2, Qwen2/2.5, Qwen3, Phi-3, Gemma 2/3), chosen by the file's
 //! `general.architecture`. The Llama family runs on formwork's own forward
 //! pass (`decoder.rs`) and quantized kernels (`quant.rs`, threads from
-//! `team.rs`); Phi-3 and Gemma on their quantized implementations from
+//! `crate::team`); Phi-3 and Gemma on their quantized implementations from
 //! `candle-transformers` (Gemma's adapted, see `gemma3.rs`), with Q4_1
 //! weights requantized to Q8_0 at load for candle's SIMD kernels.
 //! [`Backend::Candle`] runs every family on candle (the reference the
@@ -33,7 +33,6 @@ mod gguf_check;
 mod gguf_tokenizer;
 mod quant;
 mod requant;
-mod team;
 
 pub use arch::SUPPORTED as SUPPORTED_ARCHITECTURES;
 pub use chat::{chat_prompt, ChatTemplate};

@@ -30,7 +30,7 @@
 //! reached over the hardware prefetcher alone (7.8 → 19 GB/s streaming a
 //! 1536×576 Q4_1 matrix set larger than the caches).
 
-use super::team::Team;
+use crate::team::Team;
 use candle_core::quantized::k_quants::{self, GgmlType};
 use candle_core::quantized::GgmlDType;
 use half::f16;
@@ -58,7 +58,7 @@ impl Parallel {
     /// `threads` threads (1: run on the calling thread).
     pub(crate) fn new(threads: usize) -> Parallel {
         let team = (threads > 1)
-            .then(|| Team::new(threads))
+            .then(|| Team::new(threads, "formwork-model"))
             .flatten()
             .map(std::sync::Mutex::new);
         Parallel { team }

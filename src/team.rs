@@ -1,8 +1,10 @@
-//! A small team of threads for the model's products, tuned for latency.
+//! A small team of threads for short parallel jobs, tuned for latency.
 //!
 //! A decode step of a small model is a few hundred matrix products of tens
-//! of microseconds each. Handing each to a general pool (rayon) costs a
-//! wake-up per product and left two threads slower than one. A [`Team`]
+//! of microseconds each, and a serving batch's masks are a job of a few
+//! hundred microseconds per step. Handing each to a general pool (rayon)
+//! costs a wake-up per job (about 40 µs per batch of masks, and it left two
+//! threads slower than one on the model's products). A [`Team`]
 //! instead keeps its helpers spinning between jobs for a while (then
 //! sleeping, so an idle model costs nothing), and the calling thread works
 //! on every job itself.
@@ -59,8 +61,9 @@ pub(crate) struct Team {
 }
 
 impl Team {
-    /// A team of `threads` (at least 2); `None` if a thread cannot start.
-    pub(crate) fn new(threads: usize) -> Option<Team> {
+    /// A team of `threads` (at least 2), its helpers named `name-1`, …;
+    /// `None` if a thread cannot start.
+    pub(crate) fn new(threads: usize, name: &str) -> Option<Team> {
         let noop: &(dyn Fn(usize) + Sync) = &|_| {};
         let shared = Arc::new(Shared {
             epoch: AtomicUsize::new(0),
@@ -79,7 +82,7 @@ impl Team {
         for index in 1..threads.max(2) {
             let s = Arc::clone(&shared);
             let h = std::thread::Builder::new()
-                .name(format!("formwork-model-{index}"))
+                .name(format!("{name}-{index}"))
                 .spawn(move || helper(&s))
                 .ok()?;
             helpers.push(h);
@@ -133,7 +136,7 @@ impl Team {
         work(s, f);
         drop(close);
         if s.panicked.swap(false, SeqCst) {
-            panic!("a model thread panicked");
+            panic!("a team thread panicked");
         }
     }
 }
@@ -212,7 +215,7 @@ mod tests {
 
     #[test]
     fn every_chunk_runs_once_per_job() {
-        let mut team = Team::new(3).unwrap();
+        let mut team = Team::new(3, "test").unwrap();
         for round in 0..3000 {
             let chunks = round % 7;
             let hits: Vec<AtomicUsize> = (0..chunks).map(|_| AtomicUsize::new(0)).collect();
@@ -229,7 +232,7 @@ mod tests {
 
     #[test]
     fn a_panic_in_a_chunk_reaches_the_caller_and_the_team_goes_on() {
-        let mut team = Team::new(2).unwrap();
+        let mut team = Team::new(2, "test").unwrap();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             team.run(8, &|c| assert!(c != 5, "chunk fails"));
         }));
