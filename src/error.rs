@@ -95,6 +95,15 @@ pub enum GrammarError {
         column: usize,
         message: String,
     },
+    /// A GBNF, Lark or EBNF grammar that does not parse, or that its
+    /// format refuses (an undefined rule, left recursion in GBNF).
+    #[error("{format} grammar error at line {line}, column {column}: {message}")]
+    GrammarSyntax {
+        format: &'static str,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// The requested start rule is not defined in the pest grammar.
     #[error("start rule {rule:?} is not defined in the pest grammar; it defines: {defined}")]
     PestUnknownStart { rule: String, defined: String },

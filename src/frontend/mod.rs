@@ -1,7 +1,8 @@
 //! Frontends: turn a user's constraint (a regex, JSON, a JSON Schema, a pest
-//! grammar) into
+//! or GBNF grammar) into
 //! the [`Grammar`](crate::grammar::Grammar) IR. Frontends never see tokens.
 
+pub(crate) mod gbnf;
 pub(crate) mod json;
 pub(crate) mod pest;
 pub(crate) mod regex;
