@@ -66,7 +66,11 @@ fn accepts(m: &Matcher, s: &str) -> bool {
 fn strings(case: &Value, key: &str) -> Vec<String> {
     case[key]
         .as_array()
-        .map(|v| v.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -92,7 +96,8 @@ fn run_case(
             return;
         }
         (Ok(_), Some(false)) => {
-            t.failures.push(format!("{id}: compiled, but the case says it must fail"));
+            t.failures
+                .push(format!("{id}: compiled, but the case says it must fail"));
             return;
         }
         (Err(e), _) => {
@@ -141,7 +146,12 @@ fn cases(file: &str, format: &str) -> Vec<Value> {
 fn gbnf_cases() {
     let mut t = Tally::default();
     for case in cases("gbnf_cases.jsonl", "gbnf") {
-        run_case(&mut t, &case, &|text, root| gbnf_grammar_rooted(text, root), "root");
+        run_case(
+            &mut t,
+            &case,
+            &|text, root| gbnf_grammar_rooted(text, root),
+            "root",
+        );
     }
     t.print("gbnf_cases.jsonl (gbnf)");
     assert!(t.failures.is_empty(), "{} failures", t.failures.len());

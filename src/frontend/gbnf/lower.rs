@@ -544,9 +544,9 @@ impl LexDfa {
         let Ok(dfa) = built else {
             return d;
         };
-        let Ok(start) = dfa.start_state(
-            &regex_automata::util::start::Config::new().anchored(Anchored::Yes),
-        ) else {
+        let Ok(start) =
+            dfa.start_state(&regex_automata::util::start::Config::new().anchored(Anchored::Yes))
+        else {
             return d;
         };
         // Explore, then mark the states that reach acceptance.
@@ -781,7 +781,13 @@ fn walk_follow(
 }
 
 /// The IR grammar of the lowered rules.
-fn emit(rules: &Rules, root: usize, bodies: &[Option<Low>], lexemes: &[Lexeme], dfas: &[Rc<LexDfa>]) -> Grammar {
+fn emit(
+    rules: &Rules,
+    root: usize,
+    bodies: &[Option<Low>],
+    lexemes: &[Lexeme],
+    dfas: &[Rc<LexDfa>],
+) -> Grammar {
     let name = |r: usize| format!("{}", rules.names[r]);
     let mut g = Grammar::new(name(root));
     for (r, b) in bodies.iter().enumerate() {

@@ -211,9 +211,7 @@ impl Parser<'_> {
     fn alternates(&mut self, nested: bool) -> Result<Node, GrammarError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.error(format!(
-                "parentheses nested more than {MAX_DEPTH} deep"
-            )));
+            return Err(self.error(format!("parentheses nested more than {MAX_DEPTH} deep")));
         }
         let mut alts = vec![self.sequence(nested)?];
         while self.peek() == b'|' {
@@ -404,9 +402,15 @@ impl Parser<'_> {
                 let v = (digits.len() == n && digits.bytes().all(|b| b.is_ascii_hexdigit()))
                     .then(|| u32::from_str_radix(digits, 16).ok())
                     .flatten()
-                    .ok_or_else(|| p.error(format!("expecting {n} hex digits after \\{}", e as char)))?;
-                let c = char::from_u32(v)
-                    .ok_or_else(|| p.error(format!("\\{}{digits} is not a Unicode scalar value", e as char)))?;
+                    .ok_or_else(|| {
+                        p.error(format!("expecting {n} hex digits after \\{}", e as char))
+                    })?;
+                let c = char::from_u32(v).ok_or_else(|| {
+                    p.error(format!(
+                        "\\{}{digits} is not a Unicode scalar value",
+                        e as char
+                    ))
+                })?;
                 p.pos = start + n;
                 Ok(c)
             };
