@@ -224,22 +224,26 @@ impl SchemaFlags {
     }
 }
 
-/// One constraint: a JSON Schema, a regex or a pest grammar.
+/// One constraint: a JSON Schema, a regex, a pest grammar or a GBNF grammar.
 #[derive(clap::Args, Clone, Default)]
 pub struct ConstraintArgs {
     /// JSON Schema the output must validate against (file path or inline JSON).
-    #[arg(long, conflicts_with_all = ["regex", "grammar"])]
+    #[arg(long, conflicts_with_all = ["regex", "grammar", "gbnf"])]
     pub schema: Option<String>,
     #[command(flatten)]
     pub schema_flags: SchemaFlags,
     /// Regex the whole output must match.
-    #[arg(long, conflicts_with = "grammar")]
+    #[arg(long, conflicts_with_all = ["grammar", "gbnf"])]
     pub regex: Option<String>,
     /// Pest grammar file (e.g. grammars/sql.pest).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "gbnf")]
     pub grammar: Option<String>,
-    /// Start rule of the pest grammar (default: its first rule).
-    #[arg(long, requires = "grammar")]
+    /// GBNF grammar file, as llama.cpp reads it (e.g. json.gbnf).
+    #[arg(long)]
+    pub gbnf: Option<String>,
+    /// Start rule of the pest grammar (default: its first rule) or of the
+    /// GBNF grammar (default: root).
+    #[arg(long)]
     pub start: Option<String>,
     /// SQLite CREATE TABLE statements: restrict the grammar's `table_name`
     /// and `column_name` rules to this database's names.
@@ -265,10 +269,14 @@ impl ConstraintArgs {
             self.schema_flags.check(default_ws)?;
         }
         if self.grammar.is_none() {
-            given.refuse(
-                &[("start", "--start"), ("sql_schema", "--sql-schema")],
-                |flag| format!("{flag} applies to --grammar (a pest grammar) only; drop it or give a --grammar"),
-            )?;
+            given.refuse(&[("sql_schema", "--sql-schema")], |flag| {
+                format!("{flag} applies to --grammar (a pest grammar) only; drop it or give a --grammar")
+            })?;
+            if self.gbnf.is_none() {
+                given.refuse(&[("start", "--start")], |flag| {
+                    format!("{flag} applies to --grammar or --gbnf only; drop it or give a grammar")
+                })?;
+            }
         }
         if self.sql_schema.is_none() {
             given.refuse(&[("sql_scoped", "--sql-scoped")], |flag| {
@@ -281,7 +289,10 @@ impl ConstraintArgs {
     /// True if a constraint was given.
     #[cfg_attr(not(feature = "model"), allow(dead_code))]
     pub fn is_some(&self) -> bool {
-        self.schema.is_some() || self.regex.is_some() || self.grammar.is_some()
+        self.schema.is_some()
+            || self.regex.is_some()
+            || self.grammar.is_some()
+            || self.gbnf.is_some()
     }
 }
 

@@ -2,8 +2,9 @@
 //! harness, so that both can be run on the same case files and compared.
 //!
 //! Cases come in as JSON lines `{"id", "kind", "grammar", "valid", "invalid"}`
-//! (kinds `regex`, `json_schema` and `pest`; a `pest` case's `grammar` is the
-//! pest text and an optional `start` names its start rule);
+//! (kinds `regex`, `json_schema`, `pest` and `gbnf`; a `pest` or `gbnf`
+//! case's `grammar` is the grammar text and an optional `start` names its
+//! start rule);
 //! results go out as one JSON line per case with the same fields as the peer
 //! harness (`id`, `status`, `compile_us`, `tokens`, `mask_us{mean,p50,p99,max}`,
 //! `first_mask_us`, `valid`, `invalid`, `error`; and, its own, `work`: the
@@ -165,6 +166,10 @@ impl Bench {
                 text: grammar.as_str().ok_or("pest grammar must be a string")?,
                 start,
             },
+            "gbnf" => Source::Gbnf {
+                text: grammar.as_str().ok_or("gbnf grammar must be a string")?,
+                start,
+            },
             k => {
                 return Err(format!(
                     "kind {k:?} is not supported yet (supported: {KIND_NAMES})"
@@ -312,7 +317,10 @@ impl Bench {
         let kind = case["kind"].as_str().unwrap();
         let grammar = case.get("grammar").cloned().unwrap_or(Value::Null);
 
-        let start = case.get("start").and_then(Value::as_str);
+        let start = case
+            .get("start")
+            .or_else(|| case.get("root"))
+            .and_then(Value::as_str);
 
         let t0 = Instant::now();
         let compiled = self.compile(kind, &grammar, start);

@@ -27,10 +27,15 @@ pub enum Source<'a> {
         text: &'a str,
         start: Option<&'a str>,
     },
+    /// A GBNF grammar's text and its start rule (default: `root`).
+    Gbnf {
+        text: &'a str,
+        start: Option<&'a str>,
+    },
 }
 
 /// The benchmark's names of the kinds, as in its case files.
-pub const KIND_NAMES: &str = "regex, json_schema, pest";
+pub const KIND_NAMES: &str = "regex, json_schema, pest, gbnf";
 
 /// The grammar of a constraint.
 pub fn grammar(source: Source) -> Result<Grammar, GrammarError> {
@@ -53,6 +58,9 @@ pub fn grammar(source: Source) -> Result<Grammar, GrammarError> {
             schema, options, ..
         } => json_schema(schema, options),
         Source::Pest { text, start } => formwork::pest_grammar(text, start),
+        Source::Gbnf { text, start } => {
+            formwork::gbnf_grammar_rooted(text, start.unwrap_or("root"))
+        }
     }
 }
 
@@ -103,6 +111,19 @@ impl ConstraintArgs {
     /// The constraint's grammar, or `None` if no constraint was given.
     /// `default_ws`: JSON whitespace unless `--whitespace` says otherwise.
     pub fn grammar(&self, default_ws: Whitespace) -> Result<Option<Grammar>, String> {
+        if let Some(path) = &self.gbnf {
+            if self.schema.is_some() || self.regex.is_some() || self.grammar.is_some() {
+                return Err("give at most one of --schema, --regex, --grammar, --gbnf".into());
+            }
+            let text =
+                read_file(path).map_err(|e| format!("cannot read grammar file {path}: {e}"))?;
+            return grammar(Source::Gbnf {
+                text: &text,
+                start: self.start.as_deref(),
+            })
+            .map(Some)
+            .map_err(|e| format!("{path}: {e}"));
+        }
         let g = match (&self.schema, &self.regex, &self.grammar) {
             (Some(s), None, None) => grammar(Source::JsonSchema {
                 schema: &schema_arg(s)?,
