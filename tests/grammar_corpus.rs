@@ -9,7 +9,10 @@
 
 mod common;
 
-use formwork::{gbnf_grammar_rooted, GrammarError, Matcher};
+use formwork::{
+    gbnf_grammar_rooted, json_schema, FormatMode, GrammarError, Matcher, PropertyOrder,
+    SchemaOptions, Spelling, Whitespace,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -161,4 +164,95 @@ fn gbnf_cases() {
         t.compiled_as_expected * 100 >= ran * 98,
         "fewer than 98% of the grammars compile as expected"
     );
+}
+
+/// The `json_schema` cases of a grammar file. Their strings carry their
+/// engines' own converters' restrictions (key order, `1.0` not an integer);
+/// the JSON Schema spec decides here: each string is relabelled with the
+/// `jsonschema` crate (formats asserted, as formwork's assert mode), and
+/// formwork must accept exactly the strings that validate. Returns the
+/// tally and how many strings changed label.
+fn schema_cases(file: &str) -> (Tally, usize) {
+    let mut t = Tally::default();
+    let mut relabelled = 0;
+    let env = common::gpt2();
+    let opts = SchemaOptions {
+        whitespace: Whitespace::Flexible,
+        format: FormatMode::Assert,
+        property_order: PropertyOrder::Any,
+        spelling: Spelling::Any,
+        ..SchemaOptions::default()
+    };
+    for case in cases(file, "json_schema") {
+        let id = case["id"].as_str().unwrap_or("?").to_string();
+        t.grammars += 1;
+        let schema: Value = match serde_json::from_str(case["grammar"].as_str().unwrap_or("")) {
+            Ok(v) => v,
+            Err(e) => {
+                t.failures.push(format!("{id}: schema text is not JSON: {e}"));
+                continue;
+            }
+        };
+        let validator = jsonschema::options().should_validate_formats(true).build(&schema);
+        let compiled = json_schema(&schema, &opts).and_then(|g| env.compile(&g));
+        match (&compiled, case["parse_ok"].as_bool(), &validator) {
+            (Err(_), Some(false), _) => {
+                t.compiled_as_expected += 1;
+                continue;
+            }
+            (Err(e), _, Ok(_)) => {
+                t.failures.push(format!("{id}: does not compile: {e}"));
+                continue;
+            }
+            (Err(_), _, Err(_)) => {
+                // Not a valid schema for the spec either.
+                t.compiled_as_expected += 1;
+                continue;
+            }
+            (Ok(_), _, Err(e)) => {
+                *t.not_run
+                    .entry(format!("the jsonschema crate refuses the schema ({e})"))
+                    .or_default() += 1;
+                continue;
+            }
+            (Ok(_), _, Ok(_)) => t.compiled_as_expected += 1,
+        }
+        let validator = validator.unwrap();
+        let m = Matcher::new(compiled.unwrap(), &env);
+        for (key, engine_says) in [("valid", true), ("invalid", false)] {
+            for s in strings(&case, key) {
+                let valid = serde_json::from_str::<Value>(&s)
+                    .map(|v| validator.is_valid(&v))
+                    .unwrap_or(false);
+                if valid != engine_says {
+                    relabelled += 1;
+                }
+                let got = accepts(&m, &s);
+                if valid {
+                    t.valid += 1;
+                    t.valid_accepted += usize::from(got);
+                } else {
+                    t.invalid += 1;
+                    t.invalid_rejected += usize::from(!got);
+                }
+                if got != valid {
+                    t.failures.push(format!(
+                        "{id}: {} {s:?} (the spec says {})",
+                        if got { "accepts" } else { "rejects" },
+                        if valid { "valid" } else { "invalid" }
+                    ));
+                }
+            }
+        }
+    }
+    (t, relabelled)
+}
+
+#[test]
+fn gbnf_file_json_schema_cases() {
+    let (t, relabelled) = schema_cases("gbnf_cases.jsonl");
+    t.print("gbnf_cases.jsonl (json_schema)");
+    println!("    {relabelled} string(s) relabelled by the JSON Schema spec");
+    assert!(t.failures.is_empty(), "{} failures", t.failures.len());
+    assert!(t.grammars > 0);
 }
