@@ -83,7 +83,7 @@ pub use batch::{compute_masks, try_compute_masks, try_compute_masks_into, try_co
 pub use budget::{Budget, Stage};
 pub use compiled::{CompileBuilder, CompiledGrammar};
 pub use error::{json_error_message, GrammarError, MatcherError, ModelError, VocabError};
-pub use frontend::gbnf::{gbnf_grammar, gbnf_grammar_rooted};
+pub use frontend::gbnf::{ebnf_grammar, gbnf_grammar, gbnf_grammar_rooted};
 pub use frontend::json::json_grammar;
 pub use frontend::pest::pest_grammar;
 pub use frontend::pest::sql;

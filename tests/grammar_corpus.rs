@@ -10,8 +10,8 @@
 mod common;
 
 use formwork::{
-    gbnf_grammar_rooted, json_schema, FormatMode, GrammarError, Matcher, PropertyOrder,
-    SchemaOptions, Spelling, Whitespace,
+    ebnf_grammar, gbnf_grammar_rooted, json_schema, FormatMode, GrammarError, Matcher,
+    PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -27,6 +27,40 @@ fn corpus_dir() -> PathBuf {
     }
 }
 
+/// Cases whose expectation formwork does not meet, by id, with the
+/// reason (the README lists them too). Each must still fail as recorded:
+/// one that starts to pass is reported, so that the list stays true.
+const EXCEPTIONS: &[(&str, &str)] = &[
+    (
+        "xgrammar-grammar-parser-test-flatten",
+        "the grammar's language is empty (a rule that always recurses); formwork refuses such a grammar",
+    ),
+    (
+        "xgrammar-grammar-regex-macro-test-regex-macro-unsupported-features-7",
+        "Regex(\"[]\") matches nothing; formwork refuses a grammar with an empty language",
+    ),
+    (
+        "xgrammar-grammar-regex-macro-test-regex-macro-engine-features-13",
+        "look-ahead (?=...) inside Regex(...) is not supported",
+    ),
+    (
+        "xgrammar-grammar-regex-macro-test-regex-macro-engine-features-14",
+        "look-ahead (?!...) inside Regex(...) is not supported",
+    ),
+    (
+        "xgrammar-grammar-regex-macro-test-regex-macro-unsupported-features",
+        "word boundaries (\\b) inside Regex(...) are not supported",
+    ),
+    (
+        "xgrammar-grammar-regex-macro-test-regex-macro-unsupported-features-4",
+        "back-references are not regular; XGrammar parses them, formwork refuses them",
+    ),
+    (
+        "xgrammar-lark-test-ebnf-all-three-attributes-round-trip-2",
+        "the max_tokens rule attribute counts tokens, which a grammar over text cannot",
+    ),
+];
+
 #[derive(Default)]
 struct Tally {
     grammars: usize,
@@ -37,6 +71,8 @@ struct Tally {
     invalid_rejected: usize,
     not_run: BTreeMap<String, usize>,
     failures: Vec<String>,
+    /// Listed exceptions met, by id.
+    excepted: Vec<String>,
 }
 
 impl Tally {
@@ -53,6 +89,10 @@ impl Tally {
         );
         for (why, n) in &self.not_run {
             println!("    not run: {n} case(s): {why}");
+        }
+        for id in &self.excepted {
+            let why = EXCEPTIONS.iter().find(|e| e.0 == id).map_or("", |e| e.1);
+            println!("    exception {id}: {why}");
         }
         for f in self.failures.iter().take(30) {
             println!("    FAIL {f}");
@@ -85,9 +125,41 @@ fn run_case(
     default_root: &str,
 ) {
     let id = case["id"].as_str().unwrap_or("?").to_string();
+    let before = t.failures.len();
+    run_case_inner(t, case, build, default_root, &id);
+    settle_exception(t, &id, before);
+}
+
+/// Moves the failures of a listed exception out of `t.failures`; an
+/// exception that no longer fails is a failure itself.
+fn settle_exception(t: &mut Tally, id: &str, before: usize) {
+    if !EXCEPTIONS.iter().any(|e| e.0 == id) {
+        return;
+    }
+    if t.failures.len() > before {
+        t.failures.truncate(before);
+        t.excepted.push(id.to_string());
+    } else {
+        t.failures.push(format!(
+            "{id}: listed as an exception but meets its expectation now; drop it from EXCEPTIONS"
+        ));
+    }
+}
+
+fn run_case_inner(
+    t: &mut Tally,
+    case: &Value,
+    build: &dyn Fn(&str, &str) -> Result<formwork::grammar::Grammar, GrammarError>,
+    default_root: &str,
+    id: &str,
+) {
+    let id = id.to_string();
     let text = case["grammar"].as_str().unwrap_or_default();
     let root = case["root"].as_str().unwrap_or(default_root);
     let has_tokens = case.get("valid_tokens").is_some() || case.get("invalid_tokens").is_some();
+    if std::env::var_os("CORPUS_TRACE").is_some() {
+        eprintln!("case {id}");
+    }
     t.grammars += 1;
     let env = common::gpt2();
     let compiled = build(text, root).and_then(|g| env.compile(&g));
@@ -189,11 +261,14 @@ fn schema_cases(file: &str) -> (Tally, usize) {
         let schema: Value = match serde_json::from_str(case["grammar"].as_str().unwrap_or("")) {
             Ok(v) => v,
             Err(e) => {
-                t.failures.push(format!("{id}: schema text is not JSON: {e}"));
+                t.failures
+                    .push(format!("{id}: schema text is not JSON: {e}"));
                 continue;
             }
         };
-        let validator = jsonschema::options().should_validate_formats(true).build(&schema);
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema);
         let compiled = json_schema(&schema, &opts).and_then(|g| env.compile(&g));
         match (&compiled, case["parse_ok"].as_bool(), &validator) {
             (Err(_), Some(false), _) => {
@@ -255,4 +330,39 @@ fn gbnf_file_json_schema_cases() {
     println!("    {relabelled} string(s) relabelled by the JSON Schema spec");
     assert!(t.failures.is_empty(), "{} failures", t.failures.len());
     assert!(t.grammars > 0);
+}
+
+#[test]
+fn xgrammar_ebnf_cases() {
+    let mut t = Tally::default();
+    for case in cases("xgrammar_ebnf_cases.jsonl", "xgrammar_ebnf") {
+        run_case(
+            &mut t,
+            &case,
+            &|text, root| ebnf_grammar(text, root),
+            "root",
+        );
+    }
+    t.print("xgrammar_ebnf_cases.jsonl (ebnf)");
+    let mut r = Tally::default();
+    for case in cases("xgrammar_ebnf_cases.jsonl", "regex") {
+        // XGrammar's regex flavour, through the EBNF `Regex` macro.
+        let build = |text: &str, root: &str| {
+            let quoted = text
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            ebnf_grammar(&format!("{root} ::= Regex(\"{quoted}\")"), root)
+        };
+        run_case(&mut r, &case, &build, "root");
+    }
+    r.print("xgrammar_ebnf_cases.jsonl (regex)");
+    for t in [&t, &r] {
+        assert!(t.failures.is_empty(), "{} failures", t.failures.len());
+        let ran = t.grammars - t.not_run.values().sum::<usize>();
+        assert!(
+            t.compiled_as_expected * 100 >= ran * 95,
+            "fewer than 95% of the grammars compile as expected"
+        );
+    }
 }

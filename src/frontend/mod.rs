@@ -6,4 +6,5 @@ pub(crate) mod gbnf;
 pub(crate) mod json;
 pub(crate) mod pest;
 pub(crate) mod regex;
+pub(crate) mod regular;
 pub(crate) mod schema;

@@ -1,8 +1,9 @@
 //! Parsed GBNF rules to the grammar IR, with lexemes chosen so that the
 //! IR's greedy lexing changes nothing (see the module docs of `gbnf`).
 
-use super::parse::{Kind, Node, Rules};
+use super::parse::{Dialect, Kind, Node, Rules};
 use crate::error::GrammarError;
+use crate::frontend::regular;
 use crate::grammar::{Expr, Grammar};
 use regex_automata::{
     dfa::{dense, Automaton, StartKind},
@@ -63,10 +64,14 @@ enum Low {
     Rep(Box<Low>, u32, Option<u32>),
 }
 
-/// A lexeme: its regex and the nodes it stands for (none for a single
-/// character, which is never split).
+/// A lexeme: its regex, a second regex it must also match (a length bound,
+/// say), and the nodes it stands for (none for a single character, which
+/// is never split).
+/// The analysis of a bounded lexeme uses its regex alone: a superset of
+/// its language, which can only find more conflicts, never fewer.
 struct Lexeme {
     regex: String,
+    within: Option<String>,
     origins: Vec<u32>,
 }
 
@@ -79,9 +84,12 @@ struct Analysis<'a> {
     regex: Vec<Option<Option<String>>>,
 }
 
-/// Lowers `rules` with `root` as the start rule.
-pub(super) fn lower(rules: &Rules, root: usize) -> Result<Grammar, GrammarError> {
-    check_left_recursion(rules)?;
+/// Lowers `rules` with `root` as the start rule. GBNF refuses left
+/// recursion, as llama.cpp does; XGrammar's EBNF allows it.
+pub(super) fn lower(rules: &Rules, root: usize, dialect: Dialect) -> Result<Grammar, GrammarError> {
+    if dialect == Dialect::Gbnf {
+        check_left_recursion(rules)?;
+    }
     let mut a = Analysis {
         rules,
         regular: regular_rules(rules),
@@ -92,19 +100,35 @@ pub(super) fn lower(rules: &Rules, root: usize) -> Result<Grammar, GrammarError>
     for _ in 0..MAX_ROUNDS {
         let mut lx = Lowering {
             split: &split,
+            base: rules.names.len(),
+            synth: Vec::new(),
             lexemes: Vec::new(),
             by_regex: HashMap::new(),
+            error: None,
         };
         let mut bodies: Vec<Option<Low>> = vec![None; rules.names.len()];
         let mut todo = vec![root];
         while let Some(r) = todo.pop() {
-            if bodies[r].is_some() {
+            if r >= lx.base || bodies[r].is_some() {
                 continue;
             }
             let body = rules.bodies[r].as_ref().expect("every rule is defined");
             let low = lx.lower(&mut a, body);
             collect_rules(&low, &mut todo);
             bodies[r] = Some(low);
+        }
+        let mut names = rules.names.clone();
+        for (name, body) in std::mem::take(&mut lx.synth) {
+            names.push(name);
+            bodies.push(Some(body));
+        }
+        if let Some(e) = lx.error.take() {
+            return Err(GrammarError::GrammarSyntax {
+                format: dialect.name(),
+                line: 1,
+                column: 1,
+                message: e,
+            });
         }
         let dfas = lx
             .lexemes
@@ -118,7 +142,7 @@ pub(super) fn lower(rules: &Rules, root: usize) -> Result<Grammar, GrammarError>
             .collect::<Vec<_>>();
         let conflicts = conflicts(&dfas, &bodies);
         if conflicts.is_empty() {
-            return Ok(emit(rules, root, &bodies, &lx.lexemes, &dfas));
+            return Ok(emit(&names, root, &bodies, &lx.lexemes, &dfas));
         }
         let origins: Vec<u32> = conflicts
             .iter()
@@ -193,8 +217,11 @@ fn refs_of(node: &Node, out: &mut Vec<usize>) {
     match &node.kind {
         Kind::Ref(r) => out.push(*r),
         Kind::Seq(v) | Kind::Alt(v) => v.iter().for_each(|n| refs_of(n, out)),
-        Kind::Repeat { node, .. } => refs_of(node, out),
-        Kind::Chars(_) | Kind::Class { .. } => {}
+        Kind::Repeat { node, .. } | Kind::Within { node, .. } | Kind::Lazy(node) => {
+            refs_of(node, out)
+        }
+        Kind::TagDispatch { tags, .. } => out.extend(tags.iter().map(|t| t.1)),
+        Kind::Chars(_) | Kind::Class { .. } | Kind::Regex(_) => {}
     }
 }
 
@@ -223,6 +250,9 @@ fn node_nullable(node: &Node, rules: &[bool]) -> bool {
         Kind::Seq(v) => v.iter().all(|n| node_nullable(n, rules)),
         Kind::Alt(v) => v.iter().any(|n| node_nullable(n, rules)),
         Kind::Repeat { node, min, .. } => *min == 0 || node_nullable(node, rules),
+        Kind::Within { node, .. } | Kind::Lazy(node) => node_nullable(node, rules),
+        // Only for the left-recursion check of GBNF, which has neither.
+        Kind::Regex(_) | Kind::TagDispatch { .. } => true,
     }
 }
 
@@ -281,6 +311,8 @@ fn left_refs(node: &Node, nullable: &[bool], out: &mut Vec<usize>) -> bool {
             .map(|n| left_refs(n, nullable, out))
             .fold(false, |a, b| a | b),
         Kind::Repeat { node, min, .. } => left_refs(node, nullable, out) || *min == 0,
+        Kind::Within { node, .. } | Kind::Lazy(node) => left_refs(node, nullable, out),
+        Kind::Regex(_) | Kind::TagDispatch { .. } => true,
     }
 }
 
@@ -320,6 +352,15 @@ impl Analysis<'_> {
                 push_class(*negated, ranges, out);
                 true
             }
+            Kind::Regex(re) => {
+                out.push_str("(?:");
+                out.push_str(re);
+                out.push(')');
+                true
+            }
+            // A bounded length is an intersection, which a regex cannot
+            // write: such a rule is a lexeme of its own (see `lower`).
+            Kind::TagDispatch { .. } | Kind::Within { .. } | Kind::Lazy(_) => false,
             Kind::Ref(r) => match self.rule_regex(*r) {
                 Some(re) => {
                     out.push_str("(?:");
@@ -405,11 +446,38 @@ fn push_class(negated: bool, ranges: &[(char, char)], out: &mut String) {
 
 struct Lowering<'s> {
     split: &'s HashSet<u32>,
+    /// Rules made here (a split regex spelled out as its DFA), numbered
+    /// after the grammar's own.
+    base: usize,
+    synth: Vec<(String, Low)>,
     lexemes: Vec<Lexeme>,
     by_regex: HashMap<String, usize>,
+    /// The first part that cannot be lowered.
+    error: Option<String>,
 }
 
 impl Lowering<'_> {
+    fn bounded_lexeme(&mut self, regex: String, within: String, origin: u32) -> Low {
+        let key = format!("{regex}\u{0}{within}");
+        let i = match self.by_regex.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = self.lexemes.len();
+                self.by_regex.insert(key, i);
+                self.lexemes.push(Lexeme {
+                    regex,
+                    within: Some(within),
+                    origins: Vec::new(),
+                });
+                i
+            }
+        };
+        if !self.lexemes[i].origins.contains(&origin) {
+            self.lexemes[i].origins.push(origin);
+        }
+        Low::Lex(i)
+    }
+
     fn lexeme(&mut self, regex: String, origin: Option<u32>) -> Low {
         let i = match self.by_regex.get(&regex) {
             Some(&i) => i,
@@ -418,6 +486,7 @@ impl Lowering<'_> {
                 self.by_regex.insert(regex.clone(), i);
                 self.lexemes.push(Lexeme {
                     regex,
+                    within: None,
                     origins: Vec::new(),
                 });
                 i
@@ -458,6 +527,81 @@ impl Lowering<'_> {
                 self.lexeme(re, None)
             }
             Kind::Ref(r) => Low::Rule(*r),
+            Kind::Regex(re) => self.spell(re),
+            Kind::Lazy(inner) => {
+                let lazy = a.regex(inner).ok_or_else(|| {
+                    "a lazy rule must be terminal-like: regular, with no recursion below it"
+                        .to_string()
+                });
+                let lazy = lazy.and_then(|re| {
+                    regular::difference(&format!("(?:{re})"), &format!("(?:{re})(?s:.)+"))
+                });
+                match lazy {
+                    Ok(re) if self.split.contains(&node.id) => self.spell(&re),
+                    Ok(re) => self.lexeme(re, Some(node.id)),
+                    Err(e) => {
+                        self.error.get_or_insert(e);
+                        Low::Empty
+                    }
+                }
+            }
+            Kind::Within {
+                node: inner_node,
+                within,
+            } => match a.regex(inner_node) {
+                Some(inner) if self.split.contains(&node.id) => {
+                    match regular::intersection(&format!("(?:{inner})"), within) {
+                        Ok(re) => self.spell(&re),
+                        Err(e) => {
+                            self.error
+                                .get_or_insert(format!("cannot split a bounded part: {e}"));
+                            Low::Empty
+                        }
+                    }
+                }
+                Some(inner) => self.bounded_lexeme(inner, within.clone(), node.id),
+                None => {
+                    self.error.get_or_insert_with(|| {
+                        "max_chars and json_string apply only to a part whose language is \
+                         regular (no recursion below it)"
+                            .into()
+                    });
+                    Low::Empty
+                }
+            },
+            Kind::TagDispatch {
+                tags,
+                excludes,
+                loop_after,
+            } => match tag_dispatch(tags, excludes, *loop_after) {
+                Ok((dispatch, free)) => {
+                    // Whole lexemes, or (once split) spelled out as rules.
+                    let spelled = self.split.contains(&node.id);
+                    let text = |lx: &mut Self, re: String| {
+                        if spelled {
+                            lx.spell(&re)
+                        } else {
+                            lx.lexeme(re, Some(node.id))
+                        }
+                    };
+                    let arms: Vec<Low> = dispatch
+                        .into_iter()
+                        .map(|(re, rule)| Low::Seq(vec![text(self, re), Low::Rule(rule)]))
+                        .collect();
+                    let free = text(self, free);
+                    if *loop_after {
+                        Low::Seq(vec![Low::Rep(Box::new(Low::Alt(arms)), 0, None), free])
+                    } else {
+                        let mut arms = arms;
+                        arms.push(free);
+                        Low::Alt(arms)
+                    }
+                }
+                Err(e) => {
+                    self.error.get_or_insert(e);
+                    Low::Empty
+                }
+            },
             Kind::Alt(v) => Low::Alt(v.iter().map(|n| self.lower(a, n)).collect()),
             Kind::Repeat { node, min, max } => Low::Rep(Box::new(self.lower(a, node)), *min, *max),
             Kind::Seq(v) => {
@@ -496,6 +640,54 @@ impl Lowering<'_> {
                 Low::Seq(out)
             }
         }
+    }
+
+    /// A regex spelled out as rules over single characters: one rule per
+    /// state of its minimal DFA, one lexeme per character class of a
+    /// transition. Single characters never conflict, so this is where
+    /// splitting ends for a part with no smaller parts (a `Regex(...)`,
+    /// the free text of a `TagDispatch`).
+    fn spell(&mut self, re: &str) -> Low {
+        let dfa = match regular::char_dfa(re) {
+            Ok(d) => d,
+            Err(e) => {
+                self.error
+                    .get_or_insert(format!("cannot split the regex {re:?}: {e}"));
+                return Low::Empty;
+            }
+        };
+        let Some(start) = dfa.start else {
+            return self.lexeme(r"[^\s\S]".into(), None);
+        };
+        let first = self.base + self.synth.len();
+        let tag = self.synth.len();
+        for q in 0..dfa.trans.len() {
+            self.synth.push((format!("regex#{tag}.{q}"), Low::Empty));
+        }
+        for (q, trans) in dfa.trans.iter().enumerate() {
+            // One class per target state.
+            let mut by_target: Vec<(usize, Vec<(char, char)>)> = Vec::new();
+            for &(lo, hi, t) in trans {
+                match by_target.iter_mut().find(|e| e.0 == t) {
+                    Some(e) => e.1.push((lo, hi)),
+                    None => by_target.push((t, vec![(lo, hi)])),
+                }
+            }
+            let mut alts = Vec::new();
+            for (t, ranges) in by_target {
+                let mut class = String::new();
+                push_class(false, &ranges, &mut class);
+                alts.push(Low::Seq(vec![
+                    self.lexeme(class, None),
+                    Low::Rule(first + t),
+                ]));
+            }
+            if dfa.accept[q] {
+                alts.push(Low::Empty);
+            }
+            self.synth[tag + q].1 = Low::Alt(alts);
+        }
+        Low::Rule(first + start)
     }
 
     /// Ends a run of regular items of sequence `seq`: one lexeme.
@@ -782,30 +974,74 @@ fn walk_follow(
 
 /// The IR grammar of the lowered rules.
 fn emit(
-    rules: &Rules,
+    names: &[String],
     root: usize,
     bodies: &[Option<Low>],
     lexemes: &[Lexeme],
     dfas: &[Rc<LexDfa>],
 ) -> Grammar {
-    let name = |r: usize| format!("{}", rules.names[r]);
-    let mut g = Grammar::new(name(root));
+    let mut g = Grammar::new(names[root].clone());
     for (r, b) in bodies.iter().enumerate() {
         if let Some(b) = b {
-            g.rule(name(r), to_expr(b, rules, lexemes, dfas));
+            g.rule(names[r].clone(), to_expr(b, names, lexemes, dfas));
         }
     }
     g
 }
 
-fn to_expr(low: &Low, rules: &Rules, lexemes: &[Lexeme], dfas: &[Rc<LexDfa>]) -> Expr {
+fn to_expr(low: &Low, names: &[String], lexemes: &[Lexeme], dfas: &[Rc<LexDfa>]) -> Expr {
     match low {
         Low::Empty => Expr::Empty,
         Low::Lex(l) if dfas[*l].is_empty_only() && dfas[*l].nullable => Expr::Empty,
-        Low::Lex(l) => Expr::regex(lexemes[*l].regex.clone()),
-        Low::Rule(r) => Expr::rule(rules.names[*r].clone()),
-        Low::Seq(v) => Expr::seq(v.iter().map(|x| to_expr(x, rules, lexemes, dfas))),
-        Low::Alt(v) => Expr::choice(v.iter().map(|x| to_expr(x, rules, lexemes, dfas))),
-        Low::Rep(x, min, max) => Expr::repeat(to_expr(x, rules, lexemes, dfas), *min, *max),
+        Low::Lex(l)
+            if lexemes[*l].within.as_deref() == Some("(?s:.){0,0}") && dfas[*l].nullable =>
+        {
+            Expr::Empty
+        }
+        Low::Lex(l) => match &lexemes[*l].within {
+            None => Expr::regex(lexemes[*l].regex.clone()),
+            Some(within) => Expr::Intersect {
+                all: vec![lexemes[*l].regex.clone(), within.clone()],
+                except: Vec::new(),
+            },
+        },
+        Low::Rule(r) => Expr::rule(names[*r].clone()),
+        Low::Seq(v) => Expr::seq(v.iter().map(|x| to_expr(x, names, lexemes, dfas))),
+        Low::Alt(v) => Expr::choice(v.iter().map(|x| to_expr(x, names, lexemes, dfas))),
+        Low::Rep(x, min, max) => Expr::repeat(to_expr(x, names, lexemes, dfas), *min, *max),
     }
+}
+
+/// The lexemes of a `TagDispatch`: per tag, free text then the tag (no tag
+/// or exclude string occurring before it), with the tag's rule; and the
+/// free text that may end the output. The free text never holds a tag or
+/// an exclude string.
+#[allow(clippy::type_complexity)]
+fn tag_dispatch(
+    tags: &[(String, usize)],
+    excludes: &[String],
+    _loop_after: bool,
+) -> Result<(Vec<(String, usize)>, String), String> {
+    let stops: Vec<String> = tags
+        .iter()
+        .map(|t| &t.0)
+        .chain(excludes)
+        .map(|s| regex_syntax::escape(s))
+        .collect();
+    let any = "(?s:.)*";
+    let free = if stops.is_empty() {
+        any.to_string()
+    } else {
+        let holds = format!("{any}(?:{}){any}", stops.join("|"));
+        regular::difference(any, &holds)?
+    };
+    let mut dispatch = Vec::new();
+    for (tag, rule) in tags {
+        // A stop string may end where the tag ends (a suffix of it), not
+        // before.
+        let early = format!("{any}(?:{})(?s:.)+", stops.join("|"));
+        let re = regular::difference(&format!("{any}{}", regex_syntax::escape(tag)), &early)?;
+        dispatch.push((re, *rule));
+    }
+    Ok((dispatch, free))
 }

@@ -58,6 +58,7 @@ mod parse;
 
 use crate::error::GrammarError;
 use crate::grammar::Grammar;
+use parse::Dialect;
 
 /// The grammar of GBNF text (llama.cpp's format), starting at `root`.
 /// Errors: [`GrammarError::GrammarSyntax`] with the line and column.
@@ -68,10 +69,30 @@ pub fn gbnf_grammar(text: &str) -> Result<Grammar, GrammarError> {
 /// The grammar of GBNF text starting at the rule `root` (llama.cpp's
 /// `grammar_root`).
 pub fn gbnf_grammar_rooted(text: &str, root: &str) -> Result<Grammar, GrammarError> {
-    let rules = parse::parse(text)?;
+    family_grammar(text, root, Dialect::Gbnf)
+}
+
+/// The grammar of XGrammar EBNF text, starting at `root` (XGrammar's
+/// `root_rule_name`, by default `root`). Errors:
+/// [`GrammarError::GrammarSyntax`] with the line and column.
+///
+/// ```
+/// let g = formwork::ebnf_grammar(r#"
+/// root ::= "id: " digits
+/// digits ::= Regex("[0-9]{1,4}")
+/// "#, "root")?;
+/// assert!(formwork::CompiledGrammar::new(&g).is_ok());
+/// # Ok::<(), formwork::GrammarError>(())
+/// ```
+pub fn ebnf_grammar(text: &str, root: &str) -> Result<Grammar, GrammarError> {
+    family_grammar(text, root, Dialect::Ebnf)
+}
+
+fn family_grammar(text: &str, root: &str, dialect: Dialect) -> Result<Grammar, GrammarError> {
+    let rules = parse::parse(text, dialect)?;
     let Some(r) = rules.index(root) else {
         return Err(GrammarError::GrammarSyntax {
-            format: "GBNF",
+            format: dialect.name(),
             line: 1,
             column: 1,
             message: format!(
@@ -80,5 +101,5 @@ pub fn gbnf_grammar_rooted(text: &str, root: &str) -> Result<Grammar, GrammarErr
             ),
         });
     };
-    lower::lower(&rules, r)
+    lower::lower(&rules, r, dialect)
 }

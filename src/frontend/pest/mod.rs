@@ -85,7 +85,7 @@
 //! assert!(err.to_string().contains("line 1"));
 //! ```
 
-pub(crate) mod regular;
+use super::regular;
 pub mod sql;
 
 use crate::error::GrammarError;

@@ -1,4 +1,5 @@
-//! Boolean operations on regular expressions, for lowering pest lookahead.
+//! Boolean operations on regular expressions, for lowering pest lookahead
+//! and the free text of GBNF-family macros (text up to a tag).
 //!
 //! The grammar IR's lexemes are regex strings, and regexes have no
 //! intersection or complement. A pest lookahead inside an atomic rule needs
@@ -29,6 +30,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 /// Largest DFA (in states) that is turned back into a regex.
 pub(crate) const MAX_STATES: usize = 20_000;
 
+/// Largest NFA built from one operand.
+const MAX_NFA_STATES: usize = 200_000;
+
 /// `a` minus `b`: a regex matching the strings `a` matches and `b` does not.
 pub(crate) fn difference(a: &str, b: &str) -> Result<String, String> {
     combine(a, b, |x, y| x && !y)
@@ -37,6 +41,55 @@ pub(crate) fn difference(a: &str, b: &str) -> Result<String, String> {
 /// `a` and `b`: a regex matching the strings both match.
 pub(crate) fn intersection(a: &str, b: &str) -> Result<String, String> {
     combine(a, b, |x, y| x && y)
+}
+
+/// A regex's minimal DFA over characters, with its dead states removed:
+/// the shape a lexeme takes when it must be spelled out as rules.
+pub(crate) struct CharDfa {
+    /// Per state: (first, last, target) character intervals.
+    pub(crate) trans: Vec<Vec<(char, char, usize)>>,
+    pub(crate) accept: Vec<bool>,
+    /// The start state (`None`: the language is empty).
+    pub(crate) start: Option<usize>,
+}
+
+/// The [`CharDfa`] of `pattern`.
+pub(crate) fn char_dfa(pattern: &str) -> Result<CharDfa, String> {
+    let n = Nfa::from_regex(pattern)?;
+    let alphabet = Alphabet::new(&[&n]);
+    let d = Dfa::from_nfa(&n, &alphabet)?.minimize();
+    let live = d.live();
+    let mut id = vec![usize::MAX; d.trans.len()];
+    let mut count = 0;
+    for (s, &l) in live.iter().enumerate() {
+        if l {
+            id[s] = count;
+            count += 1;
+        }
+    }
+    let mut out = CharDfa {
+        trans: vec![Vec::new(); count],
+        accept: vec![false; count],
+        start: live[0].then_some(id[0]),
+    };
+    for s in (0..d.trans.len()).filter(|&s| live[s]) {
+        out.accept[id[s]] = d.accept[s];
+        for (i, &t) in d.trans[s].iter().enumerate() {
+            if !live[t as usize] {
+                continue;
+            }
+            // Surrogates are no characters: an interval across them is cut.
+            let (lo, hi) = (alphabet.starts[i], alphabet.end(i));
+            for (a, b) in [(lo, hi.min(0xD7FF)), (lo.max(0xE000), hi)] {
+                if let (Some(a), Some(b)) = (char::from_u32(a), char::from_u32(b)) {
+                    if a <= b {
+                        out.trans[id[s]].push((a, b, id[t as usize]));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn combine(a: &str, b: &str, keep: impl Fn(bool, bool) -> bool) -> Result<String, String> {
@@ -85,8 +138,15 @@ impl Nfa {
         self.trans.len() - 1
     }
 
-    /// Builds a fragment for `h`; returns its (entry, exit) states.
+    /// Builds a fragment for `h`; returns its (entry, exit) states. A
+    /// counted repetition copies its operand, so the NFA is bounded (by
+    /// [`MAX_NFA_STATES`]) before it can exhaust memory.
     fn build(&mut self, h: &Hir) -> Result<(usize, usize), String> {
+        if self.trans.len() > MAX_NFA_STATES {
+            return Err(format!(
+                "more than {MAX_NFA_STATES} NFA states (a repetition bound too large)"
+            ));
+        }
         Ok(match h.kind() {
             HirKind::Empty => {
                 let s = self.state();
