@@ -85,6 +85,7 @@ pub use compiled::{CompileBuilder, CompiledGrammar};
 pub use error::{json_error_message, GrammarError, MatcherError, ModelError, VocabError};
 pub use frontend::gbnf::{ebnf_grammar, gbnf_grammar, gbnf_grammar_rooted};
 pub use frontend::json::json_grammar;
+pub use frontend::lark::lark_grammar;
 pub use frontend::pest::pest_grammar;
 pub use frontend::pest::sql;
 pub use frontend::regex::regex_grammar;
