@@ -228,21 +228,27 @@ impl SchemaFlags {
 #[derive(clap::Args, Clone, Default)]
 pub struct ConstraintArgs {
     /// JSON Schema the output must validate against (file path or inline JSON).
-    #[arg(long, conflicts_with_all = ["regex", "grammar", "gbnf"])]
+    #[arg(long, conflicts_with_all = ["regex", "grammar", "gbnf", "lark", "ebnf"])]
     pub schema: Option<String>,
     #[command(flatten)]
     pub schema_flags: SchemaFlags,
     /// Regex the whole output must match.
-    #[arg(long, conflicts_with_all = ["grammar", "gbnf"])]
+    #[arg(long, conflicts_with_all = ["grammar", "gbnf", "lark", "ebnf"])]
     pub regex: Option<String>,
     /// Pest grammar file (e.g. grammars/sql.pest).
-    #[arg(long, conflicts_with = "gbnf")]
+    #[arg(long, conflicts_with_all = ["gbnf", "lark", "ebnf"])]
     pub grammar: Option<String>,
     /// GBNF grammar file, as llama.cpp reads it (e.g. json.gbnf).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["lark", "ebnf"])]
     pub gbnf: Option<String>,
+    /// Lark grammar file, as llguidance reads it (start rule `start`).
+    #[arg(long, conflicts_with = "ebnf")]
+    pub lark: Option<String>,
+    /// XGrammar EBNF grammar file (start rule `root`, or --start).
+    #[arg(long)]
+    pub ebnf: Option<String>,
     /// Start rule of the pest grammar (default: its first rule) or of the
-    /// GBNF grammar (default: root).
+    /// GBNF or EBNF grammar (default: root).
     #[arg(long)]
     pub start: Option<String>,
     /// SQLite CREATE TABLE statements: restrict the grammar's `table_name`
@@ -272,9 +278,11 @@ impl ConstraintArgs {
             given.refuse(&[("sql_schema", "--sql-schema")], |flag| {
                 format!("{flag} applies to --grammar (a pest grammar) only; drop it or give a --grammar")
             })?;
-            if self.gbnf.is_none() {
+            if self.gbnf.is_none() && self.ebnf.is_none() {
                 given.refuse(&[("start", "--start")], |flag| {
-                    format!("{flag} applies to --grammar or --gbnf only; drop it or give a grammar")
+                    format!(
+                        "{flag} applies to --grammar, --gbnf or --ebnf only; drop it or give a grammar"
+                    )
                 })?;
             }
         }
@@ -293,6 +301,8 @@ impl ConstraintArgs {
             || self.regex.is_some()
             || self.grammar.is_some()
             || self.gbnf.is_some()
+            || self.lark.is_some()
+            || self.ebnf.is_some()
     }
 }
 

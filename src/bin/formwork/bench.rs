@@ -2,9 +2,9 @@
 //! harness, so that both can be run on the same case files and compared.
 //!
 //! Cases come in as JSON lines `{"id", "kind", "grammar", "valid", "invalid"}`
-//! (kinds `regex`, `json_schema`, `pest` and `gbnf`; a `pest` or `gbnf`
-//! case's `grammar` is the grammar text and an optional `start` names its
-//! start rule);
+//! (kinds `regex`, `json_schema`, `pest`, `gbnf`, `lark` and `ebnf`; a
+//! grammar case's `grammar` is the grammar text and an optional `start` (or
+//! `root`) names its start rule);
 //! results go out as one JSON line per case with the same fields as the peer
 //! harness (`id`, `status`, `compile_us`, `tokens`, `mask_us{mean,p50,p99,max}`,
 //! `first_mask_us`, `valid`, `invalid`, `error`; and, its own, `work`: the
@@ -168,6 +168,11 @@ impl Bench {
             },
             "gbnf" => Source::Gbnf {
                 text: grammar.as_str().ok_or("gbnf grammar must be a string")?,
+                start,
+            },
+            "lark" => Source::Lark(grammar.as_str().ok_or("lark grammar must be a string")?),
+            "ebnf" | "xgrammar_ebnf" => Source::Ebnf {
+                text: grammar.as_str().ok_or("ebnf grammar must be a string")?,
                 start,
             },
             k => {

@@ -32,10 +32,17 @@ pub enum Source<'a> {
         text: &'a str,
         start: Option<&'a str>,
     },
+    /// A Lark grammar's text (llguidance's dialect; start rule `start`).
+    Lark(&'a str),
+    /// An XGrammar EBNF grammar's text and its start rule (default `root`).
+    Ebnf {
+        text: &'a str,
+        start: Option<&'a str>,
+    },
 }
 
 /// The benchmark's names of the kinds, as in its case files.
-pub const KIND_NAMES: &str = "regex, json_schema, pest, gbnf";
+pub const KIND_NAMES: &str = "regex, json_schema, pest, gbnf, lark, ebnf";
 
 /// The grammar of a constraint.
 pub fn grammar(source: Source) -> Result<Grammar, GrammarError> {
@@ -61,6 +68,8 @@ pub fn grammar(source: Source) -> Result<Grammar, GrammarError> {
         Source::Gbnf { text, start } => {
             formwork::gbnf_grammar_rooted(text, start.unwrap_or("root"))
         }
+        Source::Lark(text) => formwork::lark_grammar(text),
+        Source::Ebnf { text, start } => formwork::ebnf_grammar(text, start.unwrap_or("root")),
     }
 }
 
@@ -111,18 +120,17 @@ impl ConstraintArgs {
     /// The constraint's grammar, or `None` if no constraint was given.
     /// `default_ws`: JSON whitespace unless `--whitespace` says otherwise.
     pub fn grammar(&self, default_ws: Whitespace) -> Result<Option<Grammar>, String> {
-        if let Some(path) = &self.gbnf {
-            if self.schema.is_some() || self.regex.is_some() || self.grammar.is_some() {
-                return Err("give at most one of --schema, --regex, --grammar, --gbnf".into());
-            }
+        let start = self.start.as_deref();
+        for (path, kind) in [(&self.gbnf, "gbnf"), (&self.lark, "lark"), (&self.ebnf, "ebnf")] {
+            let Some(path) = path else { continue };
             let text =
                 read_file(path).map_err(|e| format!("cannot read grammar file {path}: {e}"))?;
-            return grammar(Source::Gbnf {
-                text: &text,
-                start: self.start.as_deref(),
-            })
-            .map(Some)
-            .map_err(|e| format!("{path}: {e}"));
+            let source = match kind {
+                "gbnf" => Source::Gbnf { text: &text, start },
+                "lark" => Source::Lark(&text),
+                _ => Source::Ebnf { text: &text, start },
+            };
+            return grammar(source).map(Some).map_err(|e| format!("{path}: {e}"));
         }
         let g = match (&self.schema, &self.regex, &self.grammar) {
             (Some(s), None, None) => grammar(Source::JsonSchema {
