@@ -121,7 +121,11 @@ impl ConstraintArgs {
     /// `default_ws`: JSON whitespace unless `--whitespace` says otherwise.
     pub fn grammar(&self, default_ws: Whitespace) -> Result<Option<Grammar>, String> {
         let start = self.start.as_deref();
-        for (path, kind) in [(&self.gbnf, "gbnf"), (&self.lark, "lark"), (&self.ebnf, "ebnf")] {
+        for (path, kind) in [
+            (&self.gbnf, "gbnf"),
+            (&self.lark, "lark"),
+            (&self.ebnf, "ebnf"),
+        ] {
             let Some(path) = path else { continue };
             let text =
                 read_file(path).map_err(|e| format!("cannot read grammar file {path}: {e}"))?;
@@ -130,7 +134,9 @@ impl ConstraintArgs {
                 "lark" => Source::Lark(&text),
                 _ => Source::Ebnf { text: &text, start },
             };
-            return grammar(source).map(Some).map_err(|e| format!("{path}: {e}"));
+            return grammar(source)
+                .map(Some)
+                .map_err(|e| format!("{path}: {e}"));
         }
         let g = match (&self.schema, &self.regex, &self.grammar) {
             (Some(s), None, None) => grammar(Source::JsonSchema {
