@@ -93,6 +93,7 @@ pub use frontend::schema::{
     compile as json_schema, compile_lenient as json_schema_lenient, FormatMode, PropertyOrder,
     SchemaOptions, SchemaWarning, Spelling, Whitespace,
 };
+pub use frontend::structural::structural_tag_grammar;
 pub use lexer::DfaCache;
 pub use mask::TokenMask;
 pub use matcher::Matcher;

@@ -10,8 +10,8 @@
 mod common;
 
 use formwork::{
-    ebnf_grammar, gbnf_grammar_rooted, json_schema, lark_grammar, FormatMode, GrammarError,
-    Matcher, PropertyOrder, SchemaOptions, Spelling, Whitespace,
+    ebnf_grammar, gbnf_grammar_rooted, json_schema, lark_grammar, structural_tag_grammar,
+    FormatMode, GrammarError, Matcher, PropertyOrder, SchemaOptions, Spelling, Whitespace,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -56,6 +56,26 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "back-references are not regular; XGrammar parses them, formwork refuses them",
     ),
     (
+        "xgrammar-structural-tag-converter-test-json-schema-format",
+        "XGrammar's strict mode forbids properties a schema does not name; JSON Schema allows them, and so does formwork",
+    ),
+    (
+        "xgrammar-structural-tag-converter-test-tag-format",
+        "a JSON number just before an end string that starts with E: formwork's greedy lexer reads the E as the number's exponent",
+    ),
+    (
+        "xgrammar-structural-tag-converter-test-optional-format-4",
+        "a JSON number just before an end string that starts with E (as above)",
+    ),
+    (
+        "xgrammar-structural-tag-converter-test-star-format-4",
+        "a JSON number just before an end string that starts with E (as above)",
+    ),
+    (
+        "xgrammar-structural-tag-converter-test-repeat-format-7",
+        "a JSON number just before an end string that starts with E (as above)",
+    ),
+    (
         "llguidance-test-lark-test-lark-syntax-perc-4",
         "llguidance cannot compile `if`; formwork can, so the grammar compiles",
     ),
@@ -81,6 +101,18 @@ const EXCEPTIONS: &[(&str, &str)] = &[
 /// that error: the cases that need them are counted as not run, with the
 /// reason.
 const UNSUPPORTED: &[(&str, &str)] = &[
+    (
+        "over token ids",
+        "structural-tag formats over token ids (token, any_tokens, token_triggered_tags, ...)",
+    ),
+    (
+        "qwen_xml_parameter",
+        "structural-tag XML argument formats (qwen_xml_parameter)",
+    ),
+    (
+        "json_schema style",
+        "structural-tag JSON argument styles other than \"json\" (qwen_xml, minimax_xml, ...)",
+    ),
     (
         "attribute max_tokens",
         "Lark max_tokens attribute (counts tokens; a grammar over text cannot)",
@@ -438,5 +470,22 @@ fn lark_file_json_schema_cases() {
     let (t, relabelled) = schema_cases("lark_cases.jsonl");
     t.print("lark_cases.jsonl (json_schema)");
     println!("    {relabelled} string(s) relabelled by the JSON Schema spec");
+    assert!(t.failures.is_empty(), "{} failures", t.failures.len());
+}
+
+#[test]
+fn structural_tag_cases() {
+    let mut t = Tally::default();
+    for case in cases("structural_tag_cases.jsonl", "structural_tag") {
+        let build = |text: &str, _: &str| {
+            let v: Value = serde_json::from_str(text).map_err(|e| GrammarError::InvalidSchema {
+                pointer: String::new(),
+                message: e.to_string(),
+            })?;
+            structural_tag_grammar(&v)
+        };
+        run_case(&mut t, &case, &build, "");
+    }
+    t.print("structural_tag_cases.jsonl");
     assert!(t.failures.is_empty(), "{} failures", t.failures.len());
 }

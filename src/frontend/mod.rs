@@ -2,6 +2,7 @@
 //! GBNF, EBNF or Lark grammar) into
 //! the [`Grammar`](crate::grammar::Grammar) IR. Frontends never see tokens.
 
+pub(crate) mod embed;
 pub(crate) mod gbnf;
 pub(crate) mod json;
 pub(crate) mod lark;
@@ -9,3 +10,4 @@ pub(crate) mod pest;
 pub(crate) mod regex;
 pub(crate) mod regular;
 pub(crate) mod schema;
+pub(crate) mod structural;

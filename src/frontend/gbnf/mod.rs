@@ -58,6 +58,7 @@ mod parse;
 
 use crate::error::GrammarError;
 use crate::grammar::Grammar;
+pub(crate) use parse::xgrammar_regex;
 use parse::Dialect;
 
 /// The grammar of GBNF text (llama.cpp's format), starting at `root`.

@@ -972,7 +972,7 @@ fn repeat_weight(node: &Node) -> u64 {
 /// their complements are ASCII, and the escapes Rust's syntax lacks
 /// (`\e \0 \' \" \/`) are spelled out. A quantifier on a quantifier
 /// (`a++`, possessive in some engines) is refused, as XGrammar does.
-fn xgrammar_regex(pattern: &str, flags: Option<&str>) -> Result<String, String> {
+pub(crate) fn xgrammar_regex(pattern: &str, flags: Option<&str>) -> Result<String, String> {
     // Case-insensitivity is ASCII-only in XGrammar (`Σ` does not match
     // `σ`): the caller folds ASCII letters itself (see `fold_ascii`).
     let pattern = pattern.strip_prefix("(?i)").unwrap_or(pattern);

@@ -3,6 +3,7 @@
 use super::common;
 use super::parse::{parse, Alts, Def, Item, Lark};
 use crate::error::GrammarError;
+use crate::frontend::embed::{rename, spaced_punctuation};
 use crate::frontend::regular;
 use crate::frontend::schema::{compile as json_schema, SchemaOptions, Whitespace};
 use crate::grammar::{Expr, Grammar};
@@ -457,68 +458,4 @@ fn regex_spec(body: &str, line: usize) -> Result<String, GrammarError> {
     }
     // The empty run too.
     Ok(format!("(?:|{})", alts.join("|")))
-}
-
-/// JSON whitespace written into the punctuation lexemes (`{`, `[`, `:`,
-/// `,` before and after, `}`, `]` before): any JSON whitespace between
-/// tokens, without an ignore lexeme that would reach the text around the
-/// JSON. Literals of several characters (`{}` of an empty object) keep
-/// their compact spelling, so this is a subset of the flexible language.
-fn spaced_punctuation(e: &Expr) -> Expr {
-    const WS: &str = "[ \\t\\n\\r]*";
-    let r = spaced_punctuation;
-    match e {
-        Expr::Literal(l) => match l.as_str() {
-            "," | ":" => Expr::regex(format!("{WS}{}{WS}", l)),
-            "{" | "[" => Expr::regex(format!("\\{l}{WS}")),
-            "}" | "]" => Expr::regex(format!("{WS}\\{l}")),
-            _ => e.clone(),
-        },
-        Expr::Seq(v) => Expr::Seq(v.iter().map(r).collect()),
-        Expr::Choice(v) => Expr::Choice(v.iter().map(r).collect()),
-        Expr::Repeat { expr, min, max } => Expr::Repeat {
-            expr: Box::new(r(expr)),
-            min: *min,
-            max: *max,
-        },
-        Expr::AnyOrder {
-            members,
-            required,
-            separator,
-            count,
-        } => Expr::AnyOrder {
-            members: members.iter().map(r).collect(),
-            required: required.clone(),
-            separator: Box::new(r(separator)),
-            count: count.clone(),
-        },
-        other => other.clone(),
-    }
-}
-
-/// `e` with every rule name prefixed.
-fn rename(e: &Expr, prefix: &str) -> Expr {
-    let r = |x: &Expr| rename(x, prefix);
-    match e {
-        Expr::Rule(n) => Expr::Rule(format!("{prefix}{n}")),
-        Expr::Seq(v) => Expr::Seq(v.iter().map(r).collect()),
-        Expr::Choice(v) => Expr::Choice(v.iter().map(r).collect()),
-        Expr::Repeat { expr, min, max } => Expr::Repeat {
-            expr: Box::new(r(expr)),
-            min: *min,
-            max: *max,
-        },
-        Expr::AnyOrder {
-            members,
-            required,
-            separator,
-            count,
-        } => Expr::AnyOrder {
-            members: members.iter().map(r).collect(),
-            required: required.clone(),
-            separator: Box::new(r(separator)),
-            count: count.clone(),
-        },
-        other => other.clone(),
-    }
 }
