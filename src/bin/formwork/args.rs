@@ -228,25 +228,29 @@ impl SchemaFlags {
 #[derive(clap::Args, Clone, Default)]
 pub struct ConstraintArgs {
     /// JSON Schema the output must validate against (file path or inline JSON).
-    #[arg(long, conflicts_with_all = ["regex", "grammar", "gbnf", "lark", "ebnf"])]
+    #[arg(long, conflicts_with_all = ["regex", "grammar", "gbnf", "lark", "ebnf", "structural_tag"])]
     pub schema: Option<String>,
     #[command(flatten)]
     pub schema_flags: SchemaFlags,
     /// Regex the whole output must match.
-    #[arg(long, conflicts_with_all = ["grammar", "gbnf", "lark", "ebnf"])]
+    #[arg(long, conflicts_with_all = ["grammar", "gbnf", "lark", "ebnf", "structural_tag"])]
     pub regex: Option<String>,
     /// Pest grammar file (e.g. grammars/sql.pest).
-    #[arg(long, conflicts_with_all = ["gbnf", "lark", "ebnf"])]
+    #[arg(long, conflicts_with_all = ["gbnf", "lark", "ebnf", "structural_tag"])]
     pub grammar: Option<String>,
     /// GBNF grammar file, as llama.cpp reads it (e.g. json.gbnf).
-    #[arg(long, conflicts_with_all = ["lark", "ebnf"])]
+    #[arg(long, conflicts_with_all = ["lark", "ebnf", "structural_tag"])]
     pub gbnf: Option<String>,
     /// Lark grammar file, as llguidance reads it (start rule `start`).
-    #[arg(long, conflicts_with = "ebnf")]
+    #[arg(long, conflicts_with_all = ["ebnf", "structural_tag"])]
     pub lark: Option<String>,
     /// XGrammar EBNF grammar file (start rule `root`, or --start).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "structural_tag")]
     pub ebnf: Option<String>,
+    /// XGrammar structural tag (file path or inline JSON): free text with
+    /// tool calls whose arguments follow their schemas.
+    #[arg(long)]
+    pub structural_tag: Option<String>,
     /// Start rule of the pest grammar (default: its first rule) or of the
     /// GBNF or EBNF grammar (default: root).
     #[arg(long)]
@@ -303,6 +307,7 @@ impl ConstraintArgs {
             || self.gbnf.is_some()
             || self.lark.is_some()
             || self.ebnf.is_some()
+            || self.structural_tag.is_some()
     }
 }
 

@@ -175,6 +175,14 @@ impl Bench {
                 text: grammar.as_str().ok_or("ebnf grammar must be a string")?,
                 start,
             },
+            "structural_tag" => Source::StructuralTag(match grammar {
+                Value::String(s) => {
+                    parsed = serde_json::from_str(s)
+                        .map_err(|e| format!("structural tag: {}", json_error_message(&e)))?;
+                    &parsed
+                }
+                v => v,
+            }),
             k => {
                 return Err(format!(
                     "kind {k:?} is not supported yet (supported: {KIND_NAMES})"

@@ -39,10 +39,12 @@ pub enum Source<'a> {
         text: &'a str,
         start: Option<&'a str>,
     },
+    /// An XGrammar structural tag.
+    StructuralTag(&'a serde_json::Value),
 }
 
 /// The benchmark's names of the kinds, as in its case files.
-pub const KIND_NAMES: &str = "regex, json_schema, pest, gbnf, lark, ebnf";
+pub const KIND_NAMES: &str = "regex, json_schema, pest, gbnf, lark, ebnf, structural_tag";
 
 /// The grammar of a constraint.
 pub fn grammar(source: Source) -> Result<Grammar, GrammarError> {
@@ -70,6 +72,7 @@ pub fn grammar(source: Source) -> Result<Grammar, GrammarError> {
         }
         Source::Lark(text) => formwork::lark_grammar(text),
         Source::Ebnf { text, start } => formwork::ebnf_grammar(text, start.unwrap_or("root")),
+        Source::StructuralTag(tag) => formwork::structural_tag_grammar(tag),
     }
 }
 
@@ -121,6 +124,12 @@ impl ConstraintArgs {
     /// `default_ws`: JSON whitespace unless `--whitespace` says otherwise.
     pub fn grammar(&self, default_ws: Whitespace) -> Result<Option<Grammar>, String> {
         let start = self.start.as_deref();
+        if let Some(arg) = &self.structural_tag {
+            let tag = schema_arg(arg)?;
+            return grammar(Source::StructuralTag(&tag))
+                .map(Some)
+                .map_err(|e| e.to_string());
+        }
         for (path, kind) in [
             (&self.gbnf, "gbnf"),
             (&self.lark, "lark"),
