@@ -718,7 +718,7 @@ fn cli_bench_reports_each_case() {
         &cases,
         [
             r#"{"id": "malformed", "kind": "regex", "grammar": "#,
-            r#"{"id": "lark", "kind": "lark", "grammar": "start: \"a\"", "valid": ["a"], "invalid": ["b"]}"#,
+            r#"{"id": "antlr", "kind": "antlr", "grammar": "grammar G; s: 'a';", "valid": ["a"], "invalid": ["b"]}"#,
             r#"{"id": "bad-regex", "kind": "regex", "grammar": "(unclosed", "valid": ["a"], "invalid": []}"#,
             r#"{"id": "good", "kind": "regex", "grammar": "[0-9]{2,4}", "valid": ["12", "2024"], "invalid": ["1", "12a"]}"#,
         ]
@@ -753,12 +753,12 @@ fn cli_bench_reports_each_case() {
     let err = |i: usize| lines[i]["error"].as_str().unwrap_or_default().to_string();
     assert!(err(0).contains("bad case line"), "{}", err(0));
     assert!(
-        err(1).contains("\"lark\"") && err(1).contains("not supported"),
+        err(1).contains("\"antlr\"") && err(1).contains("not supported"),
         "{}",
         err(1)
     );
     assert!(err(2).contains("invalid regex"), "{}", err(2));
-    assert_eq!(lines[1]["id"], "lark");
+    assert_eq!(lines[1]["id"], "antlr");
     assert_eq!(lines[2]["id"], "bad-regex");
     assert_eq!(lines[3]["id"], "good");
     assert_eq!(lines[3]["valid"], serde_json::json!([2, 2]));

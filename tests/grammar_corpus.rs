@@ -489,3 +489,67 @@ fn structural_tag_cases() {
     t.print("structural_tag_cases.jsonl");
     assert!(t.failures.is_empty(), "{} failures", t.failures.len());
 }
+
+/// Bad grammars give an error with the line and column of the problem,
+/// never a panic.
+#[test]
+fn bad_grammars_name_line_and_column() {
+    let cases: &[(
+        &str,
+        &dyn Fn(&str) -> Result<formwork::grammar::Grammar, GrammarError>,
+        &str,
+    )] = &[
+        (
+            "root ::= \"a\"\nx ::= [a-",
+            &|t| formwork::gbnf_grammar(t),
+            "line 2",
+        ),
+        (
+            "root ::= foo\n",
+            &|t| formwork::gbnf_grammar(t),
+            "not defined",
+        ),
+        (
+            "root ::= \"a\"{3000}\n",
+            &|t| formwork::gbnf_grammar(t),
+            "line 1",
+        ),
+        (
+            "root ::= a\na ::= a \"x\" | \"y\"\n",
+            &|t| formwork::gbnf_grammar(t),
+            "left recursive",
+        ),
+        (
+            "root ::= \"a\"++",
+            &|t| ebnf_grammar(t, "root"),
+            "column 14",
+        ),
+        (
+            "root ::= Regex(\"a(\")",
+            &|t| ebnf_grammar(t, "root"),
+            "line 1",
+        ),
+        ("start: foo\nfoo: \"a\" (\n", &|t| lark_grammar(t), "line"),
+        ("start: \"\\q\"", &|t| lark_grammar(t), "line 1"),
+        (
+            "start: A & b\nA: \"a\"\nb: \"b\"\n",
+            &|t| lark_grammar(t),
+            "only supported for tokens",
+        ),
+    ];
+    for (text, build, needle) in cases {
+        let e = build(text).and_then(|g| formwork::CompiledGrammar::new(&g).map(|_| g));
+        let msg = e
+            .err()
+            .unwrap_or_else(|| panic!("{text:?} must fail"))
+            .to_string();
+        assert!(msg.contains(needle), "{text:?}: {msg}");
+    }
+    // Deep nesting and hostile repetition are errors too.
+    let deep = format!("root ::= {}\"a\"{}\n", "(".repeat(5000), ")".repeat(5000));
+    assert!(formwork::gbnf_grammar(&deep).is_err());
+    let stars = format!("root ::= \"a\"{}\n", "*".repeat(5000));
+    assert!(formwork::gbnf_grammar(&stars).is_err());
+    let lark_deep = format!("start: {}\"a\"{}\n", "(".repeat(5000), ")".repeat(5000));
+    assert!(lark_grammar(&lark_deep).is_err());
+}

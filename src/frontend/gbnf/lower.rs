@@ -30,6 +30,10 @@ const MAX_PAIR_STATES: usize = 200_000;
 /// split at most once, so this is only a guard.
 const MAX_ROUNDS: usize = 10_000;
 
+/// Pairs of lexemes compared over all rounds: a bound on the time a hostile
+/// grammar can take to lower.
+const MAX_PAIR_CHECKS: usize = 20_000_000;
+
 /// A set of bytes.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct Bytes([u64; 4]);
@@ -97,6 +101,7 @@ pub(super) fn lower(rules: &Rules, root: usize, dialect: Dialect) -> Result<Gram
     };
     let mut split: HashSet<u32> = HashSet::new();
     let mut cache: HashMap<String, Rc<LexDfa>> = HashMap::new();
+    let mut pair_checks = 0usize;
     for _ in 0..MAX_ROUNDS {
         let mut lx = Lowering {
             split: &split,
@@ -140,6 +145,13 @@ pub(super) fn lower(rules: &Rules, root: usize, dialect: Dialect) -> Result<Gram
                     .clone()
             })
             .collect::<Vec<_>>();
+        pair_checks += dfas.len() * dfas.len();
+        if pair_checks > MAX_PAIR_CHECKS {
+            return Err(GrammarError::TooLarge(format!(
+                "choosing the grammar's lexemes compared more than {MAX_PAIR_CHECKS} pairs; \
+                 the grammar has too many lexemes that conflict"
+            )));
+        }
         let conflicts = conflicts(&dfas, &bodies);
         if conflicts.is_empty() {
             return Ok(emit(&names, root, &bodies, &lx.lexemes, &dfas));

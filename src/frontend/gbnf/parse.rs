@@ -28,6 +28,9 @@ pub(super) const MAX_REPEAT_PRODUCT: u64 = 1 << 20;
 /// `max_chars` bounds from this one up are not enforced.
 pub(super) const MAX_CHARS_ENFORCED: u32 = 1_000_000;
 
+/// Most repetition operators applied in a row (`"a"***`).
+const MAX_CHAIN: usize = 16;
+
 /// Deepest nesting of parentheses.
 const MAX_DEPTH: usize = 200;
 
@@ -683,6 +686,7 @@ impl Parser<'_> {
     fn sequence(&mut self, nested: bool) -> Result<Node, GrammarError> {
         let mut items: Vec<Node> = Vec::new();
         let mut just_repeated = false;
+        let mut chain = 0usize;
         loop {
             let c = self.peek();
             if c == b'"' {
@@ -790,6 +794,12 @@ impl Parser<'_> {
                 if self.dialect == Dialect::Ebnf && just_repeated {
                     return Err(self.error(format!("Expect element, but got {}", c as char)));
                 }
+                chain += 1;
+                if chain > MAX_CHAIN {
+                    return Err(self.error(format!(
+                        "more than {MAX_CHAIN} repetition operators in a row"
+                    )));
+                }
                 let (min, max) = self.repetition(nested)?;
                 let Some(last) = items.pop() else {
                     return Err(self.error("expecting an item before */+/?/{"));
@@ -807,6 +817,7 @@ impl Parser<'_> {
                 break;
             }
             just_repeated = false;
+            chain = 0;
         }
         Ok(if items.len() == 1 {
             items.pop().expect("one item")

@@ -263,7 +263,8 @@ impl P {
 
     fn eat_str(&mut self, s: &str) -> bool {
         let n = s.chars().count();
-        if self.c[self.i..].iter().take(n).copied().eq(s.chars()) {
+        let rest = self.c.get(self.i..).unwrap_or(&[]);
+        if rest.iter().take(n).copied().eq(s.chars()) {
             self.i += n;
             true
         } else {
@@ -648,7 +649,7 @@ impl P {
                     let e = self.at(1);
                     self.i += 2;
                     let hex = |p: &mut P, n: usize| -> Result<char, GrammarError> {
-                        let s: String = p.c[p.i..(p.i + n).min(p.c.len())].iter().collect();
+                        let s: String = p.c.iter().skip(p.i).take(n).collect();
                         let v = (s.len() == n && s.chars().all(|c| c.is_ascii_hexdigit()))
                             .then(|| u32::from_str_radix(&s, 16).ok())
                             .flatten()
