@@ -490,15 +490,14 @@ fn structural_tag_cases() {
     assert!(t.failures.is_empty(), "{} failures", t.failures.len());
 }
 
+/// A frontend, from text to a grammar.
+type Frontend = dyn Fn(&str) -> Result<formwork::grammar::Grammar, GrammarError>;
+
 /// Bad grammars give an error with the line and column of the problem,
 /// never a panic.
 #[test]
 fn bad_grammars_name_line_and_column() {
-    let cases: &[(
-        &str,
-        &dyn Fn(&str) -> Result<formwork::grammar::Grammar, GrammarError>,
-        &str,
-    )] = &[
+    let cases: &[(&str, &Frontend, &str)] = &[
         (
             "root ::= \"a\"\nx ::= [a-",
             &|t| formwork::gbnf_grammar(t),
