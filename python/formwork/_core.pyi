@@ -91,6 +91,18 @@ class Grammar:
     def pest(text: str, start: str | None = None) -> Grammar:
         """Output in the language of a pest grammar, from rule ``start``."""
     @staticmethod
+    def gbnf(text: str, root: str = "root") -> Grammar:
+        """Output in the language of a GBNF grammar (llama.cpp), from ``root``."""
+    @staticmethod
+    def lark(text: str) -> Grammar:
+        """Output in the language of a Lark grammar, as llguidance reads it."""
+    @staticmethod
+    def ebnf(text: str, root: str = "root") -> Grammar:
+        """Output in the language of an XGrammar EBNF grammar, from ``root``."""
+    @staticmethod
+    def structural_tag(tag: str | dict[str, Any]) -> Grammar:
+        """Output following an XGrammar structural tag (tool calls in free text)."""
+    @staticmethod
     def any_json() -> Grammar:
         """Any JSON value."""
     @staticmethod

@@ -25,7 +25,12 @@ A request carries at most one of these ``extra_args`` keys:
 - ``formwork_regex``: a regex the whole output must match;
 - ``formwork_grammar``: a pest grammar (start rule: ``formwork_start``, else
   its first rule);
-- ``formwork_choice``: a list of strings, the output is one of them.
+- ``formwork_choice``: a list of strings, the output is one of them;
+- ``formwork_gbnf``, ``formwork_lark``, ``formwork_ebnf``: a GBNF (llama.cpp),
+  Lark (llguidance) or XGrammar EBNF grammar (GBNF and EBNF start at
+  ``formwork_start``, else ``root``);
+- ``formwork_structural_tag``: an XGrammar structural tag (dict or JSON
+  string), for tool calls in free text.
 
 Requests without one are left alone. Each distinct constraint is compiled
 once per worker (a bounded LRU); each request keeps its own matcher, fed with
@@ -80,6 +85,10 @@ KEYS = (
     "formwork_regex",
     "formwork_grammar",
     "formwork_choice",
+    "formwork_gbnf",
+    "formwork_lark",
+    "formwork_ebnf",
+    "formwork_structural_tag",
 )
 
 _CACHE_SIZE = 128
@@ -108,11 +117,19 @@ def constraint_of(extra_args: dict[str, Any] | None) -> tuple[str, str] | None:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise TypeError("formwork_choice must be a list of strings")
         return ("choice", json.dumps(value))
+    if key == "formwork_structural_tag":
+        if isinstance(value, str):
+            value = json.loads(value)
+        return ("structural_tag", json.dumps(value, sort_keys=True))
     if not isinstance(value, str):
         raise TypeError(f"{key} must be a string")
     if key == "formwork_regex":
         return ("regex", value)
+    if key == "formwork_lark":
+        return ("lark", value)
     start = args.get("formwork_start")
+    if key in ("formwork_gbnf", "formwork_ebnf"):
+        return (key.removeprefix("formwork_"), json.dumps([value, start or "root"]))
     return ("pest", json.dumps([value, start]))
 
 
@@ -125,7 +142,15 @@ def grammar_of(constraint: tuple[str, str]) -> Grammar:
         return Grammar.choice(json.loads(text))
     if kind == "regex":
         return Grammar.regex(text)
+    if kind == "lark":
+        return Grammar.lark(text)
+    if kind == "structural_tag":
+        return Grammar.structural_tag(text)
     grammar, start = json.loads(text)
+    if kind == "gbnf":
+        return Grammar.gbnf(grammar, start)
+    if kind == "ebnf":
+        return Grammar.ebnf(grammar, start)
     return Grammar.pest(grammar, start=start)
 
 

@@ -475,6 +475,49 @@ impl Grammar {
         })
     }
 
+    /// Output in the language of a GBNF grammar (llama.cpp's format), from
+    /// rule `root`.
+    #[staticmethod]
+    #[pyo3(signature = (text, root="root".to_string()))]
+    fn gbnf(py: Python<'_>, text: String, root: String) -> PyResult<Grammar> {
+        let key = format!("gbnf\0{root}\0{text}");
+        py.detach(|| guarded(|| Grammar::plain(key, formwork::gbnf_grammar_rooted(&text, &root))))
+    }
+
+    /// Output in the language of a Lark grammar, as llguidance reads Lark
+    /// (vLLM's and SGLang's `grammar` with the llguidance backend).
+    #[staticmethod]
+    fn lark(py: Python<'_>, text: String) -> PyResult<Grammar> {
+        let key = format!("lark\0{text}");
+        py.detach(|| guarded(|| Grammar::plain(key, formwork::lark_grammar(&text))))
+    }
+
+    /// Output in the language of an XGrammar EBNF grammar, from rule `root`.
+    #[staticmethod]
+    #[pyo3(signature = (text, root="root".to_string()))]
+    fn ebnf(py: Python<'_>, text: String, root: String) -> PyResult<Grammar> {
+        let key = format!("ebnf\0{root}\0{text}");
+        py.detach(|| guarded(|| Grammar::plain(key, formwork::ebnf_grammar(&text, &root))))
+    }
+
+    /// Output following an XGrammar structural tag (a str of JSON or a
+    /// dict): free text with tool calls whose arguments follow their
+    /// schemas.
+    #[staticmethod]
+    fn structural_tag(py: Python<'_>, tag: Bound<'_, PyAny>) -> PyResult<Grammar> {
+        let text = match tag.extract::<String>() {
+            Ok(s) => s,
+            Err(_) => py
+                .import("json")?
+                .call_method1("dumps", (tag,))?
+                .extract::<String>()?,
+        };
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| GrammarError::new_err(format!("structural tag is not JSON: {e}")))?;
+        let key = format!("structural_tag\0{text}");
+        py.detach(|| guarded(|| Grammar::plain(key, formwork::structural_tag_grammar(&value))))
+    }
+
     /// Any JSON value (compact or with whitespace, as JSON allows).
     #[staticmethod]
     fn any_json() -> PyResult<Grammar> {

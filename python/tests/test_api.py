@@ -158,6 +158,64 @@ def test_regex_choice_pest_any_json(gpt2):
         assert not (ok and m2.is_accepting()), bad
 
 
+def test_gbnf_lark_ebnf_structural_tag(gpt2):
+    tag = {
+        "type": "structural_tag",
+        "format": {
+            "type": "triggered_tags",
+            "triggers": ["<tool_call>"],
+            "tags": [
+                {
+                    "type": "tag",
+                    "begin": "<tool_call>",
+                    "content": {
+                        "type": "json_schema",
+                        "json_schema": {
+                            "type": "object",
+                            "properties": {"q": {"type": "string"}},
+                            "required": ["q"],
+                        },
+                    },
+                    "end": "</tool_call>",
+                }
+            ],
+        },
+    }
+    cases = [
+        (
+            formwork.Grammar.gbnf((DATA / "grammars" / "gbnf" / "arithmetic.gbnf").read_text()),
+            "x+10=y\n",
+            "x+=10\n",
+        ),
+        (
+            formwork.Grammar.lark(
+                'start: NUMBER ("," NUMBER)*\n%import common.NUMBER\n%ignore " "\n'
+            ),
+            "1, 2.5,3",
+            "1,,2",
+        ),
+        (formwork.Grammar.ebnf('root ::= "id: " Regex("[0-9]{1,4}")'), "id: 42", "id: 12345"),
+        (
+            formwork.Grammar.structural_tag(tag),
+            'Let me look. <tool_call>{"q": "rust"}</tool_call> Done.',
+            'Let me look. <tool_call>{"x": 1}</tool_call>',
+        ),
+        (formwork.Grammar.structural_tag(json.dumps(tag)), "plain text", "<tool_call>oops"),
+    ]
+    for grammar, good, bad in cases:
+        compiled = formwork.compile(grammar, gpt2)
+        m = formwork.Matcher(compiled)
+        assert m.accept_tokens(gpt2.encode(good)), good
+        assert m.is_accepting(), good
+        m2 = formwork.Matcher(compiled)
+        ok = m2.accept_tokens(gpt2.encode(bad))
+        assert not (ok and m2.is_accepting()), bad
+    with pytest.raises(formwork.GrammarError, match="line 1"):
+        formwork.Grammar.gbnf("root ::= [a-")
+    with pytest.raises(formwork.GrammarError):
+        formwork.Grammar.lark("start: <[12]>")
+
+
 def test_accept_reject_rollback_reset_copy(gpt2):
     compiled = formwork.compile(formwork.Grammar.regex("(ab)+c"), gpt2)
     m = formwork.Matcher(compiled)

@@ -99,6 +99,52 @@ def test_offline_llm_mixed_batch(llm):
     assert outs[5].outputs[0].token_ids == alone[0].outputs[0].token_ids
 
 
+def test_offline_llm_tool_call_and_gbnf(llm):
+    """A structural tag that requires one tool call, and a GBNF grammar,
+    through vLLM's engine."""
+    from vllm import SamplingParams
+
+    params_schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string", "maxLength": 20}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    tag = {
+        "type": "structural_tag",
+        "format": {
+            "type": "triggered_tags",
+            "triggers": ["<tool_call>"],
+            "tags": [
+                {
+                    "type": "tag",
+                    "begin": '<tool_call>{"name": "weather", "arguments": ',
+                    "content": {"type": "json_schema", "json_schema": params_schema},
+                    "end": "}</tool_call>",
+                }
+            ],
+            "at_least_one": True,
+            "stop_after_first": True,
+        },
+    }
+    gbnf = 'root ::= "The answer is " [0-9]+ "."'
+    msgs = [
+        [{"role": "user", "content": "What is the weather in Paris?"}],
+        [{"role": "user", "content": "What is 6 times 7?"}],
+    ]
+    params = [
+        SamplingParams(max_tokens=64, temperature=0.0, extra_args={"formwork_structural_tag": tag}),
+        SamplingParams(max_tokens=16, temperature=0.0, extra_args={"formwork_gbnf": gbnf}),
+    ]
+    outs = llm.chat(msgs, params, use_tqdm=False)
+    call = outs[0].outputs[0].text
+    assert call.startswith("<tool_call>") and call.endswith("</tool_call>"), call
+    body = json.loads(call[len("<tool_call>") : -len("</tool_call>")])
+    assert body["name"] == "weather"
+    jsonschema.validate(body["arguments"], params_schema)
+    assert re.fullmatch(r"The answer is [0-9]+\.", outs[1].outputs[0].text), outs[1].outputs[0].text
+
+
 def test_offline_llm_refuses_a_bad_constraint(llm):
     from vllm import SamplingParams
 
