@@ -140,12 +140,30 @@ fn lowered(expr: Part) -> Lowered {
     }
 }
 
-/// Parts in a row, adjacent regexes fused into one.
+/// Parts in a row, adjacent regexes fused into one. A regex next to an
+/// intersection lexeme (a bounded JSON number) is fused into each of its
+/// parts: `x·(A ∩ B)·y = xAy ∩ xBy` for fixed strings, and so for regexes
+/// of fixed strings, which is all this fuses (`begin`, `end`). A number
+/// followed by an end string starting with `E` then cannot be read as an
+/// exponent.
 fn fuse(parts: Vec<Part>) -> Part {
     let mut out: Vec<Part> = Vec::new();
     for p in parts {
         match (out.last_mut(), p) {
             (Some(Part::Re(a)), Part::Re(b)) => a.push_str(&b),
+            (Some(Part::Ex(Expr::Intersect { all, except })), Part::Re(b)) => {
+                all.iter_mut().chain(except.iter_mut()).for_each(|x| {
+                    *x = format!("(?:{x}){b}");
+                })
+            }
+            (Some(Part::Re(a)), Part::Ex(Expr::Intersect { all, except })) => {
+                let a = std::mem::take(a);
+                out.pop();
+                out.push(Part::Ex(Expr::Intersect {
+                    all: all.iter().map(|x| format!("{a}(?:{x})")).collect(),
+                    except: except.iter().map(|x| format!("{a}(?:{x})")).collect(),
+                }));
+            }
             (_, p) => out.push(p),
         }
     }
@@ -283,6 +301,23 @@ impl Builder {
                     ..SchemaOptions::default()
                 };
                 let mut sub = json_schema(schema, &options)?;
+                // A schema that is one lexeme (a number, a string) is a part
+                // to fuse with its neighbours: a number before an end string
+                // starting with `E` must not read the `E` as its exponent.
+                let start = sub
+                    .rules
+                    .iter()
+                    .filter(|(n, _)| *n == sub.start)
+                    .map(|(_, e)| e)
+                    .collect::<Vec<_>>();
+                if let ([e], None) = (start.as_slice(), &sub.ignore) {
+                    match e {
+                        Expr::Regex(r) => return Ok(lowered(Part::Re(format!("(?:{r})")))),
+                        Expr::Literal(l) => return Ok(lowered(Part::Re(lit(l)))),
+                        Expr::Intersect { .. } => return Ok(lowered(Part::Ex((*e).clone()))),
+                        _ => {}
+                    }
+                }
                 let max_ws = f
                     .get("max_whitespace_cnt")
                     .and_then(Value::as_u64)
