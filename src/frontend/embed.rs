@@ -28,25 +28,7 @@ pub(crate) fn spaced_punctuation_within(e: &Expr, max: Option<u32>) -> Expr {
             "}" | "]" => Expr::regex(format!("{ws}\\{l}")),
             _ => e.clone(),
         },
-        Expr::Seq(v) => Expr::Seq(v.iter().map(r).collect()),
-        Expr::Choice(v) => Expr::Choice(v.iter().map(r).collect()),
-        Expr::Repeat { expr, min, max } => Expr::Repeat {
-            expr: Box::new(r(expr)),
-            min: *min,
-            max: *max,
-        },
-        Expr::AnyOrder {
-            members,
-            required,
-            separator,
-            count,
-        } => Expr::AnyOrder {
-            members: members.iter().map(r).collect(),
-            required: required.clone(),
-            separator: Box::new(r(separator)),
-            count: count.clone(),
-        },
-        other => other.clone(),
+        other => map_children(other, r),
     }
 }
 
@@ -55,10 +37,17 @@ pub(crate) fn rename(e: &Expr, prefix: &str) -> Expr {
     let r = |x: &Expr| rename(x, prefix);
     match e {
         Expr::Rule(n) => Expr::Rule(format!("{prefix}{n}")),
-        Expr::Seq(v) => Expr::Seq(v.iter().map(r).collect()),
-        Expr::Choice(v) => Expr::Choice(v.iter().map(r).collect()),
+        other => map_children(other, r),
+    }
+}
+
+/// `e` with `f` applied to each direct sub-expression (a leaf is cloned).
+fn map_children(e: &Expr, f: impl Fn(&Expr) -> Expr) -> Expr {
+    match e {
+        Expr::Seq(v) => Expr::Seq(v.iter().map(&f).collect()),
+        Expr::Choice(v) => Expr::Choice(v.iter().map(&f).collect()),
         Expr::Repeat { expr, min, max } => Expr::Repeat {
-            expr: Box::new(r(expr)),
+            expr: Box::new(f(expr)),
             min: *min,
             max: *max,
         },
@@ -68,9 +57,9 @@ pub(crate) fn rename(e: &Expr, prefix: &str) -> Expr {
             separator,
             count,
         } => Expr::AnyOrder {
-            members: members.iter().map(r).collect(),
+            members: members.iter().map(&f).collect(),
             required: required.clone(),
-            separator: Box::new(r(separator)),
+            separator: Box::new(f(separator)),
             count: count.clone(),
         },
         other => other.clone(),

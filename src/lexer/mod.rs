@@ -72,7 +72,6 @@ mod tests;
 
 pub use cache::DfaCache;
 pub(crate) use classes::{DEAD, UNKNOWN};
-#[cfg(test)]
 pub(crate) use dfa::dense_builder;
 pub(crate) use dfa::LexemeDfa;
 pub(crate) use product::{CountClassKey, EndFlags, LexerCache, LexerSpec, StateKey, SHORT_REST};

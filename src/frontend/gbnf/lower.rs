@@ -5,11 +5,11 @@ use super::parse::{Dialect, Kind, Node, Rules};
 use crate::error::GrammarError;
 use crate::frontend::regular;
 use crate::grammar::{Expr, Grammar};
+use crate::lexer::dense_builder;
 use regex_automata::{
-    dfa::{dense, Automaton, StartKind},
-    nfa::thompson,
-    util::{primitives::StateID, syntax},
-    Anchored, MatchKind,
+    dfa::{dense, Automaton},
+    util::primitives::StateID,
+    Anchored,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
@@ -733,18 +733,9 @@ impl LexDfa {
             first: Bytes::default(),
             nullable: false,
         };
-        let built = dense::Builder::new()
-            .syntax(syntax::Config::new().utf8(true).unicode(true))
-            .thompson(thompson::Config::new().utf8(true))
-            .configure(
-                dense::Config::new()
-                    .match_kind(MatchKind::All)
-                    .start_kind(StartKind::Anchored)
-                    .minimize(false)
-                    .dfa_size_limit(Some(32 << 20))
-                    .determinize_size_limit(Some(32 << 20)),
-            )
-            .build(regex);
+        // The lexer's own configuration, so that the analysis sees the
+        // automata the lexer will run.
+        let built = dense_builder(Some(32 << 20)).build(regex);
         let Ok(dfa) = built else {
             return d;
         };

@@ -690,15 +690,7 @@ impl Parser<'_> {
         loop {
             let c = self.peek();
             if c == b'"' {
-                self.pos += 1;
-                let mut chars = Vec::new();
-                while self.peek() != b'"' {
-                    if self.pos >= self.src.len() {
-                        return Err(self.error("unexpected end of input in a literal"));
-                    }
-                    chars.push(self.char()?);
-                }
-                self.pos += 1;
+                let chars = self.string()?.chars().collect();
                 self.space(nested);
                 let n = self.node(Kind::Chars(chars));
                 items.push(n);
