@@ -15,11 +15,11 @@ step() { printf '\n--- python: %s (%ds)\n' "$*" "$SECONDS"; }
 step "venv $venv"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" --version
-"$venv/bin/pip" install -q --upgrade maturin pytest numpy jsonschema ruff
+"$venv/bin/pip" install -q --upgrade maturin pytest numpy jsonschema ruff openai httpx
 
 step "ruff"
-"$venv/bin/ruff" check python
-"$venv/bin/ruff" format --check python
+"$venv/bin/ruff" check python tests/serve
+"$venv/bin/ruff" format --check python tests/serve
 
 step "cargo fmt --all --check"
 cargo fmt --all --check

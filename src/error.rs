@@ -244,6 +244,10 @@ pub enum ModelError {
     /// The model and the tokenizer disagree.
     #[error("tokenizer and model do not match: {0}")]
     Mismatch(String),
+    /// The generation was stopped through
+    /// [`GenerateOptions::cancel`](crate::generate::GenerateOptions::cancel).
+    #[error("the generation was cancelled")]
+    Cancelled,
     /// A forward pass failed.
     #[error("inference failed: {0}")]
     Inference(String),

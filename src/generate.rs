@@ -14,6 +14,7 @@ use crate::error::{MatcherError, ModelError};
 use crate::model::{LanguageModel, SequenceFeed};
 use crate::sampler::{Sampler, SamplerConfig};
 use crate::{CompiledGrammar, Matcher, TokenEnv, TokenId, TokenMask, TokenTrie, Vocabulary};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -60,6 +61,10 @@ pub struct GenerateOptions {
     /// ends with valid output. Off, the output is cut at `max_tokens` and
     /// [`Generation::complete`] is false.
     pub close_before_max_tokens: bool,
+    /// Set from another thread to stop this generation between two forward
+    /// passes (a server's client went away, or its deadline passed): the
+    /// call then returns [`ModelError::Cancelled`].
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for GenerateOptions {
@@ -70,6 +75,7 @@ impl Default for GenerateOptions {
             stop: Vec::new(),
             fast_forward: true,
             close_before_max_tokens: true,
+            cancel: None,
         }
     }
 }
@@ -221,6 +227,7 @@ impl Closer {
 pub struct GeneratorBuilder<M> {
     model: M,
     vocab: Option<Vocabulary>,
+    env: Option<Arc<TokenEnv>>,
 }
 
 impl<M: LanguageModel> GeneratorBuilder<M> {
@@ -230,8 +237,32 @@ impl<M: LanguageModel> GeneratorBuilder<M> {
         self
     }
 
+    /// Uses this token environment, shared with other generators of the
+    /// same model (several copies of a model serving requests side by side
+    /// then share one trie, one lexeme cache and every compiled grammar's
+    /// first mask). It must be another generator's [`Generator::env`] for
+    /// the same model file.
+    pub fn env(mut self, env: Arc<TokenEnv>) -> Self {
+        self.env = Some(env);
+        self
+    }
+
     /// Checks that the model and vocabulary fit together and builds the token trie.
     pub fn build(self) -> Result<Generator<M>, ModelError> {
+        if let Some(env) = self.env {
+            let width = self.model.logits_width();
+            if env.vocab().logits_width() != width {
+                return Err(ModelError::Mismatch(format!(
+                    "the model has {width} logits but the shared environment's vocabulary is {} wide; \
+                     share environments only between copies of one model",
+                    env.vocab().logits_width()
+                )));
+            }
+            return Ok(Generator {
+                model: self.model,
+                env,
+            });
+        }
         let vocab = self
             .vocab
             .ok_or_else(|| ModelError::Mismatch("no vocabulary given".into()))?;
@@ -265,7 +296,11 @@ pub struct Generator<M> {
 impl<M: LanguageModel> Generator<M> {
     /// Starts building a generator around `model`.
     pub fn builder(model: M) -> GeneratorBuilder<M> {
-        GeneratorBuilder { model, vocab: None }
+        GeneratorBuilder {
+            model,
+            vocab: None,
+            env: None,
+        }
     }
 
     pub fn vocabulary(&self) -> &Arc<Vocabulary> {
@@ -330,6 +365,7 @@ impl<M: LanguageModel> Generator<M> {
         run.timings.forward_calls = 1;
         while let Some(feed) = run.step(&logits, &self.env, opts)? {
             run.stream(opts, on_text);
+            check_cancel(opts)?;
             let t = Instant::now();
             logits = self.model.forward(&feed, run.pos)?;
             run.fed(feed.len(), t.elapsed().as_secs_f64() * 1e3);
@@ -411,6 +447,7 @@ impl<M: LanguageModel> Generator<M> {
             if batch.is_empty() {
                 break;
             }
+            check_cancel(opts)?;
             let t = Instant::now();
             let outs = self.model.forward_sequences(&batch)?;
             let ms = t.elapsed().as_secs_f64() * 1e3;
@@ -470,6 +507,14 @@ impl<M: LanguageModel> Generator<M> {
             }
         };
         Ok((outs, pick))
+    }
+}
+
+/// [`ModelError::Cancelled`] once `opts.cancel` is set.
+fn check_cancel(opts: &GenerateOptions) -> Result<(), ModelError> {
+    match &opts.cancel {
+        Some(flag) if flag.load(Ordering::Relaxed) => Err(ModelError::Cancelled),
+        _ => Ok(()),
     }
 }
 

@@ -64,6 +64,11 @@ pub enum Cmd {
     /// or a pest grammar (--grammar), or unconstrained.
     #[cfg(feature = "model")]
     Generate(GenerateArgs),
+    /// Serve a GGUF model over HTTP with OpenAI's API (chat completions,
+    /// completions, tools, response_format), every structured output
+    /// constrained by formwork's masks.
+    #[cfg(feature = "serve")]
+    Serve(ServeArgs),
     /// Repair malformed JSON read from stdin (code fences, comments, single
     /// quotes, trailing commas, truncation, Python literals, ...) and print it.
     Repair(RepairArgs),
@@ -516,4 +521,47 @@ impl GenerateArgs {
         }
         Ok(())
     }
+}
+
+#[cfg(feature = "serve")]
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// GGUF model file; default: SmolLM2-135M-Instruct, fetched on first use.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The model's name in requests and in /v1/models (default: the file's
+    /// name without `.gguf`).
+    #[arg(long)]
+    pub served_model_name: Option<String>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port, printed when the server is ready).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Requests generated at the same time; each slot holds its own copy of
+    /// the model.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+    /// Requests that may wait for a slot; past that a request gets 429 with
+    /// Retry-After.
+    #[arg(long, default_value_t = 16)]
+    pub queue: usize,
+    /// Require `Authorization: Bearer KEY` on every /v1 request (also read
+    /// from FORMWORK_API_KEY).
+    #[arg(long, env = "FORMWORK_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Seconds a request may take, waiting included; past it the
+    /// generation stops and the answer is 504.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// Largest request body in bytes; a larger one gets 413.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub max_body: usize,
+    /// Compiled grammars kept across requests (least recently used first out).
+    #[arg(long, default_value_t = 128)]
+    pub grammar_cache: usize,
+    /// Default `max_tokens` when a request gives none.
+    #[arg(long, default_value_t = 512)]
+    pub default_max_tokens: usize,
 }

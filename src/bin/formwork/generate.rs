@@ -100,6 +100,7 @@ pub fn command(a: GenerateArgs, given: &Given) -> Result<bool, Failure> {
         stop: a.stop.clone(),
         fast_forward: !a.no_fast_forward,
         close_before_max_tokens: !a.no_close,
+        cancel: None,
     };
     // One sample in text mode streams to stdout as tokens are chosen.
     let stream = a.n <= 1 && !a.json;
@@ -225,6 +226,7 @@ fn generate_fallback(
             stop: a.stop.clone(),
             fast_forward: true,
             close_before_max_tokens: true,
+            cancel: None,
         },
         tokens: 0,
     };

@@ -18,6 +18,8 @@ mod input;
 mod mask;
 mod output;
 mod repair;
+#[cfg(feature = "serve")]
+mod serve;
 mod wording;
 
 use args::{Cli, Cmd, Given};
@@ -34,6 +36,8 @@ fn run(cli: Cli, given: &Given) -> Result<(), Failure> {
             true => Ok(()),
             false => Err("incomplete output (raise --max-tokens)".into()),
         },
+        #[cfg(feature = "serve")]
+        Cmd::Serve(a) => serve::command(a),
         Cmd::Mask(a) => mask::command(a, given),
         Cmd::Fuzz(a) => fuzz::command(a, given),
         Cmd::Bench(a) => bench::command(a, given),
