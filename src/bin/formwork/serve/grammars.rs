@@ -302,11 +302,21 @@ impl GrammarCache {
 /// there is one.
 pub fn grammar_error(param: &str, e: &GrammarError) -> ApiError {
     match e {
-        GrammarError::UnsupportedSchema { pointer, message } => ApiError::invalid_code(
-            param,
-            "unsupported_schema",
-            format!("unsupported JSON Schema keyword at {pointer:?}: {message}"),
-        ),
+        GrammarError::UnsupportedSchema { pointer, message } => {
+            // The library's advice for remote documents names its API and
+            // the CLI's flag; over HTTP the fix is in the schema itself.
+            let message = match message.split_once("; supply it in `SchemaOptions::remote`") {
+                Some((head, _)) => format!(
+                    "{head}; the server fetches nothing: copy that document under `$defs` and point the `$ref` there"
+                ),
+                None => message.clone(),
+            };
+            ApiError::invalid_code(
+                param,
+                "unsupported_schema",
+                format!("unsupported JSON Schema keyword at {pointer:?}: {message}"),
+            )
+        }
         GrammarError::InvalidSchema { pointer, message } => ApiError::invalid_code(
             param,
             "invalid_schema",

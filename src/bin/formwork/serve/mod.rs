@@ -521,6 +521,20 @@ impl ToolPlan {
     }
 }
 
+/// A tool-call grammar that failed to compile, blamed on the first tool
+/// whose `parameters` fail alone (the error then names it and the
+/// keyword's pointer inside it).
+fn blame_tool(e: ApiError, tools: &[tools::Tool]) -> ApiError {
+    for (i, t) in tools.iter().enumerate() {
+        if let Err(err) = formwork::json_schema(&t.parameters, &grammars::schema_options()) {
+            let mut blamed = grammar_error(&format!("tools[{i}].function.parameters"), &err);
+            blamed.message = format!("tool {:?}: {}", t.name, blamed.message);
+            return blamed;
+        }
+    }
+    e
+}
+
 /// The assistant message of a chat choice.
 fn chat_message(g: &Generation, tool_plan: &ToolPlan) -> (Value, bool) {
     if !tool_plan.calls_tools() {
@@ -618,7 +632,7 @@ async fn chat_inner(s: &Shared, headers: &HeaderMap, body: Body) -> Result<Respo
     let n = sampling.n;
     let stream = req.common.stream;
     let logprobs = req.logprobs;
-    let run = start(
+    let run = match start(
         s,
         Plan {
             prompt,
@@ -628,7 +642,14 @@ async fn chat_inner(s: &Shared, headers: &HeaderMap, body: Body) -> Result<Respo
             stream: stream && !tool_plan.calls_tools(),
         },
     )
-    .await?;
+    .await
+    {
+        Ok(run) => run,
+        Err(e) if e.param.as_deref() == Some("tools") => {
+            return Err(blame_tool(e, &tool_plan.tools))
+        }
+        Err(e) => return Err(e),
+    };
     if stream {
         let include_usage = req.common.include_usage();
         return Ok(stream_chat(

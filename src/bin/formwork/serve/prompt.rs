@@ -87,17 +87,18 @@ impl Prompter {
             .get("role")
             .and_then(Value::as_str)
             .ok_or_else(|| ApiError::invalid(&param, "a message needs a string \"role\""))?;
-        let role =
-            match role {
-                "developer" => "system",
-                "system" | "user" | "assistant" | "tool" | "function" => role,
-                other => return Err(ApiError::invalid(
+        let role = match role {
+            "developer" => "system",
+            "system" | "user" | "assistant" | "tool" | "function" => role,
+            other => {
+                return Err(ApiError::invalid(
                     &format!("{param}.role"),
                     format!(
                         "unknown role {other:?}: use system, developer, user, assistant or tool"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let mut content = text_content(obj.get("content"), &param)?;
         let mut out = Map::new();
         for (k, v) in obj {
