@@ -237,6 +237,11 @@ impl<M: LanguageModel> GeneratorBuilder<M> {
         self
     }
 
+    /// The model being built around.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
     /// Uses this token environment, shared with other generators of the
     /// same model (several copies of a model serving requests side by side
     /// then share one trie, one lexeme cache and every compiled grammar's

@@ -529,6 +529,10 @@ pub struct ServeArgs {
     /// GGUF model file; default: SmolLM2-135M-Instruct, fetched on first use.
     #[arg(long)]
     pub model: Option<String>,
+    /// tokenizer.json to use instead of the one inside the GGUF file (needed
+    /// for SentencePiece models).
+    #[arg(long)]
+    pub tokenizer: Option<String>,
     /// The model's name in requests and in /v1/models (default: the file's
     /// name without `.gguf`).
     #[arg(long)]

@@ -280,6 +280,9 @@ pub struct CompletionRequest {
 #[derive(Debug, Clone)]
 pub struct Sampling {
     pub max_tokens: usize,
+    /// Whether the request set `max_tokens` (else it is the server's
+    /// default, lowered to what the context has room for).
+    pub max_tokens_given: bool,
     pub temperature: f32,
     pub top_p: Option<f32>,
     pub top_k: Option<usize>,
@@ -365,6 +368,7 @@ impl Common {
         }
         Ok(Sampling {
             max_tokens: max_tokens.1.min(i64::from(u32::MAX)) as usize,
+            max_tokens_given: !max_tokens.0.is_empty(),
             temperature: temperature as f32,
             top_p,
             top_k,

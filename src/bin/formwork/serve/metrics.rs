@@ -91,6 +91,16 @@ impl Metrics {
         lock(&self.generation).observe(s);
     }
 
+    /// Mean seconds a slot spends on a request (1 before any finished).
+    pub fn mean_generation_seconds(&self) -> f64 {
+        let h = lock(&self.generation);
+        if h.count == 0 {
+            1.0
+        } else {
+            h.sum / h.count as f64
+        }
+    }
+
     pub fn compile_seconds(&self, s: f64) {
         lock(&self.compile).observe(s);
     }

@@ -94,7 +94,10 @@ pub fn command(a: ServeArgs) -> Result<(), Failure> {
         let g = match generators.first() {
             Some(first) => builder.env(first.env().clone()).build(),
             None => {
-                let vocab = builder_vocab(&path)?;
+                let vocab = match &a.tokenizer {
+                    Some(tk) => Vocabulary::from_file(tk).map_err(|e| e.to_string())?,
+                    None => builder.model().vocabulary().map_err(|e| e.to_string())?,
+                };
                 builder.vocabulary(vocab).build()
             }
         }
@@ -134,11 +137,6 @@ pub fn command(a: ServeArgs) -> Result<(), Failure> {
     let result = rt.block_on(listen(server.clone(), &a.host, a.port));
     server.pool.shut_down();
     result
-}
-
-/// The model's own vocabulary (byte-level BPE GGUFs carry it).
-fn builder_vocab(path: &std::path::Path) -> Result<Vocabulary, Failure> {
-    formwork::model::gguf_vocabulary(path).map_err(|e| Failure::Error(e.to_string()))
 }
 
 async fn listen(server: Shared, host: &str, port: u16) -> Result<(), Failure> {
@@ -227,8 +225,14 @@ impl Server {
             .map_err(|_| ApiError::too_large(self.max_body))
     }
 
-    fn slots_free_hint(&self) -> u64 {
-        1
+    /// `Retry-After` for a 429: about when the requests ahead of a new one
+    /// will have left a slot free (mean time per request × requests
+    /// inside ÷ slots), between 1 and 60 seconds.
+    fn retry_after(&self) -> u64 {
+        let a = self.pool.admission();
+        let ahead = (a.queued() + a.running()) as f64;
+        let secs = self.metrics.mean_generation_seconds() * ahead / self.slots as f64;
+        secs.ceil().clamp(1.0, 60.0) as u64
     }
 }
 
@@ -349,7 +353,7 @@ async fn start(s: &Shared, plan: Plan) -> Result<Running, ApiError> {
     let ticket = s
         .pool
         .admit()
-        .ok_or_else(|| ApiError::overloaded(s.slots_free_hint()))?;
+        .ok_or_else(|| ApiError::overloaded(s.retry_after()))?;
     let deadline = tokio::time::Instant::now() + s.timeout;
     let (grammar, warnings) = match plan.constraint {
         None => (None, Vec::new()),
@@ -373,8 +377,25 @@ async fn start(s: &Shared, plan: Plan) -> Result<Running, ApiError> {
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let sp = &plan.sampling;
+    let max_tokens = if sp.max_tokens_given {
+        sp.max_tokens
+    } else {
+        // No max_tokens: the server's default, or what the context has
+        // room for after the prompt if that is less.
+        let prompt_len = s
+            .pool
+            .env()
+            .vocab()
+            .tokenizer()
+            .encode(plan.prompt.as_str(), false)
+            .map(|e| e.len())
+            .unwrap_or(0);
+        sp.max_tokens
+            .min(s.pool.context_length().saturating_sub(prompt_len))
+            .max(1)
+    };
     let opts = GenerateOptions {
-        max_tokens: sp.max_tokens,
+        max_tokens,
         sampler: SamplerConfig {
             temperature: sp.temperature,
             top_k: sp.top_k,

@@ -88,6 +88,7 @@ pub struct Pool {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     admission: Arc<Admission>,
     env: Arc<TokenEnv>,
+    context_length: usize,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
@@ -100,6 +101,10 @@ impl Pool {
         metrics: Arc<Metrics>,
     ) -> Pool {
         let env = generators[0].env().clone();
+        let context_length = {
+            use formwork::model::LanguageModel;
+            generators[0].model().context_length()
+        };
         let admission = Arc::new(Admission {
             inside: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
@@ -124,12 +129,18 @@ impl Pool {
             jobs: Mutex::new(Some(tx)),
             admission,
             env,
+            context_length,
             threads: Mutex::new(threads),
         }
     }
 
     pub fn env(&self) -> &Arc<TokenEnv> {
         &self.env
+    }
+
+    /// The longest prompt plus output the model takes.
+    pub fn context_length(&self) -> usize {
+        self.context_length
     }
 
     pub fn admission(&self) -> &Admission {
