@@ -139,6 +139,23 @@ impl Server {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Waits until a generation runs (or `request` has already finished):
+    /// a fixed sleep is not enough on a loaded machine.
+    fn wait_running<T>(&self, request: &std::thread::ScopedJoinHandle<'_, T>) {
+        let t = Instant::now();
+        while !request.is_finished() {
+            let (_, h) = self.get("/health", &[]);
+            if h["running"].as_u64().unwrap_or(0) > 0 {
+                return;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "no generation started: {h}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn stop(mut self) -> std::process::ExitStatus {
         self.sigterm();
         self.child.wait().unwrap()
@@ -295,11 +312,11 @@ fn api_key_queue_timeout_disconnect_and_shutdown() {
     assert_eq!(s.get("/health", &[]).0, 200);
 
     // One slot and no queue: a second request while one runs gets 429.
-    // At least 3,000 letters: far longer than --timeout 3 allows.
+    // At least 3,000 letters: far longer than --timeout 5 allows.
     let long = s.chat(json!({"max_tokens": 1800, "guided_regex": "[a-z ]{3000,}"}));
     std::thread::scope(|scope| {
         let first = scope.spawn(|| post(&long, &[auth]));
-        std::thread::sleep(Duration::from_millis(500));
+        s.wait_running(&first);
         let (status, _, text) = s.request(
             "POST",
             "/v1/chat/completions",
@@ -308,7 +325,7 @@ fn api_key_queue_timeout_disconnect_and_shutdown() {
         );
         let head_and_body = text;
         assert_eq!(status, 429, "{head_and_body}");
-        // The first runs into --timeout 3: 504.
+        // The first runs into --timeout 5: 504.
         let (status, body) = first.join().unwrap();
         assert_error(status, &body, 504);
     });
@@ -330,7 +347,7 @@ fn api_key_queue_timeout_disconnect_and_shutdown() {
             break;
         }
         assert!(
-            t.elapsed() < Duration::from_secs(2),
+            t.elapsed() < Duration::from_secs(10),
             "the generation still runs after its client left: {h}"
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -338,9 +355,11 @@ fn api_key_queue_timeout_disconnect_and_shutdown() {
     assert_eq!(post(&small, &[auth]).0, 200);
 
     // SIGTERM while a request runs: it finishes, then the server exits 0.
+    // 60 letters: long enough to be running when the signal comes.
+    let body = s.chat(json!({"max_tokens": 80, "guided_regex": "[a-z]{60}"}));
     std::thread::scope(|scope| {
-        let running = scope.spawn(|| post(&s.chat(json!({"max_tokens": 24})), &[auth]));
-        std::thread::sleep(Duration::from_millis(300));
+        let running = scope.spawn(|| post(&body, &[auth]));
+        s.wait_running(&running);
         s.sigterm();
         let (status, body) = running.join().unwrap();
         assert_eq!(status, 200, "{body}");
