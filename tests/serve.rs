@@ -139,8 +139,26 @@ impl Server {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Waits until no generation runs (the slot of an answered request is
+    /// freed a moment after its answer).
+    fn wait_idle(&self) {
+        let t = Instant::now();
+        loop {
+            let (_, h) = self.get("/health", &[]);
+            if h["running"] == 0 && h["queued"] == 0 {
+                return;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the server stays busy: {h}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits until a generation runs (or `request` has already finished):
-    /// a fixed sleep is not enough on a loaded machine.
+    /// a fixed sleep is not enough on a loaded machine. Call
+    /// [`wait_idle`](Self::wait_idle) before starting `request`.
     fn wait_running<T>(&self, request: &std::thread::ScopedJoinHandle<'_, T>) {
         let t = Instant::now();
         while !request.is_finished() {
@@ -226,6 +244,25 @@ fn schemas_tools_and_bad_requests() {
     let args: Value =
         serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
     assert!(jsonschema::is_valid(&params, &args), "{args}");
+
+    // llama-server's top-level `grammar` (GBNF) and `json_object` with a `schema`.
+    let (status, body) = s.post(
+        "/v1/chat/completions",
+        &s.chat(json!({"grammar": "root ::= (\"yes\" | \"no\") \".\""})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text == "yes." || text == "no.", "{text}");
+    let (status, body) = s.post(
+        "/v1/chat/completions",
+        &s.chat(json!({"response_format": {"type": "json_object", "schema": schema}})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(
+        jsonschema::is_valid(&schema, &serde_json::from_str(text).unwrap()),
+        "{text}"
+    );
 
     // Bad requests: each gets its status and OpenAI's error shape.
     let (status, _, text) = s.request("POST", "/v1/chat/completions", &[], b"{not json");
@@ -314,6 +351,7 @@ fn api_key_queue_timeout_disconnect_and_shutdown() {
     // One slot and no queue: a second request while one runs gets 429.
     // At least 3,000 letters: far longer than --timeout 5 allows.
     let long = s.chat(json!({"max_tokens": 1800, "guided_regex": "[a-z ]{3000,}"}));
+    s.wait_idle();
     std::thread::scope(|scope| {
         let first = scope.spawn(|| post(&long, &[auth]));
         s.wait_running(&first);
@@ -357,6 +395,7 @@ fn api_key_queue_timeout_disconnect_and_shutdown() {
     // SIGTERM while a request runs: it finishes, then the server exits 0.
     // 60 letters: long enough to be running when the signal comes.
     let body = s.chat(json!({"max_tokens": 80, "guided_regex": "[a-z]{60}"}));
+    s.wait_idle();
     std::thread::scope(|scope| {
         let running = scope.spawn(|| post(&body, &[auth]));
         s.wait_running(&running);

@@ -181,8 +181,14 @@ pub fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiErr
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ResponseFormat {
     Text,
-    JsonObject,
-    JsonSchema { json_schema: JsonSchemaFormat },
+    /// llama-server also reads a `schema` here.
+    JsonObject {
+        #[serde(default)]
+        schema: Option<Value>,
+    },
+    JsonSchema {
+        json_schema: JsonSchemaFormat,
+    },
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -240,6 +246,9 @@ pub struct Common {
     pub guided_regex: Option<String>,
     pub guided_choice: Option<Vec<String>>,
     pub guided_grammar: Option<String>,
+    /// llama-server's fields: a GBNF grammar and a JSON schema.
+    pub grammar: Option<String>,
+    pub json_schema: Option<Value>,
 }
 
 /// `POST /v1/chat/completions`.

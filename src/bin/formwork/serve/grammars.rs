@@ -48,10 +48,10 @@ impl Constraint {
             |param: &'static str, constraint: Constraint| found.push(Given { param, constraint });
         match &c.response_format {
             None | Some(ResponseFormat::Text) => {}
-            Some(ResponseFormat::JsonObject) => push(
+            Some(ResponseFormat::JsonObject { schema }) => push(
                 "response_format",
                 Constraint::Schema {
-                    schema: json!({"type": "object"}),
+                    schema: schema.clone().unwrap_or_else(|| json!({"type": "object"})),
                     strict: true,
                 },
             ),
@@ -82,6 +82,19 @@ impl Constraint {
             structural_tag: None,
         };
         structured(&guided, &mut push)?;
+        // llama-server's top-level fields.
+        if let Some(g) = &c.grammar {
+            push("grammar", Constraint::Grammar(g.clone()));
+        }
+        if let Some(schema) = &c.json_schema {
+            push(
+                "json_schema",
+                Constraint::Schema {
+                    schema: schema.clone(),
+                    strict: true,
+                },
+            );
+        }
         if found.len() > 1 {
             let names: Vec<&str> = found.iter().map(|g| g.param).collect();
             return Err(ApiError::invalid(

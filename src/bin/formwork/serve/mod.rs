@@ -415,7 +415,7 @@ async fn start(s: &Shared, plan: Plan) -> Result<Running, ApiError> {
         n: sp.n,
         stream: plan.stream,
         events: tx,
-        _ticket: ticket,
+        ticket: Some(ticket),
     };
     if !s.pool.submit(job) {
         return Err(ApiError::unavailable("the server is shutting down"));

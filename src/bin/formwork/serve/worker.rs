@@ -34,8 +34,10 @@ pub struct Job {
     /// Hand text out as it is generated (else only [`Event::Done`]s).
     pub stream: bool,
     pub events: UnboundedSender<Event>,
-    /// The job's place in the server, given back when the job is dropped.
-    pub _ticket: Ticket,
+    /// The job's place in the server, given back just before its last
+    /// event, so that a client's next request, sent as soon as it has its
+    /// answer, finds the place free.
+    pub ticket: Option<Ticket>,
 }
 
 /// What a slot reports about a job.
@@ -195,7 +197,7 @@ fn slot(
     metrics: &Metrics,
 ) {
     loop {
-        let job = {
+        let mut job = {
             let rx = rx.lock().unwrap_or_else(|e| e.into_inner());
             match rx.recv() {
                 Ok(job) => job,
@@ -204,7 +206,7 @@ fn slot(
         };
         admission.running.fetch_add(1, Ordering::AcqRel);
         let t = Instant::now();
-        run(&mut g, &job);
+        run(&mut g, &mut job);
         metrics.generation_seconds(t.elapsed().as_secs_f64());
         admission.running.fetch_sub(1, Ordering::AcqRel);
         drop(job);
@@ -212,7 +214,7 @@ fn slot(
 }
 
 /// Runs one job, sending its events; a closed channel cancels it.
-fn run(g: &mut Generator<GgufModel>, job: &Job) {
+fn run(g: &mut Generator<GgufModel>, job: &mut Job) {
     let cancel = job
         .opts
         .cancel
@@ -260,6 +262,9 @@ fn run(g: &mut Generator<GgufModel>, job: &Job) {
         } else {
             g.generate(&job.prompt, job.grammar.clone(), &opts)
         };
+        if index + 1 == job.n || result.is_err() {
+            job.ticket.take();
+        }
         match result {
             Ok(generation) => send(Event::Done {
                 index,
