@@ -735,95 +735,137 @@ fn data(v: &Value) -> Result<Bytes, Infallible> {
     Ok(Bytes::from(format!("data: {v}\n\n")))
 }
 
-fn stream_chat(
+/// Sends a job's events as SSE chunks: `opening` first, then a chunk for
+/// each piece of text and the chunks of each finished choice (counting its
+/// tokens in the metrics), the usage if asked for, and `[DONE]`. A failed
+/// generation ends the stream with an error object; a client gone away ends
+/// it early, and dropping `run` then cancels the job.
+#[allow(clippy::too_many_arguments)]
+async fn pump_events(
     s: Shared,
     mut run: Running,
+    n: usize,
+    include_usage: bool,
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, Infallible>>,
+    opening: Vec<Value>,
+    usage_chunk: Value,
+    text: impl Fn(usize, String) -> Value,
+    done: impl Fn(usize, &Generation) -> Vec<Value>,
+) {
+    for c in opening {
+        if tx.send(data(&c)).await.is_err() {
+            return;
+        }
+    }
+    let mut gens = Vec::new();
+    let mut left = n;
+    while left > 0 {
+        let out = match run.events.recv().await {
+            Some(Event::Text { index, text: t }) => vec![text(index, t)],
+            Some(Event::Done { index, generation }) => {
+                left -= 1;
+                let g = *generation;
+                s.metrics.tokens(
+                    g.prompt_tokens,
+                    g.tokens.len(),
+                    g.forced_tokens,
+                    g.timings.mask_ms / 1e3,
+                );
+                let out = done(index, &g);
+                gens.push(g);
+                out
+            }
+            Some(Event::Failed(e)) => {
+                let err = model_error(e, &s, run.deadline);
+                let _ = tx.send(data(&err.body())).await;
+                return;
+            }
+            None => return,
+        };
+        for c in out {
+            if tx.send(data(&c)).await.is_err() {
+                return;
+            }
+        }
+    }
+    if include_usage {
+        let mut c = usage_chunk;
+        c["usage"] = usage(&gens);
+        let _ = tx.send(data(&c)).await;
+    }
+    let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+}
+
+fn stream_chat(
+    s: Shared,
+    run: Running,
     n: usize,
     tool_plan: ToolPlan,
     logprobs: Option<usize>,
     include_usage: bool,
 ) -> Response {
-    sse(move |tx| {
-        tokio::spawn(async move {
-            let id = new_id("chatcmpl-");
-            let created = unix_now();
-            let chunk = |choices: Value| {
-                json!({
-                    "id": id, "object": "chat.completion.chunk", "created": created,
-                    "model": s.model_id,
-                    "system_fingerprint": concat!("formwork-", env!("CARGO_PKG_VERSION")),
-                    "choices": choices,
-                })
-            };
-            let vocab = s.pool.env().vocab().clone();
-            for i in 0..n {
-                let c = chunk(
-                    json!([{"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]),
-                );
-                if tx.send(data(&c)).await.is_err() {
-                    return;
-                }
-            }
-            let mut gens = Vec::new();
-            let mut left = n;
-            while left > 0 {
-                let event = run.events.recv().await;
-                let out = match event {
-                    Some(Event::Text { index, text }) => vec![chunk(
-                        json!([{"index": index, "delta": {"content": text}, "logprobs": null, "finish_reason": null}]),
-                    )],
-                    Some(Event::Done { index, generation }) => {
-                        left -= 1;
-                        let g = *generation;
-                        s.metrics.tokens(
-                            g.prompt_tokens,
-                            g.tokens.len(),
-                            g.forced_tokens,
-                            g.timings.mask_ms / 1e3,
-                        );
-                        let mut out = Vec::new();
-                        let mut reason = finish_reason(&g);
-                        if tool_plan.calls_tools() {
-                            let (content, calls) = tools::split_calls(&g.text);
-                            let mut delta = json!({});
-                            if !content.is_empty() {
-                                delta["content"] = json!(content);
-                            }
-                            if !calls.is_empty() {
-                                delta["tool_calls"] = tool_calls_json(&calls, true);
-                                reason = "tool_calls";
-                            }
-                            out.push(chunk(json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": null}])));
-                        }
-                        let lp = match logprobs {
-                            Some(top) => chat_logprobs(&vocab, &g, top),
-                            None => Value::Null,
-                        };
-                        out.push(chunk(json!([{"index": index, "delta": {}, "logprobs": lp, "finish_reason": reason}])));
-                        gens.push(g);
-                        out
-                    }
-                    Some(Event::Failed(e)) => {
-                        let err = model_error(e, &s, run.deadline);
-                        let _ = tx.send(data(&err.body())).await;
-                        return;
-                    }
-                    None => return,
-                };
-                for c in out {
-                    if tx.send(data(&c)).await.is_err() {
-                        // The client is gone: dropping `run` cancels the job.
-                        return;
-                    }
-                }
-            }
-            if include_usage {
-                let mut c = chunk(json!([]));
-                c["usage"] = usage(&gens);
-                let _ = tx.send(data(&c)).await;
-            }
-            let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+    let id = new_id("chatcmpl-");
+    let created = unix_now();
+    let model = s.model_id.clone();
+    let chunk = move |choices: Value| {
+        json!({
+            "id": id, "object": "chat.completion.chunk", "created": created,
+            "model": model,
+            "system_fingerprint": concat!("formwork-", env!("CARGO_PKG_VERSION")),
+            "choices": choices,
         })
+    };
+    let vocab = s.pool.env().vocab().clone();
+    let opening = (0..n)
+        .map(|i| {
+            chunk(json!([{"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]))
+        })
+        .collect();
+    let usage_chunk = chunk(json!([]));
+    let text_chunk = chunk.clone();
+    let text = move |index: usize, text: String| {
+        text_chunk(
+            json!([{"index": index, "delta": {"content": text}, "logprobs": null, "finish_reason": null}]),
+        )
+    };
+    let done = move |index: usize, g: &Generation| {
+        let mut out = Vec::new();
+        let mut reason = finish_reason(g);
+        if tool_plan.calls_tools() {
+            let (content, calls) = tools::split_calls(&g.text);
+            let mut delta = json!({});
+            if !content.is_empty() {
+                delta["content"] = json!(content);
+            }
+            if !calls.is_empty() {
+                delta["tool_calls"] = tool_calls_json(&calls, true);
+                reason = "tool_calls";
+            }
+            out.push(chunk(
+                json!([{"index": index, "delta": delta, "logprobs": null, "finish_reason": null}]),
+            ));
+        }
+        let lp = match logprobs {
+            Some(top) => chat_logprobs(&vocab, g, top),
+            None => Value::Null,
+        };
+        out.push(chunk(
+            json!([{"index": index, "delta": {}, "logprobs": lp, "finish_reason": reason}]),
+        ));
+        out
+    };
+    sse(move |tx| {
+        tokio::spawn(pump_events(
+            s,
+            run,
+            n,
+            include_usage,
+            tx,
+            opening,
+            usage_chunk,
+            text,
+            done,
+        ))
     })
 }
 
@@ -913,63 +955,43 @@ async fn completions_inner(
     .await?;
     if stream {
         let include_usage = req.common.include_usage();
+        let id = new_id("cmpl-");
+        let created = unix_now();
+        let model = s.model_id.clone();
+        let chunk = move |choices: Value| json!({"id": id, "object": "text_completion", "created": created, "model": model, "choices": choices});
+        let opening = match &echo {
+            Some(p) => (0..n)
+                .map(|i| {
+                    chunk(json!([{"index": i, "text": p, "logprobs": null, "finish_reason": null}]))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let usage_chunk = chunk(json!([]));
+        let text_chunk = chunk.clone();
+        let text = move |index: usize, text: String| {
+            text_chunk(
+                json!([{"index": index, "text": text, "logprobs": null, "finish_reason": null}]),
+            )
+        };
+        let done = move |index: usize, g: &Generation| {
+            vec![chunk(
+                json!([{"index": index, "text": "", "logprobs": null, "finish_reason": finish_reason(g)}]),
+            )]
+        };
         let s = s.clone();
-        let mut run = run;
         return Ok(sse(move |tx| {
-            tokio::spawn(async move {
-                let id = new_id("cmpl-");
-                let created = unix_now();
-                let chunk = |choices: Value| json!({"id": id, "object": "text_completion", "created": created, "model": s.model_id, "choices": choices});
-                if let Some(p) = &echo {
-                    for i in 0..n {
-                        let c = chunk(
-                            json!([{"index": i, "text": p, "logprobs": null, "finish_reason": null}]),
-                        );
-                        if tx.send(data(&c)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                let mut gens = Vec::new();
-                let mut left = n;
-                while left > 0 {
-                    let c = match run.events.recv().await {
-                        Some(Event::Text { index, text }) => chunk(
-                            json!([{"index": index, "text": text, "logprobs": null, "finish_reason": null}]),
-                        ),
-                        Some(Event::Done { index, generation }) => {
-                            left -= 1;
-                            let g = *generation;
-                            s.metrics.tokens(
-                                g.prompt_tokens,
-                                g.tokens.len(),
-                                g.forced_tokens,
-                                g.timings.mask_ms / 1e3,
-                            );
-                            let c = chunk(
-                                json!([{"index": index, "text": "", "logprobs": null, "finish_reason": finish_reason(&g)}]),
-                            );
-                            gens.push(g);
-                            c
-                        }
-                        Some(Event::Failed(e)) => {
-                            let err = model_error(e, &s, run.deadline);
-                            let _ = tx.send(data(&err.body())).await;
-                            return;
-                        }
-                        None => return,
-                    };
-                    if tx.send(data(&c)).await.is_err() {
-                        return;
-                    }
-                }
-                if include_usage {
-                    let mut c = chunk(json!([]));
-                    c["usage"] = usage(&gens);
-                    let _ = tx.send(data(&c)).await;
-                }
-                let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
-            })
+            tokio::spawn(pump_events(
+                s,
+                run,
+                n,
+                include_usage,
+                tx,
+                opening,
+                usage_chunk,
+                text,
+                done,
+            ))
         }));
     }
     let (gens, warnings) = collect(s, run, n).await?;
